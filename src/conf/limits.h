@@ -1,0 +1,81 @@
+/* limits.h - every limit of orderly, named, in one place (sqlite sqliteLimit.h).
+ *
+ * Each limit has a name, a comment and a value; limits that the config file
+ * can change also have a _DEFAULT and the config table (conf/config.c) uses
+ * the _MIN/_MAX here as its bounds.  docs/operations.md lists them all and
+ * tests check each at the limit and one past it.
+ */
+#ifndef ORDERLY_LIMITS_H
+#define ORDERLY_LIMITS_H
+
+/* ---- Names ---------------------------------------------------------- */
+#define LIMIT_ENV_NAME_MAX         32      /* ENVIRONMENT: [a-z0-9-], 1..32 */
+#define LIMIT_QUEUE_NAME_MAX       80      /* SQS: 1..80 of [A-Za-z0-9_-], incl. env prefix */
+#define LIMIT_RULE_NAME_MAX        64      /* EventBridge: 1..64 of [.\-_A-Za-z0-9] */
+#define LIMIT_FUNCTION_NAME_MAX    64
+
+/* ---- Queues (SQS semantics) ----------------------------------------- */
+#define LIMIT_MESSAGE_BYTES_MAX        262144  /* 256 KiB, a message body */
+#define LIMIT_MESSAGE_BYTES_MIN        1       /* SQS: a body has at least 1 character */
+#define LIMIT_MAX_MESSAGE_SIZE_MIN     1024    /* MaximumMessageSize attribute range */
+#define LIMIT_BATCH_ENTRIES_MAX        10      /* SendMessageBatch / DeleteMessageBatch */
+#define LIMIT_RECEIVE_MAX              10      /* MaxNumberOfMessages 1..10 */
+#define LIMIT_WAIT_SECONDS_MAX         20      /* WaitTimeSeconds 0..20 */
+#define LIMIT_DELAY_SECONDS_MAX        900     /* DelaySeconds 0..900 */
+#define LIMIT_VISIBILITY_SECONDS_MAX   43200   /* VisibilityTimeout 0..12 h */
+#define LIMIT_VISIBILITY_DEFAULT       30
+#define LIMIT_RETENTION_SECONDS_MIN    60      /* MessageRetentionPeriod 60 s..14 d */
+#define LIMIT_RETENTION_SECONDS_MAX    1209600
+#define LIMIT_RETENTION_DEFAULT        345600  /* 4 days */
+#define LIMIT_MAX_RECEIVE_COUNT_MIN    1       /* RedrivePolicy.maxReceiveCount 1..1000 */
+#define LIMIT_MAX_RECEIVE_COUNT_MAX    1000
+#define LIMIT_QUEUES_MAX               256     /* queues per node */
+#define LIMIT_REDRIVE_MAX              100000  /* messages moved by one redrive call */
+#define LIMIT_MESSAGE_ATTRS_BYTES_MAX  8192    /* message attributes JSON */
+
+/* ---- Event bus (EventBridge semantics) ------------------------------ */
+#define LIMIT_PUT_EVENTS_ENTRIES_MAX   10      /* PutEvents entries per request */
+#define LIMIT_EVENT_BYTES_MAX          262144  /* one event's JSON, 256 KiB */
+#define LIMIT_EVENT_FIELD_MAX          256     /* source / detail-type length */
+#define LIMIT_EVENT_RESOURCES_MAX      32      /* resources[] entries */
+#define LIMIT_RULES_MAX                300     /* rules per bus */
+#define LIMIT_RULE_TARGETS_MAX         5
+#define LIMIT_PATTERN_BYTES_MAX        4096    /* an event pattern's JSON */
+#define LIMIT_PATTERN_DEPTH_MAX        32      /* nesting of a pattern */
+#define LIMIT_JSON_DEPTH_MAX           64      /* nesting of any JSON input */
+#define LIMIT_REPLAY_EVENTS_MAX        1000000 /* events re-published by one replay */
+
+/* ---- Functions (Lambda event source mappings) ----------------------- */
+#define LIMIT_FN_BATCH_MAX             10      /* batch size 1..10 (SQS receive maximum) */
+#define LIMIT_FN_WINDOW_MS_MAX         300000  /* MaximumBatchingWindow 0..300 s */
+#define LIMIT_FN_CONCURRENCY_MAX       64      /* concurrent batches per mapping */
+#define LIMIT_FN_BACKOFF_SECONDS_MAX   43200   /* backoff ceiling, = visibility max */
+#define LIMIT_FN_IDEMPOTENCY_TTL_MAX   2592000 /* 30 days */
+#define LIMIT_FUNCTIONS_MAX            64
+
+/* ---- Store (group commit) ------------------------------------------- */
+#define LIMIT_STORE_PENDING_DEFAULT    65536   /* units waiting for the writer; full -> 503 */
+#define LIMIT_STORE_PENDING_MAX        1048576
+#define LIMIT_STORE_BATCH_DEFAULT      1024    /* units per transaction */
+#define LIMIT_STORE_BATCH_MAX          16384
+#define LIMIT_STORE_WINDOW_US_DEFAULT  0       /* extra wait for more units before COMMIT */
+#define LIMIT_STORE_WINDOW_US_MAX      10000
+#define LIMIT_STORE_READERS_MAX        64      /* reader connections */
+
+/* ---- HTTP ----------------------------------------------------------- */
+#define LIMIT_HTTP_BODY_BYTES_MAX      1048576 /* any request body, 1 MiB -> 413 */
+#define LIMIT_HTTP_HEADER_BYTES_MAX    16384   /* request line + headers -> 431/413 */
+#define LIMIT_HTTP_CONNECTIONS_DEFAULT 1024    /* open connections, all clients */
+#define LIMIT_HTTP_CONNECTIONS_MAX     65536
+#define LIMIT_HTTP_PER_IP_DEFAULT      256     /* open connections from one address */
+#define LIMIT_HTTP_TIMEOUT_S_DEFAULT   30      /* idle / slow client timeout */
+#define LIMIT_HTTP_TIMEOUT_S_MAX       600
+#define LIMIT_HTTP_THREADS_DEFAULT     2       /* epoll threads in the pool */
+#define LIMIT_HTTP_THREADS_MAX         64
+#define LIMIT_HTTP_PATH_BYTES_MAX      2048
+#define LIMIT_HTTP_DRAIN_S_DEFAULT     10      /* SIGTERM: wait this long for in-flight work */
+
+/* ---- Config --------------------------------------------------------- */
+#define LIMIT_CONFIG_BYTES_MAX         1048576
+
+#endif

@@ -1,0 +1,50 @@
+/* id.c - see id.h. */
+#include <sodium.h>
+#include <string.h>
+#include "lib/id.h"
+#include "lib/err.h"
+
+int id_init(void)
+{
+    return sodium_init() < 0 ? ORD_EINTERNAL : 0;
+}
+
+void id_uuid(char out[ID_UUID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = 0;
+}
+
+int64_t id_token(void)
+{
+    uint64_t v;
+    do {
+        randombytes_buf(&v, sizeof v);
+        v &= 0x7fffffffffffffffULL;
+    } while (v == 0);
+    return (int64_t)v;
+}
+
+int id_is_uuid(const char *s)
+{
+    if (strlen(s) != ID_UUID_LEN) return 0;
+    for (int i = 0; i < ID_UUID_LEN; i++) {
+        char c = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -1,0 +1,130 @@
+/* store.h - the one storage interface of orderly.
+ *
+ * Callers never write SQL: they name a statement from the catalog
+ * (store/stmts.h), bind parameters, step rows.  Each backend (SQLite now,
+ * PostgreSQL later) supplies its own SQL text for every statement, so the
+ * callers have no dialect in them.
+ *
+ * WRITES go through ONE writer thread with group commit: a caller submits a
+ * unit of work; the writer runs many units in one transaction, each inside
+ * its own savepoint, and calls every unit's completion only after COMMIT has
+ * returned (synchronous=FULL: the WAL is fsync'd).  A unit that returns < 0
+ * is rolled back to its savepoint alone; its neighbours commit.  If the
+ * COMMIT itself fails, every unit of the batch completes with ORD_ESTORE.
+ *
+ * READS use a per-thread reader connection (store_reader()).
+ *
+ * THREAD SAFETY: store_submit/store_run/store_reader may be called from any
+ * thread.  A store_conn is used by one thread at a time: the writer's
+ * connection only inside unit functions (on the writer thread), a reader's
+ * only by the thread that got it.
+ */
+#ifndef ORDERLY_STORE_H
+#define ORDERLY_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "store/stmts.h"
+
+typedef struct store store;
+typedef struct store_conn store_conn;
+typedef struct store_stmt store_stmt;
+
+typedef struct store_opts {
+    const char *path;          /* SQLite file (created if missing) */
+    int pending_max;           /* units queued for the writer; beyond -> ORD_EBUSY */
+    int batch_max;             /* units per transaction */
+    int window_us;             /* after the queue empties, wait this long for more */
+} store_opts;
+
+/* Counters for metrics; read with store_stats().  Histograms are cumulative
+ * bucket counts: batch sizes <= 1,2,4,...,2^15, fsync (commit) latency
+ * <= 50us·2^i for i in 0..15. */
+#define STORE_HIST_BUCKETS 16
+typedef struct store_stats_t {
+    uint64_t commits;
+    uint64_t units;
+    uint64_t units_failed;        /* units rolled back to their savepoint */
+    uint64_t commit_failures;     /* whole batches that failed */
+    uint64_t batch_hist[STORE_HIST_BUCKETS];
+    uint64_t commit_us_hist[STORE_HIST_BUCKETS];
+    uint64_t commit_us_sum;
+    uint64_t batch_max_seen;
+    int64_t pending;              /* units waiting right now */
+} store_stats_t;
+
+/* ---- Lifecycle -------------------------------------------------------- */
+
+/* Opens (creating and migrating) the database and starts the writer.
+ * Returns 0, ORD_ESTORE, ORD_EIO or ORD_ENOMEM.  *out is owned by the caller
+ * and released with store_close(). */
+int store_open(store **out, const store_opts *opts);
+/* Stops accepting units, runs every unit already submitted, commits, joins
+ * the writer and closes all connections.  Safe on NULL. */
+void store_close(store *s);
+/* Schema version after migrations (for `orderly migrate` and /ready). */
+int store_schema_version(store *s);
+void store_stats(store *s, store_stats_t *out);
+
+/* ---- Units of work (writer) -------------------------------------------- */
+
+/* Runs on the writer thread inside a savepoint.  Return 0 to keep the
+ * unit's writes, < 0 to roll them back (the code is passed to done). */
+typedef int (*store_unit_fn)(store_conn *tx, void *arg);
+/* Runs on the writer thread after COMMIT (rc = the unit's return), or after
+ * a failed batch (rc = ORD_ESTORE).  Must be quick and must not submit and
+ * wait (it may submit without waiting). */
+typedef void (*store_done_fn)(void *arg, int rc);
+
+/* Queues a unit.  Never blocks: ORD_EBUSY when pending_max units wait,
+ * ORD_ESHUTDOWN after store_close began.  On error neither fn nor done runs. */
+int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg);
+/* Submits and waits for the commit.  Returns the unit's rc (or ORD_EBUSY,
+ * ORD_ESHUTDOWN, ORD_ESTORE).  Not for the writer thread, nor for threads
+ * that must not block (HTTP). */
+int store_run(store *s, store_unit_fn fn, void *arg);
+
+/* Inside a unit: run hook(arg) on the writer thread after this batch has
+ * committed, only if this unit is kept.  For wake-ups (long poll, pollers)
+ * that must not fire before the data is durable.  Returns 0 or ORD_ENOMEM. */
+typedef void (*store_hook_fn)(void *arg);
+int store_after_commit(store_conn *tx, store_hook_fn hook, void *arg);
+
+/* ---- Readers ----------------------------------------------------------- */
+
+/* The calling thread's reader connection (opened on first use, closed by
+ * store_close).  NULL on failure. */
+store_conn *store_reader(store *s);
+
+/* ---- Statements (both writer and readers) ------------------------------ */
+
+#define STORE_ROW  1
+#define STORE_DONE 0
+
+/* The connection's cached prepared statement for id, reset and unbound.
+ * Asserts that id is valid (programmer error). */
+store_stmt *store_prep(store_conn *c, store_stmt_id id);
+/* Parameters are numbered from 1 in catalog order.  Text and blobs are
+ * copied (transient). */
+void store_bind_i64(store_stmt *st, int idx, int64_t v);
+void store_bind_double(store_stmt *st, int idx, double v);
+void store_bind_text(store_stmt *st, int idx, const char *s, size_t len);
+void store_bind_str(store_stmt *st, int idx, const char *s); /* NULL binds null */
+void store_bind_blob(store_stmt *st, int idx, const void *p, size_t len);
+void store_bind_null(store_stmt *st, int idx);
+/* Advances: STORE_ROW, STORE_DONE, or ORD_ECONFLICT (unique / check
+ * constraint), ORD_ESTORE (anything else; logged once here). */
+int store_step(store_stmt *st);
+/* Steps a statement that returns no rows (or ignores them); returns
+ * 0, ORD_ECONFLICT or ORD_ESTORE. */
+int store_exec(store_stmt *st);
+/* Columns are numbered from 0.  Pointers stay valid until the next step or
+ * prep of the same statement. */
+int64_t store_col_i64(store_stmt *st, int col);
+double store_col_double(store_stmt *st, int col);
+const char *store_col_text(store_stmt *st, int col, size_t *len); /* NUL-terminated */
+const void *store_col_blob(store_stmt *st, int col, size_t *len);
+int store_col_is_null(store_stmt *st, int col);
+/* Rows changed by the last write statement on this connection. */
+int64_t store_changes(store_conn *c);
+
+#endif
