@@ -1,4 +1,54 @@
+/* stmts.h - the statement catalog: every statement orderly runs, by id.
+ *
+ * Callers name statements; each backend supplies the SQL for every id
+ * (store/sqlite_sql.c now, a PostgreSQL table later).  Parameters are bound
+ * by position in the order the comment gives; columns come back in the
+ * order the comment gives.  Adding a statement: add the id here with its
+ * parameter and column lists, then its SQL in every backend (a unit test
+ * checks that none is missing).
+ */
 #ifndef ORDERLY_STMTS_H
 #define ORDERLY_STMTS_H
-typedef int store_stmt_id;
+
+typedef enum store_stmt_id {
+    /* -- queues ------------------------------------------------------- */
+    ST_QUEUE_LIST,        /* -> id,name,visibility_s,delay_s,retention_s,max_size,wait_s,dlq_name,max_receive,created_ms */
+    ST_QUEUE_INSERT,      /* name,visibility_s,delay_s,retention_s,max_size,wait_s,dlq_name,max_receive,created_ms -> id */
+    ST_QUEUE_UPDATE,      /* id,visibility_s,delay_s,retention_s,max_size,wait_s,dlq_name,max_receive */
+    /* -- messages ------------------------------------------------------ */
+    ST_MSG_INSERT,        /* queue_id,message_id,body,attrs,sent_ms,visible_ms -> (none) */
+    ST_MSG_CANDIDATES,    /* queue_id,now,limit -> id,receive_count,sent_ms */
+    ST_MSG_DELIVER,       /* id,receipt,visible_ms,now -> message_id,body,attrs,sent_ms,receive_count,first_receive_ms,source_queue */
+    ST_MSG_MOVE,          /* id,dest_queue_id,now,source_queue_name -> (none): into a DLQ */
+    ST_MSG_RETURN,        /* id,dest_queue_id,now -> (none): back from a DLQ, as a fresh message */
+    ST_MSG_DELETE,        /* id,receipt,queue_id */
+    ST_MSG_DELETE_LIVE,   /* id,receipt,queue_id,now: only while the receipt's visibility has not expired */
+    ST_MSG_DELETE_ID,     /* id: unconditional (expired by retention) */
+    ST_MSG_SET_VISIBLE,   /* id,receipt,queue_id,now,visible_ms: only while in flight */
+    ST_MSG_PURGE,         /* queue_id */
+    ST_MSG_VISIBLE_IDS,   /* queue_id,now,after_id,limit -> id,source_queue (oldest first) */
+    ST_MSG_EXPIRED,       /* queue_id,cutoff_sent_ms,limit -> id */
+    ST_MSG_STATS,         /* queue_id,now -> visible,in_flight,delayed,oldest_ms */
+    ST_MSG_NEXT_VISIBLE,  /* queue_id,now -> min(visible_ms) of messages not yet visible, or NULL */
+    ST_MSG_GET,           /* id -> message_id,body,attrs,sent_ms,receive_count,first_receive_ms */
+    /* -- event log ------------------------------------------------------ */
+    ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name -> seq */
+    ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit -> seq,id,time_ms,envelope (originals only) */
+    ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name */
+    ST_EVENT_COUNT,       /* -> count(*) */
+    /* -- idempotency ---------------------------------------------------- */
+    ST_IDEM_GET,          /* function,event_id -> expires_ms */
+    ST_IDEM_PUT,          /* function,event_id,expires_ms (insert or replace an expired one) */
+    ST_IDEM_SWEEP,        /* now,limit -> (none) */
+    ST_IDEM_COUNT,        /* -> count(*) */
+    /* -- bookkeeping ---------------------------------------------------- */
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST__COUNT
+} store_stmt_id;
+
 #endif

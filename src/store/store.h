@@ -83,10 +83,13 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg);
  * that must not block (HTTP). */
 int store_run(store *s, store_unit_fn fn, void *arg);
 
-/* Inside a unit: run hook(arg) on the writer thread after this batch has
- * committed, only if this unit is kept.  For wake-ups (long poll, pollers)
- * that must not fire before the data is durable.  Returns 0 or ORD_ENOMEM. */
-typedef void (*store_hook_fn)(void *arg);
+/* Inside a unit: run hook(arg, 1) on the writer thread after this batch has
+ * committed; or hook(arg, 0) if the unit is rolled back or the batch fails
+ * (so an owner can free arg).  Called exactly once.  For wake-ups and for
+ * in-memory state that must follow the durable state (queue registry).
+ * Consecutive registrations of the same (hook, arg) collapse into one.
+ * Returns 0 or ORD_ENOMEM. */
+typedef void (*store_hook_fn)(void *arg, int committed);
 int store_after_commit(store_conn *tx, store_hook_fn hook, void *arg);
 
 /* ---- Readers ----------------------------------------------------------- */
@@ -124,6 +127,9 @@ double store_col_double(store_stmt *st, int col);
 const char *store_col_text(store_stmt *st, int col, size_t *len); /* NUL-terminated */
 const void *store_col_blob(store_stmt *st, int col, size_t *len);
 int store_col_is_null(store_stmt *st, int col);
+/* Resets a statement so a reader's snapshot is released; store_prep does
+ * this too, but readers call it when done so the WAL can be checkpointed. */
+void store_reset(store_stmt *st);
 /* Rows changed by the last write statement on this connection. */
 int64_t store_changes(store_conn *c);
 

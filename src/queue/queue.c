@@ -1,0 +1,940 @@
+/* queue.c - SQS standard-queue semantics on the store; see queue.h.
+ *
+ * DESIGN
+ * Messages are rows (store/migrations).  A message is receivable when
+ * visible_ms <= now; receive sets visible_ms = now + visibility and a fresh
+ * random receipt token, so only the latest receipt matches (delete and change
+ * visibility are conditional on it).  The in-memory registry (queues[]) is
+ * append-only and changes only after a commit (store_after_commit), so it
+ * never shows a queue the database does not have.
+ *
+ * Long poll: each queue has a wake sequence (bumped after every commit that
+ * made a message visible) and a hint of when its next invisible message
+ * becomes visible.  Waiters sleep on nothing: they are callbacks run by the
+ * commit hook or by one timer thread that sleeps until the earliest waiter
+ * deadline or visibility hint.  A retry that finds nothing recomputes the hint
+ * from the index, so there is no periodic polling.
+ *
+ * THREAD SAFETY: q->mu guards attrs and waiters; qs->mu guards the timer
+ * state.  Counters are atomics.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lib/check.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/id.h"
+#include "obs/log.h"
+#include "queue/queue.h"
+
+#define NO_TIME INT64_MAX
+
+typedef struct qwaiter {
+    queue_wait_fn fn;
+    void *arg;
+    int64_t deadline_ms; /* monotonic */
+    struct qwaiter *next;
+} qwaiter;
+
+struct queue {
+    queue_sys *qs;
+    int64_t id;
+    char name[LIMIT_QUEUE_NAME_MAX + 1];
+    pthread_mutex_t mu;
+    queue_attrs attrs;
+    _Atomic uint64_t wake_seq;
+    _Atomic int64_t next_visible_ms; /* wall ms; NO_TIME when unknown/none */
+    qwaiter *waiters;
+    _Atomic int nwaiters; /* lets hot paths skip the lock */
+    _Atomic uint64_t sent, received, deleted, moved, empty, expired;
+};
+
+struct queue_sys {
+    store *st;
+    queue *queues[LIMIT_QUEUES_MAX];
+    _Atomic int n;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t timer;
+    int closing;
+    int kick;
+    queue_dead_letter_fn dead_letter;
+    void *dead_letter_arg;
+};
+
+void queue_attrs_default(queue_attrs *a)
+{
+    memset(a, 0, sizeof *a);
+    a->visibility_s = LIMIT_VISIBILITY_DEFAULT;
+    a->delay_s = 0;
+    a->retention_s = LIMIT_RETENTION_DEFAULT;
+    a->max_size = LIMIT_MESSAGE_BYTES_MAX;
+    a->wait_s = 0;
+}
+
+/* ---- registry ---------------------------------------------------------- */
+
+static queue *queue_new(queue_sys *qs, int64_t id, const char *name, const queue_attrs *a)
+{
+    queue *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->qs = qs;
+    q->id = id;
+    snprintf(q->name, sizeof q->name, "%s", name);
+    q->attrs = *a;
+    pthread_mutex_init(&q->mu, NULL);
+    atomic_store(&q->next_visible_ms, 0); /* unknown: the first receive looks */
+    return q;
+}
+
+static void queue_free(queue *q)
+{
+    pthread_mutex_destroy(&q->mu);
+    free(q);
+}
+
+static void registry_add(queue_sys *qs, queue *q)
+{
+    int n = atomic_load(&qs->n);
+    CHECK(n < LIMIT_QUEUES_MAX);
+    qs->queues[n] = q;
+    atomic_store(&qs->n, n + 1);
+}
+
+queue *queue_find(queue_sys *qs, const char *name)
+{
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(qs->queues[i]->name, name)) return qs->queues[i];
+    return NULL;
+}
+
+int queue_count(queue_sys *qs)
+{
+    return atomic_load(&qs->n);
+}
+
+queue *queue_at(queue_sys *qs, int i)
+{
+    return i >= 0 && i < atomic_load(&qs->n) ? qs->queues[i] : NULL;
+}
+
+const char *queue_name(const queue *q)
+{
+    return q->name;
+}
+
+void queue_get_attrs(const queue *q, queue_attrs *out)
+{
+    queue *m = (queue *)q;
+    pthread_mutex_lock(&m->mu);
+    *out = q->attrs;
+    pthread_mutex_unlock(&m->mu);
+}
+
+int queue_is_dlq(queue_sys *qs, const queue *q)
+{
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) {
+        queue_attrs a;
+        queue_get_attrs(qs->queues[i], &a);
+        if (a.max_receive > 0 && !strcmp(a.dlq, q->name)) return 1;
+    }
+    return 0;
+}
+
+store *queue_sys_store(queue_sys *qs)
+{
+    return qs->st;
+}
+
+void queue_sys_on_dead_letter(queue_sys *qs, queue_dead_letter_fn fn, void *arg)
+{
+    qs->dead_letter = fn;
+    qs->dead_letter_arg = arg;
+}
+
+/* ---- waking ------------------------------------------------------------ */
+
+static void timer_kick(queue_sys *qs)
+{
+    pthread_mutex_lock(&qs->mu);
+    qs->kick = 1;
+    pthread_cond_signal(&qs->cv);
+    pthread_mutex_unlock(&qs->mu);
+}
+
+/* Detaches waiters (all, or only those past their deadline) and calls them. */
+static void wake_waiters(queue *q, int only_expired, int64_t now_mono)
+{
+    qwaiter *fire = NULL, **pp;
+    pthread_mutex_lock(&q->mu);
+    pp = &q->waiters;
+    while (*pp) {
+        qwaiter *w = *pp;
+        if (!only_expired || w->deadline_ms <= now_mono) {
+            *pp = w->next;
+            w->next = fire;
+            fire = w;
+            atomic_fetch_sub(&q->nwaiters, 1);
+        } else {
+            pp = &w->next;
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    while (fire) {
+        qwaiter *next = fire->next;
+        fire->fn(fire->arg, only_expired);
+        free(fire);
+        fire = next;
+    }
+}
+
+/* After-commit hook of every unit that made a message receivable in q. */
+static void wake_hook(void *arg, int committed)
+{
+    queue *q = arg;
+    if (!committed) return;
+    atomic_fetch_add(&q->wake_seq, 1);
+    if (atomic_load(&q->nwaiters)) wake_waiters(q, 0, 0);
+}
+
+static void hint_visible(queue *q, int64_t when_ms)
+{
+    int64_t cur = atomic_load(&q->next_visible_ms);
+    while (when_ms < cur && !atomic_compare_exchange_weak(&q->next_visible_ms, &cur, when_ms))
+        ;
+    if (when_ms < cur && atomic_load(&q->nwaiters)) timer_kick(q->qs);
+}
+
+uint64_t queue_wake_seq(queue *q)
+{
+    return atomic_load(&q->wake_seq);
+}
+
+int queue_wait(queue_sys *qs, queue *q, uint64_t seq, int64_t deadline_ms, queue_wait_fn fn, void *arg)
+{
+    qwaiter *w = malloc(sizeof *w);
+    if (!w) return ORD_ENOMEM;
+    *w = (qwaiter){fn, arg, deadline_ms, NULL};
+    int now_ready = 0, timed_out = 0;
+    pthread_mutex_lock(&q->mu);
+    if (atomic_load(&q->wake_seq) != seq || atomic_load(&q->next_visible_ms) <= clock_wall_ms())
+        now_ready = 1;
+    else if (deadline_ms <= clock_mono_ms())
+        timed_out = 1;
+    else {
+        w->next = q->waiters;
+        q->waiters = w;
+        atomic_fetch_add(&q->nwaiters, 1);
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (now_ready || timed_out) {
+        free(w);
+        fn(arg, timed_out);
+        return 0;
+    }
+    pthread_mutex_lock(&qs->mu);
+    int closing = qs->closing;
+    qs->kick = 1;
+    pthread_cond_signal(&qs->cv);
+    pthread_mutex_unlock(&qs->mu);
+    if (closing) wake_waiters(q, 0, 0);
+    return 0;
+}
+
+/* The timer thread: sleeps until the earliest waiter deadline or visibility
+ * hint among queues that have waiters, then fires what is due. */
+static void *timer_main(void *arg)
+{
+    queue_sys *qs = arg;
+    pthread_mutex_lock(&qs->mu);
+    while (!qs->closing) {
+        qs->kick = 0;
+        pthread_mutex_unlock(&qs->mu);
+        int64_t now_mono = clock_mono_ms(), now_wall = clock_wall_ms();
+        int64_t next = now_mono + 60000;
+        int n = atomic_load(&qs->n);
+        for (int i = 0; i < n; i++) {
+            queue *q = qs->queues[i];
+            if (!atomic_load(&q->nwaiters)) continue;
+            int64_t nv = atomic_load(&q->next_visible_ms);
+            if (nv <= now_wall) {
+                atomic_store(&q->next_visible_ms, NO_TIME); /* the retry recomputes it */
+                wake_waiters(q, 0, 0);
+                continue;
+            }
+            wake_waiters(q, 1, now_mono);
+            if (nv != NO_TIME && now_mono + (nv - now_wall) < next) next = now_mono + (nv - now_wall);
+            pthread_mutex_lock(&q->mu);
+            for (qwaiter *w = q->waiters; w; w = w->next)
+                if (w->deadline_ms < next) next = w->deadline_ms;
+            pthread_mutex_unlock(&q->mu);
+        }
+        pthread_mutex_lock(&qs->mu);
+        if (!qs->kick && !qs->closing) {
+            struct timespec ts = clock_mono_deadline(next - clock_mono_ms());
+            pthread_cond_timedwait(&qs->cv, &qs->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&qs->mu);
+    return NULL;
+}
+
+/* ---- system ------------------------------------------------------------- */
+
+static int load_queues(store_conn *c, queue_sys *qs)
+{
+    store_stmt *st = store_prep(c, ST_QUEUE_LIST);
+    int rc;
+    while ((rc = store_step(st)) == STORE_ROW) {
+        queue_attrs a;
+        queue_attrs_default(&a);
+        a.visibility_s = (int)store_col_i64(st, 2);
+        a.delay_s = (int)store_col_i64(st, 3);
+        a.retention_s = (int)store_col_i64(st, 4);
+        a.max_size = (int)store_col_i64(st, 5);
+        a.wait_s = (int)store_col_i64(st, 6);
+        if (!store_col_is_null(st, 7)) snprintf(a.dlq, sizeof a.dlq, "%s", store_col_text(st, 7, NULL));
+        a.max_receive = store_col_is_null(st, 8) ? 0 : (int)store_col_i64(st, 8);
+        queue *q = queue_new(qs, store_col_i64(st, 0), store_col_text(st, 1, NULL), &a);
+        if (!q) return ORD_ENOMEM;
+        if (atomic_load(&qs->n) >= LIMIT_QUEUES_MAX) {
+            queue_free(q);
+            return ORD_ELIMIT;
+        }
+        registry_add(qs, q);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+int queue_sys_open(store *st, queue_sys **out)
+{
+    queue_sys *qs = calloc(1, sizeof *qs);
+    if (!qs) return ORD_ENOMEM;
+    qs->st = st;
+    pthread_mutex_init(&qs->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&qs->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    store_conn *c = store_reader(st);
+    int rc = c ? load_queues(c, qs) : ORD_ESTORE;
+    if (!rc && pthread_create(&qs->timer, NULL, timer_main, qs)) rc = ORD_EINTERNAL;
+    if (rc) {
+        for (int i = 0; i < atomic_load(&qs->n); i++) queue_free(qs->queues[i]);
+        pthread_mutex_destroy(&qs->mu);
+        pthread_cond_destroy(&qs->cv);
+        free(qs);
+        return rc;
+    }
+    *out = qs;
+    return 0;
+}
+
+void queue_sys_close(queue_sys *qs)
+{
+    if (!qs) return;
+    pthread_mutex_lock(&qs->mu);
+    qs->closing = 1;
+    pthread_cond_signal(&qs->cv);
+    pthread_mutex_unlock(&qs->mu);
+    pthread_join(qs->timer, NULL);
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) wake_waiters(qs->queues[i], 1, INT64_MAX);
+    for (int i = 0; i < n; i++) queue_free(qs->queues[i]);
+    pthread_mutex_destroy(&qs->mu);
+    pthread_cond_destroy(&qs->cv);
+    free(qs);
+}
+
+/* ---- queues -------------------------------------------------------------- */
+
+int queue_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > LIMIT_QUEUE_NAME_MAX) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+#define RANGE(v, lo, hi, what)                                                                     \
+    if ((v) < (lo) || (v) > (hi)) {                                                                \
+        snprintf(err, errlen, "%s must be between %d and %d, got %d", what, lo, hi, v);            \
+        return ORD_EVALIDATION;                                                                    \
+    }
+
+int queue_attrs_check(queue_sys *qs, const char *name, const queue_attrs *a, char *err, size_t errlen)
+{
+    if (!queue_name_valid(name)) {
+        snprintf(err, errlen, "queue name must be 1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
+        return ORD_EVALIDATION;
+    }
+    RANGE(a->visibility_s, 0, LIMIT_VISIBILITY_SECONDS_MAX, "VisibilityTimeout");
+    RANGE(a->delay_s, 0, LIMIT_DELAY_SECONDS_MAX, "DelaySeconds");
+    RANGE(a->retention_s, LIMIT_RETENTION_SECONDS_MIN, LIMIT_RETENTION_SECONDS_MAX, "MessageRetentionPeriod");
+    RANGE(a->max_size, LIMIT_MAX_MESSAGE_SIZE_MIN, LIMIT_MESSAGE_BYTES_MAX, "MaximumMessageSize");
+    RANGE(a->wait_s, 0, LIMIT_WAIT_SECONDS_MAX, "ReceiveMessageWaitTimeSeconds");
+    if (a->max_receive || a->dlq[0]) {
+        RANGE(a->max_receive, LIMIT_MAX_RECEIVE_COUNT_MIN, LIMIT_MAX_RECEIVE_COUNT_MAX,
+              "RedrivePolicy.maxReceiveCount");
+        if (!strcmp(a->dlq, name)) {
+            snprintf(err, errlen, "RedrivePolicy.deadLetterTargetArn must name another queue");
+            return ORD_EVALIDATION;
+        }
+        if (!queue_find(qs, a->dlq)) {
+            snprintf(err, errlen, "RedrivePolicy.deadLetterTargetArn: no queue named '%s'", a->dlq);
+            return ORD_EVALIDATION;
+        }
+    }
+    return 0;
+}
+
+static int attrs_equal(const queue_attrs *a, const queue_attrs *b)
+{
+    return a->visibility_s == b->visibility_s && a->delay_s == b->delay_s &&
+           a->retention_s == b->retention_s && a->max_size == b->max_size && a->wait_s == b->wait_s &&
+           a->max_receive == b->max_receive && !strcmp(a->dlq, b->dlq);
+}
+
+static void bind_attrs(store_stmt *st, const queue_attrs *a)
+{
+    store_bind_i64(st, 2, a->visibility_s);
+    store_bind_i64(st, 3, a->delay_s);
+    store_bind_i64(st, 4, a->retention_s);
+    store_bind_i64(st, 5, a->max_size);
+    store_bind_i64(st, 6, a->wait_s);
+    if (a->max_receive > 0) {
+        store_bind_str(st, 7, a->dlq);
+        store_bind_i64(st, 8, a->max_receive);
+    } else {
+        store_bind_null(st, 7);
+        store_bind_null(st, 8);
+    }
+}
+
+static void created_hook(void *arg, int committed)
+{
+    queue *q = arg;
+    if (committed)
+        registry_add(q->qs, q);
+    else
+        queue_free(q);
+}
+
+int queue_create_tx(store_conn *tx, queue_sys *qs, const char *name, const queue_attrs *a, int *created)
+{
+    char err[160];
+    *created = 0;
+    int rc = queue_attrs_check(qs, name, a, err, sizeof err);
+    if (rc) return rc;
+    queue *old = queue_find(qs, name);
+    if (old) {
+        queue_attrs cur;
+        queue_get_attrs(old, &cur);
+        return attrs_equal(&cur, a) ? 0 : ORD_EEXISTS;
+    }
+    if (atomic_load(&qs->n) >= LIMIT_QUEUES_MAX) return ORD_ELIMIT;
+    /* the schema swaps the first two binds: name is ?1 */
+    store_stmt *st = store_prep(tx, ST_QUEUE_INSERT);
+    store_bind_str(st, 1, name);
+    bind_attrs(st, a);
+    store_bind_i64(st, 9, clock_wall_ms());
+    rc = store_step(st);
+    if (rc != STORE_ROW) return rc == ORD_ECONFLICT ? ORD_EEXISTS : (rc < 0 ? rc : ORD_ESTORE);
+    queue *q = queue_new(qs, store_col_i64(st, 0), name, a);
+    if (!q) return ORD_ENOMEM;
+    if ((rc = store_after_commit(tx, created_hook, q))) {
+        queue_free(q);
+        return rc;
+    }
+    *created = 1;
+    return 0;
+}
+
+struct attrs_update {
+    queue *q;
+    queue_attrs a;
+};
+
+static void attrs_hook(void *arg, int committed)
+{
+    struct attrs_update *u = arg;
+    if (committed) {
+        pthread_mutex_lock(&u->q->mu);
+        u->q->attrs = u->a;
+        pthread_mutex_unlock(&u->q->mu);
+    }
+    free(u);
+}
+
+int queue_set_attrs_tx(store_conn *tx, queue_sys *qs, queue *q, const queue_attrs *a)
+{
+    char err[160];
+    int rc = queue_attrs_check(qs, q->name, a, err, sizeof err);
+    if (rc) return rc;
+    store_stmt *st = store_prep(tx, ST_QUEUE_UPDATE);
+    store_bind_i64(st, 1, q->id);
+    bind_attrs(st, a);
+    if ((rc = store_exec(st))) return rc;
+    struct attrs_update *u = malloc(sizeof *u);
+    if (!u) return ORD_ENOMEM;
+    u->q = q;
+    u->a = *a;
+    if ((rc = store_after_commit(tx, attrs_hook, u))) free(u);
+    return rc;
+}
+
+struct declare_ctx {
+    queue_sys *qs;
+    const char *name;
+    const queue_attrs *a;
+    int update;
+};
+
+static int declare_unit(store_conn *tx, void *arg)
+{
+    struct declare_ctx *d = arg;
+    queue *q = queue_find(d->qs, d->name);
+    if (q && d->update) {
+        queue_attrs cur;
+        queue_get_attrs(q, &cur);
+        return attrs_equal(&cur, d->a) ? 0 : queue_set_attrs_tx(tx, d->qs, q, d->a);
+    }
+    int created;
+    return queue_create_tx(tx, d->qs, d->name, d->a, &created);
+}
+
+int queue_declare(queue_sys *qs, const char *name, const queue_attrs *a, int update)
+{
+    struct declare_ctx d = {qs, name, a, update};
+    return store_run(qs->st, declare_unit, &d);
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+void queue_receipt_format(int64_t seq, int64_t token, char out[QUEUE_RECEIPT_LEN + 1])
+{
+    snprintf(out, QUEUE_RECEIPT_LEN + 1, "%016llx%016llx", (unsigned long long)seq,
+             (unsigned long long)token);
+}
+
+int queue_receipt_parse(const char *s, int64_t *seq, int64_t *token)
+{
+    if (!s || strlen(s) != QUEUE_RECEIPT_LEN) return ORD_ERECEIPT;
+    uint64_t v[2] = {0, 0};
+    for (int i = 0; i < QUEUE_RECEIPT_LEN; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return ORD_ERECEIPT;
+        v[i / 16] = v[i / 16] << 4 | (uint64_t)d;
+    }
+    if (v[0] > INT64_MAX || v[1] > INT64_MAX) return ORD_ERECEIPT;
+    *seq = (int64_t)v[0];
+    *token = (int64_t)v[1];
+    return 0;
+}
+
+int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
+                  const char *attrs, int delay_s, char *message_id)
+{
+    pthread_mutex_lock(&q->mu);
+    int max_size = q->attrs.max_size, qdelay = q->attrs.delay_s;
+    pthread_mutex_unlock(&q->mu);
+    if (len < LIMIT_MESSAGE_BYTES_MIN) return ORD_EVALIDATION;
+    if (len > (size_t)max_size) return ORD_ETOOBIG;
+    if (delay_s < 0) delay_s = qdelay;
+    if (delay_s > LIMIT_DELAY_SECONDS_MAX) return ORD_EVALIDATION;
+    char mid[ID_UUID_LEN + 1];
+    id_uuid(mid);
+    int64_t now = clock_wall_ms(), visible = now + (int64_t)delay_s * 1000;
+    store_stmt *st = store_prep(tx, ST_MSG_INSERT);
+    store_bind_i64(st, 1, q->id);
+    store_bind_text(st, 2, mid, ID_UUID_LEN);
+    store_bind_blob(st, 3, body, len);
+    store_bind_str(st, 4, attrs);
+    store_bind_i64(st, 5, now);
+    store_bind_i64(st, 6, visible);
+    int rc = store_exec(st);
+    if (rc) return rc;
+    if (delay_s == 0) {
+        if ((rc = store_after_commit(tx, wake_hook, q))) return rc;
+    } else {
+        hint_visible(q, visible);
+    }
+    atomic_fetch_add(&q->sent, 1);
+    if (message_id) memcpy(message_id, mid, ID_UUID_LEN + 1);
+    (void)qs;
+    return 0;
+}
+
+void queue_msg_release(queue_msg *m)
+{
+    if (!m) return;
+    free(m->body);
+    free(m->attrs);
+    free(m->source_queue);
+    m->body = m->attrs = m->source_queue = NULL;
+}
+
+static char *dup_col(store_stmt *st, int col)
+{
+    if (store_col_is_null(st, col)) return NULL;
+    size_t n;
+    const char *p = store_col_text(st, col, &n);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, p, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+/* Fills m from a row laid out as message_id,body,attrs,sent_ms,receive_count,first_receive_ms[,source]. */
+static int msg_from_row(store_stmt *st, queue_msg *m, int with_source)
+{
+    size_t n;
+    const char *mid = store_col_text(st, 0, &n);
+    snprintf(m->message_id, sizeof m->message_id, "%s", mid ? mid : "");
+    const void *b = store_col_blob(st, 1, &n);
+    m->body = malloc(n + 1);
+    if (!m->body) return ORD_ENOMEM;
+    if (n) memcpy(m->body, b, n);
+    m->body[n] = 0;
+    m->body_len = n;
+    m->attrs = dup_col(st, 2);
+    m->sent_ms = store_col_i64(st, 3);
+    m->receive_count = (int)store_col_i64(st, 4);
+    m->first_receive_ms = store_col_is_null(st, 5) ? 0 : store_col_i64(st, 5);
+    m->source_queue = with_source ? dup_col(st, 6) : NULL;
+    return 0;
+}
+
+static int move_to_dlq(store_conn *tx, queue_sys *qs, queue *q, queue *dlq, int64_t id, int64_t now)
+{
+    int rc;
+    if (qs->dead_letter) {
+        queue_msg m;
+        memset(&m, 0, sizeof m);
+        store_stmt *g = store_prep(tx, ST_MSG_GET);
+        store_bind_i64(g, 1, id);
+        if ((rc = store_step(g)) != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
+        m.seq = id;
+        if ((rc = msg_from_row(g, &m, 0))) return rc;
+        rc = qs->dead_letter(tx, q, &m, qs->dead_letter_arg);
+        queue_msg_release(&m);
+        if (rc) return rc;
+    }
+    store_stmt *st = store_prep(tx, ST_MSG_MOVE);
+    store_bind_i64(st, 1, id);
+    store_bind_i64(st, 2, dlq->id);
+    store_bind_i64(st, 3, now);
+    store_bind_str(st, 4, q->name);
+    if ((rc = store_exec(st))) return rc;
+    atomic_fetch_add(&q->moved, 1);
+    atomic_fetch_add(&dlq->sent, 1);
+    log_warn("queue", "message moved to dead-letter queue", "queue", q->name, "dlq", dlq->name,
+             "#seq", id, NULL);
+    return store_after_commit(tx, wake_hook, dlq);
+}
+
+static int delete_id(store_conn *tx, int64_t id)
+{
+    store_stmt *st = store_prep(tx, ST_MSG_DELETE_ID);
+    store_bind_i64(st, 1, id);
+    return store_exec(st);
+}
+
+int queue_receive_tx(store_conn *tx, queue_sys *qs, queue *q, int max, int visibility_s,
+                     queue_msg *out, int *n)
+{
+    *n = 0;
+    if (max < 1 || max > LIMIT_RECEIVE_MAX) return ORD_EVALIDATION;
+    if (visibility_s > LIMIT_VISIBILITY_SECONDS_MAX) return ORD_EVALIDATION;
+    queue_attrs a;
+    queue_get_attrs(q, &a);
+    if (visibility_s < 0) visibility_s = a.visibility_s;
+    queue *dlq = a.max_receive > 0 ? queue_find(qs, a.dlq) : NULL;
+    int64_t now = clock_wall_ms(), cutoff = now - (int64_t)a.retention_s * 1000;
+    int64_t visible_at = now + (int64_t)visibility_s * 1000;
+    int rc = 0;
+    int64_t ids[LIMIT_RECEIVE_MAX], counts[LIMIT_RECEIVE_MAX], sent[LIMIT_RECEIVE_MAX];
+    for (int round = 0; round < 64 && *n < max; round++) {
+        int k = 0;
+        store_stmt *c = store_prep(tx, ST_MSG_CANDIDATES);
+        store_bind_i64(c, 1, q->id);
+        store_bind_i64(c, 2, now);
+        store_bind_i64(c, 3, max - *n);
+        while ((rc = store_step(c)) == STORE_ROW) {
+            ids[k] = store_col_i64(c, 0);
+            counts[k] = store_col_i64(c, 1);
+            sent[k] = store_col_i64(c, 2);
+            k++;
+        }
+        if (rc < 0) goto fail;
+        if (!k) break;
+        for (int i = 0; i < k; i++) {
+            if (sent[i] < cutoff) {
+                if ((rc = delete_id(tx, ids[i]))) goto fail;
+                atomic_fetch_add(&q->expired, 1);
+                continue;
+            }
+            if (dlq && counts[i] + 1 > a.max_receive) {
+                if ((rc = move_to_dlq(tx, qs, q, dlq, ids[i], now))) goto fail;
+                continue;
+            }
+            int64_t token = id_token();
+            store_stmt *d = store_prep(tx, ST_MSG_DELIVER);
+            store_bind_i64(d, 1, ids[i]);
+            store_bind_i64(d, 2, token);
+            store_bind_i64(d, 3, visible_at);
+            store_bind_i64(d, 4, now);
+            if ((rc = store_step(d)) != STORE_ROW) {
+                rc = rc < 0 ? rc : ORD_ESTORE;
+                goto fail;
+            }
+            queue_msg *m = &out[*n];
+            memset(m, 0, sizeof *m);
+            m->seq = ids[i];
+            queue_receipt_format(ids[i], token, m->receipt);
+            if ((rc = msg_from_row(d, m, 1))) {
+                queue_msg_release(m);
+                goto fail;
+            }
+            (*n)++;
+        }
+    }
+    if (*n) {
+        atomic_fetch_add(&q->received, (uint64_t)*n);
+        hint_visible(q, visible_at);
+    } else {
+        atomic_fetch_add(&q->empty, 1);
+        /* nothing visible: learn when the next message becomes visible */
+        store_stmt *nv = store_prep(tx, ST_MSG_NEXT_VISIBLE);
+        store_bind_i64(nv, 1, q->id);
+        store_bind_i64(nv, 2, now);
+        if (store_step(nv) == STORE_ROW && !store_col_is_null(nv, 0))
+            atomic_store(&q->next_visible_ms, store_col_i64(nv, 0));
+        else
+            atomic_store(&q->next_visible_ms, NO_TIME);
+    }
+    return 0;
+fail:
+    for (int i = 0; i < *n; i++) queue_msg_release(&out[i]);
+    *n = 0;
+    return rc;
+}
+
+static int by_receipt(store_conn *tx, queue *q, const char *receipt, store_stmt_id id, int64_t extra,
+                      int64_t extra2)
+{
+    int64_t seq, token;
+    int rc = queue_receipt_parse(receipt, &seq, &token);
+    if (rc) return rc;
+    store_stmt *st = store_prep(tx, id);
+    store_bind_i64(st, 1, seq);
+    store_bind_i64(st, 2, token);
+    store_bind_i64(st, 3, q->id);
+    if (id == ST_MSG_DELETE_LIVE || id == ST_MSG_SET_VISIBLE) store_bind_i64(st, 4, extra);
+    if (id == ST_MSG_SET_VISIBLE) store_bind_i64(st, 5, extra2);
+    if ((rc = store_exec(st))) return rc;
+    return store_changes(tx) == 1 ? 0 : ORD_ERECEIPT;
+}
+
+int queue_delete_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt)
+{
+    int rc = by_receipt(tx, q, receipt, ST_MSG_DELETE, 0, 0);
+    if (!rc) atomic_fetch_add(&q->deleted, 1);
+    (void)qs;
+    return rc;
+}
+
+int queue_delete_live_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt)
+{
+    int rc = by_receipt(tx, q, receipt, ST_MSG_DELETE_LIVE, clock_wall_ms(), 0);
+    if (!rc) atomic_fetch_add(&q->deleted, 1);
+    (void)qs;
+    return rc;
+}
+
+int queue_change_visibility_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt, int visibility_s)
+{
+    if (visibility_s < 0 || visibility_s > LIMIT_VISIBILITY_SECONDS_MAX) return ORD_EVALIDATION;
+    int64_t now = clock_wall_ms(), at = now + (int64_t)visibility_s * 1000;
+    int rc = by_receipt(tx, q, receipt, ST_MSG_SET_VISIBLE, now, at);
+    if (rc) return rc;
+    (void)qs;
+    if (visibility_s == 0) return store_after_commit(tx, wake_hook, q);
+    hint_visible(q, at);
+    return 0;
+}
+
+int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n)
+{
+    store_stmt *st = store_prep(tx, ST_MSG_PURGE);
+    store_bind_i64(st, 1, q->id);
+    int rc = store_exec(st);
+    *n = rc ? 0 : store_changes(tx);
+    (void)qs;
+    return rc;
+}
+
+int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int max, int64_t *moved)
+{
+    *moved = 0;
+    if (max < 1 || max > LIMIT_REDRIVE_MAX) return ORD_EVALIDATION;
+    int64_t now = clock_wall_ms(), after = 0;
+    int rc = 0;
+    enum { CHUNK = 256 };
+    int64_t ids[CHUNK];
+    queue *targets[CHUNK];
+    while (*moved < max) {
+        int want = max - (int)*moved < CHUNK ? max - (int)*moved : CHUNK, k = 0, seen = 0;
+        store_stmt *st = store_prep(tx, ST_MSG_VISIBLE_IDS);
+        store_bind_i64(st, 1, dlq->id);
+        store_bind_i64(st, 2, now);
+        store_bind_i64(st, 3, after);
+        store_bind_i64(st, 4, want);
+        while ((rc = store_step(st)) == STORE_ROW) {
+            seen++;
+            after = store_col_i64(st, 0);
+            queue *t = dest;
+            if (!t && !store_col_is_null(st, 1)) t = queue_find(qs, store_col_text(st, 1, NULL));
+            if (!t || t == dlq) continue; /* nowhere to go back to: stays */
+            ids[k] = after;
+            targets[k++] = t;
+        }
+        if (rc < 0) return rc;
+        for (int i = 0; i < k; i++) {
+            store_stmt *r = store_prep(tx, ST_MSG_RETURN);
+            store_bind_i64(r, 1, ids[i]);
+            store_bind_i64(r, 2, targets[i]->id);
+            store_bind_i64(r, 3, now);
+            if ((rc = store_exec(r))) return rc;
+            if ((rc = store_after_commit(tx, wake_hook, targets[i]))) return rc;
+            atomic_fetch_add(&targets[i]->sent, 1);
+            (*moved)++;
+        }
+        if (seen < want) break;
+    }
+    if (*moved) log_info("queue", "redrive", "queue", dlq->name, "#moved", *moved, NULL);
+    return 0;
+}
+
+int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t *n)
+{
+    queue_attrs a;
+    queue_get_attrs(q, &a);
+    int64_t cutoff = clock_wall_ms() - (int64_t)a.retention_s * 1000;
+    int64_t ids[256];
+    int k = 0, rc;
+    *n = 0;
+    if (limit > 256) limit = 256;
+    store_stmt *st = store_prep(tx, ST_MSG_EXPIRED);
+    store_bind_i64(st, 1, q->id);
+    store_bind_i64(st, 2, cutoff);
+    store_bind_i64(st, 3, limit);
+    while ((rc = store_step(st)) == STORE_ROW) ids[k++] = store_col_i64(st, 0);
+    if (rc < 0) return rc;
+    for (int i = 0; i < k; i++)
+        if ((rc = delete_id(tx, ids[i]))) return rc;
+    *n = k;
+    atomic_fetch_add(&q->expired, (uint64_t)k);
+    (void)qs;
+    return 0;
+}
+
+/* ---- blocking receive ---------------------------------------------------- */
+
+struct recv_ctx {
+    queue_sys *qs;
+    queue *q;
+    int max, vis;
+    queue_msg *out;
+    int n;
+    uint64_t seq;
+};
+
+static int recv_unit(store_conn *tx, void *arg)
+{
+    struct recv_ctx *r = arg;
+    r->seq = queue_wake_seq(r->q);
+    return queue_receive_tx(tx, r->qs, r->q, r->max, r->vis, r->out, &r->n);
+}
+
+struct wake_ctx {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fired;
+};
+
+static void wake_cond(void *arg, int timed_out)
+{
+    struct wake_ctx *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->fired = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int queue_receive_wait(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms, queue_msg *out,
+                       int *n)
+{
+    int64_t deadline = clock_mono_ms() + wait_ms;
+    struct recv_ctx r = {qs, q, max, visibility_s, out, 0, 0};
+    for (;;) {
+        int rc = store_run(qs->st, recv_unit, &r);
+        *n = r.n;
+        if (rc || r.n || clock_mono_ms() >= deadline) return rc;
+        struct wake_ctx w = {.fired = 0};
+        pthread_mutex_init(&w.mu, NULL);
+        pthread_cond_init(&w.cv, NULL);
+        if ((rc = queue_wait(qs, q, r.seq, deadline, wake_cond, &w))) return rc;
+        pthread_mutex_lock(&w.mu);
+        while (!w.fired) pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        pthread_mutex_destroy(&w.mu);
+        pthread_cond_destroy(&w.cv);
+        if (clock_mono_ms() >= deadline) {
+            rc = store_run(qs->st, recv_unit, &r); /* one last look */
+            *n = r.n;
+            return rc;
+        }
+    }
+}
+
+/* ---- stats --------------------------------------------------------------- */
+
+int queue_stats_get(queue_sys *qs, queue *q, queue_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    store_conn *c = store_reader(qs->st);
+    if (!c) return ORD_ESTORE;
+    int64_t now = clock_wall_ms();
+    store_stmt *st = store_prep(c, ST_MSG_STATS);
+    store_bind_i64(st, 1, q->id);
+    store_bind_i64(st, 2, now);
+    int rc = store_step(st);
+    if (rc != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
+    out->visible = store_col_i64(st, 0);
+    out->in_flight = store_col_i64(st, 1);
+    out->delayed = store_col_i64(st, 2);
+    out->oldest_age_s = store_col_is_null(st, 3) ? 0 : (now - store_col_i64(st, 3)) / 1000;
+    store_reset(st); /* ends the read transaction */
+    out->sent = atomic_load(&q->sent);
+    out->received = atomic_load(&q->received);
+    out->deleted = atomic_load(&q->deleted);
+    out->moved_to_dlq = atomic_load(&q->moved);
+    out->empty_receives = atomic_load(&q->empty);
+    out->expired = atomic_load(&q->expired);
+    return 0;
+}

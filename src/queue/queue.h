@@ -1,0 +1,161 @@
+/* queue.h - durable queues with SQS standard-queue semantics, on the store.
+ *
+ * Operations that write come in two forms: a *_tx function that runs inside
+ * a caller's unit of work (store_submit), so a send can commit together with
+ * the caller's other writes (the bus publishes this way), and for a few a
+ * blocking convenience wrapper for threads that may wait (tests, benches,
+ * function workers).  Reads (stats, listing) use the calling thread's reader.
+ *
+ * Semantics (design.md "Queue semantics"): delay 0..900 s; receive 1..10 with
+ * a visibility timeout per queue or per receive; every receive issues a new
+ * receipt handle and only the latest one deletes or changes the message; a
+ * message whose receive count would exceed maxReceiveCount is moved to the
+ * dead-letter queue on that receive instead of being delivered; messages older
+ * than the retention period are dropped; long polls are woken by the commit of
+ * a send or at the moment a delayed / invisible message becomes visible.
+ *
+ * THREAD SAFETY: all functions may be called from any thread; *_tx functions
+ * only inside a unit (writer thread).  queue pointers stay valid until
+ * queue_sys_close (queues are never freed while the system runs).
+ */
+#ifndef ORDERLY_QUEUE_H
+#define ORDERLY_QUEUE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "conf/limits.h"
+#include "conf/queue_attrs.h"
+#include "store/store.h"
+
+typedef struct queue_sys queue_sys;
+typedef struct queue queue;
+
+#define QUEUE_RECEIPT_LEN 32 /* hex chars of a receipt handle */
+
+/* A received message.  body/attrs/source_queue are heap copies owned by the
+ * struct: release with queue_msg_release(). */
+typedef struct queue_msg {
+    int64_t seq;                         /* storage id */
+    char message_id[40];
+    char receipt[QUEUE_RECEIPT_LEN + 1];
+    char *body;
+    size_t body_len;
+    char *attrs;                         /* JSON text or NULL */
+    char *source_queue;                  /* for dead letters: where it came from */
+    int64_t sent_ms;
+    int64_t first_receive_ms;
+    int receive_count;
+} queue_msg;
+
+typedef struct queue_stats {
+    int64_t visible, in_flight, delayed;
+    int64_t oldest_age_s;      /* age of the oldest message, 0 when empty */
+    /* counters since start (this process) */
+    uint64_t sent, received, deleted, moved_to_dlq, empty_receives, expired;
+} queue_stats;
+
+/* Called inside the unit that moves a message to a dead-letter queue, so the
+ * caller's bookkeeping (e.g. an order marked FAILED) commits with the move.
+ * Return < 0 to fail the unit. */
+typedef int (*queue_dead_letter_fn)(store_conn *tx, const queue *src, const queue_msg *m, void *arg);
+
+/* ---- system ------------------------------------------------------------ */
+
+/* Loads every queue from the store and starts the timer thread that wakes
+ * long polls when delayed or invisible messages become visible.
+ * Returns 0, ORD_ESTORE or ORD_ENOMEM. */
+int queue_sys_open(store *st, queue_sys **out);
+/* Wakes every waiter (as timed out) and stops the timer.  Safe on NULL. */
+void queue_sys_close(queue_sys *qs);
+store *queue_sys_store(queue_sys *qs);
+void queue_sys_on_dead_letter(queue_sys *qs, queue_dead_letter_fn fn, void *arg);
+
+/* ---- queues ------------------------------------------------------------ */
+
+/* Name rules: 1..LIMIT_QUEUE_NAME_MAX of [A-Za-z0-9_-].  1 when valid. */
+int queue_name_valid(const char *name);
+/* Checks ranges and that a RedrivePolicy target exists and is not the queue
+ * itself.  Writes a reason into err. ORD_EVALIDATION when invalid. */
+int queue_attrs_check(queue_sys *qs, const char *name, const queue_attrs *a, char *err, size_t errlen);
+/* Creates the queue, or succeeds when it exists with the same attributes
+ * (SQS CreateQueue); *created says which.  ORD_EEXISTS when it exists with
+ * other attributes, ORD_EVALIDATION for bad names/attributes, ORD_ELIMIT when
+ * LIMIT_QUEUES_MAX queues exist.  The queue is visible to queue_find() once
+ * the unit commits. */
+int queue_create_tx(store_conn *tx, queue_sys *qs, const char *name, const queue_attrs *a, int *created);
+/* Replaces the attributes of an existing queue (SetQueueAttributes). */
+int queue_set_attrs_tx(store_conn *tx, queue_sys *qs, queue *q, const queue_attrs *a);
+/* Blocking: create or, when `update` is set and it exists, set attributes to
+ * a (declarative topology at start-up). */
+int queue_declare(queue_sys *qs, const char *name, const queue_attrs *a, int update);
+
+queue *queue_find(queue_sys *qs, const char *name);
+/* Number of queues and the i-th in creation order (for listing). */
+int queue_count(queue_sys *qs);
+queue *queue_at(queue_sys *qs, int i);
+const char *queue_name(const queue *q);
+void queue_get_attrs(const queue *q, queue_attrs *out);
+/* The queues whose RedrivePolicy points at q (for stats / listing). */
+int queue_is_dlq(queue_sys *qs, const queue *q);
+
+/* ---- messages (inside a unit) -------------------------------------------- */
+
+/* Sends one message.  delay_s < 0 uses the queue's DelaySeconds.  Writes the
+ * new MessageId into message_id (40 bytes).  ORD_ETOOBIG over the queue's
+ * MaximumMessageSize, ORD_EVALIDATION for an empty body or delay out of range. */
+int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
+                  const char *attrs, int delay_s, char *message_id);
+/* Receives up to max (1..10) visible messages, hiding them for visibility_s
+ * (< 0: the queue's VisibilityTimeout).  Moves to the DLQ, instead of
+ * delivering, each message whose receive count would exceed maxReceiveCount;
+ * drops messages past retention.  *n is set; out[0..*n) must be released. */
+int queue_receive_tx(store_conn *tx, queue_sys *qs, queue *q, int max, int visibility_s,
+                     queue_msg *out, int *n);
+/* Deletes by the latest receipt handle.  ORD_ERECEIPT when the handle is
+ * malformed, stale (the message was received again) or the message is gone. */
+int queue_delete_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt);
+/* As queue_delete_tx, but also refuses (ORD_ERECEIPT) when the receipt's
+ * visibility timeout has expired: the fence of exactly-once effects. */
+int queue_delete_live_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt);
+/* ChangeMessageVisibility: visible again visibility_s (0..43200) from now.
+ * ORD_ERECEIPT when the receipt is stale or the message is not in flight. */
+int queue_change_visibility_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt,
+                               int visibility_s);
+/* Deletes every message of q; *n = how many. */
+int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n);
+/* Moves up to max visible messages from dead-letter queue dlq back to the
+ * queue each came from (or to dest when not NULL), as fresh messages (receive
+ * count 0).  *moved is set.  Messages whose source queue no longer exists
+ * stay.  Call repeatedly with a bounded max; LIMIT_REDRIVE_MAX per call. */
+int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int max, int64_t *moved);
+/* Deletes up to limit messages of q older than its retention; *n is set. */
+int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t *n);
+
+/* ---- long poll ------------------------------------------------------------- */
+
+/* The wake sequence of q; read it BEFORE a receive that may come back empty
+ * and pass it to queue_wait so that a send committed in between is not missed. */
+uint64_t queue_wake_seq(queue *q);
+/* Calls fn(arg, timed_out) once: when a message may be receivable in q (a
+ * send committed after seq, or a delayed/invisible message's time came), or
+ * with timed_out=1 at deadline_ms (monotonic ms), or at queue_sys_close.
+ * fn runs on the writer or timer thread: it must be quick (submit a unit,
+ * signal a condition).  Returns 0 or ORD_ENOMEM. */
+typedef void (*queue_wait_fn)(void *arg, int timed_out);
+int queue_wait(queue_sys *qs, queue *q, uint64_t seq, int64_t deadline_ms, queue_wait_fn fn, void *arg);
+
+/* Blocking receive with long poll (for threads that may wait): returns as
+ * soon as at least one message is received, or empty after wait_ms. */
+int queue_receive_wait(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms,
+                       queue_msg *out, int *n);
+
+/* ---- stats ------------------------------------------------------------------ */
+
+int queue_stats_get(queue_sys *qs, queue *q, queue_stats *out);
+
+void queue_msg_release(queue_msg *m);
+
+/* Receipt handles: hex(seq) + hex(token). */
+void queue_receipt_format(int64_t seq, int64_t token, char out[QUEUE_RECEIPT_LEN + 1]);
+int queue_receipt_parse(const char *s, int64_t *seq, int64_t *token);
+
+#endif

@@ -1,0 +1,276 @@
+/* test_store.c - the group-commit writer: completions only after commit,
+ * batching under concurrency, savepoint isolation of failing units. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sqlite3.h>
+#include "lib/err.h"
+#include "lib/id.h"
+#include "store/sqlite_sql.h"
+#include "store/store.h"
+#include "testutil.h"
+
+static store *st;
+static const char *dbpath;
+
+static void setup(void)
+{
+    id_init();
+    dbpath = test_db_path("store.db");
+    store_opts o = {.path = dbpath, .pending_max = 100000, .batch_max = 1024};
+    cr_assert_eq(store_open(&st, &o), 0);
+}
+
+static void teardown(void)
+{
+    store_close(st);
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A unit that appends one event row with the given id. */
+struct ev {
+    char id[64];
+    int64_t seq;
+};
+
+static int insert_event(store_conn *tx, void *arg)
+{
+    struct ev *e = arg;
+    store_stmt *s = store_prep(tx, ST_EVENT_INSERT);
+    store_bind_str(s, 1, e->id);
+    store_bind_i64(s, 2, 1);
+    store_bind_str(s, 3, "test");
+    store_bind_str(s, 4, "T");
+    store_bind_str(s, 5, "{}");
+    store_bind_null(s, 6);
+    int rc = store_step(s);
+    if (rc != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
+    e->seq = store_col_i64(s, 0);
+    return 0;
+}
+
+static int64_t count_events_fresh(const char *path)
+{
+    /* a separate connection sees only committed data */
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int64_t n = -1;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+    return n;
+}
+
+Test(store, every_statement_has_sql)
+{
+    for (int i = 0; i < ST__COUNT; i++) cr_expect(sqlite_sql[i] != NULL, "statement %d has no SQLite text", i);
+}
+
+Test(store, migrations_ran)
+{
+    cr_assert_geq(store_schema_version(st), 1, "schema version %d", store_schema_version(st));
+}
+
+Test(store, run_commits_and_returns_rc)
+{
+    struct ev e = {.id = "a"};
+    cr_assert_eq(store_run(st, insert_event, &e), 0);
+    cr_assert_gt(e.seq, 0);
+    cr_assert_eq(count_events_fresh(dbpath), 1);
+    struct ev dup = {.id = "a"};
+    int rc = store_run(st, insert_event, &dup);
+    cr_assert_eq(rc, ORD_ECONFLICT, "duplicate id gives %s", err_name(rc));
+    cr_assert_eq(count_events_fresh(dbpath), 1);
+}
+
+/* Completion callbacks check, at the moment they run, that their row is
+ * visible to an independent connection: i.e. it was committed first. */
+struct done_check {
+    struct ev e;
+    atomic_int *ok, *bad, *ndone;
+};
+
+static void done_visible(void *arg, int rc)
+{
+    struct done_check *d = arg;
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int found = 0;
+    sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_prepare_v2(db, "SELECT 1 FROM events WHERE id=?1", -1, &q, NULL);
+    sqlite3_bind_text(q, 1, d->e.id, -1, SQLITE_STATIC);
+    found = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    if (rc == 0 && found)
+        atomic_fetch_add(d->ok, 1);
+    else
+        atomic_fetch_add(d->bad, 1);
+    atomic_fetch_add(d->ndone, 1);
+}
+
+Test(store, completion_only_after_commit)
+{
+    enum { N = 200 };
+    static struct done_check d[N];
+    atomic_int ok = 0, bad = 0, ndone = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(d[i].e.id, sizeof d[i].e.id, "c%d", i);
+        d[i].ok = &ok;
+        d[i].bad = &bad;
+        d[i].ndone = &ndone;
+        cr_assert_eq(store_submit(st, insert_event, done_visible, &d[i]), 0);
+    }
+    while (atomic_load(&ndone) < N) usleep(1000);
+    cr_expect_eq(atomic_load(&ok), N, "ok %d of %d", atomic_load(&ok), N);
+    cr_expect_eq(atomic_load(&bad), 0, "%d completions ran before their commit", atomic_load(&bad));
+}
+
+struct worker {
+    int id, n, failures;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        struct ev e;
+        snprintf(e.id, sizeof e.id, "w%d-%d", w->id, i);
+        if (store_run(st, insert_event, &e)) w->failures++;
+    }
+    return NULL;
+}
+
+Test(store, batches_under_concurrency)
+{
+    enum { T = 32, N = 100 };
+    pthread_t th[T];
+    struct worker w[T];
+    for (int i = 0; i < T; i++) {
+        w[i] = (struct worker){i, N, 0};
+        pthread_create(&th[i], NULL, worker_main, &w[i]);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        cr_expect_eq(w[i].failures, 0);
+    }
+    store_stats_t s;
+    store_stats(st, &s);
+    cr_expect_eq(s.units, T * N, "units %llu", (unsigned long long)s.units);
+    cr_expect_lt(s.commits, s.units, "commits %llu for %llu units: no batching",
+                 (unsigned long long)s.commits, (unsigned long long)s.units);
+    cr_expect_gt(s.batch_max_seen, 1, "largest batch %llu", (unsigned long long)s.batch_max_seen);
+    cr_expect_eq(count_events_fresh(dbpath), T * N);
+}
+
+/* Units that fail (constraint) between good ones in the same batch roll back
+ * alone. */
+struct mixed {
+    struct ev e;
+    int rc;
+    atomic_int *ndone;
+};
+
+static void done_mixed(void *arg, int rc)
+{
+    struct mixed *m = arg;
+    m->rc = rc;
+    atomic_fetch_add(m->ndone, 1);
+}
+
+static int fail_after_write(store_conn *tx, void *arg)
+{
+    int rc = insert_event(tx, arg);
+    return rc ? rc : ORD_ECONDITION; /* wrote, then refuses: must leave nothing */
+}
+
+Test(store, failing_unit_does_not_fail_neighbours)
+{
+    enum { N = 300 };
+    static struct mixed m[N];
+    atomic_int ndone = 0;
+    struct ev seed = {.id = "dup"};
+    cr_assert_eq(store_run(st, insert_event, &seed), 0);
+    for (int i = 0; i < N; i++) {
+        m[i].ndone = &ndone;
+        if (i % 3 == 0)
+            snprintf(m[i].e.id, sizeof m[i].e.id, "dup"); /* constraint violation */
+        else
+            snprintf(m[i].e.id, sizeof m[i].e.id, "m%d", i);
+        store_unit_fn fn = i % 3 == 2 ? fail_after_write : insert_event;
+        cr_assert_eq(store_submit(st, fn, done_mixed, &m[i]), 0);
+    }
+    while (atomic_load(&ndone) < N) usleep(1000);
+    int good = 0;
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0)
+            cr_expect_eq(m[i].rc, ORD_ECONFLICT, "unit %d: %s", i, err_name(m[i].rc));
+        else if (i % 3 == 2)
+            cr_expect_eq(m[i].rc, ORD_ECONDITION, "unit %d: %s", i, err_name(m[i].rc));
+        else {
+            cr_expect_eq(m[i].rc, 0, "unit %d: %s", i, err_name(m[i].rc));
+            good++;
+        }
+    }
+    cr_expect_eq(count_events_fresh(dbpath), 1 + good, "rows %lld, want %d",
+                 (long long)count_events_fresh(dbpath), 1 + good);
+}
+
+static atomic_int hook_committed, hook_rolled;
+
+static void hook(void *arg, int committed)
+{
+    atomic_fetch_add(committed ? &hook_committed : &hook_rolled, 1);
+}
+
+static int with_hook(store_conn *tx, void *arg)
+{
+    store_after_commit(tx, hook, arg);
+    return *(int *)arg;
+}
+
+Test(store, after_commit_hooks)
+{
+    int ok = 0, fail = ORD_ECONDITION;
+    cr_assert_eq(store_run(st, with_hook, &ok), 0);
+    cr_assert_eq(store_run(st, with_hook, &fail), ORD_ECONDITION);
+    cr_expect_eq(atomic_load(&hook_committed), 1);
+    cr_expect_eq(atomic_load(&hook_rolled), 1);
+}
+
+Test(store, pending_limit_gives_busy)
+{
+    store *small;
+    store_opts o = {.path = test_db_path("small.db"), .pending_max = 1, .batch_max = 1};
+    cr_assert_eq(store_open(&small, &o), 0);
+    static struct ev e[64];
+    int busy = 0, ok = 0;
+    for (int i = 0; i < 64; i++) {
+        snprintf(e[i].id, sizeof e[i].id, "b%d", i);
+        int rc = store_submit(small, insert_event, NULL, &e[i]);
+        if (rc == ORD_EBUSY) busy++;
+        else if (rc == 0) ok++;
+    }
+    store_close(small);
+    cr_expect_gt(busy, 0, "no ORD_EBUSY with pending_max 1 (ok %d)", ok);
+    cr_expect_gt(ok, 0);
+}
+
+Test(store, close_runs_pending_units)
+{
+    static struct ev e[500];
+    store *s2;
+    const char *p = test_db_path("close.db");
+    store_opts o = {.path = p};
+    cr_assert_eq(store_open(&s2, &o), 0);
+    for (int i = 0; i < 500; i++) {
+        snprintf(e[i].id, sizeof e[i].id, "z%d", i);
+        cr_assert_eq(store_submit(s2, insert_event, NULL, &e[i]), 0);
+    }
+    store_close(s2);
+    cr_expect_eq(count_events_fresh(p), 500);
+}
