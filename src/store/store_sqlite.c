@@ -492,8 +492,17 @@ static void *checkpointer_main(void *arg)
 
 /* ---- public ------------------------------------------------------------ */
 
+static void sqlite_global_init(void)
+{
+    /* no global allocation statistics: they take a global mutex per malloc */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 int store_open(store **out, const store_opts *o)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_global_init);
     int rc = ORD_ENOMEM;
     store *s = calloc(1, sizeof *s);
     if (!s) return ORD_ENOMEM;
