@@ -42,6 +42,8 @@
 #define LIMIT_RULE_TARGETS_MAX         5
 #define LIMIT_PATTERN_BYTES_MAX        4096    /* an event pattern's JSON */
 #define LIMIT_PATTERN_DEPTH_MAX        32      /* nesting of a pattern */
+#define LIMIT_PATTERN_NUMBER_ABS_MAX   5.0e9   /* numeric operands and matched values: |x| <= 5e9 (event-ruler) */
+#define LIMIT_PATTERN_NUMBER_SCALE     1e6     /* numbers compare at 6 decimals (event-ruler ComparableNumber) */
 #define LIMIT_JSON_DEPTH_MAX           64      /* nesting of any JSON input */
 #define LIMIT_REPLAY_EVENTS_MAX        1000000 /* events re-published by one replay */
 
