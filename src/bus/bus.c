@@ -1,0 +1,342 @@
+/* bus.c - EventBridge-style bus on the store and queues; see bus.h. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bus/bus.h"
+#include "bus/pattern.h"
+#include "lib/check.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/id.h"
+#include "obs/log.h"
+
+#define REPLAY_PAGE 256 /* events read and re-published per unit */
+
+typedef struct rule {
+    char name[LIMIT_RULE_NAME_MAX + 1];
+    char *description;
+    json_t *pattern_json;
+    pattern *pat;
+    queue *targets[LIMIT_RULE_TARGETS_MAX];
+    int ntargets;
+    int enabled;
+    _Atomic uint64_t matched;
+} rule;
+
+struct bus {
+    queue_sys *qs;
+    rule *rules[LIMIT_RULES_MAX];
+    int nrules;
+    _Atomic uint64_t published;
+};
+
+int bus_open(queue_sys *qs, bus **out)
+{
+    bus *b = calloc(1, sizeof *b);
+    if (!b) return ORD_ENOMEM;
+    b->qs = qs;
+    *out = b;
+    return 0;
+}
+
+void bus_close(bus *b)
+{
+    if (!b) return;
+    for (int i = 0; i < b->nrules; i++) {
+        pattern_free(b->rules[i]->pat);
+        json_decref(b->rules[i]->pattern_json);
+        free(b->rules[i]->description);
+        free(b->rules[i]);
+    }
+    free(b);
+}
+
+static int rule_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > LIMIT_RULE_NAME_MAX) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '.' || *s == '-' || *s == '_'))
+            return 0;
+    return 1;
+}
+
+int bus_rule_add(bus *b, const char *name, const char *description, const json_t *pat,
+                 const char *const *targets, int ntargets, int enabled, char *err, size_t errlen)
+{
+    if (!rule_name_valid(name)) {
+        snprintf(err, errlen, "rule name must be 1-%d characters of [.-_A-Za-z0-9]", LIMIT_RULE_NAME_MAX);
+        return ORD_EVALIDATION;
+    }
+    for (int i = 0; i < b->nrules; i++)
+        if (!strcmp(b->rules[i]->name, name)) {
+            snprintf(err, errlen, "rule '%s' already exists", name);
+            return ORD_EEXISTS;
+        }
+    if (b->nrules >= LIMIT_RULES_MAX) {
+        snprintf(err, errlen, "at most %d rules", LIMIT_RULES_MAX);
+        return ORD_ELIMIT;
+    }
+    if (ntargets < 1 || ntargets > LIMIT_RULE_TARGETS_MAX) {
+        snprintf(err, errlen, "a rule has 1-%d targets", LIMIT_RULE_TARGETS_MAX);
+        return ORD_EVALIDATION;
+    }
+    rule *r = calloc(1, sizeof *r);
+    if (!r) return ORD_ENOMEM;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->enabled = enabled;
+    char perr[200];
+    int rc = pattern_compile(pat, &r->pat, perr, sizeof perr);
+    if (rc) {
+        snprintf(err, errlen, "eventPattern %s", perr);
+        goto fail;
+    }
+    for (int i = 0; i < ntargets; i++) {
+        r->targets[i] = queue_find(b->qs, targets[i]);
+        if (!r->targets[i]) {
+            snprintf(err, errlen, "targets[%d]: no queue named '%s'", i, targets[i]);
+            rc = ORD_EVALIDATION;
+            goto fail;
+        }
+    }
+    r->ntargets = ntargets;
+    r->pattern_json = json_deep_copy(pat);
+    r->description = description ? strdup(description) : NULL;
+    b->rules[b->nrules++] = r;
+    return 0;
+fail:
+    pattern_free(r->pat);
+    free(r);
+    return rc;
+}
+
+int bus_rule_count(bus *b)
+{
+    return b->nrules;
+}
+
+int bus_rule_get(bus *b, int i, bus_rule_info *out)
+{
+    if (i < 0 || i >= b->nrules) return ORD_ENOTFOUND;
+    rule *r = b->rules[i];
+    memset(out, 0, sizeof *out);
+    out->name = r->name;
+    out->description = r->description;
+    out->pattern = r->pattern_json;
+    for (int k = 0; k < r->ntargets; k++) out->targets[k] = queue_name(r->targets[k]);
+    out->ntargets = r->ntargets;
+    out->enabled = r->enabled;
+    out->matched = atomic_load(&r->matched);
+    return 0;
+}
+
+uint64_t bus_published(bus *b)
+{
+    return atomic_load(&b->published);
+}
+
+static int field_ok(const char *s, const char *what, char *err, size_t errlen)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > LIMIT_EVENT_FIELD_MAX) {
+        snprintf(err, errlen, "%s must be 1-%d characters", what, LIMIT_EVENT_FIELD_MAX);
+        return ORD_EVALIDATION;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20) {
+            snprintf(err, errlen, "%s must not contain control characters", what);
+            return ORD_EVALIDATION;
+        }
+    return 0;
+}
+
+int bus_event_check(const bus_event *ev, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = field_ok(ev->source, "Source", err, errlen))) return rc;
+    if ((rc = field_ok(ev->detail_type, "DetailType", err, errlen))) return rc;
+    if (!strncmp(ev->source, "aws.", 4)) {
+        snprintf(err, errlen, "Source must not start with \"aws.\"");
+        return ORD_EVALIDATION;
+    }
+    if (ev->detail && !json_is_object(ev->detail)) {
+        snprintf(err, errlen, "Detail must be a JSON object");
+        return ORD_EVALIDATION;
+    }
+    if (ev->resources) {
+        if (!json_is_array(ev->resources) || json_array_size(ev->resources) > LIMIT_EVENT_RESOURCES_MAX) {
+            snprintf(err, errlen, "Resources must be an array of at most %d strings", LIMIT_EVENT_RESOURCES_MAX);
+            return ORD_EVALIDATION;
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(ev->resources, i, v) if (!json_is_string(v))
+        {
+            snprintf(err, errlen, "Resources[%zu] must be a string", i);
+            return ORD_EVALIDATION;
+        }
+    }
+    return 0;
+}
+
+/* Builds the envelope (new reference). */
+static json_t *envelope(const bus_event *ev, const char *id, int64_t t)
+{
+    char ts[40];
+    json_t *e = json_object();
+    if (!e) return NULL;
+    json_object_set_new(e, "version", json_string("0"));
+    json_object_set_new(e, "id", json_string(id));
+    json_object_set_new(e, "detail-type", json_string(ev->detail_type));
+    json_object_set_new(e, "source", json_string(ev->source));
+    json_object_set_new(e, "account", json_string(BUS_ACCOUNT));
+    json_object_set_new(e, "time", json_string(clock_fmt_iso(t, 0, ts, sizeof ts)));
+    json_object_set_new(e, "region", json_string(BUS_REGION));
+    json_object_set_new(e, "resources", ev->resources ? json_deep_copy(ev->resources) : json_array());
+    json_object_set_new(e, "detail", ev->detail ? json_deep_copy(ev->detail) : json_object());
+    return e;
+}
+
+/* Sends text to the targets of every enabled rule (or only `only`) that
+ * matches env.  Counts into *routed. */
+static int route_tx(store_conn *tx, bus *b, const json_t *env, const char *text, size_t len, const rule *only,
+                    int *routed)
+{
+    for (int i = 0; i < b->nrules; i++) {
+        rule *r = b->rules[i];
+        if ((only && r != only) || !r->enabled || !pattern_match(r->pat, env)) continue;
+        atomic_fetch_add(&r->matched, 1);
+        for (int k = 0; k < r->ntargets; k++) {
+            int rc = queue_send_tx(tx, b->qs, r->targets[k], text, len, NULL, -1, NULL);
+            if (rc) return rc;
+            (*routed)++;
+        }
+    }
+    return 0;
+}
+
+int bus_publish_tx(store_conn *tx, bus *b, const bus_event *ev, char *id_out, int *routed)
+{
+    char err[160], idbuf[ID_UUID_LEN + 1];
+    int rc = bus_event_check(ev, err, sizeof err), nrouted = 0;
+    if (rc) return rc;
+    const char *id = ev->id;
+    if (!id) {
+        id_uuid(idbuf);
+        id = idbuf;
+    }
+    int64_t t = ev->time_ms ? ev->time_ms : clock_wall_ms();
+    json_t *env = envelope(ev, id, t);
+    if (!env) return ORD_ENOMEM;
+    char *text = json_dumps(env, JSON_COMPACT);
+    if (!text) {
+        json_decref(env);
+        return ORD_ENOMEM;
+    }
+    size_t len = strlen(text);
+    if (len > LIMIT_EVENT_BYTES_MAX) {
+        rc = ORD_ETOOBIG;
+        goto out;
+    }
+    store_stmt *st = store_prep(tx, ST_EVENT_INSERT);
+    store_bind_str(st, 1, id);
+    store_bind_i64(st, 2, t);
+    store_bind_str(st, 3, ev->source);
+    store_bind_str(st, 4, ev->detail_type);
+    store_bind_text(st, 5, text, len);
+    store_bind_null(st, 6);
+    rc = store_exec(st);
+    if (rc) {
+        if (rc == ORD_ECONFLICT) rc = ORD_EEXISTS;
+        goto out;
+    }
+    if ((rc = route_tx(tx, b, env, text, len, NULL, &nrouted))) goto out;
+    atomic_fetch_add(&b->published, 1);
+    if (id_out) snprintf(id_out, ID_UUID_LEN + 1, "%s", id);
+    if (routed) *routed = nrouted;
+out:
+    free(text);
+    json_decref(env);
+    return rc;
+}
+
+/* ---- replay -------------------------------------------------------------- */
+
+struct replay_page {
+    bus *b;
+    const rule *only;
+    const char *replay_name;
+    int64_t from, to, after;
+    int n, routed;
+};
+
+static int replay_unit(store_conn *tx, void *arg)
+{
+    struct replay_page *p = arg;
+    p->n = 0;
+    p->routed = 0;
+    /* read the page on the writer connection: consistent with what it writes */
+    char *texts[REPLAY_PAGE];
+    int64_t seqs[REPLAY_PAGE];
+    int k = 0, rc;
+    store_stmt *st = store_prep(tx, ST_EVENT_RANGE);
+    store_bind_i64(st, 1, p->from);
+    store_bind_i64(st, 2, p->to);
+    store_bind_i64(st, 3, p->after);
+    store_bind_i64(st, 4, REPLAY_PAGE);
+    while ((rc = store_step(st)) == STORE_ROW) {
+        seqs[k] = store_col_i64(st, 0);
+        texts[k] = strdup(store_col_text(st, 3, NULL));
+        if (!texts[k]) {
+            rc = ORD_ENOMEM;
+            break;
+        }
+        k++;
+    }
+    if (rc < 0) goto out;
+    rc = 0;
+    for (int i = 0; i < k && !rc; i++) {
+        json_error_t je;
+        json_t *env = json_loads(texts[i], 0, &je);
+        if (!env) continue; /* the log only holds what we wrote; skip anything unreadable */
+        json_object_set_new(env, "replay-name", json_string(p->replay_name));
+        char *text = json_dumps(env, JSON_COMPACT);
+        if (!text)
+            rc = ORD_ENOMEM;
+        else
+            rc = route_tx(tx, p->b, env, text, strlen(text), p->only, &p->routed);
+        free(text);
+        json_decref(env);
+    }
+    if (!rc) {
+        p->n = k;
+        if (k) p->after = seqs[k - 1];
+    }
+out:
+    for (int i = 0; i < k; i++) free(texts[i]);
+    return rc;
+}
+
+int bus_replay(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_name, const char *replay_name,
+               int64_t *events, int64_t *routed)
+{
+    *events = *routed = 0;
+    const rule *only = NULL;
+    if (rule_name) {
+        for (int i = 0; i < b->nrules; i++)
+            if (!strcmp(b->rules[i]->name, rule_name)) only = b->rules[i];
+        if (!only) return ORD_ENOTFOUND;
+    }
+    if (from_ms >= to_ms) return ORD_EVALIDATION;
+    struct replay_page p = {b, only, replay_name ? replay_name : "replay", from_ms, to_ms, 0, 0, 0};
+    do {
+        int rc = store_run(queue_sys_store(b->qs), replay_unit, &p);
+        if (rc) return rc;
+        *events += p.n;
+        *routed += p.routed;
+    } while (p.n == REPLAY_PAGE && *events < LIMIT_REPLAY_EVENTS_MAX);
+    log_info("bus", "replay finished", "replayName", p.replay_name, "#events", *events, "#routed", *routed, NULL);
+    return 0;
+}

@@ -1,0 +1,81 @@
+/* bus.h - the event bus: EventBridge envelopes, rules, the event log, replay.
+ *
+ * bus_publish_tx() runs inside the caller's unit of work: the caller's own
+ * writes, the event-log row and one message per matching rule target commit
+ * together or not at all (an outbox by construction).  The event log is the
+ * archive: bus_replay() re-publishes a time window through the rules (all or
+ * one); replayed events carry "replay-name" and are not archived again, as
+ * in EventBridge, and keep their id, so idempotent consumers skip effects
+ * they already applied.
+ *
+ * THREAD SAFETY: rules are added before serving starts (bus_rule_add is not
+ * safe against concurrent publishing); after that everything is read-only
+ * and any thread may publish (inside a unit) or list.
+ */
+#ifndef ORDERLY_BUS_H
+#define ORDERLY_BUS_H
+#include <jansson.h>
+#include <stdint.h>
+#include "queue/queue.h"
+
+typedef struct bus bus;
+
+#define BUS_ACCOUNT "000000000000"
+#define BUS_REGION "local"
+
+/* An event to publish.  detail is borrowed (may be NULL = {}), resources
+ * borrowed (array of strings or NULL).  time_ms 0 = now; id NULL = new UUID. */
+typedef struct bus_event {
+    const char *source;
+    const char *detail_type;
+    const json_t *detail;
+    const json_t *resources;
+    int64_t time_ms;
+    const char *id;
+} bus_event;
+
+typedef struct bus_rule_info {
+    const char *name;
+    const char *description;
+    const json_t *pattern;       /* borrowed, as given */
+    const char *targets[LIMIT_RULE_TARGETS_MAX];
+    int ntargets;
+    int enabled;
+    uint64_t matched;            /* events routed by this rule since start */
+} bus_rule_info;
+
+int bus_open(queue_sys *qs, bus **out);
+void bus_close(bus *b);
+
+/* Adds a rule routing events that match pattern (EventBridge pattern JSON)
+ * to the named queues.  ORD_EVALIDATION with a message saying where when the
+ * pattern is invalid or a target queue does not exist; ORD_EEXISTS for a
+ * duplicate name; ORD_ELIMIT past LIMIT_RULES_MAX. */
+int bus_rule_add(bus *b, const char *name, const char *description, const json_t *pattern,
+                 const char *const *targets, int ntargets, int enabled, char *err, size_t errlen);
+int bus_rule_count(bus *b);
+int bus_rule_get(bus *b, int i, bus_rule_info *out);
+
+/* Checks an event's fields (source, detail-type lengths and characters,
+ * "aws." sources refused, detail an object, resources strings, size).
+ * ORD_EVALIDATION with the reason in err. */
+int bus_event_check(const bus_event *ev, char *err, size_t errlen);
+
+/* Inside a unit: appends the event to the log and sends its envelope to
+ * every target of every matching enabled rule.  id_out (37 bytes, may be
+ * NULL) receives the event id; *routed (may be NULL) the messages sent.
+ * Returns 0, ORD_EVALIDATION, ORD_ETOOBIG, ORD_EEXISTS (id already logged),
+ * or a store error. */
+int bus_publish_tx(store_conn *tx, bus *b, const bus_event *ev, char *id_out, int *routed);
+
+/* Re-publishes the logged events with from_ms <= time < to_ms, oldest first,
+ * through every rule (or only rule_name), in bounded units.  Blocking (not
+ * for HTTP threads).  *events and *routed are set.  ORD_ENOTFOUND when
+ * rule_name names no rule. */
+int bus_replay(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_name, const char *replay_name,
+               int64_t *events, int64_t *routed);
+
+/* Counters since start. */
+uint64_t bus_published(bus *b);
+
+#endif

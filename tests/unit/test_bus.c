@@ -1,0 +1,202 @@
+/* test_bus.c - publishing inside a unit (outbox), routing by rules, replay. */
+#include <criterion/criterion.h>
+#include <string.h>
+#include "bus/bus.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/id.h"
+#include "testutil.h"
+
+static store *st;
+static queue_sys *qs;
+static bus *b;
+static queue *qa, *qb;
+
+static void setup(void)
+{
+    id_init();
+    store_opts o = {.path = test_db_path("bus.db")};
+    cr_assert_eq(store_open(&st, &o), 0);
+    cr_assert_eq(queue_sys_open(st, &qs), 0);
+    cr_assert_eq(bus_open(qs, &b), 0);
+    queue_attrs a;
+    queue_attrs_default(&a);
+    cr_assert_eq(queue_declare(qs, "a", &a, 0), 0);
+    cr_assert_eq(queue_declare(qs, "b", &a, 0), 0);
+    qa = queue_find(qs, "a");
+    qb = queue_find(qs, "b");
+    char err[200];
+    const char *ta[] = {"a"}, *tb[] = {"b"}, *both[] = {"a", "b"};
+    json_t *p1 = json_loads("{\"source\":[\"orderly.orders\"],\"detail-type\":[\"OrderCreated\"]}", 0, NULL);
+    json_t *p2 = json_loads("{\"detail\":{\"amount\":[{\"numeric\":[\">\",100]}]}}", 0, NULL);
+    json_t *p3 = json_loads("{\"source\":[{\"prefix\":\"fan.\"}]}", 0, NULL);
+    cr_assert_eq(bus_rule_add(b, "created", NULL, p1, ta, 1, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bus_rule_add(b, "big", "amount > 100", p2, tb, 1, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bus_rule_add(b, "fan", NULL, p3, both, 2, 1, err, sizeof err), 0, "%s", err);
+    json_decref(p1);
+    json_decref(p2);
+    json_decref(p3);
+}
+
+static void teardown(void)
+{
+    bus_close(b);
+    queue_sys_close(qs);
+    store_close(st);
+}
+
+TestSuite(bus, .init = setup, .fini = teardown, .timeout = 30);
+
+struct pub {
+    bus_event ev;
+    char id[40];
+    int routed;
+    int fail_after; /* the caller's unit fails after publishing */
+};
+
+static int pub_unit(store_conn *tx, void *arg)
+{
+    struct pub *p = arg;
+    int rc = bus_publish_tx(tx, b, &p->ev, p->id, &p->routed);
+    if (rc) return rc;
+    return p->fail_after ? ORD_ECONDITION : 0;
+}
+
+static int64_t visible(queue *q)
+{
+    queue_stats s;
+    cr_assert_eq(queue_stats_get(qs, q, &s), 0);
+    return s.visible;
+}
+
+static int64_t logged(void)
+{
+    store_stmt *s = store_prep(store_reader(st), ST_EVENT_COUNT);
+    cr_assert_eq(store_step(s), STORE_ROW);
+    int64_t n = store_col_i64(s, 0);
+    store_reset(s);
+    return n;
+}
+
+Test(bus, publish_routes_to_matching_rules)
+{
+    json_t *d = json_pack("{s:i}", "amount", 150);
+    struct pub p = {.ev = {.source = "orderly.orders", .detail_type = "OrderCreated", .detail = d}};
+    cr_assert_eq(store_run(st, pub_unit, &p), 0);
+    cr_expect(id_is_uuid(p.id));
+    cr_expect_eq(p.routed, 2, "created + big");
+    cr_expect_eq(visible(qa), 1);
+    cr_expect_eq(visible(qb), 1);
+    cr_expect_eq(logged(), 1);
+    /* the message body is the whole envelope */
+    queue_msg m[1];
+    int n;
+    cr_assert_eq(queue_receive_wait(qs, qa, 1, -1, 0, m, &n), 0);
+    cr_assert_eq(n, 1);
+    json_t *env = json_loads(m[0].body, 0, NULL);
+    cr_assert_not_null(env);
+    cr_expect_str_eq(json_string_value(json_object_get(env, "id")), p.id);
+    cr_expect_str_eq(json_string_value(json_object_get(env, "version")), "0");
+    cr_expect_str_eq(json_string_value(json_object_get(env, "detail-type")), "OrderCreated");
+    cr_expect(json_is_array(json_object_get(env, "resources")));
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(env, "detail"), "amount")), 150);
+    json_decref(env);
+    queue_msg_release(&m[0]);
+    json_decref(d);
+}
+
+Test(bus, no_match_is_logged_not_routed)
+{
+    struct pub p = {.ev = {.source = "other", .detail_type = "X"}};
+    cr_assert_eq(store_run(st, pub_unit, &p), 0);
+    cr_expect_eq(p.routed, 0);
+    cr_expect_eq(logged(), 1);
+    cr_expect_eq(visible(qa) + visible(qb), 0);
+}
+
+Test(bus, outbox_rolls_back_with_the_caller)
+{
+    struct pub p = {.ev = {.source = "fan.out", .detail_type = "X"}, .fail_after = 1};
+    cr_assert_eq(store_run(st, pub_unit, &p), ORD_ECONDITION);
+    cr_expect_eq(logged(), 0, "no event without the caller's commit");
+    cr_expect_eq(visible(qa) + visible(qb), 0, "no routed message either");
+}
+
+Test(bus, duplicate_id_refused)
+{
+    struct pub p = {.ev = {.source = "s", .detail_type = "X", .id = "fixed-id"}};
+    cr_assert_eq(store_run(st, pub_unit, &p), 0);
+    cr_expect_eq(store_run(st, pub_unit, &p), ORD_EEXISTS);
+}
+
+Test(bus, event_checks)
+{
+    char err[200];
+    bus_event e = {.source = "aws.ec2", .detail_type = "X"};
+    cr_expect_eq(bus_event_check(&e, err, sizeof err), ORD_EVALIDATION);
+    cr_expect(strstr(err, "aws.") != NULL, "%s", err);
+    e.source = "";
+    cr_expect_eq(bus_event_check(&e, err, sizeof err), ORD_EVALIDATION);
+    char longs[LIMIT_EVENT_FIELD_MAX + 2];
+    memset(longs, 's', sizeof longs);
+    longs[LIMIT_EVENT_FIELD_MAX] = 0;
+    e.source = longs;
+    cr_expect_eq(bus_event_check(&e, err, sizeof err), 0, "source at the limit");
+    longs[LIMIT_EVENT_FIELD_MAX] = 's';
+    longs[LIMIT_EVENT_FIELD_MAX + 1] = 0;
+    cr_expect_eq(bus_event_check(&e, err, sizeof err), ORD_EVALIDATION, "source past the limit");
+    json_t *arr = json_array();
+    e.source = "ok";
+    e.detail = arr;
+    cr_expect_eq(bus_event_check(&e, err, sizeof err), ORD_EVALIDATION, "detail must be an object");
+    json_decref(arr);
+}
+
+Test(bus, invalid_rules)
+{
+    char err[200];
+    const char *t[] = {"a"}, *missing[] = {"zzz"};
+    json_t *bad = json_loads("{\"detail\":{\"n\":[{\"numeric\":[\">\",\"x\"]}]}}", 0, NULL);
+    cr_expect_eq(bus_rule_add(b, "bad", NULL, bad, t, 1, 1, err, sizeof err), ORD_EVALIDATION);
+    cr_expect(strstr(err, "detail.n") != NULL, "message says where: %s", err);
+    json_t *ok = json_loads("{\"source\":[\"x\"]}", 0, NULL);
+    cr_expect_eq(bus_rule_add(b, "tgt", NULL, ok, missing, 1, 1, err, sizeof err), ORD_EVALIDATION);
+    cr_expect_eq(bus_rule_add(b, "created", NULL, ok, t, 1, 1, err, sizeof err), ORD_EEXISTS);
+    cr_expect_eq(bus_rule_add(b, "bad name!", NULL, ok, t, 1, 1, err, sizeof err), ORD_EVALIDATION);
+    json_decref(bad);
+    json_decref(ok);
+    cr_expect_eq(bus_rule_count(b), 3);
+}
+
+Test(bus, replay_window_through_rules)
+{
+    int64_t t0 = clock_wall_ms();
+    for (int i = 0; i < 5; i++) {
+        struct pub p = {.ev = {.source = "orderly.orders", .detail_type = "OrderCreated", .time_ms = t0 + i * 1000}};
+        cr_assert_eq(store_run(st, pub_unit, &p), 0);
+    }
+    struct pub late = {.ev = {.source = "orderly.orders", .detail_type = "OrderCreated", .time_ms = t0 + 60000}};
+    cr_assert_eq(store_run(st, pub_unit, &late), 0);
+    cr_assert_eq(visible(qa), 6);
+    int64_t ev, routed;
+    cr_assert_eq(bus_replay(b, t0 + 1000, t0 + 4000, NULL, "r1", &ev, &routed), 0);
+    cr_expect_eq(ev, 3, "events at +1,+2,+3 s");
+    cr_expect_eq(routed, 3);
+    cr_expect_eq(visible(qa), 9);
+    cr_expect_eq(logged(), 6, "replays are not archived again");
+    cr_expect_eq(bus_replay(b, t0, t0 + 1, "nope", "r2", &ev, &routed), ORD_ENOTFOUND);
+    cr_assert_eq(bus_replay(b, t0, t0 + 100000, "big", "r3", &ev, &routed), 0);
+    cr_expect_eq(routed, 0, "rule filter: 'big' matches none of them");
+    /* replayed copies carry replay-name and the original id */
+    queue_msg m[10];
+    int n, seen = 0;
+    while (queue_receive_wait(qs, qa, 10, -1, 0, m, &n) == 0 && n) {
+        for (int i = 0; i < n; i++) {
+            json_t *env = json_loads(m[i].body, 0, NULL);
+            if (json_object_get(env, "replay-name")) seen++;
+            json_decref(env);
+            queue_msg_release(&m[i]);
+        }
+    }
+    cr_expect_eq(seen, 3);
+}
