@@ -766,16 +766,28 @@ int queue_delete_live_tx(store_conn *tx, queue_sys *qs, queue *q, const char *re
     return rc;
 }
 
-int queue_change_visibility_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt, int visibility_s)
+int queue_change_visibility_ms_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt, int64_t vis_ms)
 {
-    if (visibility_s < 0 || visibility_s > LIMIT_VISIBILITY_SECONDS_MAX) return ORD_EVALIDATION;
-    int64_t now = clock_wall_ms(), at = now + (int64_t)visibility_s * 1000;
+    if (vis_ms < 0 || vis_ms > (int64_t)LIMIT_VISIBILITY_SECONDS_MAX * 1000) return ORD_EVALIDATION;
+    int64_t now = clock_wall_ms(), at = now + vis_ms;
     int rc = by_receipt(tx, q, receipt, ST_MSG_SET_VISIBLE, now, at);
     if (rc) return rc;
     (void)qs;
-    if (visibility_s == 0) return store_after_commit(tx, wake_hook, q);
+    if (vis_ms == 0) return store_after_commit(tx, wake_hook, q);
     hint_visible(q, at);
     return 0;
+}
+
+int queue_change_visibility_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt, int visibility_s)
+{
+    if (visibility_s < 0 || visibility_s > LIMIT_VISIBILITY_SECONDS_MAX) return ORD_EVALIDATION;
+    return queue_change_visibility_ms_tx(tx, qs, q, receipt, (int64_t)visibility_s * 1000);
+}
+
+void queue_interrupt(queue *q)
+{
+    atomic_fetch_add(&q->wake_seq, 1);
+    wake_waiters(q, 0, 0);
 }
 
 int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n)
@@ -889,12 +901,18 @@ static void wake_cond(void *arg, int timed_out)
 int queue_receive_wait(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms, queue_msg *out,
                        int *n)
 {
+    return queue_receive_wait_cancel(qs, q, max, visibility_s, wait_ms, out, n, NULL);
+}
+
+int queue_receive_wait_cancel(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms,
+                              queue_msg *out, int *n, const _Atomic int *cancel)
+{
     int64_t deadline = clock_mono_ms() + wait_ms;
     struct recv_ctx r = {qs, q, max, visibility_s, out, 0, 0};
     for (;;) {
         int rc = store_run(qs->st, recv_unit, &r);
         *n = r.n;
-        if (rc || r.n || clock_mono_ms() >= deadline) return rc;
+        if (rc || r.n || clock_mono_ms() >= deadline || (cancel && atomic_load(cancel))) return rc;
         struct wake_ctx w = {.fired = 0};
         pthread_mutex_init(&w.mu, NULL);
         pthread_cond_init(&w.cv, NULL);
@@ -904,6 +922,7 @@ int queue_receive_wait(queue_sys *qs, queue *q, int max, int visibility_s, int w
         pthread_mutex_unlock(&w.mu);
         pthread_mutex_destroy(&w.mu);
         pthread_cond_destroy(&w.cv);
+        if (cancel && atomic_load(cancel)) return 0;
         if (clock_mono_ms() >= deadline) {
             rc = store_run(qs->st, recv_unit, &r); /* one last look */
             *n = r.n;

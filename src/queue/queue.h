@@ -120,6 +120,8 @@ int queue_delete_live_tx(store_conn *tx, queue_sys *qs, queue *q, const char *re
  * ORD_ERECEIPT when the receipt is stale or the message is not in flight. */
 int queue_change_visibility_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt,
                                int visibility_s);
+/* The same with millisecond precision (function backoff); vis_ms 0..43200000. */
+int queue_change_visibility_ms_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt, int64_t vis_ms);
 /* Deletes every message of q; *n = how many. */
 int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n);
 /* Moves up to max visible messages from dead-letter queue dlq back to the
@@ -147,6 +149,12 @@ int queue_wait(queue_sys *qs, queue *q, uint64_t seq, int64_t deadline_ms, queue
  * soon as at least one message is received, or empty after wait_ms. */
 int queue_receive_wait(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms,
                        queue_msg *out, int *n);
+/* As queue_receive_wait, but also returns (empty) once *cancel is nonzero
+ * and the queue is interrupted. */
+int queue_receive_wait_cancel(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms,
+                              queue_msg *out, int *n, const _Atomic int *cancel);
+/* Wakes every waiter of q now (they retry): used to stop pollers. */
+void queue_interrupt(queue *q);
 
 /* ---- stats ------------------------------------------------------------------ */
 

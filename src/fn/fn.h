@@ -1,0 +1,99 @@
+/* fn.h - the function runtime: event source mappings from queues to C
+ * handlers, as Lambda's SQS event source mapping.
+ *
+ * A mapping polls its queue with long polls (batch size, batching window,
+ * max concurrency = poller threads).  For each record the handler runs
+ * outside the database and returns its effects as an apply closure; the
+ * runtime then commits, in ONE unit per record: the idempotency check, the
+ * effects (state changes and the events they emit through the bus), the
+ * idempotency record (function, event id, expiry) and the delete of the
+ * message fenced by its receipt (refused once its visibility has expired, so
+ * a record whose receipt expired leaves no effect).  A record whose event id
+ * was already processed is acknowledged as a duplicate without its effects.
+ * Records that fail (handler error, or effects refused) return to the queue
+ * alone (partial batch failure) with exponential backoff and jitter:
+ * visibility = min(base * 2^(n-1), max) for the n-th receive, jittered into
+ * [d/2, d].  Expired idempotency records are swept periodically.
+ *
+ * THREAD SAFETY: register handlers and add mappings before fn_start; handlers
+ * run on poller threads (one batch per thread at a time); apply closures run
+ * on the store's writer thread.
+ */
+#ifndef ORDERLY_FN_H
+#define ORDERLY_FN_H
+#include <jansson.h>
+#include <stdint.h>
+#include "bus/bus.h"
+#include "queue/queue.h"
+
+typedef struct fn_sys fn_sys;
+
+/* One record handed to a handler. */
+typedef struct fn_record {
+    const char *function;
+    const queue_msg *msg;   /* body, message id, receive count, ... */
+    const json_t *body;     /* the body parsed as JSON, or NULL */
+    const char *event_id;   /* the envelope's "id" when the body is an event, else the message id */
+    int attempt;            /* = msg->receive_count */
+} fn_record;
+
+/* Effects: apply runs inside the record's unit (writer thread); return 0 to
+ * keep, < 0 to refuse (the record then fails and is retried).  free_state
+ * (may be NULL) is called once after the unit completed either way. */
+typedef int (*fn_apply_fn)(store_conn *tx, void *state);
+typedef struct fn_result {
+    fn_apply_fn apply;      /* NULL: nothing to apply (acknowledge only) */
+    void *state;
+    void (*free_state)(void *state);
+} fn_result;
+
+/* A handler: 0 with res filled, or < 0 when the record failed (it returns to
+ * the queue with backoff; after maxReceiveCount it is dead-lettered). */
+typedef int (*fn_handler_fn)(const fn_record *rec, fn_result *res, void *ud);
+
+typedef struct fn_config {
+    const char *name;
+    const char *handler;
+    const char *queue;
+    int batch_size;          /* 1..LIMIT_FN_BATCH_MAX */
+    int window_ms;           /* 0..LIMIT_FN_WINDOW_MS_MAX */
+    int concurrency;         /* 1..LIMIT_FN_CONCURRENCY_MAX */
+    int backoff_base_ms;
+    int backoff_max_ms;
+    int idempotency_ttl_s;
+    int enabled;
+} fn_config;
+
+typedef struct fn_stats {
+    uint64_t invocations;   /* batches */
+    uint64_t records;       /* records whose effects committed */
+    uint64_t errors;        /* records that failed */
+    uint64_t duplicates;    /* records skipped as already processed */
+    uint64_t fenced;        /* records whose commit was refused: receipt expired */
+    uint64_t duration_us_sum;
+    uint64_t batch_records; /* sum of batch sizes */
+} fn_stats;
+
+int fn_sys_open(queue_sys *qs, bus *b, fn_sys **out);
+/* Stops (fn_stop) and frees.  Safe on NULL. */
+void fn_sys_close(fn_sys *fs);
+
+/* Names a handler for the config's "handler" field.  ORD_EEXISTS twice. */
+int fn_handler_register(fn_sys *fs, const char *name, fn_handler_fn fn, void *ud);
+/* Adds a mapping; ORD_EVALIDATION (reason in err) for an unknown handler or
+ * queue or an out-of-range setting. */
+int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen);
+/* Starts every enabled mapping's pollers and the idempotency sweeper. */
+int fn_start(fn_sys *fs);
+/* Stops polling; batches in progress finish and commit.  Idempotent. */
+void fn_stop(fn_sys *fs);
+
+int fn_count(fn_sys *fs);
+const char *fn_name(fn_sys *fs, int i);
+int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out);
+/* Deletes expired idempotency records now (the sweeper calls this). */
+int fn_sweep_idempotency(fn_sys *fs, int64_t *deleted);
+/* The backoff visibility (ms) for the n-th receive, without jitter. */
+int64_t fn_backoff_ms(int base_ms, int max_ms, int attempt);
+
+#endif
