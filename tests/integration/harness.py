@@ -1,0 +1,182 @@
+"""harness.py - starts the real orderly binary on 127.0.0.1 with its own data
+directory and talks HTTP to it (Python 3 standard library only).
+
+Each test file is a script: it defines test_* functions, calls run(globals())
+at the bottom, and prints 'N passed, N failed' as its last line.
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("ORDERLY_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
+BIN = os.environ.get("ORDERLY_BIN", os.path.join(SRC, "build", "orderly"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """One orderly process. data_dir persists across restart()."""
+
+    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn"):
+        self.env = env
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="orderly-it-")
+        self.port = free_port()
+        self.config = config
+        self.extra_args = list(extra_args)
+        self.log_level = log_level
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "server.log")
+        if isinstance(config, dict):
+            path = os.path.join(self.data_dir, "config.json")
+            with open(path, "w") as f:
+                json.dump(config, f)
+            self.config = path
+
+    @property
+    def db(self):
+        return os.path.join(self.data_dir, self.env + ".db")
+
+    def args(self):
+        a = [BIN, "serve", "--env", self.env, "--listen", "127.0.0.1:%d" % self.port,
+             "--db", self.db, "--log-level", self.log_level]
+        if self.config:
+            a += ["--config", self.config]
+        return a + self.extra_args
+
+    def start(self, wait=True):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=15):
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited with %s:\n%s" % (self.proc.returncode, self.log_tail()))
+            try:
+                st, _, _ = self.request("GET", "/ready", timeout=1)
+                if st == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("server not ready after %ss:\n%s" % (timeout, self.log_tail()))
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def restart(self):
+        self.kill9()
+        self.port = self.port  # same port: clients reconnect
+        return self.start()
+
+    def conn(self, timeout=30):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=30, raw=None):
+        """Returns (status, headers dict with lowercase keys, parsed JSON or text)."""
+        c = self.conn(timeout)
+        try:
+            return do_request(c, method, path, body, headers, raw)
+        finally:
+            c.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def do_request(c, method, path, body=None, headers=None, raw=None):
+    h = {}
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    if headers:
+        h.update(headers)
+    c.request(method, path, body=data, headers=h)
+    r = c.getresponse()
+    payload = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    ctype = hdrs.get("content-type", "")
+    if "json" in ctype and payload:
+        return r.status, hdrs, json.loads(payload)
+    return r.status, hdrs, payload.decode("utf-8", "replace")
+
+
+def check(cond, msg=""):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def eq(got, want, what=""):
+    if got != want:
+        raise AssertionError("%s: got %r, want %r" % (what, got, want))
+
+
+def is_problem(status, hdrs, body, want_status, what=""):
+    eq(status, want_status, what + " status (body %r)" % (body,))
+    check(hdrs.get("content-type", "").startswith("application/problem+json"),
+          "%s: content-type %r" % (what, hdrs.get("content-type")))
+    for k in ("type", "title", "status", "detail"):
+        check(k in body, "%s: problem lacks %r: %r" % (what, k, body))
+    eq(body["status"], want_status, what + " problem.status")
+
+
+def run(ns):
+    tests = [(k, v) for k, v in ns.items() if k.startswith("test_") and callable(v)]
+    only = sys.argv[1:]
+    passed = failed = 0
+    for name, fn in tests:
+        if only and name not in only:
+            continue
+        t0 = time.time()
+        try:
+            fn()
+            passed += 1
+            print("PASS %s (%.2fs)" % (name, time.time() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s (%.2fs)" % (name, time.time() - t0), flush=True)
+            traceback.print_exc()
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    sys.exit(1 if failed else 0)
