@@ -1,0 +1,161 @@
+/* api.c - what the HTTP resources share: the route table, async units,
+ * validation helpers. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "http/api.h"
+#include "lib/err.h"
+
+int api_queues_list(http_req *r);
+int api_queues_create(http_req *r);
+int api_queue_get(http_req *r);
+int api_queue_attrs_get(http_req *r);
+int api_queue_attrs_put(http_req *r);
+int api_queue_send(http_req *r);
+int api_queue_send_batch(http_req *r);
+int api_queue_receive(http_req *r);
+int api_queue_delete(http_req *r);
+int api_queue_delete_batch(http_req *r);
+int api_queue_visibility(http_req *r);
+int api_queue_redrive(http_req *r);
+int api_queue_purge(http_req *r);
+int api_events_put(http_req *r);
+int api_rules_list(http_req *r);
+
+const http_route api_routes[] = {
+    {"GET", "/api/queues", api_queues_list},
+    {"POST", "/api/queues", api_queues_create},
+    {"GET", "/api/queues/{name}", api_queue_get},
+    {"GET", "/api/queues/{name}/attributes", api_queue_attrs_get},
+    {"PUT", "/api/queues/{name}/attributes", api_queue_attrs_put},
+    {"POST", "/api/queues/{name}/messages", api_queue_send},
+    {"POST", "/api/queues/{name}/messages/batch", api_queue_send_batch},
+    {"POST", "/api/queues/{name}/messages/delete", api_queue_delete_batch},
+    {"DELETE", "/api/queues/{name}/messages/{receipt}", api_queue_delete},
+    {"POST", "/api/queues/{name}/messages/{receipt}/visibility", api_queue_visibility},
+    {"POST", "/api/queues/{name}/receive", api_queue_receive},
+    {"POST", "/api/queues/{name}/redrive", api_queue_redrive},
+    {"POST", "/api/queues/{name}/purge", api_queue_purge},
+    {"POST", "/api/events", api_events_put},
+    {"GET", "/api/rules", api_rules_list},
+    {0, 0, 0},
+};
+
+int api_ready(void *app)
+{
+    api *a = app;
+    return atomic_load(&a->ready);
+}
+
+/* ---- async units ----------------------------------------------------------- */
+
+typedef struct pending {
+    http_req *r;
+    store_unit_fn unit;
+    api_reply_fn reply;
+    void *op;
+} pending;
+
+static int pending_unit(store_conn *tx, void *arg)
+{
+    pending *p = arg;
+    return p->unit(tx, p->op);
+}
+
+static void pending_done(void *arg, int rc)
+{
+    pending *p = arg;
+    if (p->reply(p->r, p->op, rc) == 0) http_req_resume(p->r);
+}
+
+void api_resubmit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)
+{
+    api *a = http_req_app(r);
+    pending *p = http_req_alloc(r, sizeof *p);
+    int rc = ORD_ENOMEM;
+    if (p) {
+        *p = (pending){r, unit, reply, op};
+        rc = store_submit(a->st, pending_unit, pending_done, p);
+    }
+    if (rc) {
+        http_reply_problem(r, rc, NULL, NULL);
+        http_req_resume(r);
+    }
+}
+
+int api_submit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)
+{
+    http_req_suspend(r);
+    api_resubmit(r, unit, reply, op);
+    return 0;
+}
+
+/* ---- validation ------------------------------------------------------------ */
+
+void api_error(json_t *errors, const char *field, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_array_append_new(errors, json_pack("{s:s,s:s}", "field", field, "message", msg));
+}
+
+void api_reject_unknown(json_t *errors, const json_t *obj, const char *prefix, const char *const *allowed)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        int ok = 0;
+        for (const char *const *a = allowed; *a && !ok; a++) ok = !strcmp(*a, k);
+        if (!ok) {
+            char field[160];
+            snprintf(field, sizeof field, "%s%s", prefix, k);
+            api_error(errors, field, "unknown field");
+        }
+    }
+}
+
+int api_int(json_t *errors, const json_t *obj, const char *key, const char *field, long long lo, long long hi,
+            long long def, long long *out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = def;
+    if (!v) return 0;
+    if (!json_is_integer(v)) {
+        api_error(errors, field, "must be an integer");
+        return 1;
+    }
+    long long x = json_integer_value(v);
+    if (x < lo || x > hi) {
+        api_error(errors, field, "must be between %lld and %lld", lo, hi);
+        return 1;
+    }
+    *out = x;
+    return 1;
+}
+
+int api_fail(http_req *r, json_t *errors)
+{
+    if (json_array_size(errors) == 0) {
+        json_decref(errors);
+        return 0;
+    }
+    http_reply_problem(r, ORD_EVALIDATION, "the request has invalid fields", errors);
+    return 1;
+}
+
+queue *api_queue(http_req *r)
+{
+    api *a = http_req_app(r);
+    const char *name = http_req_param(r, "name");
+    queue *q = name ? queue_find(a->qs, name) : NULL;
+    if (!q) {
+        char d[LIMIT_QUEUE_NAME_MAX + 40];
+        snprintf(d, sizeof d, "no queue named '%.80s'", name ? name : "");
+        http_reply_problem(r, ORD_ENOTFOUND, d, NULL);
+    }
+    return q;
+}

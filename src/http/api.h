@@ -1,0 +1,66 @@
+/* api.h - the HTTP resources of orderly and what they share.
+ *
+ * Handlers validate input on the HTTP worker, then hand one unit of work to
+ * the store and suspend the request (api_submit); the unit's completion runs
+ * after COMMIT on the writer thread, builds the reply and resumes the
+ * request.  So every 2xx that writes is durable, and no worker thread waits
+ * for a commit.
+ */
+#ifndef ORDERLY_API_H
+#define ORDERLY_API_H
+#include <jansson.h>
+#include <stdatomic.h>
+#include "bus/bus.h"
+#include "fn/fn.h"
+#include "http/server.h"
+#include "queue/queue.h"
+#include "store/store.h"
+
+typedef struct api {
+    store *st;
+    queue_sys *qs;
+    bus *b;
+    fn_sys *fs;
+    const char *env;
+    _Atomic int ready;   /* /ready answers 200 when set */
+} api;
+
+/* All routes, ending with {0}. */
+extern const http_route api_routes[];
+int api_ready(void *app);
+
+/* ---- async units ------------------------------------------------------- */
+
+/* Builds the reply after the unit completed (rc = the unit's return); runs
+ * on the writer thread.  Returns 0 after calling exactly one http_reply_*
+ * (the request is then resumed), or 1 when it replied to nothing because it
+ * arranged a later api_resubmit (long poll). */
+typedef int (*api_reply_fn)(http_req *r, void *op, int rc);
+
+/* Suspends r and submits unit(tx, op); after commit calls reply(r, op, rc)
+ * and resumes r.  When the store refuses the unit (overloaded, shutting
+ * down) it replies 503 at once.  Always returns 0 (the request is answered
+ * either way).  op must live in the request arena or outlive the reply. */
+int api_submit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op);
+/* The same, for a request already suspended (long-poll retries). */
+void api_resubmit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op);
+
+/* ---- validation helpers -------------------------------------------------- */
+
+/* Validation errors collect into a JSON array [{"field","message"}]. */
+void api_error(json_t *errors, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Adds an error for every key of obj not in allowed (NULL-terminated). */
+void api_reject_unknown(json_t *errors, const json_t *obj, const char *prefix, const char *const *allowed);
+/* Reads an optional integer member: absent -> *out = def.  Adds an error for
+ * a non-integer or a value outside lo..hi.  Returns 1 when present. */
+int api_int(json_t *errors, const json_t *obj, const char *key, const char *field, long long lo,
+            long long hi, long long def, long long *out);
+/* Replies 422 with the collected errors when there are any (steals errors)
+ * and returns 1; else frees errors and returns 0. */
+int api_fail(http_req *r, json_t *errors);
+
+/* Looks up {name} of the route as a queue; replies 404 and returns NULL. */
+queue *api_queue(http_req *r);
+
+#endif

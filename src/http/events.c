@@ -1,0 +1,178 @@
+/* events.c - POST /api/events: PutEvents.
+ *
+ * Body {"Entries": [{Source, DetailType, Detail, Resources?, Time?}, ...]}
+ * (1..10 entries; camelCase names source/detailType/detail/resources/time are
+ * accepted too).  Detail is a JSON object or a string holding one, as in
+ * EventBridge.  Entries are checked one by one; a bad entry fails alone with
+ * ErrorCode/ErrorMessage and the good ones are published in one unit, so
+ * each event's log row and routed messages commit together.  The answer has
+ * Entries in request order and FailedEntryCount.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "http/api.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+
+typedef struct put_entry {
+    bus_event ev;
+    json_t *detail;  /* owned when parsed from a string */
+    int rc;
+    char code[32];
+    char msg[200];
+    char id[40];
+} put_entry;
+
+typedef struct put_op {
+    api *a;
+    int n;
+    put_entry e[LIMIT_PUT_EVENTS_ENTRIES_MAX];
+} put_op;
+
+static const json_t *member(const json_t *o, const char *pascal, const char *camel)
+{
+    const json_t *v = json_object_get(o, pascal);
+    return v ? v : json_object_get(o, camel);
+}
+
+static void entry_fail(put_entry *e, const char *code, const char *msg)
+{
+    e->rc = ORD_EVALIDATION;
+    snprintf(e->code, sizeof e->code, "%s", code);
+    snprintf(e->msg, sizeof e->msg, "%s", msg);
+}
+
+static void parse_entry(const json_t *o, put_entry *e)
+{
+    static const char *const names[] = {"Source", "source", "DetailType", "detailType", "Detail", "detail",
+                                        "Resources", "resources", "Time", "time", "EventBusName",
+                                        "eventBusName", NULL};
+    char m[200];
+    if (!json_is_object(o)) {
+        entry_fail(e, "InvalidArgument", "entry must be an object");
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+    {
+        int ok = 0;
+        for (const char *const *n = names; *n && !ok; n++) ok = !strcmp(*n, k);
+        if (!ok) {
+            snprintf(m, sizeof m, "unknown field '%.64s'", k);
+            entry_fail(e, "InvalidArgument", m);
+            return;
+        }
+    }
+    const json_t *src = member(o, "Source", "source"), *dt = member(o, "DetailType", "detailType");
+    const json_t *det = member(o, "Detail", "detail"), *res = member(o, "Resources", "resources");
+    const json_t *tm = member(o, "Time", "time");
+    if (!json_is_string(src) || !json_is_string(dt)) {
+        entry_fail(e, "InvalidArgument", "Source and DetailType are required strings");
+        return;
+    }
+    e->ev.source = json_string_value(src);
+    e->ev.detail_type = json_string_value(dt);
+    if (json_is_string(det)) {
+        json_error_t je;
+        e->detail = json_loadb(json_string_value(det), json_string_length(det), JSON_REJECT_DUPLICATES, &je);
+        if (!e->detail || !json_is_object(e->detail)) {
+            snprintf(m, sizeof m, "Detail is not a JSON object: %s at position %d", e->detail ? "not an object" : je.text,
+                     je.position);
+            entry_fail(e, "MalformedDetail", m);
+            return;
+        }
+        e->ev.detail = e->detail;
+    } else if (det && !json_is_object(det)) {
+        entry_fail(e, "MalformedDetail", "Detail must be a JSON object or a string holding one");
+        return;
+    } else {
+        e->ev.detail = det;
+    }
+    e->ev.resources = res;
+    if (tm) {
+        int64_t t;
+        if (!json_is_string(tm) || clock_parse_iso(json_string_value(tm), &t)) {
+            entry_fail(e, "InvalidArgument", "Time must be an RFC 3339 timestamp");
+            return;
+        }
+        e->ev.time_ms = t;
+    }
+    if (bus_event_check(&e->ev, m, sizeof m)) {
+        entry_fail(e, "InvalidArgument", m);
+        return;
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    size_t len = text ? strlen(text) : 0;
+    free(text);
+    if (len > LIMIT_EVENT_BYTES_MAX) {
+        snprintf(m, sizeof m, "entry is %zu bytes; at most %d", len, LIMIT_EVENT_BYTES_MAX);
+        entry_fail(e, "EntrySizeTooLarge", m);
+    }
+}
+
+static int put_unit(store_conn *tx, void *arg)
+{
+    put_op *op = arg;
+    for (int i = 0; i < op->n; i++) {
+        put_entry *e = &op->e[i];
+        if (e->rc) continue;
+        e->rc = bus_publish_tx(tx, op->a->b, &e->ev, e->id, NULL);
+        if (e->rc == ORD_ESTORE || e->rc == ORD_ENOMEM) return e->rc;
+        if (e->rc) {
+            snprintf(e->code, sizeof e->code, "%s", e->rc == ORD_ETOOBIG ? "EntrySizeTooLarge" : "InvalidArgument");
+            snprintf(e->msg, sizeof e->msg, "%s", err_msg(e->rc));
+        }
+    }
+    return 0;
+}
+
+static void put_free(put_op *op)
+{
+    for (int i = 0; i < op->n; i++) json_decref(op->e[i].detail);
+}
+
+static int put_reply(http_req *r, void *arg, int rc)
+{
+    put_op *op = arg;
+    if (rc) {
+        put_free(op);
+        http_reply_problem(r, rc, NULL, NULL);
+        return 0;
+    }
+    json_t *entries = json_array();
+    int failed = 0;
+    for (int i = 0; i < op->n; i++) {
+        put_entry *e = &op->e[i];
+        if (e->rc) {
+            failed++;
+            json_array_append_new(entries, json_pack("{s:s,s:s}", "ErrorCode", e->code, "ErrorMessage", e->msg));
+        } else {
+            json_array_append_new(entries, json_pack("{s:s}", "EventId", e->id));
+        }
+    }
+    put_free(op);
+    http_reply_json(r, 200, json_pack("{s:i,s:o}", "FailedEntryCount", failed, "Entries", entries));
+    return 0;
+}
+
+int api_events_put(http_req *r)
+{
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    static const char *const allowed[] = {"Entries", "entries", NULL};
+    json_t *errors = json_array();
+    api_reject_unknown(errors, body, "", allowed);
+    const json_t *entries = member(body, "Entries", "entries");
+    size_t n = json_array_size(entries);
+    if (!json_is_array(entries) || n < 1 || n > LIMIT_PUT_EVENTS_ENTRIES_MAX)
+        api_error(errors, "Entries", "an array of 1-%d entries", LIMIT_PUT_EVENTS_ENTRIES_MAX);
+    if (api_fail(r, errors)) return 0;
+    put_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = http_req_app(r);
+    op->n = (int)n;
+    for (size_t i = 0; i < n; i++) parse_entry(json_array_get(entries, i), &op->e[i]);
+    return api_submit(r, put_unit, put_reply, op);
+}

@@ -1,0 +1,727 @@
+/* queues.c - /api/queues: SQS-style queue access over HTTP.
+ *
+ *   GET  /api/queues                          list with stats
+ *   POST /api/queues                          create {name, attributes?}
+ *   GET  /api/queues/{name}                   attributes + stats
+ *   GET|PUT /api/queues/{name}/attributes     SQS attribute names
+ *   POST /api/queues/{name}/messages          send {body, delaySeconds?, messageAttributes?}
+ *   POST /api/queues/{name}/messages/batch    send {entries:[{id, body, delaySeconds?}]} <= 10
+ *   POST /api/queues/{name}/receive           {maxNumberOfMessages, waitTimeSeconds, visibilityTimeout}
+ *   DELETE /api/queues/{name}/messages/{receipt}
+ *   POST /api/queues/{name}/messages/delete   {entries:[{id, receiptHandle}]} <= 10
+ *   POST /api/queues/{name}/messages/{receipt}/visibility {visibilityTimeout}
+ *   POST /api/queues/{name}/redrive           {maxMessages?, destination?}
+ *   POST /api/queues/{name}/purge
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include "http/api.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+
+/* ---- reads ------------------------------------------------------------------- */
+
+static json_t *queue_json(api *a, queue *q)
+{
+    queue_attrs at;
+    queue_stats s;
+    queue_get_attrs(q, &at);
+    json_t *o = json_pack("{s:s,s:o,s:b}", "name", queue_name(q), "attributes", queue_attrs_to_json(&at),
+                          "deadLetterQueue", queue_is_dlq(a->qs, q));
+    if (queue_stats_get(a->qs, q, &s) == 0)
+        json_object_set_new(o, "stats",
+                            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "visible", (json_int_t)s.visible,
+                                      "inFlight", (json_int_t)s.in_flight, "delayed", (json_int_t)s.delayed,
+                                      "oldestAgeSeconds", (json_int_t)s.oldest_age_s, "sent",
+                                      (json_int_t)s.sent, "received", (json_int_t)s.received, "deleted",
+                                      (json_int_t)s.deleted, "movedToDlq", (json_int_t)s.moved_to_dlq,
+                                      "expired", (json_int_t)s.expired));
+    return o;
+}
+
+int api_queues_list(http_req *r)
+{
+    api *a = http_req_app(r);
+    json_t *arr = json_array();
+    for (int i = 0; i < queue_count(a->qs); i++) json_array_append_new(arr, queue_json(a, queue_at(a->qs, i)));
+    http_reply_json(r, 200, json_pack("{s:o}", "queues", arr));
+    return 0;
+}
+
+int api_queue_get(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (q) http_reply_json(r, 200, queue_json(http_req_app(r), q));
+    return 0;
+}
+
+int api_queue_attrs_get(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    queue_attrs at;
+    queue_get_attrs(q, &at);
+    http_reply_json(r, 200, json_pack("{s:o}", "attributes", queue_attrs_to_json(&at)));
+    return 0;
+}
+
+/* ---- create / attributes ------------------------------------------------------ */
+
+typedef struct attrs_op {
+    api *a;
+    queue *q;
+    char name[LIMIT_QUEUE_NAME_MAX + 1];
+    queue_attrs at;
+    int created;
+} attrs_op;
+
+/* Parses {attributes} into op->at (starting from its current value); replies on error. */
+static int parse_attrs(http_req *r, api *a, const json_t *attrs, attrs_op *op)
+{
+    char err[200];
+    if (attrs && !json_is_object(attrs)) {
+        json_t *e = json_array();
+        api_error(e, "attributes", "must be an object");
+        return api_fail(r, e);
+    }
+    if (attrs && queue_attrs_parse(attrs, &op->at, err, sizeof err)) {
+        json_t *e = json_array();
+        api_error(e, "attributes", "%s", err);
+        return api_fail(r, e);
+    }
+    if (queue_attrs_check(a->qs, op->name, &op->at, err, sizeof err)) {
+        json_t *e = json_array();
+        api_error(e, "attributes", "%s", err);
+        return api_fail(r, e);
+    }
+    return 0;
+}
+
+static int create_unit(store_conn *tx, void *arg)
+{
+    attrs_op *op = arg;
+    return queue_create_tx(tx, op->a->qs, op->name, &op->at, &op->created);
+}
+
+static int create_reply(http_req *r, void *arg, int rc)
+{
+    attrs_op *op = arg;
+    if (rc == ORD_EEXISTS) {
+        http_reply_problem(r, rc, "a queue with this name exists with other attributes", NULL);
+        return 0;
+    }
+    if (rc) {
+        http_reply_problem(r, rc, NULL, NULL);
+        return 0;
+    }
+    char loc[LIMIT_QUEUE_NAME_MAX + 16];
+    snprintf(loc, sizeof loc, "/api/queues/%s", op->name);
+    http_reply_header(r, "Location", loc);
+    http_reply_json(r, op->created ? 201 : 200,
+                    json_pack("{s:s,s:o,s:b}", "name", op->name, "attributes", queue_attrs_to_json(&op->at),
+                              "created", op->created));
+    return 0;
+}
+
+int api_queues_create(http_req *r)
+{
+    api *a = http_req_app(r);
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    static const char *const allowed[] = {"name", "attributes", NULL};
+    json_t *errors = json_array();
+    api_reject_unknown(errors, body, "", allowed);
+    json_t *name = json_object_get(body, "name");
+    if (!json_is_string(name))
+        api_error(errors, "name", "required string");
+    else if (!queue_name_valid(json_string_value(name), LIMIT_QUEUE_NAME_MAX))
+        api_error(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
+    if (api_fail(r, errors)) return 0;
+    attrs_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = a;
+    snprintf(op->name, sizeof op->name, "%s", json_string_value(name));
+    queue_attrs_init(&op->at);
+    if (parse_attrs(r, a, json_object_get(body, "attributes"), op)) return 0;
+    return api_submit(r, create_unit, create_reply, op);
+}
+
+static int set_attrs_unit(store_conn *tx, void *arg)
+{
+    attrs_op *op = arg;
+    return queue_set_attrs_tx(tx, op->a->qs, op->q, &op->at);
+}
+
+static int set_attrs_reply(http_req *r, void *arg, int rc)
+{
+    attrs_op *op = arg;
+    if (rc)
+        http_reply_problem(r, rc, NULL, NULL);
+    else
+        http_reply_json(r, 200, json_pack("{s:o}", "attributes", queue_attrs_to_json(&op->at)));
+    return 0;
+}
+
+int api_queue_attrs_put(http_req *r)
+{
+    api *a = http_req_app(r);
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    /* {"attributes": {...}} as SetQueueAttributes, or the bare map */
+    json_t *attrs = json_object_get(body, "attributes");
+    if (!attrs || json_object_size(body) != 1) attrs = body;
+    attrs_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = a;
+    op->q = q;
+    snprintf(op->name, sizeof op->name, "%s", queue_name(q));
+    queue_get_attrs(q, &op->at);
+    if (parse_attrs(r, a, attrs, op)) return 0;
+    return api_submit(r, set_attrs_unit, set_attrs_reply, op);
+}
+
+/* ---- send --------------------------------------------------------------------- */
+
+static void md5_hex(const char *s, size_t n, char out[33])
+{
+    /* SQS's MD5OfMessageBody; libsodium has no MD5, so a small one here */
+    uint32_t h[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    static const uint32_t k[64] = {
+        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+        0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+        0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+        0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+        0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+        0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+        0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
+    static const int rot[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+                                5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+                                4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+                                6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+    uint64_t bits = (uint64_t)n * 8;
+    size_t total = ((n + 8) / 64 + 1) * 64;
+    for (size_t off = 0; off < total; off += 64) {
+        uint8_t blk[64];
+        for (int i = 0; i < 64; i++) {
+            size_t p = off + (size_t)i;
+            blk[i] = p < n ? (uint8_t)s[p] : p == n ? 0x80 : 0;
+        }
+        if (off + 64 == total)
+            for (int i = 0; i < 8; i++) blk[56 + i] = (uint8_t)(bits >> (8 * i));
+        uint32_t w[16];
+        for (int i = 0; i < 16; i++)
+            w[i] = (uint32_t)blk[4 * i] | (uint32_t)blk[4 * i + 1] << 8 | (uint32_t)blk[4 * i + 2] << 16 |
+                   (uint32_t)blk[4 * i + 3] << 24;
+        uint32_t A = h[0], B = h[1], C = h[2], D = h[3];
+        for (int i = 0; i < 64; i++) {
+            uint32_t F;
+            int g;
+            if (i < 16) F = (B & C) | (~B & D), g = i;
+            else if (i < 32) F = (D & B) | (~D & C), g = (5 * i + 1) % 16;
+            else if (i < 48) F = B ^ C ^ D, g = (3 * i + 5) % 16;
+            else F = C ^ (B | ~D), g = (7 * i) % 16;
+            F += A + k[i] + w[g];
+            A = D;
+            D = C;
+            C = B;
+            B += (F << rot[i]) | (F >> (32 - rot[i]));
+        }
+        h[0] += A, h[1] += B, h[2] += C, h[3] += D;
+    }
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", (h[i / 4] >> (8 * (i % 4))) & 0xff);
+}
+
+typedef struct send_entry {
+    const char *id;
+    const char *body;
+    size_t len;
+    char *attrs; /* JSON text (arena) or NULL */
+    int delay;
+    int rc;
+    char message_id[40];
+} send_entry;
+
+typedef struct send_op {
+    api *a;
+    queue *q;
+    int n, batch;
+    send_entry e[LIMIT_BATCH_ENTRIES_MAX];
+} send_op;
+
+static int send_unit(store_conn *tx, void *arg)
+{
+    send_op *op = arg;
+    int ok = 0;
+    for (int i = 0; i < op->n; i++) {
+        send_entry *e = &op->e[i];
+        if (e->rc) continue;
+        e->rc = queue_send_tx(tx, op->a->qs, op->q, e->body, e->len, e->attrs, e->delay, e->message_id);
+        if (e->rc == ORD_ESTORE || e->rc == ORD_ENOMEM) return e->rc;
+        ok += e->rc == 0;
+    }
+    return 0;
+}
+
+static json_t *entry_ok(const send_entry *e)
+{
+    char md5[33];
+    md5_hex(e->body, e->len, md5);
+    json_t *o = json_pack("{s:s,s:s}", "messageId", e->message_id, "md5OfBody", md5);
+    if (e->id) json_object_set_new(o, "id", json_string(e->id));
+    return o;
+}
+
+static json_t *entry_failed(const char *id, int rc, const char *msg)
+{
+    return json_pack("{s:s,s:s,s:s,s:b}", "id", id ? id : "", "code", err_slug(rc), "message",
+                     msg ? msg : err_msg(rc), "senderFault", err_http_status(rc) < 500);
+}
+
+static int send_reply(http_req *r, void *arg, int rc)
+{
+    send_op *op = arg;
+    if (rc) {
+        http_reply_problem(r, rc, NULL, NULL);
+        return 0;
+    }
+    if (!op->batch) {
+        send_entry *e = &op->e[0];
+        if (e->rc == ORD_ETOOBIG) {
+            char d[96];
+            queue_attrs at;
+            queue_get_attrs(op->q, &at);
+            snprintf(d, sizeof d, "body is %zu bytes; this queue's MaximumMessageSize is %d", e->len, at.max_size);
+            http_reply_problem(r, ORD_ETOOBIG, d, NULL);
+        } else if (e->rc) {
+            http_reply_problem(r, e->rc, NULL, NULL);
+        } else {
+            http_reply_json(r, 200, entry_ok(e));
+        }
+        return 0;
+    }
+    json_t *ok = json_array(), *failed = json_array();
+    for (int i = 0; i < op->n; i++) {
+        send_entry *e = &op->e[i];
+        json_array_append_new(e->rc ? failed : ok, e->rc ? entry_failed(e->id, e->rc, NULL) : entry_ok(e));
+    }
+    http_reply_json(r, 200, json_pack("{s:o,s:o}", "successful", ok, "failed", failed));
+    return 0;
+}
+
+/* Reads one message entry {body, delaySeconds?, messageAttributes?} into e. */
+static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char *prefix, send_entry *e, int batch)
+{
+    static const char *const single[] = {"body", "delaySeconds", "messageAttributes", NULL};
+    static const char *const many[] = {"id", "body", "delaySeconds", "messageAttributes", NULL};
+    char f[64];
+    api_reject_unknown(errors, o, prefix, batch ? many : single);
+    json_t *b = json_object_get(o, "body");
+    snprintf(f, sizeof f, "%sbody", prefix);
+    if (!json_is_string(b)) {
+        api_error(errors, f, "required string");
+    } else {
+        e->body = json_string_value(b);
+        e->len = json_string_length(b);
+        if (e->len < LIMIT_MESSAGE_BYTES_MIN) api_error(errors, f, "must not be empty");
+    }
+    long long d;
+    snprintf(f, sizeof f, "%sdelaySeconds", prefix);
+    e->delay = api_int(errors, o, "delaySeconds", f, 0, LIMIT_DELAY_SECONDS_MAX, -1, &d) ? (int)d : -1;
+    json_t *ma = json_object_get(o, "messageAttributes");
+    if (ma) {
+        snprintf(f, sizeof f, "%smessageAttributes", prefix);
+        char *text = json_is_object(ma) ? json_dumps(ma, JSON_COMPACT) : NULL;
+        if (!text) {
+            api_error(errors, f, "must be an object");
+        } else if (strlen(text) > LIMIT_MESSAGE_ATTRS_BYTES_MAX) {
+            api_error(errors, f, "at most %d bytes", LIMIT_MESSAGE_ATTRS_BYTES_MAX);
+        } else {
+            e->attrs = http_req_alloc(r, strlen(text) + 1);
+            if (e->attrs) memcpy(e->attrs, text, strlen(text) + 1);
+        }
+        free(text);
+    }
+    if (batch) {
+        json_t *id = json_object_get(o, "id");
+        snprintf(f, sizeof f, "%sid", prefix);
+        if (!json_is_string(id) || json_string_length(id) < 1 || json_string_length(id) > 80)
+            api_error(errors, f, "required string of 1-80 characters");
+        else
+            e->id = json_string_value(id);
+    }
+}
+
+int api_queue_send(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    send_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = http_req_app(r);
+    op->q = q;
+    op->n = 1;
+    json_t *errors = json_array();
+    parse_entry(r, errors, body, "", &op->e[0], 0);
+    if (api_fail(r, errors)) return 0;
+    return api_submit(r, send_unit, send_reply, op);
+}
+
+int api_queue_send_batch(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    static const char *const allowed[] = {"entries", NULL};
+    json_t *errors = json_array();
+    api_reject_unknown(errors, body, "", allowed);
+    json_t *entries = json_object_get(body, "entries");
+    size_t n = json_array_size(entries);
+    if (!json_is_array(entries) || n < 1 || n > LIMIT_BATCH_ENTRIES_MAX)
+        api_error(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
+    if (api_fail(r, errors)) return 0;
+    send_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = http_req_app(r);
+    op->q = q;
+    op->n = (int)n;
+    op->batch = 1;
+    errors = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(entries, i);
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "entries[%zu].", i);
+        if (!json_is_object(o)) {
+            api_error(errors, prefix, "must be an object");
+            continue;
+        }
+        parse_entry(r, errors, o, prefix, &op->e[i], 1);
+        for (size_t k = 0; k < i && op->e[i].id; k++)
+            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) api_error(errors, prefix, "duplicate id");
+    }
+    if (api_fail(r, errors)) return 0;
+    return api_submit(r, send_unit, send_reply, op);
+}
+
+/* ---- receive (long poll) -------------------------------------------------------- */
+
+typedef struct recv_op {
+    http_req *r;
+    api *a;
+    queue *q;
+    int max, vis;
+    int64_t deadline_ms; /* monotonic; 0 = no wait */
+    uint64_t seq;
+    int n;
+    queue_msg m[LIMIT_RECEIVE_MAX];
+} recv_op;
+
+static int recv_unit(store_conn *tx, void *arg)
+{
+    recv_op *op = arg;
+    op->seq = queue_wake_seq(op->q);
+    return queue_receive_tx(tx, op->a->qs, op->q, op->max, op->vis, op->m, &op->n);
+}
+
+static int recv_reply(http_req *r, void *arg, int rc);
+
+static void recv_woken(void *arg, int timed_out)
+{
+    recv_op *op = arg;
+    if (timed_out) op->deadline_ms = 0; /* one last look, then answer */
+    api_resubmit(op->r, recv_unit, recv_reply, op);
+}
+
+static int recv_reply(http_req *r, void *arg, int rc)
+{
+    recv_op *op = arg;
+    if (rc) {
+        http_reply_problem(r, rc, NULL, NULL);
+        return 0;
+    }
+    if (op->n == 0 && op->deadline_ms && clock_mono_ms() < op->deadline_ms) {
+        /* nothing yet: wait for a send to commit or a message to become visible */
+        if (queue_wait(op->a->qs, op->q, op->seq, op->deadline_ms, recv_woken, op) == 0) return 1;
+    }
+    json_t *arr = json_array();
+    for (int i = 0; i < op->n; i++) {
+        queue_msg *m = &op->m[i];
+        char md5[33];
+        md5_hex(m->body, m->body_len, md5);
+        /* SQS gives system attributes as strings */
+        char cnt[24], sent[24], first[24];
+        snprintf(cnt, sizeof cnt, "%d", m->receive_count);
+        snprintf(sent, sizeof sent, "%lld", (long long)m->sent_ms);
+        snprintf(first, sizeof first, "%lld", (long long)m->first_receive_ms);
+        json_t *attrs = json_pack("{s:s,s:s,s:s}", "ApproximateReceiveCount", cnt, "SentTimestamp", sent,
+                                  "ApproximateFirstReceiveTimestamp", first);
+        if (m->source_queue) {
+            char arn[LIMIT_QUEUE_NAME_MAX + 64];
+            snprintf(arn, sizeof arn, "arn:aws:sqs:%s:%s:%s", BUS_REGION, BUS_ACCOUNT, m->source_queue);
+            json_object_set_new(attrs, "DeadLetterQueueSourceArn", json_string(arn));
+        }
+        json_t *o = json_pack("{s:s,s:s,s:s%,s:s,s:o}", "messageId", m->message_id, "receiptHandle", m->receipt,
+                              "body", m->body, m->body_len, "md5OfBody", md5, "attributes", attrs);
+        if (m->attrs) {
+            json_t *ma = json_loads(m->attrs, 0, NULL);
+            if (ma) json_object_set_new(o, "messageAttributes", ma);
+        }
+        json_array_append_new(arr, o);
+        queue_msg_release(m);
+    }
+    http_reply_json(r, 200, json_pack("{s:o}", "messages", arr));
+    return 0;
+}
+
+int api_queue_receive(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    size_t blen;
+    http_req_body(r, &blen);
+    json_t *body = blen ? http_req_json(r) : json_object();
+    if (!body) return 0;
+    if (!blen) json_decref(body), body = NULL;
+    static const char *const allowed[] = {"maxNumberOfMessages", "waitTimeSeconds", "visibilityTimeout", NULL};
+    json_t *errors = json_array();
+    queue_attrs at;
+    queue_get_attrs(q, &at);
+    long long max = 1, wait = at.wait_s, vis = -1;
+    if (body) {
+        api_reject_unknown(errors, body, "", allowed);
+        api_int(errors, body, "maxNumberOfMessages", "maxNumberOfMessages", 1, LIMIT_RECEIVE_MAX, 1, &max);
+        api_int(errors, body, "waitTimeSeconds", "waitTimeSeconds", 0, LIMIT_WAIT_SECONDS_MAX, at.wait_s, &wait);
+        api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, -1, &vis);
+    }
+    if (api_fail(r, errors)) return 0;
+    recv_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->r = r;
+    op->a = http_req_app(r);
+    op->q = q;
+    op->max = (int)max;
+    op->vis = (int)vis;
+    op->deadline_ms = wait ? clock_mono_ms() + wait * 1000 : 0;
+    return api_submit(r, recv_unit, recv_reply, op);
+}
+
+/* ---- delete / visibility ----------------------------------------------------------- */
+
+typedef struct del_entry {
+    const char *id;
+    const char *receipt;
+    int rc;
+} del_entry;
+
+typedef struct del_op {
+    api *a;
+    queue *q;
+    int n, batch, vis;
+    del_entry e[LIMIT_BATCH_ENTRIES_MAX];
+} del_op;
+
+static int del_unit(store_conn *tx, void *arg)
+{
+    del_op *op = arg;
+    for (int i = 0; i < op->n; i++) {
+        op->e[i].rc = op->vis >= 0 ? queue_change_visibility_tx(tx, op->a->qs, op->q, op->e[i].receipt, op->vis)
+                                   : queue_delete_tx(tx, op->a->qs, op->q, op->e[i].receipt);
+        if (op->e[i].rc == ORD_ESTORE) return ORD_ESTORE;
+    }
+    return 0;
+}
+
+static int del_reply(http_req *r, void *arg, int rc)
+{
+    del_op *op = arg;
+    if (rc) {
+        http_reply_problem(r, rc, NULL, NULL);
+        return 0;
+    }
+    if (!op->batch) {
+        if (op->e[0].rc == ORD_ERECEIPT)
+            http_reply_problem(r, ORD_ERECEIPT,
+                               "the receipt handle is not the message's latest, or the message is gone", NULL);
+        else if (op->e[0].rc)
+            http_reply_problem(r, op->e[0].rc, NULL, NULL);
+        else
+            http_reply_raw(r, 204, NULL, "", 0);
+        return 0;
+    }
+    json_t *ok = json_array(), *failed = json_array();
+    for (int i = 0; i < op->n; i++) {
+        if (op->e[i].rc)
+            json_array_append_new(failed, entry_failed(op->e[i].id, op->e[i].rc, NULL));
+        else
+            json_array_append_new(ok, json_pack("{s:s}", "id", op->e[i].id));
+    }
+    http_reply_json(r, 200, json_pack("{s:o,s:o}", "successful", ok, "failed", failed));
+    return 0;
+}
+
+static del_op *del_new(http_req *r, queue *q)
+{
+    del_op *op = http_req_alloc(r, sizeof *op);
+    if (op) {
+        memset(op, 0, sizeof *op);
+        op->a = http_req_app(r);
+        op->q = q;
+        op->vis = -1;
+    }
+    return op;
+}
+
+int api_queue_delete(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    del_op *op = del_new(r, q);
+    if (!op) return ORD_ENOMEM;
+    op->n = 1;
+    op->e[0].receipt = http_req_param(r, "receipt");
+    return api_submit(r, del_unit, del_reply, op);
+}
+
+int api_queue_visibility(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    static const char *const allowed[] = {"visibilityTimeout", NULL};
+    json_t *errors = json_array();
+    api_reject_unknown(errors, body, "", allowed);
+    long long vis;
+    if (!api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, 0, &vis))
+        api_error(errors, "visibilityTimeout", "required integer");
+    if (api_fail(r, errors)) return 0;
+    del_op *op = del_new(r, q);
+    if (!op) return ORD_ENOMEM;
+    op->n = 1;
+    op->vis = (int)vis;
+    op->e[0].receipt = http_req_param(r, "receipt");
+    return api_submit(r, del_unit, del_reply, op);
+}
+
+int api_queue_delete_batch(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    static const char *const allowed[] = {"entries", NULL};
+    static const char *const eallowed[] = {"id", "receiptHandle", NULL};
+    json_t *errors = json_array();
+    api_reject_unknown(errors, body, "", allowed);
+    json_t *entries = json_object_get(body, "entries");
+    size_t n = json_array_size(entries);
+    if (!json_is_array(entries) || n < 1 || n > LIMIT_BATCH_ENTRIES_MAX)
+        api_error(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
+    if (api_fail(r, errors)) return 0;
+    del_op *op = del_new(r, q);
+    if (!op) return ORD_ENOMEM;
+    op->n = (int)n;
+    op->batch = 1;
+    errors = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_array_get(entries, i);
+        char prefix[32], f[64];
+        snprintf(prefix, sizeof prefix, "entries[%zu].", i);
+        if (!json_is_object(o)) {
+            api_error(errors, prefix, "must be an object");
+            continue;
+        }
+        api_reject_unknown(errors, o, prefix, eallowed);
+        json_t *id = json_object_get(o, "id"), *rh = json_object_get(o, "receiptHandle");
+        snprintf(f, sizeof f, "%sid", prefix);
+        if (!json_is_string(id)) api_error(errors, f, "required string");
+        snprintf(f, sizeof f, "%sreceiptHandle", prefix);
+        if (!json_is_string(rh)) api_error(errors, f, "required string");
+        op->e[i].id = json_string_value(id);
+        op->e[i].receipt = json_string_value(rh);
+    }
+    if (api_fail(r, errors)) return 0;
+    return api_submit(r, del_unit, del_reply, op);
+}
+
+/* ---- redrive / purge ------------------------------------------------------------------ */
+
+typedef struct admin_op {
+    api *a;
+    queue *q, *dest;
+    int max, purge;
+    int64_t n;
+} admin_op;
+
+static int admin_unit(store_conn *tx, void *arg)
+{
+    admin_op *op = arg;
+    if (op->purge) return queue_purge_tx(tx, op->a->qs, op->q, &op->n);
+    return queue_redrive_tx(tx, op->a->qs, op->q, op->dest, op->max, &op->n);
+}
+
+static int admin_reply(http_req *r, void *arg, int rc)
+{
+    admin_op *op = arg;
+    if (rc)
+        http_reply_problem(r, rc, NULL, NULL);
+    else
+        http_reply_json(r, 200, json_pack("{s:s,s:I}", "queue", queue_name(op->q), op->purge ? "purged" : "moved",
+                                          (json_int_t)op->n));
+    return 0;
+}
+
+int api_queue_redrive(http_req *r)
+{
+    api *a = http_req_app(r);
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    size_t blen;
+    http_req_body(r, &blen);
+    json_t *body = blen ? http_req_json(r) : NULL;
+    if (blen && !body) return 0;
+    admin_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = a;
+    op->q = q;
+    long long max = LIMIT_REDRIVE_MAX;
+    json_t *errors = json_array();
+    if (body) {
+        static const char *const allowed[] = {"maxMessages", "destination", NULL};
+        api_reject_unknown(errors, body, "", allowed);
+        api_int(errors, body, "maxMessages", "maxMessages", 1, LIMIT_REDRIVE_MAX, LIMIT_REDRIVE_MAX, &max);
+        json_t *d = json_object_get(body, "destination");
+        if (d) {
+            op->dest = json_is_string(d) ? queue_find(a->qs, json_string_value(d)) : NULL;
+            if (!op->dest) api_error(errors, "destination", "must name an existing queue");
+        }
+    }
+    if (api_fail(r, errors)) return 0;
+    op->max = (int)max;
+    return api_submit(r, admin_unit, admin_reply, op);
+}
+
+int api_queue_purge(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    admin_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = http_req_app(r);
+    op->q = q;
+    op->purge = 1;
+    return api_submit(r, admin_unit, admin_reply, op);
+}
