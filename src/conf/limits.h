@@ -74,8 +74,17 @@
 #define LIMIT_HTTP_TIMEOUT_S_MAX       600
 #define LIMIT_HTTP_THREADS_DEFAULT     2       /* epoll threads in the pool */
 #define LIMIT_HTTP_THREADS_MAX         64
-#define LIMIT_HTTP_PATH_BYTES_MAX      2048
+#define LIMIT_HTTP_PATH_BYTES_MAX      2048    /* raw request path (without query) -> 414 */
 #define LIMIT_HTTP_DRAIN_S_DEFAULT     10      /* SIGTERM: wait this long for in-flight work */
+#define LIMIT_HTTP_CONN_MEMORY_BYTES   32768   /* MHD per-connection pool (request line, headers,
+                                                  read buffer); headers that overflow it get
+                                                  MHD's own 431 (HTML body).  Must exceed
+                                                  LIMIT_HTTP_HEADER_BYTES_MAX so that ours fires first */
+#define LIMIT_HTTP_PATH_SEGMENTS_MAX   16      /* '/'-separated segments of a routed path -> 404 */
+#define LIMIT_HTTP_ROUTE_PARAMS_MAX    8       /* {param} segments in one route pattern (asserted) */
+#define LIMIT_HTTP_REQUEST_ID_MAX      64      /* X-Request-Id kept if <= this, [A-Za-z0-9._-] */
+#define LIMIT_HTTP_ARENA_BYTES_MAX     16777216 /* one request's arena (body copy, replies); beyond
+                                                  it http_req_alloc returns NULL -> 503 */
 
 /* ---- Config --------------------------------------------------------- */
 #define LIMIT_CONFIG_BYTES_MAX         1048576

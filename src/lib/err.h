@@ -22,10 +22,13 @@
     X(TOOBIG,             413, "payload-too-large",  "payload too large")                      \
     X(MEDIATYPE,          415, "unsupported-media-type", "content type must be application/json") \
     X(METHOD,             405, "method-not-allowed", "method not allowed")                     \
+    X(URITOOLONG,         414, "uri-too-long",       "request path too long")                  \
+    X(HEADERS,            431, "headers-too-large",  "request header fields too large")        \
     X(LIMIT,              400, "limit-exceeded",     "a limit was exceeded")                   \
     X(BUSY,               503, "overloaded",         "too many pending operations")            \
     X(RATE,               429, "too-many-requests",  "too many requests")                      \
     X(SHUTDOWN,           503, "shutting-down",      "server is shutting down")                \
+    X(NOTREADY,           503, "not-ready",          "server is not ready")                    \
     X(TIMEOUT,            504, "timeout",            "operation timed out")                    \
     X(STORE,              500, "store-error",        "storage error")                          \
     X(IO,                 500, "io-error",           "input/output error")                     \

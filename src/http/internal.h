@@ -1,0 +1,163 @@
+/* internal.h - what server.c, router.c and req.c share; not for other modules.
+ *
+ * DESIGN.  Each MHD connection gets one http_conn (malloc'd when it opens,
+ * freed when it closes) that embeds the http_req reused by every request on
+ * that keep-alive connection, and the first block of the request arena.  A
+ * request that fits the inline block (the common case) costs no malloc of
+ * ours; MHD itself allocates the response object and its headers.
+ */
+#ifndef ORDERLY_HTTP_INTERNAL_H
+#define ORDERLY_HTTP_INTERNAL_H
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include "conf/limits.h"
+#include "http/server.h"
+
+#define HTTP_ARENA_INLINE 8192 /* first arena block, inside http_conn */
+#define HTTP_ARENA_CHUNK  65536 /* later blocks: at least this, doubling */
+#define HTTP_STATUS_MIN   100
+#define HTTP_STATUS_SLOTS 500 /* 100..599 */
+
+/* ---- Arena (request lifetime) ---------------------------------------- */
+struct http_chunk {
+    struct http_chunk *next;
+    size_t cap;
+    _Alignas(16) char data[];
+};
+
+struct http_arena {
+    char *base;   /* current block */
+    size_t cap;   /* its size */
+    size_t used;  /* bytes handed out from it */
+    size_t total; /* all bytes handed out, bounded by LIMIT_HTTP_ARENA_BYTES_MAX */
+    char *inline_base;
+    struct http_chunk *chunks; /* malloc'd blocks, freed at reset */
+};
+
+void http_arena_init(struct http_arena *a, char *inline_base, size_t inline_cap);
+void *http_arena_alloc(struct http_arena *a, size_t n);
+/* Gives a block of at least min bytes, as large as the current block allows
+ * (*got); http_arena_trim then returns the unused tail.  For serialising
+ * replies of unknown size without a second pass. */
+void *http_arena_alloc_rest(struct http_arena *a, size_t min, size_t *got);
+void http_arena_trim(struct http_arena *a, void *p, size_t got, size_t used);
+void http_arena_reset(struct http_arena *a);
+char *http_arena_strdup(struct http_arena *a, const char *s, size_t n);
+
+/* ---- Router ----------------------------------------------------------- */
+struct http_croute {
+    const char *method;
+    http_handler fn;
+    int nseg;
+    int nparams;
+    const char *seg[LIMIT_HTTP_PATH_SEGMENTS_MAX]; /* literal, or NULL for a param */
+    size_t seglen[LIMIT_HTTP_PATH_SEGMENTS_MAX];
+    const char *pname[LIMIT_HTTP_ROUTE_PARAMS_MAX]; /* NUL-terminated copies */
+};
+
+struct http_router {
+    struct http_croute *routes;
+    int n;
+    char *strings; /* all pattern copies, one allocation */
+};
+
+/* Compiles builtins then app routes.  0 or ORD_ECONFIG (logged), ORD_ENOMEM. */
+int http_router_init(struct http_router *rt, const http_route *builtins, const http_route *app);
+void http_router_release(struct http_router *rt);
+/* Routes r (path already split into r->segs): 0 with r->route and params set,
+ * ORD_ENOTFOUND, or ORD_EMETHOD with *allow (arena string) set. */
+int http_router_match(const struct http_router *rt, http_req *r, const char **allow);
+/* In-place percent-decoding ("+" untouched); returns the new length.  Sets
+ * *nul when a %00 was decoded. */
+size_t http_pct_decode(char *s, int *nul);
+
+/* ---- Requests --------------------------------------------------------- */
+enum { RS_IDLE = 0, RS_BODY, RS_HANDLER, RS_SUSPENDED, RS_DONE };
+
+struct http_hdr {
+    struct http_hdr *next;
+    const char *name, *value;
+};
+
+struct http_conn;
+
+struct http_req {
+    http_server *srv;
+    struct http_conn *conn;
+    struct MHD_Connection *mc;
+    const char *method;
+    const char *url;   /* raw path from MHD (no query, not decoded) */
+    char *path;        /* decoded, made on demand */
+    const struct http_croute *route;
+    int nsegs;
+    char *segs[LIMIT_HTTP_PATH_SEGMENTS_MAX]; /* decoded path segments */
+    const char *pvals[LIMIT_HTTP_ROUTE_PARAMS_MAX];
+    char id[LIMIT_HTTP_REQUEST_ID_MAX + 1];
+    const char *ctype; /* Content-Type header or NULL */
+    char *body;
+    size_t body_len, body_cap;
+    int64_t content_length; /* -1 when absent */
+    int chunked;
+    int state;
+    int replied;    /* one reply built (asserted) */
+    int handler_suspended; /* http_req_suspend called by the running handler */
+    int close;      /* reply with Connection: close */
+    int status;     /* of the reply, 0 before */
+    struct MHD_Response *resp; /* built, not yet queued */
+    struct http_hdr *hdrs, **hdrs_tail;
+    json_t *json;
+    int64_t t0_us;
+    struct http_arena arena;
+};
+
+struct http_conn {
+    struct http_conn *prev, *next; /* watchdog registry, under srv->mu */
+    _Atomic int64_t deadline_ms;   /* monotonic; 0 = none (handler running / suspended) */
+    int fd;
+    http_server *srv;
+    http_req req;
+    _Alignas(16) char arena_inline[HTTP_ARENA_INLINE];
+};
+
+/* Per worker thread counters; relaxed atomics, one cache line apart. */
+struct http_slot {
+    _Alignas(64) _Atomic uint64_t started;
+    _Atomic uint64_t completed;
+    _Atomic uint64_t aborted;
+    _Atomic uint64_t status[HTTP_STATUS_SLOTS];
+};
+
+struct http_server {
+    struct MHD_Daemon *d;
+    int listen_fd;
+    int port;
+    int threads, timeout_s;
+    size_t body_max;
+    void *app;
+    int (*ready)(void *app);
+    struct http_router router;
+    uint64_t gen;
+    _Atomic int quiesced;
+    _Atomic int64_t suspended; /* suspend calls minus resume calls */
+    _Atomic uint64_t timeouts; /* watchdog shutdowns */
+    struct http_slot *slots;   /* threads + 1; [0] is the shared overflow */
+    int nslots;
+    _Atomic int slot_next;
+    /* slow-client watchdog */
+    pthread_t wd;
+    int wd_started, wd_stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct http_conn *conns;
+};
+
+/* A reply whose body is static memory: no copy (req.c). */
+void http_reply_static(http_req *r, int status, const char *ctype, const char *buf, size_t len);
+/* Builds the problem+json reply with extension members ext (stolen) (req.c). */
+void http_problem_build(http_req *r, int code, const char *detail, json_t *errors, json_t *ext);
+/* Serialises a problem for code into the arena: for replies written straight
+ * to the socket.  Returns the length or 0. */
+size_t http_problem_text(http_req *r, int code, const char *detail, char **out);
+
+#endif

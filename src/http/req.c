@@ -1,0 +1,398 @@
+/* req.c - the request side of the HTTP server: the per-request arena,
+ * accessors, JSON bodies, replies and problem+json (RFC 9457).
+ *
+ * Replies are built in the owning thread into an MHD_Response whose body
+ * points into the arena (MHD_RESPMEM_PERSISTENT: no copy); server.c queues it
+ * on the worker, right after the handler or when a suspended request comes
+ * back.  The arena outlives the response: it is reset only when MHD reports
+ * the request complete.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "http/internal.h"
+#include "lib/check.h"
+#include "lib/err.h"
+#include "obs/log.h"
+
+#define PROBLEM_TYPE_BASE "https://orderly.dev/problems/"
+
+/* ---- Arena ------------------------------------------------------------ */
+
+void http_arena_init(struct http_arena *a, char *inline_base, size_t inline_cap)
+{
+    a->base = a->inline_base = inline_base;
+    a->cap = inline_cap;
+    a->used = a->total = 0;
+    a->chunks = NULL;
+}
+
+static size_t align16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+/* Makes a new current block that can hold n bytes. */
+static int arena_grow(struct http_arena *a, size_t n)
+{
+    size_t cap = a->cap * 2 > HTTP_ARENA_CHUNK ? a->cap * 2 : HTTP_ARENA_CHUNK;
+    if (cap < n) cap = n;
+    struct http_chunk *c = malloc(sizeof *c + cap);
+    if (!c) return ORD_ENOMEM;
+    c->next = a->chunks;
+    c->cap = cap;
+    a->chunks = c;
+    a->base = c->data;
+    a->cap = cap;
+    a->used = 0;
+    return 0;
+}
+
+void *http_arena_alloc(struct http_arena *a, size_t n)
+{
+    n = align16(n ? n : 1);
+    if (n > LIMIT_HTTP_ARENA_BYTES_MAX || a->total + n > LIMIT_HTTP_ARENA_BYTES_MAX) return NULL;
+    if (a->cap - a->used < n && arena_grow(a, n)) return NULL;
+    void *p = a->base + a->used;
+    a->used += n;
+    a->total += n;
+    return p;
+}
+
+void *http_arena_alloc_rest(struct http_arena *a, size_t min, size_t *got)
+{
+    min = align16(min ? min : 1);
+    if (a->cap - a->used < min) {
+        if (a->total + min > LIMIT_HTTP_ARENA_BYTES_MAX || arena_grow(a, min)) return NULL;
+    }
+    size_t n = a->cap - a->used;
+    if (a->total + n > LIMIT_HTTP_ARENA_BYTES_MAX) n = min;
+    if (a->total + n > LIMIT_HTTP_ARENA_BYTES_MAX) return NULL;
+    void *p = a->base + a->used;
+    a->used += n;
+    a->total += n;
+    *got = n;
+    return p;
+}
+
+void http_arena_trim(struct http_arena *a, void *p, size_t got, size_t used)
+{
+    used = align16(used);
+    CHECK(used <= got);
+    if ((char *)p + got != a->base + a->used) return; /* not the last block handed out */
+    a->used -= got - used;
+    a->total -= got - used;
+}
+
+void http_arena_reset(struct http_arena *a)
+{
+    struct http_chunk *c = a->chunks;
+    while (c) {
+        struct http_chunk *n = c->next;
+        free(c);
+        c = n;
+    }
+    a->chunks = NULL;
+    a->base = a->inline_base;
+    a->cap = HTTP_ARENA_INLINE;
+    a->used = a->total = 0;
+}
+
+char *http_arena_strdup(struct http_arena *a, const char *s, size_t n)
+{
+    char *p = http_arena_alloc(a, n + 1);
+    if (!p) return NULL;
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+/* ---- Accessors -------------------------------------------------------- */
+
+const char *http_req_method(http_req *r)
+{
+    return r->method;
+}
+
+const char *http_req_path(http_req *r)
+{
+    if (!r->path) {
+        char *p = http_arena_strdup(&r->arena, r->url, strlen(r->url));
+        if (!p) return r->url;
+        http_pct_decode(p, NULL);
+        r->path = p;
+    }
+    return r->path;
+}
+
+const char *http_req_param(http_req *r, const char *name)
+{
+    const struct http_croute *cr = r->route;
+    if (!cr) return NULL;
+    for (int i = 0; i < cr->nparams; i++)
+        if (strcmp(cr->pname[i], name) == 0) return r->pvals[i];
+    return NULL;
+}
+
+const char *http_req_query(http_req *r, const char *name)
+{
+    const char *v = NULL;
+    size_t vlen = 0;
+    if (MHD_lookup_connection_value_n(r->mc, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &vlen) != MHD_YES)
+        return NULL;
+    if (!v) return ""; /* "?flag" */
+    if (!memchr(v, '%', vlen)) return v;
+    char *d = http_arena_strdup(&r->arena, v, vlen);
+    if (!d) return NULL;
+    http_pct_decode(d, NULL);
+    return d;
+}
+
+const char *http_req_header(http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_id(http_req *r)
+{
+    return r->id;
+}
+
+const char *http_req_body(http_req *r, size_t *len)
+{
+    if (len) *len = r->body_len;
+    return r->body ? r->body : "";
+}
+
+void *http_req_app(http_req *r)
+{
+    return r->srv->app;
+}
+
+void *http_req_alloc(http_req *r, size_t n)
+{
+    return http_arena_alloc(&r->arena, n);
+}
+
+/* ---- JSON bodies ------------------------------------------------------ */
+
+/* application/json or application/<anything>+json, parameters ignored. */
+static int ctype_is_json(const char *ct)
+{
+    if (!ct) return 0;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    if (strncasecmp(ct, "application/", 12) != 0) return 0;
+    const char *sub = ct + 12, *e = sub;
+    while (*e && *e != ';' && *e != ' ' && *e != '\t') e++;
+    size_t n = (size_t)(e - sub);
+    if (n == 4 && strncasecmp(sub, "json", 4) == 0) return 1;
+    return n > 5 && strncasecmp(e - 5, "+json", 5) == 0;
+}
+
+/* Byte offset where nesting first exceeds max, or -1.  Strings are skipped
+ * so brackets inside them do not count. */
+static long depth_exceeded_at(const char *p, size_t n, int max)
+{
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max) return (long)i;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return -1;
+}
+
+json_t *http_req_json(http_req *r)
+{
+    char detail[320];
+    if (r->json) return r->json;
+    if (!ctype_is_json(r->ctype)) {
+        snprintf(detail, sizeof detail, "Content-Type must be application/json, got %s",
+                 r->ctype ? r->ctype : "none");
+        http_reply_problem(r, ORD_EMEDIATYPE, detail, NULL);
+        return NULL;
+    }
+    if (r->body_len > r->srv->body_max) { /* cannot happen: reading stops earlier */
+        http_reply_problem(r, ORD_ETOOBIG, NULL, NULL);
+        return NULL;
+    }
+    long at = depth_exceeded_at(r->body, r->body_len, LIMIT_JSON_DEPTH_MAX);
+    if (at >= 0) {
+        snprintf(detail, sizeof detail, "JSON nesting deeper than %d levels at byte position %ld",
+                 LIMIT_JSON_DEPTH_MAX, at);
+        json_t *ext = json_pack("{s:I}", "position", (json_int_t)at);
+        http_problem_build(r, ORD_ELIMIT, detail, NULL, ext);
+        return NULL;
+    }
+    json_error_t e;
+    json_t *j = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (!j) {
+        snprintf(detail, sizeof detail, "malformed JSON at line %d, column %d (byte position %d): %s",
+                 e.line, e.column, e.position, e.text);
+        json_t *ext = json_pack("{s:i, s:i, s:i}", "line", e.line, "column", e.column, "position", e.position);
+        http_problem_build(r, ORD_EJSON, detail, NULL, ext);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        http_reply_problem(r, ORD_EJSON, "the request body must be a JSON object", NULL);
+        return NULL;
+    }
+    r->json = j;
+    return j;
+}
+
+/* ---- Replies ---------------------------------------------------------- */
+
+void http_reply_header(http_req *r, const char *name, const char *value)
+{
+    CHECK(!r->replied);
+    struct http_hdr *h = http_arena_alloc(&r->arena, sizeof *h);
+    if (!h) return;
+    h->name = http_arena_strdup(&r->arena, name, strlen(name));
+    h->value = http_arena_strdup(&r->arena, value, strlen(value));
+    if (!h->name || !h->value) return;
+    h->next = NULL;
+    *r->hdrs_tail = h;
+    r->hdrs_tail = &h->next;
+}
+
+/* Wraps body (arena or static memory) in an MHD response with our headers.
+ * On failure r->resp stays NULL and server.c closes the connection. */
+static void reply_finish(http_req *r, int status, const char *ctype, const char *body, size_t len)
+{
+    CHECK(!r->replied);
+    CHECK(status >= HTTP_STATUS_MIN && status < HTTP_STATUS_MIN + HTTP_STATUS_SLOTS);
+    r->replied = 1;
+    r->status = status;
+    struct MHD_Response *m =
+        MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_PERSISTENT);
+    if (!m) return;
+    int ok = MHD_add_response_header(m, "X-Request-Id", r->id) == MHD_YES;
+    if (ctype) ok = ok && MHD_add_response_header(m, "Content-Type", ctype) == MHD_YES;
+    for (struct http_hdr *h = r->hdrs; h && ok; h = h->next)
+        ok = MHD_add_response_header(m, h->name, h->value) == MHD_YES;
+    if (r->close || atomic_load_explicit(&r->srv->quiesced, memory_order_relaxed))
+        ok = ok && MHD_add_response_header(m, "Connection", "close") == MHD_YES;
+    if (!ok) {
+        log_warn("http", "response header rejected", "requestId", r->id, NULL);
+        MHD_destroy_response(m);
+        return;
+    }
+    r->resp = m;
+}
+
+/* Dumps j into the arena; returns the length, 0 on failure (out of memory). */
+static size_t dump_json(http_req *r, const json_t *j, char **out)
+{
+    size_t got = 0;
+    char *buf = http_arena_alloc_rest(&r->arena, 1024, &got);
+    if (!buf) return 0;
+    size_t n = json_dumpb(j, buf, got, JSON_COMPACT);
+    if (n == 0) return 0;
+    if (n > got) {
+        http_arena_trim(&r->arena, buf, got, 0);
+        buf = http_arena_alloc(&r->arena, n);
+        if (!buf || json_dumpb(j, buf, n, JSON_COMPACT) != n) return 0;
+    } else {
+        http_arena_trim(&r->arena, buf, got, n);
+    }
+    *out = buf;
+    return n;
+}
+
+void http_reply_json(http_req *r, int status, json_t *body)
+{
+    CHECK(body);
+    char *buf = NULL;
+    size_t n = dump_json(r, body, &buf);
+    json_decref(body);
+    if (!n) {
+        http_reply_problem(r, ORD_ENOMEM, "could not serialise the response", NULL);
+        return;
+    }
+    reply_finish(r, status, "application/json", buf, n);
+}
+
+void http_reply_raw(http_req *r, int status, const char *ctype, const char *buf, size_t len)
+{
+    char *copy = len ? http_arena_alloc(&r->arena, len) : NULL;
+    if (len && !copy) {
+        http_reply_problem(r, ORD_ENOMEM, "response too large", NULL);
+        return;
+    }
+    if (len) memcpy(copy, buf, len);
+    reply_finish(r, status, ctype, copy, len);
+}
+
+void http_reply_static(http_req *r, int status, const char *ctype, const char *buf, size_t len)
+{
+    reply_finish(r, status, ctype, buf, len);
+}
+
+static json_t *problem_object(http_req *r, int code, const char *detail, json_t *errors, json_t *ext)
+{
+    char type[160];
+    int status = err_http_status(code);
+    if (status < 400) status = 500; /* a problem is never a success */
+    snprintf(type, sizeof type, "%s%s", PROBLEM_TYPE_BASE, err_slug(code));
+    json_t *p = json_object();
+    if (!p) goto out;
+    json_object_set_new(p, "type", json_string(type));
+    json_object_set_new(p, "title", json_string(err_msg(code)));
+    json_object_set_new(p, "status", json_integer(status));
+    /* detail comes from the client in places (a Content-Type echo): keep valid UTF-8 */
+    json_t *d = json_string(detail ? detail : err_msg(code));
+    json_object_set_new(p, "detail", d ? d : json_string(err_msg(code)));
+    if (r->url) {
+        json_t *inst = json_stringn(r->url, strlen(r->url));
+        if (inst) json_object_set_new(p, "instance", inst);
+    }
+    json_object_set_new(p, "requestId", json_string(r->id));
+    if (errors) json_object_set(p, "errors", errors);
+    if (ext) json_object_update_missing(p, ext);
+out:
+    json_decref(errors);
+    json_decref(ext);
+    return p;
+}
+
+void http_problem_build(http_req *r, int code, const char *detail, json_t *errors, json_t *ext)
+{
+    int status = err_http_status(code);
+    if (status < 400) status = 500;
+    json_t *p = problem_object(r, code, detail, errors, ext);
+    char *buf = NULL;
+    size_t n = p ? dump_json(r, p, &buf) : 0;
+    json_decref(p);
+    if (!n) { /* out of memory: a fixed body still tells the client */
+        static const char oom[] = "{\"type\":\"" PROBLEM_TYPE_BASE "out-of-memory\",\"title\":\"out of "
+                                  "memory\",\"status\":503}";
+        reply_finish(r, 503, "application/problem+json", oom, sizeof oom - 1);
+        return;
+    }
+    reply_finish(r, status, "application/problem+json", buf, n);
+}
+
+void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *errors)
+{
+    http_problem_build(r, err_code, detail, errors, NULL);
+}
+
+size_t http_problem_text(http_req *r, int code, const char *detail, char **out)
+{
+    json_t *p = problem_object(r, code, detail, NULL, NULL);
+    size_t n = p ? dump_json(r, p, out) : 0;
+    json_decref(p);
+    return n;
+}

@@ -1,0 +1,741 @@
+/* server.c - the libmicrohttpd glue: lifecycle, the access handler state
+ * machine, limits, the slow-client watchdog, counters and the access log.
+ *
+ * DESIGN.  MHD calls the access handler once when the headers are in (we
+ * check limits, pick the request id, size the body buffer), once per body
+ * chunk and once at the end, where we route and run the handler.  Replies are
+ * queued only at that last call: MHD 0.9.75 closes the connection after any
+ * response queued earlier, which we use on purpose for early errors (413 by
+ * Content-Length, 431, 414, Content-Length with chunked).
+ *
+ * MHD quirks handled here:
+ *  - MHD_OPTION_CONNECTION_TIMEOUT is an idle timeout: a client sending one
+ *    header byte per second keeps a connection forever.  A watchdog thread
+ *    therefore gives each connection a deadline to deliver a whole request
+ *    (headers and body) and shuts the socket down when it passes.
+ *  - MHD refuses MHD_queue_response while a body is being received, so a
+ *    chunked body that crosses the limit gets its 413 written straight to
+ *    the socket before we tell MHD to drop the connection.
+ *  - MHD accepts Content-Length together with Transfer-Encoding: chunked
+ *    (chunked wins); we reject the pair (request smuggling).
+ *  - MHD percent-decodes the URL before we can split it (so "%2F" would split
+ *    a segment); a no-op unescape callback gives us the raw path.
+ *
+ * THREAD SAFETY.  Requests are touched by one thread at a time (see
+ * server.h).  Counters are per-worker relaxed atomics; the watchdog and the
+ * connection registry share srv->mu, taken on connection open/close only.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "http/internal.h"
+#include "lib/check.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/id.h"
+#include "obs/log.h"
+
+/* ---- Counters --------------------------------------------------------- */
+
+static _Atomic uint64_t server_gen;
+static _Thread_local uint64_t tl_gen;
+static _Thread_local struct http_slot *tl_slot;
+
+/* The calling worker's counter slot; slot 0 is shared by any extra thread. */
+static struct http_slot *slot_get(http_server *s)
+{
+    if (tl_gen != s->gen) {
+        int i = atomic_fetch_add_explicit(&s->slot_next, 1, memory_order_relaxed) + 1;
+        tl_slot = &s->slots[i < s->nslots ? i : 0];
+        tl_gen = s->gen;
+    }
+    return tl_slot;
+}
+
+static void inc(_Atomic uint64_t *c)
+{
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+void http_server_stats(const http_server *s, http_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t started = 0, completed = 0;
+    for (int i = 0; i < s->nslots; i++) {
+        struct http_slot *sl = &s->slots[i];
+        /* completed before started: each slot's difference stays >= 0 */
+        completed += atomic_load_explicit(&sl->completed, memory_order_acquire);
+        started += atomic_load_explicit(&sl->started, memory_order_acquire);
+        out->by_class[0] += atomic_load_explicit(&sl->aborted, memory_order_relaxed);
+        for (int k = 0; k < HTTP_STATUS_SLOTS; k++)
+            out->by_class[(k + HTTP_STATUS_MIN) / 100] +=
+                atomic_load_explicit(&sl->status[k], memory_order_relaxed);
+    }
+    out->requests = completed;
+    out->in_flight = started - completed;
+    int64_t susp = atomic_load(&s->suspended);
+    out->suspended = susp > 0 ? (uint64_t)susp : 0;
+    out->timeouts = atomic_load(&s->timeouts);
+}
+
+uint64_t http_server_status_count(const http_server *s, int status)
+{
+    uint64_t n = 0;
+    if (status < HTTP_STATUS_MIN || status >= HTTP_STATUS_MIN + HTTP_STATUS_SLOTS) return 0;
+    for (int i = 0; i < s->nslots; i++)
+        n += atomic_load_explicit(&s->slots[i].status[status - HTTP_STATUS_MIN], memory_order_relaxed);
+    return n;
+}
+
+/* ---- Built-in routes -------------------------------------------------- */
+
+static int h_health(http_req *r)
+{
+    static const char body[] = "{\"status\":\"ok\"}";
+    http_reply_static(r, 200, "application/json", body, sizeof body - 1);
+    return 0;
+}
+
+static int h_ready(http_req *r)
+{
+    static const char body[] = "{\"status\":\"ready\"}";
+    http_server *s = r->srv;
+    if (atomic_load(&s->quiesced)) return ORD_ESHUTDOWN;
+    if (s->ready && s->ready(s->app) != 1) return ORD_ENOTREADY;
+    http_reply_static(r, 200, "application/json", body, sizeof body - 1);
+    return 0;
+}
+
+static const http_route builtin_routes[] = {
+    {"GET", "/health", h_health},
+    {"GET", "/ready", h_ready},
+    {0, 0, 0},
+};
+
+/* ---- Request start: headers are in ------------------------------------ */
+
+struct hdr_scan {
+    size_t bytes;
+    const char *cl, *te, *rid, *ctype;
+    size_t rid_len;
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t klen,
+                                   const char *val, size_t vlen)
+{
+    struct hdr_scan *h = cls;
+    (void)kind;
+    h->bytes += klen + vlen + 4; /* "k: v\r\n" */
+    switch (klen) {
+    case 12:
+        if (!strcasecmp(key, "X-Request-Id")) h->rid = val, h->rid_len = vlen;
+        else if (!strcasecmp(key, "Content-Type")) h->ctype = val;
+        break;
+    case 14:
+        if (!strcasecmp(key, "Content-Length")) h->cl = val;
+        break;
+    case 17:
+        if (!strcasecmp(key, "Transfer-Encoding")) h->te = val;
+        break;
+    }
+    return MHD_YES;
+}
+
+static int request_id_sane(const char *s, size_t n)
+{
+    if (n == 0 || n > LIMIT_HTTP_REQUEST_ID_MAX) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static enum MHD_Result queue_reply(http_req *r)
+{
+    r->state = RS_DONE;
+    if (!r->resp) return MHD_NO; /* no response could be built: drop the connection */
+    enum MHD_Result ok = MHD_queue_response(r->mc, (unsigned)r->status, r->resp);
+    MHD_destroy_response(r->resp);
+    r->resp = NULL;
+    if (ok != MHD_YES) log_error("http", "MHD_queue_response failed", "requestId", r->id, NULL);
+    return ok;
+}
+
+/* An error found before the body: reply now; MHD then closes the connection. */
+static enum MHD_Result early_problem(http_req *r, int code, const char *detail)
+{
+    r->close = 1;
+    http_reply_problem(r, code, detail, NULL);
+    return queue_reply(r);
+}
+
+static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct MHD_Connection *mc,
+                                     const char *url, const char *method)
+{
+    http_req *r = &c->req;
+    struct http_arena arena = r->arena;
+    memset(r, 0, sizeof *r);
+    r->arena = arena;
+    r->srv = s;
+    r->conn = c;
+    r->mc = mc;
+    r->url = url;
+    r->method = method;
+    r->hdrs_tail = &r->hdrs;
+    r->content_length = -1;
+    r->t0_us = clock_mono_us();
+    inc(&slot_get(s)->started);
+
+    struct hdr_scan h = {0};
+    MHD_get_connection_values_n(mc, MHD_HEADER_KIND, scan_header, &h);
+    if (h.rid && request_id_sane(h.rid, h.rid_len))
+        memcpy(r->id, h.rid, h.rid_len + 1);
+    else
+        id_uuid(r->id);
+    r->ctype = h.ctype;
+    r->state = RS_BODY;
+
+    char detail[160];
+    if (h.bytes > LIMIT_HTTP_HEADER_BYTES_MAX) {
+        snprintf(detail, sizeof detail, "request header fields exceed %d bytes", LIMIT_HTTP_HEADER_BYTES_MAX);
+        return early_problem(r, ORD_EHEADERS, detail);
+    }
+    if (strlen(url) > LIMIT_HTTP_PATH_BYTES_MAX) {
+        snprintf(detail, sizeof detail, "request path exceeds %d bytes", LIMIT_HTTP_PATH_BYTES_MAX);
+        return early_problem(r, ORD_EURITOOLONG, detail);
+    }
+    if (h.te) {
+        r->chunked = 1;
+        if (h.cl)
+            return early_problem(r, ORD_EINVAL,
+                                 "a request must not carry both Content-Length and Transfer-Encoding");
+    }
+    if (h.cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(h.cl, &end, 10);
+        if (errno || end == h.cl || *end) return early_problem(r, ORD_EINVAL, "invalid Content-Length");
+        if (n > s->body_max) {
+            snprintf(detail, sizeof detail, "request body of %llu bytes exceeds the limit of %zu bytes", n,
+                     s->body_max);
+            return early_problem(r, ORD_ETOOBIG, detail);
+        }
+        r->content_length = (int64_t)n;
+        if (n) {
+            r->body_cap = (size_t)n + 1;
+            r->body = http_arena_alloc(&r->arena, r->body_cap);
+            if (!r->body) return early_problem(r, ORD_ENOMEM, "no memory for the request body");
+        }
+    }
+    return MHD_YES;
+}
+
+/* ---- Body ------------------------------------------------------------- */
+
+/* A chunked body crossed the limit mid-stream.  MHD will not queue a
+ * response now, so write the 413 ourselves and have MHD drop the connection:
+ * reading stops here. */
+static enum MHD_Result body_too_big(http_req *r)
+{
+    char detail[128], date[64], head[512];
+    char *body = NULL;
+    snprintf(detail, sizeof detail, "request body exceeds the limit of %zu bytes", r->srv->body_max);
+    size_t n = http_problem_text(r, ORD_ETOOBIG, detail, &body);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    int hn = snprintf(head, sizeof head,
+                      "HTTP/1.1 413 Content Too Large\r\nDate: %s\r\nConnection: close\r\n"
+                      "Content-Type: application/problem+json\r\nX-Request-Id: %s\r\n"
+                      "Content-Length: %zu\r\n\r\n",
+                      date, r->id, n);
+    struct iovec iov[2] = {{head, (size_t)hn}, {body, n}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n ? 2 : 1};
+    ssize_t w = sendmsg(r->conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w; /* best effort: the connection is dropped either way */
+    shutdown(r->conn->fd, SHUT_WR);
+    r->replied = 1;
+    r->status = 413;
+    r->state = RS_DONE;
+    return MHD_NO;
+}
+
+static enum MHD_Result body_append(http_req *r, const char *data, size_t n)
+{
+    http_server *s = r->srv;
+    if (n > s->body_max - r->body_len) return body_too_big(r);
+    if (r->body_len + n + 1 > r->body_cap) { /* chunked: grow by doubling */
+        size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
+        while (cap < r->body_len + n + 1) cap *= 2;
+        if (cap > s->body_max + 1) cap = s->body_max + 1;
+        char *b = http_arena_alloc(&r->arena, cap);
+        if (!b) return MHD_NO;
+        if (r->body_len) memcpy(b, r->body, r->body_len);
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    return MHD_YES;
+}
+
+/* ---- Dispatch --------------------------------------------------------- */
+
+/* Copies the raw path into the arena and splits it into decoded segments. */
+static int split_path(http_req *r)
+{
+    if (r->url[0] != '/') return ORD_ENOTFOUND;
+    char *p = http_arena_strdup(&r->arena, r->url + 1, strlen(r->url + 1));
+    if (!p) return ORD_ENOMEM;
+    for (;;) {
+        if (r->nsegs == LIMIT_HTTP_PATH_SEGMENTS_MAX) return ORD_ENOTFOUND;
+        char *e = strchr(p, '/');
+        if (e) *e = 0;
+        int nul = 0;
+        if (strchr(p, '%')) http_pct_decode(p, &nul);
+        if (nul) return ORD_EINVAL;
+        r->segs[r->nsegs++] = p;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+static enum MHD_Result dispatch(http_req *r)
+{
+    http_server *s = r->srv;
+    const char *allow = NULL;
+    char detail[200];
+    r->state = RS_HANDLER;
+    if (r->body) r->body[r->body_len] = 0;
+    int rc = split_path(r);
+    if (!rc) rc = http_router_match(&s->router, r, &allow);
+    if (rc) {
+        const char *d = NULL;
+        if (rc == ORD_EMETHOD) {
+            if (allow) http_reply_header(r, "Allow", allow);
+            snprintf(detail, sizeof detail, "%s is not allowed here; allowed: %s", r->method,
+                     allow ? allow : "?");
+            d = detail;
+        } else if (rc == ORD_ENOTFOUND) {
+            d = "no such resource";
+        } else if (rc == ORD_EINVAL) {
+            d = "the path contains an encoded NUL byte";
+        }
+        http_reply_problem(r, rc, d, NULL);
+        return queue_reply(r);
+    }
+    rc = r->route->fn(r);
+    if (r->handler_suspended) {
+        /* r may already belong to another thread: touch nothing else */
+        r->state = RS_SUSPENDED;
+        return MHD_YES;
+    }
+    if (!r->replied) {
+        if (rc == 0) {
+            log_error("http", "handler returned without replying", "method", r->method, "path", r->url,
+                      "requestId", r->id, NULL);
+            rc = ORD_EINTERNAL;
+        }
+        http_reply_problem(r, rc, NULL, NULL);
+    }
+    return queue_reply(r);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    http_server *s = cls;
+    http_req *r = *con_cls;
+    (void)version;
+    if (!r) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        struct http_conn *c = ci ? ci->socket_context : NULL;
+        if (!c) return MHD_NO; /* its allocation failed at connect */
+        *con_cls = &c->req;
+        return request_begin(s, c, mc, url, method);
+    }
+    switch (r->state) {
+    case RS_BODY:
+        if (*upload_size) {
+            size_t n = *upload_size;
+            *upload_size = 0;
+            return body_append(r, upload, n);
+        }
+        atomic_store_explicit(&r->conn->deadline_ms, 0, memory_order_relaxed);
+        return dispatch(r);
+    case RS_SUSPENDED: /* resumed: the reply was built by the resuming thread */
+        return queue_reply(r);
+    case RS_DONE: /* an early reply is queued; MHD may still hand us data */
+        *upload_size = 0;
+        return MHD_YES;
+    default:
+        log_error("http", "access handler in unexpected state", "requestId", r->id, "#state",
+                  (int64_t)r->state, NULL);
+        return MHD_NO;
+    }
+}
+
+/* ---- Completion, connections ------------------------------------------ */
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_server *s = cls;
+    http_req *r = *con_cls;
+    (void)mc;
+    if (!r) return;
+    *con_cls = NULL;
+    struct http_slot *sl = slot_get(s);
+    int64_t now_us = clock_mono_us();
+    if (r->status)
+        inc(&sl->status[r->status - HTTP_STATUS_MIN]);
+    else
+        inc(&sl->aborted);
+    atomic_fetch_add_explicit(&sl->completed, 1, memory_order_release);
+    if (log_enabled(LOG_DEBUG))
+        log_debug("http", "request", "method", r->method, "path", r->url, "#status", (int64_t)r->status,
+                  "#duration_us", (int64_t)(now_us - r->t0_us), "requestId", r->id, "termination",
+                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+    json_decref(r->json);
+    r->json = NULL;
+    if (r->resp) MHD_destroy_response(r->resp);
+    r->resp = NULL;
+    http_arena_reset(&r->arena);
+    r->state = RS_IDLE;
+    /* the next request on this keep-alive connection must arrive in time */
+    atomic_store_explicit(&r->conn->deadline_ms, now_us / 1000 + (int64_t)s->timeout_s * 1000,
+                          memory_order_relaxed);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct http_conn *c = ci ? malloc(sizeof *c) : NULL;
+        *socket_context = c;
+        if (!c) return; /* on_access refuses the connection */
+        c->srv = s;
+        c->fd = ci->connect_fd;
+        c->req.state = RS_IDLE;
+        c->req.json = NULL;
+        c->req.resp = NULL;
+        http_arena_init(&c->req.arena, c->arena_inline, HTTP_ARENA_INLINE);
+        atomic_init(&c->deadline_ms, clock_mono_ms() + (int64_t)s->timeout_s * 1000);
+        pthread_mutex_lock(&s->mu);
+        c->prev = NULL;
+        c->next = s->conns;
+        if (s->conns) s->conns->prev = c;
+        s->conns = c;
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    struct http_conn *c = *socket_context;
+    if (!c) return;
+    /* MHD notifies before it closes the fd, so the watchdog never sees a reused fd */
+    pthread_mutex_lock(&s->mu);
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&s->mu);
+    json_decref(c->req.json);
+    if (c->req.resp) MHD_destroy_response(c->req.resp);
+    http_arena_reset(&c->req.arena);
+    free(c);
+    *socket_context = NULL;
+}
+
+/* ---- Slow-client watchdog --------------------------------------------- */
+
+static void *watchdog_main(void *arg)
+{
+    http_server *s = arg;
+    int64_t period_ms = (int64_t)s->timeout_s * 1000 / 8;
+    if (period_ms < 20) period_ms = 20;
+    if (period_ms > 1000) period_ms = 1000;
+    pthread_mutex_lock(&s->mu);
+    while (!s->wd_stop) {
+        struct timespec ts = clock_mono_deadline(period_ms);
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        int64_t now = clock_mono_ms();
+        for (struct http_conn *c = s->conns; c; c = c->next) {
+            int64_t dl = atomic_load_explicit(&c->deadline_ms, memory_order_relaxed);
+            if (!dl || now < dl) continue;
+            if (!atomic_compare_exchange_strong(&c->deadline_ms, &dl, 0)) continue;
+            /* MHD sees EOF and closes the connection on its own thread */
+            shutdown(c->fd, SHUT_RDWR);
+            atomic_fetch_add(&s->timeouts, 1);
+            log_debug("http", "connection timed out", "#fd", (int64_t)c->fd, NULL);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- Lifecycle -------------------------------------------------------- */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char buf[512];
+    (void)cls;
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
+    log_info("http", "libmicrohttpd", "detail", buf, NULL);
+}
+
+/* No decoding: we split the raw path first, then decode each segment. */
+static size_t mhd_unescape_none(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[64];
+    const char *colon, *h = spec;
+    size_t hl;
+    memset(ss, 0, sizeof *ss);
+    if (!spec) return ORD_ECONFIG;
+    if (spec[0] == '[') {
+        const char *rb = strchr(spec, ']');
+        if (!rb || rb[1] != ':') return ORD_ECONFIG;
+        h = spec + 1;
+        hl = (size_t)(rb - h);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(spec, ':');
+        if (!colon) return ORD_ECONFIG;
+        hl = (size_t)(colon - spec);
+    }
+    if (hl == 0 || hl >= sizeof host) return ORD_ECONFIG;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || port < 0 || port > 65535) return ORD_ECONFIG;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (spec[0] != '[' && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *len = sizeof *v4;
+        return 0;
+    }
+    if (spec[0] == '[' && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *v6;
+        return 0;
+    }
+    return ORD_ECONFIG;
+}
+
+static int listen_on(http_server *s, const char *spec)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    int one = 1;
+    if (parse_listen(spec, &ss, &len)) {
+        log_error("http", "bad listen address (want IPv4:port or [IPv6]:port)", "listen", spec, NULL);
+        return ORD_ECONFIG;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0) goto fail;
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof bound;
+    if (getsockname(fd, (struct sockaddr *)&bound, &bl) != 0) goto fail;
+    s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                : ((struct sockaddr_in *)&bound)->sin_port);
+    s->listen_fd = fd;
+    return 0;
+fail:
+    log_error("http", "cannot listen", "listen", spec, "error", strerror(errno), NULL);
+    if (fd >= 0) close(fd);
+    return ORD_EIO;
+}
+
+static int opt_int(int v, int def, int min, int max, int *out)
+{
+    if (v == 0) v = def;
+    if (v < min || v > max) return ORD_ECONFIG;
+    *out = v;
+    return 0;
+}
+
+int http_server_start(const http_opts *o, http_server **out)
+{
+    int rc = 0, conns = 0, per_ip = 0;
+    http_server *s = NULL;
+    *out = NULL;
+    s = calloc(1, sizeof *s);
+    if (!s) return ORD_ENOMEM;
+    s->listen_fd = -1;
+    if ((rc = opt_int(o->threads, LIMIT_HTTP_THREADS_DEFAULT, 1, LIMIT_HTTP_THREADS_MAX, &s->threads)) ||
+        (rc = opt_int(o->connections_max, LIMIT_HTTP_CONNECTIONS_DEFAULT, 1, LIMIT_HTTP_CONNECTIONS_MAX,
+                      &conns)) ||
+        (rc = opt_int(o->per_ip_max, LIMIT_HTTP_PER_IP_DEFAULT, 1, LIMIT_HTTP_CONNECTIONS_MAX, &per_ip)) ||
+        (rc = opt_int(o->timeout_s, LIMIT_HTTP_TIMEOUT_S_DEFAULT, 1, LIMIT_HTTP_TIMEOUT_S_MAX, &s->timeout_s))) {
+        log_error("http", "http option out of range", NULL);
+        goto out_free;
+    }
+    s->body_max = o->body_bytes_max ? o->body_bytes_max : LIMIT_HTTP_BODY_BYTES_MAX;
+    if (s->body_max > LIMIT_HTTP_BODY_BYTES_MAX) {
+        log_error("http", "body_bytes_max above LIMIT_HTTP_BODY_BYTES_MAX", NULL);
+        rc = ORD_ECONFIG;
+        goto out_free;
+    }
+    s->app = o->app;
+    s->ready = o->ready;
+    s->gen = atomic_fetch_add(&server_gen, 1) + 1;
+    s->nslots = s->threads + 1;
+    s->slots = aligned_alloc(64, sizeof *s->slots * (size_t)s->nslots);
+    if (!s->slots) {
+        rc = ORD_ENOMEM;
+        goto out_free;
+    }
+    memset(s->slots, 0, sizeof *s->slots * (size_t)s->nslots);
+    if ((rc = http_router_init(&s->router, builtin_routes, o->routes))) goto out_slots;
+
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->mu, NULL);
+
+    if ((rc = listen_on(s, o->listen))) goto out_sync;
+
+    s->d = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL, MHD_OPTION_LISTEN_SOCKET,
+        s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)LIMIT_HTTP_CONN_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK, mhd_unescape_none,
+        (void *)NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+    if (!s->d) {
+        log_error("http", "MHD_start_daemon failed", "listen", o->listen, NULL);
+        rc = ORD_EINTERNAL;
+        goto out_listen;
+    }
+    if (pthread_create(&s->wd, NULL, watchdog_main, s) != 0) {
+        rc = ORD_EINTERNAL;
+        goto out_daemon;
+    }
+    s->wd_started = 1;
+    log_info("http", "listening", "listen", o->listen, "#port", (int64_t)s->port, "#threads",
+             (int64_t)s->threads, NULL);
+    *out = s;
+    return 0;
+
+out_daemon:
+    MHD_stop_daemon(s->d); /* closes the listen socket too */
+    s->listen_fd = -1;
+out_listen:
+    if (s->listen_fd >= 0) close(s->listen_fd);
+out_sync:
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    http_router_release(&s->router);
+out_slots:
+    free(s->slots);
+out_free:
+    free(s);
+    return rc;
+}
+
+int http_server_port(const http_server *s)
+{
+    return s->port;
+}
+
+void http_server_quiesce(http_server *s)
+{
+    if (atomic_exchange(&s->quiesced, 1)) return;
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+    s->listen_fd = -1;
+    log_info("http", "quiesced: no longer accepting connections", NULL);
+}
+
+int http_server_drain(http_server *s, int timeout_ms)
+{
+    int64_t end = clock_mono_ms() + timeout_ms;
+    http_stats st;
+    for (;;) {
+        http_server_stats(s, &st);
+        if (st.in_flight == 0) return 0;
+        if (clock_mono_ms() >= end) {
+            log_warn("http", "drain timed out", "#inFlight", (int64_t)st.in_flight, "#suspended",
+                     (int64_t)st.suspended, NULL);
+            return ORD_ETIMEOUT;
+        }
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void http_server_stop(http_server *s)
+{
+    if (!s) return;
+    /* MHD panics on stop with suspended connections; say who is at fault */
+    CHECK(atomic_load(&s->suspended) == 0);
+    MHD_stop_daemon(s->d); /* closes connections (and the listen socket unless quiesced) */
+    pthread_mutex_lock(&s->mu);
+    s->wd_stop = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->wd_started) pthread_join(s->wd, NULL);
+    CHECK(s->conns == NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    http_router_release(&s->router);
+    free(s->slots);
+    free(s);
+}
+
+/* ---- Suspend / resume ------------------------------------------------- */
+
+void http_req_suspend(http_req *r)
+{
+    CHECK(r->state == RS_HANDLER);
+    CHECK(!r->handler_suspended);
+    CHECK(!r->replied);
+    r->handler_suspended = 1;
+    atomic_fetch_add(&r->srv->suspended, 1);
+    MHD_suspend_connection(r->mc);
+}
+
+void http_req_resume(http_req *r)
+{
+    CHECK(r->handler_suspended);
+    CHECK(r->replied);
+    http_server *s = r->srv;
+    struct MHD_Connection *mc = r->mc;
+    atomic_fetch_sub(&s->suspended, 1);
+    MHD_resume_connection(mc); /* r belongs to the worker again */
+}

@@ -1,0 +1,137 @@
+/* server.h - the HTTP foundation: a libmicrohttpd server with a router,
+ * problem+json errors, request ids, limits, suspend/resume and graceful stop.
+ *
+ * THREADS.  MHD runs `threads` epoll worker threads; a connection stays on one
+ * worker, so a request's handler, its completion and its access log line all
+ * run on that worker.  Handlers must not block: a handler that has to wait
+ * (group commit, long poll) calls http_req_suspend() and returns; later any
+ * thread replies and calls http_req_resume().  A suspended request holds no
+ * thread.  There are no locks on the request path (connection open/close take
+ * one mutex for the slow-client watchdog).
+ *
+ * OWNERSHIP.  The server owns every http_req.  A request is valid from its
+ * handler call until the reply is sent; memory from http_req_alloc() and every
+ * string returned by the accessors live exactly as long (one arena, freed at
+ * request end).  At any moment exactly one thread owns a request: the worker
+ * while the handler runs, then (after http_req_suspend) the thread that will
+ * reply and resume it.  After http_req_resume() the caller must not touch it.
+ *
+ * ERRORS.  Start returns 0 or a code from lib/err.h.  Every error response is
+ * application/problem+json (RFC 9457) with type, title, status, detail,
+ * instance, requestId and, for validation, errors[].  Every response carries
+ * X-Request-Id.  Two responses come from MHD itself and are not problem+json:
+ * headers larger than LIMIT_HTTP_CONN_MEMORY_BYTES (431, HTML) and malformed
+ * request lines / header syntax (400).
+ */
+#ifndef ORDERLY_HTTP_SERVER_H
+#define ORDERLY_HTTP_SERVER_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct http_server http_server;
+typedef struct http_req http_req;
+
+/* A handler either replies (one http_reply_*) or suspends before returning.
+ * It returns 0, or a negative code from err.h without having replied: the
+ * server then replies with that code's problem+json. */
+typedef int (*http_handler)(http_req *r);
+
+/* pattern: "/api/queues/{name}/messages/{receipt}" - literal segments match
+ * exactly (after URL-decoding), {param} matches one non-empty segment.  A
+ * route for GET also answers HEAD.  Tables end with {0}. */
+typedef struct http_route {
+    const char *method;
+    const char *pattern;
+    http_handler fn;
+} http_route;
+
+typedef struct http_opts {
+    const char *listen;      /* "127.0.0.1:8080" or "[::1]:8080"; port 0 = ephemeral */
+    int threads;             /* epoll workers; 0 = LIMIT_HTTP_THREADS_DEFAULT */
+    int connections_max;     /* 0 = default; MHD splits it evenly across workers */
+    int per_ip_max;          /* 0 = default */
+    int timeout_s;           /* idle keep-alive AND request-read deadline; 0 = default */
+    size_t body_bytes_max;   /* 0 = LIMIT_HTTP_BODY_BYTES_MAX */
+    const http_route *routes; /* not copied: must outlive the server */
+    void *app;               /* handed to handlers via http_req_app() */
+    int (*ready)(void *app); /* GET /ready: returns 1 when ready; NULL = always */
+} http_opts;
+
+/* Request counters (since start); all relaxed reads of per-thread counters. */
+typedef struct http_stats {
+    uint64_t requests;    /* completed requests (including aborted ones) */
+    uint64_t by_class[6]; /* [1..5]: 1xx..5xx replies; [0]: aborted before a reply was sent */
+    uint64_t in_flight;   /* handler called, not yet completed (suspended included) */
+    uint64_t suspended;   /* currently suspended */
+    uint64_t timeouts;    /* connections closed by the request-read deadline */
+} http_stats;
+
+/* ---- Lifecycle (one controlling thread; not from handlers) ----------- */
+
+/* Binds, starts the workers and returns the server in *out.  Errors:
+ * ORD_ECONFIG (bad listen address or options), ORD_EIO (bind/listen failed,
+ * e.g. port taken; logged with errno), ORD_ENOMEM, ORD_EINTERNAL (MHD). */
+int http_server_start(const http_opts *o, http_server **out);
+/* The bound port (useful with port 0). */
+int http_server_port(const http_server *s);
+/* Stops accepting connections (closes the listen socket); /ready answers
+ * 503 and every later response carries Connection: close.  Idempotent. */
+void http_server_quiesce(http_server *s);
+/* Waits until no request is in flight (suspended ones included).  Returns 0,
+ * or ORD_ETIMEOUT after timeout_ms. */
+int http_server_drain(http_server *s, int timeout_ms);
+/* Closes all connections and frees the server.  Precondition (asserted): no
+ * request is suspended - whoever holds suspended requests must reply and
+ * resume them first (drain returns 0).  NULL is a no-op. */
+void http_server_stop(http_server *s);
+
+/* ---- Stats (any thread) -------------------------------------------- */
+void http_server_stats(const http_server *s, http_stats *out);
+/* Requests answered with this exact status (100..599), else 0. */
+uint64_t http_server_status_count(const http_server *s, int status);
+
+/* ---- Request accessors (owning thread) ------------------------------ */
+const char *http_req_method(http_req *r);   /* "GET", ... */
+const char *http_req_path(http_req *r);     /* URL-decoded path, no query */
+/* A {param} of the matched route, URL-decoded; NULL if the route has none. */
+const char *http_req_param(http_req *r, const char *name);
+/* A query argument ('+' and %XX decoded); NULL if absent. */
+const char *http_req_query(http_req *r, const char *name);
+/* A request header, case-insensitive name; NULL if absent. */
+const char *http_req_header(http_req *r, const char *name);
+/* The request id (client's sane X-Request-Id, else a fresh UUID). */
+const char *http_req_id(http_req *r);
+/* The body (NUL-terminated for convenience, may contain NULs); *len set. */
+const char *http_req_body(http_req *r, size_t *len);
+void *http_req_app(http_req *r);
+/* n bytes, 16-aligned, from the request arena; NULL past
+ * LIMIT_HTTP_ARENA_BYTES_MAX or when out of memory. */
+void *http_req_alloc(http_req *r, size_t n);
+
+/* Parses the body as a JSON object.  Checks Content-Type application/json
+ * (or application/...+json) -> 415, nesting depth LIMIT_JSON_DEPTH_MAX ->
+ * 400, duplicate keys and syntax -> 400 whose detail names line, column and
+ * byte position (also given as members line/column/position), a non-object
+ * -> 400.  On failure it has replied and returns NULL.  The object belongs to
+ * the request (freed at request end; json_incref to keep it). */
+json_t *http_req_json(http_req *r);
+
+/* ---- Replies: exactly one per request (asserted), owning thread ------ */
+/* Adds a response header; call before the reply.  Copies name and value. */
+void http_reply_header(http_req *r, const char *name, const char *value);
+/* Serialises body compactly; steals the reference. */
+void http_reply_json(http_req *r, int status, json_t *body);
+/* Copies buf. ctype NULL = no Content-Type. */
+void http_reply_raw(http_req *r, int status, const char *ctype, const char *buf, size_t len);
+/* problem+json for err_code (status and type slug from err.h); detail NULL =
+ * the code's message; errors ([{"field","message"}]) is stolen, may be NULL. */
+void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *errors);
+
+/* ---- Suspend / resume ----------------------------------------------- */
+/* From the handler only, before it returns: the request leaves its worker.
+ * Then exactly once, from any thread: one http_reply_* and http_req_resume. */
+void http_req_suspend(http_req *r);
+void http_req_resume(http_req *r);
+
+#endif

@@ -1,0 +1,1120 @@
+/* test_http.c - the HTTP foundation over real sockets on 127.0.0.1: routing,
+ * problem+json, request ids, JSON bodies, every limit at and past its value,
+ * suspend/resume under load, slow clients, quiesce and drain. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "conf/limits.h"
+#include "http/server.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/id.h"
+#include "obs/log.h"
+
+/* ---- Client helpers ------------------------------------------------------ */
+
+struct resp {
+    int status;
+    char head[8192];
+    char *body;
+    size_t body_len;
+};
+
+static void resp_free(struct resp *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+static int cli_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+static void cli_send(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0) return; /* the server may close early on purpose */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Waits up to timeout_ms for readable data; returns bytes read, 0 on EOF, -1
+ * on timeout, -2 on error (ECONNRESET). */
+static ssize_t cli_recv(int fd, char *buf, size_t n, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int pr = poll(&p, 1, timeout_ms);
+    if (pr == 0) return -1;
+    ssize_t r = recv(fd, buf, n, 0);
+    return r < 0 ? -2 : r;
+}
+
+static const char *hdr(const struct resp *r, const char *name, char *out, size_t n)
+{
+    size_t nl = strlen(name);
+    for (const char *p = strstr(r->head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
+        const char *l = p + 2;
+        if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
+            const char *v = l + nl + 1;
+            while (*v == ' ') v++;
+            const char *e = strstr(v, "\r\n");
+            size_t vl = e ? (size_t)(e - v) : strlen(v);
+            if (vl >= n) vl = n - 1;
+            memcpy(out, v, vl);
+            out[vl] = 0;
+            return out;
+        }
+    }
+    return NULL;
+}
+
+/* Reads one response (head + Content-Length body).  Returns 0, or -1 when
+ * the connection closed/timed out before a full response. */
+static int cli_read(int fd, struct resp *r, int head_only_body)
+{
+    static __thread char pend[65536];
+    static __thread size_t pend_n; /* bytes read past the previous response */
+    static __thread int pend_fd = -1;
+    char *buf = malloc(4 << 20);
+    size_t n = 0;
+    memset(r, 0, sizeof *r);
+    if (pend_fd == fd && pend_n) {
+        memcpy(buf, pend, pend_n);
+        n = pend_n;
+    }
+    pend_n = 0;
+    pend_fd = fd;
+    char *eoh = NULL;
+    for (;;) {
+        buf[n] = 0;
+        if ((eoh = strstr(buf, "\r\n\r\n"))) break;
+        ssize_t got = cli_recv(fd, buf + n, (4 << 20) - 1 - n, 5000);
+        if (got <= 0) {
+            free(buf);
+            return -1;
+        }
+        n += (size_t)got;
+    }
+    size_t hl = (size_t)(eoh - buf) + 4;
+    cr_assert_lt(hl, sizeof r->head);
+    memcpy(r->head, buf, hl);
+    r->head[hl] = 0;
+    r->status = atoi(buf + 9);
+    char v[64];
+    size_t cl = hdr(r, "Content-Length", v, sizeof v) ? (size_t)atol(v) : 0;
+    if (head_only_body) cl = 0;
+    while (n - hl < cl) {
+        ssize_t got = cli_recv(fd, buf + n, (4 << 20) - 1 - n, 5000);
+        if (got <= 0) break;
+        n += (size_t)got;
+    }
+    r->body_len = n - hl < cl ? n - hl : cl;
+    r->body = malloc(r->body_len + 1);
+    memcpy(r->body, buf + hl, r->body_len);
+    r->body[r->body_len] = 0;
+    size_t extra = n - hl - r->body_len;
+    if (extra && extra <= sizeof pend) {
+        memcpy(pend, buf + hl + r->body_len, extra);
+        pend_n = extra;
+    }
+    free(buf);
+    return 0;
+}
+
+/* One request on a fresh connection. */
+static int exchange(int port, const char *raw, size_t len, struct resp *r)
+{
+    int fd = cli_connect(port);
+    cr_assert_geq(fd, 0, "connect: %s", strerror(errno));
+    cli_send(fd, raw, len);
+    int rc = cli_read(fd, r, strncmp(raw, "HEAD ", 5) == 0);
+    close(fd);
+    return rc;
+}
+
+static int get(int port, const char *path, struct resp *r)
+{
+    char req[4096];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    return exchange(port, req, (size_t)n, r);
+}
+
+static int post(int port, const char *path, const char *ctype, const char *body, size_t blen, struct resp *r)
+{
+    size_t cap = blen + 512;
+    char *req = malloc(cap);
+    int n = snprintf(req, cap, "POST %s HTTP/1.1\r\nHost: t\r\n%s%s%sContent-Length: %zu\r\n\r\n", path,
+                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "", blen);
+    memcpy(req + n, body, blen);
+    int rc = exchange(port, req, (size_t)n + blen, r);
+    free(req);
+    return rc;
+}
+
+/* 1 when the server closed the connection (EOF or reset) within timeout_ms. */
+static int peer_closed(int fd, int timeout_ms)
+{
+    char b[4096];
+    int64_t end = clock_mono_ms() + timeout_ms;
+    for (;;) {
+        int left = (int)(end - clock_mono_ms());
+        if (left <= 0) return 0;
+        ssize_t r = cli_recv(fd, b, sizeof b, left);
+        if (r == 0 || r == -2) return 1;
+        if (r == -1) return 0;
+    }
+}
+
+static json_t *body_json(const struct resp *r)
+{
+    json_error_t e;
+    json_t *j = json_loadb(r->body, r->body_len, 0, &e);
+    cr_assert_not_null(j, "response body is not JSON (%s): %s", e.text, r->body);
+    return j;
+}
+
+/* Checks the RFC 9457 shape and returns the parsed problem (caller decrefs). */
+static json_t *assert_problem(const struct resp *r, int status, const char *slug)
+{
+    char v[256], type[256];
+    cr_assert_eq(r->status, status, "status %d, want %d; body %s", r->status, status, r->body);
+    cr_assert_not_null(hdr(r, "Content-Type", v, sizeof v));
+    cr_assert_str_eq(v, "application/problem+json");
+    json_t *p = body_json(r);
+    snprintf(type, sizeof type, "https://orderly.dev/problems/%s", slug);
+    cr_assert_str_eq(json_string_value(json_object_get(p, "type")), type);
+    cr_assert_not_null(json_string_value(json_object_get(p, "title")));
+    cr_assert_eq(json_integer_value(json_object_get(p, "status")), status);
+    cr_assert_not_null(json_string_value(json_object_get(p, "detail")));
+    cr_assert_not_null(hdr(r, "X-Request-Id", v, sizeof v));
+    cr_assert_str_eq(json_string_value(json_object_get(p, "requestId")), v);
+    return p;
+}
+
+/* ---- Test application ----------------------------------------------------- */
+
+/* The resumer: suspended requests are answered from this thread, either 50 ms
+ * after they arrive or, for /api/hold, all at once when released. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    http_req *q[1024];
+    int64_t due[1024];
+    int n;
+    int held;    /* /api/hold requests waiting */
+    int release; /* answer the held ones */
+    int stop;
+    pthread_t th;
+} rs = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *resumer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&rs.mu);
+    while (!rs.stop) {
+        int64_t now = clock_mono_ms();
+        int did = 0;
+        for (int i = 0; i < rs.n; i++) {
+            int is_hold = rs.due[i] == 0;
+            if ((is_hold && rs.release) || (!is_hold && now >= rs.due[i])) {
+                http_req *r = rs.q[i];
+                rs.q[i] = rs.q[--rs.n];
+                rs.due[i] = rs.due[rs.n];
+                if (is_hold) rs.held--;
+                pthread_mutex_unlock(&rs.mu);
+                http_reply_header(r, "X-Resumed", "yes");
+                http_reply_json(r, 200, json_pack("{s:b, s:s}", "resumed", 1, "id", http_req_id(r)));
+                http_req_resume(r);
+                pthread_mutex_lock(&rs.mu);
+                did = 1;
+                break;
+            }
+        }
+        if (did) continue;
+        struct timespec ts = {0, 0};
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 5 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&rs.cv, &rs.mu, &ts);
+    }
+    pthread_mutex_unlock(&rs.mu);
+    return NULL;
+}
+
+static void enqueue(http_req *r, int64_t due)
+{
+    pthread_mutex_lock(&rs.mu);
+    cr_assert_lt(rs.n, 1024);
+    rs.q[rs.n] = r;
+    rs.due[rs.n++] = due;
+    if (!due) rs.held++;
+    pthread_cond_signal(&rs.cv);
+    pthread_mutex_unlock(&rs.mu);
+}
+
+static int held_count(void)
+{
+    pthread_mutex_lock(&rs.mu);
+    int n = rs.held;
+    pthread_mutex_unlock(&rs.mu);
+    return n;
+}
+
+static void release_held(void)
+{
+    pthread_mutex_lock(&rs.mu);
+    rs.release = 1;
+    pthread_cond_signal(&rs.cv);
+    pthread_mutex_unlock(&rs.mu);
+}
+
+static int h_item(http_req *r)
+{
+    http_reply_json(r, 200, json_pack("{s:s, s:s}", "id", http_req_param(r, "id"), "path", http_req_path(r)));
+    return 0;
+}
+
+static int h_message(http_req *r)
+{
+    http_reply_json(r, 200,
+                    json_pack("{s:s, s:s, s:s}", "name", http_req_param(r, "name"), "receipt",
+                              http_req_param(r, "receipt"), "method", http_req_method(r)));
+    return 0;
+}
+
+static int h_echo(http_req *r)
+{
+    json_t *j = http_req_json(r);
+    if (!j) return 0;
+    json_incref(j);
+    http_reply_json(r, 201, j);
+    return 0;
+}
+
+static int h_raw(http_req *r)
+{
+    size_t n;
+    http_req_body(r, &n);
+    http_reply_json(r, 200, json_pack("{s:I}", "len", (json_int_t)n));
+    return 0;
+}
+
+static int h_query(http_req *r)
+{
+    const char *q = http_req_query(r, "q"), *f = http_req_query(r, "flag"), *m = http_req_query(r, "missing");
+    http_reply_json(r, 200,
+                    json_pack("{s:s?, s:s?, s:b}", "q", q, "flag", f, "missingIsNull", m == NULL));
+    return 0;
+}
+
+static int h_fail(http_req *r)
+{
+    (void)r;
+    return ORD_ECONFLICT;
+}
+
+static int h_validate(http_req *r)
+{
+    http_reply_problem(r, ORD_EVALIDATION, "items[0].qty must be 1..10000",
+                       json_pack("[{s:s, s:s}]", "field", "items[0].qty", "message", "must be 1..10000"));
+    return 0;
+}
+
+static int h_suspend(http_req *r)
+{
+    http_req_suspend(r);
+    enqueue(r, clock_mono_ms() + 50);
+    return 0;
+}
+
+static int h_hold(http_req *r)
+{
+    http_req_suspend(r);
+    enqueue(r, 0);
+    return 0;
+}
+
+static int h_big(http_req *r)
+{
+    size_t n = 100000;
+    char *s = http_req_alloc(r, n + 1);
+    cr_assert_not_null(s);
+    memset(s, 'x', n);
+    s[n] = 0;
+    http_reply_header(r, "X-Custom", "v1");
+    http_reply_json(r, 200, json_pack("{s:s}", "big", s));
+    return 0;
+}
+
+static int h_header(http_req *r)
+{
+    const char *ua = http_req_header(r, "x-test-header");
+    http_reply_raw(r, 200, "text/plain", ua ? ua : "none", ua ? strlen(ua) : 4);
+    return 0;
+}
+
+static const http_route test_routes[] = {
+    {"GET", "/api/items/{id}", h_item},
+    {"DELETE", "/api/items/{id}", h_item},
+    {"GET", "/api/queues/{name}/messages/{receipt}", h_message},
+    {"DELETE", "/api/queues/{name}/messages/{receipt}", h_message},
+    {"POST", "/api/echo", h_echo},
+    {"POST", "/api/raw", h_raw},
+    {"GET", "/api/query", h_query},
+    {"GET", "/api/fail", h_fail},
+    {"GET", "/api/validate", h_validate},
+    {"GET", "/api/suspend", h_suspend},
+    {"GET", "/api/hold", h_hold},
+    {"GET", "/api/big", h_big},
+    {"GET", "/api/header", h_header},
+    {"GET", "/", h_header},
+    {0, 0, 0},
+};
+
+static int app_ready = 1;
+static int ready_cb(void *app)
+{
+    cr_assert_eq(app, &app_ready);
+    return *(int *)app;
+}
+
+static http_server *srv;
+static int port;
+
+static void start_with(http_opts o)
+{
+    o.listen = o.listen ? o.listen : "127.0.0.1:0";
+    o.routes = o.routes ? o.routes : test_routes;
+    o.app = &app_ready;
+    o.ready = ready_cb;
+    int rc = http_server_start(&o, &srv);
+    cr_assert_eq(rc, 0, "start: %s", err_name(rc));
+    port = http_server_port(srv);
+    cr_assert_gt(port, 0);
+}
+
+static void setup(void)
+{
+    id_init();
+    log_setup("test", LOG_WARN);
+    rs.n = rs.held = rs.release = rs.stop = 0;
+    pthread_create(&rs.th, NULL, resumer_main, NULL);
+}
+
+static void teardown(void)
+{
+    if (srv) {
+        release_held();
+        cr_assert_eq(http_server_drain(srv, 5000), 0);
+        http_server_stop(srv);
+        srv = NULL;
+    }
+    pthread_mutex_lock(&rs.mu);
+    rs.stop = 1;
+    pthread_cond_signal(&rs.cv);
+    pthread_mutex_unlock(&rs.mu);
+    pthread_join(rs.th, NULL);
+}
+
+TestSuite(http, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- Routing ---------------------------------------------------------------- */
+
+Test(http, health_and_routing_with_params)
+{
+    struct resp r;
+    start_with((http_opts){.threads = 2});
+    cr_assert_eq(get(port, "/health", &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "{\"status\":\"ok\"}");
+    resp_free(&r);
+
+    cr_assert_eq(get(port, "/api/items/abc", &r), 0);
+    cr_assert_eq(r.status, 200, "body %s", r.body);
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "id")), "abc");
+    json_decref(j);
+    resp_free(&r);
+
+    /* params and path are URL-decoded; %2F stays inside its segment */
+    cr_assert_eq(get(port, "/api/items/a%2Fb%20c", &r), 0);
+    cr_assert_eq(r.status, 200, "body %s", r.body);
+    j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "id")), "a/b c");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "path")), "/api/items/a/b c");
+    json_decref(j);
+    resp_free(&r);
+
+    cr_assert_eq(get(port, "/api/queues/dev-orders/messages/r%2B1%3D", &r), 0);
+    cr_assert_eq(r.status, 200);
+    j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "name")), "dev-orders");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "receipt")), "r+1=");
+    json_decref(j);
+    resp_free(&r);
+
+    const char del[] = "DELETE /api/queues/q/messages/xyz HTTP/1.1\r\nHost: t\r\n\r\n";
+    cr_assert_eq(exchange(port, del, sizeof del - 1, &r), 0);
+    cr_assert_eq(r.status, 200);
+    j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "method")), "DELETE");
+    json_decref(j);
+    resp_free(&r);
+
+    cr_assert_eq(get(port, "/", &r), 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+}
+
+Test(http, not_found_and_method_not_allowed)
+{
+    struct resp r;
+    char v[128];
+    start_with((http_opts){0});
+    cr_assert_eq(get(port, "/api/nothing", &r), 0);
+    json_t *p = assert_problem(&r, 404, "not-found");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "instance")), "/api/nothing");
+    json_decref(p);
+    resp_free(&r);
+
+    /* an empty segment never matches a parameter */
+    cr_assert_eq(get(port, "/api/items/", &r), 0);
+    json_decref(assert_problem(&r, 404, "not-found"));
+    resp_free(&r);
+    /* too many segments */
+    cr_assert_eq(get(port, "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r", &r), 0);
+    json_decref(assert_problem(&r, 404, "not-found"));
+    resp_free(&r);
+
+    cr_assert_eq(post(port, "/api/items/abc", "application/json", "{}", 2, &r), 0);
+    json_decref(assert_problem(&r, 405, "method-not-allowed"));
+    cr_assert_not_null(hdr(&r, "Allow", v, sizeof v));
+    cr_assert_str_eq(v, "GET, HEAD, DELETE");
+    resp_free(&r);
+
+    cr_assert_eq(post(port, "/health", "application/json", "{}", 2, &r), 0);
+    json_decref(assert_problem(&r, 405, "method-not-allowed"));
+    cr_assert_str_eq(hdr(&r, "Allow", v, sizeof v), "GET, HEAD");
+    resp_free(&r);
+
+    /* HEAD answers like GET, without a body */
+    const char head[] = "HEAD /api/items/x HTTP/1.1\r\nHost: t\r\n\r\n";
+    cr_assert_eq(exchange(port, head, sizeof head - 1, &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.body_len, 0);
+    resp_free(&r);
+
+    cr_assert_eq(http_server_status_count(srv, 404), 3);
+    cr_assert_eq(http_server_status_count(srv, 405), 2);
+}
+
+Test(http, problem_shape_request_id_and_handler_errors)
+{
+    struct resp r;
+    char v[128];
+    start_with((http_opts){0});
+    cr_assert_eq(get(port, "/api/fail", &r), 0);
+    json_t *p = assert_problem(&r, 409, "conflict");
+    cr_assert_str_eq(json_string_value(json_object_get(p, "title")), err_msg(ORD_ECONFLICT));
+    cr_assert_null(json_object_get(p, "errors"));
+    json_decref(p);
+    resp_free(&r);
+
+    cr_assert_eq(get(port, "/api/validate", &r), 0);
+    p = assert_problem(&r, 422, "validation-error");
+    json_t *e0 = json_array_get(json_object_get(p, "errors"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(e0, "field")), "items[0].qty");
+    cr_assert_str_eq(json_string_value(json_object_get(e0, "message")), "must be 1..10000");
+    json_decref(p);
+    resp_free(&r);
+
+    /* a sane X-Request-Id is echoed, on success too */
+    const char ok_id[] = "GET /health HTTP/1.1\r\nHost: t\r\nX-Request-Id: abc-123.X_y\r\n\r\n";
+    cr_assert_eq(exchange(port, ok_id, sizeof ok_id - 1, &r), 0);
+    cr_assert_str_eq(hdr(&r, "X-Request-Id", v, sizeof v), "abc-123.X_y");
+    resp_free(&r);
+    /* an insane one is replaced by a UUID */
+    const char bad_id[] = "GET /health HTTP/1.1\r\nHost: t\r\nX-Request-Id: a b;c\r\n\r\n";
+    cr_assert_eq(exchange(port, bad_id, sizeof bad_id - 1, &r), 0);
+    cr_assert(id_is_uuid(hdr(&r, "X-Request-Id", v, sizeof v)), "got %s", v);
+    resp_free(&r);
+    char long_id[256];
+    memset(v, 'a', 65);
+    v[65] = 0;
+    int n = snprintf(long_id, sizeof long_id, "GET /health HTTP/1.1\r\nHost: t\r\nX-Request-Id: %s\r\n\r\n", v);
+    cr_assert_eq(exchange(port, long_id, (size_t)n, &r), 0);
+    cr_assert(id_is_uuid(hdr(&r, "X-Request-Id", v, sizeof v)), "got %s", v);
+    resp_free(&r);
+    /* exactly 64 is kept */
+    memset(v, 'b', 64);
+    v[64] = 0;
+    n = snprintf(long_id, sizeof long_id, "GET /health HTTP/1.1\r\nHost: t\r\nX-Request-Id: %s\r\n\r\n", v);
+    cr_assert_eq(exchange(port, long_id, (size_t)n, &r), 0);
+    cr_assert_eq(strlen(hdr(&r, "X-Request-Id", v, sizeof v)), 64);
+    resp_free(&r);
+}
+
+Test(http, query_headers_big_reply_and_pipelining)
+{
+    struct resp r;
+    char v[64];
+    start_with((http_opts){0});
+    cr_assert_eq(get(port, "/api/query?q=a+b%26c%2Bd&flag", &r), 0);
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "q")), "a b&c+d");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "flag")), "");
+    cr_assert(json_is_true(json_object_get(j, "missingIsNull")));
+    json_decref(j);
+    resp_free(&r);
+
+    const char hq[] = "GET /api/header HTTP/1.1\r\nHost: t\r\nX-Test-Header: hello\r\n\r\n";
+    cr_assert_eq(exchange(port, hq, sizeof hq - 1, &r), 0);
+    cr_assert_str_eq(r.body, "hello");
+    cr_assert_str_eq(hdr(&r, "Content-Type", v, sizeof v), "text/plain");
+    resp_free(&r);
+
+    /* a reply larger than the inline arena block */
+    cr_assert_eq(get(port, "/api/big", &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.body_len, 100000 + 10);
+    cr_assert_str_eq(hdr(&r, "X-Custom", v, sizeof v), "v1");
+    resp_free(&r);
+
+    /* three pipelined requests on one connection, answered in order */
+    const char pipe3[] = "GET /api/items/1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                         "GET /api/items/2 HTTP/1.1\r\nHost: t\r\n\r\n"
+                         "GET /api/items/3 HTTP/1.1\r\nHost: t\r\n\r\n";
+    int fd = cli_connect(port);
+    cli_send(fd, pipe3, sizeof pipe3 - 1);
+    for (int i = 1; i <= 3; i++) {
+        cr_assert_eq(cli_read(fd, &r, 0), 0, "response %d", i);
+        j = body_json(&r);
+        char want[4];
+        snprintf(want, sizeof want, "%d", i);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "id")), want);
+        json_decref(j);
+        resp_free(&r);
+    }
+    close(fd);
+}
+
+/* ---- JSON bodies ------------------------------------------------------------ */
+
+Test(http, json_body_ok_malformed_duplicate_type_depth)
+{
+    struct resp r;
+    start_with((http_opts){0});
+    const char ok[] = "{\"a\":[1,2,{\"b\":\"c\"}]}";
+    cr_assert_eq(post(port, "/api/echo", "application/json; charset=utf-8", ok, sizeof ok - 1, &r), 0);
+    cr_assert_eq(r.status, 201, "body %s", r.body);
+    cr_assert_str_eq(r.body, ok);
+    resp_free(&r);
+
+    const char bad[] = "{\"a\":1,}"; /* the '}' is byte 8 */
+    cr_assert_eq(post(port, "/api/echo", "application/json", bad, sizeof bad - 1, &r), 0);
+    json_t *p = assert_problem(&r, 400, "malformed-json");
+    const char *d = json_string_value(json_object_get(p, "detail"));
+    cr_assert(strstr(d, "byte position 8"), "detail: %s", d);
+    cr_assert(strstr(d, "line 1, column 8"), "detail: %s", d);
+    cr_assert_eq(json_integer_value(json_object_get(p, "position")), 8);
+    json_decref(p);
+    resp_free(&r);
+
+    const char multi[] = "{\n  \"a\": tru }";
+    cr_assert_eq(post(port, "/api/echo", "application/json", multi, sizeof multi - 1, &r), 0);
+    p = assert_problem(&r, 400, "malformed-json");
+    cr_assert_eq(json_integer_value(json_object_get(p, "line")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(p, "position")), 12);
+    json_decref(p);
+    resp_free(&r);
+
+    const char dup[] = "{\"a\":1,\"a\":2}";
+    cr_assert_eq(post(port, "/api/echo", "application/json", dup, sizeof dup - 1, &r), 0);
+    p = assert_problem(&r, 400, "malformed-json");
+    cr_assert(strstr(json_string_value(json_object_get(p, "detail")), "duplicate"));
+    json_decref(p);
+    resp_free(&r);
+
+    cr_assert_eq(post(port, "/api/echo", "application/json", "[1]", 3, &r), 0);
+    json_decref(assert_problem(&r, 400, "malformed-json"));
+    resp_free(&r);
+
+    cr_assert_eq(post(port, "/api/echo", "application/json", "", 0, &r), 0);
+    json_decref(assert_problem(&r, 400, "malformed-json"));
+    resp_free(&r);
+
+    cr_assert_eq(post(port, "/api/echo", "text/plain", ok, sizeof ok - 1, &r), 0);
+    json_decref(assert_problem(&r, 415, "unsupported-media-type"));
+    resp_free(&r);
+    cr_assert_eq(post(port, "/api/echo", NULL, ok, sizeof ok - 1, &r), 0);
+    json_decref(assert_problem(&r, 415, "unsupported-media-type"));
+    resp_free(&r);
+    cr_assert_eq(post(port, "/api/echo", "application/merge-patch+json", ok, sizeof ok - 1, &r), 0);
+    cr_assert_eq(r.status, 201);
+    resp_free(&r);
+
+    /* depth: the object counts as level 1; LIMIT_JSON_DEPTH_MAX levels pass */
+    char deep[512];
+    for (int depth = LIMIT_JSON_DEPTH_MAX; depth <= LIMIT_JSON_DEPTH_MAX + 1; depth++) {
+        size_t n = 0;
+        n += (size_t)sprintf(deep + n, "{\"a\":");
+        for (int i = 1; i < depth; i++) deep[n++] = '[';
+        deep[n++] = '1';
+        for (int i = 1; i < depth; i++) deep[n++] = ']';
+        deep[n++] = '}';
+        cr_assert_eq(post(port, "/api/echo", "application/json", deep, n, &r), 0);
+        if (depth == LIMIT_JSON_DEPTH_MAX) {
+            cr_assert_eq(r.status, 201, "depth %d: %s", depth, r.body);
+        } else {
+            p = assert_problem(&r, 400, "limit-exceeded");
+            cr_assert_eq(json_integer_value(json_object_get(p, "position")), 5 + LIMIT_JSON_DEPTH_MAX - 1);
+            json_decref(p);
+        }
+        resp_free(&r);
+    }
+}
+
+/* ---- Limits ----------------------------------------------------------------- */
+
+Test(http, body_limit_at_and_past)
+{
+    struct resp r;
+    start_with((http_opts){.body_bytes_max = 1000});
+    char *b = malloc(5000);
+    memset(b, 'x', 5000);
+    cr_assert_eq(post(port, "/api/raw", NULL, b, 1000, &r), 0);
+    cr_assert_eq(r.status, 200, "body %s", r.body);
+    cr_assert_str_eq(r.body, "{\"len\":1000}");
+    resp_free(&r);
+
+    /* limit + 1 by Content-Length: 413 before the body is read, then close */
+    char head[256];
+    int n = snprintf(head, sizeof head, "POST /api/raw HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n");
+    int fd = cli_connect(port);
+    cli_send(fd, head, (size_t)n);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    json_t *p = assert_problem(&r, 413, "payload-too-large");
+    json_decref(p);
+    char v[32];
+    cr_assert_str_eq(hdr(&r, "Connection", v, sizeof v), "close");
+    cr_assert(peer_closed(fd, 2000));
+    close(fd);
+    resp_free(&r);
+
+    /* chunked: at the limit OK */
+    char *req = malloc(16384);
+    n = sprintf(req, "POST /api/raw HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 4; i++) {
+        n += sprintf(req + n, "fa\r\n");
+        memcpy(req + n, b, 250);
+        n += 250;
+        n += sprintf(req + n, "\r\n");
+    }
+    n += sprintf(req + n, "0\r\n\r\n");
+    cr_assert_eq(exchange(port, req, (size_t)n, &r), 0);
+    cr_assert_eq(r.status, 200, "body %s", r.body);
+    cr_assert_str_eq(r.body, "{\"len\":1000}");
+    resp_free(&r);
+
+    /* chunked past the limit: 413 problem and the connection is dropped */
+    n = sprintf(req, "POST /api/raw HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 5; i++) {
+        n += sprintf(req + n, "fa\r\n");
+        memcpy(req + n, b, 250);
+        n += 250;
+        n += sprintf(req + n, "\r\n");
+    }
+    n += sprintf(req + n, "0\r\n\r\n");
+    fd = cli_connect(port);
+    cli_send(fd, req, (size_t)n);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    json_decref(assert_problem(&r, 413, "payload-too-large"));
+    cr_assert(peer_closed(fd, 2000));
+    close(fd);
+    resp_free(&r);
+    cr_assert_eq(http_server_status_count(srv, 413), 2);
+    free(req);
+    free(b);
+}
+
+Test(http, content_length_with_chunked_rejected)
+{
+    struct resp r;
+    start_with((http_opts){0});
+    const char smug[] = "POST /api/raw HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    int fd = cli_connect(port);
+    cli_send(fd, smug, sizeof smug - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    json_t *p = assert_problem(&r, 400, "invalid-request");
+    cr_assert(strstr(json_string_value(json_object_get(p, "detail")), "Transfer-Encoding"));
+    json_decref(p);
+    cr_assert(peer_closed(fd, 2000));
+    close(fd);
+    resp_free(&r);
+}
+
+Test(http, oversize_headers_rejected)
+{
+    struct resp r;
+    start_with((http_opts){0});
+    char *req = malloc(64 * 1024);
+    /* 8 KiB of headers: fine */
+    int n = sprintf(req, "GET /health HTTP/1.1\r\nHost: t\r\nX-Pad: ");
+    memset(req + n, 'a', 8000);
+    n += 8000;
+    n += sprintf(req + n, "\r\n\r\n");
+    cr_assert_eq(exchange(port, req, (size_t)n, &r), 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+
+    /* past LIMIT_HTTP_HEADER_BYTES_MAX but inside MHD's pool: our 431 */
+    n = sprintf(req, "GET /health HTTP/1.1\r\nHost: t\r\nX-Pad: ");
+    memset(req + n, 'a', LIMIT_HTTP_HEADER_BYTES_MAX);
+    n += LIMIT_HTTP_HEADER_BYTES_MAX;
+    n += sprintf(req + n, "\r\n\r\n");
+    cr_assert_eq(exchange(port, req, (size_t)n, &r), 0);
+    json_decref(assert_problem(&r, 431, "headers-too-large"));
+    resp_free(&r);
+
+    /* past MHD's connection memory: MHD's own 431 */
+    n = sprintf(req, "GET /health HTTP/1.1\r\nHost: t\r\nX-Pad: ");
+    memset(req + n, 'a', LIMIT_HTTP_CONN_MEMORY_BYTES + 1000);
+    n += LIMIT_HTTP_CONN_MEMORY_BYTES + 1000;
+    n += sprintf(req + n, "\r\n\r\n");
+    cr_assert_eq(exchange(port, req, (size_t)n, &r), 0);
+    cr_assert_eq(r.status, 431);
+    resp_free(&r);
+
+    /* a path past LIMIT_HTTP_PATH_BYTES_MAX */
+    n = sprintf(req, "GET /");
+    memset(req + n, 'p', LIMIT_HTTP_PATH_BYTES_MAX);
+    n += LIMIT_HTTP_PATH_BYTES_MAX;
+    n += sprintf(req + n, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    cr_assert_eq(exchange(port, req, (size_t)n, &r), 0);
+    json_decref(assert_problem(&r, 414, "uri-too-long"));
+    resp_free(&r);
+    free(req);
+}
+
+Test(http, per_ip_connection_limit)
+{
+    struct resp r;
+    int fds[4];
+    start_with((http_opts){.per_ip_max = 4});
+    const char hq[] = "GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < 4; i++) {
+        fds[i] = cli_connect(port);
+        cli_send(fds[i], hq, sizeof hq - 1);
+        cr_assert_eq(cli_read(fds[i], &r, 0), 0, "connection %d", i);
+        cr_assert_eq(r.status, 200);
+        resp_free(&r);
+    }
+    /* the fifth from the same address is closed without an answer */
+    int extra = cli_connect(port);
+    cr_assert_geq(extra, 0);
+    cli_send(extra, hq, sizeof hq - 1);
+    cr_assert(peer_closed(extra, 2000));
+    close(extra);
+    /* closing one makes room again */
+    close(fds[0]);
+    usleep(200 * 1000);
+    cr_assert_eq(get(port, "/health", &r), 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    for (int i = 1; i < 4; i++) close(fds[i]);
+}
+
+Test(http, total_connection_limit)
+{
+    struct resp r;
+    int fds[3];
+    start_with((http_opts){.threads = 1, .connections_max = 3});
+    const char hq[] = "GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < 3; i++) {
+        fds[i] = cli_connect(port);
+        cli_send(fds[i], hq, sizeof hq - 1);
+        cr_assert_eq(cli_read(fds[i], &r, 0), 0, "connection %d", i);
+        resp_free(&r);
+    }
+    int extra = cli_connect(port);
+    cli_send(extra, hq, sizeof hq - 1);
+    cr_assert_neq(cli_read(extra, &r, 0), 0, "a 4th connection was served");
+    close(extra);
+    for (int i = 0; i < 3; i++) close(fds[i]);
+}
+
+Test(http, slow_client_is_disconnected)
+{
+    struct resp r;
+    start_with((http_opts){.timeout_s = 1});
+    const char hq[] = "GET /health HTTP/1.1\r\nHost: t\r\nX-Slow: 0123456789\r\n\r\n";
+    int fd = cli_connect(port);
+    int64_t t0 = clock_mono_ms();
+    int closed = 0;
+    /* one byte every 100 ms: never idle for 1 s, but 5+ s for the request */
+    for (size_t i = 0; i < sizeof hq - 1 && !closed; i++) {
+        if (send(fd, hq + i, 1, MSG_NOSIGNAL) != 1) closed = 1;
+        char b[256];
+        ssize_t got = cli_recv(fd, b, sizeof b, 100);
+        if (got == 0 || got == -2) closed = 1;
+        cr_assert_leq(got, 0, "the slow client got an answer: %.*s", (int)got, b);
+    }
+    int64_t took = clock_mono_ms() - t0;
+    cr_assert(closed, "slow client not disconnected after %lld ms", (long long)took);
+    cr_assert_geq(took, 900);
+    cr_assert_leq(took, 2500);
+    close(fd);
+    http_stats st;
+    http_server_stats(srv, &st);
+    cr_assert_geq(st.timeouts, 1);
+
+    /* a normal client still works, and an idle keep-alive connection is closed */
+    fd = cli_connect(port);
+    const char ok[] = "GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(fd, ok, sizeof ok - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    cr_assert(peer_closed(fd, 3000));
+    close(fd);
+}
+
+/* ---- Suspend / resume ------------------------------------------------------- */
+
+Test(http, suspend_resume_from_another_thread)
+{
+    struct resp r;
+    char v[64];
+    start_with((http_opts){.threads = 2});
+    int64_t t0 = clock_mono_ms();
+    cr_assert_eq(get(port, "/api/suspend", &r), 0);
+    cr_assert_geq(clock_mono_ms() - t0, 50);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(hdr(&r, "X-Resumed", v, sizeof v), "yes");
+    json_t *j = body_json(&r);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "id")), hdr(&r, "X-Request-Id", v, sizeof v));
+    json_decref(j);
+    resp_free(&r);
+    /* keep-alive after a resumed request: the connection serves the next one */
+    int fd = cli_connect(port);
+    const char two[] = "GET /api/suspend HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < 3; i++) {
+        cli_send(fd, two, sizeof two - 1);
+        cr_assert_eq(cli_read(fd, &r, 0), 0);
+        cr_assert_eq(r.status, 200);
+        resp_free(&r);
+    }
+    close(fd);
+}
+
+Test(http, many_suspended_requests_hold_no_thread)
+{
+    enum { N = 200 };
+    static int fds[N];
+    struct resp r;
+    start_with((http_opts){.threads = 2, .per_ip_max = 1000, .connections_max = 2000});
+    const char hold[] = "GET /api/hold HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < N; i++) {
+        fds[i] = cli_connect(port);
+        cr_assert_geq(fds[i], 0);
+        cli_send(fds[i], hold, sizeof hold - 1);
+    }
+    /* all N are parked at once although there are only 2 threads */
+    int64_t end = clock_mono_ms() + 10000;
+    while (held_count() < N && clock_mono_ms() < end) usleep(5000);
+    cr_assert_eq(held_count(), N);
+    http_stats st;
+    http_server_stats(srv, &st);
+    cr_assert_eq(st.suspended, N);
+    cr_assert_eq(st.in_flight, N);
+    /* and the workers still answer others promptly */
+    int64_t t0 = clock_mono_ms();
+    cr_assert_eq(get(port, "/health", &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_lt(clock_mono_ms() - t0, 500);
+    resp_free(&r);
+    /* a drain now times out: suspended requests count as in flight */
+    cr_assert_eq(http_server_drain(srv, 50), ORD_ETIMEOUT);
+    release_held();
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(cli_read(fds[i], &r, 0), 0, "request %d", i);
+        cr_assert_eq(r.status, 200);
+        resp_free(&r);
+        close(fds[i]);
+    }
+    cr_assert_eq(http_server_drain(srv, 2000), 0);
+    http_server_stats(srv, &st);
+    cr_assert_eq(st.suspended, 0);
+    cr_assert_geq(http_server_status_count(srv, 200), N + 1);
+}
+
+/* ---- Ready, quiesce, drain -------------------------------------------------- */
+
+Test(http, ready_follows_app_and_quiesce_then_drain)
+{
+    struct resp r;
+    char v[64];
+    start_with((http_opts){0});
+    cr_assert_eq(get(port, "/ready", &r), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "{\"status\":\"ready\"}");
+    resp_free(&r);
+    app_ready = 0;
+    cr_assert_eq(get(port, "/ready", &r), 0);
+    json_decref(assert_problem(&r, 503, "not-ready"));
+    resp_free(&r);
+    app_ready = 1;
+
+    /* a keep-alive connection and a suspended request survive the quiesce */
+    int ka = cli_connect(port);
+    const char hq[] = "GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(ka, hq, sizeof hq - 1);
+    cr_assert_eq(cli_read(ka, &r, 0), 0);
+    resp_free(&r);
+    int held = cli_connect(port);
+    const char hold[] = "GET /api/hold HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(held, hold, sizeof hold - 1);
+    while (held_count() < 1) usleep(1000);
+
+    http_server_quiesce(srv);
+    http_server_quiesce(srv); /* idempotent */
+    cr_assert_eq(cli_connect(port), -1, "new connections must be refused");
+    const char rq[] = "GET /ready HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(ka, rq, sizeof rq - 1);
+    cr_assert_eq(cli_read(ka, &r, 0), 0);
+    json_decref(assert_problem(&r, 503, "shutting-down"));
+    cr_assert_str_eq(hdr(&r, "Connection", v, sizeof v), "close");
+    resp_free(&r);
+    cr_assert(peer_closed(ka, 2000));
+    close(ka);
+
+    cr_assert_eq(http_server_drain(srv, 100), ORD_ETIMEOUT);
+    release_held();
+    cr_assert_eq(cli_read(held, &r, 0), 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    cr_assert_eq(http_server_drain(srv, 2000), 0);
+    close(held);
+    http_server_stop(srv);
+    srv = NULL;
+}
+
+/* ---- Start-up errors, stats, access log ------------------------------------- */
+
+static int h_dummy(http_req *r)
+{
+    (void)r;
+    return 0;
+}
+
+Test(http, start_errors)
+{
+    start_with((http_opts){0});
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    http_server *s2 = NULL;
+    cr_assert_eq(http_server_start(&(http_opts){.listen = listen, .routes = test_routes}, &s2), ORD_EIO);
+    cr_assert_null(s2);
+    cr_assert_eq(http_server_start(&(http_opts){.listen = "localhost:x", .routes = test_routes}, &s2),
+                 ORD_ECONFIG);
+    cr_assert_eq(http_server_start(&(http_opts){.listen = "127.0.0.1:0", .threads = 1000}, &s2), ORD_ECONFIG);
+    static const http_route bad[] = {{"GET", "api/no-slash", h_dummy}, {0, 0, 0}};
+    cr_assert_eq(http_server_start(&(http_opts){.listen = "127.0.0.1:0", .routes = bad}, &s2), ORD_ECONFIG);
+    static const http_route bad2[] = {{"GET", "/a/{}", h_dummy}, {0, 0, 0}};
+    cr_assert_eq(http_server_start(&(http_opts){.listen = "127.0.0.1:0", .routes = bad2}, &s2), ORD_ECONFIG);
+}
+
+Test(http, ipv6_listen)
+{
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int v6 = probe >= 0 && bind(probe, (struct sockaddr *)&a, sizeof a) == 0;
+    if (probe >= 0) close(probe);
+    if (!v6) cr_skip_test("no IPv6 loopback here");
+    start_with((http_opts){.listen = "[::1]:0"});
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    a.sin6_port = htons((uint16_t)port);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char hq[] = "GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(fd, hq, sizeof hq - 1);
+    struct resp r;
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    close(fd);
+}
+
+Test(http, access_log_line_and_stats)
+{
+    char path[] = "/tmp/test_http_log_XXXXXX";
+    int lf = mkstemp(path);
+    cr_assert_geq(lf, 0);
+    int saved = dup(2);
+    dup2(lf, 2);
+    log_setup("test", LOG_DEBUG);
+    start_with((http_opts){0});
+    struct resp r;
+    const char hq[] = "GET /api/items/7 HTTP/1.1\r\nHost: t\r\nX-Request-Id: log-me-1\r\n\r\n";
+    cr_assert_eq(exchange(port, hq, sizeof hq - 1, &r), 0);
+    resp_free(&r);
+    cr_assert_eq(get(port, "/nope", &r), 0);
+    resp_free(&r);
+    cr_assert_eq(http_server_drain(srv, 2000), 0);
+    http_stats st;
+    http_server_stats(srv, &st);
+    dup2(saved, 2);
+    close(saved);
+    log_setup("test", LOG_WARN);
+    cr_assert_eq(st.requests, 2);
+    cr_assert_eq(st.by_class[2], 1);
+    cr_assert_eq(st.by_class[4], 1);
+    cr_assert_eq(st.in_flight, 0);
+
+    char buf[65536];
+    ssize_t n = pread(lf, buf, sizeof buf - 1, 0);
+    cr_assert_gt(n, 0);
+    buf[n] = 0;
+    close(lf);
+    unlink(path);
+    char *line = strstr(buf, "\"requestId\":\"log-me-1\"");
+    cr_assert_not_null(line, "no access log line in: %s", buf);
+    while (line > buf && line[-1] != '\n') line--;
+    char *eol = strchr(line, '\n');
+    *eol = 0;
+    json_t *j = json_loads(line, 0, NULL);
+    cr_assert_not_null(j, "not JSON: %s", line);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "level")), "debug");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "method")), "GET");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "path")), "/api/items/7");
+    cr_assert_eq(json_integer_value(json_object_get(j, "status")), 200);
+    cr_assert(json_is_integer(json_object_get(j, "duration_us")));
+    json_decref(j);
+}
