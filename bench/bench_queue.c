@@ -220,7 +220,7 @@ int main(int argc, char **argv)
     store_opts o = {.path = path, .batch_max = single ? 1 : 0};
     if (store_open(&st, &o) || queue_sys_open(st, &qs)) return 1;
     queue_attrs a;
-    queue_attrs_default(&a);
+    queue_attrs_init(&a);
     if (queue_declare(qs, "bench", &a, 0)) return 1;
     q = queue_find(qs, "bench");
 

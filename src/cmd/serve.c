@@ -1,17 +1,283 @@
-/* serve.c - `orderly serve` and `orderly migrate` (wired up in a later step). */
+/* serve.c - `orderly serve` and `orderly migrate`.
+ *
+ * serve builds the node: store (migrations, writer) -> queues (declared from
+ * the config, names prefixed with the environment) -> bus rules -> functions
+ * -> HTTP.  The main thread then waits for SIGTERM/SIGINT, and every
+ * MAINTENANCE_MS runs the retention sweep.  On a signal: /ready goes 503, the
+ * listener closes, long polls are answered, in-flight requests finish (up to
+ * http.drainSeconds), pollers finish their batches, the writer commits what
+ * is pending, and the process exits 0.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "bus/bus.h"
 #include "cmd/cmd.h"
+#include "conf/config.h"
+#include "fn/fn.h"
+#include "http/api.h"
+#include "lib/err.h"
+#include "lib/id.h"
+#include "obs/log.h"
+#include "queue/queue.h"
+#include "store/store.h"
+
+#define MAINTENANCE_MS 30000
+#define EXPIRE_CHUNK 256
+
+/* mkdir -p of the directory holding path */
+static int make_parent(const char *path)
+{
+    char buf[LIMIT_DB_URL_MAX + 1];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *dir = dirname(buf);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(dir, 0755) && errno != EEXIST) return ORD_EIO;
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) && errno != EEXIST) return ORD_EIO;
+    return 0;
+}
+
+static int open_store(const config *cfg, store **st)
+{
+    if (!strncmp(cfg->db, "postgres://", 11) || !strncmp(cfg->db, "postgresql://", 13)) {
+        log_error("serve", "PostgreSQL is not supported by this build yet", NULL);
+        return ORD_ECONFIG;
+    }
+    if (make_parent(cfg->db)) {
+        log_error("serve", "cannot create the database directory", "db", cfg->db, NULL);
+        return ORD_EIO;
+    }
+    store_opts o = {cfg->db, cfg->store.pending_max, cfg->store.batch_max, cfg->store.window_us};
+    return store_open(st, &o);
+}
+
+/* Declares the config's queues, dead-letter queues first. */
+static int declare_queues(const config *cfg, queue_sys *qs)
+{
+    size_t done = 0, n = cfg->nqueues;
+    char *ok = calloc(n ? n : 1, 1);
+    if (!ok) return ORD_ENOMEM;
+    int rc = 0;
+    while (done < n) {
+        size_t before = done;
+        for (size_t i = 0; i < n; i++) {
+            if (ok[i]) continue;
+            queue_attrs a = cfg->queues[i].attrs;
+            char name[LIMIT_QUEUE_NAME_MAX + 1];
+            if ((rc = config_resource_name(cfg, cfg->queues[i].name, name, sizeof name))) goto out;
+            if (a.max_receive > 0) {
+                char dlq[LIMIT_QUEUE_NAME_MAX + 1];
+                if ((rc = config_resource_name(cfg, a.dlq, dlq, sizeof dlq))) goto out;
+                if (!queue_find(qs, dlq)) continue; /* its DLQ first */
+                snprintf(a.dlq, sizeof a.dlq, "%s", dlq);
+            }
+            if ((rc = queue_declare(qs, name, &a, 1))) {
+                log_error("serve", "cannot declare queue", "queue", name, "error", err_name(rc), NULL);
+                goto out;
+            }
+            ok[i] = 1;
+            done++;
+        }
+        if (done == before) {
+            log_error("serve", "dead-letter queues form a cycle", NULL);
+            rc = ORD_ECONFIG;
+            goto out;
+        }
+    }
+out:
+    free(ok);
+    return rc;
+}
+
+static int add_rules(const config *cfg, bus *b)
+{
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        const config_rule *r = &cfg->rules[i];
+        char names[LIMIT_RULE_TARGETS_MAX][LIMIT_QUEUE_NAME_MAX + 1];
+        const char *targets[LIMIT_RULE_TARGETS_MAX];
+        char err[LIMIT_CONFIG_ERR_MAX];
+        for (int k = 0; k < r->ntargets; k++) {
+            if (config_resource_name(cfg, r->targets[k], names[k], sizeof names[k])) return ORD_ECONFIG;
+            targets[k] = names[k];
+        }
+        int rc = bus_rule_add(b, r->name, r->description[0] ? r->description : NULL, r->event_pattern, targets,
+                              r->ntargets, r->enabled, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "orderly: config: rules[%zu] (%s): %s\n", i, r->name, err);
+            return ORD_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+static int add_functions(const config *cfg, fn_sys *fs)
+{
+    for (size_t i = 0; i < cfg->nfunctions; i++) {
+        const config_function *f = &cfg->functions[i];
+        char q[LIMIT_QUEUE_NAME_MAX + 1], err[LIMIT_CONFIG_ERR_MAX];
+        if (config_resource_name(cfg, f->queue, q, sizeof q)) return ORD_ECONFIG;
+        fn_config c = {f->name, f->handler, q, f->batch_size, f->batching_window_ms, f->max_concurrency,
+                       f->backoff_base_ms, f->backoff_max_ms, f->idempotency_ttl_s, f->enabled};
+        if (fn_add(fs, &c, err, sizeof err)) {
+            fprintf(stderr, "orderly: config: functions[%zu]: %s\n", i, err);
+            return ORD_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+struct expire {
+    queue_sys *qs;
+    queue *q;
+    int64_t n;
+};
+
+static int expire_unit(store_conn *tx, void *arg)
+{
+    struct expire *e = arg;
+    return queue_expire_tx(tx, e->qs, e->q, EXPIRE_CHUNK, &e->n);
+}
+
+/* Retention: drops expired messages of every queue, in bounded units. */
+static void maintenance(store *st, queue_sys *qs)
+{
+    for (int i = 0; i < queue_count(qs); i++) {
+        struct expire e = {qs, queue_at(qs, i), 0};
+        int64_t total = 0;
+        do {
+            if (store_run(st, expire_unit, &e)) break;
+            total += e.n;
+        } while (e.n == EXPIRE_CHUNK);
+        if (total) log_info("serve", "expired messages dropped", "queue", queue_name(e.q), "#count", total, NULL);
+    }
+}
+
+static int usage_or_config(int argc, char **argv, config **cfg, int *exit_code)
+{
+    char err[LIMIT_CONFIG_ERR_MAX];
+    int rc = config_from_args(argc, argv, cfg, err, sizeof err);
+    if (rc == CONFIG_HELP) {
+        config_usage(stdout);
+        *exit_code = CMD_OK;
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "orderly: %s\n", err);
+        *exit_code = config_exit_code(rc);
+        return 1;
+    }
+    if (rc == CONFIG_PRINT) {
+        *exit_code = config_print(*cfg, stdout) ? CMD_FAIL : CMD_OK;
+        config_free(*cfg);
+        return 1;
+    }
+    return 0;
+}
 
 int cmd_serve(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "orderly serve: not built yet\n");
-    return CMD_FAIL;
+    config *cfg = NULL;
+    int code = CMD_FAIL, rc;
+    if (usage_or_config(argc, argv, &cfg, &code)) return code;
+
+    /* every thread created from here on inherits the blocked signals;
+     * only the main thread takes them, with sigtimedwait */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    log_setup(cfg->env, cfg->log_level);
+    store *st = NULL;
+    queue_sys *qs = NULL;
+    bus *b = NULL;
+    fn_sys *fs = NULL;
+    http_server *srv = NULL;
+    api a = {.env = cfg->env};
+    if ((rc = id_init())) goto out;
+    if ((rc = open_store(cfg, &st))) goto out;
+    if ((rc = queue_sys_open(st, &qs))) goto out;
+    if ((rc = declare_queues(cfg, qs))) goto out;
+    if ((rc = bus_open(qs, &b)) || (rc = add_rules(cfg, b))) goto out;
+    if ((rc = fn_sys_open(qs, b, &fs)) || (rc = add_functions(cfg, fs))) goto out;
+    if ((rc = fn_start(fs))) goto out;
+    a.st = st;
+    a.qs = qs;
+    a.b = b;
+    a.fs = fs;
+    http_opts ho = {.listen = cfg->listen,
+                    .threads = cfg->http.threads,
+                    .connections_max = cfg->http.connections_max,
+                    .per_ip_max = cfg->http.connections_per_ip,
+                    .timeout_s = cfg->http.timeout_s,
+                    .body_bytes_max = (size_t)cfg->http.body_bytes_max,
+                    .routes = api_routes,
+                    .app = &a,
+                    .ready = api_ready};
+    if ((rc = http_server_start(&ho, &srv))) goto out;
+    atomic_store(&a.ready, 1);
+    log_info("serve", "serving", "listen", cfg->listen, "db", cfg->db, "#schemaVersion",
+             (int64_t)store_schema_version(st), "#queues", (int64_t)queue_count(qs), "#rules",
+             (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
+
+    int sig;
+    for (;;) {
+        struct timespec ts = {MAINTENANCE_MS / 1000, 0};
+        sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) break;
+        if (sig < 0 && errno == EAGAIN) maintenance(st, qs);
+    }
+    log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
+             (int64_t)cfg->http.drain_s, NULL);
+    atomic_store(&a.ready, 0);
+    http_server_quiesce(srv);
+    atomic_store(&a.draining, 1);
+    for (int i = 0; i < queue_count(qs); i++) queue_interrupt(queue_at(qs, i));
+    if (http_server_drain(srv, cfg->http.drain_s * 1000))
+        log_warn("serve", "drain timed out; closing remaining connections", NULL);
+    fn_stop(fs);
+    rc = 0;
+out:
+    if (rc) log_error("serve", "cannot serve", "error", err_name(rc), "detail", err_msg(rc), NULL);
+    if (srv) {
+        /* long polls still suspended would block the stop: answer them */
+        atomic_store(&a.draining, 1);
+        for (int i = 0; qs && i < queue_count(qs); i++) queue_interrupt(queue_at(qs, i));
+        http_server_drain(srv, 2000);
+        http_server_stop(srv);
+    }
+    fn_sys_close(fs);
+    bus_close(b);
+    queue_sys_close(qs);
+    store_close(st);
+    if (!rc) log_info("serve", "stopped", NULL);
+    config_free(cfg);
+    return rc ? (rc == ORD_ECONFIG ? CMD_USAGE : CMD_FAIL) : CMD_OK;
 }
 
 int cmd_migrate(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "orderly migrate: not built yet\n");
-    return CMD_FAIL;
+    config *cfg = NULL;
+    int code = CMD_FAIL;
+    if (usage_or_config(argc, argv, &cfg, &code)) return code;
+    log_setup(cfg->env, cfg->log_level);
+    store *st = NULL;
+    int rc = id_init();
+    if (!rc) rc = open_store(cfg, &st);
+    if (!rc) printf("database %s at schema version %d\n", cfg->db, store_schema_version(st));
+    store_close(st);
+    config_free(cfg);
+    if (rc) fprintf(stderr, "orderly migrate: %s\n", err_msg(rc));
+    return rc ? CMD_FAIL : CMD_OK;
 }

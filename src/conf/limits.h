@@ -12,7 +12,8 @@
 #define LIMIT_ENV_NAME_MAX         32      /* ENVIRONMENT: [a-z0-9-], 1..32 */
 #define LIMIT_QUEUE_NAME_MAX       80      /* SQS: 1..80 of [A-Za-z0-9_-], incl. env prefix */
 #define LIMIT_RULE_NAME_MAX        64      /* EventBridge: 1..64 of [.\-_A-Za-z0-9] */
-#define LIMIT_FUNCTION_NAME_MAX    64
+#define LIMIT_FUNCTION_NAME_MAX    64      /* Lambda: 1..64 of [A-Za-z0-9_-] */
+#define LIMIT_HANDLER_NAME_MAX     64      /* a registered C handler: 1..64 of [A-Za-z0-9_.-] */
 
 /* ---- Queues (SQS semantics) ----------------------------------------- */
 #define LIMIT_MESSAGE_BYTES_MAX        262144  /* 256 KiB, a message body */
@@ -21,7 +22,10 @@
 #define LIMIT_BATCH_ENTRIES_MAX        10      /* SendMessageBatch / DeleteMessageBatch */
 #define LIMIT_RECEIVE_MAX              10      /* MaxNumberOfMessages 1..10 */
 #define LIMIT_WAIT_SECONDS_MAX         20      /* WaitTimeSeconds 0..20 */
+#define LIMIT_WAIT_SECONDS_DEFAULT     0       /* ReceiveMessageWaitTimeSeconds: short polling */
 #define LIMIT_DELAY_SECONDS_MAX        900     /* DelaySeconds 0..900 */
+#define LIMIT_DELAY_SECONDS_DEFAULT    0
+#define LIMIT_MAX_MESSAGE_SIZE_DEFAULT LIMIT_MESSAGE_BYTES_MAX /* MaximumMessageSize default */
 #define LIMIT_VISIBILITY_SECONDS_MAX   43200   /* VisibilityTimeout 0..12 h */
 #define LIMIT_VISIBILITY_DEFAULT       30
 #define LIMIT_RETENTION_SECONDS_MIN    60      /* MessageRetentionPeriod 60 s..14 d */
@@ -40,6 +44,7 @@
 #define LIMIT_EVENT_RESOURCES_MAX      32      /* resources[] entries */
 #define LIMIT_RULES_MAX                300     /* rules per bus */
 #define LIMIT_RULE_TARGETS_MAX         5
+#define LIMIT_RULE_DESCRIPTION_MAX     512     /* EventBridge: a rule's description */
 #define LIMIT_PATTERN_BYTES_MAX        4096    /* an event pattern's JSON */
 #define LIMIT_PATTERN_DEPTH_MAX        32      /* nesting of a pattern */
 #define LIMIT_PATTERN_NUMBER_ABS_MAX   5.0e9   /* numeric operands and matched values: |x| <= 5e9 (event-ruler) */
@@ -49,10 +54,18 @@
 
 /* ---- Functions (Lambda event source mappings) ----------------------- */
 #define LIMIT_FN_BATCH_MAX             10      /* batch size 1..10 (SQS receive maximum) */
+#define LIMIT_FN_BATCH_DEFAULT         10
 #define LIMIT_FN_WINDOW_MS_MAX         300000  /* MaximumBatchingWindow 0..300 s */
+#define LIMIT_FN_WINDOW_MS_DEFAULT     0       /* invoke as soon as messages arrive */
 #define LIMIT_FN_CONCURRENCY_MAX       64      /* concurrent batches per mapping */
+#define LIMIT_FN_CONCURRENCY_DEFAULT   2
 #define LIMIT_FN_BACKOFF_SECONDS_MAX   43200   /* backoff ceiling, = visibility max */
+#define LIMIT_FN_BACKOFF_MS_MAX        (LIMIT_FN_BACKOFF_SECONDS_MAX * 1000) /* backoff.baseMs/maxMs */
+#define LIMIT_FN_BACKOFF_BASE_MS_DEFAULT 1000  /* first retry after ~1 s ... */
+#define LIMIT_FN_BACKOFF_MAX_MS_DEFAULT  60000 /* ... doubling up to 1 min */
+#define LIMIT_FN_IDEMPOTENCY_TTL_MIN   1
 #define LIMIT_FN_IDEMPOTENCY_TTL_MAX   2592000 /* 30 days */
+#define LIMIT_FN_IDEMPOTENCY_TTL_DEFAULT 604800 /* processed event ids kept 7 days */
 #define LIMIT_FUNCTIONS_MAX            64
 
 /* ---- Store (group commit) ------------------------------------------- */
@@ -66,10 +79,12 @@
 
 /* ---- HTTP ----------------------------------------------------------- */
 #define LIMIT_HTTP_BODY_BYTES_MAX      1048576 /* any request body, 1 MiB -> 413 */
+#define LIMIT_HTTP_BODY_BYTES_MIN      65536   /* http.bodyBytesMax floor: an order body (64 KiB) must fit */
 #define LIMIT_HTTP_HEADER_BYTES_MAX    16384   /* request line + headers -> 431/413 */
 #define LIMIT_HTTP_CONNECTIONS_DEFAULT 1024    /* open connections, all clients */
 #define LIMIT_HTTP_CONNECTIONS_MAX     65536
-#define LIMIT_HTTP_PER_IP_DEFAULT      256     /* open connections from one address */
+#define LIMIT_HTTP_PER_IP_DEFAULT      256     /* open connections from one address, */
+                                               /* at most LIMIT_HTTP_CONNECTIONS_MAX */
 #define LIMIT_HTTP_TIMEOUT_S_DEFAULT   30      /* idle / slow client timeout */
 #define LIMIT_HTTP_TIMEOUT_S_MAX       600
 #define LIMIT_HTTP_THREADS_DEFAULT     2       /* epoll threads in the pool */
@@ -85,8 +100,12 @@
 #define LIMIT_HTTP_REQUEST_ID_MAX      64      /* X-Request-Id kept if <= this, [A-Za-z0-9._-] */
 #define LIMIT_HTTP_ARENA_BYTES_MAX     16777216 /* one request's arena (body copy, replies); beyond
                                                   it http_req_alloc returns NULL -> 503 */
+#define LIMIT_HTTP_DRAIN_S_MAX         600
 
 /* ---- Config --------------------------------------------------------- */
-#define LIMIT_CONFIG_BYTES_MAX         1048576
+#define LIMIT_CONFIG_BYTES_MAX         1048576 /* the JSON config file */
+#define LIMIT_LISTEN_ADDR_MAX          255     /* listen: HOST:PORT */
+#define LIMIT_DB_URL_MAX               1024    /* db: a file path or postgres:// URL */
+#define LIMIT_CONFIG_ERR_MAX           512     /* a config error message, one line */
 
 #endif

@@ -6,22 +6,6 @@
 #include "http/api.h"
 #include "lib/err.h"
 
-int api_queues_list(http_req *r);
-int api_queues_create(http_req *r);
-int api_queue_get(http_req *r);
-int api_queue_attrs_get(http_req *r);
-int api_queue_attrs_put(http_req *r);
-int api_queue_send(http_req *r);
-int api_queue_send_batch(http_req *r);
-int api_queue_receive(http_req *r);
-int api_queue_delete(http_req *r);
-int api_queue_delete_batch(http_req *r);
-int api_queue_visibility(http_req *r);
-int api_queue_redrive(http_req *r);
-int api_queue_purge(http_req *r);
-int api_events_put(http_req *r);
-int api_rules_list(http_req *r);
-
 const http_route api_routes[] = {
     {"GET", "/api/queues", api_queues_list},
     {"POST", "/api/queues", api_queues_create},

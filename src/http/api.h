@@ -22,12 +22,30 @@ typedef struct api {
     bus *b;
     fn_sys *fs;
     const char *env;
-    _Atomic int ready;   /* /ready answers 200 when set */
+    _Atomic int ready;    /* /ready answers 200 when set */
+    _Atomic int draining; /* shutting down: long polls answer now */
 } api;
 
 /* All routes, ending with {0}. */
 extern const http_route api_routes[];
 int api_ready(void *app);
+
+/* ---- handlers (one file per resource) ---------------------------------- */
+int api_queues_list(http_req *r);
+int api_queues_create(http_req *r);
+int api_queue_get(http_req *r);
+int api_queue_attrs_get(http_req *r);
+int api_queue_attrs_put(http_req *r);
+int api_queue_send(http_req *r);
+int api_queue_send_batch(http_req *r);
+int api_queue_receive(http_req *r);
+int api_queue_delete(http_req *r);
+int api_queue_delete_batch(http_req *r);
+int api_queue_visibility(http_req *r);
+int api_queue_redrive(http_req *r);
+int api_queue_purge(http_req *r);
+int api_events_put(http_req *r);
+int api_rules_list(http_req *r);
 
 /* ---- async units ------------------------------------------------------- */
 

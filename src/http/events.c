@@ -19,7 +19,7 @@ typedef struct put_entry {
     json_t *detail;  /* owned when parsed from a string */
     int rc;
     char code[32];
-    char msg[200];
+    char msg[320];
     char id[40];
 } put_entry;
 
@@ -47,7 +47,7 @@ static void parse_entry(const json_t *o, put_entry *e)
     static const char *const names[] = {"Source", "source", "DetailType", "detailType", "Detail", "detail",
                                         "Resources", "resources", "Time", "time", "EventBusName",
                                         "eventBusName", NULL};
-    char m[200];
+    char m[320];
     if (!json_is_object(o)) {
         entry_fail(e, "InvalidArgument", "entry must be an object");
         return;
@@ -77,8 +77,8 @@ static void parse_entry(const json_t *o, put_entry *e)
         json_error_t je;
         e->detail = json_loadb(json_string_value(det), json_string_length(det), JSON_REJECT_DUPLICATES, &je);
         if (!e->detail || !json_is_object(e->detail)) {
-            snprintf(m, sizeof m, "Detail is not a JSON object: %s at position %d", e->detail ? "not an object" : je.text,
-                     je.position);
+            snprintf(m, sizeof m, "Detail is not a JSON object: %.160s at position %d",
+                     e->detail ? "not an object" : je.text, je.position);
             entry_fail(e, "MalformedDetail", m);
             return;
         }

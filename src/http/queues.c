@@ -438,7 +438,7 @@ static int recv_reply(http_req *r, void *arg, int rc);
 static void recv_woken(void *arg, int timed_out)
 {
     recv_op *op = arg;
-    if (timed_out) op->deadline_ms = 0; /* one last look, then answer */
+    if (timed_out || atomic_load(&op->a->draining)) op->deadline_ms = 0; /* one last look, then answer */
     api_resubmit(op->r, recv_unit, recv_reply, op);
 }
 

@@ -36,6 +36,7 @@
     X(HANDLER,            500, "handler-failed",     "function handler failed")                \
     X(DUPLICATE,          200, "duplicate",          "duplicate event ignored")                \
     X(CONFIG,             400, "config-error",       "invalid configuration")                  \
+    X(NOENV,              400, "environment-not-set", "ENVIRONMENT is not set")                \
     X(USAGE,              400, "usage",              "invalid usage")
 
 enum {

@@ -65,16 +65,6 @@ struct queue_sys {
     void *dead_letter_arg;
 };
 
-void queue_attrs_default(queue_attrs *a)
-{
-    memset(a, 0, sizeof *a);
-    a->visibility_s = LIMIT_VISIBILITY_DEFAULT;
-    a->delay_s = 0;
-    a->retention_s = LIMIT_RETENTION_DEFAULT;
-    a->max_size = LIMIT_MESSAGE_BYTES_MAX;
-    a->wait_s = 0;
-}
-
 /* ---- registry ---------------------------------------------------------- */
 
 static queue *queue_new(queue_sys *qs, int64_t id, const char *name, const queue_attrs *a)
@@ -292,7 +282,7 @@ static int load_queues(store_conn *c, queue_sys *qs)
     int rc;
     while ((rc = store_step(st)) == STORE_ROW) {
         queue_attrs a;
-        queue_attrs_default(&a);
+        queue_attrs_init(&a);
         a.visibility_s = (int)store_col_i64(st, 2);
         a.delay_s = (int)store_col_i64(st, 3);
         a.retention_s = (int)store_col_i64(st, 4);
@@ -354,19 +344,6 @@ void queue_sys_close(queue_sys *qs)
 
 /* ---- queues -------------------------------------------------------------- */
 
-int queue_name_valid(const char *name)
-{
-    size_t n = strlen(name);
-    if (n < 1 || n > LIMIT_QUEUE_NAME_MAX) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_'))
-            return 0;
-    }
-    return 1;
-}
-
 #define RANGE(v, lo, hi, what)                                                                     \
     if ((v) < (lo) || (v) > (hi)) {                                                                \
         snprintf(err, errlen, "%s must be between %d and %d, got %d", what, lo, hi, v);            \
@@ -375,7 +352,7 @@ int queue_name_valid(const char *name)
 
 int queue_attrs_check(queue_sys *qs, const char *name, const queue_attrs *a, char *err, size_t errlen)
 {
-    if (!queue_name_valid(name)) {
+    if (!queue_name_valid(name, LIMIT_QUEUE_NAME_MAX)) {
         snprintf(err, errlen, "queue name must be 1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
         return ORD_EVALIDATION;
     }

@@ -71,8 +71,6 @@ void queue_sys_on_dead_letter(queue_sys *qs, queue_dead_letter_fn fn, void *arg)
 
 /* ---- queues ------------------------------------------------------------ */
 
-/* Name rules: 1..LIMIT_QUEUE_NAME_MAX of [A-Za-z0-9_-].  1 when valid. */
-int queue_name_valid(const char *name);
 /* Checks ranges and that a RedrivePolicy target exists and is not the queue
  * itself.  Writes a reason into err. ORD_EVALIDATION when invalid. */
 int queue_attrs_check(queue_sys *qs, const char *name, const queue_attrs *a, char *err, size_t errlen);

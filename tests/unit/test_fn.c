@@ -58,7 +58,7 @@ static void setup(void)
     cr_assert_eq(queue_sys_open(st, &qs), 0);
     cr_assert_eq(bus_open(qs, &b), 0);
     queue_attrs a;
-    queue_attrs_default(&a);
+    queue_attrs_init(&a);
     cr_assert_eq(queue_declare(qs, "in-dlq", &a, 0), 0);
     cr_assert_eq(queue_declare(qs, "out", &a, 0), 0);
     a.visibility_s = 2;

@@ -34,7 +34,7 @@ TestSuite(queue, .init = setup, .fini = teardown, .timeout = 60);
 static queue *make(const char *name, int vis, const char *dlq, int max_receive)
 {
     queue_attrs a;
-    queue_attrs_default(&a);
+    queue_attrs_init(&a);
     a.visibility_s = vis;
     if (dlq) {
         snprintf(a.dlq, sizeof a.dlq, "%s", dlq);
@@ -359,7 +359,7 @@ Test(queue, delay_seconds)
 Test(queue, retention_expiry)
 {
     queue_attrs a;
-    queue_attrs_default(&a);
+    queue_attrs_init(&a);
     a.retention_s = 60;
     cr_assert_eq(queue_declare(qs, "q12", &a, 0), 0);
     queue *q = queue_find(qs, "q12");
@@ -396,7 +396,7 @@ Test(queue, body_limit)
     o.len = 0;
     cr_expect_eq(store_run(st, send_unit, &o), ORD_EVALIDATION, "empty body refused");
     queue_attrs a;
-    queue_attrs_default(&a);
+    queue_attrs_init(&a);
     a.max_size = 1024;
     cr_assert_eq(queue_declare(qs, "q13s", &a, 0), 0);
     struct op s = {.q = queue_find(qs, "q13s"), .body = big, .len = 1024, .delay = -1};
@@ -408,7 +408,7 @@ Test(queue, body_limit)
 Test(queue, create_semantics)
 {
     queue_attrs a;
-    queue_attrs_default(&a);
+    queue_attrs_init(&a);
     cr_assert_eq(queue_declare(qs, "c1", &a, 0), 0);
     cr_expect_eq(queue_declare(qs, "c1", &a, 0), 0, "same attributes: existing queue");
     a.visibility_s = 99;
@@ -420,7 +420,7 @@ Test(queue, create_semantics)
     cr_expect_eq(queue_declare(qs, "bad name", &a, 0), ORD_EVALIDATION);
     a.visibility_s = 43201;
     cr_expect_eq(queue_declare(qs, "c2", &a, 0), ORD_EVALIDATION);
-    queue_attrs_default(&a);
+    queue_attrs_init(&a);
     snprintf(a.dlq, sizeof a.dlq, "nope");
     a.max_receive = 3;
     cr_expect_eq(queue_declare(qs, "c3", &a, 0), ORD_EVALIDATION, "DLQ must exist");

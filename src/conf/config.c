@@ -1,0 +1,666 @@
+/* config.c - the key tables of orderly and config_load: defaults < file <
+ * environment < flags, then the checks that need the whole picture (the
+ * environment prefix, duplicate names, references between queues, rules and
+ * functions).
+ *
+ * DESIGN: every scalar is a row of a conf_key table (conf/table.h); the JSON
+ * walker, the environment and flag readers, --help and --print-config all
+ * work from those rows, so adding a key is adding a row (and a field).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "conf/config.h"
+#include "lib/check.h"
+#include "lib/err.h"
+
+#define NOENV_MSG "ENVIRONMENT is not set (use --env NAME or ENVIRONMENT=NAME)"
+
+/* ---- Syntax of names ---------------------------------------------------- */
+
+static int env_valid(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9'))) return 0;
+    return s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-")] == 0;
+}
+
+static int listen_valid(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    long long port;
+    if (!colon || colon == s || strlen(colon + 1) > 5) return 0;
+    return conf_parse_ll(colon + 1, &port) == 0 && colon[1] != '-' && port <= 65535;
+}
+
+static int queue_valid(const char *s)
+{
+    return queue_name_valid(s, LIMIT_QUEUE_NAME_MAX);
+}
+
+static int rule_valid(const char *s)
+{
+    return s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")] == 0;
+}
+
+static int handler_valid(const char *s)
+{
+    return rule_valid(s); /* the same alphabet: [A-Za-z0-9_.-] */
+}
+
+#define QUEUE_SYNTAX "[A-Za-z0-9_-]+"
+
+/* ---- Tables ------------------------------------------------------------- */
+
+static const conf_key top_keys[] = {
+    CONF_STRING_KEY(config, env, "env", 1, LIMIT_ENV_NAME_MAX, NULL, .env = "ENVIRONMENT",
+                    .flag = "env", .metavar = "NAME", .valid = env_valid,
+                    .syntax = "[a-z0-9][a-z0-9-]*",
+                    .help = "environment name; prefixes resource names (dev-orders) and the "
+                            "default db"),
+    CONF_STRING_KEY(config, listen, "listen", 1, LIMIT_LISTEN_ADDR_MAX, "127.0.0.1:8080",
+                    .env = "ORDERLY_LISTEN", .flag = "listen", .metavar = "HOST:PORT",
+                    .valid = listen_valid, .syntax = "HOST:PORT", .help = "HTTP listen address"),
+    CONF_STRING_KEY(config, db, "db", 1, LIMIT_DB_URL_MAX, "data/<env>.db", .env = "ORDERLY_DB",
+                    .flag = "db", .metavar = "PATH|URL",
+                    .help = "SQLite database file, or a postgres:// URL"),
+    CONF_LEVEL_KEY(config, log_level, "log.level", LOG_INFO, .env = "ORDERLY_LOG_LEVEL",
+                   .flag = "log-level", .metavar = "LEVEL", .help = "least severe level logged"),
+    CONF_INT_KEY(config, http.threads, "http.threads", 1, LIMIT_HTTP_THREADS_MAX,
+                 LIMIT_HTTP_THREADS_DEFAULT, .env = "ORDERLY_HTTP_THREADS",
+                 .help = "HTTP server threads"),
+    CONF_INT_KEY(config, http.connections_max, "http.connectionsMax", 1,
+                 LIMIT_HTTP_CONNECTIONS_MAX, LIMIT_HTTP_CONNECTIONS_DEFAULT,
+                 .env = "ORDERLY_HTTP_CONNECTIONS_MAX",
+                 .help = "open connections, all clients together"),
+    CONF_INT_KEY(config, http.connections_per_ip, "http.connectionsPerIp", 1,
+                 LIMIT_HTTP_CONNECTIONS_MAX, LIMIT_HTTP_PER_IP_DEFAULT,
+                 .env = "ORDERLY_HTTP_CONNECTIONS_PER_IP",
+                 .help = "open connections from one client address"),
+    CONF_INT_KEY(config, http.timeout_s, "http.timeoutSeconds", 1, LIMIT_HTTP_TIMEOUT_S_MAX,
+                 LIMIT_HTTP_TIMEOUT_S_DEFAULT, .env = "ORDERLY_HTTP_TIMEOUT_SECONDS",
+                 .help = "idle or slow connections are closed after this"),
+    CONF_INT_KEY(config, http.body_bytes_max, "http.bodyBytesMax", LIMIT_HTTP_BODY_BYTES_MIN,
+                 LIMIT_HTTP_BODY_BYTES_MAX, LIMIT_HTTP_BODY_BYTES_MAX,
+                 .env = "ORDERLY_HTTP_BODY_BYTES_MAX",
+                 .help = "largest request body; larger ones get 413"),
+    CONF_INT_KEY(config, http.drain_s, "http.drainSeconds", 0, LIMIT_HTTP_DRAIN_S_MAX,
+                 LIMIT_HTTP_DRAIN_S_DEFAULT, .env = "ORDERLY_HTTP_DRAIN_SECONDS",
+                 .help = "on SIGTERM, wait this long for in-flight work"),
+    CONF_INT_KEY(config, store.pending_max, "store.pendingMax", 1, LIMIT_STORE_PENDING_MAX,
+                 LIMIT_STORE_PENDING_DEFAULT, .env = "ORDERLY_STORE_PENDING_MAX",
+                 .help = "writes waiting for the writer; beyond this 503"),
+    CONF_INT_KEY(config, store.batch_max, "store.batchMax", 1, LIMIT_STORE_BATCH_MAX,
+                 LIMIT_STORE_BATCH_DEFAULT, .env = "ORDERLY_STORE_BATCH_MAX",
+                 .help = "writes committed in one transaction"),
+    CONF_INT_KEY(config, store.window_us, "store.windowMicros", 0, LIMIT_STORE_WINDOW_US_MAX,
+                 LIMIT_STORE_WINDOW_US_DEFAULT, .env = "ORDERLY_STORE_WINDOW_MICROS",
+                 .help = "extra wait for more writes before a commit"),
+};
+
+static const conf_key queue_keys[] = {
+    /* 2 = the shortest prefix, "e-"; the real bound depends on env (checked later) */
+    CONF_STRING_KEY(config_queue, name, "name", 1, LIMIT_QUEUE_NAME_MAX - 2, NULL,
+                    .valid = queue_valid, .syntax = QUEUE_SYNTAX,
+                    .help = "queue name without the environment prefix; with \"<env>-\" at "
+                            "most 80 characters"),
+};
+
+static const conf_key rule_keys[] = {
+    CONF_STRING_KEY(config_rule, name, "name", 1, LIMIT_RULE_NAME_MAX, NULL, .valid = rule_valid,
+                    .syntax = "[.\\-_A-Za-z0-9]+", .help = "rule name"),
+    CONF_STRING_KEY(config_rule, description, "description", 0, LIMIT_RULE_DESCRIPTION_MAX, "",
+                    .help = "free text"),
+    CONF_BOOL_KEY(config_rule, enabled, "enabled", 1, .help = "a disabled rule matches nothing"),
+};
+
+struct target {
+    char queue[LIMIT_QUEUE_NAME_MAX + 1];
+};
+static const conf_key target_keys[] = {
+    CONF_STRING_KEY(struct target, queue, "queue", 1, LIMIT_QUEUE_NAME_MAX, NULL,
+                    .valid = queue_valid, .syntax = QUEUE_SYNTAX,
+                    .help = "a queue of queues[] that receives matching events"),
+};
+
+static const conf_key function_keys[] = {
+    CONF_STRING_KEY(config_function, name, "name", 1, LIMIT_FUNCTION_NAME_MAX, NULL,
+                    .valid = queue_valid, .syntax = QUEUE_SYNTAX, .help = "function name"),
+    CONF_STRING_KEY(config_function, handler, "handler", 1, LIMIT_HANDLER_NAME_MAX, NULL,
+                    .valid = handler_valid, .syntax = "[A-Za-z0-9_.-]+",
+                    .help = "name of a registered C handler"),
+    CONF_STRING_KEY(config_function, queue, "queue", 1, LIMIT_QUEUE_NAME_MAX, NULL,
+                    .valid = queue_valid, .syntax = QUEUE_SYNTAX,
+                    .help = "the queue of queues[] it consumes"),
+    CONF_INT_KEY(config_function, batch_size, "batchSize", 1, LIMIT_FN_BATCH_MAX,
+                 LIMIT_FN_BATCH_DEFAULT, .help = "messages per invocation"),
+    CONF_INT_KEY(config_function, batching_window_ms, "batchingWindowMs", 0,
+                 LIMIT_FN_WINDOW_MS_MAX, LIMIT_FN_WINDOW_MS_DEFAULT,
+                 .help = "wait up to this long to fill a batch"),
+    CONF_INT_KEY(config_function, max_concurrency, "maxConcurrency", 1, LIMIT_FN_CONCURRENCY_MAX,
+                 LIMIT_FN_CONCURRENCY_DEFAULT, .help = "batches processed at the same time"),
+    CONF_INT_KEY(config_function, backoff_base_ms, "backoff.baseMs", 1, LIMIT_FN_BACKOFF_MS_MAX,
+                 LIMIT_FN_BACKOFF_BASE_MS_DEFAULT,
+                 .help = "first retry delay; retry n waits min(baseMs*2^(n-1), maxMs) with "
+                         "jitter"),
+    CONF_INT_KEY(config_function, backoff_max_ms, "backoff.maxMs", 1, LIMIT_FN_BACKOFF_MS_MAX,
+                 LIMIT_FN_BACKOFF_MAX_MS_DEFAULT, .help = "longest retry delay"),
+    CONF_INT_KEY(config_function, idempotency_ttl_s, "idempotencyTtlSeconds",
+                 LIMIT_FN_IDEMPOTENCY_TTL_MIN, LIMIT_FN_IDEMPOTENCY_TTL_MAX,
+                 LIMIT_FN_IDEMPOTENCY_TTL_DEFAULT,
+                 .help = "processed event ids are remembered this long"),
+    CONF_BOOL_KEY(config_function, enabled, "enabled", 1,
+                  .help = "a disabled function does not poll"),
+};
+
+#define COUNT(t) (sizeof t / sizeof t[0])
+
+const conf_key *config_keys(size_t *n)
+{
+    *n = COUNT(top_keys);
+    return top_keys;
+}
+
+const conf_key *config_queue_keys(size_t *n)
+{
+    *n = COUNT(queue_keys);
+    return queue_keys;
+}
+
+const conf_key *config_rule_keys(size_t *n)
+{
+    *n = COUNT(rule_keys);
+    return rule_keys;
+}
+
+const conf_key *config_function_keys(size_t *n)
+{
+    *n = COUNT(function_keys);
+    return function_keys;
+}
+
+/* ---- Arrays of the file -------------------------------------------------- */
+
+/* Checks that v is an array of at most max objects; 0 or ORD_ECONFIG. */
+static int check_array(const json_t *v, const char *path, size_t max, char *err, size_t errlen)
+{
+    if (!json_is_array(v)) return conf_errf(err, errlen, "\"%s\" must be an array", path);
+    if (json_array_size(v) > max)
+        return conf_errf(err, errlen, "\"%s\" has %zu entries; at most %zu are allowed", path,
+                         json_array_size(v), max);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_object(e))
+            return conf_errf(err, errlen, "\"%s[%zu]\" must be an object", path, i);
+    }
+    return 0;
+}
+
+static void *alloc_array(size_t n, size_t size)
+{
+    return calloc(n ? n : 1, size);
+}
+
+static int parse_queues(config *cfg, const json_t *arr, char *err, size_t errlen)
+{
+    int rc = check_array(arr, "queues", LIMIT_QUEUES_MAX, err, errlen);
+    if (rc) return rc;
+    size_t n = json_array_size(arr);
+    if (!(cfg->queues = alloc_array(n, sizeof *cfg->queues))) return ORD_ENOMEM;
+    static const char *const skip[] = {"attributes", NULL};
+    for (size_t i = 0; i < n; i++) {
+        config_queue *q = &cfg->queues[i];
+        const json_t *e = json_array_get(arr, i);
+        char path[CONF_PATH_MAX];
+        snprintf(path, sizeof path, "queues[%zu]", i);
+        conf_table_defaults(queue_keys, COUNT(queue_keys), q);
+        queue_attrs_init(&q->attrs);
+        cfg->nqueues = i + 1;
+        if ((rc = conf_table_apply(queue_keys, COUNT(queue_keys), e, path, 0, skip, q, err, errlen)) ||
+            (rc = conf_table_required(queue_keys, COUNT(queue_keys), q, path, err, errlen)))
+            return rc;
+        const json_t *attrs = json_object_get(e, "attributes");
+        if (attrs) {
+            char apath[CONF_PATH_MAX];
+            conf_path_join(apath, sizeof apath, path, "attributes");
+            if ((rc = queue_attrs_parse_at(attrs, apath, &q->attrs, err, errlen))) return rc;
+        }
+    }
+    return 0;
+}
+
+static int parse_targets(config_rule *r, const json_t *arr, const char *path, char *err,
+                         size_t errlen)
+{
+    int rc = check_array(arr, path, LIMIT_RULE_TARGETS_MAX, err, errlen);
+    if (rc) return rc;
+    if (json_array_size(arr) == 0)
+        return conf_errf(err, errlen, "\"%s\" must have 1..%d entries, got none", path,
+                         LIMIT_RULE_TARGETS_MAX);
+    for (size_t j = 0; j < json_array_size(arr); j++) {
+        struct target t;
+        char tpath[CONF_PATH_MAX + 24];
+        snprintf(tpath, sizeof tpath, "%s[%zu]", path, j);
+        conf_table_defaults(target_keys, COUNT(target_keys), &t);
+        if ((rc = conf_table_apply(target_keys, COUNT(target_keys), json_array_get(arr, j), tpath,
+                                   0, NULL, &t, err, errlen)) ||
+            (rc = conf_table_required(target_keys, COUNT(target_keys), &t, tpath, err, errlen)))
+            return rc;
+        memcpy(r->targets[j], t.queue, sizeof t.queue);
+        r->ntargets = (int)j + 1;
+    }
+    return 0;
+}
+
+static int parse_rules(config *cfg, const json_t *arr, char *err, size_t errlen)
+{
+    int rc = check_array(arr, "rules", LIMIT_RULES_MAX, err, errlen);
+    if (rc) return rc;
+    size_t n = json_array_size(arr);
+    if (!(cfg->rules = alloc_array(n, sizeof *cfg->rules))) return ORD_ENOMEM;
+    static const char *const skip[] = {"eventPattern", "targets", NULL};
+    for (size_t i = 0; i < n; i++) {
+        config_rule *r = &cfg->rules[i];
+        const json_t *e = json_array_get(arr, i);
+        char path[CONF_PATH_MAX], sub[CONF_PATH_MAX];
+        snprintf(path, sizeof path, "rules[%zu]", i);
+        conf_table_defaults(rule_keys, COUNT(rule_keys), r);
+        cfg->nrules = i + 1;
+        if ((rc = conf_table_apply(rule_keys, COUNT(rule_keys), e, path, 0, skip, r, err, errlen)) ||
+            (rc = conf_table_required(rule_keys, COUNT(rule_keys), r, path, err, errlen)))
+            return rc;
+        const json_t *pat = json_object_get(e, "eventPattern");
+        conf_path_join(sub, sizeof sub, path, "eventPattern");
+        if (!pat) return conf_errf(err, errlen, "missing required key \"%s\"", sub);
+        if (!json_is_object(pat))
+            return conf_errf(err, errlen, "\"%s\" must be an object (an event pattern)", sub);
+        if (!(r->event_pattern = json_deep_copy(pat))) return ORD_ENOMEM;
+        const json_t *targets = json_object_get(e, "targets");
+        conf_path_join(sub, sizeof sub, path, "targets");
+        if (!targets) return conf_errf(err, errlen, "missing required key \"%s\"", sub);
+        if ((rc = parse_targets(r, targets, sub, err, errlen))) return rc;
+    }
+    return 0;
+}
+
+static int parse_functions(config *cfg, const json_t *arr, char *err, size_t errlen)
+{
+    int rc = check_array(arr, "functions", LIMIT_FUNCTIONS_MAX, err, errlen);
+    if (rc) return rc;
+    size_t n = json_array_size(arr);
+    if (!(cfg->functions = alloc_array(n, sizeof *cfg->functions))) return ORD_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        config_function *f = &cfg->functions[i];
+        char path[CONF_PATH_MAX];
+        snprintf(path, sizeof path, "functions[%zu]", i);
+        conf_table_defaults(function_keys, COUNT(function_keys), f);
+        cfg->nfunctions = i + 1;
+        if ((rc = conf_table_apply(function_keys, COUNT(function_keys), json_array_get(arr, i),
+                                   path, 0, NULL, f, err, errlen)) ||
+            (rc = conf_table_required(function_keys, COUNT(function_keys), f, path, err, errlen)))
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- The file ---------------------------------------------------------- */
+
+static int read_file(const char *file, char **buf, size_t *len, char *err, size_t errlen)
+{
+    int rc = 0;
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", file, strerror(errno));
+        return ORD_EIO;
+    }
+    char *b = malloc(LIMIT_CONFIG_BYTES_MAX + 1);
+    if (!b) {
+        rc = ORD_ENOMEM;
+        goto out;
+    }
+    size_t n = fread(b, 1, LIMIT_CONFIG_BYTES_MAX + 1, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "cannot read %s: %s", file, strerror(errno));
+        rc = ORD_EIO;
+    } else if (n > LIMIT_CONFIG_BYTES_MAX) {
+        rc = conf_errf(err, errlen, "%s is larger than %d bytes", file, LIMIT_CONFIG_BYTES_MAX);
+    }
+    if (rc) {
+        free(b);
+        b = NULL;
+    }
+    *buf = b;
+    *len = n;
+out:
+    fclose(f);
+    return rc;
+}
+
+static int load_file(config *cfg, const char *file, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    json_t *root = NULL;
+    json_error_t jerr;
+    int rc = read_file(file, &buf, &len, err, errlen);
+    if (rc) goto out;
+    if (!(root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr))) {
+        rc = conf_errf(err, errlen, "%s: line %d, column %d, position %d: %s", file, jerr.line,
+                       jerr.column, jerr.position, jerr.text);
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        rc = conf_errf(err, errlen, "%s: the top level must be a JSON object", file);
+        goto out;
+    }
+    snprintf(cfg->file, sizeof cfg->file, "%s", file);
+    static const char *const skip[] = {"queues", "rules", "functions", NULL};
+    if ((rc = conf_table_apply(top_keys, COUNT(top_keys), root, "", 0, skip, cfg, err, errlen)))
+        goto out;
+    const json_t *v;
+    if ((v = json_object_get(root, "queues")) && (rc = parse_queues(cfg, v, err, errlen))) goto out;
+    if ((v = json_object_get(root, "rules")) && (rc = parse_rules(cfg, v, err, errlen))) goto out;
+    if ((v = json_object_get(root, "functions")) && (rc = parse_functions(cfg, v, err, errlen)))
+        goto out;
+out:
+    json_decref(root);
+    free(buf);
+    return rc;
+}
+
+/* ---- Whole-config checks -------------------------------------------------- */
+
+const config_queue *config_queue_find(const config *cfg, const char *name)
+{
+    size_t elen = strlen(cfg->env);
+    for (size_t i = 0; i < cfg->nqueues; i++)
+        if (strcmp(cfg->queues[i].name, name) == 0) return &cfg->queues[i];
+    if (elen && strncmp(name, cfg->env, elen) == 0 && name[elen] == '-') {
+        for (size_t i = 0; i < cfg->nqueues; i++)
+            if (strcmp(cfg->queues[i].name, name + elen + 1) == 0) return &cfg->queues[i];
+    }
+    return NULL;
+}
+
+/* Replaces ref (a queue name, maybe env-prefixed) by the declared name. */
+static int resolve_queue(const config *cfg, char *ref, size_t size, const char *path, char *err,
+                         size_t errlen)
+{
+    const config_queue *q = config_queue_find(cfg, ref);
+    if (!q) return conf_errf(err, errlen, "\"%s\": no queue \"%s\" in queues[]", path, ref);
+    snprintf(ref, size, "%s", q->name);
+    return 0;
+}
+
+static int check_queues(config *cfg, char *err, size_t errlen)
+{
+    size_t elen = strlen(cfg->env);
+    size_t max = LIMIT_QUEUE_NAME_MAX - elen - 1;
+    int rc;
+    for (size_t i = 0; i < cfg->nqueues; i++) {
+        config_queue *q = &cfg->queues[i];
+        if (strlen(q->name) > max)
+            return conf_errf(err, errlen,
+                             "\"queues[%zu].name\": \"%s\" has %zu characters; with the "
+                             "environment prefix \"%s-\" a queue name may have at most %zu",
+                             i, q->name, strlen(q->name), cfg->env, max);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cfg->queues[j].name, q->name) == 0)
+                return conf_errf(err, errlen,
+                                 "\"queues[%zu].name\": duplicate queue name \"%s\" (also "
+                                 "queues[%zu])", i, q->name, j);
+    }
+    for (size_t i = 0; i < cfg->nqueues; i++) {
+        config_queue *q = &cfg->queues[i];
+        if (!q->attrs.max_receive) continue;
+        char path[CONF_PATH_MAX];
+        snprintf(path, sizeof path, "queues[%zu].attributes.RedrivePolicy.deadLetterTargetArn", i);
+        if ((rc = resolve_queue(cfg, q->attrs.dlq, sizeof q->attrs.dlq, path, err, errlen)))
+            return rc;
+        if (strcmp(q->attrs.dlq, q->name) == 0)
+            return conf_errf(err, errlen, "\"%s\": queue \"%s\" cannot be its own dead-letter "
+                             "queue", path, q->name);
+    }
+    return 0;
+}
+
+static int check_rules(config *cfg, char *err, size_t errlen)
+{
+    int rc;
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        config_rule *r = &cfg->rules[i];
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cfg->rules[j].name, r->name) == 0)
+                return conf_errf(err, errlen, "\"rules[%zu].name\": duplicate rule name \"%s\" "
+                                 "(also rules[%zu])", i, r->name, j);
+        for (int t = 0; t < r->ntargets; t++) {
+            char path[CONF_PATH_MAX];
+            snprintf(path, sizeof path, "rules[%zu].targets[%d].queue", i, t);
+            if ((rc = resolve_queue(cfg, r->targets[t], sizeof r->targets[t], path, err, errlen)))
+                return rc;
+            for (int u = 0; u < t; u++)
+                if (strcmp(r->targets[u], r->targets[t]) == 0)
+                    return conf_errf(err, errlen, "\"%s\": queue \"%s\" is already a target of "
+                                     "this rule", path, r->targets[t]);
+        }
+    }
+    return 0;
+}
+
+static int check_functions(config *cfg, char *err, size_t errlen)
+{
+    int rc;
+    for (size_t i = 0; i < cfg->nfunctions; i++) {
+        config_function *f = &cfg->functions[i];
+        char path[CONF_PATH_MAX];
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cfg->functions[j].name, f->name) == 0)
+                return conf_errf(err, errlen, "\"functions[%zu].name\": duplicate function name "
+                                 "\"%s\" (also functions[%zu])", i, f->name, j);
+        snprintf(path, sizeof path, "functions[%zu].queue", i);
+        if ((rc = resolve_queue(cfg, f->queue, sizeof f->queue, path, err, errlen))) return rc;
+    }
+    return 0;
+}
+
+/* ---- Loading ------------------------------------------------------------- */
+
+static int load(config *cfg, const char *file, const config_setting *settings, size_t n,
+                char *err, size_t errlen)
+{
+    int rc;
+    conf_table_defaults(top_keys, COUNT(top_keys), cfg);
+    if (file && (rc = load_file(cfg, file, err, errlen))) return rc;
+
+    for (size_t i = 0; i < COUNT(top_keys); i++) {
+        const conf_key *k = &top_keys[i];
+        const char *v = k->env ? getenv(k->env) : NULL;
+        if (!v || !*v) continue; /* VAR= counts as unset, as in most shells' habits */
+        char source[96];
+        snprintf(source, sizeof source, "environment variable %s", k->env);
+        if ((rc = conf_key_from_string(k, v, k->path, source, cfg, err, errlen))) return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const conf_key *k = conf_key_find(top_keys, COUNT(top_keys), settings[i].key);
+        if (!k) return conf_errf(err, errlen, "unknown key \"%s\"", settings[i].key);
+        char source[96];
+        if (k->flag)
+            snprintf(source, sizeof source, "--%s", k->flag);
+        else
+            snprintf(source, sizeof source, "setting %s", k->path);
+        if ((rc = conf_key_from_string(k, settings[i].value, k->path, source, cfg, err, errlen)))
+            return rc;
+    }
+
+    if (!cfg->env[0]) {
+        snprintf(err, errlen, "%s", NOENV_MSG);
+        return ORD_ENOENV;
+    }
+    if ((rc = conf_table_expand(top_keys, COUNT(top_keys), cfg, cfg->env, err, errlen)) ||
+        (rc = check_queues(cfg, err, errlen)) || (rc = check_rules(cfg, err, errlen)) ||
+        (rc = check_functions(cfg, err, errlen)))
+        return rc;
+    return 0;
+}
+
+int config_load(const char *file, const config_setting *settings, size_t n, config **out,
+                char *err, size_t errlen)
+{
+    char msg[LIMIT_CONFIG_ERR_MAX] = "";
+    CHECK(out != NULL);
+    *out = NULL;
+    config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        snprintf(err, errlen, "config: out of memory");
+        return ORD_ENOMEM;
+    }
+    int rc = load(cfg, file, settings, n, msg, sizeof msg);
+    if (rc == ORD_ENOENV) {
+        snprintf(err, errlen, "%s", msg);
+    } else if (rc == ORD_ENOMEM) {
+        snprintf(err, errlen, "config: out of memory");
+    } else if (rc) {
+        conf_errf(err, errlen, "config: %s", msg);
+    }
+    if (rc) {
+        config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+void config_free(config *cfg)
+{
+    if (!cfg) return;
+    for (size_t i = 0; i < cfg->nrules; i++) json_decref(cfg->rules[i].event_pattern);
+    free(cfg->rules);
+    free(cfg->queues);
+    free(cfg->functions);
+    free(cfg);
+}
+
+int config_exit_code(int rc)
+{
+    switch (rc) {
+    case CONFIG_RUN:
+    case CONFIG_HELP:
+    case CONFIG_PRINT: return 0;
+    case ORD_EUSAGE:
+    case ORD_ENOENV:
+    case ORD_ECONFIG:
+    case ORD_EIO: return 2;
+    default: return 1;
+    }
+}
+
+int config_resource_name(const config *cfg, const char *name, char *buf, size_t len)
+{
+    CHECK(len > 0);
+    int n = snprintf(buf, len, "%s-%s", cfg->env, name);
+    if (n < 0 || (size_t)n >= len) {
+        buf[0] = 0;
+        return ORD_ELIMIT;
+    }
+    return 0;
+}
+
+/* ---- Output -------------------------------------------------------------- */
+
+/* Appends a new object to arr; NULL when out of memory (arr keeps no half). */
+static json_t *append_object(json_t *arr)
+{
+    json_t *o = json_object();
+    return o && json_array_append_new(arr, o) == 0 ? o : NULL;
+}
+
+json_t *config_to_json(const config *cfg)
+{
+    json_t *root = json_object(), *queues, *rules, *fns, *o, *t;
+    if (!root || conf_table_to_json(top_keys, COUNT(top_keys), cfg, root) ||
+        json_object_set_new(root, "queues", queues = json_array()) ||
+        json_object_set_new(root, "rules", rules = json_array()) ||
+        json_object_set_new(root, "functions", fns = json_array()))
+        goto fail;
+    for (size_t i = 0; i < cfg->nqueues; i++) {
+        const config_queue *q = &cfg->queues[i];
+        if (!(o = append_object(queues)) || conf_table_to_json(queue_keys, COUNT(queue_keys), q, o) ||
+            json_object_set_new(o, "attributes", queue_attrs_to_json(&q->attrs)))
+            goto fail;
+    }
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        const config_rule *r = &cfg->rules[i];
+        if (!(o = append_object(rules)) || conf_table_to_json(rule_keys, COUNT(rule_keys), r, o) ||
+            (!r->description[0] && json_object_del(o, "description")) ||
+            json_object_set(o, "eventPattern", r->event_pattern) ||
+            json_object_set_new(o, "targets", t = json_array()))
+            goto fail;
+        for (int j = 0; j < r->ntargets; j++)
+            if (json_array_append_new(t, json_pack("{s:s}", "queue", r->targets[j]))) goto fail;
+    }
+    for (size_t i = 0; i < cfg->nfunctions; i++) {
+        if (!(o = append_object(fns)) ||
+            conf_table_to_json(function_keys, COUNT(function_keys), &cfg->functions[i], o))
+            goto fail;
+    }
+    return root;
+fail:
+    json_decref(root);
+    return NULL;
+}
+
+int config_print(const config *cfg, FILE *out)
+{
+    json_t *j = config_to_json(cfg);
+    if (!j) return ORD_ENOMEM;
+    int rc = json_dumpf(j, out, JSON_INDENT(2)) || fputc('\n', out) == EOF ? ORD_EIO : 0;
+    json_decref(j);
+    return rc;
+}
+
+void config_print_keys(FILE *out)
+{
+    size_t na;
+    const conf_key *attrs = queue_attrs_keys(&na);
+    fprintf(out, "configuration keys (precedence: default < config file < environment < flag):\n");
+    conf_table_print(top_keys, COUNT(top_keys), "", out);
+    fprintf(out, "\nqueues[] (up to %d; resource name \"<env>-<name>\"):\n", LIMIT_QUEUES_MAX);
+    conf_table_print(queue_keys, COUNT(queue_keys), "queues[].", out);
+    conf_table_print(attrs, na, "queues[].attributes.", out);
+    fprintf(out, "      (attribute values may also be decimal strings; RedrivePolicy may be a "
+                 "JSON string, \"\" removes it)\n");
+    fprintf(out, "\nrules[] (up to %d):\n", LIMIT_RULES_MAX);
+    conf_table_print(rule_keys, COUNT(rule_keys), "rules[].", out);
+    fprintf(out, "  rules[].eventPattern  (object, required)\n"
+                 "      EventBridge event pattern the rule matches\n");
+    fprintf(out, "  rules[].targets  (array of 1..%d {\"queue\": NAME}, required)\n"
+                 "      queues of queues[] that receive matching events\n",
+            LIMIT_RULE_TARGETS_MAX);
+    fprintf(out, "\nfunctions[] (up to %d):\n", LIMIT_FUNCTIONS_MAX);
+    conf_table_print(function_keys, COUNT(function_keys), "functions[].", out);
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "usage: orderly serve --env NAME [--config FILE] [options]\n\n"
+                 "Serves the HTTP API and runs the queues, rules and functions of one\n"
+                 "environment until SIGTERM or SIGINT, then drains in-flight work and exits 0.\n\n"
+                 "options:\n");
+    for (size_t i = 0; i < COUNT(top_keys); i++) {
+        const conf_key *k = &top_keys[i];
+        if (!k->flag) continue;
+        char opt[64], meta[32];
+        const char *last = strrchr(k->path, '.');
+        snprintf(meta, sizeof meta, "%s", k->metavar ? k->metavar : last ? last + 1 : k->path);
+        for (char *p = meta; *p; p++)
+            if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+        snprintf(opt, sizeof opt, "--%s %s", k->flag, meta);
+        fprintf(out, "  %-24s %s (%s)\n", opt, k->help, k->env);
+    }
+    fprintf(out, "  %-24s %s\n", "--config FILE", "JSON config file (ORDERLY_CONFIG); see "
+                                                  "config/orderly.json");
+    fprintf(out, "  %-24s %s\n", "--print-config", "print the effective configuration as JSON "
+                                                   "and exit");
+    fprintf(out, "  %-24s %s\n\n", "-h, --help", "print this help and exit");
+    config_print_keys(out);
+}
