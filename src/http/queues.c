@@ -234,7 +234,13 @@ static void md5_hex(const char *s, size_t n, char out[33])
         }
         h[0] += A, h[1] += B, h[2] += C, h[3] += D;
     }
-    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", (h[i / 4] >> (8 * (i % 4))) & 0xff);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        unsigned v = (h[i / 4] >> (8 * (i % 4))) & 0xff;
+        out[2 * i] = hex[v >> 4];
+        out[2 * i + 1] = hex[v & 15];
+    }
+    out[32] = 0;
 }
 
 typedef struct send_entry {
