@@ -8,13 +8,13 @@
  */
 #ifndef ORDERLY_HTTP_INTERNAL_H
 #define ORDERLY_HTTP_INTERNAL_H
+#include "conf/limits.h"
+#include "http/server.h"
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include "conf/limits.h"
-#include "http/server.h"
 
-#define HTTP_ARENA_INLINE 8192 /* first arena block, inside http_conn */
+#define HTTP_ARENA_INLINE 8192  /* first arena block, inside http_conn */
 #define HTTP_ARENA_CHUNK  65536 /* later blocks: at least this, doubling */
 #define HTTP_STATUS_MIN   100
 #define HTTP_STATUS_SLOTS 500 /* 100..599 */
@@ -87,8 +87,8 @@ struct http_req {
     struct http_conn *conn;
     struct MHD_Connection *mc;
     const char *method;
-    const char *url;   /* raw path from MHD (no query, not decoded) */
-    char *path;        /* decoded, made on demand */
+    const char *url; /* raw path from MHD (no query, not decoded) */
+    char *path;      /* decoded, made on demand */
     const struct http_croute *route;
     int nsegs;
     char *segs[LIMIT_HTTP_PATH_SEGMENTS_MAX]; /* decoded path segments */
@@ -100,10 +100,10 @@ struct http_req {
     int64_t content_length; /* -1 when absent */
     int chunked;
     int state;
-    int replied;    /* one reply built (asserted) */
-    int handler_suspended; /* http_req_suspend called by the running handler */
-    int close;      /* reply with Connection: close */
-    int status;     /* of the reply, 0 before */
+    int replied;               /* one reply built (asserted) */
+    int handler_suspended;     /* http_req_suspend called by the running handler */
+    int close;                 /* reply with Connection: close */
+    int status;                /* of the reply, 0 before */
     struct MHD_Response *resp; /* built, not yet queued */
     struct http_hdr *hdrs, **hdrs_tail;
     json_t *json;
@@ -111,8 +111,11 @@ struct http_req {
     struct http_arena arena;
 };
 
+struct http_slot;
+
 struct http_conn {
-    struct http_conn *prev, *next; /* watchdog registry, under srv->mu */
+    struct http_conn *prev, *next; /* watchdog registry, under slot->mu */
+    struct http_slot *slot;        /* whose registry holds it */
     _Atomic int64_t deadline_ms;   /* monotonic; 0 = none (handler running / suspended) */
     int fd;
     http_server *srv;
@@ -120,12 +123,16 @@ struct http_conn {
     _Alignas(16) char arena_inline[HTTP_ARENA_INLINE];
 };
 
-/* Per worker thread counters; relaxed atomics, one cache line apart. */
+/* Per worker thread: counters (relaxed atomics) and the registry of the
+ * worker's connections for the watchdog.  The mutex is only contended by the
+ * watchdog's scan, a few times a second. */
 struct http_slot {
     _Alignas(64) _Atomic uint64_t started;
     _Atomic uint64_t completed;
     _Atomic uint64_t aborted;
     _Atomic uint64_t status[HTTP_STATUS_SLOTS];
+    pthread_mutex_t mu;
+    struct http_conn *conns;
 };
 
 struct http_server {
@@ -147,9 +154,8 @@ struct http_server {
     /* slow-client watchdog */
     pthread_t wd;
     int wd_started, wd_stop;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* wd_stop, cv */
     pthread_cond_t cv;
-    struct http_conn *conns;
 };
 
 /* A reply whose body is static memory: no copy (req.c). */

@@ -7,13 +7,13 @@
  * back.  The arena outlives the response: it is reset only when MHD reports
  * the request complete.
  */
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include "http/internal.h"
 #include "lib/check.h"
 #include "lib/err.h"
 #include "obs/log.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #define PROBLEM_TYPE_BASE "https://orderly.dev/problems/"
 
@@ -138,7 +138,8 @@ const char *http_req_query(http_req *r, const char *name)
 {
     const char *v = NULL;
     size_t vlen = 0;
-    if (MHD_lookup_connection_value_n(r->mc, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &vlen) != MHD_YES)
+    if (MHD_lookup_connection_value_n(r->mc, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
+                                      &vlen) != MHD_YES)
         return NULL;
     if (!v) return ""; /* "?flag" */
     if (!memchr(v, '%', vlen)) return v;
@@ -180,10 +181,12 @@ void *http_req_alloc(http_req *r, size_t n)
 static int ctype_is_json(const char *ct)
 {
     if (!ct) return 0;
-    while (*ct == ' ' || *ct == '\t') ct++;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
     if (strncasecmp(ct, "application/", 12) != 0) return 0;
     const char *sub = ct + 12, *e = sub;
-    while (*e && *e != ';' && *e != ' ' && *e != '\t') e++;
+    while (*e && *e != ';' && *e != ' ' && *e != '\t')
+        e++;
     size_t n = (size_t)(e - sub);
     if (n == 4 && strncasecmp(sub, "json", 4) == 0) return 1;
     return n > 5 && strncasecmp(e - 5, "+json", 5) == 0;
@@ -237,9 +240,11 @@ json_t *http_req_json(http_req *r)
     json_error_t e;
     json_t *j = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &e);
     if (!j) {
-        snprintf(detail, sizeof detail, "malformed JSON at line %d, column %d (byte position %d): %s",
-                 e.line, e.column, e.position, e.text);
-        json_t *ext = json_pack("{s:i, s:i, s:i}", "line", e.line, "column", e.column, "position", e.position);
+        snprintf(detail, sizeof detail,
+                 "malformed JSON at line %d, column %d (byte position %d): %s", e.line, e.column,
+                 e.position, e.text);
+        json_t *ext = json_pack("{s:i, s:i, s:i}", "line", e.line, "column", e.column, "position",
+                                e.position);
         http_problem_build(r, ORD_EJSON, detail, NULL, ext);
         return NULL;
     }
@@ -340,7 +345,8 @@ void http_reply_static(http_req *r, int status, const char *ctype, const char *b
     reply_finish(r, status, ctype, buf, len);
 }
 
-static json_t *problem_object(http_req *r, int code, const char *detail, json_t *errors, json_t *ext)
+static json_t *problem_object(http_req *r, int code, const char *detail, json_t *errors,
+                              json_t *ext)
 {
     char type[160];
     int status = err_http_status(code);
@@ -376,8 +382,9 @@ void http_problem_build(http_req *r, int code, const char *detail, json_t *error
     size_t n = p ? dump_json(r, p, &buf) : 0;
     json_decref(p);
     if (!n) { /* out of memory: a fixed body still tells the client */
-        static const char oom[] = "{\"type\":\"" PROBLEM_TYPE_BASE "out-of-memory\",\"title\":\"out of "
-                                  "memory\",\"status\":503}";
+        static const char oom[] =
+            "{\"type\":\"" PROBLEM_TYPE_BASE "out-of-memory\",\"title\":\"out of "
+            "memory\",\"status\":503}";
         reply_finish(r, 503, "application/problem+json", oom, sizeof oom - 1);
         return;
     }

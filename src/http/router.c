@@ -1,11 +1,11 @@
 /* router.c - compiles route patterns once at start and matches decoded path
  * segments against them: a linear scan, which for a few dozen routes costs
  * less than building anything cleverer.  Also percent-decoding. */
-#include <stdlib.h>
-#include <string.h>
 #include "http/internal.h"
 #include "lib/err.h"
 #include "obs/log.h"
+#include <stdlib.h>
+#include <string.h>
 
 static int hexval(int c)
 {
@@ -44,7 +44,8 @@ static int bad_pattern(const char *pattern, const char *why)
 static int compile(struct http_croute *cr, const http_route *rt, char **pool)
 {
     const char *p = rt->pattern;
-    if (!rt->method || !rt->fn || !p || p[0] != '/') return bad_pattern(p ? p : "(null)", "must start with /");
+    if (!rt->method || !rt->fn || !p || p[0] != '/')
+        return bad_pattern(p ? p : "(null)", "must start with /");
     cr->method = rt->method;
     cr->fn = rt->fn;
     cr->nseg = cr->nparams = 0;
@@ -52,10 +53,12 @@ static int compile(struct http_croute *cr, const http_route *rt, char **pool)
     for (;;) {
         const char *e = strchr(p, '/');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (cr->nseg == LIMIT_HTTP_PATH_SEGMENTS_MAX) return bad_pattern(rt->pattern, "too many segments");
+        if (cr->nseg == LIMIT_HTTP_PATH_SEGMENTS_MAX)
+            return bad_pattern(rt->pattern, "too many segments");
         if (n >= 2 && p[0] == '{' && p[n - 1] == '}') {
             if (n == 2) return bad_pattern(rt->pattern, "empty parameter name");
-            if (cr->nparams == LIMIT_HTTP_ROUTE_PARAMS_MAX) return bad_pattern(rt->pattern, "too many parameters");
+            if (cr->nparams == LIMIT_HTTP_ROUTE_PARAMS_MAX)
+                return bad_pattern(rt->pattern, "too many parameters");
             memcpy(*pool, p + 1, n - 2);
             (*pool)[n - 2] = 0;
             cr->pname[cr->nparams++] = *pool;
@@ -63,7 +66,8 @@ static int compile(struct http_croute *cr, const http_route *rt, char **pool)
             cr->seg[cr->nseg] = NULL;
             cr->seglen[cr->nseg] = 0;
         } else {
-            if (memchr(p, '{', n) || memchr(p, '}', n)) return bad_pattern(rt->pattern, "braces inside a segment");
+            if (memchr(p, '{', n) || memchr(p, '}', n))
+                return bad_pattern(rt->pattern, "braces inside a segment");
             memcpy(*pool, p, n);
             (*pool)[n] = 0;
             cr->seg[cr->nseg] = *pool;
@@ -149,7 +153,8 @@ int http_router_match(const struct http_router *rt, http_req *r, const char **al
     if (!path_hit) return ORD_ENOTFOUND;
     /* 405: list each method once, in table order (GET implies HEAD) */
     size_t cap = 64;
-    for (int i = 0; i < rt->n; i++) cap += strlen(rt->routes[i].method) + 8;
+    for (int i = 0; i < rt->n; i++)
+        cap += strlen(rt->routes[i].method) + 8;
     char *a = http_arena_alloc(&r->arena, cap);
     if (!a) return ORD_EMETHOD;
     size_t len = 0;

@@ -22,9 +22,16 @@
  *    a segment); a no-op unescape callback gives us the raw path.
  *
  * THREAD SAFETY.  Requests are touched by one thread at a time (see
- * server.h).  Counters are per-worker relaxed atomics; the watchdog and the
- * connection registry share srv->mu, taken on connection open/close only.
+ * server.h).  Counters are per-worker relaxed atomics.  Each worker's
+ * connection registry has its own mutex, taken on connection open/close and
+ * by the watchdog's scan - never per request.
  */
+#include "http/internal.h"
+#include "lib/check.h"
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/id.h"
+#include "obs/log.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -37,12 +44,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include "http/internal.h"
-#include "lib/check.h"
-#include "lib/clock.h"
-#include "lib/err.h"
-#include "lib/id.h"
-#include "obs/log.h"
 
 /* ---- Counters --------------------------------------------------------- */
 
@@ -92,7 +93,8 @@ uint64_t http_server_status_count(const http_server *s, int status)
     uint64_t n = 0;
     if (status < HTTP_STATUS_MIN || status >= HTTP_STATUS_MIN + HTTP_STATUS_SLOTS) return 0;
     for (int i = 0; i < s->nslots; i++)
-        n += atomic_load_explicit(&s->slots[i].status[status - HTTP_STATUS_MIN], memory_order_relaxed);
+        n += atomic_load_explicit(&s->slots[i].status[status - HTTP_STATUS_MIN],
+                                  memory_order_relaxed);
     return n;
 }
 
@@ -137,8 +139,10 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     h->bytes += klen + vlen + 4; /* "k: v\r\n" */
     switch (klen) {
     case 12:
-        if (!strcasecmp(key, "X-Request-Id")) h->rid = val, h->rid_len = vlen;
-        else if (!strcasecmp(key, "Content-Type")) h->ctype = val;
+        if (!strcasecmp(key, "X-Request-Id"))
+            h->rid = val, h->rid_len = vlen;
+        else if (!strcasecmp(key, "Content-Type"))
+            h->ctype = val;
         break;
     case 14:
         if (!strcasecmp(key, "Content-Length")) h->cl = val;
@@ -155,8 +159,8 @@ static int request_id_sane(const char *s, size_t n)
     if (n == 0 || n > LIMIT_HTTP_REQUEST_ID_MAX) return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
             return 0;
     }
     return 1;
@@ -209,7 +213,8 @@ static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct
 
     char detail[160];
     if (h.bytes > LIMIT_HTTP_HEADER_BYTES_MAX) {
-        snprintf(detail, sizeof detail, "request header fields exceed %d bytes", LIMIT_HTTP_HEADER_BYTES_MAX);
+        snprintf(detail, sizeof detail, "request header fields exceed %d bytes",
+                 LIMIT_HTTP_HEADER_BYTES_MAX);
         return early_problem(r, ORD_EHEADERS, detail);
     }
     if (strlen(url) > LIMIT_HTTP_PATH_BYTES_MAX) {
@@ -219,17 +224,19 @@ static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct
     if (h.te) {
         r->chunked = 1;
         if (h.cl)
-            return early_problem(r, ORD_EINVAL,
-                                 "a request must not carry both Content-Length and Transfer-Encoding");
+            return early_problem(
+                r, ORD_EINVAL,
+                "a request must not carry both Content-Length and Transfer-Encoding");
     }
     if (h.cl) {
         char *end;
         errno = 0;
         unsigned long long n = strtoull(h.cl, &end, 10);
-        if (errno || end == h.cl || *end) return early_problem(r, ORD_EINVAL, "invalid Content-Length");
+        if (errno || end == h.cl || *end)
+            return early_problem(r, ORD_EINVAL, "invalid Content-Length");
         if (n > s->body_max) {
-            snprintf(detail, sizeof detail, "request body of %llu bytes exceeds the limit of %zu bytes", n,
-                     s->body_max);
+            snprintf(detail, sizeof detail,
+                     "request body of %llu bytes exceeds the limit of %zu bytes", n, s->body_max);
             return early_problem(r, ORD_ETOOBIG, detail);
         }
         r->content_length = (int64_t)n;
@@ -251,7 +258,8 @@ static enum MHD_Result body_too_big(http_req *r)
 {
     char detail[128], date[64], head[512];
     char *body = NULL;
-    snprintf(detail, sizeof detail, "request body exceeds the limit of %zu bytes", r->srv->body_max);
+    snprintf(detail, sizeof detail, "request body exceeds the limit of %zu bytes",
+             r->srv->body_max);
     size_t n = http_problem_text(r, ORD_ETOOBIG, detail, &body);
     time_t now = time(NULL);
     struct tm tm;
@@ -279,7 +287,8 @@ static enum MHD_Result body_append(http_req *r, const char *data, size_t n)
     if (n > s->body_max - r->body_len) return body_too_big(r);
     if (r->body_len + n + 1 > r->body_cap) { /* chunked: grow by doubling */
         size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
-        while (cap < r->body_len + n + 1) cap *= 2;
+        while (cap < r->body_len + n + 1)
+            cap *= 2;
         if (cap > s->body_max + 1) cap = s->body_max + 1;
         char *b = http_arena_alloc(&r->arena, cap);
         if (!b) return MHD_NO;
@@ -346,8 +355,8 @@ static enum MHD_Result dispatch(http_req *r)
     }
     if (!r->replied) {
         if (rc == 0) {
-            log_error("http", "handler returned without replying", "method", r->method, "path", r->url,
-                      "requestId", r->id, NULL);
+            log_error("http", "handler returned without replying", "method", r->method, "path",
+                      r->url, "requestId", r->id, NULL);
             rc = ORD_EINTERNAL;
         }
         http_reply_problem(r, rc, NULL, NULL);
@@ -363,7 +372,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
     http_req *r = *con_cls;
     (void)version;
     if (!r) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         struct http_conn *c = ci ? ci->socket_context : NULL;
         if (!c) return MHD_NO; /* its allocation failed at connect */
         *con_cls = &c->req;
@@ -408,8 +418,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         inc(&sl->aborted);
     atomic_fetch_add_explicit(&sl->completed, 1, memory_order_release);
     if (log_enabled(LOG_DEBUG))
-        log_debug("http", "request", "method", r->method, "path", r->url, "#status", (int64_t)r->status,
-                  "#duration_us", (int64_t)(now_us - r->t0_us), "requestId", r->id, "termination",
+        log_debug("http", "request", "method", r->method, "path", r->url, "#status",
+                  (int64_t)r->status, "#duration_us", (int64_t)(now_us - r->t0_us), "requestId",
+                  r->id, "termination",
                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
     json_decref(r->json);
     r->json = NULL;
@@ -427,7 +438,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 {
     http_server *s = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
         struct http_conn *c = ci ? malloc(sizeof *c) : NULL;
         *socket_context = c;
         if (!c) return; /* on_access refuses the connection */
@@ -438,22 +450,26 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         c->req.resp = NULL;
         http_arena_init(&c->req.arena, c->arena_inline, HTTP_ARENA_INLINE);
         atomic_init(&c->deadline_ms, clock_mono_ms() + (int64_t)s->timeout_s * 1000);
-        pthread_mutex_lock(&s->mu);
+        struct http_slot *sl = c->slot = slot_get(s);
+        pthread_mutex_lock(&sl->mu);
         c->prev = NULL;
-        c->next = s->conns;
-        if (s->conns) s->conns->prev = c;
-        s->conns = c;
-        pthread_mutex_unlock(&s->mu);
+        c->next = sl->conns;
+        if (sl->conns) sl->conns->prev = c;
+        sl->conns = c;
+        pthread_mutex_unlock(&sl->mu);
         return;
     }
     struct http_conn *c = *socket_context;
     if (!c) return;
     /* MHD notifies before it closes the fd, so the watchdog never sees a reused fd */
-    pthread_mutex_lock(&s->mu);
-    if (c->prev) c->prev->next = c->next;
-    else s->conns = c->next;
+    struct http_slot *sl = c->slot;
+    pthread_mutex_lock(&sl->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        sl->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&sl->mu);
     json_decref(c->req.json);
     if (c->req.resp) MHD_destroy_response(c->req.resp);
     http_arena_reset(&c->req.arena);
@@ -473,16 +489,25 @@ static void *watchdog_main(void *arg)
     while (!s->wd_stop) {
         struct timespec ts = clock_mono_deadline(period_ms);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        if (s->wd_stop) break;
+        pthread_mutex_unlock(&s->mu);
         int64_t now = clock_mono_ms();
-        for (struct http_conn *c = s->conns; c; c = c->next) {
-            int64_t dl = atomic_load_explicit(&c->deadline_ms, memory_order_relaxed);
-            if (!dl || now < dl) continue;
-            if (!atomic_compare_exchange_strong(&c->deadline_ms, &dl, 0)) continue;
-            /* MHD sees EOF and closes the connection on its own thread */
-            shutdown(c->fd, SHUT_RDWR);
-            atomic_fetch_add(&s->timeouts, 1);
-            log_debug("http", "connection timed out", "#fd", (int64_t)c->fd, NULL);
+        for (int i = 0; i < s->nslots; i++) {
+            struct http_slot *sl = &s->slots[i];
+            pthread_mutex_lock(&sl->mu);
+            for (struct http_conn *c = sl->conns; c; c = c->next) {
+                int64_t dl = atomic_load_explicit(&c->deadline_ms, memory_order_relaxed);
+                if (!dl || now < dl) continue;
+                if (!atomic_compare_exchange_strong(&c->deadline_ms, &dl, 0)) continue;
+                atomic_fetch_add(&s->timeouts,
+                                 1); /* counted first: visible once the peer sees EOF */
+                /* MHD sees EOF and closes the connection on its own thread */
+                shutdown(c->fd, SHUT_RDWR);
+                log_debug("http", "connection timed out", "#fd", (int64_t)c->fd, NULL);
+            }
+            pthread_mutex_unlock(&sl->mu);
         }
+        pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -496,7 +521,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     (void)cls;
     vsnprintf(buf, sizeof buf, fmt, ap);
     size_t n = strlen(buf);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
     log_info("http", "libmicrohttpd", "detail", buf, NULL);
 }
 
@@ -556,7 +582,8 @@ static int listen_on(http_server *s, const char *spec)
     socklen_t len = 0;
     int one = 1;
     if (parse_listen(spec, &ss, &len)) {
-        log_error("http", "bad listen address (want IPv4:port or [IPv6]:port)", "listen", spec, NULL);
+        log_error("http", "bad listen address (want IPv4:port or [IPv6]:port)", "listen", spec,
+                  NULL);
         return ORD_ECONFIG;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -593,11 +620,14 @@ int http_server_start(const http_opts *o, http_server **out)
     s = calloc(1, sizeof *s);
     if (!s) return ORD_ENOMEM;
     s->listen_fd = -1;
-    if ((rc = opt_int(o->threads, LIMIT_HTTP_THREADS_DEFAULT, 1, LIMIT_HTTP_THREADS_MAX, &s->threads)) ||
-        (rc = opt_int(o->connections_max, LIMIT_HTTP_CONNECTIONS_DEFAULT, 1, LIMIT_HTTP_CONNECTIONS_MAX,
-                      &conns)) ||
-        (rc = opt_int(o->per_ip_max, LIMIT_HTTP_PER_IP_DEFAULT, 1, LIMIT_HTTP_CONNECTIONS_MAX, &per_ip)) ||
-        (rc = opt_int(o->timeout_s, LIMIT_HTTP_TIMEOUT_S_DEFAULT, 1, LIMIT_HTTP_TIMEOUT_S_MAX, &s->timeout_s))) {
+    if ((rc = opt_int(o->threads, LIMIT_HTTP_THREADS_DEFAULT, 1, LIMIT_HTTP_THREADS_MAX,
+                      &s->threads)) ||
+        (rc = opt_int(o->connections_max, LIMIT_HTTP_CONNECTIONS_DEFAULT, 1,
+                      LIMIT_HTTP_CONNECTIONS_MAX, &conns)) ||
+        (rc = opt_int(o->per_ip_max, LIMIT_HTTP_PER_IP_DEFAULT, 1, LIMIT_HTTP_CONNECTIONS_MAX,
+                      &per_ip)) ||
+        (rc = opt_int(o->timeout_s, LIMIT_HTTP_TIMEOUT_S_DEFAULT, 1, LIMIT_HTTP_TIMEOUT_S_MAX,
+                      &s->timeout_s))) {
         log_error("http", "http option out of range", NULL);
         goto out_free;
     }
@@ -610,6 +640,7 @@ int http_server_start(const http_opts *o, http_server **out)
     s->app = o->app;
     s->ready = o->ready;
     s->gen = atomic_fetch_add(&server_gen, 1) + 1;
+    if ((rc = id_init())) goto out_free; /* request ids; idempotent */
     s->nslots = s->threads + 1;
     s->slots = aligned_alloc(64, sizeof *s->slots * (size_t)s->nslots);
     if (!s->slots) {
@@ -617,6 +648,8 @@ int http_server_start(const http_opts *o, http_server **out)
         goto out_free;
     }
     memset(s->slots, 0, sizeof *s->slots * (size_t)s->nslots);
+    for (int i = 0; i < s->nslots; i++)
+        pthread_mutex_init(&s->slots[i].mu, NULL);
     if ((rc = http_router_init(&s->router, builtin_routes, o->routes))) goto out_slots;
 
     pthread_condattr_t ca;
@@ -631,12 +664,13 @@ int http_server_start(const http_opts *o, http_server **out)
     s->d = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
         on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL, MHD_OPTION_LISTEN_SOCKET,
-        s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)LIMIT_HTTP_CONN_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK, mhd_unescape_none,
-        (void *)NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+        s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HTTP_CONN_MEMORY_BYTES,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_UNESCAPE_CALLBACK, mhd_unescape_none, (void *)NULL,
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
     if (!s->d) {
         log_error("http", "MHD_start_daemon failed", "listen", o->listen, NULL);
         rc = ORD_EINTERNAL;
@@ -662,6 +696,8 @@ out_sync:
     pthread_cond_destroy(&s->cv);
     http_router_release(&s->router);
 out_slots:
+    for (int i = 0; i < s->nslots; i++)
+        pthread_mutex_destroy(&s->slots[i].mu);
     free(s->slots);
 out_free:
     free(s);
@@ -710,10 +746,13 @@ void http_server_stop(http_server *s)
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if (s->wd_started) pthread_join(s->wd, NULL);
-    CHECK(s->conns == NULL);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     http_router_release(&s->router);
+    for (int i = 0; i < s->nslots; i++) {
+        CHECK(s->slots[i].conns == NULL);
+        pthread_mutex_destroy(&s->slots[i].mu);
+    }
     free(s->slots);
     free(s);
 }

@@ -7,7 +7,7 @@
  * (group commit, long poll) calls http_req_suspend() and returns; later any
  * thread replies and calls http_req_resume().  A suspended request holds no
  * thread.  There are no locks on the request path (connection open/close take
- * one mutex for the slow-client watchdog).
+ * their worker's registry mutex for the slow-client watchdog).
  *
  * OWNERSHIP.  The server owns every http_req.  A request is valid from its
  * handler call until the reply is sent; memory from http_req_alloc() and every
@@ -47,22 +47,22 @@ typedef struct http_route {
 } http_route;
 
 typedef struct http_opts {
-    const char *listen;      /* "127.0.0.1:8080" or "[::1]:8080"; port 0 = ephemeral */
-    int threads;             /* epoll workers; 0 = LIMIT_HTTP_THREADS_DEFAULT */
-    int connections_max;     /* 0 = default; MHD splits it evenly across workers */
-    int per_ip_max;          /* 0 = default */
-    int timeout_s;           /* idle keep-alive AND request-read deadline; 0 = default */
-    size_t body_bytes_max;   /* 0 = LIMIT_HTTP_BODY_BYTES_MAX */
+    const char *listen;       /* "127.0.0.1:8080" or "[::1]:8080"; port 0 = ephemeral */
+    int threads;              /* epoll workers; 0 = LIMIT_HTTP_THREADS_DEFAULT */
+    int connections_max;      /* 0 = default; MHD splits it evenly across workers */
+    int per_ip_max;           /* 0 = default */
+    int timeout_s;            /* idle keep-alive AND request-read deadline; 0 = default */
+    size_t body_bytes_max;    /* 0 = LIMIT_HTTP_BODY_BYTES_MAX */
     const http_route *routes; /* not copied: must outlive the server */
-    void *app;               /* handed to handlers via http_req_app() */
-    int (*ready)(void *app); /* GET /ready: returns 1 when ready; NULL = always */
+    void *app;                /* handed to handlers via http_req_app() */
+    int (*ready)(void *app);  /* GET /ready: returns 1 when ready; NULL = always */
 } http_opts;
 
 /* Request counters (since start); all relaxed reads of per-thread counters. */
 typedef struct http_stats {
     uint64_t requests;    /* completed requests (including aborted ones) */
     uint64_t by_class[6]; /* [1..5]: 1xx..5xx replies; [0]: aborted before a reply was sent */
-    uint64_t in_flight;   /* handler called, not yet completed (suspended included) */
+    uint64_t in_flight;   /* headers received, not yet completed (suspended included) */
     uint64_t suspended;   /* currently suspended */
     uint64_t timeouts;    /* connections closed by the request-read deadline */
 } http_stats;
@@ -92,8 +92,8 @@ void http_server_stats(const http_server *s, http_stats *out);
 uint64_t http_server_status_count(const http_server *s, int status);
 
 /* ---- Request accessors (owning thread) ------------------------------ */
-const char *http_req_method(http_req *r);   /* "GET", ... */
-const char *http_req_path(http_req *r);     /* URL-decoded path, no query */
+const char *http_req_method(http_req *r); /* "GET", ... */
+const char *http_req_path(http_req *r);   /* URL-decoded path, no query */
 /* A {param} of the matched route, URL-decoded; NULL if the route has none. */
 const char *http_req_param(http_req *r, const char *name);
 /* A query argument ('+' and %XX decoded); NULL if absent. */
@@ -111,9 +111,11 @@ void *http_req_alloc(http_req *r, size_t n);
 
 /* Parses the body as a JSON object.  Checks Content-Type application/json
  * (or application/...+json) -> 415, nesting depth LIMIT_JSON_DEPTH_MAX ->
- * 400, duplicate keys and syntax -> 400 whose detail names line, column and
- * byte position (also given as members line/column/position), a non-object
- * -> 400.  On failure it has replied and returns NULL.  The object belongs to
+ * 400 limit-exceeded, duplicate keys and syntax -> 400 malformed-json whose
+ * detail names line, column and byte position (also given as the extension
+ * members line/column/position; position is the 1-based offset of the byte
+ * where parsing failed, i.e. jansson's count of bytes read), a non-object ->
+ * 400.  On failure it has replied and returns NULL.  The object belongs to
  * the request (freed at request end; json_incref to keep it). */
 json_t *http_req_json(http_req *r);
 
