@@ -26,6 +26,7 @@ typedef struct put_entry {
 typedef struct put_op {
     api *a;
     int n;
+    int rerun; /* an entry failed inside bus_publish_tx: the unit was rolled back */
     put_entry e[LIMIT_PUT_EVENTS_ENTRIES_MAX];
 } put_op;
 
@@ -111,9 +112,15 @@ static void parse_entry(const json_t *o, put_entry *e)
     }
 }
 
+/* An entry that fails inside bus_publish_tx may already have written its
+ * event-log row and sent to some targets (e.g. the second target's
+ * MaximumMessageSize is too small).  Those writes must not commit under a
+ * failed result: the unit is rolled back and run again without that entry
+ * (at most n runs). */
 static int put_unit(store_conn *tx, void *arg)
 {
     put_op *op = arg;
+    op->rerun = 0;
     for (int i = 0; i < op->n; i++) {
         put_entry *e = &op->e[i];
         if (e->rc) continue;
@@ -122,6 +129,8 @@ static int put_unit(store_conn *tx, void *arg)
         if (e->rc) {
             snprintf(e->code, sizeof e->code, "%s", e->rc == ORD_ETOOBIG ? "EntrySizeTooLarge" : "InvalidArgument");
             snprintf(e->msg, sizeof e->msg, "%s", err_msg(e->rc));
+            op->rerun = 1;
+            return ORD_ECONFLICT; /* roll back this unit's writes */
         }
     }
     return 0;
@@ -135,6 +144,10 @@ static void put_free(put_op *op)
 static int put_reply(http_req *r, void *arg, int rc)
 {
     put_op *op = arg;
+    if (rc == ORD_ECONFLICT && op->rerun) {
+        api_resubmit(r, put_unit, put_reply, op); /* without the failed entry */
+        return 1;
+    }
     if (rc) {
         put_free(op);
         http_reply_problem(r, rc, NULL, NULL);
