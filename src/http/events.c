@@ -43,6 +43,23 @@ static void entry_fail(put_entry *e, const char *code, const char *msg)
     snprintf(e->msg, sizeof e->msg, "%s", msg);
 }
 
+/* Nesting of v: a scalar 0, an object or array 1 + its deepest member. */
+static int json_depth(const json_t *v)
+{
+    int max = 0, d;
+    size_t i;
+    const char *k;
+    json_t *m;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, m) if ((d = json_depth(m)) > max) max = d;
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, m) if ((d = json_depth(m)) > max) max = d;
+    } else {
+        return 0;
+    }
+    return max + 1;
+}
+
 static void parse_entry(const json_t *o, put_entry *e)
 {
     static const char *const names[] = {"Source", "source", "DetailType", "detailType", "Detail", "detail",
@@ -80,6 +97,11 @@ static void parse_entry(const json_t *o, put_entry *e)
         if (!e->detail || !json_is_object(e->detail)) {
             snprintf(m, sizeof m, "Detail is not a JSON object: %.160s at position %d",
                      e->detail ? "not an object" : je.text, je.position);
+            entry_fail(e, "MalformedDetail", m);
+            return;
+        }
+        if (json_depth(e->detail) > LIMIT_JSON_DEPTH_MAX) {
+            snprintf(m, sizeof m, "Detail nests deeper than %d levels", LIMIT_JSON_DEPTH_MAX);
             entry_fail(e, "MalformedDetail", m);
             return;
         }

@@ -399,15 +399,17 @@ int api_queue_send_batch(http_req *r)
     errors = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(entries, i);
-        char prefix[32];
+        char prefix[32], f[48];
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
         if (!json_is_object(o)) {
-            api_error(errors, prefix, "must be an object");
+            snprintf(f, sizeof f, "entries[%zu]", i);
+            api_error(errors, f, "must be an object");
             continue;
         }
         parse_entry(r, errors, o, prefix, &op->e[i], 1);
+        snprintf(f, sizeof f, "%sid", prefix);
         for (size_t k = 0; k < i && op->e[i].id; k++)
-            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) api_error(errors, prefix, "duplicate id");
+            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) api_error(errors, f, "duplicate id");
     }
     if (api_fail(r, errors)) return 0;
     return api_submit(r, send_unit, send_reply, op);
@@ -639,13 +641,16 @@ int api_queue_delete_batch(http_req *r)
         char prefix[32], f[64];
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
         if (!json_is_object(o)) {
-            api_error(errors, prefix, "must be an object");
+            snprintf(f, sizeof f, "entries[%zu]", i);
+            api_error(errors, f, "must be an object");
             continue;
         }
         api_reject_unknown(errors, o, prefix, eallowed);
         json_t *id = json_object_get(o, "id"), *rh = json_object_get(o, "receiptHandle");
         snprintf(f, sizeof f, "%sid", prefix);
         if (!json_is_string(id)) api_error(errors, f, "required string");
+        for (size_t k = 0; k < i && json_is_string(id); k++)
+            if (op->e[k].id && !strcmp(op->e[k].id, json_string_value(id))) api_error(errors, f, "duplicate id");
         snprintf(f, sizeof f, "%sreceiptHandle", prefix);
         if (!json_is_string(rh)) api_error(errors, f, "required string");
         op->e[i].id = json_string_value(id);
@@ -717,6 +722,17 @@ int api_queue_purge(http_req *r)
 {
     queue *q = api_queue(r);
     if (!q) return 0;
+    /* no parameters; a body, when sent, must be {} (bad input purges nothing) */
+    size_t blen;
+    http_req_body(r, &blen);
+    if (blen) {
+        json_t *body = http_req_json(r);
+        if (!body) return 0;
+        static const char *const none[] = {NULL};
+        json_t *errors = json_array();
+        api_reject_unknown(errors, body, "", none);
+        if (api_fail(r, errors)) return 0;
+    }
     admin_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
