@@ -5,6 +5,7 @@ batch), change visibility, delay, long poll, dead-letter queues, redrive,
 purge and 404s.
 """
 import atexit
+import json
 import threading
 import time
 from harness import Server, run, check, eq, is_problem
@@ -133,6 +134,73 @@ def test_create_idempotent_and_conflict():
     for k in ("visible", "inFlight", "delayed", "oldestAgeSeconds", "sent", "received", "deleted", "movedToDlq"):
         check(k in found[0]["stats"], "stats lack %r: %r" % (k, found[0]["stats"]))
     eq(counts("qa-c1"), (0, 0, 0), "fresh queue counts")
+
+
+def test_concurrent_creates():
+    """Creates that land in one transaction (a store window batches them):
+    identical ones give one 201 and 200s (never 409); at the queue limit the
+    server neither exceeds LIMIT_QUEUES_MAX nor crashes."""
+    other = Server(env="lim", config={"http": {"threads": 8}, "store": {"windowMicros": 10000}})
+    other.start()
+
+    def together(bodies):
+        res = []
+        lock = threading.Lock()
+
+        def c(body):
+            try:
+                st = other.request("POST", "/api/queues", body)[0]
+            except Exception as e:  # noqa: BLE001 - a dropped connection is the failure shown below
+                st = repr(e)[:80]
+            with lock:
+                res.append(st)
+
+        ts = [threading.Thread(target=c, args=(b,)) for b in bodies]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return sorted(map(str, res))
+
+    try:
+        for rnd in range(3):
+            name = "race%d" % rnd
+            got = together([{"name": name, "attributes": {"VisibilityTimeout": 5}}] * 6)
+            eq(got, ["200"] * 5 + ["201"], "statuses of 6 concurrent identical creates")
+            lst = other.request("GET", "/api/queues")[2]["queues"]
+            eq([q["name"] for q in lst].count(name), 1, "%s listed once" % name)
+        # other attributes in the same batch still conflict
+        got = together([{"name": "race-x", "attributes": {"VisibilityTimeout": 5}},
+                        {"name": "race-x", "attributes": {"VisibilityTimeout": 6}}])
+        eq(got, ["201", "409"], "concurrent creates with different attributes")
+        n = len(other.request("GET", "/api/queues")[2]["queues"])
+        for i in range(255 - n):
+            eq(other.request("POST", "/api/queues", {"name": "l%d" % i})[0], 201, "create l%d" % i)
+        got = together([{"name": "c%d" % i} for i in range(16)])
+        time.sleep(0.2)
+        eq(other.proc.poll(), None, "server still running (log: %s)" % other.log_tail(3))
+        eq(got, ["201"] + ["400"] * 15, "statuses of 16 concurrent creates at 255 queues")
+        eq(len(other.request("GET", "/api/queues")[2]["queues"]), 256, "queues")
+    finally:
+        other.stop()
+
+
+def test_redrive_policy_forms():
+    create("qa-rpdlq")
+    b = create("qa-rp1", {"RedrivePolicy": {"deadLetterTargetArn": "arn:aws:sqs:local:000000000000:qa-rpdlq",
+                                            "maxReceiveCount": 4}})
+    eq(b["attributes"]["RedrivePolicy"], {"deadLetterTargetArn": "qa-rpdlq", "maxReceiveCount": 4}, "ARN form")
+    b = create("qa-rp2", {"RedrivePolicy": json.dumps({"deadLetterTargetArn": "qa-rpdlq", "maxReceiveCount": 4})})
+    eq(b["attributes"]["RedrivePolicy"], {"deadLetterTargetArn": "qa-rpdlq", "maxReceiveCount": 4},
+       "JSON string form")
+    eq(req("GET", qpath("qa-rpdlq"))[2]["deadLetterQueue"], True, "target marked as DLQ")
+    st, _, b = req("PUT", qpath("qa-rp1") + "/attributes", {"RedrivePolicy": ""})
+    eq(st, 200, "remove RedrivePolicy (body %r)" % b)
+    check("RedrivePolicy" not in b["attributes"], "RedrivePolicy still set: %r" % b)
+    # without a policy a message is delivered any number of times
+    send("qa-rp1", "forever")
+    for i in range(6):
+        eq(len(recv("qa-rp1", visibilityTimeout=0)), 1, "receive %d without a RedrivePolicy" % (i + 1))
 
 
 def test_stats_track_messages():
@@ -337,6 +405,30 @@ def test_delete_by_receipt_and_stale_receipt():
     eq(recv("qa-del"), [], "a deleted message never comes back")
 
 
+def test_delete_after_visibility_expired_not_received_again():
+    # SQS: the latest receipt still deletes once the timeout passed, if nobody received it since
+    create("qa-del2")
+    send("qa-del2", "late delete")
+    m = recv("qa-del2", visibilityTimeout=1)[0]
+    time.sleep(1.3)
+    eq(counts("qa-del2"), (1, 0, 0), "visible again")
+    st, _, b = delete("qa-del2", m["receiptHandle"])
+    eq(st, 204, "late delete with the latest receipt (body %r)" % (b,))
+    eq(counts("qa-del2"), (0, 0, 0), "deleted")
+
+
+def test_change_visibility_of_visible_message():
+    create("qa-chv2")
+    send("qa-chv2", "c")
+    m = recv("qa-chv2")[0]
+    path = qpath("qa-chv2") + "/messages/%s/visibility" % m["receiptHandle"]
+    eq(req("POST", path, {"visibilityTimeout": 0})[0], 204, "make visible")
+    st, h, b = req("POST", path, {"visibilityTimeout": 60})
+    check(400 <= st < 500, "changing a message that is not in flight: status %r" % st)
+    is_problem(st, h, b, st, "not in flight")
+    eq(counts("qa-chv2"), (1, 0, 0), "still visible")
+
+
 def test_delete_batch():
     create("qa-delb")
     for i in range(4):
@@ -461,6 +553,59 @@ def test_long_poll_other_queue_does_not_wake():
     check(res["t"] >= 1.8, "poll returned after %.2fs" % res["t"])
 
 
+def test_long_poll_one_send_wakes_one_winner():
+    create("qa-lp6")
+    out = []
+    lock = threading.Lock()
+
+    def poll():
+        t0 = time.time()
+        ms = recv("qa-lp6", waitTimeSeconds=2, visibilityTimeout=60)
+        with lock:
+            out.append((len(ms), time.time() - t0))
+
+    ts = [threading.Thread(target=poll) for _ in range(3)]
+    for t in ts:
+        t.start()
+    time.sleep(0.4)
+    send("qa-lp6", "only one")
+    for t in ts:
+        t.join(10)
+    out.sort()
+    eq([n for n, _ in out], [0, 0, 1], "messages per poller")
+    check(out[2][1] < 1.5, "the winner waited %.2fs" % out[2][1])
+    for n, t in out[:2]:
+        check(1.8 <= t < 3.5, "a loser returned after %.2fs instead of at its 2 s timeout" % t)
+
+
+def test_long_poll_woken_when_visibility_expires():
+    create("qa-lp7")
+    send("qa-lp7", "comes back")
+    eq(len(recv("qa-lp7", visibilityTimeout=1)), 1, "first receive")
+    t0 = time.time()
+    ms = recv("qa-lp7", waitTimeSeconds=5)
+    took = time.time() - t0
+    eq([m["body"] for m in ms], ["comes back"], "received after the visibility timeout")
+    check(0.7 < took < 2.5, "woken %.2fs after the poll began (visibility 1 s)" % took)
+
+
+def test_client_gone_during_long_poll():
+    import socket
+    create("qa-lp8", {"VisibilityTimeout": 1})
+    body = b'{"waitTimeSeconds": 5}'
+    c = socket.create_connection(("127.0.0.1", srv().port))
+    c.sendall(b"POST /api/queues/qa-lp8/receive HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    time.sleep(0.3)
+    c.close()
+    time.sleep(0.2)
+    send("qa-lp8", "nobody listens")
+    eq(req("GET", "/health")[0], 200, "server alive")
+    # at worst the dead poll took it for one VisibilityTimeout
+    ms = recv("qa-lp8", waitTimeSeconds=3)
+    eq([m["body"] for m in ms], ["nobody listens"], "message still receivable")
+
+
 # ---- dead letters, redrive, purge ---------------------------------------------------------
 
 
@@ -578,6 +723,8 @@ def test_unknown_queue_404():
         ("POST", "/redrive", {}),
         ("POST", "/purge", {}),
     ]
+    st, h, b = req("HEAD", "/api/queues")
+    eq((st, b), (200, ""), "HEAD /api/queues")
     for method, suffix, body in cases:
         st, h, b = req(method, qpath("qa-nope") + suffix, body)
         is_problem(st, h, b, 404, "%s %s" % (method, suffix))

@@ -547,6 +547,28 @@ def test_invalid_utf8():
     eq(state(), before, "changed")
 
 
+def test_message_attributes_size_limit():
+    # the server measures the compact JSON: {"k":"..."} is 8 bytes + the value
+    bad("POST", Q + "/messages", 422, body={"body": "x", "messageAttributes": {"k": "v" * 8185}},
+        field="messageAttributes")
+    good("POST", OK + "/messages", {"body": "x", "messageAttributes": {"k": "v" * 8184}})
+    m = good("POST", OK + "/receive", {})["messages"]
+    eq(len(m[0]["messageAttributes"]["k"]), 8184, "attributes at the limit round-trip")
+    good("POST", OK + "/purge")
+
+
+def test_queue_count_limit():
+    srv()
+    n = len(state()[0])
+    for i in range(256 - n):
+        good("POST", "/api/queues", {"name": "bi-lim-%d" % i}, want=201)
+    eq(len(state()[0]), 256, "queues at the limit")
+    b = bad("POST", "/api/queues", 400, body={"name": "bi-one-too-many"})
+    # an existing queue is still "created" idempotently at the limit
+    good("POST", "/api/queues", {"name": "bi-lim-0"}, want=200)
+    eq(req("GET", "/api/queues/bi-one-too-many")[0], 404, "the 257th queue exists")
+
+
 # ---- HTTP framing ---------------------------------------------------------------------
 
 
