@@ -167,6 +167,19 @@ def test_envelope_is_the_message_body():
     eq([e["id"] for e in drain("fan2")], [b["Entries"][0]["EventId"]], "fan2 too")
 
 
+def test_time_is_normalised_to_utc():
+    for q in ALLQ:
+        drain(q)
+    _, b = put([{"Source": "shopping", "DetailType": "Fanout", "Time": "2024-01-02T03:04:05+02:00"},
+                {"Source": "shopping", "DetailType": "Fanout", "Time": "2024-13-02T03:04:05Z"}])
+    eq(b["FailedEntryCount"], 1, "one bad Time (%r)" % b["Entries"])
+    eq(b["Entries"][1].get("ErrorCode"), "InvalidArgument", "month 13")
+    envs = drain("fan1")
+    eq([e["time"][:19] for e in envs], ["2024-01-02T01:04:05"], "offset converted to UTC")
+    check(envs[0]["time"].endswith("Z"), "UTC designator: %r" % envs[0]["time"])
+    drain("fan2")
+
+
 def test_bad_entries_fail_alone():
     for q in ALLQ:
         drain(q)
