@@ -26,6 +26,7 @@ typedef struct put_entry {
 typedef struct put_op {
     api *a;
     int n;
+    int rerun; /* an entry failed inside bus_publish_tx: the unit was rolled back */
     put_entry e[LIMIT_PUT_EVENTS_ENTRIES_MAX];
 } put_op;
 
@@ -40,6 +41,23 @@ static void entry_fail(put_entry *e, const char *code, const char *msg)
     e->rc = ORD_EVALIDATION;
     snprintf(e->code, sizeof e->code, "%s", code);
     snprintf(e->msg, sizeof e->msg, "%s", msg);
+}
+
+/* Nesting of v: a scalar 0, an object or array 1 + its deepest member. */
+static int json_depth(const json_t *v)
+{
+    int max = 0, d;
+    size_t i;
+    const char *k;
+    json_t *m;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, m) if ((d = json_depth(m)) > max) max = d;
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, m) if ((d = json_depth(m)) > max) max = d;
+    } else {
+        return 0;
+    }
+    return max + 1;
 }
 
 static void parse_entry(const json_t *o, put_entry *e)
@@ -82,6 +100,11 @@ static void parse_entry(const json_t *o, put_entry *e)
             entry_fail(e, "MalformedDetail", m);
             return;
         }
+        if (json_depth(e->detail) > LIMIT_JSON_DEPTH_MAX) {
+            snprintf(m, sizeof m, "Detail nests deeper than %d levels", LIMIT_JSON_DEPTH_MAX);
+            entry_fail(e, "MalformedDetail", m);
+            return;
+        }
         e->ev.detail = e->detail;
     } else if (det && !json_is_object(det)) {
         entry_fail(e, "MalformedDetail", "Detail must be a JSON object or a string holding one");
@@ -111,9 +134,15 @@ static void parse_entry(const json_t *o, put_entry *e)
     }
 }
 
+/* An entry that fails inside bus_publish_tx may already have written its
+ * event-log row and sent to some targets (e.g. the second target's
+ * MaximumMessageSize is too small).  Those writes must not commit under a
+ * failed result: the unit is rolled back and run again without that entry
+ * (at most n runs). */
 static int put_unit(store_conn *tx, void *arg)
 {
     put_op *op = arg;
+    op->rerun = 0;
     for (int i = 0; i < op->n; i++) {
         put_entry *e = &op->e[i];
         if (e->rc) continue;
@@ -122,6 +151,8 @@ static int put_unit(store_conn *tx, void *arg)
         if (e->rc) {
             snprintf(e->code, sizeof e->code, "%s", e->rc == ORD_ETOOBIG ? "EntrySizeTooLarge" : "InvalidArgument");
             snprintf(e->msg, sizeof e->msg, "%s", err_msg(e->rc));
+            op->rerun = 1;
+            return ORD_ECONFLICT; /* roll back this unit's writes */
         }
     }
     return 0;
@@ -135,6 +166,10 @@ static void put_free(put_op *op)
 static int put_reply(http_req *r, void *arg, int rc)
 {
     put_op *op = arg;
+    if (rc == ORD_ECONFLICT && op->rerun) {
+        api_resubmit(r, put_unit, put_reply, op); /* without the failed entry */
+        return 1;
+    }
     if (rc) {
         put_free(op);
         http_reply_problem(r, rc, NULL, NULL);

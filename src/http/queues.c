@@ -98,17 +98,65 @@ static int parse_attrs(http_req *r, api *a, const json_t *attrs, attrs_op *op)
     return 0;
 }
 
+/* Queues inserted by create units of the current batch and not yet in the
+ * registry, which queue.c updates only after COMMIT.  queue_create_tx checks
+ * LIMIT_QUEUES_MAX against the registry alone, so two creates in one batch
+ * at 255 queues would both insert and the second registry_add would abort
+ * the process.  Writer thread only. */
+static int creates_pending;
+
+static void create_settled(void *arg, int committed)
+{
+    (void)arg;
+    (void)committed;
+    creates_pending--;
+}
+
 static int create_unit(store_conn *tx, void *arg)
 {
     attrs_op *op = arg;
-    return queue_create_tx(tx, op->a->qs, op->name, &op->at, &op->created);
+    if (!queue_find(op->a->qs, op->name) && queue_count(op->a->qs) + creates_pending >= LIMIT_QUEUES_MAX)
+        return ORD_ELIMIT;
+    int rc = queue_create_tx(tx, op->a->qs, op->name, &op->at, &op->created);
+    if (rc || !op->created) return rc;
+    creates_pending++;
+    /* runs after queue.c's own hook has added the queue to the registry */
+    if ((rc = store_after_commit(tx, create_settled, op))) creates_pending--;
+    return rc;
+}
+
+/* 1 when q has exactly the attributes at. */
+static int attrs_same(const queue *q, const queue_attrs *at)
+{
+    queue_attrs cur;
+    queue_get_attrs(q, &cur);
+    json_t *x = queue_attrs_to_json(&cur), *y = queue_attrs_to_json(at);
+    int same = x && y && json_equal(x, y);
+    json_decref(x);
+    json_decref(y);
+    return same;
 }
 
 static int create_reply(http_req *r, void *arg, int rc)
 {
     attrs_op *op = arg;
     if (rc == ORD_EEXISTS) {
-        http_reply_problem(r, rc, "a queue with this name exists with other attributes", NULL);
+        /* a create of the same name earlier in the same batch wins the insert
+         * (the registry shows it only now): with the same attributes this is
+         * the idempotent 200, as if it had come after */
+        queue *q = queue_find(op->a->qs, op->name);
+        if (q && attrs_same(q, &op->at)) {
+            rc = 0;
+            op->created = 0;
+        } else {
+            http_reply_problem(r, rc, "a queue with this name exists with other attributes", NULL);
+            return 0;
+        }
+    }
+    if (rc == ORD_ELIMIT) {
+        char d[64];
+        snprintf(d, sizeof d, "at most %d queues", LIMIT_QUEUES_MAX);
+        http_reply_problem(r, rc, d, NULL);
         return 0;
     }
     if (rc) {
@@ -405,15 +453,17 @@ int api_queue_send_batch(http_req *r)
     errors = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(entries, i);
-        char prefix[32];
+        char prefix[32], f[48];
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
         if (!json_is_object(o)) {
-            api_error(errors, prefix, "must be an object");
+            snprintf(f, sizeof f, "entries[%zu]", i);
+            api_error(errors, f, "must be an object");
             continue;
         }
         parse_entry(r, errors, o, prefix, &op->e[i], 1);
+        snprintf(f, sizeof f, "%sid", prefix);
         for (size_t k = 0; k < i && op->e[i].id; k++)
-            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) api_error(errors, prefix, "duplicate id");
+            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) api_error(errors, f, "duplicate id");
     }
     if (api_fail(r, errors)) return 0;
     return api_submit(r, send_unit, send_reply, op);
@@ -645,13 +695,16 @@ int api_queue_delete_batch(http_req *r)
         char prefix[32], f[64];
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
         if (!json_is_object(o)) {
-            api_error(errors, prefix, "must be an object");
+            snprintf(f, sizeof f, "entries[%zu]", i);
+            api_error(errors, f, "must be an object");
             continue;
         }
         api_reject_unknown(errors, o, prefix, eallowed);
         json_t *id = json_object_get(o, "id"), *rh = json_object_get(o, "receiptHandle");
         snprintf(f, sizeof f, "%sid", prefix);
         if (!json_is_string(id)) api_error(errors, f, "required string");
+        for (size_t k = 0; k < i && json_is_string(id); k++)
+            if (op->e[k].id && !strcmp(op->e[k].id, json_string_value(id))) api_error(errors, f, "duplicate id");
         snprintf(f, sizeof f, "%sreceiptHandle", prefix);
         if (!json_is_string(rh)) api_error(errors, f, "required string");
         op->e[i].id = json_string_value(id);
@@ -723,6 +776,17 @@ int api_queue_purge(http_req *r)
 {
     queue *q = api_queue(r);
     if (!q) return 0;
+    /* no parameters; a body, when sent, must be {} (bad input purges nothing) */
+    size_t blen;
+    http_req_body(r, &blen);
+    if (blen) {
+        json_t *body = http_req_json(r);
+        if (!body) return 0;
+        static const char *const none[] = {NULL};
+        json_t *errors = json_array();
+        api_reject_unknown(errors, body, "", none);
+        if (api_fail(r, errors)) return 0;
+    }
     admin_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
