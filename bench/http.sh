@@ -71,6 +71,8 @@ for r in $(seq 1 "$RUNS"); do
   one -s "$HERE/post_message.lua" "http://127.0.0.1:$ORD_PORT/api/queues/bench-load/messages" >> "$TMP/post.txt"
 done
 
+echo "per run (req/s p99_ms non2xx):"
+paste -d'|' "$TMP/nginx.txt" "$TMP/health.txt" "$TMP/post.txt" | awk -F'|' '{printf "  nginx %-28s health %-28s post %s\n", $1, $2, $3}'
 NGX=$(cut -d' ' -f1 "$TMP/nginx.txt" | median)
 HEALTH=$(cut -d' ' -f1 "$TMP/health.txt" | median)
 POST=$(cut -d' ' -f1 "$TMP/post.txt" | median)

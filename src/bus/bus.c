@@ -207,10 +207,10 @@ static int route_tx(store_conn *tx, bus *b, const json_t *env, const char *text,
     for (int i = 0; i < b->nrules; i++) {
         rule *r = b->rules[i];
         if ((only && r != only) || !r->enabled || !pattern_match(r->pat, env)) continue;
-        atomic_fetch_add(&r->matched, 1);
+        int rc = store_count_after_commit(tx, &r->matched, 1);
+        if (rc) return rc;
         for (int k = 0; k < r->ntargets; k++) {
-            int rc = queue_send_tx(tx, b->qs, r->targets[k], text, len, NULL, -1, NULL);
-            if (rc) return rc;
+            if ((rc = queue_send_tx(tx, b->qs, r->targets[k], text, len, NULL, -1, NULL))) return rc;
             (*routed)++;
         }
     }
@@ -227,7 +227,7 @@ int bus_publish_tx(store_conn *tx, bus *b, const bus_event *ev, char *id_out, in
         id_uuid(idbuf);
         id = idbuf;
     }
-    int64_t t = ev->time_ms ? ev->time_ms : clock_wall_ms();
+    int64_t t = ev->has_time ? ev->time_ms : clock_wall_ms();
     json_t *env = envelope(ev, id, t);
     if (!env) return ORD_ENOMEM;
     char *text = json_dumps(env, JSON_COMPACT);
@@ -253,7 +253,7 @@ int bus_publish_tx(store_conn *tx, bus *b, const bus_event *ev, char *id_out, in
         goto out;
     }
     if ((rc = route_tx(tx, b, env, text, len, NULL, &nrouted))) goto out;
-    atomic_fetch_add(&b->published, 1);
+    if ((rc = store_count_after_commit(tx, &b->published, 1))) goto out;
     if (id_out) snprintf(id_out, ID_UUID_LEN + 1, "%s", id);
     if (routed) *routed = nrouted;
 out:

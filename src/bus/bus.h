@@ -24,13 +24,15 @@ typedef struct bus bus;
 #define BUS_REGION "local"
 
 /* An event to publish.  detail is borrowed (may be NULL = {}), resources
- * borrowed (array of strings or NULL).  time_ms 0 = now; id NULL = new UUID. */
+ * borrowed (array of strings or NULL).  time_ms is used when has_time is
+ * set, else now; id NULL = new UUID. */
 typedef struct bus_event {
     const char *source;
     const char *detail_type;
     const json_t *detail;
     const json_t *resources;
     int64_t time_ms;
+    int has_time;
     const char *id;
 } bus_event;
 

@@ -120,6 +120,7 @@ static void parse_entry(const json_t *o, put_entry *e)
             return;
         }
         e->ev.time_ms = t;
+        e->ev.has_time = 1;
     }
     if (bus_event_check(&e->ev, m, sizeof m)) {
         entry_fail(e, "InvalidArgument", m);

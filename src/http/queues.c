@@ -98,60 +98,19 @@ static int parse_attrs(http_req *r, api *a, const json_t *attrs, attrs_op *op)
     return 0;
 }
 
-/* Queues inserted by create units of the current batch and not yet in the
- * registry, which queue.c updates only after COMMIT.  queue_create_tx checks
- * LIMIT_QUEUES_MAX against the registry alone, so two creates in one batch
- * at 255 queues would both insert and the second registry_add would abort
- * the process.  Writer thread only. */
-static int creates_pending;
-
-static void create_settled(void *arg, int committed)
-{
-    (void)arg;
-    (void)committed;
-    creates_pending--;
-}
-
 static int create_unit(store_conn *tx, void *arg)
 {
     attrs_op *op = arg;
-    if (!queue_find(op->a->qs, op->name) && queue_count(op->a->qs) + creates_pending >= LIMIT_QUEUES_MAX)
-        return ORD_ELIMIT;
-    int rc = queue_create_tx(tx, op->a->qs, op->name, &op->at, &op->created);
-    if (rc || !op->created) return rc;
-    creates_pending++;
-    /* runs after queue.c's own hook has added the queue to the registry */
-    if ((rc = store_after_commit(tx, create_settled, op))) creates_pending--;
-    return rc;
+    return queue_create_tx(tx, op->a->qs, op->name, &op->at, &op->created);
 }
 
-/* 1 when q has exactly the attributes at. */
-static int attrs_same(const queue *q, const queue_attrs *at)
-{
-    queue_attrs cur;
-    queue_get_attrs(q, &cur);
-    json_t *x = queue_attrs_to_json(&cur), *y = queue_attrs_to_json(at);
-    int same = x && y && json_equal(x, y);
-    json_decref(x);
-    json_decref(y);
-    return same;
-}
 
 static int create_reply(http_req *r, void *arg, int rc)
 {
     attrs_op *op = arg;
     if (rc == ORD_EEXISTS) {
-        /* a create of the same name earlier in the same batch wins the insert
-         * (the registry shows it only now): with the same attributes this is
-         * the idempotent 200, as if it had come after */
-        queue *q = queue_find(op->a->qs, op->name);
-        if (q && attrs_same(q, &op->at)) {
-            rc = 0;
-            op->created = 0;
-        } else {
-            http_reply_problem(r, rc, "a queue with this name exists with other attributes", NULL);
-            return 0;
-        }
+        http_reply_problem(r, rc, "a queue with this name exists with other attributes", NULL);
+        return 0;
     }
     if (rc == ORD_ELIMIT) {
         char d[64];

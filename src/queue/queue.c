@@ -56,6 +56,11 @@ struct queue_sys {
     store *st;
     queue *queues[LIMIT_QUEUES_MAX];
     _Atomic int n;
+    /* created by units of the batch being written, not yet committed: the
+     * registry changes only after COMMIT, so creates in one batch look here
+     * to see each other.  Writer thread only. */
+    queue *creating[LIMIT_QUEUES_MAX];
+    int ncreating;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t timer;
@@ -399,9 +404,22 @@ static void bind_attrs(store_stmt *st, const queue_attrs *a)
     }
 }
 
+static queue *creating_find(queue_sys *qs, const char *name)
+{
+    for (int i = 0; i < qs->ncreating; i++)
+        if (!strcmp(qs->creating[i]->name, name)) return qs->creating[i];
+    return NULL;
+}
+
 static void created_hook(void *arg, int committed)
 {
     queue *q = arg;
+    queue_sys *qs = q->qs;
+    for (int i = 0; i < qs->ncreating; i++)
+        if (qs->creating[i] == q) {
+            qs->creating[i] = qs->creating[--qs->ncreating];
+            break;
+        }
     if (committed)
         registry_add(q->qs, q);
     else
@@ -415,12 +433,13 @@ int queue_create_tx(store_conn *tx, queue_sys *qs, const char *name, const queue
     int rc = queue_attrs_check(qs, name, a, err, sizeof err);
     if (rc) return rc;
     queue *old = queue_find(qs, name);
+    if (!old) old = creating_find(qs, name);
     if (old) {
         queue_attrs cur;
         queue_get_attrs(old, &cur);
         return attrs_equal(&cur, a) ? 0 : ORD_EEXISTS;
     }
-    if (atomic_load(&qs->n) >= LIMIT_QUEUES_MAX) return ORD_ELIMIT;
+    if (atomic_load(&qs->n) + qs->ncreating >= LIMIT_QUEUES_MAX) return ORD_ELIMIT;
     /* the schema swaps the first two binds: name is ?1 */
     store_stmt *st = store_prep(tx, ST_QUEUE_INSERT);
     store_bind_str(st, 1, name);
@@ -434,6 +453,7 @@ int queue_create_tx(store_conn *tx, queue_sys *qs, const char *name, const queue
         queue_free(q);
         return rc;
     }
+    qs->creating[qs->ncreating++] = q;
     *created = 1;
     return 0;
 }
@@ -548,7 +568,7 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     } else {
         hint_visible(q, visible);
     }
-    atomic_fetch_add(&q->sent, 1);
+    if ((rc = store_count_after_commit(tx, &q->sent, 1))) return rc;
     if (message_id) memcpy(message_id, mid, ID_UUID_LEN + 1);
     (void)qs;
     return 0;
@@ -617,8 +637,8 @@ static int move_to_dlq(store_conn *tx, queue_sys *qs, queue *q, queue *dlq, int6
     store_bind_i64(st, 3, now);
     store_bind_str(st, 4, q->name);
     if ((rc = store_exec(st))) return rc;
-    atomic_fetch_add(&q->moved, 1);
-    atomic_fetch_add(&dlq->sent, 1);
+    if ((rc = store_count_after_commit(tx, &q->moved, 1)) || (rc = store_count_after_commit(tx, &dlq->sent, 1)))
+        return rc;
     log_warn("queue", "message moved to dead-letter queue", "queue", q->name, "dlq", dlq->name,
              "#seq", id, NULL);
     return store_after_commit(tx, wake_hook, dlq);
@@ -661,8 +681,8 @@ int queue_receive_tx(store_conn *tx, queue_sys *qs, queue *q, int max, int visib
         if (!k) break;
         for (int i = 0; i < k; i++) {
             if (sent[i] < cutoff) {
-                if ((rc = delete_id(tx, ids[i]))) goto fail;
-                atomic_fetch_add(&q->expired, 1);
+                if ((rc = delete_id(tx, ids[i])) || (rc = store_count_after_commit(tx, &q->expired, 1)))
+                    goto fail;
                 continue;
             }
             if (dlq && counts[i] + 1 > a.max_receive) {
@@ -691,10 +711,10 @@ int queue_receive_tx(store_conn *tx, queue_sys *qs, queue *q, int max, int visib
         }
     }
     if (*n) {
-        atomic_fetch_add(&q->received, (uint64_t)*n);
+        if ((rc = store_count_after_commit(tx, &q->received, (uint64_t)*n))) goto fail;
         hint_visible(q, visible_at);
     } else {
-        atomic_fetch_add(&q->empty, 1);
+        if ((rc = store_count_after_commit(tx, &q->empty, 1))) goto fail;
         /* nothing visible: learn when the next message becomes visible */
         store_stmt *nv = store_prep(tx, ST_MSG_NEXT_VISIBLE);
         store_bind_i64(nv, 1, q->id);
@@ -730,7 +750,7 @@ static int by_receipt(store_conn *tx, queue *q, const char *receipt, store_stmt_
 int queue_delete_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt)
 {
     int rc = by_receipt(tx, q, receipt, ST_MSG_DELETE, 0, 0);
-    if (!rc) atomic_fetch_add(&q->deleted, 1);
+    if (!rc) rc = store_count_after_commit(tx, &q->deleted, 1);
     (void)qs;
     return rc;
 }
@@ -738,7 +758,7 @@ int queue_delete_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt
 int queue_delete_live_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt)
 {
     int rc = by_receipt(tx, q, receipt, ST_MSG_DELETE_LIVE, clock_wall_ms(), 0);
-    if (!rc) atomic_fetch_add(&q->deleted, 1);
+    if (!rc) rc = store_count_after_commit(tx, &q->deleted, 1);
     (void)qs;
     return rc;
 }
@@ -809,8 +829,9 @@ int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int
             store_bind_i64(r, 2, targets[i]->id);
             store_bind_i64(r, 3, now);
             if ((rc = store_exec(r))) return rc;
-            if ((rc = store_after_commit(tx, wake_hook, targets[i]))) return rc;
-            atomic_fetch_add(&targets[i]->sent, 1);
+            if ((rc = store_after_commit(tx, wake_hook, targets[i])) ||
+                (rc = store_count_after_commit(tx, &targets[i]->sent, 1)))
+                return rc;
             (*moved)++;
         }
         if (seen < want) break;
@@ -837,9 +858,8 @@ int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t 
     for (int i = 0; i < k; i++)
         if ((rc = delete_id(tx, ids[i]))) return rc;
     *n = k;
-    atomic_fetch_add(&q->expired, (uint64_t)k);
     (void)qs;
-    return 0;
+    return k ? store_count_after_commit(tx, &q->expired, (uint64_t)k) : 0;
 }
 
 /* ---- blocking receive ---------------------------------------------------- */

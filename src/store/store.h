@@ -22,6 +22,7 @@
 #ifndef ORDERLY_STORE_H
 #define ORDERLY_STORE_H
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include "store/stmts.h"
 
@@ -91,6 +92,11 @@ int store_run(store *s, store_unit_fn fn, void *arg);
  * Returns 0 or ORD_ENOMEM. */
 typedef void (*store_hook_fn)(void *arg, int committed);
 int store_after_commit(store_conn *tx, store_hook_fn hook, void *arg);
+
+/* Inside a unit: add n to *counter after this batch commits; nothing if the
+ * unit rolls back.  For statistics that must count only durable work.
+ * Consecutive additions to the same counter merge.  0 or ORD_ENOMEM. */
+int store_count_after_commit(store_conn *tx, _Atomic uint64_t *counter, uint64_t n);
 
 /* ---- Readers ----------------------------------------------------------- */
 

@@ -37,8 +37,9 @@ struct store_stmt {
 };
 
 struct hook {
-    store_hook_fn fn;
+    store_hook_fn fn; /* NULL: a counter addition */
     void *arg;
+    uint64_t n;
 };
 
 struct store_conn {
@@ -307,7 +308,7 @@ int store_after_commit(store_conn *tx, store_hook_fn hook, void *arg)
 {
     CHECK(tx == tx->s->w);
     /* consecutive identical hooks (many sends to one queue) collapse to one */
-    if (tx->nhooks && tx->hooks[tx->nhooks - 1].fn == hook && tx->hooks[tx->nhooks - 1].arg == arg)
+    if (hook && tx->nhooks && tx->hooks[tx->nhooks - 1].fn == hook && tx->hooks[tx->nhooks - 1].arg == arg)
         return 0;
     if (tx->nhooks == tx->caphooks) {
         size_t cap = tx->caphooks ? tx->caphooks * 2 : 64;
@@ -316,8 +317,20 @@ int store_after_commit(store_conn *tx, store_hook_fn hook, void *arg)
         tx->hooks = h;
         tx->caphooks = cap;
     }
-    tx->hooks[tx->nhooks++] = (struct hook){hook, arg};
+    tx->hooks[tx->nhooks++] = (struct hook){hook, arg, 0};
     return 0;
+}
+
+int store_count_after_commit(store_conn *tx, _Atomic uint64_t *counter, uint64_t n)
+{
+    CHECK(tx == tx->s->w);
+    if (tx->nhooks && !tx->hooks[tx->nhooks - 1].fn && tx->hooks[tx->nhooks - 1].arg == (void *)counter) {
+        tx->hooks[tx->nhooks - 1].n += n;
+        return 0;
+    }
+    int rc = store_after_commit(tx, NULL, (void *)counter);
+    if (!rc) tx->hooks[tx->nhooks - 1].n = n;
+    return rc;
 }
 
 /* Resets statements a unit left mid-way (a RETURNING row read once), which
@@ -347,7 +360,8 @@ static void run_unit(store *s, unit *u)
     reset_busy(w);
     if (u->rc < 0) {
         run_stmt(w, ST_ROLLBACK_TO);
-        for (size_t i = mark; i < w->nhooks; i++) w->hooks[i].fn(w->hooks[i].arg, 0);
+        for (size_t i = mark; i < w->nhooks; i++)
+            if (w->hooks[i].fn) w->hooks[i].fn(w->hooks[i].arg, 0);
         w->nhooks = mark;
         s->st.units_failed++;
     }
@@ -429,7 +443,8 @@ static void *writer_main(void *arg)
         if (crc) {
             sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
             for (u = batch; u; u = u->next) u->rc = ORD_ESTORE;
-            for (size_t i = 0; i < w->nhooks; i++) w->hooks[i].fn(w->hooks[i].arg, 0);
+            for (size_t i = 0; i < w->nhooks; i++)
+                if (w->hooks[i].fn) w->hooks[i].fn(w->hooks[i].arg, 0);
             w->nhooks = 0;
             log_error("store", "commit failed", "#units", (int64_t)n, NULL);
         }
@@ -445,7 +460,13 @@ static void *writer_main(void *arg)
 
         /* durable now: wake whoever waits on this data, then complete */
         if (!crc)
-            for (size_t i = 0; i < w->nhooks; i++) w->hooks[i].fn(w->hooks[i].arg, 1);
+            for (size_t i = 0; i < w->nhooks; i++) {
+                struct hook *h = &w->hooks[i];
+                if (h->fn)
+                    h->fn(h->arg, 1);
+                else
+                    atomic_fetch_add((_Atomic uint64_t *)h->arg, h->n);
+            }
         w->nhooks = 0;
         while (batch) {
             unit *next = batch->next;

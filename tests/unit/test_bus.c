@@ -172,10 +172,10 @@ Test(bus, replay_window_through_rules)
 {
     int64_t t0 = clock_wall_ms();
     for (int i = 0; i < 5; i++) {
-        struct pub p = {.ev = {.source = "orderly.orders", .detail_type = "OrderCreated", .time_ms = t0 + i * 1000}};
+        struct pub p = {.ev = {.source = "orderly.orders", .detail_type = "OrderCreated", .time_ms = t0 + i * 1000, .has_time = 1}};
         cr_assert_eq(store_run(st, pub_unit, &p), 0);
     }
-    struct pub late = {.ev = {.source = "orderly.orders", .detail_type = "OrderCreated", .time_ms = t0 + 60000}};
+    struct pub late = {.ev = {.source = "orderly.orders", .detail_type = "OrderCreated", .time_ms = t0 + 60000, .has_time = 1}};
     cr_assert_eq(store_run(st, pub_unit, &late), 0);
     cr_assert_eq(visible(qa), 6);
     int64_t ev, routed;

@@ -3,6 +3,8 @@
  * receipts, delay, long poll, redrive, purge, retention, body limit. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <string.h>
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -500,4 +502,53 @@ Test(queue, long_poll_woken_when_delay_ends)
     cr_expect_lt(took, 2500, "took %lld ms", (long long)took);
     cr_expect_geq(took, 900, "took %lld ms: before the delay ended", (long long)took);
     for (int i = 0; i < n; i++) queue_msg_release(&m[i]);
+}
+
+/* Two creates of one name in the same batch: the second sees the first
+ * although the registry changes only after COMMIT. */
+struct cr {
+    const char *name;
+    queue_attrs a;
+    int created, rc;
+    atomic_int *done;
+};
+
+static int create_unit(store_conn *tx, void *arg)
+{
+    struct cr *c = arg;
+    return queue_create_tx(tx, qs, c->name, &c->a, &c->created);
+}
+
+static void create_done(void *arg, int rc)
+{
+    struct cr *c = arg;
+    c->rc = rc;
+    atomic_fetch_add(c->done, 1);
+}
+
+static int block_unit(store_conn *tx, void *arg)
+{
+    usleep(100000); /* holds the writer so the next units form one batch */
+    return 0;
+}
+
+Test(queue, creates_in_one_batch_see_each_other)
+{
+    atomic_int done = 0;
+    struct cr c[3];
+    for (int i = 0; i < 3; i++) {
+        c[i] = (struct cr){.name = "same", .done = &done};
+        queue_attrs_init(&c[i].a);
+    }
+    c[2].a.visibility_s = 99; /* other attributes */
+    cr_assert_eq(store_submit(st, block_unit, NULL, NULL), 0);
+    for (int i = 0; i < 3; i++) cr_assert_eq(store_submit(st, create_unit, create_done, &c[i]), 0);
+    while (atomic_load(&done) < 3) usleep(1000);
+    cr_expect_eq(c[0].rc, 0);
+    cr_expect_eq(c[0].created, 1);
+    cr_expect_eq(c[1].rc, 0, "same attributes: %s", err_name(c[1].rc));
+    cr_expect_eq(c[1].created, 0, "the second create finds the first");
+    cr_expect_eq(c[2].rc, ORD_EEXISTS, "other attributes: %s", err_name(c[2].rc));
+    cr_expect_not_null(queue_find(qs, "same"));
+    cr_expect_eq(queue_count(qs), 1);
 }

@@ -274,3 +274,22 @@ Test(store, close_runs_pending_units)
     store_close(s2);
     cr_expect_eq(count_events_fresh(p), 500);
 }
+
+static _Atomic uint64_t counted;
+
+static int count_unit(store_conn *tx, void *arg)
+{
+    store_count_after_commit(tx, &counted, 2);
+    store_count_after_commit(tx, &counted, 3); /* merges with the previous one */
+    return *(int *)arg;
+}
+
+Test(store, counters_only_count_committed_units)
+{
+    int ok = 0, fail = ORD_ECONDITION;
+    cr_assert_eq(store_run(st, count_unit, &ok), 0);
+    cr_expect_eq(atomic_load(&counted), 5);
+    cr_assert_eq(store_run(st, count_unit, &fail), ORD_ECONDITION);
+    cr_expect_eq(atomic_load(&counted), 5, "a rolled-back unit added %llu",
+                 (unsigned long long)(atomic_load(&counted) - 5));
+}
