@@ -36,8 +36,10 @@ int api_ready(void *app)
 typedef struct pending {
     http_req *r;
     store_unit_fn unit;
+    api_wait_fn wait;
     api_reply_fn reply;
     void *op;
+    int rc;
 } pending;
 
 static int pending_unit(store_conn *tx, void *arg)
@@ -46,19 +48,27 @@ static int pending_unit(store_conn *tx, void *arg)
     return p->unit(tx, p->op);
 }
 
+static void pending_reply(http_req *r, void *arg)
+{
+    pending *p = arg;
+    p->reply(r, p->op, p->rc);
+}
+
 static void pending_done(void *arg, int rc)
 {
     pending *p = arg;
-    if (p->reply(p->r, p->op, rc) == 0) http_req_resume(p->r);
+    p->rc = rc;
+    if (p->wait && p->wait(p->op, rc)) return;
+    http_req_resume_then(p->r, pending_reply, p);
 }
 
-void api_resubmit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)
+void api_resubmit(http_req *r, store_unit_fn unit, api_wait_fn wait, api_reply_fn reply, void *op)
 {
     api *a = http_req_app(r);
     pending *p = http_req_alloc(r, sizeof *p);
     int rc = ORD_ENOMEM;
     if (p) {
-        *p = (pending){r, unit, reply, op};
+        *p = (pending){r, unit, wait, reply, op, 0};
         rc = store_submit(a->st, pending_unit, pending_done, p);
     }
     if (rc) {
@@ -67,11 +77,16 @@ void api_resubmit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)
     }
 }
 
-int api_submit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)
+int api_submit_wait(http_req *r, store_unit_fn unit, api_wait_fn wait, api_reply_fn reply, void *op)
 {
     http_req_suspend(r);
-    api_resubmit(r, unit, reply, op);
+    api_resubmit(r, unit, wait, reply, op);
     return 0;
+}
+
+int api_submit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)
+{
+    return api_submit_wait(r, unit, NULL, reply, op);
 }
 
 /* ---- validation ------------------------------------------------------------ */

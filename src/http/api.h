@@ -49,19 +49,23 @@ int api_rules_list(http_req *r);
 
 /* ---- async units ------------------------------------------------------- */
 
-/* Builds the reply after the unit completed (rc = the unit's return); runs
- * on the writer thread.  Returns 0 after calling exactly one http_reply_*
- * (the request is then resumed), or 1 when it replied to nothing because it
- * arranged a later api_resubmit (long poll). */
-typedef int (*api_reply_fn)(http_req *r, void *op, int rc);
+/* Builds the reply after the unit committed (rc = the unit's return); runs
+ * on the HTTP worker once the request is resumed, so the store's writer only
+ * commits.  Must call exactly one http_reply_*. */
+typedef void (*api_reply_fn)(http_req *r, void *op, int rc);
+/* Optional, runs on the writer right after the commit: returns 1 when it
+ * arranged a later api_resubmit instead (a long poll that found nothing),
+ * 0 to go on to the reply. */
+typedef int (*api_wait_fn)(void *op, int rc);
 
-/* Suspends r and submits unit(tx, op); after commit calls reply(r, op, rc)
- * and resumes r.  When the store refuses the unit (overloaded, shutting
- * down) it replies 503 at once.  Always returns 0 (the request is answered
- * either way).  op must live in the request arena or outlive the reply. */
+/* Suspends r and submits unit(tx, op); after commit resumes r and has the
+ * worker call reply(r, op, rc).  When the store refuses the unit (overloaded,
+ * shutting down) it replies 503 at once.  Always returns 0 (the request is
+ * answered either way).  op must live in the request arena. */
 int api_submit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op);
-/* The same, for a request already suspended (long-poll retries). */
-void api_resubmit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op);
+/* The same with a wait step, and for a request already suspended. */
+int api_submit_wait(http_req *r, store_unit_fn unit, api_wait_fn wait, api_reply_fn reply, void *op);
+void api_resubmit(http_req *r, store_unit_fn unit, api_wait_fn wait, api_reply_fn reply, void *op);
 
 /* ---- validation helpers -------------------------------------------------- */
 

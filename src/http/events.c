@@ -24,6 +24,7 @@ typedef struct put_entry {
 } put_entry;
 
 typedef struct put_op {
+    http_req *r;
     api *a;
     int n;
     int rerun; /* an entry failed inside bus_publish_tx: the unit was rolled back */
@@ -164,17 +165,24 @@ static void put_free(put_op *op)
     for (int i = 0; i < op->n; i++) json_decref(op->e[i].detail);
 }
 
-static int put_reply(http_req *r, void *arg, int rc)
+static void put_reply(http_req *r, void *arg, int rc);
+
+/* On the writer: an entry failed mid-publish, so run again without it. */
+static int put_wait(void *arg, int rc)
 {
     put_op *op = arg;
-    if (rc == ORD_ECONFLICT && op->rerun) {
-        api_resubmit(r, put_unit, put_reply, op); /* without the failed entry */
-        return 1;
-    }
+    if (rc != ORD_ECONFLICT || !op->rerun) return 0;
+    api_resubmit(op->r, put_unit, put_wait, put_reply, op);
+    return 1;
+}
+
+static void put_reply(http_req *r, void *arg, int rc)
+{
+    put_op *op = arg;
     if (rc) {
         put_free(op);
         http_reply_problem(r, rc, NULL, NULL);
-        return 0;
+        return;
     }
     json_t *entries = json_array();
     int failed = 0;
@@ -189,7 +197,6 @@ static int put_reply(http_req *r, void *arg, int rc)
     }
     put_free(op);
     http_reply_json(r, 200, json_pack("{s:i,s:o}", "FailedEntryCount", failed, "Entries", entries));
-    return 0;
 }
 
 int api_events_put(http_req *r)
@@ -210,5 +217,6 @@ int api_events_put(http_req *r)
     op->a = http_req_app(r);
     op->n = (int)n;
     for (size_t i = 0; i < n; i++) parse_entry(json_array_get(entries, i), &op->e[i]);
-    return api_submit(r, put_unit, put_reply, op);
+    op->r = r;
+    return api_submit_wait(r, put_unit, put_wait, put_reply, op);
 }

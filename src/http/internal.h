@@ -102,6 +102,8 @@ struct http_req {
     int state;
     int replied;               /* one reply built (asserted) */
     int handler_suspended;     /* http_req_suspend called by the running handler */
+    void (*deferred)(http_req *r, void *arg); /* builds the reply on the worker after resume */
+    void *deferred_arg;
     int close;                 /* reply with Connection: close */
     int status;                /* of the reply, 0 before */
     struct MHD_Response *resp; /* built, not yet queued */

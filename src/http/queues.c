@@ -105,22 +105,22 @@ static int create_unit(store_conn *tx, void *arg)
 }
 
 
-static int create_reply(http_req *r, void *arg, int rc)
+static void create_reply(http_req *r, void *arg, int rc)
 {
     attrs_op *op = arg;
     if (rc == ORD_EEXISTS) {
         http_reply_problem(r, rc, "a queue with this name exists with other attributes", NULL);
-        return 0;
+        return;
     }
     if (rc == ORD_ELIMIT) {
         char d[64];
         snprintf(d, sizeof d, "at most %d queues", LIMIT_QUEUES_MAX);
         http_reply_problem(r, rc, d, NULL);
-        return 0;
+        return;
     }
     if (rc) {
         http_reply_problem(r, rc, NULL, NULL);
-        return 0;
+        return;
     }
     char loc[LIMIT_QUEUE_NAME_MAX + 16];
     snprintf(loc, sizeof loc, "/api/queues/%s", op->name);
@@ -128,7 +128,6 @@ static int create_reply(http_req *r, void *arg, int rc)
     http_reply_json(r, op->created ? 201 : 200,
                     json_pack("{s:s,s:o,s:b}", "name", op->name, "attributes", queue_attrs_to_json(&op->at),
                               "created", op->created));
-    return 0;
 }
 
 int api_queues_create(http_req *r)
@@ -161,14 +160,13 @@ static int set_attrs_unit(store_conn *tx, void *arg)
     return queue_set_attrs_tx(tx, op->a->qs, op->q, &op->at);
 }
 
-static int set_attrs_reply(http_req *r, void *arg, int rc)
+static void set_attrs_reply(http_req *r, void *arg, int rc)
 {
     attrs_op *op = arg;
     if (rc)
         http_reply_problem(r, rc, NULL, NULL);
     else
         http_reply_json(r, 200, json_pack("{s:o}", "attributes", queue_attrs_to_json(&op->at)));
-    return 0;
 }
 
 int api_queue_attrs_put(http_req *r)
@@ -296,12 +294,12 @@ static json_t *entry_failed(const char *id, int rc, const char *msg)
                      msg ? msg : err_msg(rc), "senderFault", err_http_status(rc) < 500);
 }
 
-static int send_reply(http_req *r, void *arg, int rc)
+static void send_reply(http_req *r, void *arg, int rc)
 {
     send_op *op = arg;
     if (rc) {
         http_reply_problem(r, rc, NULL, NULL);
-        return 0;
+        return;
     }
     if (!op->batch) {
         send_entry *e = &op->e[0];
@@ -316,7 +314,7 @@ static int send_reply(http_req *r, void *arg, int rc)
         } else {
             http_reply_json(r, 200, entry_ok(e));
         }
-        return 0;
+        return;
     }
     json_t *ok = json_array(), *failed = json_array();
     for (int i = 0; i < op->n; i++) {
@@ -324,7 +322,6 @@ static int send_reply(http_req *r, void *arg, int rc)
         json_array_append_new(e->rc ? failed : ok, e->rc ? entry_failed(e->id, e->rc, NULL) : entry_ok(e));
     }
     http_reply_json(r, 200, json_pack("{s:o,s:o}", "successful", ok, "failed", failed));
-    return 0;
 }
 
 /* Reads one message entry {body, delaySeconds?, messageAttributes?} into e. */
@@ -448,25 +445,32 @@ static int recv_unit(store_conn *tx, void *arg)
     return queue_receive_tx(tx, op->a->qs, op->q, op->max, op->vis, op->m, &op->n);
 }
 
-static int recv_reply(http_req *r, void *arg, int rc);
+static void recv_reply(http_req *r, void *arg, int rc);
+static int recv_wait(void *arg, int rc);
 
 static void recv_woken(void *arg, int timed_out)
 {
     recv_op *op = arg;
     if (timed_out || atomic_load(&op->a->draining)) op->deadline_ms = 0; /* one last look, then answer */
-    api_resubmit(op->r, recv_unit, recv_reply, op);
+    api_resubmit(op->r, recv_unit, recv_wait, recv_reply, op);
 }
 
-static int recv_reply(http_req *r, void *arg, int rc)
+/* On the writer after a receive committed: nothing yet and time left ->
+ * wait for a send to commit or a message to become visible. */
+static int recv_wait(void *arg, int rc)
+{
+    recv_op *op = arg;
+    if (rc == 0 && op->n == 0 && op->deadline_ms && clock_mono_ms() < op->deadline_ms)
+        return queue_wait(op->a->qs, op->q, op->seq, op->deadline_ms, recv_woken, op) == 0;
+    return 0;
+}
+
+static void recv_reply(http_req *r, void *arg, int rc)
 {
     recv_op *op = arg;
     if (rc) {
         http_reply_problem(r, rc, NULL, NULL);
-        return 0;
-    }
-    if (op->n == 0 && op->deadline_ms && clock_mono_ms() < op->deadline_ms) {
-        /* nothing yet: wait for a send to commit or a message to become visible */
-        if (queue_wait(op->a->qs, op->q, op->seq, op->deadline_ms, recv_woken, op) == 0) return 1;
+        return;
     }
     json_t *arr = json_array();
     for (int i = 0; i < op->n; i++) {
@@ -495,7 +499,6 @@ static int recv_reply(http_req *r, void *arg, int rc)
         queue_msg_release(m);
     }
     http_reply_json(r, 200, json_pack("{s:o}", "messages", arr));
-    return 0;
 }
 
 int api_queue_receive(http_req *r)
@@ -528,7 +531,7 @@ int api_queue_receive(http_req *r)
     op->max = (int)max;
     op->vis = (int)vis;
     op->deadline_ms = wait ? clock_mono_ms() + wait * 1000 : 0;
-    return api_submit(r, recv_unit, recv_reply, op);
+    return api_submit_wait(r, recv_unit, recv_wait, recv_reply, op);
 }
 
 /* ---- delete / visibility ----------------------------------------------------------- */
@@ -557,12 +560,12 @@ static int del_unit(store_conn *tx, void *arg)
     return 0;
 }
 
-static int del_reply(http_req *r, void *arg, int rc)
+static void del_reply(http_req *r, void *arg, int rc)
 {
     del_op *op = arg;
     if (rc) {
         http_reply_problem(r, rc, NULL, NULL);
-        return 0;
+        return;
     }
     if (!op->batch) {
         if (op->e[0].rc == ORD_ERECEIPT)
@@ -572,7 +575,7 @@ static int del_reply(http_req *r, void *arg, int rc)
             http_reply_problem(r, op->e[0].rc, NULL, NULL);
         else
             http_reply_raw(r, 204, NULL, "", 0);
-        return 0;
+        return;
     }
     json_t *ok = json_array(), *failed = json_array();
     for (int i = 0; i < op->n; i++) {
@@ -582,7 +585,6 @@ static int del_reply(http_req *r, void *arg, int rc)
             json_array_append_new(ok, json_pack("{s:s}", "id", op->e[i].id));
     }
     http_reply_json(r, 200, json_pack("{s:o,s:o}", "successful", ok, "failed", failed));
-    return 0;
 }
 
 static del_op *del_new(http_req *r, queue *q)
@@ -689,7 +691,7 @@ static int admin_unit(store_conn *tx, void *arg)
     return queue_redrive_tx(tx, op->a->qs, op->q, op->dest, op->max, &op->n);
 }
 
-static int admin_reply(http_req *r, void *arg, int rc)
+static void admin_reply(http_req *r, void *arg, int rc)
 {
     admin_op *op = arg;
     if (rc)
@@ -697,7 +699,6 @@ static int admin_reply(http_req *r, void *arg, int rc)
     else
         http_reply_json(r, 200, json_pack("{s:s,s:I}", "queue", queue_name(op->q), op->purge ? "purged" : "moved",
                                           (json_int_t)op->n));
-    return 0;
 }
 
 int api_queue_redrive(http_req *r)

@@ -388,7 +388,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
         }
         atomic_store_explicit(&r->conn->deadline_ms, 0, memory_order_relaxed);
         return dispatch(r);
-    case RS_SUSPENDED: /* resumed: the reply was built by the resuming thread */
+    case RS_SUSPENDED: /* resumed: the reply was built by the resuming thread, or is built now */
+        if (r->deferred) {
+            void (*fn)(http_req *, void *) = r->deferred;
+            r->deferred = NULL;
+            fn(r, r->deferred_arg);
+            CHECK(r->replied);
+        }
         return queue_reply(r);
     case RS_DONE: /* an early reply is queued; MHD may still hand us data */
         *upload_size = 0;
@@ -767,6 +773,19 @@ void http_req_suspend(http_req *r)
     r->handler_suspended = 1;
     atomic_fetch_add(&r->srv->suspended, 1);
     MHD_suspend_connection(r->mc);
+}
+
+void http_req_resume_then(http_req *r, void (*reply)(http_req *r, void *arg), void *arg)
+{
+    CHECK(r->handler_suspended);
+    CHECK(!r->replied);
+    CHECK(reply != NULL);
+    r->deferred = reply;
+    r->deferred_arg = arg;
+    http_server *s = r->srv;
+    struct MHD_Connection *mc = r->mc;
+    atomic_fetch_sub(&s->suspended, 1);
+    MHD_resume_connection(mc); /* r belongs to the worker again */
 }
 
 void http_req_resume(http_req *r)

@@ -135,5 +135,9 @@ void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *e
  * Then exactly once, from any thread: one http_reply_* and http_req_resume. */
 void http_req_suspend(http_req *r);
 void http_req_resume(http_req *r);
+/* Resumes without a reply: the worker that takes the request back calls
+ * reply(r, arg), which must call one http_reply_*.  Lets a thread that must
+ * stay quick (the store writer) hand the reply's construction to the worker. */
+void http_req_resume_then(http_req *r, void (*reply)(http_req *r, void *arg), void *arg);
 
 #endif
