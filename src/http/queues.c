@@ -385,20 +385,29 @@ int api_queue_send(http_req *r)
     return api_submit(r, send_unit, send_reply, op);
 }
 
+/* The batch body {"entries": [...]} with 1..LIMIT_BATCH_ENTRIES_MAX entries;
+ * replies 422 and returns NULL otherwise. */
+static json_t *batch_entries(http_req *r, json_t *body, size_t *n)
+{
+    static const char *const allowed[] = {"entries", NULL};
+    json_t *errors = json_array();
+    api_reject_unknown(errors, body, "", allowed);
+    json_t *entries = json_object_get(body, "entries");
+    *n = json_array_size(entries);
+    if (!json_is_array(entries) || *n < 1 || *n > LIMIT_BATCH_ENTRIES_MAX)
+        api_error(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
+    return api_fail(r, errors) ? NULL : entries;
+}
+
 int api_queue_send_batch(http_req *r)
 {
     queue *q = api_queue(r);
     if (!q) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    static const char *const allowed[] = {"entries", NULL};
-    json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
-    json_t *entries = json_object_get(body, "entries");
-    size_t n = json_array_size(entries);
-    if (!json_is_array(entries) || n < 1 || n > LIMIT_BATCH_ENTRIES_MAX)
-        api_error(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
-    if (api_fail(r, errors)) return 0;
+    size_t n;
+    json_t *entries = batch_entries(r, body, &n);
+    if (!entries) return 0;
     send_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
@@ -406,7 +415,7 @@ int api_queue_send_batch(http_req *r)
     op->q = q;
     op->n = (int)n;
     op->batch = 1;
-    errors = json_array();
+    json_t *errors = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(entries, i);
         char prefix[32], f[48];
@@ -637,20 +646,15 @@ int api_queue_delete_batch(http_req *r)
     if (!q) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    static const char *const allowed[] = {"entries", NULL};
     static const char *const eallowed[] = {"id", "receiptHandle", NULL};
-    json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
-    json_t *entries = json_object_get(body, "entries");
-    size_t n = json_array_size(entries);
-    if (!json_is_array(entries) || n < 1 || n > LIMIT_BATCH_ENTRIES_MAX)
-        api_error(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
-    if (api_fail(r, errors)) return 0;
+    size_t n;
+    json_t *entries = batch_entries(r, body, &n);
+    if (!entries) return 0;
     del_op *op = del_new(r, q);
     if (!op) return ORD_ENOMEM;
     op->n = (int)n;
     op->batch = 1;
-    errors = json_array();
+    json_t *errors = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *o = json_array_get(entries, i);
         char prefix[32], f[64];

@@ -4,6 +4,7 @@ directory and talks HTTP to it (Python 3 standard library only).
 Each test file is a script: it defines test_* functions, calls run(globals())
 at the bottom, and prints 'N passed, N failed' as its last line.
 """
+import atexit
 import http.client
 import json
 import os
@@ -123,6 +124,28 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class Shared:
+    """One server started on first use and shared by a file's tests;
+    stopped at exit.  srv = Shared(env, config); srv().request(...)."""
+
+    def __init__(self, on_start=None, **kw):
+        self.kw = kw
+        self.on_start = on_start
+        self.server = None
+
+    def __call__(self):
+        if self.server is None:
+            self.server = Server(**self.kw)
+            self.server.start()
+            atexit.register(self.server.stop)
+            if self.on_start:
+                self.on_start(self.server)
+        return self.server
+
+    def request(self, method, path, body=None, **kw):
+        return self().request(method, path, body, **kw)
 
 
 def do_request(c, method, path, body=None, headers=None, raw=None):

@@ -4,11 +4,10 @@ visibility per receive, receive counts), delete (single, stale receipt,
 batch), change visibility, delay, long poll, dead-letter queues, redrive,
 purge and 404s.
 """
-import atexit
 import json
 import threading
 import time
-from harness import Server, run, check, eq, is_problem
+from harness import Server, run, check, eq, is_problem, Shared
 
 ENV = "qa"
 CONFIG = {
@@ -20,20 +19,10 @@ CONFIG = {
     ]
 }
 
-_srv = None
+srv = Shared(env=ENV, config=CONFIG)
 
 
-def srv():
-    global _srv
-    if _srv is None:
-        _srv = Server(env=ENV, config=CONFIG)
-        _srv.start()
-        atexit.register(_srv.stop)
-    return _srv
-
-
-def req(method, path, body=None, **kw):
-    return srv().request(method, path, body, **kw)
+req = srv.request
 
 
 def qpath(name):

@@ -2,11 +2,10 @@
 config to queues, with the EventBridge envelope as the message body;
 per-entry results with FailedEntryCount; the 10-entry limit; GET /api/rules.
 """
-import atexit
 import json
 import os
 import re
-from harness import SRC, Server, run, check, eq, is_problem
+from harness import SRC, Server, run, check, eq, is_problem, Shared
 
 ENV = "ev"
 RULES = [
@@ -34,20 +33,10 @@ CONFIG = {
 }
 ALLQ = QUEUES + ["tinyq"]
 
-_srv = None
+srv = Shared(env=ENV, config=CONFIG)
 
 
-def srv():
-    global _srv
-    if _srv is None:
-        _srv = Server(env=ENV, config=CONFIG)
-        _srv.start()
-        atexit.register(_srv.stop)
-    return _srv
-
-
-def req(method, path, body=None, **kw):
-    return srv().request(method, path, body, **kw)
+req = srv.request
 
 
 def put(entries, want=200):

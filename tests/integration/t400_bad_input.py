@@ -5,12 +5,11 @@ attributes, the queue list and the rules' matched counts are compared before
 and after each case.  Each limit is tried at the limit (accepted) and one
 past it (rejected).
 """
-import atexit
 import json
 import select
 import socket
 import time
-from harness import Server, run, check, eq, is_problem
+from harness import Server, run, check, eq, is_problem, Shared
 
 ENV = "bi"
 CONFIG = {
@@ -27,45 +26,38 @@ Q = "/api/queues/bi-q"
 OK = "/api/queues/bi-ok"
 JSON = {"Content-Type": "application/json"}
 
-_srv = None
 _receipt = []
 
 
-def srv():
-    global _srv
-    if _srv is None:
-        _srv = Server(env=ENV, config=CONFIG)
-        _srv.start()
-        atexit.register(_srv.stop)
-        # bi-q: two visible, one in flight, one delayed; bi-dlq: one dead letter
-        for b in ("v1", "v2", "f1"):
-            eq(_srv.request("POST", Q + "/messages", {"body": b})[0], 200, "seed send")
-        st, _, r = _srv.request("POST", Q + "/receive", {"visibilityTimeout": 3600})
-        eq(st, 200, "seed receive")
-        _receipt.append(r["messages"][0]["receiptHandle"])
-        eq(_srv.request("POST", Q + "/messages", {"body": "d1", "delaySeconds": 900})[0], 200, "seed delayed")
-        eq(_srv.request("POST", "/api/queues/bi-src/messages", {"body": "dead"})[0], 200, "seed src")
-        for _ in range(3):
-            _srv.request("POST", "/api/queues/bi-src/receive", {"visibilityTimeout": 0})
-        eq(state()[0]["bi-q"][:3], (2, 1, 1), "seeded bi-q")
-        eq(state()[0]["bi-dlq"][:3], (1, 0, 0), "seeded bi-dlq")
-    return _srv
+def seed(server):
+    # bi-q: two visible, one in flight, one delayed; bi-dlq: one dead letter
+    for b in ("v1", "v2", "f1"):
+        eq(server.request("POST", Q + "/messages", {"body": b})[0], 200, "seed send")
+    st, _, r = server.request("POST", Q + "/receive", {"visibilityTimeout": 3600})
+    eq(st, 200, "seed receive")
+    _receipt.append(r["messages"][0]["receiptHandle"])
+    eq(server.request("POST", Q + "/messages", {"body": "d1", "delaySeconds": 900})[0], 200, "seed delayed")
+    eq(server.request("POST", "/api/queues/bi-src/messages", {"body": "dead"})[0], 200, "seed src")
+    for _ in range(3):
+        server.request("POST", "/api/queues/bi-src/receive", {"visibilityTimeout": 0})
+    eq(state()[0]["bi-q"][:3], (2, 1, 1), "seeded bi-q")
+    eq(state()[0]["bi-dlq"][:3], (1, 0, 0), "seeded bi-dlq")
 
 
-def req(method, path, body=None, **kw):
-    return srv().request(method, path, body, **kw)
+srv = Shared(env=ENV, config=CONFIG, on_start=seed)
+req = srv.request
 
 
 def state():
     """Everything a bad request could change (oldestAgeSeconds moves with time)."""
-    st, _, b = _srv.request("GET", "/api/queues")
+    st, _, b = srv().request("GET", "/api/queues")
     eq(st, 200, "list queues")
     qs = {}
     for q in b["queues"]:
         s = q["stats"]
         qs[q["name"]] = (s["visible"], s["inFlight"], s["delayed"], s["sent"], s["received"], s["deleted"],
                          s["movedToDlq"], json.dumps(q["attributes"], sort_keys=True))
-    st, _, r = _srv.request("GET", "/api/rules")
+    st, _, r = srv().request("GET", "/api/rules")
     eq(st, 200, "list rules")
     return qs, {x["name"]: x["matched"] for x in r["rules"]}
 
