@@ -247,6 +247,7 @@ int bus_publish_tx(store_conn *tx, bus *b, const bus_event *ev, char *id_out, in
     store_bind_str(st, 4, ev->detail_type);
     store_bind_text(st, 5, text, len);
     store_bind_null(st, 6);
+    store_bind_str(st, 7, ev->subject);
     rc = store_exec(st);
     if (rc) {
         if (rc == ORD_ECONFLICT) rc = ORD_EEXISTS;

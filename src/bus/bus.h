@@ -34,6 +34,7 @@ typedef struct bus_event {
     int64_t time_ms;
     int has_time;
     const char *id;
+    const char *subject;   /* what the event is about (an order id), or NULL: indexes the timeline */
 } bus_event;
 
 typedef struct bus_rule_info {

@@ -78,6 +78,11 @@ typedef struct config {
     struct {
         int pending_max, batch_max, window_us;
     } store;
+    struct {
+        int reservation_timeout_s, max_units, max_value_cents, idempotency_key_ttl_s;
+        char fail_sku[65];
+        char catalog[LIMIT_DB_URL_MAX + 1]; /* product catalog loaded at start ("" = none) */
+    } orders;
     config_queue *queues;       /* in file order */
     size_t nqueues;
     config_rule *rules;

@@ -102,6 +102,17 @@
                                                   it http_req_alloc returns NULL -> 503 */
 #define LIMIT_HTTP_DRAIN_S_MAX         600
 
+/* ---- Orders ---------------------------------------------------------- */
+#define LIMIT_RESERVATION_S_DEFAULT    900        /* RESERVED longer than this -> EXPIRED (15 min) */
+#define LIMIT_RESERVATION_S_MAX        86400
+#define LIMIT_ORDER_UNITS_DEFAULT      1000       /* business limit: units (sum of qty) per order */
+#define LIMIT_ORDER_UNITS_MAX          500000     /* = 50 items x 10000 */
+#define LIMIT_ORDER_VALUE_DEFAULT      100000000  /* business limit: order total, cents ($1,000,000) */
+#define LIMIT_ORDER_VALUE_MAX          2000000000
+#define LIMIT_IDEM_KEY_TTL_S_DEFAULT   86400      /* Idempotency-Key responses kept 24 h */
+#define LIMIT_IDEM_KEY_TTL_S_MAX       604800
+#define LIMIT_IDEM_KEY_MAX             128        /* Idempotency-Key header: 1..128 printable ASCII */
+
 /* ---- Config --------------------------------------------------------- */
 #define LIMIT_CONFIG_BYTES_MAX         1048576 /* the JSON config file */
 #define LIMIT_LISTEN_ADDR_MAX          255     /* listen: HOST:PORT */

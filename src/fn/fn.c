@@ -26,6 +26,7 @@
 typedef struct handler {
     char name[LIMIT_FUNCTION_NAME_MAX + 1];
     fn_handler_fn fn;
+    fn_failure_fn on_failure;
     void *ud;
 } handler;
 
@@ -90,6 +91,16 @@ int fn_handler_register(fn_sys *fs, const char *name, fn_handler_fn fn, void *ud
     h->fn = fn;
     h->ud = ud;
     return 0;
+}
+
+int fn_handler_on_failure(fn_sys *fs, const char *name, fn_failure_fn fn)
+{
+    for (int i = 0; i < fs->nhandlers; i++)
+        if (!strcmp(fs->handlers[i].name, name)) {
+            fs->handlers[i].on_failure = fn;
+            return 0;
+        }
+    return ORD_ENOTFOUND;
 }
 
 #define BOUND(v, lo, hi, what)                                                                      \
@@ -242,6 +253,12 @@ static int backoff_unit(store_conn *tx, void *arg)
     for (int i = 0; i < u->n; i++) {
         rec *r = &u->recs[i];
         if (r->outcome != REC_FAILED) continue;
+        if (u->m->h->on_failure) {
+            fn_record fr = {u->m->name, &r->msg, r->body, r->event_id, r->msg.receive_count};
+            const char *why = r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : ORD_EHANDLER);
+            int frc = u->m->h->on_failure(tx, &fr, why, u->m->h->ud);
+            if (frc) return frc;
+        }
         int64_t d = fn_backoff_ms(u->m->base_ms, u->m->max_ms, r->msg.receive_count);
         int64_t vis = d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 + 1));
         int rc = queue_change_visibility_ms_tx(tx, u->m->fs->qs, u->m->q, r->msg.receipt, vis);
@@ -270,8 +287,8 @@ static void run_batch(mapping *m, rec *recs, int n)
         if (r->handler_rc) {
             r->outcome = REC_FAILED;
             log_warn("fn", "record failed", "function", m->name, "eventId", r->event_id, "messageId",
-                     r->msg.message_id, "error", err_name(r->handler_rc), "#attempt",
-                     (int64_t)r->msg.receive_count, NULL);
+                     r->msg.message_id, "error", r->res.error[0] ? r->res.error : err_name(r->handler_rc),
+                     "#attempt", (int64_t)r->msg.receive_count, "outcome", "failed", NULL);
             if (r->res.free_state) r->res.free_state(r->res.state);
             continue;
         }

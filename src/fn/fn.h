@@ -45,7 +45,13 @@ typedef struct fn_result {
     fn_apply_fn apply;      /* NULL: nothing to apply (acknowledge only) */
     void *state;
     void (*free_state)(void *state);
+    char error[256];        /* a failing handler may say why (logged, passed to on_failure) */
 } fn_result;
+
+/* Optional: runs in the unit that backs a failed record off (writer
+ * thread), so the handler's owner can record the failure (last error,
+ * attempts) durably.  Return < 0 to fail that unit. */
+typedef int (*fn_failure_fn)(store_conn *tx, const fn_record *rec, const char *error, void *ud);
 
 /* A handler: 0 with res filled, or < 0 when the record failed (it returns to
  * the queue with backoff; after maxReceiveCount it is dead-lettered). */
@@ -80,6 +86,8 @@ void fn_sys_close(fn_sys *fs);
 
 /* Names a handler for the config's "handler" field.  ORD_EEXISTS twice. */
 int fn_handler_register(fn_sys *fs, const char *name, fn_handler_fn fn, void *ud);
+/* Sets the failure hook of a registered handler.  ORD_ENOTFOUND. */
+int fn_handler_on_failure(fn_sys *fs, const char *name, fn_failure_fn fn);
 /* Adds a mapping; ORD_EVALIDATION (reason in err) for an unknown handler or
  * queue or an out-of-range setting. */
 int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen);

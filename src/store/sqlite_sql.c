@@ -35,8 +35,9 @@ const char *const sqlite_sql[ST__COUNT] = {
                      "MIN(COALESCE(moved_ms,sent_ms)) FROM messages WHERE queue_id=?1",
     [ST_MSG_NEXT_VISIBLE] = "SELECT MIN(visible_ms) FROM messages WHERE queue_id=?1 AND visible_ms>?2",
     [ST_MSG_GET] = "SELECT message_id,body,attrs,sent_ms,receive_count,first_receive_ms FROM messages WHERE id=?1",
-    [ST_EVENT_INSERT] = "INSERT INTO events(id,time_ms,source,detail_type,envelope,replay_name) "
-                        "VALUES(?1,?2,?3,?4,?5,?6) RETURNING seq",
+    [ST_EVENT_INSERT] = "INSERT INTO events(id,time_ms,source,detail_type,envelope,replay_name,subject) "
+                        "VALUES(?1,?2,?3,?4,?5,?6,?7) RETURNING seq",
+    [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=?1 ORDER BY seq",
     [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope FROM events WHERE time_ms>=?1 AND time_ms<?2 "
                        "AND seq>?3 AND replay_name IS NULL ORDER BY seq LIMIT ?4",
     [ST_EVENT_GET] = "SELECT seq,time_ms,source,detail_type,envelope,replay_name FROM events WHERE id=?1",
@@ -46,6 +47,49 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_IDEM_SWEEP] = "DELETE FROM idempotency WHERE (function,event_id) IN (SELECT function,event_id "
                       "FROM idempotency WHERE expires_ms<?1 LIMIT ?2)",
     [ST_IDEM_COUNT] = "SELECT count(*) FROM idempotency",
+    [ST_PRODUCT_GET] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
+                       "WHERE sku=?1",
+    [ST_PRODUCT_LIST] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
+                        "ORDER BY sku",
+    [ST_PRODUCT_INSERT] = "INSERT INTO products(sku,name,price_cents,stock,initial_stock,created_ms,updated_ms) "
+                          "VALUES(?1,?2,?3,?4,?4,?5,?5)",
+    [ST_PRODUCT_UPDATE] = "UPDATE products SET name=?2,price_cents=?3,restocked=restocked+(?4-stock),stock=?4,"
+                          "updated_ms=?5 WHERE sku=?1 AND ?4>=reserved",
+    [ST_PRODUCT_DELETE] = "DELETE FROM products WHERE sku=?1 AND reserved=0",
+    [ST_PRODUCT_RESERVE] = "UPDATE products SET reserved=reserved+?2,updated_ms=?3 WHERE sku=?1 AND stock-reserved>=?2",
+    [ST_PRODUCT_RELEASE] = "UPDATE products SET reserved=reserved-?2,updated_ms=?3 WHERE sku=?1 AND reserved>=?2",
+    [ST_PRODUCT_CAPTURE] = "UPDATE products SET stock=stock-?2,reserved=reserved-?2,sold=sold+?2,updated_ms=?3 "
+                           "WHERE sku=?1 AND reserved>=?2",
+    [ST_ORDER_INSERT] = "INSERT INTO orders(id,customer_id,status,payment_token,total_cents,units,request_hash,"
+                        "event_id,created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9) RETURNING seq",
+    [ST_ORDER_GET] = "SELECT seq,id,customer_id,status,reason,last_error,failed_from,payment_token,total_cents,"
+                     "units,request_hash,event_id,attempts,created_ms,updated_ms,reserved_ms,completed_ms "
+                     "FROM orders WHERE id=?1",
+    [ST_ORDER_ITEMS] = "SELECT sku,qty,unit_price_cents FROM order_items WHERE order_seq=?1 ORDER BY line",
+    [ST_ITEM_INSERT] = "INSERT INTO order_items(order_seq,line,sku,qty,unit_price_cents) VALUES(?1,?2,?3,?4,?5)",
+    [ST_ORDER_UPDATE] = "UPDATE orders SET status=?2,reason=?3,failed_from=?4,updated_ms=?5,"
+                        "reserved_ms=COALESCE(?6,reserved_ms),completed_ms=COALESCE(?7,completed_ms) WHERE id=?1",
+    [ST_ORDER_ATTEMPT] = "UPDATE orders SET attempts=attempts+1,last_error=?2,updated_ms=?3 WHERE id=?1",
+    [ST_ORDER_LIST] = "SELECT id FROM orders WHERE (?1 IS NULL OR status=?1) AND seq<?2 ORDER BY seq DESC LIMIT ?3",
+    [ST_ORDER_LIST_CUSTOMER] = "SELECT id FROM orders WHERE customer_id=?2 AND (?1 IS NULL OR status=?1) AND "
+                               "seq<?3 ORDER BY seq DESC LIMIT ?4",
+    [ST_ORDER_SEQ] = "SELECT seq FROM orders WHERE id=?1",
+    [ST_ORDER_EXPIRED] = "SELECT id FROM orders WHERE status IN ('RESERVED','FAILED') AND reserved_ms<?1 AND "
+                         "(status='RESERVED' OR failed_from='RESERVED') LIMIT ?2",
+    [ST_ORDER_COUNT] = "SELECT count(*) FROM orders",
+    [ST_ORDER_COUNT_SINCE] = "SELECT count(*) FROM orders WHERE created_ms>=?1",
+    [ST_ORDER_BY_HOUR] = "SELECT created_ms/3600000,count(*) FROM orders WHERE created_ms>=?1 GROUP BY 1 ORDER BY 1",
+    [ST_PAYMENT_INSERT] = "INSERT INTO payments(order_id,payment_id,outcome,token,amount_cents,created_ms) "
+                          "VALUES(?1,?2,?3,?4,?5,?6)",
+    [ST_NOTIFICATION_INSERT] = "INSERT INTO notifications(event_id,order_id,channel,template,recipient,payload,"
+                               "created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [ST_NOTIFICATIONS_BY_ORDER] = "SELECT channel,template,recipient,payload,created_ms,event_id FROM notifications "
+                                  "WHERE order_id=?1 ORDER BY id",
+    [ST_IDEMKEY_GET] = "SELECT request_hash,status,response FROM idempotency_keys WHERE key=?1 AND expires_ms>?2",
+    [ST_IDEMKEY_PUT] = "INSERT OR REPLACE INTO idempotency_keys(key,request_hash,status,response,expires_ms) "
+                       "VALUES(?1,?2,?3,?4,?5)",
+    [ST_IDEMKEY_SWEEP] = "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
+                         "WHERE expires_ms<?1 LIMIT ?2)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",

@@ -32,7 +32,8 @@ typedef enum store_stmt_id {
     ST_MSG_NEXT_VISIBLE,  /* queue_id,now -> min(visible_ms) of messages not yet visible, or NULL */
     ST_MSG_GET,           /* id -> message_id,body,attrs,sent_ms,receive_count,first_receive_ms */
     /* -- event log ------------------------------------------------------ */
-    ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name -> seq */
+    ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name,subject -> seq */
+    ST_EVENT_BY_SUBJECT,  /* subject -> seq,id,time_ms,detail_type,envelope (oldest first) */
     ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit -> seq,id,time_ms,envelope (originals only) */
     ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name */
     ST_EVENT_COUNT,       /* -> count(*) */
@@ -41,6 +42,37 @@ typedef enum store_stmt_id {
     ST_IDEM_PUT,          /* function,event_id,expires_ms (insert or replace an expired one) */
     ST_IDEM_SWEEP,        /* now,limit -> (none) */
     ST_IDEM_COUNT,        /* -> count(*) */
+    /* -- products ------------------------------------------------------ */
+    ST_PRODUCT_GET,       /* sku -> sku,name,price_cents,stock,reserved,sold,initial_stock,restocked */
+    ST_PRODUCT_LIST,      /* -> as ST_PRODUCT_GET, by sku */
+    ST_PRODUCT_INSERT,    /* sku,name,price_cents,stock,now */
+    ST_PRODUCT_UPDATE,    /* sku,name,price_cents,stock,now: only while stock >= reserved */
+    ST_PRODUCT_DELETE,    /* sku: only while nothing is reserved */
+    ST_PRODUCT_RESERVE,   /* sku,qty,now: only while stock - reserved >= qty */
+    ST_PRODUCT_RELEASE,   /* sku,qty,now */
+    ST_PRODUCT_CAPTURE,   /* sku,qty,now: stock -= qty, reserved -= qty, sold += qty */
+    /* -- orders -------------------------------------------------------- */
+    ST_ORDER_INSERT,      /* id,customer_id,status,payment_token,total_cents,units,request_hash,event_id,now -> seq */
+    ST_ORDER_GET,         /* id -> seq,id,customer_id,status,reason,last_error,failed_from,payment_token,total_cents,
+                                   units,request_hash,event_id,attempts,created_ms,updated_ms,reserved_ms,completed_ms */
+    ST_ORDER_ITEMS,       /* order_seq -> sku,qty,unit_price_cents */
+    ST_ITEM_INSERT,       /* order_seq,line,sku,qty,unit_price_cents */
+    ST_ORDER_UPDATE,      /* id,status,reason,failed_from,now,reserved_ms,completed_ms (NULL keeps) */
+    ST_ORDER_ATTEMPT,     /* id,last_error,now: a failed processing attempt */
+    ST_ORDER_LIST,        /* status|NULL,before_seq,limit -> id (newest first) */
+    ST_ORDER_LIST_CUSTOMER, /* status|NULL,customer_id,before_seq,limit -> id */
+    ST_ORDER_SEQ,         /* id -> seq */
+    ST_ORDER_EXPIRED,     /* cutoff_ms,limit -> id: RESERVED (or FAILED from RESERVED) since before cutoff */
+    ST_ORDER_COUNT,       /* -> count */
+    ST_ORDER_COUNT_SINCE, /* since_ms -> count */
+    ST_ORDER_BY_HOUR,     /* since_ms -> hour (ms / 3600000), count */
+    /* -- payments, notifications, Idempotency-Key --------------------- */
+    ST_PAYMENT_INSERT,    /* order_id,payment_id,outcome,token,amount_cents,now */
+    ST_NOTIFICATION_INSERT, /* event_id,order_id,channel,template,recipient,payload,now */
+    ST_NOTIFICATIONS_BY_ORDER, /* order_id -> channel,template,recipient,payload,created_ms,event_id */
+    ST_IDEMKEY_GET,       /* key,now -> request_hash,status,response */
+    ST_IDEMKEY_PUT,       /* key,request_hash,status,response,expires_ms */
+    ST_IDEMKEY_SWEEP,     /* now,limit */
     /* -- bookkeeping ---------------------------------------------------- */
     ST_BEGIN,
     ST_COMMIT,

@@ -445,7 +445,7 @@ Test(config, bounds_of_every_top_level_int_in_the_file)
         check_top_bounds(&k[i], false);
         tested++;
     }
-    cr_assert(eq(sz, tested, 9));
+    cr_assert(eq(sz, tested, 13));
 }
 
 Test(config, bounds_of_every_top_level_int_from_the_environment)
@@ -458,7 +458,7 @@ Test(config, bounds_of_every_top_level_int_from_the_environment)
         check_top_bounds(&k[i], true);
         tested++;
     }
-    cr_assert(eq(sz, tested, 9));
+    cr_assert(eq(sz, tested, 13));
 }
 
 static json_t *attr_obj(const conf_key *k, json_t *v)

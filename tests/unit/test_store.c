@@ -44,6 +44,7 @@ static int insert_event(store_conn *tx, void *arg)
     store_bind_str(s, 4, "T");
     store_bind_str(s, 5, "{}");
     store_bind_null(s, 6);
+    store_bind_null(s, 7);
     int rc = store_step(s);
     if (rc != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
     e->seq = store_col_i64(s, 0);

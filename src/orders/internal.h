@@ -1,0 +1,64 @@
+/* internal.h - what orders.c, handlers.c and parse.c share; not for
+ * other modules (they use orders.h). */
+#ifndef ORDERLY_ORDERS_INTERNAL_H
+#define ORDERLY_ORDERS_INTERNAL_H
+#include <pthread.h>
+#include "orders/orders.h"
+
+struct orders {
+    store *st;
+    queue_sys *qs;
+    bus *b;
+    orders_config cfg;
+    char fail_sku[ORDER_SKU_MAX + 1];
+    char env[LIMIT_ENV_NAME_MAX + 1];
+    pthread_t sweeper;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop, started;
+};
+
+typedef struct ord_product {
+    char sku[ORDER_SKU_MAX + 1];
+    char name[PRODUCT_NAME_MAX + 1];
+    int64_t price_cents, stock, reserved, sold, initial_stock, restocked;
+} ord_product;
+
+typedef struct ord_item {
+    char sku[ORDER_SKU_MAX + 1];
+    int64_t qty;
+    int64_t unit_price_cents;
+    int known; /* the sku existed when the order was created */
+} ord_item;
+
+typedef struct ord_order {
+    int64_t seq;
+    char id[ORDER_ID_MAX + 1];
+    char customer_id[ORDER_CUSTOMER_MAX + 1];
+    char status[16], reason[32], failed_from[16];
+    char last_error[256];
+    char token[ORDER_TOKEN_MAX + 1];
+    char request_hash[65];
+    char event_id[64];
+    int64_t total_cents, units, attempts, created_ms, updated_ms, reserved_ms, completed_ms;
+    ord_item items[ORDER_ITEMS_MAX];
+    int nitems;
+} ord_order;
+
+/* Loaders return 0, ORD_ENOTFOUND or a store error; work on any connection. */
+int ord_product_load(store_conn *c, const char *sku, ord_product *p);
+int ord_order_load(store_conn *c, const char *id, ord_order *o);
+/* Writer only. */
+void ord_check_invariant(store_conn *tx, const char *sku);
+int ord_set_status(store_conn *tx, const char *id, const char *status, const char *reason, const char *failed_from,
+                   int64_t reserved_ms, int64_t completed_ms);
+int ord_release(store_conn *tx, const ord_order *ord);
+int ord_insert(store_conn *tx, const order_in *in, const char *id, const char *event_id, int64_t now);
+/* Publishes an orderly.orders event about order_id; steals detail. */
+int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, json_t *detail);
+json_t *ord_items_json(const ord_order *o, int with_price);
+const char *ord_effective_status(const ord_order *o);
+/* One sweep now: expires old reservations, drops old Idempotency-Keys. */
+int orders_sweep(orders *o, int *expired);
+
+#endif
