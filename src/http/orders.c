@@ -1,0 +1,225 @@
+/* orders.c - /api/orders (and seed 001's POST /orders), /api/stats.
+ *
+ *   POST   /api/orders, /orders   create: 202 {orderId, eventId, status} + Location
+ *   GET    /api/orders            ?status=&customerId=&limit=1..100&cursor=  newest first
+ *   GET    /api/orders/{id}       the order
+ *   DELETE /api/orders/{id}       cancel (409 when terminal)
+ *   GET    /api/orders/{id}/events  the timeline from the event log
+ *   GET    /api/stats             seed 004's dashboard figures
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "http/api.h"
+#include "lib/err.h"
+
+typedef struct create_op {
+    api *a;
+    order_in in;
+    char key[LIMIT_IDEM_KEY_MAX + 1];
+    int has_key;
+    order_create res;
+} create_op;
+
+static int create_unit(store_conn *tx, void *arg)
+{
+    create_op *op = arg;
+    free(op->res.replay_body); /* a unit can run again after a failed batch */
+    return orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, &op->res);
+}
+
+static void set_location(http_req *r, const char *id)
+{
+    char loc[ORDER_ID_MAX + 16];
+    snprintf(loc, sizeof loc, "/api/orders/%s", id);
+    http_reply_header(r, "Location", loc);
+}
+
+static void create_reply(http_req *r, void *arg, int rc)
+{
+    create_op *op = arg;
+    order_create *res = &op->res;
+    int status;
+    json_t *body = NULL;
+    if (rc) {
+        http_reply_problem(r, rc, NULL, NULL);
+        goto out;
+    }
+    if (res->outcome == ORDER_CONFLICT) {
+        http_reply_problem(r, ORD_ECONFLICT, "an order with this orderId exists with a different body", NULL);
+        goto out;
+    }
+    if (res->outcome == ORDER_KEY_MISMATCH) {
+        http_reply_problem(r, ORD_EVALIDATION, "this Idempotency-Key was used with a different request body", NULL);
+        goto out;
+    }
+    if ((rc = orders_create_response(op->a->o, res, &status, &body))) {
+        http_reply_problem(r, rc, NULL, NULL);
+        goto out;
+    }
+    if (res->outcome == ORDER_KEY_REPLAY) {
+        http_reply_header(r, "Idempotent-Replayed", "true");
+        const char *id = json_string_value(json_object_get(body, "orderId"));
+        if (status < 300 && id) set_location(r, id);
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        http_reply_raw(r, status, status >= 400 ? "application/problem+json" : "application/json", text ? text : "{}",
+                       text ? strlen(text) : 2);
+        free(text);
+        goto out;
+    }
+    set_location(r, res->order_id);
+    http_reply_json(r, status, body);
+out:
+    free(res->replay_body);
+    res->replay_body = NULL;
+}
+
+static int key_valid(const char *k)
+{
+    size_t n = strlen(k);
+    if (n < 1 || n > LIMIT_IDEM_KEY_MAX) return 0;
+    for (; *k; k++)
+        if (*k < 0x21 || *k > 0x7e) return 0;
+    return 1;
+}
+
+int api_orders_create(http_req *r)
+{
+    api *a = http_req_app(r);
+    size_t len;
+    http_req_body(r, &len);
+    if (len > ORDER_BODY_BYTES_MAX) {
+        char d[64];
+        snprintf(d, sizeof d, "an order body is at most %d bytes", ORDER_BODY_BYTES_MAX);
+        http_reply_problem(r, ORD_ETOOBIG, d, NULL);
+        return 0;
+    }
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    create_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = a;
+    json_t *errors = json_array();
+    const char *key = http_req_header(r, "Idempotency-Key");
+    if (key) {
+        if (!key_valid(key))
+            api_error(errors, "Idempotency-Key", "1-%d printable ASCII characters", LIMIT_IDEM_KEY_MAX);
+        else {
+            snprintf(op->key, sizeof op->key, "%s", key);
+            op->has_key = 1;
+        }
+    }
+    orders_parse(body, &op->in, errors);
+    if (api_fail(r, errors)) return 0;
+    return api_submit(r, create_unit, create_reply, op);
+}
+
+int api_orders_get(http_req *r)
+{
+    api *a = http_req_app(r);
+    json_t *o = orders_get(a->o, http_req_param(r, "id"));
+    if (!o) return ORD_ENOTFOUND;
+    http_reply_json(r, 200, o);
+    return 0;
+}
+
+int api_orders_events(http_req *r)
+{
+    api *a = http_req_app(r);
+    json_t *t = orders_timeline(a->o, http_req_param(r, "id"));
+    if (!t) return ORD_ENOTFOUND;
+    http_reply_json(r, 200, t);
+    return 0;
+}
+
+int api_orders_list(http_req *r)
+{
+    api *a = http_req_app(r);
+    const char *status = http_req_query(r, "status"), *customer = http_req_query(r, "customerId");
+    const char *lim = http_req_query(r, "limit"), *cursor = http_req_query(r, "cursor");
+    int limit = 20;
+    if (lim) {
+        char *end;
+        long v = strtol(lim, &end, 10);
+        if (!*lim || *end || v < 1 || v > ORDER_LIST_LIMIT_MAX) {
+            char d[64];
+            snprintf(d, sizeof d, "limit must be an integer between 1 and %d", ORDER_LIST_LIMIT_MAX);
+            http_reply_problem(r, ORD_EINVAL, d, NULL);
+            return 0;
+        }
+        limit = (int)v;
+    }
+    if (status && !orders_status_valid(status)) {
+        http_reply_problem(r, ORD_EINVAL,
+                           "status must be one of PENDING, RESERVED, COMPLETED, REJECTED, PAYMENT_FAILED, EXPIRED, "
+                           "CANCELLED, FAILED",
+                           NULL);
+        return 0;
+    }
+    if (customer && (!*customer || strlen(customer) > ORDER_CUSTOMER_MAX)) {
+        http_reply_problem(r, ORD_EINVAL, "customerId must be 1-64 characters", NULL);
+        return 0;
+    }
+    json_t *out = NULL;
+    int rc = orders_list(a->o, status, customer, limit, cursor, &out);
+    if (rc == ORD_EVALIDATION) {
+        http_reply_problem(r, ORD_EINVAL, "cursor is not one this API returned", NULL);
+        return 0;
+    }
+    if (rc) return rc;
+    http_reply_json(r, 200, out);
+    return 0;
+}
+
+typedef struct cancel_op {
+    api *a;
+    const char *id;
+    char status[16];
+} cancel_op;
+
+static int cancel_unit(store_conn *tx, void *arg)
+{
+    cancel_op *op = arg;
+    return orders_cancel_tx(tx, op->a->o, op->id, op->status, sizeof op->status);
+}
+
+static void cancel_reply(http_req *r, void *arg, int rc)
+{
+    cancel_op *op = arg;
+    if (rc == ORD_ECONFLICT) {
+        char d[80];
+        snprintf(d, sizeof d, "the order is %s and can no longer be cancelled", op->status);
+        http_reply_problem(r, rc, d, NULL);
+        return;
+    }
+    if (rc) {
+        http_reply_problem(r, rc, rc == ORD_ENOTFOUND ? "no such order" : NULL, NULL);
+        return;
+    }
+    json_t *o = orders_get(op->a->o, op->id);
+    if (o)
+        http_reply_json(r, 200, o);
+    else
+        http_reply_problem(r, ORD_ESTORE, NULL, NULL);
+}
+
+int api_orders_cancel(http_req *r)
+{
+    cancel_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = http_req_app(r);
+    op->id = http_req_param(r, "id");
+    return api_submit(r, cancel_unit, cancel_reply, op);
+}
+
+int api_stats(http_req *r)
+{
+    api *a = http_req_app(r);
+    json_t *s = orders_stats(a->o);
+    if (!s) return ORD_ESTORE;
+    http_reply_json(r, 200, s);
+    return 0;
+}

@@ -1,0 +1,128 @@
+/* products.c - the catalog and inventory.
+ *
+ *   GET    /api/products          all products with stock, reserved, available
+ *   POST   /api/products          {sku, name, priceCents, stock} -> 201 (409 if present)
+ *   GET    /api/products/{sku}
+ *   PUT    /api/products/{sku}    {name?, priceCents?, stock?}: update or create; a new
+ *                                 stock is a restock (409 below what is reserved)
+ *   DELETE /api/products/{sku}    204; 409 while units are reserved
+ */
+#include <stdio.h>
+#include <string.h>
+#include "http/api.h"
+#include "lib/err.h"
+
+typedef struct product_op {
+    api *a;
+    product_in p;
+    int put, del, created;
+} product_op;
+
+static int product_unit(store_conn *tx, void *arg)
+{
+    product_op *op = arg;
+    if (op->del) return products_delete_tx(tx, op->a->o, op->p.sku);
+    if (op->put) return products_put_tx(tx, op->a->o, &op->p, &op->created);
+    op->created = 1;
+    return products_create_tx(tx, op->a->o, &op->p);
+}
+
+static void product_reply(http_req *r, void *arg, int rc)
+{
+    product_op *op = arg;
+    if (rc == ORD_EEXISTS) {
+        http_reply_problem(r, rc, "a product with this sku exists; PUT /api/products/{sku} changes it", NULL);
+        return;
+    }
+    if (rc == ORD_ECONFLICT) {
+        http_reply_problem(r, rc,
+                           op->del ? "units of this product are reserved" : "stock cannot go below what is reserved",
+                           NULL);
+        return;
+    }
+    if (rc == ORD_EVALIDATION) { /* PUT of a product that does not exist, without every field */
+        json_t *e = json_array();
+        api_error(e, "", "a new product needs name, priceCents and stock");
+        api_fail(r, e);
+        return;
+    }
+    if (rc) {
+        http_reply_problem(r, rc, rc == ORD_ENOTFOUND ? "no such product" : NULL, NULL);
+        return;
+    }
+    if (op->del) {
+        http_reply_raw(r, 204, NULL, "", 0);
+        return;
+    }
+    json_t *p = products_get(op->a->o, op->p.sku);
+    if (!p) {
+        http_reply_problem(r, ORD_ESTORE, NULL, NULL);
+        return;
+    }
+    if (op->created) {
+        char loc[ORDER_SKU_MAX + 20];
+        snprintf(loc, sizeof loc, "/api/products/%s", op->p.sku);
+        http_reply_header(r, "Location", loc);
+    }
+    http_reply_json(r, op->created ? 201 : 200, p);
+}
+
+static product_op *product_op_new(http_req *r)
+{
+    product_op *op = http_req_alloc(r, sizeof *op);
+    if (op) {
+        memset(op, 0, sizeof *op);
+        op->a = http_req_app(r);
+    }
+    return op;
+}
+
+static int write_product(http_req *r, int put)
+{
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    product_op *op = product_op_new(r);
+    if (!op) return ORD_ENOMEM;
+    op->put = put;
+    json_t *errors = json_array();
+    products_parse(body, put ? http_req_param(r, "sku") : NULL, &op->p, errors);
+    if (api_fail(r, errors)) return 0;
+    return api_submit(r, product_unit, product_reply, op);
+}
+
+int api_products_create(http_req *r)
+{
+    return write_product(r, 0);
+}
+
+int api_products_put(http_req *r)
+{
+    return write_product(r, 1);
+}
+
+int api_products_delete(http_req *r)
+{
+    product_op *op = product_op_new(r);
+    if (!op) return ORD_ENOMEM;
+    op->del = 1;
+    snprintf(op->p.sku, sizeof op->p.sku, "%s", http_req_param(r, "sku"));
+    return api_submit(r, product_unit, product_reply, op);
+}
+
+int api_products_get(http_req *r)
+{
+    api *a = http_req_app(r);
+    json_t *p = products_get(a->o, http_req_param(r, "sku"));
+    if (!p) return ORD_ENOTFOUND;
+    http_reply_json(r, 200, p);
+    return 0;
+}
+
+int api_products_list(http_req *r)
+{
+    api *a = http_req_app(r);
+    json_t *l = products_list(a->o);
+    if (!l) return ORD_ESTORE;
+    http_reply_json(r, 200, l);
+    return 0;
+}
