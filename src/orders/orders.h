@@ -42,6 +42,12 @@
 #define ORDER_BODY_BYTES_MAX 65536
 #define ORDER_LIST_LIMIT_MAX 100
 #define PRODUCT_NAME_MAX 200
+/* customerId and a product name are counted in characters; UTF-8 takes up
+ * to 4 bytes a character, so their buffers hold 4x the count. */
+#define ORDER_CUSTOMER_BYTES_MAX (ORDER_CUSTOMER_MAX * 4)
+#define PRODUCT_NAME_BYTES_MAX (PRODUCT_NAME_MAX * 4)
+#define PRODUCT_PRICE_CENTS_MAX 100000000000LL /* priceCents 0..1e11 */
+#define PRODUCT_STOCK_MAX 1000000000LL         /* stock 0..1e9 */
 
 typedef struct orders orders;
 
@@ -73,7 +79,7 @@ typedef struct order_item_in {
 
 typedef struct order_in {
     char order_id[ORDER_ID_MAX + 1];      /* "" = generate a UUID */
-    char customer_id[ORDER_CUSTOMER_MAX + 1];
+    char customer_id[ORDER_CUSTOMER_BYTES_MAX + 1];
     order_item_in items[ORDER_ITEMS_MAX];
     int nitems;
     char token[ORDER_TOKEN_MAX + 1];      /* payment token, default tok_visa */
@@ -137,7 +143,7 @@ int orders_status_valid(const char *s);
 
 typedef struct product_in {
     char sku[ORDER_SKU_MAX + 1];
-    char name[PRODUCT_NAME_MAX + 1];
+    char name[PRODUCT_NAME_BYTES_MAX + 1];
     int has_name, has_price, has_stock;
     int64_t price_cents;
     int64_t stock;
