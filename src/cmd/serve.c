@@ -24,6 +24,7 @@
 #include "lib/err.h"
 #include "lib/id.h"
 #include "obs/log.h"
+#include "orders/orders.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -203,6 +204,7 @@ int cmd_serve(int argc, char **argv)
     queue_sys *qs = NULL;
     bus *b = NULL;
     fn_sys *fs = NULL;
+    orders *ord = NULL;
     http_server *srv = NULL;
     api a = {.env = cfg->env};
     if ((rc = id_init())) goto out;
@@ -210,12 +212,29 @@ int cmd_serve(int argc, char **argv)
     if ((rc = queue_sys_open(st, &qs))) goto out;
     if ((rc = declare_queues(cfg, qs))) goto out;
     if ((rc = bus_open(qs, &b)) || (rc = add_rules(cfg, b))) goto out;
-    if ((rc = fn_sys_open(qs, b, &fs)) || (rc = add_functions(cfg, fs))) goto out;
-    if ((rc = fn_start(fs))) goto out;
+    orders_config oc = {.env = cfg->env,
+                        .reservation_timeout_ms = (int64_t)cfg->orders.reservation_timeout_s * 1000,
+                        .max_units = cfg->orders.max_units,
+                        .max_value_cents = cfg->orders.max_value_cents,
+                        .fail_sku = cfg->orders.fail_sku,
+                        .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000};
+    if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
+    if ((rc = fn_sys_open(qs, b, &fs)) || (rc = orders_register(ord, fs)) || (rc = add_functions(cfg, fs))) goto out;
+    if (cfg->orders.catalog[0]) {
+        char err[LIMIT_CONFIG_ERR_MAX];
+        int added;
+        if ((rc = products_seed_file(ord, cfg->orders.catalog, &added, err, sizeof err))) {
+            fprintf(stderr, "orderly: catalog: %s\n", err);
+            goto out;
+        }
+        log_info("serve", "catalog loaded", "file", cfg->orders.catalog, "#added", (int64_t)added, NULL);
+    }
+    if ((rc = orders_start(ord)) || (rc = fn_start(fs))) goto out;
     a.st = st;
     a.qs = qs;
     a.b = b;
     a.fs = fs;
+    a.o = ord;
     http_opts ho = {.listen = cfg->listen,
                     .threads = cfg->http.threads,
                     .connections_max = cfg->http.connections_max,
@@ -258,6 +277,7 @@ out:
         http_server_stop(srv);
     }
     fn_sys_close(fs);
+    orders_close(ord);
     bus_close(b);
     queue_sys_close(qs);
     store_close(st);

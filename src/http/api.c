@@ -22,6 +22,18 @@ const http_route api_routes[] = {
     {"POST", "/api/queues/{name}/purge", api_queue_purge},
     {"POST", "/api/events", api_events_put},
     {"GET", "/api/rules", api_rules_list},
+    {"POST", "/api/orders", api_orders_create},
+    {"POST", "/orders", api_orders_create},
+    {"GET", "/api/orders", api_orders_list},
+    {"GET", "/api/orders/{id}", api_orders_get},
+    {"DELETE", "/api/orders/{id}", api_orders_cancel},
+    {"GET", "/api/orders/{id}/events", api_orders_events},
+    {"GET", "/api/stats", api_stats},
+    {"GET", "/api/products", api_products_list},
+    {"POST", "/api/products", api_products_create},
+    {"GET", "/api/products/{sku}", api_products_get},
+    {"PUT", "/api/products/{sku}", api_products_put},
+    {"DELETE", "/api/products/{sku}", api_products_delete},
     {0, 0, 0},
 };
 

@@ -13,6 +13,7 @@
 #include "bus/bus.h"
 #include "fn/fn.h"
 #include "http/server.h"
+#include "orders/orders.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -21,6 +22,7 @@ typedef struct api {
     queue_sys *qs;
     bus *b;
     fn_sys *fs;
+    orders *o;
     const char *env;
     _Atomic int ready;    /* /ready answers 200 when set */
     _Atomic int draining; /* shutting down: long polls answer now */
@@ -46,6 +48,17 @@ int api_queue_redrive(http_req *r);
 int api_queue_purge(http_req *r);
 int api_events_put(http_req *r);
 int api_rules_list(http_req *r);
+int api_orders_create(http_req *r);
+int api_orders_list(http_req *r);
+int api_orders_get(http_req *r);
+int api_orders_cancel(http_req *r);
+int api_orders_events(http_req *r);
+int api_stats(http_req *r);
+int api_products_list(http_req *r);
+int api_products_create(http_req *r);
+int api_products_get(http_req *r);
+int api_products_put(http_req *r);
+int api_products_delete(http_req *r);
 
 /* ---- async units ------------------------------------------------------- */
 

@@ -30,7 +30,7 @@ typedef struct op {
     int captured;
     char decline[32];
     /* notification-processor */
-    char recipient[ORDER_CUSTOMER_MAX + 1];
+    char recipient[ORDER_CUSTOMER_BYTES_MAX + 1];
     json_t *detail;
 } op;
 

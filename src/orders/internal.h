@@ -20,7 +20,7 @@ struct orders {
 
 typedef struct ord_product {
     char sku[ORDER_SKU_MAX + 1];
-    char name[PRODUCT_NAME_MAX + 1];
+    char name[PRODUCT_NAME_BYTES_MAX + 1];
     int64_t price_cents, stock, reserved, sold, initial_stock, restocked;
 } ord_product;
 
@@ -34,7 +34,7 @@ typedef struct ord_item {
 typedef struct ord_order {
     int64_t seq;
     char id[ORDER_ID_MAX + 1];
-    char customer_id[ORDER_CUSTOMER_MAX + 1];
+    char customer_id[ORDER_CUSTOMER_BYTES_MAX + 1];
     char status[16], reason[32], failed_from[16];
     char last_error[256];
     char token[ORDER_TOKEN_MAX + 1];
