@@ -221,13 +221,19 @@ int cmd_serve(int argc, char **argv)
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
     if ((rc = fn_sys_open(qs, b, &fs)) || (rc = orders_register(ord, fs)) || (rc = add_functions(cfg, fs))) goto out;
     if (cfg->orders.catalog[0]) {
-        char err[LIMIT_CONFIG_ERR_MAX];
+        char err[LIMIT_CONFIG_ERR_MAX], path[2 * LIMIT_DB_URL_MAX + 2], dir[LIMIT_DB_URL_MAX + 1];
         int added;
-        if ((rc = products_seed_file(ord, cfg->orders.catalog, &added, err, sizeof err))) {
+        /* a relative catalog path is relative to the config file */
+        snprintf(dir, sizeof dir, "%s", cfg->file);
+        if (cfg->orders.catalog[0] != '/' && cfg->file[0])
+            snprintf(path, sizeof path, "%s/%s", dirname(dir), cfg->orders.catalog);
+        else
+            snprintf(path, sizeof path, "%s", cfg->orders.catalog);
+        if ((rc = products_seed_file(ord, path, &added, err, sizeof err))) {
             fprintf(stderr, "orderly: catalog: %s\n", err);
             goto out;
         }
-        log_info("serve", "catalog loaded", "file", cfg->orders.catalog, "#added", (int64_t)added, NULL);
+        log_info("serve", "catalog loaded", "file", path, "#added", (int64_t)added, NULL);
     }
     if ((rc = orders_start(ord)) || (rc = fn_start(fs))) goto out;
     a.st = st;

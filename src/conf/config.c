@@ -114,7 +114,7 @@ static const conf_key top_keys[] = {
                     .help = "an order with this sku makes order-processor fail (\"\" = off)"),
     CONF_STRING_KEY(config, orders.catalog, "orders.catalog", 0, LIMIT_DB_URL_MAX, "",
                     .env = "ORDERLY_ORDERS_CATALOG", .flag = "catalog", .metavar = "FILE",
-                    .help = "product catalog JSON loaded at start; existing products are kept"),
+                    .help = "product catalog JSON loaded at start (relative to the config file); existing products are kept"),
 };
 
 static const conf_key queue_keys[] = {

@@ -952,7 +952,7 @@ Test(config, shipped_config_loads)
     cr_assert(eq(sz, cfg->nrules, 3));
     cr_assert(eq(str, cfg->rules[0].name, "order-created"));
     cr_assert(eq(str, cfg->rules[0].targets[0], "orders"));
-    json_t *want = json_loads(dq("{'source':['orderly.orders'],'detail-type':['OrderCreated','OrderPlaced']}"),
+    json_t *want = json_loads(dq("{'source':['orderly.orders','order.service'],'detail-type':['OrderCreated','OrderPlaced']}"),
                               0, NULL);
     cr_assert(json_equal(cfg->rules[0].event_pattern, want), "order-created pattern differs");
     json_decref(want);
@@ -961,7 +961,18 @@ Test(config, shipped_config_loads)
     cr_assert(eq(str, cfg->rules[2].name, "order-terminal"));
     cr_assert(eq(str, cfg->rules[2].targets[0], "notifications"));
     cr_assert(eq(sz, json_array_size(json_object_get(cfg->rules[2].event_pattern, "detail-type")), 6));
-    cr_assert(eq(sz, cfg->nfunctions, 0));
+    cr_assert(eq(sz, cfg->nfunctions, 3));
+    const char *fns[][3] = {{"order-processor", "orders", "5"}, {"payment-processor", "payments", "5"},
+                            {"notification-processor", "notifications", "10"}};
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert(eq(str, cfg->functions[i].name, (char *)fns[i][0]));
+        cr_assert(eq(str, cfg->functions[i].handler, (char *)fns[i][0]));
+        cr_assert(eq(str, cfg->functions[i].queue, (char *)fns[i][1]));
+        cr_assert(eq(int, cfg->functions[i].batch_size, atoi(fns[i][2])));
+    }
+    cr_assert(eq(str, cfg->orders.catalog, "catalog.json"));
+    cr_assert(eq(str, cfg->orders.fail_sku, "FAIL-ME"));
+    cr_assert(eq(int, cfg->orders.reservation_timeout_s, 900));
     cr_assert(eq(str, cfg->db, "data/dev.db"));
     cr_assert(eq(str, cfg->file, ORDERLY_SRC_DIR "/config/orderly.json"));
 }
