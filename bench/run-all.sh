@@ -17,5 +17,9 @@ echo "baseline, one commit (fsync) per operation:"
 "$B/bench_queue" --mode single --messages 3000 2>/dev/null
 
 echo
-echo "== HTTP (wrk -c64) beside nginx return 200"
+echo "== HTTP queue send (wrk -c64) beside nginx return 200"
 "$HERE/http.sh" "$RUNS" 10 64
+
+echo
+echo "== orders: P1 intake, P2 end-to-end throughput, P3 latency"
+"$HERE/orders.sh" "$RUNS" 10 30

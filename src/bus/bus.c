@@ -224,7 +224,7 @@ int bus_publish_tx(store_conn *tx, bus *b, const bus_event *ev, char *id_out, in
     if (rc) return rc;
     const char *id = ev->id;
     if (!id) {
-        id_uuid(idbuf);
+        id_uuid7(idbuf);
         id = idbuf;
     }
     int64_t t = ev->has_time ? ev->time_ms : clock_wall_ms();

@@ -1,6 +1,7 @@
 /* id.c - see id.h. */
 #include <sodium.h>
 #include <string.h>
+#include <time.h>
 #include "lib/id.h"
 #include "lib/err.h"
 
@@ -28,13 +29,9 @@ static void rand_bytes(void *out, size_t n)
     left -= n;
 }
 
-void id_uuid(char out[ID_UUID_LEN + 1])
+static void uuid_format(const unsigned char b[16], char out[ID_UUID_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char b[16];
-    rand_bytes(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     char *p = out;
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10) *p++ = '-';
@@ -42,6 +39,28 @@ void id_uuid(char out[ID_UUID_LEN + 1])
         *p++ = hex[b[i] & 15];
     }
     *p = 0;
+}
+
+void id_uuid(char out[ID_UUID_LEN + 1])
+{
+    unsigned char b[16];
+    rand_bytes(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    uuid_format(b, out);
+}
+
+void id_uuid7(char out[ID_UUID_LEN + 1])
+{
+    unsigned char b[16];
+    rand_bytes(b, sizeof b);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    for (int i = 0; i < 6; i++) b[i] = (unsigned char)(ms >> (8 * (5 - i)));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    uuid_format(b, out);
 }
 
 int64_t id_token(void)

@@ -209,7 +209,7 @@ static int payment_apply(store_conn *tx, void *state)
     if (rc) return rc;
     if (strcmp(ord_effective_status(&ord), "RESERVED")) return 0; /* cancelled, expired or already paid */
     char pid[ID_UUID_LEN + 1];
-    id_uuid(pid);
+    id_uuid7(pid);
     int64_t now = clock_wall_ms();
     store_stmt *st = store_prep(tx, ST_PAYMENT_INSERT);
     store_bind_str(st, 1, ord.id);

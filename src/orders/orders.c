@@ -324,10 +324,10 @@ int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *
         if (rc && rc != ORD_ENOTFOUND) return rc;
         if (!rc) res->outcome = strcmp(cur.request_hash, in->request_hash) ? ORDER_CONFLICT : ORDER_SAME;
     } else {
-        id_uuid(res->order_id);
+        id_uuid7(res->order_id);
     }
     if (res->outcome == ORDER_CREATED) {
-        id_uuid(res->event_id);
+        id_uuid7(res->event_id);
         if ((rc = ord_insert(tx, in, res->order_id, res->event_id, now))) return rc;
         json_t *items = json_array();
         for (int i = 0; i < in->nitems; i++)
@@ -520,15 +520,20 @@ json_t *orders_stats(orders *o)
         json_array_append_new(hours, json_pack("{s:s,s:I}", "hour", h, "count", (json_int_t)store_col_i64(st, 1)));
     }
     store_reset(st);
+    json_t *by_status = json_object();
+    st = store_prep(c, ST_ORDER_BY_STATUS);
+    while (store_step(st) == STORE_ROW)
+        json_object_set_new(by_status, store_col_text(st, 0, NULL), json_integer(store_col_i64(st, 1)));
+    store_reset(st);
     int64_t depth = 0;
     char qname[LIMIT_QUEUE_NAME_MAX + 1];
     snprintf(qname, sizeof qname, "%s%sorders", o->env, o->env[0] ? "-" : "");
     queue *q = queue_find(o->qs, qname);
     queue_stats qst;
     if (q && queue_stats_get(o->qs, q, &qst) == 0) depth = qst.visible + qst.in_flight;
-    return json_pack("{s:I,s:f,s:I,s:I,s:o}", "orders_today", (json_int_t)today, "processing_rate",
+    return json_pack("{s:I,s:f,s:I,s:I,s:o,s:o}", "orders_today", (json_int_t)today, "processing_rate",
                      (double)((int64_t)((double)today / 24.0 * 10.0 + 0.5)) / 10.0, "queue_depth", (json_int_t)depth,
-                     "total_orders", (json_int_t)total, "orders_by_hour", hours);
+                     "total_orders", (json_int_t)total, "orders_by_hour", hours, "orders_by_status", by_status);
 }
 
 /* ---- products --------------------------------------------------------------------------- */

@@ -134,7 +134,8 @@ int orders_list(orders *o, const char *status, const char *customer, int limit, 
 /* The order's events from the event log, oldest first; NULL if no order. */
 json_t *orders_timeline(orders *o, const char *id);
 /* GET /api/stats (seed 004's names): orders_today, processing_rate,
- * queue_depth, total_orders, orders_by_hour[{hour, count}]. */
+ * queue_depth, total_orders, orders_by_hour[{hour, count}]; and
+ * orders_by_status {STATUS: count}. */
 json_t *orders_stats(orders *o);
 /* 1 if s is a valid order status name. */
 int orders_status_valid(const char *s);

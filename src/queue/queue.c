@@ -49,6 +49,7 @@ struct queue {
     _Atomic int64_t next_visible_ms; /* wall ms; NO_TIME when unknown/none */
     qwaiter *waiters;
     _Atomic int nwaiters; /* lets hot paths skip the lock */
+    _Atomic int64_t ready;  /* messages made receivable since the last wake: wake that many waiters */
     _Atomic uint64_t sent, received, deleted, moved, empty, expired;
 };
 
@@ -162,15 +163,17 @@ static void timer_kick(queue_sys *qs)
     pthread_mutex_unlock(&qs->mu);
 }
 
-/* Detaches waiters (all, or only those past their deadline) and calls them. */
-static void wake_waiters(queue *q, int only_expired, int64_t now_mono)
+/* Detaches waiters (at most limit; all, or only those past their deadline)
+ * and calls them. */
+static void wake_some(queue *q, int only_expired, int64_t now_mono, int64_t limit)
 {
     qwaiter *fire = NULL, **pp;
     pthread_mutex_lock(&q->mu);
     pp = &q->waiters;
-    while (*pp) {
+    while (*pp && limit > 0) {
         qwaiter *w = *pp;
         if (!only_expired || w->deadline_ms <= now_mono) {
+            limit--;
             *pp = w->next;
             w->next = fire;
             fire = w;
@@ -188,13 +191,20 @@ static void wake_waiters(queue *q, int only_expired, int64_t now_mono)
     }
 }
 
+static void wake_waiters(queue *q, int only_expired, int64_t now_mono)
+{
+    wake_some(q, only_expired, now_mono, INT64_MAX);
+}
+
 /* After-commit hook of every unit that made a message receivable in q. */
 static void wake_hook(void *arg, int committed)
 {
     queue *q = arg;
     if (!committed) return;
     atomic_fetch_add(&q->wake_seq, 1);
-    if (atomic_load(&q->nwaiters)) wake_waiters(q, 0, 0);
+    /* as many waiters as messages became receivable: not a thundering herd */
+    int64_t n = atomic_exchange(&q->ready, 0);
+    if (n > 0 && atomic_load(&q->nwaiters)) wake_some(q, 0, 0, n);
 }
 
 static void hint_visible(queue *q, int64_t when_ms)
@@ -564,6 +574,7 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     int rc = store_exec(st);
     if (rc) return rc;
     if (delay_s == 0) {
+        atomic_fetch_add(&q->ready, 1);
         if ((rc = store_after_commit(tx, wake_hook, q))) return rc;
     } else {
         hint_visible(q, visible);
@@ -641,6 +652,7 @@ static int move_to_dlq(store_conn *tx, queue_sys *qs, queue *q, queue *dlq, int6
         return rc;
     log_warn("queue", "message moved to dead-letter queue", "queue", q->name, "dlq", dlq->name,
              "#seq", id, NULL);
+    atomic_fetch_add(&dlq->ready, 1);
     return store_after_commit(tx, wake_hook, dlq);
 }
 
@@ -770,7 +782,10 @@ int queue_change_visibility_ms_tx(store_conn *tx, queue_sys *qs, queue *q, const
     int rc = by_receipt(tx, q, receipt, ST_MSG_SET_VISIBLE, now, at);
     if (rc) return rc;
     (void)qs;
-    if (vis_ms == 0) return store_after_commit(tx, wake_hook, q);
+    if (vis_ms == 0) {
+        atomic_fetch_add(&q->ready, 1);
+        return store_after_commit(tx, wake_hook, q);
+    }
     hint_visible(q, at);
     return 0;
 }
@@ -829,6 +844,7 @@ int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int
             store_bind_i64(r, 2, targets[i]->id);
             store_bind_i64(r, 3, now);
             if ((rc = store_exec(r))) return rc;
+            atomic_fetch_add(&targets[i]->ready, 1);
             if ((rc = store_after_commit(tx, wake_hook, targets[i])) ||
                 (rc = store_count_after_commit(tx, &targets[i]->sent, 1)))
                 return rc;

@@ -79,6 +79,7 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_ORDER_COUNT] = "SELECT count(*) FROM orders",
     [ST_ORDER_COUNT_SINCE] = "SELECT count(*) FROM orders WHERE created_ms>=?1",
     [ST_ORDER_BY_HOUR] = "SELECT created_ms/3600000,count(*) FROM orders WHERE created_ms>=?1 GROUP BY 1 ORDER BY 1",
+    [ST_ORDER_BY_STATUS] = "SELECT status,count(*) FROM orders GROUP BY status",
     [ST_PAYMENT_INSERT] = "INSERT INTO payments(order_id,payment_id,outcome,token,amount_cents,created_ms) "
                           "VALUES(?1,?2,?3,?4,?5,?6)",
     [ST_NOTIFICATION_INSERT] = "INSERT INTO notifications(event_id,order_id,channel,template,recipient,payload,"

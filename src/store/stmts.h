@@ -66,6 +66,7 @@ typedef enum store_stmt_id {
     ST_ORDER_COUNT,       /* -> count */
     ST_ORDER_COUNT_SINCE, /* since_ms -> count */
     ST_ORDER_BY_HOUR,     /* since_ms -> hour (ms / 3600000), count */
+    ST_ORDER_BY_STATUS,   /* -> status, count */
     /* -- payments, notifications, Idempotency-Key --------------------- */
     ST_PAYMENT_INSERT,    /* order_id,payment_id,outcome,token,amount_cents,now */
     ST_NOTIFICATION_INSERT, /* event_id,order_id,channel,template,recipient,payload,now */
