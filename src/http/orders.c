@@ -49,8 +49,10 @@ static void create_reply(http_req *r, void *arg, int rc)
         http_reply_problem(r, ORD_ECONFLICT, "an order with this orderId exists with a different body", NULL);
         goto out;
     }
-    if (res->outcome == ORDER_KEY_MISMATCH) {
-        http_reply_problem(r, ORD_EVALIDATION, "this Idempotency-Key was used with a different request body", NULL);
+    if (res->outcome == ORDER_KEY_MISMATCH) { /* a 422 names its field, as every validation error does */
+        json_t *e = json_array();
+        api_error(e, "Idempotency-Key", "this key was used with a different request body");
+        api_fail(r, e);
         goto out;
     }
     if ((rc = orders_create_response(op->a->o, res, &status, &body))) {

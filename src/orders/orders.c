@@ -299,13 +299,18 @@ int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *
     int64_t now = clock_wall_ms();
     int rc;
     memset(res, 0, sizeof *res);
+    /* What an Idempotency-Key is bound to: the request hash leaves orderId
+     * out (it is compared under the orderId), so a client orderId is added
+     * here; a reused key with another orderId is another body (422). */
+    char key_hash[sizeof in->request_hash + ORDER_ID_MAX + 1];
+    snprintf(key_hash, sizeof key_hash, "%s%s%s", in->request_hash, in->order_id[0] ? "/" : "", in->order_id);
     if (idem_key) {
         store_stmt *st = store_prep(tx, ST_IDEMKEY_GET);
         store_bind_str(st, 1, idem_key);
         store_bind_i64(st, 2, now);
         if ((rc = store_step(st)) < 0) return rc;
         if (rc == STORE_ROW) {
-            if (strcmp(store_col_text(st, 0, NULL), in->request_hash)) {
+            if (strcmp(store_col_text(st, 0, NULL), key_hash)) {
                 res->outcome = ORDER_KEY_MISMATCH;
             } else {
                 res->outcome = ORDER_KEY_REPLAY;
@@ -354,7 +359,7 @@ int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *
         if (!text) return ORD_ENOMEM;
         store_stmt *st = store_prep(tx, ST_IDEMKEY_PUT);
         store_bind_str(st, 1, idem_key);
-        store_bind_str(st, 2, in->request_hash);
+        store_bind_str(st, 2, key_hash);
         store_bind_i64(st, 3, status);
         store_bind_str(st, 4, text);
         store_bind_i64(st, 5, now + o->cfg.idempotency_key_ttl_ms);
@@ -474,9 +479,12 @@ json_t *orders_timeline(orders *o, const char *id)
     store_bind_str(st, 1, id);
     while (store_step(st) == STORE_ROW) {
         json_t *env = json_loads(store_col_text(st, 4, NULL), 0, NULL);
-        json_array_append_new(events, json_pack("{s:s,s:s,s:o,s:o}", "eventId", store_col_text(st, 1, NULL), "type",
-                                                store_col_text(st, 3, NULL), "time", iso(store_col_i64(st, 2)),
-                                                "detail", env ? json_incref(json_object_get(env, "detail")) : json_null()));
+        json_t *e = json_pack("{s:s,s:s,s:o,s:o}", "eventId", store_col_text(st, 1, NULL), "type",
+                              store_col_text(st, 3, NULL), "time", iso(store_col_i64(st, 2)), "detail",
+                              env ? json_incref(json_object_get(env, "detail")) : json_null());
+        json_t *src = json_object_get(env, "source"); /* the envelope's source: orderly.orders, order.service */
+        if (e && json_is_string(src)) json_object_set(e, "source", src);
+        json_array_append_new(events, e);
         json_decref(env);
     }
     store_reset(st);
