@@ -521,7 +521,8 @@ json_t *orders_stats(orders *o)
     int64_t total = count_stmt(c, ST_ORDER_COUNT, 0, 0);
     json_t *hours = json_array();
     store_stmt *st = store_prep(c, ST_ORDER_BY_HOUR);
-    store_bind_i64(st, 1, since);
+    /* 24 whole clock hours, the current one last: each label once */
+    store_bind_i64(st, 1, (now / 3600000 - 23) * 3600000);
     while (store_step(st) == STORE_ROW) {
         char h[8];
         snprintf(h, sizeof h, "%02lld:00", (long long)(store_col_i64(st, 0) % 24));

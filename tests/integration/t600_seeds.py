@@ -23,7 +23,9 @@ import time
 from datetime import datetime, timezone
 from harness import SRC, Shared, run, check, eq, is_problem
 
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# RFC 9562 UUIDs: orderly issues time-ordered version 7 for ids that key
+# indexed tables (orders, events); version 4 is accepted as seed 001 uses it
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 TERMINAL = ("COMPLETED", "REJECTED", "PAYMENT_FAILED", "EXPIRED", "CANCELLED", "FAILED")
 MAX_UNITS = 500
 MAX_VALUE = 2000000
@@ -652,8 +654,8 @@ def test_order_detail_and_timeline():
 def test_stats():
     def stats(srv):
         s = ok(srv, "GET", "/api/stats")
-        eq(sorted(s), ["orders_by_hour", "orders_today", "processing_rate", "queue_depth", "total_orders"],
-           "stats keys")
+        eq(sorted(s), ["orders_by_hour", "orders_by_status", "orders_today", "processing_rate", "queue_depth",
+                       "total_orders"], "stats keys")
         for k in ("orders_today", "queue_depth", "total_orders"):
             check(isinstance(s[k], int) and s[k] >= 0, "%s %r" % (k, s[k]))
         check(isinstance(s["processing_rate"], (int, float)), "processing_rate %r" % s["processing_rate"])
