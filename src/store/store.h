@@ -112,8 +112,9 @@ store_conn *store_reader(store *s);
 /* The connection's cached prepared statement for id, reset and unbound.
  * Asserts that id is valid (programmer error). */
 store_stmt *store_prep(store_conn *c, store_stmt_id id);
-/* Parameters are numbered from 1 in catalog order.  Text and blobs are
- * copied (transient). */
+/* Parameters are numbered from 1 in catalog order.  Text and blobs are NOT
+ * copied: their memory must stay valid until the statement has been stepped
+ * for the last time or reset (bind, step, then free: as every caller does). */
 void store_bind_i64(store_stmt *st, int idx, int64_t v);
 void store_bind_double(store_stmt *st, int idx, double v);
 void store_bind_text(store_stmt *st, int idx, const char *s, size_t len);

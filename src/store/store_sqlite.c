@@ -169,20 +169,20 @@ void store_bind_double(store_stmt *st, int idx, double v)
 
 void store_bind_text(store_stmt *st, int idx, const char *s, size_t len)
 {
-    sqlite3_bind_text(st->st, idx, s, (int)len, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st->st, idx, s, (int)len, SQLITE_STATIC);
 }
 
 void store_bind_str(store_stmt *st, int idx, const char *s)
 {
     if (s)
-        sqlite3_bind_text(st->st, idx, s, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st->st, idx, s, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st->st, idx);
 }
 
 void store_bind_blob(store_stmt *st, int idx, const void *p, size_t len)
 {
-    sqlite3_bind_blob(st->st, idx, p, (int)len, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st->st, idx, p, (int)len, SQLITE_STATIC);
 }
 
 void store_bind_null(store_stmt *st, int idx)
