@@ -1,5 +1,6 @@
 /* bus.c - EventBridge-style bus on the store and queues; see bus.h. */
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,49 +218,96 @@ static int route_tx(store_conn *tx, bus *b, const json_t *env, const char *text,
     return 0;
 }
 
-int bus_publish_tx(store_conn *tx, bus *b, const bus_event *ev, char *id_out, int *routed)
+int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out)
 {
-    char err[160], idbuf[ID_UUID_LEN + 1];
-    int rc = bus_event_check(ev, err, sizeof err), nrouted = 0;
+    char err[160];
+    int rc = bus_event_check(ev, err, sizeof err);
     if (rc) return rc;
-    const char *id = ev->id;
-    if (!id) {
-        id_uuid7(idbuf);
-        id = idbuf;
-    }
-    int64_t t = ev->has_time ? ev->time_ms : clock_wall_ms();
-    json_t *env = envelope(ev, id, t);
+    if (ev->subject && strlen(ev->subject) > BUS_SUBJECT_MAX) return ORD_EVALIDATION;
+    memset(out, 0, offsetof(bus_prepared, rules));
+    if (ev->id)
+        snprintf(out->id, sizeof out->id, "%s", ev->id);
+    else
+        id_uuid7(out->id);
+    out->time_ms = ev->has_time ? ev->time_ms : clock_wall_ms();
+    snprintf(out->source, sizeof out->source, "%s", ev->source);
+    snprintf(out->detail_type, sizeof out->detail_type, "%s", ev->detail_type);
+    snprintf(out->subject, sizeof out->subject, "%s", ev->subject ? ev->subject : "");
+    json_t *env = envelope(ev, out->id, out->time_ms);
     if (!env) return ORD_ENOMEM;
-    char *text = json_dumps(env, JSON_COMPACT);
-    if (!text) {
+    out->text = json_dumps(env, JSON_COMPACT);
+    if (!out->text) {
         json_decref(env);
         return ORD_ENOMEM;
     }
-    size_t len = strlen(text);
-    if (len > LIMIT_EVENT_BYTES_MAX) {
-        rc = ORD_ETOOBIG;
-        goto out;
+    out->len = strlen(out->text);
+    if (out->len > LIMIT_EVENT_BYTES_MAX) {
+        json_decref(env);
+        bus_prepared_release(out);
+        return ORD_ETOOBIG;
     }
-    store_stmt *st = store_prep(tx, ST_EVENT_INSERT);
-    store_bind_str(st, 1, id);
-    store_bind_i64(st, 2, t);
-    store_bind_str(st, 3, ev->source);
-    store_bind_str(st, 4, ev->detail_type);
-    store_bind_text(st, 5, text, len);
-    store_bind_null(st, 6);
-    store_bind_str(st, 7, ev->subject);
-    rc = store_exec(st);
-    if (rc) {
-        if (rc == ORD_ECONFLICT) rc = ORD_EEXISTS;
-        goto out;
-    }
-    if ((rc = route_tx(tx, b, env, text, len, NULL, &nrouted))) goto out;
-    if ((rc = store_count_after_commit(tx, &b->published, 1))) goto out;
-    if (id_out) snprintf(id_out, ID_UUID_LEN + 1, "%s", id);
-    if (routed) *routed = nrouted;
-out:
-    free(text);
+    for (int i = 0; i < b->nrules; i++)
+        if (b->rules[i]->enabled && pattern_match(b->rules[i]->pat, env)) out->rules[out->nrules++] = (short)i;
     json_decref(env);
+    return 0;
+}
+
+int bus_prepared_add_int(bus_prepared *p, const char *key, int64_t v)
+{
+    /* the envelope is {..., "detail": {...}} with detail last (envelope()) */
+    CHECK(p->len >= 2 && p->text[p->len - 1] == '}' && p->text[p->len - 2] == '}');
+    char add[160];
+    int n = snprintf(add, sizeof add, "%s\"%s\":%lld", p->text[p->len - 3] == '{' ? "" : ",", key, (long long)v);
+    CHECK(n > 0 && (size_t)n < sizeof add);
+    char *t = realloc(p->text, p->len + (size_t)n + 1);
+    if (!t) return ORD_ENOMEM;
+    memmove(t + p->len - 2 + n, t + p->len - 2, 3); /* "}}" and the NUL */
+    memcpy(t + p->len - 2, add, (size_t)n);
+    p->text = t;
+    p->len += (size_t)n;
+    return 0;
+}
+
+void bus_prepared_release(bus_prepared *p)
+{
+    if (!p) return;
+    free(p->text);
+    p->text = NULL;
+}
+
+int bus_publish_prepared_tx(store_conn *tx, bus *b, const bus_prepared *p, int *routed)
+{
+    store_stmt *st = store_prep(tx, ST_EVENT_INSERT);
+    store_bind_str(st, 1, p->id);
+    store_bind_i64(st, 2, p->time_ms);
+    store_bind_str(st, 3, p->source);
+    store_bind_str(st, 4, p->detail_type);
+    store_bind_text(st, 5, p->text, p->len);
+    store_bind_null(st, 6);
+    store_bind_str(st, 7, p->subject[0] ? p->subject : NULL);
+    int rc = store_exec(st), n = 0;
+    if (rc) return rc == ORD_ECONFLICT ? ORD_EEXISTS : rc;
+    for (int i = 0; i < p->nrules; i++) {
+        rule *r = b->rules[p->rules[i]];
+        if ((rc = store_count_after_commit(tx, &r->matched, 1))) return rc;
+        for (int k = 0; k < r->ntargets; k++) {
+            if ((rc = queue_send_tx(tx, b->qs, r->targets[k], p->text, p->len, NULL, -1, NULL))) return rc;
+            n++;
+        }
+    }
+    if ((rc = store_count_after_commit(tx, &b->published, 1))) return rc;
+    if (routed) *routed = n;
+    return 0;
+}
+
+int bus_publish_tx(store_conn *tx, bus *b, const bus_event *ev, char *id_out, int *routed)
+{
+    bus_prepared p;
+    int rc = bus_prepare(b, ev, &p);
+    if (rc) return rc;
+    rc = bus_publish_prepared_tx(tx, b, &p, routed);
+    if (!rc && id_out) snprintf(id_out, ID_UUID_LEN + 1, "%.36s", p.id);
+    bus_prepared_release(&p);
     return rc;
 }
 

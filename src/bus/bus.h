@@ -71,6 +71,34 @@ int bus_event_check(const bus_event *ev, char *err, size_t errlen);
  * or a store error. */
 int bus_publish_tx(store_conn *tx, bus *b, const bus_event *ev, char *id_out, int *routed);
 
+/* An event made ready to publish off the writer thread: the envelope text
+ * and the rules it matches are computed by bus_prepare() on any thread, so
+ * the unit only writes rows.  Release with bus_prepared_release(). */
+#define BUS_SUBJECT_MAX 128
+typedef struct bus_prepared {
+    char id[40];
+    int64_t time_ms;
+    char source[LIMIT_EVENT_FIELD_MAX + 1];
+    char detail_type[LIMIT_EVENT_FIELD_MAX + 1];
+    char subject[BUS_SUBJECT_MAX + 1];   /* "" = none */
+    char *text;                          /* the envelope JSON (heap) */
+    size_t len;
+    int nrules;
+    short rules[LIMIT_RULES_MAX];        /* indexes of the enabled rules it matches */
+} bus_prepared;
+
+/* Any thread (rules are read-only while serving).  Returns 0, or
+ * ORD_EVALIDATION / ORD_ETOOBIG / ORD_ENOMEM; nothing to release on error. */
+int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out);
+/* Inside a unit: the event-log row and the routed messages.  As
+ * bus_publish_tx otherwise (which is prepare + this + release). */
+int bus_publish_prepared_tx(store_conn *tx, bus *b, const bus_prepared *p, int *routed);
+void bus_prepared_release(bus_prepared *p);
+/* Adds "key": v to a prepared event's detail (for a figure only the unit
+ * knows, e.g. an amount read from the database).  Rules matched at prepare
+ * time did not see it.  0 or ORD_ENOMEM. */
+int bus_prepared_add_int(bus_prepared *p, const char *key, int64_t v);
+
 /* Re-publishes the logged events with from_ms <= time < to_ms, oldest first,
  * through every rule (or only rule_name), in bounded units.  Blocking (not
  * for HTTP threads).  *events and *routed are set.  ORD_ENOTFOUND when

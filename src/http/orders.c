@@ -18,6 +18,7 @@ typedef struct create_op {
     order_in in;
     char key[LIMIT_IDEM_KEY_MAX + 1];
     int has_key;
+    order_prepared prep;
     order_create res;
 } create_op;
 
@@ -25,7 +26,8 @@ static int create_unit(store_conn *tx, void *arg)
 {
     create_op *op = arg;
     free(op->res.replay_body); /* a unit can run again after a failed batch */
-    return orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, &op->res);
+    op->res.replay_body = NULL;
+    return orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, &op->prep, &op->res);
 }
 
 static void set_location(http_req *r, const char *id)
@@ -115,6 +117,14 @@ int api_orders_create(http_req *r)
     }
     orders_parse(body, &op->in, errors);
     if (api_fail(r, errors)) return 0;
+    int rc = orders_create_prepare(a->o, &op->in, &op->prep);
+    if (rc) return rc;
+    /* the envelope lives in the request arena: nothing to free on any path */
+    char *text = http_req_alloc(r, op->prep.ev.len + 1);
+    if (text) memcpy(text, op->prep.ev.text, op->prep.ev.len + 1);
+    orders_prepared_release(&op->prep);
+    if (!text) return ORD_ENOMEM;
+    op->prep.ev.text = text;
     return api_submit(r, create_unit, create_reply, op);
 }
 

@@ -29,16 +29,32 @@ typedef struct op {
     /* payment-processor */
     int captured;
     char decline[32];
+    char payment_id[ID_UUID_LEN + 1];
     /* notification-processor */
     char recipient[ORDER_CUSTOMER_BYTES_MAX + 1];
     json_t *detail;
+    /* the event the success path emits, built here off the writer */
+    bus_prepared ev;
+    int has_ev;
 } op;
 
 static void op_free(void *p)
 {
     op *x = p;
     json_decref(x->detail);
+    if (x->has_ev) bus_prepared_release(&x->ev);
     free(x);
+}
+
+/* Builds the success event now (poller thread); steals detail. */
+static int prepare_event(op *x, const char *type, json_t *detail)
+{
+    if (!detail) return ORD_ENOMEM;
+    bus_event ev = {.source = ORDERS_SOURCE, .detail_type = type, .detail = detail, .subject = x->order_id};
+    int rc = bus_prepare(x->o->b, &ev, &x->ev);
+    json_decref(detail);
+    x->has_ev = rc == 0;
+    return rc;
 }
 
 static const char *str_at(const json_t *o, const char *k)
@@ -134,10 +150,8 @@ static int order_apply(store_conn *tx, void *state)
                  ord.items[i].qty, NULL);
     }
     if ((rc = ord_set_status(tx, ord.id, "RESERVED", NULL, NULL, now, 0))) return rc;
-    return ord_emit(tx, o, "PaymentRequested", ord.id,
-                    json_pack("{s:s,s:s,s:o,s:I,s:{s:s}}", "orderId", ord.id, "customerId", ord.customer_id, "items",
-                              ord_items_json(&ord, 1), "amountCents", (json_int_t)ord.total_cents, "payment", "token",
-                              ord.token));
+    if ((rc = bus_prepared_add_int(&x->ev, "amountCents", ord.total_cents))) return rc;
+    return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);
 }
 
 /* An OrderPlaced event (seed 000: {orderId, customerId, items:[{sku, quantity}],
@@ -191,6 +205,23 @@ static int order_handler(const fn_record *rec, fn_result *res, void *ud)
         snprintf(res->error, sizeof res->error, "order-processor does not handle %s", x->type);
         return fail(res, x, ORD_EHANDLER);
     }
+    /* PaymentRequested, for the path where every item is reserved */
+    json_t *items = json_array();
+    const char *token = x->placed ? x->in.token : str_at(json_object_get(x->detail, "payment"), "token");
+    if (x->placed) {
+        for (int i = 0; i < x->in.nitems; i++)
+            json_array_append_new(items, json_pack("{s:s,s:i}", "sku", x->in.items[i].sku, "qty", x->in.items[i].qty));
+    } else {
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(x->detail, "items"), i, it)
+            json_array_append_new(items, json_pack("{s:s,s:O}", "sku", str_at(it, "sku"), "qty", json_object_get(it, "qty")));
+    }
+    const char *customer = x->placed ? x->in.customer_id : str_at(x->detail, "customerId");
+    if ((rc = prepare_event(x, "PaymentRequested",
+                            json_pack("{s:s,s:s,s:o,s:{s:s}}", "orderId", x->order_id, "customerId", customer, "items",
+                                      items, "payment", "token", *token ? token : "tok_visa"))))
+        return fail(res, x, rc);
     res->apply = order_apply;
     res->state = x;
     res->free_state = op_free;
@@ -208,8 +239,7 @@ static int payment_apply(store_conn *tx, void *state)
     if (rc == ORD_ENOTFOUND) return 0;
     if (rc) return rc;
     if (strcmp(ord_effective_status(&ord), "RESERVED")) return 0; /* cancelled, expired or already paid */
-    char pid[ID_UUID_LEN + 1];
-    id_uuid7(pid);
+    const char *pid = x->payment_id;
     int64_t now = clock_wall_ms();
     store_stmt *st = store_prep(tx, ST_PAYMENT_INSERT);
     store_bind_str(st, 1, ord.id);
@@ -224,9 +254,7 @@ static int payment_apply(store_conn *tx, void *state)
     if (!x->captured) {
         if ((rc = ord_release(tx, &ord))) return rc;
         if ((rc = ord_set_status(tx, ord.id, "PAYMENT_FAILED", x->decline, NULL, 0, 0))) return rc;
-        return ord_emit(tx, o, "PaymentFailed", ord.id,
-                        json_pack("{s:s,s:s,s:s,s:s}", "orderId", ord.id, "customerId", ord.customer_id, "paymentId",
-                                  pid, "reason", x->decline));
+        return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);
     }
     for (int i = 0; i < ord.nitems; i++) {
         st = store_prep(tx, ST_PRODUCT_CAPTURE);
@@ -238,9 +266,8 @@ static int payment_apply(store_conn *tx, void *state)
         ord_check_invariant(tx, ord.items[i].sku);
     }
     if ((rc = ord_set_status(tx, ord.id, "COMPLETED", NULL, NULL, 0, now))) return rc;
-    return ord_emit(tx, o, "OrderCompleted", ord.id,
-                    json_pack("{s:s,s:s,s:s,s:I}", "orderId", ord.id, "customerId", ord.customer_id, "paymentId", pid,
-                              "amountCents", (json_int_t)ord.total_cents));
+    if ((rc = bus_prepared_add_int(&x->ev, "amountCents", ord.total_cents))) return rc;
+    return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);
 }
 
 static int payment_handler(const fn_record *rec, fn_result *res, void *ud)
@@ -261,6 +288,15 @@ static int payment_handler(const fn_record *rec, fn_result *res, void *ud)
              !strcmp(token, "tok_insufficientFunds") ? "insufficient_funds" : "card_declined");
     log_info("orders", x->captured ? "Payment outcome: SUCCESS" : "Payment outcome: FAILURE", "orderId", x->order_id,
              "token", token, NULL);
+    id_uuid7(x->payment_id);
+    const char *customer = str_at(x->detail, "customerId");
+    rc = x->captured ? prepare_event(x, "OrderCompleted",
+                                     json_pack("{s:s,s:s,s:s}", "orderId", x->order_id, "customerId", customer,
+                                               "paymentId", x->payment_id))
+                     : prepare_event(x, "PaymentFailed",
+                                     json_pack("{s:s,s:s,s:s,s:s}", "orderId", x->order_id, "customerId", customer,
+                                               "paymentId", x->payment_id, "reason", x->decline));
+    if (rc) return fail(res, x, rc);
     res->apply = payment_apply;
     res->state = x;
     res->free_state = op_free;
@@ -286,9 +322,7 @@ static int notify_apply(store_conn *tx, void *state)
     free(payload);
     if (rc == ORD_ECONFLICT) return 0; /* this event was notified already */
     if (rc) return rc;
-    return ord_emit(tx, x->o, "NotificationSent", x->order_id,
-                    json_pack("{s:s,s:s,s:s,s:s,s:s}", "orderId", x->order_id, "channel", "email", "template", x->type,
-                              "recipient", x->recipient, "eventId", x->event_id));
+    return bus_publish_prepared_tx(tx, x->o->b, &x->ev, NULL);
 }
 
 static int notify_handler(const fn_record *rec, fn_result *res, void *ud)
@@ -298,6 +332,10 @@ static int notify_handler(const fn_record *rec, fn_result *res, void *ud)
     int rc = read_envelope(rec, res, x);
     if (rc) return fail(res, x, rc);
     snprintf(x->recipient, sizeof x->recipient, "%s", str_at(x->detail, "customerId"));
+    if ((rc = prepare_event(x, "NotificationSent",
+                            json_pack("{s:s,s:s,s:s,s:s,s:s}", "orderId", x->order_id, "channel", "email", "template",
+                                      x->type, "recipient", x->recipient, "eventId", x->event_id))))
+        return fail(res, x, rc);
     res->apply = notify_apply;
     res->state = x;
     res->free_state = op_free;

@@ -294,7 +294,36 @@ int orders_create_response(orders *o, const order_create *res, int *status, json
     return c ? create_response_conn(c, res, status, body) : ORD_ESTORE;
 }
 
-int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *idem_key, order_create *res)
+int orders_create_prepare(orders *o, const order_in *in, order_prepared *p)
+{
+    char event_id[ID_UUID_LEN + 1], ts[40];
+    if (in->order_id[0])
+        snprintf(p->order_id, sizeof p->order_id, "%s", in->order_id);
+    else
+        id_uuid7(p->order_id);
+    id_uuid7(event_id);
+    json_t *items = json_array();
+    for (int i = 0; i < in->nitems; i++)
+        json_array_append_new(items, json_pack("{s:s,s:i}", "sku", in->items[i].sku, "qty", in->items[i].qty));
+    json_t *detail = json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s},s:s}", "schemaVersion", "1.0", "eventId", event_id,
+                               "orderId", p->order_id, "customerId", in->customer_id, "items", items, "payment",
+                               "token", in->token[0] ? in->token : "tok_visa", "createdAt",
+                               clock_fmt_iso(clock_wall_ms(), 1, ts, sizeof ts));
+    if (!detail) return ORD_ENOMEM;
+    bus_event ev = {.source = ORDERS_SOURCE, .detail_type = "OrderCreated", .detail = detail, .id = event_id,
+                    .subject = p->order_id};
+    int rc = bus_prepare(o->b, &ev, &p->ev);
+    json_decref(detail);
+    return rc;
+}
+
+void orders_prepared_release(order_prepared *p)
+{
+    bus_prepared_release(&p->ev);
+}
+
+int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *idem_key, const order_prepared *p,
+                     order_create *res)
 {
     int64_t now = clock_wall_ms();
     int rc;
@@ -322,33 +351,20 @@ int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *
             return 0;
         }
     }
+    snprintf(res->order_id, sizeof res->order_id, "%s", p->order_id);
     if (in->order_id[0]) {
-        snprintf(res->order_id, sizeof res->order_id, "%s", in->order_id);
         ord_order cur;
         rc = ord_order_load(tx, in->order_id, &cur);
         if (rc && rc != ORD_ENOTFOUND) return rc;
         if (!rc) res->outcome = strcmp(cur.request_hash, in->request_hash) ? ORDER_CONFLICT : ORDER_SAME;
-    } else {
-        id_uuid7(res->order_id);
     }
     if (res->outcome == ORDER_CREATED) {
-        id_uuid7(res->event_id);
+        snprintf(res->event_id, sizeof res->event_id, "%s", p->ev.id);
         if ((rc = ord_insert(tx, in, res->order_id, res->event_id, now))) return rc;
-        json_t *items = json_array();
-        for (int i = 0; i < in->nitems; i++)
-            json_array_append_new(items, json_pack("{s:s,s:i}", "sku", in->items[i].sku, "qty", in->items[i].qty));
-        char ts[40];
-        json_t *detail = json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s},s:s}", "schemaVersion", "1.0", "eventId",
-                                   res->event_id, "orderId", res->order_id, "customerId", in->customer_id, "items",
-                                   items, "payment", "token", in->token[0] ? in->token : "tok_visa", "createdAt",
-                                   clock_fmt_iso(now, 1, ts, sizeof ts));
-        bus_event ev = {.source = ORDERS_SOURCE, .detail_type = "OrderCreated", .detail = detail,
-                        .id = res->event_id, .subject = res->order_id};
-        rc = bus_publish_tx(tx, o->b, &ev, NULL, NULL);
-        json_decref(detail);
-        if (rc) return rc;
-        log_info("orders", "OrderCreated event published", "orderId", res->order_id, "eventId", res->event_id,
-                 "customerId", in->customer_id, "#itemCount", (int64_t)in->nitems, NULL);
+        if ((rc = bus_publish_prepared_tx(tx, o->b, &p->ev, NULL))) return rc;
+        if (log_enabled(LOG_DEBUG))
+            log_debug("orders", "OrderCreated event published", "orderId", res->order_id, "eventId", res->event_id,
+                      "customerId", in->customer_id, "#itemCount", (int64_t)in->nitems, NULL);
     }
     if (idem_key) {
         int status;

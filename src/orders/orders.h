@@ -107,12 +107,23 @@ typedef struct order_create {
     char *replay_body;     /* ORDER_KEY_REPLAY: its body (heap; caller frees) */
 } order_create;
 
-/* Inside a unit: creates the order with its items and OrderCreated event,
- * or reports why not.  idem_key may be NULL.  When an Idempotency-Key is
+/* The order id (the client's, or a new time-ordered UUID) and the
+ * OrderCreated event, built before the unit on the calling thread so the
+ * writer only writes rows.  Release with orders_prepared_release(). */
+typedef struct order_prepared {
+    char order_id[ORDER_ID_MAX + 1];
+    bus_prepared ev;
+} order_prepared;
+int orders_create_prepare(orders *o, const order_in *in, order_prepared *p);
+void orders_prepared_release(order_prepared *p);
+
+/* Inside a unit: creates the order with its items and OrderCreated event
+ * (prepared by orders_create_prepare), or reports why not.  idem_key may be NULL.  When an Idempotency-Key is
  * given and the outcome is ORDER_CREATED / ORDER_SAME / ORDER_CONFLICT, the
  * response that will be sent is recorded with it (response_json is called
  * to build it).  Store errors are returned; outcomes are not errors. */
-int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *idem_key, order_create *res);
+int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *idem_key, const order_prepared *p,
+                     order_create *res);
 /* The JSON answered for a create outcome (202 body, 200 order, 409 problem
  * detail); also what an Idempotency-Key replays. */
 int orders_create_response(orders *o, const order_create *res, int *status, json_t **body);

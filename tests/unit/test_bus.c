@@ -200,3 +200,28 @@ Test(bus, replay_window_through_rules)
     }
     cr_expect_eq(seen, 3);
 }
+
+Test(bus, prepared_add_int_extends_detail)
+{
+    json_t *d = json_pack("{s:i}", "a", 1);
+    bus_event ev = {.source = "s", .detail_type = "T", .detail = d};
+    bus_prepared p;
+    cr_assert_eq(bus_prepare(b, &ev, &p), 0);
+    cr_assert_eq(bus_prepared_add_int(&p, "amountCents", 3801), 0);
+    json_t *env = json_loadb(p.text, p.len, 0, NULL);
+    cr_assert_not_null(env, "not JSON: %s", p.text);
+    json_t *det = json_object_get(env, "detail");
+    cr_expect_eq(json_integer_value(json_object_get(det, "a")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(det, "amountCents")), 3801, "%s", p.text);
+    json_decref(env);
+    bus_prepared_release(&p);
+    json_decref(d);
+    bus_event empty = {.source = "s", .detail_type = "T"};
+    cr_assert_eq(bus_prepare(b, &empty, &p), 0);
+    cr_assert_eq(bus_prepared_add_int(&p, "n", -5), 0);
+    env = json_loadb(p.text, p.len, 0, NULL);
+    cr_assert_not_null(env, "not JSON: %s", p.text);
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(env, "detail"), "n")), -5, "%s", p.text);
+    json_decref(env);
+    bus_prepared_release(&p);
+}
