@@ -139,13 +139,9 @@ static int order_apply(store_conn *tx, void *state)
     /* every item is available: reserve them all (one writer: nothing moved since the check) */
     int64_t now = clock_wall_ms();
     for (int i = 0; i < ord.nitems; i++) {
-        store_stmt *st = store_prep(tx, ST_PRODUCT_RESERVE);
-        store_bind_str(st, 1, ord.items[i].sku);
-        store_bind_i64(st, 2, ord.items[i].qty);
-        store_bind_i64(st, 3, now);
-        if ((rc = store_exec(st))) return rc;
-        CHECK(store_changes(tx) == 1);
-        ord_check_invariant(tx, ord.items[i].sku);
+        rc = ord_stock_change(tx, ST_PRODUCT_RESERVE, ord.items[i].sku, ord.items[i].qty);
+        CHECK(rc != ORD_ECONDITION); /* one writer: availability was checked above */
+        if (rc) return rc;
         log_info("orders", "stock reserved", "orderId", ord.id, "sku", ord.items[i].sku, "#reserved",
                  ord.items[i].qty, NULL);
     }
@@ -257,13 +253,9 @@ static int payment_apply(store_conn *tx, void *state)
         return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);
     }
     for (int i = 0; i < ord.nitems; i++) {
-        st = store_prep(tx, ST_PRODUCT_CAPTURE);
-        store_bind_str(st, 1, ord.items[i].sku);
-        store_bind_i64(st, 2, ord.items[i].qty);
-        store_bind_i64(st, 3, now);
-        if ((rc = store_exec(st))) return rc;
-        CHECK(store_changes(tx) == 1);
-        ord_check_invariant(tx, ord.items[i].sku);
+        rc = ord_stock_change(tx, ST_PRODUCT_CAPTURE, ord.items[i].sku, ord.items[i].qty);
+        CHECK(rc != ORD_ECONDITION); /* a RESERVED order holds its units */
+        if (rc) return rc;
     }
     if ((rc = ord_set_status(tx, ord.id, "COMPLETED", NULL, NULL, 0, now))) return rc;
     if ((rc = bus_prepared_add_int(&x->ev, "amountCents", ord.total_cents))) return rc;

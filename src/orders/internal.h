@@ -50,6 +50,10 @@ int ord_product_load(store_conn *c, const char *sku, ord_product *p);
 int ord_order_load(store_conn *c, const char *id, ord_order *o);
 /* Writer only. */
 void ord_check_invariant(store_conn *tx, const char *sku);
+/* Runs a reserve / release / capture of qty units of sku and asserts the
+ * inventory invariant on the row it returns.  0, ORD_ECONDITION when the
+ * condition refused the change, or a store error. */
+int ord_stock_change(store_conn *tx, store_stmt_id id, const char *sku, int64_t qty);
 int ord_set_status(store_conn *tx, const char *id, const char *status, const char *reason, const char *failed_from,
                    int64_t reserved_ms, int64_t completed_ms);
 int ord_release(store_conn *tx, const ord_order *ord);

@@ -52,6 +52,24 @@ void ord_check_invariant(store_conn *tx, const char *sku)
     CHECK(p.initial_stock + p.restocked == p.stock + p.sold);
 }
 
+int ord_stock_change(store_conn *tx, store_stmt_id id, const char *sku, int64_t qty)
+{
+    store_stmt *st = store_prep(tx, id);
+    store_bind_str(st, 1, sku);
+    store_bind_i64(st, 2, qty);
+    store_bind_i64(st, 3, clock_wall_ms());
+    int rc = store_step(st);
+    if (rc < 0) return rc;
+    if (rc != STORE_ROW) return ORD_ECONDITION;
+    int64_t stock = store_col_i64(st, 0), reserved = store_col_i64(st, 1), sold = store_col_i64(st, 2);
+    int64_t initial = store_col_i64(st, 3), restocked = store_col_i64(st, 4);
+    store_reset(st);
+    CHECK(reserved >= 0);
+    CHECK(stock >= reserved);
+    CHECK(initial + restocked == stock + sold);
+    return 0;
+}
+
 int ord_order_load(store_conn *c, const char *id, ord_order *o)
 {
     memset(o, 0, sizeof *o);
@@ -137,17 +155,10 @@ int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, 
 /* Releases the reservation of every item of a RESERVED order. */
 int ord_release(store_conn *tx, const ord_order *ord)
 {
-    int64_t now = clock_wall_ms();
     for (int i = 0; i < ord->nitems; i++) {
         if (!ord->items[i].known) continue;
-        store_stmt *st = store_prep(tx, ST_PRODUCT_RELEASE);
-        store_bind_str(st, 1, ord->items[i].sku);
-        store_bind_i64(st, 2, ord->items[i].qty);
-        store_bind_i64(st, 3, now);
-        int rc = store_exec(st);
-        if (rc) return rc;
-        if (store_changes(tx) != 1) return ORD_ECONDITION; /* a reservation that is not there */
-        ord_check_invariant(tx, ord->items[i].sku);
+        int rc = ord_stock_change(tx, ST_PRODUCT_RELEASE, ord->items[i].sku, ord->items[i].qty);
+        if (rc) return rc; /* ORD_ECONDITION: a reservation that is not there */
     }
     return 0;
 }

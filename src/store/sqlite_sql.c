@@ -56,10 +56,12 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_PRODUCT_UPDATE] = "UPDATE products SET name=?2,price_cents=?3,restocked=restocked+(?4-stock),stock=?4,"
                           "updated_ms=?5 WHERE sku=?1 AND ?4>=reserved",
     [ST_PRODUCT_DELETE] = "DELETE FROM products WHERE sku=?1 AND reserved=0",
-    [ST_PRODUCT_RESERVE] = "UPDATE products SET reserved=reserved+?2,updated_ms=?3 WHERE sku=?1 AND stock-reserved>=?2",
-    [ST_PRODUCT_RELEASE] = "UPDATE products SET reserved=reserved-?2,updated_ms=?3 WHERE sku=?1 AND reserved>=?2",
+    [ST_PRODUCT_RESERVE] = "UPDATE products SET reserved=reserved+?2,updated_ms=?3 WHERE sku=?1 AND "
+                           "stock-reserved>=?2 RETURNING stock,reserved,sold,initial_stock,restocked",
+    [ST_PRODUCT_RELEASE] = "UPDATE products SET reserved=reserved-?2,updated_ms=?3 WHERE sku=?1 AND reserved>=?2 "
+                           "RETURNING stock,reserved,sold,initial_stock,restocked",
     [ST_PRODUCT_CAPTURE] = "UPDATE products SET stock=stock-?2,reserved=reserved-?2,sold=sold+?2,updated_ms=?3 "
-                           "WHERE sku=?1 AND reserved>=?2",
+                           "WHERE sku=?1 AND reserved>=?2 RETURNING stock,reserved,sold,initial_stock,restocked",
     [ST_ORDER_INSERT] = "INSERT INTO orders(id,customer_id,status,payment_token,total_cents,units,request_hash,"
                         "event_id,created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9) RETURNING seq",
     [ST_ORDER_GET] = "SELECT seq,id,customer_id,status,reason,last_error,failed_from,payment_token,total_cents,"

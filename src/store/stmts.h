@@ -48,9 +48,9 @@ typedef enum store_stmt_id {
     ST_PRODUCT_INSERT,    /* sku,name,price_cents,stock,now */
     ST_PRODUCT_UPDATE,    /* sku,name,price_cents,stock,now: only while stock >= reserved */
     ST_PRODUCT_DELETE,    /* sku: only while nothing is reserved */
-    ST_PRODUCT_RESERVE,   /* sku,qty,now: only while stock - reserved >= qty */
-    ST_PRODUCT_RELEASE,   /* sku,qty,now */
-    ST_PRODUCT_CAPTURE,   /* sku,qty,now: stock -= qty, reserved -= qty, sold += qty */
+    ST_PRODUCT_RESERVE,   /* sku,qty,now: only while stock - reserved >= qty -> stock,reserved,sold,initial_stock,restocked */
+    ST_PRODUCT_RELEASE,   /* sku,qty,now -> as RESERVE */
+    ST_PRODUCT_CAPTURE,   /* sku,qty,now: stock -= qty, reserved -= qty, sold += qty -> as RESERVE */
     /* -- orders -------------------------------------------------------- */
     ST_ORDER_INSERT,      /* id,customer_id,status,payment_token,total_cents,units,request_hash,event_id,now -> seq */
     ST_ORDER_GET,         /* id -> seq,id,customer_id,status,reason,last_error,failed_from,payment_token,total_cents,
