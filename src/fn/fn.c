@@ -193,35 +193,27 @@ static void rec_event_id(rec *r)
     snprintf(r->event_id, sizeof r->event_id, "%s", id && *id ? id : r->msg.message_id);
 }
 
-static int idem_seen(store_conn *tx, const mapping *m, const char *event_id, int64_t now)
-{
-    store_stmt *st = store_prep(tx, ST_IDEM_GET);
-    store_bind_str(st, 1, m->name);
-    store_bind_str(st, 2, event_id);
-    int rc = store_step(st);
-    if (rc < 0) return rc;
-    return rc == STORE_ROW && store_col_i64(st, 0) > now;
-}
-
 /* The unit of one record: everything or nothing. */
 static int rec_unit(store_conn *tx, void *arg)
 {
     rec *r = arg;
     mapping *m = r->m;
     int64_t now = clock_wall_ms();
-    int rc = idem_seen(tx, m, r->event_id, now);
-    if (rc < 0) return rc;
-    if (rc == 1) {
+    /* claim the event id first: a live record means a duplicate; the claim
+     * rolls back with the unit if the effects or the fence fail */
+    store_stmt *st = store_prep(tx, ST_IDEM_CLAIM);
+    store_bind_str(st, 1, m->name);
+    store_bind_str(st, 2, r->event_id);
+    store_bind_i64(st, 3, now + (int64_t)m->ttl_s * 1000);
+    store_bind_i64(st, 4, now);
+    int rc = store_exec(st);
+    if (rc) return rc;
+    if (store_changes(tx) == 0) {
         r->outcome = REC_DUP;
         return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
     }
     r->outcome = REC_OK;
     if (r->res.apply && (rc = r->res.apply(tx, r->res.state))) return rc;
-    store_stmt *st = store_prep(tx, ST_IDEM_PUT);
-    store_bind_str(st, 1, m->name);
-    store_bind_str(st, 2, r->event_id);
-    store_bind_i64(st, 3, now + (int64_t)m->ttl_s * 1000);
-    if ((rc = store_exec(st))) return rc;
     /* the fence: refused once the receipt's visibility has expired */
     return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
 }

