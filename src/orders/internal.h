@@ -49,7 +49,6 @@ typedef struct ord_order {
 int ord_product_load(store_conn *c, const char *sku, ord_product *p);
 int ord_order_load(store_conn *c, const char *id, ord_order *o);
 /* Writer only. */
-void ord_check_invariant(store_conn *tx, const char *sku);
 /* Runs a reserve / release / capture of qty units of sku and asserts the
  * inventory invariant on the row it returns.  0, ORD_ECONDITION when the
  * condition refused the change, or a store error. */
@@ -60,9 +59,6 @@ int ord_release(store_conn *tx, const ord_order *ord);
 int ord_insert(store_conn *tx, const order_in *in, const char *id, const char *event_id, int64_t now);
 /* Publishes an orderly.orders event about order_id; steals detail. */
 int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, json_t *detail);
-json_t *ord_items_json(const ord_order *o, int with_price);
 const char *ord_effective_status(const ord_order *o);
-/* One sweep now: expires old reservations, drops old Idempotency-Keys. */
-int orders_sweep(orders *o, int *expired);
 
 #endif

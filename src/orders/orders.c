@@ -43,7 +43,7 @@ int ord_product_load(store_conn *c, const char *sku, ord_product *p)
 }
 
 /* Asserts the inventory invariant of sku after a change (writer thread). */
-void ord_check_invariant(store_conn *tx, const char *sku)
+static void ord_check_invariant(store_conn *tx, const char *sku)
 {
     ord_product p;
     if (ord_product_load(tx, sku, &p)) return;
@@ -131,14 +131,13 @@ int ord_set_status(store_conn *tx, const char *id, const char *status, const cha
     return store_exec(st);
 }
 
-json_t *ord_items_json(const ord_order *o, int with_price)
+static json_t *ord_items_json(const ord_order *o)
 {
     json_t *a = json_array();
     for (int i = 0; i < o->nitems; i++) {
         json_t *it = json_pack("{s:s,s:I}", "sku", o->items[i].sku, "qty", (json_int_t)o->items[i].qty);
-        if (with_price)
-            json_object_set_new(it, "unitPriceCents",
-                                o->items[i].known ? json_integer(o->items[i].unit_price_cents) : json_null());
+        json_object_set_new(it, "unitPriceCents",
+                            o->items[i].known ? json_integer(o->items[i].unit_price_cents) : json_null());
         json_array_append_new(a, it);
     }
     return a;
@@ -429,7 +428,7 @@ int orders_status_valid(const char *s)
 static json_t *order_json(const ord_order *o)
 {
     json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:I,s:I,s:{s:s},s:I,s:o,s:o}", "orderId", o->id, "customerId",
-                          o->customer_id, "status", o->status, "items", ord_items_json(o, 1), "totalCents",
+                          o->customer_id, "status", o->status, "items", ord_items_json(o), "totalCents",
                           (json_int_t)o->total_cents, "units", (json_int_t)o->units, "payment", "token", o->token,
                           "attempts", (json_int_t)o->attempts, "createdAt", iso(o->created_ms), "updatedAt",
                           iso(o->updated_ms));
@@ -757,7 +756,8 @@ static int expire_unit(store_conn *tx, void *arg)
     return 0;
 }
 
-int orders_sweep(orders *o, int *expired)
+/* One sweep now: expires old reservations, drops old Idempotency-Keys. */
+static int orders_sweep(orders *o, int *expired)
 {
     *expired = 0;
     for (;;) {

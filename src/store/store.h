@@ -116,7 +116,6 @@ store_stmt *store_prep(store_conn *c, store_stmt_id id);
  * copied: their memory must stay valid until the statement has been stepped
  * for the last time or reset (bind, step, then free: as every caller does). */
 void store_bind_i64(store_stmt *st, int idx, int64_t v);
-void store_bind_double(store_stmt *st, int idx, double v);
 void store_bind_text(store_stmt *st, int idx, const char *s, size_t len);
 void store_bind_str(store_stmt *st, int idx, const char *s); /* NULL binds null */
 void store_bind_blob(store_stmt *st, int idx, const void *p, size_t len);
@@ -130,7 +129,6 @@ int store_exec(store_stmt *st);
 /* Columns are numbered from 0.  Pointers stay valid until the next step or
  * prep of the same statement. */
 int64_t store_col_i64(store_stmt *st, int col);
-double store_col_double(store_stmt *st, int col);
 const char *store_col_text(store_stmt *st, int col, size_t *len); /* NUL-terminated */
 const void *store_col_blob(store_stmt *st, int col, size_t *len);
 int store_col_is_null(store_stmt *st, int col);

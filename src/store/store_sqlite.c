@@ -162,11 +162,6 @@ void store_bind_i64(store_stmt *st, int idx, int64_t v)
     sqlite3_bind_int64(st->st, idx, v);
 }
 
-void store_bind_double(store_stmt *st, int idx, double v)
-{
-    sqlite3_bind_double(st->st, idx, v);
-}
-
 void store_bind_text(store_stmt *st, int idx, const char *s, size_t len)
 {
     sqlite3_bind_text(st->st, idx, s, (int)len, SQLITE_STATIC);
@@ -211,11 +206,6 @@ int store_exec(store_stmt *st)
 int64_t store_col_i64(store_stmt *st, int col)
 {
     return sqlite3_column_int64(st->st, col);
-}
-
-double store_col_double(store_stmt *st, int col)
-{
-    return sqlite3_column_double(st->st, col);
 }
 
 const char *store_col_text(store_stmt *st, int col, size_t *len)
