@@ -54,6 +54,11 @@ metric_series *metric_series_get(metric_family *f, const char *const *values);
 metric_series *metric_series0(metric_family *f);
 metric_series *metric_series1(metric_family *f, const char *value);
 
+/* For collectors whose label set changes (per-sku gauges): leaves every
+ * series of f out of render and read until metric_series_get returns it
+ * again.  Hidden series keep their slot (the family bound still counts it). */
+void metric_family_hide(metric_family *f);
+
 void metric_inc(metric_series *s);                /* counter or gauge += 1 */
 void metric_add(metric_series *s, double by);     /* counter (by >= 0) or gauge += by */
 void metric_set(metric_series *s, double v);      /* gauge; or a counter mirrored by a collector */
