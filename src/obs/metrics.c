@@ -434,6 +434,14 @@ void metric_observe(metric_series *s, double v)
     atomic_add_double(&s->bits, v);
 }
 
+void metric_hist_set(metric_series *s, const uint64_t *counts, double sum)
+{
+    if (!s) return;
+    CHECK(s->f->kind == METRIC_HISTOGRAM);
+    for (int i = 0; i <= s->f->nbounds; i++) atomic_store_explicit(&s->buckets[i], counts[i], memory_order_relaxed);
+    atomic_store_explicit(&s->bits, d2u(sum), memory_order_relaxed);
+}
+
 /* ---- Collect, render, read --------------------------------------------- */
 
 void metrics_on_collect(metrics *m, void (*fn)(void *arg), void *arg)
@@ -441,6 +449,18 @@ void metrics_on_collect(metrics *m, void (*fn)(void *arg), void *arg)
     pthread_mutex_lock(&m->mu);
     CHECK(m->ncollectors < LIMIT_METRICS_COLLECTORS_MAX);
     m->collectors[m->ncollectors++] = (struct collector){fn, arg};
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_off_collect(metrics *m, void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < m->ncollectors; i++)
+        if (m->collectors[i].fn == fn && m->collectors[i].arg == arg) {
+            memmove(&m->collectors[i], &m->collectors[i + 1], sizeof m->collectors[0] * (size_t)(m->ncollectors - i - 1));
+            m->ncollectors--;
+            break;
+        }
     pthread_mutex_unlock(&m->mu);
 }
 

@@ -328,6 +328,35 @@ Test(metrics, collectors_run_before_render_and_read)
     metrics_free(m);
 }
 
+Test(metrics, collector_removed)
+{
+    metrics *m = metrics_new();
+    struct coll c = {metric_series0(metrics_gauge(m, "t_mirrored", "x", NULL)), 0};
+    metrics_on_collect(m, collector, &c);
+    metrics_off_collect(m, collector, &c);
+    metrics_off_collect(m, collector, &c); /* not registered: no-op */
+    free(render(m));
+    cr_expect_eq(c.calls, 0);
+    metrics_free(m);
+}
+
+Test(metrics, histogram_mirrored)
+{
+    metrics *m = metrics_new();
+    metric_family *f = metrics_histogram(m, "t_batch", "x", NULL, (const double[]){1, 2, 4}, 3);
+    metric_series *s = metric_series0(f);
+    metric_hist_set(s, (const uint64_t[]){3, 0, 5, 2}, 31);
+    char *t = render(m);
+    expect_line(t, "t_batch_bucket{le=\"1\"} 3");
+    expect_line(t, "t_batch_bucket{le=\"2\"} 3");
+    expect_line(t, "t_batch_bucket{le=\"4\"} 8");
+    expect_line(t, "t_batch_bucket{le=\"+Inf\"} 10");
+    expect_line(t, "t_batch_sum 31");
+    expect_line(t, "t_batch_count 10");
+    free(t);
+    metrics_free(m);
+}
+
 /* ---- Concurrency: exact totals -------------------------------------- */
 
 #define THREADS 4
