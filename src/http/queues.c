@@ -268,13 +268,11 @@ typedef struct send_op {
 static int send_unit(store_conn *tx, void *arg)
 {
     send_op *op = arg;
-    int ok = 0;
     for (int i = 0; i < op->n; i++) {
         send_entry *e = &op->e[i];
         if (e->rc) continue;
         e->rc = queue_send_tx(tx, op->a->qs, op->q, e->body, e->len, e->attrs, e->delay, e->message_id);
         if (e->rc == ORD_ESTORE || e->rc == ORD_ENOMEM) return e->rc;
-        ok += e->rc == 0;
     }
     return 0;
 }
