@@ -38,6 +38,7 @@ typedef struct mapping {
     int batch, window_ms, concurrency, base_ms, max_ms, ttl_s, enabled;
     pthread_t threads[LIMIT_FN_CONCURRENCY_MAX];
     int nthreads;
+    _Atomic int running; /* poller threads inside poller_main */
     _Atomic uint64_t invocations, records, errors, duplicates, fenced, duration_us, batch_records;
 } mapping;
 
@@ -339,6 +340,7 @@ static void *poller_main(void *arg)
     fn_sys *fs = m->fs;
     rec recs[LIMIT_FN_BATCH_MAX];
     queue_msg msgs[LIMIT_FN_BATCH_MAX];
+    atomic_fetch_add(&m->running, 1);
     while (!atomic_load(&fs->stop)) {
         int n = 0, k = 0;
         int rc = queue_receive_wait_cancel(fs->qs, m->q, m->batch, -1, POLL_WAIT_MS, msgs, &n, &fs->stop);
@@ -360,6 +362,7 @@ static void *poller_main(void *arg)
         for (int i = 0; i < n; i++) recs[i].msg = msgs[i];
         run_batch(m, recs, n);
     }
+    atomic_fetch_sub(&m->running, 1);
     return NULL;
 }
 
@@ -472,6 +475,9 @@ int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out)
         out->fenced = atomic_load(&m->fenced);
         out->duration_us_sum = atomic_load(&m->duration_us);
         out->batch_records = atomic_load(&m->batch_records);
+        out->enabled = m->enabled;
+        out->pollers = m->enabled ? m->concurrency : 0;
+        out->pollers_running = atomic_load(&m->running);
         return 0;
     }
     return ORD_ENOTFOUND;
