@@ -275,8 +275,8 @@ int cmd_serve(int argc, char **argv)
     atomic_store(&a.ready, 0);
     orders_demo_stop(demo); /* no new orders from inside */
     demo = NULL;
+    atomic_store(&a.draining, 1); /* before the listener closes: /api/health says so */
     http_server_quiesce(srv);
-    atomic_store(&a.draining, 1);
     for (int i = 0; i < queue_count(qs); i++) queue_interrupt(queue_at(qs, i));
     /* in-flight requests finish; requests on kept-alive connections are
      * still served (each reply closes its connection) */

@@ -22,6 +22,7 @@
 #define SWEEP_INTERVAL_MS 60000
 #define SWEEP_CHUNK 1000
 #define POLL_WAIT_MS (LIMIT_WAIT_SECONDS_MAX * 1000)
+#define RECEIVE_RETRY_MS 1000 /* after a failed receive (store error) */
 
 typedef struct handler {
     char name[LIMIT_FUNCTION_NAME_MAX + 1];
@@ -344,8 +345,12 @@ static void *poller_main(void *arg)
     while (!atomic_load(&fs->stop)) {
         int n = 0, k = 0;
         int rc = queue_receive_wait_cancel(fs->qs, m->q, m->batch, -1, POLL_WAIT_MS, msgs, &n, &fs->stop);
-        if (rc) {
+        if (rc) { /* the store fails: do not spin on it */
             log_error("fn", "receive failed", "function", m->name, "error", err_name(rc), NULL);
+            pthread_mutex_lock(&fs->mu);
+            struct timespec ts = clock_mono_deadline(RECEIVE_RETRY_MS);
+            if (!atomic_load(&fs->stop)) pthread_cond_timedwait(&fs->cv, &fs->mu, &ts);
+            pthread_mutex_unlock(&fs->mu);
             continue;
         }
         if (!n) continue;
