@@ -118,6 +118,21 @@
 #define LIMIT_DEMO_ORDERS_MAX_DEFAULT  5
 #define LIMIT_DURATION_DIGITS_MAX      9          /* a config duration ("90s", "5m"): at most 9 digits */
 
+/* ---- Metrics (GET /metrics) -------------------------------------------- */
+#define LIMIT_METRICS_FAMILIES_MAX        128     /* registered metric families */
+#define LIMIT_METRICS_SERIES_PER_FAMILY   1000    /* label combinations per family; past it
+                                                     metric_series_get returns NULL and
+                                                     orderly_metrics_series_dropped_total counts */
+#define LIMIT_METRICS_LABELS_MAX          8       /* label names per family */
+#define LIMIT_METRICS_BUCKETS_MAX         32      /* finite bounds of one histogram */
+#define LIMIT_METRICS_NAME_MAX            128     /* a metric or label name */
+#define LIMIT_METRICS_LABEL_VALUE_MAX     256     /* a label value, bytes; longer -> series refused */
+#define LIMIT_METRICS_HELP_MAX            512     /* a family's HELP text, bytes */
+#define LIMIT_METRICS_COLLECTORS_MAX      32      /* metrics_on_collect callbacks */
+#define LIMIT_METRICS_RENDER_BYTES_MAX    33554432 /* one /metrics body, 32 MiB */
+#define LIMIT_METRICS_SKUS_MAX            100     /* skus in orderly_inventory_*{sku}, lowest
+                                                     available first */
+
 /* ---- Config --------------------------------------------------------- */
 #define LIMIT_CONFIG_BYTES_MAX         1048576 /* the JSON config file */
 #define LIMIT_LISTEN_ADDR_MAX          255     /* listen: HOST:PORT */
