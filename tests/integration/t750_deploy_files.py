@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -299,29 +300,51 @@ def test_nginx_config():
     check("keepalive" in text and "PostgreSQL" in text, "keepalive and the one-node note")
 
 
+def start_nginx(nginx, upstream_port):
+    """nginx from the example on a free port in front of upstream_port:
+    (process, port, None) once it answers, or (None, port, why)."""
+    d = tempfile.mkdtemp(prefix="orderly-nginx-")
+    port = free_port()
+    main = nginx_conf(d, port=port, upstream="127.0.0.1:%d" % upstream_port)
+    out = open(os.path.join(d, "nginx.out"), "wb")
+    proc = subprocess.Popen([nginx, "-p", d, "-c", main, "-e", os.path.join(d, "error.log")],
+                            stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    out.close()
+    end = time.time() + 20
+    while time.time() < end and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port, None
+        except OSError:
+            time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    logs = ""
+    for f in ("nginx.out", "error.log"):
+        try:
+            logs += open(os.path.join(d, f)).read()[-1000:]
+        except OSError:
+            pass
+    return None, port, "exit %s: %s" % (proc.returncode, logs)
+
+
 def test_nginx_proxies_to_orderly():
     nginx = tool("nginx")
     if not nginx:
         return
     srv = Server(env="ngx", config=config())
     srv.start()
-    d = tempfile.mkdtemp(prefix="orderly-nginx-")
-    port = free_port()
-    main = nginx_conf(d, port=port, upstream="127.0.0.1:%d" % srv.port)
-    proc = subprocess.Popen([nginx, "-p", d, "-c", main, "-e", os.path.join(d, "error.log")],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, port = None, None
     try:
+        for attempt in range(3):  # another process may take the free port first: pick again
+            proc, port, why = start_nginx(nginx, srv.port)
+            if proc:
+                break
+        check(proc, "nginx did not start: %s" % why)
         front = Server(env="ngx")
         front.port = port
-        end = time.time() + 10
-        while True:
-            try:
-                st, _, _ = front.request("GET", "/health", timeout=1)
-                break
-            except OSError:
-                check(time.time() < end and proc.poll() is None, "nginx did not start: %s"
-                      % open(os.path.join(d, "error.log")).read()[-2000:])
-                time.sleep(0.05)
+        st, _, _ = front.request("GET", "/health")
         eq(st, 200, "/health through nginx")
         st, h, b = front.request("POST", "/api/orders", {"customerId": "ngx", "items": [{"sku": "PROD-001", "qty": 1}]},
                                  headers={"X-Request-Id": "t750-through-nginx"})
@@ -337,12 +360,13 @@ def test_nginx_proxies_to_orderly():
         st, _, _ = front.request("GET", "/not-proxied")
         eq(st, 404, "other paths stay at nginx")
     finally:
-        proc.send_signal(signal.SIGQUIT)  # graceful nginx stop
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc:
+            proc.send_signal(signal.SIGQUIT)  # graceful nginx stop
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         eq(srv.stop(), 0, "exit code")
 
 
