@@ -16,10 +16,10 @@
  *   http       serving | draining        (SIGTERM received)
  * database and queue at the top level keep seed 004's shape.
  */
-#include <stdio.h>
 #include "http/api.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include <stdio.h>
 
 /* Every enabled function has all its pollers running; fills detail (may
  * be NULL) with {name: {enabled, pollers, pollersRunning}}. */
@@ -33,8 +33,8 @@ static int functions_running(fn_sys *fs, json_t *detail)
         if (st.pollers_running < st.pollers) ok = 0;
         if (detail)
             json_object_set_new(detail, name,
-                                json_pack("{s:b,s:i,s:i}", "enabled", st.enabled, "pollers", st.pollers,
-                                          "pollersRunning", st.pollers_running));
+                                json_pack("{s:b,s:i,s:i}", "enabled", st.enabled, "pollers",
+                                          st.pollers, "pollersRunning", st.pollers_running));
     }
     return ok;
 }
@@ -71,12 +71,15 @@ static json_t *database_component(api *a, int probe_rc, int64_t probe_us, int *o
     store_stats_t ss;
     store_stats(a->st, &ss);
     *ok = probe_rc == 0 && read_rc == 0;
-    json_t *d = json_pack("{s:s,s:b,s:b,s:i,s:I,s:I,s:I}", "status", *ok ? "connected" : "disconnected",
-                          "writable", probe_rc == 0, "readable", read_rc == 0, "schemaVersion",
-                          store_schema_version(a->st), "probeMicros", (json_int_t)probe_us, "pendingWrites",
-                          (json_int_t)ss.pending, "commitFailures", (json_int_t)ss.commit_failures);
-    if (probe_rc) json_object_set_new(d, "error", json_string(err_msg(probe_rc)));
-    else if (read_rc) json_object_set_new(d, "error", json_string(err_msg(read_rc)));
+    json_t *d =
+        json_pack("{s:s,s:b,s:b,s:i,s:I,s:I,s:I}", "status", *ok ? "connected" : "disconnected",
+                  "writable", probe_rc == 0, "readable", read_rc == 0, "schemaVersion",
+                  store_schema_version(a->st), "probeMicros", (json_int_t)probe_us, "pendingWrites",
+                  (json_int_t)ss.pending, "commitFailures", (json_int_t)ss.commit_failures);
+    if (probe_rc)
+        json_object_set_new(d, "error", json_string(err_msg(probe_rc)));
+    else if (read_rc)
+        json_object_set_new(d, "error", json_string(err_msg(read_rc)));
     return d;
 }
 
@@ -100,9 +103,10 @@ static json_t *queues_component(api *a, int *ok)
         if (st.oldest_age_s > oldest) oldest = st.oldest_age_s;
     }
     *ok = failed == 0;
-    return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I}", "status", *ok ? "connected" : "disconnected", "count", n,
-                     "messagesVisible", (json_int_t)visible, "messagesInFlight", (json_int_t)in_flight,
-                     "dlqMessagesVisible", (json_int_t)dlq_visible, "oldestMessageAgeSeconds", (json_int_t)oldest);
+    return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I}", "status", *ok ? "connected" : "disconnected",
+                     "count", n, "messagesVisible", (json_int_t)visible, "messagesInFlight",
+                     (json_int_t)in_flight, "dlqMessagesVisible", (json_int_t)dlq_visible,
+                     "oldestMessageAgeSeconds", (json_int_t)oldest);
 }
 
 static void health_reply(http_req *r, void *arg)
@@ -119,13 +123,15 @@ static void health_reply(http_req *r, void *arg)
     http_server_stats(http_req_server(r), &hs);
     int healthy = db_ok && q_ok && fn_ok && !draining;
     char ts[40];
-    json_t *body = json_pack(
-        "{s:s,s:s,s:s,s:{s:s},s:{s:s},s:{s:o,s:o,s:{s:s,s:o},s:{s:s,s:I,s:I}}}", "status",
-        healthy ? "healthy" : "degraded", "timestamp", clock_fmt_iso(clock_wall_ms(), 1, ts, sizeof ts), "version",
-        ORDERLY_VERSION, "database", "status", db_ok ? "connected" : "disconnected", "queue", "status",
-        q_ok ? "connected" : "disconnected", "components", "database", db, "queues", qs, "functions", "status",
-        fn_ok ? "running" : "degraded", "functions", fns, "http", "status", draining ? "draining" : "serving",
-        "inFlight", (json_int_t)hs.in_flight, "requests", (json_int_t)hs.requests);
+    json_t *body =
+        json_pack("{s:s,s:s,s:s,s:{s:s},s:{s:s},s:{s:o,s:o,s:{s:s,s:o},s:{s:s,s:I,s:I}}}", "status",
+                  healthy ? "healthy" : "degraded", "timestamp",
+                  clock_fmt_iso(clock_wall_ms(), 1, ts, sizeof ts), "version", ORDERLY_VERSION,
+                  "database", "status", db_ok ? "connected" : "disconnected", "queue", "status",
+                  q_ok ? "connected" : "disconnected", "components", "database", db, "queues", qs,
+                  "functions", "status", fn_ok ? "running" : "degraded", "functions", fns, "http",
+                  "status", draining ? "draining" : "serving", "inFlight", (json_int_t)hs.in_flight,
+                  "requests", (json_int_t)hs.requests);
     if (!body) {
         http_reply_problem(r, ORD_ENOMEM, NULL, NULL);
         return;
@@ -149,6 +155,7 @@ int api_health(http_req *r)
     *op = (health_op){r, clock_mono_us(), 0};
     http_req_suspend(r);
     /* a probe the store refuses (overloaded, closing) is a finding, not an error reply */
-    if ((op->rc = store_submit(a->st, probe_unit, probe_done, op))) http_req_resume_then(r, health_reply, op);
+    if ((op->rc = store_submit(a->st, probe_unit, probe_done, op)))
+        http_req_resume_then(r, health_reply, op);
     return 0;
 }

@@ -11,6 +11,10 @@
  * variable, so orders_demo_stop() returns as soon as the order in progress
  * has committed.
  */
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "obs/log.h"
+#include "orders/internal.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -18,17 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lib/clock.h"
-#include "lib/err.h"
-#include "obs/log.h"
-#include "orders/internal.h"
 
-#define DEMO_SKUS 5
+#define DEMO_SKUS      5
 #define DEMO_ITEMS_MAX 3
-#define DEMO_QTY_MAX 5
-#define DEMO_TOKEN "tok_visa"
+#define DEMO_QTY_MAX   5
+#define DEMO_TOKEN     "tok_visa"
 
-static const char *const demo_skus[DEMO_SKUS] = {"PROD-001", "PROD-002", "PROD-003", "PROD-004", "PROD-005"};
+static const char *const demo_skus[DEMO_SKUS] = {"PROD-001", "PROD-002", "PROD-003", "PROD-004",
+                                                 "PROD-005"};
 
 struct orders_demo {
     orders *o;
@@ -56,8 +57,8 @@ static json_t *demo_body(void)
         json_array_append_new(items, json_pack("{s:s,s:i}", "sku", demo_skus[pick[i]], "qty",
                                                1 + (int)randombytes_uniform(DEMO_QTY_MAX)));
     }
-    return json_pack("{s:s,s:s,s:o,s:{s:s}}", "orderId", id, "customerId", customer, "items", items, "payment",
-                     "token", DEMO_TOKEN);
+    return json_pack("{s:s,s:s,s:o,s:{s:s}}", "orderId", id, "customerId", customer, "items", items,
+                     "payment", "token", DEMO_TOKEN);
 }
 
 typedef struct demo_op {
@@ -89,11 +90,13 @@ static int demo_order(orders *o, char id[ORDER_ID_MAX + 1])
     rc = store_run(o->st, demo_unit, &op);
     orders_prepared_release(&op.prep);
     if (rc) {
-        log_warn("demo", "demo order not created", "orderId", op.prep.order_id, "error", err_name(rc), NULL);
+        log_warn("demo", "demo order not created", "orderId", op.prep.order_id, "error",
+                 err_name(rc), NULL);
         return rc;
     }
     if (op.res.outcome != ORDER_CREATED) { /* 1 in 2^32: the orderId is taken */
-        log_warn("demo", "demo orderId already exists; order skipped", "orderId", op.res.order_id, NULL);
+        log_warn("demo", "demo orderId already exists; order skipped", "orderId", op.res.order_id,
+                 NULL);
         return ORD_EEXISTS;
     }
     snprintf(id, ORDER_ID_MAX + 1, "%s", op.res.order_id);
@@ -122,7 +125,8 @@ static void *demo_main(void *arg)
     while (!atomic_load(&d->stop)) {
         struct timespec ts = clock_mono_deadline(d->interval_ms);
         int w = 0;
-        while (!atomic_load(&d->stop) && w != ETIMEDOUT) w = pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+        while (!atomic_load(&d->stop) && w != ETIMEDOUT)
+            w = pthread_cond_timedwait(&d->cv, &d->mu, &ts);
         if (atomic_load(&d->stop)) break;
         pthread_mutex_unlock(&d->mu);
         demo_batch(d);
@@ -135,14 +139,15 @@ static void *demo_main(void *arg)
 int orders_demo_start(orders *o, int interval_s, int min_orders, int max_orders, orders_demo **out)
 {
     *out = NULL;
-    if (interval_s < 1 || interval_s > LIMIT_DEMO_INTERVAL_S_MAX || min_orders < 1 || max_orders < min_orders ||
-        max_orders > LIMIT_DEMO_ORDERS_MAX)
+    if (interval_s < 1 || interval_s > LIMIT_DEMO_INTERVAL_S_MAX || min_orders < 1 ||
+        max_orders < min_orders || max_orders > LIMIT_DEMO_ORDERS_MAX)
         return ORD_EINVAL;
     for (int i = 0; i < DEMO_SKUS; i++) { /* orders of unknown skus would all be REJECTED */
         json_t *p = products_get(o, demo_skus[i]);
         if (!p)
-            log_warn("demo", "sample product missing from the catalog: its demo orders will be rejected", "sku",
-                     demo_skus[i], NULL);
+            log_warn("demo",
+                     "sample product missing from the catalog: its demo orders will be rejected",
+                     "sku", demo_skus[i], NULL);
         json_decref(p);
     }
     orders_demo *d = calloc(1, sizeof *d);
