@@ -51,7 +51,7 @@ typedef struct store_stats_t {
     uint64_t commit_us_sum;
     uint64_t batch_max_seen;
     int64_t pending;              /* units waiting right now */
-    int write_failed;             /* the latest COMMIT (or health probe) failed */
+    int write_failed;             /* the latest COMMIT that wrote rows (or health probe) failed */
 } store_stats_t;
 
 /* ---- Lifecycle -------------------------------------------------------- */
