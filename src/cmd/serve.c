@@ -21,6 +21,7 @@
 #include "conf/config.h"
 #include "fn/fn.h"
 #include "http/api.h"
+#include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
 #include "obs/log.h"
@@ -206,6 +207,7 @@ int cmd_serve(int argc, char **argv)
     bus *b = NULL;
     fn_sys *fs = NULL;
     orders *ord = NULL;
+    orders_demo *demo = NULL;
     http_server *srv = NULL;
     metrics *met = NULL;
     api a = {.env = cfg->env};
@@ -244,6 +246,10 @@ int cmd_serve(int argc, char **argv)
         log_info("serve", "catalog loaded", "file", path, "#added", (int64_t)added, NULL);
     }
     if ((rc = orders_start(ord)) || (rc = fn_start(fs))) goto out;
+    if (cfg->orders.demo.interval_s &&
+        (rc = orders_demo_start(ord, cfg->orders.demo.interval_s, cfg->orders.demo.min_orders,
+                                cfg->orders.demo.max_orders, &demo)))
+        goto out;
     a.st = st;
     a.qs = qs;
     a.b = b;
@@ -275,18 +281,28 @@ int cmd_serve(int argc, char **argv)
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);
+    int64_t t0 = clock_mono_ms();
     atomic_store(&a.ready, 0);
+    orders_demo_stop(demo); /* no new orders from inside */
+    demo = NULL;
+    atomic_store(&a.draining, 1); /* before the listener closes: /api/health says so */
     http_server_quiesce(srv);
-    atomic_store(&a.draining, 1);
     for (int i = 0; i < queue_count(qs); i++) queue_interrupt(queue_at(qs, i));
+    /* in-flight requests finish; requests on kept-alive connections are
+     * still served (each reply closes its connection) */
     if (http_server_drain(srv, cfg->http.drain_s * 1000))
         log_warn("serve", "drain timed out; closing remaining connections", NULL);
     fn_stop(fs);
+    log_info("serve", "drained", "#ms", clock_mono_ms() - t0, NULL);
     rc = 0;
 out:
     if (rc) log_error("serve", "cannot serve", "error", err_name(rc), "detail", err_msg(rc), NULL);
+    orders_demo_stop(demo);
     if (srv) {
-        /* long polls still suspended would block the stop: answer them */
+        /* from here no handler runs (a request arriving now would suspend
+         * after the last drain and trip the stop); long polls still
+         * suspended are answered */
+        http_server_refuse(srv);
         atomic_store(&a.draining, 1);
         for (int i = 0; qs && i < queue_count(qs); i++) queue_interrupt(queue_at(qs, i));
         http_server_drain(srv, 2000);

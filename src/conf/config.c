@@ -115,6 +115,18 @@ static const conf_key top_keys[] = {
     CONF_STRING_KEY(config, orders.catalog, "orders.catalog", 0, LIMIT_DB_URL_MAX, "",
                     .env = "ORDERLY_ORDERS_CATALOG", .flag = "catalog", .metavar = "FILE",
                     .help = "product catalog JSON loaded at start (relative to the config file); existing products are kept"),
+    CONF_DURATION_KEY(config, orders.demo.interval_s, "orders.demoProducer.interval", 0,
+                      LIMIT_DEMO_INTERVAL_S_MAX, 0, .env = "ORDERLY_DEMO_PRODUCER",
+                      .flag = "demo-producer", .metavar = "DURATION",
+                      .help = "demo producer (seed 004): every DURATION (1s, 30s, 5m) create minOrders.."
+                              "maxOrders random orders of PROD-001..PROD-005 through the order API path; "
+                              "off by default"),
+    CONF_INT_KEY(config, orders.demo.min_orders, "orders.demoProducer.minOrders", 1, LIMIT_DEMO_ORDERS_MAX,
+                 LIMIT_DEMO_ORDERS_MIN_DEFAULT, .env = "ORDERLY_DEMO_PRODUCER_MIN_ORDERS",
+                 .help = "demo producer: fewest orders per batch (at most maxOrders)"),
+    CONF_INT_KEY(config, orders.demo.max_orders, "orders.demoProducer.maxOrders", 1, LIMIT_DEMO_ORDERS_MAX,
+                 LIMIT_DEMO_ORDERS_MAX_DEFAULT, .env = "ORDERLY_DEMO_PRODUCER_MAX_ORDERS",
+                 .help = "demo producer: most orders per batch"),
 };
 
 static const conf_key queue_keys[] = {
@@ -516,6 +528,10 @@ static int load(config *cfg, const char *file, const config_setting *settings, s
         snprintf(err, errlen, "%s", NOENV_MSG);
         return ORD_ENOENV;
     }
+    if (cfg->orders.demo.min_orders > cfg->orders.demo.max_orders)
+        return conf_errf(err, errlen, "\"orders.demoProducer.minOrders\" (%d) must not exceed "
+                         "\"orders.demoProducer.maxOrders\" (%d)", cfg->orders.demo.min_orders,
+                         cfg->orders.demo.max_orders);
     if ((rc = conf_table_expand(top_keys, COUNT(top_keys), cfg, cfg->env, err, errlen)) ||
         (rc = check_queues(cfg, err, errlen)) || (rc = check_rules(cfg, err, errlen)) ||
         (rc = check_functions(cfg, err, errlen)))

@@ -82,6 +82,10 @@ typedef struct config {
         int reservation_timeout_s, max_units, max_value_cents, idempotency_key_ttl_s;
         char fail_sku[65];
         char catalog[LIMIT_DB_URL_MAX + 1]; /* product catalog loaded at start ("" = none) */
+        struct {
+            int interval_s;             /* a batch every interval_s; 0 = off */
+            int min_orders, max_orders; /* orders per batch: uniform in min..max */
+        } demo;                         /* orders.demoProducer (seed 004's producer) */
     } orders;
     config_queue *queues;       /* in file order */
     size_t nqueues;

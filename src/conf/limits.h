@@ -112,6 +112,11 @@
 #define LIMIT_IDEM_KEY_TTL_S_DEFAULT   86400      /* Idempotency-Key responses kept 24 h */
 #define LIMIT_IDEM_KEY_TTL_S_MAX       604800
 #define LIMIT_IDEM_KEY_MAX             128        /* Idempotency-Key header: 1..128 printable ASCII */
+#define LIMIT_DEMO_INTERVAL_S_MAX      86400      /* demo producer: a batch at most every 1 s .. 24 h (0 = off) */
+#define LIMIT_DEMO_ORDERS_MAX          100        /* demo producer: orders per batch, 1..100 (seed 004: 1..5) */
+#define LIMIT_DEMO_ORDERS_MIN_DEFAULT  1
+#define LIMIT_DEMO_ORDERS_MAX_DEFAULT  5
+#define LIMIT_DURATION_DIGITS_MAX      9          /* a config duration ("90s", "5m"): at most 9 digits */
 
 /* ---- Metrics (GET /metrics) -------------------------------------------- */
 #define LIMIT_METRICS_FAMILIES_MAX        128     /* registered metric families */

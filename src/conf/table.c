@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include "conf/limits.h"
 #include "conf/table.h"
 #include "lib/check.h"
 #include "lib/err.h"
@@ -45,6 +46,34 @@ int conf_parse_ll(const char *s, long long *out)
     return 0;
 }
 
+int conf_parse_duration(const char *s, long long *out)
+{
+    if (!strcmp(s, "off")) {
+        *out = 0;
+        return 0;
+    }
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n > LIMIT_DURATION_DIGITS_MAX) return -1;
+    const char *u = s + n;
+    long long unit = !*u || !strcmp(u, "s") ? 1 : !strcmp(u, "m") ? 60 : !strcmp(u, "h") ? 3600 : 0;
+    if (!unit) return -1;
+    *out = strtoll(s, NULL, 10) * unit; /* at most 9 digits: no overflow */
+    return 0;
+}
+
+char *conf_fmt_duration(long long v, char *buf, size_t len)
+{
+    if (v == 0)
+        snprintf(buf, len, "off");
+    else if (v % 3600 == 0)
+        snprintf(buf, len, "%lldh", v / 3600);
+    else if (v % 60 == 0)
+        snprintf(buf, len, "%lldm", v / 60);
+    else
+        snprintf(buf, len, "%llds", v);
+    return buf;
+}
+
 void conf_path_join(char *buf, size_t len, const char *prefix, const char *key)
 {
     if (prefix && *prefix)
@@ -76,7 +105,8 @@ void conf_table_defaults(const conf_key *t, size_t n, void *base)
         const conf_key *k = &t[i];
         void *p = field(k, base);
         switch (k->type) {
-        case CONF_INT: *(int *)p = k->def; break;
+        case CONF_INT:
+        case CONF_DURATION: *(int *)p = k->def; break;
         case CONF_BOOL: *(bool *)p = k->def != 0; break;
         case CONF_LEVEL: *(log_level *)p = (log_level)k->def; break;
         case CONF_STRING:
@@ -114,6 +144,9 @@ static void expectation(const conf_key *k, char *buf, size_t len)
 {
     switch (k->type) {
     case CONF_INT: snprintf(buf, len, "an integer in %d..%d", k->min, k->max); break;
+    case CONF_DURATION:
+        snprintf(buf, len, "a duration (N, Ns, Nm, Nh or off) of %d..%d seconds", k->min, k->max);
+        break;
     case CONF_BOOL: snprintf(buf, len, "true or false"); break;
     case CONF_LEVEL: snprintf(buf, len, "one of debug, info, warn, error"); break;
     case CONF_STRING:
@@ -160,7 +193,7 @@ static int reject(const conf_key *k, const char *path, const char *got, const ch
 static int set_int(const conf_key *k, long long v, const char *path, const char *got,
                    const char *source, void *base, char *err, size_t errlen)
 {
-    CHECK(k->type == CONF_INT);
+    CHECK(k->type == CONF_INT || k->type == CONF_DURATION);
     if (v < k->min || v > k->max) return reject(k, path, got, source, err, errlen);
     *(int *)field(k, base) = (int)v;
     return 0;
@@ -198,6 +231,11 @@ static int set_text(const conf_key *k, const char *s, const char *path, const ch
         if (conf_parse_ll(s, &v)) return reject(k, path, got, source, err, errlen);
         return set_int(k, v, path, got, source, base, err, errlen);
     }
+    case CONF_DURATION: {
+        long long v;
+        if (conf_parse_duration(s, &v)) return reject(k, path, got, source, err, errlen);
+        return set_int(k, v, path, got, source, base, err, errlen);
+    }
     }
     return ORD_EINTERNAL;
 }
@@ -219,6 +257,11 @@ int conf_key_from_json(const conf_key *k, const json_t *v, unsigned flags, const
             return set_int(k, json_integer_value(v), path, got, NULL, base, err, errlen);
         if (json_is_string(v) && (flags & CONF_STRINGLY))
             return set_text(k, json_string_value(v), path, NULL, base, err, errlen);
+        break;
+    case CONF_DURATION:
+        if (json_is_integer(v))
+            return set_int(k, json_integer_value(v), path, got, NULL, base, err, errlen);
+        if (json_is_string(v)) return set_text(k, json_string_value(v), path, NULL, base, err, errlen);
         break;
     case CONF_BOOL:
         if (json_is_boolean(v)) {
@@ -312,6 +355,10 @@ static json_t *value_json(const conf_key *k, const void *base)
     const void *p = cfield(k, base);
     switch (k->type) {
     case CONF_INT: return json_integer(*(const int *)p);
+    case CONF_DURATION: {
+        char b[32];
+        return json_string(conf_fmt_duration(*(const int *)p, b, sizeof b));
+    }
     case CONF_BOOL: return json_boolean(*(const bool *)p);
     case CONF_LEVEL: return json_string(conf_level_name((int)*(const log_level *)p));
     case CONF_STRING: return json_string((const char *)p);
@@ -355,6 +402,12 @@ void conf_table_print(const conf_key *t, size_t n, const char *prefix, FILE *out
             else
                 snprintf(def, sizeof def, "default %d", k->def);
             break;
+        case CONF_DURATION: {
+            char d[32];
+            snprintf(what, sizeof what, "duration %d..%d s: N, Ns, Nm, Nh or off", k->min, k->max);
+            snprintf(def, sizeof def, "default %s", conf_fmt_duration(k->def, d, sizeof d));
+            break;
+        }
         case CONF_BOOL:
             snprintf(what, sizeof what, "bool");
             snprintf(def, sizeof def, "default %s", k->def ? "true" : "false");

@@ -21,13 +21,15 @@
 
 #define CONF_PATH_MAX 256 /* a key path in messages: "queues[12].attributes.DelaySeconds" */
 
-typedef enum { CONF_INT, CONF_STRING, CONF_BOOL, CONF_LEVEL } conf_type;
+/* CONF_DURATION: an int of seconds, written as 90, "90", "90s", "5m", "2h"
+ * or "off" (= 0); printed as "90s", "5m", "2h" or "off". */
+typedef enum { CONF_INT, CONF_STRING, CONF_BOOL, CONF_LEVEL, CONF_DURATION } conf_type;
 
 typedef struct conf_key {
     const char *path;            /* "http.threads", relative to its object */
     conf_type type;
-    int min, max;                /* INT: value range; STRING: length range in bytes */
-    int def;                     /* INT, BOOL, LEVEL (a log_level) default */
+    int min, max;                /* INT, DURATION: value range; STRING: length range in bytes */
+    int def;                     /* INT, DURATION, BOOL, LEVEL (a log_level) default */
     const char *def_str;         /* STRING default; NULL: required; "<env>" is replaced
                                     by the environment name once it is known */
     const char *env;             /* environment variable, or NULL */
@@ -45,6 +47,9 @@ typedef struct conf_key {
  * fields added later default to 0/NULL). */
 #define CONF_INT_KEY(T, member, p, lo, hi, d, ...)                                       \
     {.path = (p), .type = CONF_INT, .min = (lo), .max = (hi), .def = (d),                  \
+     .offset = offsetof(T, member), __VA_ARGS__}
+#define CONF_DURATION_KEY(T, member, p, lo, hi, d, ...)                                  \
+    {.path = (p), .type = CONF_DURATION, .min = (lo), .max = (hi), .def = (d),             \
      .offset = offsetof(T, member), __VA_ARGS__}
 #define CONF_BOOL_KEY(T, member, p, d, ...)                                              \
     {.path = (p), .type = CONF_BOOL, .min = 0, .max = 1, .def = (d),                       \
@@ -98,6 +103,13 @@ void conf_table_print(const conf_key *t, size_t n, const char *prefix, FILE *out
 /* ---- Helpers shared by the conf module -------------------------------- */
 /* Strict decimal: optional '-', digits, nothing else; 0 or -1. */
 int conf_parse_ll(const char *s, long long *out);
+/* A duration in seconds: 1..LIMIT_DURATION_DIGITS_MAX digits with an
+ * optional unit s, m or h ("90", "90s", "5m", "2h"), or "off" (0).  No
+ * sign, space or fraction.  0 or -1. */
+int conf_parse_duration(const char *s, long long *out);
+/* Formats seconds as conf_parse_duration reads them back: "off" for 0,
+ * else "Nh", "Nm" or "Ns" (the largest exact unit).  Returns buf. */
+char *conf_fmt_duration(long long v, char *buf, size_t len);
 /* Writes prefix.key (or key when prefix is empty) into buf, cut to fit. */
 void conf_path_join(char *buf, size_t len, const char *prefix, const char *key);
 /* printf into err, control characters replaced so it stays one line;

@@ -23,6 +23,7 @@
 #define SWEEP_INTERVAL_MS 60000
 #define SWEEP_CHUNK 1000
 #define POLL_WAIT_MS (LIMIT_WAIT_SECONDS_MAX * 1000)
+#define RECEIVE_RETRY_MS 1000 /* after a failed receive (store error) */
 
 typedef struct handler {
     char name[LIMIT_FUNCTION_NAME_MAX + 1];
@@ -39,6 +40,7 @@ typedef struct mapping {
     int batch, window_ms, concurrency, base_ms, max_ms, ttl_s, enabled;
     pthread_t threads[LIMIT_FN_CONCURRENCY_MAX];
     int nthreads;
+    _Atomic int running; /* poller threads inside poller_main */
     _Atomic uint64_t invocations, records, errors, duplicates, fenced, duration_us, batch_records;
     metric_series *m_duration, *m_batch; /* NULL without metrics */
 } mapping;
@@ -369,11 +371,16 @@ static void *poller_main(void *arg)
     fn_sys *fs = m->fs;
     rec recs[LIMIT_FN_BATCH_MAX];
     queue_msg msgs[LIMIT_FN_BATCH_MAX];
+    atomic_fetch_add(&m->running, 1);
     while (!atomic_load(&fs->stop)) {
         int n = 0, k = 0;
         int rc = queue_receive_wait_cancel(fs->qs, m->q, m->batch, -1, POLL_WAIT_MS, msgs, &n, &fs->stop);
-        if (rc) {
+        if (rc) { /* the store fails: do not spin on it */
             log_error("fn", "receive failed", "function", m->name, "error", err_name(rc), NULL);
+            pthread_mutex_lock(&fs->mu);
+            struct timespec ts = clock_mono_deadline(RECEIVE_RETRY_MS);
+            if (!atomic_load(&fs->stop)) pthread_cond_timedwait(&fs->cv, &fs->mu, &ts);
+            pthread_mutex_unlock(&fs->mu);
             continue;
         }
         if (!n) continue;
@@ -390,6 +397,7 @@ static void *poller_main(void *arg)
         for (int i = 0; i < n; i++) recs[i].msg = msgs[i];
         run_batch(m, recs, n);
     }
+    atomic_fetch_sub(&m->running, 1);
     return NULL;
 }
 
@@ -502,6 +510,9 @@ int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out)
         out->fenced = atomic_load(&m->fenced);
         out->duration_us_sum = atomic_load(&m->duration_us);
         out->batch_records = atomic_load(&m->batch_records);
+        out->enabled = m->enabled;
+        out->pollers = m->enabled ? m->concurrency : 0;
+        out->pollers_running = atomic_load(&m->running);
         return 0;
     }
     return ORD_ENOTFOUND;

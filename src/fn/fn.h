@@ -79,6 +79,9 @@ typedef struct fn_stats {
     uint64_t fenced;        /* records whose commit was refused: receipt expired */
     uint64_t duration_us_sum;
     uint64_t batch_records; /* sum of batch sizes */
+    int enabled;            /* the mapping polls (config "enabled") */
+    int pollers;            /* configured poller threads: maxConcurrency when enabled, else 0 */
+    int pollers_running;    /* poller threads alive now (0 before fn_start and after fn_stop) */
 } fn_stats;
 
 int fn_sys_open(queue_sys *qs, bus *b, fn_sys **out);

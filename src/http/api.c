@@ -35,14 +35,9 @@ const http_route api_routes[] = {
     {"GET", "/api/products/{sku}", api_products_get},
     {"PUT", "/api/products/{sku}", api_products_put},
     {"DELETE", "/api/products/{sku}", api_products_delete},
+    {"GET", "/api/health", api_health},
     {0, 0, 0},
 };
-
-int api_ready(void *app)
-{
-    api *a = app;
-    return atomic_load(&a->ready);
-}
 
 /* ---- async units ----------------------------------------------------------- */
 

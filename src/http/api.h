@@ -35,6 +35,8 @@ typedef struct api {
 
 /* All routes, ending with {0}. */
 extern const http_route api_routes[];
+/* /ready (health.c): serving, not draining, the store takes writes, every
+ * enabled function's pollers run.  Never blocks. */
 int api_ready(void *app);
 
 /* ---- handlers (one file per resource) ---------------------------------- */
@@ -65,6 +67,7 @@ int api_products_create(http_req *r);
 int api_products_get(http_req *r);
 int api_products_put(http_req *r);
 int api_products_delete(http_req *r);
+int api_health(http_req *r);
 
 /* ---- metrics (http/metrics.c) ---------------------------------------------- */
 

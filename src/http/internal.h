@@ -163,6 +163,7 @@ struct http_server {
     struct http_route_mx *mx; /* router.n entries */
     uint64_t gen;
     _Atomic int quiesced;
+    _Atomic int refusing;      /* http_server_refuse: handlers no longer run */
     _Atomic int64_t suspended; /* suspend calls minus resume calls */
     _Atomic uint64_t timeouts; /* watchdog shutdowns */
     struct http_slot *slots;   /* threads + 1; [0] is the shared overflow */

@@ -170,6 +170,11 @@ void *http_req_app(http_req *r)
     return r->srv->app;
 }
 
+http_server *http_req_server(http_req *r)
+{
+    return r->srv;
+}
+
 void *http_req_alloc(http_req *r, size_t n)
 {
     return http_arena_alloc(&r->arena, n);

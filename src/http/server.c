@@ -415,6 +415,10 @@ static enum MHD_Result dispatch(http_req *r)
         http_reply_problem(r, rc, d, NULL);
         return queue_reply(r);
     }
+    if (atomic_load(&s->refusing)) {
+        http_reply_problem(r, ORD_ESHUTDOWN, NULL, NULL);
+        return queue_reply(r);
+    }
     rc = r->route->fn(r);
     if (r->handler_suspended) {
         /* r may already belong to another thread: touch nothing else */
@@ -813,6 +817,11 @@ int http_server_drain(http_server *s, int timeout_ms)
         struct timespec ts = {0, 2 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+}
+
+void http_server_refuse(http_server *s)
+{
+    atomic_store(&s->refusing, 1);
 }
 
 void http_server_stop(http_server *s)

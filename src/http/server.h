@@ -85,6 +85,12 @@ void http_server_quiesce(http_server *s);
 /* Waits until no request is in flight (suspended ones included).  Returns 0,
  * or ORD_ETIMEOUT after timeout_ms. */
 int http_server_drain(http_server *s, int timeout_ms);
+/* From now on every request whose handler has not run yet is answered 503
+ * shutting-down (problem+json, Connection: close) without running it, so
+ * nothing new suspends: after quiesce and drain, before a final drain and
+ * http_server_stop, requests arriving on kept-alive connections cannot
+ * reach the application any more.  Idempotent. */
+void http_server_refuse(http_server *s);
 /* Closes all connections and frees the server.  Precondition (asserted): no
  * request is suspended - whoever holds suspended requests must reply and
  * resume them first (drain returns 0).  NULL is a no-op. */
@@ -109,6 +115,8 @@ const char *http_req_id(http_req *r);
 /* The body (NUL-terminated for convenience, may contain NULs); *len set. */
 const char *http_req_body(http_req *r, size_t *len);
 void *http_req_app(http_req *r);
+/* The server the request came to (for http_server_stats). */
+http_server *http_req_server(http_req *r);
 /* n bytes, 16-aligned, from the request arena; NULL past
  * LIMIT_HTTP_ARENA_BYTES_MAX or when out of memory. */
 void *http_req_alloc(http_req *r, size_t n);

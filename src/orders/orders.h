@@ -180,6 +180,19 @@ json_t *products_list(orders *o);
  * array) creating the products that do not exist; *added is set.  Blocking. */
 int products_seed_file(orders *o, const char *path, int *added, char *err, size_t errlen);
 
+/* ---- demo producer (seed 004) ------------------------------------------------------ */
+
+typedef struct orders_demo orders_demo;
+/* Starts a thread that every interval_s (1..LIMIT_DEMO_INTERVAL_S_MAX)
+ * creates min_orders..max_orders random orders of PROD-001..PROD-005 with
+ * seed 004's formats (orderId "ORD-XXXXXXXX", customerId "CUST-NNNN", 1-3
+ * items, qty 1-5, tok_visa) through the path of POST /api/orders, and logs
+ * each batch ("Sent N orders", orderIds).  ORD_EINVAL for bad arguments. */
+int orders_demo_start(orders *o, int interval_s, int min_orders, int max_orders, orders_demo **out);
+/* Stops and frees it; returns once the order being created has committed.
+ * NULL is a no-op. */
+void orders_demo_stop(orders_demo *d);
+
 /* ---- counters (for metrics) -------------------------------------------------------- */
 
 /* Counted after the commit of the unit that did the work (so a rolled back

@@ -95,6 +95,9 @@ const char *const sqlite_sql[ST__COUNT] = {
                        "VALUES(?1,?2,?3,?4,?5)",
     [ST_IDEMKEY_SWEEP] = "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
                          "WHERE expires_ms<?1 LIMIT ?2)",
+    [ST_HEALTH_PROBE] = "INSERT INTO health_probe(id,probe_ms,probes) VALUES(1,?1,1) "
+                        "ON CONFLICT(id) DO UPDATE SET probe_ms=excluded.probe_ms,probes=probes+1",
+    [ST_HEALTH_GET] = "SELECT probe_ms FROM health_probe WHERE id=1",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",

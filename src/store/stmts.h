@@ -75,6 +75,9 @@ typedef enum store_stmt_id {
     ST_IDEMKEY_GET,       /* key,now -> request_hash,status,response */
     ST_IDEMKEY_PUT,       /* key,request_hash,status,response,expires_ms */
     ST_IDEMKEY_SWEEP,     /* now,limit */
+    /* -- health ----------------------------------------------------------- */
+    ST_HEALTH_PROBE,      /* now: rewrites the one health_probe row (probes + 1: always a change) */
+    ST_HEALTH_GET,        /* -> probe_ms of the latest committed probe */
     /* -- bookkeeping ---------------------------------------------------- */
     ST_BEGIN,
     ST_COMMIT,

@@ -52,6 +52,7 @@ typedef struct store_stats_t {
     uint64_t commit_us_sum;
     uint64_t batch_max_seen;
     int64_t pending;              /* units waiting right now */
+    int write_failed;             /* the latest COMMIT that wrote rows (or health probe) failed */
 } store_stats_t;
 
 /* ---- Lifecycle -------------------------------------------------------- */
@@ -98,6 +99,19 @@ int store_after_commit(store_conn *tx, store_hook_fn hook, void *arg);
  * unit rolls back.  For statistics that must count only durable work.
  * Consecutive additions to the same counter merge.  0 or ORD_ENOMEM. */
 int store_count_after_commit(store_conn *tx, _Atomic uint64_t *counter, uint64_t n);
+
+/* ---- Health ----------------------------------------------------------- */
+
+/* Inside a unit: rewrites the health-probe row, so the unit's commit (its
+ * done rc) tells whether the database takes writes.  0 or a store error. */
+int store_probe_tx(store_conn *tx);
+/* Submits a probe unit, unless one is pending; never blocks.  Its outcome
+ * sets write_failed like a commit does: after a failed commit a probe is how
+ * a node that gets no writes finds that the database recovered. */
+void store_probe(store *s);
+/* On the calling thread's reader: the time (ms) of the latest committed
+ * probe, 0 when none yet.  0 or a store error (the database cannot be read). */
+int store_probe_read(store *s, int64_t *probe_ms);
 
 /* ---- Readers ----------------------------------------------------------- */
 

@@ -78,6 +78,7 @@ struct store {
     store_conn *readers;
     int nreaders;
     store_stats_t st;
+    _Atomic int probing; /* a store_probe unit is pending */
 };
 
 /* ---- connections ------------------------------------------------------- */
@@ -394,6 +395,7 @@ static void *writer_main(void *arg)
         batch = take(s, s->batch_max, &tail, &n);
         pthread_mutex_unlock(&s->mu);
 
+        int64_t changes0 = sqlite3_total_changes64(w->db);
         int brc = run_stmt(w, ST_BEGIN);
         unit *u = batch;
         int64_t window_end = s->window_us ? clock_mono_us() + s->window_us : 0;
@@ -442,6 +444,8 @@ static void *writer_main(void *arg)
         s->st.commits++;
         s->st.units += (uint64_t)n;
         if (crc) s->st.commit_failures++;
+        /* only a commit that wrote rows tells whether writes reach the disk */
+        if (crc || sqlite3_total_changes64(w->db) != changes0) s->st.write_failed = crc != 0;
         s->st.batch_hist[hist_bucket((uint64_t)n, 1)]++;
         s->st.commit_us_hist[hist_bucket(commit_us, 50)]++;
         s->st.commit_us_sum += commit_us;
@@ -656,6 +660,46 @@ int store_run(store *s, store_unit_fn fn, void *arg)
     pthread_mutex_destroy(&r.w.mu);
     pthread_cond_destroy(&r.w.cv);
     return rc;
+}
+
+int store_probe_tx(store_conn *tx)
+{
+    store_stmt *st = store_prep(tx, ST_HEALTH_PROBE);
+    store_bind_i64(st, 1, clock_wall_ms());
+    return store_exec(st);
+}
+
+static int probe_unit(store_conn *tx, void *arg)
+{
+    (void)arg;
+    return store_probe_tx(tx);
+}
+
+static void probe_done(void *arg, int rc)
+{
+    store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    s->st.write_failed = rc != 0;
+    pthread_mutex_unlock(&s->mu);
+    atomic_store(&s->probing, 0);
+}
+
+void store_probe(store *s)
+{
+    if (atomic_exchange(&s->probing, 1)) return;
+    if (store_submit(s, probe_unit, probe_done, s)) atomic_store(&s->probing, 0);
+}
+
+int store_probe_read(store *s, int64_t *probe_ms)
+{
+    *probe_ms = 0;
+    store_conn *c = store_reader(s);
+    if (!c) return ORD_ESTORE;
+    store_stmt *st = store_prep(c, ST_HEALTH_GET);
+    int rc = store_step(st);
+    if (rc == STORE_ROW) *probe_ms = store_col_i64(st, 0);
+    store_reset(st);
+    return rc < 0 ? rc : 0;
 }
 
 store_conn *store_reader(store *s)

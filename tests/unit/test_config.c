@@ -404,6 +404,9 @@ static char *itoa_tmp(long long v)
 /* Checks one INT key of the top-level table at min, max, min-1 and max+1. */
 static void check_top_bounds(const conf_key *k, bool via_env)
 {
+    /* minOrders may not exceed maxOrders: let maxOrders allow every minOrders */
+    bool pair = strcmp(k->path, "orders.demoProducer.minOrders") == 0;
+    if (pair) setenv("ORDERLY_DEMO_PRODUCER_MAX_ORDERS", itoa_tmp(LIMIT_DEMO_ORDERS_MAX), 1);
     const long long ok[] = {k->min, k->max}, bad[] = {(long long)k->min - 1, (long long)k->max + 1};
     char range[64];
     snprintf(range, sizeof range, "\"%s\" must be an integer in %d..%d, got ", k->path, k->min, k->max);
@@ -434,6 +437,58 @@ static void check_top_bounds(const conf_key *k, bool via_env)
         if (via_env) assert_err_has(k->env);
     }
     if (via_env) unsetenv(k->env);
+    if (pair) unsetenv("ORDERLY_DEMO_PRODUCER_MAX_ORDERS");
+}
+
+Test(config, demo_producer_interval_is_a_duration)
+{
+    static const struct {
+        const char *in;
+        long long secs;
+    } ok[] = {{"off", 0}, {"0", 0}, {"1", 1}, {"1s", 1}, {"30s", 30}, {"5m", 300}, {"2h", 7200},
+              {"86400", 86400}, {"1440m", 86400}, {"24h", 86400}};
+    static const char *const bad[] = {"", "s", "5x", "5 m", " 5m", "-1", "+5", "1.5m", "5ms", "5mm", "1d",
+                                      "86401", "25h", "1441m", "9999999999", "OFF"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        const config_setting s[] = {{"env", "dev"}, {"orders.demoProducer.interval", ok[i].in}};
+        cr_assert(eq(int, load_with(NULL, s, 2), 0), "%s: %s", ok[i].in, err);
+        cr_assert(eq(int, cfg->orders.demo.interval_s, (int)ok[i].secs), "%s", ok[i].in);
+        json_t *j = config_to_json(cfg); /* printed as it is read back */
+        char want[32];
+        cr_assert(eq(str, (char *)json_string_value(get_path(j, "orders.demoProducer.interval")),
+                     conf_fmt_duration(ok[i].secs, want, sizeof want)));
+        json_decref(j);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const config_setting s[] = {{"env", "dev"}, {"orders.demoProducer.interval", bad[i]}};
+        cr_assert(eq(int, load_with(NULL, s, 2), ORD_ECONFIG), "%s accepted", bad[i]);
+        assert_err_has("\"orders.demoProducer.interval\" must be a duration (N, Ns, Nm, Nh or off) of 0..86400");
+    }
+    /* the file takes an integer (seconds) or a duration string; the flag a duration */
+    cr_assert(eq(int, load("{'orders':{'demoProducer':{'interval':90}}}"), 0), "%s", err);
+    cr_assert(eq(int, cfg->orders.demo.interval_s, 90));
+    cr_assert(eq(int, load("{'orders':{'demoProducer':{'interval':'5m'}}}"), 0), "%s", err);
+    cr_assert(eq(int, cfg->orders.demo.interval_s, 300));
+    cr_assert(eq(int, load("{'orders':{'demoProducer':{'interval':86401}}}"), ORD_ECONFIG));
+    cr_assert(eq(int, load("{'orders':{'demoProducer':{'interval':true}}}"), ORD_ECONFIG));
+    char *argv[] = {"serve", "--env", "dev", "--demo-producer", "30s", NULL};
+    config_free(cfg);
+    cfg = NULL;
+    cr_assert(eq(int, config_from_args(5, argv, &cfg, err, sizeof err), 0), "%s", err);
+    cr_assert(eq(int, cfg->orders.demo.interval_s, 30));
+    /* off by default, 1..5 orders a batch (seed 004) */
+    cr_assert(eq(int, load(NULL), 0), "%s", err);
+    cr_assert(eq(int, cfg->orders.demo.interval_s, 0));
+    cr_assert(eq(int, cfg->orders.demo.min_orders, 1));
+    cr_assert(eq(int, cfg->orders.demo.max_orders, 5));
+}
+
+Test(config, demo_producer_min_orders_at_most_max_orders)
+{
+    cr_assert(eq(int, load("{'orders':{'demoProducer':{'minOrders':3,'maxOrders':3}}}"), 0), "%s", err);
+    cr_assert(eq(int, load("{'orders':{'demoProducer':{'minOrders':4,'maxOrders':3}}}"), ORD_ECONFIG));
+    assert_err_has("\"orders.demoProducer.minOrders\" (4) must not exceed \"orders.demoProducer.maxOrders\" (3)");
+    cr_assert(eq(int, load("{'orders':{'demoProducer':{'minOrders':6}}}"), ORD_ECONFIG));
 }
 
 Test(config, bounds_of_every_top_level_int_in_the_file)
@@ -445,7 +500,7 @@ Test(config, bounds_of_every_top_level_int_in_the_file)
         check_top_bounds(&k[i], false);
         tested++;
     }
-    cr_assert(eq(sz, tested, 13));
+    cr_assert(eq(sz, tested, 15));
 }
 
 Test(config, bounds_of_every_top_level_int_from_the_environment)
@@ -458,7 +513,7 @@ Test(config, bounds_of_every_top_level_int_from_the_environment)
         check_top_bounds(&k[i], true);
         tested++;
     }
-    cr_assert(eq(sz, tested, 13));
+    cr_assert(eq(sz, tested, 15));
 }
 
 static json_t *attr_obj(const conf_key *k, json_t *v)

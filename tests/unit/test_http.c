@@ -1060,6 +1060,34 @@ Test(http, ready_follows_app_and_quiesce_then_drain)
     srv = NULL;
 }
 
+/* After the drain: a request on a kept-alive connection is answered 503
+ * without its handler running, so nothing suspends before the stop. */
+Test(http, refuse_answers_503_without_running_the_handler)
+{
+    struct resp r;
+    start_with((http_opts){0});
+    int ka = cli_connect(port);
+    const char hq[] = "GET /api/items/1 HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(ka, hq, sizeof hq - 1);
+    cr_assert_eq(cli_read(ka, &r, 0), 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    http_server_quiesce(srv);
+    cr_assert_eq(http_server_drain(srv, 2000), 0);
+    http_server_refuse(srv);
+    http_server_refuse(srv); /* idempotent */
+    const char hold[] = "GET /api/hold HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(ka, hold, sizeof hold - 1);
+    cr_assert_eq(cli_read(ka, &r, 0), 0);
+    json_decref(assert_problem(&r, 503, "shutting-down"));
+    resp_free(&r);
+    cr_assert_eq(held_count(), 0, "the handler ran");
+    close(ka);
+    cr_assert_eq(http_server_drain(srv, 2000), 0);
+    http_server_stop(srv); /* asserts nothing is suspended */
+    srv = NULL;
+}
+
 /* ---- Start-up errors, stats, access log ------------------------------------- */
 
 static int h_dummy(http_req *r)

@@ -3,7 +3,10 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include "lib/err.h"
 #include "lib/id.h"
 #include "store/sqlite_sql.h"
@@ -293,4 +296,49 @@ Test(store, counters_only_count_committed_units)
     cr_assert_eq(store_run(st, count_unit, &fail), ORD_ECONDITION);
     cr_expect_eq(atomic_load(&counted), 5, "a rolled-back unit added %llu",
                  (unsigned long long)(atomic_load(&counted) - 5));
+}
+
+static int probe(store_conn *tx, void *arg)
+{
+    (void)arg;
+    return store_probe_tx(tx);
+}
+
+static int write_failed(void)
+{
+    store_stats_t ss;
+    store_stats(st, &ss);
+    return ss.write_failed;
+}
+
+/* A full disk, made real with RLIMIT_FSIZE (SIGXFSZ ignored: write(2) then
+ * fails with EFBIG): the probe's commit fails and says so; once writes work
+ * again store_probe() finds out without any other write. */
+Test(store, probe_reports_a_failed_write_and_the_recovery)
+{
+    int64_t t1 = 0, t2 = 0;
+    cr_assert_eq(store_run(st, probe, NULL), 0);
+    cr_assert_eq(store_probe_read(st, &t1), 0);
+    cr_assert_gt(t1, 0);
+    cr_assert_eq(write_failed(), 0);
+
+    struct rlimit old, tiny;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    tiny = (struct rlimit){1, old.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    int rc = store_run(st, probe, NULL); /* in the same millisecond as the first, often */
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    cr_assert_eq(rc, ORD_ESTORE, "probe on a full disk: %s", err_name(rc));
+    cr_assert_eq(write_failed(), 1);
+    cr_assert_eq(store_probe_read(st, &t2), 0);
+    cr_assert_eq(t2, t1, "a failed probe left no row");
+
+    store_probe(st);
+    for (int i = 0; i < 2000 && write_failed(); i++) usleep(1000);
+    cr_assert_eq(write_failed(), 0, "store_probe did not notice the recovery");
+    cr_assert_eq(store_probe_read(st, &t2), 0);
+    cr_assert_geq(t2, t1);
+    struct ev e = {.id = "after-recovery"};
+    cr_assert_eq(store_run(st, insert_event, &e), 0, "writes work again");
 }

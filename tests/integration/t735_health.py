@@ -1,0 +1,216 @@
+"""t735: health endpoints (issue 4, seed 004's GET /api/health).
+
+  healthy    200 {status:"healthy", database:{status:"connected"},
+             queue:{status:"connected"}, components:{database, queues,
+             functions, http}} with real figures
+  draining   after SIGTERM, while a slow request holds the drain: on a
+             kept-alive connection /api/health answers 503 degraded
+             (http: draining) and /ready 503; the slow request still
+             completes (202) and its order exists after a restart
+  disk full  RLIMIT_FSIZE lowered on the running process (SIGXFSZ ignored,
+             so writes fail with EFBIG as on a full disk): /api/health 503
+             with database disconnected, /ready 503, an order POST fails and
+             leaves nothing; /health (liveness) stays 200.  Limit restored:
+             /ready and /api/health recover without a restart.
+"""
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import time
+import http.client
+from harness import SRC, Server, run, check, eq, do_request
+
+FUNCTIONS = {"order-processor", "payment-processor", "notification-processor"}
+
+
+def make_config():
+    with open(os.path.join(SRC, "config", "orderly.json")) as f:
+        cfg = json.load(f)
+    cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
+    return cfg
+
+
+def order(cid):
+    return {"customerId": cid, "items": [{"sku": "PROD-002", "qty": 1}]}
+
+
+def check_shape(body, want):
+    eq(body["status"], want, "status (body %r)" % body)
+    for k in ("timestamp", "version", "database", "queue", "components"):
+        check(k in body, "no %r in %r" % (k, body))
+    comps = body["components"]
+    eq(sorted(comps), ["database", "functions", "http", "queues"], "components")
+    eq(body["database"]["status"], comps["database"]["status"], "seed 004's database.status")
+    eq(body["queue"]["status"], comps["queues"]["status"], "seed 004's queue.status")
+    return comps
+
+
+def test_healthy():
+    srv = Server(env="hl", config=make_config())
+    srv.start()
+    try:
+        st, h, b = srv.request("POST", "/api/orders", order("h-1"))
+        eq(st, 202, "order")
+        st, h, b = srv.request("GET", "/api/health")
+        eq(st, 200, "healthy status (body %r)" % b)
+        check(h["content-type"].startswith("application/json"), "ctype")
+        comps = check_shape(b, "healthy")
+        db = comps["database"]
+        eq((db["status"], db["writable"], db["readable"]), ("connected", True, True), "database")
+        check(db["schemaVersion"] >= 3, "schemaVersion %r" % db)
+        q = comps["queues"]
+        eq(q["status"], "connected", "queues")
+        eq(q["count"], len(make_config()["queues"]), "queue count")
+        fns = comps["functions"]
+        eq(fns["status"], "running", "functions")
+        eq(set(fns["functions"]), FUNCTIONS, "functions")
+        for name, f in fns["functions"].items():
+            check(f["enabled"] and f["pollers"] >= 1, "%s: %r" % (name, f))
+            eq(f["pollersRunning"], f["pollers"], name + " pollers running")
+        eq(comps["http"]["status"], "serving", "http")
+        # a disabled function is not a degradation: it has no pollers to run
+        st, _, _ = srv.request("GET", "/ready")
+        eq(st, 200, "/ready")
+    finally:
+        eq(srv.stop(), 0, "exit code")
+    cfg = make_config()
+    for f in cfg["functions"]:
+        if f["name"] == "notification-processor":
+            f["enabled"] = False
+    srv = Server(env="hl2", config=cfg)
+    srv.start()
+    try:
+        st, _, b = srv.request("GET", "/api/health")
+        eq(st, 200, "health with a disabled function (body %r)" % b)
+        eq(b["components"]["functions"]["functions"]["notification-processor"],
+           {"enabled": False, "pollers": 0, "pollersRunning": 0}, "disabled function")
+    finally:
+        eq(srv.stop(), 0, "exit code")
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def raw_get(s, path):
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+    return read_response(s)
+
+
+def read_response(s):
+    f = s.makefile("rb")
+    r = http.client.HTTPResponse(s)
+    r.fp = f
+    r.begin()
+    data = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    body = json.loads(data) if data and "json" in hdrs.get("content-type", "") else data
+    return r.status, hdrs, body
+
+
+def test_degraded_while_draining():
+    srv = Server(env="hd", config=make_config())
+    srv.start()
+    try:
+        body = json.dumps(order("drain-1")).encode()
+        slow = connect(srv.port)        # a POST whose body is still on its way
+        slow.sendall(b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Idempotency-Key: drain-1\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:10])
+        health = connect(srv.port)      # kept-alive connections opened before SIGTERM
+        ready = connect(srv.port)
+        st, _, b = raw_get(health, "/api/health")
+        eq(st, 200, "health before SIGTERM")
+        st, _, _ = raw_get(ready, "/ready")
+        eq(st, 200, "ready before SIGTERM")
+        time.sleep(0.2)
+        srv.proc.send_signal(signal.SIGTERM)
+        t0 = time.time()
+        end = t0 + 10                   # the listener closes: new connections are refused
+        while time.time() < end:
+            try:
+                socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+                time.sleep(0.02)
+            except OSError:
+                break
+        else:
+            raise AssertionError("the listener stayed open after SIGTERM")
+        st, h, b = raw_get(health, "/api/health")
+        eq(st, 503, "health while draining (body %r)" % b)
+        comps = check_shape(b, "degraded")
+        eq(comps["http"]["status"], "draining", "http component")
+        check(comps["http"]["inFlight"] >= 2, "in flight: %r" % comps["http"])
+        eq(comps["database"]["status"], "connected", "the store still takes writes")
+        eq(h.get("connection", "").lower(), "close", "replies while draining close their connection")
+        st, _, b = raw_get(ready, "/ready")
+        eq(st, 503, "ready while draining")
+        check(srv.proc.poll() is None, "the slow request holds the drain")
+        slow.sendall(body[10:])
+        st, _, b = read_response(slow)
+        eq(st, 202, "the in-flight order completes during the drain (body %r)" % b)
+        oid = b["orderId"]
+        rc = srv.proc.wait(timeout=15)
+        eq(rc, 0, "exit code")
+        print("drain with a slow request: exit 0 in %.2fs" % (time.time() - t0))
+    finally:
+        srv.stop()
+    srv.start()
+    try:
+        st, _, b = srv.request("GET", "/api/orders/" + oid)
+        eq(st, 200, "the order acknowledged during the drain exists after restart")
+    finally:
+        eq(srv.stop(), 0, "exit code")
+
+
+def start_ignoring_sigxfsz(srv):
+    log = open(srv.log_path, "ab")
+    srv.proc = subprocess.Popen(srv.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                preexec_fn=lambda: signal.signal(signal.SIGXFSZ, signal.SIG_IGN))
+    log.close()
+    srv.wait_ready()
+
+
+def test_degraded_when_the_disk_is_full():
+    srv = Server(env="hf", config=make_config())
+    start_ignoring_sigxfsz(srv)
+    pid = srv.proc.pid
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+    try:
+        st, _, b = srv.request("GET", "/api/health")
+        eq(st, 200, "health before (body %r)" % b)
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))   # every write(2) now fails
+        try:
+            st, _, b = srv.request("POST", "/api/orders", dict(order("full-1"), orderId="full-1"))
+            check(st >= 500, "an order on a full disk: %d %r" % (st, b))
+            st, _, b = srv.request("GET", "/api/health")
+            eq(st, 503, "health on a full disk (body %r)" % b)
+            comps = check_shape(b, "degraded")
+            db = comps["database"]
+            eq((db["status"], db["writable"]), ("disconnected", False), "database %r" % db)
+            eq(b["database"], {"status": "disconnected"}, "seed 004's database")
+            st, _, _ = srv.request("GET", "/ready")
+            eq(st, 503, "ready on a full disk")
+            st, _, b = srv.request("GET", "/health")
+            eq(st, 200, "liveness on a full disk")
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
+        end = time.time() + 10          # no write happens: /ready's probe finds the recovery
+        while time.time() < end and srv.request("GET", "/ready")[0] != 200:
+            time.sleep(0.05)
+        st, _, _ = srv.request("GET", "/ready")
+        eq(st, 200, "ready after the disk has room again")
+        st, _, b = srv.request("GET", "/api/health")
+        eq(st, 200, "health after (body %r)" % b)
+        st, _, b = srv.request("GET", "/api/orders/full-1")
+        eq(st, 404, "the order refused on the full disk does not exist")
+        st, _, b = srv.request("POST", "/api/orders", dict(order("full-2"), orderId="full-2"))
+        eq(st, 202, "an order after the recovery (body %r)" % b)
+    finally:
+        eq(srv.stop(), 0, "exit code (log %s)" % srv.log_tail())
+
+
+run(globals())

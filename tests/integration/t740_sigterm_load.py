@@ -1,0 +1,164 @@
+"""t740: SIGTERM during load (issue 4 acceptance).
+
+Eight client threads POST orders continuously, each with its own
+Idempotency-Key, on kept-alive connections (reconnecting when a reply
+closes one).  Mid-load the server gets SIGTERM.  Every request must end in
+one of:
+  acknowledged  2xx with an orderId: the order must exist after a restart
+  refused       503 problem+json: the order must NOT exist after a restart
+  cut off       connection refused or reset (after the SIGTERM only): the
+                request may or may not have been applied, never half
+Anything else (another status, a connection error before the SIGTERM) is a
+failure.  The process must exit 0 within http.drainSeconds.  Prints
+"acknowledged N, present N, lost 0, exit 0 in X s".
+"""
+import http.client
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from harness import SRC, Server, run, check, eq
+
+CLIENTS = 8
+DRAIN_S = 10
+ACKS_BEFORE_SIGTERM = 400   # mid-load: clients are busy when the signal comes
+BUDGET_S = 120
+SKUS = ["PROD-001", "PROD-002", "PROD-003", "PROD-004", "PROD-005"]
+
+
+def make_config(data_dir):
+    with open(os.path.join(SRC, "config", "orderly.json")) as f:
+        cfg = json.load(f)
+    catalog = os.path.join(data_dir, "catalog.json")
+    with open(catalog, "w") as f:
+        json.dump({"products": [{"sku": s, "name": s, "priceCents": 100, "stock": 100000000} for s in SKUS]}, f)
+    cfg["orders"]["catalog"] = catalog
+    cfg["http"]["drainSeconds"] = DRAIN_S
+    return cfg
+
+
+class Client(threading.Thread):
+    def __init__(self, n, port, signalled):
+        super().__init__(daemon=True)
+        self.n, self.port, self.signalled = n, port, signalled
+        self.acked, self.refused, self.cut, self.bad = {}, [], [], []
+        self.sent = 0
+
+    def run(self):
+        conn = None
+        end = time.time() + BUDGET_S
+        while time.time() < end:
+            key = "t740-%d-%d" % (self.n, self.sent)
+            body = json.dumps({"customerId": key, "items": [{"sku": SKUS[self.sent % len(SKUS)], "qty": 1}]})
+            self.sent += 1
+            after = self.signalled.is_set()    # sampled before the request goes out
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                conn.request("POST", "/api/orders", body=body,
+                             headers={"Content-Type": "application/json", "Idempotency-Key": key})
+                r = conn.getresponse()
+                data = r.read()
+                ctype = r.getheader("Content-Type", "")
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except (ConnectionError, http.client.HTTPException, socket.timeout, OSError) as e:
+                if conn:
+                    conn.close()
+                conn = None
+                if not (after or self.signalled.is_set()):
+                    self.bad.append((key, "connection error before SIGTERM: %r" % e))
+                    return
+                self.cut.append((key, type(e).__name__))
+                if isinstance(e, ConnectionRefusedError):
+                    return                     # the listener is closed: this client is done
+                continue
+            if 200 <= r.status < 300:
+                try:
+                    oid = json.loads(data)["orderId"]
+                except (ValueError, KeyError):
+                    self.bad.append((key, "2xx without an orderId: %r" % data[:200]))
+                    return
+                self.acked[key] = oid
+            elif r.status == 503 and ctype.startswith("application/problem+json"):
+                self.refused.append(key)
+            else:
+                self.bad.append((key, "%d %s %r" % (r.status, ctype, data[:200])))
+                return
+
+
+def all_orders(srv):
+    conn = srv.conn()
+    out, cursor = {}, None
+    while True:
+        conn.request("GET", "/api/orders?limit=100" + ("&cursor=" + cursor if cursor else ""))
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        eq(r.status, 200, "list orders")
+        for o in body["orders"]:
+            out[o["customerId"]] = o["orderId"]
+        cursor = body.get("nextCursor")
+        if not cursor:
+            conn.close()
+            return out
+
+
+def test_sigterm_during_load():
+    srv = Server(env="term")
+    cfg = make_config(srv.data_dir)
+    srv.config = os.path.join(srv.data_dir, "config.json")
+    with open(srv.config, "w") as f:
+        json.dump(cfg, f)
+    srv.start()
+    signalled = threading.Event()
+    clients = [Client(i, srv.port, signalled) for i in range(CLIENTS)]
+    for c in clients:
+        c.start()
+    end = time.time() + 60
+    while time.time() < end and sum(len(c.acked) for c in clients) < ACKS_BEFORE_SIGTERM:
+        check(not any(c.bad for c in clients), "failures before SIGTERM: %r" % [c.bad for c in clients])
+        time.sleep(0.01)
+    acked_before = sum(len(c.acked) for c in clients)
+    check(acked_before >= ACKS_BEFORE_SIGTERM, "only %d orders acknowledged in 60 s" % acked_before)
+    signalled.set()
+    t0 = time.time()
+    srv.proc.send_signal(signal.SIGTERM)
+    try:
+        rc = srv.proc.wait(timeout=DRAIN_S + 30)
+    except Exception:
+        srv.proc.kill()
+        raise
+    took = time.time() - t0
+    for c in clients:
+        c.join(30)
+        check(not c.is_alive(), "client %d still running after the exit" % c.n)
+    bad = [b for c in clients for b in c.bad]
+    eq(bad, [], "requests neither acknowledged, refused with 503 nor cut off")
+    eq(rc, 0, "exit code after SIGTERM under load (log: %s)" % srv.log_tail())
+    check(took <= DRAIN_S, "exit took %.2fs, more than http.drainSeconds = %d" % (took, DRAIN_S))
+
+    acked = {k: v for c in clients for k, v in c.acked.items()}
+    refused = [k for c in clients for k in c.refused]
+    cut = [k for c in clients for k, _ in c.cut]
+    srv.start()                                 # same data dir
+    try:
+        present = all_orders(srv)
+    finally:
+        eq(srv.stop(), 0, "exit code of the second run")
+    lost = sorted(k for k in acked if present.get(k) != acked[k])
+    eq(lost, [], "acknowledged orders missing (or with another orderId) after the restart")
+    applied_refused = sorted(k for k in refused if k in present)
+    eq(applied_refused, [], "orders refused with 503 that exist anyway")
+    unknown = sorted(k for k in present if k not in acked and k not in cut)
+    eq(unknown, [], "orders nobody requested (or that got a refusal)")
+    print("%d requests: %d acknowledged (%d after SIGTERM), %d refused 503, %d cut off (%d applied)"
+          % (sum(c.sent for c in clients), len(acked), len(acked) - acked_before, len(refused), len(cut),
+             sum(1 for k in cut if k in present)))
+    print("acknowledged %d, present %d, lost %d, exit %d in %.2f s"
+          % (len(acked), sum(1 for k in acked if k in present), len(lost), rc, took))
+
+
+run(globals())
