@@ -113,6 +113,21 @@
 #define LIMIT_IDEM_KEY_TTL_S_MAX       604800
 #define LIMIT_IDEM_KEY_MAX             128        /* Idempotency-Key header: 1..128 printable ASCII */
 
+/* ---- Alarms (CloudWatch semantics, obs/alarms) ----------------------- */
+#define LIMIT_ALARMS_MAX               100     /* alarms per node */
+#define LIMIT_ALARM_NAME_MAX           255     /* CloudWatch AlarmName: 1..255 */
+#define LIMIT_ALARM_DESCRIPTION_MAX    1024    /* CloudWatch AlarmDescription: 0..1024 */
+#define LIMIT_ALARM_PERIOD_S_MIN       1       /* periodSeconds 1..86400 */
+#define LIMIT_ALARM_PERIOD_S_MAX       86400
+#define LIMIT_ALARM_EVAL_PERIODS_MAX   100     /* evaluationPeriods (and datapointsToAlarm) 1..100 */
+#define LIMIT_ALARM_WINDOW_S_MAX       86400   /* periodSeconds x evaluationPeriods: 1 day, as CloudWatch */
+#define LIMIT_ALARM_LABELS_MAX         8       /* label matchers of one metric */
+#define LIMIT_ALARM_LABEL_VALUE_MAX    128     /* a label matcher's pattern */
+#define LIMIT_ALARM_THRESHOLD_ABS_MAX  1e15    /* |threshold| */
+#define LIMIT_ALARM_SAMPLE_S_DEFAULT   10      /* alarmSampleSeconds: gauges sampled this often, */
+#define LIMIT_ALARM_SAMPLE_S_MAX       60      /* and at every period end */
+#define LIMIT_METRIC_NAME_MAX          128     /* a metric or label name an alarm names */
+
 /* ---- Config --------------------------------------------------------- */
 #define LIMIT_CONFIG_BYTES_MAX         1048576 /* the JSON config file */
 #define LIMIT_LISTEN_ADDR_MAX          255     /* listen: HOST:PORT */
