@@ -113,6 +113,21 @@
 #define LIMIT_IDEM_KEY_TTL_S_MAX       604800
 #define LIMIT_IDEM_KEY_MAX             128        /* Idempotency-Key header: 1..128 printable ASCII */
 
+/* ---- Metrics (GET /metrics) -------------------------------------------- */
+#define LIMIT_METRICS_FAMILIES_MAX        128     /* registered metric families */
+#define LIMIT_METRICS_SERIES_PER_FAMILY   1000    /* label combinations per family; past it
+                                                     metric_series_get returns NULL and
+                                                     orderly_metrics_series_dropped_total counts */
+#define LIMIT_METRICS_LABELS_MAX          8       /* label names per family */
+#define LIMIT_METRICS_BUCKETS_MAX         32      /* finite bounds of one histogram */
+#define LIMIT_METRICS_NAME_MAX            128     /* a metric or label name */
+#define LIMIT_METRICS_LABEL_VALUE_MAX     256     /* a label value, bytes; longer -> series refused */
+#define LIMIT_METRICS_HELP_MAX            512     /* a family's HELP text, bytes */
+#define LIMIT_METRICS_COLLECTORS_MAX      32      /* metrics_on_collect callbacks */
+#define LIMIT_METRICS_RENDER_BYTES_MAX    33554432 /* one /metrics body, 32 MiB */
+#define LIMIT_METRICS_SKUS_MAX            100     /* skus in orderly_inventory_*{sku}, lowest
+                                                     available first */
+
 /* ---- Alarms (CloudWatch semantics, obs/alarms) ----------------------- */
 #define LIMIT_ALARMS_MAX               100     /* alarms per node */
 #define LIMIT_ALARM_NAME_MAX           255     /* CloudWatch AlarmName: 1..255 */
@@ -121,12 +136,11 @@
 #define LIMIT_ALARM_PERIOD_S_MAX       86400
 #define LIMIT_ALARM_EVAL_PERIODS_MAX   100     /* evaluationPeriods (and datapointsToAlarm) 1..100 */
 #define LIMIT_ALARM_WINDOW_S_MAX       86400   /* periodSeconds x evaluationPeriods: 1 day, as CloudWatch */
-#define LIMIT_ALARM_LABELS_MAX         8       /* label matchers of one metric */
-#define LIMIT_ALARM_LABEL_VALUE_MAX    128     /* a label matcher's pattern */
+#define LIMIT_ALARM_LABELS_MAX         LIMIT_METRICS_LABELS_MAX /* label matchers of one metric */
+#define LIMIT_ALARM_LABEL_VALUE_MAX    (LIMIT_METRICS_LABEL_VALUE_MAX + 1) /* a label matcher's pattern: "!" + a value */
 #define LIMIT_ALARM_THRESHOLD_ABS_MAX  1e15    /* |threshold| */
 #define LIMIT_ALARM_SAMPLE_S_DEFAULT   10      /* alarmSampleSeconds: gauges sampled this often, */
 #define LIMIT_ALARM_SAMPLE_S_MAX       60      /* and at every period end */
-#define LIMIT_METRIC_NAME_MAX          128     /* a metric or label name an alarm names */
 
 /* ---- Config --------------------------------------------------------- */
 #define LIMIT_CONFIG_BYTES_MAX         1048576 /* the JSON config file */

@@ -132,7 +132,7 @@ int alarm_label_match(const char *pattern, const char *value)
 int alarm_metric_name_valid(const char *s)
 {
     static const char first[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:";
-    if (!*s || !strchr(first, *s) || strlen(s) > LIMIT_METRIC_NAME_MAX) return 0;
+    if (!*s || !strchr(first, *s) || strlen(s) > LIMIT_METRICS_NAME_MAX) return 0;
     return s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:0123456789")] == 0;
 }
 

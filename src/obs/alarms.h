@@ -62,12 +62,12 @@ typedef enum {
 } alarm_missing;
 
 typedef struct alarm_matcher {
-    char name[LIMIT_METRIC_NAME_MAX + 1];
+    char name[LIMIT_METRICS_NAME_MAX + 1];
     char pattern[LIMIT_ALARM_LABEL_VALUE_MAX + 1];
 } alarm_matcher;
 
 typedef struct alarm_metric {
-    char name[LIMIT_METRIC_NAME_MAX + 1]; /* a family of the registry */
+    char name[LIMIT_METRICS_NAME_MAX + 1]; /* a family of the registry */
     alarm_matcher labels[LIMIT_ALARM_LABELS_MAX];
     int nlabels;
 } alarm_metric;

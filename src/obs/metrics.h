@@ -54,13 +54,27 @@ metric_series *metric_series_get(metric_family *f, const char *const *values);
 metric_series *metric_series0(metric_family *f);
 metric_series *metric_series1(metric_family *f, const char *value);
 
+/* For collectors whose label set changes (per-sku gauges): leaves every
+ * series of f out of render and read until metric_series_get returns it
+ * again.  Hidden series keep their slot (the family bound still counts it). */
+void metric_family_hide(metric_family *f);
+
 void metric_inc(metric_series *s);                /* counter or gauge += 1 */
 void metric_add(metric_series *s, double by);     /* counter (by >= 0) or gauge += by */
 void metric_set(metric_series *s, double v);      /* gauge; or a counter mirrored by a collector */
 void metric_observe(metric_series *s, double v);  /* histogram */
+/* Histogram mirrored by a collector from a module's own buckets: sets the
+ * nbounds+1 per-bucket counts (NOT cumulative; the last is the +Inf
+ * overflow) and the sum. */
+void metric_hist_set(metric_series *s, const uint64_t *counts, double sum);
 
-/* Collectors run (in registration order) before every render and read. */
+/* Collectors run (in registration order) before every render and read,
+ * under the registry lock: a collector must not register families or
+ * collectors.  What a collector reads must outlive the registry's last
+ * render/read (or be removed first with metrics_off_collect). */
 void metrics_on_collect(metrics *m, void (*fn)(void *arg), void *arg);
+/* Removes the collector (fn, arg); a no-op when it is not registered. */
+void metrics_off_collect(metrics *m, void (*fn)(void *arg), void *arg);
 
 /* Renders every family (HELP, TYPE, series; histograms as _bucket{le},
  * _sum, _count) into a malloc'd buffer.  Returns 0 or ORD_ENOMEM. */
