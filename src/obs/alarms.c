@@ -496,12 +496,18 @@ static void sample_cb(void *arg, const metric_value *v)
     }
 }
 
-static void sample_side(alarms *a, alarm *al, side *s)
+static void read_side(alarms *a, alarm *al, side *s)
 {
     sample_ctx c = {s, al->d.name};
     s->cursor = 0;
     metrics_read(a->m, s->m->name, NULL, sample_cb, &c);
     s->baseline = 0;
+}
+
+static void sample_side(alarms *a, alarm *al, int with_denominator)
+{
+    read_side(a, al, &al->num);
+    if (with_denominator) read_side(a, al, &al->den);
 }
 
 /* ---- Datapoints ------------------------------------------------------------------------- */
@@ -769,8 +775,11 @@ int64_t alarms_tick(alarms *a, int64_t now_ms)
         int64_t P = (int64_t)al->d.period_s * 1000;
         if (al->period_start_ms == 0 || now_ms < al->period_start_ms) /* first tick, or the clock went back */
             al->period_start_ms = align(now_ms, al->d.period_s);
-        sample_side(a, al, &al->num);
-        if (al->d.has_denominator) sample_side(a, al, &al->den);
+        /* a step in time (at or soon after the period end) samples into the
+         * period it closes; after a stall of a whole period or more the
+         * sample belongs to the current period instead */
+        int stalled = now_ms >= al->period_start_ms + 2 * P;
+        if (!stalled) sample_side(a, al, al->d.has_denominator);
         if (now_ms >= al->period_start_ms + P) {
             ring_push(al, period_close(al));
             /* periods without any tick (a stalled process) are missing */
@@ -781,6 +790,7 @@ int64_t alarms_tick(alarms *a, int64_t now_ms)
             al->period_start_ms = align(now_ms, al->d.period_s);
             if (evaluate(al, now_ms, &a->pend[npend])) npend++;
         }
+        if (stalled) sample_side(a, al, al->d.has_denominator);
         if (al->period_start_ms + P < next) next = al->period_start_ms + P;
     }
     pthread_mutex_unlock(&a->mu);
