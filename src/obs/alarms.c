@@ -860,23 +860,26 @@ int alarms_state(alarms *a, const char *name)
     return st;
 }
 
-static json_t *metric_json(const alarm_metric *m)
+static json_t *labels_json(const alarm_metric *m)
 {
     json_t *labels = json_object();
-    for (int i = 0; i < m->nlabels; i++) json_object_set_new(labels, m->labels[i].name, json_string(m->labels[i].pattern));
-    return json_pack("{s:s,s:o}", "name", m->name, "labels", labels);
+    for (int i = 0; labels && i < m->nlabels; i++)
+        json_object_set_new(labels, m->labels[i].name, json_string(m->labels[i].pattern));
+    return labels;
 }
 
 json_t *alarm_def_json(const alarm_def *d)
 {
     char stat[16];
-    json_t *o = json_pack("{s:s,s:s,s:o,s:s,s:i,s:i,s:i,s:f,s:s,s:s}", "name", d->name, "description",
-                          d->description, "metric", metric_json(&d->metric), "statistic",
+    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:i,s:i,s:i,s:f,s:s,s:s}", "name", d->name, "description",
+                          d->description, "metric", d->metric.name, "labels", labels_json(&d->metric), "statistic",
                           alarm_stat_name(d->statistic, d->percentile, stat, sizeof stat), "periodSeconds",
                           d->period_s, "evaluationPeriods", d->evaluation_periods, "datapointsToAlarm",
                           d->datapoints_to_alarm, "threshold", d->threshold, "comparisonOperator",
                           cmp_names[d->comparison], "treatMissingData", missing_names[d->missing]);
-    if (o && d->has_denominator && json_object_set_new(o, "denominator", metric_json(&d->denominator))) {
+    if (o && d->has_denominator &&
+        json_object_set_new(o, "denominator", json_pack("{s:s,s:o}", "metric", d->denominator.name, "labels",
+                                                        labels_json(&d->denominator)))) {
         json_decref(o);
         return NULL;
     }

@@ -166,9 +166,11 @@ int alarms_state(alarms *a, const char *name);
  * name is NULL.  New reference; NULL when name is unknown or out of memory
  * (*found tells which; may be NULL). */
 json_t *alarms_json(alarms *a, const char *name, int *found);
-/* The definition as JSON, in the config file's format (name, description,
- * metric, labels, denominator, statistic, periodSeconds, evaluationPeriods,
- * datapointsToAlarm, threshold, comparisonOperator, treatMissingData). */
+/* The definition as JSON, in the config file's format: name, description,
+ * metric, labels {name: pattern}, denominator {metric, labels} (when set),
+ * statistic, periodSeconds, evaluationPeriods, datapointsToAlarm, threshold,
+ * comparisonOperator, treatMissingData.  New reference; NULL when out of
+ * memory. */
 json_t *alarm_def_json(const alarm_def *d);
 
 #endif

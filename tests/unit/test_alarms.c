@@ -606,9 +606,9 @@ Test(alarms, definition_json)
     json_t *j = alarm_def_json(&d);
     char *s = json_dumps(j, JSON_SORT_KEYS);
     cr_expect_str_eq(s, "{\"comparisonOperator\": \"GreaterThanOrEqualToThreshold\", \"datapointsToAlarm\": 2, "
-                        "\"denominator\": {\"labels\": {}, \"name\": \"requests_total\"}, \"description\": \"\", "
-                        "\"evaluationPeriods\": 3, \"metric\": {\"labels\": {\"code\": \"5*\"}, \"name\": "
-                        "\"requests_total\"}, \"name\": \"rate\", \"periodSeconds\": 60, \"statistic\": \"p99.5\", "
+                        "\"denominator\": {\"labels\": {}, \"metric\": \"requests_total\"}, \"description\": \"\", "
+                        "\"evaluationPeriods\": 3, \"labels\": {\"code\": \"5*\"}, \"metric\": \"requests_total\", "
+                        "\"name\": \"rate\", \"periodSeconds\": 60, \"statistic\": \"p99.5\", "
                         "\"threshold\": 0.050000000000000003, \"treatMissingData\": \"notBreaching\"}");
     free(s);
     json_decref(j);
