@@ -24,6 +24,7 @@
 #include "lib/err.h"
 #include "lib/id.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 #include "orders/orders.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -206,8 +207,13 @@ int cmd_serve(int argc, char **argv)
     fn_sys *fs = NULL;
     orders *ord = NULL;
     http_server *srv = NULL;
+    metrics *met = NULL;
     api a = {.env = cfg->env};
     if ((rc = id_init())) goto out;
+    if (!(met = metrics_new())) {
+        rc = ORD_ENOMEM;
+        goto out;
+    }
     if ((rc = open_store(cfg, &st))) goto out;
     if ((rc = queue_sys_open(st, &qs))) goto out;
     if ((rc = declare_queues(cfg, qs))) goto out;
@@ -219,7 +225,9 @@ int cmd_serve(int argc, char **argv)
                         .fail_sku = cfg->orders.fail_sku,
                         .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000};
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
-    if ((rc = fn_sys_open(qs, b, &fs)) || (rc = orders_register(ord, fs)) || (rc = add_functions(cfg, fs))) goto out;
+    if ((rc = fn_sys_open(qs, b, &fs)) || (rc = orders_register(ord, fs))) goto out;
+    fn_sys_set_metrics(fs, met);
+    if ((rc = add_functions(cfg, fs))) goto out;
     if (cfg->orders.catalog[0]) {
         char err[LIMIT_CONFIG_ERR_MAX], path[2 * LIMIT_DB_URL_MAX + 2], dir[LIMIT_DB_URL_MAX + 1];
         int added;
@@ -241,6 +249,7 @@ int cmd_serve(int argc, char **argv)
     a.b = b;
     a.fs = fs;
     a.o = ord;
+    if ((rc = api_metrics_init(&a, met))) goto out;
     http_opts ho = {.listen = cfg->listen,
                     .threads = cfg->http.threads,
                     .connections_max = cfg->http.connections_max,
@@ -249,7 +258,8 @@ int cmd_serve(int argc, char **argv)
                     .body_bytes_max = (size_t)cfg->http.body_bytes_max,
                     .routes = api_routes,
                     .app = &a,
-                    .ready = api_ready};
+                    .ready = api_ready,
+                    .metrics = met};
     if ((rc = http_server_start(&ho, &srv))) goto out;
     atomic_store(&a.ready, 1);
     log_info("serve", "serving", "listen", cfg->listen, "db", cfg->db, "#schemaVersion",
@@ -282,11 +292,13 @@ out:
         http_server_drain(srv, 2000);
         http_server_stop(srv);
     }
+    api_metrics_release(&a); /* its collectors read the modules closed below */
     fn_sys_close(fs);
     orders_close(ord);
     bus_close(b);
     queue_sys_close(qs);
     store_close(st);
+    metrics_free(met); /* after the pollers (fn_sys_close) that observe into it */
     if (!rc) log_info("serve", "stopped", NULL);
     config_free(cfg);
     return rc ? (rc == ORD_ECONFIG ? CMD_USAGE : CMD_FAIL) : CMD_OK;

@@ -18,6 +18,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
 
 #define SWEEP_INTERVAL_MS 60000
 #define SWEEP_CHUNK 1000
@@ -39,6 +40,7 @@ typedef struct mapping {
     pthread_t threads[LIMIT_FN_CONCURRENCY_MAX];
     int nthreads;
     _Atomic uint64_t invocations, records, errors, duplicates, fenced, duration_us, batch_records;
+    metric_series *m_duration, *m_batch; /* NULL without metrics */
 } mapping;
 
 struct fn_sys {
@@ -53,7 +55,31 @@ struct fn_sys {
     pthread_t sweeper;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    metric_family *mf_duration, *mf_batch;
 };
+
+/* Lambda-like durations: 1 ms .. 30 s; batch sizes 1..LIMIT_FN_BATCH_MAX. */
+static const double duration_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                         0.25,  0.5,    1,     2.5,  5,     10,   30};
+static const double batch_bounds[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+_Static_assert(LIMIT_FN_BATCH_MAX == 10, "batch_bounds covers every batch size");
+
+static void mapping_metrics(fn_sys *fs, mapping *m)
+{
+    m->m_duration = metric_series1(fs->mf_duration, m->name);
+    m->m_batch = metric_series1(fs->mf_batch, m->name);
+}
+
+void fn_sys_set_metrics(fn_sys *fs, metrics *mx)
+{
+    const char *const labels[] = {"function", NULL};
+    fs->mf_duration = metrics_histogram(mx, "orderly_function_duration_seconds",
+                                        "Time a function took for one batch: handlers and commit.", labels,
+                                        duration_bounds, (int)(sizeof duration_bounds / sizeof duration_bounds[0]));
+    fs->mf_batch = metrics_histogram(mx, "orderly_function_batch_size", "Records per function invocation (batch).",
+                                     labels, batch_bounds, (int)(sizeof batch_bounds / sizeof batch_bounds[0]));
+    for (int i = 0; i < fs->nmaps; i++) mapping_metrics(fs, fs->maps[i]);
+}
 
 int fn_sys_open(queue_sys *qs, bus *b, fn_sys **out)
 {
@@ -152,6 +178,7 @@ int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen)
     m->max_ms = c->backoff_max_ms;
     m->ttl_s = c->idempotency_ttl_s;
     m->enabled = c->enabled;
+    mapping_metrics(fs, m);
     fs->maps[fs->nmaps++] = m;
     return 0;
 }
@@ -328,9 +355,12 @@ static void run_batch(mapping *m, rec *recs, int n)
         json_decref(recs[i].body);
         queue_msg_release(&recs[i].msg);
     }
+    int64_t us = clock_mono_us() - t0;
     atomic_fetch_add(&m->invocations, 1);
     atomic_fetch_add(&m->batch_records, (uint64_t)n);
-    atomic_fetch_add(&m->duration_us, (uint64_t)(clock_mono_us() - t0));
+    atomic_fetch_add(&m->duration_us, (uint64_t)us);
+    metric_observe(m->m_duration, (double)us / 1e6);
+    metric_observe(m->m_batch, n);
 }
 
 static void *poller_main(void *arg)

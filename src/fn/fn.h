@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "bus/bus.h"
+#include "obs/metrics.h"
 #include "queue/queue.h"
 
 typedef struct fn_sys fn_sys;
@@ -83,6 +84,10 @@ typedef struct fn_stats {
 int fn_sys_open(queue_sys *qs, bus *b, fn_sys **out);
 /* Stops (fn_stop) and frees.  Safe on NULL. */
 void fn_sys_close(fn_sys *fs);
+/* Observes every batch in m: orderly_function_duration_seconds and
+ * orderly_function_batch_size, by function.  Before fn_start; m must
+ * outlive fs.  (The counters are in fn_stats, for a collector.) */
+void fn_sys_set_metrics(fn_sys *fs, metrics *m);
 
 /* Names a handler for the config's "handler" field.  ORD_EEXISTS twice. */
 int fn_handler_register(fn_sys *fs, const char *name, fn_handler_fn fn, void *ud);

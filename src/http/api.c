@@ -29,6 +29,7 @@ const http_route api_routes[] = {
     {"DELETE", "/api/orders/{id}", api_orders_cancel},
     {"GET", "/api/orders/{id}/events", api_orders_events},
     {"GET", "/api/stats", api_stats},
+    {"GET", "/metrics", api_metrics_get},
     {"GET", "/api/products", api_products_list},
     {"POST", "/api/products", api_products_create},
     {"GET", "/api/products/{sku}", api_products_get},

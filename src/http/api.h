@@ -13,9 +13,12 @@
 #include "bus/bus.h"
 #include "fn/fn.h"
 #include "http/server.h"
+#include "obs/metrics.h"
 #include "orders/orders.h"
 #include "queue/queue.h"
 #include "store/store.h"
+
+struct api_metrics;
 
 typedef struct api {
     store *st;
@@ -24,6 +27,8 @@ typedef struct api {
     fn_sys *fs;
     orders *o;
     const char *env;
+    metrics *metrics;          /* GET /metrics renders it; NULL = 404 */
+    struct api_metrics *mx;    /* its collectors (http/metrics.c) */
     _Atomic int ready;    /* /ready answers 200 when set */
     _Atomic int draining; /* shutting down: long polls answer now */
 } api;
@@ -54,11 +59,21 @@ int api_orders_get(http_req *r);
 int api_orders_cancel(http_req *r);
 int api_orders_events(http_req *r);
 int api_stats(http_req *r);
+int api_metrics_get(http_req *r);
 int api_products_list(http_req *r);
 int api_products_create(http_req *r);
 int api_products_get(http_req *r);
 int api_products_put(http_req *r);
 int api_products_delete(http_req *r);
+
+/* ---- metrics (http/metrics.c) ---------------------------------------------- */
+
+/* Sets a->metrics = m and registers the families that mirror the modules
+ * of a (store, queues, bus, functions, orders, inventory, process) with
+ * their collectors.  After the modules are open; 0 or ORD_ENOMEM. */
+int api_metrics_init(api *a, metrics *m);
+/* Removes the collectors (before the modules close).  Safe when not init. */
+void api_metrics_release(api *a);
 
 /* ---- async units ------------------------------------------------------- */
 

@@ -46,9 +46,13 @@ void http_arena_reset(struct http_arena *a);
 char *http_arena_strdup(struct http_arena *a, const char *s, size_t n);
 
 /* ---- Router ----------------------------------------------------------- */
+struct http_route_mx;
+
 struct http_croute {
     const char *method;
+    const char *pattern; /* the table's string (tables outlive the server) */
     http_handler fn;
+    struct http_route_mx *mx; /* its metric series, NULL without metrics */
     int nseg;
     int nparams;
     const char *seg[LIMIT_HTTP_PATH_SEGMENTS_MAX]; /* literal, or NULL for a param */
@@ -128,6 +132,13 @@ struct http_conn {
 /* Per worker thread: counters (relaxed atomics) and the registry of the
  * worker's connections for the watchdog.  The mutex is only contended by the
  * watchdog's scan, a few times a second. */
+/* A route's metric series, looked up once: requests by [method][status],
+ * where method 0 is the route's own and 1 is HEAD on a GET route. */
+struct http_route_mx {
+    metric_series *duration;
+    _Atomic(metric_series *) requests[2][HTTP_STATUS_SLOTS];
+};
+
 struct http_slot {
     _Alignas(64) _Atomic uint64_t started;
     _Atomic uint64_t completed;
@@ -146,6 +157,10 @@ struct http_server {
     void *app;
     int (*ready)(void *app);
     struct http_router router;
+    /* metrics (all NULL without a registry) */
+    metric_family *mf_requests, *mf_duration;
+    metric_series *ms_unmatched_duration, *ms_connections;
+    struct http_route_mx *mx; /* router.n entries */
     uint64_t gen;
     _Atomic int quiesced;
     _Atomic int64_t suspended; /* suspend calls minus resume calls */

@@ -47,6 +47,7 @@ static int compile(struct http_croute *cr, const http_route *rt, char **pool)
     if (!rt->method || !rt->fn || !p || p[0] != '/')
         return bad_pattern(p ? p : "(null)", "must start with /");
     cr->method = rt->method;
+    cr->pattern = rt->pattern;
     cr->fn = rt->fn;
     cr->nseg = cr->nparams = 0;
     p++;

@@ -22,7 +22,9 @@
  *    a segment); a no-op unescape callback gives us the raw path.
  *
  * THREAD SAFETY.  Requests are touched by one thread at a time (see
- * server.h).  Counters are per-worker relaxed atomics.  Each worker's
+ * server.h).  Counters are per-worker relaxed atomics.  Metric series are
+ * looked up once per (route, method, status) and kept in the route
+ * (struct http_route_mx): a request costs a few atomic adds, no lock.  Each worker's
  * connection registry has its own mutex, taken on connection open/close and
  * by the watchdog's scan - never per request.
  */
@@ -96,6 +98,67 @@ uint64_t http_server_status_count(const http_server *s, int status)
         n += atomic_load_explicit(&s->slots[i].status[status - HTTP_STATUS_MIN],
                                   memory_order_relaxed);
     return n;
+}
+
+/* ---- Metrics ---------------------------------------------------------- */
+
+/* Seconds; long polls wait up to 20 s. */
+static const double duration_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                         0.1,    0.25,  0.5,    1,     2.5,  5,    10,   25};
+
+static int metrics_setup(http_server *s, metrics *m)
+{
+    if (!m) return 0;
+    s->mf_requests = metrics_counter(m, "orderly_http_requests_total",
+                                     "HTTP requests answered, by route pattern (unmatched when no route "
+                                     "matched), method and status code.",
+                                     (const char *[]){"route", "method", "code", NULL});
+    s->mf_duration = metrics_histogram(m, "orderly_http_request_duration_seconds",
+                                       "Time from a request's headers to its completion, by route pattern.",
+                                       (const char *[]){"route", NULL}, duration_bounds,
+                                       (int)(sizeof duration_bounds / sizeof duration_bounds[0]));
+    s->ms_connections = metric_series0(metrics_gauge(m, "orderly_http_connections_open", "Open HTTP connections.", NULL));
+    s->ms_unmatched_duration = metric_series1(s->mf_duration, "unmatched");
+    s->mx = calloc((size_t)s->router.n, sizeof *s->mx);
+    if (!s->mx) return ORD_ENOMEM;
+    for (int i = 0; i < s->router.n; i++) {
+        s->router.routes[i].mx = &s->mx[i];
+        s->mx[i].duration = metric_series1(s->mf_duration, s->router.routes[i].pattern);
+    }
+    return 0;
+}
+
+/* Methods as labels of unmatched requests: a fixed set, so a client cannot
+ * make up series. */
+static const char *method_label(const char *m)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(m, known[i]) == 0) return known[i];
+    return "other";
+}
+
+static void count_request(http_server *s, const http_req *r, int64_t now_us)
+{
+    char code[8];
+    double seconds = (double)(now_us - r->t0_us) / 1e6;
+    const struct http_croute *cr = r->route;
+    if (!cr) { /* 404, 405, early errors: rare, so a lookup (lock-free when the series exists) */
+        snprintf(code, sizeof code, "%d", r->status);
+        metric_inc(metric_series_get(s->mf_requests, (const char *[]){"unmatched", method_label(r->method), code}));
+        metric_observe(s->ms_unmatched_duration, seconds);
+        return;
+    }
+    /* a route matches its own method, or HEAD when it is a GET route */
+    _Atomic(metric_series *) *slot = &cr->mx->requests[strcmp(r->method, cr->method) != 0][r->status - HTTP_STATUS_MIN];
+    metric_series *sr = atomic_load_explicit(slot, memory_order_relaxed);
+    if (!sr) {
+        snprintf(code, sizeof code, "%d", r->status);
+        sr = metric_series_get(s->mf_requests, (const char *[]){cr->pattern, r->method, code});
+        atomic_store_explicit(slot, sr, memory_order_relaxed);
+    }
+    metric_inc(sr);
+    metric_observe(cr->mx->duration, seconds);
 }
 
 /* ---- Built-in routes -------------------------------------------------- */
@@ -422,6 +485,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         inc(&sl->status[r->status - HTTP_STATUS_MIN]);
     else
         inc(&sl->aborted);
+    if (r->status && s->mf_requests) count_request(s, r, now_us);
     atomic_fetch_add_explicit(&sl->completed, 1, memory_order_release);
     if (log_enabled(LOG_DEBUG))
         log_debug("http", "request", "method", r->method, "path", r->url, "#status",
@@ -463,6 +527,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         if (sl->conns) sl->conns->prev = c;
         sl->conns = c;
         pthread_mutex_unlock(&sl->mu);
+        metric_inc(s->ms_connections);
         return;
     }
     struct http_conn *c = *socket_context;
@@ -481,6 +546,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     http_arena_reset(&c->req.arena);
     free(c);
     *socket_context = NULL;
+    metric_add(s->ms_connections, -1);
 }
 
 /* ---- Slow-client watchdog --------------------------------------------- */
@@ -657,6 +723,7 @@ int http_server_start(const http_opts *o, http_server **out)
     for (int i = 0; i < s->nslots; i++)
         pthread_mutex_init(&s->slots[i].mu, NULL);
     if ((rc = http_router_init(&s->router, builtin_routes, o->routes))) goto out_slots;
+    if ((rc = metrics_setup(s, o->metrics))) goto out_router;
 
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -700,6 +767,8 @@ out_listen:
 out_sync:
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+out_router:
+    free(s->mx);
     http_router_release(&s->router);
 out_slots:
     for (int i = 0; i < s->nslots; i++)
@@ -754,6 +823,7 @@ void http_server_stop(http_server *s)
     if (s->wd_started) pthread_join(s->wd, NULL);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    free(s->mx);
     http_router_release(&s->router);
     for (int i = 0; i < s->nslots; i++) {
         CHECK(s->slots[i].conns == NULL);

@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "obs/metrics.h"
 
 typedef struct http_server http_server;
 typedef struct http_req http_req;
@@ -56,6 +57,9 @@ typedef struct http_opts {
     const http_route *routes; /* not copied: must outlive the server */
     void *app;                /* handed to handlers via http_req_app() */
     int (*ready)(void *app);  /* GET /ready: returns 1 when ready; NULL = always */
+    metrics *metrics;         /* NULL = none; else the server registers and keeps
+                                 orderly_http_requests_total, orderly_http_request_duration_seconds
+                                 and orderly_http_connections_open (must outlive the server) */
 } http_opts;
 
 /* Request counters (since start); all relaxed reads of per-thread counters. */

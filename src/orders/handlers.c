@@ -104,7 +104,7 @@ static int fail(fn_result *res, op *x, int rc)
 
 static int reject(store_conn *tx, orders *o, const ord_order *ord, const char *reason, const char *sku)
 {
-    int rc = ord_set_status(tx, ord->id, "REJECTED", reason, NULL, 0, 0);
+    int rc = ord_set_status(tx, o, ord->id, "REJECTED", reason, NULL, 0, 0);
     if (rc) return rc;
     log_info("orders", "order rejected", "orderId", ord->id, "reason", reason, "sku", sku, NULL);
     json_t *d = json_pack("{s:s,s:s,s:s}", "orderId", ord->id, "customerId", ord->customer_id, "reason", reason);
@@ -119,7 +119,7 @@ static int order_apply(store_conn *tx, void *state)
     ord_order ord;
     int rc = ord_order_load(tx, x->order_id, &ord);
     if (rc == ORD_ENOTFOUND && x->placed) {
-        if ((rc = ord_insert(tx, &x->in, x->order_id, x->event_id, clock_wall_ms()))) return rc;
+        if ((rc = ord_insert(tx, o, &x->in, x->order_id, x->event_id, clock_wall_ms()))) return rc;
         rc = ord_order_load(tx, x->order_id, &ord);
     }
     if (rc == ORD_ENOTFOUND) {
@@ -134,24 +134,26 @@ static int order_apply(store_conn *tx, void *state)
      * give back what this order took and reject it (all or nothing) */
     int64_t now = clock_wall_ms();
     for (int i = 0; i < ord.nitems; i++) {
-        rc = ord.items[i].known ? ord_stock_change(tx, ST_PRODUCT_RESERVE, ord.items[i].sku, ord.items[i].qty)
+        rc = ord.items[i].known ? ord_stock_change(tx, o, ST_PRODUCT_RESERVE, ord.items[i].sku, ord.items[i].qty)
                                 : ORD_ENOTFOUND;
+        if (rc == 0 && (rc = store_count_after_commit(tx, &o->ctr.reservations_ok, 1))) return rc;
         if (rc == 0) continue;
         if (rc != ORD_ECONDITION && rc != ORD_ENOTFOUND) return rc;
         for (int k = 0; k < i; k++) {
-            int r2 = ord_stock_change(tx, ST_PRODUCT_RELEASE, ord.items[k].sku, ord.items[k].qty);
+            int r2 = ord_stock_change(tx, o, ST_PRODUCT_RELEASE, ord.items[k].sku, ord.items[k].qty);
             CHECK(r2 != ORD_ECONDITION); /* it was reserved just above */
             if (r2) return r2;
         }
         ord_product p;
         int unknown = rc == ORD_ENOTFOUND || ord_product_load(tx, ord.items[i].sku, &p) == ORD_ENOTFOUND;
+        if (!unknown && (rc = store_count_after_commit(tx, &o->ctr.reservations_short, 1))) return rc;
         return reject(tx, o, &ord, unknown ? "unknown_sku" : "out_of_stock", ord.items[i].sku);
     }
     if (log_enabled(LOG_INFO)) /* seed 000's post-deploy check greps the order log for these */
         for (int i = 0; i < ord.nitems; i++)
             log_info("orders", "stock reserved", "orderId", ord.id, "sku", ord.items[i].sku, "#reserved",
                      ord.items[i].qty, NULL);
-    if ((rc = ord_set_status(tx, ord.id, "RESERVED", NULL, NULL, now, 0))) return rc;
+    if ((rc = ord_set_status(tx, o, ord.id, "RESERVED", NULL, NULL, now, 0))) return rc;
     if ((rc = bus_prepared_add_int(&x->ev, "amountCents", ord.total_cents))) return rc;
     return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);
 }
@@ -253,24 +255,27 @@ static int payment_apply(store_conn *tx, void *state)
     rc = store_exec(st);
     if (rc == ORD_ECONFLICT) return 0; /* one payment per order, ever */
     if (rc) return rc;
+    if ((rc = store_count_after_commit(tx, &o->ctr.payments[x->captured ? ORDERS_PAY_CAPTURED : ORDERS_PAY_DECLINED], 1)))
+        return rc;
     if (!x->captured) {
-        if ((rc = ord_release(tx, &ord))) return rc;
-        if ((rc = ord_set_status(tx, ord.id, "PAYMENT_FAILED", x->decline, NULL, 0, 0))) return rc;
+        if ((rc = ord_release(tx, o, &ord))) return rc;
+        if ((rc = ord_set_status(tx, o, ord.id, "PAYMENT_FAILED", x->decline, NULL, 0, 0))) return rc;
         return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);
     }
     for (int i = 0; i < ord.nitems; i++) {
-        rc = ord_stock_change(tx, ST_PRODUCT_CAPTURE, ord.items[i].sku, ord.items[i].qty);
+        rc = ord_stock_change(tx, o, ST_PRODUCT_CAPTURE, ord.items[i].sku, ord.items[i].qty);
         CHECK(rc != ORD_ECONDITION); /* a RESERVED order holds its units */
         if (rc) return rc;
     }
-    if ((rc = ord_set_status(tx, ord.id, "COMPLETED", NULL, NULL, 0, now))) return rc;
+    if ((rc = ord_set_status(tx, o, ord.id, "COMPLETED", NULL, NULL, 0, now))) return rc;
     if ((rc = bus_prepared_add_int(&x->ev, "amountCents", ord.total_cents))) return rc;
     return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);
 }
 
 static int payment_handler(const fn_record *rec, fn_result *res, void *ud)
 {
-    op *x = op_new(ud);
+    orders *o = ud;
+    op *x = op_new(o);
     if (!x) return ORD_ENOMEM;
     int rc = read_envelope(rec, res, x);
     if (rc) return fail(res, x, rc);
@@ -279,6 +284,7 @@ static int payment_handler(const fn_record *rec, fn_result *res, void *ud)
     /* the simulated provider, by token (Stripe's test tokens) */
     if (!strcmp(token, "tok_processingError") && rec->attempt < 3) {
         snprintf(res->error, sizeof res->error, "processing_error: the provider timed out (attempt %d)", rec->attempt);
+        atomic_fetch_add(&o->ctr.payments[ORDERS_PAY_FAILED_TRANSIENT], 1);
         return fail(res, x, ORD_EHANDLER);
     }
     x->captured = strcmp(token, "tok_chargeDeclined") && strcmp(token, "tok_insufficientFunds");
@@ -374,7 +380,7 @@ static int on_dead_letter(store_conn *tx, const queue *src, const queue_msg *m, 
     if (rc == ORD_ENOTFOUND) return 0;
     if (rc) return rc;
     if (strcmp(ord.status, "PENDING") && strcmp(ord.status, "RESERVED")) return 0;
-    if ((rc = ord_set_status(tx, id, "FAILED", "dead_lettered", ord.status, 0, 0))) return rc;
+    if ((rc = ord_set_status(tx, o, id, "FAILED", "dead_lettered", ord.status, 0, 0))) return rc;
     log_warn("orders", "order failed: message dead-lettered", "orderId", id, "queue", queue_name(src), "lastError",
              ord.last_error, NULL);
     json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s}", "orderId", id, "customerId", ord.customer_id, "reason",

@@ -3,6 +3,7 @@
 #ifndef ORDERLY_ORDERS_INTERNAL_H
 #define ORDERLY_ORDERS_INTERNAL_H
 #include <pthread.h>
+#include <stdatomic.h>
 #include "orders/orders.h"
 
 struct orders {
@@ -16,6 +17,10 @@ struct orders {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop, started;
+    struct { /* orders_counters, as atomics */
+        _Atomic uint64_t created, finished[ORDERS_FINISH_KINDS], payments[ORDERS_PAY_OUTCOMES];
+        _Atomic uint64_t reservations_ok, reservations_short, inventory[ORDERS_INV_OPS][2];
+    } ctr;
 };
 
 typedef struct ord_product {
@@ -48,15 +53,15 @@ typedef struct ord_order {
 /* Loaders return 0, ORD_ENOTFOUND or a store error; work on any connection. */
 int ord_product_load(store_conn *c, const char *sku, ord_product *p);
 int ord_order_load(store_conn *c, const char *id, ord_order *o);
-/* Writer only. */
+/* Writer only.  Each counts what it did in o->ctr after the commit. */
 /* Runs a reserve / release / capture of qty units of sku and asserts the
  * inventory invariant on the row it returns.  0, ORD_ECONDITION when the
  * condition refused the change, or a store error. */
-int ord_stock_change(store_conn *tx, store_stmt_id id, const char *sku, int64_t qty);
-int ord_set_status(store_conn *tx, const char *id, const char *status, const char *reason, const char *failed_from,
-                   int64_t reserved_ms, int64_t completed_ms);
-int ord_release(store_conn *tx, const ord_order *ord);
-int ord_insert(store_conn *tx, const order_in *in, const char *id, const char *event_id, int64_t now);
+int ord_stock_change(store_conn *tx, orders *o, store_stmt_id id, const char *sku, int64_t qty);
+int ord_set_status(store_conn *tx, orders *o, const char *id, const char *status, const char *reason,
+                   const char *failed_from, int64_t reserved_ms, int64_t completed_ms);
+int ord_release(store_conn *tx, orders *o, const ord_order *ord);
+int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now);
 /* Publishes an orderly.orders event about order_id; steals detail. */
 int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, json_t *detail);
 const char *ord_effective_status(const ord_order *o);

@@ -52,22 +52,27 @@ static void ord_check_invariant(store_conn *tx, const char *sku)
     CHECK(p.initial_stock + p.restocked == p.stock + p.sold);
 }
 
-int ord_stock_change(store_conn *tx, store_stmt_id id, const char *sku, int64_t qty)
+int ord_stock_change(store_conn *tx, orders *o, store_stmt_id id, const char *sku, int64_t qty)
 {
+    int op = id == ST_PRODUCT_RESERVE ? ORDERS_INV_RESERVE : id == ST_PRODUCT_RELEASE ? ORDERS_INV_RELEASE : ORDERS_INV_DECREMENT;
+    CHECK(id == ST_PRODUCT_RESERVE || id == ST_PRODUCT_RELEASE || id == ST_PRODUCT_CAPTURE);
     store_stmt *st = store_prep(tx, id);
     store_bind_str(st, 1, sku);
     store_bind_i64(st, 2, qty);
     store_bind_i64(st, 3, clock_wall_ms());
     int rc = store_step(st);
     if (rc < 0) return rc;
-    if (rc != STORE_ROW) return ORD_ECONDITION;
+    if (rc != STORE_ROW) {
+        rc = store_count_after_commit(tx, &o->ctr.inventory[op][1], 1);
+        return rc ? rc : ORD_ECONDITION;
+    }
     int64_t stock = store_col_i64(st, 0), reserved = store_col_i64(st, 1), sold = store_col_i64(st, 2);
     int64_t initial = store_col_i64(st, 3), restocked = store_col_i64(st, 4);
     store_reset(st);
     CHECK(reserved >= 0);
     CHECK(stock >= reserved);
     CHECK(initial + restocked == stock + sold);
-    return 0;
+    return store_count_after_commit(tx, &o->ctr.inventory[op][0], 1);
 }
 
 int ord_order_load(store_conn *c, const char *id, ord_order *o)
@@ -111,8 +116,44 @@ int ord_order_load(store_conn *c, const char *id, ord_order *o)
     return rc < 0 ? rc : 0;
 }
 
-int ord_set_status(store_conn *tx, const char *id, const char *status, const char *reason, const char *failed_from,
-                   int64_t reserved_ms, int64_t completed_ms)
+const char *const orders_finish_kinds[ORDERS_FINISH_KINDS][2] = {
+    {"COMPLETED", ""},
+    {"REJECTED", "order_limit"},
+    {"REJECTED", "unknown_sku"},
+    {"REJECTED", "out_of_stock"},
+    {"PAYMENT_FAILED", "card_declined"},
+    {"PAYMENT_FAILED", "insufficient_funds"},
+    {"EXPIRED", "reservation_timeout"},
+    {"CANCELLED", "cancelled"},
+    {"FAILED", "dead_lettered"},
+};
+const char *const orders_pay_outcomes[ORDERS_PAY_OUTCOMES] = {"captured", "declined", "failed_transient"};
+const char *const orders_inventory_ops[ORDERS_INV_OPS] = {"reserve", "release", "decrement_stock"};
+
+void orders_counters_get(orders *o, orders_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    out->created = atomic_load(&o->ctr.created);
+    for (int i = 0; i < ORDERS_FINISH_KINDS; i++) out->finished[i] = atomic_load(&o->ctr.finished[i]);
+    for (int i = 0; i < ORDERS_PAY_OUTCOMES; i++) out->payments[i] = atomic_load(&o->ctr.payments[i]);
+    out->reservations_ok = atomic_load(&o->ctr.reservations_ok);
+    out->reservations_short = atomic_load(&o->ctr.reservations_short);
+    for (int i = 0; i < ORDERS_INV_OPS; i++)
+        for (int k = 0; k < 2; k++) out->inventory[i][k] = atomic_load(&o->ctr.inventory[i][k]);
+}
+
+/* Counts a terminal transition after the commit. */
+static int count_finished(store_conn *tx, orders *o, const char *status, const char *reason)
+{
+    for (int i = 0; i < ORDERS_FINISH_KINDS; i++)
+        if (!strcmp(orders_finish_kinds[i][0], status) && !strcmp(orders_finish_kinds[i][1], reason ? reason : ""))
+            return store_count_after_commit(tx, &o->ctr.finished[i], 1);
+    CHECK(strcmp(status, "PENDING") == 0 || strcmp(status, "RESERVED") == 0); /* a terminal pair missing above */
+    return 0;
+}
+
+int ord_set_status(store_conn *tx, orders *o, const char *id, const char *status, const char *reason,
+                   const char *failed_from, int64_t reserved_ms, int64_t completed_ms)
 {
     store_stmt *st = store_prep(tx, ST_ORDER_UPDATE);
     store_bind_str(st, 1, id);
@@ -128,7 +169,8 @@ int ord_set_status(store_conn *tx, const char *id, const char *status, const cha
         store_bind_i64(st, 7, completed_ms);
     else
         store_bind_null(st, 7);
-    return store_exec(st);
+    int rc = store_exec(st);
+    return rc ? rc : count_finished(tx, o, status, reason);
 }
 
 static json_t *ord_items_json(const ord_order *o)
@@ -152,11 +194,11 @@ int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, 
 }
 
 /* Releases the reservation of every item of a RESERVED order. */
-int ord_release(store_conn *tx, const ord_order *ord)
+int ord_release(store_conn *tx, orders *o, const ord_order *ord)
 {
     for (int i = 0; i < ord->nitems; i++) {
         if (!ord->items[i].known) continue;
-        int rc = ord_stock_change(tx, ST_PRODUCT_RELEASE, ord->items[i].sku, ord->items[i].qty);
+        int rc = ord_stock_change(tx, o, ST_PRODUCT_RELEASE, ord->items[i].sku, ord->items[i].qty);
         if (rc) return rc; /* ORD_ECONDITION: a reservation that is not there */
     }
     return 0;
@@ -219,7 +261,7 @@ void orders_close(orders *o)
 /* ---- creating ------------------------------------------------------------------ */
 
 /* Inserts the order row and items with price snapshots (no event). */
-int ord_insert(store_conn *tx, const order_in *in, const char *id, const char *event_id, int64_t now)
+int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now)
 {
     int64_t total = 0, units = 0, prices[ORDER_ITEMS_MAX];
     int known[ORDER_ITEMS_MAX];
@@ -258,7 +300,7 @@ int ord_insert(store_conn *tx, const order_in *in, const char *id, const char *e
             store_bind_null(st, 5);
         if ((rc = store_exec(st))) return rc;
     }
-    return 0;
+    return store_count_after_commit(tx, &o->ctr.created, 1);
 }
 
 static json_t *order_json(const ord_order *o);
@@ -370,7 +412,7 @@ int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *
     }
     if (res->outcome == ORDER_CREATED) {
         snprintf(res->event_id, sizeof res->event_id, "%s", p->ev.id);
-        if ((rc = ord_insert(tx, in, res->order_id, res->event_id, now))) return rc;
+        if ((rc = ord_insert(tx, o, in, res->order_id, res->event_id, now))) return rc;
         if ((rc = bus_publish_prepared_tx(tx, o->b, &p->ev, NULL))) return rc;
         if (log_enabled(LOG_DEBUG))
             log_debug("orders", "OrderCreated event published", "orderId", res->order_id, "eventId", res->event_id,
@@ -406,8 +448,8 @@ int orders_cancel_tx(store_conn *tx, orders *o, const char *id, char *status, si
     snprintf(status, len, "%s", ord.status);
     const char *eff = ord_effective_status(&ord);
     if (strcmp(eff, "PENDING") && strcmp(eff, "RESERVED")) return ORD_ECONFLICT;
-    if (!strcmp(eff, "RESERVED") && (rc = ord_release(tx, &ord))) return rc;
-    if ((rc = ord_set_status(tx, id, "CANCELLED", "cancelled", NULL, 0, 0))) return rc;
+    if (!strcmp(eff, "RESERVED") && (rc = ord_release(tx, o, &ord))) return rc;
+    if ((rc = ord_set_status(tx, o, id, "CANCELLED", "cancelled", NULL, 0, 0))) return rc;
     snprintf(status, len, "CANCELLED");
     return ord_emit(tx, o, "OrderCancelled", id,
                     json_pack("{s:s,s:s,s:s}", "orderId", id, "customerId", ord.customer_id, "previousStatus", ord.status));
@@ -415,12 +457,12 @@ int orders_cancel_tx(store_conn *tx, orders *o, const char *id, char *status, si
 
 /* ---- reading ------------------------------------------------------------------------ */
 
-static const char *const statuses[] = {"PENDING",        "RESERVED", "COMPLETED", "REJECTED", "PAYMENT_FAILED",
-                                       "EXPIRED",        "CANCELLED", "FAILED",   NULL};
+const char *const orders_statuses[] = {"PENDING", "RESERVED",  "COMPLETED", "REJECTED", "PAYMENT_FAILED",
+                                       "EXPIRED", "CANCELLED", "FAILED",    NULL};
 
 int orders_status_valid(const char *s)
 {
-    for (const char *const *p = statuses; *p; p++)
+    for (const char *const *p = orders_statuses; *p; p++)
         if (!strcmp(*p, s)) return 1;
     return 0;
 }
@@ -571,6 +613,17 @@ json_t *orders_stats(orders *o)
                      "total_orders", (json_int_t)total, "orders_by_hour", hours, "orders_by_status", by_status);
 }
 
+int orders_count_by_status(orders *o, void (*fn)(void *arg, const char *status, int64_t n), void *arg)
+{
+    store_conn *c = store_reader(o->st);
+    if (!c) return ORD_ESTORE;
+    store_stmt *st = store_prep(c, ST_ORDER_BY_STATUS);
+    int rc;
+    while ((rc = store_step(st)) == STORE_ROW) fn(arg, store_col_text(st, 0, NULL), store_col_i64(st, 1));
+    store_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- products --------------------------------------------------------------------------- */
 
 static json_t *product_json(const ord_product *p)
@@ -718,6 +771,20 @@ int products_seed_file(orders *o, const char *path, int *added, char *err, size_
     return rc;
 }
 
+int products_lowest(orders *o, int limit, void (*fn)(void *arg, const char *sku, int64_t stock, int64_t reserved),
+                    void *arg)
+{
+    store_conn *c = store_reader(o->st);
+    if (!c) return ORD_ESTORE;
+    store_stmt *st = store_prep(c, ST_PRODUCT_LOWEST);
+    store_bind_i64(st, 1, limit);
+    int rc;
+    while ((rc = store_step(st)) == STORE_ROW)
+        fn(arg, store_col_text(st, 0, NULL), store_col_i64(st, 1), store_col_i64(st, 2));
+    store_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
 /* ---- sweeper: reservation expiry and old Idempotency-Keys --------------------------------- */
 
 struct expire_ctx {
@@ -740,8 +807,8 @@ static int expire_unit(store_conn *tx, void *arg)
     for (int i = 0; i < n; i++) {
         ord_order ord;
         if ((rc = ord_order_load(tx, ids[i], &ord))) return rc;
-        if ((rc = ord_release(tx, &ord))) return rc;
-        if ((rc = ord_set_status(tx, ord.id, "EXPIRED", "reservation_timeout", NULL, 0, 0))) return rc;
+        if ((rc = ord_release(tx, o, &ord))) return rc;
+        if ((rc = ord_set_status(tx, o, ord.id, "EXPIRED", "reservation_timeout", NULL, 0, 0))) return rc;
         rc = ord_emit(tx, o, "OrderExpired", ord.id,
                       json_pack("{s:s,s:s,s:s}", "orderId", ord.id, "customerId", ord.customer_id, "reason",
                                 "reservation_timeout"));

@@ -150,6 +150,8 @@ json_t *orders_timeline(orders *o, const char *id);
 json_t *orders_stats(orders *o);
 /* 1 if s is a valid order status name. */
 int orders_status_valid(const char *s);
+/* Every status name, NULL-terminated. */
+extern const char *const orders_statuses[];
 
 /* ---- products and inventory ----------------------------------------------------- */
 
@@ -177,5 +179,35 @@ json_t *products_list(orders *o);
 /* Loads a catalog file ({"products":[{sku,name,priceCents,stock}]} or a bare
  * array) creating the products that do not exist; *added is set.  Blocking. */
 int products_seed_file(orders *o, const char *path, int *added, char *err, size_t errlen);
+
+/* ---- counters (for metrics) -------------------------------------------------------- */
+
+/* Counted after the commit of the unit that did the work (so a rolled back
+ * unit counts nothing), except failed_transient (a handler failure). */
+#define ORDERS_FINISH_KINDS 9
+/* The terminal transitions counted in finished[]: {status, reason} ("" = none). */
+extern const char *const orders_finish_kinds[ORDERS_FINISH_KINDS][2];
+enum { ORDERS_PAY_CAPTURED, ORDERS_PAY_DECLINED, ORDERS_PAY_FAILED_TRANSIENT, ORDERS_PAY_OUTCOMES };
+extern const char *const orders_pay_outcomes[ORDERS_PAY_OUTCOMES];          /* captured, declined, failed_transient */
+enum { ORDERS_INV_RESERVE, ORDERS_INV_RELEASE, ORDERS_INV_DECREMENT, ORDERS_INV_OPS };
+extern const char *const orders_inventory_ops[ORDERS_INV_OPS];              /* reserve, release, decrement_stock */
+
+typedef struct orders_counters {
+    uint64_t created;                          /* orders created (POST /api/orders or an OrderPlaced event) */
+    uint64_t finished[ORDERS_FINISH_KINDS];    /* entries into a terminal status (FAILED: each dead-lettering) */
+    uint64_t payments[ORDERS_PAY_OUTCOMES];    /* payment attempts by outcome */
+    uint64_t reservations_ok;                  /* order items reserved */
+    uint64_t reservations_short;               /* order items refused: not enough stock */
+    uint64_t inventory[ORDERS_INV_OPS][2];     /* stock updates: [op][0] succeeded, [op][1] refused by their condition */
+} orders_counters;
+void orders_counters_get(orders *o, orders_counters *out);
+
+/* Reader queries for gauges.  Current orders by status: fn once per status
+ * that has orders.  0 or a store error. */
+int orders_count_by_status(orders *o, void (*fn)(void *arg, const char *status, int64_t n), void *arg);
+/* The `limit` products with the least available stock (stock - reserved;
+ * ties by sku), least first.  0 or a store error. */
+int products_lowest(orders *o, int limit, void (*fn)(void *arg, const char *sku, int64_t stock, int64_t reserved),
+                    void *arg);
 
 #endif

@@ -52,6 +52,7 @@ const char *const sqlite_sql[ST__COUNT] = {
                        "WHERE sku=?1",
     [ST_PRODUCT_LIST] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
                         "ORDER BY sku",
+    [ST_PRODUCT_LOWEST] = "SELECT sku,stock,reserved FROM products ORDER BY stock-reserved,sku LIMIT ?1",
     [ST_PRODUCT_INSERT] = "INSERT INTO products(sku,name,price_cents,stock,initial_stock,created_ms,updated_ms) "
                           "VALUES(?1,?2,?3,?4,?4,?5,?5)",
     [ST_PRODUCT_UPDATE] = "UPDATE products SET name=?2,price_cents=?3,restocked=restocked+(?4-stock),stock=?4,"

@@ -45,6 +45,7 @@ typedef enum store_stmt_id {
     /* -- products ------------------------------------------------------ */
     ST_PRODUCT_GET,       /* sku -> sku,name,price_cents,stock,reserved,sold,initial_stock,restocked */
     ST_PRODUCT_LIST,      /* -> as ST_PRODUCT_GET, by sku */
+    ST_PRODUCT_LOWEST,    /* limit -> sku,stock,reserved: least available (stock-reserved) first, then by sku */
     ST_PRODUCT_INSERT,    /* sku,name,price_cents,stock,now */
     ST_PRODUCT_UPDATE,    /* sku,name,price_cents,stock,now: only while stock >= reserved */
     ST_PRODUCT_DELETE,    /* sku: only while nothing is reserved */
