@@ -271,7 +271,10 @@ void alarms_free(alarms *a)
 
 int alarms_count(alarms *a)
 {
-    return a->n;
+    pthread_mutex_lock(&a->mu);
+    int n = a->n;
+    pthread_mutex_unlock(&a->mu);
+    return n;
 }
 
 /* ---- Definitions -------------------------------------------------------------------- */
@@ -300,9 +303,19 @@ static int check_metric(alarms *a, const alarm_metric *m, const char *what, char
     return 0;
 }
 
+static int add(alarms *a, const alarm_def *d, char *err, size_t errlen);
+
 int alarms_add(alarms *a, const alarm_def *d, char *err, size_t errlen)
 {
     CHECK(!a->running);
+    pthread_mutex_lock(&a->mu); /* readers (GET /api/alarms) may run already */
+    int rc = add(a, d, err, errlen);
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+static int add(alarms *a, const alarm_def *d, char *err, size_t errlen)
+{
     int rc;
     if (a->n >= LIMIT_ALARMS_MAX) {
         snprintf(err, errlen, "at most %d alarms", LIMIT_ALARMS_MAX);
@@ -884,6 +897,21 @@ json_t *alarm_def_json(const alarm_def *d)
         return NULL;
     }
     return o;
+}
+
+json_t *alarm_transition_detail(const alarm_transition *t)
+{
+    char now[32], before[32];
+    char *data = json_dumps(t->reason_data, JSON_COMPACT);
+    json_t *d = data ? json_pack("{s:s,s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s},s:o}", "alarmName", t->def->name,
+                                 "state", "value", state_names[t->new_state], "reason", t->reason, "reasonData",
+                                 data, "timestamp", clock_fmt_iso(t->time_ms, 1, now, sizeof now), "previousState",
+                                 "value", state_names[t->old_state], "reason", t->old_reason, "timestamp",
+                                 clock_fmt_iso(t->old_time_ms, 1, before, sizeof before), "configuration",
+                                 alarm_def_json(t->def))
+                     : NULL;
+    free(data);
+    return d;
 }
 
 static json_t *alarm_json(const alarm *al)

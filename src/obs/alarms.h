@@ -126,6 +126,14 @@ typedef struct alarm_transition {
 } alarm_transition;
 typedef void (*alarm_transition_fn)(void *arg, const alarm_transition *t);
 
+/* The event a transition is published as (CloudWatch's "Alarm State Change"). */
+#define ALARM_EVENT_SOURCE "orderly.alarms"
+#define ALARM_EVENT_TYPE "AlarmStateChanged"
+/* Its detail: {alarmName, state: {value, reason, reasonData (JSON text),
+ * timestamp}, previousState: {value, reason, timestamp}, configuration: the
+ * definition (alarm_def_json)}.  New reference; NULL when out of memory. */
+json_t *alarm_transition_detail(const alarm_transition *t);
+
 /* A new evaluator reading m (borrowed; must outlive it).  Registers the
  * gauge orderly_alarm_state{alarm,state}.  on_change (may be NULL) is called
  * for every transition, after the structured log line.  sample_s: gauges are
@@ -135,7 +143,8 @@ alarms *alarms_new(metrics *m, int sample_s, alarm_transition_fn on_change, void
 /* Stops the thread if running and frees everything.  Safe on NULL. */
 void alarms_free(alarms *a);
 
-/* Adds an alarm (before alarms_start).  Errors, with a message in err:
+/* Adds an alarm (before alarms_start; readers may already run).  Errors,
+ * with a message in err:
  * ORD_EVALIDATION  invalid definition (names, bounds, M > N, a percentile on
  *                  a non-histogram is found only when data arrives: missing)
  * ORD_ENOTFOUND    the metric family (or the denominator's) is not registered
