@@ -426,6 +426,7 @@ struct seen {
     int n;
     char from[8][24], to[8][24], reason[8][512];
     int recent[8];
+    json_t *detail[8];
 };
 
 static void on_change(void *arg, const alarm_transition *t)
@@ -436,6 +437,7 @@ static void on_change(void *arg, const alarm_transition *t)
     snprintf(s->to[s->n], sizeof s->to[0], "%s", alarm_state_name(t->new_state));
     snprintf(s->reason[s->n], sizeof s->reason[0], "%s", t->reason);
     s->recent[s->n] = (int)json_array_size(json_object_get(t->reason_data, "recentDatapoints"));
+    s->detail[s->n] = alarm_transition_detail(t);
     s->n++;
 }
 
@@ -506,6 +508,24 @@ Test(alarms, transitions_callback_reason_and_state_gauge)
                      "Threshold Crossed: 1 out of the last 1 datapoints [0.0 (2023-11-14T22:15:00Z)] was not greater "
                      "than the threshold (0.0) (minimum 1 datapoint for ALARM -> OK transition).");
     cr_expect_eq(seen.recent[1], 1);
+
+    /* the AlarmStateChanged detail of OK -> ALARM */
+    json_t *det = seen.detail[1];
+    cr_assert(det);
+    cr_expect_str_eq(json_string_value(json_object_get(det, "alarmName")), "dlq-visible");
+    json_t *now = json_object_get(det, "state"), *prev = json_object_get(det, "previousState");
+    cr_expect_str_eq(json_string_value(json_object_get(now, "value")), "ALARM");
+    cr_expect_str_eq(json_string_value(json_object_get(now, "reason")), seen.reason[1]);
+    cr_expect_str_eq(json_string_value(json_object_get(now, "timestamp")), "2023-11-14T22:15:00.000Z");
+    json_t *rdata = json_loads(json_string_value(json_object_get(now, "reasonData")), 0, NULL);
+    cr_expect_str_eq(json_string_value(json_object_get(rdata, "statistic")), "Maximum");
+    cr_expect_str_eq(json_string_value(json_object_get(rdata, "startDate")), "2023-11-14T22:14:00.000Z");
+    json_decref(rdata);
+    cr_expect_str_eq(json_string_value(json_object_get(prev, "value")), "OK");
+    cr_expect_str_eq(json_string_value(json_object_get(prev, "timestamp")), "2023-11-14T22:14:00.000Z");
+    cr_expect(strstr(json_string_value(json_object_get(prev, "reason")), "was not greater") != NULL);
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(det, "configuration"), "metric")), "dlq");
+    for (int i = 0; i < seen.n; i++) json_decref(seen.detail[i]);
 
     gr = state_gauge("dlq-visible");
     cr_expect(gr.insufficient == 0 && gr.ok == 1 && gr.alarm == 0, "gauge after ALARM -> OK");
