@@ -1006,7 +1006,9 @@ Test(config, alarms_default_when_absent_none_when_empty)
 Test(config, shipped_alarms_are_the_built_in_defaults)
 {
     cr_assert(eq(int, load(NULL), 0), "%s", err);
-    json_t *builtin = json_incref(json_object_get(config_to_json(cfg), "alarms"));
+    json_t *first = config_to_json(cfg);
+    json_t *builtin = json_incref(json_object_get(first, "alarms"));
+    json_decref(first);
     cr_assert(eq(int, load_shipped(), 0), "%s", err);
     cr_assert(eq(int, cfg->alarms_declared, 1));
     json_t *all = config_to_json(cfg);
