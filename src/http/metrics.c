@@ -8,16 +8,16 @@
  * itself (server.c), function durations by the runtime (fn.c).  The
  * collector runs under the registry lock, so two scrapes never interleave.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include "conf/limits.h"
 #include "http/api.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "obs/log.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define STATUSES_MAX 16
 
@@ -34,7 +34,8 @@ struct api_metrics {
     metric_series *published;
     metric_family *f_matched;
     /* queues */
-    metric_family *f_visible, *f_in_flight, *f_delayed, *f_oldest, *f_sent, *f_received, *f_deleted, *f_moved, *f_dlq;
+    metric_family *f_visible, *f_in_flight, *f_delayed, *f_oldest, *f_sent, *f_received, *f_deleted,
+        *f_moved, *f_dlq;
     /* functions */
     metric_family *f_invocations, *f_errors, *f_duplicates;
     /* store */
@@ -90,14 +91,18 @@ static void collect_orders(struct api_metrics *x)
     orders_counters c;
     orders_counters_get(o, &c);
     metric_set(x->created, (double)c.created);
-    for (int i = 0; i < ORDERS_FINISH_KINDS; i++) metric_set(x->finished[i], (double)c.finished[i]);
-    for (int i = 0; i < ORDERS_PAY_OUTCOMES; i++) metric_set(x->payments[i], (double)c.payments[i]);
+    for (int i = 0; i < ORDERS_FINISH_KINDS; i++)
+        metric_set(x->finished[i], (double)c.finished[i]);
+    for (int i = 0; i < ORDERS_PAY_OUTCOMES; i++)
+        metric_set(x->payments[i], (double)c.payments[i]);
     metric_set(x->reserved_ok, (double)c.reservations_ok);
     metric_set(x->reserved_short, (double)c.reservations_short);
     for (int i = 0; i < ORDERS_INV_OPS; i++)
-        for (int k = 0; k < 2; k++) metric_set(x->inventory[i][k], (double)c.inventory[i][k]);
+        for (int k = 0; k < 2; k++)
+            metric_set(x->inventory[i][k], (double)c.inventory[i][k]);
 
-    for (int i = 0; orders_statuses[i] && i < STATUSES_MAX; i++) metric_set(x->by_status[i], 0);
+    for (int i = 0; orders_statuses[i] && i < STATUSES_MAX; i++)
+        metric_set(x->by_status[i], 0);
     int rc = orders_count_by_status(o, status_count, x);
     if (rc) log_warn("metrics", "orders by status not read", "error", err_name(rc), NULL);
     /* the least available skus: a sku that left the set disappears */
@@ -114,7 +119,8 @@ static void collect_bus(struct api_metrics *x)
     metric_set(x->published, (double)bus_published(b));
     bus_rule_info ri;
     for (int i = 0; i < bus_rule_count(b); i++)
-        if (bus_rule_get(b, i, &ri) == 0) metric_set(metric_series1(x->f_matched, ri.name), (double)ri.matched);
+        if (bus_rule_get(b, i, &ri) == 0)
+            metric_set(metric_series1(x->f_matched, ri.name), (double)ri.matched);
 }
 
 static void collect_queues(struct api_metrics *x)
@@ -139,7 +145,8 @@ static void collect_queues(struct api_metrics *x)
         queue *dlq = at.max_receive > 0 && at.dlq[0] ? queue_find(qs, at.dlq) : NULL;
         queue_stats ds;
         if (dlq && queue_stats_get(qs, dlq, &ds) == 0)
-            metric_set(metric_series_get(x->f_dlq, (const char *[]){name, at.dlq}), (double)ds.visible);
+            metric_set(metric_series_get(x->f_dlq, (const char *[]){name, at.dlq}),
+                       (double)ds.visible);
     }
 }
 
@@ -189,16 +196,20 @@ int api_metrics_init(api *a, metrics *m)
     x->start_us = clock_mono_us();
 
     /* process */
-    metric_set(metric_series_get(metrics_gauge(m, "orderly_build_info", "orderly's version and git revision; always 1.",
+    metric_set(metric_series_get(metrics_gauge(m, "orderly_build_info",
+                                               "orderly's version and git revision; always 1.",
                                                L("version", "revision")),
                                  L(ORDERLY_VERSION, ORDERLY_GIT_REV)),
                1);
-    x->uptime = metric_series0(metrics_gauge(m, "orderly_uptime_seconds", "Seconds since the server started.", NULL));
-    metric_set(metric_series0(metrics_gauge(m, "process_start_time_seconds",
-                                            "Start time of the process since the Unix epoch, in seconds.", NULL)),
+    x->uptime = metric_series0(
+        metrics_gauge(m, "orderly_uptime_seconds", "Seconds since the server started.", NULL));
+    metric_set(metric_series0(metrics_gauge(
+                   m, "process_start_time_seconds",
+                   "Start time of the process since the Unix epoch, in seconds.", NULL)),
                (double)clock_wall_ms() / 1000.0);
-    x->rss = metric_series0(
-        metrics_gauge(m, "process_resident_memory_bytes", "Resident memory of the process (/proc/self/statm).", NULL));
+    x->rss =
+        metric_series0(metrics_gauge(m, "process_resident_memory_bytes",
+                                     "Resident memory of the process (/proc/self/statm).", NULL));
 
     /* store: its histograms' buckets, as store_stats keeps them */
     double batch_bounds[STORE_HIST_BUCKETS - 1], commit_bounds[STORE_HIST_BUCKETS - 1];
@@ -206,54 +217,75 @@ int api_metrics_init(api *a, metrics *m)
         batch_bounds[i] = (double)(1u << i);
         commit_bounds[i] = 50e-6 * (double)(1u << i);
     }
-    x->commit_batch = metric_series0(metrics_histogram(m, "orderly_store_commit_batch_size",
-                                                       "Units of work per group-committed transaction.", NULL,
-                                                       batch_bounds, STORE_HIST_BUCKETS - 1));
-    x->commit_seconds = metric_series0(metrics_histogram(m, "orderly_store_commit_seconds",
-                                                         "Duration of each COMMIT, fsync of the WAL included.", NULL,
-                                                         commit_bounds, STORE_HIST_BUCKETS - 1));
+    x->commit_batch = metric_series0(metrics_histogram(
+        m, "orderly_store_commit_batch_size", "Units of work per group-committed transaction.",
+        NULL, batch_bounds, STORE_HIST_BUCKETS - 1));
+    x->commit_seconds = metric_series0(metrics_histogram(
+        m, "orderly_store_commit_seconds", "Duration of each COMMIT, fsync of the WAL included.",
+        NULL, commit_bounds, STORE_HIST_BUCKETS - 1));
     x->units = metric_series0(
-        metrics_counter(m, "orderly_store_units_total", "Units of work run by the store writer (committed or rolled back).", NULL));
-    x->pending = metric_series0(
-        metrics_gauge(m, "orderly_store_units_pending", "Units of work waiting for the store writer.", NULL));
+        metrics_counter(m, "orderly_store_units_total",
+                        "Units of work run by the store writer (committed or rolled back).", NULL));
+    x->pending = metric_series0(metrics_gauge(m, "orderly_store_units_pending",
+                                              "Units of work waiting for the store writer.", NULL));
 
     /* queues */
     const char *const *lq = L("queue");
-    x->f_visible = metrics_gauge(m, "orderly_queue_messages_visible", "Messages available for receive.", lq);
-    x->f_in_flight = metrics_gauge(m, "orderly_queue_messages_in_flight", "Messages received and not yet deleted or visible again.", lq);
-    x->f_delayed = metrics_gauge(m, "orderly_queue_messages_delayed", "Messages sent with a delay that has not passed.", lq);
-    x->f_oldest = metrics_gauge(m, "orderly_queue_oldest_message_age_seconds", "Age of the oldest message in the queue.", lq);
-    x->f_sent = metrics_counter(m, "orderly_queue_messages_sent_total", "Messages sent to the queue.", lq);
-    x->f_received = metrics_counter(m, "orderly_queue_messages_received_total", "Messages delivered by receives.", lq);
-    x->f_deleted = metrics_counter(m, "orderly_queue_messages_deleted_total", "Messages deleted by receipt handle.", lq);
+    x->f_visible =
+        metrics_gauge(m, "orderly_queue_messages_visible", "Messages available for receive.", lq);
+    x->f_in_flight = metrics_gauge(m, "orderly_queue_messages_in_flight",
+                                   "Messages received and not yet deleted or visible again.", lq);
+    x->f_delayed = metrics_gauge(m, "orderly_queue_messages_delayed",
+                                 "Messages sent with a delay that has not passed.", lq);
+    x->f_oldest = metrics_gauge(m, "orderly_queue_oldest_message_age_seconds",
+                                "Age of the oldest message in the queue.", lq);
+    x->f_sent =
+        metrics_counter(m, "orderly_queue_messages_sent_total", "Messages sent to the queue.", lq);
+    x->f_received = metrics_counter(m, "orderly_queue_messages_received_total",
+                                    "Messages delivered by receives.", lq);
+    x->f_deleted = metrics_counter(m, "orderly_queue_messages_deleted_total",
+                                   "Messages deleted by receipt handle.", lq);
     x->f_moved = metrics_counter(m, "orderly_queue_messages_moved_to_dlq_total",
                                  "Messages moved from this queue to its dead-letter queue.", lq);
     x->f_dlq = metrics_gauge(m, "orderly_queue_dlq_messages_visible",
-                             "Visible messages in the dead-letter queue (dlq) of queue.", L("queue", "dlq"));
+                             "Visible messages in the dead-letter queue (dlq) of queue.",
+                             L("queue", "dlq"));
 
     /* functions (duration and batch size histograms: fn.c) */
     const char *const *lf = L("function");
-    x->f_invocations = metrics_counter(m, "orderly_function_invocations_total", "Function invocations (batches).", lf);
-    x->f_errors = metrics_counter(m, "orderly_function_errors_total", "Records whose handler or effects failed.", lf);
-    x->f_duplicates = metrics_counter(m, "orderly_function_duplicates_total",
-                                      "Records skipped because their event id was already processed.", lf);
+    x->f_invocations = metrics_counter(m, "orderly_function_invocations_total",
+                                       "Function invocations (batches).", lf);
+    x->f_errors = metrics_counter(m, "orderly_function_errors_total",
+                                  "Records whose handler or effects failed.", lf);
+    x->f_duplicates =
+        metrics_counter(m, "orderly_function_duplicates_total",
+                        "Records skipped because their event id was already processed.", lf);
 
     /* bus */
-    x->published = metric_series0(
-        metrics_counter(m, "orderly_events_published_total", "Events published on the bus (replays included).", NULL));
-    x->f_matched = metrics_counter(m, "orderly_events_matched_total", "Events routed by each rule.", L("rule"));
+    x->published =
+        metric_series0(metrics_counter(m, "orderly_events_published_total",
+                                       "Events published on the bus (replays included).", NULL));
+    x->f_matched = metrics_counter(m, "orderly_events_matched_total", "Events routed by each rule.",
+                                   L("rule"));
 
     /* orders */
-    x->created = metric_series0(metrics_counter(m, "orderly_orders_created_total", "Orders created.", NULL));
-    metric_family *f = metrics_counter(m, "orderly_orders_finished_total",
-                                       "Orders that entered a terminal status, by status and reason.", L("status", "reason"));
-    for (int i = 0; i < ORDERS_FINISH_KINDS; i++) x->finished[i] = metric_series_get(f, orders_finish_kinds[i]);
+    x->created =
+        metric_series0(metrics_counter(m, "orderly_orders_created_total", "Orders created.", NULL));
+    metric_family *f = metrics_counter(
+        m, "orderly_orders_finished_total",
+        "Orders that entered a terminal status, by status and reason.", L("status", "reason"));
+    for (int i = 0; i < ORDERS_FINISH_KINDS; i++)
+        x->finished[i] = metric_series_get(f, orders_finish_kinds[i]);
     f = metrics_gauge(m, "orderly_orders", "Orders by current status.", L("status"));
-    for (int i = 0; orders_statuses[i] && i < STATUSES_MAX; i++) x->by_status[i] = metric_series1(f, orders_statuses[i]);
+    for (int i = 0; orders_statuses[i] && i < STATUSES_MAX; i++)
+        x->by_status[i] = metric_series1(f, orders_statuses[i]);
     f = metrics_counter(m, "orderly_payments_total", "Payment attempts by outcome.", L("outcome"));
-    for (int i = 0; i < ORDERS_PAY_OUTCOMES; i++) x->payments[i] = metric_series1(f, orders_pay_outcomes[i]);
-    f = metrics_counter(m, "orderly_stock_reservations_total",
-                        "Order items reserved (success) or refused for lack of stock (insufficient_stock).", L("status"));
+    for (int i = 0; i < ORDERS_PAY_OUTCOMES; i++)
+        x->payments[i] = metric_series1(f, orders_pay_outcomes[i]);
+    f = metrics_counter(
+        m, "orderly_stock_reservations_total",
+        "Order items reserved (success) or refused for lack of stock (insufficient_stock).",
+        L("status"));
     x->reserved_ok = metric_series1(f, "success");
     x->reserved_short = metric_series1(f, "insufficient_stock");
     f = metrics_counter(m, "orderly_inventory_operations_total",
@@ -264,9 +296,12 @@ int api_metrics_init(api *a, metrics *m)
         x->inventory[i][1] = metric_series_get(f, L(orders_inventory_ops[i], "failure"));
     }
     const char *const *ls = L("sku");
-    x->f_stock = metrics_gauge(m, "orderly_inventory_stock", "Units in stock (the least available skus).", ls);
-    x->f_reserved = metrics_gauge(m, "orderly_inventory_reserved", "Units reserved by orders not yet paid.", ls);
-    x->f_available = metrics_gauge(m, "orderly_inventory_available", "Units in stock and not reserved.", ls);
+    x->f_stock = metrics_gauge(m, "orderly_inventory_stock",
+                               "Units in stock (the least available skus).", ls);
+    x->f_reserved = metrics_gauge(m, "orderly_inventory_reserved",
+                                  "Units reserved by orders not yet paid.", ls);
+    x->f_available =
+        metrics_gauge(m, "orderly_inventory_available", "Units in stock and not reserved.", ls);
 
     a->metrics = m;
     a->mx = x;

@@ -23,8 +23,8 @@
  *
  * THREAD SAFETY.  Requests are touched by one thread at a time (see
  * server.h).  Counters are per-worker relaxed atomics.  Metric series are
- * looked up once per (route, method, status) and kept in the route
- * (struct http_route_mx): a request costs a few atomic adds, no lock.  Each worker's
+ * looked up once per (route, method, status) and kept in the route (struct
+ * http_route_mx): a request costs a few atomic adds, no lock.  Each worker's
  * connection registry has its own mutex, taken on connection open/close and
  * by the watchdog's scan - never per request.
  */
@@ -103,21 +103,24 @@ uint64_t http_server_status_count(const http_server *s, int status)
 /* ---- Metrics ---------------------------------------------------------- */
 
 /* Seconds; long polls wait up to 20 s. */
-static const double duration_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                         0.1,    0.25,  0.5,    1,     2.5,  5,    10,   25};
+static const double duration_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                         0.25,   0.5,   1,      2.5,   5,    10,    25};
 
 static int metrics_setup(http_server *s, metrics *m)
 {
     if (!m) return 0;
-    s->mf_requests = metrics_counter(m, "orderly_http_requests_total",
-                                     "HTTP requests answered, by route pattern (unmatched when no route "
-                                     "matched), method and status code.",
-                                     (const char *[]){"route", "method", "code", NULL});
-    s->mf_duration = metrics_histogram(m, "orderly_http_request_duration_seconds",
-                                       "Time from a request's headers to its completion, by route pattern.",
-                                       (const char *[]){"route", NULL}, duration_bounds,
-                                       (int)(sizeof duration_bounds / sizeof duration_bounds[0]));
-    s->ms_connections = metric_series0(metrics_gauge(m, "orderly_http_connections_open", "Open HTTP connections.", NULL));
+    s->mf_requests =
+        metrics_counter(m, "orderly_http_requests_total",
+                        "HTTP requests answered, by route pattern (unmatched when no route "
+                        "matched), method and status code.",
+                        (const char *[]){"route", "method", "code", NULL});
+    s->mf_duration =
+        metrics_histogram(m, "orderly_http_request_duration_seconds",
+                          "Time from a request's headers to its completion, by route pattern.",
+                          (const char *[]){"route", NULL}, duration_bounds,
+                          (int)(sizeof duration_bounds / sizeof duration_bounds[0]));
+    s->ms_connections = metric_series0(
+        metrics_gauge(m, "orderly_http_connections_open", "Open HTTP connections.", NULL));
     s->ms_unmatched_duration = metric_series1(s->mf_duration, "unmatched");
     s->mx = calloc((size_t)s->router.n, sizeof *s->mx);
     if (!s->mx) return ORD_ENOMEM;
@@ -145,12 +148,14 @@ static void count_request(http_server *s, const http_req *r, int64_t now_us)
     const struct http_croute *cr = r->route;
     if (!cr) { /* 404, 405, early errors: rare, so a lookup (lock-free when the series exists) */
         snprintf(code, sizeof code, "%d", r->status);
-        metric_inc(metric_series_get(s->mf_requests, (const char *[]){"unmatched", method_label(r->method), code}));
+        metric_inc(metric_series_get(s->mf_requests,
+                                     (const char *[]){"unmatched", method_label(r->method), code}));
         metric_observe(s->ms_unmatched_duration, seconds);
         return;
     }
     /* a route matches its own method, or HEAD when it is a GET route */
-    _Atomic(metric_series *) *slot = &cr->mx->requests[strcmp(r->method, cr->method) != 0][r->status - HTTP_STATUS_MIN];
+    _Atomic(metric_series *) *slot =
+        &cr->mx->requests[strcmp(r->method, cr->method) != 0][r->status - HTTP_STATUS_MIN];
     metric_series *sr = atomic_load_explicit(slot, memory_order_relaxed);
     if (!sr) {
         snprintf(code, sizeof code, "%d", r->status);

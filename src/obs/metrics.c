@@ -27,11 +27,11 @@
 
 struct metric_series {
     metric_family *f;
-    const char **values;     /* nlabels raw values (for read and lookup) */
-    char *rendered;          /* escaped label pairs without braces, "" when none */
+    const char **values; /* nlabels raw values (for read and lookup) */
+    char *rendered;      /* escaped label pairs without braces, "" when none */
     size_t rendered_len;
-    _Atomic int hidden;      /* metric_family_hide: left out until looked up again */
-    _Atomic uint64_t bits;   /* counter/gauge value; histogram sum */
+    _Atomic int hidden;         /* metric_family_hide: left out until looked up again */
+    _Atomic uint64_t bits;      /* counter/gauge value; histogram sum */
     _Atomic uint64_t buckets[]; /* histogram: nbounds+1 counts, not cumulative */
 };
 
@@ -114,7 +114,8 @@ static void buf_put(struct buf *b, const char *s, size_t n)
     if (b->err) return;
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1) cap *= 2;
+        while (cap < b->n + n + 1)
+            cap *= 2;
         if (cap > b->max) cap = b->max;
         if (b->n + n + 1 > cap) {
             b->err = ORD_ENOMEM;
@@ -143,7 +144,10 @@ static void buf_escaped(struct buf *b, const char *s, int quote)
 {
     const char *run = s;
     for (; *s; s++) {
-        const char *esc = *s == '\\' ? "\\\\" : *s == '\n' ? "\\n" : (quote && *s == '"') ? "\\\"" : NULL;
+        const char *esc = *s == '\\'             ? "\\\\"
+                          : *s == '\n'           ? "\\n"
+                          : (quote && *s == '"') ? "\\\""
+                                                 : NULL;
         if (!esc) continue;
         buf_put(b, run, (size_t)(s - run));
         buf_put(b, esc, 2);
@@ -157,9 +161,12 @@ static void buf_escaped(struct buf *b, const char *s, int quote)
 static size_t fmt_num(char *out, size_t len, double v)
 {
     int n;
-    if (isnan(v)) n = snprintf(out, len, "NaN");
-    else if (isinf(v)) n = snprintf(out, len, v > 0 ? "+Inf" : "-Inf");
-    else if (v == floor(v) && fabs(v) < 9007199254740992.0) n = snprintf(out, len, "%lld", (long long)v);
+    if (isnan(v))
+        n = snprintf(out, len, "NaN");
+    else if (isinf(v))
+        n = snprintf(out, len, v > 0 ? "+Inf" : "-Inf");
+    else if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        n = snprintf(out, len, "%lld", (long long)v);
     else {
         n = snprintf(out, len, "%.15g", v);
         if (strtod(out, NULL) != v) n = snprintf(out, len, "%.17g", v);
@@ -195,9 +202,11 @@ metrics *metrics_new(void)
 static void family_free(metric_family *f)
 {
     int n = atomic_load(&f->nseries);
-    for (int i = 0; i < n; i++) free(atomic_load(&f->series[i]));
+    for (int i = 0; i < n; i++)
+        free(atomic_load(&f->series[i]));
     free(f->series);
-    for (int i = 0; i < f->nlabels; i++) free((char *)f->labels[i]);
+    for (int i = 0; i < f->nlabels; i++)
+        free((char *)f->labels[i]);
     free(f->bounds);
     free(f->name);
     free(f->help);
@@ -208,7 +217,8 @@ static void family_free(metric_family *f)
 void metrics_free(metrics *m)
 {
     if (!m) return;
-    for (int i = 0; i < m->nfamilies; i++) family_free(m->families[i]);
+    for (int i = 0; i < m->nfamilies; i++)
+        family_free(m->families[i]);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -219,10 +229,12 @@ static metric_family *family_new(metrics *m, metric_kind kind, const char *name,
     const char *why = NULL;
     metric_family *f = NULL;
 
-    if (!name_ok(name, 1)) why = "invalid metric name";
-    else if (help && strlen(help) > LIMIT_METRICS_HELP_MAX) why = "help text too long";
-    else if (kind == METRIC_HISTOGRAM && (nbounds < 0 || nbounds > LIMIT_METRICS_BUCKETS_MAX ||
-                                          (nbounds > 0 && !bounds)))
+    if (!name_ok(name, 1))
+        why = "invalid metric name";
+    else if (help && strlen(help) > LIMIT_METRICS_HELP_MAX)
+        why = "help text too long";
+    else if (kind == METRIC_HISTOGRAM &&
+             (nbounds < 0 || nbounds > LIMIT_METRICS_BUCKETS_MAX || (nbounds > 0 && !bounds)))
         why = "invalid histogram bounds";
     for (int i = 0; !why && kind == METRIC_HISTOGRAM && i < nbounds; i++)
         if (!isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1])))
@@ -230,9 +242,12 @@ static metric_family *family_new(metrics *m, metric_kind kind, const char *name,
     int nl = 0;
     for (; !why && labels && labels[nl]; nl++) {
         const char *l = labels[nl];
-        if (nl == LIMIT_METRICS_LABELS_MAX) why = "too many labels";
-        else if (!name_ok(l, 0) || strncmp(l, "__", 2) == 0) why = "invalid label name";
-        else if (kind == METRIC_HISTOGRAM && strcmp(l, "le") == 0) why = "label le on a histogram";
+        if (nl == LIMIT_METRICS_LABELS_MAX)
+            why = "too many labels";
+        else if (!name_ok(l, 0) || strncmp(l, "__", 2) == 0)
+            why = "invalid label name";
+        else if (kind == METRIC_HISTOGRAM && strcmp(l, "le") == 0)
+            why = "label le on a histogram";
         for (int j = 0; !why && j < nl; j++)
             if (strcmp(labels[j], l) == 0) why = "duplicate label name";
     }
@@ -272,18 +287,20 @@ out:
     return f;
 }
 
-metric_family *metrics_counter(metrics *m, const char *name, const char *help, const char *const *labels)
+metric_family *metrics_counter(metrics *m, const char *name, const char *help,
+                               const char *const *labels)
 {
     return family_new(m, METRIC_COUNTER, name, help, labels, NULL, 0);
 }
 
-metric_family *metrics_gauge(metrics *m, const char *name, const char *help, const char *const *labels)
+metric_family *metrics_gauge(metrics *m, const char *name, const char *help,
+                             const char *const *labels)
 {
     return family_new(m, METRIC_GAUGE, name, help, labels, NULL, 0);
 }
 
-metric_family *metrics_histogram(metrics *m, const char *name, const char *help, const char *const *labels,
-                                 const double *bounds, int nbounds)
+metric_family *metrics_histogram(metrics *m, const char *name, const char *help,
+                                 const char *const *labels, const double *bounds, int nbounds)
 {
     return family_new(m, METRIC_HISTOGRAM, name, help, labels, bounds, nbounds);
 }
@@ -311,7 +328,8 @@ static metric_series *series_find(metric_family *f, const char *const *values, i
 static metric_series *series_new(metric_family *f, const char *const *values)
 {
     size_t nb = f->kind == METRIC_HISTOGRAM ? (size_t)f->nbounds + 1 : 0;
-    struct buf r = {.max = (size_t)LIMIT_METRICS_LABELS_MAX * (LIMIT_METRICS_NAME_MAX + 2 * LIMIT_METRICS_LABEL_VALUE_MAX + 8)};
+    struct buf r = {.max = (size_t)LIMIT_METRICS_LABELS_MAX *
+                           (LIMIT_METRICS_NAME_MAX + 2 * LIMIT_METRICS_LABEL_VALUE_MAX + 8)};
     size_t raw = 0;
     for (int i = 0; i < f->nlabels; i++) {
         const char *v = values[i] ? values[i] : "";
@@ -429,7 +447,8 @@ void metric_observe(metric_series *s, double v)
     const metric_family *f = s->f;
     CHECK(f->kind == METRIC_HISTOGRAM);
     int i = 0;
-    while (i < f->nbounds && !(v <= f->bounds[i])) i++;
+    while (i < f->nbounds && !(v <= f->bounds[i]))
+        i++;
     atomic_fetch_add_explicit(&s->buckets[i], 1, memory_order_relaxed);
     atomic_add_double(&s->bits, v);
 }
@@ -438,7 +457,8 @@ void metric_hist_set(metric_series *s, const uint64_t *counts, double sum)
 {
     if (!s) return;
     CHECK(s->f->kind == METRIC_HISTOGRAM);
-    for (int i = 0; i <= s->f->nbounds; i++) atomic_store_explicit(&s->buckets[i], counts[i], memory_order_relaxed);
+    for (int i = 0; i <= s->f->nbounds; i++)
+        atomic_store_explicit(&s->buckets[i], counts[i], memory_order_relaxed);
     atomic_store_explicit(&s->bits, d2u(sum), memory_order_relaxed);
 }
 
@@ -457,7 +477,8 @@ void metrics_off_collect(metrics *m, void (*fn)(void *arg), void *arg)
     pthread_mutex_lock(&m->mu);
     for (int i = 0; i < m->ncollectors; i++)
         if (m->collectors[i].fn == fn && m->collectors[i].arg == arg) {
-            memmove(&m->collectors[i], &m->collectors[i + 1], sizeof m->collectors[0] * (size_t)(m->ncollectors - i - 1));
+            memmove(&m->collectors[i], &m->collectors[i + 1],
+                    sizeof m->collectors[0] * (size_t)(m->ncollectors - i - 1));
             m->ncollectors--;
             break;
         }
@@ -466,7 +487,8 @@ void metrics_off_collect(metrics *m, void (*fn)(void *arg), void *arg)
 
 static void collect(metrics *m)
 {
-    for (int i = 0; i < m->ncollectors; i++) m->collectors[i].fn(m->collectors[i].arg);
+    for (int i = 0; i < m->ncollectors; i++)
+        m->collectors[i].fn(m->collectors[i].arg);
 }
 
 /* A histogram's cumulative counts (nbounds+1) and its sum. */
@@ -482,8 +504,8 @@ static uint64_t hist_snapshot(const metric_series *s, uint64_t *cum, double *sum
 }
 
 /* name{labels[,extra]} value\n */
-static void render_sample(struct buf *b, const char *name, const char *suffix, const metric_series *s,
-                          const char *le, double v)
+static void render_sample(struct buf *b, const char *name, const char *suffix,
+                          const metric_series *s, const char *le, double v)
 {
     buf_str(b, name);
     buf_str(b, suffix);
@@ -520,7 +542,8 @@ static void render_family(struct buf *b, const metric_family *f)
         const metric_series *s = atomic_load_explicit(&f->series[i], memory_order_relaxed);
         if (atomic_load_explicit(&s->hidden, memory_order_relaxed)) continue;
         if (f->kind != METRIC_HISTOGRAM) {
-            render_sample(b, f->name, "", s, NULL, u2d(atomic_load_explicit(&s->bits, memory_order_relaxed)));
+            render_sample(b, f->name, "", s, NULL,
+                          u2d(atomic_load_explicit(&s->bits, memory_order_relaxed)));
             continue;
         }
         uint64_t cum[LIMIT_METRICS_BUCKETS_MAX + 1];
@@ -542,7 +565,8 @@ int metrics_render(metrics *m, char **out, size_t *len)
     struct buf b = {.max = LIMIT_METRICS_RENDER_BYTES_MAX};
     pthread_mutex_lock(&m->mu);
     collect(m);
-    for (int i = 0; i < m->nfamilies && !b.err; i++) render_family(&b, m->families[i]);
+    for (int i = 0; i < m->nfamilies && !b.err; i++)
+        render_family(&b, m->families[i]);
     pthread_mutex_unlock(&m->mu);
     if (!b.err && !b.p) buf_put(&b, "", 0);
     if (b.err) {

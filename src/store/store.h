@@ -37,9 +37,10 @@ typedef struct store_opts {
     int window_us;             /* after the queue empties, wait this long for more */
 } store_opts;
 
-/* Counters for metrics; read with store_stats().  Histograms are cumulative
- * bucket counts: batch sizes <= 1,2,4,...,2^15, fsync (commit) latency
- * <= 50us·2^i for i in 0..15. */
+/* Counters for metrics; read with store_stats().  Histograms are per-bucket
+ * (not cumulative) counts: bucket i < 15 holds batch sizes in (2^(i-1), 2^i],
+ * commit (fsync) latencies in (50us·2^(i-1), 50us·2^i]; bucket 15 holds
+ * everything larger. */
 #define STORE_HIST_BUCKETS 16
 typedef struct store_stats_t {
     uint64_t commits;

@@ -77,7 +77,8 @@ Test(metrics, counter_and_gauge_render)
     metrics *m = metrics_new();
     cr_assert_not_null(m);
     metric_family *c = metrics_counter(m, "t_requests_total", "Requests.", NULL);
-    metric_family *g = metrics_gauge(m, "t_depth", "Depth\\of \"queue\"\nsecond line", (const char *[]){"queue", NULL});
+    metric_family *g = metrics_gauge(m, "t_depth", "Depth\\of \"queue\"\nsecond line",
+                                     (const char *[]){"queue", NULL});
     cr_assert_not_null(c);
     cr_assert_not_null(g);
     metric_series *s = metric_series0(c);
@@ -132,7 +133,8 @@ Test(metrics, label_value_escaping)
     free(t);
     /* read hands back the raw values */
     struct got g = {0};
-    cr_assert_eq(metrics_read(m, "t_esc_total", (const char *[]){"a", "back\\slash", NULL}, grab, &g), 1);
+    cr_assert_eq(
+        metrics_read(m, "t_esc_total", (const char *[]){"a", "back\\slash", NULL}, grab, &g), 1);
     cr_expect_str_eq(g.labels, "a=back\\slash,b=quo\"te\nnl");
     metrics_free(m);
 }
@@ -141,7 +143,8 @@ Test(metrics, histogram_buckets_cumulative)
 {
     metrics *m = metrics_new();
     const double b[] = {0.005, 0.1, 1, 2.5};
-    metric_family *f = metrics_histogram(m, "t_seconds", "Latency.", (const char *[]){"route", NULL}, b, 4);
+    metric_family *f =
+        metrics_histogram(m, "t_seconds", "Latency.", (const char *[]){"route", NULL}, b, 4);
     cr_assert_not_null(f);
     metric_series *s = metric_series1(f, "/x");
     const double obs[] = {0.001, 0.005, 0.05, 0.1, 0.5, 3, 100};
@@ -168,8 +171,9 @@ Test(metrics, histogram_buckets_cumulative)
     cr_expect_eq(g.count, 7);
     cr_expect_eq(g.sum, sum, "sum %g != %g", g.sum, sum);
     const uint64_t want[] = {2, 4, 5, 5, 7};
-    for (int i = 0; i < 5; i++) cr_expect_eq(g.buckets[i], want[i], "bucket %d: %lu != %lu", i,
-                                             (unsigned long)g.buckets[i], (unsigned long)want[i]);
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(g.buckets[i], want[i], "bucket %d: %lu != %lu", i, (unsigned long)g.buckets[i],
+                     (unsigned long)want[i]);
 
     /* no labels: only le */
     metric_family *h = metrics_histogram(m, "t_plain", "p", NULL, (const double[]){1}, 1);
@@ -202,7 +206,8 @@ Test(metrics, series_bound)
     cr_expect_eq(dropped(m), 1);
     cr_expect_null(metric_series1(f, "another"));
     cr_expect_eq(dropped(m), 2);
-    cr_expect_eq(metrics_read(m, "t_many", NULL, grab, &(struct got){0}), LIMIT_METRICS_SERIES_PER_FAMILY);
+    cr_expect_eq(metrics_read(m, "t_many", NULL, grab, &(struct got){0}),
+                 LIMIT_METRICS_SERIES_PER_FAMILY);
 
     /* label values: at the limit ok, one past refused */
     metric_family *g = metrics_gauge(m, "t_long", "long", (const char *[]){"k", NULL});
@@ -231,15 +236,18 @@ Test(metrics, invalid_names_rejected)
     cr_expect_null(metrics_gauge(m, "t_l2", "x", (const char *[]){"__reserved", NULL}));
     cr_expect_null(metrics_gauge(m, "t_l3", "x", (const char *[]){"9a", NULL}));
     cr_expect_null(metrics_gauge(m, "t_l4", "x", (const char *[]){"a", "a", NULL}));
-    cr_expect_not_null(metrics_gauge(m, "t_l5", "x", (const char *[]){"le", NULL})); /* le only reserved on histograms */
-    cr_expect_null(metrics_histogram(m, "t_h1", "x", (const char *[]){"le", NULL}, (const double[]){1}, 1));
+    cr_expect_not_null(metrics_gauge(
+        m, "t_l5", "x", (const char *[]){"le", NULL})); /* le only reserved on histograms */
+    cr_expect_null(
+        metrics_histogram(m, "t_h1", "x", (const char *[]){"le", NULL}, (const double[]){1}, 1));
     cr_expect_null(metrics_histogram(m, "t_h2", "x", NULL, (const double[]){2, 1}, 2));
     cr_expect_null(metrics_histogram(m, "t_h3", "x", NULL, (const double[]){1, 1}, 2));
     cr_expect_null(metrics_histogram(m, "t_h4", "x", NULL, (const double[]){1, INFINITY}, 2));
     cr_expect_null(metrics_histogram(m, "t_h5", "x", NULL, (const double[]){NAN}, 1));
     cr_expect_null(metrics_histogram(m, "t_h6", "x", NULL, NULL, 1));
     double many[LIMIT_METRICS_BUCKETS_MAX + 1];
-    for (int i = 0; i <= LIMIT_METRICS_BUCKETS_MAX; i++) many[i] = i;
+    for (int i = 0; i <= LIMIT_METRICS_BUCKETS_MAX; i++)
+        many[i] = i;
     cr_expect_not_null(metrics_histogram(m, "t_h7", "x", NULL, many, LIMIT_METRICS_BUCKETS_MAX));
     cr_expect_null(metrics_histogram(m, "t_h8", "x", NULL, many, LIMIT_METRICS_BUCKETS_MAX + 1));
     const char *labels[LIMIT_METRICS_LABELS_MAX + 2];
@@ -265,7 +273,8 @@ Test(metrics, invalid_names_rejected)
 Test(metrics, read_matching)
 {
     metrics *m = metrics_new();
-    metric_family *f = metrics_counter(m, "t_http_total", "x", (const char *[]){"route", "code", NULL});
+    metric_family *f =
+        metrics_counter(m, "t_http_total", "x", (const char *[]){"route", "code", NULL});
     metric_add(metric_series_get(f, (const char *[]){"/a", "200"}), 5);
     metric_add(metric_series_get(f, (const char *[]){"/a", "500"}), 2);
     metric_add(metric_series_get(f, (const char *[]){"/b", "200"}), 7);
@@ -273,16 +282,23 @@ Test(metrics, read_matching)
     struct got g = {0};
     cr_expect_eq(metrics_read(m, "t_http_total", NULL, grab, &g), 3);
     g = (struct got){0};
-    cr_expect_eq(metrics_read(m, "t_http_total", (const char *[]){"route", "/a", NULL}, grab, &g), 2);
+    cr_expect_eq(metrics_read(m, "t_http_total", (const char *[]){"route", "/a", NULL}, grab, &g),
+                 2);
     g = (struct got){0};
-    cr_expect_eq(metrics_read(m, "t_http_total", (const char *[]){"route", "/a", "code", "500", NULL}, grab, &g), 1);
+    cr_expect_eq(metrics_read(m, "t_http_total",
+                              (const char *[]){"route", "/a", "code", "500", NULL}, grab, &g),
+                 1);
     cr_expect_eq(g.value, 2);
     cr_expect_str_eq(g.labels, "route=/a,code=500");
     g = (struct got){0};
-    cr_expect_eq(metrics_read(m, "t_http_total", (const char *[]){"code", "200", "route", "/b", NULL}, grab, &g), 1);
+    cr_expect_eq(metrics_read(m, "t_http_total",
+                              (const char *[]){"code", "200", "route", "/b", NULL}, grab, &g),
+                 1);
     cr_expect_eq(g.value, 7);
-    cr_expect_eq(metrics_read(m, "t_http_total", (const char *[]){"route", "/c", NULL}, grab, &g), 0);
-    cr_expect_eq(metrics_read(m, "t_http_total", (const char *[]){"nolabel", "x", NULL}, grab, &g), 0);
+    cr_expect_eq(metrics_read(m, "t_http_total", (const char *[]){"route", "/c", NULL}, grab, &g),
+                 0);
+    cr_expect_eq(metrics_read(m, "t_http_total", (const char *[]){"nolabel", "x", NULL}, grab, &g),
+                 0);
     cr_expect_eq(metrics_read(m, "t_none", NULL, grab, &g), -1);
 
     /* hidden series are left out of read and render until looked up again */
@@ -394,17 +410,21 @@ Test(metrics, concurrent_updates_exact)
         pthread_create(&th[i], NULL, work, &w[i]);
     }
     /* render concurrently with the updates: must not crash or deadlock */
-    for (int i = 0; i < 20; i++) free(render(m));
-    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 20; i++)
+        free(render(m));
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
 
     struct got g = {0};
-    cr_assert_eq(metrics_read(m, "t_conc_total", (const char *[]){"k", "shared", NULL}, grab, &g), 1);
+    cr_assert_eq(metrics_read(m, "t_conc_total", (const char *[]){"k", "shared", NULL}, grab, &g),
+                 1);
     cr_expect_eq(g.value, (double)THREADS * ITERS, "shared %f", g.value);
     for (int i = 0; i < THREADS; i++) {
         char mine[16];
         snprintf(mine, sizeof mine, "t%d", i);
         g = (struct got){0};
-        cr_assert_eq(metrics_read(m, "t_conc_total", (const char *[]){"k", mine, NULL}, grab, &g), 1);
+        cr_assert_eq(metrics_read(m, "t_conc_total", (const char *[]){"k", mine, NULL}, grab, &g),
+                     1);
         cr_expect_eq(g.value, ITERS * 0.5, "%s %f", mine, g.value);
     }
     g = (struct got){0};
@@ -434,8 +454,10 @@ Test(metrics, concurrent_creation_one_series)
     metrics *m = metrics_new();
     metric_family *f = metrics_counter(m, "t_create_total", "x", (const char *[]){"k", NULL});
     pthread_t th[THREADS];
-    for (int i = 0; i < THREADS; i++) pthread_create(&th[i], NULL, create_same, f);
-    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&th[i], NULL, create_same, f);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
     cr_expect_eq(metrics_read(m, "t_create_total", NULL, grab, &(struct got){0}), 200);
     struct got g = {0};
     metrics_read(m, "t_create_total", (const char *[]){"k", "s7", NULL}, grab, &g);
