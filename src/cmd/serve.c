@@ -159,7 +159,8 @@ static void alarm_publish(void *arg, const alarm_transition *t)
     api *a = arg;
     alarm_event e = {.b = a->b};
     json_t *detail = alarm_transition_detail(t);
-    bus_event ev = {.source = ALARM_EVENT_SOURCE, .detail_type = ALARM_EVENT_TYPE, .detail = detail};
+    bus_event ev = {
+        .source = ALARM_EVENT_SOURCE, .detail_type = ALARM_EVENT_TYPE, .detail = detail};
     int rc = detail ? bus_prepare(a->b, &ev, &e.p) : ORD_ENOMEM;
     json_decref(detail);
     if (!rc) {
@@ -167,7 +168,8 @@ static void alarm_publish(void *arg, const alarm_transition *t)
         bus_prepared_release(&e.p);
     }
     if (rc)
-        log_warn("alarms", "cannot publish AlarmStateChanged", "alarm", t->def->name, "error", err_name(rc), NULL);
+        log_warn("alarms", "cannot publish AlarmStateChanged", "alarm", t->def->name, "error",
+                 err_name(rc), NULL);
 }
 
 static int add_alarms(const config *cfg, alarms *al)
@@ -347,7 +349,7 @@ out:
         http_server_drain(srv, 2000);
         http_server_stop(srv);
     }
-    alarms_free(a.alarms); /* after the server: GET /api/alarms reads it */
+    alarms_free(a.alarms);   /* after the server: GET /api/alarms reads it */
     api_metrics_release(&a); /* its collectors read the modules closed below */
     fn_sys_close(fs);
     orders_close(ord);

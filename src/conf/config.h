@@ -16,7 +16,8 @@
  *     int rc = config_from_args(argc, argv, &cfg, err, sizeof err);
  *     if (rc == CONFIG_HELP) { config_usage(stdout); return 0; }
  *     if (rc < 0) { fprintf(stderr, "orderly: %s\n", err); return config_exit_code(rc); }
- *     if (rc == CONFIG_PRINT) { rc = config_print(cfg, stdout); config_free(cfg); return rc ? 1 : 0; }
+ *     if (rc == CONFIG_PRINT) { rc = config_print(cfg, stdout); config_free(cfg); return rc ? 1 :
+ * 0; }
  *     ... run with cfg ...
  *     config_free(cfg);
  *
@@ -90,9 +91,9 @@ typedef struct config {
     size_t nrules;
     config_function *functions;
     size_t nfunctions;
-    alarm_def *alarms;          /* the file's "alarms", or the built-in defaults when it has none */
+    alarm_def *alarms; /* the file's "alarms", or the built-in defaults when it has none */
     size_t nalarms;
-    int alarms_declared;        /* the file has an "alarms" key */
+    int alarms_declared; /* the file has an "alarms" key */
     int alarm_sample_s;
     char file[LIMIT_DB_URL_MAX + 1]; /* the config file read, "" when none */
 } config;
@@ -161,6 +162,7 @@ const conf_key *config_keys(size_t *n);          /* top-level scalars */
 const conf_key *config_queue_keys(size_t *n);    /* queues[] members but attributes */
 const conf_key *config_rule_keys(size_t *n);     /* rules[] members but eventPattern, targets */
 const conf_key *config_function_keys(size_t *n); /* functions[] members */
-const conf_key *config_alarm_keys(size_t *n);    /* alarms[] members but threshold, labels, denominator */
+const conf_key *
+config_alarm_keys(size_t *n); /* alarms[] members but threshold, labels, denominator */
 
 #endif

@@ -5,9 +5,9 @@
  *                            recentDatapoints
  *   GET /api/alarms/{name}   one of them; 404 when there is none
  */
-#include <stdio.h>
 #include "http/api.h"
 #include "lib/err.h"
+#include <stdio.h>
 
 int api_alarms_list(http_req *r)
 {

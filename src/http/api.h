@@ -28,9 +28,9 @@ typedef struct api {
     fn_sys *fs;
     orders *o;
     const char *env;
-    metrics *metrics;          /* GET /metrics renders it; NULL = 404 */
-    struct api_metrics *mx;    /* its collectors (http/metrics.c) */
-    alarms *alarms;            /* GET /api/alarms; NULL = none */
+    metrics *metrics;       /* GET /metrics renders it; NULL = 404 */
+    struct api_metrics *mx; /* its collectors (http/metrics.c) */
+    alarms *alarms;         /* GET /api/alarms; NULL = none */
     _Atomic int ready;    /* /ready answers 200 when set */
     _Atomic int draining; /* shutting down: long polls answer now */
 } api;

@@ -14,19 +14,21 @@
  * THREAD SAFETY: see alarms.h.  alarms_tick holds the module lock while it
  * samples and evaluates; the transition callbacks run after it is released.
  */
+#include "obs/alarms.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
-#include "obs/alarms.h"
 #include "obs/log.h"
 
 #define STATE_FAMILY "orderly_alarm_state"
-#define KEY_SEP '\x1f'
+#define KEY_SEP      '\x1f'
 
 /* ---- Names ------------------------------------------------------------------ */
 
@@ -119,7 +121,8 @@ static int glob(const char *p, const char *v)
             return 0;
         }
     }
-    while (*p == '*') p++;
+    while (*p == '*')
+        p++;
     return *p == 0;
 }
 
@@ -139,32 +142,32 @@ int alarm_metric_name_valid(const char *s)
 /* ---- State ---------------------------------------------------------------------- */
 
 typedef struct series {
-    char *key;          /* label values joined by KEY_SEP */
-    double last;        /* counter: last value; histogram: last sum */
-    uint64_t *buckets;  /* histogram: last cumulative counts (nbounds + 1) */
-    double inc;         /* counter: increase in the current period */
-    int touched;        /* counter: seen in the current period */
+    char *key;         /* label values joined by KEY_SEP */
+    double last;       /* counter: last value; histogram: last sum */
+    uint64_t *buckets; /* histogram: last cumulative counts (nbounds + 1) */
+    double inc;        /* counter: increase in the current period */
+    int touched;       /* counter: seen in the current period */
 } series;
 
 typedef struct side {
     const alarm_metric *m;
     series *s;
     int n, cap, cursor;
-    int kind;           /* metric_kind of the series seen, -1 before */
-    int warned;         /* one warning per kind of trouble */
+    int kind;   /* metric_kind of the series seen, -1 before */
+    int warned; /* one warning per kind of trouble */
     /* the current period */
-    uint64_t samples;   /* gauge */
+    uint64_t samples; /* gauge */
     double sum, min, max;
-    double *bounds;     /* histogram: the bounds of the first series */
+    double *bounds; /* histogram: the bounds of the first series */
     int nbounds;
-    uint64_t *hinc;     /* histogram: cumulative count increases, nbounds + 1 */
+    uint64_t *hinc; /* histogram: cumulative count increases, nbounds + 1 */
     double hsum;
     int hseen;
-    int baseline;       /* the first sample after start is being taken */
+    int baseline; /* the first sample after start is being taken */
 } side;
 
 typedef struct datapoint {
-    int64_t ts_ms;      /* period start */
+    int64_t ts_ms; /* period start */
     double v;
     int present;
 } datapoint;
@@ -172,8 +175,8 @@ typedef struct datapoint {
 typedef struct alarm {
     alarm_def d;
     side num, den;
-    int64_t period_start_ms;   /* 0 before the first tick */
-    datapoint *ring;           /* N entries, oldest at ring_head when full */
+    int64_t period_start_ms; /* 0 before the first tick */
+    datapoint *ring;         /* N entries, oldest at ring_head when full */
     int ring_n, ring_head;
     alarm_state state;
     int64_t state_ms;
@@ -197,8 +200,8 @@ struct alarms {
     alarm_transition_fn on_change;
     void *arg;
     metric_family *state_family;
-    alarm **v;                 /* each alarm is its own allocation: sides point into it */
-    pending *pend;             /* one per alarm, for alarms_tick */
+    alarm **v;     /* each alarm is its own allocation: sides point into it */
+    pending *pend; /* one per alarm, for alarms_tick */
     int n;
     int64_t created_ms;
     pthread_mutex_t mu;
@@ -209,7 +212,8 @@ struct alarms {
 
 static void set_gauge(alarm *al)
 {
-    for (int i = 0; i < 3; i++) metric_set(al->gauge[i], i == (int)al->state ? 1 : 0);
+    for (int i = 0; i < 3; i++)
+        metric_set(al->gauge[i], i == (int)al->state ? 1 : 0);
 }
 
 alarms *alarms_new(metrics *m, int sample_s, alarm_transition_fn on_change, void *arg)
@@ -219,7 +223,8 @@ alarms *alarms_new(metrics *m, int sample_s, alarm_transition_fn on_change, void
     alarms *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     static const char *const labels[] = {"alarm", "state", NULL};
-    a->state_family = metrics_gauge(m, STATE_FAMILY, "1 for the current state of each alarm", labels);
+    a->state_family =
+        metrics_gauge(m, STATE_FAMILY, "1 for the current state of each alarm", labels);
     if (!a->state_family) {
         free(a);
         return NULL;
@@ -285,7 +290,8 @@ static void count_cb(void *arg, const metric_value *v)
     (void)v;
 }
 
-static int check_metric(alarms *a, const alarm_metric *m, const char *what, char *err, size_t errlen)
+static int check_metric(alarms *a, const alarm_metric *m, const char *what, char *err,
+                        size_t errlen)
 {
     if (!alarm_metric_name_valid(m->name)) {
         snprintf(err, errlen, "%s \"%s\" is not a valid metric name", what, m->name);
@@ -293,7 +299,8 @@ static int check_metric(alarms *a, const alarm_metric *m, const char *what, char
     }
     for (int i = 0; i < m->nlabels; i++)
         if (!alarm_metric_name_valid(m->labels[i].name)) {
-            snprintf(err, errlen, "%s label \"%s\" is not a valid label name", what, m->labels[i].name);
+            snprintf(err, errlen, "%s label \"%s\" is not a valid label name", what,
+                     m->labels[i].name);
             return ORD_EVALIDATION;
         }
     if (metrics_read(a->m, m->name, NULL, count_cb, NULL) < 0) {
@@ -321,13 +328,16 @@ static int add(alarms *a, const alarm_def *d, char *err, size_t errlen)
         snprintf(err, errlen, "at most %d alarms", LIMIT_ALARMS_MAX);
         return ORD_ELIMIT;
     }
-    if (!d->name[0] || d->period_s < LIMIT_ALARM_PERIOD_S_MIN || d->period_s > LIMIT_ALARM_PERIOD_S_MAX ||
-        d->evaluation_periods < 1 || d->evaluation_periods > LIMIT_ALARM_EVAL_PERIODS_MAX ||
-        d->datapoints_to_alarm < 1 || d->datapoints_to_alarm > d->evaluation_periods ||
+    if (!d->name[0] || d->period_s < LIMIT_ALARM_PERIOD_S_MIN ||
+        d->period_s > LIMIT_ALARM_PERIOD_S_MAX || d->evaluation_periods < 1 ||
+        d->evaluation_periods > LIMIT_ALARM_EVAL_PERIODS_MAX || d->datapoints_to_alarm < 1 ||
+        d->datapoints_to_alarm > d->evaluation_periods ||
         (int64_t)d->period_s * d->evaluation_periods > LIMIT_ALARM_WINDOW_S_MAX ||
         !(fabs(d->threshold) <= LIMIT_ALARM_THRESHOLD_ABS_MAX)) {
-        snprintf(err, errlen, "alarm \"%s\": name, period, evaluation periods, datapoints to alarm or "
-                 "threshold out of range", d->name);
+        snprintf(err, errlen,
+                 "alarm \"%s\": name, period, evaluation periods, datapoints to alarm or "
+                 "threshold out of range",
+                 d->name);
         return ORD_EVALIDATION;
     }
     for (int i = 0; i < a->n; i++)
@@ -336,7 +346,8 @@ static int add(alarms *a, const alarm_def *d, char *err, size_t errlen)
             return ORD_EEXISTS;
         }
     if ((rc = check_metric(a, &d->metric, "metric", err, errlen))) return rc;
-    if (d->has_denominator && (rc = check_metric(a, &d->denominator, "denominator", err, errlen))) return rc;
+    if (d->has_denominator && (rc = check_metric(a, &d->denominator, "denominator", err, errlen)))
+        return rc;
 
     pending *pend = realloc(a->pend, (size_t)(a->n + 1) * sizeof *pend);
     if (!pend) return ORD_ENOMEM;
@@ -483,8 +494,10 @@ static void sample_histogram(sample_ctx *c, const metric_value *v)
         }
     }
     int reset = v->buckets[nb] < se->buckets[nb];
-    for (int i = 0; i <= nb && !reset; i++) reset = v->buckets[i] < se->buckets[i];
-    for (int i = 0; i <= nb; i++) s->hinc[i] += v->buckets[i] - (reset ? 0 : se->buckets[i]);
+    for (int i = 0; i <= nb && !reset; i++)
+        reset = v->buckets[i] < se->buckets[i];
+    for (int i = 0; i <= nb; i++)
+        s->hinc[i] += v->buckets[i] - (reset ? 0 : se->buckets[i]);
     s->hsum += v->sum - (reset ? 0 : se->last);
     memcpy(se->buckets, v->buckets, ((size_t)nb + 1) * sizeof *se->buckets);
     se->last = v->sum;
@@ -504,8 +517,12 @@ static void sample_cb(void *arg, const metric_value *v)
         s->sum += v->value;
         s->samples++;
         break;
-    case METRIC_COUNTER: sample_counter(s, v); break;
-    case METRIC_HISTOGRAM: sample_histogram(c, v); break;
+    case METRIC_COUNTER:
+        sample_counter(s, v);
+        break;
+    case METRIC_HISTOGRAM:
+        sample_histogram(c, v);
+        break;
     }
 }
 
@@ -530,7 +547,8 @@ static double quantile(double q, const double *bounds, int nb, const uint64_t *c
 {
     double rank = q * (double)cum[nb];
     int b = 0;
-    while (b < nb && (double)cum[b] < rank) b++;
+    while (b < nb && (double)cum[b] < rank)
+        b++;
     if (b == nb) return nb ? bounds[nb - 1] : NAN; /* in +Inf: the highest finite bound */
     double start = b ? bounds[b - 1] : (bounds[0] > 0 ? 0 : bounds[0]);
     uint64_t below = b ? cum[b - 1] : 0;
@@ -549,11 +567,21 @@ static double side_close(alarm *al, side *s, int *present)
     if (s->kind == METRIC_GAUGE && s->samples) {
         *present = 1;
         switch (d->statistic) {
-        case ALARM_STAT_MAXIMUM: v = s->max; break;
-        case ALARM_STAT_MINIMUM: v = s->min; break;
-        case ALARM_STAT_AVERAGE: v = s->sum / (double)s->samples; break;
-        case ALARM_STAT_SUM: v = s->sum; break;
-        case ALARM_STAT_SAMPLE_COUNT: v = (double)s->samples; break;
+        case ALARM_STAT_MAXIMUM:
+            v = s->max;
+            break;
+        case ALARM_STAT_MINIMUM:
+            v = s->min;
+            break;
+        case ALARM_STAT_AVERAGE:
+            v = s->sum / (double)s->samples;
+            break;
+        case ALARM_STAT_SUM:
+            v = s->sum;
+            break;
+        case ALARM_STAT_SAMPLE_COUNT:
+            v = (double)s->samples;
+            break;
         case ALARM_STAT_PERCENTILE:
             *present = 0;
             warn_once(s, 2, d->name, "percentiles need a histogram: no datapoint");
@@ -574,11 +602,21 @@ static double side_close(alarm *al, side *s, int *present)
         }
         *present = k > 0;
         switch (d->statistic) {
-        case ALARM_STAT_MAXIMUM: v = mx; break;
-        case ALARM_STAT_MINIMUM: v = mn; break;
-        case ALARM_STAT_AVERAGE: v = k ? sum / k : 0; break;
-        case ALARM_STAT_SUM: v = sum; break;
-        case ALARM_STAT_SAMPLE_COUNT: v = k; break;
+        case ALARM_STAT_MAXIMUM:
+            v = mx;
+            break;
+        case ALARM_STAT_MINIMUM:
+            v = mn;
+            break;
+        case ALARM_STAT_AVERAGE:
+            v = k ? sum / k : 0;
+            break;
+        case ALARM_STAT_SUM:
+            v = sum;
+            break;
+        case ALARM_STAT_SAMPLE_COUNT:
+            v = k;
+            break;
         case ALARM_STAT_PERCENTILE:
             *present = 0;
             if (k) warn_once(s, 2, d->name, "percentiles need a histogram: no datapoint");
@@ -588,8 +626,12 @@ static double side_close(alarm *al, side *s, int *present)
         uint64_t count = s->hinc[s->nbounds];
         *present = 1;
         switch (d->statistic) {
-        case ALARM_STAT_SUM: v = s->hsum; break;
-        case ALARM_STAT_SAMPLE_COUNT: v = (double)count; break;
+        case ALARM_STAT_SUM:
+            v = s->hsum;
+            break;
+        case ALARM_STAT_SAMPLE_COUNT:
+            v = (double)count;
+            break;
         case ALARM_STAT_AVERAGE:
             *present = count > 0;
             v = count ? s->hsum / (double)count : 0;
@@ -600,7 +642,8 @@ static double side_close(alarm *al, side *s, int *present)
             break;
         default:
             *present = 0;
-            warn_once(s, 4, d->name, "Maximum and Minimum are not kept by histograms: no datapoint");
+            warn_once(s, 4, d->name,
+                      "Maximum and Minimum are not kept by histograms: no datapoint");
         }
         memset(s->hinc, 0, ((size_t)s->nbounds + 1) * sizeof *s->hinc);
         s->hsum = 0;
@@ -650,15 +693,20 @@ static const datapoint *ring_at(const alarm *al, int i)
 static int breaches(const alarm_def *d, double v)
 {
     switch (d->comparison) {
-    case ALARM_GT: return v > d->threshold;
-    case ALARM_GE: return v >= d->threshold;
-    case ALARM_LT: return v < d->threshold;
-    case ALARM_LE: return v <= d->threshold;
+    case ALARM_GT:
+        return v > d->threshold;
+    case ALARM_GE:
+        return v >= d->threshold;
+    case ALARM_LT:
+        return v < d->threshold;
+    case ALARM_LE:
+        return v <= d->threshold;
     }
     return 0;
 }
 
-/* ---- Evaluation ------------------------------------------------------------------------------- */
+/* ---- Evaluation -------------------------------------------------------------------------------
+ */
 
 /* "5.0", "0.05", "1e+20": a number as CloudWatch prints it (one decimal at least) */
 static void fmt_num(char *buf, size_t len, double v)
@@ -687,9 +735,11 @@ static json_t *reason_data(const alarm *al, int64_t now_ms)
     int64_t start = al->ring_n ? ring_at(al, 0)->ts_ms : al->period_start_ms;
     char q[32];
     return json_pack("{s:s,s:s,s:s,s:s,s:i,s:o,s:f,s:o}", "version", "1.0", "queryDate",
-                     clock_fmt_iso(now_ms, 1, q, sizeof q), "startDate", clock_fmt_iso(start, 1, iso, sizeof iso),
-                     "statistic", alarm_stat_name(d->statistic, d->percentile, stat, sizeof stat), "period",
-                     d->period_s, "recentDatapoints", recent, "threshold", d->threshold, "evaluatedDatapoints", eval);
+                     clock_fmt_iso(now_ms, 1, q, sizeof q), "startDate",
+                     clock_fmt_iso(start, 1, iso, sizeof iso), "statistic",
+                     alarm_stat_name(d->statistic, d->percentile, stat, sizeof stat), "period",
+                     d->period_s, "recentDatapoints", recent, "threshold", d->threshold,
+                     "evaluatedDatapoints", eval);
 }
 
 /* The state the window calls for, and its reason; returns the old state
@@ -705,7 +755,8 @@ static alarm_state decide(const alarm *al, char *reason, size_t len)
         bad += breaches(d, p->v);
     }
     int missing = k - present;
-    if (present == 0 && (d->missing == ALARM_MISSING_MISSING || d->missing == ALARM_MISSING_IGNORE)) {
+    if (present == 0 &&
+        (d->missing == ALARM_MISSING_MISSING || d->missing == ALARM_MISSING_IGNORE)) {
         if (d->missing == ALARM_MISSING_IGNORE) return al->state;
         snprintf(reason, len, "Insufficient Data: %d datapoint%s %s unknown.", k, k == 1 ? "" : "s",
                  k == 1 ? "was" : "were");
@@ -715,7 +766,8 @@ static alarm_state decide(const alarm *al, char *reason, size_t len)
     alarm_state next = counted_bad >= d->datapoints_to_alarm ? ALARM_ALARM : ALARM_OK;
     int shown = next == ALARM_ALARM ? bad : present - bad;
 
-    /* "[5.0 (2024-01-02T03:04:00.000Z), 3.0 (...)]": the datapoints backing the verdict, newest first */
+    /* "[5.0 (2024-01-02T03:04:00.000Z), 3.0 (...)]": the datapoints backing the verdict, newest
+     * first */
     char list[512] = "";
     size_t off = 0;
     for (int i = k - 1; i >= 0 && off < sizeof list - 64; i--) {
@@ -729,14 +781,18 @@ static alarm_state decide(const alarm *al, char *reason, size_t len)
     char thr[32], extra[96] = "";
     fmt_num(thr, sizeof thr, d->threshold);
     if (missing && d->missing != ALARM_MISSING_MISSING)
-        snprintf(extra, sizeof extra, " (%d missing datapoint%s treated as %s)", missing, missing == 1 ? "" : "s",
+        snprintf(extra, sizeof extra, " (%d missing datapoint%s treated as %s)", missing,
+                 missing == 1 ? "" : "s",
                  d->missing == ALARM_MISSING_BREACHING ? "breaching" : "not breaching");
-    int M = next == ALARM_ALARM ? d->datapoints_to_alarm : d->evaluation_periods - d->datapoints_to_alarm + 1;
-    snprintf(reason, len,
-             "Threshold Crossed: %d out of the last %d datapoints [%s] %s %s%s the threshold (%s)%s "
-             "(minimum %d datapoint%s for %s -> %s transition).",
-             shown, k, list, shown == 1 ? "was" : "were", next == ALARM_ALARM ? "" : "not ",
-             cmp_words[d->comparison], thr, extra, M, M == 1 ? "" : "s", state_names[al->state], state_names[next]);
+    int M = next == ALARM_ALARM ? d->datapoints_to_alarm
+                                : d->evaluation_periods - d->datapoints_to_alarm + 1;
+    snprintf(
+        reason, len,
+        "Threshold Crossed: %d out of the last %d datapoints [%s] %s %s%s the threshold (%s)%s "
+        "(minimum %d datapoint%s for %s -> %s transition).",
+        shown, k, list, shown == 1 ? "was" : "were", next == ALARM_ALARM ? "" : "not ",
+        cmp_words[d->comparison], thr, extra, M, M == 1 ? "" : "s", state_names[al->state],
+        state_names[next]);
     return next;
 }
 
@@ -756,8 +812,13 @@ static int evaluate(alarm *al, int64_t now_ms, pending *p)
         return 0;
     }
     p->old_reason = al->reason;
-    p->t = (alarm_transition){.def = &al->d, .old_state = al->state, .new_state = next, .reason = r,
-                              .reason_data = data, .time_ms = now_ms, .old_time_ms = al->state_ms,
+    p->t = (alarm_transition){.def = &al->d,
+                              .old_state = al->state,
+                              .new_state = next,
+                              .reason = r,
+                              .reason_data = data,
+                              .time_ms = now_ms,
+                              .old_time_ms = al->state_ms,
                               .old_reason = al->reason};
     al->has_transition = 1;
     al->last_from = al->state;
@@ -786,7 +847,8 @@ int64_t alarms_tick(alarms *a, int64_t now_ms)
     for (int i = 0; i < a->n; i++) {
         alarm *al = a->v[i];
         int64_t P = (int64_t)al->d.period_s * 1000;
-        if (al->period_start_ms == 0 || now_ms < al->period_start_ms) /* first tick, or the clock went back */
+        if (al->period_start_ms == 0 ||
+            now_ms < al->period_start_ms) /* first tick, or the clock went back */
             al->period_start_ms = align(now_ms, al->d.period_s);
         /* a step in time (at or soon after the period end) samples into the
          * period it closes; after a stall of a whole period or more the
@@ -797,7 +859,9 @@ int64_t alarms_tick(alarms *a, int64_t now_ms)
             ring_push(al, period_close(al));
             /* periods without any tick (a stalled process) are missing */
             int64_t skipped = (now_ms - al->period_start_ms) / P - 1;
-            for (int64_t k = skipped > al->d.evaluation_periods ? skipped - al->d.evaluation_periods + 1 : 1;
+            for (int64_t k = skipped > al->d.evaluation_periods
+                                 ? skipped - al->d.evaluation_periods + 1
+                                 : 1;
                  k <= skipped; k++)
                 ring_push(al, (datapoint){al->period_start_ms + k * P, 0, 0});
             al->period_start_ms = align(now_ms, al->d.period_s);
@@ -811,7 +875,8 @@ int64_t alarms_tick(alarms *a, int64_t now_ms)
     for (int i = 0; i < npend; i++) {
         pending *p = &a->pend[i];
         log_info("alarms", "alarm state changed", "alarm", p->t.def->name, "oldState",
-                 state_names[p->t.old_state], "newState", state_names[p->t.new_state], "reason", p->t.reason, NULL);
+                 state_names[p->t.old_state], "newState", state_names[p->t.new_state], "reason",
+                 p->t.reason, NULL);
         if (a->on_change) a->on_change(a->arg, &p->t);
         free(p->old_reason);
         json_decref((json_t *)p->t.reason_data);
@@ -819,7 +884,8 @@ int64_t alarms_tick(alarms *a, int64_t now_ms)
     return next;
 }
 
-/* ---- The thread ------------------------------------------------------------------------------- */
+/* ---- The thread -------------------------------------------------------------------------------
+ */
 
 static void *run(void *arg)
 {
@@ -845,8 +911,8 @@ int alarms_start(alarms *a)
     a->stop = 0;
     if (pthread_create(&a->thread, NULL, run, a)) return ORD_ENOMEM;
     a->running = 1;
-    log_info("alarms", "evaluating", "#alarms", (int64_t)a->n, "#sampleSeconds", (int64_t)(a->sample_ms / 1000),
-             NULL);
+    log_info("alarms", "evaluating", "#alarms", (int64_t)a->n, "#sampleSeconds",
+             (int64_t)(a->sample_ms / 1000), NULL);
     return 0;
 }
 
@@ -861,7 +927,8 @@ void alarms_stop(alarms *a)
     a->running = 0;
 }
 
-/* ---- Reading ------------------------------------------------------------------------------------ */
+/* ---- Reading ------------------------------------------------------------------------------------
+ */
 
 int alarms_state(alarms *a, const char *name)
 {
@@ -884,15 +951,17 @@ static json_t *labels_json(const alarm_metric *m)
 json_t *alarm_def_json(const alarm_def *d)
 {
     char stat[16];
-    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:i,s:i,s:i,s:f,s:s,s:s}", "name", d->name, "description",
-                          d->description, "metric", d->metric.name, "labels", labels_json(&d->metric), "statistic",
-                          alarm_stat_name(d->statistic, d->percentile, stat, sizeof stat), "periodSeconds",
-                          d->period_s, "evaluationPeriods", d->evaluation_periods, "datapointsToAlarm",
-                          d->datapoints_to_alarm, "threshold", d->threshold, "comparisonOperator",
-                          cmp_names[d->comparison], "treatMissingData", missing_names[d->missing]);
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:o,s:s,s:i,s:i,s:i,s:f,s:s,s:s}", "name", d->name, "description",
+        d->description, "metric", d->metric.name, "labels", labels_json(&d->metric), "statistic",
+        alarm_stat_name(d->statistic, d->percentile, stat, sizeof stat), "periodSeconds",
+        d->period_s, "evaluationPeriods", d->evaluation_periods, "datapointsToAlarm",
+        d->datapoints_to_alarm, "threshold", d->threshold, "comparisonOperator",
+        cmp_names[d->comparison], "treatMissingData", missing_names[d->missing]);
     if (o && d->has_denominator &&
-        json_object_set_new(o, "denominator", json_pack("{s:s,s:o}", "metric", d->denominator.name, "labels",
-                                                        labels_json(&d->denominator)))) {
+        json_object_set_new(o, "denominator",
+                            json_pack("{s:s,s:o}", "metric", d->denominator.name, "labels",
+                                      labels_json(&d->denominator)))) {
         json_decref(o);
         return NULL;
     }
@@ -903,13 +972,15 @@ json_t *alarm_transition_detail(const alarm_transition *t)
 {
     char now[32], before[32];
     char *data = json_dumps(t->reason_data, JSON_COMPACT);
-    json_t *d = data ? json_pack("{s:s,s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s},s:o}", "alarmName", t->def->name,
-                                 "state", "value", state_names[t->new_state], "reason", t->reason, "reasonData",
-                                 data, "timestamp", clock_fmt_iso(t->time_ms, 1, now, sizeof now), "previousState",
-                                 "value", state_names[t->old_state], "reason", t->old_reason, "timestamp",
-                                 clock_fmt_iso(t->old_time_ms, 1, before, sizeof before), "configuration",
-                                 alarm_def_json(t->def))
-                     : NULL;
+    json_t *d =
+        data ? json_pack("{s:s,s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s},s:o}", "alarmName", t->def->name,
+                         "state", "value", state_names[t->new_state], "reason", t->reason,
+                         "reasonData", data, "timestamp",
+                         clock_fmt_iso(t->time_ms, 1, now, sizeof now), "previousState", "value",
+                         state_names[t->old_state], "reason", t->old_reason, "timestamp",
+                         clock_fmt_iso(t->old_time_ms, 1, before, sizeof before), "configuration",
+                         alarm_def_json(t->def))
+             : NULL;
     free(data);
     return d;
 }
@@ -922,17 +993,20 @@ static json_t *alarm_json(const alarm *al)
     json_t *recent = json_array();
     for (int i = 0; recent && i < al->ring_n; i++) {
         const datapoint *p = ring_at(al, i);
-        json_array_append_new(recent, json_pack("{s:s,s:o}", "timestamp", clock_fmt_iso(p->ts_ms, 1, iso, sizeof iso),
-                                                "value", p->present ? json_real(p->v) : json_null()));
+        json_array_append_new(
+            recent, json_pack("{s:s,s:o}", "timestamp", clock_fmt_iso(p->ts_ms, 1, iso, sizeof iso),
+                              "value", p->present ? json_real(p->v) : json_null()));
     }
     json_t *last = json_null();
     if (al->has_transition)
-        last = json_pack("{s:s,s:s,s:s}", "from", state_names[al->last_from], "to", state_names[al->last_to],
-                         "timestamp", clock_fmt_iso(al->last_ms, 1, iso, sizeof iso));
+        last = json_pack("{s:s,s:s,s:s}", "from", state_names[al->last_from], "to",
+                         state_names[al->last_to], "timestamp",
+                         clock_fmt_iso(al->last_ms, 1, iso, sizeof iso));
     json_object_set_new(o, "state", json_string(state_names[al->state]));
     json_object_set_new(o, "stateReason", json_string(al->reason));
     json_object_set(o, "stateReasonData", al->reason_data ? al->reason_data : json_null());
-    json_object_set_new(o, "stateUpdatedTimestamp", json_string(clock_fmt_iso(al->state_ms, 1, iso, sizeof iso)));
+    json_object_set_new(o, "stateUpdatedTimestamp",
+                        json_string(clock_fmt_iso(al->state_ms, 1, iso, sizeof iso)));
     json_object_set_new(o, "lastTransition", last);
     json_object_set_new(o, "recentDatapoints", recent);
     return o;

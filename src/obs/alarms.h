@@ -36,10 +36,10 @@
  */
 #ifndef ORDERLY_ALARMS_H
 #define ORDERLY_ALARMS_H
-#include <jansson.h>
-#include <stdint.h>
 #include "conf/limits.h"
 #include "obs/metrics.h"
+#include <jansson.h>
+#include <stdint.h>
 
 typedef enum { ALARM_INSUFFICIENT_DATA = 0, ALARM_OK, ALARM_ALARM } alarm_state;
 
@@ -58,7 +58,7 @@ typedef enum {
     ALARM_MISSING_MISSING = 0, /* neither good nor bad; all missing -> INSUFFICIENT_DATA */
     ALARM_MISSING_NOT_BREACHING,
     ALARM_MISSING_BREACHING,
-    ALARM_MISSING_IGNORE,      /* skipped: the last N periods WITH data are evaluated */
+    ALARM_MISSING_IGNORE, /* skipped: the last N periods WITH data are evaluated */
 } alarm_missing;
 
 typedef struct alarm_matcher {
@@ -77,13 +77,13 @@ typedef struct alarm_def {
     char name[LIMIT_ALARM_NAME_MAX + 1];
     char description[LIMIT_ALARM_DESCRIPTION_MAX + 1];
     alarm_metric metric;
-    alarm_metric denominator;          /* used when has_denominator */
+    alarm_metric denominator; /* used when has_denominator */
     int has_denominator;
     alarm_stat statistic;
-    double percentile;                 /* ALARM_STAT_PERCENTILE: 99 for "p99" */
+    double percentile; /* ALARM_STAT_PERCENTILE: 99 for "p99" */
     int period_s;
-    int evaluation_periods;            /* N */
-    int datapoints_to_alarm;           /* M, 1..N */
+    int evaluation_periods;  /* N */
+    int datapoints_to_alarm; /* M, 1..N */
     double threshold;
     alarm_cmp comparison;
     alarm_missing missing;
@@ -117,18 +117,18 @@ typedef struct alarms alarms;
 typedef struct alarm_transition {
     const alarm_def *def;
     alarm_state old_state, new_state;
-    const char *reason;          /* CloudWatch-like text */
-    const json_t *reason_data;   /* {version, queryDate, startDate, statistic, period, threshold,
-                                    recentDatapoints, evaluatedDatapoints} */
-    int64_t time_ms;             /* of the new state */
-    int64_t old_time_ms;         /* when the old state began */
+    const char *reason;        /* CloudWatch-like text */
+    const json_t *reason_data; /* {version, queryDate, startDate, statistic, period, threshold,
+                                  recentDatapoints, evaluatedDatapoints} */
+    int64_t time_ms;           /* of the new state */
+    int64_t old_time_ms;       /* when the old state began */
     const char *old_reason;
 } alarm_transition;
 typedef void (*alarm_transition_fn)(void *arg, const alarm_transition *t);
 
 /* The event a transition is published as (CloudWatch's "Alarm State Change"). */
 #define ALARM_EVENT_SOURCE "orderly.alarms"
-#define ALARM_EVENT_TYPE "AlarmStateChanged"
+#define ALARM_EVENT_TYPE   "AlarmStateChanged"
 /* Its detail: {alarmName, state: {value, reason, reasonData (JSON text),
  * timestamp}, previousState: {value, reason, timestamp}, configuration: the
  * definition (alarm_def_json)}.  New reference; NULL when out of memory. */

@@ -4,16 +4,16 @@
  * treatMissingData, the transitions with their reason, callback and state
  * gauge, stalled periods, definition errors and the thread's start/stop.
  * Time is driven by calling alarms_tick with chosen wall times. */
+#include "lib/err.h"
+#include "obs/alarms.h"
+#include "obs/log.h"
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include "lib/err.h"
-#include "obs/alarms.h"
-#include "obs/log.h"
 
-#define T0 1699999980000LL /* a multiple of 60 s */
+#define T0  1699999980000LL /* a multiple of 60 s */
 #define SEC 1000LL
 
 static metrics *m;
@@ -37,8 +37,8 @@ TestSuite(alarms, .init = setup, .fini = teardown);
 
 /* ---- helpers ----------------------------------------------------------------------- */
 
-static alarm_def def(const char *name, const char *metric, const char *stat, int period_s, double threshold,
-                     alarm_cmp cmp)
+static alarm_def def(const char *name, const char *metric, const char *stat, int period_s,
+                     double threshold, alarm_cmp cmp)
 {
     alarm_def d;
     memset(&d, 0, sizeof d);
@@ -102,13 +102,15 @@ Test(alarms, statistic_comparison_and_missing_names)
     alarm_stat s;
     double q;
     char buf[16];
-    const char *ok[] = {"Maximum", "Minimum", "Average", "Sum", "SampleCount", "p50", "p99", "p99.9"};
+    const char *ok[] = {"Maximum",     "Minimum", "Average", "Sum",
+                        "SampleCount", "p50",     "p99",     "p99.9"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         cr_expect_eq(alarm_stat_parse(ok[i], &s, &q), 0, "%s", ok[i]);
         cr_expect_str_eq(alarm_stat_name(s, q, buf, sizeof buf), ok[i]);
     }
     cr_expect_eq(q, 99.9);
-    const char *bad[] = {"", "max", "p", "p0", "p100", "p9.", "p.5", "p1.2.3", "p-1", "P99", "p99x", "Maximum "};
+    const char *bad[] = {"",    "max",    "p",   "p0",  "p100", "p9.",
+                         "p.5", "p1.2.3", "p-1", "P99", "p99x", "Maximum "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_eq(alarm_stat_parse(bad[i], &s, &q), ORD_EINVAL, "'%s' is refused", bad[i]);
     cr_expect_eq(alarm_cmp_parse("GreaterThanThreshold"), ALARM_GT);
@@ -238,7 +240,8 @@ Test(alarms, histogram_percentiles_from_bucket_deltas)
     static const char *const lb[] = {"route", NULL};
     metric_family *f = metrics_histogram(m, "latency", "latency", lb, bounds, 4);
     metric_series *r1 = metric_series1(f, "/a"), *r2 = metric_series1(f, "/b");
-    for (int i = 0; i < 100; i++) metric_observe(r1, 3.0); /* before start: not in any period */
+    for (int i = 0; i < 100; i++)
+        metric_observe(r1, 3.0); /* before start: not in any period */
     al = alarms_new(m, 10, NULL, NULL);
     const char *stats[] = {"p50", "p90", "p99", "Average", "Sum", "SampleCount"};
     for (int i = 0; i < 6; i++) {
@@ -248,8 +251,10 @@ Test(alarms, histogram_percentiles_from_bucket_deltas)
     alarm_def mx = def("max-on-histogram", "latency", "Maximum", 60, 1, ALARM_GT);
     add(&mx);
     alarms_tick(al, T0);
-    for (int i = 0; i < 60; i++) metric_observe(r1, 0.05);
-    for (int i = 0; i < 38; i++) metric_observe(r2, 0.05);
+    for (int i = 0; i < 60; i++)
+        metric_observe(r1, 0.05);
+    for (int i = 0; i < 38; i++)
+        metric_observe(r2, 0.05);
     metric_observe(r2, 0.7);
     metric_observe(r2, 0.7);
     alarms_tick(al, T0 + 60 * SEC);
@@ -377,9 +382,12 @@ Test(alarms, m_out_of_n)
     cr_expect_str_eq(state("3of3"), "ALARM", "3 breaching in a row");
     json_t *o = alarms_json(al, "3of3", NULL);
     const char *reason = json_string_value(json_object_get(o, "stateReason"));
-    cr_expect(strstr(reason, "Threshold Crossed: 3 out of the last 3 datapoints [10.0 (") == reason, "%s", reason);
-    cr_expect(strstr(reason, "were greater than the threshold (5.0) (minimum 3 datapoints for OK -> ALARM "
-                             "transition).") != NULL, "%s", reason);
+    cr_expect(strstr(reason, "Threshold Crossed: 3 out of the last 3 datapoints [10.0 (") == reason,
+              "%s", reason);
+    cr_expect(strstr(reason,
+                     "were greater than the threshold (5.0) (minimum 3 datapoints for OK -> ALARM "
+                     "transition).") != NULL,
+              "%s", reason);
     json_decref(o);
 }
 
@@ -404,7 +412,8 @@ Test(alarms, treat_missing_data)
     metric_series *g = metric_series0(f);
     metric_set(g, 9);
     alarms_tick(al, T0 + 120 * SEC);
-    for (int i = 0; i < 4; i++) cr_expect_str_eq(state(modes[i]), "ALARM", "%s with a breaching value", modes[i]);
+    for (int i = 0; i < 4; i++)
+        cr_expect_str_eq(state(modes[i]), "ALARM", "%s with a breaching value", modes[i]);
     /* missing again */
     metric_family_hide(f);
     alarms_tick(al, T0 + 180 * SEC);
@@ -413,11 +422,13 @@ Test(alarms, treat_missing_data)
     cr_expect_str_eq(state("breaching"), "ALARM");
     cr_expect_str_eq(state("ignore"), "ALARM", "ignore keeps the state");
     json_t *o = alarms_json(al, "missing", NULL);
-    cr_expect_str_eq(json_string_value(json_object_get(o, "stateReason")), "Insufficient Data: 1 datapoint was unknown.");
+    cr_expect_str_eq(json_string_value(json_object_get(o, "stateReason")),
+                     "Insufficient Data: 1 datapoint was unknown.");
     json_decref(o);
     o = alarms_json(al, "notBreaching", NULL);
-    cr_expect(strstr(json_string_value(json_object_get(o, "stateReason")), "(1 missing datapoint treated as not "
-                                                                           "breaching)"),
+    cr_expect(strstr(json_string_value(json_object_get(o, "stateReason")),
+                     "(1 missing datapoint treated as not "
+                     "breaching)"),
               "%s", json_string_value(json_object_get(o, "stateReason")));
     json_decref(o);
 }
@@ -474,7 +485,8 @@ Test(alarms, transitions_callback_reason_and_state_gauge)
     cr_expect(gr.insufficient == 1 && gr.ok == 0 && gr.alarm == 0, "initial gauge");
     json_t *o = alarms_json(al, "dlq-visible", NULL);
     cr_expect_str_eq(json_string_value(json_object_get(o, "state")), "INSUFFICIENT_DATA");
-    cr_expect_str_eq(json_string_value(json_object_get(o, "stateReason")), "Unchecked: Initial alarm creation");
+    cr_expect_str_eq(json_string_value(json_object_get(o, "stateReason")),
+                     "Unchecked: Initial alarm creation");
     cr_expect(json_is_null(json_object_get(o, "lastTransition")));
     json_decref(o);
 
@@ -502,10 +514,12 @@ Test(alarms, transitions_callback_reason_and_state_gauge)
     cr_expect_str_eq(seen.from[2], "ALARM");
     cr_expect_str_eq(seen.to[2], "OK");
     cr_expect_str_eq(seen.reason[1],
-                     "Threshold Crossed: 1 out of the last 1 datapoints [3.0 (2023-11-14T22:14:00Z)] was greater "
+                     "Threshold Crossed: 1 out of the last 1 datapoints [3.0 "
+                     "(2023-11-14T22:14:00Z)] was greater "
                      "than the threshold (0.0) (minimum 1 datapoint for OK -> ALARM transition).");
     cr_expect_str_eq(seen.reason[2],
-                     "Threshold Crossed: 1 out of the last 1 datapoints [0.0 (2023-11-14T22:15:00Z)] was not greater "
+                     "Threshold Crossed: 1 out of the last 1 datapoints [0.0 "
+                     "(2023-11-14T22:15:00Z)] was not greater "
                      "than the threshold (0.0) (minimum 1 datapoint for ALARM -> OK transition).");
     cr_expect_eq(seen.recent[1], 1);
 
@@ -516,16 +530,22 @@ Test(alarms, transitions_callback_reason_and_state_gauge)
     json_t *now = json_object_get(det, "state"), *prev = json_object_get(det, "previousState");
     cr_expect_str_eq(json_string_value(json_object_get(now, "value")), "ALARM");
     cr_expect_str_eq(json_string_value(json_object_get(now, "reason")), seen.reason[1]);
-    cr_expect_str_eq(json_string_value(json_object_get(now, "timestamp")), "2023-11-14T22:15:00.000Z");
+    cr_expect_str_eq(json_string_value(json_object_get(now, "timestamp")),
+                     "2023-11-14T22:15:00.000Z");
     json_t *rdata = json_loads(json_string_value(json_object_get(now, "reasonData")), 0, NULL);
     cr_expect_str_eq(json_string_value(json_object_get(rdata, "statistic")), "Maximum");
-    cr_expect_str_eq(json_string_value(json_object_get(rdata, "startDate")), "2023-11-14T22:14:00.000Z");
+    cr_expect_str_eq(json_string_value(json_object_get(rdata, "startDate")),
+                     "2023-11-14T22:14:00.000Z");
     json_decref(rdata);
     cr_expect_str_eq(json_string_value(json_object_get(prev, "value")), "OK");
-    cr_expect_str_eq(json_string_value(json_object_get(prev, "timestamp")), "2023-11-14T22:14:00.000Z");
-    cr_expect(strstr(json_string_value(json_object_get(prev, "reason")), "was not greater") != NULL);
-    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(det, "configuration"), "metric")), "dlq");
-    for (int i = 0; i < seen.n; i++) json_decref(seen.detail[i]);
+    cr_expect_str_eq(json_string_value(json_object_get(prev, "timestamp")),
+                     "2023-11-14T22:14:00.000Z");
+    cr_expect(strstr(json_string_value(json_object_get(prev, "reason")), "was not greater") !=
+              NULL);
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_object_get(det, "configuration"), "metric")), "dlq");
+    for (int i = 0; i < seen.n; i++)
+        json_decref(seen.detail[i]);
 
     gr = state_gauge("dlq-visible");
     cr_expect(gr.insufficient == 0 && gr.ok == 1 && gr.alarm == 0, "gauge after ALARM -> OK");
@@ -537,8 +557,10 @@ Test(alarms, transitions_callback_reason_and_state_gauge)
     json_t *lt = json_object_get(a0, "lastTransition");
     cr_expect_str_eq(json_string_value(json_object_get(lt, "from")), "ALARM");
     cr_expect_str_eq(json_string_value(json_object_get(lt, "to")), "OK");
-    cr_expect_str_eq(json_string_value(json_object_get(lt, "timestamp")), "2023-11-14T22:16:00.000Z");
-    cr_expect_str_eq(json_string_value(json_object_get(a0, "stateUpdatedTimestamp")), "2023-11-14T22:16:00.000Z");
+    cr_expect_str_eq(json_string_value(json_object_get(lt, "timestamp")),
+                     "2023-11-14T22:16:00.000Z");
+    cr_expect_str_eq(json_string_value(json_object_get(a0, "stateUpdatedTimestamp")),
+                     "2023-11-14T22:16:00.000Z");
     json_t *rd = json_object_get(a0, "stateReasonData");
     cr_expect_str_eq(json_string_value(json_object_get(rd, "statistic")), "Maximum");
     cr_expect_eq(json_integer_value(json_object_get(rd, "period")), 60);
@@ -570,7 +592,8 @@ Test(alarms, periods_without_a_step_are_missing)
     cr_expect_eq(json_number_value(json_object_get(json_array_get(r, 0), "value")), 1);
     cr_expect(json_is_null(json_object_get(json_array_get(r, 1), "value")));
     cr_expect(json_is_null(json_object_get(json_array_get(r, 2), "value")));
-    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(r, 2), "timestamp")), "2023-11-14T22:13:04.000Z");
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(r, 2), "timestamp")),
+                     "2023-11-14T22:13:04.000Z");
     json_decref(o);
     cr_expect_str_eq(state("g"), "OK", "1 of 3 breaching, 2 missing");
     metric_set(g, 0);
@@ -625,11 +648,13 @@ Test(alarms, definition_json)
     d.datapoints_to_alarm = 2;
     json_t *j = alarm_def_json(&d);
     char *s = json_dumps(j, JSON_SORT_KEYS);
-    cr_expect_str_eq(s, "{\"comparisonOperator\": \"GreaterThanOrEqualToThreshold\", \"datapointsToAlarm\": 2, "
-                        "\"denominator\": {\"labels\": {}, \"metric\": \"requests_total\"}, \"description\": \"\", "
-                        "\"evaluationPeriods\": 3, \"labels\": {\"code\": \"5*\"}, \"metric\": \"requests_total\", "
-                        "\"name\": \"rate\", \"periodSeconds\": 60, \"statistic\": \"p99.5\", "
-                        "\"threshold\": 0.050000000000000003, \"treatMissingData\": \"notBreaching\"}");
+    cr_expect_str_eq(
+        s,
+        "{\"comparisonOperator\": \"GreaterThanOrEqualToThreshold\", \"datapointsToAlarm\": 2, "
+        "\"denominator\": {\"labels\": {}, \"metric\": \"requests_total\"}, \"description\": \"\", "
+        "\"evaluationPeriods\": 3, \"labels\": {\"code\": \"5*\"}, \"metric\": \"requests_total\", "
+        "\"name\": \"rate\", \"periodSeconds\": 60, \"statistic\": \"p99.5\", "
+        "\"threshold\": 0.050000000000000003, \"treatMissingData\": \"notBreaching\"}");
     free(s);
     json_decref(j);
 }
