@@ -71,7 +71,7 @@ int alarm_stat_parse(const char *s, alarm_stat *stat, double *percentile)
 const char *alarm_stat_name(alarm_stat stat, double percentile, char *buf, size_t len)
 {
     if (stat == ALARM_STAT_PERCENTILE)
-        snprintf(buf, len, "p%g", percentile);
+        snprintf(buf, len, "p%.10g", percentile);
     else
         snprintf(buf, len, "%s", stat_names[stat]);
     return buf;
@@ -719,7 +719,7 @@ static void fmt_num(char *buf, size_t len, double v)
 
 static json_t *reason_data(const alarm *al, int64_t now_ms)
 {
-    char iso[32], stat[16];
+    char iso[32], stat[ALARM_STAT_NAME_MAX];
     const alarm_def *d = &al->d;
     json_t *recent = json_array(), *eval = json_array();
     for (int i = 0; i < al->ring_n; i++) {
@@ -950,7 +950,7 @@ static json_t *labels_json(const alarm_metric *m)
 
 json_t *alarm_def_json(const alarm_def *d)
 {
-    char stat[16];
+    char stat[ALARM_STAT_NAME_MAX];
     json_t *o = json_pack(
         "{s:s,s:s,s:s,s:o,s:s,s:i,s:i,s:i,s:f,s:s,s:s}", "name", d->name, "description",
         d->description, "metric", d->metric.name, "labels", labels_json(&d->metric), "statistic",

@@ -94,7 +94,9 @@ typedef struct alarm_def {
 /* "Maximum", "Minimum", "Average", "Sum", "SampleCount", "pNN[.N...]":
  * 0 and the statistic (and percentile), or ORD_EINVAL. */
 int alarm_stat_parse(const char *s, alarm_stat *stat, double *percentile);
-/* Writes the statistic's name ("p99", "p99.9", "Maximum") into buf. */
+/* Writes the statistic's name ("p99", "p99.9", "Maximum") into buf (of
+ * ALARM_STAT_NAME_MAX bytes: every name fits). */
+#define ALARM_STAT_NAME_MAX 24
 const char *alarm_stat_name(alarm_stat stat, double percentile, char *buf, size_t len);
 /* "GreaterThanThreshold" ...; index in alarm_cmp order, or -1. */
 int alarm_cmp_parse(const char *s);

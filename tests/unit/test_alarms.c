@@ -101,9 +101,9 @@ Test(alarms, statistic_comparison_and_missing_names)
 {
     alarm_stat s;
     double q;
-    char buf[16];
-    const char *ok[] = {"Maximum",     "Minimum", "Average", "Sum",
-                        "SampleCount", "p50",     "p99",     "p99.9"};
+    char buf[ALARM_STAT_NAME_MAX];
+    const char *ok[] = {"Maximum",     "Minimum", "Average",   "Sum",
+                        "SampleCount", "p50",     "p99.99999", "p99.9"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         cr_expect_eq(alarm_stat_parse(ok[i], &s, &q), 0, "%s", ok[i]);
         cr_expect_str_eq(alarm_stat_name(s, q, buf, sizeof buf), ok[i]);
