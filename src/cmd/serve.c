@@ -1,12 +1,13 @@
 /* serve.c - `orderly serve` and `orderly migrate`.
  *
- * serve builds the node: store (migrations, writer) -> queues (declared from
- * the config, names prefixed with the environment) -> bus rules -> functions
- * -> HTTP.  The main thread then waits for SIGTERM/SIGINT, and every
- * MAINTENANCE_MS runs the retention sweep.  On a signal: /ready goes 503, the
- * listener closes, long polls are answered, in-flight requests finish (up to
- * http.drainSeconds), pollers finish their batches, the writer commits what
- * is pending, and the process exits 0.
+ * serve builds the node: metrics registry -> store (migrations, writer) ->
+ * queues (declared from the config, names prefixed with the environment) ->
+ * bus rules -> functions -> HTTP -> alarms (evaluator thread).  The main
+ * thread then waits for SIGTERM/SIGINT, and every MAINTENANCE_MS runs the
+ * retention sweep.  On a signal: /ready goes 503, the listener closes, long
+ * polls are answered, in-flight requests finish (up to http.drainSeconds),
+ * pollers finish their batches, the alarms stop, the writer commits what is
+ * pending, and the process exits 0.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
+#include "obs/alarms.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "orders/orders.h"
@@ -132,6 +134,53 @@ static int add_functions(const config *cfg, fn_sys *fs)
                        f->backoff_base_ms, f->backoff_max_ms, f->idempotency_ttl_s, f->enabled};
         if (fn_add(fs, &c, err, sizeof err)) {
             fprintf(stderr, "orderly: config: functions[%zu]: %s\n", i, err);
+            return ORD_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+/* ---- Alarms ------------------------------------------------------------------ */
+
+typedef struct alarm_event {
+    bus *b;
+    bus_prepared p;
+} alarm_event;
+
+static int alarm_event_unit(store_conn *tx, void *arg)
+{
+    alarm_event *e = arg;
+    return bus_publish_prepared_tx(tx, e->b, &e->p, NULL);
+}
+
+/* On the evaluator thread: every transition becomes an AlarmStateChanged
+ * event in the event log, routed by the rules like any other. */
+static void alarm_publish(void *arg, const alarm_transition *t)
+{
+    api *a = arg;
+    alarm_event e = {.b = a->b};
+    json_t *detail = alarm_transition_detail(t);
+    bus_event ev = {
+        .source = ALARM_EVENT_SOURCE, .detail_type = ALARM_EVENT_TYPE, .detail = detail};
+    int rc = detail ? bus_prepare(a->b, &ev, &e.p) : ORD_ENOMEM;
+    json_decref(detail);
+    if (!rc) {
+        rc = store_run(a->st, alarm_event_unit, &e);
+        bus_prepared_release(&e.p);
+    }
+    if (rc)
+        log_warn("alarms", "cannot publish AlarmStateChanged", "alarm", t->def->name, "error",
+                 err_name(rc), NULL);
+}
+
+static int add_alarms(const config *cfg, alarms *al)
+{
+    for (size_t i = 0; i < cfg->nalarms; i++) {
+        char err[LIMIT_CONFIG_ERR_MAX];
+        int rc = alarms_add(al, &cfg->alarms[i], err, sizeof err);
+        if (rc == ORD_ENOMEM) return rc;
+        if (rc) {
+            fprintf(stderr, "orderly: config: alarms[%zu] (%s): %s\n", i, cfg->alarms[i].name, err);
             return ORD_ECONFIG;
         }
     }
@@ -256,6 +305,12 @@ int cmd_serve(int argc, char **argv)
     a.fs = fs;
     a.o = ord;
     if ((rc = api_metrics_init(&a, met))) goto out;
+    /* created before the server so GET /api/alarms can read it; filled after,
+     * once the server has registered the HTTP metric families */
+    if (!(a.alarms = alarms_new(met, cfg->alarm_sample_s, alarm_publish, &a))) {
+        rc = ORD_ENOMEM;
+        goto out;
+    }
     http_opts ho = {.listen = cfg->listen,
                     .threads = cfg->http.threads,
                     .connections_max = cfg->http.connections_max,
@@ -267,6 +322,7 @@ int cmd_serve(int argc, char **argv)
                     .ready = api_ready,
                     .metrics = met};
     if ((rc = http_server_start(&ho, &srv))) goto out;
+    if ((rc = add_alarms(cfg, a.alarms)) || (rc = alarms_start(a.alarms))) goto out;
     atomic_store(&a.ready, 1);
     log_info("serve", "serving", "listen", cfg->listen, "db", cfg->db, "#schemaVersion",
              (int64_t)store_schema_version(st), "#queues", (int64_t)queue_count(qs), "#rules",
@@ -297,6 +353,7 @@ int cmd_serve(int argc, char **argv)
     rc = 0;
 out:
     if (rc) log_error("serve", "cannot serve", "error", err_name(rc), "detail", err_msg(rc), NULL);
+    if (a.alarms) alarms_stop(a.alarms); /* its transitions publish through the store */
     orders_demo_stop(demo);
     if (srv) {
         /* from here no handler runs (a request arriving now would suspend
@@ -308,6 +365,7 @@ out:
         http_server_drain(srv, 2000);
         http_server_stop(srv);
     }
+    alarms_free(a.alarms);   /* after the server: GET /api/alarms reads it */
     api_metrics_release(&a); /* its collectors read the modules closed below */
     fn_sys_close(fs);
     orders_close(ord);

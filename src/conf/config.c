@@ -8,6 +8,7 @@
  * work from those rows, so adding a key is adding a row (and a field).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "conf/config.h"
@@ -49,6 +50,32 @@ static int handler_valid(const char *s)
 
 #define QUEUE_SYNTAX "[A-Za-z0-9_-]+"
 
+static int alarm_name_valid(const char *s)
+{
+    for (; *s; s++)
+        if (*s < 0x20 || *s == 0x7f) return 0; /* CloudWatch: any printable text */
+    return 1;
+}
+
+static int stat_valid(const char *s)
+{
+    alarm_stat st;
+    double q;
+    return alarm_stat_parse(s, &st, &q) == 0;
+}
+
+static int cmp_valid(const char *s)
+{
+    return alarm_cmp_parse(s) >= 0;
+}
+
+static int missing_valid(const char *s)
+{
+    return alarm_missing_parse(s) >= 0;
+}
+
+#define METRIC_SYNTAX "[a-zA-Z_:][a-zA-Z0-9_:]*"
+
 /* ---- Tables ------------------------------------------------------------- */
 
 static const conf_key top_keys[] = {
@@ -68,9 +95,8 @@ static const conf_key top_keys[] = {
     CONF_INT_KEY(config, http.threads, "http.threads", 1, LIMIT_HTTP_THREADS_MAX,
                  LIMIT_HTTP_THREADS_DEFAULT, .env = "ORDERLY_HTTP_THREADS",
                  .help = "HTTP server threads"),
-    CONF_INT_KEY(config, http.connections_max, "http.connectionsMax", 1,
-                 LIMIT_HTTP_CONNECTIONS_MAX, LIMIT_HTTP_CONNECTIONS_DEFAULT,
-                 .env = "ORDERLY_HTTP_CONNECTIONS_MAX",
+    CONF_INT_KEY(config, http.connections_max, "http.connectionsMax", 1, LIMIT_HTTP_CONNECTIONS_MAX,
+                 LIMIT_HTTP_CONNECTIONS_DEFAULT, .env = "ORDERLY_HTTP_CONNECTIONS_MAX",
                  .help = "open connections, all clients together"),
     CONF_INT_KEY(config, http.connections_per_ip, "http.connectionsPerIp", 1,
                  LIMIT_HTTP_CONNECTIONS_MAX, LIMIT_HTTP_PER_IP_DEFAULT,
@@ -102,8 +128,9 @@ static const conf_key top_keys[] = {
     CONF_INT_KEY(config, orders.max_units, "orders.maxUnitsPerOrder", 1, LIMIT_ORDER_UNITS_MAX,
                  LIMIT_ORDER_UNITS_DEFAULT, .env = "ORDERLY_ORDERS_MAX_UNITS_PER_ORDER",
                  .help = "business limit: more units (sum of qty) -> REJECTED order_limit"),
-    CONF_INT_KEY(config, orders.max_value_cents, "orders.maxOrderValueCents", 1, LIMIT_ORDER_VALUE_MAX,
-                 LIMIT_ORDER_VALUE_DEFAULT, .env = "ORDERLY_ORDERS_MAX_ORDER_VALUE_CENTS",
+    CONF_INT_KEY(config, orders.max_value_cents, "orders.maxOrderValueCents", 1,
+                 LIMIT_ORDER_VALUE_MAX, LIMIT_ORDER_VALUE_DEFAULT,
+                 .env = "ORDERLY_ORDERS_MAX_ORDER_VALUE_CENTS",
                  .help = "business limit: a larger total -> REJECTED order_limit"),
     CONF_INT_KEY(config, orders.idempotency_key_ttl_s, "orders.idempotencyKeyTtlSeconds", 1,
                  LIMIT_IDEM_KEY_TTL_S_MAX, LIMIT_IDEM_KEY_TTL_S_DEFAULT,
@@ -127,6 +154,9 @@ static const conf_key top_keys[] = {
     CONF_INT_KEY(config, orders.demo.max_orders, "orders.demoProducer.maxOrders", 1, LIMIT_DEMO_ORDERS_MAX,
                  LIMIT_DEMO_ORDERS_MAX_DEFAULT, .env = "ORDERLY_DEMO_PRODUCER_MAX_ORDERS",
                  .help = "demo producer: most orders per batch"),
+    CONF_INT_KEY(config, alarm_sample_s, "alarmSampleSeconds", 1, LIMIT_ALARM_SAMPLE_S_MAX,
+                 LIMIT_ALARM_SAMPLE_S_DEFAULT, .env = "ORDERLY_ALARM_SAMPLE_SECONDS",
+                 .help = "alarms sample gauges this often (and at every period end)"),
 };
 
 static const conf_key queue_keys[] = {
@@ -184,6 +214,82 @@ static const conf_key function_keys[] = {
                   .help = "a disabled function does not poll"),
 };
 
+/* An alarm while it is read: the definition plus the names of its enums. */
+typedef struct alarm_row {
+    alarm_def d;
+    char statistic[16];
+    char comparison[40];
+    char missing[16];
+} alarm_row;
+
+static const conf_key alarm_keys[] = {
+    CONF_STRING_KEY(alarm_row, d.name, "name", 1, LIMIT_ALARM_NAME_MAX, NULL,
+                    .valid = alarm_name_valid, .syntax = "printable text", .help = "alarm name"),
+    CONF_STRING_KEY(alarm_row, d.description, "description", 0, LIMIT_ALARM_DESCRIPTION_MAX, "",
+                    .help = "free text"),
+    CONF_STRING_KEY(alarm_row, d.metric.name, "metric", 1, LIMIT_METRICS_NAME_MAX, NULL,
+                    .valid = alarm_metric_name_valid, .syntax = METRIC_SYNTAX,
+                    .help = "a metric family of /metrics"),
+    CONF_STRING_KEY(alarm_row, statistic, "statistic", 1, 15, NULL, .valid = stat_valid,
+                    .syntax = "Maximum|Minimum|Average|Sum|SampleCount|pNN",
+                    .help = "how a period's samples become one datapoint (pNN: histograms)"),
+    CONF_INT_KEY(alarm_row, d.period_s, "periodSeconds", LIMIT_ALARM_PERIOD_S_MIN,
+                 LIMIT_ALARM_PERIOD_S_MAX, 60,
+                 .help = "length of a period; periods are aligned to the clock"),
+    CONF_INT_KEY(alarm_row, d.evaluation_periods, "evaluationPeriods", 1,
+                 LIMIT_ALARM_EVAL_PERIODS_MAX, 1,
+                 .help = "N: the last N periods are evaluated (periodSeconds x N <= 86400)"),
+    CONF_INT_KEY(alarm_row, d.datapoints_to_alarm, "datapointsToAlarm", 1,
+                 LIMIT_ALARM_EVAL_PERIODS_MAX, 0,
+                 .help = "M: ALARM when M of the N datapoints breach (1..N; default N)"),
+    CONF_STRING_KEY(alarm_row, comparison, "comparisonOperator", 1, 39, NULL, .valid = cmp_valid,
+                    .syntax =
+                        "GreaterThanThreshold|GreaterThanOrEqualToThreshold|LessThanThreshold|"
+                        "LessThanOrEqualToThreshold",
+                    .help = "how a datapoint is compared with threshold"),
+    CONF_STRING_KEY(alarm_row, missing, "treatMissingData", 1, 15, "missing",
+                    .valid = missing_valid, .syntax = "missing|notBreaching|breaching|ignore",
+                    .help = "what a period without data counts as"),
+};
+
+/* When the file has no "alarms" key: the alarms of design.md.  The shipped
+ * config/orderly.json declares the same list (a test checks it). */
+static const char default_alarms[] =
+    "[{\"name\": \"dlq-messages-visible\", \"description\": \"Messages in a dead-letter queue "
+    "(seed 001 OrdersDlqMessagesVisibleAlarm)\", \"metric\": "
+    "\"orderly_queue_dlq_messages_visible\", "
+    "\"statistic\": \"Maximum\", \"periodSeconds\": 60, \"threshold\": 0, "
+    "\"comparisonOperator\": \"GreaterThanThreshold\"},"
+    " {\"name\": \"function-errors\", \"description\": \"A function failed at least once in 5 "
+    "minutes "
+    "(seed 001 OrdersWorkerErrorsAlarm)\", \"metric\": \"orderly_function_errors_total\", "
+    "\"statistic\": \"Sum\", \"periodSeconds\": 300, \"threshold\": 1, "
+    "\"comparisonOperator\": \"GreaterThanOrEqualToThreshold\", \"treatMissingData\": "
+    "\"notBreaching\"},"
+    " {\"name\": \"queue-oldest-age\", \"description\": \"A message waited more than 5 minutes in "
+    "a queue "
+    "(seed 001 OrdersMainQueueAgeAlarm); dead-letter queues are left to dlq-messages-visible\", "
+    "\"metric\": \"orderly_queue_oldest_message_age_seconds\", \"labels\": {\"queue\": "
+    "\"!*-dlq\"}, "
+    "\"statistic\": \"Maximum\", \"periodSeconds\": 60, \"threshold\": 300, "
+    "\"comparisonOperator\": \"GreaterThanThreshold\"},"
+    " {\"name\": \"http-5xx-rate\", \"description\": \"More than 5 % of HTTP requests answered "
+    "5xx\", "
+    "\"metric\": \"orderly_http_requests_total\", \"labels\": {\"code\": \"5*\"}, "
+    "\"denominator\": {\"metric\": \"orderly_http_requests_total\"}, \"statistic\": \"Sum\", "
+    "\"periodSeconds\": 60, \"threshold\": 0.05, \"comparisonOperator\": \"GreaterThanThreshold\", "
+    "\"treatMissingData\": \"notBreaching\"},"
+    " {\"name\": \"http-p99-latency\", \"description\": \"p99 HTTP latency above 1 s (long-poll "
+    "receives, "
+    "which wait by design, excluded)\", \"metric\": \"orderly_http_request_duration_seconds\", "
+    "\"labels\": {\"route\": \"!/api/queues/{name}/receive\"}, \"statistic\": \"p99\", "
+    "\"periodSeconds\": 60, \"threshold\": 1, \"comparisonOperator\": \"GreaterThanThreshold\", "
+    "\"treatMissingData\": \"notBreaching\"},"
+    " {\"name\": \"low-stock\", \"description\": \"A product has fewer than 10 units in stock\", "
+    "\"metric\": \"orderly_inventory_stock\", \"statistic\": \"Minimum\", \"periodSeconds\": 60, "
+    "\"threshold\": 10, \"comparisonOperator\": \"LessThanThreshold\", \"treatMissingData\": "
+    "\"notBreaching\"}]";
+
 #define COUNT(t) (sizeof t / sizeof t[0])
 
 const conf_key *config_keys(size_t *n)
@@ -208,6 +314,12 @@ const conf_key *config_function_keys(size_t *n)
 {
     *n = COUNT(function_keys);
     return function_keys;
+}
+
+const conf_key *config_alarm_keys(size_t *n)
+{
+    *n = COUNT(alarm_keys);
+    return alarm_keys;
 }
 
 /* ---- Arrays of the file -------------------------------------------------- */
@@ -335,6 +447,141 @@ static int parse_functions(config *cfg, const json_t *arr, char *err, size_t err
     return 0;
 }
 
+/* "labels": {"name": "pattern", ...} into m; absent = none. */
+static int parse_labels(alarm_metric *m, const json_t *obj, const char *path, char *err,
+                        size_t errlen)
+{
+    if (!obj) return 0;
+    if (!json_is_object(obj))
+        return conf_errf(err, errlen, "\"%s\" must be an object of label name to pattern", path);
+    if (json_object_size(obj) > LIMIT_ALARM_LABELS_MAX)
+        return conf_errf(err, errlen, "\"%s\" has %zu labels; at most %d are allowed", path,
+                         json_object_size(obj), LIMIT_ALARM_LABELS_MAX);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        if (!alarm_metric_name_valid(k))
+            return conf_errf(err, errlen, "\"%s.%s\": \"%s\" is not a label name (%s)", path, k, k,
+                             METRIC_SYNTAX);
+        if (!json_is_string(v) || json_string_length(v) > LIMIT_ALARM_LABEL_VALUE_MAX)
+            return conf_errf(err, errlen,
+                             "\"%s.%s\" must be a string of 0..%d bytes (a value; '*' matches any "
+                             "run, a leading '!' negates)",
+                             path, k, LIMIT_ALARM_LABEL_VALUE_MAX);
+        alarm_matcher *lm = &m->labels[m->nlabels++];
+        snprintf(lm->name, sizeof lm->name, "%s", k);
+        snprintf(lm->pattern, sizeof lm->pattern, "%s", json_string_value(v));
+    }
+    return 0;
+}
+
+static int parse_denominator(alarm_def *d, const json_t *obj, const char *path, char *err,
+                             size_t errlen)
+{
+    char sub[CONF_PATH_MAX + 16];
+    if (!json_is_object(obj))
+        return conf_errf(err, errlen, "\"%s\" must be an object {metric, labels}", path);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        if (strcmp(k, "metric") && strcmp(k, "labels")) {
+            conf_path_join(sub, sizeof sub, path, k);
+            return conf_errf(err, errlen, "unknown key \"%s\"", sub);
+        }
+    }
+    const json_t *metric = json_object_get(obj, "metric");
+    conf_path_join(sub, sizeof sub, path, "metric");
+    if (!metric) return conf_errf(err, errlen, "missing required key \"%s\"", sub);
+    if (!json_is_string(metric) || !alarm_metric_name_valid(json_string_value(metric)))
+        return conf_errf(err, errlen, "\"%s\" must be a metric name (%s)", sub, METRIC_SYNTAX);
+    snprintf(d->denominator.name, sizeof d->denominator.name, "%s", json_string_value(metric));
+    d->has_denominator = 1;
+    conf_path_join(sub, sizeof sub, path, "labels");
+    return parse_labels(&d->denominator, json_object_get(obj, "labels"), sub, err, errlen);
+}
+
+static int parse_alarm(alarm_row *row, const json_t *e, const char *path, char *err, size_t errlen)
+{
+    static const char *const skip[] = {"labels", "threshold", "denominator", NULL};
+    char sub[CONF_PATH_MAX + 16];
+    alarm_def *d = &row->d;
+    int rc;
+    memset(row, 0, sizeof *row);
+    conf_table_defaults(alarm_keys, COUNT(alarm_keys), row);
+    if ((rc =
+             conf_table_apply(alarm_keys, COUNT(alarm_keys), e, path, 0, skip, row, err, errlen)) ||
+        (rc = conf_table_required(alarm_keys, COUNT(alarm_keys), row, path, err, errlen)))
+        return rc;
+    CHECK(alarm_stat_parse(row->statistic, &d->statistic, &d->percentile) == 0);
+    d->comparison = (alarm_cmp)alarm_cmp_parse(row->comparison);
+    d->missing = (alarm_missing)alarm_missing_parse(row->missing);
+    const json_t *t = json_object_get(e, "threshold");
+    conf_path_join(sub, sizeof sub, path, "threshold");
+    if (!t) return conf_errf(err, errlen, "missing required key \"%s\"", sub);
+    if (!json_is_number(t) || !(fabs(json_number_value(t)) <= LIMIT_ALARM_THRESHOLD_ABS_MAX))
+        return conf_errf(err, errlen, "\"%s\" must be a number with |x| <= %g", sub,
+                         LIMIT_ALARM_THRESHOLD_ABS_MAX);
+    d->threshold = json_number_value(t);
+    conf_path_join(sub, sizeof sub, path, "labels");
+    if ((rc = parse_labels(&d->metric, json_object_get(e, "labels"), sub, err, errlen))) return rc;
+    const json_t *den = json_object_get(e, "denominator");
+    conf_path_join(sub, sizeof sub, path, "denominator");
+    if (den && (rc = parse_denominator(d, den, sub, err, errlen))) return rc;
+    if (!d->datapoints_to_alarm) d->datapoints_to_alarm = d->evaluation_periods;
+    if (d->datapoints_to_alarm > d->evaluation_periods)
+        return conf_errf(err, errlen,
+                         "\"%s.datapointsToAlarm\": %d is more than evaluationPeriods (%d)", path,
+                         d->datapoints_to_alarm, d->evaluation_periods);
+    if ((long long)d->period_s * d->evaluation_periods > LIMIT_ALARM_WINDOW_S_MAX)
+        return conf_errf(err, errlen,
+                         "\"%s\": periodSeconds x evaluationPeriods = %lld; at most %d", path,
+                         (long long)d->period_s * d->evaluation_periods, LIMIT_ALARM_WINDOW_S_MAX);
+    if (d->statistic == ALARM_STAT_PERCENTILE && d->has_denominator)
+        return conf_errf(err, errlen, "\"%s\": a ratio (denominator) cannot use a percentile",
+                         path);
+    return 0;
+}
+
+static int parse_alarms(config *cfg, const json_t *arr, char *err, size_t errlen)
+{
+    int rc = check_array(arr, "alarms", LIMIT_ALARMS_MAX, err, errlen);
+    if (rc) return rc;
+    size_t n = json_array_size(arr);
+    free(cfg->alarms);
+    cfg->nalarms = 0;
+    if (!(cfg->alarms = alloc_array(n, sizeof *cfg->alarms))) return ORD_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        alarm_row row;
+        char path[CONF_PATH_MAX];
+        snprintf(path, sizeof path, "alarms[%zu]", i);
+        if ((rc = parse_alarm(&row, json_array_get(arr, i), path, err, errlen))) return rc;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(cfg->alarms[j].name, row.d.name))
+                return conf_errf(
+                    err, errlen,
+                    "\"alarms[%zu].name\": duplicate alarm name \"%s\" (also alarms[%zu])", i,
+                    row.d.name, j);
+        cfg->alarms[i] = row.d;
+        cfg->nalarms = i + 1;
+    }
+    cfg->alarms_declared = 1;
+    return 0;
+}
+
+static int load_default_alarms(config *cfg, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *arr = json_loads(default_alarms, 0, &jerr);
+    CHECK(arr != NULL);
+    int rc = parse_alarms(cfg, arr, err, errlen);
+    CHECK(rc == 0 || rc == ORD_ENOMEM);
+    cfg->alarms_declared = 0;
+    json_decref(arr);
+    return rc;
+}
+
 /* ---- The file ---------------------------------------------------------- */
 
 static int read_file(const char *file, char **buf, size_t *len, char *err, size_t errlen)
@@ -386,7 +633,7 @@ static int load_file(config *cfg, const char *file, char *err, size_t errlen)
         goto out;
     }
     snprintf(cfg->file, sizeof cfg->file, "%s", file);
-    static const char *const skip[] = {"queues", "rules", "functions", NULL};
+    static const char *const skip[] = {"queues", "rules", "functions", "alarms", NULL};
     if ((rc = conf_table_apply(top_keys, COUNT(top_keys), root, "", 0, skip, cfg, err, errlen)))
         goto out;
     const json_t *v;
@@ -394,6 +641,7 @@ static int load_file(config *cfg, const char *file, char *err, size_t errlen)
     if ((v = json_object_get(root, "rules")) && (rc = parse_rules(cfg, v, err, errlen))) goto out;
     if ((v = json_object_get(root, "functions")) && (rc = parse_functions(cfg, v, err, errlen)))
         goto out;
+    if ((v = json_object_get(root, "alarms")) && (rc = parse_alarms(cfg, v, err, errlen))) goto out;
 out:
     json_decref(root);
     free(buf);
@@ -503,6 +751,7 @@ static int load(config *cfg, const char *file, const config_setting *settings, s
     int rc;
     conf_table_defaults(top_keys, COUNT(top_keys), cfg);
     if (file && (rc = load_file(cfg, file, err, errlen))) return rc;
+    if (!cfg->alarms_declared && (rc = load_default_alarms(cfg, err, errlen))) return rc;
 
     for (size_t i = 0; i < COUNT(top_keys); i++) {
         const conf_key *k = &top_keys[i];
@@ -573,6 +822,7 @@ void config_free(config *cfg)
     free(cfg->rules);
     free(cfg->queues);
     free(cfg->functions);
+    free(cfg->alarms);
     free(cfg);
 }
 
@@ -612,12 +862,15 @@ static json_t *append_object(json_t *arr)
 
 json_t *config_to_json(const config *cfg)
 {
-    json_t *root = json_object(), *queues, *rules, *fns, *o, *t;
+    json_t *root = json_object(), *queues, *rules, *fns, *alarm_arr, *o, *t;
     if (!root || conf_table_to_json(top_keys, COUNT(top_keys), cfg, root) ||
         json_object_set_new(root, "queues", queues = json_array()) ||
         json_object_set_new(root, "rules", rules = json_array()) ||
-        json_object_set_new(root, "functions", fns = json_array()))
+        json_object_set_new(root, "functions", fns = json_array()) ||
+        json_object_set_new(root, "alarms", alarm_arr = json_array()))
         goto fail;
+    for (size_t i = 0; i < cfg->nalarms; i++)
+        if (json_array_append_new(alarm_arr, alarm_def_json(&cfg->alarms[i]))) goto fail;
     for (size_t i = 0; i < cfg->nqueues; i++) {
         const config_queue *q = &cfg->queues[i];
         if (!(o = append_object(queues)) || conf_table_to_json(queue_keys, COUNT(queue_keys), q, o) ||
@@ -674,6 +927,21 @@ void config_print_keys(FILE *out)
             LIMIT_RULE_TARGETS_MAX);
     fprintf(out, "\nfunctions[] (up to %d):\n", LIMIT_FUNCTIONS_MAX);
     conf_table_print(function_keys, COUNT(function_keys), "functions[].", out);
+    fprintf(
+        out,
+        "\nalarms[] (up to %d; without an \"alarms\" key the built-in defaults, \"alarms\": [] for "
+        "none):\n",
+        LIMIT_ALARMS_MAX);
+    conf_table_print(alarm_keys, COUNT(alarm_keys), "alarms[].", out);
+    fprintf(out,
+            "  alarms[].threshold  (number, |x| <= %g, required)\n"
+            "      the datapoint is compared with this\n"
+            "  alarms[].labels  (object of up to %d label name -> pattern)\n"
+            "      which series count: '*' matches any run of characters, a leading '!' negates\n"
+            "  alarms[].denominator  (object {metric, labels})\n"
+            "      makes the datapoint the ratio metric / denominator (same statistic; 0/0 is "
+            "missing)\n",
+            LIMIT_ALARM_THRESHOLD_ABS_MAX, LIMIT_ALARM_LABELS_MAX);
 }
 
 void config_usage(FILE *out)

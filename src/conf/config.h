@@ -5,7 +5,7 @@
  * row of one table {path, type, min, max, default, env var, flag, help} (see
  * config_keys()) that also drives --help and --print-config.  The file also
  * declares the topology: queues (SQS attributes), rules (event patterns to
- * queue targets) and functions (queue consumers).  Unknown keys, wrong types,
+ * queue targets) and functions (queue consumers), and the alarms.  Unknown keys, wrong types,
  * out-of-range values, duplicate names and references to undeclared queues
  * are errors that name the key's path, e.g.
  *     config: unknown key "queues[1].attributes.VisibiltyTimeout"
@@ -16,7 +16,8 @@
  *     int rc = config_from_args(argc, argv, &cfg, err, sizeof err);
  *     if (rc == CONFIG_HELP) { config_usage(stdout); return 0; }
  *     if (rc < 0) { fprintf(stderr, "orderly: %s\n", err); return config_exit_code(rc); }
- *     if (rc == CONFIG_PRINT) { rc = config_print(cfg, stdout); config_free(cfg); return rc ? 1 : 0; }
+ *     if (rc == CONFIG_PRINT) { rc = config_print(cfg, stdout); config_free(cfg); return rc ? 1 :
+ * 0; }
  *     ... run with cfg ...
  *     config_free(cfg);
  *
@@ -36,6 +37,7 @@
 #include "conf/limits.h"
 #include "conf/queue_attrs.h"
 #include "conf/table.h"
+#include "obs/alarms.h"
 #include "obs/log.h"
 
 /* ---- The configuration ------------------------------------------------- */
@@ -93,6 +95,10 @@ typedef struct config {
     size_t nrules;
     config_function *functions;
     size_t nfunctions;
+    alarm_def *alarms; /* the file's "alarms", or the built-in defaults when it has none */
+    size_t nalarms;
+    int alarms_declared; /* the file has an "alarms" key */
+    int alarm_sample_s;
     char file[LIMIT_DB_URL_MAX + 1]; /* the config file read, "" when none */
 } config;
 
@@ -160,5 +166,7 @@ const conf_key *config_keys(size_t *n);          /* top-level scalars */
 const conf_key *config_queue_keys(size_t *n);    /* queues[] members but attributes */
 const conf_key *config_rule_keys(size_t *n);     /* rules[] members but eventPattern, targets */
 const conf_key *config_function_keys(size_t *n); /* functions[] members */
+const conf_key *
+config_alarm_keys(size_t *n); /* alarms[] members but threshold, labels, denominator */
 
 #endif

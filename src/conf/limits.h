@@ -133,6 +133,20 @@
 #define LIMIT_METRICS_SKUS_MAX            100     /* skus in orderly_inventory_*{sku}, lowest
                                                      available first */
 
+/* ---- Alarms (CloudWatch semantics, obs/alarms) ----------------------- */
+#define LIMIT_ALARMS_MAX               100     /* alarms per node */
+#define LIMIT_ALARM_NAME_MAX           255     /* CloudWatch AlarmName: 1..255 */
+#define LIMIT_ALARM_DESCRIPTION_MAX    1024    /* CloudWatch AlarmDescription: 0..1024 */
+#define LIMIT_ALARM_PERIOD_S_MIN       1       /* periodSeconds 1..86400 */
+#define LIMIT_ALARM_PERIOD_S_MAX       86400
+#define LIMIT_ALARM_EVAL_PERIODS_MAX   100     /* evaluationPeriods (and datapointsToAlarm) 1..100 */
+#define LIMIT_ALARM_WINDOW_S_MAX       86400   /* periodSeconds x evaluationPeriods: 1 day, as CloudWatch */
+#define LIMIT_ALARM_LABELS_MAX         LIMIT_METRICS_LABELS_MAX /* label matchers of one metric */
+#define LIMIT_ALARM_LABEL_VALUE_MAX    (LIMIT_METRICS_LABEL_VALUE_MAX + 1) /* a label matcher's pattern: "!" + a value */
+#define LIMIT_ALARM_THRESHOLD_ABS_MAX  1e15    /* |threshold| */
+#define LIMIT_ALARM_SAMPLE_S_DEFAULT   10      /* alarmSampleSeconds: gauges sampled this often, */
+#define LIMIT_ALARM_SAMPLE_S_MAX       60      /* and at every period end */
+
 /* ---- Config --------------------------------------------------------- */
 #define LIMIT_CONFIG_BYTES_MAX         1048576 /* the JSON config file */
 #define LIMIT_LISTEN_ADDR_MAX          255     /* listen: HOST:PORT */

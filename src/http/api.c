@@ -29,6 +29,8 @@ const http_route api_routes[] = {
     {"DELETE", "/api/orders/{id}", api_orders_cancel},
     {"GET", "/api/orders/{id}/events", api_orders_events},
     {"GET", "/api/stats", api_stats},
+    {"GET", "/api/alarms", api_alarms_list},
+    {"GET", "/api/alarms/{name}", api_alarms_get},
     {"GET", "/metrics", api_metrics_get},
     {"GET", "/api/products", api_products_list},
     {"POST", "/api/products", api_products_create},

@@ -13,6 +13,7 @@
 #include "bus/bus.h"
 #include "fn/fn.h"
 #include "http/server.h"
+#include "obs/alarms.h"
 #include "obs/metrics.h"
 #include "orders/orders.h"
 #include "queue/queue.h"
@@ -27,8 +28,9 @@ typedef struct api {
     fn_sys *fs;
     orders *o;
     const char *env;
-    metrics *metrics;          /* GET /metrics renders it; NULL = 404 */
-    struct api_metrics *mx;    /* its collectors (http/metrics.c) */
+    metrics *metrics;       /* GET /metrics renders it; NULL = 404 */
+    struct api_metrics *mx; /* its collectors (http/metrics.c) */
+    alarms *alarms;         /* GET /api/alarms; NULL = none */
     _Atomic int ready;    /* /ready answers 200 when set */
     _Atomic int draining; /* shutting down: long polls answer now */
 } api;
@@ -62,6 +64,8 @@ int api_orders_cancel(http_req *r);
 int api_orders_events(http_req *r);
 int api_stats(http_req *r);
 int api_metrics_get(http_req *r);
+int api_alarms_list(http_req *r);
+int api_alarms_get(http_req *r);
 int api_products_list(http_req *r);
 int api_products_create(http_req *r);
 int api_products_get(http_req *r);

@@ -334,7 +334,12 @@ Test(config, unknown_keys_name_their_path)
         {"{'queues':[{'name':'q'}],'functions':[{'name':'f','handler':'h','queue':'q',"
          "'backoff':{'base':5}}]}",
          "config: unknown key \"functions[0].backoff.base\""},
-        {"{'alarms':[]}", "config: unknown key \"alarms\""},
+        {"{'alarms':[{'name':'a','metric':'m','statistic':'Sum','threshold':1,"
+         "'comparisonOperator':'LessThanThreshold','colour':1}]}",
+         "config: unknown key \"alarms[0].colour\""},
+        {"{'alarms':[{'name':'a','metric':'m','statistic':'Sum','threshold':1,"
+         "'comparisonOperator':'LessThanThreshold','denominator':{'metric':'m','label':{}}}]}",
+         "config: unknown key \"alarms[0].denominator.label\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_assert(eq(int, load(cases[i].json), ORD_ECONFIG), "accepted %s", cases[i].json);
@@ -500,7 +505,7 @@ Test(config, bounds_of_every_top_level_int_in_the_file)
         check_top_bounds(&k[i], false);
         tested++;
     }
-    cr_assert(eq(sz, tested, 15));
+    cr_assert(eq(sz, tested, 16));
 }
 
 Test(config, bounds_of_every_top_level_int_from_the_environment)
@@ -513,7 +518,7 @@ Test(config, bounds_of_every_top_level_int_from_the_environment)
         check_top_bounds(&k[i], true);
         tested++;
     }
-    cr_assert(eq(sz, tested, 15));
+    cr_assert(eq(sz, tested, 16));
 }
 
 static json_t *attr_obj(const conf_key *k, json_t *v)
@@ -976,7 +981,7 @@ Test(config, array_sizes_are_bounded)
     cr_assert(eq(sz, cfg->nqueues, LIMIT_QUEUES_MAX));
 }
 
-/* ---- The shipped config, output and lookups -------------------------------------------- */
+/* ---- Alarms ------------------------------------------------------------------------------ */
 
 static int load_shipped(void)
 {
@@ -985,6 +990,226 @@ static int load_shipped(void)
     cfg = NULL;
     return config_load(ORDERLY_SRC_DIR "/config/orderly.json", &env, 1, &cfg, err, sizeof err);
 }
+
+
+#define ALARM_BASE "'name':'a','metric':'m','statistic':'Sum','threshold':1,'comparisonOperator':'LessThanThreshold'"
+
+/* As load_json for texts beyond dq()'s buffer (no quote rewriting). */
+static int load_json_raw(json_t *root)
+{
+    const config_setting env = {"env", "dev"};
+    char *text = json_dumps(root, 0);
+    json_decref(root);
+    cr_assert(not(eq(ptr, text, NULL)));
+    config_free(cfg);
+    cfg = NULL;
+    int rc = config_load(write_tmp(text), &env, 1, &cfg, err, sizeof err);
+    free(text);
+    return rc;
+}
+
+/* An alarm object with the required keys. */
+static json_t *alarm_obj(void)
+{
+    return json_pack("{s:s,s:s,s:s,s:i,s:s}", "name", "a", "metric", "m", "statistic", "Sum", "threshold", 1,
+                     "comparisonOperator", "LessThanThreshold");
+}
+
+/* Loads one alarm: the required keys, then the members of extra (JSON, single quotes). */
+static int load_alarm(const char *extra)
+{
+    json_t *a = alarm_obj(), *x = json_loads(dq(extra), 0, NULL);
+    cr_assert(not(eq(ptr, x, NULL)), "bad test JSON %s", extra);
+    json_object_update(a, x);
+    json_decref(x);
+    return load_json(json_pack("{s:[o]}", "alarms", a));
+}
+
+Test(config, alarms_default_when_absent_none_when_empty)
+{
+    const char *names[] = {"dlq-messages-visible", "function-errors", "queue-oldest-age", "http-5xx-rate",
+                           "http-p99-latency", "low-stock"};
+    cr_assert(eq(int, load(NULL), 0), "%s", err);
+    cr_assert(eq(sz, cfg->nalarms, 6));
+    cr_assert(eq(int, cfg->alarms_declared, 0));
+    for (size_t i = 0; i < 6; i++) cr_assert(eq(str, cfg->alarms[i].name, (char *)names[i]));
+    const alarm_def *rate = &cfg->alarms[3];
+    cr_assert(eq(str, (char *)rate->metric.name, "orderly_http_requests_total"));
+    cr_assert(eq(int, rate->metric.nlabels, 1));
+    cr_assert(eq(str, (char *)rate->metric.labels[0].pattern, "5*"));
+    cr_assert(eq(int, rate->has_denominator, 1));
+    cr_assert(eq(int, rate->missing, ALARM_MISSING_NOT_BREACHING));
+    cr_assert(eq(dbl, rate->threshold, 0.05));
+    const alarm_def *errs = &cfg->alarms[1];
+    cr_assert(eq(int, errs->period_s, 300));
+    cr_assert(eq(int, errs->comparison, ALARM_GE));
+    cr_assert(eq(int, errs->evaluation_periods, 1));
+    cr_assert(eq(int, errs->datapoints_to_alarm, 1));
+    cr_assert(eq(int, cfg->alarms[4].statistic, ALARM_STAT_PERCENTILE));
+    cr_assert(eq(dbl, cfg->alarms[4].percentile, 99));
+    cr_assert(eq(int, cfg->alarm_sample_s, LIMIT_ALARM_SAMPLE_S_DEFAULT));
+    cr_assert(eq(int, load("{'queues':[]}"), 0), "%s", err);
+    cr_assert(eq(sz, cfg->nalarms, 6), "a file without \"alarms\" gets the defaults");
+    cr_assert(eq(int, load("{'alarms':[]}"), 0), "%s", err);
+    cr_assert(eq(sz, cfg->nalarms, 0), "\"alarms\": [] declares none");
+    cr_assert(eq(int, load("{'alarms':[{" ALARM_BASE "}]}"), 0), "%s", err);
+    cr_assert(eq(sz, cfg->nalarms, 1));
+    cr_assert(eq(int, cfg->alarms[0].period_s, 60), "periodSeconds defaults to 60");
+    cr_assert(eq(int, cfg->alarms[0].missing, ALARM_MISSING_MISSING));
+}
+
+Test(config, shipped_alarms_are_the_built_in_defaults)
+{
+    cr_assert(eq(int, load(NULL), 0), "%s", err);
+    json_t *first = config_to_json(cfg);
+    json_t *builtin = json_incref(json_object_get(first, "alarms"));
+    json_decref(first);
+    cr_assert(eq(int, load_shipped(), 0), "%s", err);
+    cr_assert(eq(int, cfg->alarms_declared, 1));
+    json_t *all = config_to_json(cfg);
+    json_t *shipped = json_object_get(all, "alarms");
+    char *a = json_dumps(builtin, JSON_SORT_KEYS), *b = json_dumps(shipped, JSON_SORT_KEYS);
+    cr_assert(eq(str, a, b), "config/orderly.json's alarms differ from the built-in defaults");
+    free(a);
+    free(b);
+    json_decref(all);
+    json_decref(builtin);
+}
+
+Test(config, bounds_of_every_alarm_int)
+{
+    size_t n, tested = 0;
+    const conf_key *k = config_alarm_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (k[i].type != CONF_INT) continue;
+        tested++;
+        const long long vals[] = {k[i].min, k[i].max, (long long)k[i].min - 1, (long long)k[i].max + 1};
+        for (int j = 0; j < 4; j++) {
+            json_t *a = alarm_obj();
+            /* room for every value: N = 100 of 1 s, or 1 period of up to a day */
+            int per_day = !strcmp(k[i].path, "periodSeconds");
+            json_object_set_new(a, "periodSeconds", json_integer(1));
+            json_object_set_new(a, "evaluationPeriods", json_integer(per_day ? 1 : LIMIT_ALARM_EVAL_PERIODS_MAX));
+            json_object_set_new(a, k[i].path, json_integer(vals[j]));
+            int rc = load_json(json_pack("{s:[o]}", "alarms", a));
+            if (j < 2) {
+                cr_assert(eq(int, rc, 0), "%s = %lld: %s", k[i].path, vals[j], err);
+                json_t *out = config_to_json(cfg);
+                cr_assert(eq(i64, json_int_at(json_array_get(json_object_get(out, "alarms"), 0), k[i].path),
+                             vals[j]));
+                json_decref(out);
+            } else {
+                cr_assert(eq(int, rc, ORD_ECONFIG), "%s = %lld accepted", k[i].path, vals[j]);
+                char want[CONF_PATH_MAX];
+                snprintf(want, sizeof want, "\"alarms[0].%s\" must be an integer in %d..%d, got %lld", k[i].path,
+                         k[i].min, k[i].max, vals[j]);
+                assert_err_has(want);
+            }
+        }
+    }
+    cr_assert(eq(sz, tested, 3));
+}
+
+Test(config, alarm_limits_and_checks)
+{
+    char buf[4096];
+    /* the number of alarms */
+    json_t *arr = json_array();
+    for (int i = 0; i <= LIMIT_ALARMS_MAX; i++) {
+        json_t *a = alarm_obj();
+        json_object_set_new(a, "name", json_sprintf("a%d", i));
+        json_array_append_new(arr, a);
+    }
+    cr_assert(eq(int, load_json_raw(json_pack("{s:O}", "alarms", arr)), ORD_ECONFIG));
+    assert_err_has("\"alarms\" has 101 entries; at most 100 are allowed");
+    json_array_remove(arr, 0);
+    cr_assert(eq(int, load_json_raw(json_pack("{s:o}", "alarms", arr)), 0), "%s", err);
+    cr_assert(eq(sz, cfg->nalarms, LIMIT_ALARMS_MAX));
+    /* name and description lengths */
+    json_t *a = alarm_obj();
+    json_object_set_new(a, "name", json_string(repeat('n', LIMIT_ALARM_NAME_MAX)));
+    json_object_set_new(a, "description", json_string(repeat('d', LIMIT_ALARM_DESCRIPTION_MAX)));
+    cr_assert(eq(int, load_json(json_pack("{s:[O]}", "alarms", a)), 0), "%s", err);
+    json_object_set_new(a, "name", json_string(repeat('n', LIMIT_ALARM_NAME_MAX + 1)));
+    cr_assert(eq(int, load_json(json_pack("{s:[O]}", "alarms", a)), ORD_ECONFIG));
+    assert_err_has("\"alarms[0].name\" must be a string of 1..255 bytes");
+    json_object_set_new(a, "name", json_string("a\tb"));
+    cr_assert(eq(int, load_json(json_pack("{s:[O]}", "alarms", a)), ORD_ECONFIG));
+    assert_err_has("\"alarms[0].name\"");
+    json_object_set_new(a, "name", json_string("Orders DLQ: messages visible"));
+    json_object_set_new(a, "description", json_string(repeat('d', LIMIT_ALARM_DESCRIPTION_MAX + 1)));
+    cr_assert(eq(int, load_json(json_pack("{s:[O]}", "alarms", a)), ORD_ECONFIG));
+    assert_err_has("\"alarms[0].description\" must be a string of 0..1024 bytes");
+    json_decref(a);
+    /* labels: at most 8, patterns up to 257 bytes */
+    a = alarm_obj();
+    json_t *labels = json_object();
+    for (int i = 0; i < LIMIT_ALARM_LABELS_MAX; i++) {
+        char nm[2] = {(char)('a' + i), 0};
+        json_object_set_new(labels, nm, json_string(repeat('v', LIMIT_ALARM_LABEL_VALUE_MAX)));
+    }
+    json_object_set(a, "labels", labels);
+    cr_assert(eq(int, load_json(json_pack("{s:[O]}", "alarms", a)), 0), "%s", err);
+    cr_assert(eq(int, cfg->alarms[0].metric.nlabels, LIMIT_ALARM_LABELS_MAX));
+    cr_assert(eq(sz, strlen(cfg->alarms[0].metric.labels[0].pattern), LIMIT_ALARM_LABEL_VALUE_MAX));
+    json_object_set_new(labels, "z", json_string("x"));
+    cr_assert(eq(int, load_json(json_pack("{s:[O]}", "alarms", a)), ORD_ECONFIG));
+    assert_err_has("\"alarms[0].labels\" has 9 labels; at most 8 are allowed");
+    json_object_clear(labels);
+    json_object_set_new(labels, "a", json_string(repeat('v', LIMIT_ALARM_LABEL_VALUE_MAX + 1)));
+    cr_assert(eq(int, load_json(json_pack("{s:[O]}", "alarms", a)), ORD_ECONFIG));
+    assert_err_has("\"alarms[0].labels.a\" must be a string of 0..257 bytes");
+    json_object_clear(labels);
+    json_object_set_new(labels, "a-b", json_string("x"));
+    cr_assert(eq(int, load_json(json_pack("{s:[O]}", "alarms", a)), ORD_ECONFIG));
+    assert_err_has("\"alarms[0].labels.a-b\": \"a-b\" is not a label name");
+    json_decref(labels);
+    json_decref(a);
+    /* threshold */
+    static const struct {
+        const char *threshold;
+        int ok;
+    } th[] = {{"1e15", 1}, {"-1e15", 1}, {"0.05", 1}, {"1.000001e15", 0}, {"-1.000001e15", 0}, {"'1'", 0}};
+    for (size_t i = 0; i < sizeof th / sizeof th[0]; i++) {
+        snprintf(buf, sizeof buf, "{'threshold':%s}", th[i].threshold);
+        cr_assert(eq(int, load_alarm(buf), th[i].ok ? 0 : ORD_ECONFIG), "threshold %s: %s", th[i].threshold, err);
+        if (!th[i].ok) assert_err_has("\"alarms[0].threshold\" must be a number with |x| <= 1e+15");
+    }
+    cr_assert(eq(int, load("{'alarms':[{'name':'a','metric':'m','statistic':'Sum','comparisonOperator':"
+                           "'LessThanThreshold'}]}"), ORD_ECONFIG));
+    assert_err_has("missing required key \"alarms[0].threshold\"");
+    /* M <= N, and N periods within a day */
+    cr_assert(eq(int, load_alarm("{'evaluationPeriods':3,'datapointsToAlarm':3}"), 0), "%s",
+              err);
+    cr_assert(eq(int, load_alarm("{'evaluationPeriods':3,'datapointsToAlarm':4}"),
+                 ORD_ECONFIG));
+    assert_err_has("\"alarms[0].datapointsToAlarm\": 4 is more than evaluationPeriods (3)");
+    cr_assert(eq(int, load_alarm("{'periodSeconds':864,'evaluationPeriods':100}"), 0), "%s",
+              err);
+    cr_assert(eq(int, load_alarm("{'periodSeconds':865,'evaluationPeriods':100}"),
+                 ORD_ECONFIG));
+    assert_err_has("\"alarms[0]\": periodSeconds x evaluationPeriods = 86500; at most 86400");
+    /* names of statistics, operators, missing-data treatments */
+    cr_assert(eq(int, load_alarm("{'statistic':'p99.9'}"), 0), "%s", err);
+    cr_assert(eq(int, load_alarm("{'statistic':'Max'}"), ORD_ECONFIG));
+    assert_err_has("\"alarms[0].statistic\"");
+    cr_assert(eq(int, load_alarm("{'comparisonOperator':'GreaterThan'}"), ORD_ECONFIG));
+    assert_err_has("\"alarms[0].comparisonOperator\"");
+    cr_assert(eq(int, load_alarm("{'treatMissingData':'notbreaching'}"), ORD_ECONFIG));
+    assert_err_has("\"alarms[0].treatMissingData\"");
+    cr_assert(eq(int, load_alarm("{'metric':'a-b'}"), ORD_ECONFIG));
+    assert_err_has("\"alarms[0].metric\"");
+    /* duplicates, denominators */
+    cr_assert(eq(int, load("{'alarms':[{" ALARM_BASE "},{" ALARM_BASE "}]}"), ORD_ECONFIG));
+    assert_err_has("\"alarms[1].name\": duplicate alarm name \"a\" (also alarms[0])");
+    cr_assert(eq(int, load_alarm("{'denominator':{'labels':{}}}"), ORD_ECONFIG));
+    assert_err_has("missing required key \"alarms[0].denominator.metric\"");
+    cr_assert(eq(int, load_alarm("{'statistic':'p99','denominator':{'metric':'m'}}"),
+                 ORD_ECONFIG));
+    assert_err_has("a ratio (denominator) cannot use a percentile");
+}
+
+/* ---- The shipped config, output and lookups -------------------------------------------- */
 
 Test(config, shipped_config_loads)
 {
@@ -1040,7 +1265,10 @@ Test(config, printed_config_loads_back_the_same)
                            "'rules':[{'name':'r','description':'d','eventPattern':{'a':[{'prefix':'x'}]},"
                            "'targets':[{'queue':'q'}],'enabled':false}],"
                            "'functions':[{'name':'f','handler':'h','queue':'q','backoff':{'maxMs':5}}],"
-                           "'log':{'level':'debug'},'http':{'threads':7}}"), 0), "%s", err);
+                           "'alarms':[{'name':'r','metric':'m','labels':{'code':'5*'},'denominator':{'metric':'m'},"
+                           "'statistic':'Sum','threshold':0.05,'comparisonOperator':'GreaterThanThreshold',"
+                           "'evaluationPeriods':3,'datapointsToAlarm':2,'treatMissingData':'ignore'}],"
+                           "'alarmSampleSeconds':3,'log':{'level':'debug'},'http':{'threads':7}}"), 0), "%s", err);
     char *text = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);
@@ -1058,6 +1286,10 @@ Test(config, printed_config_loads_back_the_same)
     cr_assert(json_equal(first, second), "round trip differs");
     cr_assert(eq(str, cfg->queues[0].attrs.dlq, "d"));
     cr_assert(eq(int, cfg->rules[0].enabled, 0));
+    cr_assert(eq(sz, cfg->nalarms, 1));
+    cr_assert(eq(int, cfg->alarms[0].datapoints_to_alarm, 2));
+    cr_assert(eq(int, cfg->alarms[0].has_denominator, 1));
+    cr_assert(eq(int, cfg->alarm_sample_s, 3));
     json_decref(first);
     json_decref(second);
 }
