@@ -530,7 +530,7 @@ static void read_side(alarms *a, alarm *al, side *s)
 {
     sample_ctx c = {s, al->d.name};
     s->cursor = 0;
-    metrics_read(a->m, s->m->name, NULL, sample_cb, &c);
+    metrics_read_collected(a->m, s->m->name, NULL, sample_cb, &c, 0);
     s->baseline = 0;
 }
 
@@ -844,6 +844,7 @@ int64_t alarms_tick(alarms *a, int64_t now_ms)
     int npend = 0;
     pthread_mutex_lock(&a->mu);
     int64_t next = now_ms + a->sample_ms;
+    metrics_collect(a->m); /* once per tick; every alarm reads from it */
     for (int i = 0; i < a->n; i++) {
         alarm *al = a->v[i];
         int64_t P = (int64_t)al->d.period_s * 1000;

@@ -597,12 +597,25 @@ static int series_matches(const metric_series *s, const char *const *match)
     return 1;
 }
 
+void metrics_collect(metrics *m)
+{
+    pthread_mutex_lock(&m->mu);
+    collect(m);
+    pthread_mutex_unlock(&m->mu);
+}
+
 int metrics_read(metrics *m, const char *name, const char *const *match,
                  void (*fn)(void *arg, const metric_value *v), void *arg)
 {
+    return metrics_read_collected(m, name, match, fn, arg, 1);
+}
+
+int metrics_read_collected(metrics *m, const char *name, const char *const *match,
+                           void (*fn)(void *arg, const metric_value *v), void *arg, int run_collectors)
+{
     int found = -1;
     pthread_mutex_lock(&m->mu);
-    collect(m);
+    if (run_collectors) collect(m);
     for (int i = 0; i < m->nfamilies; i++) {
         const metric_family *f = m->families[i];
         if (strcmp(f->name, name) != 0) continue;

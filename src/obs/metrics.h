@@ -98,5 +98,11 @@ typedef struct metric_value {
  * Returns the number of series passed to fn, or -1 if no such family. */
 int metrics_read(metrics *m, const char *name, const char *const *match,
                  void (*fn)(void *arg, const metric_value *v), void *arg);
+/* Runs the collectors once; then metrics_read_collected(..., 0) reads
+ * several families from that one collection (the alarm evaluator's tick:
+ * the collectors' SQL reads run once per tick, not once per alarm). */
+void metrics_collect(metrics *m);
+int metrics_read_collected(metrics *m, const char *name, const char *const *match,
+                           void (*fn)(void *arg, const metric_value *v), void *arg, int run_collectors);
 
 #endif
