@@ -113,11 +113,9 @@ int cli_init(cli *c, const cli_spec *spec, const char *cmd, int argc, char **arg
     int rc = set_url(c, url);
     if (rc) return rc;
     if (timeout) {
-        double t;
-        /* parsed like a duration flag, through the table-free path */
         char *end;
         errno = 0;
-        t = strtod(timeout, &end);
+        double t = strtod(timeout, &end);
         if (end == timeout || *end || errno || !(t > 0) || t > LIMIT_CLI_TIMEOUT_S_MAX)
             return cli_usage_error(c, "--timeout must be seconds in (0, %d]: \"%s\"", LIMIT_CLI_TIMEOUT_S_MAX,
                                    timeout);
@@ -386,6 +384,49 @@ char *cli_escape(const char *s, char *out, size_t n)
     if (k >= n) return NULL;
     out[k] = 0;
     return out;
+}
+
+/* ---- resources ----------------------------------------------------------------- */
+
+#define ORDERS_PAGE 100 /* the server's page maximum */
+
+int cli_query_add(const cli *c, char *q, size_t n, const char *key, const char *val)
+{
+    char esc[LIMIT_CLI_URL_MAX / 2];
+    if (!val) return 0;
+    size_t len = strlen(q);
+    if (!cli_escape(val, esc, sizeof esc) || (size_t)snprintf(q + len, n - len, "&%s=%s", key, esc) >= n - len)
+        return cli_usage_error(c, "the value for %s is too long", key);
+    return 0;
+}
+
+int cli_orders_each(cli *c, const char *query, long long max, void (*fn)(void *arg, const json_t *order), void *arg)
+{
+    char cursor[LIMIT_CLI_URL_MAX / 4] = "";
+    long long n = 0;
+    while (n < max) {
+        char path[LIMIT_CLI_URL_MAX];
+        long long want = max - n < ORDERS_PAGE ? max - n : ORDERS_PAGE;
+        snprintf(path, sizeof path, "/api/orders?limit=%lld%s", want, query);
+        if (cursor[0] && cli_query_add(c, path, sizeof path, "cursor", cursor)) return CMD_FAIL;
+        json_t *r;
+        int rc = cli_call(c, "GET", path, NULL, &r);
+        if (rc) return rc;
+        const json_t *orders = json_object_get(r, "orders");
+        size_t i;
+        json_t *o;
+        json_array_foreach(orders, i, o)
+        {
+            fn(arg, o);
+            n++;
+        }
+        const char *next = json_string_value(json_object_get(r, "nextCursor"));
+        int more = next && json_array_size(orders) && strlen(next) < sizeof cursor;
+        if (more) snprintf(cursor, sizeof cursor, "%s", next);
+        json_decref(r);
+        if (!more) break;
+    }
+    return 0;
 }
 
 /* ---- output ------------------------------------------------------------------- */

@@ -112,6 +112,17 @@ struct curl_slist *cli_headers(void);
 /* Why a transfer failed, in a few words ("Connection refused"). */
 const char *cli_easy_error(CURL *h, CURLcode code, char *buf, size_t n);
 
+/* ---- Resources ---------------------------------------------------------------- */
+
+/* Appends "&key=<escaped val>" to the query q (n bytes); nothing when val is
+ * NULL.  0, or CMD_USAGE after printing when it does not fit. */
+int cli_query_add(const cli *c, char *q, size_t n, const char *key, const char *val);
+/* Pages through GET /api/orders?limit=..<query> (query: "" or "&k=v..."
+ * from cli_query_add), newest first, calling fn for each order, at most max
+ * orders.  0 or CMD_FAIL (printed). */
+int cli_orders_each(cli *c, const char *query, long long max, void (*fn)(void *arg, const json_t *order),
+                    void *arg);
+
 /* ---- Output ---------------------------------------------------------------- */
 
 /* A text table printed with aligned columns; cells are copied.  Columns

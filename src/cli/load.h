@@ -70,8 +70,8 @@ typedef struct load_plan {
     /* Fills slot's next request: 0 to send it, 1 when the slot has nothing
      * to send now (asked again on the next turn of the loop). */
     int (*next)(void *ctx, int slot, load_req *req);
-    /* The answer of slot's request: status 0 = no answer (errors); body is
-     * NUL-terminated, truncated at 1 MiB.  May be NULL. */
+    /* The answer of slot's request: status 0 = no answer (errors; a reply
+     * over 1 MiB counts as one); body is NUL-terminated.  May be NULL. */
     void (*done)(void *ctx, int slot, const load_req *req, long status, const char *body, size_t len);
     /* Every whole second of the run with the figures so far.  May be NULL. */
     void (*tick)(void *ctx, int second, const load_stats *so_far);

@@ -94,34 +94,12 @@ static int send_orders(cli *c, const char *customer, double rate, double secs, i
 
 /* ---- P3: latencies read back ------------------------------------------------------ */
 
-/* completedAt - createdAt of the COMPLETED orders of customer into h. */
-static int read_latencies(cli *c, const char *customer, load_hist *h)
+static void add_latency(void *arg, const json_t *o)
 {
-    char cursor[256] = "", esc[128];
-    cli_escape(customer, esc, sizeof esc);
-    for (uint64_t read = 0; read < LIMIT_CLI_LIST_MAX;) {
-        char path[LIMIT_CLI_URL_MAX], cur[300] = "";
-        if (cursor[0] && cli_escape(cursor, cur + 8, sizeof cur - 8)) memcpy(cur, "&cursor=", 8);
-        snprintf(path, sizeof path, "/api/orders?customerId=%s&limit=100%s", esc, cur);
-        json_t *r;
-        int rc = cli_call(c, "GET", path, NULL, &r);
-        if (rc) return rc;
-        size_t i;
-        json_t *o;
-        json_array_foreach(json_object_get(r, "orders"), i, o)
-        {
-            int64_t t0, t1;
-            read++;
-            const char *a = json_string_value(json_object_get(o, "createdAt"));
-            const char *b = json_string_value(json_object_get(o, "completedAt"));
-            if (a && b && !clock_parse_iso(a, &t0) && !clock_parse_iso(b, &t1)) load_hist_add(h, (t1 - t0) * 1000);
-        }
-        const char *next = json_string_value(json_object_get(r, "nextCursor"));
-        snprintf(cursor, sizeof cursor, "%s", next && json_array_size(json_object_get(r, "orders")) ? next : "");
-        json_decref(r);
-        if (!cursor[0]) break;
-    }
-    return 0;
+    int64_t t0, t1;
+    const char *a = json_string_value(json_object_get(o, "createdAt"));
+    const char *b = json_string_value(json_object_get(o, "completedAt"));
+    if (a && b && !clock_parse_iso(a, &t0) && !clock_parse_iso(b, &t1)) load_hist_add(arg, (t1 - t0) * 1000);
 }
 
 /* ---- P4: queue producers and consumers ---------------------------------------------- */
@@ -308,7 +286,9 @@ int cmd_bench(int argc, char **argv)
     char valid_customer[80];
     snprintf(valid_customer, sizeof valid_customer, "%s-valid", customer);
     load_hist *lat = calloc(1, sizeof *lat);
-    if (!lat || (rc = read_latencies(&c, valid_customer, lat))) {
+    char query[128] = "";
+    if (!lat || (rc = cli_query_add(&c, query, sizeof query, "customerId", valid_customer)) ||
+        (rc = cli_orders_each(&c, query, LIMIT_CLI_LIST_MAX, add_latency, lat))) {
         free(lat);
         rc = CMD_FAIL;
         goto table;

@@ -6,8 +6,6 @@
 #include "cli/client.h"
 #include "cmd/cmd.h"
 
-#define LIST_PAGE 100 /* the server's page maximum */
-
 /* "/api/orders/<escaped id><suffix>" or NULL when it does not fit. */
 static char *order_path(const char *id, char *out, size_t n)
 {
@@ -64,16 +62,9 @@ static const cli_spec list_spec = {
     "Lists orders, newest first, one line each.",
     0, 0, list_flags};
 
-static void add_query(char *q, size_t n, const char *key, const char *val)
+static void add_row(void *arg, const json_t *o)
 {
-    char esc[256];
-    if (!val || !cli_escape(val, esc, sizeof esc)) return;
-    size_t len = strlen(q);
-    snprintf(q + len, n - len, "&%s=%s", key, esc);
-}
-
-static void add_row(cli_table *t, const json_t *o)
-{
+    cli_table *t = arg;
     char units[24], total[32];
     long long cents = json_integer_value(json_object_get(o, "totalCents"));
     snprintf(units, sizeof units, "%lld", (long long)json_integer_value(json_object_get(o, "units")));
@@ -95,33 +86,15 @@ static int orders_list(int argc, char **argv)
     if (rc) return rc == CLI_HELP ? CMD_OK : rc;
     long long limit;
     if ((rc = cli_opt_int(&c, "limit", 1, LIMIT_CLI_LIST_MAX, 20, &limit))) goto out;
-    char filter[600] = "";
-    add_query(filter, sizeof filter, "status", cli_opt(&c, "status"));
-    add_query(filter, sizeof filter, "customerId", cli_opt(&c, "customer"));
+    char filter[LIMIT_CLI_URL_MAX / 2] = "";
+    if ((rc = cli_query_add(&c, filter, sizeof filter, "status", cli_opt(&c, "status"))) ||
+        (rc = cli_query_add(&c, filter, sizeof filter, "customerId", cli_opt(&c, "customer"))))
+        goto out;
     static const char *const head[] = {"ORDER ID", "STATUS", "REASON", "CUSTOMER", "UNITS", "TOTAL", "CREATED"};
     cli_table t;
     cli_table_init(&t, 7, 0x30, head);
-    char cursor[256] = "";
-    long long n = 0;
-    while (n < limit) {
-        char path[LIMIT_CLI_URL_MAX];
-        long long want = limit - n < LIST_PAGE ? limit - n : LIST_PAGE;
-        snprintf(path, sizeof path, "/api/orders?limit=%lld%s", want, filter);
-        add_query(path, sizeof path, "cursor", cursor[0] ? cursor : NULL);
-        json_t *r;
-        if ((rc = cli_call(&c, "GET", path, NULL, &r))) break;
-        size_t i;
-        json_t *o;
-        json_array_foreach(json_object_get(r, "orders"), i, o)
-        {
-            add_row(&t, o);
-            n++;
-        }
-        const char *next = json_string_value(json_object_get(r, "nextCursor"));
-        snprintf(cursor, sizeof cursor, "%s", next && json_array_size(json_object_get(r, "orders")) ? next : "");
-        json_decref(r);
-        if (!cursor[0]) break;
-    }
+    rc = cli_orders_each(&c, filter, limit, add_row, &t);
+    int n = t.nrows - 1;
     if (!rc) {
         if (n)
             cli_table_print(&t, stdout);
