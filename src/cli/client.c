@@ -1,5 +1,8 @@
 /* client.c - HTTP to a running orderly over libcurl, and the options and
  * usage text every client command shares (see client.h). */
+#include "cli/client.h"
+#include "cmd/cmd.h"
+#include "lib/check.h"
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -7,9 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli/client.h"
-#include "cmd/cmd.h"
-#include "lib/check.h"
 
 /* ---- options ---------------------------------------------------------------- */
 
@@ -59,8 +59,10 @@ static int set_url(cli *c, const char *u)
     size_t n = strlen(u);
     if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
         return cli_usage_error(c, "--url must start with http:// or https://: \"%s\"", u);
-    while (n > 0 && u[n - 1] == '/') n--;
-    if (n > LIMIT_CLI_URL_MAX - 128) return cli_usage_error(c, "--url is longer than %d characters", LIMIT_CLI_URL_MAX - 128);
+    while (n > 0 && u[n - 1] == '/')
+        n--;
+    if (n > LIMIT_CLI_URL_MAX - 128)
+        return cli_usage_error(c, "--url is longer than %d characters", LIMIT_CLI_URL_MAX - 128);
     memcpy(c->url, u, n);
     c->url[n] = 0;
     return 0;
@@ -78,7 +80,8 @@ int cli_init(cli *c, const cli_spec *spec, const char *cmd, int argc, char **arg
     int n = 0;
     for (const cli_flag *f = spec->flags; f && f->name; f++, n++) {
         CHECK(n < LIMIT_CLI_FLAGS_MAX);
-        opts[n] = (struct option){f->name, f->arg ? required_argument : no_argument, NULL, OPT_OWN + n};
+        opts[n] =
+            (struct option){f->name, f->arg ? required_argument : no_argument, NULL, OPT_OWN + n};
     }
     opts[n] = (struct option){"url", required_argument, NULL, OPT_URL};
     opts[n + 1] = (struct option){"timeout", required_argument, NULL, OPT_TIMEOUT};
@@ -106,7 +109,8 @@ int cli_init(cli *c, const cli_spec *spec, const char *cmd, int argc, char **arg
         }
     }
     for (int i = optind; i < argc; i++) {
-        if (c->npos == spec->pos_max) return cli_usage_error(c, "unexpected argument \"%s\"", argv[i]);
+        if (c->npos == spec->pos_max)
+            return cli_usage_error(c, "unexpected argument \"%s\"", argv[i]);
         c->pos[c->npos++] = argv[i];
     }
     if (c->npos < spec->pos_min) return cli_usage_error(c, "missing argument");
@@ -117,8 +121,8 @@ int cli_init(cli *c, const cli_spec *spec, const char *cmd, int argc, char **arg
         errno = 0;
         double t = strtod(timeout, &end);
         if (end == timeout || *end || errno || !(t > 0) || t > LIMIT_CLI_TIMEOUT_S_MAX)
-            return cli_usage_error(c, "--timeout must be seconds in (0, %d]: \"%s\"", LIMIT_CLI_TIMEOUT_S_MAX,
-                                   timeout);
+            return cli_usage_error(c, "--timeout must be seconds in (0, %d]: \"%s\"",
+                                   LIMIT_CLI_TIMEOUT_S_MAX, timeout);
         c->timeout_ms = (int)ceil(t * 1000);
         c->timeout_set = 1;
     }
@@ -154,7 +158,8 @@ const char *cli_opt(const cli *c, const char *name)
     return c->vals[flag_index(c, name)];
 }
 
-int cli_opt_int(const cli *c, const char *name, long long lo, long long hi, long long def, long long *out)
+int cli_opt_int(const cli *c, const char *name, long long lo, long long hi, long long def,
+                long long *out)
 {
     const char *v = cli_opt(c, name);
     *out = def;
@@ -163,7 +168,8 @@ int cli_opt_int(const cli *c, const char *name, long long lo, long long hi, long
     errno = 0;
     long long x = strtoll(v, &end, 10);
     if (end == v || *end || errno || x < lo || x > hi)
-        return cli_usage_error(c, "--%s must be an integer from %lld to %lld: \"%s\"", name, lo, hi, v);
+        return cli_usage_error(c, "--%s must be an integer from %lld to %lld: \"%s\"", name, lo, hi,
+                               v);
     *out = x;
     return 0;
 }
@@ -175,8 +181,8 @@ typedef struct unit {
     double factor;
 } unit;
 
-static int opt_number(const cli *c, const char *name, const unit *units, double lo, double hi, double def,
-                      double *out, const char *what)
+static int opt_number(const cli *c, const char *name, const unit *units, double lo, double hi,
+                      double def, double *out, const char *what)
 {
     const char *v = cli_opt(c, name);
     *out = def;
@@ -187,7 +193,8 @@ static int opt_number(const cli *c, const char *name, const unit *units, double 
     int ok = end != v && !errno && isfinite(x);
     if (ok) {
         const unit *u = units;
-        while (u->suffix && strcmp(u->suffix, end)) u++;
+        while (u->suffix && strcmp(u->suffix, end))
+            u++;
         ok = u->suffix != NULL;
         if (ok) x *= u->factor;
     }
@@ -221,7 +228,8 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
     }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         if (cap > b->max) cap = b->max;
         char *q = realloc(b->p, cap);
         if (!q) return 0;
@@ -236,8 +244,8 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
 
 struct curl_slist *cli_headers(void)
 {
-    static const char *const h[] = {"Content-Type: application/json", "Accept: application/json", "Expect:",
-                                    "User-Agent: orderly-cli/" ORDERLY_VERSION};
+    static const char *const h[] = {"Content-Type: application/json", "Accept: application/json",
+                                    "Expect:", "User-Agent: orderly-cli/" ORDERLY_VERSION};
     struct curl_slist *l = NULL;
     for (size_t i = 0; i < sizeof h / sizeof *h; i++) {
         struct curl_slist *n = curl_slist_append(l, h[i]);
@@ -250,8 +258,9 @@ struct curl_slist *cli_headers(void)
     return l;
 }
 
-int cli_easy_prepare(CURL *h, const char *base, const char *method, const char *path, const char *body,
-                     size_t body_len, struct curl_slist *hdrs, cli_buf *buf, int timeout_ms)
+int cli_easy_prepare(CURL *h, const char *base, const char *method, const char *path,
+                     const char *body, size_t body_len, struct curl_slist *hdrs, cli_buf *buf,
+                     int timeout_ms)
 {
     char url[LIMIT_CLI_URL_MAX + 1];
     if ((size_t)snprintf(url, sizeof url, "%s%s", base, path) >= sizeof url) return CMD_FAIL;
@@ -287,8 +296,8 @@ const char *cli_easy_error(CURL *h, CURLcode code, char *buf, size_t n)
     return buf;
 }
 
-int cli_http(cli *c, const char *method, const char *path, const json_t *body, int timeout_ms, long *status,
-             json_t **reply)
+int cli_http(cli *c, const char *method, const char *path, const json_t *body, int timeout_ms,
+             long *status, json_t **reply)
 {
     *status = 0;
     *reply = NULL;
@@ -329,7 +338,8 @@ void cli_print_problem(long status, const json_t *reply)
 {
     const char *title = json_string_value(json_object_get(reply, "title"));
     const char *detail = json_string_value(json_object_get(reply, "detail"));
-    if (!title) title = json_string_value(json_object_get(reply, "message")); /* seed-style {message} */
+    if (!title)
+        title = json_string_value(json_object_get(reply, "message")); /* seed-style {message} */
     if (title && detail && strcmp(title, detail))
         fprintf(stderr, "orderly: %s (HTTP %ld): %s\n", title, status, detail);
     else if (title)
@@ -370,8 +380,8 @@ char *cli_escape(const char *s, char *out, size_t n)
     static const char hex[] = "0123456789ABCDEF";
     size_t k = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-                    strchr("-._~:", *p);
+        int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || strchr("-._~:", *p);
         if (k + (plain ? 1 : 3) >= n) return NULL;
         if (plain) {
             out[k++] = (char)*p;
@@ -395,12 +405,14 @@ int cli_query_add(const cli *c, char *q, size_t n, const char *key, const char *
     char esc[LIMIT_CLI_URL_MAX / 2];
     if (!val) return 0;
     size_t len = strlen(q);
-    if (!cli_escape(val, esc, sizeof esc) || (size_t)snprintf(q + len, n - len, "&%s=%s", key, esc) >= n - len)
+    if (!cli_escape(val, esc, sizeof esc) ||
+        (size_t)snprintf(q + len, n - len, "&%s=%s", key, esc) >= n - len)
         return cli_usage_error(c, "the value for %s is too long", key);
     return 0;
 }
 
-int cli_orders_each(cli *c, const char *query, long long max, void (*fn)(void *arg, const json_t *order), void *arg)
+int cli_orders_each(cli *c, const char *query, long long max,
+                    void (*fn)(void *arg, const json_t *order), void *arg)
 {
     char cursor[LIMIT_CLI_URL_MAX / 4] = "";
     long long n = 0;
@@ -481,7 +493,8 @@ void cli_table_print(const cli_table *t, FILE *f)
 
 void cli_table_release(cli_table *t)
 {
-    for (int i = 0; i < t->nrows * t->ncols; i++) free(t->cells[i]);
+    for (int i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
     free(t->cells);
     memset(t, 0, sizeof *t);
 }

@@ -15,14 +15,14 @@
  */
 #ifndef ORDERLY_CLI_CLIENT_H
 #define ORDERLY_CLI_CLIENT_H
+#include "conf/limits.h"
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
-#include "conf/limits.h"
 
 #define CLI_URL_DEFAULT "http://127.0.0.1:8080"
-#define CLI_HELP 3 /* cli_init printed the usage: exit CMD_OK */
+#define CLI_HELP        3 /* cli_init printed the usage: exit CMD_OK */
 
 /* ---- Options ------------------------------------------------------------ */
 
@@ -41,11 +41,12 @@ typedef struct cli_spec {
 
 typedef struct cli {
     const cli_spec *spec;
-    char cmd[64];                        /* "dlq replay", for messages */
-    char url[LIMIT_CLI_URL_MAX + 1];     /* base, no trailing '/' */
+    char cmd[64];                    /* "dlq replay", for messages */
+    char url[LIMIT_CLI_URL_MAX + 1]; /* base, no trailing '/' */
     int timeout_ms;
-    int timeout_set;                     /* --timeout was given */
-    const char *vals[LIMIT_CLI_FLAGS_MAX]; /* by index in spec->flags: the value, "" for a set switch, NULL */
+    int timeout_set;                       /* --timeout was given */
+    const char *vals[LIMIT_CLI_FLAGS_MAX]; /* by index in spec->flags: the value, "" for a set
+                                              switch, NULL */
     const char *pos[LIMIT_CLI_POSITIONAL_MAX];
     int npos;
     CURL *h;
@@ -65,7 +66,8 @@ void cli_release(cli *c);
 const char *cli_opt(const cli *c, const char *name);
 /* --name as an integer in lo..hi (def when absent): 0, or CMD_USAGE after
  * printing why. */
-int cli_opt_int(const cli *c, const char *name, long long lo, long long hi, long long def, long long *out);
+int cli_opt_int(const cli *c, const char *name, long long lo, long long hi, long long def,
+                long long *out);
 /* --name as a number in lo..hi (def when absent): 0 or CMD_USAGE. */
 int cli_opt_double(const cli *c, const char *name, double lo, double hi, double def, double *out);
 /* --name as a duration, "3", "3s", "500ms", "2m", "1h" (seconds when bare), in
@@ -88,8 +90,8 @@ typedef struct cli_buf {
  * *reply (the parsed JSON body, NULL when empty or not JSON), or CMD_FAIL
  * after printing "orderly: cannot reach URL: why".  timeout_ms 0 = the
  * cli's. */
-int cli_http(cli *c, const char *method, const char *path, const json_t *body, int timeout_ms, long *status,
-             json_t **reply);
+int cli_http(cli *c, const char *method, const char *path, const json_t *body, int timeout_ms,
+             long *status, json_t **reply);
 /* The same, expecting 2xx: anything else is printed (a problem's title,
  * detail and field errors) and gives CMD_FAIL.  reply may be NULL. */
 int cli_call(cli *c, const char *method, const char *path, const json_t *body, json_t **reply);
@@ -104,8 +106,9 @@ char *cli_escape(const char *s, char *out, size_t n);
 /* For the load engine: makes h ready for one request (after curl_easy_reset)
  * with the reply going to buf.  body is borrowed until the transfer ends.
  * Returns 0 or CMD_FAIL when the URL is too long. */
-int cli_easy_prepare(CURL *h, const char *base, const char *method, const char *path, const char *body,
-                     size_t body_len, struct curl_slist *hdrs, cli_buf *buf, int timeout_ms);
+int cli_easy_prepare(CURL *h, const char *base, const char *method, const char *path,
+                     const char *body, size_t body_len, struct curl_slist *hdrs, cli_buf *buf,
+                     int timeout_ms);
 /* The headers every request sends (Content-Type and Accept JSON, no
  * Expect); curl_slist_free_all it.  NULL when out of memory. */
 struct curl_slist *cli_headers(void);
@@ -120,8 +123,8 @@ int cli_query_add(const cli *c, char *q, size_t n, const char *key, const char *
 /* Pages through GET /api/orders?limit=..<query> (query: "" or "&k=v..."
  * from cli_query_add), newest first, calling fn for each order, at most max
  * orders.  0 or CMD_FAIL (printed). */
-int cli_orders_each(cli *c, const char *query, long long max, void (*fn)(void *arg, const json_t *order),
-                    void *arg);
+int cli_orders_each(cli *c, const char *query, long long max,
+                    void (*fn)(void *arg, const json_t *order), void *arg);
 
 /* ---- Output ---------------------------------------------------------------- */
 

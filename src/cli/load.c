@@ -1,17 +1,17 @@
 /* load.c - the fixed-rate / closed-loop HTTP load engine (see load.h). */
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-#include "cli/client.h"
 #include "cli/load.h"
+#include "cli/client.h"
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
-#define LOAD_REPLY_MAX (1 << 20) /* a reply kept for done(); longer ones fail */
-#define LOAD_HIST_BASE 1.02
-#define LOAD_IDLE_WAIT_MS 10     /* closed loop: retry a slot that had nothing to send */
-#define LOAD_TIMER_WAIT_MS 100   /* longest sleep between turns of the loop */
+#define LOAD_REPLY_MAX     (1 << 20) /* a reply kept for done(); longer ones fail */
+#define LOAD_HIST_BASE     1.02
+#define LOAD_IDLE_WAIT_MS  10  /* closed loop: retry a slot that had nothing to send */
+#define LOAD_TIMER_WAIT_MS 100 /* longest sleep between turns of the loop */
 
 /* ---- histogram --------------------------------------------------------------- */
 
@@ -66,9 +66,10 @@ static int start_req(engine *e, int i, int64_t t0)
     if (e->p->next(e->p->ctx, i, &s->req)) return 1;
     CHECK(s->req.method && s->req.path);
     s->t0_us = t0;
-    if (cli_easy_prepare(s->h, e->p->url, s->req.method, s->req.path, s->req.body, s->req.body_len, e->hdrs,
-                         &s->buf, e->p->timeout_ms) ||
-        curl_easy_setopt(s->h, CURLOPT_PRIVATE, (void *)s) != CURLE_OK || curl_multi_add_handle(e->m, s->h) != CURLM_OK) {
+    if (cli_easy_prepare(s->h, e->p->url, s->req.method, s->req.path, s->req.body, s->req.body_len,
+                         e->hdrs, &s->buf, e->p->timeout_ms) ||
+        curl_easy_setopt(s->h, CURLOPT_PRIVATE, (void *)s) != CURLE_OK ||
+        curl_multi_add_handle(e->m, s->h) != CURLM_OK) {
         e->st->errors++;
         if (e->p->done) e->p->done(e->p->ctx, i, &s->req, 0, "", 0);
         return 1;
@@ -176,14 +177,16 @@ int load_run(const load_plan *p, load_stats *out)
         } else if (now > abort_at) {
             for (int i = 0; i < n; i++) {
                 int busy = 1;
-                for (int k = 0; k < e.nfree && busy; k++) busy = e.free_ids[k] != i;
+                for (int k = 0; k < e.nfree && busy; k++)
+                    busy = e.free_ids[k] != i;
                 if (busy) finish(&e, &e.s[i], CURLE_OPERATION_TIMEDOUT);
             }
             break;
         }
         collect(&e);
         now = clock_mono_us();
-        while (p->tick && next_tick <= (int)ceil(p->duration_s) && now >= start + (int64_t)next_tick * 1000000) {
+        while (p->tick && next_tick <= (int)ceil(p->duration_s) &&
+               now >= start + (int64_t)next_tick * 1000000) {
             out->seconds = (double)(now - start) / 1e6;
             p->tick(p->ctx, next_tick++, out);
         }

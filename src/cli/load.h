@@ -23,8 +23,8 @@
  */
 #ifndef ORDERLY_CLI_LOAD_H
 #define ORDERLY_CLI_LOAD_H
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- Latency histogram: log buckets, ~2 % resolution, 1 us .. 1 h -------- */
 #define LOAD_HIST_BUCKETS 1200
@@ -46,33 +46,34 @@ typedef struct load_req {
     const char *path;   /* appended to the base URL, escaped */
     const char *body;   /* JSON text or NULL; must live until done() */
     size_t body_len;
-    int tag;            /* the caller's kind of request, handed back to done() */
+    int tag; /* the caller's kind of request, handed back to done() */
 } load_req;
 
 typedef struct load_stats {
-    int64_t sent;      /* requests sent */
-    int64_t ok;        /* answered 2xx */
-    int64_t client;    /* answered 4xx */
-    int64_t server;    /* answered otherwise (5xx, 1xx, 3xx) */
-    int64_t errors;    /* no answer: connection failed, timed out, aborted at the end */
-    int64_t unsent;    /* rate mode: were due by the end but never sent (all slots busy) */
+    int64_t sent;   /* requests sent */
+    int64_t ok;     /* answered 2xx */
+    int64_t client; /* answered 4xx */
+    int64_t server; /* answered otherwise (5xx, 1xx, 3xx) */
+    int64_t errors; /* no answer: connection failed, timed out, aborted at the end */
+    int64_t unsent; /* rate mode: were due by the end but never sent (all slots busy) */
     int inflight;
-    double seconds;    /* from start to the last answer */
-    load_hist lat;     /* answered requests */
+    double seconds; /* from start to the last answer */
+    load_hist lat;  /* answered requests */
 } load_stats;
 
 typedef struct load_plan {
-    const char *url;    /* base: http://host:port */
-    double rate;        /* requests per second; 0 = closed loop */
+    const char *url; /* base: http://host:port */
+    double rate;     /* requests per second; 0 = closed loop */
     double duration_s;
-    int concurrency;    /* slots, 1..LIMIT_CLI_CONCURRENCY_MAX */
-    int timeout_ms;     /* per request */
+    int concurrency; /* slots, 1..LIMIT_CLI_CONCURRENCY_MAX */
+    int timeout_ms;  /* per request */
     /* Fills slot's next request: 0 to send it, 1 when the slot has nothing
      * to send now (asked again on the next turn of the loop). */
     int (*next)(void *ctx, int slot, load_req *req);
     /* The answer of slot's request: status 0 = no answer (errors; a reply
      * over 1 MiB counts as one); body is NUL-terminated.  May be NULL. */
-    void (*done)(void *ctx, int slot, const load_req *req, long status, const char *body, size_t len);
+    void (*done)(void *ctx, int slot, const load_req *req, long status, const char *body,
+                 size_t len);
     /* Every whole second of the run with the figures so far.  May be NULL. */
     void (*tick)(void *ctx, int second, const load_stats *so_far);
     void *ctx;

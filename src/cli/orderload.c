@@ -1,9 +1,9 @@
 /* orderload.c - orders under load: mix, products, sending (see orderload.h). */
+#include "cli/orderload.h"
+#include "cmd/cmd.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli/orderload.h"
-#include "cmd/cmd.h"
 
 #define OL_WEIGHT_MAX 1000000
 
@@ -16,7 +16,8 @@ int ol_mix_parse(const cli *c, const char *s, int weights[OL_KINDS])
     if (strlen(s) >= sizeof buf) return cli_usage_error(c, "--mix is too long");
     strcpy(buf, s);
     long total = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
         int k = -1;
         if (eq) {
@@ -27,13 +28,16 @@ int ol_mix_parse(const cli *c, const char *s, int weights[OL_KINDS])
         char *end = NULL;
         long w = eq ? strtol(eq + 1, &end, 10) : -1;
         if (k < 0 || end == eq + 1 || *end || w < 0 || w > OL_WEIGHT_MAX)
-            return cli_usage_error(c, "--mix is KIND=WEIGHT,... with KIND valid, fail, declined or oos and "
-                                      "WEIGHT 0-%d: \"%s\"",
-                                   OL_WEIGHT_MAX, s);
+            return cli_usage_error(
+                c,
+                "--mix is KIND=WEIGHT,... with KIND valid, fail, declined or oos and "
+                "WEIGHT 0-%d: \"%s\"",
+                OL_WEIGHT_MAX, s);
         weights[k] = (int)w;
         total += w;
     }
-    if (total <= 0) return cli_usage_error(c, "--mix needs at least one positive weight: \"%s\"", s);
+    if (total <= 0)
+        return cli_usage_error(c, "--mix needs at least one positive weight: \"%s\"", s);
     return 0;
 }
 
@@ -42,7 +46,8 @@ static int put_product(cli *c, const char *sku, const char *name, long long stoc
     char esc[128], path[256];
     if (!cli_escape(sku, esc, sizeof esc)) return CMD_FAIL;
     snprintf(path, sizeof path, "/api/products/%s", esc);
-    json_t *body = json_pack("{s:s,s:i,s:I}", "name", name, "priceCents", 100, "stock", (json_int_t)stock);
+    json_t *body =
+        json_pack("{s:s,s:i,s:I}", "name", name, "priceCents", 100, "stock", (json_int_t)stock);
     int rc = cli_call(c, "PUT", path, body, NULL);
     json_decref(body);
     return rc;
@@ -86,7 +91,8 @@ static int next(void *ctx, int slot, load_req *req)
     return 0;
 }
 
-static void done(void *ctx, int slot, const load_req *req, long status, const char *body, size_t len)
+static void done(void *ctx, int slot, const load_req *req, long status, const char *body,
+                 size_t len)
 {
     ol_counts *k = &((ol_run *)ctx)->by_kind[req->tag];
     if (status == 202)
@@ -110,11 +116,15 @@ int ol_send(cli *c, ol_run *r, double rate, double duration_s, int concurrency)
     char sku[96], oos[96];
     snprintf(sku, sizeof sku, "%s-1", r->prefix);
     snprintf(oos, sizeof oos, "%s-oos", r->prefix);
-    static const char *const fmt = "{\"customerId\":\"%s-%s\",\"items\":[{\"sku\":\"%s\",\"qty\":1}],"
-                                   "\"payment\":{\"token\":\"%s\"}}";
+    static const char *const fmt =
+        "{\"customerId\":\"%s-%s\",\"items\":[{\"sku\":\"%s\",\"qty\":1}],"
+        "\"payment\":{\"token\":\"%s\"}}";
     for (int k = 0; k < OL_KINDS; k++)
         snprintf(r->body[k], sizeof r->body[k], fmt, r->customer, ol_kind_name[k],
-                 k == OL_FAIL ? OL_FAIL_SKU : k == OL_OOS ? oos : sku, k == OL_DECLINED ? "tok_chargeDeclined" : "tok_visa");
+                 k == OL_FAIL  ? OL_FAIL_SKU
+                 : k == OL_OOS ? oos
+                               : sku,
+                 k == OL_DECLINED ? "tok_chargeDeclined" : "tok_visa");
     memset(r->by_kind, 0, sizeof r->by_kind);
     memset(r->cur, 0, sizeof r->cur);
     load_plan p = {.url = c->url,

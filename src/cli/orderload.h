@@ -12,15 +12,15 @@
  */
 #ifndef ORDERLY_CLI_ORDERLOAD_H
 #define ORDERLY_CLI_ORDERLOAD_H
-#include <stdint.h>
 #include "cli/client.h"
 #include "cli/load.h"
+#include <stdint.h>
 
 enum { OL_VALID, OL_FAIL, OL_DECLINED, OL_OOS, OL_KINDS };
 extern const char *const ol_kind_name[OL_KINDS]; /* "valid", "fail", "declined", "oos" */
 
 #define OL_FAIL_SKU "FAIL-ME"
-#define OL_STOCK 1000000000LL /* the stock of the products orders use (the API's maximum) */
+#define OL_STOCK    1000000000LL /* the stock of the products orders use (the API's maximum) */
 
 /* Parses "valid=90,fail=2,declined=5,oos=3" (kinds left out weigh 0;
  * weights 0..1000000, at least one positive).  0, or CMD_USAGE after
@@ -33,7 +33,8 @@ int ol_mix_parse(const cli *c, const char *s, int weights[OL_KINDS]);
 int ol_products(cli *c, const char *prefix);
 
 typedef struct ol_counts {
-    int64_t sent, accepted /* 202 */, rejected /* 4xx */, other /* other answers */, errors /* none */;
+    int64_t sent, accepted /* 202 */, rejected /* 4xx */, other /* other answers */,
+        errors /* none */;
 } ol_counts;
 
 typedef struct ol_run {

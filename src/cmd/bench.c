@@ -18,17 +18,17 @@
  * RESERVED back to where they were, from GET /api/stats).  Meant for a
  * server that serves nothing else meanwhile.
  */
+#include "cli/orderload.h"
+#include "cmd/cmd.h"
+#include "lib/clock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "cli/orderload.h"
-#include "cmd/cmd.h"
-#include "lib/clock.h"
 
-#define LADDER_STEPS 8
-#define P4_QUEUE "orderly-bench-p4"
+#define LADDER_STEPS  8
+#define P4_QUEUE      "orderly-bench-p4"
 #define P4_BODY_BYTES 100
 #define DRAIN_POLL_US 200000
 
@@ -60,7 +60,8 @@ static int stats(cli *c, long long *completed, long long *open)
     if (rc) return rc;
     const json_t *by = json_object_get(r, "orders_by_status");
     *completed = json_integer_value(json_object_get(by, "COMPLETED"));
-    *open = json_integer_value(json_object_get(by, "PENDING")) + json_integer_value(json_object_get(by, "RESERVED"));
+    *open = json_integer_value(json_object_get(by, "PENDING")) +
+            json_integer_value(json_object_get(by, "RESERVED"));
     json_decref(r);
     return 0;
 }
@@ -99,7 +100,8 @@ static void add_latency(void *arg, const json_t *o)
     int64_t t0, t1;
     const char *a = json_string_value(json_object_get(o, "createdAt"));
     const char *b = json_string_value(json_object_get(o, "completedAt"));
-    if (a && b && !clock_parse_iso(a, &t0) && !clock_parse_iso(b, &t1)) load_hist_add(arg, (t1 - t0) * 1000);
+    if (a && b && !clock_parse_iso(a, &t0) && !clock_parse_iso(b, &t1))
+        load_hist_add(arg, (t1 - t0) * 1000);
 }
 
 /* ---- P4: queue producers and consumers ---------------------------------------------- */
@@ -140,7 +142,8 @@ static int p4_next(void *ctx, int slot, load_req *req)
     return 0;
 }
 
-static void p4_done(void *ctx, int slot, const load_req *req, long status, const char *body, size_t len)
+static void p4_done(void *ctx, int slot, const load_req *req, long status, const char *body,
+                    size_t len)
 {
     p4 *b = ctx;
     p4_slot *s = &b->s[slot];
@@ -159,8 +162,9 @@ static void p4_done(void *ctx, int slot, const load_req *req, long status, const
         json_array_foreach(msgs, i, m)
         {
             const char *h = json_string_value(json_object_get(m, "receiptHandle"));
-            k += snprintf(s->body + k, sizeof s->body - (size_t)k, "%s{\"id\":\"%zu\",\"receiptHandle\":\"%s\"}",
-                          i ? "," : "", i, h ? h : "");
+            k += snprintf(s->body + k, sizeof s->body - (size_t)k,
+                          "%s{\"id\":\"%zu\",\"receiptHandle\":\"%s\"}", i ? "," : "", i,
+                          h ? h : "");
         }
         snprintf(s->body + k, sizeof s->body - (size_t)k, "]}");
         if (n && (size_t)k < sizeof s->body - 2) s->phase = P4_DELETE;
@@ -188,16 +192,23 @@ static int p4_run(cli *c, double secs, int conns, p4 *b, load_stats *st)
     if ((rc = cli_call(c, "POST", purge, NULL, NULL))) return rc;
     int k = snprintf(b->send_body, sizeof b->send_body, "{\"entries\":[");
     for (int i = 0; i < 10; i++)
-        k += snprintf(b->send_body + k, sizeof b->send_body - (size_t)k, "%s{\"id\":\"%d\",\"body\":\"%0*d\"}",
-                      i ? "," : "", i, P4_BODY_BYTES, i);
+        k += snprintf(b->send_body + k, sizeof b->send_body - (size_t)k,
+                      "%s{\"id\":\"%d\",\"body\":\"%0*d\"}", i ? "," : "", i, P4_BODY_BYTES, i);
     snprintf(b->send_body + k, sizeof b->send_body - (size_t)k, "]}");
     if (conns < 2) conns = 2;
     b->producers = conns / 2;
     b->s = calloc((size_t)conns, sizeof *b->s);
     if (!b->s) return CMD_FAIL;
-    for (int i = 0; i < conns; i++) b->s[i].phase = P4_RECEIVE;
-    load_plan p = {.url = c->url, .rate = 0, .duration_s = secs, .concurrency = conns,
-                   .timeout_ms = c->timeout_ms, .next = p4_next, .done = p4_done, .ctx = b};
+    for (int i = 0; i < conns; i++)
+        b->s[i].phase = P4_RECEIVE;
+    load_plan p = {.url = c->url,
+                   .rate = 0,
+                   .duration_s = secs,
+                   .concurrency = conns,
+                   .timeout_ms = c->timeout_ms,
+                   .next = p4_next,
+                   .done = p4_done,
+                   .ctx = b};
     rc = load_run(&p, st) ? CMD_FAIL : 0;
     free(b->s);
     b->s = NULL;
@@ -207,7 +218,8 @@ static int p4_run(cli *c, double secs, int conns, p4 *b, load_stats *st)
 
 /* ---- the table ------------------------------------------------------------------------ */
 
-static void row(cli_table *t, const char *id, const char *what, const char *result, const char *detail)
+static void row(cli_table *t, const char *id, const char *what, const char *result,
+                const char *detail)
 {
     const char *r[] = {id, what, result, detail};
     cli_table_add(t, r);
@@ -239,8 +251,9 @@ int cmd_bench(int argc, char **argv)
     double p1 = s->seconds > 0 ? (double)r.by_kind[OL_VALID].accepted / s->seconds : 0;
     snprintf(what, sizeof what, "intake: POST /api/orders, closed loop, %lld connections", conns);
     snprintf(res, sizeof res, "%.0f orders/s", p1);
-    snprintf(det, sizeof det, "p50 %.2f ms, p99 %.2f ms, %lld not accepted, %lld errors", load_hist_ms(&s->lat, 0.5),
-             load_hist_ms(&s->lat, 0.99), (long long)(s->client + s->server), (long long)s->errors);
+    snprintf(det, sizeof det, "p50 %.2f ms, p99 %.2f ms, %lld not accepted, %lld errors",
+             load_hist_ms(&s->lat, 0.5), load_hist_ms(&s->lat, 0.99),
+             (long long)(s->client + s->server), (long long)s->errors);
     row(&t, "P1", what, res, det);
     if (p1 < 1) {
         fprintf(stderr, "orderly bench: P1 accepted no orders\n");
@@ -254,13 +267,15 @@ int cmd_bench(int argc, char **argv)
         double rate = p1 * k / LADDER_STEPS;
         if (rate < 1) rate = 1;
         if ((rc = drain(&c, open0)) || (rc = stats(&c, &done0, &open1))) goto table;
-        printf("bench: P2 step %d/%d, offered %.0f orders/s for %g s ...\n", k, LADDER_STEPS, rate, secs);
+        printf("bench: P2 step %d/%d, offered %.0f orders/s for %g s ...\n", k, LADDER_STEPS, rate,
+               secs);
         fflush(stdout);
-        if ((rc = send_orders(&c, "bench-p2", rate, secs, (int)conns, &r)) || (rc = stats(&c, &done1, &open1)))
+        if ((rc = send_orders(&c, "bench-p2", rate, secs, (int)conns, &r)) ||
+            (rc = stats(&c, &done1, &open1)))
             goto table;
         long long backlog = r.by_kind[OL_VALID].accepted - (done1 - done0);
-        printf("bench:   %lld accepted, %lld completed, %lld not yet\n", (long long)r.by_kind[OL_VALID].accepted,
-               done1 - done0, backlog);
+        printf("bench:   %lld accepted, %lld completed, %lld not yet\n",
+               (long long)r.by_kind[OL_VALID].accepted, done1 - done0, backlog);
         if (backlog >= rate / 2) break;
         best = rate;
         best_done = (double)(done1 - done0) / r.total.seconds;
@@ -277,7 +292,8 @@ int cmd_bench(int argc, char **argv)
     double rate = best > 0 ? best / 2 : p1 / (2 * LADDER_STEPS);
     if (rate < 1) rate = 1;
     char customer[64];
-    snprintf(customer, sizeof customer, "bench-p3-%ld%ld", (long)getpid(), (long)time(NULL) % 100000);
+    snprintf(customer, sizeof customer, "bench-p3-%ld%ld", (long)getpid(),
+             (long)time(NULL) % 100000);
     if ((rc = drain(&c, open0))) goto table;
     printf("bench: P3 latency at %.0f orders/s for %g s ...\n", rate, secs);
     fflush(stdout);
@@ -295,8 +311,9 @@ int cmd_bench(int argc, char **argv)
     }
     snprintf(what, sizeof what, "latency accept -> COMPLETED at %.0f orders/s (half of P2)", rate);
     snprintf(res, sizeof res, "p50 %.0f ms", load_hist_ms(lat, 0.5));
-    snprintf(det, sizeof det, "p90 %.0f ms, p99 %.0f ms, max %.0f ms, %llu orders", load_hist_ms(lat, 0.9),
-             load_hist_ms(lat, 0.99), (double)lat->max_us / 1000, (unsigned long long)lat->n);
+    snprintf(det, sizeof det, "p90 %.0f ms, p99 %.0f ms, max %.0f ms, %llu orders",
+             load_hist_ms(lat, 0.9), load_hist_ms(lat, 0.99), (double)lat->max_us / 1000,
+             (unsigned long long)lat->n);
     free(lat);
     row(&t, "P3", what, res, det);
 
@@ -306,11 +323,13 @@ int cmd_bench(int argc, char **argv)
     p4 b = {0};
     load_stats st;
     if ((rc = p4_run(&c, secs, (int)conns, &b, &st))) goto table;
-    snprintf(what, sizeof what, "queue send + receive + delete over HTTP, %d producers, %d consumers, batches of 10",
+    snprintf(what, sizeof what,
+             "queue send + receive + delete over HTTP, %d producers, %d consumers, batches of 10",
              b.producers, (int)(conns < 2 ? 2 : conns) - b.producers);
     snprintf(res, sizeof res, "%.0f msgs/s", (double)b.deleted / st.seconds);
     snprintf(det, sizeof det, "sent %.0f msgs/s, received %.0f msgs/s, request p99 %.2f ms",
-             (double)b.sent / st.seconds, (double)b.received / st.seconds, load_hist_ms(&st.lat, 0.99));
+             (double)b.sent / st.seconds, (double)b.received / st.seconds,
+             load_hist_ms(&st.lat, 0.99));
     row(&t, "P4", what, res, det);
 table:
     printf("\n");

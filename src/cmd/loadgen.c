@@ -1,11 +1,11 @@
 /* loadgen.c - `orderly loadgen`: orders of a mix of kinds at a fixed rate
  * for a bounded time against a running server, a progress line every
  * second and a summary (see cli/orderload.h for the kinds). */
+#include "cli/orderload.h"
+#include "cmd/cmd.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli/orderload.h"
-#include "cmd/cmd.h"
 
 #define LOADGEN_MIX_DEFAULT "valid=90,fail=2,declined=5,oos=3"
 
@@ -19,9 +19,12 @@ static const cli_flag flags[] = {
 };
 
 static const cli_spec spec = {
-    "loadgen [--rate R] [--duration D] [--mix valid=90,fail=2,declined=5,oos=3] [--connections N] [--url URL]",
-    "Sends orders at R per second for D (scheduled at fixed times: latency counts from when a request\n"
-    "was due, so a slow server shows in it).  Kinds: valid (completes), fail (sku FAIL-ME: retried,\n"
+    "loadgen [--rate R] [--duration D] [--mix valid=90,fail=2,declined=5,oos=3] [--connections N] "
+    "[--url URL]",
+    "Sends orders at R per second for D (scheduled at fixed times: latency counts from when a "
+    "request\n"
+    "was due, so a slow server shows in it).  Kinds: valid (completes), fail (sku FAIL-ME: "
+    "retried,\n"
     "then dead-lettered), declined (tok_chargeDeclined: PAYMENT_FAILED), oos (a product without\n"
     "stock: REJECTED).  The products loadgen-1 (restocked to 10^9) and loadgen-oos (stock 0) are\n"
     "created first.  Prints a progress line every second and a summary with counts per kind and\n"
@@ -30,10 +33,12 @@ static const cli_spec spec = {
 
 static void progress(void *arg, int second, const load_stats *s)
 {
-    printf("[%3ds] sent %lld  accepted %lld  rejected %lld  other %lld  errors %lld  in flight %d  p50 %.2f ms  "
+    printf("[%3ds] sent %lld  accepted %lld  rejected %lld  other %lld  errors %lld  in flight %d  "
+           "p50 %.2f ms  "
            "p99 %.2f ms\n",
            second, (long long)s->sent, (long long)s->ok, (long long)s->client, (long long)s->server,
-           (long long)s->errors, s->inflight, load_hist_ms(&s->lat, 0.5), load_hist_ms(&s->lat, 0.99));
+           (long long)s->errors, s->inflight, load_hist_ms(&s->lat, 0.5),
+           load_hist_ms(&s->lat, 0.99));
     fflush(stdout);
 }
 
@@ -53,15 +58,17 @@ int cmd_loadgen(int argc, char **argv)
         (rc = cli_opt_int(&c, "connections", 1, LIMIT_CLI_CONCURRENCY_MAX, 32, &conns)) ||
         (rc = ol_mix_parse(&c, mix, r.weights)))
         goto out;
-    if (strlen(cust) > 50 || strspn(cust, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-                                 strlen(cust)) {
+    if (strlen(cust) > 50 ||
+        strspn(cust, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            strlen(cust)) {
         rc = cli_usage_error(&c, "--customer must be 1-50 of [A-Za-z0-9_.-]");
         goto out;
     }
     snprintf(customer, sizeof customer, "%s", cust);
     r.customer = customer;
     if ((rc = ol_products(&c, r.prefix))) goto out;
-    printf("loadgen: %g orders/s for %g s, mix %s, %lld connections, %s\n", rate, duration, mix, conns, c.url);
+    printf("loadgen: %g orders/s for %g s, mix %s, %lld connections, %s\n", rate, duration, mix,
+           conns, c.url);
     fflush(stdout);
     if ((rc = ol_send(&c, &r, rate, duration, (int)conns))) goto out;
 
@@ -74,12 +81,15 @@ int cmd_loadgen(int argc, char **argv)
         t.errors += r.by_kind[k].errors;
     }
     const load_stats *s = &r.total;
-    printf("summary: %.1f s, sent %lld, accepted %lld (202), rejected %lld (4xx), other %lld, errors %lld, "
+    printf("summary: %.1f s, sent %lld, accepted %lld (202), rejected %lld (4xx), other %lld, "
+           "errors %lld, "
            "not sent in time %lld, %.1f answers/s\n",
-           s->seconds, (long long)t.sent, (long long)t.accepted, (long long)t.rejected, (long long)t.other,
-           (long long)t.errors, (long long)s->unsent, s->seconds > 0 ? (double)(s->ok + s->client + s->server) / s->seconds : 0.0);
-    printf("latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", load_hist_ms(&s->lat, 0.5),
-           load_hist_ms(&s->lat, 0.9), load_hist_ms(&s->lat, 0.99), (double)s->lat.max_us / 1000.0);
+           s->seconds, (long long)t.sent, (long long)t.accepted, (long long)t.rejected,
+           (long long)t.other, (long long)t.errors, (long long)s->unsent,
+           s->seconds > 0 ? (double)(s->ok + s->client + s->server) / s->seconds : 0.0);
+    printf("latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+           load_hist_ms(&s->lat, 0.5), load_hist_ms(&s->lat, 0.9), load_hist_ms(&s->lat, 0.99),
+           (double)s->lat.max_us / 1000.0);
     static const char *const head[] = {"KIND", "SENT", "ACCEPTED", "REJECTED", "OTHER", "ERRORS"};
     cli_table tab;
     cli_table_init(&tab, 6, 0x3e, head);

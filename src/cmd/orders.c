@@ -1,10 +1,10 @@
 /* orders.c - `orderly orders get|list|cancel`: orders of a running server,
  * over HTTP (GET /api/orders/{id}, GET /api/orders, DELETE /api/orders/{id}). */
+#include "cli/client.h"
+#include "cmd/cmd.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli/client.h"
-#include "cmd/cmd.h"
 
 /* "/api/orders/<escaped id><suffix>" or NULL when it does not fit. */
 static char *order_path(const char *id, char *out, size_t n)
@@ -17,8 +17,7 @@ static char *order_path(const char *id, char *out, size_t n)
 
 static const cli_spec get_spec = {
     "orders get ID [--url URL]",
-    "Prints the order (items, totals, status, reason, timestamps) as JSON.",
-    1, 1, NULL};
+    "Prints the order (items, totals, status, reason, timestamps) as JSON.", 1, 1, NULL};
 
 static int orders_get(int argc, char **argv)
 {
@@ -59,15 +58,15 @@ static const cli_flag list_flags[] = {
 
 static const cli_spec list_spec = {
     "orders list [--status S] [--customer C] [--limit N] [--url URL]",
-    "Lists orders, newest first, one line each.",
-    0, 0, list_flags};
+    "Lists orders, newest first, one line each.", 0, 0, list_flags};
 
 static void add_row(void *arg, const json_t *o)
 {
     cli_table *t = arg;
     char units[24], total[32];
     long long cents = json_integer_value(json_object_get(o, "totalCents"));
-    snprintf(units, sizeof units, "%lld", (long long)json_integer_value(json_object_get(o, "units")));
+    snprintf(units, sizeof units, "%lld",
+             (long long)json_integer_value(json_object_get(o, "units")));
     snprintf(total, sizeof total, "%lld.%02lld", cents / 100, cents % 100);
     const char *row[] = {json_string_value(json_object_get(o, "orderId")),
                          json_string_value(json_object_get(o, "status")),
@@ -90,7 +89,8 @@ static int orders_list(int argc, char **argv)
     if ((rc = cli_query_add(&c, filter, sizeof filter, "status", cli_opt(&c, "status"))) ||
         (rc = cli_query_add(&c, filter, sizeof filter, "customerId", cli_opt(&c, "customer"))))
         goto out;
-    static const char *const head[] = {"ORDER ID", "STATUS", "REASON", "CUSTOMER", "UNITS", "TOTAL", "CREATED"};
+    static const char *const head[] = {"ORDER ID", "STATUS", "REASON", "CUSTOMER",
+                                       "UNITS",    "TOTAL",  "CREATED"};
     cli_table t;
     cli_table_init(&t, 7, 0x30, head);
     rc = cli_orders_each(&c, filter, limit, add_row, &t);

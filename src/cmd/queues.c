@@ -8,11 +8,11 @@
  * moves its messages in one transaction, so none is lost or sent twice, which
  * the script's receive / send / delete loop cannot promise.
  */
+#include "cli/client.h"
+#include "cmd/cmd.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli/client.h"
-#include "cmd/cmd.h"
 
 #define REDRIVE_BATCH 10 /* messages per redrive call: the script's ReceiveMessage maximum */
 
@@ -97,7 +97,8 @@ static char *fmt_ll(long long v, char *buf, size_t n)
 
 static const cli_spec queues_spec = {
     "queues [--url URL]",
-    "Lists the queues of the server with their messages: visible, in flight (received, not yet deleted),\n"
+    "Lists the queues of the server with their messages: visible, in flight (received, not yet "
+    "deleted),\n"
     "delayed, the age of the oldest message, and the dead-letter queue with its visible messages.",
     0, 0, NULL};
 
@@ -111,7 +112,8 @@ int cmd_queues(int argc, char **argv)
         rc = CMD_FAIL;
         goto out;
     }
-    static const char *const head[] = {"QUEUE", "VISIBLE", "IN FLIGHT", "DELAYED", "OLDEST AGE", "DLQ", "DLQ VISIBLE"};
+    static const char *const head[] = {"QUEUE",      "VISIBLE", "IN FLIGHT",  "DELAYED",
+                                       "OLDEST AGE", "DLQ",     "DLQ VISIBLE"};
     cli_table t;
     cli_table_init(&t, 7, 0x5e, head);
     size_t i;
@@ -122,9 +124,13 @@ int cmd_queues(int argc, char **argv)
         const char *dlq = qdlq(q);
         const json_t *dq = dlq ? find_exact(qs, dlq) : NULL;
         snprintf(age, sizeof age, "%llds", qstat(q, "oldestAgeSeconds"));
-        const char *row[] = {qname(q), fmt_ll(qstat(q, "visible"), v, sizeof v),
-                             fmt_ll(qstat(q, "inFlight"), f, sizeof f), fmt_ll(qstat(q, "delayed"), d, sizeof d),
-                             age, dlq, dq ? fmt_ll(qstat(dq, "visible"), dv, sizeof dv) : NULL};
+        const char *row[] = {qname(q),
+                             fmt_ll(qstat(q, "visible"), v, sizeof v),
+                             fmt_ll(qstat(q, "inFlight"), f, sizeof f),
+                             fmt_ll(qstat(q, "delayed"), d, sizeof d),
+                             age,
+                             dlq,
+                             dq ? fmt_ll(qstat(dq, "visible"), dv, sizeof dv) : NULL};
         cli_table_add(&t, row);
     }
     cli_table_print(&t, stdout);
@@ -139,9 +145,12 @@ out:
 
 static const cli_spec dlq_list_spec = {
     "dlq list [QUEUE] [--url URL]",
-    "Lists the queues that have a dead-letter queue (RedrivePolicy) with the DLQ's depth: visible and\n"
-    "in-flight messages, the age of the oldest, the messages the queue moved there since the server\n"
-    "started, and maxReceiveCount.  QUEUE (a queue or its DLQ) shows that one only.  Messages are not\n"
+    "Lists the queues that have a dead-letter queue (RedrivePolicy) with the DLQ's depth: visible "
+    "and\n"
+    "in-flight messages, the age of the oldest, the messages the queue moved there since the "
+    "server\n"
+    "started, and maxReceiveCount.  QUEUE (a queue or its DLQ) shows that one only.  Messages are "
+    "not\n"
     "shown: with SQS semantics they cannot be read without receiving them.",
     0, 1, NULL};
 
@@ -156,7 +165,8 @@ static int dlq_list(int argc, char **argv)
         rc = CMD_FAIL;
         goto out;
     }
-    static const char *const head[] = {"QUEUE", "DLQ", "VISIBLE", "IN FLIGHT", "OLDEST AGE", "MOVED", "MAX RECEIVES"};
+    static const char *const head[] = {"QUEUE",      "DLQ",   "VISIBLE",     "IN FLIGHT",
+                                       "OLDEST AGE", "MOVED", "MAX RECEIVES"};
     cli_table t;
     cli_table_init(&t, 7, 0x7c, head);
     long long total = 0;
@@ -169,16 +179,21 @@ static int dlq_list(int argc, char **argv)
         if (!dq || (only && only != q && only != dq)) continue;
         char v[24], f[24], age[32], m[24], mr[24];
         snprintf(age, sizeof age, "%llds", qstat(dq, "oldestAgeSeconds"));
-        long long max = json_integer_value(
-            json_object_get(json_object_get(json_object_get(q, "attributes"), "RedrivePolicy"), "maxReceiveCount"));
-        const char *row[] = {qname(q), dlq, fmt_ll(qstat(dq, "visible"), v, sizeof v),
-                             fmt_ll(qstat(dq, "inFlight"), f, sizeof f), age,
-                             fmt_ll(qstat(q, "movedToDlq"), m, sizeof m), fmt_ll(max, mr, sizeof mr)};
+        long long max = json_integer_value(json_object_get(
+            json_object_get(json_object_get(q, "attributes"), "RedrivePolicy"), "maxReceiveCount"));
+        const char *row[] = {qname(q),
+                             dlq,
+                             fmt_ll(qstat(dq, "visible"), v, sizeof v),
+                             fmt_ll(qstat(dq, "inFlight"), f, sizeof f),
+                             age,
+                             fmt_ll(qstat(q, "movedToDlq"), m, sizeof m),
+                             fmt_ll(max, mr, sizeof mr)};
         cli_table_add(&t, row);
         total += qstat(dq, "visible");
     }
     if (t.nrows == 1)
-        printf(only ? "%s has no dead-letter queue and is not one\n" : "no queue has a dead-letter queue\n",
+        printf(only ? "%s has no dead-letter queue and is not one\n"
+                    : "no queue has a dead-letter queue\n",
                only ? qname(only) : "");
     else
         cli_table_print(&t, stdout);
@@ -196,8 +211,8 @@ out:
  * messages go back to: *dest is set when they all go to one queue (the queue
  * named, --to, or the DLQ's only source), else NULL (each to its source);
  * main receives the name(s) for the message.  0 or CMD_FAIL after printing. */
-static int resolve_dlq(const json_t *qs, const char *name, const char *to, const json_t **dlq, const json_t **dest,
-                       char *main, size_t mainlen)
+static int resolve_dlq(const json_t *qs, const char *name, const char *to, const json_t **dlq,
+                       const json_t **dest, char *main, size_t mainlen)
 {
     const json_t *q = find_queue(qs, name);
     if (!q) return CMD_FAIL;
@@ -206,7 +221,8 @@ static int resolve_dlq(const json_t *qs, const char *name, const char *to, const
     if (qdlq(q)) {
         *dlq = find_exact(qs, qdlq(q));
         if (!*dlq) {
-            fprintf(stderr, "orderly: the dead-letter queue '%s' of %s does not exist\n", qdlq(q), qname(q));
+            fprintf(stderr, "orderly: the dead-letter queue '%s' of %s does not exist\n", qdlq(q),
+                    qname(q));
             return CMD_FAIL;
         }
         *dest = q;
@@ -252,9 +268,12 @@ static const cli_flag replay_flags[] = {
 
 static const cli_spec dlq_replay_spec = {
     "dlq replay QUEUE [--max N] [--to QUEUE] [--url URL]",
-    "Moves the messages of QUEUE's dead-letter queue (or of QUEUE when it is one) back to the main\n"
-    "queue, 10 per batch, as seed 001's replay script does, printing each batch and the total.  Each\n"
-    "batch is one redrive on the server: moved in one transaction, so no message is lost or doubled.\n"
+    "Moves the messages of QUEUE's dead-letter queue (or of QUEUE when it is one) back to the "
+    "main\n"
+    "queue, 10 per batch, as seed 001's replay script does, printing each batch and the total.  "
+    "Each\n"
+    "batch is one redrive on the server: moved in one transaction, so no message is lost or "
+    "doubled.\n"
     "The messages start again with receive count 0; orders they carry resume where they stopped.\n"
     "Messages that arrive in the DLQ after the replay started are left for the next one.",
     1, 1, replay_flags};
@@ -270,7 +289,8 @@ static int dlq_replay(int argc, char **argv)
     const json_t *dlq, *dest;
     char main[1024], path[LIMIT_CLI_URL_MAX];
     rc = CMD_FAIL;
-    if (!(qs = fetch_queues(&c)) || resolve_dlq(qs, c.pos[0], cli_opt(&c, "to"), &dlq, &dest, main, sizeof main))
+    if (!(qs = fetch_queues(&c)) ||
+        resolve_dlq(qs, c.pos[0], cli_opt(&c, "to"), &dlq, &dest, main, sizeof main))
         goto out;
     long long limit = qstat(dlq, "visible"), total = 0;
     if (max > 0 && max < limit) limit = max;
@@ -300,11 +320,11 @@ out:
     return rc;
 }
 
-static const cli_spec dlq_purge_spec = {
-    "dlq purge QUEUE [--url URL]",
-    "Deletes every message of QUEUE's dead-letter queue (or of QUEUE when it is one) and prints how\n"
-    "many.  Orders they carried stay FAILED.",
-    1, 1, NULL};
+static const cli_spec dlq_purge_spec = {"dlq purge QUEUE [--url URL]",
+                                        "Deletes every message of QUEUE's dead-letter queue (or of "
+                                        "QUEUE when it is one) and prints how\n"
+                                        "many.  Orders they carried stay FAILED.",
+                                        1, 1, NULL};
 
 static int dlq_purge(int argc, char **argv)
 {
@@ -315,12 +335,13 @@ static int dlq_purge(int argc, char **argv)
     const json_t *dlq, *dest;
     char main[1024], path[LIMIT_CLI_URL_MAX];
     rc = CMD_FAIL;
-    if (!(qs = fetch_queues(&c)) || resolve_dlq(qs, c.pos[0], NULL, &dlq, &dest, main, sizeof main) ||
+    if (!(qs = fetch_queues(&c)) ||
+        resolve_dlq(qs, c.pos[0], NULL, &dlq, &dest, main, sizeof main) ||
         !queue_path(dlq, "purge", path, sizeof path))
         goto out;
     if ((rc = cli_call(&c, "POST", path, NULL, &r))) goto out;
-    printf("Purged %lld messages from DLQ (%s)\n", (long long)json_integer_value(json_object_get(r, "purged")),
-           qname(dlq));
+    printf("Purged %lld messages from DLQ (%s)\n",
+           (long long)json_integer_value(json_object_get(r, "purged")), qname(dlq));
 out:
     json_decref(r);
     json_decref(qs);
@@ -332,7 +353,8 @@ int cmd_dlq(int argc, char **argv)
 {
     static const cmd_def sub[] = {
         {"list", dlq_list, "queues with a dead-letter queue and its depth"},
-        {"replay", dlq_replay, "move a DLQ's messages back to their queue (seed 001's replay script)"},
+        {"replay", dlq_replay,
+         "move a DLQ's messages back to their queue (seed 001's replay script)"},
         {"purge", dlq_purge, "delete every message of a DLQ"},
         {0, 0, 0},
     };

@@ -2,16 +2,17 @@
  * config/catalog.json: {"products": [{sku, name, priceCents, stock}]} or a
  * bare array) into a running server through POST /api/products.  Products
  * that exist are left as they are (their stock is live data). */
-#include <stdio.h>
-#include <string.h>
 #include "cli/client.h"
 #include "cmd/cmd.h"
+#include <stdio.h>
+#include <string.h>
 
-static const cli_spec seed_spec = {
-    "seed FILE [--url URL]",
-    "Creates the products of the catalog FILE that the server does not have yet and prints how many\n"
-    "were added and how many existed.  Exit 1 when the file cannot be read or a product is refused.",
-    1, 1, NULL};
+static const cli_spec seed_spec = {"seed FILE [--url URL]",
+                                   "Creates the products of the catalog FILE that the server does "
+                                   "not have yet and prints how many\n"
+                                   "were added and how many existed.  Exit 1 when the file cannot "
+                                   "be read or a product is refused.",
+                                   1, 1, NULL};
 
 int cmd_seed(int argc, char **argv)
 {
@@ -24,7 +25,8 @@ int cmd_seed(int argc, char **argv)
     rc = CMD_FAIL;
     if (!doc) {
         if (je.line > 0)
-            fprintf(stderr, "orderly: %s: line %d, column %d: %s\n", file, je.line, je.column, je.text);
+            fprintf(stderr, "orderly: %s: line %d, column %d: %s\n", file, je.line, je.column,
+                    je.text);
         else
             fprintf(stderr, "orderly: %s\n", je.text);
         goto out;
@@ -48,14 +50,15 @@ int cmd_seed(int argc, char **argv)
             existing++;
         } else {
             const char *sku = json_string_value(json_object_get(p, "sku"));
-            fprintf(stderr, "orderly: %s: products[%zu] (%s) refused:\n", file, i, sku ? sku : "no sku");
+            fprintf(stderr, "orderly: %s: products[%zu] (%s) refused:\n", file, i,
+                    sku ? sku : "no sku");
             cli_print_problem(status, r);
             failed++;
         }
         json_decref(r);
     }
-    printf("seed: %s: %zu products, %d added, %d existing%s", file, json_array_size(list), added, existing,
-           failed ? "" : "\n");
+    printf("seed: %s: %zu products, %d added, %d existing%s", file, json_array_size(list), added,
+           existing, failed ? "" : "\n");
     if (failed) printf(", %d refused\n", failed);
     rc = failed ? CMD_FAIL : CMD_OK;
 out:

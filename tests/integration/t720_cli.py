@@ -387,7 +387,7 @@ def test_seed_catalog_file():
 def test_loadgen_summary_matches_server():
     total0 = ok(lg, "GET", "/api/stats")["total_orders"]
     out = cli(lg, "loadgen", "--rate", "20", "--duration", "3", "--mix", "valid=6,fail=1,declined=2,oos=1",
-              "--connections", "4")
+              "--connections", "16")
     progress = [l for l in out.splitlines() if l.startswith("[")]
     check(len(progress) >= 2 and progress[0].startswith("[  1s] sent "), "progress lines: %r" % progress)
     m = re.search(r"summary: [\d.]+ s, sent (\d+), accepted (\d+) \(202\), rejected (\d+) \(4xx\), other (\d+), "

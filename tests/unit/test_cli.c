@@ -1,13 +1,13 @@
 /* test_cli.c - the command line's client pieces that need no server: option
  * parsing, path escaping, the latency histogram, the order mix. */
-#include <criterion/criterion.h>
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
 #include "cli/client.h"
 #include "cli/load.h"
 #include "cli/orderload.h"
 #include "cmd/cmd.h"
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const cli_flag flags[] = {
     {"max", "N", "a number"},
@@ -85,8 +85,10 @@ Test(cli, durations_and_numbers)
     for (int i = 0; i < 6; i++) {
         const char *a[] = {"t", "q", "--max", bad[i]};
         cr_assert_eq(cli_init(&c, &spec, "t", 4, (char **)a), 0);
-        cr_expect_eq(cli_opt_seconds(&c, "max", 0.1, 7200, 1, &d), CMD_USAGE, "accepted \"%s\"", bad[i]);
-        cr_expect_eq(cli_opt_double(&c, "max", 0.1, 7200, 1, &d), CMD_USAGE, "accepted \"%s\"", bad[i]);
+        cr_expect_eq(cli_opt_seconds(&c, "max", 0.1, 7200, 1, &d), CMD_USAGE, "accepted \"%s\"",
+                     bad[i]);
+        cr_expect_eq(cli_opt_double(&c, "max", 0.1, 7200, 1, &d), CMD_USAGE, "accepted \"%s\"",
+                     bad[i]);
         cli_release(&c);
     }
 }
@@ -106,7 +108,8 @@ Test(cli, histogram_percentiles)
 {
     load_hist *h = calloc(1, sizeof *h);
     cr_expect_eq(load_hist_ms(h, 0.5), 0, "empty");
-    for (int i = 1; i <= 1000; i++) load_hist_add(h, (int64_t)i * 1000); /* 1..1000 ms */
+    for (int i = 1; i <= 1000; i++)
+        load_hist_add(h, (int64_t)i * 1000); /* 1..1000 ms */
     cr_expect_eq(h->n, 1000);
     double p50 = load_hist_ms(h, 0.5), p99 = load_hist_ms(h, 0.99), p100 = load_hist_ms(h, 1.0);
     cr_expect(p50 >= 500 && p50 <= 500 * 1.021, "p50 %g", p50);
@@ -115,7 +118,8 @@ Test(cli, histogram_percentiles)
     load_hist_add(h, 0);
     load_hist_add(h, INT64_MAX); /* clamped into the last bucket */
     cr_expect_eq(h->n, 1002);
-    cr_expect_float_eq(load_hist_ms(h, 0.0005), pow(1.02, 1) / 1000, 1e-12, "0 us in the first bucket");
+    cr_expect_float_eq(load_hist_ms(h, 0.0005), pow(1.02, 1) / 1000, 1e-12,
+                       "0 us in the first bucket");
     free(h);
 }
 
@@ -132,7 +136,8 @@ Test(cli, order_mix)
     cr_expect_eq(w[OL_OOS], 3);
     cr_expect_eq(ol_mix_parse(&c, "oos=1", w), 0);
     cr_expect_eq(w[OL_VALID] + w[OL_FAIL] + w[OL_DECLINED], 0, "kinds left out weigh 0");
-    const char *bad[] = {"", "valid", "valid=", "valid=x", "valid=-1", "other=1", "valid=0,oos=0", "valid=2000000"};
+    const char *bad[] = {"",         "valid",   "valid=",        "valid=x",
+                         "valid=-1", "other=1", "valid=0,oos=0", "valid=2000000"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         cr_expect_eq(ol_mix_parse(&c, bad[i], w), CMD_USAGE, "accepted \"%s\"", bad[i]);
     cli_release(&c);
