@@ -7,6 +7,13 @@
 static const cmd_def commands[] = {
     {"serve", cmd_serve, "run the server until SIGTERM/SIGINT"},
     {"migrate", cmd_migrate, "create or upgrade the database schema and exit"},
+    {"queues", cmd_queues, "list the queues of a running server with their depths"},
+    {"dlq", cmd_dlq, "dead-letter queues: list, replay, purge"},
+    {"events", cmd_events, "replay archived events of a time window through the rules"},
+    {"orders", cmd_orders, "orders: get, list, cancel"},
+    {"seed", cmd_seed, "load a product catalog file into a running server"},
+    {"loadgen", cmd_loadgen, "send orders at a fixed rate for a while and summarise"},
+    {"bench", cmd_bench, "measure P1-P4 against a running server, print one table"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "list the commands, or `help COMMAND`"},
     {0, 0, 0},

@@ -313,26 +313,40 @@ int bus_publish_tx(store_conn *tx, bus *b, const bus_event *ev, char *id_out, in
 
 /* ---- replay -------------------------------------------------------------- */
 
-struct replay_page {
-    bus *b;
-    const rule *only;
-    const char *replay_name;
-    int64_t from, to, after;
-    int n, routed;
-};
-
-static int replay_unit(store_conn *tx, void *arg)
+int bus_replay_begin(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_name, const char *replay_name,
+                     bus_replay_state *st)
 {
-    struct replay_page *p = arg;
-    p->n = 0;
-    p->routed = 0;
+    memset(st, 0, sizeof *st);
+    st->b = b;
+    st->only = -1;
+    if (rule_name) {
+        for (int i = 0; i < b->nrules; i++)
+            if (!strcmp(b->rules[i]->name, rule_name)) st->only = i;
+        if (st->only < 0) return ORD_ENOTFOUND;
+    }
+    if (from_ms >= to_ms) return ORD_EVALIDATION;
+    if (replay_name && (!*replay_name || strlen(replay_name) > LIMIT_REPLAY_NAME_MAX)) return ORD_EVALIDATION;
+    snprintf(st->name, sizeof st->name, "%s", replay_name ? replay_name : "replay");
+    st->from_ms = from_ms;
+    st->to_ms = to_ms;
+    return 0;
+}
+
+int bus_replay_page_tx(store_conn *tx, void *arg)
+{
+    bus_replay_state *p = arg;
+    /* results go to page_*: a unit may run again after a failed batch, so
+     * the position only moves in bus_replay_advance, after the commit */
+    p->page_n = 0;
+    p->page_routed = 0;
+    const rule *only = p->only >= 0 ? p->b->rules[p->only] : NULL;
     /* read the page on the writer connection: consistent with what it writes */
     char *texts[REPLAY_PAGE];
     int64_t seqs[REPLAY_PAGE];
-    int k = 0, rc;
+    int k = 0, rc, routed = 0;
     store_stmt *st = store_prep(tx, ST_EVENT_RANGE);
-    store_bind_i64(st, 1, p->from);
-    store_bind_i64(st, 2, p->to);
+    store_bind_i64(st, 1, p->from_ms);
+    store_bind_i64(st, 2, p->to_ms);
     store_bind_i64(st, 3, p->after);
     store_bind_i64(st, 4, REPLAY_PAGE);
     while ((rc = store_step(st)) == STORE_ROW) {
@@ -350,42 +364,51 @@ static int replay_unit(store_conn *tx, void *arg)
         json_error_t je;
         json_t *env = json_loads(texts[i], 0, &je);
         if (!env) continue; /* the log only holds what we wrote; skip anything unreadable */
-        json_object_set_new(env, "replay-name", json_string(p->replay_name));
+        json_object_set_new(env, "replay-name", json_string(p->name));
         char *text = json_dumps(env, JSON_COMPACT);
         if (!text)
             rc = ORD_ENOMEM;
         else
-            rc = route_tx(tx, p->b, env, text, strlen(text), p->only, &p->routed);
+            rc = route_tx(tx, p->b, env, text, strlen(text), only, &routed);
         free(text);
         json_decref(env);
     }
     if (!rc) {
-        p->n = k;
-        if (k) p->after = seqs[k - 1];
+        p->page_n = k;
+        p->page_routed = routed;
+        p->page_after = k ? seqs[k - 1] : p->after;
     }
 out:
     for (int i = 0; i < k; i++) free(texts[i]);
     return rc;
 }
 
+int bus_replay_advance(bus_replay_state *p)
+{
+    p->events += p->page_n;
+    p->routed += p->page_routed;
+    p->after = p->page_after;
+    int more = p->page_n == REPLAY_PAGE;
+    if (more && p->events >= LIMIT_REPLAY_EVENTS_MAX) {
+        p->truncated = 1;
+        more = 0;
+    }
+    p->page_n = p->page_routed = 0;
+    if (!more) log_info("bus", "replay finished", "replayName", p->name, "#events", p->events, "#routed", p->routed, NULL);
+    return more;
+}
+
 int bus_replay(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_name, const char *replay_name,
                int64_t *events, int64_t *routed)
 {
+    bus_replay_state p;
     *events = *routed = 0;
-    const rule *only = NULL;
-    if (rule_name) {
-        for (int i = 0; i < b->nrules; i++)
-            if (!strcmp(b->rules[i]->name, rule_name)) only = b->rules[i];
-        if (!only) return ORD_ENOTFOUND;
-    }
-    if (from_ms >= to_ms) return ORD_EVALIDATION;
-    struct replay_page p = {b, only, replay_name ? replay_name : "replay", from_ms, to_ms, 0, 0, 0};
+    int rc = bus_replay_begin(b, from_ms, to_ms, rule_name, replay_name, &p);
+    if (rc) return rc;
     do {
-        int rc = store_run(queue_sys_store(b->qs), replay_unit, &p);
-        if (rc) return rc;
-        *events += p.n;
-        *routed += p.routed;
-    } while (p.n == REPLAY_PAGE && *events < LIMIT_REPLAY_EVENTS_MAX);
-    log_info("bus", "replay finished", "replayName", p.replay_name, "#events", *events, "#routed", *routed, NULL);
+        if ((rc = store_run(queue_sys_store(b->qs), bus_replay_page_tx, &p))) return rc;
+    } while (bus_replay_advance(&p));
+    *events = p.events;
+    *routed = p.routed;
     return 0;
 }

@@ -99,10 +99,43 @@ void bus_prepared_release(bus_prepared *p);
  * time did not see it.  0 or ORD_ENOMEM. */
 int bus_prepared_add_int(bus_prepared *p, const char *key, int64_t v);
 
-/* Re-publishes the logged events with from_ms <= time < to_ms, oldest first,
- * through every rule (or only rule_name), in bounded units.  Blocking (not
- * for HTTP threads).  *events and *routed are set.  ORD_ENOTFOUND when
- * rule_name names no rule. */
+/* ---- replay ---------------------------------------------------------------- */
+
+/* A replay in progress, paged: bus_replay_begin, then one unit running
+ * bus_replay_page_tx per page, and after each page's commit
+ * bus_replay_advance, until it returns 0.  For callers that must not block
+ * (an HTTP handler chains the units); bus_replay does it all, blocking.
+ * Each page commits alone: a replay interrupted half-way has re-published
+ * its first pages (events are delivered at least once anyway). */
+typedef struct bus_replay_state {
+    bus *b;
+    int only;                               /* rule index, -1 = every rule */
+    char name[LIMIT_REPLAY_NAME_MAX + 1];   /* put in the envelopes' "replay-name" */
+    int64_t from_ms, to_ms;
+    int64_t after;                          /* last event-log position replayed */
+    int64_t events, routed;                 /* totals of the committed pages */
+    int truncated;                          /* stopped at LIMIT_REPLAY_EVENTS_MAX */
+    int page_n, page_routed;                /* the page of the last unit */
+    int64_t page_after;
+} bus_replay_state;
+
+/* Sets up a replay of the logged events with from_ms <= time < to_ms
+ * through every rule (or only rule_name) with replay_name (NULL = "replay",
+ * else 1..LIMIT_REPLAY_NAME_MAX characters).  0, ORD_ENOTFOUND when
+ * rule_name names no rule, ORD_EVALIDATION when from_ms >= to_ms or the
+ * name is empty or too long. */
+int bus_replay_begin(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_name, const char *replay_name,
+                     bus_replay_state *st);
+/* Inside a unit: re-publishes the next page (up to 256 events, oldest
+ * first, with "replay-name" added and the original id kept; not archived
+ * again).  Takes void * to be a store_unit_fn.  0 or a store error. */
+int bus_replay_page_tx(store_conn *tx, void *st);
+/* After the page's unit committed: counts it and moves on.  Returns 1 when
+ * another page is due, 0 when the replay is finished. */
+int bus_replay_advance(bus_replay_state *st);
+
+/* All of it, blocking (not for HTTP threads).  *events and *routed are set.
+ * Errors as bus_replay_begin, or a store error. */
 int bus_replay(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_name, const char *replay_name,
                int64_t *events, int64_t *routed);
 

@@ -38,3 +38,20 @@ int cmd_help(int argc, char **argv)
     printf("\n'orderly <command> --help' describes one command.\n");
     return CMD_OK;
 }
+
+int cmd_group(const char *group, const cmd_def *sub, int argc, char **argv)
+{
+    const char *name = argc >= 2 ? argv[1] : NULL;
+    int help = name && (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help"));
+    if (name && !help) {
+        for (const cmd_def *c = sub; c->name; c++)
+            if (!strcmp(c->name, name)) return c->fn(argc - 1, argv + 1);
+        fprintf(stderr, "orderly %s: '%s' is not a subcommand. See 'orderly %s --help'.\n", group, name, group);
+        return CMD_USAGE;
+    }
+    FILE *f = help ? stdout : stderr;
+    fprintf(f, "usage: orderly %s <subcommand> [options]\n\nsubcommands:\n", group);
+    for (const cmd_def *c = sub; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->help);
+    fprintf(f, "\n'orderly %s <subcommand> --help' describes one.\n", group);
+    return help ? CMD_OK : CMD_USAGE;
+}

@@ -51,6 +51,7 @@
 #define LIMIT_PATTERN_NUMBER_SCALE     1e6     /* numbers compare at 6 decimals (event-ruler ComparableNumber) */
 #define LIMIT_JSON_DEPTH_MAX           64      /* nesting of any JSON input */
 #define LIMIT_REPLAY_EVENTS_MAX        1000000 /* events re-published by one replay */
+#define LIMIT_REPLAY_NAME_MAX          64      /* a replay's name: 1..64 of [A-Za-z0-9._-] (EventBridge) */
 
 /* ---- Functions (Lambda event source mappings) ----------------------- */
 #define LIMIT_FN_BATCH_MAX             10      /* batch size 1..10 (SQS receive maximum) */
@@ -146,6 +147,21 @@
 #define LIMIT_ALARM_THRESHOLD_ABS_MAX  1e15    /* |threshold| */
 #define LIMIT_ALARM_SAMPLE_S_DEFAULT   10      /* alarmSampleSeconds: gauges sampled this often, */
 #define LIMIT_ALARM_SAMPLE_S_MAX       60      /* and at every period end */
+
+/* ---- Command line (client of a running server) ----------------------- */
+#define LIMIT_CLI_URL_MAX              512     /* --url / ORDERLY_URL, and a request URL built on it */
+#define LIMIT_CLI_TIMEOUT_S_DEFAULT    30      /* --timeout: one request, connect to last byte */
+#define LIMIT_CLI_TIMEOUT_S_MAX        3600
+#define LIMIT_CLI_REPLAY_TIMEOUT_S     600     /* events replay: the server answers when all pages ran */
+#define LIMIT_CLI_REPLY_BYTES_MAX      16777216 /* a reply body kept by the client; larger -> error */
+#define LIMIT_CLI_POSITIONAL_MAX       4       /* positional arguments of a command */
+#define LIMIT_CLI_FLAGS_MAX            16      /* flags of one command, incl. --url/--timeout/--help */
+#define LIMIT_CLI_CONCURRENCY_MAX      256     /* loadgen/bench requests in flight (= connections); */
+                                               /* the server's default per-address limit */
+#define LIMIT_CLI_RATE_MAX             1000000 /* loadgen --rate, requests per second */
+#define LIMIT_CLI_DURATION_S_MAX       86400   /* loadgen/bench --duration */
+#define LIMIT_CLI_LIST_MAX             100000  /* orders list --limit; bench P3 orders read back */
+#define LIMIT_CLI_DRAIN_S_MAX          120     /* bench: wait at most this for a backlog to drain */
 
 /* ---- Config --------------------------------------------------------- */
 #define LIMIT_CONFIG_BYTES_MAX         1048576 /* the JSON config file */

@@ -21,6 +21,7 @@ const http_route api_routes[] = {
     {"POST", "/api/queues/{name}/redrive", api_queue_redrive},
     {"POST", "/api/queues/{name}/purge", api_queue_purge},
     {"POST", "/api/events", api_events_put},
+    {"POST", "/api/events/replay", api_events_replay},
     {"GET", "/api/rules", api_rules_list},
     {"POST", "/api/orders", api_orders_create},
     {"POST", "/orders", api_orders_create},

@@ -56,6 +56,7 @@ int api_queue_visibility(http_req *r);
 int api_queue_redrive(http_req *r);
 int api_queue_purge(http_req *r);
 int api_events_put(http_req *r);
+int api_events_replay(http_req *r);
 int api_rules_list(http_req *r);
 int api_orders_create(http_req *r);
 int api_orders_list(http_req *r);

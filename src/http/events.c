@@ -1,4 +1,4 @@
-/* events.c - POST /api/events: PutEvents.
+/* events.c - POST /api/events: PutEvents; POST /api/events/replay.
  *
  * Body {"Entries": [{Source, DetailType, Detail, Resources?, Time?}, ...]}
  * (1..10 entries; camelCase names source/detailType/detail/resources/time are
@@ -7,6 +7,11 @@
  * ErrorCode/ErrorMessage and the good ones are published in one unit, so
  * each event's log row and routed messages commit together.  The answer has
  * Entries in request order and FailedEntryCount.
+ *
+ * Replay {from, to, rule?, replayName?} re-publishes the archived events of
+ * the window through the rules (bus_replay_*): one unit per page of the
+ * event log, chained on the writer (the request stays suspended, no thread
+ * waits), answered when the last page committed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -222,4 +227,97 @@ int api_events_put(http_req *r)
     for (size_t i = 0; i < n; i++) parse_entry(json_array_get(entries, i), &op->e[i]);
     op->r = r;
     return api_submit_wait(r, put_unit, put_wait, put_reply, op);
+}
+
+/* ---- POST /api/events/replay ------------------------------------------------------ */
+
+typedef struct replay_op {
+    http_req *r;
+    bus_replay_state st;
+    const char *from, *to, *rule;
+} replay_op;
+
+static int replay_unit(store_conn *tx, void *arg)
+{
+    return bus_replay_page_tx(tx, &((replay_op *)arg)->st);
+}
+
+static void replay_reply(http_req *r, void *arg, int rc);
+
+/* On the writer, after a page committed: the next page, or the reply. */
+static int replay_wait(void *arg, int rc)
+{
+    replay_op *op = arg;
+    if (rc || !bus_replay_advance(&op->st)) return 0;
+    api_resubmit(op->r, replay_unit, replay_wait, replay_reply, op);
+    return 1;
+}
+
+static void replay_reply(http_req *r, void *arg, int rc)
+{
+    replay_op *op = arg;
+    if (rc) {
+        http_reply_problem(r, rc, NULL, NULL);
+        return;
+    }
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I}", "replayName", op->st.name, "from", op->from, "to", op->to,
+                          "replayed", (json_int_t)op->st.events, "routed", (json_int_t)op->st.routed);
+    if (op->rule) json_object_set_new(o, "rule", json_string(op->rule));
+    if (op->st.truncated) json_object_set_new(o, "truncated", json_true());
+    http_reply_json(r, 200, o);
+}
+
+static int replay_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= LIMIT_REPLAY_NAME_MAX &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+int api_events_replay(http_req *r)
+{
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    static const char *const allowed[] = {"from", "to", "rule", "replayName", NULL};
+    json_t *errors = json_array();
+    api_reject_unknown(errors, body, "", allowed);
+    const json_t *jf = json_object_get(body, "from"), *jt = json_object_get(body, "to");
+    const json_t *jr = json_object_get(body, "rule"), *jn = json_object_get(body, "replayName");
+    int64_t from = 0, to = 0;
+    int times = 1;
+    if (!json_is_string(jf) || clock_parse_iso(json_string_value(jf), &from)) {
+        api_error(errors, "from", "required, an RFC 3339 time such as 2026-01-02T03:04:05Z");
+        times = 0;
+    }
+    if (!json_is_string(jt) || clock_parse_iso(json_string_value(jt), &to)) {
+        api_error(errors, "to", "required, an RFC 3339 time such as 2026-01-02T03:04:05Z");
+        times = 0;
+    }
+    if (times && from >= to) api_error(errors, "to", "must be after from");
+    if (jr && (!json_is_string(jr) || !json_string_length(jr) || json_string_length(jr) > LIMIT_RULE_NAME_MAX))
+        api_error(errors, "rule", "a rule name, 1-%d characters", LIMIT_RULE_NAME_MAX);
+    if (jn && (!json_is_string(jn) || !replay_name_valid(json_string_value(jn))))
+        api_error(errors, "replayName", "1-%d characters of [A-Za-z0-9._-]", LIMIT_REPLAY_NAME_MAX);
+    if (api_fail(r, errors)) return 0;
+    replay_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->r = r;
+    op->from = json_string_value(jf);
+    op->to = json_string_value(jt);
+    op->rule = json_string_value(jr);
+    char name[LIMIT_REPLAY_NAME_MAX + 1];
+    if (jn)
+        snprintf(name, sizeof name, "%s", json_string_value(jn));
+    else
+        snprintf(name, sizeof name, "replay-%lld", (long long)clock_wall_ms());
+    int rc = bus_replay_begin(((api *)http_req_app(r))->b, from, to, op->rule, name, &op->st);
+    if (rc == ORD_ENOTFOUND) {
+        char d[LIMIT_RULE_NAME_MAX + 32];
+        snprintf(d, sizeof d, "no rule named '%s'", op->rule);
+        http_reply_problem(r, rc, d, NULL);
+        return 0;
+    }
+    if (rc) return rc;
+    return api_submit_wait(r, replay_unit, replay_wait, replay_reply, op);
 }

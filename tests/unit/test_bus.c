@@ -201,6 +201,44 @@ Test(bus, replay_window_through_rules)
     cr_expect_eq(seen, 3);
 }
 
+/* A unit that fails after a page ran must not move the replay on: the
+ * position only advances after the commit (bus_replay_advance). */
+static int page_then_fail(store_conn *tx, void *arg)
+{
+    int rc = bus_replay_page_tx(tx, arg);
+    return rc ? rc : ORD_ECONDITION;
+}
+
+Test(bus, replay_paged_by_the_caller)
+{
+    int64_t t0 = clock_wall_ms();
+    for (int i = 0; i < 300; i++) {
+        struct pub p = {.ev = {.source = "orderly.orders", .detail_type = "OrderCreated", .time_ms = t0 + i, .has_time = 1}};
+        cr_assert_eq(store_run(st, pub_unit, &p), 0);
+    }
+    bus_replay_state rs;
+    cr_expect_eq(bus_replay_begin(b, t0, t0, NULL, NULL, &rs), ORD_EVALIDATION, "empty window");
+    cr_expect_eq(bus_replay_begin(b, t0, t0 + 1, "nope", NULL, &rs), ORD_ENOTFOUND);
+    char longname[LIMIT_REPLAY_NAME_MAX + 2];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    cr_expect_eq(bus_replay_begin(b, t0, t0 + 1, NULL, longname, &rs), ORD_EVALIDATION, "name too long");
+    cr_assert_eq(bus_replay_begin(b, t0, t0 + 300, "created", "paged", &rs), 0);
+    int64_t before = visible(qa);
+    cr_assert_eq(store_run(st, page_then_fail, &rs), ORD_ECONDITION);
+    cr_expect_eq(visible(qa), before, "the failed page's messages rolled back");
+    int pages = 0;
+    do {
+        cr_assert_eq(store_run(st, bus_replay_page_tx, &rs), 0);
+        pages++;
+    } while (bus_replay_advance(&rs));
+    cr_expect_eq(pages, 2, "256 + 44");
+    cr_expect_eq(rs.events, 300, "every event once, the failed page included");
+    cr_expect_eq(rs.routed, 300);
+    cr_expect_eq(visible(qa) - before, 300);
+    cr_expect_eq(rs.truncated, 0);
+}
+
 Test(bus, prepared_add_int_extends_detail)
 {
     json_t *d = json_pack("{s:i}", "a", 1);
