@@ -34,6 +34,7 @@
 struct store_stmt {
     sqlite3_stmt *st;
     store_conn *c;
+    int rows; /* listed in c->rows: has returned a row since the unit began */
 };
 
 struct hook {
@@ -47,6 +48,9 @@ struct store_conn {
     store *s;
     store_stmt stmts[ST__COUNT];
     store_conn *next; /* in s->readers */
+    /* statements that returned a row (may still be mid-way): reset after each unit */
+    store_stmt *rows[ST__COUNT];
+    int nrows;
     /* writer only: hooks of the current batch */
     struct hook *hooks;
     size_t nhooks, caphooks;
@@ -188,7 +192,13 @@ void store_bind_null(store_stmt *st, int idx)
 int store_step(store_stmt *st)
 {
     int rc = sqlite3_step(st->st);
-    if (rc == SQLITE_ROW) return STORE_ROW;
+    if (rc == SQLITE_ROW) {
+        if (!st->rows) {
+            st->rows = 1;
+            st->c->rows[st->c->nrows++] = st;
+        }
+        return STORE_ROW;
+    }
     if (rc == SQLITE_DONE) return STORE_DONE;
     if ((rc & 0xff) == SQLITE_CONSTRAINT) return ORD_ECONFLICT;
     log_error("store", "step failed", "sql", sqlite3_sql(st->st), "error", sqlite3_errmsg(st->c->db), NULL);
@@ -324,11 +334,15 @@ int store_count_after_commit(store_conn *tx, _Atomic uint64_t *counter, uint64_t
 }
 
 /* Resets statements a unit left mid-way (a RETURNING row read once), which
- * would otherwise block RELEASE and COMMIT. */
+ * would otherwise block RELEASE and COMMIT.  Only a statement that returned
+ * a row can be mid-way: store_step lists those. */
 static void reset_busy(store_conn *c)
 {
-    for (sqlite3_stmt *p = sqlite3_next_stmt(c->db, NULL); p; p = sqlite3_next_stmt(c->db, p))
-        if (sqlite3_stmt_busy(p)) sqlite3_reset(p);
+    for (int i = 0; i < c->nrows; i++) {
+        if (sqlite3_stmt_busy(c->rows[i]->st)) sqlite3_reset(c->rows[i]->st);
+        c->rows[i]->rows = 0;
+    }
+    c->nrows = 0;
 }
 
 static int run_stmt(store_conn *c, store_stmt_id id)
