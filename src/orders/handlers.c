@@ -119,7 +119,7 @@ static int order_apply(store_conn *tx, void *state)
     ord_order ord;
     int rc = ord_order_load(tx, x->order_id, &ord);
     if (rc == ORD_ENOTFOUND && x->placed) {
-        if ((rc = ord_insert(tx, &x->in, x->order_id, x->event_id, clock_wall_ms()))) return rc;
+        if ((rc = ord_insert(tx, o, &x->in, x->order_id, x->event_id, clock_wall_ms()))) return rc;
         rc = ord_order_load(tx, x->order_id, &ord);
     }
     if (rc == ORD_ENOTFOUND) {

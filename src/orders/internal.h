@@ -5,6 +5,13 @@
 #include <pthread.h>
 #include "orders/orders.h"
 
+/* A cached price snapshot (see ord_price in orders.c). */
+typedef struct ord_price_slot {
+    char sku[ORDER_SKU_MAX + 1];
+    int64_t price_cents;
+    int known, used;
+} ord_price_slot;
+
 struct orders {
     store *st;
     queue_sys *qs;
@@ -16,6 +23,10 @@ struct orders {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop, started;
+    /* writer thread only: sku -> price for new orders; every product write
+     * empties it (and again if that write rolls back) */
+    ord_price_slot prices[LIMIT_PRICE_CACHE_SLOTS];
+    int nprices;
 };
 
 typedef struct ord_product {
@@ -56,7 +67,7 @@ int ord_stock_change(store_conn *tx, store_stmt_id id, const char *sku, int64_t 
 int ord_set_status(store_conn *tx, const char *id, const char *status, const char *reason, const char *failed_from,
                    int64_t reserved_ms, int64_t completed_ms);
 int ord_release(store_conn *tx, const ord_order *ord);
-int ord_insert(store_conn *tx, const order_in *in, const char *id, const char *event_id, int64_t now);
+int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now);
 /* Publishes an orderly.orders event about order_id; steals detail. */
 int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, json_t *detail);
 const char *ord_effective_status(const ord_order *o);
