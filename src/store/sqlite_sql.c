@@ -77,8 +77,9 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_ORDER_LIST_CUSTOMER] = "SELECT id FROM orders WHERE customer_id=?2 AND (?1 IS NULL OR status=?1) AND "
                                "seq<?3 ORDER BY seq DESC LIMIT ?4",
     [ST_ORDER_SEQ] = "SELECT seq FROM orders WHERE id=?1",
-    [ST_ORDER_EXPIRED] = "SELECT id FROM orders WHERE status IN ('RESERVED','FAILED') AND reserved_ms<?1 AND "
-                         "(status='RESERVED' OR failed_from='RESERVED') LIMIT ?2",
+    [ST_ORDER_EXPIRED] = "SELECT id FROM orders WHERE status='RESERVED' AND reserved_ms<?1 UNION ALL "
+                         "SELECT id FROM orders WHERE status='FAILED' AND failed_from='RESERVED' AND reserved_ms<?1 "
+                         "LIMIT ?2",
     [ST_ORDER_COUNT] = "SELECT count(*) FROM orders",
     [ST_ORDER_COUNT_SINCE] = "SELECT count(*) FROM orders WHERE created_ms>=?1",
     [ST_ORDER_BY_HOUR] = "SELECT created_ms/3600000,count(*) FROM orders WHERE created_ms>=?1 GROUP BY 1 ORDER BY 1",
