@@ -30,6 +30,8 @@
 #include "store/store.h"
 
 #define WAL_CHECKPOINT_PAGES 4000 /* ask the checkpointer to run past this */
+#define WRITER_LOOKASIDE_SLOT 1024  /* bytes per lookaside slot of the writer's connection */
+#define WRITER_LOOKASIDE_SLOTS 2048 /* slots (2 MiB) */
 
 struct store_stmt {
     sqlite3_stmt *st;
@@ -119,6 +121,9 @@ static int conn_open(store *s, int writer, store_conn **out)
                   c->db ? sqlite3_errmsg(c->db) : "?", NULL);
         goto out;
     }
+    /* the writer allocates per statement run (cursors, records): a larger
+     * lookaside serves those from its own pool instead of malloc */
+    if (writer) sqlite3_db_config(c->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, WRITER_LOOKASIDE_SLOT, WRITER_LOOKASIDE_SLOTS);
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, 10000);
     sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
