@@ -195,8 +195,9 @@ static json_t *envelope(const bus_event *ev, const char *id, int64_t t)
     json_object_set_new(e, "account", json_string(BUS_ACCOUNT));
     json_object_set_new(e, "time", json_string(clock_fmt_iso(t, 0, ts, sizeof ts)));
     json_object_set_new(e, "region", json_string(BUS_REGION));
-    json_object_set_new(e, "resources", ev->resources ? json_deep_copy(ev->resources) : json_array());
-    json_object_set_new(e, "detail", ev->detail ? json_deep_copy(ev->detail) : json_object());
+    /* shared, not copied: the envelope lives only until it is serialised */
+    json_object_set_new(e, "resources", ev->resources ? json_incref((json_t *)ev->resources) : json_array());
+    json_object_set_new(e, "detail", ev->detail ? json_incref((json_t *)ev->detail) : json_object());
     return e;
 }
 

@@ -110,6 +110,7 @@
 #define LIMIT_ORDER_UNITS_MAX          500000     /* = 50 items x 10000 */
 #define LIMIT_ORDER_VALUE_DEFAULT      100000000  /* business limit: order total, cents ($1,000,000) */
 #define LIMIT_ORDER_VALUE_MAX          2000000000
+#define LIMIT_PRICE_CACHE_SLOTS        1024       /* writer's sku -> price cache (power of 2); emptied when full */
 #define LIMIT_IDEM_KEY_TTL_S_DEFAULT   86400      /* Idempotency-Key responses kept 24 h */
 #define LIMIT_IDEM_KEY_TTL_S_MAX       604800
 #define LIMIT_IDEM_KEY_MAX             128        /* Idempotency-Key header: 1..128 printable ASCII */

@@ -254,8 +254,7 @@ static void rec_done(void *arg, int rc)
         r->outcome = REC_FENCED;
     else if (rc)
         r->outcome = REC_FAILED;
-    if (r->res.free_state) r->res.free_state(r->res.state);
-    r->res.free_state = NULL;
+    /* the state is freed by the poller (run_batch), not on the writer */
     batch *b = r->b;
     pthread_mutex_lock(&b->mu);
     if (--b->pending == 0) pthread_cond_signal(&b->cv);
@@ -311,6 +310,7 @@ static void run_batch(mapping *m, rec *recs, int n)
                      r->msg.message_id, "error", r->res.error[0] ? r->res.error : err_name(r->handler_rc),
                      "#attempt", (int64_t)r->msg.receive_count, "outcome", "failed", NULL);
             if (r->res.free_state) r->res.free_state(r->res.state);
+            r->res.free_state = NULL;
             continue;
         }
         pthread_mutex_lock(&b.mu);
@@ -319,7 +319,6 @@ static void run_batch(mapping *m, rec *recs, int n)
         int rc = store_submit(st, rec_unit, rec_done, r);
         if (rc) { /* overloaded or stopping: retry later like any failure */
             r->outcome = REC_FAILED;
-            if (r->res.free_state) r->res.free_state(r->res.state);
             pthread_mutex_lock(&b.mu);
             b.pending--;
             pthread_mutex_unlock(&b.mu);
@@ -333,6 +332,8 @@ static void run_batch(mapping *m, rec *recs, int n)
 
     int failed = 0;
     for (int i = 0; i < n; i++) {
+        if (recs[i].res.free_state) recs[i].res.free_state(recs[i].res.state);
+        recs[i].res.free_state = NULL;
         switch (recs[i].outcome) {
         case REC_OK: atomic_fetch_add(&m->records, 1); break;
         case REC_DUP:

@@ -6,6 +6,13 @@
 #include <stdatomic.h>
 #include "orders/orders.h"
 
+/* A cached price snapshot (see ord_price in orders.c). */
+typedef struct ord_price_slot {
+    char sku[ORDER_SKU_MAX + 1];
+    int64_t price_cents;
+    int known, used;
+} ord_price_slot;
+
 struct orders {
     store *st;
     queue_sys *qs;
@@ -21,6 +28,10 @@ struct orders {
         _Atomic uint64_t created, finished[ORDERS_FINISH_KINDS], payments[ORDERS_PAY_OUTCOMES];
         _Atomic uint64_t reservations_ok, reservations_short, inventory[ORDERS_INV_OPS][2];
     } ctr;
+    /* writer thread only: sku -> price for new orders; every product write
+     * empties it (and again if that write rolls back) */
+    ord_price_slot prices[LIMIT_PRICE_CACHE_SLOTS];
+    int nprices;
 };
 
 typedef struct ord_product {

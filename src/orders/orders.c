@@ -102,16 +102,15 @@ int ord_order_load(store_conn *c, const char *id, ord_order *o)
     o->updated_ms = store_col_i64(st, 14);
     o->reserved_ms = store_col_is_null(st, 15) ? 0 : store_col_i64(st, 15);
     o->completed_ms = store_col_is_null(st, 16) ? 0 : store_col_i64(st, 16);
-    store_reset(st);
-    st = store_prep(c, ST_ORDER_ITEMS);
-    store_bind_i64(st, 1, o->seq);
-    while ((rc = store_step(st)) == STORE_ROW && o->nitems < ORDER_ITEMS_MAX) {
+    /* the items ride on the same rows (LEFT JOIN: one row with NULLs when none) */
+    do {
+        if (store_col_is_null(st, 17) || o->nitems >= ORDER_ITEMS_MAX) continue;
         ord_item *it = &o->items[o->nitems++];
-        snprintf(it->sku, sizeof it->sku, "%s", store_col_text(st, 0, NULL));
-        it->qty = store_col_i64(st, 1);
-        it->known = !store_col_is_null(st, 2);
-        it->unit_price_cents = it->known ? store_col_i64(st, 2) : 0;
-    }
+        snprintf(it->sku, sizeof it->sku, "%s", store_col_text(st, 17, NULL));
+        it->qty = store_col_i64(st, 18);
+        it->known = !store_col_is_null(st, 19);
+        it->unit_price_cents = it->known ? store_col_i64(st, 19) : 0;
+    } while ((rc = store_step(st)) == STORE_ROW);
     store_reset(st);
     return rc < 0 ? rc : 0;
 }
@@ -260,17 +259,62 @@ void orders_close(orders *o)
 
 /* ---- creating ------------------------------------------------------------------ */
 
+/* The price cache: read and written on the writer thread only, so it never
+ * sees a state the writer's transaction does not.  Product writes empty it
+ * before they change a row and, through a hook, again if they roll back. */
+static void price_cache_clear(orders *o)
+{
+    if (!o->nprices) return;
+    memset(o->prices, 0, sizeof o->prices);
+    o->nprices = 0;
+}
+
+static void price_cache_hook(void *arg, int committed)
+{
+    if (!committed) price_cache_clear(arg);
+}
+
+static int price_cache_forget(store_conn *tx, orders *o)
+{
+    price_cache_clear(o);
+    return store_after_commit(tx, price_cache_hook, o);
+}
+
+/* The price snapshot of sku: 0 with *known set (price 0 when unknown), or a store error. */
+static int ord_price(store_conn *tx, orders *o, const char *sku, int64_t *price, int *known)
+{
+    const uint32_t mask = LIMIT_PRICE_CACHE_SLOTS - 1;
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)sku; *p; p++) h = (h ^ *p) * 16777619u;
+    for (h &= mask; o->prices[h].used; h = (h + 1) & mask)
+        if (!strcmp(o->prices[h].sku, sku)) {
+            *price = o->prices[h].price_cents;
+            *known = o->prices[h].known;
+            return 0;
+        }
+    ord_product p;
+    int rc = ord_product_load(tx, sku, &p);
+    if (rc && rc != ORD_ENOTFOUND) return rc;
+    *known = rc == 0;
+    *price = *known ? p.price_cents : 0;
+    if (o->nprices >= LIMIT_PRICE_CACHE_SLOTS / 2) return 0; /* full: no more entries until a product write */
+    ord_price_slot *e = &o->prices[h];
+    snprintf(e->sku, sizeof e->sku, "%s", sku);
+    e->price_cents = *price;
+    e->known = *known;
+    e->used = 1;
+    o->nprices++;
+    return 0;
+}
+
 /* Inserts the order row and items with price snapshots (no event). */
 int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now)
 {
     int64_t total = 0, units = 0, prices[ORDER_ITEMS_MAX];
     int known[ORDER_ITEMS_MAX];
     for (int i = 0; i < in->nitems; i++) {
-        ord_product p;
-        int rc = ord_product_load(tx, in->items[i].sku, &p);
-        if (rc && rc != ORD_ENOTFOUND) return rc;
-        known[i] = rc == 0;
-        prices[i] = known[i] ? p.price_cents : 0;
+        int rc = ord_price(tx, o, in->items[i].sku, &prices[i], &known[i]);
+        if (rc) return rc;
         total += prices[i] * in->items[i].qty;
         units += in->items[i].qty;
     }
@@ -663,14 +707,15 @@ json_t *products_list(orders *o)
 
 int products_create_tx(store_conn *tx, orders *o, const product_in *p)
 {
-    (void)o;
+    int rc = price_cache_forget(tx, o);
+    if (rc) return rc;
     store_stmt *st = store_prep(tx, ST_PRODUCT_INSERT);
     store_bind_str(st, 1, p->sku);
     store_bind_str(st, 2, p->name);
     store_bind_i64(st, 3, p->price_cents);
     store_bind_i64(st, 4, p->stock);
     store_bind_i64(st, 5, clock_wall_ms());
-    int rc = store_exec(st);
+    rc = store_exec(st);
     if (rc == ORD_ECONFLICT) return ORD_EEXISTS;
     if (!rc) ord_check_invariant(tx, p->sku);
     return rc;
@@ -686,7 +731,7 @@ int products_put_tx(store_conn *tx, orders *o, const product_in *p, int *created
         *created = 1;
         return products_create_tx(tx, o, p);
     }
-    if (rc) return rc;
+    if (rc || (rc = price_cache_forget(tx, o))) return rc;
     store_stmt *st = store_prep(tx, ST_PRODUCT_UPDATE);
     store_bind_str(st, 1, p->sku);
     store_bind_str(st, 2, p->has_name ? p->name : cur.name);
@@ -703,10 +748,9 @@ int products_put_tx(store_conn *tx, orders *o, const product_in *p, int *created
 
 int products_delete_tx(store_conn *tx, orders *o, const char *sku)
 {
-    (void)o;
     ord_product cur;
     int rc = ord_product_load(tx, sku, &cur);
-    if (rc) return rc;
+    if (rc || (rc = price_cache_forget(tx, o))) return rc;
     store_stmt *st = store_prep(tx, ST_PRODUCT_DELETE);
     store_bind_str(st, 1, sku);
     if ((rc = store_exec(st))) return rc;

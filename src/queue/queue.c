@@ -46,7 +46,7 @@ struct queue {
     pthread_mutex_t mu;
     queue_attrs attrs;
     _Atomic uint64_t wake_seq;
-    _Atomic int64_t next_visible_ms; /* wall ms; NO_TIME when unknown/none */
+    _Atomic int64_t next_visible_ms; /* wall ms, never later than the true time: 0 unknown, NO_TIME none */
     qwaiter *waiters;
     _Atomic int nwaiters; /* lets hot paths skip the lock */
     _Atomic int64_t ready;  /* messages made receivable since the last wake: wake that many waiters */
@@ -268,7 +268,7 @@ static void *timer_main(void *arg)
             if (!atomic_load(&q->nwaiters)) continue;
             int64_t nv = atomic_load(&q->next_visible_ms);
             if (nv <= now_wall) {
-                atomic_store(&q->next_visible_ms, NO_TIME); /* the retry recomputes it */
+                atomic_store(&q->next_visible_ms, 0); /* unknown: the retry recomputes it */
                 wake_waiters(q, 0, 0);
                 continue;
             }
@@ -727,7 +727,10 @@ int queue_receive_tx(store_conn *tx, queue_sys *qs, queue *q, int max, int visib
         hint_visible(q, visible_at);
     } else {
         if ((rc = store_count_after_commit(tx, &q->empty, 1))) goto fail;
-        /* nothing visible: learn when the next message becomes visible */
+        /* nothing visible: learn when the next message becomes visible, unless
+         * a hint still in the future says it (every write that makes a message
+         * invisible lowers the hint, so a future hint is never too late) */
+        if (atomic_load(&q->next_visible_ms) > now) return 0;
         store_stmt *nv = store_prep(tx, ST_MSG_NEXT_VISIBLE);
         store_bind_i64(nv, 1, q->id);
         store_bind_i64(nv, 2, now);

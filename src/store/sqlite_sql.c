@@ -66,10 +66,10 @@ const char *const sqlite_sql[ST__COUNT] = {
                            "WHERE sku=?1 AND reserved>=?2 RETURNING stock,reserved,sold,initial_stock,restocked",
     [ST_ORDER_INSERT] = "INSERT INTO orders(id,customer_id,status,payment_token,total_cents,units,request_hash,"
                         "event_id,created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9) RETURNING seq",
-    [ST_ORDER_GET] = "SELECT seq,id,customer_id,status,reason,last_error,failed_from,payment_token,total_cents,"
-                     "units,request_hash,event_id,attempts,created_ms,updated_ms,reserved_ms,completed_ms "
-                     "FROM orders WHERE id=?1",
-    [ST_ORDER_ITEMS] = "SELECT sku,qty,unit_price_cents FROM order_items WHERE order_seq=?1 ORDER BY line",
+    [ST_ORDER_GET] = "SELECT o.seq,o.id,o.customer_id,o.status,o.reason,o.last_error,o.failed_from,o.payment_token,"
+                     "o.total_cents,o.units,o.request_hash,o.event_id,o.attempts,o.created_ms,o.updated_ms,"
+                     "o.reserved_ms,o.completed_ms,i.sku,i.qty,i.unit_price_cents "
+                     "FROM orders o LEFT JOIN order_items i ON i.order_seq=o.seq WHERE o.id=?1 ORDER BY i.line",
     [ST_ITEM_INSERT] = "INSERT INTO order_items(order_seq,line,sku,qty,unit_price_cents) VALUES(?1,?2,?3,?4,?5)",
     [ST_ORDER_UPDATE] = "UPDATE orders SET status=?2,reason=?3,failed_from=?4,updated_ms=?5,"
                         "reserved_ms=COALESCE(?6,reserved_ms),completed_ms=COALESCE(?7,completed_ms) WHERE id=?1",
@@ -78,8 +78,9 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_ORDER_LIST_CUSTOMER] = "SELECT id FROM orders WHERE customer_id=?2 AND (?1 IS NULL OR status=?1) AND "
                                "seq<?3 ORDER BY seq DESC LIMIT ?4",
     [ST_ORDER_SEQ] = "SELECT seq FROM orders WHERE id=?1",
-    [ST_ORDER_EXPIRED] = "SELECT id FROM orders WHERE status IN ('RESERVED','FAILED') AND reserved_ms<?1 AND "
-                         "(status='RESERVED' OR failed_from='RESERVED') LIMIT ?2",
+    [ST_ORDER_EXPIRED] = "SELECT id FROM orders WHERE status='RESERVED' AND reserved_ms<?1 UNION ALL "
+                         "SELECT id FROM orders WHERE status='FAILED' AND failed_from='RESERVED' AND reserved_ms<?1 "
+                         "LIMIT ?2",
     [ST_ORDER_COUNT] = "SELECT count(*) FROM orders",
     [ST_ORDER_COUNT_SINCE] = "SELECT count(*) FROM orders WHERE created_ms>=?1",
     [ST_ORDER_BY_HOUR] = "SELECT created_ms/3600000,count(*) FROM orders WHERE created_ms>=?1 GROUP BY 1 ORDER BY 1",

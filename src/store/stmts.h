@@ -55,8 +55,8 @@ typedef enum store_stmt_id {
     /* -- orders -------------------------------------------------------- */
     ST_ORDER_INSERT,      /* id,customer_id,status,payment_token,total_cents,units,request_hash,event_id,now -> seq */
     ST_ORDER_GET,         /* id -> seq,id,customer_id,status,reason,last_error,failed_from,payment_token,total_cents,
-                                   units,request_hash,event_id,attempts,created_ms,updated_ms,reserved_ms,completed_ms */
-    ST_ORDER_ITEMS,       /* order_seq -> sku,qty,unit_price_cents */
+                                   units,request_hash,event_id,attempts,created_ms,updated_ms,reserved_ms,completed_ms,
+                                   sku,qty,unit_price_cents: one row per item (by line), item columns NULL when none */
     ST_ITEM_INSERT,       /* order_seq,line,sku,qty,unit_price_cents */
     ST_ORDER_UPDATE,      /* id,status,reason,failed_from,now,reserved_ms,completed_ms (NULL keeps) */
     ST_ORDER_ATTEMPT,     /* id,last_error,now: a failed processing attempt */

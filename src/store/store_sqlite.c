@@ -30,10 +30,13 @@
 #include "store/store.h"
 
 #define WAL_CHECKPOINT_PAGES 4000 /* ask the checkpointer to run past this */
+#define WRITER_LOOKASIDE_SLOT 1024  /* bytes per lookaside slot of the writer's connection */
+#define WRITER_LOOKASIDE_SLOTS 2048 /* slots (2 MiB) */
 
 struct store_stmt {
     sqlite3_stmt *st;
     store_conn *c;
+    int rows; /* listed in c->rows: has returned a row since the unit began */
 };
 
 struct hook {
@@ -47,6 +50,9 @@ struct store_conn {
     store *s;
     store_stmt stmts[ST__COUNT];
     store_conn *next; /* in s->readers */
+    /* statements that returned a row (may still be mid-way): reset after each unit */
+    store_stmt *rows[ST__COUNT];
+    int nrows;
     /* writer only: hooks of the current batch */
     struct hook *hooks;
     size_t nhooks, caphooks;
@@ -116,6 +122,9 @@ static int conn_open(store *s, int writer, store_conn **out)
                   c->db ? sqlite3_errmsg(c->db) : "?", NULL);
         goto out;
     }
+    /* the writer allocates per statement run (cursors, records): a larger
+     * lookaside serves those from its own pool instead of malloc */
+    if (writer) sqlite3_db_config(c->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, WRITER_LOOKASIDE_SLOT, WRITER_LOOKASIDE_SLOTS);
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, 10000);
     sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
@@ -189,7 +198,13 @@ void store_bind_null(store_stmt *st, int idx)
 int store_step(store_stmt *st)
 {
     int rc = sqlite3_step(st->st);
-    if (rc == SQLITE_ROW) return STORE_ROW;
+    if (rc == SQLITE_ROW) {
+        if (!st->rows) {
+            st->rows = 1;
+            st->c->rows[st->c->nrows++] = st;
+        }
+        return STORE_ROW;
+    }
     if (rc == SQLITE_DONE) return STORE_DONE;
     if ((rc & 0xff) == SQLITE_CONSTRAINT) return ORD_ECONFLICT;
     log_error("store", "step failed", "sql", sqlite3_sql(st->st), "error", sqlite3_errmsg(st->c->db), NULL);
@@ -325,11 +340,15 @@ int store_count_after_commit(store_conn *tx, _Atomic uint64_t *counter, uint64_t
 }
 
 /* Resets statements a unit left mid-way (a RETURNING row read once), which
- * would otherwise block RELEASE and COMMIT. */
+ * would otherwise block RELEASE and COMMIT.  Only a statement that returned
+ * a row can be mid-way: store_step lists those. */
 static void reset_busy(store_conn *c)
 {
-    for (sqlite3_stmt *p = sqlite3_next_stmt(c->db, NULL); p; p = sqlite3_next_stmt(c->db, p))
-        if (sqlite3_stmt_busy(p)) sqlite3_reset(p);
+    for (int i = 0; i < c->nrows; i++) {
+        if (sqlite3_stmt_busy(c->rows[i]->st)) sqlite3_reset(c->rows[i]->st);
+        c->rows[i]->rows = 0;
+    }
+    c->nrows = 0;
 }
 
 static int run_stmt(store_conn *c, store_stmt_id id)
