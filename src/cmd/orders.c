@@ -19,31 +19,34 @@ static const cli_spec get_spec = {
     "orders get ID [--url URL]",
     "Prints the order (items, totals, status, reason, timestamps) as JSON.", 1, 1, NULL};
 
+/* METHOD /api/orders/{ID}: 0 with the order in *r, or the exit code after
+ * saying why (usage, unknown order, the server's problem). */
+static int order_call(cli *c, const char *method, json_t **r)
+{
+    char path[LIMIT_CLI_URL_MAX];
+    if (!order_path(c->pos[0], path, sizeof path)) return cli_usage_error(c, "ID is too long");
+    long status;
+    int rc = cli_http(c, method, path, NULL, 0, &status, r);
+    if (rc) return rc;
+    if (status == 200) return 0;
+    if (status == 404)
+        fprintf(stderr, "orderly: no order '%s'\n", c->pos[0]);
+    else
+        cli_print_problem(status, *r);
+    return CMD_FAIL;
+}
+
 static int orders_get(int argc, char **argv)
 {
     cli c;
     int rc = cli_init(&c, &get_spec, "orders get", argc, argv);
     if (rc) return rc == CLI_HELP ? CMD_OK : rc;
-    char path[LIMIT_CLI_URL_MAX];
     json_t *r = NULL;
-    if (!order_path(c.pos[0], path, sizeof path)) {
-        rc = cli_usage_error(&c, "ID is too long");
-        goto out;
+    if (!(rc = order_call(&c, "GET", &r))) {
+        char *text = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", text ? text : "{}");
+        free(text);
     }
-    long status;
-    if ((rc = cli_http(&c, "GET", path, NULL, 0, &status, &r))) goto out;
-    if (status != 200) {
-        if (status == 404)
-            fprintf(stderr, "orderly: no order '%s'\n", c.pos[0]);
-        else
-            cli_print_problem(status, r);
-        rc = CMD_FAIL;
-        goto out;
-    }
-    char *text = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    printf("%s\n", text ? text : "{}");
-    free(text);
-out:
     json_decref(r);
     cli_release(&c);
     return rc;
@@ -118,25 +121,11 @@ static int orders_cancel(int argc, char **argv)
     cli c;
     int rc = cli_init(&c, &cancel_spec, "orders cancel", argc, argv);
     if (rc) return rc == CLI_HELP ? CMD_OK : rc;
-    char path[LIMIT_CLI_URL_MAX];
     json_t *r = NULL;
-    if (!order_path(c.pos[0], path, sizeof path)) {
-        rc = cli_usage_error(&c, "ID is too long");
-        goto out;
+    if (!(rc = order_call(&c, "DELETE", &r))) {
+        const char *st = json_string_value(json_object_get(r, "status"));
+        printf("order %s %s\n", c.pos[0], st ? st : "CANCELLED");
     }
-    long status;
-    if ((rc = cli_http(&c, "DELETE", path, NULL, 0, &status, &r))) goto out;
-    if (status != 200) {
-        if (status == 404)
-            fprintf(stderr, "orderly: no order '%s'\n", c.pos[0]);
-        else
-            cli_print_problem(status, r);
-        rc = CMD_FAIL;
-        goto out;
-    }
-    const char *st = json_string_value(json_object_get(r, "status"));
-    printf("order %s %s\n", c.pos[0], st ? st : "CANCELLED");
-out:
     json_decref(r);
     cli_release(&c);
     return rc;
