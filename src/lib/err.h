@@ -26,7 +26,6 @@
     X(HEADERS,            431, "headers-too-large",  "request header fields too large")        \
     X(LIMIT,              400, "limit-exceeded",     "a limit was exceeded")                   \
     X(BUSY,               503, "overloaded",         "too many pending operations")            \
-    X(RATE,               429, "too-many-requests",  "too many requests")                      \
     X(SHUTDOWN,           503, "shutting-down",      "server is shutting down")                \
     X(NOTREADY,           503, "not-ready",          "server is not ready")                    \
     X(TIMEOUT,            504, "timeout",            "operation timed out")                    \
