@@ -205,20 +205,13 @@ typedef struct rec {
     fn_result res;
     int handler_rc;
     int outcome;
+    struct batch *b;
 } rec;
 
-/* One batch: every record's effects, the backoff of failed records and the
- * receive of the next batch, in one unit. */
 typedef struct batch {
-    mapping *m;
-    rec *recs;
-    int n;
-    int live;         /* records whose handler succeeded: effects to commit */
-    int backed_off;   /* the unit set the backoff of failed records */
-    queue_msg *next;  /* out: the next batch, received in the unit */
-    int nnext;
-    int looked;       /* that receive ran (and committed) */
-    uint64_t seq;     /* wake sequence read before it */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pending;
 } batch;
 
 static void rec_event_id(rec *r)
@@ -229,14 +222,14 @@ static void rec_event_id(rec *r)
     snprintf(r->event_id, sizeof r->event_id, "%s", id && *id ? id : r->msg.message_id);
 }
 
-/* The effects of one record: everything or nothing. */
+/* The unit of one record: everything or nothing. */
 static int rec_unit(store_conn *tx, void *arg)
 {
     rec *r = arg;
     mapping *m = r->m;
     int64_t now = clock_wall_ms();
     /* claim the event id first: a live record means a duplicate; the claim
-     * rolls back with the record if the effects or the fence fail */
+     * rolls back with the unit if the effects or the fence fail */
     store_stmt *st = store_prep(tx, ST_IDEM_CLAIM);
     store_bind_str(st, 1, m->name);
     store_bind_str(st, 2, r->event_id);
@@ -254,78 +247,58 @@ static int rec_unit(store_conn *tx, void *arg)
     return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
 }
 
-static void rec_failed(rec *r, int rc)
+static void rec_done(void *arg, int rc)
 {
-    r->outcome = rc == ORD_ERECEIPT ? REC_FENCED : REC_FAILED;
+    rec *r = arg;
+    if (rc == ORD_ERECEIPT)
+        r->outcome = REC_FENCED;
+    else if (rc)
+        r->outcome = REC_FAILED;
+    /* the state is freed by the poller (run_batch), not on the writer */
+    batch *b = r->b;
+    pthread_mutex_lock(&b->mu);
+    if (--b->pending == 0) pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
 }
+
+struct backoff_unit {
+    mapping *m;
+    rec *recs;
+    int n;
+};
 
 static int backoff_unit(store_conn *tx, void *arg)
 {
-    batch *b = arg;
-    mapping *m = b->m;
-    for (int i = 0; i < b->n; i++) {
-        rec *r = &b->recs[i];
+    struct backoff_unit *u = arg;
+    for (int i = 0; i < u->n; i++) {
+        rec *r = &u->recs[i];
         if (r->outcome != REC_FAILED) continue;
-        if (m->h->on_failure) {
-            fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count};
+        if (u->m->h->on_failure) {
+            fn_record fr = {u->m->name, &r->msg, r->body, r->event_id, r->msg.receive_count};
             const char *why = r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : ORD_EHANDLER);
-            int frc = m->h->on_failure(tx, &fr, why, m->h->ud);
+            int frc = u->m->h->on_failure(tx, &fr, why, u->m->h->ud);
             if (frc) return frc;
         }
-        int64_t d = fn_backoff_ms(m->base_ms, m->max_ms, r->msg.receive_count);
+        int64_t d = fn_backoff_ms(u->m->base_ms, u->m->max_ms, r->msg.receive_count);
         int64_t vis = d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 + 1));
-        int rc = queue_change_visibility_ms_tx(tx, m->fs->qs, m->q, r->msg.receipt, vis);
+        int rc = queue_change_visibility_ms_tx(tx, u->m->fs->qs, u->m->q, r->msg.receipt, vis);
         if (rc && rc != ORD_ERECEIPT) return rc; /* a stale receipt: already visible again */
     }
     return 0;
 }
 
-static int batch_unit(store_conn *tx, void *arg)
-{
-    batch *b = arg;
-    mapping *m = b->m;
-    int failed = 0, rc;
-    for (int i = 0; i < b->n; i++) {
-        rec *r = &b->recs[i];
-        if (r->handler_rc) {
-            failed++;
-            continue;
-        }
-        /* each record in its own savepoint, so a failing one rolls back
-         * alone; a lone record has the unit's */
-        if (b->live == 1) {
-            if ((rc = rec_unit(tx, r))) return rc;
-        } else if ((rc = store_nested(tx, rec_unit, r))) {
-            rec_failed(r, rc);
-            failed += r->outcome == REC_FAILED;
-        }
-    }
-    if (failed) {
-        if ((rc = store_nested(tx, backoff_unit, b)))
-            log_error("fn", "backoff failed", "function", m->name, "error", err_name(rc), NULL);
-        else
-            b->backed_off = 1;
-    }
-    /* a full batch says the queue has a backlog: receive the next batch
-     * here, so the poller needs no unit of its own to get it */
-    if (b->n < m->batch || atomic_load(&m->fs->stop)) return 0;
-    b->seq = queue_wake_seq(m->q);
-    b->looked = 1;
-    return queue_receive_tx(tx, m->fs->qs, m->q, m->batch, -1, b->next, &b->nnext);
-}
-
-/* Runs the batch's handlers and commits it; returns the next batch's size
- * (its messages in next).  *looked: that receive ran, with wake sequence
- * *seq (so when it found nothing, the poller waits at once). */
-static int run_batch(mapping *m, rec *recs, int n, queue_msg *next, int *looked, uint64_t *seq)
+static void run_batch(mapping *m, rec *recs, int n)
 {
     store *st = queue_sys_store(m->fs->qs);
     int64_t t0 = clock_mono_us();
-    batch b = {.m = m, .recs = recs, .n = n, .next = next};
+    batch b = {.pending = 0};
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
     for (int i = 0; i < n; i++) {
         rec *r = &recs[i];
         json_error_t je;
         r->m = m;
+        r->b = &b;
         r->body = json_loadb(r->msg.body, r->msg.body_len, 0, &je);
         rec_event_id(r);
         memset(&r->res, 0, sizeof r->res);
@@ -340,17 +313,22 @@ static int run_batch(mapping *m, rec *recs, int n, queue_msg *next, int *looked,
             r->res.free_state = NULL;
             continue;
         }
-        b.live++;
+        pthread_mutex_lock(&b.mu);
+        b.pending++;
+        pthread_mutex_unlock(&b.mu);
+        int rc = store_submit(st, rec_unit, rec_done, r);
+        if (rc) { /* overloaded or stopping: retry later like any failure */
+            r->outcome = REC_FAILED;
+            pthread_mutex_lock(&b.mu);
+            b.pending--;
+            pthread_mutex_unlock(&b.mu);
+        }
     }
-    int rc = store_run(st, batch_unit, &b);
-    if (rc) { /* rolled back whole (a lone record failed, or the commit) */
-        for (int i = 0; i < b.nnext; i++) queue_msg_release(&next[i]);
-        b.nnext = 0;
-        b.looked = 0;
-        b.backed_off = 0;
-        for (int i = 0; i < n; i++)
-            if (!recs[i].handler_rc) rec_failed(&recs[i], rc);
-    }
+    pthread_mutex_lock(&b.mu);
+    while (b.pending) pthread_cond_wait(&b.cv, &b.mu);
+    pthread_mutex_unlock(&b.mu);
+    pthread_mutex_destroy(&b.mu);
+    pthread_cond_destroy(&b.cv);
 
     int failed = 0;
     for (int i = 0; i < n; i++) {
@@ -371,8 +349,9 @@ static int run_batch(mapping *m, rec *recs, int n, queue_msg *next, int *looked,
         default: failed++; atomic_fetch_add(&m->errors, 1);
         }
     }
-    if (failed && !b.backed_off) {
-        rc = store_run(st, backoff_unit, &b);
+    if (failed) {
+        struct backoff_unit u = {m, recs, n};
+        int rc = store_run(st, backoff_unit, &u);
         if (rc) log_error("fn", "backoff failed", "function", m->name, "error", err_name(rc), NULL);
     }
     for (int i = 0; i < n; i++) {
@@ -385,9 +364,6 @@ static int run_batch(mapping *m, rec *recs, int n, queue_msg *next, int *looked,
     atomic_fetch_add(&m->duration_us, (uint64_t)us);
     metric_observe(m->m_duration, (double)us / 1e6);
     metric_observe(m->m_batch, n);
-    *looked = b.looked;
-    *seq = b.seq;
-    return b.nnext;
 }
 
 static void *poller_main(void *arg)
@@ -396,19 +372,10 @@ static void *poller_main(void *arg)
     fn_sys *fs = m->fs;
     rec recs[LIMIT_FN_BATCH_MAX];
     queue_msg msgs[LIMIT_FN_BATCH_MAX];
-    int n = 0;        /* messages received with the previous batch's commit */
-    int looked = 0;   /* that receive ran (with wake sequence seq) */
-    uint64_t seq = 0;
     atomic_fetch_add(&m->running, 1);
-    while (n || !atomic_load(&fs->stop)) {
-        int k = 0, rc = 0;
-        if (!n) {
-            if (looked)
-                rc = queue_receive_wait_after(fs->qs, m->q, seq, m->batch, -1, POLL_WAIT_MS, msgs, &n, &fs->stop);
-            else
-                rc = queue_receive_wait_cancel(fs->qs, m->q, m->batch, -1, POLL_WAIT_MS, msgs, &n, &fs->stop);
-            looked = 0;
-        }
+    while (!atomic_load(&fs->stop)) {
+        int n = 0, k = 0;
+        int rc = queue_receive_wait_cancel(fs->qs, m->q, m->batch, -1, POLL_WAIT_MS, msgs, &n, &fs->stop);
         if (rc) { /* the store fails: do not spin on it */
             log_error("fn", "receive failed", "function", m->name, "error", err_name(rc), NULL);
             pthread_mutex_lock(&fs->mu);
@@ -429,7 +396,7 @@ static void *poller_main(void *arg)
         }
         memset(recs, 0, sizeof(rec) * (size_t)n);
         for (int i = 0; i < n; i++) recs[i].msg = msgs[i];
-        n = run_batch(m, recs, n, msgs, &looked, &seq);
+        run_batch(m, recs, n);
     }
     atomic_fetch_sub(&m->running, 1);
     return NULL;

@@ -920,25 +920,19 @@ int queue_receive_wait(queue_sys *qs, queue *q, int max, int visibility_s, int w
     return queue_receive_wait_cancel(qs, q, max, visibility_s, wait_ms, out, n, NULL);
 }
 
-/* The long poll; seq != NULL: a receive that found nothing has just run
- * (its wake sequence *seq), so wait first. */
-static int receive_wait(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms, queue_msg *out,
-                        int *n, const _Atomic int *cancel, const uint64_t *seq)
+int queue_receive_wait_cancel(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms,
+                              queue_msg *out, int *n, const _Atomic int *cancel)
 {
     int64_t deadline = clock_mono_ms() + wait_ms;
-    struct recv_ctx r = {qs, q, max, visibility_s, out, 0, seq ? *seq : 0};
-    *n = 0;
-    for (int look = !seq;; look = 1) {
-        if (look) {
-            int rc = store_run(qs->st, recv_unit, &r);
-            *n = r.n;
-            if (rc || r.n || clock_mono_ms() >= deadline || (cancel && atomic_load(cancel))) return rc;
-        }
+    struct recv_ctx r = {qs, q, max, visibility_s, out, 0, 0};
+    for (;;) {
+        int rc = store_run(qs->st, recv_unit, &r);
+        *n = r.n;
+        if (rc || r.n || clock_mono_ms() >= deadline || (cancel && atomic_load(cancel))) return rc;
         struct wake_ctx w = {.fired = 0};
         pthread_mutex_init(&w.mu, NULL);
         pthread_cond_init(&w.cv, NULL);
-        int rc = queue_wait(qs, q, r.seq, deadline, wake_cond, &w);
-        if (rc) return rc;
+        if ((rc = queue_wait(qs, q, r.seq, deadline, wake_cond, &w))) return rc;
         pthread_mutex_lock(&w.mu);
         while (!w.fired) pthread_cond_wait(&w.cv, &w.mu);
         pthread_mutex_unlock(&w.mu);
@@ -951,18 +945,6 @@ static int receive_wait(queue_sys *qs, queue *q, int max, int visibility_s, int 
             return rc;
         }
     }
-}
-
-int queue_receive_wait_cancel(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms,
-                              queue_msg *out, int *n, const _Atomic int *cancel)
-{
-    return receive_wait(qs, q, max, visibility_s, wait_ms, out, n, cancel, NULL);
-}
-
-int queue_receive_wait_after(queue_sys *qs, queue *q, uint64_t seq, int max, int visibility_s, int wait_ms,
-                             queue_msg *out, int *n, const _Atomic int *cancel)
-{
-    return receive_wait(qs, q, max, visibility_s, wait_ms, out, n, cancel, &seq);
 }
 
 /* ---- stats --------------------------------------------------------------- */

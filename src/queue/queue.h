@@ -151,10 +151,6 @@ int queue_receive_wait(queue_sys *qs, queue *q, int max, int visibility_s, int w
  * and the queue is interrupted. */
 int queue_receive_wait_cancel(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms,
                               queue_msg *out, int *n, const _Atomic int *cancel);
-/* As queue_receive_wait_cancel, right after a receive (queue_receive_tx in a
- * unit) that found nothing, with seq read before it: waits first. */
-int queue_receive_wait_after(queue_sys *qs, queue *q, uint64_t seq, int max, int visibility_s, int wait_ms,
-                             queue_msg *out, int *n, const _Atomic int *cancel);
 /* Wakes every waiter of q now (they retry): used to stop pollers. */
 void queue_interrupt(queue *q);
 

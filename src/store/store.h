@@ -86,12 +86,6 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg);
  * that must not block (HTTP). */
 int store_run(store *s, store_unit_fn fn, void *arg);
 
-/* Inside a unit: runs fn(tx, arg) inside a nested savepoint, rolled back
- * alone (with the hooks it registered) when fn returns < 0, so one unit can
- * hold several parts that fail independently.  Statements the unit left
- * mid-way are reset when fn returns.  Returns fn's rc. */
-int store_nested(store_conn *tx, store_unit_fn fn, void *arg);
-
 /* Inside a unit: run hook(arg, 1) on the writer thread after this batch has
  * committed; or hook(arg, 0) if the unit is rolled back or the batch fails
  * (so an owner can free arg).  Called exactly once.  For wake-ups and for

@@ -356,36 +356,26 @@ static int run_stmt(store_conn *c, store_stmt_id id)
     return store_exec(store_prep(c, id));
 }
 
-/* Runs fn inside a savepoint; rolls back to it (dropping the hooks fn
- * registered) when fn returns < 0.  Returns fn's rc (ORD_ESTORE when the
- * savepoint cannot be opened). */
-static int in_savepoint(store_conn *w, store_unit_fn fn, void *arg)
+/* Runs one unit inside its savepoint; returns the unit's rc.  Hooks the unit
+ * registered are dropped when it is rolled back. */
+static void run_unit(store *s, unit *u)
 {
+    store_conn *w = s->w;
     size_t mark = w->nhooks;
-    if (run_stmt(w, ST_SAVEPOINT)) return ORD_ESTORE;
-    int rc = fn(w, arg);
+    if (run_stmt(w, ST_SAVEPOINT)) {
+        u->rc = ORD_ESTORE;
+        return;
+    }
+    u->rc = u->fn(w, u->arg);
     reset_busy(w);
-    if (rc < 0) {
+    if (u->rc < 0) {
         run_stmt(w, ST_ROLLBACK_TO);
         for (size_t i = mark; i < w->nhooks; i++)
             if (w->hooks[i].fn) w->hooks[i].fn(w->hooks[i].arg, 0);
         w->nhooks = mark;
+        s->st.units_failed++;
     }
     run_stmt(w, ST_RELEASE);
-    return rc;
-}
-
-int store_nested(store_conn *tx, store_unit_fn fn, void *arg)
-{
-    CHECK(tx == tx->s->w);
-    return in_savepoint(tx, fn, arg);
-}
-
-/* Runs one unit inside its savepoint. */
-static void run_unit(store *s, unit *u)
-{
-    u->rc = in_savepoint(s->w, u->fn, u->arg);
-    if (u->rc < 0) s->st.units_failed++;
 }
 
 /* Takes up to max pending units off the list (caller holds s->mu). */
