@@ -25,6 +25,13 @@ static int apply_emit(store_conn *tx, void *state)
     return bus_publish_tx(tx, b, &ev, NULL, NULL);
 }
 
+/* emits, then refuses: the emitted event must roll back with the record */
+static int apply_emit_fail(store_conn *tx, void *state)
+{
+    int rc = apply_emit(tx, state);
+    return rc ? rc : ORD_EHANDLER;
+}
+
 static void free_json(void *p)
 {
     json_decref(p);
@@ -40,7 +47,7 @@ static int handler(const fn_record *r, fn_result *res, void *ud)
         clock_off += 3000;
         clock_set_offset_ms(clock_off);
     }
-    res->apply = apply_emit;
+    res->apply = strstr(body, "refuse") ? apply_emit_fail : apply_emit;
     res->state = json_pack("{s:s,s:s}", "body", body, "eventId", r->event_id);
     res->free_state = free_json;
     return 0;
@@ -192,6 +199,21 @@ Test(fn, partial_batch_failure_returns_only_failed)
     cr_expect_geq(stats().errors, 1);
     cr_expect_eq(depth(out), 2, "successful records committed");
     cr_expect_eq(depth(in) + depth(dlq), 1, "only the failed record remains");
+}
+
+Test(fn, record_refused_in_its_commit_rolls_back_alone)
+{
+    /* one batch of three: the middle record's effects fail in the writer */
+    send("{\"ok\":1}");
+    send("{\"refuse\":1}");
+    send("{\"ok\":2}");
+    cr_assert_eq(fn_start(fs), 0);
+    WAIT_FOR(depth(dlq) == 1, 10000);
+    cr_expect_eq(stats().records, 2);
+    cr_expect_eq(stats().errors, 3, "the refused record failed on each of its 3 deliveries");
+    cr_expect_eq(depth(out), 2, "its neighbours committed");
+    cr_expect_eq(count(ST_EVENT_COUNT), 2, "the refused record's event rolled back");
+    cr_expect_eq(depth(in), 0);
 }
 
 Test(fn, failing_record_backs_off_then_dead_letters)
