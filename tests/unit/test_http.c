@@ -866,10 +866,17 @@ Test(http, per_ip_connection_limit)
     close(extra);
     /* closing one makes room again */
     close(fds[0]);
-    usleep(200 * 1000);
-    cr_assert_eq(get(port, "/health", &r), 0);
-    cr_assert_eq(r.status, 200);
-    resp_free(&r);
+    /* the server sees the close when its worker next runs: retry for up to
+     * 3 s (a loaded machine), each refused attempt is closed at once */
+    int served = 0;
+    for (int tries = 0; tries < 30 && !served; tries++) {
+        usleep(100 * 1000);
+        if (get(port, "/health", &r) == 0) {
+            served = r.status == 200;
+            resp_free(&r);
+        }
+    }
+    cr_assert(served, "no room after a connection closed");
     for (int i = 1; i < 4; i++)
         close(fds[i]);
 }
@@ -919,8 +926,10 @@ Test(http, slow_client_is_disconnected)
     }
     int64_t took = clock_mono_ms() - t0;
     cr_assert(closed, "slow client not disconnected after %lld ms", (long long)took);
+    /* the deadline is 1 s; the whole request would take 5.5 s.  The upper
+     * bound leaves room for a loaded machine's watchdog tick. */
     cr_assert_geq(took, 900);
-    cr_assert_leq(took, 2500);
+    cr_assert_leq(took, 4500);
     close(fd);
     http_stats st;
     http_server_stats(srv, &st);
