@@ -8,6 +8,7 @@ import atexit
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -174,6 +175,30 @@ def check(cond, msg=""):
 def eq(got, want, what=""):
     if got != want:
         raise AssertionError("%s: got %r, want %r" % (what, got, want))
+
+
+def ok(srv, method, path, body=None, want=200, **kw):
+    """srv.request(...), checking the status; returns the body."""
+    st, _, b = srv.request(method, path, body, **kw)
+    eq(st, want, "%s %s (answer %s)" % (method, path, str(b)[:400]))
+    return b
+
+
+def wait_for(what, fn, timeout=30, interval=0.05):
+    """Polls fn() until it returns a truthy value (returned); fails after timeout."""
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last %r)" % (timeout, what, last))
+
+
+def uniq(prefix):
+    """A name no earlier run used: prefix-<ms>-<random>."""
+    return "%s-%d-%04d" % (prefix, int(time.time() * 1000) % 10 ** 9, random.randrange(10000))
 
 
 def is_problem(status, hdrs, body, want_status, what=""):

@@ -21,7 +21,7 @@ import random
 import re
 import time
 from datetime import datetime, timezone
-from harness import SRC, Shared, run, check, eq, is_problem
+from harness import SRC, Shared, run, check, eq, is_problem, uniq, ok, wait_for
 
 # RFC 9562 UUIDs: orderly issues time-ordered version 7 for ids that key
 # indexed tables (orders, events); version 4 is accepted as seed 001 uses it
@@ -63,28 +63,6 @@ ALL = (main, nopay, expiry, idle)
 
 
 # ---- helpers -------------------------------------------------------------------------
-
-
-def uniq(prefix):
-    return "%s-%d-%04d" % (prefix, int(time.time() * 1000) % 10 ** 9, random.randrange(10000))
-
-
-def ok(srv, method, path, body=None, want=200, **kw):
-    st, h, b = srv.request(method, path, body, **kw)
-    eq(st, want, "%s %s (answer %s)" % (method, path, str(b)[:400]))
-    return b
-
-
-def wait_for(what, fn, timeout=15, interval=0.02):
-    """Polls fn() until it returns a truthy value; fails after timeout."""
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s (last %r)" % (timeout, what, last))
 
 
 def get_order(srv, oid):

@@ -11,9 +11,8 @@ every queue is idle.
 """
 import json
 import os
-import random
 import time
-from harness import SRC, Shared, run, check, eq, is_problem
+from harness import SRC, Shared, run, check, eq, is_problem, uniq
 
 ORDERS = "/api/orders"
 JSON = {"Content-Type": "application/json"}
@@ -59,10 +58,6 @@ def products():
 
 def state():
     return order_ids(), products()
-
-
-def uniq(prefix):
-    return "%s-%d-%04d" % (prefix, int(time.time() * 1000) % 10 ** 9, random.randrange(10000))
 
 
 # A refused request names a catalog sku, so an order it wrongly created would

@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 import time
-from harness import SRC, Shared, do_request, run, check, eq, is_problem
+from harness import SRC, Shared, do_request, run, check, eq, is_problem, ok, wait_for
 
 with open(os.path.join(SRC, "config", "orderly.json")) as f:
     SHIPPED = json.load(f)
@@ -76,22 +76,6 @@ busy = Shared(env="bz", config=BUSY_CFG)
 
 
 # ---- helpers -------------------------------------------------------------------------
-
-
-def ok(srv, method, path, body=None, want=200, **kw):
-    st, h, b = srv.request(method, path, body, **kw)
-    eq(st, want, "%s %s (answer %s)" % (method, path, str(b)[:400]))
-    return b
-
-
-def wait_for(what, fn, timeout=20, interval=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(interval)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def alarm(srv, name):

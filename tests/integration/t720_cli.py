@@ -18,7 +18,7 @@ import re
 import subprocess
 import time
 from datetime import datetime, timezone
-from harness import BIN, SRC, Shared, check, eq, free_port, run
+from harness import BIN, SRC, Shared, check, eq, free_port, run, ok, wait_for
 
 
 def make_config(disable=()):
@@ -61,23 +61,6 @@ def cli(srv, *args, want=0, timeout=300, env=None):
     eq(p.returncode, want, "exit code of %s (stdout %r, stderr %r)" % (" ".join(args), p.stdout[-2000:],
                                                                         p.stderr[-2000:]))
     return p.stdout if want == 0 else p.stderr
-
-
-def ok(srv, method, path, body=None, want=200):
-    st, _, b = srv.request(method, path, body)
-    eq(st, want, "%s %s (answer %s)" % (method, path, str(b)[:400]))
-    return b
-
-
-def wait_for(what, fn, timeout=30, interval=0.05):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s (last %r)" % (timeout, what, last))
 
 
 def qstats(srv, name):

@@ -16,7 +16,7 @@ import re
 import signal
 import subprocess
 import time
-from harness import BIN, SRC, Server, run, check, eq
+from harness import BIN, SRC, Server, run, check, eq, wait_for
 
 ORDER_ID = re.compile(r"^ORD-[0-9A-F]{8}$")
 CUSTOMER = re.compile(r"^CUST-[1-9][0-9]{3}$")
@@ -74,16 +74,6 @@ def batches(srv):
                 eq(len(ids), rec["count"], "orderIds of %r" % rec)
                 out.append((rec["count"], ids))
     return out
-
-
-def wait_for(what, fn, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def check_format(o):
