@@ -276,7 +276,7 @@ int cmd_serve(int argc, char **argv)
                         .fail_sku = cfg->orders.fail_sku,
                         .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000};
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
-    if ((rc = fn_sys_open(qs, b, &fs)) || (rc = orders_register(ord, fs))) goto out;
+    if ((rc = fn_sys_open(qs, &fs)) || (rc = orders_register(ord, fs))) goto out;
     fn_sys_set_metrics(fs, met);
     if ((rc = add_functions(cfg, fs))) goto out;
     if (cfg->orders.catalog[0]) {

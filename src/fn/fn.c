@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sodium.h>
 #include "fn/fn.h"
+#include "lib/count.h"
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -47,7 +48,6 @@ typedef struct mapping {
 
 struct fn_sys {
     queue_sys *qs;
-    bus *b;
     handler handlers[LIMIT_FUNCTIONS_MAX];
     int nhandlers;
     mapping *maps[LIMIT_FUNCTIONS_MAX];
@@ -77,18 +77,17 @@ void fn_sys_set_metrics(fn_sys *fs, metrics *mx)
     const char *const labels[] = {"function", NULL};
     fs->mf_duration = metrics_histogram(mx, "orderly_function_duration_seconds",
                                         "Time a function took for one batch: handlers and commit.", labels,
-                                        duration_bounds, (int)(sizeof duration_bounds / sizeof duration_bounds[0]));
+                                        duration_bounds, (int)COUNT(duration_bounds));
     fs->mf_batch = metrics_histogram(mx, "orderly_function_batch_size", "Records per function invocation (batch).",
-                                     labels, batch_bounds, (int)(sizeof batch_bounds / sizeof batch_bounds[0]));
+                                     labels, batch_bounds, (int)COUNT(batch_bounds));
     for (int i = 0; i < fs->nmaps; i++) mapping_metrics(fs, fs->maps[i]);
 }
 
-int fn_sys_open(queue_sys *qs, bus *b, fn_sys **out)
+int fn_sys_open(queue_sys *qs, fn_sys **out)
 {
     fn_sys *fs = calloc(1, sizeof *fs);
     if (!fs) return ORD_ENOMEM;
     fs->qs = qs;
-    fs->b = b;
     pthread_mutex_init(&fs->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -23,7 +23,6 @@
 #define ORDERLY_FN_H
 #include <jansson.h>
 #include <stdint.h>
-#include "bus/bus.h"
 #include "obs/metrics.h"
 #include "queue/queue.h"
 
@@ -84,7 +83,7 @@ typedef struct fn_stats {
     int pollers_running;    /* poller threads alive now (0 before fn_start and after fn_stop) */
 } fn_stats;
 
-int fn_sys_open(queue_sys *qs, bus *b, fn_sys **out);
+int fn_sys_open(queue_sys *qs, fn_sys **out);
 /* Stops (fn_stop) and frees.  Safe on NULL. */
 void fn_sys_close(fn_sys *fs);
 /* Observes every batch in m: orderly_function_duration_seconds and

@@ -121,7 +121,7 @@ static void parse_entry(const json_t *o, put_entry *e)
     e->ev.resources = res;
     /* an event about an order joins that order's timeline */
     const char *oid = json_string_value(json_object_get(e->ev.detail, "orderId"));
-    if (oid && *oid && strlen(oid) <= ORDER_ID_MAX) e->ev.subject = oid;
+    if (oid && *oid && strlen(oid) <= LIMIT_ORDER_ID_MAX) e->ev.subject = oid;
     if (tm) {
         int64_t t;
         if (!json_is_string(tm) || clock_parse_iso(json_string_value(tm), &t)) {

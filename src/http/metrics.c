@@ -8,7 +8,7 @@
  * itself (server.c), function durations by the runtime (fn.c).  The
  * collector runs under the registry lock, so two scrapes never interleave.
  */
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "http/api.h"
 #include "lib/clock.h"
 #include "lib/err.h"

@@ -32,7 +32,7 @@ static int create_unit(store_conn *tx, void *arg)
 
 static void set_location(http_req *r, const char *id)
 {
-    char loc[ORDER_ID_MAX + 16];
+    char loc[LIMIT_ORDER_ID_MAX + 16];
     snprintf(loc, sizeof loc, "/api/orders/%s", id);
     http_reply_header(r, "Location", loc);
 }
@@ -93,9 +93,9 @@ int api_orders_create(http_req *r)
     api *a = http_req_app(r);
     size_t len;
     http_req_body(r, &len);
-    if (len > ORDER_BODY_BYTES_MAX) {
+    if (len > LIMIT_ORDER_BODY_BYTES_MAX) {
         char d[64];
-        snprintf(d, sizeof d, "an order body is at most %d bytes", ORDER_BODY_BYTES_MAX);
+        snprintf(d, sizeof d, "an order body is at most %d bytes", LIMIT_ORDER_BODY_BYTES_MAX);
         http_reply_problem(r, ORD_ETOOBIG, d, NULL);
         return 0;
     }
@@ -155,9 +155,9 @@ int api_orders_list(http_req *r)
     if (lim) {
         char *end;
         long v = strtol(lim, &end, 10);
-        if (!*lim || *end || v < 1 || v > ORDER_LIST_LIMIT_MAX) {
+        if (!*lim || *end || v < 1 || v > LIMIT_ORDER_LIST_LIMIT_MAX) {
             char d[64];
-            snprintf(d, sizeof d, "limit must be an integer between 1 and %d", ORDER_LIST_LIMIT_MAX);
+            snprintf(d, sizeof d, "limit must be an integer between 1 and %d", LIMIT_ORDER_LIST_LIMIT_MAX);
             http_reply_problem(r, ORD_EINVAL, d, NULL);
             return 0;
         }
@@ -170,7 +170,7 @@ int api_orders_list(http_req *r)
                            NULL);
         return 0;
     }
-    if (customer && (!*customer || strlen(customer) > ORDER_CUSTOMER_MAX)) {
+    if (customer && (!*customer || strlen(customer) > LIMIT_ORDER_CUSTOMER_MAX)) {
         http_reply_problem(r, ORD_EINVAL, "customerId must be 1-64 characters", NULL);
         return 0;
     }

@@ -20,7 +20,7 @@
 
 typedef struct op {
     orders *o;
-    char order_id[ORDER_ID_MAX + 1];
+    char order_id[LIMIT_ORDER_ID_MAX + 1];
     char event_id[128];
     char type[32];
     /* order-processor: an OrderPlaced event creates the order when absent */
@@ -31,7 +31,7 @@ typedef struct op {
     char decline[32];
     char payment_id[ID_UUID_LEN + 1];
     /* notification-processor */
-    char recipient[ORDER_CUSTOMER_BYTES_MAX + 1];
+    char recipient[LIMIT_ORDER_CUSTOMER_BYTES_MAX + 1];
     json_t *detail;
     /* the event the success path emits, built here off the writer */
     bus_prepared ev;
@@ -75,7 +75,7 @@ static int read_envelope(const fn_record *rec, fn_result *res, op *x)
     snprintf(x->type, sizeof x->type, "%s", str_at(env, "detail-type"));
     snprintf(x->event_id, sizeof x->event_id, "%s", rec->event_id);
     const char *id = str_at(detail, "orderId");
-    if (!*id || strlen(id) > ORDER_ID_MAX) {
+    if (!*id || strlen(id) > LIMIT_ORDER_ID_MAX) {
         snprintf(res->error, sizeof res->error, "%s event without a valid orderId", x->type);
         return ORD_EHANDLER;
     }
@@ -371,7 +371,7 @@ static int on_dead_letter(store_conn *tx, const queue *src, const queue_msg *m, 
 {
     orders *o = ud;
     json_t *env = json_loadb(m->body, m->body_len, 0, NULL);
-    char id[ORDER_ID_MAX + 1];
+    char id[LIMIT_ORDER_ID_MAX + 1];
     snprintf(id, sizeof id, "%s", env ? order_id_of(env) : "");
     json_decref(env);
     if (!id[0]) return 0;

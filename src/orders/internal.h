@@ -8,7 +8,7 @@
 
 /* A cached price snapshot (see ord_price in orders.c). */
 typedef struct ord_price_slot {
-    char sku[ORDER_SKU_MAX + 1];
+    char sku[LIMIT_ORDER_SKU_MAX + 1];
     int64_t price_cents;
     int known, used;
 } ord_price_slot;
@@ -18,7 +18,7 @@ struct orders {
     queue_sys *qs;
     bus *b;
     orders_config cfg;
-    char fail_sku[ORDER_SKU_MAX + 1];
+    char fail_sku[LIMIT_ORDER_SKU_MAX + 1];
     char env[LIMIT_ENV_NAME_MAX + 1];
     pthread_t sweeper;
     pthread_mutex_t mu;
@@ -35,13 +35,13 @@ struct orders {
 };
 
 typedef struct ord_product {
-    char sku[ORDER_SKU_MAX + 1];
-    char name[PRODUCT_NAME_BYTES_MAX + 1];
+    char sku[LIMIT_ORDER_SKU_MAX + 1];
+    char name[LIMIT_PRODUCT_NAME_BYTES_MAX + 1];
     int64_t price_cents, stock, reserved, sold, initial_stock, restocked;
 } ord_product;
 
 typedef struct ord_item {
-    char sku[ORDER_SKU_MAX + 1];
+    char sku[LIMIT_ORDER_SKU_MAX + 1];
     int64_t qty;
     int64_t unit_price_cents;
     int known; /* the sku existed when the order was created */
@@ -49,15 +49,15 @@ typedef struct ord_item {
 
 typedef struct ord_order {
     int64_t seq;
-    char id[ORDER_ID_MAX + 1];
-    char customer_id[ORDER_CUSTOMER_BYTES_MAX + 1];
+    char id[LIMIT_ORDER_ID_MAX + 1];
+    char customer_id[LIMIT_ORDER_CUSTOMER_BYTES_MAX + 1];
     char status[16], reason[32], failed_from[16];
     char last_error[256];
-    char token[ORDER_TOKEN_MAX + 1];
+    char token[LIMIT_ORDER_TOKEN_MAX + 1];
     char request_hash[65];
     char event_id[64];
     int64_t total_cents, units, attempts, created_ms, updated_ms, reserved_ms, completed_ms;
-    ord_item items[ORDER_ITEMS_MAX];
+    ord_item items[LIMIT_ORDER_ITEMS_MAX];
     int nitems;
 } ord_order;
 

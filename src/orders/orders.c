@@ -104,7 +104,7 @@ int ord_order_load(store_conn *c, const char *id, ord_order *o)
     o->completed_ms = store_col_is_null(st, 16) ? 0 : store_col_i64(st, 16);
     /* the items ride on the same rows (LEFT JOIN: one row with NULLs when none) */
     do {
-        if (store_col_is_null(st, 17) || o->nitems >= ORDER_ITEMS_MAX) continue;
+        if (store_col_is_null(st, 17) || o->nitems >= LIMIT_ORDER_ITEMS_MAX) continue;
         ord_item *it = &o->items[o->nitems++];
         snprintf(it->sku, sizeof it->sku, "%s", store_col_text(st, 17, NULL));
         it->qty = store_col_i64(st, 18);
@@ -310,8 +310,8 @@ static int ord_price(store_conn *tx, orders *o, const char *sku, int64_t *price,
 /* Inserts the order row and items with price snapshots (no event). */
 int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now)
 {
-    int64_t total = 0, units = 0, prices[ORDER_ITEMS_MAX];
-    int known[ORDER_ITEMS_MAX];
+    int64_t total = 0, units = 0, prices[LIMIT_ORDER_ITEMS_MAX];
+    int known[LIMIT_ORDER_ITEMS_MAX];
     for (int i = 0; i < in->nitems; i++) {
         int rc = ord_price(tx, o, in->items[i].sku, &prices[i], &known[i]);
         if (rc) return rc;
@@ -322,7 +322,7 @@ int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, co
     store_bind_str(st, 1, id);
     store_bind_str(st, 2, in->customer_id);
     store_bind_str(st, 3, "PENDING");
-    store_bind_str(st, 4, in->token[0] ? in->token : "tok_visa");
+    store_bind_str(st, 4, in->token[0] ? in->token : ORDER_TOKEN_DEFAULT);
     store_bind_i64(st, 5, total);
     store_bind_i64(st, 6, units);
     store_bind_str(st, 7, in->request_hash);
@@ -403,7 +403,7 @@ int orders_create_prepare(orders *o, const order_in *in, order_prepared *p)
         json_array_append_new(items, json_pack("{s:s,s:i}", "sku", in->items[i].sku, "qty", in->items[i].qty));
     json_t *detail = json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s},s:s}", "schemaVersion", "1.0", "eventId", event_id,
                                "orderId", p->order_id, "customerId", in->customer_id, "items", items, "payment",
-                               "token", in->token[0] ? in->token : "tok_visa", "createdAt",
+                               "token", in->token[0] ? in->token : ORDER_TOKEN_DEFAULT, "createdAt",
                                clock_fmt_iso(clock_wall_ms(), 1, ts, sizeof ts));
     if (!detail) return ORD_ENOMEM;
     bus_event ev = {.source = ORDERS_SOURCE, .detail_type = "OrderCreated", .detail = detail, .id = event_id,
@@ -427,7 +427,7 @@ int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *
     /* What an Idempotency-Key is bound to: the request hash leaves orderId
      * out (it is compared under the orderId), so a client orderId is added
      * here; a reused key with another orderId is another body (422). */
-    char key_hash[sizeof in->request_hash + ORDER_ID_MAX + 1];
+    char key_hash[sizeof in->request_hash + LIMIT_ORDER_ID_MAX + 1];
     snprintf(key_hash, sizeof key_hash, "%s%s%s", in->request_hash, in->order_id[0] ? "/" : "", in->order_id);
     if (idem_key) {
         store_stmt *st = store_prep(tx, ST_IDEMKEY_GET);
@@ -537,7 +537,7 @@ json_t *orders_get(orders *o, const char *id)
 
 int orders_list(orders *o, const char *status, const char *customer, int limit, const char *cursor, json_t **out)
 {
-    if (limit < 1 || limit > ORDER_LIST_LIMIT_MAX) return ORD_EVALIDATION;
+    if (limit < 1 || limit > LIMIT_ORDER_LIST_LIMIT_MAX) return ORD_EVALIDATION;
     if (status && !orders_status_valid(status)) return ORD_EVALIDATION;
     int64_t before = INT64_MAX;
     if (cursor) {
@@ -548,7 +548,7 @@ int orders_list(orders *o, const char *status, const char *customer, int limit, 
     }
     store_conn *c = store_reader(o->st);
     if (!c) return ORD_ESTORE;
-    char ids[ORDER_LIST_LIMIT_MAX][ORDER_ID_MAX + 1];
+    char ids[LIMIT_ORDER_LIST_LIMIT_MAX][LIMIT_ORDER_ID_MAX + 1];
     int n = 0, rc;
     store_stmt *st = store_prep(c, customer ? ST_ORDER_LIST_CUSTOMER : ST_ORDER_LIST);
     store_bind_str(st, 1, status);
@@ -561,7 +561,7 @@ int orders_list(orders *o, const char *status, const char *customer, int limit, 
         store_bind_i64(st, 3, limit);
     }
     while ((rc = store_step(st)) == STORE_ROW && n < limit)
-        snprintf(ids[n++], ORDER_ID_MAX + 1, "%s", store_col_text(st, 0, NULL));
+        snprintf(ids[n++], LIMIT_ORDER_ID_MAX + 1, "%s", store_col_text(st, 0, NULL));
     store_reset(st);
     if (rc < 0) return rc;
     json_t *arr = json_array();
@@ -840,12 +840,12 @@ static int expire_unit(store_conn *tx, void *arg)
 {
     struct expire_ctx *e = arg;
     orders *o = e->o;
-    char ids[SWEEP_CHUNK][ORDER_ID_MAX + 1];
+    char ids[SWEEP_CHUNK][LIMIT_ORDER_ID_MAX + 1];
     int n = 0, rc;
     store_stmt *st = store_prep(tx, ST_ORDER_EXPIRED);
     store_bind_i64(st, 1, clock_wall_ms() - o->cfg.reservation_timeout_ms);
     store_bind_i64(st, 2, SWEEP_CHUNK);
-    while ((rc = store_step(st)) == STORE_ROW) snprintf(ids[n++], ORDER_ID_MAX + 1, "%s", store_col_text(st, 0, NULL));
+    while ((rc = store_step(st)) == STORE_ROW) snprintf(ids[n++], LIMIT_ORDER_ID_MAX + 1, "%s", store_col_text(st, 0, NULL));
     store_reset(st);
     if (rc < 0) return rc;
     for (int i = 0; i < n; i++) {

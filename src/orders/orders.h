@@ -28,27 +28,13 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "bus/bus.h"
+#include "lib/limits.h"
 #include "fn/fn.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
 #define ORDERS_SOURCE "orderly.orders"
-#define ORDER_ID_MAX 64
-#define ORDER_CUSTOMER_MAX 64
-#define ORDER_SKU_MAX 64
-#define ORDER_ITEMS_MAX 50
-#define ORDER_QTY_MAX 10000
-#define ORDER_TOKEN_MAX 64
-#define ORDER_BODY_BYTES_MAX 65536
-#define ORDER_LIST_LIMIT_MAX 100
-#define PRODUCT_NAME_MAX 200
-/* customerId and a product name are counted in characters; UTF-8 takes up
- * to 4 bytes a character, so their buffers hold 4x the count. */
-#define ORDER_CUSTOMER_BYTES_MAX (ORDER_CUSTOMER_MAX * 4)
-#define PRODUCT_NAME_BYTES_MAX (PRODUCT_NAME_MAX * 4)
-#define PRODUCT_PRICE_CENTS_MAX 100000000000LL /* priceCents 0..1e11 */
-#define PRODUCT_STOCK_MAX 1000000000LL         /* stock 0..1e9 */
-
+#define ORDER_TOKEN_DEFAULT "tok_visa" /* the payment token of an order that names none */
 typedef struct orders orders;
 
 typedef struct orders_config {
@@ -73,16 +59,16 @@ void orders_close(orders *o);
 /* ---- creating orders --------------------------------------------------------- */
 
 typedef struct order_item_in {
-    char sku[ORDER_SKU_MAX + 1];
+    char sku[LIMIT_ORDER_SKU_MAX + 1];
     int qty;
 } order_item_in;
 
 typedef struct order_in {
-    char order_id[ORDER_ID_MAX + 1];      /* "" = generate a UUID */
-    char customer_id[ORDER_CUSTOMER_BYTES_MAX + 1];
-    order_item_in items[ORDER_ITEMS_MAX];
+    char order_id[LIMIT_ORDER_ID_MAX + 1];      /* "" = generate a UUID */
+    char customer_id[LIMIT_ORDER_CUSTOMER_BYTES_MAX + 1];
+    order_item_in items[LIMIT_ORDER_ITEMS_MAX];
     int nitems;
-    char token[ORDER_TOKEN_MAX + 1];      /* payment token, default tok_visa */
+    char token[LIMIT_ORDER_TOKEN_MAX + 1];      /* payment token, default tok_visa */
     char request_hash[65];                /* of the canonical request: same body -> same hash */
 } order_in;
 
@@ -101,7 +87,7 @@ typedef enum {
 
 typedef struct order_create {
     order_create_outcome outcome;
-    char order_id[ORDER_ID_MAX + 1];
+    char order_id[LIMIT_ORDER_ID_MAX + 1];
     char event_id[40];
     int replay_status;     /* ORDER_KEY_REPLAY: the first response's status */
     char *replay_body;     /* ORDER_KEY_REPLAY: its body (heap; caller frees) */
@@ -111,7 +97,7 @@ typedef struct order_create {
  * OrderCreated event, built before the unit on the calling thread so the
  * writer only writes rows.  Release with orders_prepared_release(). */
 typedef struct order_prepared {
-    char order_id[ORDER_ID_MAX + 1];
+    char order_id[LIMIT_ORDER_ID_MAX + 1];
     bus_prepared ev;
 } order_prepared;
 int orders_create_prepare(orders *o, const order_in *in, order_prepared *p);
@@ -156,8 +142,8 @@ extern const char *const orders_statuses[];
 /* ---- products and inventory ----------------------------------------------------- */
 
 typedef struct product_in {
-    char sku[ORDER_SKU_MAX + 1];
-    char name[PRODUCT_NAME_BYTES_MAX + 1];
+    char sku[LIMIT_ORDER_SKU_MAX + 1];
+    char name[LIMIT_PRODUCT_NAME_BYTES_MAX + 1];
     int has_name, has_price, has_stock;
     int64_t price_cents;
     int64_t stock;

@@ -22,7 +22,7 @@
 #define ORDERLY_QUEUE_H
 #include <stddef.h>
 #include <stdint.h>
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "conf/queue_attrs.h"
 #include "store/store.h"
 

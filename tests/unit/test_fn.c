@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdatomic.h>
 #include <string.h>
+#include "bus/bus.h"
 #include "fn/fn.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -80,7 +81,7 @@ static void setup(void)
     json_t *p = json_loads("{\"detail-type\":[\"Processed\"]}", 0, NULL);
     cr_assert_eq(bus_rule_add(b, "processed", NULL, p, t, 1, 1, err, sizeof err), 0, "%s", err);
     json_decref(p);
-    cr_assert_eq(fn_sys_open(qs, b, &fs), 0);
+    cr_assert_eq(fn_sys_open(qs, &fs), 0);
     cr_assert_eq(fn_handler_register(fs, "test", handler, NULL), 0);
     fn_config c = {.name = "f", .handler = "test", .queue = "in", .batch_size = 10, .window_ms = 50,
                    .concurrency = 1, .backoff_base_ms = 100, .backoff_max_ms = 400,
