@@ -22,7 +22,6 @@
 #include "obs/metrics.h"
 
 #define SWEEP_INTERVAL_MS 60000
-#define SWEEP_CHUNK 1000
 #define POLL_WAIT_MS (LIMIT_WAIT_SECONDS_MAX * 1000)
 #define RECEIVE_RETRY_MS 1000 /* after a failed receive (store error) */
 
@@ -241,7 +240,7 @@ static int rec_unit(store_conn *tx, void *arg)
         return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
     }
     r->outcome = REC_OK;
-    if (r->res.apply && (rc = r->res.apply(tx, r->res.state))) return rc;
+    if (r->res.apply && (rc = r->res.apply(tx, r->res.state, r->res.error, sizeof r->res.error))) return rc;
     /* the fence: refused once the receipt's visibility has expired */
     return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
 }
@@ -401,34 +400,21 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
-struct sweep {
-    int64_t n;
-};
-
-static int sweep_unit(store_conn *tx, void *arg)
+static int sweep_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
 {
-    struct sweep *w = arg;
     store_stmt *st = store_prep(tx, ST_IDEM_SWEEP);
     store_bind_i64(st, 1, clock_wall_ms());
-    store_bind_i64(st, 2, SWEEP_CHUNK);
+    store_bind_i64(st, 2, limit);
     int rc = store_exec(st);
-    w->n = rc ? 0 : store_changes(tx);
+    *n = rc ? 0 : store_changes(tx);
     return rc;
 }
 
 int fn_sweep_idempotency(fn_sys *fs, int64_t *deleted)
 {
-    store *st = queue_sys_store(fs->qs);
-    *deleted = 0;
-    for (;;) { /* bounded chunks: never one long unit on the writer */
-        struct sweep w = {0};
-        int rc = store_run(st, sweep_unit, &w);
-        if (rc) return rc;
-        *deleted += w.n;
-        if (w.n < SWEEP_CHUNK) break;
-    }
+    int rc = store_sweep(queue_sys_store(fs->qs), sweep_chunk, fs, LIMIT_SWEEP_ROWS, deleted);
     if (*deleted) log_info("fn", "idempotency records expired", "#deleted", *deleted, NULL);
-    return 0;
+    return rc;
 }
 
 static void *sweeper_main(void *arg)

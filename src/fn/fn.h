@@ -37,10 +37,13 @@ typedef struct fn_record {
     int attempt;            /* = msg->receive_count */
 } fn_record;
 
-/* Effects: apply runs inside the record's unit (writer thread); return 0 to
- * keep, < 0 to refuse (the record then fails and is retried).  free_state
- * (may be NULL) is called once after the unit completed either way. */
-typedef int (*fn_apply_fn)(store_conn *tx, void *state);
+/* Effects: apply runs inside the record's unit (writer thread), where a
+ * handler reads what it decides from (the database, not the message); return
+ * 0 to keep, < 0 to refuse: the unit rolls back and the record fails and is
+ * retried, with the reason written into error (error_len bytes, may be left
+ * empty).  free_state (may be NULL) is called once after the unit completed
+ * either way. */
+typedef int (*fn_apply_fn)(store_conn *tx, void *state, char *error, size_t error_len);
 typedef struct fn_result {
     fn_apply_fn apply;      /* NULL: nothing to apply (acknowledge only) */
     void *state;

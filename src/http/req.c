@@ -260,8 +260,7 @@ void http_reply_static(http_req *r, int status, const char *ctype, const char *b
     reply_finish(r, status, ctype, buf, len);
 }
 
-static json_t *problem_object(http_req *r, int code, const char *detail, json_t *errors,
-                              json_t *ext)
+json_t *http_problem_json(int code, const char *detail, json_t *errors)
 {
     char type[160];
     int status = http_err_status(code);
@@ -275,15 +274,21 @@ static json_t *problem_object(http_req *r, int code, const char *detail, json_t 
     /* detail comes from the client in places (a Content-Type echo): keep valid UTF-8 */
     json_t *d = json_string(detail ? detail : err_msg(code));
     json_object_set_new(p, "detail", d ? d : json_string(err_msg(code)));
-    if (r->url) {
+    if (errors) json_object_set(p, "errors", errors);
+out:
+    json_decref(errors);
+    return p;
+}
+
+static json_t *problem_object(http_req *r, int code, const char *detail, json_t *errors, json_t *ext)
+{
+    json_t *p = http_problem_json(code, detail, errors);
+    if (p && r->url) {
         json_t *inst = json_stringn(r->url, strlen(r->url));
         if (inst) json_object_set_new(p, "instance", inst);
     }
-    json_object_set_new(p, "requestId", json_string(r->id));
-    if (errors) json_object_set(p, "errors", errors);
-    if (ext) json_object_update_missing(p, ext);
-out:
-    json_decref(errors);
+    if (p) json_object_set_new(p, "requestId", json_string(r->id));
+    if (p && ext) json_object_update_missing(p, ext);
     json_decref(ext);
     return p;
 }

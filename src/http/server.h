@@ -143,6 +143,10 @@ void http_reply_raw(http_req *r, int status, const char *ctype, const char *buf,
 int http_err_status(int code);
 const char *http_err_slug(int code);
 
+/* The problem+json object of a code {type, title, status, detail, errors?}
+ * without the request's members (errors stolen; NULL when out of memory). */
+json_t *http_problem_json(int code, const char *detail, json_t *errors);
+
 /* problem+json for err_code (status and type slug from http/status.c); detail NULL =
  * the code's message; errors ([{"field","message"}]) is stolen, may be NULL. */
 void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *errors);

@@ -78,6 +78,8 @@
 #define LIMIT_STORE_WINDOW_US_DEFAULT  0       /* extra wait for more units before COMMIT */
 #define LIMIT_STORE_WINDOW_US_MAX      10000
 #define LIMIT_STORE_READERS_MAX        64      /* reader connections */
+#define LIMIT_SWEEP_ROWS               1000    /* rows one unit of a sweep deletes (retention, idempotency records, keys) */
+#define LIMIT_SWEEP_ORDERS             100     /* orders one unit of the reservation-expiry sweep expires (each writes an event) */
 
 /* ---- HTTP ----------------------------------------------------------- */
 #define LIMIT_HTTP_BODY_BYTES_MAX      1048576 /* any request body, 1 MiB -> 413 */

@@ -71,7 +71,7 @@ typedef struct demo_op {
 static int demo_unit(store_conn *tx, void *arg)
 {
     demo_op *op = arg;
-    return orders_create_tx(tx, op->o, &op->in, NULL, &op->prep, &op->res);
+    return orders_create_tx(tx, op->o, &op->in, NULL, NULL, &op->prep, &op->res);
 }
 
 /* Creates one order; 0 with its id in id[], or an error (logged). */

@@ -19,7 +19,7 @@ static queue *in, *out, *dlq;
 static atomic_int invoked, slow_once;
 static int64_t clock_off;
 
-static int apply_emit(store_conn *tx, void *state)
+static int apply_emit(store_conn *tx, void *state, char *error, size_t error_len)
 {
     json_t *d = state;
     bus_event ev = {.source = "test.fn", .detail_type = "Processed", .detail = d};
@@ -27,9 +27,9 @@ static int apply_emit(store_conn *tx, void *state)
 }
 
 /* emits, then refuses: the emitted event must roll back with the record */
-static int apply_emit_fail(store_conn *tx, void *state)
+static int apply_emit_fail(store_conn *tx, void *state, char *error, size_t error_len)
 {
-    int rc = apply_emit(tx, state);
+    int rc = apply_emit(tx, state, error, error_len);
     return rc ? rc : ORD_EHANDLER;
 }
 
