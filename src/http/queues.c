@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/api.h"
+#include "lib/verr.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/md5.h"
@@ -83,17 +84,17 @@ static int parse_attrs(http_req *r, api *a, const json_t *attrs, attrs_op *op)
     char err[200];
     if (attrs && !json_is_object(attrs)) {
         json_t *e = json_array();
-        api_error(e, "attributes", "must be an object");
+        verr_add(e, "attributes", "must be an object");
         return api_fail(r, e);
     }
     if (attrs && queue_attrs_parse(attrs, &op->at, err, sizeof err)) {
         json_t *e = json_array();
-        api_error(e, "attributes", "%s", err);
+        verr_add(e, "attributes", "%s", err);
         return api_fail(r, e);
     }
     if (queue_attrs_check(a->qs, op->name, &op->at, err, sizeof err)) {
         json_t *e = json_array();
-        api_error(e, "attributes", "%s", err);
+        verr_add(e, "attributes", "%s", err);
         return api_fail(r, e);
     }
     return 0;
@@ -138,12 +139,12 @@ int api_queues_create(http_req *r)
     if (!body) return 0;
     static const char *const allowed[] = {"name", "attributes", NULL};
     json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
+    verr_reject_unknown(errors, body, "", allowed);
     json_t *name = json_object_get(body, "name");
     if (!json_is_string(name))
-        api_error(errors, "name", "required string");
+        verr_add(errors, "name", "required string");
     else if (!queue_name_valid(json_string_value(name), LIMIT_QUEUE_NAME_MAX))
-        api_error(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
+        verr_add(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
     if (api_fail(r, errors)) return 0;
     attrs_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
@@ -273,15 +274,15 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
     static const char *const single[] = {"body", "delaySeconds", "messageAttributes", NULL};
     static const char *const many[] = {"id", "body", "delaySeconds", "messageAttributes", NULL};
     char f[64];
-    api_reject_unknown(errors, o, prefix, batch ? many : single);
+    verr_reject_unknown(errors, o, prefix, batch ? many : single);
     json_t *b = json_object_get(o, "body");
     snprintf(f, sizeof f, "%sbody", prefix);
     if (!json_is_string(b)) {
-        api_error(errors, f, "required string");
+        verr_add(errors, f, "required string");
     } else {
         e->body = json_string_value(b);
         e->len = json_string_length(b);
-        if (e->len < LIMIT_MESSAGE_BYTES_MIN) api_error(errors, f, "must not be empty");
+        if (e->len < LIMIT_MESSAGE_BYTES_MIN) verr_add(errors, f, "must not be empty");
     }
     long long d;
     snprintf(f, sizeof f, "%sdelaySeconds", prefix);
@@ -291,9 +292,9 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
         snprintf(f, sizeof f, "%smessageAttributes", prefix);
         char *text = json_is_object(ma) ? json_dumps(ma, JSON_COMPACT) : NULL;
         if (!text) {
-            api_error(errors, f, "must be an object");
+            verr_add(errors, f, "must be an object");
         } else if (strlen(text) > LIMIT_MESSAGE_ATTRS_BYTES_MAX) {
-            api_error(errors, f, "at most %d bytes", LIMIT_MESSAGE_ATTRS_BYTES_MAX);
+            verr_add(errors, f, "at most %d bytes", LIMIT_MESSAGE_ATTRS_BYTES_MAX);
         } else {
             e->attrs = http_req_alloc(r, strlen(text) + 1);
             if (e->attrs) memcpy(e->attrs, text, strlen(text) + 1);
@@ -304,7 +305,7 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
         json_t *id = json_object_get(o, "id");
         snprintf(f, sizeof f, "%sid", prefix);
         if (!json_is_string(id) || json_string_length(id) < 1 || json_string_length(id) > 80)
-            api_error(errors, f, "required string of 1-80 characters");
+            verr_add(errors, f, "required string of 1-80 characters");
         else
             e->id = json_string_value(id);
     }
@@ -334,11 +335,11 @@ static json_t *batch_entries(http_req *r, json_t *body, size_t *n)
 {
     static const char *const allowed[] = {"entries", NULL};
     json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
+    verr_reject_unknown(errors, body, "", allowed);
     json_t *entries = json_object_get(body, "entries");
     *n = json_array_size(entries);
     if (!json_is_array(entries) || *n < 1 || *n > LIMIT_BATCH_ENTRIES_MAX)
-        api_error(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
+        verr_add(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
     return api_fail(r, errors) ? NULL : entries;
 }
 
@@ -365,13 +366,13 @@ int api_queue_send_batch(http_req *r)
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
         if (!json_is_object(o)) {
             snprintf(f, sizeof f, "entries[%zu]", i);
-            api_error(errors, f, "must be an object");
+            verr_add(errors, f, "must be an object");
             continue;
         }
         parse_entry(r, errors, o, prefix, &op->e[i], 1);
         snprintf(f, sizeof f, "%sid", prefix);
         for (size_t k = 0; k < i && op->e[i].id; k++)
-            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) api_error(errors, f, "duplicate id");
+            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) verr_add(errors, f, "duplicate id");
     }
     if (api_fail(r, errors)) return 0;
     return api_submit(r, send_unit, send_reply, op);
@@ -468,7 +469,7 @@ int api_queue_receive(http_req *r)
     queue_get_attrs(q, &at);
     long long max = 1, wait = at.wait_s, vis = -1;
     if (body) {
-        api_reject_unknown(errors, body, "", allowed);
+        verr_reject_unknown(errors, body, "", allowed);
         api_int(errors, body, "maxNumberOfMessages", "maxNumberOfMessages", 1, LIMIT_RECEIVE_MAX, 1, &max);
         api_int(errors, body, "waitTimeSeconds", "waitTimeSeconds", 0, LIMIT_WAIT_SECONDS_MAX, at.wait_s, &wait);
         api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, -1, &vis);
@@ -570,10 +571,10 @@ int api_queue_visibility(http_req *r)
     if (!body) return 0;
     static const char *const allowed[] = {"visibilityTimeout", NULL};
     json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
+    verr_reject_unknown(errors, body, "", allowed);
     long long vis;
     if (!api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, 0, &vis))
-        api_error(errors, "visibilityTimeout", "required integer");
+        verr_add(errors, "visibilityTimeout", "required integer");
     if (api_fail(r, errors)) return 0;
     del_op *op = del_new(r, q);
     if (!op) return ORD_ENOMEM;
@@ -604,17 +605,17 @@ int api_queue_delete_batch(http_req *r)
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
         if (!json_is_object(o)) {
             snprintf(f, sizeof f, "entries[%zu]", i);
-            api_error(errors, f, "must be an object");
+            verr_add(errors, f, "must be an object");
             continue;
         }
-        api_reject_unknown(errors, o, prefix, eallowed);
+        verr_reject_unknown(errors, o, prefix, eallowed);
         json_t *id = json_object_get(o, "id"), *rh = json_object_get(o, "receiptHandle");
         snprintf(f, sizeof f, "%sid", prefix);
-        if (!json_is_string(id)) api_error(errors, f, "required string");
+        if (!json_is_string(id)) verr_add(errors, f, "required string");
         for (size_t k = 0; k < i && json_is_string(id); k++)
-            if (op->e[k].id && !strcmp(op->e[k].id, json_string_value(id))) api_error(errors, f, "duplicate id");
+            if (op->e[k].id && !strcmp(op->e[k].id, json_string_value(id))) verr_add(errors, f, "duplicate id");
         snprintf(f, sizeof f, "%sreceiptHandle", prefix);
-        if (!json_is_string(rh)) api_error(errors, f, "required string");
+        if (!json_is_string(rh)) verr_add(errors, f, "required string");
         op->e[i].id = json_string_value(id);
         op->e[i].receipt = json_string_value(rh);
     }
@@ -666,12 +667,12 @@ int api_queue_redrive(http_req *r)
     json_t *errors = json_array();
     if (body) {
         static const char *const allowed[] = {"maxMessages", "destination", NULL};
-        api_reject_unknown(errors, body, "", allowed);
+        verr_reject_unknown(errors, body, "", allowed);
         api_int(errors, body, "maxMessages", "maxMessages", 1, LIMIT_REDRIVE_MAX, LIMIT_REDRIVE_MAX, &max);
         json_t *d = json_object_get(body, "destination");
         if (d) {
             op->dest = json_is_string(d) ? queue_find(a->qs, json_string_value(d)) : NULL;
-            if (!op->dest) api_error(errors, "destination", "must name an existing queue");
+            if (!op->dest) verr_add(errors, "destination", "must name an existing queue");
         }
     }
     if (api_fail(r, errors)) return 0;
@@ -691,7 +692,7 @@ int api_queue_purge(http_req *r)
         if (!body) return 0;
         static const char *const none[] = {NULL};
         json_t *errors = json_array();
-        api_reject_unknown(errors, body, "", none);
+        verr_reject_unknown(errors, body, "", none);
         if (api_fail(r, errors)) return 0;
     }
     admin_op *op = http_req_alloc(r, sizeof *op);
