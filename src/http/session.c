@@ -100,8 +100,10 @@ static void login_reply(http_req *r, void *arg)
     login_op *op = arg;
     if (op->rc)
         http_reply_problem(r, op->rc, NULL, NULL);
-    else if (!op->ok)
+    else if (!op->ok) {
+        http_reply_header(r, "WWW-Authenticate", "Bearer realm=\"orderly\"");
         http_reply_problem(r, ORD_EAUTH, "wrong username or password", NULL);
+    }
     else
         reply_tokens(r, &op->u, op->refresh, op->cookies);
     sodium_memzero(op->refresh, sizeof op->refresh);
@@ -289,6 +291,7 @@ static void refresh_reply(http_req *r, void *arg, int rc)
         http_reply_problem(r, rc, NULL, NULL);
     } else if (op->outcome != REFRESH_OK) {
         if (op->cookies) clear_cookies(r);
+        http_reply_header(r, "WWW-Authenticate", "Bearer realm=\"orderly\", error=\"invalid_token\"");
         http_reply_problem(r, ORD_EAUTH,
                            op->outcome == REFRESH_REUSED ? "this refresh token was used before: every token of its "
                                                            "sign-in is revoked; sign in again"
