@@ -142,6 +142,7 @@ static void login_done(void *arg, int rc)
 {
     login_op *op = arg;
     op->rc = rc;
+    if (!rc && !op->ok) auth_rate_login_failed(op->a->auth, api_ctx_of(op->r)->ip, op->name);
     http_req_resume_then(op->r, login_reply, op);
 }
 
@@ -193,7 +194,7 @@ int api_login(http_req *r)
     if (session && !json_is_boolean(session)) verr_add(errors, "session", "true or false");
     if (api_fail(r, errors)) return 0;
     api_ctx *c = api_ctx_of(r);
-    int wait = auth_rate_login(a->auth, c->ip, json_string_value(who));
+    int wait = auth_rate_login_check(a->auth, c->ip, json_string_value(who));
     if (wait) {
         char v[16], d[120];
         snprintf(v, sizeof v, "%d", wait);
