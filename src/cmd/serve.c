@@ -334,6 +334,7 @@ int cmd_serve(int argc, char **argv)
                         .max_units = cfg->orders.max_units,
                         .max_value_cents = cfg->orders.max_value_cents,
                         .fail_sku = cfg->orders.fail_sku,
+                        .test_hooks = cfg->orders.test_hooks,
                         .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000};
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
     if ((rc = fn_sys_open(qs, &fs)) || (rc = orders_register(ord, fs))) goto out;
