@@ -31,6 +31,7 @@
 #include "obs/metrics.h"
 #include "orders/orders.h"
 #include "queue/queue.h"
+#include "store/faults.h"
 #include "store/store.h"
 
 #define MAINTENANCE_MS 30000
@@ -395,6 +396,7 @@ int cmd_serve(int argc, char **argv)
     if ((rc = http_server_start(&ho, &srv))) goto out;
     if ((rc = add_alarms(cfg, a.alarms)) || (rc = alarms_start(a.alarms))) goto out;
     atomic_store(&a.ready, 1);
+    faults_arm(); /* orderly-faults: the fault loops count from here */
     log_info("serve", "serving", "listen", cfg->listen, "db", cfg->db, "#schemaVersion",
              (int64_t)store_schema_version(st), "#queues", (int64_t)queue_count(qs), "#rules",
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);

@@ -93,8 +93,9 @@ typedef struct http_stats {
 int http_server_start(const http_opts *o, http_server **out);
 /* The bound port (useful with port 0). */
 int http_server_port(const http_server *s);
-/* Stops accepting connections (closes the listen socket); /ready answers
- * 503 and every later response carries Connection: close.  Idempotent. */
+/* Stops taking connections (a new one is closed as soon as it is accepted;
+ * the listen socket closes with http_server_stop); /ready answers 503 and
+ * every later response carries Connection: close.  Idempotent. */
 void http_server_quiesce(http_server *s);
 /* Waits until no request is in flight (suspended ones included).  Returns 0,
  * or ORD_ETIMEOUT after timeout_ms. */
