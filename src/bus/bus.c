@@ -133,6 +133,20 @@ int bus_rule_get(bus *b, int i, bus_rule_info *out)
     return 0;
 }
 
+int bus_archive_count(bus *b, int64_t from_ms, int64_t to_ms, int64_t limit, int64_t *n)
+{
+    store_conn *c = store_reader(queue_sys_store(b->qs));
+    if (!c) return ORD_ESTORE;
+    store_stmt *st = store_prep(c, ST_EVENT_RANGE_COUNT);
+    store_bind_i64(st, 1, from_ms);
+    store_bind_i64(st, 2, to_ms);
+    store_bind_i64(st, 3, limit);
+    int rc = store_step(st);
+    *n = rc == STORE_ROW ? store_col_i64(st, 0) : 0;
+    store_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
 static int archive_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
 {
     store_stmt *st = store_prep(tx, ST_EVENT_SWEEP);
@@ -354,6 +368,7 @@ int bus_replay_begin(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_na
     snprintf(st->name, sizeof st->name, "%s", replay_name ? replay_name : "replay");
     st->from_ms = from_ms;
     st->to_ms = to_ms;
+    st->page = REPLAY_PAGE;
     return 0;
 }
 
@@ -373,7 +388,8 @@ int bus_replay_page_tx(store_conn *tx, void *arg)
     store_bind_i64(st, 1, p->from_ms);
     store_bind_i64(st, 2, p->to_ms);
     store_bind_i64(st, 3, p->after);
-    store_bind_i64(st, 4, REPLAY_PAGE);
+    CHECK(p->page >= 1 && p->page <= REPLAY_PAGE);
+    store_bind_i64(st, 4, p->page);
     while ((rc = store_step(st)) == STORE_ROW) {
         seqs[k] = store_col_i64(st, 0);
         texts[k] = strdup(store_col_text(st, 3, NULL));
@@ -413,7 +429,7 @@ int bus_replay_advance(bus_replay_state *p)
     p->events += p->page_n;
     p->routed += p->page_routed;
     p->after = p->page_after;
-    int more = p->page_n == REPLAY_PAGE;
+    int more = p->page_n == p->page;
     if (more && p->events >= LIMIT_REPLAY_EVENTS_MAX) {
         p->truncated = 1;
         more = 0;

@@ -121,6 +121,7 @@ typedef struct bus_replay_state {
     int64_t after;                          /* last event-log position replayed */
     int64_t events, routed;                 /* totals of the committed pages */
     int truncated;                          /* stopped at LIMIT_REPLAY_EVENTS_MAX */
+    int page;                               /* events per unit: 1..256 (256 from bus_replay_begin) */
     int page_n, page_routed;                /* the page of the last unit */
     int64_t page_after;
 } bus_replay_state;
@@ -146,6 +147,10 @@ int bus_replay(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_name, co
                int64_t *events, int64_t *routed);
 
 /* ---- the archive ------------------------------------------------------------ */
+
+/* *n = the original events logged with from_ms <= time < to_ms, counting at
+ * most limit (a reader; not in a unit).  0 or a store error. */
+int bus_archive_count(bus *b, int64_t from_ms, int64_t to_ms, int64_t limit, int64_t *n);
 
 /* Deletes logged events older than retention_days, in bounded chunks
  * (store_sweep); *deleted is set.  Blocking.  0 or a store error.  An order

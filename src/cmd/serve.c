@@ -263,11 +263,12 @@ static int open_auth(const config *cfg, store *st, api *a)
 }
 
 /* The sweeps of the main thread's loop. */
-static void maintenance(const config *cfg, queue_sys *qs, bus *b, auth *au)
+static void maintenance(const config *cfg, queue_sys *qs, bus *b, tasks *tk, auth *au)
 {
     int64_t n;
     queue_sweep_retention(qs, &n);
     bus_archive_sweep(b, cfg->events.retention_days, &n);
+    if (tk) tasks_sweep(tk, cfg->events.retention_days, &n); /* finished tasks: kept as long as the events */
     if (au && cfg->auth.enabled) {
         if (!auth_audit_sweep(au, cfg->auth.audit_retention_days, &n) && n)
             log_info("auth", "audit rows past retention deleted", "#count", n, NULL);
@@ -358,6 +359,7 @@ int cmd_serve(int argc, char **argv)
         log_info("serve", "catalog loaded", "file", path, "#added", (int64_t)added, NULL);
     }
     if ((rc = orders_start(ord)) || (rc = fn_start(fs))) goto out;
+    if ((rc = tasks_open(st, b, qs, &a.tasks)) || (rc = tasks_start(a.tasks))) goto out;
     int gaps[ORDERS_STAGES];
     if (orders_pipeline_gaps(ord, fs, 0, gaps))
         for (int i = 0; i < ORDERS_STAGES; i++)
@@ -402,12 +404,12 @@ int cmd_serve(int argc, char **argv)
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
 
     int sig;
-    maintenance(cfg, qs, b, a.auth); /* at start too: what expired while the node was down goes now */
+    maintenance(cfg, qs, b, a.tasks, a.auth); /* at start too: what expired while the node was down goes now */
     for (;;) {
         struct timespec ts = {MAINTENANCE_MS / 1000, 0};
         sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
-        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, b, a.auth);
+        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, b, a.tasks, a.auth);
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);
@@ -422,6 +424,7 @@ int cmd_serve(int argc, char **argv)
      * still served (each reply closes its connection) */
     if (http_server_drain(srv, cfg->http.drain_s * 1000))
         log_warn("serve", "drain timed out; closing remaining connections", NULL);
+    tasks_stop(a.tasks); /* after the page in progress; unfinished tasks go on at the next start */
     fn_stop(fs);
     log_info("serve", "drained", "#ms", clock_mono_ms() - t0, NULL);
     rc = 0;
@@ -441,6 +444,7 @@ out:
     }
     alarms_free(a.alarms);   /* after the server: GET /api/alarms reads it */
     api_metrics_release(&a); /* its collectors read the modules closed below */
+    tasks_close(a.tasks); /* after the server: its requests start tasks */
     fn_sys_close(fs);
     auth_close(a.auth); /* after the server: its requests use it */
     orders_close(ord);

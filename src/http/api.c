@@ -39,7 +39,10 @@ const http_route api_routes[] = {
     {"POST", "/api/queues/{name}/purge", api_queue_purge, OPS, 200},
     /* the bus */
     {"POST", "/api/events", api_events_put, ADMIN, 200},
-    {"POST", "/api/events/replay", api_events_replay, OPS, 200},
+    {"POST", "/api/events/replay", api_events_replay, OPS, 202},
+    {"GET", "/api/tasks", api_tasks_list, STAFF, 200},
+    {"GET", "/api/tasks/{id}", api_tasks_get, STAFF, 200},
+    {"POST", "/api/tasks/{id}/cancel", api_tasks_cancel, OPS, 200},
     {"GET", "/api/rules", api_rules_list, STAFF, 200},
     /* orders */
     {"POST", "/api/orders", api_orders_create, ADMIN | CUST, 202},

@@ -34,7 +34,7 @@
 #define LIMIT_MAX_RECEIVE_COUNT_MIN    1       /* RedrivePolicy.maxReceiveCount 1..1000 */
 #define LIMIT_MAX_RECEIVE_COUNT_MAX    1000
 #define LIMIT_QUEUES_MAX               256     /* queues per node */
-#define LIMIT_REDRIVE_MAX              100000  /* messages moved by one redrive call */
+#define LIMIT_REDRIVE_MAX              100000  /* messages moved by one redrive (maxMessages 1..) */
 #define LIMIT_MESSAGE_ATTRS_BYTES_MAX  8192    /* message attributes JSON */
 
 /* ---- Event bus (EventBridge semantics) ------------------------------ */
@@ -53,6 +53,15 @@
 #define LIMIT_JSON_DEPTH_MAX           64      /* nesting of any JSON input */
 #define LIMIT_REPLAY_EVENTS_MAX        1000000 /* events re-published by one replay */
 #define LIMIT_REPLAY_NAME_MAX          64      /* a replay's name: 1..64 of [A-Za-z0-9._-] (EventBridge) */
+
+/* ---- Background tasks (replay, redrive) ----------------------------- */
+#define LIMIT_TASKS_ACTIVE             32      /* unfinished tasks at once -> 400 limit-exceeded */
+#define LIMIT_TASK_PAGE                100     /* events or messages per unit of the writer */
+#define LIMIT_TASK_RATE_DEFAULT        5000    /* ratePerSecond: items per second at most .. */
+#define LIMIT_TASK_RATE_MAX            100000  /* .. 1..100000 */
+#define LIMIT_TASK_DUTY_PERCENT        25      /* a task's pages take at most this share of the writer's time */
+#define LIMIT_TASK_RETRY_MS            1000    /* a page that failed (a full disk) runs again after this */
+#define LIMIT_TASK_LIST_MAX            100     /* GET /api/tasks?limit= 1..100 */
 
 /* ---- Functions (Lambda event source mappings) ----------------------- */
 #define LIMIT_FN_BATCH_MAX             10      /* batch size 1..10 (SQS receive maximum) */

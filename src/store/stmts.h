@@ -36,6 +36,7 @@ typedef enum store_stmt_id {
     ST_EVENT_BY_SUBJECT,  /* subject,after_seq,limit -> seq,id,time_ms,detail_type,envelope (oldest first) */
     ST_EVENT_SWEEP,       /* cutoff_ms,limit: events older than the archive's retention */
     ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit -> seq,id,time_ms,envelope (originals only) */
+    ST_EVENT_RANGE_COUNT, /* from_ms,to_ms,limit -> min(count of originals in the window, limit) */
     ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name,subject */
     ST_EVENT_SET_SUBJECT, /* id,subject: an archived event without a subject becomes about an order */
     ST_EVENT_COUNT,       /* -> count(*) */
@@ -111,6 +112,16 @@ typedef enum store_stmt_id {
     ST_ORDER_SET_CUSTOMER, /* id,customer_id */
     ST_EVENT_SET_ENVELOPE, /* seq,envelope */
     ST_NOTIFICATION_SET,   /* event_id,recipient,payload */
+    /* -- background tasks (replay, redrive) ------------------------------ */
+    ST_TASK_INSERT,       /* id,kind,name,state,params,rate,total,now */
+    ST_TASK_PROGRESS,     /* id,cursor,done,routed,now */
+    ST_TASK_STATE,        /* id,state,now: only while unfinished (changes() = 0 otherwise) */
+    ST_TASK_FINISH,       /* id,state,error|NULL,now */
+    ST_TASK_GET,          /* id -> TASK_COLUMNS */
+    ST_TASK_LIST,         /* before_created_ms,before_id,limit -> TASK_COLUMNS, newest first */
+    ST_TASK_ACTIVE,       /* kind,name -> id of the unfinished task */
+    ST_TASK_UNFINISHED,   /* -> id, oldest first */
+    ST_TASK_SWEEP,        /* cutoff_ms,limit: finished tasks */
     /* -- health ----------------------------------------------------------- */
     ST_HEALTH_PROBE,      /* now: rewrites the one health_probe row (probes + 1: always a change) */
     ST_HEALTH_GET,        /* -> probe_ms of the latest committed probe */
