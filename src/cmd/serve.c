@@ -22,6 +22,7 @@
 #include "conf/config.h"
 #include "fn/fn.h"
 #include "http/api.h"
+#include "http/static.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
@@ -320,6 +321,7 @@ int cmd_serve(int argc, char **argv)
                     .routes = api_routes,
                     .app = &a,
                     .ready = api_ready,
+                    .fallback = api_console_fallback,
                     .metrics = met};
     if ((rc = http_server_start(&ho, &srv))) goto out;
     if ((rc = add_alarms(cfg, a.alarms)) || (rc = alarms_start(a.alarms))) goto out;

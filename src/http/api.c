@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/api.h"
+#include "http/static.h"
 #include "lib/err.h"
 
 const http_route api_routes[] = {
@@ -39,6 +40,11 @@ const http_route api_routes[] = {
     {"PUT", "/api/products/{sku}", api_products_put},
     {"DELETE", "/api/products/{sku}", api_products_delete},
     {"GET", "/api/health", api_health},
+    {"GET", "/api/openapi.json", api_openapi},
+    /* the web console: its pages are index.html (the rest through http_opts.fallback) */
+    {"GET", "/", api_console_index},
+    {"GET", "/orders", api_console_index},
+    {"GET", "/assets/{file}", api_console_asset},
     {0, 0, 0},
 };
 

@@ -156,6 +156,7 @@ struct http_server {
     size_t body_max;
     void *app;
     int (*ready)(void *app);
+    http_handler fallback;
     struct http_router router;
     /* metrics (all NULL without a registry) */
     metric_family *mf_requests, *mf_duration;
@@ -176,8 +177,6 @@ struct http_server {
     pthread_cond_t cv;
 };
 
-/* A reply whose body is static memory: no copy (req.c). */
-void http_reply_static(http_req *r, int status, const char *ctype, const char *buf, size_t len);
 /* Builds the problem+json reply with extension members ext (stolen) (req.c). */
 void http_problem_build(http_req *r, int code, const char *detail, json_t *errors, json_t *ext);
 /* Serialises a problem for code into the arena: for replies written straight

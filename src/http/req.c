@@ -345,7 +345,7 @@ void http_reply_raw(http_req *r, int status, const char *ctype, const char *buf,
     reply_finish(r, status, ctype, copy, len);
 }
 
-void http_reply_static(http_req *r, int status, const char *ctype, const char *buf, size_t len)
+void http_reply_static(http_req *r, int status, const char *ctype, const void *buf, size_t len)
 {
     reply_finish(r, status, ctype, buf, len);
 }

@@ -391,6 +391,8 @@ static int split_path(http_req *r)
     return 0;
 }
 
+static enum MHD_Result run_handler(http_req *r, http_handler fn);
+
 static enum MHD_Result dispatch(http_req *r)
 {
     http_server *s = r->srv;
@@ -400,6 +402,9 @@ static enum MHD_Result dispatch(http_req *r)
     if (r->body) r->body[r->body_len] = 0;
     int rc = split_path(r);
     if (!rc) rc = http_router_match(&s->router, r, &allow);
+    if (rc == ORD_ENOTFOUND && s->fallback &&
+        (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) && !atomic_load(&s->refusing))
+        return run_handler(r, s->fallback);
     if (rc) {
         const char *d = NULL;
         if (rc == ORD_EMETHOD) {
@@ -419,7 +424,12 @@ static enum MHD_Result dispatch(http_req *r)
         http_reply_problem(r, ORD_ESHUTDOWN, NULL, NULL);
         return queue_reply(r);
     }
-    rc = r->route->fn(r);
+    return run_handler(r, r->route->fn);
+}
+
+static enum MHD_Result run_handler(http_req *r, http_handler fn)
+{
+    int rc = fn(r);
     if (r->handler_suspended) {
         /* r may already belong to another thread: touch nothing else */
         r->state = RS_SUSPENDED;
@@ -720,6 +730,7 @@ int http_server_start(const http_opts *o, http_server **out)
     }
     s->app = o->app;
     s->ready = o->ready;
+    s->fallback = o->fallback;
     s->gen = atomic_fetch_add(&server_gen, 1) + 1;
     if ((rc = id_init())) goto out_free; /* request ids; idempotent */
     s->nslots = s->threads + 1;

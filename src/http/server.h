@@ -57,6 +57,7 @@ typedef struct http_opts {
     const http_route *routes; /* not copied: must outlive the server */
     void *app;                /* handed to handlers via http_req_app() */
     int (*ready)(void *app);  /* GET /ready: returns 1 when ready; NULL = always */
+    http_handler fallback;    /* GET/HEAD that no route matches; NULL = 404 (the console's pages) */
     metrics *metrics;         /* NULL = none; else the server registers and keeps
                                  orderly_http_requests_total, orderly_http_request_duration_seconds
                                  and orderly_http_connections_open (must outlive the server) */
@@ -138,6 +139,8 @@ void http_reply_header(http_req *r, const char *name, const char *value);
 void http_reply_json(http_req *r, int status, json_t *body);
 /* Copies buf. ctype NULL = no Content-Type. */
 void http_reply_raw(http_req *r, int status, const char *ctype, const char *buf, size_t len);
+/* Does not copy: buf must outlive the reply (static data, e.g. embedded files). */
+void http_reply_static(http_req *r, int status, const char *ctype, const void *buf, size_t len);
 /* problem+json for err_code (status and type slug from err.h); detail NULL =
  * the code's message; errors ([{"field","message"}]) is stolen, may be NULL. */
 void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *errors);
