@@ -168,7 +168,8 @@
 #define LIMIT_CONSOLE_FIRST_LOAD_BYTES_MAX 153600 /* 150 KiB: JS + CSS of the console's first load, gzipped (checked by the build and t800) */
 #define LIMIT_STREAMS_MAX              64      /* open GET /api/stream connections; one more -> 503 */
 #define LIMIT_STREAM_RING              1024    /* recent stream events kept for Last-Event-ID reconnection */
-#define LIMIT_STREAM_PENDING_BYTES     262144  /* unsent bytes of one stream; past it the client gets a reset event */
+#define LIMIT_STREAM_RETAIN_S          60      /* events are still recorded this long after the last stream closed (reconnects) */
+#define LIMIT_STREAM_INBOX             4096    /* committed events waiting to be formatted for the streams; past it they are dropped and streams get a reset event */
 #define LIMIT_STREAM_EVENT_BYTES       2048    /* one stream event (id, type, data line) */
 #define LIMIT_STREAM_HEARTBEAT_S       15      /* a comment line this often keeps idle streams (and proxies) open */
 #define LIMIT_HISTORY_SAMPLE_S         5       /* the metrics history samples this often */

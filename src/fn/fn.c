@@ -499,6 +499,15 @@ const char *fn_name(fn_sys *fs, int i)
     return i >= 0 && i < fs->nmaps ? fs->maps[i]->name : NULL;
 }
 
+int fn_config_get(fn_sys *fs, int i, fn_config *out)
+{
+    if (i < 0 || i >= fs->nmaps) return ORD_ENOTFOUND;
+    const mapping *m = fs->maps[i];
+    *out = (fn_config){m->name, m->h->name, queue_name(m->q), m->batch, m->window_ms, m->concurrency,
+                       m->base_ms, m->max_ms, m->ttl_s, m->enabled};
+    return 0;
+}
+
 int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out)
 {
     for (int i = 0; i < fs->nmaps; i++) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/api.h"
+#include "http/console.h"
 #include "http/static.h"
 #include "lib/err.h"
 
@@ -14,6 +15,7 @@ const http_route api_routes[] = {
     {"GET", "/api/queues/{name}/attributes", api_queue_attrs_get},
     {"PUT", "/api/queues/{name}/attributes", api_queue_attrs_put},
     {"POST", "/api/queues/{name}/messages", api_queue_send},
+    {"GET", "/api/queues/{name}/messages", api_queue_browse},
     {"POST", "/api/queues/{name}/messages/batch", api_queue_send_batch},
     {"POST", "/api/queues/{name}/messages/delete", api_queue_delete_batch},
     {"DELETE", "/api/queues/{name}/messages/{receipt}", api_queue_delete},
@@ -22,8 +24,10 @@ const http_route api_routes[] = {
     {"POST", "/api/queues/{name}/redrive", api_queue_redrive},
     {"POST", "/api/queues/{name}/purge", api_queue_purge},
     {"POST", "/api/events", api_events_put},
+    {"GET", "/api/events", api_events_search},
     {"POST", "/api/events/replay", api_events_replay},
     {"GET", "/api/rules", api_rules_list},
+    {"GET", "/api/functions", api_functions_list},
     {"POST", "/api/orders", api_orders_create},
     {"POST", "/orders", api_orders_create},
     {"GET", "/api/orders", api_orders_list},
@@ -41,6 +45,8 @@ const http_route api_routes[] = {
     {"DELETE", "/api/products/{sku}", api_products_delete},
     {"GET", "/api/health", api_health},
     {"GET", "/api/openapi.json", api_openapi},
+    {"GET", "/api/stream", api_stream},
+    {"GET", "/api/metrics/history", api_metrics_history},
     /* the web console: its pages are index.html (the rest through http_opts.fallback) */
     {"GET", "/", api_console_index},
     {"GET", "/orders", api_console_index},

@@ -20,6 +20,7 @@
 #include "store/store.h"
 
 struct api_metrics;
+struct console;
 
 typedef struct api {
     store *st;
@@ -31,6 +32,7 @@ typedef struct api {
     metrics *metrics;       /* GET /metrics renders it; NULL = 404 */
     struct api_metrics *mx; /* its collectors (http/metrics.c) */
     alarms *alarms;         /* GET /api/alarms; NULL = none */
+    struct console *console; /* the web console's stream and history (http/console.h); NULL = none */
     _Atomic int ready;    /* /ready answers 200 when set */
     _Atomic int draining; /* shutting down: long polls answer now */
 } api;

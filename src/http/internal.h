@@ -18,6 +18,7 @@
 #define HTTP_ARENA_CHUNK  65536 /* later blocks: at least this, doubling */
 #define HTTP_STATUS_MIN   100
 #define HTTP_STATUS_SLOTS 500 /* 100..599 */
+#define HTTP_STREAM_BLOCK 16384 /* a streamed reply is pulled in blocks of at most this */
 
 /* ---- Arena (request lifetime) ---------------------------------------- */
 struct http_chunk {
@@ -109,6 +110,7 @@ struct http_req {
     void (*deferred)(http_req *r, void *arg); /* builds the reply on the worker after resume */
     void *deferred_arg;
     int close;                 /* reply with Connection: close */
+    int streamed;              /* http_reply_stream: not observed in the duration histogram */
     int status;                /* of the reply, 0 before */
     struct MHD_Response *resp; /* built, not yet queued */
     struct http_hdr *hdrs, **hdrs_tail;

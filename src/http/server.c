@@ -163,7 +163,7 @@ static void count_request(http_server *s, const http_req *r, int64_t now_us)
         atomic_store_explicit(slot, sr, memory_order_relaxed);
     }
     metric_inc(sr);
-    metric_observe(cr->mx->duration, seconds);
+    if (!r->streamed) metric_observe(cr->mx->duration, seconds);
 }
 
 /* ---- Built-in routes -------------------------------------------------- */

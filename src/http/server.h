@@ -145,6 +145,30 @@ void http_reply_static(http_req *r, int status, const char *ctype, const void *b
  * the code's message; errors ([{"field","message"}]) is stolen, may be NULL. */
 void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *errors);
 
+/* ---- Streamed replies (Server-Sent Events) --------------------------- */
+/* A reply whose body is produced over time, with no thread held while it
+ * waits.  pull runs on the connection's worker: it writes up to max bytes
+ * into buf and returns how many (> 0), 0 when nothing is ready (the
+ * connection is then parked - suspended, holding no thread - until
+ * http_stream_wake), or -1 to end the body.  It must not block.  done runs
+ * once, on a worker, when the connection is finished with the stream
+ * (client gone, body ended, server stopping); from then on nobody may call
+ * http_stream_wake on it, so callers serialise done and wake with their
+ * own lock.  A parked stream counts as suspended: before http_server_stop
+ * every stream must have been woken to end (pull returning -1).  Streamed
+ * requests are counted in orderly_http_requests_total but not observed in
+ * the duration histogram (they last minutes by design). */
+typedef struct http_stream http_stream;
+typedef long (*http_stream_pull_fn)(void *arg, char *buf, size_t max);
+typedef void (*http_stream_done_fn)(void *arg);
+/* The reply (exactly one per request) with a body of unknown length
+ * (chunked).  Returns the stream, or NULL when it could not be set up (a
+ * problem was replied or the connection is dropped; done has been called). */
+http_stream *http_reply_stream(http_req *r, int status, const char *ctype, http_stream_pull_fn pull,
+                               http_stream_done_fn done, void *arg);
+/* Any thread: there is more to pull (or the stream should end). */
+void http_stream_wake(http_stream *s);
+
 /* ---- Suspend / resume ----------------------------------------------- */
 /* From the handler only, before it returns: the request leaves its worker.
  * Then exactly once, from any thread: one http_reply_* and http_req_resume. */
