@@ -185,7 +185,7 @@ static int h_ready(http_req *r)
     return 0;
 }
 
-static const http_route builtin_routes[] = {
+const http_route http_builtin_routes[] = {
     {"GET", "/health", h_health},
     {"GET", "/ready", h_ready},
     {0, 0, 0},
@@ -742,7 +742,7 @@ int http_server_start(const http_opts *o, http_server **out)
     memset(s->slots, 0, sizeof *s->slots * (size_t)s->nslots);
     for (int i = 0; i < s->nslots; i++)
         pthread_mutex_init(&s->slots[i].mu, NULL);
-    if ((rc = http_router_init(&s->router, builtin_routes, o->routes))) goto out_slots;
+    if ((rc = http_router_init(&s->router, http_builtin_routes, o->routes))) goto out_slots;
     if ((rc = metrics_setup(s, o->metrics))) goto out_router;
 
     pthread_condattr_t ca;

@@ -47,6 +47,9 @@ typedef struct http_route {
     http_handler fn;
 } http_route;
 
+/* The routes every server has before the application's: GET /health, GET /ready. */
+extern const http_route http_builtin_routes[];
+
 typedef struct http_opts {
     const char *listen;       /* "127.0.0.1:8080" or "[::1]:8080"; port 0 = ephemeral */
     int threads;              /* epoll workers; 0 = LIMIT_HTTP_THREADS_DEFAULT */
