@@ -1,7 +1,7 @@
+// The console's entry: styles, the theme (before the first paint), the app.
 import { render } from "preact";
-import { useState } from "preact/hooks";
-function App() {
-  const [n, setN] = useState(0);
-  return <button onClick={() => setN(n + 1)}>clicked {n}</button>;
-}
+import "./styles.css";
+import "./theme";
+import { App } from "./app";
+
 render(<App />, document.getElementById("app")!);
