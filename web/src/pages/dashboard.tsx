@@ -105,7 +105,7 @@ function AlarmStrip({ alarms }: { alarms?: Alarm[] }) {
         <h2 id="alarms-h" style="margin:0">
           Alarms
         </h2>
-        <span class={"badge " + (firing ? "b-bad" : "b-ok")}>{firing ? firing + " in ALARM" : "all OK"}</span>
+        <span class={"badge " + (firing ? "b-bad" : "b-ok")}>{firing ? firing + " in ALARM" : "none in ALARM"}</span>
         <span class="spacer" />
         <a href="/alarms">details</a>
       </div>

@@ -147,7 +147,7 @@ function Restock({ p, onSave }: { p: Product; onSave: (v: string) => void }) {
         New stock of {p.sku}
       </label>
       <input id={"restock-" + p.sku} style="width:7em" inputMode="numeric" value={v} onInput={(e) => setV(e.currentTarget.value)} />
-      <button type="submit" aria-label={"Set stock of " + p.sku}>
+      <button type="submit" aria-label={"Restock " + p.sku}>
         Restock
       </button>
     </form>
