@@ -140,11 +140,12 @@ json_t *history_sample(history *h, int64_t now_ms)
     orders_counters oc;
     orders_counters_get(a->o, &oc);
     cur.created = oc.created;
-    for (int i = 0; i < ORDERS_FINISH_KINDS; i++) {
-        if (!strcmp(orders_finish_kinds[i][0], "COMPLETED"))
-            cur.completed += oc.finished[i];
-        else
-            cur.failed += oc.finished[i];
+    for (int i = 0; i < ORDER_TRANSITIONS; i++) {
+        order_status to = order_transitions[i].to;
+        if (to == ORDER_COMPLETED)
+            cur.completed += oc.transitions[i];
+        else if (to == ORDER_FAILED || order_status_terminal(to))
+            cur.failed += oc.transitions[i];
     }
     store_stats_t ss;
     store_stats(a->st, &ss);

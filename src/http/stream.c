@@ -189,12 +189,16 @@ static void ring_put(stream_hub *h, stream_kind kind, const char *event, const c
     h->next_id = id + 1;
 }
 
-/* Order statuses by the event that enters them (orders.h). */
-static const char *const status_of[][2] = {
-    {"OrderCreated", "PENDING"},         {"OrderPlaced", "PENDING"},       {"PaymentRequested", "RESERVED"},
-    {"OrderRejected", "REJECTED"},       {"OrderCompleted", "COMPLETED"},  {"PaymentFailed", "PAYMENT_FAILED"},
-    {"OrderCancelled", "CANCELLED"},     {"OrderExpired", "EXPIRED"},      {"OrderFailed", "FAILED"},
-};
+/* The status an order event enters: OrderCreated (and seed 000's
+ * OrderPlaced) a new PENDING order, the rest by the state machine's table. */
+static const char *status_of(const char *detail_type)
+{
+    if (!strcmp(detail_type, "OrderCreated") || !strcmp(detail_type, "OrderPlaced"))
+        return order_status_name(ORDER_PENDING);
+    for (int i = 0; i < ORDER_TRANSITIONS; i++)
+        if (!strcmp(order_transitions[i].event, detail_type)) return order_status_name(order_transitions[i].to);
+    return NULL;
+}
 
 static const char *str_at(const json_t *o, const char *k)
 {
@@ -231,9 +235,7 @@ static void inbox_drain(stream_hub *h)
             if (data) ring_put(h, STREAM_ALARM, "alarm", NULL, data);
             json_decref(data);
         } else {
-            const char *status = NULL, *customer = str_at(d, "customerId");
-            for (size_t i = 0; i < sizeof status_of / sizeof status_of[0]; i++)
-                if (!strcmp(status_of[i][0], r->detail_type)) status = status_of[i][1];
+            const char *status = status_of(r->detail_type), *customer = str_at(d, "customerId");
             const char *order = r->subject[0] ? r->subject : str_at(d, "orderId");
             json_t *data = json_pack("{s:s?,s:s?,s:s,s:s?,s:s?,s:s}", "orderId", order, "customerId", customer,
                                      "type", r->detail_type, "status", status, "reason", str_at(d, "reason"),

@@ -39,7 +39,8 @@ typedef enum store_stmt_id {
     ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name,subject -> seq */
     ST_EVENT_BY_SUBJECT,  /* subject -> seq,id,time_ms,detail_type,envelope (oldest first) */
     ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit -> seq,id,time_ms,envelope (originals only) */
-    ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name */
+    ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name,subject */
+    ST_EVENT_SET_SUBJECT, /* id,subject: an archived event without a subject becomes about an order */
     ST_EVENT_COUNT,       /* -> count(*) */
     ST_EVENT_SEARCH,      /* from_ms,to_ms,source|NULL,detail_type|NULL,subject|NULL,before_seq,limit
                              -> seq,id,time_ms,source,detail_type,subject,replay_name,envelope (newest first) */

@@ -22,13 +22,11 @@ import signal
 import socket
 import time
 
-from harness import SRC, Server, Shared, check, eq, ok, run, uniq, wait_for
+from harness import Server, Shared, check, eq, ok, run, shipped_config, uniq, wait_for
 
 
 def fast_config():
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
-    cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
+    cfg = shipped_config()
     for q in cfg["queues"]:
         if "RedrivePolicy" in q.get("attributes", {}):
             q["attributes"]["VisibilityTimeout"] = 2

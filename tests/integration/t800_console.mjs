@@ -16,7 +16,7 @@
 //
 // Run: node tests/integration/t800_console.mjs (ORDERLY_BIN, ORDERLY_SRC as
 // for the Python tests).  Prints "N passed, N failed" last.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import http from "node:http";
@@ -60,7 +60,7 @@ if (lacking.length) {
 }
 const { chromium } = require("playwright-core");
 const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const LIMITS = fs.readFileSync(path.join(SRC, "src", "conf", "limits.h"), "utf8");
+const LIMITS = fs.readFileSync(path.join(SRC, "src", "lib", "limits.h"), "utf8");
 const FIRST_LOAD_MAX = +LIMITS.match(/#define LIMIT_CONSOLE_FIRST_LOAD_BYTES_MAX\s+(\d+)/)[1];
 const STREAMS_MAX = +LIMITS.match(/#define LIMIT_STREAMS_MAX\s+(\d+)/)[1];
 
@@ -84,7 +84,12 @@ class Server {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "orderly-t800-"));
   }
   async start() {
-    const cfg = JSON.parse(fs.readFileSync(path.join(SRC, "config", "orderly.json"), "utf8"));
+    // the shipped configuration, whole (the built-in topology + config/orderly.json)
+    const printed = spawnSync(BIN, ["serve", "--env", "shipped", "--config", path.join(SRC, "config", "orderly.json"), "--print-config"]);
+    if (printed.status !== 0) throw new Error("--print-config: " + printed.stderr);
+    const cfg = JSON.parse(printed.stdout.toString());
+    delete cfg.env;
+    delete cfg.db;
     cfg.orders.catalog = path.join(SRC, "config", "catalog.json");
     for (const q of cfg.queues) if (q.attributes?.RedrivePolicy) q.attributes.VisibilityTimeout = 2;
     for (const f of cfg.functions) f.backoff = { baseMs: 50, maxMs: 200 };
