@@ -380,6 +380,32 @@ def test_redrive_ids_validation_changes_nothing():
     eq([m["messageId"] for m in browse(s, "cs-orders-dlq", "?limit=100")["messages"]], before, "nothing moved")
 
 
+def test_browse_cuts_bodies_at_64_kib():
+    s = srv()
+    q = uniq("cs-big")
+    ok(s, "POST", "/api/queues", {"name": q}, want=201)
+    limit = 65536  # LIMIT_BROWSE_BODY_BYTES
+    ok(s, "POST", "/api/queues/%s/messages" % q, {"body": "a" * limit})
+    ok(s, "POST", "/api/queues/%s/messages" % q, {"body": "b" * (limit + 1)})
+    m = browse(s, q)["messages"]
+    eq((len(m[0]["body"]), m[0]["bodySize"], m[0]["bodyTruncated"]), (limit, limit, False), "a body of 64 KiB")
+    eq((len(m[1]["body"]), m[1]["bodySize"], m[1]["bodyTruncated"]), (limit, limit + 1, True), "64 KiB + 1 is cut")
+    eq(m[1]["orderId"], None, "no order")
+
+
+def test_history_keeps_the_first_16_queues():
+    # its own server: the shipped topology has 6 queues; 10 more make 16, one more 17
+    with Server(env="hq", config=fast_config()) as s:
+        for i in range(10):
+            ok(s, "POST", "/api/queues", {"name": "hq-extra-%02d" % i}, want=201)
+        wait_for("a sample with 16 queues", lambda: len(ok(s, "GET", "/api/metrics/history")["queues"]) == 16, timeout=15)
+        ok(s, "POST", "/api/queues", {"name": "hq-extra-17"}, want=201)
+        time.sleep(0.2)
+        names = [q["name"] for q in ok(s, "GET", "/api/metrics/history")["queues"]]
+        eq(len(names), 16, "LIMIT_HISTORY_QUEUES_MAX")
+        check("hq-extra-17" not in names, "the 17th queue is left out")
+
+
 # ---- events search ---------------------------------------------------------------------------------
 
 
