@@ -63,6 +63,8 @@ const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const LIMITS = fs.readFileSync(path.join(SRC, "src", "lib", "limits.h"), "utf8");
 const FIRST_LOAD_MAX = +LIMITS.match(/#define LIMIT_CONSOLE_FIRST_LOAD_BYTES_MAX\s+(\d+)/)[1];
 const STREAMS_MAX = +LIMITS.match(/#define LIMIT_STREAMS_MAX\s+(\d+)/)[1];
+const ADMIN_USER = process.env.ORDERLY_ADMIN_USER || "admin";
+const ADMIN_PASSWORD = "t800-admin-Secret-1";
 
 // ---- the server -----------------------------------------------------------------
 
@@ -101,17 +103,33 @@ class Server {
       BIN,
       ["serve", "--env", this.env, "--listen", "127.0.0.1:" + this.port, "--db", path.join(this.dir, this.env + ".db"),
        "--config", path.join(this.dir, "config.json"), "--log-level", "warn"],
-      { stdio: ["ignore", log, log] },
+      { stdio: ["ignore", log, log], env: { ...process.env, ORDERLY_ADMIN_PASSWORD: ADMIN_PASSWORD } },
     );
     const end = Date.now() + 15000;
     while (Date.now() < end) {
       if (this.proc.exitCode !== null) throw new Error("server exited: " + this.logTail());
       try {
-        if ((await fetch(this.base + "/ready")).status === 200) return this;
+        if ((await fetch(this.base + "/ready")).status === 200) return await this.signIn();
       } catch {}
       await sleep(50);
     }
     throw new Error("server not ready: " + this.logTail());
+  }
+  // accounts (issue 9): with them every /api call needs a token; without
+  // them /api/me is unknown (404) and everything is open
+  async signIn() {
+    const me = await fetch(this.base + "/api/me");
+    this.auth = me.status !== 404;
+    if (this.auth) {
+      const r = await fetch(this.base + "/api/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ username: ADMIN_USER, password: ADMIN_PASSWORD }),
+      });
+      if (r.status !== 200) throw new Error("admin sign-in: " + r.status + " " + (await r.text()));
+      this.token = (await r.json()).accessToken;
+    }
+    return this;
   }
   logTail() {
     try {
@@ -121,9 +139,11 @@ class Server {
     }
   }
   async api(method, p, body) {
+    const headers = body === undefined ? {} : { "Content-Type": "application/json" };
+    if (this.token) headers.Authorization = "Bearer " + this.token;
     const r = await fetch(this.base + p, {
       method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await r.text();
@@ -192,8 +212,18 @@ const PAGES = [
 let browser;
 const violations = []; // CSP violations and page errors seen anywhere
 
-async function newPage(ctxOpts = {}) {
+/* A browser context, signed in (as admin unless `as` names another user)
+ * when the server has accounts: POST /api/login with "session": true sets
+ * the HttpOnly session cookies in the context. */
+async function newPage(ctxOpts = {}, as = { username: ADMIN_USER, password: ADMIN_PASSWORD }) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...ctxOpts });
+  if (srv.auth && as) {
+    const r = await ctx.request.post(srv.base + "/api/login", {
+      data: { username: as.username, password: as.password, session: true },
+      headers: { Origin: srv.base },
+    });
+    if (r.status() !== 200) throw new Error("sign-in of " + as.username + ": " + r.status() + " " + (await r.text()));
+  }
   const page = await ctx.newPage();
   page.on("pageerror", (e) => violations.push("page error: " + e.message));
   page.on("console", (m) => {
@@ -447,8 +477,9 @@ async function test_every_page_accessible_and_screenshot() {
 async function test_polling_fallback_when_streams_are_refused() {
   // take every stream slot, then open the console: it polls instead
   const held = [];
+  const auth = srv.token ? { Authorization: "Bearer " + srv.token } : {};
   for (let i = 0; i < STREAMS_MAX; i++) {
-    const req = http.get(srv.base + "/api/stream");
+    const req = http.get(srv.base + "/api/stream", { headers: auth });
     held.push(req);
     await new Promise((resolve, reject) => {
       req.on("response", (res) => {
@@ -458,7 +489,7 @@ async function test_polling_fallback_when_streams_are_refused() {
       req.on("error", reject);
     });
   }
-  const r = await fetch(srv.base + "/api/stream");
+  const r = await fetch(srv.base + "/api/stream", { headers: auth });
   eq(r.status, 503, "the next stream is refused");
   const { page, ctx } = await newPage();
   try {
@@ -472,6 +503,114 @@ async function test_polling_fallback_when_streams_are_refused() {
     held.forEach((q) => q.destroy());
     await ctx.close();
   }
+}
+
+// ---- accounts (issue 9): run when the server has them ------------------------------
+
+class Skip extends Error {}
+function needAuth() {
+  if (!srv.auth) throw new Skip("the server has no accounts (GET /api/me is 404)");
+}
+
+async function user(role, extra = {}) {
+  const username = uniq(role).replace(/[^a-z0-9-]/g, "");
+  const password = "pw-" + username + "-Secret";
+  await srv.ok("POST", "/api/users", { username, password, role, ...extra }, 201);
+  return { username, password };
+}
+
+async function test_sign_in_as_admin_with_an_httponly_session() {
+  needAuth();
+  const { page, ctx } = await newPage({}, null);
+  await page.goto(srv.base + "/");
+  await page.getByRole("heading", { name: "Sign in to orderly" }).waitFor();
+  await page.getByLabel("User name or e-mail").fill(ADMIN_USER);
+  await page.getByLabel("Password").fill("wrong password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "Wrong user name or password" }).waitFor();
+  await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+  check(await page.locator(`[data-user="${ADMIN_USER}"]`).isVisible(), "the header shows the user");
+  const cookies = await ctx.cookies(srv.base);
+  const session = cookies.find((c) => c.name === "orderly_session");
+  check(session, "a session cookie: " + JSON.stringify(cookies.map((c) => c.name)));
+  check(session.httpOnly, "the session cookie is HttpOnly");
+  eq(session.sameSite, "Strict", "SameSite");
+  check(!(await page.evaluate(() => document.cookie)).includes("orderly_session"), "page scripts cannot read it");
+  // a state-changing call without Origin (a cross-site form would be refused the same way) is 403
+  const forged = await ctx.request.post(srv.base + "/api/queues/" + srv.env + "-orders-dlq/purge", {
+    headers: { "Content-Type": "application/json" }, data: {},
+  });
+  eq(forged.status(), 403, "cookie-authenticated POST without Origin");
+  await ctx.close();
+}
+
+async function test_viewer_sees_no_destructive_control_and_is_refused() {
+  needAuth();
+  const v = await user("viewer");
+  const { page, ctx } = await newPage({}, v);
+  await page.goto(srv.base + "/inventory");
+  await page.locator("table").first().waitFor();
+  eq(await page.getByRole("button", { name: /^(Restock|Delete)/ }).count(), 0, "no restock or delete");
+  eq(await page.getByRole("heading", { name: "New product" }).count(), 0, "no create form");
+  const nav = page.getByRole("navigation", { name: "Main" });
+  eq(await nav.getByRole("link", { name: "New order" }).count(), 0, "no New order");
+  eq(await nav.getByRole("link", { name: "Users" }).count(), 0, "no admin pages");
+  await page.goto(srv.base + "/queues/" + srv.env + "-orders-dlq");
+  await page.getByRole("heading", { name: "Messages" }).waitFor();
+  eq(await page.getByRole("button", { name: /Redrive|Purge|Edit/ }).count(), 0, "no redrive, purge or edit");
+  // forced from its own session: 403
+  const st = await page.evaluate(async (q) => {
+    const r = await fetch(q, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    return r.status;
+  }, "/api/queues/" + srv.env + "-orders-dlq/purge");
+  eq(st, 403, "a viewer's forced purge");
+  const del = await page.evaluate(async () => (await fetch("/api/products/prod-001", { method: "DELETE" })).status);
+  eq(del, 403, "a viewer's forced delete");
+  await ctx.close();
+}
+
+async function test_customer_sees_only_its_own_orders() {
+  needAuth();
+  const c = await user("customer");
+  const sku = state.sku;
+  const mine = await srv.ok("POST", "/api/orders", { customerId: c.username, items: [{ sku, qty: 1 }] }, 202);
+  const other = await srv.ok("POST", "/api/orders", { customerId: "someone-else", items: [{ sku, qty: 1 }] }, 202);
+  const { page, ctx } = await newPage({}, c);
+  await page.goto(srv.base + "/");
+  await page.getByRole("heading", { name: "Orders" }).waitFor();
+  await page.locator(`tr[data-order="${mine.orderId}"]`).waitFor();
+  eq(await page.locator(`tr[data-order="${other.orderId}"]`).count(), 0, "another customer's order is not listed");
+  const customers = await page.locator("tr[data-order] td:nth-child(3)").allTextContents();
+  check(customers.every((x) => x === c.username), "every row is its own: " + JSON.stringify(customers));
+  await page.goto(srv.base + "/orders/" + other.orderId);
+  await page.getByRole("alert").waitFor();
+  check((await page.getByRole("alert").textContent()).includes("404"), "another's order is a 404");
+  const nav = page.getByRole("navigation", { name: "Main" });
+  eq(await nav.getByRole("link", { name: "Queues" }).count(), 0, "no operations pages");
+  await ctx.close();
+}
+
+async function test_sign_out_ends_the_session() {
+  needAuth();
+  const { page, ctx } = await newPage();
+  await page.goto(srv.base + "/orders");
+  await page.getByRole("heading", { name: "Orders" }).waitFor();
+  const before = (await ctx.cookies(srv.base)).find((c) => c.name === "orderly_session");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in to orderly" }).waitFor();
+  eq(await page.evaluate(async () => (await fetch("/api/me")).status), 401, "/api/me after sign-out");
+  // the old cookie's refresh family is revoked: a refresh with it is refused
+  const r = await fetch(srv.base + "/api/refresh", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Origin: srv.base,
+               Cookie: (await ctx.cookies(srv.base)).map((c) => c.name + "=" + c.value).join("; ") },
+    body: "{}",
+  });
+  check(r.status === 401, "refresh after sign-out: " + r.status);
+  check(before, "there was a session");
+  await ctx.close();
 }
 
 async function test_no_csp_violation_or_page_error_anywhere() {
@@ -490,11 +629,15 @@ const TESTS = [
   test_dark_mode_toggle,
   test_every_page_accessible_and_screenshot,
   test_polling_fallback_when_streams_are_refused,
+  test_sign_in_as_admin_with_an_httponly_session,
+  test_viewer_sees_no_destructive_control_and_is_refused,
+  test_customer_sees_only_its_own_orders,
+  test_sign_out_ends_the_session,
   test_no_csp_violation_or_page_error_anywhere,
 ];
 
 const only = process.argv.slice(2);
-let passed = 0, failed = 0;
+let passed = 0, failed = 0, skipped = 0;
 const userData = fs.mkdtempSync(path.join(os.tmpdir(), "orderly-t800-chromium-"));
 try {
   srv = await new Server("ui").start();
@@ -515,6 +658,11 @@ try {
       passed++;
       console.log(`PASS ${t.name} (${((Date.now() - t0) / 1000).toFixed(2)}s)`);
     } catch (e) {
+      if (e instanceof Skip) {
+        skipped++;
+        console.log(`SKIP ${t.name}: ${e.message}`);
+        continue;
+      }
       failed++;
       console.log(`FAIL ${t.name} (${((Date.now() - t0) / 1000).toFixed(2)}s)\n  ${e.stack || e}`);
     }
@@ -533,5 +681,5 @@ try {
   srv?.cleanup();
   fs.rmSync(userData, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
 process.exit(failed ? 1 : 0);
