@@ -1053,25 +1053,26 @@ void config_print_keys(FILE *out)
     const conf_key *attrs = queue_attrs_keys(&na);
     fprintf(out, "configuration keys (precedence: default < config file < environment < flag):\n");
     conf_table_print(top_keys, COUNT(top_keys), "", out);
-    fprintf(out, "\nqueues[] (up to %d; resource name \"<env>-<name>\"):\n", LIMIT_QUEUES_MAX);
+    fprintf(out,
+            "\nThe lists below extend the built-in topology (config/topology.json) unless\n"
+            "\"builtinTopology\" is false: an entry replaces the built-in of its name or adds one.\n"
+            "  exclude  (object {\"queues\"|\"rules\"|\"functions\"|\"alarms\": [names]})\n"
+            "      built-in entries to leave out\n");
+    fprintf(out, "\nqueues[] (up to %d in all; resource name \"<env>-<name>\"):\n", LIMIT_QUEUES_MAX);
     conf_table_print(queue_keys, COUNT(queue_keys), "queues[].", out);
     conf_table_print(attrs, na, "queues[].attributes.", out);
     fprintf(out, "      (attribute values may also be decimal strings; RedrivePolicy may be a "
                  "JSON string, \"\" removes it)\n");
-    fprintf(out, "\nrules[] (up to %d):\n", LIMIT_RULES_MAX);
+    fprintf(out, "\nrules[] (up to %d in all):\n", LIMIT_RULES_MAX);
     conf_table_print(rule_keys, COUNT(rule_keys), "rules[].", out);
     fprintf(out, "  rules[].eventPattern  (object, required)\n"
                  "      EventBridge event pattern the rule matches\n");
     fprintf(out, "  rules[].targets  (array of 1..%d {\"queue\": NAME}, required)\n"
                  "      queues of queues[] that receive matching events\n",
             LIMIT_RULE_TARGETS_MAX);
-    fprintf(out, "\nfunctions[] (up to %d):\n", LIMIT_FUNCTIONS_MAX);
+    fprintf(out, "\nfunctions[] (up to %d in all):\n", LIMIT_FUNCTIONS_MAX);
     conf_table_print(function_keys, COUNT(function_keys), "functions[].", out);
-    fprintf(
-        out,
-        "\nalarms[] (up to %d; without an \"alarms\" key the built-in defaults, \"alarms\": [] for "
-        "none):\n",
-        LIMIT_ALARMS_MAX);
+    fprintf(out, "\nalarms[] (up to %d in all):\n", LIMIT_ALARMS_MAX);
     conf_table_print(alarm_keys, COUNT(alarm_keys), "alarms[].", out);
     fprintf(out,
             "  alarms[].threshold  (number, |x| <= %g, required)\n"

@@ -29,6 +29,7 @@
     X(NOTREADY,   503, "not-ready") \
     X(TIMEOUT,    504, "timeout") \
     X(STORE,      500, "store-error") \
+    X(UNAVAILABLE, 503, "storage-unavailable") \
     X(IO,         500, "io-error") \
     X(INTERNAL,   500, "internal-error") \
     X(HANDLER,    500, "handler-failed") \

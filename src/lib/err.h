@@ -30,6 +30,7 @@
     X(NOTREADY,   "server is not ready") \
     X(TIMEOUT,    "operation timed out") \
     X(STORE,      "storage error") \
+    X(UNAVAILABLE, "storage unavailable: the write did not reach the disk") \
     X(IO,         "input/output error") \
     X(INTERNAL,   "internal error") \
     X(HANDLER,    "function handler failed") \
