@@ -412,6 +412,9 @@ int api_stream(http_req *r)
     stream_principal_of(r, &s->p);
     pthread_mutex_lock(&h->mu);
     int refused = h->closing ? ORD_ESHUTDOWN : atomic_load(&h->nsubs) >= LIMIT_STREAMS_MAX ? ORD_EBUSY : 0;
+    /* parked streams of clients that left are noticed only when written to:
+     * at the limit, wake them all so the gone ones free their slots now */
+    if (refused == ORD_EBUSY) wake_all(h);
     if (!refused) {
         inbox_drain(h);
         resume_from(h, s, http_req_header(r, "Last-Event-ID"));

@@ -478,17 +478,25 @@ async function test_polling_fallback_when_streams_are_refused() {
   // take every stream slot, then open the console: it polls instead
   const held = [];
   const auth = srv.token ? { Authorization: "Bearer " + srv.token } : {};
-  for (let i = 0; i < STREAMS_MAX; i++) {
+  // streams of pages closed earlier may hold slots until the server notices
+  // they are gone: retry until every slot is ours
+  const end = Date.now() + 30000;
+  while (held.length < STREAMS_MAX && Date.now() < end) {
     const req = http.get(srv.base + "/api/stream", { headers: auth });
-    held.push(req);
-    await new Promise((resolve, reject) => {
+    const status = await new Promise((resolve, reject) => {
       req.on("response", (res) => {
         res.on("data", () => {});
-        resolve();
+        resolve(res.statusCode);
       });
       req.on("error", reject);
     });
+    if (status === 200) held.push(req);
+    else {
+      req.destroy();
+      await sleep(300);
+    }
   }
+  eq(held.length, STREAMS_MAX, "streams held");
   const r = await fetch(srv.base + "/api/stream", { headers: auth });
   eq(r.status, 503, "the next stream is refused");
   const { page, ctx } = await newPage();
@@ -496,7 +504,8 @@ async function test_polling_fallback_when_streams_are_refused() {
     await page.goto(srv.base + "/orders");
     await waitFor("polling", async () => (await page.locator(".live").first().getAttribute("data-live")) === "polling", 15000);
     // polling still shows changes: an order created now appears
-    const sku = state.sku;
+    const sku = uniq("poll");
+    await srv.ok("POST", "/api/products", { sku, name: "Polling", priceCents: 100, stock: 100 }, 201);
     const o = await srv.ok("POST", "/api/orders", { customerId: "poll-c", items: [{ sku, qty: 1 }] }, 202);
     await page.locator(`tr[data-order="${o.orderId}"]`).waitFor({ timeout: 15000 });
   } finally {
@@ -574,7 +583,8 @@ async function test_viewer_sees_no_destructive_control_and_is_refused() {
 async function test_customer_sees_only_its_own_orders() {
   needAuth();
   const c = await user("customer");
-  const sku = state.sku;
+  const sku = uniq("cust");
+  await srv.ok("POST", "/api/products", { sku, name: "Customer test", priceCents: 100, stock: 100 }, 201);
   const mine = await srv.ok("POST", "/api/orders", { customerId: c.username, items: [{ sku, qty: 1 }] }, 202);
   const other = await srv.ok("POST", "/api/orders", { customerId: "someone-else", items: [{ sku, qty: 1 }] }, 202);
   const { page, ctx } = await newPage({}, c);
