@@ -33,7 +33,7 @@ void static_security_headers(http_req *r)
     http_reply_header(r, "Cross-Origin-Opener-Policy", "same-origin");
     http_reply_header(r, "Cross-Origin-Resource-Policy", "same-origin");
     http_reply_header(r, "Permissions-Policy",
-                      "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()");
+                      "camera=(), microphone=(), geolocation=(), payment=(), usb=()");
 }
 
 /* 1 when the header lists the token (case-insensitive) without q=0. */
