@@ -13,20 +13,13 @@ import json
 import re
 import uuid
 
-from harness import Shared, check, eq, ok, run, shipped_config, uniq, wait_for
+from harness import Shared, check, eq, ok, quick_retries, run, shipped_config, uniq, wait_for
 
 TERMINAL = ("COMPLETED", "REJECTED", "PAYMENT_FAILED", "EXPIRED", "CANCELLED", "FAILED")
 
 
 def make_config():
-    cfg = shipped_config()
-    for q in cfg["queues"]:
-        rp = q.get("attributes", {}).get("RedrivePolicy")
-        if rp:
-            rp["maxReceiveCount"] = 2
-            q["attributes"]["VisibilityTimeout"] = 2
-    for fn in cfg["functions"]:
-        fn["backoff"] = {"baseMs": 50, "maxMs": 100}
+    cfg = quick_retries(shipped_config(), max_receive=2)
     for r in cfg["rules"]:
         if r["name"] == "payment-requested":
             r["eventPattern"]["detail"] = {"customerId": [{"anything-but": {"prefix": "held-"}}]}
