@@ -69,7 +69,7 @@ int console_open(api *a, console **out)
     pthread_cond_init(&c->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&c->mu, NULL);
-    if ((rc = stream_hub_new(a, &c->hub)) || (rc = history_new(a, &c->hist))) goto fail;
+    if ((rc = stream_hub_new(&c->hub)) || (rc = history_new(a, &c->hist))) goto fail;
     if (pthread_create(&c->sampler, NULL, sampler_main, c) != 0) {
         rc = ORD_EINTERNAL;
         goto fail;

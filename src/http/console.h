@@ -44,7 +44,7 @@ typedef struct stream_principal {
 void stream_principal_of(http_req *r, stream_principal *p);
 int stream_visible(const stream_principal *p, stream_kind kind, const char *customer);
 
-int stream_hub_new(api *a, stream_hub **out);
+int stream_hub_new(stream_hub **out);
 void stream_hub_free(stream_hub *h);
 /* Bus observer: keeps committed events for the streams (writer thread). */
 int stream_hub_wants(void *hub);
@@ -56,6 +56,17 @@ void stream_hub_push(stream_hub *h, stream_kind kind, const char *event, const j
 void stream_hub_close(stream_hub *h);
 /* Open streams now. */
 int stream_hub_count(stream_hub *h);
+/* One stream: registered for principal p, resuming after last_event_id
+ * (NULL: live from now; an id not of this hub's ring: a reset event first).
+ * NULL with *rc ORD_EBUSY (LIMIT_STREAMS_MAX open), ORD_ESHUTDOWN (closed)
+ * or ORD_ENOMEM.  stream_sub_pull and stream_sub_done are the
+ * http_stream_pull_fn and http_stream_done_fn of its reply (done frees it);
+ * attach gives it the reply to wake. */
+typedef struct stream_sub stream_sub;
+stream_sub *stream_hub_subscribe(stream_hub *h, const stream_principal *p, const char *last_event_id, int *rc);
+long stream_sub_pull(void *sub, char *buf, size_t max);
+void stream_sub_done(void *sub);
+void stream_sub_attach(stream_sub *s, http_stream *hs);
 
 /* ---- history (http/history.c) ----------------------------------------------- */
 int history_new(api *a, history **out);

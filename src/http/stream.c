@@ -50,8 +50,8 @@ typedef struct raw_ev {
     char envelope[];
 } raw_ev;
 
-typedef struct sub {
-    struct sub *prev, *next;
+struct stream_sub {
+    struct stream_sub *prev, *next;
     stream_hub *h;
     http_stream *hs;          /* NULL until the reply is set up */
     stream_principal p;
@@ -60,11 +60,11 @@ typedef struct sub {
     char reset[96];           /* a reset event is due, for this reason */
     int heartbeat;            /* a comment line is due */
     int64_t last_write_ms;
-} sub;
+};
+typedef struct stream_sub sub;
 
 struct stream_hub {
     pthread_mutex_t mu;
-    api *a;
     char boot[16];
     ring_ev *ring;
     uint64_t next_id;         /* ids start at 1 */
@@ -93,7 +93,7 @@ int stream_visible(const stream_principal *p, stream_kind kind, const char *cust
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-int stream_hub_new(api *a, stream_hub **out)
+int stream_hub_new(stream_hub **out)
 {
     stream_hub *h = calloc(1, sizeof *h);
     if (!h) return ORD_ENOMEM;
@@ -103,7 +103,6 @@ int stream_hub_new(api *a, stream_hub **out)
         return ORD_ENOMEM;
     }
     pthread_mutex_init(&h->mu, NULL);
-    h->a = a;
     h->next_id = 1;
     /* ids of another process must not be taken for ours */
     uint64_t t = (uint64_t)clock_wall_ms();
@@ -304,9 +303,9 @@ void stream_hub_tick(stream_hub *h)
     pthread_mutex_lock(&h->mu);
     inbox_drain(h);
     for (sub *s = h->subs; s; s = s->next)
-        if (s->hs && now - s->last_write_ms >= (int64_t)LIMIT_STREAM_HEARTBEAT_S * 1000) {
+        if (now - s->last_write_ms >= (int64_t)LIMIT_STREAM_HEARTBEAT_S * 1000) {
             s->heartbeat = 1;
-            http_stream_wake(s->hs);
+            if (s->hs) http_stream_wake(s->hs);
         }
     pthread_mutex_unlock(&h->mu);
 }
@@ -324,7 +323,7 @@ static size_t put_reset(stream_hub *h, sub *s, char *buf, size_t max)
     return n > 0 && (size_t)n < max ? (size_t)n : 0;
 }
 
-static long stream_pull(void *arg, char *buf, size_t max)
+long stream_sub_pull(void *arg, char *buf, size_t max)
 {
     sub *s = arg;
     stream_hub *h = s->h;
@@ -364,7 +363,7 @@ static long stream_pull(void *arg, char *buf, size_t max)
     return (long)n;
 }
 
-static void stream_done(void *arg)
+void stream_sub_done(void *arg)
 {
     sub *s = arg;
     stream_hub *h = s->h;
@@ -398,50 +397,66 @@ static void resume_from(stream_hub *h, sub *s, const char *last_event_id)
     snprintf(s->reset, sizeof s->reset, "Last-Event-ID is not an event of this server's stream");
 }
 
-int api_stream(http_req *r)
+stream_sub *stream_hub_subscribe(stream_hub *h, const stream_principal *p, const char *last_event_id, int *rc)
 {
-    api *a = http_req_app(r);
-    if (!a->console) return ORD_ENOTFOUND;
-    stream_hub *h = console_hub(a->console);
-    char detail[96];
     sub *s = calloc(1, sizeof *s);
-    if (!s) return ORD_ENOMEM;
+    if (!s) {
+        *rc = ORD_ENOMEM;
+        return NULL;
+    }
     s->h = h;
     s->hello = 1;
     s->last_write_ms = clock_wall_ms();
-    stream_principal_of(r, &s->p);
+    s->p = *p;
     pthread_mutex_lock(&h->mu);
-    int refused = h->closing ? ORD_ESHUTDOWN : atomic_load(&h->nsubs) >= LIMIT_STREAMS_MAX ? ORD_EBUSY : 0;
+    *rc = h->closing ? ORD_ESHUTDOWN : atomic_load(&h->nsubs) >= LIMIT_STREAMS_MAX ? ORD_EBUSY : 0;
     /* parked streams of clients that left are noticed only when written to:
      * at the limit, wake them all so the gone ones free their slots now */
-    if (refused == ORD_EBUSY) wake_all(h);
-    if (!refused) {
+    if (*rc == ORD_EBUSY) wake_all(h);
+    if (!*rc) {
         inbox_drain(h);
-        resume_from(h, s, http_req_header(r, "Last-Event-ID"));
+        resume_from(h, s, last_event_id);
         s->next = h->subs;
         if (h->subs) h->subs->prev = s;
         h->subs = s;
         atomic_fetch_add(&h->nsubs, 1);
     }
     pthread_mutex_unlock(&h->mu);
-    if (refused) {
+    if (*rc) {
         free(s);
-        if (refused == ORD_EBUSY) {
-            snprintf(detail, sizeof detail, "at most %d streams are open at once; poll instead", LIMIT_STREAMS_MAX);
-            http_reply_header(r, "Retry-After", "30");
-            http_reply_problem(r, ORD_EBUSY, detail, NULL);
-            return 0;
-        }
-        return refused;
+        return NULL;
     }
+    return s;
+}
+
+void stream_sub_attach(stream_sub *s, http_stream *hs)
+{
+    pthread_mutex_lock(&s->h->mu);
+    s->hs = hs;
+    pthread_mutex_unlock(&s->h->mu);
+}
+
+int api_stream(http_req *r)
+{
+    api *a = http_req_app(r);
+    if (!a->console) return ORD_ENOTFOUND;
+    stream_principal p;
+    stream_principal_of(r, &p);
+    int rc;
+    sub *s = stream_hub_subscribe(console_hub(a->console), &p, http_req_header(r, "Last-Event-ID"), &rc);
+    if (rc == ORD_EBUSY) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "at most %d streams are open at once; poll instead", LIMIT_STREAMS_MAX);
+        http_reply_header(r, "Retry-After", "30");
+        http_reply_problem(r, ORD_EBUSY, detail, NULL);
+        return 0;
+    }
+    if (rc) return rc;
     http_reply_header(r, "Cache-Control", "no-cache, no-store");
     http_reply_header(r, "X-Accel-Buffering", "no"); /* nginx: do not buffer the stream */
     http_reply_header(r, "X-Content-Type-Options", "nosniff");
-    http_stream *hs = http_reply_stream(r, 200, "text/event-stream; charset=utf-8", stream_pull, stream_done, s);
-    if (hs) {
-        pthread_mutex_lock(&h->mu);
-        s->hs = hs;
-        pthread_mutex_unlock(&h->mu);
-    }
+    http_stream *hs =
+        http_reply_stream(r, 200, "text/event-stream; charset=utf-8", stream_sub_pull, stream_sub_done, s);
+    if (hs) stream_sub_attach(s, hs);
     return 0;
 }
