@@ -169,19 +169,21 @@ static void frame_id(const stream_hub *h, uint64_t id, char out[FRAME_ID_MAX])
 static void ring_put(stream_hub *h, stream_kind kind, const char *event, const char *customer, const json_t *data)
 {
     uint64_t id = h->next_id;
-    ring_ev *e = &h->ring[id % LIMIT_STREAM_RING];
-    char fid[FRAME_ID_MAX];
+    char fid[FRAME_ID_MAX], text[LIMIT_STREAM_EVENT_BYTES];
     frame_id(h, id, fid);
-    int head = snprintf(e->text, sizeof e->text, "id: %s\nevent: %s\ndata: ", fid, event);
-    if (head < 0 || (size_t)head >= sizeof e->text - 3) return;
-    size_t room = sizeof e->text - (size_t)head - 2; /* "\n\n" */
-    size_t n = json_dumpb(data, e->text + head, room, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    /* formatted aside: the slot still holds the oldest event until this one fits */
+    int head = snprintf(text, sizeof text, "id: %s\nevent: %s\ndata: ", fid, event);
+    if (head < 0 || (size_t)head >= sizeof text - 3) return;
+    size_t room = sizeof text - (size_t)head - 2; /* "\n\n" */
+    size_t n = json_dumpb(data, text + head, room, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (n == 0 || n > room) {
         log_warn("stream", "event too large for a stream frame: dropped", "event", event, NULL);
         return;
     }
-    memcpy(e->text + head + n, "\n\n", 2);
+    memcpy(text + head + n, "\n\n", 2);
+    ring_ev *e = &h->ring[id % LIMIT_STREAM_RING];
     e->len = (size_t)head + n + 2;
+    memcpy(e->text, text, e->len);
     e->id = id;
     e->kind = kind;
     snprintf(e->customer, sizeof e->customer, "%s", customer ? customer : "");

@@ -267,3 +267,37 @@ Test(stream, events_are_recorded_only_around_streams)
     clock_set_offset_ms((int64_t)LIMIT_STREAM_RETAIN_S * 1000 + 1000);
     cr_expect_eq(stream_hub_wants(hub), 0, "not after it");
 }
+
+/* A metrics event whose frame is exactly n bytes ("id: ...\nevent: metrics\ndata: {"x":"aaa"}\n\n"). */
+static void push_frame_of(size_t n, size_t head)
+{
+    size_t k = n - head - strlen("{\"x\":\"\"}") - 2;
+    char *a = malloc(k + 1);
+    memset(a, 'a', k);
+    a[k] = 0;
+    json_t *d = json_pack("{s:s}", "x", a);
+    stream_hub_push(hub, STREAM_METRICS, "metrics", d);
+    json_decref(d);
+    free(a);
+}
+
+Test(stream, event_bytes_limit)
+{
+    stream_sub *s = subscribe(&everyone, NULL);
+    free(pull_all(s));
+    json_t *d = json_pack("{s:i}", "x", 1);
+    stream_hub_push(hub, STREAM_METRICS, "metrics", d); /* id 1: measures the frame's head */
+    json_decref(d);
+    char *t = pull_all(s);
+    size_t head = (size_t)(strstr(t, "data: ") + 6 - t);
+    free(t);
+    push_frame_of(LIMIT_STREAM_EVENT_BYTES, head); /* id 2: the same number of digits */
+    t = pull_all(s);
+    cr_expect_eq(strlen(t), LIMIT_STREAM_EVENT_BYTES, "a frame of LIMIT_STREAM_EVENT_BYTES is sent");
+    free(t);
+    push_frame_of(LIMIT_STREAM_EVENT_BYTES + 1, head);
+    t = pull_all(s);
+    cr_expect_str_eq(t, "", "one byte more is dropped");
+    free(t);
+    stream_sub_done(s);
+}
