@@ -63,6 +63,13 @@ export function OrderDetail({ id }: { id: string }) {
         <a href="/orders">← all orders</a>
       </p>
       {result && <Notice kind={result.kind}>{result.text}</Notice>}
+      {order.data?.status === "FAILED" && (
+        <Notice kind="warn">
+          This order's message was dead-lettered after its retries. Redrive it from its dead-letter queue on the{" "}
+          <a href="/queues">Queues</a> page: processing resumes where it stopped
+          {order.data.failedFrom ? " (" + order.data.failedFrom + ")" : ""}.
+        </Notice>
+      )}
       <ErrorNotice error={order.error} />
       {!o ? (
         !order.error && <Loading />
