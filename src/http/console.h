@@ -39,7 +39,7 @@ typedef enum { STREAM_ORDER, STREAM_ALARM, STREAM_METRICS, STREAM_KINDS } stream
  * accounts (issue 9) a customer sees only its own orders' events. */
 typedef struct stream_principal {
     int all;                 /* sees every event */
-    char customer[256 + 1];  /* else: only order events of this customerId */
+    char customer[LIMIT_ORDER_CUSTOMER_BYTES_MAX + 1]; /* else: only order events of this customerId */
 } stream_principal;
 void stream_principal_of(http_req *r, stream_principal *p);
 int stream_visible(const stream_principal *p, stream_kind kind, const char *customer);

@@ -151,6 +151,7 @@ int api_queues_create(http_req *r)
     memset(op, 0, sizeof *op);
     op->a = a;
     snprintf(op->name, sizeof op->name, "%s", json_string_value(name));
+    api_ctx_of(r)->target = op->name;
     queue_attrs_init(&op->at);
     if (parse_attrs(r, a, json_object_get(body, "attributes"), op)) return 0;
     return api_submit(r, create_unit, create_reply, op);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "auth/auth.h"
 #include "http/console.h"
 #include "http/static.h"
 #include "lib/clock.h"
@@ -80,8 +81,14 @@ struct stream_hub {
 
 void stream_principal_of(http_req *r, stream_principal *p)
 {
-    (void)r; /* accounts (issue 9): a customer's token gives all = 0 and its customerId */
     memset(p, 0, sizeof *p);
+    /* staff see everything; a customer its own orders' events (the guard
+     * has let only the roles of the route table through) */
+    const api_ctx *c = api_ctx_of(r);
+    if (c && c->p.role == ROLE_CUSTOMER) {
+        snprintf(p->customer, sizeof p->customer, "%s", c->p.customer_id);
+        return;
+    }
     p->all = 1;
 }
 

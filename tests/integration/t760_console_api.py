@@ -44,9 +44,11 @@ srv = Shared(env="cs", config=fast_config())
 class Sse:
     """A raw HTTP/1.1 GET /api/stream; events() parses what arrived."""
 
-    def __init__(self, server, last_event_id=None, timeout=10):
+    def __init__(self, server, last_event_id=None, timeout=10, auth=True):
         self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
-        hdr = "GET /api/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+        hdr = "GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n" % server.port
+        if auth:
+            hdr += "Authorization: Bearer %s\r\n" % (auth if isinstance(auth, str) else server.token())
         if last_event_id:
             hdr += "Last-Event-ID: %s\r\n" % last_event_id
         self.sock.sendall((hdr + "\r\n").encode())
@@ -273,6 +275,34 @@ def test_streams_are_bounded_and_hold_no_thread():
         for st in streams[1:] + [extra]:
             st.pump(1)
             check(st.closed, "stream ended by the drain")
+
+
+def test_stream_needs_credentials_and_filters_a_customers_events():
+    s = srv()
+    anon = Sse(s, auth=False)
+    eq(anon.status, 401, "a stream without credentials")
+    anon.close()
+    name = uniq("cust").replace("-", "")
+    ok(s, "POST", "/api/users", {"username": name, "password": "pw-" + name + "-long", "role": "customer"}, want=201)
+    st, _, b = s.request("POST", "/api/login", {"username": name, "password": "pw-" + name + "-long"}, auth=False)
+    eq(st, 200, "customer login")
+    cust = Sse(s, auth=b["accessToken"])
+    staff = Sse(s)
+    eq((cust.status, staff.status), (200, 200), "streams open")
+    sku = product(s)
+    mine = ok(s, "POST", "/api/orders", {"customerId": name, "items": [{"sku": sku, "qty": 1}]}, want=202)["orderId"]
+    other = order(s, [{"sku": sku, "qty": 1}], customer="someone-else")
+    staff.wait("the other order completed", lambda e: e.get("event") == "order" and e["json"]["orderId"] == other
+               and e["json"]["status"] == "COMPLETED")
+    staff.wait("a metrics event", lambda e: e.get("event") == "metrics", timeout=12)
+    cust.wait("its order completed", lambda e: e.get("event") == "order" and e["json"]["orderId"] == mine
+              and e["json"]["status"] == "COMPLETED")
+    cust.pump(1)
+    kinds = {e.get("event") for e in cust.events() if "event" in e}
+    eq(kinds, {"order"}, "a customer gets order events only")
+    eq({e["json"]["customerId"] for e in cust.events() if e.get("event") == "order"}, {name}, "its own orders only")
+    cust.close()
+    staff.close()
 
 
 # ---- history ---------------------------------------------------------------------------

@@ -195,8 +195,8 @@ def exercise(s):
     """One or more requests per operation; returns [(method, path, status, ctype, body)]."""
     out = []
 
-    def go(method, path, body=None, headers=None, raw=None):
-        st, h, b = s.request(method, path, body, headers=headers, raw=raw)
+    def go(method, path, body=None, headers=None, raw=None, auth=True):
+        st, h, b = s.request(method, path, body, headers=headers, raw=raw, auth=auth)
         out.append((method, path, st, h.get("content-type", ""), b))
         return st, b
 
@@ -281,9 +281,33 @@ def exercise(s):
     for a in re.findall(r'(?:src|href)="(/assets/[^"]+)"', b):
         go("GET", a)
     go("GET", "/assets/nope.js")
+    # accounts
+    name = uniq("oauser").replace("-", "")
+    pw = "pw-" + name + "-long-enough"
+    st, b = go("POST", "/api/users", {"username": name, "password": pw, "role": "viewer"})
+    uid = str(b["id"])
+    go("POST", "/api/users", {"username": name, "password": "short", "role": "nope"})
+    go("GET", "/api/users")
+    go("GET", "/api/users/" + uid)
+    go("GET", "/api/users/999999999")
+    go("PATCH", "/api/users/" + uid, {"role": "operator"})
+    st, b = go("POST", "/api/login", {"username": name, "password": pw}, auth=False)
+    refresh = b["refreshToken"]
+    go("POST", "/api/login", {"username": name, "password": "wrong-password-x"}, auth=False)
+    go("POST", "/api/refresh", {"refreshToken": refresh}, auth=False)
+    go("POST", "/api/refresh", {"refreshToken": refresh}, auth=False)
+    go("GET", "/api/me")
+    st, b = go("POST", "/api/keys", {"name": "oa-key", "role": "viewer"})
+    go("GET", "/api/keys")
+    go("DELETE", "/api/keys/" + str(b["id"]))
+    go("GET", "/api/audit?limit=5")
+    go("GET", "/api/customers/oa-c/export")
+    go("DELETE", "/api/customers/oa-gone")
+    go("DELETE", "/api/users/" + uid)
+    go("POST", "/api/logout", {})
     # the stream: only its status and content type (the body does not end)
     c = s.conn(timeout=5)
-    c.request("GET", "/api/stream")
+    c.request("GET", "/api/stream", headers={"Authorization": "Bearer " + s.token()})
     r = c.getresponse()
     out.append(("GET", "/api/stream", r.status, r.getheader("content-type"), ""))
     c.close()

@@ -1,12 +1,14 @@
 /* test_openapi.c - the API description served at /api/openapi.json (the
  * embedded src/http/openapi.json) and the route table agree: every route has
  * its path and method in the document, every operation of the document has
- * a route, every operation names its roles (x-roles) and answers problem+json
- * for errors, and the console's files are embedded. */
+ * a route, every operation's roles (x-roles) are the route table's access
+ * bits, it answers problem+json for errors, and the console's files are
+ * embedded. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <string.h>
 #include <strings.h>
+#include "auth/auth.h"
 #include "http/api.h"
 #include "http/static.h"
 
@@ -75,10 +77,51 @@ Test(openapi, every_operation_has_a_route)
     json_decref(d);
 }
 
+/* The access bits x-roles names (the route table's, src/http/api.c). */
+static int roles_bits(const json_t *xr, const char *what)
+{
+    static const struct {
+        const char *name;
+        int bit;
+    } names[] = {{"public", HTTP_ACCESS_PUBLIC}, {"admin", ROLE_ADMIN},       {"operator", ROLE_OPERATOR},
+                 {"viewer", ROLE_VIEWER},        {"customer", ROLE_CUSTOMER}, {"anonymousOrders", ACCESS_ANON_ORDERS},
+                 {"metricsPublic", ACCESS_METRICS}};
+    int bits = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(xr, i, v)
+    {
+        int known = 0;
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+            if (json_is_string(v) && !strcmp(json_string_value(v), names[k].name)) bits |= names[k].bit, known = 1;
+        cr_expect(known, "%s: unknown x-roles entry", what);
+    }
+    return bits;
+}
+
+Test(openapi, x_roles_are_the_route_tables_access)
+{
+    json_t *d = doc_load();
+    json_t *paths = json_object_get(d, "paths");
+    const http_route *tabs[] = {http_builtin_routes, api_routes};
+    for (int t = 0; t < 2; t++)
+        for (const http_route *r = tabs[t]; r->method; r++) {
+            char m[16], what[160];
+            lower(r->method, m, sizeof m);
+            snprintf(what, sizeof what, "%s %s", r->method, r->pattern);
+            json_t *op = json_object_get(json_object_get(paths, r->pattern), m);
+            if (!op) continue; /* every_route_is_described says so */
+            int bits = roles_bits(json_object_get(op, "x-roles"), what);
+            cr_expect_eq(bits, r->access, "%s: x-roles give access 0x%x, the route table 0x%x", what, bits, r->access);
+        }
+    json_decref(d);
+}
+
 Test(openapi, every_operation_has_roles_and_problem_errors)
 {
     json_t *d = doc_load();
-    static const char *const roles[] = {"public", "admin", "operator", "viewer", "customer", NULL};
+    static const char *const roles[] = {"public",   "admin",           "operator",      "viewer",
+                                        "customer", "anonymousOrders", "metricsPublic", NULL};
     const char *path, *m;
     json_t *item, *op;
     json_object_foreach(json_object_get(d, "paths"), path, item)

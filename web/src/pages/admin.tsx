@@ -65,7 +65,7 @@ export function Users() {
     e.preventDefault();
     const es: Record<string, string> = {};
     if (!form.username) es.username = "required";
-    if (form.password.length < 8) es.password = "at least 8 characters";
+    if ([...form.password].length < 12) es.password = "at least 12 characters";
     setErrors(es);
     if (Object.keys(es).length) return;
     try {
