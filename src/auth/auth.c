@@ -468,10 +468,17 @@ int auth_rate_principal(auth *a, const auth_principal *p)
                                                                : 0;
 }
 
-int auth_rate_login(auth *a, const char *addr, const char *account)
+int auth_rate_login_check(auth *a, const char *addr, const char *account)
 {
     int64_t now = clock_mono_ms();
-    int w1 = ratelimit_take(a->rl_login_addr, addr, now);
-    int w2 = ratelimit_take(a->rl_login_account, account, now);
+    int w1 = ratelimit_peek(a->rl_login_addr, addr, now);
+    int w2 = ratelimit_peek(a->rl_login_account, account, now);
     return w1 > w2 ? w1 : w2;
+}
+
+void auth_rate_login_failed(auth *a, const char *addr, const char *account)
+{
+    int64_t now = clock_mono_ms();
+    ratelimit_take(a->rl_login_addr, addr, now);
+    ratelimit_take(a->rl_login_account, account, now);
 }

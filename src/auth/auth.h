@@ -79,8 +79,12 @@ int auth_authenticate(auth *a, const char *authorization, const char *cookie, au
 /* Rate limits: 0, or the seconds to wait (Retry-After). */
 int auth_rate_address(auth *a, const char *addr);
 int auth_rate_principal(auth *a, const auth_principal *p);
-/* A login attempt for account from addr: takes from both buckets. */
-int auth_rate_login(auth *a, const char *addr, const char *account);
+/* Sign-ins: failed attempts are counted per account and per address; once
+ * either has auth.loginAttemptsPerMinute within a minute, every attempt -
+ * the right password too - waits.  check: 0 or the seconds to wait;
+ * failed: counts a failed attempt. */
+int auth_rate_login_check(auth *a, const char *addr, const char *account);
+void auth_rate_login_failed(auth *a, const char *addr, const char *account);
 
 /* ---- tokens -------------------------------------------------------------------------- */
 

@@ -336,6 +336,7 @@ int cmd_serve(int argc, char **argv)
                         .max_units = cfg->orders.max_units,
                         .max_value_cents = cfg->orders.max_value_cents,
                         .fail_sku = cfg->orders.fail_sku,
+                        .test_hooks = cfg->orders.test_hooks,
                         .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000};
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
     if ((rc = fn_sys_open(qs, &fs)) || (rc = orders_register(ord, fs))) goto out;
@@ -402,6 +403,7 @@ int cmd_serve(int argc, char **argv)
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
 
     int sig;
+    maintenance(cfg, qs, a.auth); /* at start too: what expired while the node was down goes now */
     for (;;) {
         struct timespec ts = {MAINTENANCE_MS / 1000, 0};
         sig = sigtimedwait(&sigs, NULL, &ts);

@@ -87,6 +87,7 @@ typedef struct config {
     struct {
         int reservation_timeout_s, max_units, max_value_cents, idempotency_key_ttl_s;
         char fail_sku[65];
+        bool test_hooks;
         char catalog[LIMIT_DB_URL_MAX + 1]; /* product catalog loaded at start ("" = none) */
         struct {
             int interval_s;             /* a batch every interval_s; 0 = off */

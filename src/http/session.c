@@ -100,8 +100,10 @@ static void login_reply(http_req *r, void *arg)
     login_op *op = arg;
     if (op->rc)
         http_reply_problem(r, op->rc, NULL, NULL);
-    else if (!op->ok)
+    else if (!op->ok) {
+        http_reply_header(r, "WWW-Authenticate", "Bearer realm=\"orderly\"");
         http_reply_problem(r, ORD_EAUTH, "wrong username or password", NULL);
+    }
     else
         reply_tokens(r, &op->u, op->refresh, op->cookies);
     sodium_memzero(op->refresh, sizeof op->refresh);
@@ -140,6 +142,7 @@ static void login_done(void *arg, int rc)
 {
     login_op *op = arg;
     op->rc = rc;
+    if (!rc && !op->ok) auth_rate_login_failed(op->a->auth, api_ctx_of(op->r)->ip, op->name);
     http_req_resume_then(op->r, login_reply, op);
 }
 
@@ -191,7 +194,7 @@ int api_login(http_req *r)
     if (session && !json_is_boolean(session)) verr_add(errors, "session", "true or false");
     if (api_fail(r, errors)) return 0;
     api_ctx *c = api_ctx_of(r);
-    int wait = auth_rate_login(a->auth, c->ip, json_string_value(who));
+    int wait = auth_rate_login_check(a->auth, c->ip, json_string_value(who));
     if (wait) {
         char v[16], d[120];
         snprintf(v, sizeof v, "%d", wait);
@@ -289,6 +292,7 @@ static void refresh_reply(http_req *r, void *arg, int rc)
         http_reply_problem(r, rc, NULL, NULL);
     } else if (op->outcome != REFRESH_OK) {
         if (op->cookies) clear_cookies(r);
+        http_reply_header(r, "WWW-Authenticate", "Bearer realm=\"orderly\", error=\"invalid_token\"");
         http_reply_problem(r, ORD_EAUTH,
                            op->outcome == REFRESH_REUSED ? "this refresh token was used before: every token of its "
                                                            "sign-in is revoked; sign in again"

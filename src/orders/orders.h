@@ -82,6 +82,7 @@ typedef struct orders_config {
     int64_t max_units;              /* business limit: sum of qty -> REJECTED order_limit */
     int64_t max_value_cents;        /* business limit: order total -> REJECTED order_limit */
     const char *fail_sku;           /* failure injection: an item with this sku makes the handler fail ("" = off) */
+    int test_hooks;                 /* honour _postDeployTestForceResult (seed 000's post-deploy test) */
     int64_t idempotency_key_ttl_ms; /* Idempotency-Key responses kept this long */
 } orders_config;
 
