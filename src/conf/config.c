@@ -218,6 +218,11 @@ static const conf_key top_keys[] = {
     CONF_INT_KEY(config, auth.audit_retention_days, "auth.auditRetentionDays", 1, LIMIT_AUDIT_RETENTION_DAYS_MAX,
                  LIMIT_AUDIT_RETENTION_DAYS_DEFAULT, .env = "ORDERLY_AUTH_AUDIT_RETENTION_DAYS",
                  .help = "audit rows are kept this long"),
+    CONF_INT_KEY(config, events.retention_days, "events.retentionDays", LIMIT_EVENT_RETENTION_DAYS_MIN,
+                 LIMIT_EVENT_RETENTION_DAYS_MAX, LIMIT_EVENT_RETENTION_DAYS_DEFAULT,
+                 .env = "ORDERLY_EVENTS_RETENTION_DAYS",
+                 .help = "the event log (the archive replays read, the order timelines) keeps events this long; "
+                         "longer than any message lives, so a queued message always finds its event"),
     CONF_BOOL_KEY(config, builtin_topology, "builtinTopology", 1,
                   .help = "start from the built-in topology (config/topology.json: the seeds' queues, "
                           "rules, functions, alarms); the file's entries replace built-ins of the same "

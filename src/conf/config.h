@@ -103,6 +103,9 @@ typedef struct config {
         char allowed_hosts[LIMIT_HOSTS_MAX * 64];   /* comma-separated, "" = the defaults */
         char trusted_proxies[LIMIT_HOSTS_MAX * 48]; /* comma-separated addresses */
     } auth;
+    struct {
+        int retention_days; /* the event log (archive) keeps events this long */
+    } events;
     config_queue *queues;       /* in file order */
     size_t nqueues;
     config_rule *rules;

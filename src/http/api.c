@@ -203,6 +203,23 @@ int api_fail(http_req *r, json_t *errors)
     return 1;
 }
 
+int api_page_limit(http_req *r, int def, int max, int *out)
+{
+    const char *lim = http_req_query(r, "limit");
+    *out = def;
+    if (!lim) return 0;
+    char *end;
+    long v = strtol(lim, &end, 10);
+    if (!*lim || *end || v < 1 || v > max) {
+        char d[64];
+        snprintf(d, sizeof d, "limit must be an integer between 1 and %d", max);
+        http_reply_problem(r, ORD_EINVAL, d, NULL);
+        return 1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 queue *api_queue(http_req *r)
 {
     api *a = http_req_app(r);

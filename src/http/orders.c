@@ -4,7 +4,7 @@
  *   GET    /api/orders            ?status=&customerId=&limit=1..100&cursor=  newest first
  *   GET    /api/orders/{id}       the order
  *   DELETE /api/orders/{id}       cancel (409 when terminal)
- *   GET    /api/orders/{id}/events  the timeline from the event log
+ *   GET    /api/orders/{id}/events  the timeline from the event log  ?limit=1..1000&cursor=
  *   GET    /api/stats             seed 004's dashboard figures
  */
 #include <stdio.h>
@@ -213,7 +213,19 @@ int api_orders_events(http_req *r)
     }
     json_decref(o);
     if (!api_is_customer(r)) api_audit_read(r, http_req_param(r, "id"));
-    json_t *t = orders_timeline(a->o, http_req_param(r, "id"));
+    int limit;
+    if (api_page_limit(r, LIMIT_TIMELINE_PAGE_DEFAULT, LIMIT_TIMELINE_PAGE_MAX, &limit)) return 0;
+    const char *cursor = http_req_query(r, "cursor");
+    long long after = 0;
+    if (cursor) {
+        char *end;
+        after = strtoll(cursor, &end, 10);
+        if (!*cursor || *end || after < 0) {
+            http_reply_problem(r, ORD_EINVAL, "cursor is not one this API returned", NULL);
+            return 0;
+        }
+    }
+    json_t *t = orders_timeline(a->o, http_req_param(r, "id"), after, limit);
     if (!t) return ORD_ENOTFOUND;
     http_reply_json(r, 200, t);
     return 0;
@@ -223,19 +235,9 @@ int api_orders_list(http_req *r)
 {
     api *a = http_req_app(r);
     const char *status = http_req_query(r, "status"), *customer = http_req_query(r, "customerId");
-    const char *lim = http_req_query(r, "limit"), *cursor = http_req_query(r, "cursor");
-    int limit = 20;
-    if (lim) {
-        char *end;
-        long v = strtol(lim, &end, 10);
-        if (!*lim || *end || v < 1 || v > LIMIT_ORDER_LIST_LIMIT_MAX) {
-            char d[64];
-            snprintf(d, sizeof d, "limit must be an integer between 1 and %d", LIMIT_ORDER_LIST_LIMIT_MAX);
-            http_reply_problem(r, ORD_EINVAL, d, NULL);
-            return 0;
-        }
-        limit = (int)v;
-    }
+    const char *cursor = http_req_query(r, "cursor");
+    int limit;
+    if (api_page_limit(r, 20, LIMIT_ORDER_LIST_LIMIT_MAX, &limit)) return 0;
     order_status st;
     if (status && order_status_parse(status, &st)) {
         http_reply_problem(r, ORD_EINVAL,
