@@ -23,6 +23,8 @@
 #include "conf/config.h"
 #include "fn/fn.h"
 #include "http/api.h"
+#include "http/console.h"
+#include "http/static.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
@@ -377,6 +379,7 @@ int cmd_serve(int argc, char **argv)
     a.o = ord;
     if ((rc = open_auth(cfg, st, &a))) goto out;
     if ((rc = api_metrics_init(&a, met))) goto out;
+    if ((rc = console_open(&a, &a.console))) goto out;
     /* created before the server so GET /api/alarms can read it; filled after,
      * once the server has registered the HTTP metric families */
     if (!(a.alarms = alarms_new(met, cfg->alarm_sample_s, alarm_publish, &a))) {
@@ -392,6 +395,7 @@ int cmd_serve(int argc, char **argv)
                     .routes = api_routes,
                     .app = &a,
                     .ready = api_ready,
+                    .fallback = api_console_fallback,
                     .guard = api_guard,
                     .done = api_done,
                     .metrics = met};
@@ -419,6 +423,7 @@ int cmd_serve(int argc, char **argv)
     demo = NULL;
     atomic_store(&a.draining, 1); /* before the listener closes: /api/health says so */
     http_server_quiesce(srv);
+    console_quiesce(a.console); /* the console's streams end */
     for (int i = 0; i < queue_count(qs); i++) queue_interrupt(queue_at(qs, i));
     /* in-flight requests finish; requests on kept-alive connections are
      * still served (each reply closes its connection) */
@@ -431,6 +436,7 @@ int cmd_serve(int argc, char **argv)
 out:
     if (rc) log_error("serve", "cannot serve", "error", err_name(rc), "detail", err_msg(rc), NULL);
     if (a.alarms) alarms_stop(a.alarms); /* its transitions publish through the store */
+    console_quiesce(a.console);          /* streams end, the sampler stops */
     orders_demo_stop(demo);
     if (srv) {
         /* from here no handler runs (a request arriving now would suspend
@@ -451,6 +457,7 @@ out:
     bus_close(b);
     queue_sys_close(qs);
     store_close(st);
+    console_close(a.console); /* after the writer: its bus observer feeds the streams */
     metrics_free(met); /* after the pollers (fn_sys_close) that observe into it */
     if (!rc) log_info("serve", "stopped", NULL);
     config_free(cfg);

@@ -22,6 +22,7 @@
 #include "tasks/tasks.h"
 
 struct api_metrics;
+struct console;
 
 typedef struct api {
     store *st;
@@ -33,6 +34,7 @@ typedef struct api {
     metrics *metrics;       /* GET /metrics renders it; NULL = 404 */
     struct api_metrics *mx; /* its collectors (http/metrics.c) */
     alarms *alarms;         /* GET /api/alarms; NULL = none */
+    struct console *console; /* the web console's stream and history (http/console.h); NULL = none */
     auth *auth;             /* accounts; NULL or disabled = every route open (loopback only) */
     tasks *tasks;           /* background replays and redrives */
     struct {

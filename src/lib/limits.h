@@ -201,6 +201,25 @@
 #define LIMIT_CLI_LIST_MAX             100000  /* orders list --limit; bench P3 orders read back */
 #define LIMIT_CLI_DRAIN_S_MAX          120     /* bench: wait at most this for a backlog to drain */
 
+/* ---- Web console ----------------------------------------------------- */
+#define LIMIT_CONSOLE_FIRST_LOAD_BYTES_MAX 153600 /* 150 KiB: JS + CSS of the console's first load, gzipped (checked by the build and t800) */
+#define LIMIT_STREAMS_MAX              64      /* open GET /api/stream connections; one more -> 503 */
+#define LIMIT_STREAM_RING              1024    /* recent stream events kept for Last-Event-ID reconnection; further behind -> a reset event */
+#define LIMIT_STREAM_RETAIN_S          60      /* events are recorded from the first stream on, until this long after the last one closed */
+#define LIMIT_STREAM_INBOX             4096    /* committed events waiting to be formatted for the streams; past it they are dropped and streams get a reset event */
+#define LIMIT_STREAM_EVENT_BYTES       2048    /* one stream event (id, type, data line) */
+#define LIMIT_STREAM_HEARTBEAT_S       15      /* a comment line this often keeps idle streams (and proxies) open */
+#define LIMIT_HISTORY_SAMPLE_S         5       /* the metrics history samples this often */
+#define LIMIT_HISTORY_MINUTES_MAX      60      /* GET /api/metrics/history?minutes=1..60 (the ring holds this much) */
+#define LIMIT_HISTORY_MINUTES_DEFAULT  15      /* minutes when not given */
+#define LIMIT_HISTORY_QUEUES_MAX       16      /* queues whose depth the history keeps (first in creation order) */
+#define LIMIT_BROWSE_MAX               100     /* GET /api/queues/{name}/messages?limit=1..100 */
+#define LIMIT_BROWSE_DEFAULT           20      /* messages per browse page when not given */
+#define LIMIT_BROWSE_BODY_BYTES        65536   /* a browsed message's body is cut here (bodyTruncated) */
+#define LIMIT_REDRIVE_IDS_MAX          1000    /* redrive {"messageIds": [...]}: 1..1000 ids */
+#define LIMIT_EVENTS_SEARCH_MAX        200     /* GET /api/events?limit=1..200 */
+#define LIMIT_EVENTS_SEARCH_DEFAULT    50      /* events per search page when not given */
+
 /* ---- Accounts and access (auth/) -------------------------------------- */
 #define LIMIT_USERNAME_MAX             64      /* username: 1..64 of [A-Za-z0-9_.@-] */
 #define LIMIT_EMAIL_MAX                254     /* email (RFC 5321 path limit) */

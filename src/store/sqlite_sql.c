@@ -35,6 +35,15 @@ const char *const sqlite_sql[ST__COUNT] = {
                      "MIN(COALESCE(moved_ms,sent_ms)) FROM messages WHERE queue_id=?1",
     [ST_MSG_NEXT_VISIBLE] = "SELECT MIN(visible_ms) FROM messages WHERE queue_id=?1 AND visible_ms>?2",
     [ST_MSG_GET] = "SELECT message_id,body,attrs,sent_ms,receive_count,first_receive_ms FROM messages WHERE id=?1",
+    [ST_MSG_BROWSE] = "SELECT id,message_id,substr(body,1,?4),length(body),attrs,sent_ms,visible_ms,receive_count,"
+                      "first_receive_ms,moved_ms,source_queue,receipt IS NOT NULL FROM messages "
+                      "WHERE queue_id=?1 AND id>?2 ORDER BY id LIMIT ?3",
+    [ST_MSG_VISIBLE_MIDS] = "SELECT id,source_queue,message_id FROM messages WHERE queue_id=?1 AND visible_ms<=?2 "
+                            "AND id>?3 ORDER BY id LIMIT ?4",
+    [ST_EVENT_SEARCH] = "SELECT seq,id,time_ms,source,detail_type,subject,replay_name,envelope FROM events "
+                        "WHERE time_ms>=?1 AND time_ms<?2 AND (?3 IS NULL OR source=?3) AND "
+                        "(?4 IS NULL OR detail_type=?4) AND (?5 IS NULL OR subject=?5) AND seq<?6 "
+                        "ORDER BY seq DESC LIMIT ?7",
     [ST_EVENT_INSERT] = "INSERT INTO events(id,time_ms,source,detail_type,envelope,replay_name,subject) "
                         "VALUES(?1,?2,?3,?4,?5,?6,?7) RETURNING seq",
     [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=?1 AND seq>?2 "
