@@ -106,8 +106,10 @@ int store_count_after_commit(store_conn *tx, _Atomic uint64_t *counter, uint64_t
 /* One chunk of a sweep, inside a unit: handles at most limit rows and sets
  * *n to how many it handled.  0 or an error (the unit rolls back). */
 typedef int (*store_chunk_fn)(store_conn *tx, void *arg, int limit, int64_t *n);
-/* Runs fn in units of `chunk` rows until one handles fewer (retention,
- * expiry, idempotency sweeps: never one long unit on the writer).  *total
+/* Runs fn in units of `chunk` rows until one handles fewer, or
+ * LIMIT_SWEEP_CHUNKS units ran (the rest is for the next call: retention,
+ * expiry, idempotency sweeps: never one long unit on the writer, never a
+ * caller held for long).  *total
  * (may be NULL) receives the rows handled by the committed units.  Blocking,
  * as store_run: not for the writer nor for HTTP threads.  0 or the error of
  * the unit that failed. */

@@ -356,6 +356,18 @@ def wait_for(what, fn, timeout=30, interval=0.05):
     raise AssertionError("timed out after %ss waiting for %s (last %r)" % (timeout, what, last))
 
 
+def task_done(srv, started, timeout=60):
+    """Follows a background task (the 202 body of a replay or redrive) until
+    it is no longer RUNNING; returns the task."""
+    check(started.get("id") and started.get("state"), "a task: %r" % (started,))
+
+    def f():
+        st, _, t = srv.request("GET", "/api/tasks/" + started["id"])
+        eq(st, 200, "GET the task")
+        return t if t["state"] != "RUNNING" else None
+    return wait_for("task %s finished" % started["id"], f, timeout, interval=0.02)
+
+
 def uniq(prefix):
     """A name no earlier run used: prefix-<ms>-<random>."""
     return "%s-%d-%04d" % (prefix, int(time.time() * 1000) % 10 ** 9, random.randrange(10000))

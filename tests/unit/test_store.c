@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/limits.h"
 #include "store/sqlite_sql.h"
 #include "store/store.h"
 #include "testutil.h"
@@ -341,4 +342,35 @@ Test(store, probe_reports_a_failed_write_and_the_recovery)
     cr_assert_geq(t2, t1);
     struct ev e = {.id = "after-recovery"};
     cr_assert_eq(store_run(st, insert_event, &e), 0, "writes work again");
+}
+
+/* A chunk that always reports a full chunk: the sweep stops after
+ * LIMIT_SWEEP_CHUNKS units all the same. */
+static int full_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+{
+    (void)tx;
+    (*(int *)arg)++;
+    *n = limit;
+    return 0;
+}
+
+static int short_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+{
+    (void)tx;
+    int *calls = arg;
+    *n = ++*calls == LIMIT_SWEEP_CHUNKS ? limit - 1 : limit; /* the last one short */
+    return 0;
+}
+
+Test(store, sweep_runs_at_most_limit_chunks_per_call)
+{
+    int calls = 0;
+    int64_t total = 0;
+    cr_assert_eq(store_sweep(st, full_chunk, &calls, 10, &total), 0);
+    cr_assert_eq(calls, LIMIT_SWEEP_CHUNKS, "units of one call: at the limit, not one more");
+    cr_assert_eq(total, 10 * LIMIT_SWEEP_CHUNKS);
+    calls = 0;
+    cr_assert_eq(store_sweep(st, short_chunk, &calls, 10, &total), 0);
+    cr_assert_eq(calls, LIMIT_SWEEP_CHUNKS, "a short chunk ends it");
+    cr_assert_eq(total, 10 * LIMIT_SWEEP_CHUNKS - 1);
 }
