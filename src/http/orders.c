@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "http/api.h"
+#include "http/requests.h"
 #include "lib/err.h"
 
 typedef struct create_op {
@@ -146,32 +147,41 @@ int api_orders_events(http_req *r)
     return 0;
 }
 
+int api_orders_list_parse(const char *status, const char *customer, const char *lim, int *limit, char *detail,
+                          size_t detail_len)
+{
+    *limit = 20;
+    if (lim) {
+        char *end;
+        long v = strtol(lim, &end, 10);
+        if (!*lim || *end || v < 1 || v > ORDER_LIST_LIMIT_MAX) {
+            snprintf(detail, detail_len, "limit must be an integer between 1 and %d", ORDER_LIST_LIMIT_MAX);
+            return ORD_EINVAL;
+        }
+        *limit = (int)v;
+    }
+    if (status && !orders_status_valid(status)) {
+        snprintf(detail, detail_len,
+                 "status must be one of PENDING, RESERVED, COMPLETED, REJECTED, PAYMENT_FAILED, EXPIRED, "
+                 "CANCELLED, FAILED");
+        return ORD_EINVAL;
+    }
+    if (customer && (!*customer || strlen(customer) > ORDER_CUSTOMER_MAX)) {
+        snprintf(detail, detail_len, "customerId must be 1-64 characters");
+        return ORD_EINVAL;
+    }
+    return 0;
+}
+
 int api_orders_list(http_req *r)
 {
     api *a = http_req_app(r);
     const char *status = http_req_query(r, "status"), *customer = http_req_query(r, "customerId");
     const char *lim = http_req_query(r, "limit"), *cursor = http_req_query(r, "cursor");
-    int limit = 20;
-    if (lim) {
-        char *end;
-        long v = strtol(lim, &end, 10);
-        if (!*lim || *end || v < 1 || v > ORDER_LIST_LIMIT_MAX) {
-            char d[64];
-            snprintf(d, sizeof d, "limit must be an integer between 1 and %d", ORDER_LIST_LIMIT_MAX);
-            http_reply_problem(r, ORD_EINVAL, d, NULL);
-            return 0;
-        }
-        limit = (int)v;
-    }
-    if (status && !orders_status_valid(status)) {
-        http_reply_problem(r, ORD_EINVAL,
-                           "status must be one of PENDING, RESERVED, COMPLETED, REJECTED, PAYMENT_FAILED, EXPIRED, "
-                           "CANCELLED, FAILED",
-                           NULL);
-        return 0;
-    }
-    if (customer && (!*customer || strlen(customer) > ORDER_CUSTOMER_MAX)) {
-        http_reply_problem(r, ORD_EINVAL, "customerId must be 1-64 characters", NULL);
+    int limit;
+    char d[200];
+    if (api_orders_list_parse(status, customer, lim, &limit, d, sizeof d)) {
+        http_reply_problem(r, ORD_EINVAL, d, NULL);
         return 0;
     }
     json_t *out = NULL;

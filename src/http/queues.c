@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/api.h"
+#include "http/requests.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 
@@ -76,26 +77,52 @@ typedef struct attrs_op {
     int created;
 } attrs_op;
 
+int api_attrs_parse(const json_t *attrs, queue_attrs *inout, json_t *errors)
+{
+    char err[200];
+    if (attrs && !json_is_object(attrs)) {
+        api_error(errors, "attributes", "must be an object");
+        return ORD_EVALIDATION;
+    }
+    if (attrs && queue_attrs_parse(attrs, inout, err, sizeof err)) {
+        api_error(errors, "attributes", "%s", err);
+        return ORD_EVALIDATION;
+    }
+    return 0;
+}
+
+const json_t *api_attrs_body(const json_t *body)
+{
+    const json_t *attrs = json_object_get(body, "attributes");
+    return attrs && json_object_size(body) == 1 ? attrs : body;
+}
+
+int api_queue_create_parse(const json_t *body, char name[LIMIT_QUEUE_NAME_MAX + 1], const json_t **attrs,
+                           json_t *errors)
+{
+    static const char *const allowed[] = {"name", "attributes", NULL};
+    size_t nerr = json_array_size(errors);
+    api_reject_unknown(errors, body, "", allowed);
+    json_t *v = json_object_get(body, "name");
+    name[0] = 0;
+    *attrs = json_object_get(body, "attributes");
+    if (!json_is_string(v))
+        api_error(errors, "name", "required string");
+    else if (!queue_name_valid(json_string_value(v), LIMIT_QUEUE_NAME_MAX))
+        api_error(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
+    else
+        snprintf(name, LIMIT_QUEUE_NAME_MAX + 1, "%s", json_string_value(v));
+    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
 /* Parses {attributes} into op->at (starting from its current value); replies on error. */
 static int parse_attrs(http_req *r, api *a, const json_t *attrs, attrs_op *op)
 {
     char err[200];
-    if (attrs && !json_is_object(attrs)) {
-        json_t *e = json_array();
-        api_error(e, "attributes", "must be an object");
-        return api_fail(r, e);
-    }
-    if (attrs && queue_attrs_parse(attrs, &op->at, err, sizeof err)) {
-        json_t *e = json_array();
-        api_error(e, "attributes", "%s", err);
-        return api_fail(r, e);
-    }
-    if (queue_attrs_check(a->qs, op->name, &op->at, err, sizeof err)) {
-        json_t *e = json_array();
-        api_error(e, "attributes", "%s", err);
-        return api_fail(r, e);
-    }
-    return 0;
+    json_t *e = json_array();
+    if (api_attrs_parse(attrs, &op->at, e)) return api_fail(r, e);
+    if (queue_attrs_check(a->qs, op->name, &op->at, err, sizeof err)) api_error(e, "attributes", "%s", err);
+    return api_fail(r, e);
 }
 
 static int create_unit(store_conn *tx, void *arg)
@@ -135,22 +162,18 @@ int api_queues_create(http_req *r)
     api *a = http_req_app(r);
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    static const char *const allowed[] = {"name", "attributes", NULL};
     json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
-    json_t *name = json_object_get(body, "name");
-    if (!json_is_string(name))
-        api_error(errors, "name", "required string");
-    else if (!queue_name_valid(json_string_value(name), LIMIT_QUEUE_NAME_MAX))
-        api_error(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
+    char name[LIMIT_QUEUE_NAME_MAX + 1];
+    const json_t *attrs;
+    api_queue_create_parse(body, name, &attrs, errors);
     if (api_fail(r, errors)) return 0;
     attrs_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
     op->a = a;
-    snprintf(op->name, sizeof op->name, "%s", json_string_value(name));
+    snprintf(op->name, sizeof op->name, "%s", name);
     queue_attrs_init(&op->at);
-    if (parse_attrs(r, a, json_object_get(body, "attributes"), op)) return 0;
+    if (parse_attrs(r, a, attrs, op)) return 0;
     return api_submit(r, create_unit, create_reply, op);
 }
 
@@ -176,9 +199,7 @@ int api_queue_attrs_put(http_req *r)
     if (!q) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    /* {"attributes": {...}} as SetQueueAttributes, or the bare map */
-    json_t *attrs = json_object_get(body, "attributes");
-    if (!attrs || json_object_size(body) != 1) attrs = body;
+    const json_t *attrs = api_attrs_body(body);
     attrs_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
@@ -248,16 +269,6 @@ static void md5_hex(const char *s, size_t n, char out[33])
     out[32] = 0;
 }
 
-typedef struct send_entry {
-    const char *id;
-    const char *body;
-    size_t len;
-    char *attrs; /* JSON text (arena) or NULL */
-    int delay;
-    int rc;
-    char message_id[40];
-} send_entry;
-
 typedef struct send_op {
     api *a;
     queue *q;
@@ -322,12 +333,15 @@ static void send_reply(http_req *r, void *arg, int rc)
     http_reply_json(r, 200, json_pack("{s:o,s:o}", "successful", ok, "failed", failed));
 }
 
-/* Reads one message entry {body, delaySeconds?, messageAttributes?} into e. */
-static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char *prefix, send_entry *e, int batch)
+/* Reads one message entry {body, delaySeconds?, messageAttributes?} into e:
+ * 0, ORD_ENOMEM (attributes could not be kept); problems go to errors. */
+static int parse_entry(json_t *errors, const json_t *o, const char *prefix, send_entry *e, int batch,
+                       const api_alloc *al)
 {
     static const char *const single[] = {"body", "delaySeconds", "messageAttributes", NULL};
     static const char *const many[] = {"id", "body", "delaySeconds", "messageAttributes", NULL};
     char f[64];
+    int rc = 0;
     api_reject_unknown(errors, o, prefix, batch ? many : single);
     json_t *b = json_object_get(o, "body");
     snprintf(f, sizeof f, "%sbody", prefix);
@@ -350,8 +364,11 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
         } else if (strlen(text) > LIMIT_MESSAGE_ATTRS_BYTES_MAX) {
             api_error(errors, f, "at most %d bytes", LIMIT_MESSAGE_ATTRS_BYTES_MAX);
         } else {
-            e->attrs = http_req_alloc(r, strlen(text) + 1);
-            if (e->attrs) memcpy(e->attrs, text, strlen(text) + 1);
+            e->attrs = al->fn(al->ctx, strlen(text) + 1);
+            if (e->attrs)
+                memcpy(e->attrs, text, strlen(text) + 1);
+            else
+                rc = ORD_ENOMEM;
         }
         free(text);
     }
@@ -363,6 +380,61 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
         else
             e->id = json_string_value(id);
     }
+    return rc;
+}
+
+int api_send_parse(const json_t *body, send_entry *e, json_t *errors, const api_alloc *al)
+{
+    size_t nerr = json_array_size(errors);
+    memset(e, 0, sizeof *e);
+    int rc = parse_entry(errors, body, "", e, 0, al);
+    return rc ? rc : json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
+/* The batch envelope {"entries": [...]} with 1..LIMIT_BATCH_ENTRIES_MAX
+ * entries, or NULL (errors added). */
+static const json_t *batch_entries(const json_t *body, size_t *n, json_t *errors)
+{
+    static const char *const allowed[] = {"entries", NULL};
+    size_t nerr = json_array_size(errors);
+    api_reject_unknown(errors, body, "", allowed);
+    json_t *entries = json_object_get(body, "entries");
+    *n = json_array_size(entries);
+    if (!json_is_array(entries) || *n < 1 || *n > LIMIT_BATCH_ENTRIES_MAX)
+        api_error(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
+    return json_array_size(errors) > nerr ? NULL : entries;
+}
+
+int api_send_batch_parse(const json_t *body, send_entry e[LIMIT_BATCH_ENTRIES_MAX], int *n, json_t *errors,
+                         const api_alloc *al)
+{
+    size_t nerr = json_array_size(errors), ne;
+    *n = 0;
+    const json_t *entries = batch_entries(body, &ne, errors);
+    if (!entries) return ORD_EVALIDATION;
+    memset(e, 0, sizeof *e * ne);
+    *n = (int)ne;
+    for (size_t i = 0; i < ne; i++) {
+        json_t *o = json_array_get(entries, i);
+        char prefix[32], f[48];
+        snprintf(prefix, sizeof prefix, "entries[%zu].", i);
+        if (!json_is_object(o)) {
+            snprintf(f, sizeof f, "entries[%zu]", i);
+            api_error(errors, f, "must be an object");
+            continue;
+        }
+        int rc = parse_entry(errors, o, prefix, &e[i], 1, al);
+        if (rc) return rc;
+        snprintf(f, sizeof f, "%sid", prefix);
+        for (size_t k = 0; k < i && e[i].id; k++)
+            if (e[k].id && !strcmp(e[k].id, e[i].id)) api_error(errors, f, "duplicate id");
+    }
+    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
+static void *arena_fn(void *ctx, size_t n)
+{
+    return http_req_alloc(ctx, n);
 }
 
 int api_queue_send(http_req *r)
@@ -378,23 +450,13 @@ int api_queue_send(http_req *r)
     op->q = q;
     op->n = 1;
     json_t *errors = json_array();
-    parse_entry(r, errors, body, "", &op->e[0], 0);
+    api_alloc al = {arena_fn, r};
+    if (api_send_parse(body, &op->e[0], errors, &al) == ORD_ENOMEM) {
+        json_decref(errors);
+        return ORD_ENOMEM;
+    }
     if (api_fail(r, errors)) return 0;
     return api_submit(r, send_unit, send_reply, op);
-}
-
-/* The batch body {"entries": [...]} with 1..LIMIT_BATCH_ENTRIES_MAX entries;
- * replies 422 and returns NULL otherwise. */
-static json_t *batch_entries(http_req *r, json_t *body, size_t *n)
-{
-    static const char *const allowed[] = {"entries", NULL};
-    json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
-    json_t *entries = json_object_get(body, "entries");
-    *n = json_array_size(entries);
-    if (!json_is_array(entries) || *n < 1 || *n > LIMIT_BATCH_ENTRIES_MAX)
-        api_error(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
-    return api_fail(r, errors) ? NULL : entries;
 }
 
 int api_queue_send_batch(http_req *r)
@@ -403,30 +465,17 @@ int api_queue_send_batch(http_req *r)
     if (!q) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    size_t n;
-    json_t *entries = batch_entries(r, body, &n);
-    if (!entries) return 0;
     send_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
     op->a = http_req_app(r);
     op->q = q;
-    op->n = (int)n;
     op->batch = 1;
     json_t *errors = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_array_get(entries, i);
-        char prefix[32], f[48];
-        snprintf(prefix, sizeof prefix, "entries[%zu].", i);
-        if (!json_is_object(o)) {
-            snprintf(f, sizeof f, "entries[%zu]", i);
-            api_error(errors, f, "must be an object");
-            continue;
-        }
-        parse_entry(r, errors, o, prefix, &op->e[i], 1);
-        snprintf(f, sizeof f, "%sid", prefix);
-        for (size_t k = 0; k < i && op->e[i].id; k++)
-            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) api_error(errors, f, "duplicate id");
+    api_alloc al = {arena_fn, r};
+    if (api_send_batch_parse(body, op->e, &op->n, errors, &al) == ORD_ENOMEM) {
+        json_decref(errors);
+        return ORD_ENOMEM;
     }
     if (api_fail(r, errors)) return 0;
     return api_submit(r, send_unit, send_reply, op);
@@ -508,6 +557,24 @@ static void recv_reply(http_req *r, void *arg, int rc)
     http_reply_json(r, 200, json_pack("{s:o}", "messages", arr));
 }
 
+int api_receive_parse(const json_t *body, int default_wait_s, receive_in *out, json_t *errors)
+{
+    static const char *const allowed[] = {"maxNumberOfMessages", "waitTimeSeconds", "visibilityTimeout", NULL};
+    size_t nerr = json_array_size(errors);
+    long long max = 1, wait = default_wait_s, vis = -1;
+    if (body) {
+        api_reject_unknown(errors, body, "", allowed);
+        api_int(errors, body, "maxNumberOfMessages", "maxNumberOfMessages", 1, LIMIT_RECEIVE_MAX, 1, &max);
+        api_int(errors, body, "waitTimeSeconds", "waitTimeSeconds", 0, LIMIT_WAIT_SECONDS_MAX, default_wait_s,
+                &wait);
+        api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, -1, &vis);
+    }
+    out->max = (int)max;
+    out->wait = (int)wait;
+    out->vis = (int)vis;
+    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
 int api_queue_receive(http_req *r)
 {
     queue *q = api_queue(r);
@@ -517,17 +584,11 @@ int api_queue_receive(http_req *r)
     json_t *body = blen ? http_req_json(r) : json_object();
     if (!body) return 0;
     if (!blen) json_decref(body), body = NULL;
-    static const char *const allowed[] = {"maxNumberOfMessages", "waitTimeSeconds", "visibilityTimeout", NULL};
     json_t *errors = json_array();
     queue_attrs at;
     queue_get_attrs(q, &at);
-    long long max = 1, wait = at.wait_s, vis = -1;
-    if (body) {
-        api_reject_unknown(errors, body, "", allowed);
-        api_int(errors, body, "maxNumberOfMessages", "maxNumberOfMessages", 1, LIMIT_RECEIVE_MAX, 1, &max);
-        api_int(errors, body, "waitTimeSeconds", "waitTimeSeconds", 0, LIMIT_WAIT_SECONDS_MAX, at.wait_s, &wait);
-        api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, -1, &vis);
-    }
+    receive_in in;
+    api_receive_parse(body, at.wait_s, &in, errors);
     if (api_fail(r, errors)) return 0;
     recv_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
@@ -535,19 +596,13 @@ int api_queue_receive(http_req *r)
     op->r = r;
     op->a = http_req_app(r);
     op->q = q;
-    op->max = (int)max;
-    op->vis = (int)vis;
-    op->deadline_ms = wait ? clock_mono_ms() + wait * 1000 : 0;
+    op->max = in.max;
+    op->vis = in.vis;
+    op->deadline_ms = in.wait ? clock_mono_ms() + (int64_t)in.wait * 1000 : 0;
     return api_submit_wait(r, recv_unit, recv_wait, recv_reply, op);
 }
 
 /* ---- delete / visibility ----------------------------------------------------------- */
-
-typedef struct del_entry {
-    const char *id;
-    const char *receipt;
-    int rc;
-} del_entry;
 
 typedef struct del_op {
     api *a;
@@ -617,43 +672,46 @@ int api_queue_delete(http_req *r)
     return api_submit(r, del_unit, del_reply, op);
 }
 
+int api_visibility_parse(const json_t *body, int *vis, json_t *errors)
+{
+    static const char *const allowed[] = {"visibilityTimeout", NULL};
+    size_t nerr = json_array_size(errors);
+    api_reject_unknown(errors, body, "", allowed);
+    long long v;
+    if (!api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, 0, &v))
+        api_error(errors, "visibilityTimeout", "required integer");
+    *vis = (int)v;
+    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
 int api_queue_visibility(http_req *r)
 {
     queue *q = api_queue(r);
     if (!q) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    static const char *const allowed[] = {"visibilityTimeout", NULL};
     json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
-    long long vis;
-    if (!api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, 0, &vis))
-        api_error(errors, "visibilityTimeout", "required integer");
+    int vis;
+    api_visibility_parse(body, &vis, errors);
     if (api_fail(r, errors)) return 0;
     del_op *op = del_new(r, q);
     if (!op) return ORD_ENOMEM;
     op->n = 1;
-    op->vis = (int)vis;
+    op->vis = vis;
     op->e[0].receipt = http_req_param(r, "receipt");
     return api_submit(r, del_unit, del_reply, op);
 }
 
-int api_queue_delete_batch(http_req *r)
+int api_delete_batch_parse(const json_t *body, del_entry e[LIMIT_BATCH_ENTRIES_MAX], int *n, json_t *errors)
 {
-    queue *q = api_queue(r);
-    if (!q) return 0;
-    json_t *body = http_req_json(r);
-    if (!body) return 0;
     static const char *const eallowed[] = {"id", "receiptHandle", NULL};
-    size_t n;
-    json_t *entries = batch_entries(r, body, &n);
-    if (!entries) return 0;
-    del_op *op = del_new(r, q);
-    if (!op) return ORD_ENOMEM;
-    op->n = (int)n;
-    op->batch = 1;
-    json_t *errors = json_array();
-    for (size_t i = 0; i < n; i++) {
+    size_t nerr = json_array_size(errors), ne;
+    *n = 0;
+    const json_t *entries = batch_entries(body, &ne, errors);
+    if (!entries) return ORD_EVALIDATION;
+    memset(e, 0, sizeof *e * ne);
+    *n = (int)ne;
+    for (size_t i = 0; i < ne; i++) {
         json_t *o = json_array_get(entries, i);
         char prefix[32], f[64];
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
@@ -667,12 +725,26 @@ int api_queue_delete_batch(http_req *r)
         snprintf(f, sizeof f, "%sid", prefix);
         if (!json_is_string(id)) api_error(errors, f, "required string");
         for (size_t k = 0; k < i && json_is_string(id); k++)
-            if (op->e[k].id && !strcmp(op->e[k].id, json_string_value(id))) api_error(errors, f, "duplicate id");
+            if (e[k].id && !strcmp(e[k].id, json_string_value(id))) api_error(errors, f, "duplicate id");
         snprintf(f, sizeof f, "%sreceiptHandle", prefix);
         if (!json_is_string(rh)) api_error(errors, f, "required string");
-        op->e[i].id = json_string_value(id);
-        op->e[i].receipt = json_string_value(rh);
+        e[i].id = json_string_value(id);
+        e[i].receipt = json_string_value(rh);
     }
+    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
+int api_queue_delete_batch(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    del_op *op = del_new(r, q);
+    if (!op) return ORD_ENOMEM;
+    op->batch = 1;
+    json_t *errors = json_array();
+    api_delete_batch_parse(body, op->e, &op->n, errors);
     if (api_fail(r, errors)) return 0;
     return api_submit(r, del_unit, del_reply, op);
 }
@@ -703,6 +775,25 @@ static void admin_reply(http_req *r, void *arg, int rc)
                                           (json_int_t)op->n));
 }
 
+int api_redrive_parse(const json_t *body, redrive_in *out, json_t *errors)
+{
+    static const char *const allowed[] = {"maxMessages", "destination", NULL};
+    size_t nerr = json_array_size(errors);
+    long long max = LIMIT_REDRIVE_MAX;
+    out->destination = NULL;
+    if (body) {
+        api_reject_unknown(errors, body, "", allowed);
+        api_int(errors, body, "maxMessages", "maxMessages", 1, LIMIT_REDRIVE_MAX, LIMIT_REDRIVE_MAX, &max);
+        json_t *d = json_object_get(body, "destination");
+        if (d && json_is_string(d))
+            out->destination = json_string_value(d);
+        else if (d)
+            api_error(errors, "destination", "must name an existing queue");
+    }
+    out->max = (int)max;
+    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
 int api_queue_redrive(http_req *r)
 {
     api *a = http_req_app(r);
@@ -717,20 +808,13 @@ int api_queue_redrive(http_req *r)
     memset(op, 0, sizeof *op);
     op->a = a;
     op->q = q;
-    long long max = LIMIT_REDRIVE_MAX;
     json_t *errors = json_array();
-    if (body) {
-        static const char *const allowed[] = {"maxMessages", "destination", NULL};
-        api_reject_unknown(errors, body, "", allowed);
-        api_int(errors, body, "maxMessages", "maxMessages", 1, LIMIT_REDRIVE_MAX, LIMIT_REDRIVE_MAX, &max);
-        json_t *d = json_object_get(body, "destination");
-        if (d) {
-            op->dest = json_is_string(d) ? queue_find(a->qs, json_string_value(d)) : NULL;
-            if (!op->dest) api_error(errors, "destination", "must name an existing queue");
-        }
-    }
+    redrive_in in;
+    api_redrive_parse(body, &in, errors);
+    if (in.destination && !(op->dest = queue_find(a->qs, in.destination)))
+        api_error(errors, "destination", "must name an existing queue");
     if (api_fail(r, errors)) return 0;
-    op->max = (int)max;
+    op->max = in.max;
     return api_submit(r, admin_unit, admin_reply, op);
 }
 
