@@ -4,7 +4,9 @@ ENV     ?= dev
 LISTEN  ?= 127.0.0.1:8080
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps build run test unit integ bench asan clean fmt
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run test unit integ bench asan fuzz clean fmt
 
 all: build
 
@@ -36,10 +38,17 @@ bench: deps build
 asan:
 	@cmake -S . -B build-asan -DORDERLY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && ctest --output-on-failure -R '^unit\.'
+	@cd build-asan && ctest --output-on-failure -R '^(unit|fuzz)\.'
+
+# libFuzzer targets (clang) in build-fuzz, each run FUZZ_SECONDS (default 60),
+# one after the other; FUZZ_TARGETS="router config" runs only those.
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DORDERLY_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build-fuzz --target fuzz-targets -j $(JOBS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh build-fuzz
 
 fmt:
-	@clang-format -i src/*.c src/*/*.[ch] tests/unit/*.c
+	@clang-format -i src/*.c src/*/*.[ch] tests/unit/*.c tests/fuzz/*.[ch]
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
