@@ -245,7 +245,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
 struct curl_slist *cli_headers(void)
 {
     static const char *const h[] = {"Content-Type: application/json", "Accept: application/json",
-                                    "Expect:", "User-Agent: orderly-cli/" ORDERLY_VERSION};
+                                    "Expect:", ("User-Agent: orderly-cli/" ORDERLY_VERSION)};
     struct curl_slist *l = NULL;
     for (size_t i = 0; i < sizeof h / sizeof *h; i++) {
         struct curl_slist *n = curl_slist_append(l, h[i]);
