@@ -10,7 +10,15 @@
  * (round trip) and both match every event identically; matching never
  * crashes, is deterministic and gives the same answer for the event
  * re-parsed from its serialisation.
+ *
+ * And an oracle of what must match (pattern.c's SEMANTIC CHOICES): for each
+ * leaf value v at a path of the event (through nested objects, arrays
+ * flattened), patterns built from it - [v], exists:true, anything-but of
+ * another value, prefix/suffix/equals-ignore-case/wildcard of a string,
+ * numeric = and a range around a number, cidr of an address, each also as
+ * one branch of a "$or" - must match, and exists:false must not.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include "bus/pattern.h"
 #include "conf/limits.h"
@@ -28,6 +36,178 @@ static const char *const samples[] = {
     "{}",
 };
 
+#define DERIVED_MAX  8  /* leaves of one event turned into patterns */
+#define DERIVED_DEPTH 16 /* deepest path used (the pattern limit is LIMIT_PATTERN_DEPTH_MAX) */
+#define DERIVED_BYTES 512 /* longest string leaf used */
+
+/* Wraps leaf (stolen) in the objects of path[0..n): {"a": {"b": leaf}}. */
+static json_t *nest(const char *const *path, int n, json_t *leaf)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        json_t *o = json_object();
+        CHECK(o != NULL);
+        CHECK(json_object_set_new(o, path[i], leaf) == 0);
+        leaf = o;
+    }
+    return leaf;
+}
+
+/* event-ruler's operator names: a "$or" whose branches use one as a key is
+ * an ordinary field (pattern.c, SEMANTIC CHOICES). */
+static int reserved(const char *k)
+{
+    static const char *const names[] = {
+        "exactly", "equals-ignore-case", "prefix", "suffix", "anything-but", "exists", "wildcard", "numeric",
+        "cidr", "=", "<", "<=", ">", ">=", "regex", "not-wildcard", "not-equals-ignore-case", "date-after",
+        "date-on-or-after", "date-before", "date-on-or-before", "in-date-range", "ip-address-in-range",
+        "ip-address-not-in-range", NULL};
+    for (const char *const *n = names; *n; n++)
+        if (!strcmp(*n, k)) return 1;
+    return 0;
+}
+
+/* Compiles {path: leaf} (leaf stolen) and checks that it matches ev or, with
+ * expect 0, that it does not; then the same as one branch of a "$or". */
+static void expect_match(const json_t *ev, const char *const *path, int n, json_t *leaf, int expect)
+{
+    char err[256];
+    json_t *pat = nest(path, n, leaf);
+    pattern *p = NULL;
+    int rc = pattern_compile(pat, &p, err, sizeof err);
+    if (rc) {
+        char *t = json_dumps(pat, JSON_COMPACT);
+        fprintf(stderr, "derived pattern refused: %s\n  %s\n", err, t ? t : "?");
+        free(t);
+    }
+    CHECK(rc == 0);
+    if (pattern_match(p, ev) != expect) {
+        char *t = json_dumps(pat, JSON_COMPACT), *e = json_dumps(ev, JSON_COMPACT);
+        fprintf(stderr, "derived pattern %s the event, expected %s\n  pattern: %s\n  event:   %s\n",
+                expect ? "does not match" : "matches", expect ? "a match" : "none", t ? t : "?", e ? e : "?");
+        free(t);
+        free(e);
+    }
+    CHECK(pattern_match(p, ev) == expect);
+    pattern_free(p);
+    int plain = 1;
+    for (int i = 0; i < n; i++) /* a "$or" field's operators would count as its keys */
+        plain = plain && !reserved(path[i]) && strcmp(path[i], "$or") != 0;
+    if (expect && plain) {
+        json_t *other = json_pack("{s:[s]}", "fuzz-field-not-in-any-event", "x");
+        json_t *or = json_pack("{s:[O,o]}", "$or", pat, other);
+        CHECK(or != NULL);
+        CHECK(pattern_compile(or, &p, err, sizeof err) == 0);
+        CHECK(pattern_match(p, ev) == 1);
+        pattern_free(p);
+        json_decref(or);
+    }
+    json_decref(pat);
+}
+
+static json_t *op1(const char *op, json_t *v)
+{
+    json_t *o = json_object();
+    CHECK(o && v && json_object_set_new(o, op, v) == 0);
+    return json_pack("[o]", o);
+}
+
+/* "*" and "\\" escaped for a wildcard. */
+static void wild_escape(char *out, const char *s, size_t n, size_t *len)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '*' || s[i] == '\\') out[(*len)++] = '\\';
+        out[(*len)++] = s[i];
+    }
+}
+
+/* Length of the longest prefix of s[0..n) that ends on a UTF-8 character boundary and is <= want. */
+static size_t utf8_cut(const char *s, size_t n, size_t want)
+{
+    if (want >= n) return n;
+    while (want > 0 && ((unsigned char)s[want] & 0xc0) == 0x80) want--;
+    return want;
+}
+
+/* Patterns derived from the leaf value v at path[0..n) of ev; in_array: the
+ * path crossed an array (exists:false is then judged per element). */
+static void derive(const json_t *ev, const char *const *path, int n, const json_t *v, int in_array)
+{
+    expect_match(ev, path, n, json_pack("[O]", v), 1);
+    expect_match(ev, path, n, op1("exists", json_true()), 1);
+    if (!in_array) expect_match(ev, path, n, op1("exists", json_false()), 0);
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t len = json_string_length(v);
+        if (memchr(s, 0, len)) return; /* operators take NUL-free text */
+        char *other = malloc(len + 2);
+        CHECK(other != NULL);
+        memcpy(other, s, len);
+        memcpy(other + len, "~", 2);
+        expect_match(ev, path, n, op1("anything-but", json_pack("[s]", other)), 1);
+        free(other);
+        size_t half = utf8_cut(s, len, len / 2);
+        expect_match(ev, path, n, op1("prefix", json_stringn(s, half)), 1);
+        expect_match(ev, path, n, op1("suffix", json_stringn(s + half, len - half)), 1);
+        char *up = malloc(len + 1);
+        CHECK(up != NULL);
+        for (size_t i = 0; i < len; i++) up[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+        expect_match(ev, path, n, op1("equals-ignore-case", json_stringn(up, len)), 1);
+        free(up);
+        /* wildcard: the text with its middle third replaced by "*" */
+        size_t a = utf8_cut(s, len, len / 3), b = utf8_cut(s, len, 2 * len / 3), wl = 0;
+        char *w = malloc(2 * len + 2);
+        CHECK(w != NULL);
+        wild_escape(w, s, a, &wl);
+        w[wl++] = '*';
+        wild_escape(w, s + b, len - b, &wl);
+        expect_match(ev, path, n, op1("wildcard", json_stringn(w, wl)), 1);
+        free(w);
+        uint8_t addr[16];
+        char ip[80];
+        if (len < 64) {
+            snprintf(ip, sizeof ip, "%s", s);
+            int fam = inet_pton(AF_INET, ip, addr) == 1 ? 32 : inet_pton(AF_INET6, ip, addr) == 1 ? 128 : 0;
+            if (fam) {
+                snprintf(ip, sizeof ip, "%s/%d", s, fam);
+                expect_match(ev, path, n, op1("cidr", json_string(ip)), 1);
+            }
+        }
+    } else if (json_is_number(v)) {
+        double d = json_number_value(v);
+        if (d >= -LIMIT_PATTERN_NUMBER_ABS_MAX && d <= LIMIT_PATTERN_NUMBER_ABS_MAX) {
+            expect_match(ev, path, n, op1("numeric", json_pack("[s,O]", "=", v)), 1);
+            if (d - 1 >= -LIMIT_PATTERN_NUMBER_ABS_MAX && d + 1 <= LIMIT_PATTERN_NUMBER_ABS_MAX)
+                expect_match(ev, path, n, op1("numeric", json_pack("[s,f,s,f]", ">", d - 1, "<=", d + 1)), 1);
+        }
+    }
+}
+
+/* Walks ev's objects (arrays flattened) and derives patterns from up to
+ * DERIVED_MAX leaves. */
+static void walk(const json_t *ev, const json_t *v, const char **path, int n, int in_array, int *budget)
+{
+    if (*budget <= 0) return;
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m) walk(ev, m, path, n, 1, budget);
+    } else if (json_is_object(v)) {
+        if (n == DERIVED_DEPTH) return;
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m)
+        {
+            if (!k[0] || json_object_iter_key_len(json_object_key_to_iter(k)) != strlen(k))
+                continue; /* "" or a key with a NUL: not a field name a pattern can hold */
+            path[n] = k;
+            walk(ev, m, path, n + 1, in_array, budget);
+        }
+    } else if (n > 0 && (*budget)-- > 0) {
+        if (json_is_string(v) && json_string_length(v) > DERIVED_BYTES) return;
+        derive(ev, path, n, v, in_array);
+    }
+}
+
 static void match_both(const pattern *p, const pattern *p2, const json_t *ev)
 {
     int m = pattern_match(p, ev);
@@ -42,6 +222,11 @@ static void match_both(const pattern *p, const pattern *p2, const json_t *ev)
     CHECK(pattern_match(p, again) == m);
     json_decref(again);
     free(text);
+    if (json_is_object(ev)) {
+        const char *path[DERIVED_DEPTH];
+        int budget = DERIVED_MAX;
+        walk(ev, ev, path, 0, 0, &budget);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
