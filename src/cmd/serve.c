@@ -33,7 +33,6 @@
 #include "store/store.h"
 
 #define MAINTENANCE_MS 30000
-#define EXPIRE_CHUNK 256
 
 /* mkdir -p of the directory holding path */
 static int make_parent(const char *path)
@@ -187,32 +186,6 @@ static int add_alarms(const config *cfg, alarms *al)
     return 0;
 }
 
-struct expire {
-    queue_sys *qs;
-    queue *q;
-    int64_t n;
-};
-
-static int expire_unit(store_conn *tx, void *arg)
-{
-    struct expire *e = arg;
-    return queue_expire_tx(tx, e->qs, e->q, EXPIRE_CHUNK, &e->n);
-}
-
-/* Retention: drops expired messages of every queue, in bounded units. */
-static void maintenance(store *st, queue_sys *qs)
-{
-    for (int i = 0; i < queue_count(qs); i++) {
-        struct expire e = {qs, queue_at(qs, i), 0};
-        int64_t total = 0;
-        do {
-            if (store_run(st, expire_unit, &e)) break;
-            total += e.n;
-        } while (e.n == EXPIRE_CHUNK);
-        if (total) log_info("serve", "expired messages dropped", "queue", queue_name(e.q), "#count", total, NULL);
-    }
-}
-
 static int usage_or_config(int argc, char **argv, config **cfg, int *exit_code)
 {
     char err[LIMIT_CONFIG_ERR_MAX];
@@ -276,7 +249,7 @@ int cmd_serve(int argc, char **argv)
                         .fail_sku = cfg->orders.fail_sku,
                         .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000};
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
-    if ((rc = fn_sys_open(qs, b, &fs)) || (rc = orders_register(ord, fs))) goto out;
+    if ((rc = fn_sys_open(qs, &fs)) || (rc = orders_register(ord, fs))) goto out;
     fn_sys_set_metrics(fs, met);
     if ((rc = add_functions(cfg, fs))) goto out;
     if (cfg->orders.catalog[0]) {
@@ -333,7 +306,8 @@ int cmd_serve(int argc, char **argv)
         struct timespec ts = {MAINTENANCE_MS / 1000, 0};
         sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
-        if (sig < 0 && errno == EAGAIN) maintenance(st, qs);
+        int64_t dropped;
+        if (sig < 0 && errno == EAGAIN) queue_sweep_retention(qs, &dropped);
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);

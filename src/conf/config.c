@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conf/config.h"
+#include "lib/count.h"
 #include "lib/check.h"
 #include "lib/err.h"
 
@@ -290,7 +291,6 @@ static const char default_alarms[] =
     "\"threshold\": 10, \"comparisonOperator\": \"LessThanThreshold\", \"treatMissingData\": "
     "\"notBreaching\"}]";
 
-#define COUNT(t) (sizeof t / sizeof t[0])
 
 const conf_key *config_keys(size_t *n)
 {

@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <jansson.h>
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "conf/queue_attrs.h"
 #include "conf/table.h"
 #include "obs/alarms.h"

@@ -111,9 +111,15 @@ static void parse_entry(const json_t *o, put_entry *e)
         e->ev.detail = det;
     }
     e->ev.resources = res;
-    /* an event about an order joins that order's timeline */
-    const char *oid = json_string_value(json_object_get(e->ev.detail, "orderId"));
-    if (oid && *oid && strlen(oid) <= ORDER_ID_MAX) e->ev.subject = oid;
+    /* only the server writes events about orders: what a client puts on the
+     * bus never joins an order's timeline (no subject), and it cannot speak
+     * as the server (as EventBridge keeps aws.* for AWS) */
+    if (bus_source_reserved(e->ev.source)) {
+        snprintf(m, sizeof m, "Source '%.64s' is reserved for events the server emits (%s*)", e->ev.source,
+                 BUS_RESERVED_SOURCE_PREFIX);
+        entry_fail(e, "NotAuthorizedForSourceException", m);
+        return;
+    }
     if (tm) {
         int64_t t;
         if (!json_is_string(tm) || clock_parse_iso(json_string_value(tm), &t)) {

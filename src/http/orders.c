@@ -23,17 +23,50 @@ typedef struct create_op {
     order_create res;
 } create_op;
 
+/* The response an outcome is answered with; inside the unit, so that an
+ * Idempotency-Key records exactly what the client gets. */
+static int create_response(store_conn *c, const order_create *res, int *status, json_t **body)
+{
+    switch (res->outcome) {
+    case ORDER_CREATED:
+        *status = 202;
+        *body = json_pack("{s:s,s:s,s:s}", "orderId", res->order_id, "eventId", res->event_id, "status", "PENDING");
+        break;
+    case ORDER_SAME:
+        *status = 200;
+        *body = orders_get_conn(c, res->order_id);
+        break;
+    case ORDER_CONFLICT:
+        *status = http_err_status(ORD_ECONFLICT);
+        *body = http_problem_json(ORD_ECONFLICT, "an order with this orderId exists with a different body", NULL);
+        break;
+    default:
+        return ORD_EINTERNAL; /* replies of their own, never recorded */
+    }
+    return *body ? 0 : ORD_ENOMEM;
+}
+
+static int record_response(store_conn *tx, const order_create *res, int *status, char **text)
+{
+    json_t *body = NULL;
+    int rc = create_response(tx, res, status, &body);
+    if (rc) return rc;
+    *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    return *text ? 0 : ORD_ENOMEM;
+}
+
 static int create_unit(store_conn *tx, void *arg)
 {
     create_op *op = arg;
     free(op->res.replay_body); /* a unit can run again after a failed batch */
     op->res.replay_body = NULL;
-    return orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, &op->prep, &op->res);
+    return orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, record_response, &op->prep, &op->res);
 }
 
 static void set_location(http_req *r, const char *id)
 {
-    char loc[ORDER_ID_MAX + 16];
+    char loc[LIMIT_ORDER_ID_MAX + 16];
     snprintf(loc, sizeof loc, "/api/orders/%s", id);
     http_reply_header(r, "Location", loc);
 }
@@ -58,19 +91,20 @@ static void create_reply(http_req *r, void *arg, int rc)
         api_fail(r, e);
         goto out;
     }
-    if ((rc = orders_create_response(op->a->o, res, &status, &body))) {
-        http_reply_problem(r, rc, NULL, NULL);
-        goto out;
-    }
     if (res->outcome == ORDER_KEY_REPLAY) {
         http_reply_header(r, "Idempotent-Replayed", "true");
-        const char *id = json_string_value(json_object_get(body, "orderId"));
+        json_t *replay = json_loads(res->replay_body ? res->replay_body : "{}", 0, NULL);
+        const char *id = json_string_value(json_object_get(replay, "orderId"));
+        status = res->replay_status;
         if (status < 300 && id) set_location(r, id);
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        http_reply_raw(r, status, status >= 400 ? "application/problem+json" : "application/json", text ? text : "{}",
-                       text ? strlen(text) : 2);
-        free(text);
+        json_decref(replay);
+        const char *text = res->replay_body ? res->replay_body : "{}";
+        http_reply_raw(r, status, status >= 400 ? "application/problem+json" : "application/json", text,
+                       strlen(text));
+        goto out;
+    }
+    if ((rc = create_response(store_reader(op->a->st), res, &status, &body))) {
+        http_reply_problem(r, rc, NULL, NULL);
         goto out;
     }
     set_location(r, res->order_id);
@@ -94,9 +128,9 @@ int api_orders_create(http_req *r)
     api *a = http_req_app(r);
     size_t len;
     http_req_body(r, &len);
-    if (len > ORDER_BODY_BYTES_MAX) {
+    if (len > LIMIT_ORDER_BODY_BYTES_MAX) {
         char d[64];
-        snprintf(d, sizeof d, "an order body is at most %d bytes", ORDER_BODY_BYTES_MAX);
+        snprintf(d, sizeof d, "an order body is at most %d bytes", LIMIT_ORDER_BODY_BYTES_MAX);
         http_reply_problem(r, ORD_ETOOBIG, d, NULL);
         return 0;
     }
@@ -147,26 +181,26 @@ int api_orders_events(http_req *r)
     return 0;
 }
 
-int api_orders_list_parse(const char *status, const char *customer, const char *lim, int *limit, char *detail,
-                          size_t detail_len)
+int api_orders_list_parse(const char *status, const char *customer, const char *lim, order_status *st, int *limit,
+                          char *detail, size_t detail_len)
 {
     *limit = 20;
     if (lim) {
         char *end;
         long v = strtol(lim, &end, 10);
-        if (!*lim || *end || v < 1 || v > ORDER_LIST_LIMIT_MAX) {
-            snprintf(detail, detail_len, "limit must be an integer between 1 and %d", ORDER_LIST_LIMIT_MAX);
+        if (!*lim || *end || v < 1 || v > LIMIT_ORDER_LIST_LIMIT_MAX) {
+            snprintf(detail, detail_len, "limit must be an integer between 1 and %d", LIMIT_ORDER_LIST_LIMIT_MAX);
             return ORD_EINVAL;
         }
         *limit = (int)v;
     }
-    if (status && !orders_status_valid(status)) {
+    if (status && order_status_parse(status, st)) {
         snprintf(detail, detail_len,
                  "status must be one of PENDING, RESERVED, COMPLETED, REJECTED, PAYMENT_FAILED, EXPIRED, "
                  "CANCELLED, FAILED");
         return ORD_EINVAL;
     }
-    if (customer && (!*customer || strlen(customer) > ORDER_CUSTOMER_MAX)) {
+    if (customer && (!*customer || strlen(customer) > LIMIT_ORDER_CUSTOMER_MAX)) {
         snprintf(detail, detail_len, "customerId must be 1-64 characters");
         return ORD_EINVAL;
     }
@@ -179,13 +213,14 @@ int api_orders_list(http_req *r)
     const char *status = http_req_query(r, "status"), *customer = http_req_query(r, "customerId");
     const char *lim = http_req_query(r, "limit"), *cursor = http_req_query(r, "cursor");
     int limit;
+    order_status st;
     char d[200];
-    if (api_orders_list_parse(status, customer, lim, &limit, d, sizeof d)) {
+    if (api_orders_list_parse(status, customer, lim, &st, &limit, d, sizeof d)) {
         http_reply_problem(r, ORD_EINVAL, d, NULL);
         return 0;
     }
     json_t *out = NULL;
-    int rc = orders_list(a->o, status, customer, limit, cursor, &out);
+    int rc = orders_list(a->o, status ? &st : NULL, customer, limit, cursor, &out);
     if (rc == ORD_EVALIDATION) {
         http_reply_problem(r, ORD_EINVAL, "cursor is not one this API returned", NULL);
         return 0;
@@ -198,13 +233,13 @@ int api_orders_list(http_req *r)
 typedef struct cancel_op {
     api *a;
     const char *id;
-    char status[16];
+    order_status status;
 } cancel_op;
 
 static int cancel_unit(store_conn *tx, void *arg)
 {
     cancel_op *op = arg;
-    return orders_cancel_tx(tx, op->a->o, op->id, op->status, sizeof op->status);
+    return orders_cancel_tx(tx, op->a->o, op->id, &op->status);
 }
 
 static void cancel_reply(http_req *r, void *arg, int rc)
@@ -212,7 +247,7 @@ static void cancel_reply(http_req *r, void *arg, int rc)
     cancel_op *op = arg;
     if (rc == ORD_ECONFLICT) {
         char d[80];
-        snprintf(d, sizeof d, "the order is %s and can no longer be cancelled", op->status);
+        snprintf(d, sizeof d, "the order is %s and can no longer be cancelled", order_status_name(op->status));
         http_reply_problem(r, rc, d, NULL);
         return;
     }

@@ -60,7 +60,7 @@ static void product_reply(http_req *r, void *arg, int rc)
         return;
     }
     if (op->created) {
-        char loc[ORDER_SKU_MAX + 20];
+        char loc[LIMIT_ORDER_SKU_MAX + 20];
         snprintf(loc, sizeof loc, "/api/products/%s", op->p.sku);
         http_reply_header(r, "Location", loc);
     }

@@ -14,8 +14,9 @@
 #include <jansson.h>
 #include <stddef.h>
 #include "bus/bus.h"
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "conf/queue_attrs.h"
+#include "orders/orders.h"
 
 /* Where a parser puts what must outlive body's strings (the request arena in
  * a handler; the fuzz targets' own).  fn returns NULL when out of memory. */
@@ -106,9 +107,10 @@ void api_put_entries_release(put_entry *e, int n);
 /* ---- orders -------------------------------------------------------------------- */
 
 /* GET /api/orders ?status=&customerId=&limit= (each NULL when absent):
- * *limit is 1..ORDER_LIST_LIMIT_MAX (default 20).  0, or ORD_EINVAL with
- * the problem's detail in detail. */
-int api_orders_list_parse(const char *status, const char *customer, const char *lim, int *limit,
-                          char *detail, size_t detail_len);
+ * *st is the status (set only when status is given), *limit is
+ * 1..LIMIT_ORDER_LIST_LIMIT_MAX (default 20).  0, or ORD_EINVAL with the
+ * problem's detail in detail. */
+int api_orders_list_parse(const char *status, const char *customer, const char *lim,
+                          order_status *st, int *limit, char *detail, size_t detail_len);
 
 #endif

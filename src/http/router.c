@@ -157,7 +157,7 @@ int http_router_match(const struct http_router *rt, http_req *r, const char **al
     size_t cap = 64;
     for (int i = 0; i < rt->n; i++)
         cap += strlen(rt->routes[i].method) + 8;
-    char *a = http_arena_alloc(&r->arena, cap);
+    char *a = arena_alloc(&r->arena, cap);
     if (!a) return ORD_EMETHOD;
     size_t len = 0;
     a[0] = 0;
@@ -192,7 +192,7 @@ int http_router_match(const struct http_router *rt, http_req *r, const char **al
 static int split_path(http_req *r)
 {
     if (r->url[0] != '/') return ORD_ENOTFOUND;
-    char *p = http_arena_strdup(&r->arena, r->url + 1, strlen(r->url + 1));
+    char *p = arena_strdup(&r->arena, r->url + 1, strlen(r->url + 1));
     if (!p) return ORD_ENOMEM;
     for (;;) {
         if (r->nsegs == LIMIT_HTTP_PATH_SEGMENTS_MAX) return ORD_ENOTFOUND;
@@ -227,7 +227,7 @@ static int key_is(const char *k, size_t klen, const char *name, size_t nlen)
     return 1;
 }
 
-int http_query_get(struct http_arena *a, const char *query, const char *name, const char **out)
+int http_query_get(arena *a, const char *query, const char *name, const char **out)
 {
     *out = NULL;
     if (!query) return 0;
@@ -241,7 +241,7 @@ int http_query_get(struct http_arena *a, const char *query, const char *name, co
                 *out = "";
                 return 1;
             }
-            char *v = http_arena_strdup(a, eq + 1, (size_t)(e - eq - 1));
+            char *v = arena_strdup(a, eq + 1, (size_t)(e - eq - 1));
             if (!v) return ORD_ENOMEM;
             for (char *p = v; *p; p++)
                 if (*p == '+') *p = ' ';

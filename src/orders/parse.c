@@ -18,7 +18,6 @@
 
 static const char *const payment_tokens[] = {"tok_visa", "tok_chargeDeclined",
                                              "tok_insufficientFunds", "tok_processingError", NULL};
-#define TOKEN_DEFAULT  "tok_visa"
 #define TOKENS_ALLOWED "tok_visa, tok_chargeDeclined, tok_insufficientFunds, tok_processingError"
 #define SKU_EXTRA      "_.-"
 #define ORDER_ID_EXTRA "_.:-"
@@ -127,7 +126,7 @@ static int ascii_id(json_t *errors, const char *field, const char *s, size_t len
 
 static int sku_valid(json_t *errors, const char *field, const char *s, size_t len)
 {
-    return ascii_id(errors, field, s, len, ORDER_SKU_MAX, "A-Z a-z 0-9 _ . -", SKU_EXTRA);
+    return ascii_id(errors, field, s, len, LIMIT_ORDER_SKU_MAX, "A-Z a-z 0-9 _ . -", SKU_EXTRA);
 }
 
 /* v (present) must be a string of 1..max_chars UTF-8 characters with no
@@ -242,8 +241,8 @@ static void parse_item(json_t *errors, const json_t *it, size_t i, order_in *out
     if (qty && quantity) {
         fail(errors, f, "give qty or quantity, not both");
     } else if (!qty && !quantity) {
-        fail(errors, f, "required (an integer 1-%d)", ORDER_QTY_MAX);
-    } else if (int_in(errors, qty ? qty : quantity, f, 1, ORDER_QTY_MAX, &q)) {
+        fail(errors, f, "required (an integer 1-%d)", LIMIT_ORDER_QTY_MAX);
+    } else if (int_in(errors, qty ? qty : quantity, f, 1, LIMIT_ORDER_QTY_MAX, &q)) {
         out->items[i].qty = (int)q;
     }
 }
@@ -268,31 +267,31 @@ int orders_parse(const json_t *body, order_in *out, json_t *errors)
             fail(errors, "orderId", "must be a string, got %s", type_name(v));
         else if (json_string_length(v) > 0 && /* "" = absent: generate one (seed 001) */
                  ascii_id(errors, "orderId", json_string_value(v), json_string_length(v),
-                          ORDER_ID_MAX, "A-Z a-z 0-9 _ . : -", ORDER_ID_EXTRA))
+                          LIMIT_ORDER_ID_MAX, "A-Z a-z 0-9 _ . : -", ORDER_ID_EXTRA))
             copy(out->order_id, sizeof out->order_id, v);
     }
 
     v = json_object_get(body, "customerId");
     if (!v)
         fail(errors, "customerId", "required");
-    else if (text_valid(errors, "customerId", v, ORDER_CUSTOMER_MAX))
+    else if (text_valid(errors, "customerId", v, LIMIT_ORDER_CUSTOMER_MAX))
         copy(out->customer_id, sizeof out->customer_id, v);
 
     /* Items past the maximum are not examined: they are refused as a whole. */
     v = json_object_get(body, "items");
     size_t n = json_array_size(v);
     if (!v)
-        fail(errors, "items", "required (an array of 1-%d items)", ORDER_ITEMS_MAX);
+        fail(errors, "items", "required (an array of 1-%d items)", LIMIT_ORDER_ITEMS_MAX);
     else if (!json_is_array(v))
-        fail(errors, "items", "must be an array of 1-%d items, got %s", ORDER_ITEMS_MAX,
+        fail(errors, "items", "must be an array of 1-%d items, got %s", LIMIT_ORDER_ITEMS_MAX,
              type_name(v));
-    else if (n < 1 || n > ORDER_ITEMS_MAX)
-        fail(errors, "items", "must have 1-%d items, got %zu", ORDER_ITEMS_MAX, n);
-    for (size_t i = 0; json_is_array(v) && i < n && i < ORDER_ITEMS_MAX; i++)
+    else if (n < 1 || n > LIMIT_ORDER_ITEMS_MAX)
+        fail(errors, "items", "must have 1-%d items, got %zu", LIMIT_ORDER_ITEMS_MAX, n);
+    for (size_t i = 0; json_is_array(v) && i < n && i < LIMIT_ORDER_ITEMS_MAX; i++)
         parse_item(errors, json_array_get(v, i), i, out);
-    out->nitems = (int)(n < ORDER_ITEMS_MAX ? n : ORDER_ITEMS_MAX);
+    out->nitems = (int)(n < LIMIT_ORDER_ITEMS_MAX ? n : LIMIT_ORDER_ITEMS_MAX);
 
-    snprintf(out->token, sizeof out->token, "%s", TOKEN_DEFAULT);
+    snprintf(out->token, sizeof out->token, "%s", ORDER_TOKEN_DEFAULT);
     v = json_object_get(body, "payment");
     if (v && !json_is_object(v)) {
         fail(errors, "payment", "must be an object {token}, got %s", type_name(v));
@@ -355,7 +354,7 @@ int products_parse(const json_t *body, const char *sku_from_path, product_in *ou
 
     v = json_object_get(body, "name");
     if (v) {
-        if (text_valid(errors, "name", v, PRODUCT_NAME_MAX)) copy(out->name, sizeof out->name, v);
+        if (text_valid(errors, "name", v, LIMIT_PRODUCT_NAME_MAX)) copy(out->name, sizeof out->name, v);
         out->has_name = 1;
     } else if (!put) {
         fail(errors, "name", "required");
@@ -364,18 +363,18 @@ int products_parse(const json_t *body, const char *sku_from_path, product_in *ou
     long long x;
     v = json_object_get(body, "priceCents");
     if (v) {
-        if (int_in(errors, v, "priceCents", 0, PRODUCT_PRICE_CENTS_MAX, &x)) out->price_cents = x;
+        if (int_in(errors, v, "priceCents", 0, LIMIT_PRODUCT_PRICE_CENTS_MAX, &x)) out->price_cents = x;
         out->has_price = 1;
     } else if (!put) {
-        fail(errors, "priceCents", "required (an integer 0-%lld)", PRODUCT_PRICE_CENTS_MAX);
+        fail(errors, "priceCents", "required (an integer 0-%lld)", LIMIT_PRODUCT_PRICE_CENTS_MAX);
     }
 
     v = json_object_get(body, "stock");
     if (v) {
-        if (int_in(errors, v, "stock", 0, PRODUCT_STOCK_MAX, &x)) out->stock = x;
+        if (int_in(errors, v, "stock", 0, LIMIT_PRODUCT_STOCK_MAX, &x)) out->stock = x;
         out->has_stock = 1;
     } else if (!put) {
-        fail(errors, "stock", "required (an integer 0-%lld)", PRODUCT_STOCK_MAX);
+        fail(errors, "stock", "required (an integer 0-%lld)", LIMIT_PRODUCT_STOCK_MAX);
     }
 
     if (put && !out->has_name && !out->has_price && !out->has_stock)

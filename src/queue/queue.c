@@ -864,10 +864,10 @@ int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t 
     queue_attrs a;
     queue_get_attrs(q, &a);
     int64_t cutoff = clock_wall_ms() - (int64_t)a.retention_s * 1000;
-    int64_t ids[256];
+    int64_t ids[LIMIT_SWEEP_ROWS];
     int k = 0, rc;
     *n = 0;
-    if (limit > 256) limit = 256;
+    if (limit > LIMIT_SWEEP_ROWS) limit = LIMIT_SWEEP_ROWS;
     store_stmt *st = store_prep(tx, ST_MSG_EXPIRED);
     store_bind_i64(st, 1, q->id);
     store_bind_i64(st, 2, cutoff);
@@ -879,6 +879,31 @@ int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t 
     *n = k;
     (void)qs;
     return k ? store_count_after_commit(tx, &q->expired, (uint64_t)k) : 0;
+}
+
+struct retention {
+    queue_sys *qs;
+    queue *q;
+};
+
+static int retention_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+{
+    struct retention *r = arg;
+    return queue_expire_tx(tx, r->qs, r->q, limit, n);
+}
+
+int queue_sweep_retention(queue_sys *qs, int64_t *dropped)
+{
+    int rc = 0;
+    *dropped = 0;
+    for (int i = 0; i < queue_count(qs) && !rc; i++) {
+        struct retention r = {qs, queue_at(qs, i)};
+        int64_t n = 0;
+        rc = store_sweep(qs->st, retention_chunk, &r, LIMIT_SWEEP_ROWS, &n);
+        if (n) log_info("queue", "expired messages dropped", "queue", queue_name(r.q), "#count", n, NULL);
+        *dropped += n;
+    }
+    return rc;
 }
 
 /* ---- blocking receive ---------------------------------------------------- */

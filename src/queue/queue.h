@@ -22,7 +22,7 @@
 #define ORDERLY_QUEUE_H
 #include <stddef.h>
 #include <stdint.h>
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "conf/queue_attrs.h"
 #include "store/store.h"
 
@@ -129,6 +129,10 @@ int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n);
 int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int max, int64_t *moved);
 /* Deletes up to limit messages of q older than its retention; *n is set. */
 int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t *n);
+/* Retention: drops the expired messages of every queue, in bounded units
+ * (store_sweep); *dropped is set.  Blocking (not for HTTP threads).  0 or a
+ * store error. */
+int queue_sweep_retention(queue_sys *qs, int64_t *dropped);
 
 /* ---- long poll ------------------------------------------------------------- */
 

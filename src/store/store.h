@@ -100,6 +100,18 @@ int store_after_commit(store_conn *tx, store_hook_fn hook, void *arg);
  * Consecutive additions to the same counter merge.  0 or ORD_ENOMEM. */
 int store_count_after_commit(store_conn *tx, _Atomic uint64_t *counter, uint64_t n);
 
+/* ---- Bounded sweeps ---------------------------------------------------- */
+
+/* One chunk of a sweep, inside a unit: handles at most limit rows and sets
+ * *n to how many it handled.  0 or an error (the unit rolls back). */
+typedef int (*store_chunk_fn)(store_conn *tx, void *arg, int limit, int64_t *n);
+/* Runs fn in units of `chunk` rows until one handles fewer (retention,
+ * expiry, idempotency sweeps: never one long unit on the writer).  *total
+ * (may be NULL) receives the rows handled by the committed units.  Blocking,
+ * as store_run: not for the writer nor for HTTP threads.  0 or the error of
+ * the unit that failed. */
+int store_sweep(store *s, store_chunk_fn fn, void *arg, int chunk, int64_t *total);
+
 /* ---- Health ----------------------------------------------------------- */
 
 /* Inside a unit: rewrites the health-probe row, so the unit's commit (its

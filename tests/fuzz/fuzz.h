@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "http/server.h"
 #include "lib/check.h"
 #include "lib/err.h"

@@ -76,31 +76,31 @@ static void check_order(const json_t *body, const order_in *in)
     CHECK(only_keys(body, top));
     const json_t *oid = json_object_get(body, "orderId");
     if (oid && json_string_length(oid) > 0) {
-        CHECK(id_ok(oid, ORDER_ID_MAX, "_.:-"));
+        CHECK(id_ok(oid, LIMIT_ORDER_ID_MAX, "_.:-"));
         CHECK(!strcmp(in->order_id, json_string_value(oid)));
     } else {
         CHECK(!oid || json_is_string(oid));
         CHECK(in->order_id[0] == 0);
     }
     const json_t *cust = json_object_get(body, "customerId");
-    CHECK(text_ok(cust, ORDER_CUSTOMER_MAX));
+    CHECK(text_ok(cust, LIMIT_ORDER_CUSTOMER_MAX));
     CHECK(strlen(in->customer_id) == json_string_length(cust));
     CHECK(!memcmp(in->customer_id, json_string_value(cust), json_string_length(cust)));
 
     const json_t *items = json_object_get(body, "items");
     CHECK(json_is_array(items));
-    CHECK(json_array_size(items) >= 1 && json_array_size(items) <= ORDER_ITEMS_MAX);
+    CHECK(json_array_size(items) >= 1 && json_array_size(items) <= LIMIT_ORDER_ITEMS_MAX);
     CHECK((size_t)in->nitems == json_array_size(items));
     for (size_t i = 0; i < json_array_size(items); i++) {
         const json_t *it = json_array_get(items, i);
         CHECK(json_is_object(it));
         CHECK(only_keys(it, item_keys));
         const json_t *sku = json_object_get(it, "sku");
-        CHECK(id_ok(sku, ORDER_SKU_MAX, "_.-"));
+        CHECK(id_ok(sku, LIMIT_ORDER_SKU_MAX, "_.-"));
         CHECK(!strcmp(in->items[i].sku, json_string_value(sku)));
         const json_t *q = json_object_get(it, "qty"), *qn = json_object_get(it, "quantity");
         CHECK(!q != !qn);
-        CHECK(int_ok(q ? q : qn, 1, ORDER_QTY_MAX));
+        CHECK(int_ok(q ? q : qn, 1, LIMIT_ORDER_QTY_MAX));
         CHECK(in->items[i].qty == json_integer_value(q ? q : qn));
         for (size_t k = 0; k < i; k++) CHECK(strcmp(in->items[k].sku, in->items[i].sku) != 0);
     }
@@ -192,7 +192,7 @@ static void fuzz_product(const json_t *body, const char *path_sku)
         CHECK(only_keys(body, keys));
         const json_t *sku = json_object_get(body, "sku");
         if (!path_sku) {
-            CHECK(id_ok(sku, ORDER_SKU_MAX, "_.-"));
+            CHECK(id_ok(sku, LIMIT_ORDER_SKU_MAX, "_.-"));
             CHECK(!strcmp(p.sku, json_string_value(sku)));
         } else {
             CHECK(!strcmp(p.sku, path_sku));
@@ -206,19 +206,19 @@ static void fuzz_product(const json_t *body, const char *path_sku)
               p.has_stock == (stock != NULL));
         CHECK(path_sku || (name && price && stock));
         if (name) {
-            CHECK(text_ok(name, PRODUCT_NAME_MAX));
+            CHECK(text_ok(name, LIMIT_PRODUCT_NAME_MAX));
             CHECK(strlen(p.name) == json_string_length(name));
             CHECK(!memcmp(p.name, json_string_value(name), json_string_length(name)));
         }
-        if (price) CHECK(int_ok(price, 0, PRODUCT_PRICE_CENTS_MAX) && p.price_cents == json_integer_value(price));
-        if (stock) CHECK(int_ok(stock, 0, PRODUCT_STOCK_MAX) && p.stock == json_integer_value(stock));
+        if (price) CHECK(int_ok(price, 0, LIMIT_PRODUCT_PRICE_CENTS_MAX) && p.price_cents == json_integer_value(price));
+        if (stock) CHECK(int_ok(stock, 0, LIMIT_PRODUCT_STOCK_MAX) && p.stock == json_integer_value(stock));
     }
     json_decref(errors);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > ORDER_BODY_BYTES_MAX) return 0; /* the handler answers 413 before parsing */
+    if (size > LIMIT_ORDER_BODY_BYTES_MAX) return 0; /* the handler answers 413 before parsing */
     json_t *body = fuzz_json_body(data, size);
     if (!body) return 0;
     fuzz_order(body);

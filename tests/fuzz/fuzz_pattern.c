@@ -21,7 +21,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include "bus/pattern.h"
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "fuzz.h"
 
 static const char *const samples[] = {

@@ -76,7 +76,7 @@ typedef struct outcome {
     const char *params[LIMIT_HTTP_ROUTE_PARAMS_MAX];
 } outcome;
 
-static void route(const char *method, const char *url, struct http_arena *a, outcome *o)
+static void route(const char *method, const char *url, arena *a, outcome *o)
 {
     http_req r;
     memset(&r, 0, sizeof r);
@@ -112,7 +112,7 @@ static void route(const char *method, const char *url, struct http_arena *a, out
         CHECK(!listed(allow, method));
     }
     if (rc != ORD_EINVAL && url[0] == '/') { /* the whole decoded path, as http_req_path */
-        char *p = http_arena_strdup(&r.arena, url, strlen(url));
+        char *p = arena_strdup(&r.arena, url, strlen(url));
         CHECK(p != NULL);
         size_t n = http_pct_decode(p, NULL);
         CHECK(n <= strlen(url));
@@ -120,7 +120,7 @@ static void route(const char *method, const char *url, struct http_arena *a, out
     *a = r.arena;
 }
 
-static void fuzz_path(const char *method, const char *path, struct http_arena *a)
+static void fuzz_path(const char *method, const char *path, arena *a)
 {
     outcome o, o2;
     route(method, path, a, &o);
@@ -143,7 +143,7 @@ static void fuzz_path(const char *method, const char *path, struct http_arena *a
     free(url);
 }
 
-static void fuzz_query(const char *query, struct http_arena *a)
+static void fuzz_query(const char *query, arena *a)
 {
     static const char *const names[] = {"status", "customerId", "limit", "cursor"};
     const char *v[4];
@@ -164,17 +164,19 @@ static void fuzz_query(const char *query, struct http_arena *a)
         free(q);
     }
     int limit = 0;
+    order_status st = (order_status)-1;
     char detail[200];
-    int rc = api_orders_list_parse(v[0], v[1], v[2], &limit, detail, sizeof detail);
+    int rc = api_orders_list_parse(v[0], v[1], v[2], &st, &limit, detail, sizeof detail);
     CHECK(rc == 0 || rc == ORD_EINVAL);
     if (rc) {
         CHECK(detail[0] != 0);
         return;
     }
-    CHECK(limit >= 1 && limit <= ORDER_LIST_LIMIT_MAX);
+    CHECK(limit >= 1 && limit <= LIMIT_ORDER_LIST_LIMIT_MAX);
     if (!v[2]) CHECK(limit == 20);
-    if (v[0]) CHECK(orders_status_valid(v[0]));
-    if (v[1]) CHECK(strlen(v[1]) >= 1 && strlen(v[1]) <= ORDER_CUSTOMER_MAX);
+    order_status st2;
+    if (v[0]) CHECK(order_status_parse(v[0], &st2) == 0 && st2 == st);
+    if (v[1]) CHECK(strlen(v[1]) >= 1 && strlen(v[1]) <= LIMIT_ORDER_CUSTOMER_MAX);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -193,11 +195,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char *query = strchr(target, '?');
     if (query) *query++ = 0;
-    struct http_arena a;
-    http_arena_init(&a, arena_inline, sizeof arena_inline);
+    arena a;
+    arena_init(&a, arena_inline, sizeof arena_inline, HTTP_ARENA_CHUNK, LIMIT_HTTP_ARENA_BYTES_MAX);
     if (strlen(target) <= LIMIT_HTTP_PATH_BYTES_MAX) fuzz_path(method, target, &a); /* else 414 */
     fuzz_query(query, &a);
-    http_arena_reset(&a);
+    arena_reset(&a);
     free(in);
     return 0;
 }

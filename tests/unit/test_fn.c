@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdatomic.h>
 #include <string.h>
+#include "bus/bus.h"
 #include "fn/fn.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -18,7 +19,7 @@ static queue *in, *out, *dlq;
 static atomic_int invoked, slow_once;
 static int64_t clock_off;
 
-static int apply_emit(store_conn *tx, void *state)
+static int apply_emit(store_conn *tx, void *state, char *error, size_t error_len)
 {
     json_t *d = state;
     bus_event ev = {.source = "test.fn", .detail_type = "Processed", .detail = d};
@@ -26,9 +27,9 @@ static int apply_emit(store_conn *tx, void *state)
 }
 
 /* emits, then refuses: the emitted event must roll back with the record */
-static int apply_emit_fail(store_conn *tx, void *state)
+static int apply_emit_fail(store_conn *tx, void *state, char *error, size_t error_len)
 {
-    int rc = apply_emit(tx, state);
+    int rc = apply_emit(tx, state, error, error_len);
     return rc ? rc : ORD_EHANDLER;
 }
 
@@ -80,7 +81,7 @@ static void setup(void)
     json_t *p = json_loads("{\"detail-type\":[\"Processed\"]}", 0, NULL);
     cr_assert_eq(bus_rule_add(b, "processed", NULL, p, t, 1, 1, err, sizeof err), 0, "%s", err);
     json_decref(p);
-    cr_assert_eq(fn_sys_open(qs, b, &fs), 0);
+    cr_assert_eq(fn_sys_open(qs, &fs), 0);
     cr_assert_eq(fn_handler_register(fs, "test", handler, NULL), 0);
     fn_config c = {.name = "f", .handler = "test", .queue = "in", .batch_size = 10, .window_ms = 50,
                    .concurrency = 1, .backoff_base_ms = 100, .backoff_max_ms = 400,

@@ -47,6 +47,7 @@
 #define LIMIT_RULE_DESCRIPTION_MAX     512     /* EventBridge: a rule's description */
 #define LIMIT_PATTERN_BYTES_MAX        4096    /* an event pattern's JSON */
 #define LIMIT_PATTERN_DEPTH_MAX        32      /* nesting of a pattern */
+#define LIMIT_PATTERN_ARENA_BYTES_MAX  1048576 /* memory of one compiled pattern (bounded by the 4 KiB of JSON; a guard) */
 #define LIMIT_PATTERN_NUMBER_ABS_MAX   5.0e9   /* numeric operands and matched values: |x| <= 5e9 (event-ruler) */
 #define LIMIT_PATTERN_NUMBER_SCALE     1e6     /* numbers compare at 6 decimals (event-ruler ComparableNumber) */
 #define LIMIT_JSON_DEPTH_MAX           64      /* nesting of any JSON input */
@@ -77,6 +78,8 @@
 #define LIMIT_STORE_WINDOW_US_DEFAULT  0       /* extra wait for more units before COMMIT */
 #define LIMIT_STORE_WINDOW_US_MAX      10000
 #define LIMIT_STORE_READERS_MAX        64      /* reader connections */
+#define LIMIT_SWEEP_ROWS               1000    /* rows one unit of a sweep deletes (retention, idempotency records, keys) */
+#define LIMIT_SWEEP_ORDERS             100     /* orders one unit of the reservation-expiry sweep expires (each writes an event) */
 
 /* ---- HTTP ----------------------------------------------------------- */
 #define LIMIT_HTTP_BODY_BYTES_MAX      1048576 /* any request body, 1 MiB -> 413 */
@@ -110,6 +113,19 @@
 #define LIMIT_ORDER_UNITS_MAX          500000     /* = 50 items x 10000 */
 #define LIMIT_ORDER_VALUE_DEFAULT      100000000  /* business limit: order total, cents ($1,000,000) */
 #define LIMIT_ORDER_VALUE_MAX          2000000000
+#define LIMIT_ORDER_ID_MAX             64         /* orderId: 1..64 of [A-Za-z0-9_.:-] */
+#define LIMIT_ORDER_CUSTOMER_MAX       64         /* customerId: 1..64 characters */
+#define LIMIT_ORDER_SKU_MAX            64         /* sku: 1..64 of [A-Za-z0-9_.-] */
+#define LIMIT_ORDER_ITEMS_MAX          50         /* items per order: 1..50 */
+#define LIMIT_ORDER_QTY_MAX            10000      /* qty per item: 1..10000 */
+#define LIMIT_ORDER_TOKEN_MAX          64         /* payment token */
+#define LIMIT_ORDER_BODY_BYTES_MAX     65536      /* an order body (64 KiB) -> 413 */
+#define LIMIT_ORDER_LIST_LIMIT_MAX     100        /* GET /api/orders?limit= 1..100 */
+#define LIMIT_PRODUCT_NAME_MAX         200        /* a product name: 1..200 characters */
+#define LIMIT_ORDER_CUSTOMER_BYTES_MAX (LIMIT_ORDER_CUSTOMER_MAX * 4) /* its buffer: UTF-8 takes up to 4 bytes a character */
+#define LIMIT_PRODUCT_NAME_BYTES_MAX   (LIMIT_PRODUCT_NAME_MAX * 4)   /* its buffer: UTF-8 takes up to 4 bytes a character */
+#define LIMIT_PRODUCT_PRICE_CENTS_MAX  100000000000LL /* priceCents 0..1e11 */
+#define LIMIT_PRODUCT_STOCK_MAX        1000000000LL   /* stock 0..1e9 */
 #define LIMIT_PRICE_CACHE_SLOTS        1024       /* writer's sku -> price cache (power of 2); emptied when full */
 #define LIMIT_IDEM_KEY_TTL_S_DEFAULT   86400      /* Idempotency-Key responses kept 24 h */
 #define LIMIT_IDEM_KEY_TTL_S_MAX       604800
