@@ -129,8 +129,10 @@ static int add_functions(const config *cfg, fn_sys *fs)
         const config_function *f = &cfg->functions[i];
         char q[LIMIT_QUEUE_NAME_MAX + 1], err[LIMIT_CONFIG_ERR_MAX];
         if (config_resource_name(cfg, f->queue, q, sizeof q)) return ORD_ECONFIG;
-        fn_config c = {f->name, f->handler, q, f->batch_size, f->batching_window_ms, f->max_concurrency,
-                       f->backoff_base_ms, f->backoff_max_ms, f->idempotency_ttl_s, f->enabled};
+        fn_config c = {f->name,           f->handler,        q,
+                       f->batch_size,     f->batching_window_ms, f->max_concurrency,
+                       f->backoff_base_ms, f->backoff_max_ms, f->idempotency_ttl_s,
+                       f->timeout_s,      f->enabled};
         if (fn_add(fs, &c, err, sizeof err)) {
             fprintf(stderr, "orderly: config: functions[%zu]: %s\n", i, err);
             return ORD_ECONFIG;
@@ -268,6 +270,12 @@ int cmd_serve(int argc, char **argv)
         log_info("serve", "catalog loaded", "file", path, "#added", (int64_t)added, NULL);
     }
     if ((rc = orders_start(ord)) || (rc = fn_start(fs))) goto out;
+    int gaps[ORDERS_STAGES];
+    if (orders_pipeline_gaps(ord, fs, 0, gaps))
+        for (int i = 0; i < ORDERS_STAGES; i++)
+            if (gaps[i])
+                log_warn("serve", "no enabled function consumes this stage of the order flow: orders will stop there",
+                         "stage", orders_stages[i], NULL);
     if (cfg->orders.demo.interval_s &&
         (rc = orders_demo_start(ord, cfg->orders.demo.interval_s, cfg->orders.demo.min_orders,
                                 cfg->orders.demo.max_orders, &demo)))

@@ -165,6 +165,14 @@ int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen)
     BOUND(c->backoff_base_ms, 1, LIMIT_FN_BACKOFF_SECONDS_MAX * 1000, "backoff.baseMs");
     BOUND(c->backoff_max_ms, c->backoff_base_ms, LIMIT_FN_BACKOFF_SECONDS_MAX * 1000, "backoff.maxMs");
     BOUND(c->idempotency_ttl_s, 1, LIMIT_FN_IDEMPOTENCY_TTL_MAX, "idempotencyTtlSeconds");
+    BOUND(c->timeout_s, 1, LIMIT_FN_TIMEOUT_S_MAX, "timeoutSeconds");
+    queue_attrs qa;
+    queue_get_attrs(q, &qa);
+    if (qa.visibility_s < c->timeout_s) {
+        snprintf(err, errlen, "function %s: timeoutSeconds %d is more than the VisibilityTimeout (%d) of queue %s",
+                 c->name, c->timeout_s, qa.visibility_s, c->queue);
+        return ORD_EVALIDATION;
+    }
     mapping *m = calloc(1, sizeof *m);
     if (!m) return ORD_ENOMEM;
     m->fs = fs;
@@ -179,6 +187,7 @@ int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen)
     m->ttl_s = c->idempotency_ttl_s;
     m->enabled = c->enabled;
     mapping_metrics(fs, m);
+    if (m->enabled) queue_require_visibility(q, c->timeout_s, m->name);
     fs->maps[fs->nmaps++] = m;
     return 0;
 }
@@ -482,6 +491,11 @@ int fn_count(fn_sys *fs)
 const char *fn_name(fn_sys *fs, int i)
 {
     return i >= 0 && i < fs->nmaps ? fs->maps[i]->name : NULL;
+}
+
+const char *fn_queue(fn_sys *fs, int i)
+{
+    return i >= 0 && i < fs->nmaps ? queue_name(fs->maps[i]->q) : NULL;
 }
 
 int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out)

@@ -70,6 +70,7 @@ typedef struct fn_config {
     int backoff_base_ms;
     int backoff_max_ms;
     int idempotency_ttl_s;
+    int timeout_s;           /* receive to commit; the queue's VisibilityTimeout must be >= */
     int enabled;
 } fn_config;
 
@@ -108,6 +109,8 @@ void fn_stop(fn_sys *fs);
 
 int fn_count(fn_sys *fs);
 const char *fn_name(fn_sys *fs, int i);
+/* The name of the queue mapping i consumes, NULL past the end. */
+const char *fn_queue(fn_sys *fs, int i);
 int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out);
 /* Deletes expired idempotency records now (the sweeper calls this). */
 int fn_sweep_idempotency(fn_sys *fs, int64_t *deleted);

@@ -23,7 +23,7 @@
 struct api_metrics {
     api *a;
     int64_t start_us; /* monotonic, at init */
-    metric_series *uptime, *rss;
+    metric_series *uptime, *rss, *unconsumed;
     /* orders */
     metric_series *created, *finished[ORDER_TRANSITIONS], *payments[ORDERS_PAY_OUTCOMES];
     metric_series *reserved_ok, *reserved_short, *inventory[ORDERS_INV_OPS][2];
@@ -97,6 +97,8 @@ static void collect_orders(struct api_metrics *x)
     orders_counters c;
     orders_counters_get(o, &c);
     metric_set(x->created, (double)c.created);
+    int gaps[ORDERS_STAGES];
+    metric_set(x->unconsumed, (double)orders_pipeline_gaps(o, x->a->fs, 1, gaps));
     /* finished by {status, reason}: transitions from any status into the same
      * {status, reason} share one series, so they are summed into its first row */
     double finished[ORDER_TRANSITIONS] = {0};
@@ -278,6 +280,11 @@ int api_metrics_init(api *a, metrics *m)
                                    L("rule"));
 
     /* orders */
+    x->unconsumed = metric_series0(metrics_gauge(
+        m, "orderly_pipeline_unconsumed_stages",
+        "Stages of the order flow (OrderCreated, PaymentRequested) that no function with running pollers "
+        "consumes: orders stop there while it is above 0.",
+        NULL));
     x->created =
         metric_series0(metrics_counter(m, "orderly_orders_created_total", "Orders created.", NULL));
     metric_family *f = metrics_counter(

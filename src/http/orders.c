@@ -12,6 +12,7 @@
 #include <string.h>
 #include "http/api.h"
 #include "http/requests.h"
+#include "lib/verr.h"
 #include "lib/err.h"
 
 typedef struct create_op {
@@ -87,7 +88,7 @@ static void create_reply(http_req *r, void *arg, int rc)
     }
     if (res->outcome == ORDER_KEY_MISMATCH) { /* a 422 names its field, as every validation error does */
         json_t *e = json_array();
-        api_error(e, "Idempotency-Key", "this key was used with a different request body");
+        verr_add(e, "Idempotency-Key", "this key was used with a different request body");
         api_fail(r, e);
         goto out;
     }
@@ -144,7 +145,7 @@ int api_orders_create(http_req *r)
     const char *key = http_req_header(r, "Idempotency-Key");
     if (key) {
         if (!key_valid(key))
-            api_error(errors, "Idempotency-Key", "1-%d printable ASCII characters", LIMIT_IDEM_KEY_MAX);
+            verr_add(errors, "Idempotency-Key", "1-%d printable ASCII characters", LIMIT_IDEM_KEY_MAX);
         else {
             snprintf(op->key, sizeof op->key, "%s", key);
             op->has_key = 1;

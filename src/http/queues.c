@@ -18,6 +18,7 @@
 #include <string.h>
 #include "http/api.h"
 #include "http/requests.h"
+#include "lib/verr.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/md5.h"
@@ -82,11 +83,11 @@ int api_attrs_parse(const json_t *attrs, queue_attrs *inout, json_t *errors)
 {
     char err[200];
     if (attrs && !json_is_object(attrs)) {
-        api_error(errors, "attributes", "must be an object");
+        verr_add(errors, "attributes", "must be an object");
         return ORD_EVALIDATION;
     }
     if (attrs && queue_attrs_parse(attrs, inout, err, sizeof err)) {
-        api_error(errors, "attributes", "%s", err);
+        verr_add(errors, "attributes", "%s", err);
         return ORD_EVALIDATION;
     }
     return 0;
@@ -102,18 +103,18 @@ int api_queue_create_parse(const json_t *body, char name[LIMIT_QUEUE_NAME_MAX + 
                            json_t *errors)
 {
     static const char *const allowed[] = {"name", "attributes", NULL};
-    size_t nerr = json_array_size(errors);
-    api_reject_unknown(errors, body, "", allowed);
+    size_t nerr = verr_count(errors);
+    verr_reject_unknown(errors, body, "", allowed);
     json_t *v = json_object_get(body, "name");
     name[0] = 0;
     *attrs = json_object_get(body, "attributes");
     if (!json_is_string(v))
-        api_error(errors, "name", "required string");
+        verr_add(errors, "name", "required string");
     else if (!queue_name_valid(json_string_value(v), LIMIT_QUEUE_NAME_MAX))
-        api_error(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
+        verr_add(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
     else
         snprintf(name, LIMIT_QUEUE_NAME_MAX + 1, "%s", json_string_value(v));
-    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
 }
 
 /* Parses {attributes} into op->at (starting from its current value); replies on error. */
@@ -122,7 +123,7 @@ static int parse_attrs(http_req *r, api *a, const json_t *attrs, attrs_op *op)
     char err[200];
     json_t *e = json_array();
     if (api_attrs_parse(attrs, &op->at, e)) return api_fail(r, e);
-    if (queue_attrs_check(a->qs, op->name, &op->at, err, sizeof err)) api_error(e, "attributes", "%s", err);
+    if (queue_attrs_check(a->qs, op->name, &op->at, err, sizeof err)) verr_add(e, "attributes", "%s", err);
     return api_fail(r, e);
 }
 
@@ -288,15 +289,15 @@ static int parse_entry(json_t *errors, const json_t *o, const char *prefix, send
     static const char *const many[] = {"id", "body", "delaySeconds", "messageAttributes", NULL};
     char f[64];
     int rc = 0;
-    api_reject_unknown(errors, o, prefix, batch ? many : single);
+    verr_reject_unknown(errors, o, prefix, batch ? many : single);
     json_t *b = json_object_get(o, "body");
     snprintf(f, sizeof f, "%sbody", prefix);
     if (!json_is_string(b)) {
-        api_error(errors, f, "required string");
+        verr_add(errors, f, "required string");
     } else {
         e->body = json_string_value(b);
         e->len = json_string_length(b);
-        if (e->len < LIMIT_MESSAGE_BYTES_MIN) api_error(errors, f, "must not be empty");
+        if (e->len < LIMIT_MESSAGE_BYTES_MIN) verr_add(errors, f, "must not be empty");
     }
     long long d;
     snprintf(f, sizeof f, "%sdelaySeconds", prefix);
@@ -306,9 +307,9 @@ static int parse_entry(json_t *errors, const json_t *o, const char *prefix, send
         snprintf(f, sizeof f, "%smessageAttributes", prefix);
         char *text = json_is_object(ma) ? json_dumps(ma, JSON_COMPACT) : NULL;
         if (!text) {
-            api_error(errors, f, "must be an object");
+            verr_add(errors, f, "must be an object");
         } else if (strlen(text) > LIMIT_MESSAGE_ATTRS_BYTES_MAX) {
-            api_error(errors, f, "at most %d bytes", LIMIT_MESSAGE_ATTRS_BYTES_MAX);
+            verr_add(errors, f, "at most %d bytes", LIMIT_MESSAGE_ATTRS_BYTES_MAX);
         } else {
             e->attrs = al->fn(al->ctx, strlen(text) + 1);
             if (e->attrs)
@@ -322,7 +323,7 @@ static int parse_entry(json_t *errors, const json_t *o, const char *prefix, send
         json_t *id = json_object_get(o, "id");
         snprintf(f, sizeof f, "%sid", prefix);
         if (!json_is_string(id) || json_string_length(id) < 1 || json_string_length(id) > 80)
-            api_error(errors, f, "required string of 1-80 characters");
+            verr_add(errors, f, "required string of 1-80 characters");
         else
             e->id = json_string_value(id);
     }
@@ -331,10 +332,10 @@ static int parse_entry(json_t *errors, const json_t *o, const char *prefix, send
 
 int api_send_parse(const json_t *body, send_entry *e, json_t *errors, const api_alloc *al)
 {
-    size_t nerr = json_array_size(errors);
+    size_t nerr = verr_count(errors);
     memset(e, 0, sizeof *e);
     int rc = parse_entry(errors, body, "", e, 0, al);
-    return rc ? rc : json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+    return rc ? rc : verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
 }
 
 /* The batch envelope {"entries": [...]} with 1..LIMIT_BATCH_ENTRIES_MAX
@@ -342,19 +343,19 @@ int api_send_parse(const json_t *body, send_entry *e, json_t *errors, const api_
 static const json_t *batch_entries(const json_t *body, size_t *n, json_t *errors)
 {
     static const char *const allowed[] = {"entries", NULL};
-    size_t nerr = json_array_size(errors);
-    api_reject_unknown(errors, body, "", allowed);
+    size_t nerr = verr_count(errors);
+    verr_reject_unknown(errors, body, "", allowed);
     json_t *entries = json_object_get(body, "entries");
     *n = json_array_size(entries);
     if (!json_is_array(entries) || *n < 1 || *n > LIMIT_BATCH_ENTRIES_MAX)
-        api_error(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
-    return json_array_size(errors) > nerr ? NULL : entries;
+        verr_add(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
+    return verr_count(errors) > nerr ? NULL : entries;
 }
 
 int api_send_batch_parse(const json_t *body, send_entry e[LIMIT_BATCH_ENTRIES_MAX], int *n, json_t *errors,
                          const api_alloc *al)
 {
-    size_t nerr = json_array_size(errors), ne;
+    size_t nerr = verr_count(errors), ne;
     *n = 0;
     const json_t *entries = batch_entries(body, &ne, errors);
     if (!entries) return ORD_EVALIDATION;
@@ -366,16 +367,16 @@ int api_send_batch_parse(const json_t *body, send_entry e[LIMIT_BATCH_ENTRIES_MA
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
         if (!json_is_object(o)) {
             snprintf(f, sizeof f, "entries[%zu]", i);
-            api_error(errors, f, "must be an object");
+            verr_add(errors, f, "must be an object");
             continue;
         }
         int rc = parse_entry(errors, o, prefix, &e[i], 1, al);
         if (rc) return rc;
         snprintf(f, sizeof f, "%sid", prefix);
         for (size_t k = 0; k < i && e[i].id; k++)
-            if (e[k].id && !strcmp(e[k].id, e[i].id)) api_error(errors, f, "duplicate id");
+            if (e[k].id && !strcmp(e[k].id, e[i].id)) verr_add(errors, f, "duplicate id");
     }
-    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
 }
 
 static void *arena_fn(void *ctx, size_t n)
@@ -506,10 +507,10 @@ static void recv_reply(http_req *r, void *arg, int rc)
 int api_receive_parse(const json_t *body, int default_wait_s, receive_in *out, json_t *errors)
 {
     static const char *const allowed[] = {"maxNumberOfMessages", "waitTimeSeconds", "visibilityTimeout", NULL};
-    size_t nerr = json_array_size(errors);
+    size_t nerr = verr_count(errors);
     long long max = 1, wait = default_wait_s, vis = -1;
     if (body) {
-        api_reject_unknown(errors, body, "", allowed);
+        verr_reject_unknown(errors, body, "", allowed);
         api_int(errors, body, "maxNumberOfMessages", "maxNumberOfMessages", 1, LIMIT_RECEIVE_MAX, 1, &max);
         api_int(errors, body, "waitTimeSeconds", "waitTimeSeconds", 0, LIMIT_WAIT_SECONDS_MAX, default_wait_s,
                 &wait);
@@ -518,7 +519,7 @@ int api_receive_parse(const json_t *body, int default_wait_s, receive_in *out, j
     out->max = (int)max;
     out->wait = (int)wait;
     out->vis = (int)vis;
-    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
 }
 
 int api_queue_receive(http_req *r)
@@ -621,13 +622,13 @@ int api_queue_delete(http_req *r)
 int api_visibility_parse(const json_t *body, int *vis, json_t *errors)
 {
     static const char *const allowed[] = {"visibilityTimeout", NULL};
-    size_t nerr = json_array_size(errors);
-    api_reject_unknown(errors, body, "", allowed);
+    size_t nerr = verr_count(errors);
+    verr_reject_unknown(errors, body, "", allowed);
     long long v;
     if (!api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, 0, &v))
-        api_error(errors, "visibilityTimeout", "required integer");
+        verr_add(errors, "visibilityTimeout", "required integer");
     *vis = (int)v;
-    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
 }
 
 int api_queue_visibility(http_req *r)
@@ -651,7 +652,7 @@ int api_queue_visibility(http_req *r)
 int api_delete_batch_parse(const json_t *body, del_entry e[LIMIT_BATCH_ENTRIES_MAX], int *n, json_t *errors)
 {
     static const char *const eallowed[] = {"id", "receiptHandle", NULL};
-    size_t nerr = json_array_size(errors), ne;
+    size_t nerr = verr_count(errors), ne;
     *n = 0;
     const json_t *entries = batch_entries(body, &ne, errors);
     if (!entries) return ORD_EVALIDATION;
@@ -663,21 +664,21 @@ int api_delete_batch_parse(const json_t *body, del_entry e[LIMIT_BATCH_ENTRIES_M
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
         if (!json_is_object(o)) {
             snprintf(f, sizeof f, "entries[%zu]", i);
-            api_error(errors, f, "must be an object");
+            verr_add(errors, f, "must be an object");
             continue;
         }
-        api_reject_unknown(errors, o, prefix, eallowed);
+        verr_reject_unknown(errors, o, prefix, eallowed);
         json_t *id = json_object_get(o, "id"), *rh = json_object_get(o, "receiptHandle");
         snprintf(f, sizeof f, "%sid", prefix);
-        if (!json_is_string(id)) api_error(errors, f, "required string");
+        if (!json_is_string(id)) verr_add(errors, f, "required string");
         for (size_t k = 0; k < i && json_is_string(id); k++)
-            if (e[k].id && !strcmp(e[k].id, json_string_value(id))) api_error(errors, f, "duplicate id");
+            if (e[k].id && !strcmp(e[k].id, json_string_value(id))) verr_add(errors, f, "duplicate id");
         snprintf(f, sizeof f, "%sreceiptHandle", prefix);
-        if (!json_is_string(rh)) api_error(errors, f, "required string");
+        if (!json_is_string(rh)) verr_add(errors, f, "required string");
         e[i].id = json_string_value(id);
         e[i].receipt = json_string_value(rh);
     }
-    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
 }
 
 int api_queue_delete_batch(http_req *r)
@@ -724,20 +725,20 @@ static void admin_reply(http_req *r, void *arg, int rc)
 int api_redrive_parse(const json_t *body, redrive_in *out, json_t *errors)
 {
     static const char *const allowed[] = {"maxMessages", "destination", NULL};
-    size_t nerr = json_array_size(errors);
+    size_t nerr = verr_count(errors);
     long long max = LIMIT_REDRIVE_MAX;
     out->destination = NULL;
     if (body) {
-        api_reject_unknown(errors, body, "", allowed);
+        verr_reject_unknown(errors, body, "", allowed);
         api_int(errors, body, "maxMessages", "maxMessages", 1, LIMIT_REDRIVE_MAX, LIMIT_REDRIVE_MAX, &max);
         json_t *d = json_object_get(body, "destination");
         if (d && json_is_string(d))
             out->destination = json_string_value(d);
         else if (d)
-            api_error(errors, "destination", "must name an existing queue");
+            verr_add(errors, "destination", "must name an existing queue");
     }
     out->max = (int)max;
-    return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
 }
 
 int api_queue_redrive(http_req *r)
@@ -758,7 +759,7 @@ int api_queue_redrive(http_req *r)
     redrive_in in;
     api_redrive_parse(body, &in, errors);
     if (in.destination && !(op->dest = queue_find(a->qs, in.destination)))
-        api_error(errors, "destination", "must name an existing queue");
+        verr_add(errors, "destination", "must name an existing queue");
     if (api_fail(r, errors)) return 0;
     op->max = in.max;
     return api_submit(r, admin_unit, admin_reply, op);
@@ -776,7 +777,7 @@ int api_queue_purge(http_req *r)
         if (!body) return 0;
         static const char *const none[] = {NULL};
         json_t *errors = json_array();
-        api_reject_unknown(errors, body, "", none);
+        verr_reject_unknown(errors, body, "", none);
         if (api_fail(r, errors)) return 0;
     }
     admin_op *op = http_req_alloc(r, sizeof *op);

@@ -10,6 +10,7 @@
 #include "http/internal.h"
 #include "lib/check.h"
 #include "lib/err.h"
+#include "lib/utf8.h"
 #include "obs/log.h"
 #include <stdlib.h>
 #include <string.h>
@@ -291,7 +292,8 @@ json_t *http_problem_json(int code, const char *detail, json_t *errors)
     json_object_set_new(p, "title", json_string(err_msg(code)));
     json_object_set_new(p, "status", json_integer(status));
     /* detail comes from the client in places (a Content-Type echo): keep valid UTF-8 */
-    json_t *d = json_string(detail ? detail : err_msg(code));
+    if (!detail) detail = err_msg(code);
+    json_t *d = json_stringn(detail, utf8_valid_prefix(detail, strlen(detail)));
     json_object_set_new(p, "detail", d ? d : json_string(err_msg(code)));
     if (errors) json_object_set(p, "errors", errors);
 out:
@@ -333,6 +335,11 @@ void http_problem_build(http_req *r, int code, const char *detail, json_t *error
 void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *errors)
 {
     http_problem_build(r, err_code, detail, errors, NULL);
+}
+
+void http_reply_problem_ext(http_req *r, int err_code, const char *detail, json_t *errors, json_t *ext)
+{
+    http_problem_build(r, err_code, detail, errors, ext);
 }
 
 size_t http_problem_text(http_req *r, int code, const char *detail, char **out)

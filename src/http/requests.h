@@ -2,7 +2,7 @@
  * handler checks before it touches a queue, the bus or the store.
  *
  * Each takes the parsed JSON body (http_req_json, i.e. http_json_parse) and
- * appends one {field, message} per problem to errors (api_error), so the
+ * appends one {field, message} per problem to errors (verr_add), so the
  * handler answers 422 with all of them.  No http_req, no store, no globals:
  * the handlers and the fuzz targets (tests/fuzz/fuzz_queue_requests.c,
  * fuzz_put_events.c, fuzz_router.c) run the same code.  Strings in the
@@ -81,7 +81,7 @@ typedef struct redrive_in {
 } redrive_in;
 /* POST .../redrive; body NULL for an empty body.  The caller looks the
  * destination up and reports a missing one as
- * api_error(errors, "destination", "must name an existing queue").
+ * verr_add(errors, "destination", "must name an existing queue").
  * 0 or ORD_EVALIDATION. */
 int api_redrive_parse(const json_t *body, redrive_in *out, json_t *errors);
 

@@ -164,6 +164,8 @@ json_t *http_problem_json(int code, const char *detail, json_t *errors);
 /* problem+json for err_code (status and type slug from http/status.c); detail NULL =
  * the code's message; errors ([{"field","message"}]) is stolen, may be NULL. */
 void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *errors);
+/* The same with extension members ext (stolen, may be NULL) added to the problem. */
+void http_reply_problem_ext(http_req *r, int err_code, const char *detail, json_t *errors, json_t *ext);
 
 /* ---- Suspend / resume ----------------------------------------------- */
 /* From the handler only, before it returns: the request leaves its worker.

@@ -68,6 +68,9 @@
 #define LIMIT_FN_IDEMPOTENCY_TTL_MIN   1
 #define LIMIT_FN_IDEMPOTENCY_TTL_MAX   2592000 /* 30 days */
 #define LIMIT_FN_IDEMPOTENCY_TTL_DEFAULT 604800 /* processed event ids kept 7 days */
+#define LIMIT_FN_TIMEOUT_S_MAX         900     /* timeoutSeconds 1..900 (Lambda): receive to commit of a batch */
+#define LIMIT_FN_TIMEOUT_S_DEFAULT     1       /* the built-in handlers take milliseconds; the queue's
+                                                  VisibilityTimeout must be at least this */
 #define LIMIT_FUNCTIONS_MAX            64
 
 /* ---- Store (group commit) ------------------------------------------- */

@@ -181,6 +181,19 @@ json_t *orders_timeline(orders *o, const char *id);
  * orders_by_status {STATUS: count}. */
 json_t *orders_stats(orders *o);
 
+/* ---- is the flow consumed? (pipeline.c) ---------------------------------------------- */
+
+/* The stages that move an order: the events a function must consume for an
+ * order to go on (OrderCreated, PaymentRequested). */
+#define ORDERS_STAGES 2
+extern const char *const orders_stages[ORDERS_STAGES];
+/* Routes a sample event of each stage through the rules and looks for a
+ * function consuming one of its target queues: enabled (running = 0) or
+ * with pollers running now (running = 1).  Sets gaps[i] to 1 for a stage
+ * nothing consumes and returns how many there are; an order created while
+ * the first stage has a gap stays PENDING.  Any thread. */
+int orders_pipeline_gaps(orders *o, fn_sys *fs, int running, int gaps[ORDERS_STAGES]);
+
 /* ---- the simulated payment provider (payment.c) ------------------------------------ */
 
 typedef enum {

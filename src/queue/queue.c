@@ -51,6 +51,10 @@ struct queue {
     _Atomic int nwaiters; /* lets hot paths skip the lock */
     _Atomic int64_t ready;  /* messages made receivable since the last wake: wake that many waiters */
     _Atomic uint64_t sent, received, deleted, moved, empty, expired;
+    /* set before serving (queue_require_visibility): the function that
+     * consumes this queue needs at least this VisibilityTimeout */
+    int visibility_min_s;
+    char consumer[LIMIT_FUNCTION_NAME_MAX + 1];
 };
 
 struct queue_sys {
@@ -383,12 +387,41 @@ int queue_attrs_check(queue_sys *qs, const char *name, const queue_attrs *a, cha
             snprintf(err, errlen, "RedrivePolicy.deadLetterTargetArn must name another queue");
             return ORD_EVALIDATION;
         }
-        if (!queue_find(qs, a->dlq)) {
+        queue *d = queue_find(qs, a->dlq);
+        if (!d) {
             snprintf(err, errlen, "RedrivePolicy.deadLetterTargetArn: no queue named '%s'", a->dlq);
             return ORD_EVALIDATION;
         }
+        /* follow the dead-letter chain from the target: it must not come back
+         * here (a message would circle between the queues for ever) */
+        for (int hops = 0; d && hops < LIMIT_QUEUES_MAX; hops++) {
+            queue_attrs da;
+            queue_get_attrs(d, &da);
+            if (!da.dlq[0]) break;
+            if (!strcmp(da.dlq, name)) {
+                snprintf(err, errlen, "RedrivePolicy.deadLetterTargetArn: '%s' dead-letters back to '%s': a cycle",
+                         a->dlq, name);
+                return ORD_EVALIDATION;
+            }
+            d = queue_find(qs, da.dlq);
+        }
+    }
+    queue *self = queue_find(qs, name);
+    if (self && a->visibility_s < self->visibility_min_s) {
+        snprintf(err, errlen,
+                 "VisibilityTimeout %d is below the timeoutSeconds (%d) of function '%s' that consumes this "
+                 "queue: its commits would be refused before they can finish",
+                 a->visibility_s, self->visibility_min_s, self->consumer);
+        return ORD_EVALIDATION;
     }
     return 0;
+}
+
+void queue_require_visibility(queue *q, int seconds, const char *consumer)
+{
+    if (seconds <= q->visibility_min_s) return;
+    q->visibility_min_s = seconds;
+    snprintf(q->consumer, sizeof q->consumer, "%s", consumer);
 }
 
 static int attrs_equal(const queue_attrs *a, const queue_attrs *b)

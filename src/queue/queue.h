@@ -71,9 +71,16 @@ void queue_sys_on_dead_letter(queue_sys *qs, queue_dead_letter_fn fn, void *arg)
 
 /* ---- queues ------------------------------------------------------------ */
 
-/* Checks ranges and that a RedrivePolicy target exists and is not the queue
- * itself.  Writes a reason into err. ORD_EVALIDATION when invalid. */
+/* Checks ranges, that a RedrivePolicy target exists, is not the queue
+ * itself and does not lead back to it (no redrive cycles), and that the
+ * VisibilityTimeout is at least what its consuming function requires.
+ * Writes a reason into err. ORD_EVALIDATION when invalid. */
 int queue_attrs_check(queue_sys *qs, const char *name, const queue_attrs *a, char *err, size_t errlen);
+/* The function consumer takes messages of q and commits within seconds of a
+ * receive: later VisibilityTimeouts below that are refused (as Lambda
+ * refuses a mapping whose queue timeout is below the function timeout).
+ * The largest requirement wins.  Before serving (not thread-safe). */
+void queue_require_visibility(queue *q, int seconds, const char *consumer);
 /* Creates the queue, or succeeds when it exists with the same attributes
  * (SQS CreateQueue); *created says which.  ORD_EEXISTS when it exists with
  * other attributes, ORD_EVALIDATION for bad names/attributes, ORD_ELIMIT when

@@ -72,44 +72,6 @@ static inline void fuzz_check_errors(const json_t *errors, size_t from)
     }
 }
 
-/* KNOWN BUG, issue 8 part 5 (being fixed on main): a validation error whose
- * message or field cuts a multibyte UTF-8 string with "%.64s"-style
- * precision is dropped - json_pack refuses the invalid UTF-8 and fail()
- * (orders/parse.c) and api_error() (http/api.c) ignore the NULL - so an
- * unknown payment token, an unknown key or a bad PutEvents entry can pass
- * validation.  The targets' independent checks find it at once (the corpus
- * files named known-issue8-utf8-*).  Until the fix lands, bodies that can
- * trigger it - a key or string of at least FUZZ_UTF8_CUT_MIN bytes with a
- * non-ASCII byte - skip only the checks that bug breaks; everything else is
- * still checked for them.  Set FUZZ_TOLERATE_UTF8_CUT to 0 with the fix. */
-#define FUZZ_TOLERATE_UTF8_CUT 1
-#define FUZZ_UTF8_CUT_MIN      64
-
-static inline int fuzz_long_non_ascii(const char *s, size_t n)
-{
-    if (n < FUZZ_UTF8_CUT_MIN) return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] >= 0x80) return 1;
-    return 0;
-}
-
-/* 1 when v holds a key or string that can trigger the known bug above. */
-static inline int fuzz_known_utf8_cut(const json_t *v)
-{
-    const char *k;
-    json_t *m;
-    size_t i;
-    if (!FUZZ_TOLERATE_UTF8_CUT) return 0;
-    if (json_is_string(v)) return fuzz_long_non_ascii(json_string_value(v), json_string_length(v));
-    if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, k, m) if (fuzz_long_non_ascii(k, strlen(k)) ||
-                                                   fuzz_known_utf8_cut(m)) return 1;
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, m) if (fuzz_known_utf8_cut(m)) return 1;
-    }
-    return 0;
-}
-
 /* A scratch allocator for api_alloc: blocks freed together. */
 typedef struct fuzz_scratch {
     void *blocks[64];

@@ -30,6 +30,21 @@ def free_port():
     return port
 
 
+def shipped_config():
+    """The effective configuration of the shipped config/orderly.json: the
+    built-in topology (config/topology.json) plus the file, whole, as
+    `orderly serve --print-config` gives it ("builtinTopology": false and every
+    queue, rule, function and alarm listed), for a test to adjust.  The
+    catalog path is made absolute."""
+    out = subprocess.check_output([BIN, "serve", "--env", "shipped", "--config",
+                                   os.path.join(SRC, "config", "orderly.json"), "--print-config"])
+    cfg = json.loads(out)
+    for k in ("env", "db"):
+        cfg.pop(k, None)
+    cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
+    return cfg
+
+
 class Server:
     """One orderly process. data_dir persists across restart()."""
 

@@ -28,6 +28,7 @@ RULES = [
 ]
 QUEUES = ["shop", "big", "nontest", "fan1", "fan2", "offq", "roomy"]
 CONFIG = {
+    "builtinTopology": False,  # these rules alone
     "queues": [{"name": q} for q in QUEUES] + [{"name": "tinyq", "attributes": {"MaximumMessageSize": 1024}}],
     "rules": RULES,
 }

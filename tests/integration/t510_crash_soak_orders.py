@@ -36,7 +36,7 @@ import random
 import shutil
 import threading
 import time
-from harness import Server, run, check, eq, do_request, SRC
+from harness import Server, run, check, eq, do_request, SRC, shipped_config
 
 TARGET = int(os.environ.get("SOAK_ORDERS", "20000"))
 KILLS = int(os.environ.get("SOAK_KILLS", "25"))
@@ -64,8 +64,7 @@ def left():
 
 
 def make_config(dir_):
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     catalog = {"products": [{"sku": s, "name": "Soak " + s, "priceCents": 100 + 10 * i, "stock": BIG_STOCK}
                             for i, s in enumerate(BIG_SKUS)]}
     catalog["products"].append({"sku": SCARCE, "name": "Scarce", "priceCents": 999, "stock": SCARCE_STOCK})

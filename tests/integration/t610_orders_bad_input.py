@@ -12,15 +12,14 @@ every queue is idle.
 import json
 import os
 import time
-from harness import SRC, Shared, run, check, eq, is_problem, uniq
+from harness import SRC, Shared, run, check, eq, is_problem, uniq, shipped_config
 
 ORDERS = "/api/orders"
 JSON = {"Content-Type": "application/json"}
 
 
 def make_config():
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
     for fn in cfg["functions"]:
         fn["backoff"] = {"baseMs": 50, "maxMs": 200}

@@ -23,10 +23,9 @@ import os
 import sqlite3
 import threading
 import time
-from harness import SRC, Shared, do_request, run, check, eq, is_problem, ok, wait_for
+from harness import SRC, Shared, do_request, run, check, eq, is_problem, ok, wait_for, shipped_config
 
-with open(os.path.join(SRC, "config", "orderly.json")) as f:
-    SHIPPED = json.load(f)
+SHIPPED = shipped_config()
 DEFAULTS = {a["name"]: a for a in SHIPPED["alarms"]}
 
 

@@ -21,14 +21,13 @@ import socket
 import subprocess
 import time
 import http.client
-from harness import SRC, Server, run, check, eq, do_request
+from harness import SRC, Server, run, check, eq, do_request, shipped_config
 
 FUNCTIONS = {"order-processor", "payment-processor", "notification-processor"}
 
 
 def make_config():
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
     return cfg
 
@@ -42,7 +41,7 @@ def check_shape(body, want):
     for k in ("timestamp", "version", "database", "queue", "components"):
         check(k in body, "no %r in %r" % (k, body))
     comps = body["components"]
-    eq(sorted(comps), ["database", "functions", "http", "queues"], "components")
+    eq(sorted(comps), ["database", "functions", "http", "pipeline", "queues"], "components")
     eq(body["database"]["status"], comps["database"]["status"], "seed 004's database.status")
     eq(body["queue"]["status"], comps["queues"]["status"], "seed 004's queue.status")
     return comps

@@ -19,7 +19,7 @@ import signal
 import socket
 import threading
 import time
-from harness import SRC, Server, run, check, eq
+from harness import SRC, Server, run, check, eq, shipped_config
 
 CLIENTS = 8
 DRAIN_S = 10
@@ -29,8 +29,7 @@ SKUS = ["PROD-001", "PROD-002", "PROD-003", "PROD-004", "PROD-005"]
 
 
 def make_config(data_dir):
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     catalog = os.path.join(data_dir, "catalog.json")
     with open(catalog, "w") as f:
         json.dump({"products": [{"sku": s, "name": s, "priceCents": 100, "stock": 100000000} for s in SKUS]}, f)

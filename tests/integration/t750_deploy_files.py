@@ -27,7 +27,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from harness import SRC, Server, run, check, eq, free_port
+from harness import SRC, Server, run, check, eq, free_port, shipped_config
 
 DEPLOY = os.path.join(SRC, "deploy")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -204,8 +204,7 @@ def exposed_names(text):
 
 
 def config():
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
     return cfg
 
