@@ -128,57 +128,109 @@ static size_t utf8_cut(const char *s, size_t n, size_t want)
     return want;
 }
 
+static json_t *op2(const char *outer, const char *inner, json_t *v)
+{
+    json_t *in = json_object(), *out = json_object();
+    CHECK(in && out && v && json_object_set_new(in, inner, v) == 0 && json_object_set_new(out, outer, in) == 0);
+    return json_pack("[o]", out);
+}
+
+static void ascii_upper(char *dst, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) dst[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+}
+
+/* Patterns derived from the string leaf s[0..len) (no NUL). */
+static void derive_string(const json_t *ev, const char *const *path, int n, const char *s, size_t len,
+                          int single)
+{
+    char *other = malloc(len + 2), *rother = malloc(len + 2), *up = malloc(len + 2), *w = malloc(2 * len + 4);
+    CHECK(other && rother && up && w);
+    memcpy(other, s, len); /* longer than s: neither s nor a prefix of it */
+    memcpy(other + len, "~", 2);
+    rother[0] = '~'; /* longer than s: not a suffix of it */
+    memcpy(rother + 1, s, len);
+    rother[len + 1] = 0;
+    ascii_upper(up, s, len);
+    size_t half = utf8_cut(s, len, len / 2);
+
+    expect_match(ev, path, n, op1("anything-but", json_pack("[s]", other)), 1);
+    expect_match(ev, path, n, op2("anything-but", "prefix", json_string(other)), 1);
+    expect_match(ev, path, n, op2("anything-but", "suffix", json_string(rother)), 1);
+    expect_match(ev, path, n, op2("anything-but", "equals-ignore-case", json_string(other)), 1);
+    expect_match(ev, path, n, op1("prefix", json_stringn(s, half)), 1);
+    expect_match(ev, path, n, op1("suffix", json_stringn(s + half, len - half)), 1);
+    expect_match(ev, path, n, op2("prefix", "equals-ignore-case", json_stringn(up, half)), 1);
+    expect_match(ev, path, n, op2("suffix", "equals-ignore-case", json_stringn(up + half, len - half)), 1);
+    expect_match(ev, path, n, op1("equals-ignore-case", json_stringn(up, len)), 1);
+    /* wildcard: the text with its middle third replaced by "*" */
+    size_t a = utf8_cut(s, len, len / 3), b = utf8_cut(s, len, 2 * len / 3), wl = 0;
+    wild_escape(w, s, a, &wl);
+    w[wl++] = '*';
+    wild_escape(w, s + b, len - b, &wl);
+    expect_match(ev, path, n, op1("wildcard", json_stringn(w, wl)), 1);
+    wl = 0; /* and the whole text, escaped: matches itself only */
+    wild_escape(w, s, len, &wl);
+    expect_match(ev, path, n, op1("wildcard", json_stringn(w, wl)), 1);
+    if (single) { /* the field holds s and nothing else */
+        expect_match(ev, path, n, json_pack("[s]", other), 0);
+        expect_match(ev, path, n, op1("anything-but", json_pack("[s%]", s, len)), 0);
+        expect_match(ev, path, n, op1("prefix", json_string(other)), 0);
+        expect_match(ev, path, n, op2("anything-but", "equals-ignore-case", json_stringn(up, len)), 0);
+        if (len) expect_match(ev, path, n, op2("anything-but", "prefix", json_stringn(s, half ? half : len)), 0);
+    }
+    uint8_t addr[16];
+    char ip[80];
+    if (len < 64) {
+        snprintf(ip, sizeof ip, "%.*s", (int)len, s);
+        int fam = inet_pton(AF_INET, ip, addr) == 1 ? 32 : inet_pton(AF_INET6, ip, addr) == 1 ? 128 : 0;
+        if (fam) { /* its own block, at every prefix length derived from its text */
+            snprintf(ip, sizeof ip, "%.*s/%d", (int)len, s, fam);
+            expect_match(ev, path, n, op1("cidr", json_string(ip)), 1);
+            snprintf(ip, sizeof ip, "%.*s/%d", (int)len, s, (int)(len % (size_t)(fam + 1)));
+            expect_match(ev, path, n, op1("cidr", json_string(ip)), 1);
+        }
+    }
+    free(w);
+    free(up);
+    free(rother);
+    free(other);
+}
+
 /* Patterns derived from the leaf value v at path[0..n) of ev; in_array: the
- * path crossed an array (exists:false is then judged per element). */
+ * path crossed an array, so the field may hold other values too (and
+ * exists:false is judged per element). */
 static void derive(const json_t *ev, const char *const *path, int n, const json_t *v, int in_array)
 {
+    int single = !in_array;
     expect_match(ev, path, n, json_pack("[O]", v), 1);
     expect_match(ev, path, n, op1("exists", json_true()), 1);
-    if (!in_array) expect_match(ev, path, n, op1("exists", json_false()), 0);
+    if (single) expect_match(ev, path, n, op1("exists", json_false()), 0);
     if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t len = json_string_length(v);
-        if (memchr(s, 0, len)) return; /* operators take NUL-free text */
-        char *other = malloc(len + 2);
-        CHECK(other != NULL);
-        memcpy(other, s, len);
-        memcpy(other + len, "~", 2);
-        expect_match(ev, path, n, op1("anything-but", json_pack("[s]", other)), 1);
-        free(other);
-        size_t half = utf8_cut(s, len, len / 2);
-        expect_match(ev, path, n, op1("prefix", json_stringn(s, half)), 1);
-        expect_match(ev, path, n, op1("suffix", json_stringn(s + half, len - half)), 1);
-        char *up = malloc(len + 1);
-        CHECK(up != NULL);
-        for (size_t i = 0; i < len; i++) up[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
-        expect_match(ev, path, n, op1("equals-ignore-case", json_stringn(up, len)), 1);
-        free(up);
-        /* wildcard: the text with its middle third replaced by "*" */
-        size_t a = utf8_cut(s, len, len / 3), b = utf8_cut(s, len, 2 * len / 3), wl = 0;
-        char *w = malloc(2 * len + 2);
-        CHECK(w != NULL);
-        wild_escape(w, s, a, &wl);
-        w[wl++] = '*';
-        wild_escape(w, s + b, len - b, &wl);
-        expect_match(ev, path, n, op1("wildcard", json_stringn(w, wl)), 1);
-        free(w);
-        uint8_t addr[16];
-        char ip[80];
-        if (len < 64) {
-            snprintf(ip, sizeof ip, "%s", s);
-            int fam = inet_pton(AF_INET, ip, addr) == 1 ? 32 : inet_pton(AF_INET6, ip, addr) == 1 ? 128 : 0;
-            if (fam) {
-                snprintf(ip, sizeof ip, "%s/%d", s, fam);
-                expect_match(ev, path, n, op1("cidr", json_string(ip)), 1);
-            }
-        }
+        if (!memchr(json_string_value(v), 0, json_string_length(v))) /* operators take NUL-free text */
+            derive_string(ev, path, n, json_string_value(v), json_string_length(v), single);
     } else if (json_is_number(v)) {
         double d = json_number_value(v);
         if (d >= -LIMIT_PATTERN_NUMBER_ABS_MAX && d <= LIMIT_PATTERN_NUMBER_ABS_MAX) {
             expect_match(ev, path, n, op1("numeric", json_pack("[s,O]", "=", v)), 1);
-            if (d - 1 >= -LIMIT_PATTERN_NUMBER_ABS_MAX && d + 1 <= LIMIT_PATTERN_NUMBER_ABS_MAX)
+            if (d - 1 >= -LIMIT_PATTERN_NUMBER_ABS_MAX && d + 1 <= LIMIT_PATTERN_NUMBER_ABS_MAX) {
                 expect_match(ev, path, n, op1("numeric", json_pack("[s,f,s,f]", ">", d - 1, "<=", d + 1)), 1);
+                if (single) { /* ranges beside it, and other exact values */
+                    expect_match(ev, path, n, op1("numeric", json_pack("[s,O]", "<", v)), 0);
+                    expect_match(ev, path, n, op1("numeric", json_pack("[s,O]", ">", v)), 0);
+                    expect_match(ev, path, n, op1("numeric", json_pack("[s,f,s,f]", ">", d + 0.5, "<", d + 1)), 0);
+                    expect_match(ev, path, n, json_pack("[f]", d + 1), 0);
+                    expect_match(ev, path, n, op1("anything-but", json_pack("[O]", v)), 0);
+                    expect_match(ev, path, n, op1("anything-but", json_pack("[f]", d + 1)), 1);
+                }
+            }
         }
+        if (single) expect_match(ev, path, n, json_pack("[s]", "0"), 0); /* a string never equals a number */
+    } else if (single) { /* true, false, null */
+        expect_match(ev, path, n, json_pack("[b]", !json_is_true(v)), 0); /* null: [true] */
+        expect_match(ev, path, n, json_pack("[s]", json_is_null(v) ? "null" : json_is_true(v) ? "true" : "false"), 0);
+        /* anything-but takes strings and numbers only, and matches a value of another type */
+        expect_match(ev, path, n, op1("anything-but", json_pack("[s]", "x")), 1);
     }
 }
 
