@@ -11,12 +11,12 @@
  */
 #ifndef ORDERLY_HTTP_REQUESTS_H
 #define ORDERLY_HTTP_REQUESTS_H
+#include "bus/bus.h"
+#include "conf/queue_attrs.h"
+#include "lib/limits.h"
+#include "orders/orders.h"
 #include <jansson.h>
 #include <stddef.h>
-#include "bus/bus.h"
-#include "lib/limits.h"
-#include "conf/queue_attrs.h"
-#include "orders/orders.h"
 
 /* Where a parser puts what must outlive body's strings (the request arena in
  * a handler; the fuzz targets' own).  fn returns NULL when out of memory. */
@@ -32,9 +32,9 @@ typedef struct send_entry {
     const char *id;   /* batch entry id (borrowed), NULL for a single send */
     const char *body; /* borrowed */
     size_t len;
-    char *attrs;      /* messageAttributes as compact JSON (from api_alloc), or NULL */
-    int delay;        /* 0..LIMIT_DELAY_SECONDS_MAX, -1 = the queue's DelaySeconds */
-    int rc;           /* set by the unit */
+    char *attrs; /* messageAttributes as compact JSON (from api_alloc), or NULL */
+    int delay;   /* 0..LIMIT_DELAY_SECONDS_MAX, -1 = the queue's DelaySeconds */
+    int rc;      /* set by the unit */
     char message_id[40];
 } send_entry;
 

@@ -8,14 +8,14 @@
  */
 #ifndef ORDERLY_FUZZ_H
 #define ORDERLY_FUZZ_H
+#include "http/server.h"
+#include "lib/check.h"
+#include "lib/err.h"
+#include "lib/limits.h"
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lib/limits.h"
-#include "http/server.h"
-#include "lib/check.h"
-#include "lib/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -87,7 +87,8 @@ static inline void *fuzz_scratch_alloc(void *ctx, size_t n)
 
 static inline void fuzz_scratch_free(fuzz_scratch *s)
 {
-    for (int i = 0; i < s->n; i++) free(s->blocks[i]);
+    for (int i = 0; i < s->n; i++)
+        free(s->blocks[i]);
     s->n = 0;
 }
 

@@ -7,11 +7,11 @@
  * writes) to a file that loads again to the same printed config (round
  * trip); its values respect the documented limits.
  */
+#include "conf/config.h"
+#include "fuzz.h"
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "conf/config.h"
-#include "fuzz.h"
 
 static int fd_in = -1, fd_again = -1;
 
@@ -62,7 +62,8 @@ static void check_limits(const config *c)
         CHECK(q->attrs.delay_s >= 0 && q->attrs.delay_s <= LIMIT_DELAY_SECONDS_MAX);
         CHECK(q->attrs.retention_s >= LIMIT_RETENTION_SECONDS_MIN &&
               q->attrs.retention_s <= LIMIT_RETENTION_SECONDS_MAX);
-        CHECK(q->attrs.max_size >= LIMIT_MAX_MESSAGE_SIZE_MIN && q->attrs.max_size <= LIMIT_MESSAGE_BYTES_MAX);
+        CHECK(q->attrs.max_size >= LIMIT_MAX_MESSAGE_SIZE_MIN &&
+              q->attrs.max_size <= LIMIT_MESSAGE_BYTES_MAX);
         CHECK(q->attrs.wait_s >= 0 && q->attrs.wait_s <= LIMIT_WAIT_SECONDS_MAX);
         if (q->attrs.max_receive) { /* a redrive policy names another declared queue */
             CHECK(q->attrs.max_receive >= LIMIT_MAX_RECEIVE_COUNT_MIN &&
@@ -70,13 +71,15 @@ static void check_limits(const config *c)
             CHECK(config_queue_find(c, q->attrs.dlq) != NULL);
             CHECK(strcmp(q->attrs.dlq, q->name) != 0);
         }
-        for (size_t j = 0; j < i; j++) CHECK(strcmp(c->queues[j].name, q->name) != 0);
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(c->queues[j].name, q->name) != 0);
     }
     for (size_t i = 0; i < c->nrules; i++) {
         const config_rule *r = &c->rules[i];
         CHECK(json_is_object(r->event_pattern));
         CHECK(r->ntargets >= 1 && r->ntargets <= LIMIT_RULE_TARGETS_MAX);
-        for (int t = 0; t < r->ntargets; t++) CHECK(config_queue_find(c, r->targets[t]) != NULL);
+        for (int t = 0; t < r->ntargets; t++)
+            CHECK(config_queue_find(c, r->targets[t]) != NULL);
     }
     for (size_t i = 0; i < c->nfunctions; i++) {
         const config_function *f = &c->functions[i];

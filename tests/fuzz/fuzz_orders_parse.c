@@ -12,9 +12,9 @@
  * rebuilt from the parsed order parses to the same order and request hash
  * (round trip); parsing is deterministic.  The same for products.
  */
-#include <stdio.h>
 #include "fuzz.h"
 #include "orders/orders.h"
+#include <stdio.h>
 
 static const char *const tokens[] = {"tok_visa", "tok_chargeDeclined", "tok_insufficientFunds",
                                      "tok_processingError", NULL};
@@ -102,7 +102,8 @@ static void check_order(const json_t *body, const order_in *in)
         CHECK(!q != !qn);
         CHECK(int_ok(q ? q : qn, 1, LIMIT_ORDER_QTY_MAX));
         CHECK(in->items[i].qty == json_integer_value(q ? q : qn));
-        for (size_t k = 0; k < i; k++) CHECK(strcmp(in->items[k].sku, in->items[i].sku) != 0);
+        for (size_t k = 0; k < i; k++)
+            CHECK(strcmp(in->items[k].sku, in->items[i].sku) != 0);
     }
     const json_t *pay = json_object_get(body, "payment");
     if (pay) {
@@ -125,8 +126,8 @@ static void check_order_round_trip(const order_in *in)
 {
     json_t *items = json_array();
     for (int i = 0; i < in->nitems; i++)
-        json_array_append_new(items, json_pack("{s:s,s:i}", "sku", in->items[i].sku, "qty",
-                                               in->items[i].qty));
+        json_array_append_new(
+            items, json_pack("{s:s,s:i}", "sku", in->items[i].sku, "qty", in->items[i].qty));
     json_t *b = json_pack("{s:s,s:o,s:{s:s}}", "customerId", in->customer_id, "items", items,
                           "payment", "token", in->token);
     CHECK(b != NULL);
@@ -200,7 +201,8 @@ static void fuzz_product(const json_t *body, const char *path_sku)
                            json_string_length(sku) == strlen(path_sku)));
             CHECK(p.has_name || p.has_price || p.has_stock);
         }
-        const json_t *name = json_object_get(body, "name"), *price = json_object_get(body, "priceCents"),
+        const json_t *name = json_object_get(body, "name"),
+                     *price = json_object_get(body, "priceCents"),
                      *stock = json_object_get(body, "stock");
         CHECK(p.has_name == (name != NULL) && p.has_price == (price != NULL) &&
               p.has_stock == (stock != NULL));
@@ -210,8 +212,12 @@ static void fuzz_product(const json_t *body, const char *path_sku)
             CHECK(strlen(p.name) == json_string_length(name));
             CHECK(!memcmp(p.name, json_string_value(name), json_string_length(name)));
         }
-        if (price) CHECK(int_ok(price, 0, LIMIT_PRODUCT_PRICE_CENTS_MAX) && p.price_cents == json_integer_value(price));
-        if (stock) CHECK(int_ok(stock, 0, LIMIT_PRODUCT_STOCK_MAX) && p.stock == json_integer_value(stock));
+        if (price)
+            CHECK(int_ok(price, 0, LIMIT_PRODUCT_PRICE_CENTS_MAX) &&
+                  p.price_cents == json_integer_value(price));
+        if (stock)
+            CHECK(int_ok(stock, 0, LIMIT_PRODUCT_STOCK_MAX) &&
+                  p.stock == json_integer_value(stock));
     }
     json_decref(errors);
 }

@@ -18,26 +18,30 @@
  * numeric = and a range around a number, cidr of an address, each also as
  * one branch of a "$or" - must match, and exists:false must not.
  */
+#include "bus/pattern.h"
+#include "fuzz.h"
+#include "lib/limits.h"
 #include <arpa/inet.h>
 #include <stdio.h>
-#include "bus/pattern.h"
-#include "lib/limits.h"
-#include "fuzz.h"
 
 static const char *const samples[] = {
-    "{\"version\":\"0\",\"id\":\"0190b0d6-1c8e-7c4e-8c1d-2b7f7f0a0001\",\"detail-type\":\"OrderCreated\","
+    "{\"version\":\"0\",\"id\":\"0190b0d6-1c8e-7c4e-8c1d-2b7f7f0a0001\",\"detail-type\":"
+    "\"OrderCreated\","
     "\"source\":\"orderly.orders\",\"account\":\"000000000000\",\"time\":\"2026-01-02T03:04:05Z\","
     "\"region\":\"local\",\"resources\":[],\"detail\":{\"orderId\":\"o-1\",\"customerId\":\"c-1\","
-    "\"items\":[{\"sku\":\"PROD-001\",\"qty\":2},{\"sku\":\"FAIL-ME\",\"qty\":1}],\"totalCents\":1999,"
+    "\"items\":[{\"sku\":\"PROD-001\",\"qty\":2},{\"sku\":\"FAIL-ME\",\"qty\":1}],\"totalCents\":"
+    "1999,"
     "\"payment\":{\"token\":\"tok_visa\"},\"ip\":\"10.0.0.7\",\"flag\":true,\"none\":null}}",
     "{\"source\":\"aws.ec2\",\"detail-type\":\"EC2 Instance State-change Notification\","
-    "\"resources\":[\"arn:aws:ec2:us-east-1:123456789012:instance/i-1\"],\"detail\":{\"state\":\"running\","
-    "\"price\":-3.5e2,\"c-count\":[1,2,3],\"location\":\"us-east-1a\",\"sourceIPAddress\":\"2001:db8::1\"}}",
+    "\"resources\":[\"arn:aws:ec2:us-east-1:123456789012:instance/"
+    "i-1\"],\"detail\":{\"state\":\"running\","
+    "\"price\":-3.5e2,\"c-count\":[1,2,3],\"location\":\"us-east-1a\",\"sourceIPAddress\":\"2001:"
+    "db8::1\"}}",
     "{}",
 };
 
-#define DERIVED_MAX  8  /* leaves of one event turned into patterns */
-#define DERIVED_DEPTH 16 /* deepest path used (the pattern limit is LIMIT_PATTERN_DEPTH_MAX) */
+#define DERIVED_MAX   8   /* leaves of one event turned into patterns */
+#define DERIVED_DEPTH 16  /* deepest path used (the pattern limit is LIMIT_PATTERN_DEPTH_MAX) */
 #define DERIVED_BYTES 512 /* longest string leaf used */
 
 /* Wraps leaf (stolen) in the objects of path[0..n): {"a": {"b": leaf}}. */
@@ -56,11 +60,31 @@ static json_t *nest(const char *const *path, int n, json_t *leaf)
  * an ordinary field (pattern.c, SEMANTIC CHOICES). */
 static int reserved(const char *k)
 {
-    static const char *const names[] = {
-        "exactly", "equals-ignore-case", "prefix", "suffix", "anything-but", "exists", "wildcard", "numeric",
-        "cidr", "=", "<", "<=", ">", ">=", "regex", "not-wildcard", "not-equals-ignore-case", "date-after",
-        "date-on-or-after", "date-before", "date-on-or-before", "in-date-range", "ip-address-in-range",
-        "ip-address-not-in-range", NULL};
+    static const char *const names[] = {"exactly",
+                                        "equals-ignore-case",
+                                        "prefix",
+                                        "suffix",
+                                        "anything-but",
+                                        "exists",
+                                        "wildcard",
+                                        "numeric",
+                                        "cidr",
+                                        "=",
+                                        "<",
+                                        "<=",
+                                        ">",
+                                        ">=",
+                                        "regex",
+                                        "not-wildcard",
+                                        "not-equals-ignore-case",
+                                        "date-after",
+                                        "date-on-or-after",
+                                        "date-before",
+                                        "date-on-or-before",
+                                        "in-date-range",
+                                        "ip-address-in-range",
+                                        "ip-address-not-in-range",
+                                        NULL};
     for (const char *const *n = names; *n; n++)
         if (!strcmp(*n, k)) return 1;
     return 0;
@@ -83,7 +107,8 @@ static void expect_match(const json_t *ev, const char *const *path, int n, json_
     if (pattern_match(p, ev) != expect) {
         char *t = json_dumps(pat, JSON_COMPACT), *e = json_dumps(ev, JSON_COMPACT);
         fprintf(stderr, "derived pattern %s the event, expected %s\n  pattern: %s\n  event:   %s\n",
-                expect ? "does not match" : "matches", expect ? "a match" : "none", t ? t : "?", e ? e : "?");
+                expect ? "does not match" : "matches", expect ? "a match" : "none", t ? t : "?",
+                e ? e : "?");
         free(t);
         free(e);
     }
@@ -94,7 +119,7 @@ static void expect_match(const json_t *ev, const char *const *path, int n, json_
         plain = plain && !reserved(path[i]) && strcmp(path[i], "$or") != 0;
     if (expect && plain) {
         json_t *other = json_pack("{s:[s]}", "fuzz-field-not-in-any-event", "x");
-        json_t *or = json_pack("{s:[O,o]}", "$or", pat, other);
+        json_t * or = json_pack("{s:[O,o]}", "$or", pat, other);
         CHECK(or != NULL);
         CHECK(pattern_compile(or, &p, err, sizeof err) == 0);
         CHECK(pattern_match(p, ev) == 1);
@@ -120,31 +145,36 @@ static void wild_escape(char *out, const char *s, size_t n, size_t *len)
     }
 }
 
-/* Length of the longest prefix of s[0..n) that ends on a UTF-8 character boundary and is <= want. */
+/* Length of the longest prefix of s[0..n) that ends on a UTF-8 character boundary and is <= want.
+ */
 static size_t utf8_cut(const char *s, size_t n, size_t want)
 {
     if (want >= n) return n;
-    while (want > 0 && ((unsigned char)s[want] & 0xc0) == 0x80) want--;
+    while (want > 0 && ((unsigned char)s[want] & 0xc0) == 0x80)
+        want--;
     return want;
 }
 
 static json_t *op2(const char *outer, const char *inner, json_t *v)
 {
     json_t *in = json_object(), *out = json_object();
-    CHECK(in && out && v && json_object_set_new(in, inner, v) == 0 && json_object_set_new(out, outer, in) == 0);
+    CHECK(in && out && v && json_object_set_new(in, inner, v) == 0 &&
+          json_object_set_new(out, outer, in) == 0);
     return json_pack("[o]", out);
 }
 
 static void ascii_upper(char *dst, const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) dst[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+    for (size_t i = 0; i < len; i++)
+        dst[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
 }
 
 /* Patterns derived from the string leaf s[0..len) (no NUL). */
-static void derive_string(const json_t *ev, const char *const *path, int n, const char *s, size_t len,
-                          int single)
+static void derive_string(const json_t *ev, const char *const *path, int n, const char *s,
+                          size_t len, int single)
 {
-    char *other = malloc(len + 2), *rother = malloc(len + 2), *up = malloc(len + 2), *w = malloc(2 * len + 4);
+    char *other = malloc(len + 2), *rother = malloc(len + 2), *up = malloc(len + 2),
+         *w = malloc(2 * len + 4);
     CHECK(other && rother && up && w);
     memcpy(other, s, len); /* longer than s: neither s nor a prefix of it */
     memcpy(other + len, "~", 2);
@@ -161,7 +191,8 @@ static void derive_string(const json_t *ev, const char *const *path, int n, cons
     expect_match(ev, path, n, op1("prefix", json_stringn(s, half)), 1);
     expect_match(ev, path, n, op1("suffix", json_stringn(s + half, len - half)), 1);
     expect_match(ev, path, n, op2("prefix", "equals-ignore-case", json_stringn(up, half)), 1);
-    expect_match(ev, path, n, op2("suffix", "equals-ignore-case", json_stringn(up + half, len - half)), 1);
+    expect_match(ev, path, n,
+                 op2("suffix", "equals-ignore-case", json_stringn(up + half, len - half)), 1);
     expect_match(ev, path, n, op1("equals-ignore-case", json_stringn(up, len)), 1);
     /* wildcard: the text with its middle third replaced by "*" */
     size_t a = utf8_cut(s, len, len / 3), b = utf8_cut(s, len, 2 * len / 3), wl = 0;
@@ -176,14 +207,19 @@ static void derive_string(const json_t *ev, const char *const *path, int n, cons
         expect_match(ev, path, n, json_pack("[s]", other), 0);
         expect_match(ev, path, n, op1("anything-but", json_pack("[s%]", s, len)), 0);
         expect_match(ev, path, n, op1("prefix", json_string(other)), 0);
-        expect_match(ev, path, n, op2("anything-but", "equals-ignore-case", json_stringn(up, len)), 0);
-        if (len) expect_match(ev, path, n, op2("anything-but", "prefix", json_stringn(s, half ? half : len)), 0);
+        expect_match(ev, path, n, op2("anything-but", "equals-ignore-case", json_stringn(up, len)),
+                     0);
+        if (len)
+            expect_match(ev, path, n,
+                         op2("anything-but", "prefix", json_stringn(s, half ? half : len)), 0);
     }
     uint8_t addr[16];
     char ip[80];
     if (len < 64) {
         snprintf(ip, sizeof ip, "%.*s", (int)len, s);
-        int fam = inet_pton(AF_INET, ip, addr) == 1 ? 32 : inet_pton(AF_INET6, ip, addr) == 1 ? 128 : 0;
+        int fam = inet_pton(AF_INET, ip, addr) == 1    ? 32
+                  : inet_pton(AF_INET6, ip, addr) == 1 ? 128
+                                                       : 0;
         if (fam) { /* its own block, at every prefix length derived from its text */
             snprintf(ip, sizeof ip, "%.*s/%d", (int)len, s, fam);
             expect_match(ev, path, n, op1("cidr", json_string(ip)), 1);
@@ -207,28 +243,38 @@ static void derive(const json_t *ev, const char *const *path, int n, const json_
     expect_match(ev, path, n, op1("exists", json_true()), 1);
     if (single) expect_match(ev, path, n, op1("exists", json_false()), 0);
     if (json_is_string(v)) {
-        if (!memchr(json_string_value(v), 0, json_string_length(v))) /* operators take NUL-free text */
+        if (!memchr(json_string_value(v), 0,
+                    json_string_length(v))) /* operators take NUL-free text */
             derive_string(ev, path, n, json_string_value(v), json_string_length(v), single);
     } else if (json_is_number(v)) {
         double d = json_number_value(v);
         if (d >= -LIMIT_PATTERN_NUMBER_ABS_MAX && d <= LIMIT_PATTERN_NUMBER_ABS_MAX) {
             expect_match(ev, path, n, op1("numeric", json_pack("[s,O]", "=", v)), 1);
             if (d - 1 >= -LIMIT_PATTERN_NUMBER_ABS_MAX && d + 1 <= LIMIT_PATTERN_NUMBER_ABS_MAX) {
-                expect_match(ev, path, n, op1("numeric", json_pack("[s,f,s,f]", ">", d - 1, "<=", d + 1)), 1);
+                expect_match(ev, path, n,
+                             op1("numeric", json_pack("[s,f,s,f]", ">", d - 1, "<=", d + 1)), 1);
                 if (single) { /* ranges beside it, and other exact values */
                     expect_match(ev, path, n, op1("numeric", json_pack("[s,O]", "<", v)), 0);
                     expect_match(ev, path, n, op1("numeric", json_pack("[s,O]", ">", v)), 0);
-                    expect_match(ev, path, n, op1("numeric", json_pack("[s,f,s,f]", ">", d + 0.5, "<", d + 1)), 0);
+                    expect_match(ev, path, n,
+                                 op1("numeric", json_pack("[s,f,s,f]", ">", d + 0.5, "<", d + 1)),
+                                 0);
                     expect_match(ev, path, n, json_pack("[f]", d + 1), 0);
                     expect_match(ev, path, n, op1("anything-but", json_pack("[O]", v)), 0);
                     expect_match(ev, path, n, op1("anything-but", json_pack("[f]", d + 1)), 1);
                 }
             }
         }
-        if (single) expect_match(ev, path, n, json_pack("[s]", "0"), 0); /* a string never equals a number */
-    } else if (single) { /* true, false, null */
+        if (single)
+            expect_match(ev, path, n, json_pack("[s]", "0"),
+                         0); /* a string never equals a number */
+    } else if (single) {     /* true, false, null */
         expect_match(ev, path, n, json_pack("[b]", !json_is_true(v)), 0); /* null: [true] */
-        expect_match(ev, path, n, json_pack("[s]", json_is_null(v) ? "null" : json_is_true(v) ? "true" : "false"), 0);
+        expect_match(ev, path, n,
+                     json_pack("[s]", json_is_null(v)   ? "null"
+                                      : json_is_true(v) ? "true"
+                                                        : "false"),
+                     0);
         /* anything-but takes strings and numbers only, and matches a value of another type */
         expect_match(ev, path, n, op1("anything-but", json_pack("[s]", "x")), 1);
     }
@@ -236,7 +282,8 @@ static void derive(const json_t *ev, const char *const *path, int n, const json_
 
 /* Walks ev's objects (arrays flattened) and derives patterns from up to
  * DERIVED_MAX leaves. */
-static void walk(const json_t *ev, const json_t *v, const char **path, int n, int in_array, int *budget)
+static void walk(const json_t *ev, const json_t *v, const char **path, int n, int in_array,
+                 int *budget)
 {
     if (*budget <= 0) return;
     if (json_is_array(v)) {
@@ -299,7 +346,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the object entry point (config rules, the bus) agrees with the text one */
     if (plen <= LIMIT_PATTERN_BYTES_MAX) {
         json_error_t je;
-        json_t *pj = json_loadb(text, plen, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+        json_t *pj =
+            json_loadb(text, plen, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
         CHECK((pj == NULL) == (rc == ORD_EJSON));
         if (pj) {
             pattern *po = NULL;

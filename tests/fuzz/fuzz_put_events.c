@@ -11,11 +11,11 @@
  * subject, a Detail object within the depth limit, and an entry of at most
  * 256 KiB; parsing is deterministic.
  */
-#include <stdio.h>
 #include "fuzz.h"
 #include "http/requests.h"
 #include "lib/clock.h"
 #include "orders/orders.h"
+#include <stdio.h>
 
 static const json_t *member(const json_t *o, const char *pascal, const char *camel)
 {
@@ -28,7 +28,8 @@ static void check_entry(const json_t *o, const put_entry *e)
     if (e->rc) {
         CHECK(e->rc == ORD_EVALIDATION);
         CHECK(!strcmp(e->code, "InvalidArgument") || !strcmp(e->code, "MalformedDetail") ||
-              !strcmp(e->code, "EntrySizeTooLarge") || !strcmp(e->code, "NotAuthorizedForSourceException"));
+              !strcmp(e->code, "EntrySizeTooLarge") ||
+              !strcmp(e->code, "NotAuthorizedForSourceException"));
         CHECK(e->msg[0] != 0);
         CHECK(fuzz_utf8_valid(e->msg, strlen(e->msg)));
         return;
@@ -37,7 +38,7 @@ static void check_entry(const json_t *o, const put_entry *e)
     CHECK(json_is_object(o));
     CHECK(bus_event_check(&e->ev, err, sizeof err) == 0);
     CHECK(!bus_source_reserved(e->ev.source)); /* orderly.* is the server's */
-    CHECK(e->ev.subject == NULL);               /* a client's event joins no order's timeline */
+    CHECK(e->ev.subject == NULL);              /* a client's event joins no order's timeline */
     const json_t *src = member(o, "Source", "source"), *dt = member(o, "DetailType", "detailType");
     CHECK(e->ev.source == json_string_value(src) && e->ev.detail_type == json_string_value(dt));
     const json_t *det = member(o, "Detail", "detail");
@@ -81,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(n >= 1 && n <= LIMIT_PUT_EVENTS_ENTRIES_MAX && (size_t)n == json_array_size(entries));
         for (int i = 0; i < n; i++) {
             check_entry(json_array_get(entries, (size_t)i), &e[i]);
-            CHECK(e2[i].rc == e[i].rc && !strcmp(e2[i].code, e[i].code) && !strcmp(e2[i].msg, e[i].msg));
+            CHECK(e2[i].rc == e[i].rc && !strcmp(e2[i].code, e[i].code) &&
+                  !strcmp(e2[i].msg, e[i].msg));
         }
     }
     api_put_entries_release(e, n);

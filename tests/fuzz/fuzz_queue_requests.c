@@ -13,10 +13,10 @@
  * attributes round-trip through their JSON (queue_attrs_to_json) and a
  * refused change leaves them as they were.
  */
-#include <stdio.h>
 #include "fuzz.h"
 #include "http/api.h"
 #include "http/requests.h"
+#include <stdio.h>
 
 #define DEFAULT_WAIT 7
 
@@ -27,7 +27,8 @@ static int only_keys(const json_t *o, const char *const *allowed)
     json_object_foreach((json_t *)o, k, v)
     {
         int ok = 0;
-        for (const char *const *a = allowed; *a && !ok; a++) ok = !strcmp(*a, k);
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = !strcmp(*a, k);
         if (!ok) return 0;
     }
     return 1;
@@ -102,7 +103,8 @@ static void fuzz_send_batch(const json_t *body)
         CHECK(n >= 1 && (size_t)n == json_array_size(entries));
         for (int i = 0; i < n; i++) {
             check_send_entry(json_array_get(entries, (size_t)i), &e[i], 1);
-            for (int k = 0; k < i; k++) CHECK(strcmp(e[k].id, e[i].id) != 0);
+            for (int k = 0; k < i; k++)
+                CHECK(strcmp(e[k].id, e[i].id) != 0);
         }
     }
     json_decref(errors);
@@ -116,8 +118,8 @@ static void fuzz_receive(const json_t *body)
     int rc = api_receive_parse(body, DEFAULT_WAIT, &in, errors);
     outcome(rc, errors);
     if (rc == 0) {
-        static const char *const keys[] = {"maxNumberOfMessages", "waitTimeSeconds", "visibilityTimeout",
-                                           NULL};
+        static const char *const keys[] = {"maxNumberOfMessages", "waitTimeSeconds",
+                                           "visibilityTimeout", NULL};
         CHECK(!body || only_keys(body, keys));
         CHECK(in.max >= 1 && in.max <= LIMIT_RECEIVE_MAX);
         CHECK(in.wait >= 0 && in.wait <= LIMIT_WAIT_SECONDS_MAX);
@@ -145,8 +147,10 @@ static void fuzz_delete_batch(const json_t *body)
             const json_t *o = json_array_get(entries, (size_t)i);
             CHECK(json_is_object(o) && only_keys(o, keys));
             CHECK(e[i].id && e[i].id == json_string_value(json_object_get(o, "id")));
-            CHECK(e[i].receipt && e[i].receipt == json_string_value(json_object_get(o, "receiptHandle")));
-            for (int k = 0; k < i; k++) CHECK(strcmp(e[k].id, e[i].id) != 0);
+            CHECK(e[i].receipt &&
+                  e[i].receipt == json_string_value(json_object_get(o, "receiptHandle")));
+            for (int k = 0; k < i; k++)
+                CHECK(strcmp(e[k].id, e[i].id) != 0);
         }
     }
     json_decref(errors);
@@ -170,21 +174,23 @@ static void check_attrs_ranges(const queue_attrs *a)
 {
     CHECK(a->visibility_s >= 0 && a->visibility_s <= LIMIT_VISIBILITY_SECONDS_MAX);
     CHECK(a->delay_s >= 0 && a->delay_s <= LIMIT_DELAY_SECONDS_MAX);
-    CHECK(a->retention_s >= LIMIT_RETENTION_SECONDS_MIN && a->retention_s <= LIMIT_RETENTION_SECONDS_MAX);
+    CHECK(a->retention_s >= LIMIT_RETENTION_SECONDS_MIN &&
+          a->retention_s <= LIMIT_RETENTION_SECONDS_MAX);
     CHECK(a->max_size >= LIMIT_MAX_MESSAGE_SIZE_MIN && a->max_size <= LIMIT_MESSAGE_BYTES_MAX);
     CHECK(a->wait_s >= 0 && a->wait_s <= LIMIT_WAIT_SECONDS_MAX);
     CHECK((a->max_receive == 0) == (a->dlq[0] == 0));
     if (a->max_receive) {
-        CHECK(a->max_receive >= LIMIT_MAX_RECEIVE_COUNT_MIN && a->max_receive <= LIMIT_MAX_RECEIVE_COUNT_MAX);
+        CHECK(a->max_receive >= LIMIT_MAX_RECEIVE_COUNT_MIN &&
+              a->max_receive <= LIMIT_MAX_RECEIVE_COUNT_MAX);
         CHECK(queue_name_valid(a->dlq, LIMIT_QUEUE_NAME_MAX));
     }
 }
 
 static int attrs_equal(const queue_attrs *a, const queue_attrs *b)
 {
-    return a->visibility_s == b->visibility_s && a->delay_s == b->delay_s && a->retention_s == b->retention_s &&
-           a->max_size == b->max_size && a->wait_s == b->wait_s && a->max_receive == b->max_receive &&
-           !strcmp(a->dlq, b->dlq);
+    return a->visibility_s == b->visibility_s && a->delay_s == b->delay_s &&
+           a->retention_s == b->retention_s && a->max_size == b->max_size &&
+           a->wait_s == b->wait_s && a->max_receive == b->max_receive && !strcmp(a->dlq, b->dlq);
 }
 
 /* attrs applied on top of start: a refusal changes nothing; a success stays

@@ -15,11 +15,11 @@
  * survive being encoded and parsed again; the order-list checks accept only
  * values in their documented ranges.
  */
-#include <stdio.h>
 #include "fuzz.h"
 #include "http/api.h"
 #include "http/internal.h"
 #include "http/requests.h"
+#include <stdio.h>
 
 static struct http_router router;
 static _Alignas(16) char arena_inline[HTTP_ARENA_INLINE];
@@ -94,7 +94,8 @@ static void route(const char *method, const char *url, arena *a, outcome *o)
     if (rc == 0) {
         const struct http_croute *cr = r.route;
         CHECK(cr != NULL);
-        CHECK(!strcmp(cr->method, method) || (!strcmp(method, "HEAD") && !strcmp(cr->method, "GET")));
+        CHECK(!strcmp(cr->method, method) ||
+              (!strcmp(method, "HEAD") && !strcmp(cr->method, "GET")));
         CHECK(cr->nseg == r.nsegs);
         for (int i = 0, p = 0; i < cr->nseg; i++) {
             if (cr->seg[i]) {
@@ -128,7 +129,8 @@ static void fuzz_path(const char *method, const char *path, arena *a)
     if (o.rc == ORD_ENOTFOUND && o.nsegs == LIMIT_HTTP_PATH_SEGMENTS_MAX) return; /* cut short */
     /* round trip: the decoded segments, encoded again, route the same way */
     size_t cap = 1;
-    for (int i = 0; i < o.nsegs; i++) cap += 1 + 3 * strlen(o.segs[i]);
+    for (int i = 0; i < o.nsegs; i++)
+        cap += 1 + 3 * strlen(o.segs[i]);
     char *url = malloc(cap), *w = url;
     CHECK(url != NULL);
     for (int i = 0; i < o.nsegs; i++) {
@@ -139,7 +141,8 @@ static void fuzz_path(const char *method, const char *path, arena *a)
     CHECK(o2.rc == o.rc);
     CHECK(o2.route == o.route);
     CHECK(o2.nsegs == o.nsegs);
-    for (int i = 0; i < o.nsegs; i++) CHECK(!strcmp(o2.segs[i], o.segs[i]));
+    for (int i = 0; i < o.nsegs; i++)
+        CHECK(!strcmp(o2.segs[i], o.segs[i]));
     free(url);
 }
 

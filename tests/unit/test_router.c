@@ -62,7 +62,8 @@ Test(router, params_are_decoded_after_the_split)
     cr_expect_str_eq(http_req_param(&r, "receipt"), "ab/cd e", "%%2F stays inside its segment");
     cr_assert_eq(route(&r, "GET", "/api/%71ueues/x", &allow), 0, "literal segments match decoded");
     cr_expect_str_eq(http_req_param(&r, "name"), "x");
-    cr_expect_eq(route(&r, "GET", "/api/queues/", &allow), ORD_ENOTFOUND, "a parameter is never empty");
+    cr_expect_eq(route(&r, "GET", "/api/queues/", &allow), ORD_ENOTFOUND,
+                 "a parameter is never empty");
     cr_expect_eq(route(&r, "GET", "/api/queues/a%00b", &allow), ORD_EINVAL, "an encoded NUL");
     cr_expect_eq(route(&r, "GET", "api/queues/x", &allow), ORD_ENOTFOUND);
     cr_assert_eq(route(&r, "GET", "/api/queues/%zz%4", &allow), 0, "bad escapes stay as they are");
@@ -74,9 +75,11 @@ Test(router, segment_limit_at_and_past)
     http_req r;
     const char *allow = NULL;
     char url[256] = "";
-    for (int i = 0; i < LIMIT_HTTP_PATH_SEGMENTS_MAX; i++) strcat(url, "/s");
+    for (int i = 0; i < LIMIT_HTTP_PATH_SEGMENTS_MAX; i++)
+        strcat(url, "/s");
     cr_expect_eq(route(&r, "GET", url, &allow), ORD_ENOTFOUND);
-    cr_expect_eq(r.nsegs, LIMIT_HTTP_PATH_SEGMENTS_MAX, "all %d segments split", LIMIT_HTTP_PATH_SEGMENTS_MAX);
+    cr_expect_eq(r.nsegs, LIMIT_HTTP_PATH_SEGMENTS_MAX, "all %d segments split",
+                 LIMIT_HTTP_PATH_SEGMENTS_MAX);
     strcat(url, "/s");
     cr_expect_eq(route(&r, "GET", url, &allow), ORD_ENOTFOUND);
 }
@@ -123,8 +126,10 @@ Test(router, json_body_depth_duplicates_and_shape)
     json_t *j = NULL;
     http_json_error e;
     size_t n = 0;
-    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX; i++) deep[n++] = '[';
-    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX; i++) deep[n++] = ']';
+    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX; i++)
+        deep[n++] = ']';
     deep[n] = 0;
     /* 64 levels of arrays: valid JSON but not an object */
     cr_expect_eq(http_json_parse(deep, n, &j, &e), ORD_EJSON);
@@ -133,18 +138,23 @@ Test(router, json_body_depth_duplicates_and_shape)
     char ok[256], over[256];
     int k = snprintf(ok, sizeof ok, "{\"a\":");
     memcpy(over, ok, (size_t)k);
-    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX - 1; i++) ok[k + i] = '[';
-    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX - 1; i++) ok[k + LIMIT_JSON_DEPTH_MAX - 1 + i] = ']';
+    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX - 1; i++)
+        ok[k + i] = '[';
+    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX - 1; i++)
+        ok[k + LIMIT_JSON_DEPTH_MAX - 1 + i] = ']';
     strcpy(ok + k + 2 * (LIMIT_JSON_DEPTH_MAX - 1), "}");
     cr_assert_eq(http_json_parse(ok, strlen(ok), &j, &e), 0);
     json_decref(j);
-    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX; i++) over[k + i] = '[';
-    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX; i++) over[k + LIMIT_JSON_DEPTH_MAX + i] = ']';
+    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX; i++)
+        over[k + i] = '[';
+    for (int i = 0; i < LIMIT_JSON_DEPTH_MAX; i++)
+        over[k + LIMIT_JSON_DEPTH_MAX + i] = ']';
     strcpy(over + k + 2 * LIMIT_JSON_DEPTH_MAX, "}");
     cr_expect_eq(http_json_parse(over, strlen(over), &j, &e), ORD_ELIMIT);
     cr_expect_eq(e.position, k + LIMIT_JSON_DEPTH_MAX - 1, "the bracket that went past the limit");
     cr_expect_null(j);
-    const char *brackets_in_a_string = "{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}";
+    const char *brackets_in_a_string =
+        "{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}";
     cr_assert_eq(http_json_parse(brackets_in_a_string, strlen(brackets_in_a_string), &j, &e), 0);
     json_decref(j);
     const char *dup = "{\"a\":1,\"a\":2}";
