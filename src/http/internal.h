@@ -27,6 +27,7 @@ struct http_croute {
     const char *method;
     const char *pattern; /* the table's string (tables outlive the server) */
     http_handler fn;
+    int access, status;       /* as the table gives them */
     struct http_route_mx *mx; /* its metric series, NULL without metrics */
     int nseg;
     int nparams;
@@ -102,6 +103,8 @@ struct http_req {
     struct MHD_Response *resp; /* built, not yet queued */
     struct http_hdr *hdrs, **hdrs_tail;
     json_t *json;
+    void *user;      /* the application's (http_req_set_user) */
+    char peer[48];   /* the peer's address, filled on first use */
     int64_t t0_us;
     arena arena;
 };
@@ -147,6 +150,8 @@ struct http_server {
     size_t body_max;
     void *app;
     int (*ready)(void *app);
+    int (*guard)(void *app, http_req *r);
+    void (*done)(void *app, http_req *r, int status);
     struct http_router router;
     /* metrics (all NULL without a registry) */
     metric_family *mf_requests, *mf_duration;

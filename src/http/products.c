@@ -88,6 +88,13 @@ static int write_product(http_req *r, int put)
     json_t *errors = json_array();
     products_parse(body, put ? http_req_param(r, "sku") : NULL, &op->p, errors);
     if (api_fail(r, errors)) return 0;
+    /* property-level authorization (OWASP API3): an operator restocks; the
+     * catalog - names, prices, new products - is the admin's */
+    if (api_ctx_of(r)->p.role == ROLE_OPERATOR && (op->p.has_name || op->p.has_price || !op->p.has_stock)) {
+        http_reply_problem(r, ORD_EFORBIDDEN, "an operator may change a product's stock only (a restock)", NULL);
+        return 0;
+    }
+    api_ctx_of(r)->target = op->p.sku;
     return api_submit(r, product_unit, product_reply, op);
 }
 

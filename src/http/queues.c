@@ -174,6 +174,7 @@ int api_queues_create(http_req *r)
     memset(op, 0, sizeof *op);
     op->a = a;
     snprintf(op->name, sizeof op->name, "%s", name);
+    api_ctx_of(r)->target = op->name;
     queue_attrs_init(&op->at);
     if (parse_attrs(r, a, attrs, op)) return 0;
     return api_submit(r, create_unit, create_reply, op);
@@ -553,6 +554,7 @@ int api_queue_receive(http_req *r)
 
 typedef struct del_op {
     api *a;
+    http_req *r;
     queue *q;
     int n, batch, vis;
     del_entry e[LIMIT_BATCH_ENTRIES_MAX];
@@ -566,6 +568,7 @@ static int del_unit(store_conn *tx, void *arg)
                                    : queue_delete_tx(tx, op->a->qs, op->q, op->e[i].receipt);
         if (op->e[i].rc == ORD_ESTORE) return ORD_ESTORE;
     }
+    if (!op->batch && op->e[0].rc) api_audit_status(op->r, http_err_status(op->e[0].rc)); /* a stale receipt: 410 */
     return 0;
 }
 
@@ -602,6 +605,7 @@ static del_op *del_new(http_req *r, queue *q)
     if (op) {
         memset(op, 0, sizeof *op);
         op->a = http_req_app(r);
+        op->r = r;
         op->q = q;
         op->vis = -1;
     }

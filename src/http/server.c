@@ -189,9 +189,9 @@ static int h_ready(http_req *r)
 }
 
 static const http_route builtin_routes[] = {
-    {"GET", "/health", h_health},
-    {"GET", "/ready", h_ready},
-    {0, 0, 0},
+    {"GET", "/health", h_health, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/ready", h_ready, HTTP_ACCESS_PUBLIC, 200},
+    {0},
 };
 
 /* ---- Request start: headers are in ------------------------------------ */
@@ -403,6 +403,7 @@ static enum MHD_Result dispatch(http_req *r)
         http_reply_problem(r, ORD_ESHUTDOWN, NULL, NULL);
         return queue_reply(r);
     }
+    if (s->guard && s->guard(s->app, r)) return queue_reply(r); /* refused: the guard replied */
     rc = r->route->fn(r);
     if (r->handler_suspended) {
         /* r may already belong to another thread: touch nothing else */
@@ -495,6 +496,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     else
         inc(&sl->aborted);
     if (r->status && s->mf_requests) count_request(s, r, now_us);
+    if (s->done && r->route) s->done(s->app, r, r->status);
     atomic_fetch_add_explicit(&sl->completed, 1, memory_order_release);
     if (log_enabled(LOG_DEBUG))
         log_debug("http", "request", "method", r->method, "path", r->url, "#status",
@@ -723,6 +725,8 @@ int http_server_start(const http_opts *o, http_server **out)
     }
     s->app = o->app;
     s->ready = o->ready;
+    s->guard = o->guard;
+    s->done = o->done;
     s->gen = atomic_fetch_add(&server_gen, 1) + 1;
     if ((rc = id_init())) goto out_free; /* request ids; idempotent */
     s->nslots = s->threads + 1;

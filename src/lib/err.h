@@ -12,6 +12,10 @@
 #define ORD_ERR_MAP(X) \
     X(NOMEM,      "out of memory") \
     X(INVAL,      "invalid argument") \
+    X(AUTH,       "authentication required") \
+    X(FORBIDDEN,  "not allowed") \
+    X(TOOMANY,    "too many requests") \
+    X(HOST,       "this server does not answer for that host") \
     X(VALIDATION, "request failed validation") \
     X(JSON,       "malformed JSON") \
     X(NOTFOUND,   "no such resource") \
@@ -30,6 +34,7 @@
     X(NOTREADY,   "server is not ready") \
     X(TIMEOUT,    "operation timed out") \
     X(STORE,      "storage error") \
+    X(UNAVAILABLE, "storage unavailable: the write did not reach the disk") \
     X(IO,         "input/output error") \
     X(INTERNAL,   "internal error") \
     X(HANDLER,    "function handler failed") \

@@ -22,11 +22,18 @@
 #include "obs/log.h"
 #include "orders/internal.h"
 
+struct wake;
+/* A function's decision about the logged event of its record, in the
+ * record's unit.  0, ORD_ENOTFOUND (no such order: nothing to do), or an
+ * error with its reason in error. */
+typedef int (*decide_fn)(store_conn *tx, const struct wake *w, const ord_event *ev, char *error, size_t errlen);
+
 /* What a handler keeps of its record: the wake-up, nothing the message says. */
 typedef struct wake {
     orders *o;
     char event_id[128];
     int attempt;
+    decide_fn decide;
 } wake;
 
 static const char *str_at(const json_t *o, const char *k)
@@ -35,9 +42,25 @@ static const char *str_at(const json_t *o, const char *k)
     return s ? s : "";
 }
 
+/* In the record's unit: the logged event of the wake-up, decided on. */
+static int wake_apply(store_conn *tx, void *state, char *error, size_t errlen)
+{
+    wake *w = state;
+    ord_event ev;
+    int rc = ord_event_load(tx, w->event_id, &ev);
+    if (rc == ORD_ENOTFOUND) {
+        snprintf(error, errlen, "event %.64s is not in the event log", w->event_id);
+        return ORD_EHANDLER;
+    }
+    if (rc) return rc;
+    rc = w->decide(tx, w, &ev, error, errlen);
+    ord_event_release(&ev);
+    return rc == ORD_ENOTFOUND ? 0 : rc;
+}
+
 /* On the poller: the record must carry an EventBridge envelope; its id is
  * the wake-up.  The decision runs in apply, inside the record's unit. */
-static int wake_up(const fn_record *rec, fn_result *res, orders *o, fn_apply_fn apply)
+static int wake_up(const fn_record *rec, fn_result *res, orders *o, decide_fn decide)
 {
     const json_t *env = rec->body;
     if (!json_is_object(env) || !json_is_string(json_object_get(env, "detail-type")) ||
@@ -50,21 +73,11 @@ static int wake_up(const fn_record *rec, fn_result *res, orders *o, fn_apply_fn 
     w->o = o;
     snprintf(w->event_id, sizeof w->event_id, "%s", rec->event_id);
     w->attempt = rec->attempt;
-    res->apply = apply;
+    w->decide = decide;
+    res->apply = wake_apply;
     res->state = w;
     res->free_state = free;
     return 0;
-}
-
-/* The logged event of a wake-up: 0, or ORD_EHANDLER with the reason. */
-static int logged_event(store_conn *tx, const wake *w, ord_event *ev, char *error, size_t errlen)
-{
-    int rc = ord_event_load(tx, w->event_id, ev);
-    if (rc == ORD_ENOTFOUND) {
-        snprintf(error, errlen, "event %.64s is not in the event log", w->event_id);
-        return ORD_EHANDLER;
-    }
-    return rc;
 }
 
 /* An event emitted by the server about an order (its subject). */
@@ -194,39 +207,29 @@ static int reserve(store_conn *tx, orders *o, const ord_order *ord, char *error,
                                     "amountCents", (json_int_t)ord->total_cents));
 }
 
-static int order_apply(store_conn *tx, void *state, char *error, size_t errlen)
+static int order_decide(store_conn *tx, const wake *w, const ord_event *ev, char *error, size_t errlen)
 {
-    wake *w = state;
-    ord_event ev;
     ord_order ord;
-    int rc = logged_event(tx, w, &ev, error, errlen);
-    if (rc) return rc;
-    if (!strcmp(ev.detail_type, "OrderPlaced") && strncmp(ev.source, "orderly.", 8)) {
-        rc = placed(tx, w->o, &ev, &ord, error, errlen);
-    } else if (server_event(&ev, "OrderCreated")) {
-        rc = ord_order_load(tx, ev.subject, &ord);
-        if (rc == 0 && strcmp(ord.event_id, ev.id)) { /* not the event that created it */
+    int rc;
+    if (!strcmp(ev->detail_type, "OrderPlaced") && strncmp(ev->source, "orderly.", 8)) {
+        rc = placed(tx, w->o, ev, &ord, error, errlen);
+    } else if (server_event(ev, "OrderCreated")) {
+        rc = ord_order_load(tx, ev->subject, &ord);
+        if (rc == 0 && strcmp(ord.event_id, ev->id)) { /* not the event that created it */
             log_warn("orders", "OrderCreated event of another order creation ignored", "orderId", ord.id, "eventId",
-                     ev.id, NULL);
-            rc = 0;
-            ord_event_release(&ev);
+                     ev->id, NULL);
             return 0;
         }
     } else {
-        rc = not_handled("order-processor", &ev, error, errlen);
+        return not_handled("order-processor", ev, error, errlen);
     }
-    if (rc == 0) rc = reserve(tx, w->o, &ord, error, errlen);
-    if (rc == ORD_ENOTFOUND) {
-        log_warn("orders", "event for an unknown order ignored", "eventId", ev.id, NULL);
-        rc = 0;
-    }
-    ord_event_release(&ev);
-    return rc;
+    if (rc == ORD_ENOTFOUND) log_warn("orders", "event for an unknown order ignored", "eventId", ev->id, NULL);
+    return rc ? rc : reserve(tx, w->o, &ord, error, errlen);
 }
 
 static int order_handler(const fn_record *rec, fn_result *res, void *ud)
 {
-    return wake_up(rec, res, ud, order_apply);
+    return wake_up(rec, res, ud, order_decide);
 }
 
 /* ---- payment-processor ---------------------------------------------------------- */
@@ -267,25 +270,17 @@ static int pay(store_conn *tx, orders *o, const ord_order *ord, int attempt, cha
                           json_pack("{s:s,s:I}", "paymentId", pid, "amountCents", (json_int_t)ord->total_cents));
 }
 
-static int payment_apply(store_conn *tx, void *state, char *error, size_t errlen)
+static int payment_decide(store_conn *tx, const wake *w, const ord_event *ev, char *error, size_t errlen)
 {
-    wake *w = state;
-    ord_event ev;
     ord_order ord;
-    int rc = logged_event(tx, w, &ev, error, errlen);
-    if (rc) return rc;
-    if (!server_event(&ev, "PaymentRequested"))
-        rc = not_handled("payment-processor", &ev, error, errlen);
-    else if ((rc = order_of_event(tx, &ev, &ord)) == 0)
-        rc = pay(tx, w->o, &ord, w->attempt, error, errlen);
-    if (rc == ORD_ENOTFOUND) rc = 0;
-    ord_event_release(&ev);
-    return rc;
+    if (!server_event(ev, "PaymentRequested")) return not_handled("payment-processor", ev, error, errlen);
+    int rc = order_of_event(tx, ev, &ord);
+    return rc ? rc : pay(tx, w->o, &ord, w->attempt, error, errlen);
 }
 
 static int payment_handler(const fn_record *rec, fn_result *res, void *ud)
 {
-    return wake_up(rec, res, ud, payment_apply);
+    return wake_up(rec, res, ud, payment_decide);
 }
 
 /* ---- notification-processor ------------------------------------------------------- */
@@ -311,46 +306,51 @@ static int notify(store_conn *tx, orders *o, const ord_event *ev, const ord_orde
                               ev->detail_type, "recipient", ord->customer_id, "eventId", ev->id));
 }
 
-static int notify_apply(store_conn *tx, void *state, char *error, size_t errlen)
+/* An event the state machine appends when an order ends (or fails). */
+static int terminal_event(const char *type)
 {
-    wake *w = state;
-    ord_event ev;
+    for (int i = 0; i < ORDER_TRANSITIONS; i++)
+        if (order_transitions[i].to != ORDER_RESERVED && !strcmp(order_transitions[i].event, type)) return 1;
+    return 0;
+}
+
+static int notify_decide(store_conn *tx, const wake *w, const ord_event *ev, char *error, size_t errlen)
+{
     ord_order ord;
-    int rc = logged_event(tx, w, &ev, error, errlen);
-    if (rc) return rc;
-    if (!server_event(&ev, NULL) || !strcmp(ev.detail_type, "NotificationSent"))
-        rc = not_handled("notification-processor", &ev, error, errlen);
-    else if ((rc = order_of_event(tx, &ev, &ord)) == 0)
-        rc = notify(tx, w->o, &ev, &ord);
-    if (rc == ORD_ENOTFOUND) rc = 0;
-    ord_event_release(&ev);
-    return rc;
+    if (!server_event(ev, NULL) || !terminal_event(ev->detail_type))
+        return not_handled("notification-processor", ev, error, errlen);
+    int rc = order_of_event(tx, ev, &ord);
+    return rc ? rc : notify(tx, w->o, ev, &ord);
 }
 
 static int notify_handler(const fn_record *rec, fn_result *res, void *ud)
 {
-    return wake_up(rec, res, ud, notify_apply);
+    return wake_up(rec, res, ud, notify_decide);
 }
 
 /* ---- failures and dead letters ------------------------------------------------------- */
 
 /* The order a message's event is about, from the event log (never from
- * the message).  0, ORD_ENOTFOUND or a store error. */
-static int order_of_message(store_conn *tx, const char *event_id, ord_order *ord)
+ * the message), when the event is of one of types (NULL = any): 0,
+ * ORD_ENOTFOUND or a store error. */
+static int order_of_message(store_conn *tx, const char *event_id, const char *const *types, ord_order *ord)
 {
     ord_event ev;
     int rc = ord_event_load(tx, event_id, &ev);
     if (rc) return rc;
-    rc = order_of_event(tx, &ev, ord);
+    int ok = !types;
+    for (const char *const *t = types; t && *t && !ok; t++) ok = !strcmp(*t, ev.detail_type);
+    rc = ok ? order_of_event(tx, &ev, ord) : ORD_ENOTFOUND;
     ord_event_release(&ev);
     return rc;
 }
 
-/* A failed attempt: kept on the order (attempts, lastError). */
-static int on_failure(store_conn *tx, const fn_record *rec, const char *error, void *ud)
+/* A failed attempt at an order's own event is kept on the order (attempts,
+ * lastError); a message naming some other event is not the order's attempt. */
+static int record_attempt(store_conn *tx, const fn_record *rec, const char *error, const char *const *types)
 {
     ord_order ord;
-    int rc = order_of_message(tx, rec->event_id, &ord);
+    int rc = order_of_message(tx, rec->event_id, types, &ord);
     if (rc) return rc == ORD_ENOTFOUND ? 0 : rc;
     store_stmt *st = store_prep(tx, ST_ORDER_ATTEMPT);
     store_bind_str(st, 1, ord.id);
@@ -359,8 +359,37 @@ static int on_failure(store_conn *tx, const fn_record *rec, const char *error, v
     return store_exec(st);
 }
 
-/* In the receive unit that moves a message to a DLQ: the order is FAILED,
- * remembering the state it resumes to when the message is redriven. */
+static int order_on_failure(store_conn *tx, const fn_record *rec, const char *error, void *ud)
+{
+    static const char *const types[] = {"OrderCreated", "OrderPlaced", NULL};
+    return record_attempt(tx, rec, error, types);
+}
+
+static int payment_on_failure(store_conn *tx, const fn_record *rec, const char *error, void *ud)
+{
+    static const char *const types[] = {"PaymentRequested", NULL};
+    return record_attempt(tx, rec, error, types);
+}
+
+/* The event an order in status s waits to be processed: its creation while
+ * PENDING, its payment request while RESERVED. */
+static int awaited(const ord_order *ord, const ord_event *ev)
+{
+    switch (ord_effective_status(ord)) {
+    case ORDER_PENDING:
+        return !strcmp(ev->id, ord->event_id);
+    case ORDER_RESERVED:
+        return !strcmp(ev->detail_type, "PaymentRequested");
+    default:
+        return 0;
+    }
+}
+
+/* In the receive unit that moves a message to a DLQ: when the message
+ * carries the event its order waits for, the order is FAILED, remembering
+ * the state it resumes to when the message is redriven.  A dead-lettered
+ * message naming any other event (a forgery, a stray copy) is not the
+ * order's failure. */
 static int on_dead_letter(store_conn *tx, const queue *src, const queue_msg *m, void *ud)
 {
     orders *o = ud;
@@ -368,10 +397,15 @@ static int on_dead_letter(store_conn *tx, const queue *src, const queue_msg *m, 
     char event_id[128];
     snprintf(event_id, sizeof event_id, "%s", str_at(env, "id"));
     json_decref(env);
+    ord_event ev;
     ord_order ord;
-    int rc = event_id[0] ? order_of_message(tx, event_id, &ord) : ORD_ENOTFOUND;
+    int rc = event_id[0] ? ord_event_load(tx, event_id, &ev) : ORD_ENOTFOUND;
     if (rc) return rc == ORD_ENOTFOUND ? 0 : rc;
-    if (!ord_can(&ord, ORDER_FAILED, "dead_lettered")) return 0;
+    rc = order_of_event(tx, &ev, &ord);
+    int waits = rc == 0 && awaited(&ord, &ev);
+    ord_event_release(&ev);
+    if (rc) return rc == ORD_ENOTFOUND ? 0 : rc;
+    if (!waits || !ord_can(&ord, ORDER_FAILED, "dead_lettered")) return 0;
     log_warn("orders", "order failed: message dead-lettered", "orderId", ord.id, "queue", queue_name(src), "lastError",
              ord.last_error, NULL);
     json_t *extra = json_pack("{s:s,s:s}", "queue", queue_name(src), "failedFrom", order_status_name(ord.status));
@@ -385,8 +419,8 @@ int orders_register(orders *o, fn_sys *fs)
     if ((rc = fn_handler_register(fs, "order-processor", order_handler, o)) ||
         (rc = fn_handler_register(fs, "payment-processor", payment_handler, o)) ||
         (rc = fn_handler_register(fs, "notification-processor", notify_handler, o)) ||
-        (rc = fn_handler_on_failure(fs, "order-processor", on_failure)) ||
-        (rc = fn_handler_on_failure(fs, "payment-processor", on_failure)))
+        (rc = fn_handler_on_failure(fs, "order-processor", order_on_failure)) ||
+        (rc = fn_handler_on_failure(fs, "payment-processor", payment_on_failure)))
         return rc;
     queue_sys_on_dead_letter(o->qs, on_dead_letter, o);
     return 0;

@@ -208,6 +208,21 @@ typedef enum {
  * 3rd, anything else (tok_visa) -> captured.  attempt counts from 1.  Pure. */
 payment_result payment_simulate(const char *token, int attempt, const char **decline_reason);
 
+/* ---- a customer's data (customers.c; GDPR) ------------------------------------------- */
+
+/* Every order of customer (newest first, at most max_orders: *truncated
+ * then set), each with its events and notifications.  Reader. */
+int orders_customer_export(orders *o, const char *customer, int max_orders, json_t **out, int *truncated);
+typedef struct orders_erased {
+    int64_t orders, events, notifications;
+    int last_page; /* orders the latest call erased: 0 = nothing left */
+} orders_erased;
+/* Inside a unit: up to limit (<= 100) orders of customer get the customerId
+ * pseudonym, in their rows, the details of their events and their
+ * notifications; counts add up in *done.  Call until last_page is 0. */
+int orders_customer_erase_tx(store_conn *tx, orders *o, const char *customer, const char *pseudonym, int limit,
+                             orders_erased *done);
+
 /* ---- products and inventory ----------------------------------------------------- */
 
 typedef struct product_in {

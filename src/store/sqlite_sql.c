@@ -97,6 +97,44 @@ const char *const sqlite_sql[ST__COUNT] = {
                        "VALUES(?1,?2,?3,?4,?5)",
     [ST_IDEMKEY_SWEEP] = "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
                          "WHERE expires_ms<?1 LIMIT ?2)",
+    [ST_USER_INSERT] = "INSERT INTO users(username,email,role,status,customer_id,password_hash,created_ms,updated_ms) "
+                       "VALUES(?1,?2,?3,?4,?5,?6,?7,?7) RETURNING id",
+    [ST_USER_GET] = "SELECT id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms FROM users WHERE id=?1",
+    [ST_USER_BY_LOGIN] = "SELECT id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms FROM users WHERE username=?1 "
+                         "UNION ALL SELECT id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms FROM users WHERE email=?1 AND username<>?1 LIMIT 1",
+    [ST_USER_LIST] = "SELECT id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms FROM users WHERE id>?1 ORDER BY id LIMIT ?2",
+    [ST_USER_UPDATE] = "UPDATE users SET email=?2,role=?3,status=?4,customer_id=?5,updated_ms=?6 WHERE id=?1",
+    [ST_USER_SET_PASSWORD] = "UPDATE users SET password_hash=?2,updated_ms=?3 WHERE id=?1",
+    [ST_USER_LOGGED_IN] = "UPDATE users SET last_login_ms=?2 WHERE id=?1",
+    [ST_USER_DELETE] = "DELETE FROM users WHERE id=?1",
+    [ST_USER_COUNT] = "SELECT count(*) FROM users",
+    [ST_USER_BY_CUSTOMER] = "SELECT id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms FROM users WHERE customer_id=?1 ORDER BY id",
+    [ST_USER_ADMINS] = "SELECT count(*) FROM users WHERE role='admin' AND status='active'",
+    [ST_USER_RENAME] = "UPDATE users SET username=?2 WHERE id=?1",
+    [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens(hash,family,user_id,expires_ms,created_ms) VALUES(?1,?2,?3,?4,?5)",
+    [ST_REFRESH_GET] = "SELECT family,user_id,expires_ms,used_ms,revoked_ms FROM refresh_tokens WHERE hash=?1",
+    [ST_REFRESH_USE] = "UPDATE refresh_tokens SET used_ms=?2 WHERE hash=?1 AND used_ms IS NULL AND revoked_ms IS NULL",
+    [ST_REFRESH_REVOKE_FAMILY] = "UPDATE refresh_tokens SET revoked_ms=?2 WHERE family=?1 AND revoked_ms IS NULL",
+    [ST_REFRESH_REVOKE_USER] = "UPDATE refresh_tokens SET revoked_ms=?2 WHERE user_id=?1 AND revoked_ms IS NULL",
+    [ST_REFRESH_SWEEP] = "DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens "
+                         "WHERE expires_ms<?1 LIMIT ?2)",
+    [ST_APIKEY_INSERT] = "INSERT INTO api_keys(id,name,hash,role,created_ms,expires_ms,created_by) "
+                         "VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [ST_APIKEY_BY_HASH] = "SELECT id,name,role,expires_ms,revoked_ms FROM api_keys WHERE hash=?1",
+    [ST_APIKEY_LIST] = "SELECT id,name,role,created_ms,expires_ms,revoked_ms,created_by FROM api_keys "
+                       "ORDER BY created_ms DESC,id",
+    [ST_APIKEY_REVOKE] = "UPDATE api_keys SET revoked_ms=?2 WHERE id=?1 AND revoked_ms IS NULL",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit(time_ms,principal,role,key_id,method,route,target,status,ip,request_id,"
+                        "detail) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+    [ST_AUDIT_LIST] = "SELECT seq,time_ms,principal,role,key_id,method,route,target,status,ip,request_id,detail "
+                      "FROM audit WHERE (?1 IS NULL OR principal=?1) AND (?2 IS NULL OR target=?2) "
+                      "AND time_ms>=?3 AND time_ms<?4 AND seq<?5 ORDER BY seq DESC LIMIT ?6",
+    [ST_AUDIT_SWEEP] = "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE time_ms<?1 LIMIT ?2)",
+    [ST_AUDIT_RENAME] = "UPDATE audit SET principal=CASE WHEN principal=?1 THEN ?2 ELSE principal END,"
+                        "target=CASE WHEN target=?1 THEN ?2 ELSE target END WHERE principal=?1 OR target=?1",
+    [ST_ORDER_SET_CUSTOMER] = "UPDATE orders SET customer_id=?2 WHERE id=?1",
+    [ST_EVENT_SET_ENVELOPE] = "UPDATE events SET envelope=?2 WHERE seq=?1",
+    [ST_NOTIFICATION_SET] = "UPDATE notifications SET recipient=?2,payload=?3 WHERE event_id=?1",
     [ST_HEALTH_PROBE] = "INSERT INTO health_probe(id,probe_ms,probes) VALUES(1,?1,1) "
                         "ON CONFLICT(id) DO UPDATE SET probe_ms=excluded.probe_ms,probes=probes+1",
     [ST_HEALTH_GET] = "SELECT probe_ms FROM health_probe WHERE id=1",

@@ -10,7 +10,7 @@
  * its own savepoint, and calls every unit's completion only after COMMIT has
  * returned (synchronous=FULL: the WAL is fsync'd).  A unit that returns < 0
  * is rolled back to its savepoint alone; its neighbours commit.  If the
- * COMMIT itself fails, every unit of the batch completes with ORD_ESTORE.
+ * COMMIT itself fails, every unit of the batch completes with ORD_EUNAVAILABLE.
  *
  * READS use a per-thread reader connection (store_reader()).
  *
@@ -74,7 +74,7 @@ void store_stats(store *s, store_stats_t *out);
  * unit's writes, < 0 to roll them back (the code is passed to done). */
 typedef int (*store_unit_fn)(store_conn *tx, void *arg);
 /* Runs on the writer thread after COMMIT (rc = the unit's return), or after
- * a failed batch (rc = ORD_ESTORE).  Must be quick and must not submit and
+ * a failed batch (rc = ORD_EUNAVAILABLE).  Must be quick and must not submit and
  * wait (it may submit without waiting). */
 typedef void (*store_done_fn)(void *arg, int rc);
 
@@ -82,7 +82,7 @@ typedef void (*store_done_fn)(void *arg, int rc);
  * ORD_ESHUTDOWN after store_close began.  On error neither fn nor done runs. */
 int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg);
 /* Submits and waits for the commit.  Returns the unit's rc (or ORD_EBUSY,
- * ORD_ESHUTDOWN, ORD_ESTORE).  Not for the writer thread, nor for threads
+ * ORD_ESHUTDOWN, ORD_ESTORE, ORD_EUNAVAILABLE).  Not for the writer thread, nor for threads
  * that must not block (HTTP). */
 int store_run(store *s, store_unit_fn fn, void *arg);
 

@@ -453,7 +453,9 @@ static void *writer_main(void *arg)
         uint64_t commit_us = (uint64_t)(clock_mono_us() - t0);
         if (crc) {
             sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
-            for (u = batch; u; u = u->next) u->rc = ORD_ESTORE;
+            /* nothing of the batch is on disk (a full disk, an I/O error):
+             * the clients may try again later */
+            for (u = batch; u; u = u->next) u->rc = ORD_EUNAVAILABLE;
             for (size_t i = 0; i < w->nhooks; i++)
                 if (w->hooks[i].fn) w->hooks[i].fn(w->hooks[i].arg, 0);
             w->nhooks = 0;

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -45,10 +46,56 @@ def shipped_config():
     return cfg
 
 
-class Server:
-    """One orderly process. data_dir persists across restart()."""
+def quick_retries(cfg, max_receive=None, visibility=2, backoff=(50, 100), disable=()):
+    """Makes a config's failures quick to observe: every queue with a
+    RedrivePolicy gets VisibilityTimeout `visibility` (and maxReceiveCount
+    `max_receive` when given), every function the backoff (baseMs, maxMs);
+    functions named in disable are turned off.  Returns cfg."""
+    for q in cfg["queues"]:
+        rp = q.get("attributes", {}).get("RedrivePolicy")
+        if rp:
+            if max_receive is not None:
+                rp["maxReceiveCount"] = max_receive
+            q["attributes"]["VisibilityTimeout"] = visibility
+    for fn in cfg["functions"]:
+        fn["backoff"] = {"baseMs": backoff[0], "maxMs": backoff[1]}
+        if fn["name"] in disable:
+            fn["enabled"] = False
+    return cfg
 
-    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn"):
+
+ADMIN_PASSWORD = "test-admin-password-1"   # the first admin of every test server (ORDERLY_ADMIN_PASSWORD)
+
+
+class AuthConnection(http.client.HTTPConnection):
+    """An HTTPConnection that signs every request in as the server's admin,
+    unless the request carries its own Authorization header."""
+
+    def __init__(self, host, port, timeout, server):
+        super().__init__(host, port, timeout=timeout)
+        self.server = server
+
+    def request(self, method, url, body=None, headers=None, **kw):
+        h = dict(headers or {})
+        if self.server.auto_auth and not any(k.lower() == "authorization" for k in h):
+            tok = self.server.token()
+            if tok:
+                h["Authorization"] = "Bearer " + tok
+        super().request(method, url, body=body, headers=h, **kw)
+
+
+class Server:
+    """One orderly process. data_dir persists across restart().
+
+    Accounts are on, as in production: the first admin gets ADMIN_PASSWORD
+    and request() / conn() sign in as it (auto_auth; a request with its own
+    Authorization header, or auth=False, goes as given)."""
+
+    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn", env_vars=None):
+        self.auto_auth = True
+        self._token = None
+        self._token_lock = threading.Lock()
+        self.env_vars = dict(env_vars or {})
         self.env = env
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="orderly-it-")
         self.port = free_port()
@@ -74,9 +121,40 @@ class Server:
             a += ["--config", self.config]
         return a + self.extra_args
 
+    def process_env(self):
+        e = dict(os.environ)
+        e.setdefault("ORDERLY_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        e.setdefault("ORDERLY_AUTH_RATE_PER_SECOND", "0")   # load tests; t3xx tests the limits themselves
+        e.update(self.env_vars)
+        return e
+
+    def token(self, refresh=False):
+        """An access token of the admin (signed in on first use)."""
+        with self._token_lock:   # one sign-in, whatever the threads (logins are rate-limited)
+            return self._sign_in(refresh)
+
+    def _sign_in(self, refresh):
+        if self._token and not refresh:
+            return self._token
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            st, _, b = do_request(c, "POST", "/api/login",
+                                  {"username": "admin", "password": self.process_env()["ORDERLY_ADMIN_PASSWORD"]})
+        finally:
+            c.close()
+        if st != 200:
+            raise RuntimeError("cannot sign in as admin: %s %r" % (st, b))
+        self._token = b["accessToken"]
+        return self._token
+
+    def auth_line(self):
+        """The Authorization header line for raw requests."""
+        return ("Authorization: Bearer %s\r\n" % self.token()).encode()
+
     def start(self, wait=True):
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     env=self.process_env())
         log.close()
         if wait:
             self.wait_ready()
@@ -88,7 +166,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("server exited with %s:\n%s" % (self.proc.returncode, self.log_tail()))
             try:
-                st, _, _ = self.request("GET", "/ready", timeout=1)
+                st, _, _ = self.request("GET", "/ready", timeout=1, auth=False)
                 if st == 200:
                     return
             except OSError:
@@ -124,16 +202,25 @@ class Server:
         self.port = self.port  # same port: clients reconnect
         return self.start()
 
-    def conn(self, timeout=30):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def conn(self, timeout=30, auth=True):
+        if not auth:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return AuthConnection("127.0.0.1", self.port, timeout, self)
 
-    def request(self, method, path, body=None, headers=None, timeout=30, raw=None):
-        """Returns (status, headers dict with lowercase keys, parsed JSON or text)."""
-        c = self.conn(timeout)
-        try:
-            return do_request(c, method, path, body, headers, raw)
-        finally:
-            c.close()
+    def request(self, method, path, body=None, headers=None, timeout=30, raw=None, auth=True):
+        """Returns (status, headers dict with lowercase keys, parsed JSON or text).
+        Signed in as the admin unless auth=False or headers has Authorization."""
+        for attempt in range(2):
+            c = self.conn(timeout, auth)
+            try:
+                st, h, b = do_request(c, method, path, body, headers, raw)
+            finally:
+                c.close()
+            expired = st == 401 and auth and self._token and "expired" in h.get("www-authenticate", "")
+            if not expired:
+                return st, h, b
+            self.token(refresh=True)
+        return st, h, b
 
     def __enter__(self):
         return self.start()

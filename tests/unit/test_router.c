@@ -16,11 +16,11 @@ static int h(http_req *r)
 }
 
 static const http_route routes[] = {
-    {"GET", "/api/queues/{name}", h},
-    {"DELETE", "/api/queues/{name}/messages/{receipt}", h},
-    {"POST", "/api/queues/{name}/messages", h},
-    {"GET", "/api/orders", h},
-    {0, 0, 0},
+    {"GET", "/api/queues/{name}", h, HTTP_ACCESS_PUBLIC, 200},
+    {"DELETE", "/api/queues/{name}/messages/{receipt}", h, HTTP_ACCESS_PUBLIC, 200},
+    {"POST", "/api/queues/{name}/messages", h, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/orders", h, HTTP_ACCESS_PUBLIC, 200},
+    {0},
 };
 
 static struct http_router rt;

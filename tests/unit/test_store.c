@@ -329,7 +329,7 @@ Test(store, probe_reports_a_failed_write_and_the_recovery)
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &tiny), 0);
     int rc = store_run(st, probe, NULL); /* in the same millisecond as the first, often */
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
-    cr_assert_eq(rc, ORD_ESTORE, "probe on a full disk: %s", err_name(rc));
+    cr_assert_eq(rc, ORD_EUNAVAILABLE, "probe on a full disk: %s", err_name(rc));
     cr_assert_eq(write_failed(), 1);
     cr_assert_eq(store_probe_read(st, &t2), 0);
     cr_assert_eq(t2, t1, "a failed probe left no row");
