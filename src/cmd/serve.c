@@ -262,10 +262,11 @@ static int open_auth(const config *cfg, store *st, api *a)
 }
 
 /* The sweeps of the main thread's loop. */
-static void maintenance(const config *cfg, queue_sys *qs, auth *au)
+static void maintenance(const config *cfg, queue_sys *qs, bus *b, auth *au)
 {
     int64_t n;
     queue_sweep_retention(qs, &n);
+    bus_archive_sweep(b, cfg->events.retention_days, &n);
     if (au && cfg->auth.enabled) {
         if (!auth_audit_sweep(au, cfg->auth.audit_retention_days, &n) && n)
             log_info("auth", "audit rows past retention deleted", "#count", n, NULL);
@@ -334,6 +335,7 @@ int cmd_serve(int argc, char **argv)
                         .max_units = cfg->orders.max_units,
                         .max_value_cents = cfg->orders.max_value_cents,
                         .fail_sku = cfg->orders.fail_sku,
+                        .test_hooks = cfg->orders.test_hooks,
                         .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000};
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
     if ((rc = fn_sys_open(qs, &fs)) || (rc = orders_register(ord, fs))) goto out;
@@ -398,12 +400,12 @@ int cmd_serve(int argc, char **argv)
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
 
     int sig;
-    maintenance(cfg, qs, a.auth); /* at start too: what expired while the node was down goes now */
+    maintenance(cfg, qs, b, a.auth); /* at start too: what expired while the node was down goes now */
     for (;;) {
         struct timespec ts = {MAINTENANCE_MS / 1000, 0};
         sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
-        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, a.auth);
+        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, b, a.auth);
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);

@@ -143,9 +143,13 @@ static const conf_key top_keys[] = {
                  LIMIT_IDEM_KEY_TTL_S_MAX, LIMIT_IDEM_KEY_TTL_S_DEFAULT,
                  .env = "ORDERLY_ORDERS_IDEMPOTENCY_KEY_TTL_SECONDS",
                  .help = "how long an Idempotency-Key replays its first response"),
-    CONF_STRING_KEY(config, orders.fail_sku, "orders.failureInjectionSku", 0, 64, "FAIL-ME",
+    CONF_STRING_KEY(config, orders.fail_sku, "orders.failureInjectionSku", 0, 64, "",
                     .env = "ORDERLY_ORDERS_FAILURE_INJECTION_SKU",
-                    .help = "an order with this sku makes order-processor fail (\"\" = off)"),
+                    .help = "an order with this sku makes order-processor fail, for trying retries and the DLQ "
+                            "(seed 001's FAIL-ME); \"\" = off, the default"),
+    CONF_BOOL_KEY(config, orders.test_hooks, "orders.testHooks", 0, .env = "ORDERLY_ORDERS_TEST_HOOKS",
+                  .help = "honour seed 000's _postDeployTestForceResult in OrderPlaced events (forces a decline); "
+                          "off by default"),
     CONF_STRING_KEY(config, orders.catalog, "orders.catalog", 0, LIMIT_DB_URL_MAX, "",
                     .env = "ORDERLY_ORDERS_CATALOG", .flag = "catalog", .metavar = "FILE",
                     .help = "product catalog JSON loaded at start (relative to the config file); existing products are kept"),
@@ -214,6 +218,11 @@ static const conf_key top_keys[] = {
     CONF_INT_KEY(config, auth.audit_retention_days, "auth.auditRetentionDays", 1, LIMIT_AUDIT_RETENTION_DAYS_MAX,
                  LIMIT_AUDIT_RETENTION_DAYS_DEFAULT, .env = "ORDERLY_AUTH_AUDIT_RETENTION_DAYS",
                  .help = "audit rows are kept this long"),
+    CONF_INT_KEY(config, events.retention_days, "events.retentionDays", LIMIT_EVENT_RETENTION_DAYS_MIN,
+                 LIMIT_EVENT_RETENTION_DAYS_MAX, LIMIT_EVENT_RETENTION_DAYS_DEFAULT,
+                 .env = "ORDERLY_EVENTS_RETENTION_DAYS",
+                 .help = "the event log (the archive replays read, the order timelines) keeps events this long; "
+                         "longer than any message lives, so a queued message always finds its event"),
     CONF_BOOL_KEY(config, builtin_topology, "builtinTopology", 1,
                   .help = "start from the built-in topology (config/topology.json: the seeds' queues, "
                           "rules, functions, alarms); the file's entries replace built-ins of the same "

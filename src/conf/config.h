@@ -87,6 +87,7 @@ typedef struct config {
     struct {
         int reservation_timeout_s, max_units, max_value_cents, idempotency_key_ttl_s;
         char fail_sku[65];
+        bool test_hooks;
         char catalog[LIMIT_DB_URL_MAX + 1]; /* product catalog loaded at start ("" = none) */
         struct {
             int interval_s;             /* a batch every interval_s; 0 = off */
@@ -102,6 +103,9 @@ typedef struct config {
         char allowed_hosts[LIMIT_HOSTS_MAX * 64];   /* comma-separated, "" = the defaults */
         char trusted_proxies[LIMIT_HOSTS_MAX * 48]; /* comma-separated addresses */
     } auth;
+    struct {
+        int retention_days; /* the event log (archive) keeps events this long */
+    } events;
     config_queue *queues;       /* in file order */
     size_t nqueues;
     config_rule *rules;

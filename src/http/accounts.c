@@ -45,24 +45,6 @@ static int customer_valid(const char *s)
     return n >= 1 && n <= LIMIT_ORDER_CUSTOMER_MAX && !strpbrk(s, "\r\n\t");
 }
 
-/* A limit= and cursor= pair: 0, or replied 400. */
-static int paging(http_req *r, int *limit)
-{
-    const char *lim = http_req_query(r, "limit");
-    *limit = 50;
-    if (!lim) return 0;
-    char *end;
-    long v = strtol(lim, &end, 10);
-    if (!*lim || *end || v < 1 || v > LIMIT_LIST_PAGE_MAX) {
-        char d[64];
-        snprintf(d, sizeof d, "limit must be an integer between 1 and %d", LIMIT_LIST_PAGE_MAX);
-        http_reply_problem(r, ORD_EINVAL, d, NULL);
-        return 1;
-    }
-    *limit = (int)v;
-    return 0;
-}
-
 static int user_id_param(http_req *r, int64_t *id)
 {
     const char *s = http_req_param(r, "id");
@@ -79,7 +61,7 @@ int api_users_list(http_req *r)
 {
     api *a = http_req_app(r);
     int limit;
-    if (paging(r, &limit)) return 0;
+    if (api_page_limit(r, 50, LIMIT_LIST_PAGE_MAX, &limit)) return 0;
     const char *cur = http_req_query(r, "cursor");
     int64_t after = 0;
     if (cur) {
@@ -453,7 +435,7 @@ int api_audit_list(http_req *r)
 {
     api *a = http_req_app(r);
     int limit;
-    if (paging(r, &limit)) return 0;
+    if (api_page_limit(r, 50, LIMIT_LIST_PAGE_MAX, &limit)) return 0;
     const char *from = http_req_query(r, "from"), *to = http_req_query(r, "to");
     int64_t from_ms = 0, to_ms = INT64_MAX;
     if ((from && clock_parse_iso(from, &from_ms)) || (to && clock_parse_iso(to, &to_ms))) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "auth/auth.h"
 #include "http/api.h"
+#include "http/requests.h"
 #include "lib/verr.h"
 #include "lib/err.h"
 
@@ -187,6 +188,28 @@ int api_fail(http_req *r, json_t *errors)
         return 0;
     }
     http_reply_problem(r, ORD_EVALIDATION, "the request has invalid fields", errors);
+    return 1;
+}
+
+int api_limit_parse(const char *lim, int def, int max, int *out, char *detail, size_t detail_len)
+{
+    *out = def;
+    if (!lim) return 0;
+    char *end;
+    long v = strtol(lim, &end, 10);
+    if (!*lim || *end || v < 1 || v > max) {
+        snprintf(detail, detail_len, "limit must be an integer between 1 and %d", max);
+        return ORD_EINVAL;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int api_page_limit(http_req *r, int def, int max, int *out)
+{
+    char d[64];
+    if (!api_limit_parse(http_req_query(r, "limit"), def, max, out, d, sizeof d)) return 0;
+    http_reply_problem(r, ORD_EINVAL, d, NULL);
     return 1;
 }
 

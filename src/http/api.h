@@ -167,6 +167,10 @@ int api_int(json_t *errors, const json_t *obj, const char *key, const char *fiel
  * and returns 1; else frees errors and returns 0. */
 int api_fail(http_req *r, json_t *errors);
 
+/* ?limit= of a paged list: absent -> *out = def; 1..max, else replies 400 and
+ * returns 1. */
+int api_page_limit(http_req *r, int def, int max, int *out);
+
 /* Looks up {name} of the route as a queue; replies 404 and returns NULL. */
 queue *api_queue(http_req *r);
 

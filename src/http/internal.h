@@ -87,7 +87,9 @@ struct http_req {
     int nsegs;
     char *segs[LIMIT_HTTP_PATH_SEGMENTS_MAX]; /* decoded path segments */
     const char *pvals[LIMIT_HTTP_ROUTE_PARAMS_MAX];
-    char id[LIMIT_HTTP_REQUEST_ID_MAX + 1];
+    char id[LIMIT_HTTP_REQUEST_ID_MAX + 1]; /* answered as X-Request-Id: the client's when well-formed, else own_id */
+    char own_id[40];                        /* ours, always: what our logs call requestId */
+    int client_id;                          /* id is the client's */
     const char *ctype; /* Content-Type header or NULL */
     char *body;
     size_t body_len, body_cap;

@@ -4,7 +4,7 @@
  *   GET    /api/orders            ?status=&customerId=&limit=1..100&cursor=  newest first
  *   GET    /api/orders/{id}       the order
  *   DELETE /api/orders/{id}       cancel (409 when terminal)
- *   GET    /api/orders/{id}/events  the timeline from the event log
+ *   GET    /api/orders/{id}/events  the timeline from the event log  ?limit=1..1000&cursor=
  *   GET    /api/stats             seed 004's dashboard figures
  */
 #include <stdio.h>
@@ -214,7 +214,19 @@ int api_orders_events(http_req *r)
     }
     json_decref(o);
     if (!api_is_customer(r)) api_audit_read(r, http_req_param(r, "id"));
-    json_t *t = orders_timeline(a->o, http_req_param(r, "id"));
+    int limit;
+    if (api_page_limit(r, LIMIT_TIMELINE_PAGE_DEFAULT, LIMIT_TIMELINE_PAGE_MAX, &limit)) return 0;
+    const char *cursor = http_req_query(r, "cursor");
+    long long after = 0;
+    if (cursor) {
+        char *end;
+        after = strtoll(cursor, &end, 10);
+        if (!*cursor || *end || after < 0) {
+            http_reply_problem(r, ORD_EINVAL, "cursor is not one this API returned", NULL);
+            return 0;
+        }
+    }
+    json_t *t = orders_timeline(a->o, http_req_param(r, "id"), after, limit);
     if (!t) return ORD_ENOTFOUND;
     http_reply_json(r, 200, t);
     return 0;
@@ -223,16 +235,7 @@ int api_orders_events(http_req *r)
 int api_orders_list_parse(const char *status, const char *customer, const char *lim, order_status *st, int *limit,
                           char *detail, size_t detail_len)
 {
-    *limit = 20;
-    if (lim) {
-        char *end;
-        long v = strtol(lim, &end, 10);
-        if (!*lim || *end || v < 1 || v > LIMIT_ORDER_LIST_LIMIT_MAX) {
-            snprintf(detail, detail_len, "limit must be an integer between 1 and %d", LIMIT_ORDER_LIST_LIMIT_MAX);
-            return ORD_EINVAL;
-        }
-        *limit = (int)v;
-    }
+    if (api_limit_parse(lim, 20, LIMIT_ORDER_LIST_LIMIT_MAX, limit, detail, detail_len)) return ORD_EINVAL;
     if (status && order_status_parse(status, st)) {
         snprintf(detail, detail_len,
                  "status must be one of PENDING, RESERVED, COMPLETED, REJECTED, PAYMENT_FAILED, EXPIRED, "

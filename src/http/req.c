@@ -274,7 +274,7 @@ static void reply_finish(http_req *r, int status, const char *ctype, const char 
     if (r->close || atomic_load_explicit(&r->srv->quiesced, memory_order_relaxed))
         ok = ok && MHD_add_response_header(m, "Connection", "close") == MHD_YES;
     if (!ok) {
-        log_warn("http", "response header rejected", "requestId", r->id, NULL);
+        log_warn("http", "response header rejected", "requestId", r->own_id, NULL);
         MHD_destroy_response(m);
         return;
     }

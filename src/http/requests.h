@@ -106,6 +106,10 @@ void api_put_entries_release(put_entry *e, int n);
 
 /* ---- orders -------------------------------------------------------------------- */
 
+/* ?limit= of a paged list (NULL when absent): *out = def when absent, else
+ * 1..max.  0, or ORD_EINVAL with the problem's detail (api_page_limit's). */
+int api_limit_parse(const char *lim, int def, int max, int *out, char *detail, size_t detail_len);
+
 /* GET /api/orders ?status=&customerId=&limit= (each NULL when absent):
  * *st is the status (set only when status is given), *limit is
  * 1..LIMIT_ORDER_LIST_LIMIT_MAX (default 20).  0, or ORD_EINVAL with the

@@ -244,7 +244,7 @@ static enum MHD_Result queue_reply(http_req *r)
     enum MHD_Result ok = MHD_queue_response(r->mc, (unsigned)r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
-    if (ok != MHD_YES) log_error("http", "MHD_queue_response failed", "requestId", r->id, NULL);
+    if (ok != MHD_YES) log_error("http", "MHD_queue_response failed", "requestId", r->own_id, NULL);
     return ok;
 }
 
@@ -276,10 +276,12 @@ static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct
 
     struct hdr_scan h = {0};
     MHD_get_connection_values_n(mc, MHD_HEADER_KIND, scan_header, &h);
-    if (h.rid && request_id_sane(h.rid, h.rid_len))
+    id_uuid(r->own_id); /* a client's id is kept only when well-formed, and never replaces ours in the logs */
+    r->client_id = h.rid && request_id_sane(h.rid, h.rid_len);
+    if (r->client_id)
         memcpy(r->id, h.rid, h.rid_len + 1);
     else
-        id_uuid(r->id);
+        memcpy(r->id, r->own_id, sizeof r->own_id);
     r->ctype = h.ctype;
     r->state = RS_BODY;
 
@@ -413,7 +415,7 @@ static enum MHD_Result dispatch(http_req *r)
     if (!r->replied) {
         if (rc == 0) {
             log_error("http", "handler returned without replying", "method", r->method, "path",
-                      r->url, "requestId", r->id, NULL);
+                      r->url, "requestId", r->own_id, NULL);
             rc = ORD_EINTERNAL;
         }
         http_reply_problem(r, rc, NULL, NULL);
@@ -473,7 +475,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
         *upload_size = 0;
         return MHD_YES;
     default:
-        log_error("http", "access handler in unexpected state", "requestId", r->id, "#state",
+        log_error("http", "access handler in unexpected state", "requestId", r->own_id, "#state",
                   (int64_t)r->state, NULL);
         return MHD_NO;
     }
@@ -501,7 +503,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     if (log_enabled(LOG_DEBUG))
         log_debug("http", "request", "method", r->method, "path", r->url, "#status",
                   (int64_t)r->status, "#duration_us", (int64_t)(now_us - r->t0_us), "requestId",
-                  r->id, "termination",
+                  r->own_id, "clientRequestId", r->client_id ? r->id : NULL, "termination",
                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
     json_decref(r->json);
     r->json = NULL;

@@ -129,6 +129,15 @@
 #define LIMIT_PRODUCT_NAME_BYTES_MAX   (LIMIT_PRODUCT_NAME_MAX * 4)   /* its buffer: UTF-8 takes up to 4 bytes a character */
 #define LIMIT_PRODUCT_PRICE_CENTS_MAX  100000000000LL /* priceCents 0..1e11 */
 #define LIMIT_PRODUCT_STOCK_MAX        1000000000LL   /* stock 0..1e9 */
+#define LIMIT_PRODUCTS_MAX             100000     /* products in the catalog -> 400 limit-exceeded past it */
+#define LIMIT_PRODUCT_PAGE_DEFAULT     100        /* GET /api/products?limit= default .. */
+#define LIMIT_PRODUCT_PAGE_MAX         1000       /* .. and most; nextCursor pages on */
+#define LIMIT_TIMELINE_PAGE_DEFAULT    100        /* GET /api/orders/{id}/events?limit= default .. */
+#define LIMIT_TIMELINE_PAGE_MAX        1000       /* .. and most: events (and notifications) per page */
+#define LIMIT_EVENT_RETENTION_DAYS_DEFAULT 30     /* events.retentionDays: the event log (archive) keeps events this long */
+#define LIMIT_EVENT_RETENTION_DAYS_MIN 15         /* longer than a message can live (MessageRetentionPeriod <= 14 d), so a
+                                                     queued message always finds its event */
+#define LIMIT_EVENT_RETENTION_DAYS_MAX 3650
 #define LIMIT_PRICE_CACHE_SLOTS        1024       /* writer's sku -> price cache (power of 2); emptied when full */
 #define LIMIT_IDEM_KEY_TTL_S_DEFAULT   86400      /* Idempotency-Key responses kept 24 h */
 #define LIMIT_IDEM_KEY_TTL_S_MAX       604800

@@ -63,6 +63,24 @@ static int ids_of(store_conn *c, const char *customer, int64_t before, int max,
 
 #define PAGE 100
 
+/* Every event of order id (the timeline page by page) and its notifications
+ * into ord. */
+static void export_timeline(orders *o, const char *id, json_t *ord)
+{
+    json_t *events = json_array(), *tl;
+    int64_t after = 0;
+    while ((tl = orders_timeline(o, id, after, LIMIT_TIMELINE_PAGE_MAX))) {
+        json_array_extend(events, json_object_get(tl, "events"));
+        if (!json_object_get(ord, "notifications"))
+            json_object_set(ord, "notifications", json_object_get(tl, "notifications"));
+        const char *next = json_string_value(json_object_get(tl, "nextCursor"));
+        after = next ? strtoll(next, NULL, 10) : 0;
+        json_decref(tl);
+        if (!next) break;
+    }
+    json_object_set_new(ord, "events", events);
+}
+
 int orders_customer_export(orders *o, const char *customer, int max_orders, json_t **out, int *truncated)
 {
     store_conn *c = store_reader(o->st);
@@ -81,12 +99,7 @@ int orders_customer_export(orders *o, const char *customer, int max_orders, json
                 break;
             }
             json_t *ord = orders_get_conn(c, ids[i]);
-            json_t *tl = orders_timeline(o, ids[i]);
-            if (ord && tl) {
-                json_object_set(ord, "events", json_object_get(tl, "events"));
-                json_object_set(ord, "notifications", json_object_get(tl, "notifications"));
-            }
-            json_decref(tl);
+            if (ord) export_timeline(o, ids[i], ord);
             if (ord) json_array_append_new(orders_arr, ord);
             total++;
         }
@@ -100,35 +113,43 @@ int orders_customer_export(orders *o, const char *customer, int max_orders, json
     return 0;
 }
 
-#define EVENTS_PER_ORDER_MAX 256 /* an order's timeline: a few events; a bound all the same */
+#define EVENTS_PER_ORDER_MAX 256 /* events rewritten per page; an order's notifications: a few, a bound all the same */
 
 /* The details of the events about order id: customer -> pseudonym. */
 static int erase_events(store_conn *tx, const char *id, const char *customer, const char *pseudonym,
                         orders_erased *done)
 {
-    int64_t seqs[EVENTS_PER_ORDER_MAX];
-    char *texts[EVENTS_PER_ORDER_MAX];
-    int n = 0, rc;
-    store_stmt *st = store_prep(tx, ST_EVENT_BY_SUBJECT);
-    store_bind_str(st, 1, id);
-    while (n < EVENTS_PER_ORDER_MAX && (rc = store_step(st)) == STORE_ROW) {
-        json_t *env = json_loads(store_col_text(st, 4, NULL), 0, NULL);
-        if (env && replace_strings(env, customer, pseudonym) && (texts[n] = json_dumps(env, JSON_COMPACT)))
-            seqs[n++] = store_col_i64(st, 0);
-        json_decref(env);
-    }
-    store_reset(st);
-    if (rc > 0) rc = 0; /* stopped at the bound */
-    for (int k = 0; k < n; k++) {
-        if (!rc) {
-            st = store_prep(tx, ST_EVENT_SET_ENVELOPE);
-            store_bind_i64(st, 1, seqs[k]);
-            store_bind_str(st, 2, texts[k]);
-            rc = store_exec(st);
-            done->events++;
+    int64_t after = 0;
+    int rows, rc = 0;
+    do { /* a page at a time: an order's events are few, but not bounded */
+        int64_t seqs[EVENTS_PER_ORDER_MAX];
+        char *texts[EVENTS_PER_ORDER_MAX];
+        int n = 0;
+        rows = 0;
+        store_stmt *st = store_prep(tx, ST_EVENT_BY_SUBJECT);
+        store_bind_str(st, 1, id);
+        store_bind_i64(st, 2, after);
+        store_bind_i64(st, 3, EVENTS_PER_ORDER_MAX);
+        while ((rc = store_step(st)) == STORE_ROW) {
+            rows++;
+            after = store_col_i64(st, 0);
+            json_t *env = json_loads(store_col_text(st, 4, NULL), 0, NULL);
+            if (env && replace_strings(env, customer, pseudonym) && (texts[n] = json_dumps(env, JSON_COMPACT)))
+                seqs[n++] = after;
+            json_decref(env);
         }
-        free(texts[k]);
-    }
+        store_reset(st);
+        for (int k = 0; k < n; k++) {
+            if (!rc) {
+                st = store_prep(tx, ST_EVENT_SET_ENVELOPE);
+                store_bind_i64(st, 1, seqs[k]);
+                store_bind_str(st, 2, texts[k]);
+                rc = store_exec(st);
+                done->events++;
+            }
+            free(texts[k]);
+        }
+    } while (!rc && rows == EVENTS_PER_ORDER_MAX);
     return rc;
 }
 

@@ -37,7 +37,9 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_MSG_GET] = "SELECT message_id,body,attrs,sent_ms,receive_count,first_receive_ms FROM messages WHERE id=?1",
     [ST_EVENT_INSERT] = "INSERT INTO events(id,time_ms,source,detail_type,envelope,replay_name,subject) "
                         "VALUES(?1,?2,?3,?4,?5,?6,?7) RETURNING seq",
-    [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=?1 ORDER BY seq",
+    [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=?1 AND seq>?2 "
+                            "ORDER BY seq LIMIT ?3",
+    [ST_EVENT_SWEEP] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time_ms<?1 LIMIT ?2)",
     [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope FROM events WHERE time_ms>=?1 AND time_ms<?2 "
                        "AND seq>?3 AND replay_name IS NULL ORDER BY seq LIMIT ?4",
     [ST_EVENT_GET] = "SELECT seq,time_ms,source,detail_type,envelope,replay_name,subject FROM events WHERE id=?1",
@@ -52,7 +54,8 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_PRODUCT_GET] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
                        "WHERE sku=?1",
     [ST_PRODUCT_LIST] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
-                        "ORDER BY sku",
+                        "WHERE sku>?1 ORDER BY sku LIMIT ?2",
+    [ST_PRODUCT_COUNT] = "SELECT count(*) FROM products",
     [ST_PRODUCT_LOWEST] = "SELECT sku,stock,reserved FROM products ORDER BY stock-reserved,sku LIMIT ?1",
     [ST_PRODUCT_INSERT] = "INSERT INTO products(sku,name,price_cents,stock,initial_stock,created_ms,updated_ms) "
                           "VALUES(?1,?2,?3,?4,?4,?5,?5)",

@@ -33,7 +33,8 @@ typedef enum store_stmt_id {
     ST_MSG_GET,           /* id -> message_id,body,attrs,sent_ms,receive_count,first_receive_ms */
     /* -- event log ------------------------------------------------------ */
     ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name,subject -> seq */
-    ST_EVENT_BY_SUBJECT,  /* subject -> seq,id,time_ms,detail_type,envelope (oldest first) */
+    ST_EVENT_BY_SUBJECT,  /* subject,after_seq,limit -> seq,id,time_ms,detail_type,envelope (oldest first) */
+    ST_EVENT_SWEEP,       /* cutoff_ms,limit: events older than the archive's retention */
     ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit -> seq,id,time_ms,envelope (originals only) */
     ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name,subject */
     ST_EVENT_SET_SUBJECT, /* id,subject: an archived event without a subject becomes about an order */
@@ -45,7 +46,8 @@ typedef enum store_stmt_id {
     ST_IDEM_COUNT,        /* -> count(*) */
     /* -- products ------------------------------------------------------ */
     ST_PRODUCT_GET,       /* sku -> sku,name,price_cents,stock,reserved,sold,initial_stock,restocked */
-    ST_PRODUCT_LIST,      /* -> as ST_PRODUCT_GET, by sku */
+    ST_PRODUCT_LIST,      /* after_sku,limit -> as ST_PRODUCT_GET, by sku */
+    ST_PRODUCT_COUNT,     /* -> count */
     ST_PRODUCT_LOWEST,    /* limit -> sku,stock,reserved: least available (stock-reserved) first, then by sku */
     ST_PRODUCT_INSERT,    /* sku,name,price_cents,stock,now */
     ST_PRODUCT_UPDATE,    /* sku,name,price_cents,stock,now: only while stock >= reserved */

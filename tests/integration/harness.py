@@ -23,6 +23,20 @@ SRC = os.environ.get("ORDERLY_SRC", os.path.abspath(os.path.join(HERE, "..", "..
 BIN = os.environ.get("ORDERLY_BIN", os.path.join(SRC, "build", "orderly"))
 
 
+def _limits():
+    """The numeric limits of src/lib/limits.h by name (LIMIT_ dropped):
+    tests use the named limit, never a copy of its value."""
+    import re
+    out = {}
+    with open(os.path.join(SRC, "src", "lib", "limits.h")) as f:
+        for m in re.finditer(r"^#define LIMIT_(\w+)\s+\(?(-?\d+)(?:LL|U|ULL)?\)?\s", f.read(), re.M):
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+LIMITS = _limits()
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -84,6 +98,21 @@ class AuthConnection(http.client.HTTPConnection):
         super().request(method, url, body=body, headers=h, **kw)
 
 
+_made_dirs = []  # (path, server): the data directories this run created
+
+
+@atexit.register
+def _remove_made_dirs():
+    """Removes what the run created, by path, once its server is stopped
+    (ORDERLY_KEEP_TEST_DIRS=1 keeps them to look at)."""
+    if os.environ.get("ORDERLY_KEEP_TEST_DIRS"):
+        return
+    import shutil
+    for path, srv in _made_dirs:
+        srv.stop()
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class Server:
     """One orderly process. data_dir persists across restart().
 
@@ -97,7 +126,10 @@ class Server:
         self._token_lock = threading.Lock()
         self.env_vars = dict(env_vars or {})
         self.env = env
-        self.data_dir = data_dir or tempfile.mkdtemp(prefix="orderly-it-")
+        if not data_dir:
+            data_dir = tempfile.mkdtemp(prefix="orderly-it-")
+            _made_dirs.append((data_dir, self))
+        self.data_dir = data_dir
         self.port = free_port()
         self.config = config
         self.extra_args = list(extra_args)

@@ -84,7 +84,7 @@ def test_every_command_is_in_operations_md_and_readme():
 
 
 def test_generated_tables_are_current():
-    for script in ("limits-table.py", "routes-table.py"):
+    for script in ("limits-table.py", "routes-table.py", "config-keys.py"):
         p = subprocess.run([sys.executable, os.path.join(SRC, "scripts", script), "--check"])
         eq(p.returncode, 0, "scripts/%s --check: the docs' table differs from the source (run it)" % script)
 

@@ -1199,7 +1199,8 @@ Test(http, access_log_line_and_stats)
     buf[n] = 0;
     close(lf);
     unlink(path);
-    char *line = strstr(buf, "\"requestId\":\"log-me-1\"");
+    /* the client's id beside our own, never instead of it */
+    char *line = strstr(buf, "\"clientRequestId\":\"log-me-1\"");
     cr_assert_not_null(line, "no access log line in: %s", buf);
     while (line > buf && line[-1] != '\n')
         line--;
@@ -1212,6 +1213,8 @@ Test(http, access_log_line_and_stats)
     cr_assert_str_eq(json_string_value(json_object_get(j, "path")), "/api/items/7");
     cr_assert_eq(json_integer_value(json_object_get(j, "status")), 200);
     cr_assert(json_is_integer(json_object_get(j, "duration_us")));
+    const char *own = json_string_value(json_object_get(j, "requestId"));
+    cr_assert(own && strlen(own) == 36 && strcmp(own, "log-me-1"), "our own id: %s", own ? own : "(none)");
     json_decref(j);
 }
 
