@@ -38,7 +38,7 @@ struct api_metrics {
     /* functions */
     metric_family *f_invocations, *f_errors, *f_duplicates;
     /* store */
-    metric_series *commit_batch, *commit_seconds, *units, *pending;
+    metric_series *commit_batch, *commit_seconds, *units, *pending, *sync_failed;
 };
 
 /* ---- GET /metrics -------------------------------------------------------- */
@@ -182,6 +182,7 @@ static void collect_store(struct api_metrics *x)
     metric_hist_set(x->commit_seconds, st.commit_us_hist, (double)st.commit_us_sum / 1e6);
     metric_set(x->units, (double)st.units);
     metric_set(x->pending, (double)st.pending);
+    metric_set(x->sync_failed, st.sync_failed);
 }
 
 static void collect(void *arg)
@@ -239,6 +240,9 @@ int api_metrics_init(api *a, metrics *m)
                         "Units of work run by the store writer (committed or rolled back).", NULL));
     x->pending = metric_series0(metrics_gauge(m, "orderly_store_units_pending",
                                               "Units of work waiting for the store writer.", NULL));
+    x->sync_failed = metric_series0(metrics_gauge(
+        m, "orderly_store_sync_failed",
+        "1 after a sync of the database failed: writes are refused until the node is restarted.", NULL));
 
     /* queues */
     const char *const *lq = L("queue");

@@ -76,14 +76,18 @@ int api_queue_create_parse(const json_t *body, char name[LIMIT_QUEUE_NAME_MAX + 
                            const json_t **attrs, json_t *errors);
 
 typedef struct redrive_in {
-    int max;                 /* maxMessages 1..LIMIT_REDRIVE_MAX, default LIMIT_REDRIVE_MAX */
+    int max;  /* maxMessages 1..LIMIT_REDRIVE_MAX, default LIMIT_REDRIVE_MAX */
+    int rate; /* ratePerSecond 1..LIMIT_TASK_RATE_MAX, default LIMIT_TASK_RATE_DEFAULT */
     const char *destination; /* borrowed; NULL = each message's source queue */
+    const char **ids; /* messageIds (the array from api_alloc, the strings borrowed), or NULL */
+    int nids;
 } redrive_in;
-/* POST .../redrive; body NULL for an empty body.  The caller looks the
- * destination up and reports a missing one as
- * verr_add(errors, "destination", "must name an existing queue").
+/* POST .../redrive; body NULL for an empty body: maxMessages or messageIds
+ * (1..LIMIT_REDRIVE_IDS_MAX distinct ids of 1-64 characters), ratePerSecond,
+ * destination.  The caller looks the destination up and reports a missing
+ * one as verr_add(errors, "destination", "must name an existing queue").
  * 0 or ORD_EVALIDATION. */
-int api_redrive_parse(const json_t *body, redrive_in *out, json_t *errors);
+int api_redrive_parse(const json_t *body, redrive_in *out, json_t *errors, const api_alloc *al);
 
 /* ---- events ------------------------------------------------------------------ */
 

@@ -53,6 +53,7 @@ typedef struct store_stats_t {
     uint64_t batch_max_seen;
     int64_t pending;              /* units waiting right now */
     int write_failed;             /* the latest COMMIT that wrote rows (or health probe) failed */
+    int sync_failed;              /* a sync failed: no write is taken until the database is reopened */
 } store_stats_t;
 
 /* ---- Lifecycle -------------------------------------------------------- */

@@ -87,6 +87,24 @@ struct store {
     _Atomic int probing; /* a store_probe unit is pending */
 };
 
+/* A failed sync leaves the node unable to tell what is on the disk: the
+ * kernel may have dropped the dirty pages the sync covered and a later sync
+ * succeed without them (PostgreSQL's "fsyncgate").  So it is never retried:
+ * the store stops taking writes (ORD_EUNAVAILABLE, /ready 503) until the
+ * process reopens the database.  rc is SQLite's extended result code of the
+ * failed call. */
+static void sync_check(store *s, int rc, const char *during)
+{
+    if (rc != SQLITE_IOERR_FSYNC && rc != SQLITE_IOERR_DIR_FSYNC) return;
+    pthread_mutex_lock(&s->mu);
+    int first = !s->st.sync_failed;
+    s->st.sync_failed = 1;
+    pthread_mutex_unlock(&s->mu);
+    if (first)
+        log_error("store", "a sync of the database failed: writes refused until the node is restarted", "during",
+                  during, "error", sqlite3_errstr(rc), NULL);
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static int conn_exec(sqlite3 *db, const char *sql)
@@ -154,12 +172,16 @@ store_stmt *store_prep(store_conn *c, store_stmt_id id)
     store_stmt *st = &c->stmts[id];
     if (!st->st) {
         CHECK(sqlite_sql[id] != NULL);
+        st->c = c;
         int rc = sqlite3_prepare_v3(c->db, sqlite_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->st, NULL);
         if (rc != SQLITE_OK) {
             log_error("store", "prepare failed", "sql", sqlite_sql[id], "error", sqlite3_errmsg(c->db), NULL);
-            CHECK(rc == SQLITE_OK); /* catalog SQL is code: a failure is a programmer error */
+            /* catalog SQL is code: only memory may run out.  The statement
+             * stays unprepared: binds do nothing, store_step says
+             * ORD_ENOMEM, and the next store_prep tries again. */
+            CHECK(rc == SQLITE_NOMEM);
+            st->st = NULL;
         }
-        st->c = c;
     } else {
         sqlite3_reset(st->st);
         sqlite3_clear_bindings(st->st);
@@ -197,6 +219,7 @@ void store_bind_null(store_stmt *st, int idx)
 
 int store_step(store_stmt *st)
 {
+    if (!st->st) return ORD_ENOMEM; /* store_prep could not prepare it */
     int rc = sqlite3_step(st->st);
     if (rc == SQLITE_ROW) {
         if (!st->rows) {
@@ -207,6 +230,7 @@ int store_step(store_stmt *st)
     }
     if (rc == SQLITE_DONE) return STORE_DONE;
     if ((rc & 0xff) == SQLITE_CONSTRAINT) return ORD_ECONFLICT;
+    if (rc == SQLITE_NOMEM) return ORD_ENOMEM;
     log_error("store", "step failed", "sql", sqlite3_sql(st->st), "error", sqlite3_errmsg(st->c->db), NULL);
     return ORD_ESTORE;
 }
@@ -452,6 +476,7 @@ static void *writer_main(void *arg)
         int crc = brc ? brc : run_stmt(w, ST_COMMIT);
         uint64_t commit_us = (uint64_t)(clock_mono_us() - t0);
         if (crc) {
+            sync_check(s, sqlite3_extended_errcode(w->db), "commit");
             sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
             /* nothing of the batch is on disk (a full disk, an I/O error):
              * the clients may try again later */
@@ -518,7 +543,8 @@ static void *checkpointer_main(void *arg)
         s->ckpt_wanted = 0;
         pthread_mutex_unlock(&s->mu);
         int log_pages = 0, done_pages = 0;
-        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &done_pages);
+        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &done_pages);
+        if (rc != SQLITE_OK) sync_check(s, sqlite3_extended_errcode(c->db), "checkpoint");
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -615,8 +641,8 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg)
     if (!u) return ORD_ENOMEM;
     *u = (unit){fn, done, arg, 0, NULL};
     pthread_mutex_lock(&s->mu);
-    if (s->closing || s->npending >= s->pending_max) {
-        int rc = s->closing ? ORD_ESHUTDOWN : ORD_EBUSY;
+    if (s->closing || s->npending >= s->pending_max || s->st.sync_failed) {
+        int rc = s->closing ? ORD_ESHUTDOWN : s->st.sync_failed ? ORD_EUNAVAILABLE : ORD_EBUSY;
         pthread_mutex_unlock(&s->mu);
         free(u);
         return rc;

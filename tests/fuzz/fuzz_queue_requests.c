@@ -9,7 +9,8 @@
  * 1-10 entries, distinct entry ids of 1-80 characters, bodies of at least
  * one character, DelaySeconds 0-900, MaxNumberOfMessages 1-10,
  * WaitTimeSeconds 0-20, VisibilityTimeout 0-43200, message attributes of at
- * most 8 KiB, maxMessages 1-100000) and holds the body's values; queue
+ * most 8 KiB, maxMessages 1-100000 or 1-LIMIT_REDRIVE_IDS_MAX distinct
+ * messageIds, ratePerSecond within its limit) and holds the body's values; queue
  * attributes round-trip through their JSON (queue_attrs_to_json) and a
  * refused change leaves them as they were.
  */
@@ -248,19 +249,38 @@ static void fuzz_attributes(const json_t *body)
 
 static void fuzz_redrive(const json_t *body)
 {
+    fuzz_scratch sc = {0};
+    api_alloc al = {fuzz_scratch_alloc, &sc};
     json_t *errors = json_array();
     redrive_in in;
-    int rc = api_redrive_parse(body, &in, errors);
+    int rc = api_redrive_parse(body, &in, errors, &al);
     outcome(rc, errors);
     if (rc == 0) {
-        static const char *const keys[] = {"maxMessages", "destination", NULL};
+        static const char *const keys[] = {"maxMessages", "destination", "messageIds",
+                                           "ratePerSecond", NULL};
         CHECK(!body || only_keys(body, keys));
         CHECK(in.max >= 1 && in.max <= LIMIT_REDRIVE_MAX);
+        CHECK(in.rate >= 1 && in.rate <= LIMIT_TASK_RATE_MAX);
         const json_t *d = json_object_get(body, "destination");
         CHECK(d ? in.destination == json_string_value(d) : in.destination == NULL);
         if (!json_object_get(body, "maxMessages")) CHECK(in.max == LIMIT_REDRIVE_MAX);
+        if (!json_object_get(body, "ratePerSecond")) CHECK(in.rate == LIMIT_TASK_RATE_DEFAULT);
+        const json_t *ids = json_object_get(body, "messageIds");
+        CHECK((ids != NULL) == (in.ids != NULL));
+        if (ids) { /* 1..max distinct ids of 1-64 characters, instead of maxMessages */
+            CHECK(!json_object_get(body, "maxMessages"));
+            CHECK(in.nids >= 1 && in.nids <= LIMIT_REDRIVE_IDS_MAX &&
+                  (size_t)in.nids == json_array_size(ids));
+            for (int i = 0; i < in.nids; i++) {
+                CHECK(in.ids[i] == json_string_value(json_array_get(ids, (size_t)i)));
+                CHECK(strlen(in.ids[i]) >= 1 && strlen(in.ids[i]) <= 64);
+                for (int k = 0; k < i; k++)
+                    CHECK(strcmp(in.ids[k], in.ids[i]) != 0);
+            }
+        }
     }
     json_decref(errors);
+    fuzz_scratch_free(&sc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
