@@ -5,6 +5,7 @@
 #include <string.h>
 #include "auth/auth.h"
 #include "http/api.h"
+#include "http/requests.h"
 #include "http/console.h"
 #include "http/static.h"
 #include "lib/verr.h"
@@ -206,21 +207,26 @@ int api_fail(http_req *r, json_t *errors)
     return 1;
 }
 
-int api_page_limit(http_req *r, int def, int max, int *out)
+int api_limit_parse(const char *lim, int def, int max, int *out, char *detail, size_t detail_len)
 {
-    const char *lim = http_req_query(r, "limit");
     *out = def;
     if (!lim) return 0;
     char *end;
     long v = strtol(lim, &end, 10);
     if (!*lim || *end || v < 1 || v > max) {
-        char d[64];
-        snprintf(d, sizeof d, "limit must be an integer between 1 and %d", max);
-        http_reply_problem(r, ORD_EINVAL, d, NULL);
-        return 1;
+        snprintf(detail, detail_len, "limit must be an integer between 1 and %d", max);
+        return ORD_EINVAL;
     }
     *out = (int)v;
     return 0;
+}
+
+int api_page_limit(http_req *r, int def, int max, int *out)
+{
+    char d[64];
+    if (!api_limit_parse(http_req_query(r, "limit"), def, max, out, d, sizeof d)) return 0;
+    http_reply_problem(r, ORD_EINVAL, d, NULL);
+    return 1;
 }
 
 queue *api_queue(http_req *r)
