@@ -53,11 +53,8 @@ static int make_parent(const char *path)
 
 static int open_store(const config *cfg, store **st)
 {
-    if (!strncmp(cfg->db, "postgres://", 11) || !strncmp(cfg->db, "postgresql://", 13)) {
-        log_error("serve", "PostgreSQL is not supported by this build yet", NULL);
-        return ORD_ECONFIG;
-    }
-    if (make_parent(cfg->db)) {
+    int url = !strncmp(cfg->db, "postgres://", 11) || !strncmp(cfg->db, "postgresql://", 13);
+    if (!url && make_parent(cfg->db)) {
         log_error("serve", "cannot create the database directory", "db", cfg->db, NULL);
         return ORD_EIO;
     }
@@ -324,7 +321,9 @@ int cmd_serve(int argc, char **argv)
     if ((rc = http_server_start(&ho, &srv))) goto out;
     if ((rc = add_alarms(cfg, a.alarms)) || (rc = alarms_start(a.alarms))) goto out;
     atomic_store(&a.ready, 1);
-    log_info("serve", "serving", "listen", cfg->listen, "db", cfg->db, "#schemaVersion",
+    char db[LIMIT_DB_URL_MAX + 1];
+    store_path_redact(cfg->db, db, sizeof db);
+    log_info("serve", "serving", "listen", cfg->listen, "db", db, "#schemaVersion",
              (int64_t)store_schema_version(st), "#queues", (int64_t)queue_count(qs), "#rules",
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
 
@@ -387,7 +386,9 @@ int cmd_migrate(int argc, char **argv)
     store *st = NULL;
     int rc = id_init();
     if (!rc) rc = open_store(cfg, &st);
-    if (!rc) printf("database %s at schema version %d\n", cfg->db, store_schema_version(st));
+    char db[LIMIT_DB_URL_MAX + 1];
+    store_path_redact(cfg->db, db, sizeof db);
+    if (!rc) printf("database %s at schema version %d\n", db, store_schema_version(st));
     store_close(st);
     config_free(cfg);
     if (rc) fprintf(stderr, "orderly migrate: %s\n", err_msg(rc));

@@ -4,11 +4,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "lib/err.h"
 #include "lib/id.h"
+#include "store/migrate.h"
+#include "store/pg_sql.h"
 #include "store/sqlite_sql.h"
 #include "store/store.h"
 #include "testutil.h"
@@ -69,9 +73,47 @@ static int64_t count_events_fresh(const char *path)
     return n;
 }
 
-Test(store, every_statement_has_sql)
+Test(store, every_statement_has_sql_in_every_backend)
 {
-    for (int i = 0; i < ST__COUNT; i++) cr_expect(sqlite_sql[i] != NULL, "statement %d has no SQLite text", i);
+    for (int i = 0; i < ST__COUNT; i++) {
+        cr_expect(sqlite_sql[i] != NULL, "statement %d has no SQLite text", i);
+        cr_expect(pg_sql[i] != NULL, "statement %d has no PostgreSQL text", i);
+        /* the PostgreSQL text uses $N; a ?N left from SQLite would not bind */
+        if (pg_sql[i]) cr_expect(strchr(pg_sql[i], '?') == NULL, "statement %d: '?' in %s", i, pg_sql[i]);
+    }
+}
+
+/* The same parameters on both: the highest placeholder number matches. */
+static int max_param(const char *sql, char mark)
+{
+    int m = 0;
+    for (const char *p = sql; (p = strchr(p, mark)); p++) {
+        int n = atoi(p + 1);
+        if (n > m) m = n;
+    }
+    return m;
+}
+
+Test(store, backends_take_the_same_parameters)
+{
+    for (int i = 0; i < ST__COUNT; i++) {
+        if (!sqlite_sql[i] || !pg_sql[i]) continue;
+        cr_expect_eq(max_param(sqlite_sql[i], '?'), max_param(pg_sql[i], '$'), "statement %d: %s vs %s", i,
+                     sqlite_sql[i], pg_sql[i]);
+    }
+}
+
+/* Every migration has its PostgreSQL twin with the same number and name. */
+Test(store, every_migration_has_a_postgres_twin)
+{
+    int n = 0, m = 0;
+    while (store_migrations_sqlite[n].version) n++;
+    while (store_migrations_pg[m].version) m++;
+    cr_assert_eq(n, m, "%d SQLite migrations, %d PostgreSQL", n, m);
+    for (int i = 0; i < n; i++) {
+        cr_expect_eq(store_migrations_sqlite[i].version, store_migrations_pg[i].version);
+        cr_expect_str_eq(store_migrations_sqlite[i].name, store_migrations_pg[i].name);
+    }
 }
 
 Test(store, migrations_ran)
@@ -341,4 +383,19 @@ Test(store, probe_reports_a_failed_write_and_the_recovery)
     cr_assert_geq(t2, t1);
     struct ev e = {.id = "after-recovery"};
     cr_assert_eq(store_run(st, insert_event, &e), 0, "writes work again");
+}
+
+Test(store, urls_are_logged_without_their_password)
+{
+    char out[256];
+    store_path_redact("postgresql://app:s3cret@db.example:5432/orderly?sslmode=require", out, sizeof out);
+    cr_expect_str_eq(out, "postgresql://app:***@db.example:5432/orderly?sslmode=require");
+    store_path_redact("postgres://db/orderly?user=app&password=s3cret&sslmode=require", out, sizeof out);
+    cr_expect_str_eq(out, "postgres://db/orderly?user=app&password=***&sslmode=require");
+    store_path_redact("postgres://app@db/orderly", out, sizeof out);
+    cr_expect_str_eq(out, "postgres://app@db/orderly");
+    store_path_redact("data/dev.db", out, sizeof out);
+    cr_expect_str_eq(out, "data/dev.db");
+    store_path_redact("postgres://a:b@h/d", out, 8);
+    cr_expect_str_eq(out, "postgre");
 }

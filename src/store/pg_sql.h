@@ -1,0 +1,13 @@
+/* pg_sql.h - SQL text per statement id for the PostgreSQL backend. */
+#ifndef ORDERLY_PG_SQL_H
+#define ORDERLY_PG_SQL_H
+#include "store/stmts.h"
+
+extern const char *const pg_sql[ST__COUNT];
+/* 1 for a statement whose PostgreSQL text says ON CONFLICT DO NOTHING where
+ * SQLite raises a constraint error: when it changes no row, store_step
+ * answers ORD_ECONFLICT as on SQLite, and the transaction stays usable (a
+ * PostgreSQL error would spoil the unit's savepoint). */
+extern const unsigned char pg_sql_conflict_if_none[ST__COUNT];
+
+#endif
