@@ -433,7 +433,17 @@ static int pg_step(store_stmt *bst)
         if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
             rc = result_error(c, st, r);
             PQclear(r);
-            return rc;
+            /* a reader finds out that the database restarted when it next
+             * reads: it reconnects and reads again at once (reads repeat
+             * safely; the writer's units may not, they fail instead) */
+            if (rc != ORD_ENOTREADY || c->base.writer || conn_connect(c, 1) || stmt_prepare(c, st)) return rc;
+            r = PQexecPrepared(c->pg, name, st->nparams, st->vals, st->lens, st->fmts, 1);
+            t = PQresultStatus(r);
+            if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
+                rc = result_error(c, st, r);
+                PQclear(r);
+                return rc;
+            }
         }
         st->res = r;
         st->nrows = PQntuples(r);

@@ -171,12 +171,12 @@ class Cluster:
 
     def psql(self, sql, db="postgres", check=True):
         """Runs sql with psql; returns the rows as lists of strings."""
-        r = subprocess.run([os.path.join(self.bin, "psql"), "-X", "-q", "-A", "-t", "-F", "\t",
+        r = subprocess.run([os.path.join(self.bin, "psql"), "-X", "-q", "-A", "-t", "-F", "\t", "-P", "null=\\N",
                             "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                             "-d", db, "-c", sql], capture_output=True, text=True)
         if check and r.returncode != 0:
             raise RuntimeError("psql failed (%s): %s" % (sql[:200], r.stderr.strip()))
-        return [line.split("\t") for line in r.stdout.splitlines() if line != ""]
+        return [[None if v == "\\N" else v for v in line.split("\t")] for line in r.stdout.splitlines() if line != ""]
 
     def database(self, name):
         """Creates database name once; returns its URL."""

@@ -12,6 +12,10 @@
              with database disconnected, /ready 503, an order POST fails and
              leaves nothing; /health (liveness) stays 200.  Limit restored:
              /ready and /api/health recover without a restart.
+  db down    (PostgreSQL) the test's PostgreSQL is stopped with -m immediate:
+             the same checks (an order answered 503, never 202; health and
+             ready 503, liveness 200); PostgreSQL started again: /ready and
+             /api/health recover without a restart of orderly.
 """
 import json
 import os
@@ -21,7 +25,7 @@ import socket
 import subprocess
 import time
 import http.client
-from harness import SRC, Server, run, check, eq, do_request
+from harness import SRC, PG, Server, run, check, eq, do_request, pg_cluster
 
 FUNCTIONS = {"order-processor", "payment-processor", "notification-processor"}
 
@@ -174,43 +178,69 @@ def start_ignoring_sigxfsz(srv):
     srv.wait_ready()
 
 
-def test_degraded_when_the_disk_is_full():
-    srv = Server(env="hf", config=make_config())
-    start_ignoring_sigxfsz(srv)
-    pid = srv.proc.pid
-    soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
-    try:
-        st, _, b = srv.request("GET", "/api/health")
-        eq(st, 200, "health before (body %r)" % b)
-        resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))   # every write(2) now fails
+def check_degraded(srv, oid):
+    """While writes fail: the order is refused, health and ready say so."""
+    st, _, b = srv.request("POST", "/api/orders", dict(order(oid), orderId=oid))
+    check(st >= 500, "an order while the database cannot write: %d %r" % (st, b))
+    st, _, b = srv.request("GET", "/api/health")
+    eq(st, 503, "health while the database cannot write (body %r)" % b)
+    comps = check_shape(b, "degraded")
+    db = comps["database"]
+    eq((db["status"], db["writable"]), ("disconnected", False), "database %r" % db)
+    eq(b["database"], {"status": "disconnected"}, "seed 004's database")
+    st, _, _ = srv.request("GET", "/ready")
+    eq(st, 503, "ready while the database cannot write")
+    st, _, b = srv.request("GET", "/health")
+    eq(st, 200, "liveness while the database cannot write")
+
+
+def check_recovered(srv, oid, timeout=15):
+    end = time.time() + timeout  # no write happens: /ready's probe finds the recovery
+    while time.time() < end and srv.request("GET", "/ready")[0] != 200:
+        time.sleep(0.05)
+    st, _, _ = srv.request("GET", "/ready")
+    eq(st, 200, "ready after the database recovered")
+    st, _, b = srv.request("GET", "/api/health")
+    eq(st, 200, "health after (body %r)" % b)
+    st, _, b = srv.request("GET", "/api/orders/" + oid)
+    eq(st, 404, "the order refused meanwhile does not exist")
+    st, _, b = srv.request("POST", "/api/orders", dict(order(oid + "-after"), orderId=oid + "-after"))
+    eq(st, 202, "an order after the recovery (body %r)" % b)
+
+
+if not PG:
+    def test_degraded_when_the_disk_is_full():
+        srv = Server(env="hf", config=make_config())
+        start_ignoring_sigxfsz(srv)
+        pid = srv.proc.pid
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
         try:
-            st, _, b = srv.request("POST", "/api/orders", dict(order("full-1"), orderId="full-1"))
-            check(st >= 500, "an order on a full disk: %d %r" % (st, b))
             st, _, b = srv.request("GET", "/api/health")
-            eq(st, 503, "health on a full disk (body %r)" % b)
-            comps = check_shape(b, "degraded")
-            db = comps["database"]
-            eq((db["status"], db["writable"]), ("disconnected", False), "database %r" % db)
-            eq(b["database"], {"status": "disconnected"}, "seed 004's database")
-            st, _, _ = srv.request("GET", "/ready")
-            eq(st, 503, "ready on a full disk")
-            st, _, b = srv.request("GET", "/health")
-            eq(st, 200, "liveness on a full disk")
+            eq(st, 200, "health before (body %r)" % b)
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))   # every write(2) now fails
+            try:
+                check_degraded(srv, "full-1")
+            finally:
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
+            check_recovered(srv, "full-1")
         finally:
-            resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
-        end = time.time() + 10          # no write happens: /ready's probe finds the recovery
-        while time.time() < end and srv.request("GET", "/ready")[0] != 200:
-            time.sleep(0.05)
-        st, _, _ = srv.request("GET", "/ready")
-        eq(st, 200, "ready after the disk has room again")
-        st, _, b = srv.request("GET", "/api/health")
-        eq(st, 200, "health after (body %r)" % b)
-        st, _, b = srv.request("GET", "/api/orders/full-1")
-        eq(st, 404, "the order refused on the full disk does not exist")
-        st, _, b = srv.request("POST", "/api/orders", dict(order("full-2"), orderId="full-2"))
-        eq(st, 202, "an order after the recovery (body %r)" % b)
-    finally:
-        eq(srv.stop(), 0, "exit code (log %s)" % srv.log_tail())
+            eq(srv.stop(), 0, "exit code (log %s)" % srv.log_tail())
+else:
+    def test_degraded_when_the_database_is_down():
+        srv = Server(env="hf", config=make_config())
+        srv.start()
+        pg = pg_cluster()
+        try:
+            st, _, b = srv.request("GET", "/api/health")
+            eq(st, 200, "health before (body %r)" % b)
+            pg.stop("immediate")
+            try:
+                check_degraded(srv, "down-1")
+            finally:
+                pg.start()
+            check_recovered(srv, "down-1")
+        finally:
+            eq(srv.stop(), 0, "exit code (log %s)" % srv.log_tail())
 
 
 run(globals())

@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "lib/err.h"
@@ -18,12 +17,12 @@
 #include "testutil.h"
 
 static store *st;
-static const char *dbpath;
+static char dbpath[512];
 
 static void setup(void)
 {
     id_init();
-    dbpath = test_db_path("store.db");
+    snprintf(dbpath, sizeof dbpath, "%s", test_db_path("store.db"));
     store_opts o = {.path = dbpath, .pending_max = 100000, .batch_max = 1024};
     cr_assert_eq(store_open(&st, &o), 0);
 }
@@ -61,16 +60,7 @@ static int insert_event(store_conn *tx, void *arg)
 static int64_t count_events_fresh(const char *path)
 {
     /* a separate connection sees only committed data */
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    int64_t n = -1;
-    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &q, NULL) == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
-    }
-    sqlite3_close(db);
-    return n;
+    return test_db_scalar(path, "SELECT count(*) FROM events");
 }
 
 Test(store, every_statement_has_sql_in_every_backend)
@@ -143,15 +133,9 @@ struct done_check {
 static void done_visible(void *arg, int rc)
 {
     struct done_check *d = arg;
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    int found = 0;
-    sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL);
-    sqlite3_prepare_v2(db, "SELECT 1 FROM events WHERE id=?1", -1, &q, NULL);
-    sqlite3_bind_text(q, 1, d->e.id, -1, SQLITE_STATIC);
-    found = sqlite3_step(q) == SQLITE_ROW;
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE id='%s'", d->e.id);
+    int found = test_db_scalar(dbpath, sql) == 1;
     if (rc == 0 && found)
         atomic_fetch_add(d->ok, 1);
     else
@@ -310,7 +294,8 @@ Test(store, close_runs_pending_units)
 {
     static struct ev e[500];
     store *s2;
-    const char *p = test_db_path("close.db");
+    char p[512];
+    snprintf(p, sizeof p, "%s", test_db_path("close.db"));
     store_opts o = {.path = p};
     cr_assert_eq(store_open(&s2, &o), 0);
     for (int i = 0; i < 500; i++) {
@@ -358,6 +343,7 @@ static int write_failed(void)
  * again store_probe() finds out without any other write. */
 Test(store, probe_reports_a_failed_write_and_the_recovery)
 {
+    if (test_pg()) cr_skip_test("SQLite: a full disk under the process (PostgreSQL: lost_connection_*)");
     int64_t t1 = 0, t2 = 0;
     cr_assert_eq(store_run(st, probe, NULL), 0);
     cr_assert_eq(store_probe_read(st, &t1), 0);
@@ -398,4 +384,45 @@ Test(store, urls_are_logged_without_their_password)
     cr_expect_str_eq(out, "data/dev.db");
     store_path_redact("postgres://a:b@h/d", out, 8);
     cr_expect_str_eq(out, "postgre");
+}
+
+/* PostgreSQL: the writer's connection is cut (pg_terminate_backend, as a
+ * database restart or a network fault would): the batch fails with
+ * ORD_ENOTREADY (503, nothing acknowledged), units are refused at once while
+ * the store is down, the writer reconnects with backoff, and a probe finds
+ * writes working again. */
+Test(store, lost_connection_refuses_then_recovers)
+{
+    if (!test_pg()) cr_skip_test("PostgreSQL only");
+    struct ev e = {.id = "before"};
+    cr_assert_eq(store_run(st, insert_event, &e), 0);
+    cr_assert_eq(test_db_scalar(dbpath, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                         "WHERE application_name = 'orderly-writer' AND pid <> pg_backend_pid() "
+                                         "AND query NOT LIKE '%pg_terminate_backend%') t"),
+                 1, "one writer connection terminated");
+    struct ev lost = {.id = "lost"};
+    int rc = store_run(st, insert_event, &lost);
+    cr_assert_eq(rc, ORD_ENOTREADY, "the unit on the lost connection: %s", err_name(rc));
+    store_stats_t ss;
+    store_stats(st, &ss);
+    cr_assert_eq(ss.write_failed, 1);
+    /* until the writer is back, units are refused without waiting */
+    int refused = 0, ok = 0;
+    for (int i = 0; i < 400 && !ok; i++) {
+        struct ev x;
+        snprintf(x.id, sizeof x.id, "after-%d", i);
+        rc = store_run(st, insert_event, &x);
+        if (rc == ORD_ENOTREADY) refused++;
+        else if (rc == 0) ok = 1;
+        else cr_assert_fail("unexpected %s", err_name(rc));
+        if (!ok) usleep(10000);
+    }
+    cr_expect_gt(refused, 0, "no unit was refused while down");
+    cr_assert(ok, "the writer did not reconnect");
+    store_probe(st);
+    for (int i = 0; i < 2000 && write_failed(); i++) usleep(1000);
+    cr_assert_eq(write_failed(), 0, "probe did not notice the recovery");
+    store_stats(st, &ss);
+    cr_expect_geq(ss.reconnects, 1);
+    cr_expect_eq(count_events_fresh(dbpath), 2, "before + the first after: the lost unit left nothing");
 }
