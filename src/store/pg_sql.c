@@ -126,3 +126,9 @@ const unsigned char pg_sql_conflict_if_none[ST__COUNT] = {
     [ST_QUEUE_INSERT] = 1,   [ST_EVENT_INSERT] = 1,        [ST_PRODUCT_INSERT] = 1, [ST_ORDER_INSERT] = 1,
     [ST_PAYMENT_INSERT] = 1, [ST_NOTIFICATION_INSERT] = 1, [ST_IDEMKEY_PUT] = 1,
 };
+
+const unsigned char pg_sql_deferrable[ST__COUNT] = {
+    [ST_MSG_INSERT] = 1,   [ST_ITEM_INSERT] = 1,   [ST_ORDER_UPDATE] = 1,    [ST_ORDER_ATTEMPT] = 1,
+    [ST_MSG_MOVE] = 1,     [ST_MSG_RETURN] = 1,    [ST_MSG_DELETE_ID] = 1,   [ST_HEALTH_PROBE] = 1,
+    [ST_QUEUE_UPDATE] = 1,
+};

@@ -9,5 +9,11 @@ extern const char *const pg_sql[ST__COUNT];
  * answers ORD_ECONFLICT as on SQLite, and the transaction stays usable (a
  * PostgreSQL error would spoil the unit's savepoint). */
 extern const unsigned char pg_sql_conflict_if_none[ST__COUNT];
+/* 1 for a statement that returns no rows and whose callers only pass a
+ * failure on (they never read store_changes nor tell one error from
+ * another): the writer sends it without waiting (libpq pipeline mode) and
+ * learns its outcome with the unit's next statement or at the unit's end,
+ * where a failure fails the unit as a whole.  When in doubt, leave it 0. */
+extern const unsigned char pg_sql_deferrable[ST__COUNT];
 
 #endif

@@ -110,6 +110,14 @@ struct pg_conn {
     int64_t retry_ms;   /* reader: next reconnect attempt (monotonic) */
     int64_t changes;    /* rows changed by the last write statement */
     uint64_t changes_total;
+    /* writer, in libpq pipeline mode: queries sent whose results are not
+     * read yet (their catalog ids, in order), how many of them are the
+     * current unit's deferred statements, and the first error among them */
+    int pipeline;
+    int *pend;
+    int npend, cappend, pend_stmts;
+    int perr, need_sync;
+    uint64_t round_trips, statements; /* for the log line at close */
     pg_stmt stmts[ST__COUNT];
 };
 
@@ -134,6 +142,18 @@ typedef struct pg_store {
 
 #define PC(c) ((pg_conn *)(c))
 #define PS(st) ((pg_stmt *)(st))
+#define PIPELINE_DEFER_MAX 256 /* deferred statements sent before the writer reads their results */
+
+static int result_error(pg_conn *c, pg_stmt *st, PGresult *r);
+static void w_resync_read(pg_conn *c);
+
+/* The writer uses pipeline mode unless ORDERLY_PG_PIPELINE=0 (a diagnostic:
+ * docs/operations.md compares the two). */
+static int pipeline_wanted(void)
+{
+    const char *v = getenv("ORDERLY_PG_PIPELINE");
+    return !(v && !strcmp(v, "0"));
+}
 
 /* ---- connections ------------------------------------------------------- */
 
@@ -205,6 +225,7 @@ static void pg_conn_close(store_conn *bc)
     if (!c) return;
     for (int i = 0; i < ST__COUNT; i++) stmt_clear(&c->stmts[i]);
     PQfinish(c->pg);
+    free(c->pend);
     free(c->base.hooks);
     free(c);
 }
@@ -272,6 +293,20 @@ static pg_conn *conn_new(store *s, int writer)
     return c;
 }
 
+/* Writer: after the setup, queries are sent without waiting (see w_*). */
+static int pipeline_enter(pg_conn *c)
+{
+    c->npend = c->pend_stmts = c->perr = c->need_sync = 0;
+    c->pipeline = 0;
+    if (!pipeline_wanted()) return 0;
+    if (!PQenterPipelineMode(c->pg)) {
+        log_error("store", "cannot enter pipeline mode", "error", PQerrorMessage(c->pg), NULL);
+        return ORD_ESTORE;
+    }
+    c->pipeline = 1;
+    return 0;
+}
+
 /* (Re)connects c; 0, or ORD_ENOTREADY with c->broken set. */
 static int conn_connect(pg_conn *c, int quiet)
 {
@@ -282,6 +317,7 @@ static int conn_connect(pg_conn *c, int quiet)
     c->pg = connect_db(ps->url, c->base.writer ? "writer" : "reader", quiet);
     if (!c->pg) return ORD_ENOTREADY;
     int rc = conn_setup(c);
+    if (!rc && c->base.writer) rc = pipeline_enter(c);
     if (rc) {
         PQfinish(c->pg);
         c->pg = NULL;
@@ -300,6 +336,137 @@ static int pg_reader_open(store *s, store_conn **out)
     if (conn_connect(c, 0)) c->retry_ms = clock_mono_ms() + LIMIT_STORE_RECONNECT_MS_MIN;
     *out = &c->base;
     return 0;
+}
+
+/* ---- the writer's pipeline ----------------------------------------------
+ *
+ * BEGIN, SAVEPOINT, RELEASE, ROLLBACK TO and the deferrable statements
+ * (pg_sql_deferrable) are sent without waiting; a statement whose rows or
+ * outcome the unit needs is sent, the output flushed, and every result
+ * read in order up to its own.  So a unit costs one round trip per such
+ * statement (plus one at its end when it ends with deferred ones), not one
+ * per statement.  A failure makes the server skip everything up to the next
+ * Sync: the writer then syncs at once, and the unit fails (its savepoint is
+ * rolled back like any failed unit's).  COMMIT ends with a Sync. */
+
+static void w_lost(pg_conn *c)
+{
+    c->broken = 1;
+    c->npend = c->pend_stmts = 0;
+    if (!c->perr) c->perr = ORD_ENOTREADY;
+}
+
+static int w_send(pg_conn *c, pg_stmt *st)
+{
+    char name[16];
+    snprintf(name, sizeof name, "s%d", (int)st->id);
+    if (c->npend == c->cappend) {
+        int cap = c->cappend ? c->cappend * 2 : 64;
+        int *p = realloc(c->pend, (size_t)cap * sizeof *p);
+        if (!p) return ORD_ENOMEM;
+        c->pend = p;
+        c->cappend = cap;
+    }
+    if (!PQsendQueryPrepared(c->pg, name, st->nparams, st->vals, st->lens, st->fmts, 1)) {
+        w_lost(c);
+        return ORD_ENOTREADY;
+    }
+    c->pend[c->npend++] = (int)st->id;
+    c->statements++;
+    return 0;
+}
+
+/* One query's result and the NULL that ends it; NULL when the connection
+ * is lost. */
+static PGresult *w_result(pg_conn *c)
+{
+    PGresult *r = PQgetResult(c->pg);
+    if (!r) return NULL;
+    if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+        PGresult *end = PQgetResult(c->pg);
+        if (end) PQclear(end); /* not expected: one result per query */
+    }
+    return r;
+}
+
+/* Reads the results of the queries sent (output already flushed); keeps
+ * the last one in *last when last is not NULL.  Errors go to c->perr. */
+static void w_collect(pg_conn *c, PGresult **last)
+{
+    for (int i = 0; i < c->npend; i++) {
+        PGresult *r = w_result(c);
+        if (!r) {
+            w_lost(c);
+            return;
+        }
+        ExecStatusType t = PQresultStatus(r);
+        if (t == PGRES_FATAL_ERROR) {
+            int rc = result_error(c, &c->stmts[c->pend[i]], r);
+            if (!c->perr) c->perr = rc;
+            c->need_sync = 1;
+            if (c->broken) {
+                PQclear(r);
+                w_lost(c);
+                return;
+            }
+        } else if (t == PGRES_PIPELINE_ABORTED) {
+            if (!c->perr) c->perr = ORD_ESTORE;
+            c->need_sync = 1;
+        } else if (t == PGRES_COMMAND_OK && pg_sql_deferrable[c->pend[i]]) {
+            c->changes_total += (uint64_t)atoll(PQcmdTuples(r));
+        }
+        if (last && i == c->npend - 1)
+            *last = r;
+        else
+            PQclear(r);
+    }
+    c->npend = 0;
+    c->pend_stmts = 0;
+}
+
+/* After a failure: a Sync, and everything up to it read. */
+static void w_resync(pg_conn *c)
+{
+    if (c->broken) return;
+    if (!PQpipelineSync(c->pg)) {
+        w_lost(c);
+        return;
+    }
+    w_resync_read(c);
+}
+
+/* Reads up to the result of a Sync already sent. */
+static void w_resync_read(pg_conn *c)
+{
+    if (c->broken) return;
+    for (int nulls = 0; nulls < 4;) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) {
+            if (conn_lost(c->pg)) break;
+            nulls++;
+            continue;
+        }
+        ExecStatusType t = PQresultStatus(r);
+        PQclear(r);
+        if (t == PGRES_PIPELINE_SYNC) {
+            c->need_sync = 0;
+            return;
+        }
+    }
+    w_lost(c);
+}
+
+/* Flushes what was sent and reads every result (the last into *last). */
+static void w_drain(pg_conn *c, PGresult **last)
+{
+    if (c->broken || !c->npend) return;
+    if (!PQsendFlushRequest(c->pg) || PQflush(c->pg)) {
+        w_lost(c);
+        return;
+    }
+    c->round_trips++;
+    w_collect(c, last);
+    if (c->need_sync) w_resync(c);
 }
 
 /* ---- statements ------------------------------------------------------- */
@@ -416,6 +583,44 @@ static int result_error(pg_conn *c, pg_stmt *st, PGresult *r)
     return ORD_ESTORE;
 }
 
+/* Keeps a statement's successful result; STORE_DONE, or ORD_ECONFLICT for
+ * an ON CONFLICT DO NOTHING that changed nothing. */
+static int stmt_result(pg_conn *c, pg_stmt *st, PGresult *r)
+{
+    st->res = r;
+    st->nrows = PQntuples(r);
+    st->row = -1;
+    const char *tag = PQcmdStatus(r);
+    if (!strncmp(tag, "INSERT", 6) || !strncmp(tag, "UPDATE", 6) || !strncmp(tag, "DELETE", 6)) {
+        c->changes = atoll(PQcmdTuples(r));
+        c->changes_total += (uint64_t)c->changes;
+        if (pg_sql_conflict_if_none[st->id] && c->changes == 0) return ORD_ECONFLICT;
+    }
+    return STORE_DONE;
+}
+
+/* The writer's step in pipeline mode (the first call of a statement). */
+static int w_step(pg_conn *c, pg_stmt *st)
+{
+    int rc = w_send(c, st);
+    if (rc) return rc;
+    if (pg_sql_deferrable[st->id]) { /* its outcome comes with the next read */
+        c->pend_stmts++;
+        c->changes = 0;
+        if (c->npend >= PIPELINE_DEFER_MAX) w_drain(c, NULL);
+        if (c->perr) c->failed = 1;
+        return c->perr ? c->perr : STORE_DONE;
+    }
+    PGresult *r = NULL;
+    w_drain(c, &r);
+    if (c->perr) {
+        c->failed = 1;
+        PQclear(r);
+        return c->perr;
+    }
+    return stmt_result(c, st, r);
+}
+
 static int pg_step(store_stmt *bst)
 {
     pg_stmt *st = PS(bst);
@@ -426,8 +631,12 @@ static int pg_step(store_stmt *bst)
         if (c->failed) return ORD_ESTORE; /* the unit's savepoint is spoiled already */
         int rc;
         if (!stmt_ready(c, st)) return ORD_ENOTREADY; /* pg_prep could not prepare it */
+        if (c->pipeline && (rc = w_step(c, st)) != STORE_DONE) return rc;
+        if (c->pipeline) goto rows;
         char name[16];
         snprintf(name, sizeof name, "s%d", (int)st->id);
+        c->round_trips++;
+        c->statements++;
         PGresult *r = PQexecPrepared(c->pg, name, st->nparams, st->vals, st->lens, st->fmts, 1);
         ExecStatusType t = PQresultStatus(r);
         if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
@@ -445,16 +654,9 @@ static int pg_step(store_stmt *bst)
                 return rc;
             }
         }
-        st->res = r;
-        st->nrows = PQntuples(r);
-        st->row = -1;
-        const char *tag = PQcmdStatus(r);
-        if (!strncmp(tag, "INSERT", 6) || !strncmp(tag, "UPDATE", 6) || !strncmp(tag, "DELETE", 6)) {
-            c->changes = atoll(PQcmdTuples(r));
-            c->changes_total += (uint64_t)c->changes;
-            if (pg_sql_conflict_if_none[st->id] && c->changes == 0) return ORD_ECONFLICT;
-        }
+        if ((rc = stmt_result(c, st, r)) != STORE_DONE) return rc;
     }
+rows:
     if (st->row + 1 < st->nrows) {
         st->row++;
         return STORE_ROW;
@@ -554,11 +756,46 @@ static int pg_tx(store_conn *w, store_txop op)
         [STORE_TX_BEGIN] = "BEGIN",           [STORE_TX_SAVEPOINT] = "SAVEPOINT u", [STORE_TX_RELEASE] = "RELEASE u",
         [STORE_TX_ROLLBACK_TO] = "ROLLBACK TO u", [STORE_TX_COMMIT] = "COMMIT",    [STORE_TX_ROLLBACK] = "ROLLBACK",
     };
+    static const store_stmt_id ids[] = {
+        [STORE_TX_BEGIN] = ST_BEGIN,           [STORE_TX_SAVEPOINT] = ST_SAVEPOINT, [STORE_TX_RELEASE] = ST_RELEASE,
+        [STORE_TX_ROLLBACK_TO] = ST_ROLLBACK_TO, [STORE_TX_COMMIT] = ST_COMMIT,     [STORE_TX_ROLLBACK] = ST_ROLLBACK,
+    };
     pg_conn *c = PC(w);
     if (c->broken) return ORD_ENOTREADY;
-    if (op == STORE_TX_SAVEPOINT || op == STORE_TX_ROLLBACK_TO) c->failed = 0;
-    int rc = exec_cmd(c->pg, sql[op], op == STORE_TX_ROLLBACK);
-    if (rc == ORD_ENOTREADY) c->broken = 1;
+    if (!c->pipeline) {
+        if (op == STORE_TX_SAVEPOINT || op == STORE_TX_ROLLBACK_TO) c->failed = 0;
+        int rc = exec_cmd(c->pg, sql[op], op == STORE_TX_ROLLBACK);
+        c->round_trips++;
+        c->statements++;
+        if (rc == ORD_ENOTREADY) c->broken = 1;
+        return rc;
+    }
+    if (op == STORE_TX_BEGIN) c->perr = 0;
+    if (op == STORE_TX_ROLLBACK_TO && c->need_sync) w_resync(c);
+    int rc = w_send(c, &c->stmts[ids[op]]);
+    if (rc) return rc;
+    if (op == STORE_TX_SAVEPOINT || op == STORE_TX_ROLLBACK_TO) c->failed = 0, c->perr = 0;
+    if (op != STORE_TX_COMMIT && op != STORE_TX_ROLLBACK) return 0;
+    /* the end of the transaction: a Sync, and every result read */
+    PGresult *r = NULL;
+    if (!PQpipelineSync(c->pg)) {
+        w_lost(c);
+        return ORD_ENOTREADY;
+    }
+    c->round_trips++;
+    int perr = c->perr;
+    c->perr = 0;
+    w_collect(c, &r);
+    rc = c->broken ? ORD_ENOTREADY : 0;
+    if (!rc && op == STORE_TX_COMMIT) {
+        /* COMMIT of a transaction that an error aborted answers ROLLBACK */
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT"))
+            rc = c->perr ? c->perr : perr ? perr : ORD_ESTORE;
+    }
+    PQclear(r);
+    c->need_sync = 1; /* the Sync's own result is still to be read */
+    w_resync_read(c);
+    c->perr = 0;
     return rc;
 }
 
@@ -567,7 +804,10 @@ static int pg_unit_end(store_conn *w)
     pg_conn *c = PC(w);
     for (int i = 0; i < ST__COUNT; i++)
         if (c->stmts[i].res) pg_reset(&c->stmts[i].base);
+    /* deferred statements of the unit: their outcome decides the unit's */
+    if (c->pipeline && c->pend_stmts) w_drain(c, NULL);
     if (c->broken) return ORD_ENOTREADY;
+    if (c->perr) return c->perr;
     return c->failed ? ORD_ESTORE : 0;
 }
 
@@ -900,6 +1140,7 @@ static int pg_open(store *s, const store_opts *o, store_conn **writer, int *sche
     if (!rc) rc = learn_schema(ps, w->pg);
     if (!rc) rc = migrate(w->pg, schema_version);
     if (!rc) rc = conn_setup(w);
+    if (!rc) rc = pipeline_enter(w);
     if (!rc && pthread_create(&ps->thread, NULL, service_main, ps)) rc = ORD_EINTERNAL;
     if (rc) {
         if (rc == ORD_ENOTREADY) log_error("store", "cannot reach the database", NULL);
@@ -921,6 +1162,9 @@ static void pg_close(store *s, store_conn *writer)
     pthread_mutex_unlock(&ps->mu);
     wake_service(ps);
     if (ps->thread_started) pthread_join(ps->thread, NULL);
+    pg_conn *w = PC(writer);
+    log_info("store", "writer closed", "#statements", (int64_t)w->statements, "#roundTrips", (int64_t)w->round_trips,
+             "pipeline", w->pipeline ? "on" : "off", NULL);
     pg_conn_close(writer);
     store_backend_set(s, NULL);
     ps_free(ps);

@@ -426,3 +426,60 @@ Test(store, lost_connection_refuses_then_recovers)
     cr_expect_geq(ss.reconnects, 1);
     cr_expect_eq(count_events_fresh(dbpath), 2, "before + the first after: the lost unit left nothing");
 }
+
+/* A unit whose statement violates a CHECK, in one batch between good units:
+ * it fails alone with ORD_ECONFLICT, also when the statement's outcome is
+ * only learnt at the end of the unit (PostgreSQL sends ITEM_INSERT without
+ * waiting: store_exec says 0 and the unit returns 0 as if it had worked). */
+struct bad_item {
+    struct ev e;
+    int bad;
+    int rc;
+    atomic_int *ndone;
+};
+
+static int item_unit(store_conn *tx, void *arg)
+{
+    struct bad_item *b = arg;
+    int rc = insert_event(tx, &b->e);
+    if (rc) return rc;
+    store_stmt *s = store_prep(tx, ST_ITEM_INSERT);
+    store_bind_i64(s, 1, b->e.seq);
+    store_bind_i64(s, 2, 0);
+    store_bind_str(s, 3, "sku");
+    store_bind_i64(s, 4, b->bad ? 0 : 1); /* qty > 0 is a CHECK */
+    store_bind_null(s, 5);
+    return store_exec(s); /* 0 on PostgreSQL even for the bad one: deferred */
+}
+
+static void item_done(void *arg, int rc)
+{
+    struct bad_item *b = arg;
+    b->rc = rc;
+    atomic_fetch_add(b->ndone, 1);
+}
+
+Test(store, a_failed_statement_fails_its_unit_even_when_learnt_late)
+{
+    enum { N = 60 };
+    static struct bad_item b[N];
+    atomic_int ndone = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(b[i].e.id, sizeof b[i].e.id, "item-%d", i);
+        b[i].bad = i % 4 == 1;
+        b[i].ndone = &ndone;
+        cr_assert_eq(store_submit(st, item_unit, item_done, &b[i]), 0);
+    }
+    while (atomic_load(&ndone) < N) usleep(1000);
+    int good = 0;
+    for (int i = 0; i < N; i++) {
+        if (b[i].bad) {
+            cr_expect_eq(b[i].rc, ORD_ECONFLICT, "unit %d: %s", i, err_name(b[i].rc));
+        } else {
+            cr_expect_eq(b[i].rc, 0, "unit %d: %s", i, err_name(b[i].rc));
+            good++;
+        }
+    }
+    cr_expect_eq(count_events_fresh(dbpath), good, "the failed units left no event");
+    cr_expect_eq(test_db_scalar(dbpath, "SELECT count(*) FROM order_items"), good, "nor an item");
+}
