@@ -32,6 +32,7 @@ struct orders {
      * empties it (and again if that write rolls back) */
     ord_price_slot prices[LIMIT_PRICE_CACHE_SLOTS];
     int nprices;
+    _Atomic int prices_stale; /* another node changed products: empty the cache before its next use */
 };
 
 typedef struct ord_product {

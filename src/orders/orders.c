@@ -212,6 +212,7 @@ const char *ord_effective_status(const ord_order *o)
 /* ---- lifecycle -------------------------------------------------------------- */
 
 static void *sweeper_main(void *arg);
+static void price_cache_signal(void *arg, int64_t key);
 
 int orders_open(store *st, queue_sys *qs, bus *b, const orders_config *cfg, orders **out)
 {
@@ -231,6 +232,11 @@ int orders_open(store *st, queue_sys *qs, bus *b, const orders_config *cfg, orde
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&o->cv, &ca);
     pthread_condattr_destroy(&ca);
+    int rc = store_signal_on(st, STORE_TOPIC_PRODUCTS, price_cache_signal, o);
+    if (rc) {
+        orders_close(o);
+        return rc;
+    }
     *out = o;
     return 0;
 }
@@ -245,6 +251,7 @@ int orders_start(orders *o)
 void orders_close(orders *o)
 {
     if (!o) return;
+    store_signal_off(o->st, STORE_TOPIC_PRODUCTS, price_cache_signal, o);
     if (o->started) {
         pthread_mutex_lock(&o->mu);
         o->stop = 1;
@@ -277,13 +284,24 @@ static void price_cache_hook(void *arg, int committed)
 static int price_cache_forget(store_conn *tx, orders *o)
 {
     price_cache_clear(o);
-    return store_after_commit(tx, price_cache_hook, o);
+    int rc = store_after_commit(tx, price_cache_hook, o);
+    /* other nodes' writers keep their own caches */
+    return rc ? rc : store_signal_tx(tx, STORE_TOPIC_PRODUCTS, 0);
+}
+
+/* Another node changed products: this writer's cache is emptied before its
+ * next use (the flag, because the cache is the writer thread's). */
+static void price_cache_signal(void *arg, int64_t key)
+{
+    (void)key;
+    atomic_store(&((orders *)arg)->prices_stale, 1);
 }
 
 /* The price snapshot of sku: 0 with *known set (price 0 when unknown), or a store error. */
 static int ord_price(store_conn *tx, orders *o, const char *sku, int64_t *price, int *known)
 {
     const uint32_t mask = LIMIT_PRICE_CACHE_SLOTS - 1;
+    if (atomic_load(&o->prices_stale) && atomic_exchange(&o->prices_stale, 0)) price_cache_clear(o);
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)sku; *p; p++) h = (h ^ *p) * 16777619u;
     for (h &= mask; o->prices[h].used; h = (h + 1) & mask)
@@ -893,7 +911,9 @@ static void *sweeper_main(void *arg)
         if (o->stop) break;
         pthread_mutex_unlock(&o->mu);
         int n;
-        int rc = orders_sweep(o, &n);
+        /* the cluster's periodic work: on the store's leader only (and
+         * correct if two nodes ever sweep at once: the rows are locked) */
+        int rc = store_is_leader(o->st) ? orders_sweep(o, &n) : 0;
         if (rc) log_error("orders", "sweep failed", "error", err_name(rc), NULL);
         pthread_mutex_lock(&o->mu);
     }

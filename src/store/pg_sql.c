@@ -5,7 +5,13 @@
  * redrive, retention or sweep picks) are claimed with FOR UPDATE SKIP LOCKED
  * so nodes never wait for each other's claims; inserts that may collide say
  * ON CONFLICT DO NOTHING (pg_sql_conflict_if_none); sums are counts with
- * FILTER (bigint, never numeric); a parameter tested for NULL has a type. */
+ * FILTER (bigint, never numeric); a parameter tested for NULL has a type.
+ *
+ * Units of several nodes run at once (SQLite's one writer runs them one
+ * after the other): a read inside a unit whose result decides the unit's
+ * writes locks the rows it reads (pg_sql_writer: the writer's text of a
+ * statement readers run too), so a unit sees no concurrent change, as on
+ * SQLite. */
 #include <stddef.h>
 #include "store/pg_sql.h"
 
@@ -89,9 +95,10 @@ const char *const pg_sql[ST__COUNT] = {
     [ST_ORDER_LIST_CUSTOMER] = "SELECT id FROM orders WHERE customer_id=$2 AND ($1::text IS NULL OR status=$1::text) "
                                "AND seq<$3 ORDER BY seq DESC LIMIT $4",
     [ST_ORDER_SEQ] = "SELECT seq FROM orders WHERE id=$1",
-    [ST_ORDER_EXPIRED] = "SELECT id FROM orders WHERE status='RESERVED' AND reserved_ms<$1 UNION ALL "
-                         "SELECT id FROM orders WHERE status='FAILED' AND failed_from='RESERVED' AND reserved_ms<$1 "
-                         "LIMIT $2",
+    /* locked: an order another node is changing is skipped, not expired
+     * under its feet (FOR UPDATE does not go with UNION, hence the OR) */
+    [ST_ORDER_EXPIRED] = "SELECT id FROM orders WHERE (status='RESERVED' OR (status='FAILED' AND "
+                         "failed_from='RESERVED')) AND reserved_ms<$1 LIMIT $2 FOR UPDATE SKIP LOCKED",
     [ST_ORDER_COUNT] = "SELECT count(*) FROM orders",
     [ST_ORDER_COUNT_SINCE] = "SELECT count(*) FROM orders WHERE created_ms>=$1",
     [ST_ORDER_BY_HOUR] = "SELECT created_ms/3600000,count(*) FROM orders WHERE created_ms>=$1 GROUP BY 1 ORDER BY 1",
@@ -131,4 +138,14 @@ const unsigned char pg_sql_deferrable[ST__COUNT] = {
     [ST_MSG_INSERT] = 1,   [ST_ITEM_INSERT] = 1,   [ST_ORDER_UPDATE] = 1,    [ST_ORDER_ATTEMPT] = 1,
     [ST_MSG_MOVE] = 1,     [ST_MSG_RETURN] = 1,    [ST_MSG_DELETE_ID] = 1,   [ST_HEALTH_PROBE] = 1,
     [ST_QUEUE_UPDATE] = 1,
+};
+
+/* On the writer's connection these texts replace the ones above. */
+const char *const pg_sql_writer[ST__COUNT] = {
+    /* the order state machine: every transition reads the order first */
+    [ST_ORDER_GET] = "SELECT o.seq,o.id,o.customer_id,o.status,o.reason,o.last_error,o.failed_from,o.payment_token,"
+                     "o.total_cents,o.units,o.request_hash,o.event_id,o.attempts,o.created_ms,o.updated_ms,"
+                     "o.reserved_ms,o.completed_ms,i.sku,i.qty,i.unit_price_cents "
+                     "FROM orders o LEFT JOIN order_items i ON i.order_seq=o.seq WHERE o.id=$1 ORDER BY i.line "
+                     "FOR UPDATE OF o",
 };

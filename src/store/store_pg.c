@@ -235,12 +235,13 @@ static int stmt_prepare(pg_conn *c, pg_stmt *st)
 {
     char name[16];
     snprintf(name, sizeof name, "s%d", (int)st->id);
-    PGresult *r = PQprepare(c->pg, name, pg_sql[st->id], 0, NULL);
+    const char *sql = c->base.writer && pg_sql_writer[st->id] ? pg_sql_writer[st->id] : pg_sql[st->id];
+    PGresult *r = PQprepare(c->pg, name, sql, 0, NULL);
     ExecStatusType t = PQresultStatus(r);
     PQclear(r);
     if (t != PGRES_COMMAND_OK) {
         if (conn_lost(c->pg)) return ORD_ENOTREADY;
-        log_error("store", "prepare failed", "sql", pg_sql[st->id], "error", PQerrorMessage(c->pg), NULL);
+        log_error("store", "prepare failed", "sql", sql, "error", PQerrorMessage(c->pg), NULL);
         CHECK(t == PGRES_COMMAND_OK); /* catalog SQL is code: a failure is a programmer error */
     }
     r = PQdescribePrepared(c->pg, name);

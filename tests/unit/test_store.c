@@ -63,6 +63,8 @@ static int64_t count_events_fresh(const char *path)
     return test_db_scalar(path, "SELECT count(*) FROM events");
 }
 
+static int max_param(const char *sql, char mark);
+
 Test(store, every_statement_has_sql_in_every_backend)
 {
     for (int i = 0; i < ST__COUNT; i++) {
@@ -70,6 +72,8 @@ Test(store, every_statement_has_sql_in_every_backend)
         cr_expect(pg_sql[i] != NULL, "statement %d has no PostgreSQL text", i);
         /* the PostgreSQL text uses $N; a ?N left from SQLite would not bind */
         if (pg_sql[i]) cr_expect(strchr(pg_sql[i], '?') == NULL, "statement %d: '?' in %s", i, pg_sql[i]);
+        if (pg_sql_writer[i])
+            cr_expect_eq(max_param(pg_sql_writer[i], '$'), max_param(pg_sql[i], '$'), "statement %d: writer text", i);
     }
 }
 
