@@ -4,7 +4,7 @@ ENV     ?= dev
 LISTEN  ?= 127.0.0.1:8080
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps build run test unit integ bench asan clean fmt
+.PHONY: all deps build run test unit integ pg bench asan clean fmt
 
 all: build
 
@@ -25,10 +25,13 @@ test: deps build
 	@cd $(BUILD) && ctest --output-on-failure -j 1
 
 unit: build
-	@cd $(BUILD) && ctest --output-on-failure -R '^unit\.'
+	@cd $(BUILD) && ctest --output-on-failure -R '^unit(-pg)?\.'
 
 integ: build
-	@cd $(BUILD) && ctest --output-on-failure -R '^integ\.'
+	@cd $(BUILD) && ctest --output-on-failure -R '^integ(-pg)?\.'
+
+pg: build
+	@cd $(BUILD) && ctest --output-on-failure -L pg
 
 bench: deps build
 	@bench/run-all.sh

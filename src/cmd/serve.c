@@ -4,7 +4,10 @@
  * queues (declared from the config, names prefixed with the environment) ->
  * bus rules -> functions -> HTTP -> alarms (evaluator thread).  The main
  * thread then waits for SIGTERM/SIGINT, and every MAINTENANCE_MS runs the
- * retention sweep.  On a signal: /ready goes 503, the listener closes, long
+ * retention sweep when this node is the store's leader (one node of a
+ * cluster on PostgreSQL; always on SQLite).  --mode api starts no function
+ * pollers; --mode worker serves only /health, /ready, /metrics and
+ * /api/health over HTTP.  On a signal: /ready goes 503, the listener closes, long
  * polls are answered, in-flight requests finish (up to http.drainSeconds),
  * pollers finish their batches, the alarms stop, the writer commits what is
  * pending, and the process exits 0.
@@ -52,11 +55,8 @@ static int make_parent(const char *path)
 
 static int open_store(const config *cfg, store **st)
 {
-    if (!strncmp(cfg->db, "postgres://", 11) || !strncmp(cfg->db, "postgresql://", 13)) {
-        log_error("serve", "PostgreSQL is not supported by this build yet", NULL);
-        return ORD_ECONFIG;
-    }
-    if (make_parent(cfg->db)) {
+    int url = !strncmp(cfg->db, "postgres://", 11) || !strncmp(cfg->db, "postgresql://", 13);
+    if (!url && make_parent(cfg->db)) {
         log_error("serve", "cannot create the database directory", "db", cfg->db, NULL);
         return ORD_EIO;
     }
@@ -129,10 +129,12 @@ static int add_functions(const config *cfg, fn_sys *fs)
         const config_function *f = &cfg->functions[i];
         char q[LIMIT_QUEUE_NAME_MAX + 1], err[LIMIT_CONFIG_ERR_MAX];
         if (config_resource_name(cfg, f->queue, q, sizeof q)) return ORD_ECONFIG;
+        /* an api node declares the functions (their stats, the topology) but polls nothing */
+        int enabled = f->enabled && strcmp(cfg->mode, "api");
         fn_config c = {f->name,           f->handler,        q,
                        f->batch_size,     f->batching_window_ms, f->max_concurrency,
                        f->backoff_base_ms, f->backoff_max_ms, f->idempotency_ttl_s,
-                       f->timeout_s,      f->enabled};
+                       f->timeout_s,      enabled};
         if (fn_add(fs, &c, err, sizeof err)) {
             fprintf(stderr, "orderly: config: functions[%zu]: %s\n", i, err);
             return ORD_ECONFIG;
@@ -159,6 +161,12 @@ static int alarm_event_unit(store_conn *tx, void *arg)
 static void alarm_publish(void *arg, const alarm_transition *t)
 {
     api *a = arg;
+    /* several nodes: the event is the cluster's, published once, by the
+     * leader (every node keeps its own state, log line and gauge) */
+    if (!store_is_leader(a->st)) {
+        log_info("alarms", "AlarmStateChanged left to the leader", "alarm", t->def->name, NULL);
+        return;
+    }
     alarm_event e = {.b = a->b};
     json_t *detail = alarm_transition_detail(t);
     bus_event ev = {
@@ -298,14 +306,17 @@ int cmd_serve(int argc, char **argv)
                     .per_ip_max = cfg->http.connections_per_ip,
                     .timeout_s = cfg->http.timeout_s,
                     .body_bytes_max = (size_t)cfg->http.body_bytes_max,
-                    .routes = api_routes,
+                    .routes = strcmp(cfg->mode, "worker") ? api_routes : api_worker_routes,
                     .app = &a,
                     .ready = api_ready,
                     .metrics = met};
     if ((rc = http_server_start(&ho, &srv))) goto out;
     if ((rc = add_alarms(cfg, a.alarms)) || (rc = alarms_start(a.alarms))) goto out;
     atomic_store(&a.ready, 1);
-    log_info("serve", "serving", "listen", cfg->listen, "db", cfg->db, "#schemaVersion",
+    char db[LIMIT_DB_URL_MAX + 1];
+    store_path_redact(cfg->db, db, sizeof db);
+    log_info("serve", "serving", "listen", cfg->listen, "db", db, "backend", store_backend_name(st), "mode", cfg->mode,
+             "#schemaVersion",
              (int64_t)store_schema_version(st), "#queues", (int64_t)queue_count(qs), "#rules",
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
 
@@ -315,7 +326,8 @@ int cmd_serve(int argc, char **argv)
         sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
         int64_t dropped;
-        if (sig < 0 && errno == EAGAIN) queue_sweep_retention(qs, &dropped);
+        /* retention is the cluster's periodic work: the leader's */
+        if (sig < 0 && errno == EAGAIN && store_is_leader(st)) queue_sweep_retention(qs, &dropped);
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);
@@ -369,7 +381,9 @@ int cmd_migrate(int argc, char **argv)
     store *st = NULL;
     int rc = id_init();
     if (!rc) rc = open_store(cfg, &st);
-    if (!rc) printf("database %s at schema version %d\n", cfg->db, store_schema_version(st));
+    char db[LIMIT_DB_URL_MAX + 1];
+    store_path_redact(cfg->db, db, sizeof db);
+    if (!rc) printf("database %s at schema version %d\n", db, store_schema_version(st));
     store_close(st);
     config_free(cfg);
     if (rc) fprintf(stderr, "orderly migrate: %s\n", err_msg(rc));

@@ -77,6 +77,7 @@ typedef struct config {
     char env[LIMIT_ENV_NAME_MAX + 1];     /* [a-z0-9][a-z0-9-]{0,31}; required */
     char listen[LIMIT_LISTEN_ADDR_MAX + 1]; /* HOST:PORT */
     char db[LIMIT_DB_URL_MAX + 1];        /* SQLite path or postgres:// URL; "data/<env>.db" */
+    char mode[8];                         /* all | api | worker: what this node runs */
     log_level log_level;                  /* LOG_DEBUG..LOG_ERROR */
     struct {
         int threads, connections_max, connections_per_ip, timeout_s, body_bytes_max, drain_s;

@@ -436,7 +436,8 @@ static void *sweeper_main(void *arg)
         if (atomic_load(&fs->stop)) break;
         pthread_mutex_unlock(&fs->mu);
         int64_t n;
-        fn_sweep_idempotency(fs, &n);
+        /* the cluster's periodic work: on the store's leader only */
+        if (store_is_leader(queue_sys_store(fs->qs))) fn_sweep_idempotency(fs, &n);
         pthread_mutex_lock(&fs->mu);
     }
     pthread_mutex_unlock(&fs->mu);

@@ -43,6 +43,12 @@ const http_route api_routes[] = {
     {0, 0, 0},
 };
 
+const http_route api_worker_routes[] = {
+    {"GET", "/metrics", api_metrics_get},
+    {"GET", "/api/health", api_health},
+    {0, 0, 0},
+};
+
 /* ---- async units ----------------------------------------------------------- */
 
 typedef struct pending {

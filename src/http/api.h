@@ -37,6 +37,9 @@ typedef struct api {
 
 /* All routes, ending with {0}. */
 extern const http_route api_routes[];
+/* A worker node's (--mode worker): no public API, only what operations
+ * read (/metrics, /api/health; /health and /ready are the server's own). */
+extern const http_route api_worker_routes[];
 /* /ready (health.c): serving, not draining, the store takes writes, every
  * enabled function's pollers run.  Never blocks. */
 int api_ready(void *app);

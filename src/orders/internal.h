@@ -32,6 +32,7 @@ struct orders {
      * empties it (and again if that write rolls back) */
     ord_price_slot prices[LIMIT_PRICE_CACHE_SLOTS];
     int nprices;
+    _Atomic int prices_stale; /* another node changed products: empty the cache before its next use */
 };
 
 typedef struct ord_product {
@@ -128,6 +129,10 @@ void ord_check_invariant(store_conn *tx, const char *sku);
 int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now);
 /* Product writes call this: the price cache forgets everything. */
 int ord_price_cache_forget(store_conn *tx, orders *o);
+/* A store signal handler: another node changed products; this writer's
+ * price cache is emptied before its next use (a flag: the cache is the
+ * writer thread's). */
+void ord_price_cache_signal(void *arg, int64_t key);
 
 /* ---- the sweeper (sweeper.c) ------------------------------------------------- */
 int ord_sweeper_start(orders *o);

@@ -64,6 +64,9 @@ typedef int (*queue_dead_letter_fn)(store_conn *tx, const queue *src, const queu
  * long polls when delayed or invisible messages become visible.
  * Returns 0, ORD_ESTORE or ORD_ENOMEM. */
 int queue_sys_open(store *st, queue_sys **out);
+/* Reloads the queues from the store: adds the ones other nodes created,
+ * takes their current attributes.  0 or a store error.  Any thread. */
+int queue_sys_refresh(queue_sys *qs);
 /* Wakes every waiter (as timed out) and stops the timer.  Safe on NULL. */
 void queue_sys_close(queue_sys *qs);
 store *queue_sys_store(queue_sys *qs);

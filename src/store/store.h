@@ -1,16 +1,27 @@
 /* store.h - the one storage interface of orderly.
  *
  * Callers never write SQL: they name a statement from the catalog
- * (store/stmts.h), bind parameters, step rows.  Each backend (SQLite now,
- * PostgreSQL later) supplies its own SQL text for every statement, so the
- * callers have no dialect in them.
+ * (store/stmts.h), bind parameters, step rows.  Each backend (SQLite:
+ * store_sqlite.c + sqlite_sql.c; PostgreSQL: store_pg.c + pg_sql.c)
+ * supplies its own SQL text for every statement, so the callers have no
+ * dialect in them.  store_open picks the backend from the path: a
+ * postgres:// or postgresql:// URL is PostgreSQL, anything else a SQLite
+ * file.
  *
  * WRITES go through ONE writer thread with group commit: a caller submits a
  * unit of work; the writer runs many units in one transaction, each inside
  * its own savepoint, and calls every unit's completion only after COMMIT has
  * returned (synchronous=FULL: the WAL is fsync'd).  A unit that returns < 0
  * is rolled back to its savepoint alone; its neighbours commit.  If the
- * COMMIT itself fails, every unit of the batch completes with ORD_EUNAVAILABLE.
+ * COMMIT itself fails, every unit of the batch completes with ORD_EUNAVAILABLE
+ * (ORD_ENOTREADY when the connection to the database was lost: the commit
+ * may or may not have happened, and nothing is acknowledged).
+ *
+ * SEVERAL NODES (PostgreSQL): each node has its own writer; a commit's
+ * signals (store_signal_tx) reach the other nodes after it; one node at a
+ * time is the leader (store_is_leader) and runs the cluster's periodic work.
+ * While the database is unreachable store_submit answers ORD_ENOTREADY at
+ * once and the writer reconnects with backoff.
  *
  * READS use a per-thread reader connection (store_reader()).
  *
@@ -31,7 +42,7 @@ typedef struct store_conn store_conn;
 typedef struct store_stmt store_stmt;
 
 typedef struct store_opts {
-    const char *path;          /* SQLite file (created if missing) */
+    const char *path;          /* SQLite file (created if missing), or a postgres:// URL */
     int pending_max;           /* units queued for the writer; beyond -> ORD_EBUSY */
     int batch_max;             /* units per transaction */
     int window_us;             /* after the queue empties, wait this long for more */
@@ -53,6 +64,8 @@ typedef struct store_stats_t {
     uint64_t batch_max_seen;
     int64_t pending;              /* units waiting right now */
     int write_failed;             /* the latest COMMIT that wrote rows (or health probe) failed */
+    int down;                     /* the database is unreachable: units are refused (ORD_ENOTREADY) */
+    uint64_t reconnects;          /* times the writer reconnected after losing the database */
 } store_stats_t;
 
 /* ---- Lifecycle -------------------------------------------------------- */
@@ -67,6 +80,13 @@ void store_close(store *s);
 /* Schema version after migrations (for `orderly migrate` and /ready). */
 int store_schema_version(store *s);
 void store_stats(store *s, store_stats_t *out);
+/* "sqlite" or "postgres". */
+const char *store_backend_name(store *s);
+/* path (a file or URL) fit for logs: a URL's password (user:PASSWORD@ or
+ * password=...) becomes "***".  Truncates to cap. */
+void store_path_redact(const char *path, char *out, size_t cap);
+/* 1 when several nodes may share the database (PostgreSQL). */
+int store_is_shared(store *s);
 
 /* ---- Units of work (writer) -------------------------------------------- */
 
@@ -111,6 +131,35 @@ typedef int (*store_chunk_fn)(store_conn *tx, void *arg, int limit, int64_t *n);
  * as store_run: not for the writer nor for HTTP threads.  0 or the error of
  * the unit that failed. */
 int store_sweep(store *s, store_chunk_fn fn, void *arg, int chunk, int64_t *total);
+
+/* ---- Several nodes ------------------------------------------------------ */
+
+/* Topics of signals between nodes: each names in-memory state that a commit
+ * on another node may have made stale. */
+enum store_topic {
+    STORE_TOPIC_QUEUE = 1, /* key: a queue id whose messages may have become receivable */
+    STORE_TOPIC_QUEUES,    /* queues were created or their attributes changed */
+    STORE_TOPIC_PRODUCTS,  /* products (prices) changed */
+    STORE_TOPICS_END
+};
+/* Inside a unit: tell the other nodes (topic, key) after this batch
+ * commits; nothing if the unit rolls back.  Deduplicated per batch and
+ * throttled (PostgreSQL: one NOTIFY at most per LIMIT_PG_NOTIFY_INTERVAL_MS);
+ * nothing on SQLite.  0 or ORD_ENOMEM. */
+int store_signal_tx(store_conn *tx, int topic, int64_t key);
+/* fn(arg, key) runs on a store thread when another node signalled topic;
+ * key -1 when signals may have been missed (after a reconnect), or for
+ * STORE_TOPIC_QUEUE at every fallback poll (LIMIT_PG_POLL_FALLBACK_MS).
+ * Must be quick.  At most LIMIT_STORE_SIGNAL_HANDLERS per topic: 0 or
+ * ORD_ELIMIT.  store_signal_off removes (fn, arg) before arg is freed. */
+typedef void (*store_signal_fn)(void *arg, int64_t key);
+int store_signal_on(store *s, int topic, store_signal_fn fn, void *arg);
+void store_signal_off(store *s, int topic, store_signal_fn fn, void *arg);
+/* 1 while this node should run the cluster's periodic work (retention,
+ * expiry, sweeps, alarm events): always on SQLite; on PostgreSQL the
+ * holder of a session advisory lock, handed over when it dies.  The work
+ * itself must stay correct if two nodes briefly both believe they lead. */
+int store_is_leader(store *s);
 
 /* ---- Health ----------------------------------------------------------- */
 

@@ -4,22 +4,25 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
-#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "lib/err.h"
 #include "lib/id.h"
+#include "store/migrate.h"
+#include "store/pg_sql.h"
 #include "store/sqlite_sql.h"
 #include "store/store.h"
 #include "testutil.h"
 
 static store *st;
-static const char *dbpath;
+static char dbpath[512];
 
 static void setup(void)
 {
     id_init();
-    dbpath = test_db_path("store.db");
+    snprintf(dbpath, sizeof dbpath, "%s", test_db_path("store.db"));
     store_opts o = {.path = dbpath, .pending_max = 100000, .batch_max = 1024};
     cr_assert_eq(store_open(&st, &o), 0);
 }
@@ -57,21 +60,54 @@ static int insert_event(store_conn *tx, void *arg)
 static int64_t count_events_fresh(const char *path)
 {
     /* a separate connection sees only committed data */
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    int64_t n = -1;
-    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &q, NULL) == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
-    }
-    sqlite3_close(db);
-    return n;
+    return test_db_scalar(path, "SELECT count(*) FROM events");
 }
 
-Test(store, every_statement_has_sql)
+static int max_param(const char *sql, char mark);
+
+Test(store, every_statement_has_sql_in_every_backend)
 {
-    for (int i = 0; i < ST__COUNT; i++) cr_expect(sqlite_sql[i] != NULL, "statement %d has no SQLite text", i);
+    for (int i = 0; i < ST__COUNT; i++) {
+        cr_expect(sqlite_sql[i] != NULL, "statement %d has no SQLite text", i);
+        cr_expect(pg_sql[i] != NULL, "statement %d has no PostgreSQL text", i);
+        /* the PostgreSQL text uses $N; a ?N left from SQLite would not bind */
+        if (pg_sql[i]) cr_expect(strchr(pg_sql[i], '?') == NULL, "statement %d: '?' in %s", i, pg_sql[i]);
+        if (pg_sql_writer[i])
+            cr_expect_eq(max_param(pg_sql_writer[i], '$'), max_param(pg_sql[i], '$'), "statement %d: writer text", i);
+    }
+}
+
+/* The same parameters on both: the highest placeholder number matches. */
+static int max_param(const char *sql, char mark)
+{
+    int m = 0;
+    for (const char *p = sql; (p = strchr(p, mark)); p++) {
+        int n = atoi(p + 1);
+        if (n > m) m = n;
+    }
+    return m;
+}
+
+Test(store, backends_take_the_same_parameters)
+{
+    for (int i = 0; i < ST__COUNT; i++) {
+        if (!sqlite_sql[i] || !pg_sql[i]) continue;
+        cr_expect_eq(max_param(sqlite_sql[i], '?'), max_param(pg_sql[i], '$'), "statement %d: %s vs %s", i,
+                     sqlite_sql[i], pg_sql[i]);
+    }
+}
+
+/* Every migration has its PostgreSQL twin with the same number and name. */
+Test(store, every_migration_has_a_postgres_twin)
+{
+    int n = 0, m = 0;
+    while (store_migrations_sqlite[n].version) n++;
+    while (store_migrations_pg[m].version) m++;
+    cr_assert_eq(n, m, "%d SQLite migrations, %d PostgreSQL", n, m);
+    for (int i = 0; i < n; i++) {
+        cr_expect_eq(store_migrations_sqlite[i].version, store_migrations_pg[i].version);
+        cr_expect_str_eq(store_migrations_sqlite[i].name, store_migrations_pg[i].name);
+    }
 }
 
 Test(store, migrations_ran)
@@ -101,15 +137,9 @@ struct done_check {
 static void done_visible(void *arg, int rc)
 {
     struct done_check *d = arg;
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    int found = 0;
-    sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL);
-    sqlite3_prepare_v2(db, "SELECT 1 FROM events WHERE id=?1", -1, &q, NULL);
-    sqlite3_bind_text(q, 1, d->e.id, -1, SQLITE_STATIC);
-    found = sqlite3_step(q) == SQLITE_ROW;
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE id='%s'", d->e.id);
+    int found = test_db_scalar(dbpath, sql) == 1;
     if (rc == 0 && found)
         atomic_fetch_add(d->ok, 1);
     else
@@ -268,7 +298,8 @@ Test(store, close_runs_pending_units)
 {
     static struct ev e[500];
     store *s2;
-    const char *p = test_db_path("close.db");
+    char p[512];
+    snprintf(p, sizeof p, "%s", test_db_path("close.db"));
     store_opts o = {.path = p};
     cr_assert_eq(store_open(&s2, &o), 0);
     for (int i = 0; i < 500; i++) {
@@ -316,6 +347,7 @@ static int write_failed(void)
  * again store_probe() finds out without any other write. */
 Test(store, probe_reports_a_failed_write_and_the_recovery)
 {
+    if (test_pg()) cr_skip_test("SQLite: a full disk under the process (PostgreSQL: lost_connection_*)");
     int64_t t1 = 0, t2 = 0;
     cr_assert_eq(store_run(st, probe, NULL), 0);
     cr_assert_eq(store_probe_read(st, &t1), 0);
@@ -341,4 +373,117 @@ Test(store, probe_reports_a_failed_write_and_the_recovery)
     cr_assert_geq(t2, t1);
     struct ev e = {.id = "after-recovery"};
     cr_assert_eq(store_run(st, insert_event, &e), 0, "writes work again");
+}
+
+Test(store, urls_are_logged_without_their_password)
+{
+    char out[256];
+    store_path_redact("postgresql://app:s3cret@db.example:5432/orderly?sslmode=require", out, sizeof out);
+    cr_expect_str_eq(out, "postgresql://app:***@db.example:5432/orderly?sslmode=require");
+    store_path_redact("postgres://db/orderly?user=app&password=s3cret&sslmode=require", out, sizeof out);
+    cr_expect_str_eq(out, "postgres://db/orderly?user=app&password=***&sslmode=require");
+    store_path_redact("postgres://app@db/orderly", out, sizeof out);
+    cr_expect_str_eq(out, "postgres://app@db/orderly");
+    store_path_redact("data/dev.db", out, sizeof out);
+    cr_expect_str_eq(out, "data/dev.db");
+    store_path_redact("postgres://a:b@h/d", out, 8);
+    cr_expect_str_eq(out, "postgre");
+}
+
+/* PostgreSQL: the writer's connection is cut (pg_terminate_backend, as a
+ * database restart or a network fault would): the batch fails with
+ * ORD_ENOTREADY (503, nothing acknowledged), units are refused at once while
+ * the store is down, the writer reconnects with backoff, and a probe finds
+ * writes working again. */
+Test(store, lost_connection_refuses_then_recovers)
+{
+    if (!test_pg()) cr_skip_test("PostgreSQL only");
+    struct ev e = {.id = "before"};
+    cr_assert_eq(store_run(st, insert_event, &e), 0);
+    cr_assert_eq(test_db_scalar(dbpath, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                         "WHERE application_name = 'orderly-writer' AND pid <> pg_backend_pid() "
+                                         "AND query NOT LIKE '%pg_terminate_backend%') t"),
+                 1, "one writer connection terminated");
+    struct ev lost = {.id = "lost"};
+    int rc = store_run(st, insert_event, &lost);
+    cr_assert_eq(rc, ORD_ENOTREADY, "the unit on the lost connection: %s", err_name(rc));
+    store_stats_t ss;
+    store_stats(st, &ss);
+    cr_assert_eq(ss.write_failed, 1);
+    /* until the writer is back, units are refused without waiting */
+    int refused = 0, ok = 0;
+    for (int i = 0; i < 400 && !ok; i++) {
+        struct ev x;
+        snprintf(x.id, sizeof x.id, "after-%d", i);
+        rc = store_run(st, insert_event, &x);
+        if (rc == ORD_ENOTREADY) refused++;
+        else if (rc == 0) ok = 1;
+        else cr_assert_fail("unexpected %s", err_name(rc));
+        if (!ok) usleep(10000);
+    }
+    cr_expect_gt(refused, 0, "no unit was refused while down");
+    cr_assert(ok, "the writer did not reconnect");
+    store_probe(st);
+    for (int i = 0; i < 2000 && write_failed(); i++) usleep(1000);
+    cr_assert_eq(write_failed(), 0, "probe did not notice the recovery");
+    store_stats(st, &ss);
+    cr_expect_geq(ss.reconnects, 1);
+    cr_expect_eq(count_events_fresh(dbpath), 2, "before + the first after: the lost unit left nothing");
+}
+
+/* A unit whose statement violates a CHECK, in one batch between good units:
+ * it fails alone with ORD_ECONFLICT, also when the statement's outcome is
+ * only learnt at the end of the unit (PostgreSQL sends ITEM_INSERT without
+ * waiting: store_exec says 0 and the unit returns 0 as if it had worked). */
+struct bad_item {
+    struct ev e;
+    int bad;
+    int rc;
+    atomic_int *ndone;
+};
+
+static int item_unit(store_conn *tx, void *arg)
+{
+    struct bad_item *b = arg;
+    int rc = insert_event(tx, &b->e);
+    if (rc) return rc;
+    store_stmt *s = store_prep(tx, ST_ITEM_INSERT);
+    store_bind_i64(s, 1, b->e.seq);
+    store_bind_i64(s, 2, 0);
+    store_bind_str(s, 3, "sku");
+    store_bind_i64(s, 4, b->bad ? 0 : 1); /* qty > 0 is a CHECK */
+    store_bind_null(s, 5);
+    return store_exec(s); /* 0 on PostgreSQL even for the bad one: deferred */
+}
+
+static void item_done(void *arg, int rc)
+{
+    struct bad_item *b = arg;
+    b->rc = rc;
+    atomic_fetch_add(b->ndone, 1);
+}
+
+Test(store, a_failed_statement_fails_its_unit_even_when_learnt_late)
+{
+    enum { N = 60 };
+    static struct bad_item b[N];
+    atomic_int ndone = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(b[i].e.id, sizeof b[i].e.id, "item-%d", i);
+        b[i].bad = i % 4 == 1;
+        b[i].ndone = &ndone;
+        cr_assert_eq(store_submit(st, item_unit, item_done, &b[i]), 0);
+    }
+    while (atomic_load(&ndone) < N) usleep(1000);
+    int good = 0;
+    for (int i = 0; i < N; i++) {
+        if (b[i].bad) {
+            cr_expect_eq(b[i].rc, ORD_ECONFLICT, "unit %d: %s", i, err_name(b[i].rc));
+        } else {
+            cr_expect_eq(b[i].rc, 0, "unit %d: %s", i, err_name(b[i].rc));
+            good++;
+        }
+    }
+    cr_expect_eq(count_events_fresh(dbpath), good, "the failed units left no event");
+    cr_expect_eq(test_db_scalar(dbpath, "SELECT count(*) FROM order_items"), good, "nor an item");
 }
