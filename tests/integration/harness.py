@@ -80,8 +80,11 @@ def free_port():
 class Server:
     """One orderly process. data_dir persists across restart()."""
 
-    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn"):
+    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn", db_key=None):
+        """db_key names the database: servers with the same one share it
+        (several nodes); default: the data_dir's <env>.db."""
         self.env = env
+        self._db_key = db_key
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="orderly-it-")
         os.makedirs(self.data_dir, exist_ok=True)
         self.port = free_port()
@@ -98,7 +101,7 @@ class Server:
 
     @property
     def db_key(self):
-        return os.path.join(self.data_dir, self.env + ".db")
+        return self._db_key or os.path.join(self.data_dir, self.env + ".db")
 
     @property
     def db(self):
