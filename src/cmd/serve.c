@@ -372,10 +372,14 @@ out:
     return rc ? (rc == ORD_ECONFIG ? CMD_USAGE : CMD_FAIL) : CMD_OK;
 }
 
+int migrate_copy_wanted(int argc, char **argv);
+int cmd_migrate_copy(int argc, char **argv);
+
 int cmd_migrate(int argc, char **argv)
 {
     config *cfg = NULL;
     int code = CMD_FAIL;
+    if (migrate_copy_wanted(argc, argv)) return cmd_migrate_copy(argc, argv); /* migrate.c */
     if (usage_or_config(argc, argv, &cfg, &code)) return code;
     log_setup(cfg->env, cfg->log_level);
     store *st = NULL;

@@ -36,7 +36,8 @@ struct api_metrics {
     metric_family *f_visible, *f_in_flight, *f_delayed, *f_oldest, *f_sent, *f_received, *f_deleted,
         *f_moved, *f_dlq;
     /* functions */
-    metric_family *f_invocations, *f_errors, *f_duplicates;
+    metric_family *f_invocations, *f_errors, *f_duplicates, *f_fenced;
+    metric_series *leader, *db_up, *reconnects;
     /* store */
     metric_series *commit_batch, *commit_seconds, *units, *pending;
 };
@@ -171,6 +172,7 @@ static void collect_functions(struct api_metrics *x)
         metric_set(metric_series1(x->f_invocations, name), (double)st.invocations);
         metric_set(metric_series1(x->f_errors, name), (double)st.errors);
         metric_set(metric_series1(x->f_duplicates, name), (double)st.duplicates);
+        metric_set(metric_series1(x->f_fenced, name), (double)st.fenced);
     }
 }
 
@@ -182,6 +184,9 @@ static void collect_store(struct api_metrics *x)
     metric_hist_set(x->commit_seconds, st.commit_us_hist, (double)st.commit_us_sum / 1e6);
     metric_set(x->units, (double)st.units);
     metric_set(x->pending, (double)st.pending);
+    metric_set(x->leader, store_is_leader(x->a->st));
+    metric_set(x->db_up, !st.down);
+    metric_set(x->reconnects, (double)st.reconnects);
 }
 
 static void collect(void *arg)
@@ -239,6 +244,13 @@ int api_metrics_init(api *a, metrics *m)
                         "Units of work run by the store writer (committed or rolled back).", NULL));
     x->pending = metric_series0(metrics_gauge(m, "orderly_store_units_pending",
                                               "Units of work waiting for the store writer.", NULL));
+    x->leader = metric_series0(metrics_gauge(m, "orderly_store_leader",
+                                             "1 while this node runs the cluster's periodic work (always on SQLite).",
+                                             NULL));
+    x->db_up = metric_series0(metrics_gauge(
+        m, "orderly_store_database_up", "0 while the database is unreachable and writes are refused (503).", NULL));
+    x->reconnects = metric_series0(metrics_counter(
+        m, "orderly_store_reconnects_total", "Times the writer reconnected after losing the database.", NULL));
 
     /* queues */
     const char *const *lq = L("queue");
@@ -271,6 +283,10 @@ int api_metrics_init(api *a, metrics *m)
     x->f_duplicates =
         metrics_counter(m, "orderly_function_duplicates_total",
                         "Records skipped because their event id was already processed.", lf);
+    x->f_fenced = metrics_counter(m, "orderly_function_fenced_total",
+                                  "Records whose commit the receipt fence refused (their message's visibility had "
+                                  "expired: another receive may own it).",
+                                  L("function"));
 
     /* bus */
     x->published =

@@ -21,6 +21,8 @@ typedef struct create_op {
     int has_key;
     order_prepared prep;
     order_create res;
+    http_req *r;
+    int reran;
 } create_op;
 
 /* The response an outcome is answered with; inside the unit, so that an
@@ -62,6 +64,20 @@ static int create_unit(store_conn *tx, void *arg)
     free(op->res.replay_body); /* a unit can run again after a failed batch */
     op->res.replay_body = NULL;
     return orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, record_response, &op->prep, &op->res);
+}
+
+static void create_reply(http_req *r, void *arg, int rc);
+
+/* On the writer: the unit lost a race with a request of the same
+ * Idempotency-Key or orderId committed meanwhile by another node (its
+ * insert found the key or id taken): run it once more, it then replays. */
+static int create_wait(void *arg, int rc)
+{
+    create_op *op = arg;
+    if (rc != ORD_ECONFLICT || op->reran) return 0;
+    op->reran = 1;
+    api_resubmit(op->r, create_unit, create_wait, create_reply, op);
+    return 1;
 }
 
 static void set_location(http_req *r, const char *id)
@@ -160,7 +176,8 @@ int api_orders_create(http_req *r)
     orders_prepared_release(&op->prep);
     if (!text) return ORD_ENOMEM;
     op->prep.ev.text = text;
-    return api_submit(r, create_unit, create_reply, op);
+    op->r = r;
+    return api_submit_wait(r, create_unit, create_wait, create_reply, op);
 }
 
 int api_orders_get(http_req *r)

@@ -150,3 +150,8 @@ const char *const pg_sql_writer[ST__COUNT] = {
                      "FROM orders o LEFT JOIN order_items i ON i.order_seq=o.seq WHERE o.id=$1 ORDER BY i.line "
                      "FOR UPDATE OF o",
 };
+
+const unsigned char pg_sql_inventory[ST__COUNT] = {
+    [ST_PRODUCT_INSERT] = 1,  [ST_PRODUCT_UPDATE] = 1,  [ST_PRODUCT_DELETE] = 1,
+    [ST_PRODUCT_RESERVE] = 1, [ST_PRODUCT_RELEASE] = 1, [ST_PRODUCT_CAPTURE] = 1,
+};

@@ -15,6 +15,12 @@ extern const unsigned char pg_sql_conflict_if_none[ST__COUNT];
  * learns its outcome with the unit's next statement or at the unit's end,
  * where a failure fails the unit as a whole.  When in doubt, leave it 0. */
 extern const unsigned char pg_sql_deferrable[ST__COUNT];
+/* 1 for a statement that changes inventory (products): on the writer it
+ * first takes the cluster's inventory lock (a transaction advisory lock),
+ * held until the batch commits.  Batches of several nodes that change
+ * inventory thus take turns instead of locking product rows in orders that
+ * deadlock (every order changes a few hot rows). */
+extern const unsigned char pg_sql_inventory[ST__COUNT];
 /* The writer's text of a statement, where it differs (a read inside a unit
  * locks what it reads; see pg_sql.c); NULL: pg_sql[id]. */
 extern const char *const pg_sql_writer[ST__COUNT];

@@ -174,6 +174,21 @@ void store_probe(store *s);
  * probe, 0 when none yet.  0 or a store error (the database cannot be read). */
 int store_probe_read(store *s, int64_t *probe_ms);
 
+/* ---- Moving to PostgreSQL ------------------------------------------------ */
+
+typedef struct store_copy_stats {
+    int tables;
+    int64_t rows;
+    int schema_version;
+} store_copy_stats;
+/* Copies every row of the SQLite database `from` into the PostgreSQL
+ * database `to` (a postgres:// URL), ids, statuses, inventory and the event
+ * log included, in one transaction; both are first migrated to the latest
+ * schema.  The target must be empty (ORD_EEXISTS otherwise).  Returns 0 or
+ * an error with a one-line reason in err.  Stop the nodes of `from` first:
+ * what they commit during the copy is not copied. */
+int store_copy(const char *from, const char *to, store_copy_stats *st, char *err, size_t errlen);
+
 /* ---- Readers ----------------------------------------------------------- */
 
 /* The calling thread's reader connection (opened on first use, closed by

@@ -118,6 +118,9 @@ struct pg_conn {
     int npend, cappend, pend_stmts;
     int perr, need_sync;
     uint64_t round_trips, statements; /* for the log line at close */
+    int inv_locked;     /* writer: this transaction holds the inventory lock */
+    int inv_unit;       /* writer: ... taken by the current unit (a rollback to its savepoint drops it) */
+    uint64_t inv_waits; /* writer: batches that took the inventory lock (for the log line at close) */
     pg_stmt stmts[ST__COUNT];
 };
 
@@ -129,6 +132,7 @@ typedef struct pg_store {
      * schemas of one database are independent */
     char channel[SCHEMA_NAME_MAX + 16];
     int64_t leader_key;
+    char inventory_key[24]; /* the inventory lock (pg_sql_inventory), per schema too */
     store *s;
     pthread_t thread;
     int thread_started;
@@ -145,6 +149,7 @@ typedef struct pg_store {
 #define PIPELINE_DEFER_MAX 256 /* deferred statements sent before the writer reads their results */
 
 static int result_error(pg_conn *c, pg_stmt *st, PGresult *r);
+static int w_lock_inventory(pg_conn *c);
 static void w_resync_read(pg_conn *c);
 
 /* The writer uses pipeline mode unless ORDERLY_PG_PIPELINE=0 (a diagnostic:
@@ -273,6 +278,11 @@ static int conn_setup(pg_conn *c)
         rc = exec_cmd(c->pg, sql, 0);
         for (int i = 0; !rc && i < ST__COUNT; i++)
             if (pg_sql[i]) rc = stmt_prepare(c, &c->stmts[i]);
+        if (!rc) {
+            PGresult *r = PQprepare(c->pg, "inventory_lock", "SELECT pg_advisory_xact_lock($1::bigint)", 0, NULL);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = conn_lost(c->pg) ? ORD_ENOTREADY : ORD_ESTORE;
+            PQclear(r);
+        }
     } else {
         rc = exec_cmd(c->pg, "SET default_transaction_read_only = on", 0);
     }
@@ -357,17 +367,21 @@ static void w_lost(pg_conn *c)
     if (!c->perr) c->perr = ORD_ENOTREADY;
 }
 
+static int w_grow(pg_conn *c)
+{
+    int cap = c->cappend ? c->cappend * 2 : 64;
+    int *p = realloc(c->pend, (size_t)cap * sizeof *p);
+    if (!p) return ORD_ENOMEM;
+    c->pend = p;
+    c->cappend = cap;
+    return 0;
+}
+
 static int w_send(pg_conn *c, pg_stmt *st)
 {
     char name[16];
     snprintf(name, sizeof name, "s%d", (int)st->id);
-    if (c->npend == c->cappend) {
-        int cap = c->cappend ? c->cappend * 2 : 64;
-        int *p = realloc(c->pend, (size_t)cap * sizeof *p);
-        if (!p) return ORD_ENOMEM;
-        c->pend = p;
-        c->cappend = cap;
-    }
+    if (c->npend == c->cappend && w_grow(c)) return ORD_ENOMEM;
     if (!PQsendQueryPrepared(c->pg, name, st->nparams, st->vals, st->lens, st->fmts, 1)) {
         w_lost(c);
         return ORD_ENOTREADY;
@@ -401,8 +415,9 @@ static void w_collect(pg_conn *c, PGresult **last)
             return;
         }
         ExecStatusType t = PQresultStatus(r);
+        int id = c->pend[i];
         if (t == PGRES_FATAL_ERROR) {
-            int rc = result_error(c, &c->stmts[c->pend[i]], r);
+            int rc = result_error(c, id >= 0 ? &c->stmts[id] : NULL, r);
             if (!c->perr) c->perr = rc;
             c->need_sync = 1;
             if (c->broken) {
@@ -413,7 +428,7 @@ static void w_collect(pg_conn *c, PGresult **last)
         } else if (t == PGRES_PIPELINE_ABORTED) {
             if (!c->perr) c->perr = ORD_ESTORE;
             c->need_sync = 1;
-        } else if (t == PGRES_COMMAND_OK && pg_sql_deferrable[c->pend[i]]) {
+        } else if (t == PGRES_COMMAND_OK && id >= 0 && pg_sql_deferrable[id]) {
             c->changes_total += (uint64_t)atoll(PQcmdTuples(r));
         }
         if (last && i == c->npend - 1)
@@ -579,8 +594,8 @@ static int result_error(pg_conn *c, pg_stmt *st, PGresult *r)
         return ORD_ENOTREADY;
     }
     if (state && !strncmp(state, "23", 2)) return ORD_ECONFLICT; /* integrity constraint */
-    log_error("store", "step failed", "sql", pg_sql[st->id], "error", PQerrorMessage(c->pg), "sqlstate",
-              state ? state : "", NULL);
+    log_error("store", "step failed", "sql", st ? pg_sql[st->id] : "SELECT pg_advisory_xact_lock($1)", "error",
+              PQerrorMessage(c->pg), "sqlstate", state ? state : "", NULL);
     return ORD_ESTORE;
 }
 
@@ -600,10 +615,30 @@ static int stmt_result(pg_conn *c, pg_stmt *st, PGresult *r)
     return STORE_DONE;
 }
 
+/* Sends the inventory lock request ahead of the first inventory statement
+ * of the batch (its result is read with that statement's). */
+static int w_lock_inventory(pg_conn *c)
+{
+    pg_store *ps = store_backend_get(c->base.s);
+    const char *vals[1] = {ps->inventory_key};
+    if (c->npend == c->cappend && w_grow(c)) return ORD_ENOMEM;
+    if (!PQsendQueryPrepared(c->pg, "inventory_lock", 1, vals, NULL, NULL, 1)) {
+        w_lost(c);
+        return ORD_ENOTREADY;
+    }
+    c->pend[c->npend++] = -1;
+    c->statements++;
+    c->inv_locked = c->inv_unit = 1;
+    c->inv_waits++;
+    return 0;
+}
+
 /* The writer's step in pipeline mode (the first call of a statement). */
 static int w_step(pg_conn *c, pg_stmt *st)
 {
-    int rc = w_send(c, st);
+    int rc;
+    if (pg_sql_inventory[st->id] && !c->inv_locked && (rc = w_lock_inventory(c))) return rc;
+    rc = w_send(c, st);
     if (rc) return rc;
     if (pg_sql_deferrable[st->id]) { /* its outcome comes with the next read */
         c->pend_stmts++;
@@ -638,6 +673,16 @@ static int pg_step(store_stmt *bst)
         snprintf(name, sizeof name, "s%d", (int)st->id);
         c->round_trips++;
         c->statements++;
+        if (c->base.writer && pg_sql_inventory[st->id] && !c->inv_locked) { /* as w_lock_inventory */
+            pg_store *ps = store_backend_get(c->base.s);
+            const char *v[1] = {ps->inventory_key};
+            PGresult *l = PQexecPrepared(c->pg, "inventory_lock", 1, v, NULL, NULL, 1);
+            rc = PQresultStatus(l) == PGRES_TUPLES_OK ? 0 : result_error(c, NULL, l);
+            PQclear(l);
+            if (rc) return rc;
+            c->inv_locked = c->inv_unit = 1;
+            c->inv_waits++;
+        }
         PGresult *r = PQexecPrepared(c->pg, name, st->nparams, st->vals, st->lens, st->fmts, 1);
         ExecStatusType t = PQresultStatus(r);
         if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
@@ -763,6 +808,9 @@ static int pg_tx(store_conn *w, store_txop op)
     };
     pg_conn *c = PC(w);
     if (c->broken) return ORD_ENOTREADY;
+    if (op == STORE_TX_BEGIN) c->inv_locked = 0;
+    if (op == STORE_TX_SAVEPOINT) c->inv_unit = 0;
+    if (op == STORE_TX_ROLLBACK_TO && c->inv_unit) c->inv_locked = 0; /* released with the unit's subtransaction */
     if (!c->pipeline) {
         if (op == STORE_TX_SAVEPOINT || op == STORE_TX_ROLLBACK_TO) c->failed = 0;
         int rc = exec_cmd(c->pg, sql[op], op == STORE_TX_ROLLBACK);
@@ -998,6 +1046,8 @@ static int learn_schema(pg_store *ps, PGconn *pg)
         uint64_t h = 14695981039346656037u; /* FNV-1a of the channel name */
         for (const char *p = ps->channel; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211u;
         ps->leader_key = (int64_t)h;
+        h = (h ^ 'i') * 1099511628211u; /* another key for the inventory lock */
+        snprintf(ps->inventory_key, sizeof ps->inventory_key, "%lld", (long long)h);
         rc = 0;
     } else {
         log_error("store", "no schema to work in (search_path)", "error", PQerrorMessage(pg), NULL);
@@ -1165,7 +1215,7 @@ static void pg_close(store *s, store_conn *writer)
     if (ps->thread_started) pthread_join(ps->thread, NULL);
     pg_conn *w = PC(writer);
     log_info("store", "writer closed", "#statements", (int64_t)w->statements, "#roundTrips", (int64_t)w->round_trips,
-             "pipeline", w->pipeline ? "on" : "off", NULL);
+             "#inventoryLocks", (int64_t)w->inv_waits, "pipeline", w->pipeline ? "on" : "off", NULL);
     pg_conn_close(writer);
     store_backend_set(s, NULL);
     ps_free(ps);

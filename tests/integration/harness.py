@@ -53,7 +53,7 @@ def pg_schema_url(key):
 def db_rows(srv, query, *params):
     """Rows of query on srv's database (either backend) as lists of strings
     (None for NULL); ? placeholders take params (str or int)."""
-    if not PG:
+    if not PG or srv.sqlite:
         import sqlite3
         con = sqlite3.connect("file:%s?mode=ro" % srv.db, uri=True)
         try:
@@ -113,8 +113,14 @@ def quick_retries(cfg, max_receive=None, visibility=2, backoff=(50, 100), disabl
 class Server:
     """One orderly process. data_dir persists across restart()."""
 
-    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn"):
+    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn", db_key=None,
+                 sqlite=False):
+        """db_key names the database: servers with the same one share it
+        (several nodes); default: the data_dir's <env>.db.  sqlite=True
+        keeps this server on its SQLite file whatever ORDERLY_TEST_DB says."""
         self.env = env
+        self._db_key = db_key
+        self.sqlite = sqlite
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="orderly-it-")
         os.makedirs(self.data_dir, exist_ok=True)
         self.port = free_port()
@@ -131,12 +137,12 @@ class Server:
 
     @property
     def db_key(self):
-        return os.path.join(self.data_dir, self.env + ".db")
+        return self._db_key or os.path.join(self.data_dir, self.env + ".db")
 
     @property
     def db(self):
         """The --db of this server: its SQLite file, or its PostgreSQL schema's URL."""
-        if PG:
+        if PG and not self.sqlite:
             return pg_schema_url(self.db_key)[0]
         return self.db_key
 
