@@ -272,7 +272,10 @@ def wrk(url, conns, secs, script=None):
 # ---- phases -----------------------------------------------------------------------------
 
 def seed(client, srv, skus):
-    run_e2e(client, srv.url, ["--seed-only", "--skus", str(skus)], 300)
+    p = subprocess.run(["taskset", "-c", "1", sys.executable, client, srv.url, "--seed-only", "--skus", str(skus)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    if p.returncode:
+        raise SystemExit("seeding %s failed:\n%s" % (srv.name, p.stdout[-2000:]))
 
 
 def phase_e2e(a, srv):

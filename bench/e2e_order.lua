@@ -3,7 +3,7 @@
 -- customer), a new order per request.  Counts the 2xx answers and the
 -- 429/503 push-backs separately (wrk's own "Non-2xx" lumps them together).
 local skus = tonumber(os.getenv("E2E_SKUS") or "1000")
-local counts = {}
+counts = {}  -- a global: done() reads each thread's copy with thread:get
 
 function init(args)
   math.randomseed(os.time() * 100 + (id or 0))

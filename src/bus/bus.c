@@ -297,7 +297,7 @@ int bus_publish_prepared_tx(store_conn *tx, bus *b, const bus_prepared *p, int *
         rule *r = b->rules[p->rules[i]];
         if ((rc = store_count_after_commit(tx, &r->matched, 1))) return rc;
         for (int k = 0; k < r->ntargets; k++) {
-            if ((rc = queue_send_tx(tx, b->qs, r->targets[k], p->text, p->len, NULL, -1, NULL))) return rc;
+            if ((rc = queue_send_event_tx(tx, b->qs, r->targets[k], p->text, p->len, p->id))) return rc;
             n++;
         }
     }

@@ -6,6 +6,14 @@
  * submits one unit per record at once (so they share a group commit) and
  * waits for all completions; failed records get their visibility set to the
  * backoff in one further unit.  Nothing waits inside the writer.
+ *
+ * An in-process mapping is also its queue's consumer (queue_set_consumer):
+ * a message sent to the queue inside a unit arrives leased (offer), and the
+ * record - handler, claim, apply, fenced delete - runs as a follow-up unit
+ * on the writer (inline_unit); its completion (inline_done, writer thread)
+ * counts it and, when it failed, submits the backoff unit.  fn_stop removes
+ * the consumers, lets a unit pass (so no offer is under way) and waits for
+ * the records in flight.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,6 +38,7 @@ typedef struct handler {
     fn_handler_fn fn;
     fn_failure_fn on_failure;
     void *ud;
+    int inline_ok; /* fn_handler_inline */
 } handler;
 
 typedef struct mapping {
@@ -41,6 +50,8 @@ typedef struct mapping {
     pthread_t threads[LIMIT_FN_CONCURRENCY_MAX];
     int nthreads;
     _Atomic int running; /* poller threads inside poller_main */
+    int consuming;       /* the queue's in-process consumer (fn_start) */
+    _Atomic int inflight; /* in-process records offered and not yet completed */
     _Atomic uint64_t invocations, records, errors, duplicates, fenced, duration_us, batch_records;
     metric_series *m_duration, *m_batch; /* NULL without metrics */
 } mapping;
@@ -117,6 +128,16 @@ int fn_handler_register(fn_sys *fs, const char *name, fn_handler_fn fn, void *ud
     h->fn = fn;
     h->ud = ud;
     return 0;
+}
+
+int fn_handler_inline(fn_sys *fs, const char *name)
+{
+    for (int i = 0; i < fs->nhandlers; i++)
+        if (!strcmp(fs->handlers[i].name, name)) {
+            fs->handlers[i].inline_ok = 1;
+            return 0;
+        }
+    return ORD_ENOTFOUND;
 }
 
 int fn_handler_on_failure(fn_sys *fs, const char *name, fn_failure_fn fn)
@@ -281,7 +302,7 @@ static int backoff_unit(store_conn *tx, void *arg)
         rec *r = &u->recs[i];
         if (r->outcome != REC_FAILED) continue;
         if (u->m->h->on_failure) {
-            fn_record fr = {u->m->name, &r->msg, r->body, r->event_id, r->msg.receive_count};
+            fn_record fr = {u->m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, 0};
             const char *why = r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : ORD_EHANDLER);
             int frc = u->m->h->on_failure(tx, &fr, why, u->m->h->ud);
             if (frc) return frc;
@@ -292,6 +313,27 @@ static int backoff_unit(store_conn *tx, void *arg)
         if (rc && rc != ORD_ERECEIPT) return rc; /* a stale receipt: already visible again */
     }
     return 0;
+}
+
+/* After a record's unit completed: frees its state and counts its outcome.
+ * 1 when it failed (it needs its backoff). */
+static int rec_count(rec *r)
+{
+    mapping *m = r->m;
+    if (r->res.free_state) r->res.free_state(r->res.state);
+    r->res.free_state = NULL;
+    switch (r->outcome) {
+    case REC_OK: atomic_fetch_add(&m->records, 1); return 0;
+    case REC_DUP:
+        atomic_fetch_add(&m->duplicates, 1);
+        log_info("fn", "duplicate", "function", m->name, "eventId", r->event_id, "outcome", "duplicate_ignored", NULL);
+        return 0;
+    case REC_FENCED:
+        atomic_fetch_add(&m->fenced, 1);
+        log_warn("fn", "commit refused: receipt expired", "function", m->name, "eventId", r->event_id, NULL);
+        return 0;
+    default: atomic_fetch_add(&m->errors, 1); return 1;
+    }
 }
 
 static void run_batch(mapping *m, rec *recs, int n)
@@ -309,7 +351,7 @@ static void run_batch(mapping *m, rec *recs, int n)
         r->body = json_loadb(r->msg.body, r->msg.body_len, 0, &je);
         rec_event_id(r);
         memset(&r->res, 0, sizeof r->res);
-        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count};
+        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, 0};
         r->handler_rc = m->h->fn(&fr, &r->res, m->h->ud);
         if (r->handler_rc) {
             r->outcome = REC_FAILED;
@@ -338,24 +380,7 @@ static void run_batch(mapping *m, rec *recs, int n)
     pthread_cond_destroy(&b.cv);
 
     int failed = 0;
-    for (int i = 0; i < n; i++) {
-        if (recs[i].res.free_state) recs[i].res.free_state(recs[i].res.state);
-        recs[i].res.free_state = NULL;
-        switch (recs[i].outcome) {
-        case REC_OK: atomic_fetch_add(&m->records, 1); break;
-        case REC_DUP:
-            atomic_fetch_add(&m->duplicates, 1);
-            log_info("fn", "duplicate", "function", m->name, "eventId", recs[i].event_id, "outcome",
-                     "duplicate_ignored", NULL);
-            break;
-        case REC_FENCED:
-            atomic_fetch_add(&m->fenced, 1);
-            log_warn("fn", "commit refused: receipt expired", "function", m->name, "eventId",
-                     recs[i].event_id, NULL);
-            break;
-        default: failed++; atomic_fetch_add(&m->errors, 1);
-        }
-    }
+    for (int i = 0; i < n; i++) failed += rec_count(&recs[i]);
     if (failed) {
         struct backoff_unit u = {m, recs, n};
         int rc = store_run(st, backoff_unit, &u);
@@ -377,6 +402,9 @@ static void *poller_main(void *arg)
 {
     mapping *m = arg;
     fn_sys *fs = m->fs;
+    char tname[16];
+    snprintf(tname, sizeof tname, "fn:%.12s", m->name); /* names are 15 characters at most */
+    pthread_setname_np(pthread_self(), tname);
     rec recs[LIMIT_FN_BATCH_MAX];
     queue_msg msgs[LIMIT_FN_BATCH_MAX];
     atomic_fetch_add(&m->running, 1);
@@ -409,6 +437,151 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
+/* ---- in-process records (run to completion) ------------------------------ */
+
+/* One record offered to an in-process mapping; owns its copy of the message
+ * (body and attributes live after the struct). */
+typedef struct irec {
+    rec r;
+    struct backoff_unit bu;
+    int64_t t0_us;    /* offered at */
+    int ran;          /* its unit ran (else the sending unit rolled back) */
+    char data[];
+} irec;
+
+static void inline_release(irec *ir)
+{
+    mapping *m = ir->r.m;
+    json_decref(ir->r.body);
+    free(ir);
+    if (atomic_fetch_sub(&m->inflight, 1) == 1 && atomic_load(&m->fs->stop)) {
+        pthread_mutex_lock(&m->fs->mu);
+        pthread_cond_broadcast(&m->fs->cv);
+        pthread_mutex_unlock(&m->fs->mu);
+    }
+}
+
+/* The record's unit, on the writer: the handler (with the event id the bus
+ * gave, the body is not parsed), then as a poller's record. */
+static int inline_unit(store_conn *tx, void *arg)
+{
+    irec *ir = arg;
+    rec *r = &ir->r;
+    mapping *m = r->m;
+    ir->ran = 1;
+    int bus_event = r->event_id[0] != 0;
+    if (!bus_event) {
+        json_error_t je;
+        r->body = json_loadb(r->msg.body, r->msg.body_len, 0, &je);
+        rec_event_id(r);
+    }
+    fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, bus_event};
+    r->handler_rc = m->h->fn(&fr, &r->res, m->h->ud);
+    if (r->handler_rc) {
+        r->outcome = REC_FAILED;
+        return r->handler_rc; /* nothing written; the record fails */
+    }
+    return rec_unit(tx, r);
+}
+
+static int inline_backoff_unit(store_conn *tx, void *arg)
+{
+    return backoff_unit(tx, &((irec *)arg)->bu);
+}
+
+static void inline_backoff_done(void *arg, int rc)
+{
+    irec *ir = arg;
+    if (rc) log_error("fn", "backoff failed", "function", ir->r.m->name, "error", err_name(rc), NULL);
+    inline_release(ir);
+}
+
+/* On the writer after the commit (or when the sending unit rolled back). */
+static void inline_done(void *arg, int rc)
+{
+    irec *ir = arg;
+    rec *r = &ir->r;
+    mapping *m = r->m;
+    if (!ir->ran) { /* the message was never written */
+        inline_release(ir);
+        return;
+    }
+    if (rc == ORD_ERECEIPT)
+        r->outcome = REC_FENCED;
+    else if (rc)
+        r->outcome = REC_FAILED;
+    if (r->outcome == REC_FAILED)
+        log_warn("fn", "record failed", "function", m->name, "eventId", r->event_id, "messageId", r->msg.message_id,
+                 "error", r->res.error[0] ? r->res.error : err_name(r->handler_rc ? r->handler_rc : rc), "#attempt",
+                 (int64_t)r->msg.receive_count, "outcome", "failed", NULL);
+    int failed = rec_count(r);
+    int64_t us = clock_mono_us() - ir->t0_us;
+    atomic_fetch_add(&m->invocations, 1);
+    atomic_fetch_add(&m->batch_records, 1);
+    atomic_fetch_add(&m->duration_us, (uint64_t)us);
+    metric_observe(m->m_duration, (double)us / 1e6);
+    metric_observe(m->m_batch, 1);
+    if (failed) { /* back to the queue with backoff, in a unit of its own */
+        ir->bu = (struct backoff_unit){m, r, 1};
+        if (store_submit(queue_sys_store(m->fs->qs), inline_backoff_unit, inline_backoff_done, ir) == 0) return;
+        /* the store refuses work: the lease expires and a poller retries it */
+    }
+    inline_release(ir);
+}
+
+/* queue_offer_fn: a message sent to the mapping's queue inside a unit,
+ * written leased; its record runs as a follow-up unit. */
+static int inline_offer(store_conn *tx, void *arg, queue *q, const queue_msg *msg, const char *event_id)
+{
+    mapping *m = arg;
+    size_t alen = msg->attrs ? strlen(msg->attrs) + 1 : 0;
+    irec *ir = malloc(sizeof *ir + msg->body_len + 1 + alen);
+    if (!ir) return ORD_ENOMEM;
+    memset(ir, 0, sizeof *ir);
+    ir->r.m = m;
+    ir->r.msg = *msg;
+    ir->r.msg.body = ir->data;
+    memcpy(ir->data, msg->body, msg->body_len);
+    ir->data[msg->body_len] = 0;
+    ir->r.msg.attrs = msg->attrs ? memcpy(ir->data + msg->body_len + 1, msg->attrs, alen) : NULL;
+    ir->r.msg.source_queue = NULL;
+    if (event_id) snprintf(ir->r.event_id, sizeof ir->r.event_id, "%s", event_id);
+    ir->t0_us = clock_mono_us();
+    int rc = store_follow_tx(tx, inline_unit, inline_done, ir);
+    if (rc) {
+        free(ir);
+        return rc;
+    }
+    atomic_fetch_add(&m->inflight, 1);
+    (void)q;
+    return 0;
+}
+
+static int barrier_unit(store_conn *tx, void *arg)
+{
+    (void)tx;
+    (void)arg;
+    return 0;
+}
+
+/* Removes every in-process consumer and waits for their records. */
+static void inline_stop(fn_sys *fs)
+{
+    int any = 0;
+    for (int i = 0; i < fs->nmaps; i++)
+        if (fs->maps[i]->consuming) {
+            queue_set_consumer(fs->maps[i]->q, NULL, NULL);
+            fs->maps[i]->consuming = 0;
+            any = 1;
+        }
+    if (!any) return;
+    store_run(queue_sys_store(fs->qs), barrier_unit, NULL); /* an offer under way has finished */
+    pthread_mutex_lock(&fs->mu);
+    for (int i = 0; i < fs->nmaps; i++)
+        while (atomic_load(&fs->maps[i]->inflight)) pthread_cond_wait(&fs->cv, &fs->mu);
+    pthread_mutex_unlock(&fs->mu);
+}
+
 static int sweep_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
 {
     store_stmt *st = store_prep(tx, ST_IDEM_SWEEP);
@@ -428,6 +601,7 @@ int fn_sweep_idempotency(fn_sys *fs, int64_t *deleted)
 
 static void *sweeper_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "fn-sweeper"); /* names in top, perf, /proc */
     fn_sys *fs = arg;
     pthread_mutex_lock(&fs->mu);
     while (!atomic_load(&fs->stop)) {
@@ -458,6 +632,10 @@ int fn_start(fn_sys *fs)
             }
             m->nthreads++;
         }
+        if (m->h->inline_ok) {
+            queue_set_consumer(m->q, inline_offer, m);
+            m->consuming = 1;
+        }
         log_info("fn", "function started", "function", m->name, "queue", queue_name(m->q), "#batchSize",
                  (int64_t)m->batch, "#concurrency", (int64_t)m->concurrency, NULL);
     }
@@ -472,6 +650,7 @@ int fn_start(fn_sys *fs)
 void fn_stop(fn_sys *fs)
 {
     if (!fs->started || atomic_exchange(&fs->stop, 1)) return;
+    inline_stop(fs);
     pthread_mutex_lock(&fs->mu);
     pthread_cond_broadcast(&fs->cv);
     pthread_mutex_unlock(&fs->mu);

@@ -58,13 +58,15 @@ static int wake_apply(store_conn *tx, void *state, char *error, size_t errlen)
     return rc == ORD_ENOTFOUND ? 0 : rc;
 }
 
-/* On the poller: the record must carry an EventBridge envelope; its id is
- * the wake-up.  The decision runs in apply, inside the record's unit. */
+/* On the poller (or the writer, for a record the bus sent in-process: its
+ * event id is known, the envelope the bus wrote need not be parsed): the
+ * record must carry an EventBridge envelope; its id is the wake-up.  The
+ * decision runs in apply, inside the record's unit. */
 static int wake_up(const fn_record *rec, fn_result *res, orders *o, decide_fn decide)
 {
     const json_t *env = rec->body;
-    if (!json_is_object(env) || !json_is_string(json_object_get(env, "detail-type")) ||
-        !json_is_string(json_object_get(env, "id"))) {
+    if (!rec->bus_event && (!json_is_object(env) || !json_is_string(json_object_get(env, "detail-type")) ||
+                            !json_is_string(json_object_get(env, "id")))) {
         snprintf(res->error, sizeof res->error, "message does not contain a valid EventBridge envelope");
         return ORD_EHANDLER;
     }
@@ -419,6 +421,9 @@ int orders_register(orders *o, fn_sys *fs)
     if ((rc = fn_handler_register(fs, "order-processor", order_handler, o)) ||
         (rc = fn_handler_register(fs, "payment-processor", payment_handler, o)) ||
         (rc = fn_handler_register(fs, "notification-processor", notify_handler, o)) ||
+        /* pure C deciding from the database: they run to completion on the writer */
+        (rc = fn_handler_inline(fs, "order-processor")) || (rc = fn_handler_inline(fs, "payment-processor")) ||
+        (rc = fn_handler_inline(fs, "notification-processor")) ||
         (rc = fn_handler_on_failure(fs, "order-processor", order_on_failure)) ||
         (rc = fn_handler_on_failure(fs, "payment-processor", payment_on_failure)))
         return rc;

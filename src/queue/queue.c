@@ -64,6 +64,11 @@ struct queue {
      * consumes this queue needs at least this VisibilityTimeout */
     int visibility_min_s;
     char consumer[LIMIT_FUNCTION_NAME_MAX + 1];
+    /* the in-process consumer (queue_set_consumer): offer/offer_arg are
+     * written before offering is set, read by the writer after it */
+    queue_offer_fn offer;
+    void *offer_arg;
+    _Atomic int offering;
 };
 
 struct queue_sys {
@@ -281,6 +286,7 @@ int queue_wait(queue_sys *qs, queue *q, uint64_t seq, int64_t deadline_ms, queue
  * hint among queues that have waiters, then fires what is due. */
 static void *timer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "queue-timer"); /* names in top, perf, /proc */
     queue_sys *qs = arg;
     pthread_mutex_lock(&qs->mu);
     while (!qs->closing) {
@@ -681,8 +687,46 @@ int queue_receipt_parse(const char *s, int64_t *seq, int64_t *token)
     return 0;
 }
 
-int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
-                  const char *attrs, int delay_s, char *message_id)
+void queue_set_consumer(queue *q, queue_offer_fn fn, void *arg)
+{
+    if (!fn) {
+        atomic_store(&q->offering, 0);
+        return;
+    }
+    q->offer = fn;
+    q->offer_arg = arg;
+    atomic_store(&q->offering, 1);
+}
+
+/* The message written leased to the queue's in-process consumer and offered
+ * to it (see queue_offer_fn). */
+static int send_leased(store_conn *tx, queue *q, const void *body, size_t len, const char *attrs, const char *mid,
+                       int64_t now, int visibility_s, const char *event_id)
+{
+    int64_t token = id_token();
+    store_stmt *st = store_prep(tx, ST_MSG_INSERT_LEASED);
+    store_bind_i64(st, 1, q->id);
+    store_bind_text(st, 2, mid, ID_UUID_LEN);
+    store_bind_blob(st, 3, body, len);
+    store_bind_str(st, 4, attrs);
+    store_bind_i64(st, 5, now);
+    store_bind_i64(st, 6, now + (int64_t)visibility_s * 1000);
+    store_bind_i64(st, 7, token);
+    int rc = store_step(st);
+    if (rc != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
+    queue_msg m = {.seq = store_col_i64(st, 0), .body = (char *)body, .body_len = len, .attrs = (char *)attrs,
+                   .sent_ms = now, .first_receive_ms = now, .receive_count = 1};
+    store_reset(st);
+    memcpy(m.message_id, mid, ID_UUID_LEN + 1);
+    queue_receipt_format(m.seq, token, m.receipt);
+    /* nothing to wake: the message is taken; the lease's end is in the hint */
+    hint_visible(q, now + (int64_t)visibility_s * 1000);
+    if ((rc = store_count_after_commit(tx, &q->received, 1))) return rc;
+    return q->offer(tx, q->offer_arg, q, &m, event_id);
+}
+
+static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
+                   int delay_s, char *message_id, const char *event_id)
 {
     pthread_mutex_lock(&q->mu);
     int max_size = q->attrs.max_size, qdelay = q->attrs.delay_s;
@@ -694,6 +738,14 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     char mid[ID_UUID_LEN + 1];
     id_uuid(mid);
     int64_t now = clock_wall_ms(), visible = now + (int64_t)delay_s * 1000;
+    int rc;
+    if (delay_s == 0 && atomic_load(&q->offering)) {
+        pthread_mutex_lock(&q->mu);
+        int vis = q->attrs.visibility_s;
+        pthread_mutex_unlock(&q->mu);
+        if ((rc = send_leased(tx, q, body, len, attrs, mid, now, vis, event_id))) return rc;
+        goto sent;
+    }
     store_stmt *st = store_prep(tx, ST_MSG_INSERT);
     store_bind_i64(st, 1, q->id);
     store_bind_text(st, 2, mid, ID_UUID_LEN);
@@ -701,8 +753,7 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     store_bind_str(st, 4, attrs);
     store_bind_i64(st, 5, now);
     store_bind_i64(st, 6, visible);
-    int rc = store_exec(st);
-    if (rc) return rc;
+    if ((rc = store_exec(st))) return rc;
     if (delay_s == 0) {
         atomic_fetch_add(&q->ready, 1);
         if ((rc = store_after_commit(tx, wake_hook, q))) return rc;
@@ -710,10 +761,22 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
         hint_visible(q, visible);
     }
     if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, q->id))) return rc;
+sent:
     if ((rc = store_count_after_commit(tx, &q->sent, 1))) return rc;
     if (message_id) memcpy(message_id, mid, ID_UUID_LEN + 1);
     (void)qs;
     return 0;
+}
+
+int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
+                  int delay_s, char *message_id)
+{
+    return send_tx(tx, qs, q, body, len, attrs, delay_s, message_id, NULL);
+}
+
+int queue_send_event_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *event_id)
+{
+    return send_tx(tx, qs, q, body, len, NULL, -1, NULL, event_id);
 }
 
 void queue_msg_release(queue_msg *m)

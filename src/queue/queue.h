@@ -112,6 +112,11 @@ int queue_is_dlq(queue_sys *qs, const queue *q);
  * MaximumMessageSize, ORD_EVALIDATION for an empty body or delay out of range. */
 int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
                   const char *attrs, int delay_s, char *message_id);
+/* As queue_send_tx with the queue's DelaySeconds and no attributes, for a
+ * body that is the envelope of event event_id (the bus): an in-process
+ * consumer is told the id and need not parse the body to learn it. */
+int queue_send_event_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
+                        const char *event_id);
 /* Receives up to max (1..10) visible messages, hiding them for visibility_s
  * (< 0: the queue's VisibilityTimeout).  Moves to the DLQ, instead of
  * delivering, each message whose receive count would exceed maxReceiveCount;
@@ -143,6 +148,27 @@ int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t 
  * (store_sweep); *dropped is set.  Blocking (not for HTTP threads).  0 or a
  * store error. */
 int queue_sweep_retention(queue_sys *qs, int64_t *dropped);
+
+/* ---- in-process consumers: lease on send ---------------------------------- */
+
+/* Inside the sending unit (writer thread): m was just written to q already
+ * leased to the consumer - received once (receipt issued, receive count 1,
+ * first received now) and invisible for the queue's VisibilityTimeout - and
+ * is offered to it.  The consumer deletes it by its receipt once it is
+ * processed (queue_delete_live_tx, typically in a store_follow_tx unit of
+ * the same batch); if it never does (its unit failed, the process died),
+ * the lease expires and a normal receive delivers the message again, with
+ * its receive count going on from 1, so maxReceiveCount and the dead-letter
+ * queue work as for any message.  m and its strings are borrowed for the
+ * call; event_id is the id of the event m carries when the bus sent it,
+ * else NULL.  Return < 0 to fail the sending unit. */
+typedef int (*queue_offer_fn)(store_conn *tx, void *arg, queue *q, const queue_msg *m, const char *event_id);
+/* Makes (fn, arg) the in-process consumer of q, or removes it (fn NULL):
+ * while set, every message sent to q inside a unit without a delay is
+ * written leased and offered.  After removing, wait for a unit of the
+ * store to run (store_run) before freeing arg: a unit that was offering
+ * then has finished. */
+void queue_set_consumer(queue *q, queue_offer_fn fn, void *arg);
 
 /* ---- long poll ------------------------------------------------------------- */
 

@@ -44,6 +44,21 @@ typedef struct unit {
     struct unit *next;
 } unit;
 
+/* A list of units (head and tail). */
+typedef struct ulist {
+    unit *head, *tail;
+} ulist;
+
+static void ulist_add(ulist *l, unit *u)
+{
+    u->next = NULL;
+    if (l->tail)
+        l->tail->next = u;
+    else
+        l->head = u;
+    l->tail = u;
+}
+
 typedef struct sig_handler {
     store_signal_fn fn;
     void *arg;
@@ -73,6 +88,12 @@ struct store {
     sig_handler handlers[STORE_TOPICS_END][LIMIT_STORE_SIGNAL_HANDLERS];
     store_signal *sigs; /* writer: the batch's signals, deduplicated */
     int nsigs, capsigs;
+    /* writer only: follow-ups (store_follow_tx) added by the unit running
+     * now, those of the batch bound for the next batch, how many the batch
+     * took, and the statements prepared on the writer's connection */
+    ulist follow, deferred;
+    int nfollow;
+    uint64_t statements;
 };
 
 void *store_backend_get(store *s)
@@ -142,6 +163,7 @@ void store_path_redact(const char *path, char *out, size_t cap)
 store_stmt *store_prep(store_conn *c, store_stmt_id id)
 {
     CHECK(id >= 0 && id < ST__COUNT);
+    if (c->writer) c->s->statements++; /* the writer thread's own counter */
     return c->be->prep(c, id);
 }
 
@@ -358,8 +380,21 @@ static void drop_hooks(store_conn *w, size_t mark)
 
 /* ---- writer ------------------------------------------------------------ */
 
-/* Runs one unit inside its savepoint; sets the unit's rc.  Hooks the unit
- * registered are dropped when it is rolled back. */
+/* Calls the done of every unit of l with rc (they never ran) and frees them. */
+static void cancel_units(ulist *l, int rc)
+{
+    unit *u = l->head;
+    *l = (ulist){NULL, NULL};
+    while (u) {
+        unit *next = u->next;
+        if (u->done) u->done(u->arg, rc);
+        free(u);
+        u = next;
+    }
+}
+
+/* Runs one unit inside its savepoint; sets the unit's rc.  Hooks and
+ * follow-ups the unit registered are dropped when it is rolled back. */
 static void run_unit(store *s, unit *u)
 {
     store_conn *w = s->w;
@@ -375,9 +410,66 @@ static void run_unit(store *s, unit *u)
     if (u->rc < 0) {
         s->be->tx(w, STORE_TX_ROLLBACK_TO);
         drop_hooks(w, mark);
+        cancel_units(&s->follow, u->rc);
         s->st.units_failed++;
     }
     s->be->tx(w, STORE_TX_RELEASE);
+}
+
+/* After a unit kept its writes: its follow-ups join the batch (after its
+ * last unit) while the batch has room for them, the others wait for the
+ * next batch.  Returns how many joined. */
+static int take_follow_ups(store *s, unit **tail)
+{
+    int k = 0;
+    unit *f = s->follow.head;
+    s->follow = (ulist){NULL, NULL};
+    while (f) {
+        unit *next = f->next;
+        if (s->nfollow < LIMIT_STORE_FOLLOW_MAX) {
+            f->next = NULL;
+            (*tail)->next = f;
+            *tail = f;
+            s->nfollow++;
+            k++;
+        } else {
+            ulist_add(&s->deferred, f);
+        }
+        f = next;
+    }
+    return k;
+}
+
+int store_follow_tx(store_conn *tx, store_unit_fn fn, store_done_fn done, void *arg)
+{
+    CHECK(tx == tx->s->w);
+    CHECK(fn != NULL);
+    unit *u = malloc(sizeof *u);
+    if (!u) return ORD_ENOMEM;
+    *u = (unit){fn, done, arg, 0, NULL};
+    ulist_add(&tx->s->follow, u);
+    return 0;
+}
+
+/* After the batch: deferred follow-ups go first in the pending list (the
+ * batch committed), or are cancelled with rc (it did not). */
+static void queue_deferred(store *s, int rc)
+{
+    if (!s->deferred.head) return;
+    if (rc) {
+        cancel_units(&s->deferred, rc);
+        return;
+    }
+    int k = 0;
+    for (unit *u = s->deferred.head; u; u = u->next) k++;
+    pthread_mutex_lock(&s->mu);
+    s->deferred.tail->next = s->head;
+    if (!s->head) s->tail = s->deferred.tail;
+    s->head = s->deferred.head;
+    s->npending += k;
+    s->st.follow_deferred += (uint64_t)k;
+    pthread_mutex_unlock(&s->mu);
+    s->deferred = (ulist){NULL, NULL};
 }
 
 /* Takes up to max pending units off the list (caller holds s->mu). */
@@ -438,6 +530,7 @@ static void try_reconnect(store *s)
 
 static void *writer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "writer"); /* names in top, perf, /proc */
     store *s = arg;
     store_conn *w = s->w;
     for (;;) {
@@ -475,12 +568,15 @@ static void *writer_main(void *arg)
         int brc = s->be->tx(w, STORE_TX_BEGIN);
         unit *u = batch;
         int64_t window_end = s->window_us ? clock_mono_us() + s->window_us : 0;
+        s->nfollow = 0;
         for (;;) {
             for (; u; u = u->next) {
-                if (brc)
+                if (brc) {
                     u->rc = brc;
-                else
-                    run_unit(s, u);
+                    continue;
+                }
+                run_unit(s, u);
+                if (s->follow.head) n += take_follow_ups(s, &tail);
             }
             if (n >= s->batch_max || brc) break;
             /* units that arrived while this batch ran join it */
@@ -523,6 +619,8 @@ static void *writer_main(void *arg)
         if (crc) s->st.commit_failures++;
         /* only a commit that wrote rows tells whether writes reach the disk */
         if (crc || s->be->changes_total(w) != changes0) s->st.write_failed = crc != 0;
+        s->st.follow_units += (uint64_t)s->nfollow;
+        s->st.statements = s->statements;
         s->st.batch_hist[hist_bucket((uint64_t)n, 1)]++;
         s->st.commit_us_hist[hist_bucket(commit_us, 50)]++;
         s->st.commit_us_sum += commit_us;
@@ -532,6 +630,7 @@ static void *writer_main(void *arg)
         /* durable now: wake whoever waits on this data, tell the other
          * nodes, then complete */
         run_hooks(s, crc == 0);
+        queue_deferred(s, crc ? (crc == ORD_ENOTREADY ? ORD_ENOTREADY : ORD_EUNAVAILABLE) : 0);
         complete(batch);
     }
     return NULL;

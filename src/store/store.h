@@ -66,6 +66,9 @@ typedef struct store_stats_t {
     int write_failed;             /* the latest COMMIT that wrote rows (or health probe) failed */
     int down;                     /* the database is unreachable: units are refused (ORD_ENOTREADY) */
     uint64_t reconnects;          /* times the writer reconnected after losing the database */
+    uint64_t follow_units;        /* follow-ups (store_follow_tx) run in their producer's batch */
+    uint64_t follow_deferred;     /* follow-ups handed to a later batch (the batch had its share) */
+    uint64_t statements;          /* statements prepared on the writer's connection (SAVEPOINTs included) */
 } store_stats_t;
 
 /* ---- Lifecycle -------------------------------------------------------- */
@@ -105,6 +108,21 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg);
  * ORD_ESHUTDOWN, ORD_ESTORE, ORD_EUNAVAILABLE).  Not for the writer thread, nor for threads
  * that must not block (HTTP). */
 int store_run(store *s, store_unit_fn fn, void *arg);
+
+/* Inside a unit: run (fn, done, arg) as a unit of its own once the current
+ * unit has returned - in this same transaction, after the units already in
+ * the batch, while the batch has taken fewer than LIMIT_STORE_FOLLOW_MAX
+ * follow-ups; otherwise as a unit of the next batch, queued ahead of new
+ * work right after this batch commits.  Either way it is a unit like any
+ * other (its own savepoint, rolled back alone, done after its commit), and
+ * it may add follow-ups itself.  If the current unit rolls back, or the
+ * batch fails before a deferred follow-up was queued, fn never runs and
+ * done(arg, rc) is called on the writer thread with that unit's (or the
+ * batch's) error.  This is run to completion: the work a unit makes
+ * possible (a message for an in-process consumer) runs on the writer
+ * without a thread hand-off, usually before the commit that makes both
+ * durable.  0 or ORD_ENOMEM. */
+int store_follow_tx(store_conn *tx, store_unit_fn fn, store_done_fn done, void *arg);
 
 /* Inside a unit: run hook(arg, 1) on the writer thread after this batch has
  * committed; or hook(arg, 0) if the unit is rolled back or the batch fails

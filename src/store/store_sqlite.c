@@ -316,6 +316,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 
 static void *checkpointer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "checkpointer"); /* names in top, perf, /proc */
     store *s = arg;
     sq_store *sq = store_backend_get(s);
     sq_conn *c = NULL;

@@ -552,3 +552,97 @@ Test(queue, creates_in_one_batch_see_each_other)
     cr_expect_not_null(queue_find(qs, "same"));
     cr_expect_eq(queue_count(qs), 1);
 }
+
+/* ---- lease on send: an in-process consumer --------------------------------- */
+
+/* A consumer that takes the offer and then "dies": it never processes nor
+ * deletes the message. */
+struct taken {
+    int n;
+    queue_msg m;
+    char body[64];
+    char event_id[64];
+};
+
+static int take_and_die(store_conn *tx, void *arg, queue *q, const queue_msg *m, const char *event_id)
+{
+    struct taken *t = arg;
+    t->n++;
+    t->m = *m;
+    snprintf(t->body, sizeof t->body, "%.*s", (int)m->body_len, m->body);
+    snprintf(t->event_id, sizeof t->event_id, "%s", event_id ? event_id : "");
+    t->m.body = t->m.attrs = t->m.source_queue = NULL; /* borrowed: not kept */
+    (void)tx;
+    (void)q;
+    return 0;
+}
+
+Test(queue, leased_message_of_a_dead_consumer_is_redelivered_after_its_visibility_timeout)
+{
+    queue *dl = make("lease-dlq", 30, NULL, 0);
+    queue *q = make("lease", 5, "lease-dlq", 2);
+    struct taken t = {0};
+    queue_set_consumer(q, take_and_die, &t);
+    cr_assert_eq(send(q, "work"), 0);
+    cr_assert_eq(t.n, 1, "offered to the consumer inside the send");
+    cr_expect_str_eq(t.body, "work");
+    cr_expect_eq(t.m.receive_count, 1, "written as received once");
+    cr_expect_str_eq(t.event_id, "", "no event id outside the bus");
+    queue_stats s = stats(q);
+    cr_expect_eq(s.in_flight, 1, "in flight, not visible");
+    cr_expect_eq(s.visible, 0);
+    cr_expect_eq(s.received, 1, "the lease counts as a receive");
+    struct op r;
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_expect_eq(r.n, 0, "nobody else receives a leased message");
+    /* the consumer died: nobody deletes it.  Its lease ends with the
+     * queue's VisibilityTimeout and a normal receive delivers it */
+    advance(4000);
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_expect_eq(r.n, 0, "still leased before the timeout");
+    advance(1500);
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_assert_eq(r.n, 1, "redelivered after the visibility timeout");
+    cr_expect_str_eq(r.msgs[0].body, "work");
+    cr_expect_eq(r.msgs[0].receive_count, 2, "the receive count goes on from the lease");
+    cr_expect_str_eq(r.msgs[0].message_id, t.m.message_id, "the same message");
+    cr_expect_eq(del(q, t.m.receipt), ORD_ERECEIPT, "the dead consumer's receipt is stale");
+    release(&r);
+    /* maxReceiveCount 2 counts the lease: the next receive dead-letters it */
+    advance(5500);
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_expect_eq(r.n, 0, "moved instead of delivered a third time");
+    cr_expect_eq(stats(dl).visible, 1, "in the dead-letter queue");
+    queue_set_consumer(q, NULL, NULL);
+}
+
+Test(queue, leased_message_is_deleted_by_its_receipt)
+{
+    queue *q = make("lease2", 30, NULL, 0);
+    struct taken t = {0};
+    queue_set_consumer(q, take_and_die, &t);
+    cr_assert_eq(send(q, "a"), 0);
+    queue_set_consumer(q, NULL, NULL);
+    cr_assert_eq(send(q, "b"), 0); /* no consumer any more: an ordinary, visible message */
+    cr_expect_eq(t.n, 1, "only the first was offered");
+    queue_stats s = stats(q);
+    cr_expect_eq(s.in_flight, 1);
+    cr_expect_eq(s.visible, 1);
+    struct op o = {.q = q, .receipt = t.m.receipt};
+    cr_expect_eq(store_run(st, del_live_unit, &o), 0, "the consumer's receipt deletes it");
+    s = stats(q);
+    cr_expect_eq(s.in_flight, 0);
+    cr_expect_eq(s.visible, 1);
+}
+
+/* A delayed send is never leased: the consumer would hold it early. */
+Test(queue, delayed_messages_are_not_leased)
+{
+    queue *q = make("lease3", 30, NULL, 0);
+    struct taken t = {0};
+    queue_set_consumer(q, take_and_die, &t);
+    cr_assert_eq(send_delay(q, "later", 2), 0);
+    cr_expect_eq(t.n, 0);
+    cr_expect_eq(stats(q).delayed, 1);
+    queue_set_consumer(q, NULL, NULL);
+}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/limits.h"
 #include "store/migrate.h"
 #include "store/pg_sql.h"
 #include "store/sqlite_sql.h"
@@ -486,4 +487,122 @@ Test(store, a_failed_statement_fails_its_unit_even_when_learnt_late)
     }
     cr_expect_eq(count_events_fresh(dbpath), good, "the failed units left no event");
     cr_expect_eq(test_db_scalar(dbpath, "SELECT count(*) FROM order_items"), good, "nor an item");
+}
+
+/* ---- follow-ups: run to completion ------------------------------------------- */
+
+/* A follow-up that inserts its event and counts how it completed. */
+struct follow {
+    struct ev e;
+    int ran, rc, ndone;
+    int64_t commits_at_done; /* the store's commits when its done ran */
+};
+
+static int follow_unit(store_conn *tx, void *arg)
+{
+    struct follow *f = arg;
+    f->ran = 1;
+    return insert_event(tx, &f->e);
+}
+
+static void follow_done(void *arg, int rc)
+{
+    struct follow *f = arg;
+    store_stats_t s;
+    store_stats(st, &s);
+    f->rc = rc;
+    f->commits_at_done = (int64_t)s.commits;
+    __atomic_store_n(&f->ndone, f->ndone + 1, __ATOMIC_SEQ_CST); /* last: the test reads the rest after it */
+}
+
+/* A producer: inserts its own event, adds nf follow-ups, then returns rc. */
+struct producer {
+    struct ev e;
+    struct follow *f;
+    int nf, rc;
+};
+
+static int producer_unit(store_conn *tx, void *arg)
+{
+    struct producer *p = arg;
+    int rc = insert_event(tx, &p->e);
+    for (int i = 0; !rc && i < p->nf; i++) rc = store_follow_tx(tx, follow_unit, follow_done, &p->f[i]);
+    return rc ? rc : p->rc;
+}
+
+static int64_t commits(void)
+{
+    store_stats_t s;
+    store_stats(st, &s);
+    return (int64_t)s.commits;
+}
+
+Test(store, follow_up_commits_with_its_producer)
+{
+    struct follow f = {.e = {.id = "f1"}};
+    struct producer p = {.e = {.id = "p1"}, .f = &f, .nf = 1};
+    int64_t c0 = commits();
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    /* store_run returned: the producer's batch committed, and with it the
+     * follow-up, which ran in the same transaction */
+    cr_expect_eq(count_events_fresh(dbpath), 2, "producer and follow-up rows committed together");
+    cr_expect_eq(commits() - c0, 1, "one commit for both");
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_eq(f.rc, 0);
+    cr_expect_eq(f.ndone, 1, "done once");
+    store_stats_t s;
+    store_stats(st, &s);
+    cr_expect_eq(s.follow_units, 1);
+    cr_expect_eq(s.follow_deferred, 0);
+}
+
+Test(store, follow_up_of_a_rolled_back_unit_never_runs)
+{
+    struct follow f = {.e = {.id = "f2"}};
+    struct producer p = {.e = {.id = "p2"}, .f = &f, .nf = 1, .rc = ORD_ECONDITION};
+    cr_assert_eq(store_run(st, producer_unit, &p), ORD_ECONDITION);
+    cr_expect_eq(f.ran, 0, "the follow-up did not run");
+    cr_expect_eq(f.ndone, 1, "its done was called once");
+    cr_expect_eq(f.rc, ORD_ECONDITION, "with the producer's error");
+    cr_expect_eq(count_events_fresh(dbpath), 0, "nothing written");
+}
+
+Test(store, failing_follow_up_rolls_back_alone)
+{
+    struct follow f = {.e = {.id = "dup"}}; /* same id as the producer's: a constraint violation */
+    struct producer p = {.e = {.id = "dup"}, .f = &f, .nf = 1};
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_eq(f.ran, 1);
+    cr_expect_eq(f.rc, ORD_ECONFLICT, "the follow-up failed: %s", err_name(f.rc));
+    cr_expect_eq(count_events_fresh(dbpath), 1, "the producer's row is kept");
+}
+
+/* Past LIMIT_STORE_FOLLOW_MAX follow-ups in one batch, the rest run in the
+ * next batch, after the commit (and ahead of other pending work). */
+Test(store, follow_ups_past_the_batch_share_run_in_the_next_batch)
+{
+    enum { EXTRA = 3, N = LIMIT_STORE_FOLLOW_MAX + EXTRA };
+    static struct follow f[N];
+    memset(f, 0, sizeof f);
+    for (int i = 0; i < N; i++) snprintf(f[i].e.id, sizeof f[i].e.id, "fl%d", i);
+    struct producer p = {.e = {.id = "pl"}, .f = f, .nf = N};
+    int64_t c0 = commits();
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    for (int i = 0; i < N; i++)
+        while (!__atomic_load_n(&f[i].ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    int same = 0, later = 0;
+    for (int i = 0; i < N; i++) {
+        cr_expect_eq(f[i].rc, 0, "follow-up %d: %s", i, err_name(f[i].rc));
+        if (f[i].commits_at_done == c0 + 1)
+            same++;
+        else
+            later++;
+    }
+    cr_expect_eq(same, LIMIT_STORE_FOLLOW_MAX, "the batch took its share");
+    cr_expect_eq(later, EXTRA, "the rest in the next batch");
+    cr_expect_eq(count_events_fresh(dbpath), 1 + N);
+    store_stats_t s;
+    store_stats(st, &s);
+    cr_expect_eq(s.follow_deferred, EXTRA);
 }
