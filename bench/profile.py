@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -56,6 +57,17 @@ def group(dso, sym):
     return "other (%s)" % d if d else "other"
 
 
+def io_bytes(pid):
+    """Bytes the process wrote to storage (write_bytes of /proc/PID/io)."""
+    try:
+        for line in open("/proc/%d/io" % pid):
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def tasks(pid):
     """{tid: (comm, cpu_ticks, ctx_switches)} of every thread."""
     out = {}
@@ -70,6 +82,24 @@ def tasks(pid):
             out[int(os.path.basename(t))] = (comm, int(f[11]) + int(f[12]), cs)
         except (OSError, IndexError, ValueError):
             pass
+    return out
+
+
+def scrape(url):
+    """The store's counters from /metrics: statements, units, commits, follow-ups."""
+    out = collections.Counter()
+    try:
+        text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        for key, name in (("statements", "orderly_store_statements_total "),
+                          ("units", "orderly_store_units_total "),
+                          ("commits", "orderly_store_commit_batch_size_count "),
+                          ("follow_same", 'orderly_store_follow_ups_total{batch="same"} '),
+                          ("follow_next", 'orderly_store_follow_ups_total{batch="next"} ')):
+            if line.startswith(name):
+                out[key] = float(line.split()[-1])
     return out
 
 
@@ -156,10 +186,14 @@ def main():
                                     stderr=subprocess.DEVNULL)
             time.sleep(0.5)
         t0 = tasks(pid)
+        m0 = scrape(srv.url)
+        w0 = io_bytes(pid)
         r = e2e.run_e2e(client, srv.url, ["-n", str(a.rate * a.seconds), "--rate", str(a.rate), "-c", "64",
                                           "--no-seed", "--skus", str(a.skus), "--completion", "stats",
                                           "--timeout", "600"], 1200)
         t1 = tasks(pid)
+        m1 = scrape(srv.url)
+        w1 = io_bytes(pid)
         if perf:
             perf.send_signal(signal.SIGINT)
             perf.wait(60)
@@ -176,6 +210,10 @@ def main():
                                                   total * 1e6 / n, cs / n))
         print("latency submit -> terminal: p50 %s ms, p99 %s ms (server stamp p50 %s, p99 %s)"
               % (r.get("latency_p50_ms"), r.get("latency_p99_ms"), r.get("stamped_p50_ms"), r.get("stamped_p99_ms")))
+        if m1:
+            print("per order: %s, bytes written %.0f" % (
+                ", ".join("%s %.2f" % (k, (m1[k] - m0[k]) / n) for k in
+                          ("statements", "units", "commits", "follow_same", "follow_next")), (w1 - w0) / n))
         print("CPU by thread (us per order): " + ", ".join("%s %.0f" % (k, v * 1e6 / n)
                                                           for k, v in threads.most_common()))
         if a.callgrind:

@@ -250,6 +250,22 @@ static void rec_event_id(rec *r)
     snprintf(r->event_id, sizeof r->event_id, "%s", id && *id ? id : r->msg.message_id);
 }
 
+/* Deletes the record's message: by its receipt, fenced (refused once the
+ * receipt's visibility has expired); a message taken in process without a
+ * row (seq 0) only counts as deleted. */
+static int rec_settle(store_conn *tx, rec *r)
+{
+    if (!r->msg.seq) return queue_settled_tx(tx, r->m->q);
+    return queue_delete_live_tx(tx, r->m->fs->qs, r->m->q, r->msg.receipt);
+}
+
+/* The backoff of the n-th receive, jittered into [d/2, d]. */
+static int64_t rec_backoff(const mapping *m, int attempt)
+{
+    int64_t d = fn_backoff_ms(m->base_ms, m->max_ms, attempt);
+    return d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 + 1));
+}
+
 /* The unit of one record: everything or nothing. */
 static int rec_unit(store_conn *tx, void *arg)
 {
@@ -267,12 +283,11 @@ static int rec_unit(store_conn *tx, void *arg)
     if (rc) return rc;
     if (store_changes(tx) == 0) {
         r->outcome = REC_DUP;
-        return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
+        return rec_settle(tx, r);
     }
     r->outcome = REC_OK;
     if (r->res.apply && (rc = r->res.apply(tx, r->res.state, r->res.error, sizeof r->res.error))) return rc;
-    /* the fence: refused once the receipt's visibility has expired */
-    return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
+    return rec_settle(tx, r);
 }
 
 static void rec_done(void *arg, int rc)
@@ -307,8 +322,7 @@ static int backoff_unit(store_conn *tx, void *arg)
             int frc = u->m->h->on_failure(tx, &fr, why, u->m->h->ud);
             if (frc) return frc;
         }
-        int64_t d = fn_backoff_ms(u->m->base_ms, u->m->max_ms, r->msg.receive_count);
-        int64_t vis = d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 + 1));
+        int64_t vis = rec_backoff(u->m, r->msg.receive_count);
         int rc = queue_change_visibility_ms_tx(tx, u->m->fs->qs, u->m->q, r->msg.receipt, vis);
         if (rc && rc != ORD_ERECEIPT) return rc; /* a stale receipt: already visible again */
     }
@@ -440,12 +454,15 @@ static void *poller_main(void *arg)
 /* ---- in-process records (run to completion) ------------------------------ */
 
 /* One record offered to an in-process mapping; owns its copy of the message
- * (body and attributes live after the struct). */
+ * (body and attributes live after the struct).  msg.seq stays 0 while the
+ * message has no row (taken in the sending transaction). */
 typedef struct irec {
     rec r;
     struct backoff_unit bu;
-    int64_t t0_us;    /* offered at */
-    int ran;          /* its unit ran (else the sending unit rolled back) */
+    int64_t t0_us; /* offered at */
+    int ran;       /* its unit ran (else the sending unit rolled back) */
+    int unit_rc;   /* what its unit failed with, for the recovery */
+    int kept;      /* the recovery wrote the message back with its backoff */
     char data[];
 } irec;
 
@@ -470,18 +487,38 @@ static int inline_unit(store_conn *tx, void *arg)
     mapping *m = r->m;
     ir->ran = 1;
     int bus_event = r->event_id[0] != 0;
-    if (!bus_event) {
+    if (!bus_event && !r->body) {
         json_error_t je;
         r->body = json_loadb(r->msg.body, r->msg.body_len, 0, &je);
         rec_event_id(r);
     }
     fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, bus_event};
     r->handler_rc = m->h->fn(&fr, &r->res, m->h->ud);
-    if (r->handler_rc) {
-        r->outcome = REC_FAILED;
-        return r->handler_rc; /* nothing written; the record fails */
-    }
+    if (r->handler_rc) return r->handler_rc; /* nothing written; the record fails */
     return rec_unit(tx, r);
+}
+
+/* Right after the record's unit failed and rolled back, in the same
+ * transaction: a message taken without a row is written back with its
+ * backoff (and the failure recorded), so the failure cannot lose it.  A
+ * message with a row goes back with a backoff unit after the commit. */
+static int inline_recover(store_conn *tx, void *arg, int rc)
+{
+    irec *ir = arg;
+    rec *r = &ir->r;
+    mapping *m = r->m;
+    ir->unit_rc = rc;
+    r->outcome = rc == ORD_ERECEIPT ? REC_FENCED : REC_FAILED;
+    if (r->msg.seq) return 0;
+    if (m->h->on_failure) {
+        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, r->body == NULL};
+        const char *why = r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : rc);
+        int frc = m->h->on_failure(tx, &fr, why, m->h->ud);
+        if (frc) return frc;
+    }
+    int krc = queue_keep_tx(tx, m->q, &r->msg, rec_backoff(m, r->msg.receive_count));
+    ir->kept = krc == 0;
+    return krc;
 }
 
 static int inline_backoff_unit(store_conn *tx, void *arg)
@@ -502,18 +539,17 @@ static void inline_done(void *arg, int rc)
     irec *ir = arg;
     rec *r = &ir->r;
     mapping *m = r->m;
-    if (!ir->ran) { /* the message was never written */
+    if (!ir->ran) { /* the message was never sent */
         inline_release(ir);
         return;
     }
-    if (rc == ORD_ERECEIPT)
-        r->outcome = REC_FENCED;
-    else if (rc)
-        r->outcome = REC_FAILED;
-    if (r->outcome == REC_FAILED)
+    if (rc) r->outcome = REC_FAILED; /* the batch failed */
+    if (r->outcome == REC_FAILED) {
+        int why = r->handler_rc ? r->handler_rc : ir->unit_rc ? ir->unit_rc : rc;
         log_warn("fn", "record failed", "function", m->name, "eventId", r->event_id, "messageId", r->msg.message_id,
-                 "error", r->res.error[0] ? r->res.error : err_name(r->handler_rc ? r->handler_rc : rc), "#attempt",
-                 (int64_t)r->msg.receive_count, "outcome", "failed", NULL);
+                 "error", r->res.error[0] ? r->res.error : err_name(why), "#attempt", (int64_t)r->msg.receive_count,
+                 "outcome", "failed", NULL);
+    }
     int failed = rec_count(r);
     int64_t us = clock_mono_us() - ir->t0_us;
     atomic_fetch_add(&m->invocations, 1);
@@ -521,7 +557,7 @@ static void inline_done(void *arg, int rc)
     atomic_fetch_add(&m->duration_us, (uint64_t)us);
     metric_observe(m->m_duration, (double)us / 1e6);
     metric_observe(m->m_batch, 1);
-    if (failed) { /* back to the queue with backoff, in a unit of its own */
+    if (failed && !ir->kept && r->msg.seq) { /* its row back with backoff, in a unit of its own */
         ir->bu = (struct backoff_unit){m, r, 1};
         if (store_submit(queue_sys_store(m->fs->qs), inline_backoff_unit, inline_backoff_done, ir) == 0) return;
         /* the store refuses work: the lease expires and a poller retries it */
@@ -529,9 +565,11 @@ static void inline_done(void *arg, int rc)
     inline_release(ir);
 }
 
-/* queue_offer_fn: a message sent to the mapping's queue inside a unit,
- * written leased; its record runs as a follow-up unit. */
-static int inline_offer(store_conn *tx, void *arg, queue *q, const queue_msg *msg, const char *event_id)
+/* queue_offer_fn: a message sent to the mapping's queue inside a unit; its
+ * record runs as a follow-up unit, in this transaction (no row) or, when
+ * the batch has had its share, in the next (the row, leased). */
+static int inline_offer(store_conn *tx, void *arg, queue *q, const queue_msg *msg, const char *event_id,
+                        queue_msg **lease)
 {
     mapping *m = arg;
     size_t alen = msg->attrs ? strlen(msg->attrs) + 1 : 0;
@@ -547,14 +585,15 @@ static int inline_offer(store_conn *tx, void *arg, queue *q, const queue_msg *ms
     ir->r.msg.source_queue = NULL;
     if (event_id) snprintf(ir->r.event_id, sizeof ir->r.event_id, "%s", event_id);
     ir->t0_us = clock_mono_us();
-    int rc = store_follow_tx(tx, inline_unit, inline_done, ir);
-    if (rc) {
+    int rc = store_follow_tx(tx, inline_unit, inline_recover, inline_done, ir);
+    if (rc < 0) {
         free(ir);
         return rc;
     }
     atomic_fetch_add(&m->inflight, 1);
+    if (rc == 1) *lease = &ir->r.msg; /* the queue writes the row and its receipt into it */
     (void)q;
-    return 0;
+    return rc;
 }
 
 static int barrier_unit(store_conn *tx, void *arg)

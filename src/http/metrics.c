@@ -37,7 +37,7 @@ struct api_metrics {
         *f_moved, *f_dlq;
     /* functions */
     metric_family *f_invocations, *f_errors, *f_duplicates, *f_fenced;
-    metric_series *leader, *db_up, *reconnects;
+    metric_series *leader, *db_up, *reconnects, *statements, *follow_batch, *follow_next;
     /* store */
     metric_series *commit_batch, *commit_seconds, *units, *pending;
 };
@@ -187,6 +187,9 @@ static void collect_store(struct api_metrics *x)
     metric_set(x->leader, store_is_leader(x->a->st));
     metric_set(x->db_up, !st.down);
     metric_set(x->reconnects, (double)st.reconnects);
+    metric_set(x->statements, (double)st.statements);
+    metric_set(x->follow_batch, (double)st.follow_units);
+    metric_set(x->follow_next, (double)st.follow_deferred);
 }
 
 static void collect(void *arg)
@@ -251,6 +254,15 @@ int api_metrics_init(api *a, metrics *m)
         m, "orderly_store_database_up", "0 while the database is unreachable and writes are refused (503).", NULL));
     x->reconnects = metric_series0(metrics_counter(
         m, "orderly_store_reconnects_total", "Times the writer reconnected after losing the database.", NULL));
+    x->statements = metric_series0(metrics_counter(
+        m, "orderly_store_statements_total",
+        "Statements run on the writer's connection (SAVEPOINT and RELEASE of each unit included).", NULL));
+    metric_family *fu = metrics_counter(m, "orderly_store_follow_ups_total",
+                                        "Follow-up units (run to completion: in-process function records) by "
+                                        "where they ran: in the batch of the unit that made them, or the next.",
+                                        L("batch"));
+    x->follow_batch = metric_series1(fu, "same");
+    x->follow_next = metric_series1(fu, "next");
 
     /* queues */
     const char *const *lq = L("queue");

@@ -698,31 +698,59 @@ void queue_set_consumer(queue *q, queue_offer_fn fn, void *arg)
     atomic_store(&q->offering, 1);
 }
 
-/* The message written leased to the queue's in-process consumer and offered
- * to it (see queue_offer_fn). */
-static int send_leased(store_conn *tx, queue *q, const void *body, size_t len, const char *attrs, const char *mid,
-                       int64_t now, int visibility_s, const char *event_id)
+/* Writes m as received m->receive_count times, invisible until visible_ms,
+ * with a fresh receipt; sets m->seq and m->receipt. */
+static int write_leased(store_conn *tx, queue *q, queue_msg *m, int64_t visible_ms)
 {
     int64_t token = id_token();
     store_stmt *st = store_prep(tx, ST_MSG_INSERT_LEASED);
     store_bind_i64(st, 1, q->id);
-    store_bind_text(st, 2, mid, ID_UUID_LEN);
-    store_bind_blob(st, 3, body, len);
-    store_bind_str(st, 4, attrs);
-    store_bind_i64(st, 5, now);
-    store_bind_i64(st, 6, now + (int64_t)visibility_s * 1000);
+    store_bind_text(st, 2, m->message_id, strlen(m->message_id));
+    store_bind_blob(st, 3, m->body, m->body_len);
+    store_bind_str(st, 4, m->attrs);
+    store_bind_i64(st, 5, m->sent_ms);
+    store_bind_i64(st, 6, visible_ms);
     store_bind_i64(st, 7, token);
+    store_bind_i64(st, 8, m->receive_count);
+    store_bind_i64(st, 9, m->first_receive_ms);
     int rc = store_step(st);
     if (rc != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
-    queue_msg m = {.seq = store_col_i64(st, 0), .body = (char *)body, .body_len = len, .attrs = (char *)attrs,
-                   .sent_ms = now, .first_receive_ms = now, .receive_count = 1};
+    m->seq = store_col_i64(st, 0);
     store_reset(st);
+    queue_receipt_format(m->seq, token, m->receipt);
+    /* waiting receives must look again when it becomes visible */
+    hint_visible(q, visible_ms);
+    return 0;
+}
+
+/* The message offered to the queue's in-process consumer (see queue_offer_fn). */
+static int send_offered(store_conn *tx, queue *q, const void *body, size_t len, const char *attrs, const char *mid,
+                        int64_t now, int visibility_s, const char *event_id)
+{
+    queue_msg m = {.body = (char *)body, .body_len = len, .attrs = (char *)attrs, .sent_ms = now,
+                   .first_receive_ms = now, .receive_count = 1};
     memcpy(m.message_id, mid, ID_UUID_LEN + 1);
-    queue_receipt_format(m.seq, token, m.receipt);
-    /* nothing to wake: the message is taken; the lease's end is in the hint */
-    hint_visible(q, now + (int64_t)visibility_s * 1000);
-    if ((rc = store_count_after_commit(tx, &q->received, 1))) return rc;
-    return q->offer(tx, q->offer_arg, q, &m, event_id);
+    queue_msg *lease = NULL;
+    int rc = q->offer(tx, q->offer_arg, q, &m, event_id, &lease);
+    if (rc < 0) return rc;
+    if (rc == 1) { /* processed after this commit: the row, leased */
+        CHECK(lease != NULL);
+        if ((rc = write_leased(tx, q, &m, now + (int64_t)visibility_s * 1000))) return rc;
+        lease->seq = m.seq;
+        memcpy(lease->receipt, m.receipt, sizeof m.receipt);
+    }
+    return store_count_after_commit(tx, &q->received, 1);
+}
+
+int queue_settled_tx(store_conn *tx, queue *q)
+{
+    return store_count_after_commit(tx, &q->deleted, 1);
+}
+
+int queue_keep_tx(store_conn *tx, queue *q, queue_msg *m, int64_t vis_ms)
+{
+    if (vis_ms < 0 || vis_ms > (int64_t)LIMIT_VISIBILITY_SECONDS_MAX * 1000) return ORD_EVALIDATION;
+    return write_leased(tx, q, m, clock_wall_ms() + vis_ms);
 }
 
 static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
@@ -743,7 +771,7 @@ static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, si
         pthread_mutex_lock(&q->mu);
         int vis = q->attrs.visibility_s;
         pthread_mutex_unlock(&q->mu);
-        if ((rc = send_leased(tx, q, body, len, attrs, mid, now, vis, event_id))) return rc;
+        if ((rc = send_offered(tx, q, body, len, attrs, mid, now, vis, event_id))) return rc;
         goto sent;
     }
     store_stmt *st = store_prep(tx, ST_MSG_INSERT);

@@ -151,21 +151,37 @@ int queue_sweep_retention(queue_sys *qs, int64_t *dropped);
 
 /* ---- in-process consumers: lease on send ---------------------------------- */
 
-/* Inside the sending unit (writer thread): m was just written to q already
- * leased to the consumer - received once (receipt issued, receive count 1,
- * first received now) and invisible for the queue's VisibilityTimeout - and
- * is offered to it.  The consumer deletes it by its receipt once it is
- * processed (queue_delete_live_tx, typically in a store_follow_tx unit of
- * the same batch); if it never does (its unit failed, the process died),
- * the lease expires and a normal receive delivers the message again, with
- * its receive count going on from 1, so maxReceiveCount and the dead-letter
- * queue work as for any message.  m and its strings are borrowed for the
- * call; event_id is the id of the event m carries when the bus sent it,
- * else NULL.  Return < 0 to fail the sending unit. */
-typedef int (*queue_offer_fn)(store_conn *tx, void *arg, queue *q, const queue_msg *m, const char *event_id);
+/* Inside the sending unit (writer thread): m, just sent to q, is offered to
+ * the consumer as received once (receive count 1, first received now); m
+ * and its strings are borrowed for the call, m->seq is 0 (no row yet).
+ * event_id is the id of the event m carries when the bus sent it, else
+ * NULL.  The consumer returns
+ *   0    it takes m and processes it in this same transaction, after the
+ *        sending unit (store_follow_tx): no row is written, the send and the
+ *        processing commit together or not at all; once processed it calls
+ *        queue_settled_tx, and if processing fails it writes the message back
+ *        for a retry (queue_keep_tx) in the same transaction;
+ *   1    it takes m but processes it after this transaction commits: the
+ *        queue writes the row leased to it (received once, a receipt issued,
+ *        invisible for the queue's VisibilityTimeout) and fills *lease, the
+ *        consumer's copy of m, with its seq and receipt.  The consumer
+ *        deletes it by that receipt once processed; if it never does (it
+ *        failed, the process died) the lease expires and a normal receive
+ *        delivers it, its receive count going on from 1, so maxReceiveCount
+ *        and the dead-letter queue work as for any message;
+ *   < 0  an error: the send fails. */
+typedef int (*queue_offer_fn)(store_conn *tx, void *arg, queue *q, const queue_msg *m, const char *event_id,
+                              queue_msg **lease);
+/* Inside a unit: a message taken without a row (offer returned 0) was
+ * processed: it counts as deleted.  0 or ORD_ENOMEM. */
+int queue_settled_tx(store_conn *tx, queue *q);
+/* Inside a unit: writes a message taken without a row back to q for a retry,
+ * as received m->receive_count times, invisible for vis_ms (the consumer's
+ * backoff); sets m->seq and m->receipt.  0 or a store error. */
+int queue_keep_tx(store_conn *tx, queue *q, queue_msg *m, int64_t vis_ms);
 /* Makes (fn, arg) the in-process consumer of q, or removes it (fn NULL):
  * while set, every message sent to q inside a unit without a delay is
- * written leased and offered.  After removing, wait for a unit of the
+ * offered (and written leased when the consumer asks).  After removing, wait for a unit of the
  * store to run (store_run) before freeing arg: a unit that was offering
  * then has finished. */
 void queue_set_consumer(queue *q, queue_offer_fn fn, void *arg);

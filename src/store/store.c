@@ -42,6 +42,8 @@ typedef struct unit {
     void *arg;
     int rc;
     struct unit *next;
+    store_recover_fn recover; /* follow-ups: runs when fn fails (store_follow_tx) */
+    int deferred;             /* follow-ups: bound for the next batch */
 } unit;
 
 /* A list of units (head and tail). */
@@ -393,32 +395,57 @@ static void cancel_units(ulist *l, int rc)
     }
 }
 
-/* Runs one unit inside its savepoint; sets the unit's rc.  Hooks and
- * follow-ups the unit registered are dropped when it is rolled back. */
-static void run_unit(store *s, unit *u)
+/* Runs fn(arg) inside a savepoint of its own and returns its rc; when it
+ * fails, its writes are rolled back and the hooks and follow-ups it
+ * registered are dropped. */
+static int savepoint_run(store *s, store_unit_fn fn, void *arg)
 {
     store_conn *w = s->w;
     size_t mark = w->nhooks;
     int rc = s->be->tx(w, STORE_TX_SAVEPOINT);
-    if (rc) {
-        u->rc = rc;
-        return;
-    }
-    u->rc = u->fn(w, u->arg);
+    if (rc) return rc;
+    int urc = fn(w, arg);
     rc = s->be->unit_end(w);
-    if (u->rc >= 0 && rc < 0) u->rc = rc;
-    if (u->rc < 0) {
+    if (urc >= 0 && rc < 0) urc = rc;
+    if (urc < 0) {
         s->be->tx(w, STORE_TX_ROLLBACK_TO);
         drop_hooks(w, mark);
-        cancel_units(&s->follow, u->rc);
+        for (unit *f = s->follow.head; f; f = f->next)
+            if (!f->deferred) s->nfollow--;
+        cancel_units(&s->follow, urc);
         s->st.units_failed++;
     }
     s->be->tx(w, STORE_TX_RELEASE);
+    return urc;
+}
+
+struct recovery {
+    unit *u;
+    int rc;
+};
+
+static int recover_fn(store_conn *tx, void *arg)
+{
+    struct recovery *r = arg;
+    return r->u->recover(tx, r->u->arg, r->rc);
+}
+
+/* Runs one unit; a follow-up that failed and has a recovery runs it at
+ * once.  Returns < 0 when the batch must not commit (a recovery failed). */
+static int run_unit(store *s, unit *u)
+{
+    u->rc = savepoint_run(s, u->fn, u->arg);
+    if (u->rc >= 0 || !u->recover) return 0;
+    struct recovery r = {u, u->rc};
+    u->rc = savepoint_run(s, recover_fn, &r);
+    if (u->rc < 0)
+        log_error("store", "a failed unit's recovery failed: the batch rolls back", "error", err_name(u->rc), NULL);
+    return u->rc < 0 ? u->rc : 0;
 }
 
 /* After a unit kept its writes: its follow-ups join the batch (after its
- * last unit) while the batch has room for them, the others wait for the
- * next batch.  Returns how many joined. */
+ * last unit), or wait for the next batch (the batch had its share when
+ * they were made).  Returns how many joined. */
 static int take_follow_ups(store *s, unit **tail)
 {
     int k = 0;
@@ -426,11 +453,10 @@ static int take_follow_ups(store *s, unit **tail)
     s->follow = (ulist){NULL, NULL};
     while (f) {
         unit *next = f->next;
-        if (s->nfollow < LIMIT_STORE_FOLLOW_MAX) {
+        if (!f->deferred) {
             f->next = NULL;
             (*tail)->next = f;
             *tail = f;
-            s->nfollow++;
             k++;
         } else {
             ulist_add(&s->deferred, f);
@@ -440,15 +466,17 @@ static int take_follow_ups(store *s, unit **tail)
     return k;
 }
 
-int store_follow_tx(store_conn *tx, store_unit_fn fn, store_done_fn done, void *arg)
+int store_follow_tx(store_conn *tx, store_unit_fn fn, store_recover_fn recover, store_done_fn done, void *arg)
 {
     CHECK(tx == tx->s->w);
     CHECK(fn != NULL);
+    store *s = tx->s;
     unit *u = malloc(sizeof *u);
     if (!u) return ORD_ENOMEM;
-    *u = (unit){fn, done, arg, 0, NULL};
-    ulist_add(&tx->s->follow, u);
-    return 0;
+    *u = (unit){fn, done, arg, 0, NULL, recover, s->nfollow >= LIMIT_STORE_FOLLOW_MAX};
+    if (!u->deferred) s->nfollow++;
+    ulist_add(&s->follow, u);
+    return u->deferred;
 }
 
 /* After the batch: deferred follow-ups go first in the pending list (the
@@ -575,7 +603,7 @@ static void *writer_main(void *arg)
                     u->rc = brc;
                     continue;
                 }
-                run_unit(s, u);
+                if ((brc = run_unit(s, u))) continue; /* the rest of the batch fails with it */
                 if (s->follow.head) n += take_follow_ups(s, &tail);
             }
             if (n >= s->batch_max || brc) break;
@@ -705,7 +733,7 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg)
     CHECK(fn != NULL);
     unit *u = malloc(sizeof *u);
     if (!u) return ORD_ENOMEM;
-    *u = (unit){fn, done, arg, 0, NULL};
+    *u = (unit){fn, done, arg, 0, NULL, NULL, 0};
     pthread_mutex_lock(&s->mu);
     if (s->closing || s->npending >= s->pending_max || atomic_load(&s->down)) {
         int rc = s->closing ? ORD_ESHUTDOWN : atomic_load(&s->down) ? ORD_ENOTREADY : ORD_EBUSY;

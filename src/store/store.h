@@ -109,20 +109,28 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg);
  * that must not block (HTTP). */
 int store_run(store *s, store_unit_fn fn, void *arg);
 
+/* Runs inside a savepoint of its own right after a follow-up's fn failed
+ * (rc) and was rolled back, in the same transaction: keeps what must not be
+ * lost with the failure (the message it was processing, for a retry).  Its
+ * return is the rc done gets. */
+typedef int (*store_recover_fn)(store_conn *tx, void *arg, int rc);
 /* Inside a unit: run (fn, done, arg) as a unit of its own once the current
  * unit has returned - in this same transaction, after the units already in
  * the batch, while the batch has taken fewer than LIMIT_STORE_FOLLOW_MAX
- * follow-ups; otherwise as a unit of the next batch, queued ahead of new
- * work right after this batch commits.  Either way it is a unit like any
- * other (its own savepoint, rolled back alone, done after its commit), and
- * it may add follow-ups itself.  If the current unit rolls back, or the
- * batch fails before a deferred follow-up was queued, fn never runs and
- * done(arg, rc) is called on the writer thread with that unit's (or the
- * batch's) error.  This is run to completion: the work a unit makes
- * possible (a message for an in-process consumer) runs on the writer
- * without a thread hand-off, usually before the commit that makes both
- * durable.  0 or ORD_ENOMEM. */
-int store_follow_tx(store_conn *tx, store_unit_fn fn, store_done_fn done, void *arg);
+ * follow-ups (returns 0); otherwise as a unit of the next batch, queued
+ * ahead of new work right after this batch commits (returns 1: the caller
+ * makes durable in this unit what the follow-up will need).  Either way it
+ * is a unit like any other (its own savepoint, rolled back alone, done
+ * after its commit), and it may add follow-ups itself.  When fn fails,
+ * recover (may be NULL) runs at once; a recovery that fails fails the
+ * whole batch, so nothing the follow-up was responsible for is committed
+ * without it.  If the current unit rolls back, or the batch fails before a
+ * deferred follow-up was queued, fn never runs and done(arg, rc) is called
+ * on the writer thread with that unit's (or the batch's) error.  This is
+ * run to completion: the work a unit makes possible (a message for an
+ * in-process consumer) runs on the writer without a thread hand-off,
+ * usually before the commit that makes both durable.  0, 1 or ORD_ENOMEM. */
+int store_follow_tx(store_conn *tx, store_unit_fn fn, store_recover_fn recover, store_done_fn done, void *arg);
 
 /* Inside a unit: run hook(arg, 1) on the writer thread after this batch has
  * committed; or hook(arg, 0) if the unit is rolled back or the batch fails

@@ -564,16 +564,38 @@ struct taken {
     char event_id[64];
 };
 
-static int take_and_die(store_conn *tx, void *arg, queue *q, const queue_msg *m, const char *event_id)
+static int take(struct taken *t, const queue_msg *m, const char *event_id)
 {
-    struct taken *t = arg;
     t->n++;
     t->m = *m;
     snprintf(t->body, sizeof t->body, "%.*s", (int)m->body_len, m->body);
     snprintf(t->event_id, sizeof t->event_id, "%s", event_id ? event_id : "");
-    t->m.body = t->m.attrs = t->m.source_queue = NULL; /* borrowed: not kept */
+    t->m.body = t->body; /* borrowed: a copy is kept */
+    t->m.attrs = t->m.source_queue = NULL;
+    return 0;
+}
+
+/* Takes the message for after the commit (the row, leased to it), then
+ * never processes it. */
+static int take_and_die(store_conn *tx, void *arg, queue *q, const queue_msg *m, const char *event_id,
+                        queue_msg **lease)
+{
+    struct taken *t = arg;
+    take(t, m, event_id);
+    *lease = &t->m;
     (void)tx;
     (void)q;
+    return 1;
+}
+
+/* Takes the message to process it in the sending transaction (no row). */
+static int take_in_tx(store_conn *tx, void *arg, queue *q, const queue_msg *m, const char *event_id,
+                      queue_msg **lease)
+{
+    take(arg, m, event_id);
+    (void)tx;
+    (void)q;
+    (void)lease;
     return 0;
 }
 
@@ -644,5 +666,52 @@ Test(queue, delayed_messages_are_not_leased)
     cr_assert_eq(send_delay(q, "later", 2), 0);
     cr_expect_eq(t.n, 0);
     cr_expect_eq(stats(q).delayed, 1);
+    queue_set_consumer(q, NULL, NULL);
+}
+
+struct keep_op {
+    queue *q;
+    struct taken *t;
+    int64_t vis_ms;
+};
+
+static int send_taken_unit(store_conn *tx, void *a)
+{
+    struct keep_op *k = a;
+    int rc = queue_send_tx(tx, qs, k->q, "job", 3, NULL, 0, NULL);
+    /* processed in the same transaction: settled, or written back for a retry */
+    if (!rc) rc = k->vis_ms < 0 ? queue_settled_tx(tx, k->q) : queue_keep_tx(tx, k->q, &k->t->m, k->vis_ms);
+    return rc;
+}
+
+/* A message processed in its sending transaction never gets a row; one
+ * whose processing failed is written back, received once, for a retry. */
+Test(queue, message_taken_in_its_sending_transaction_has_no_row_unless_kept)
+{
+    queue *q = make("lease4", 30, NULL, 0);
+    struct taken t = {0};
+    queue_set_consumer(q, take_in_tx, &t);
+    struct keep_op k = {q, &t, -1};
+    cr_assert_eq(store_run(st, send_taken_unit, &k), 0);
+    cr_expect_eq(t.n, 1);
+    cr_expect_eq(t.m.seq, 0, "no row");
+    queue_stats s = stats(q);
+    cr_expect_eq(s.visible + s.in_flight + s.delayed, 0, "nothing stored");
+    cr_expect_eq(s.received, 1, "taken: received once");
+    cr_expect_eq(s.deleted, 1, "settled");
+    k.vis_ms = 2000;
+    cr_assert_eq(store_run(st, send_taken_unit, &k), 0);
+    cr_expect_gt(t.m.seq, 0, "written back");
+    s = stats(q);
+    cr_expect_eq(s.in_flight, 1, "invisible for its backoff");
+    struct op r;
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_expect_eq(r.n, 0);
+    advance(2100);
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_assert_eq(r.n, 1, "delivered after the backoff");
+    cr_expect_eq(r.msgs[0].receive_count, 2, "its first delivery was the one that failed");
+    cr_expect_str_eq(r.msgs[0].body, "job");
+    release(&r);
     queue_set_consumer(q, NULL, NULL);
 }

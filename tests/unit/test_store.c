@@ -494,6 +494,8 @@ Test(store, a_failed_statement_fails_its_unit_even_when_learnt_late)
 /* A follow-up that inserts its event and counts how it completed. */
 struct follow {
     struct ev e;
+    char recover_id[32]; /* with a recovery that inserts this id */
+    int failed_with;     /* the rc the recovery was given */
     int ran, rc, ndone;
     int64_t commits_at_done; /* the store's commits when its done ran */
 };
@@ -520,14 +522,32 @@ struct producer {
     struct ev e;
     struct follow *f;
     int nf, rc;
+    int deferred; /* follow-ups store_follow_tx sent to the next batch */
 };
+
+static int follow_recover(store_conn *tx, void *arg, int rc);
 
 static int producer_unit(store_conn *tx, void *arg)
 {
     struct producer *p = arg;
     int rc = insert_event(tx, &p->e);
-    for (int i = 0; !rc && i < p->nf; i++) rc = store_follow_tx(tx, follow_unit, follow_done, &p->f[i]);
+    for (int i = 0; !rc && i < p->nf; i++) {
+        rc = store_follow_tx(tx, follow_unit, p->f[i].recover_id[0] ? follow_recover : NULL, follow_done, &p->f[i]);
+        if (rc == 1) p->deferred++;
+        if (rc > 0) rc = 0;
+    }
     return rc ? rc : p->rc;
+}
+
+/* The recovery of a failed follow-up: inserts recover_id (a duplicate id
+ * makes it fail too). */
+static int follow_recover(store_conn *tx, void *arg, int rc)
+{
+    struct follow *f = arg;
+    f->failed_with = rc;
+    struct ev e;
+    snprintf(e.id, sizeof e.id, "%s", f->recover_id);
+    return insert_event(tx, &e);
 }
 
 static int64_t commits(void)
@@ -601,8 +621,35 @@ Test(store, follow_ups_past_the_batch_share_run_in_the_next_batch)
     }
     cr_expect_eq(same, LIMIT_STORE_FOLLOW_MAX, "the batch took its share");
     cr_expect_eq(later, EXTRA, "the rest in the next batch");
+    cr_expect_eq(p.deferred, EXTRA, "store_follow_tx said which go to the next batch");
     cr_expect_eq(count_events_fresh(dbpath), 1 + N);
     store_stats_t s;
     store_stats(st, &s);
     cr_expect_eq(s.follow_deferred, EXTRA);
+}
+
+Test(store, failed_follow_up_is_recovered_in_the_same_transaction)
+{
+    struct follow f = {.e = {.id = "dup3"}, .recover_id = "kept3"}; /* fails: the producer's id */
+    struct producer p = {.e = {.id = "dup3"}, .f = &f, .nf = 1};
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_eq(f.failed_with, ORD_ECONFLICT, "the recovery got the failure");
+    cr_expect_eq(f.rc, 0, "done gets the recovery's rc");
+    cr_expect_eq(count_events_fresh(dbpath), 2, "the producer's row and the recovery's");
+    cr_expect_eq(test_db_scalar(dbpath, "SELECT count(*) FROM events WHERE id='kept3'"), 1);
+}
+
+Test(store, failed_recovery_fails_the_whole_batch)
+{
+    struct follow f = {.e = {.id = "dup4"}, .recover_id = "dup4"}; /* the recovery fails too */
+    struct producer p = {.e = {.id = "dup4"}, .f = &f, .nf = 1};
+    int rc = store_run(st, producer_unit, &p);
+    cr_expect_eq(rc, ORD_EUNAVAILABLE, "the producer's commit did not happen: %s", err_name(rc));
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_lt(f.rc, 0);
+    cr_expect_eq(count_events_fresh(dbpath), 0, "nothing committed without the recovery");
+    /* the writer goes on */
+    struct ev e = {.id = "after4"};
+    cr_expect_eq(store_run(st, insert_event, &e), 0);
 }
