@@ -274,6 +274,23 @@ int bus_prepared_add_int(bus_prepared *p, const char *key, int64_t v)
     return 0;
 }
 
+int bus_envelope_detail(const char *text, size_t len, const char **detail, size_t *dlen)
+{
+    /* Before the detail come only the envelope's own keys with string
+     * values and the resources array of strings, where a quote is always
+     * escaped: the first ,"detail": is the top-level key.  The detail
+     * object runs to the envelope's closing brace. */
+    static const char key[] = ",\"detail\":";
+    if (len < sizeof key + 2 || text[len - 1] != '}' || text[len - 2] != '}') return ORD_EINVAL;
+    const char *k = memmem(text, len, key, sizeof key - 1);
+    if (!k) return ORD_EINVAL;
+    const char *d = k + sizeof key - 1;
+    if (*d != '{') return ORD_EINVAL;
+    *detail = d;
+    *dlen = (size_t)(text + len - 1 - d);
+    return 0;
+}
+
 void bus_prepared_release(bus_prepared *p)
 {
     if (!p) return;
@@ -293,11 +310,12 @@ int bus_publish_prepared_tx(store_conn *tx, bus *b, const bus_prepared *p, int *
     store_bind_str(st, 7, p->subject[0] ? p->subject : NULL);
     int rc = store_exec(st), n = 0;
     if (rc) return rc == ORD_ECONFLICT ? ORD_EEXISTS : rc;
+    queue_event ev = {p->id, p->source, p->detail_type, p->subject, p->time_ms};
     for (int i = 0; i < p->nrules; i++) {
         rule *r = b->rules[p->rules[i]];
         if ((rc = store_count_after_commit(tx, &r->matched, 1))) return rc;
         for (int k = 0; k < r->ntargets; k++) {
-            if ((rc = queue_send_event_tx(tx, b->qs, r->targets[k], p->text, p->len, p->id))) return rc;
+            if ((rc = queue_send_event_tx(tx, b->qs, r->targets[k], p->text, p->len, &ev))) return rc;
             n++;
         }
     }

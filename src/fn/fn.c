@@ -317,7 +317,7 @@ static int backoff_unit(store_conn *tx, void *arg)
         rec *r = &u->recs[i];
         if (r->outcome != REC_FAILED) continue;
         if (u->m->h->on_failure) {
-            fn_record fr = {u->m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, 0};
+            fn_record fr = {u->m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, NULL};
             const char *why = r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : ORD_EHANDLER);
             int frc = u->m->h->on_failure(tx, &fr, why, u->m->h->ud);
             if (frc) return frc;
@@ -365,7 +365,7 @@ static void run_batch(mapping *m, rec *recs, int n)
         r->body = json_loadb(r->msg.body, r->msg.body_len, 0, &je);
         rec_event_id(r);
         memset(&r->res, 0, sizeof r->res);
-        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, 0};
+        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, NULL};
         r->handler_rc = m->h->fn(&fr, &r->res, m->h->ud);
         if (r->handler_rc) {
             r->outcome = REC_FAILED;
@@ -463,6 +463,8 @@ typedef struct irec {
     int ran;       /* its unit ran (else the sending unit rolled back) */
     int unit_rc;   /* what its unit failed with, for the recovery */
     int kept;      /* the recovery wrote the message back with its backoff */
+    int has_event; /* the bus told the event (ev, its strings in data) */
+    queue_event ev;
     char data[];
 } irec;
 
@@ -486,13 +488,13 @@ static int inline_unit(store_conn *tx, void *arg)
     rec *r = &ir->r;
     mapping *m = r->m;
     ir->ran = 1;
-    int bus_event = r->event_id[0] != 0;
-    if (!bus_event && !r->body) {
+    const queue_event *ev = ir->has_event ? &ir->ev : NULL;
+    if (!ev && !r->body) {
         json_error_t je;
         r->body = json_loadb(r->msg.body, r->msg.body_len, 0, &je);
         rec_event_id(r);
     }
-    fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, bus_event};
+    fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, ev};
     r->handler_rc = m->h->fn(&fr, &r->res, m->h->ud);
     if (r->handler_rc) return r->handler_rc; /* nothing written; the record fails */
     return rec_unit(tx, r);
@@ -511,7 +513,8 @@ static int inline_recover(store_conn *tx, void *arg, int rc)
     r->outcome = rc == ORD_ERECEIPT ? REC_FENCED : REC_FAILED;
     if (r->msg.seq) return 0;
     if (m->h->on_failure) {
-        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, r->body == NULL};
+        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count,
+                        ir->has_event ? &ir->ev : NULL};
         const char *why = r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : rc);
         int frc = m->h->on_failure(tx, &fr, why, m->h->ud);
         if (frc) return frc;
@@ -568,12 +571,18 @@ static void inline_done(void *arg, int rc)
 /* queue_offer_fn: a message sent to the mapping's queue inside a unit; its
  * record runs as a follow-up unit, in this transaction (no row) or, when
  * the batch has had its share, in the next (the row, leased). */
-static int inline_offer(store_conn *tx, void *arg, queue *q, const queue_msg *msg, const char *event_id,
+static int inline_offer(store_conn *tx, void *arg, queue *q, const queue_msg *msg, const queue_event *ev,
                         queue_msg **lease)
 {
     mapping *m = arg;
     size_t alen = msg->attrs ? strlen(msg->attrs) + 1 : 0;
-    irec *ir = malloc(sizeof *ir + msg->body_len + 1 + alen);
+    size_t slen[3] = {0, 0, 0}; /* the event's source, detail-type and subject */
+    if (ev) {
+        slen[0] = strlen(ev->source) + 1;
+        slen[1] = strlen(ev->detail_type) + 1;
+        slen[2] = strlen(ev->subject) + 1;
+    }
+    irec *ir = malloc(sizeof *ir + msg->body_len + 1 + alen + slen[0] + slen[1] + slen[2]);
     if (!ir) return ORD_ENOMEM;
     memset(ir, 0, sizeof *ir);
     ir->r.m = m;
@@ -583,7 +592,14 @@ static int inline_offer(store_conn *tx, void *arg, queue *q, const queue_msg *ms
     ir->data[msg->body_len] = 0;
     ir->r.msg.attrs = msg->attrs ? memcpy(ir->data + msg->body_len + 1, msg->attrs, alen) : NULL;
     ir->r.msg.source_queue = NULL;
-    if (event_id) snprintf(ir->r.event_id, sizeof ir->r.event_id, "%s", event_id);
+    if (ev) {
+        char *p = ir->data + msg->body_len + 1 + alen;
+        snprintf(ir->r.event_id, sizeof ir->r.event_id, "%s", ev->id);
+        ir->ev = (queue_event){ir->r.event_id, memcpy(p, ev->source, slen[0]),
+                               memcpy(p + slen[0], ev->detail_type, slen[1]),
+                               memcpy(p + slen[0] + slen[1], ev->subject, slen[2]), ev->time_ms};
+        ir->has_event = 1;
+    }
     ir->t0_us = clock_mono_us();
     int rc = store_follow_tx(tx, inline_unit, inline_recover, inline_done, ir);
     if (rc < 0) {

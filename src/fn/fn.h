@@ -46,10 +46,12 @@ typedef struct fn_sys fn_sys;
 typedef struct fn_record {
     const char *function;
     const queue_msg *msg;   /* body, message id, receive count, ... */
-    const json_t *body;     /* the body parsed as JSON, or NULL (also when bus_event is set: not parsed) */
+    const json_t *body;     /* the body parsed as JSON, or NULL (also when event is set: not parsed) */
     const char *event_id;   /* the envelope's "id" when the body is an event, else the message id */
     int attempt;            /* = msg->receive_count */
-    int bus_event;          /* the body is the envelope of event_id, as the bus wrote it (in-process records) */
+    /* in-process records the bus sent: the event whose envelope the body
+     * is, as logged in this transaction (body is then not parsed); else NULL */
+    const queue_event *event;
 } fn_record;
 
 /* Effects: apply runs inside the record's unit (writer thread), where a

@@ -725,13 +725,13 @@ static int write_leased(store_conn *tx, queue *q, queue_msg *m, int64_t visible_
 
 /* The message offered to the queue's in-process consumer (see queue_offer_fn). */
 static int send_offered(store_conn *tx, queue *q, const void *body, size_t len, const char *attrs, const char *mid,
-                        int64_t now, int visibility_s, const char *event_id)
+                        int64_t now, int visibility_s, const queue_event *ev)
 {
     queue_msg m = {.body = (char *)body, .body_len = len, .attrs = (char *)attrs, .sent_ms = now,
                    .first_receive_ms = now, .receive_count = 1};
     memcpy(m.message_id, mid, ID_UUID_LEN + 1);
     queue_msg *lease = NULL;
-    int rc = q->offer(tx, q->offer_arg, q, &m, event_id, &lease);
+    int rc = q->offer(tx, q->offer_arg, q, &m, ev, &lease);
     if (rc < 0) return rc;
     if (rc == 1) { /* processed after this commit: the row, leased */
         CHECK(lease != NULL);
@@ -754,7 +754,7 @@ int queue_keep_tx(store_conn *tx, queue *q, queue_msg *m, int64_t vis_ms)
 }
 
 static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
-                   int delay_s, char *message_id, const char *event_id)
+                   int delay_s, char *message_id, const queue_event *ev)
 {
     pthread_mutex_lock(&q->mu);
     int max_size = q->attrs.max_size, qdelay = q->attrs.delay_s;
@@ -771,7 +771,7 @@ static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, si
         pthread_mutex_lock(&q->mu);
         int vis = q->attrs.visibility_s;
         pthread_mutex_unlock(&q->mu);
-        if ((rc = send_offered(tx, q, body, len, attrs, mid, now, vis, event_id))) return rc;
+        if ((rc = send_offered(tx, q, body, len, attrs, mid, now, vis, ev))) return rc;
         goto sent;
     }
     store_stmt *st = store_prep(tx, ST_MSG_INSERT);
@@ -802,9 +802,9 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     return send_tx(tx, qs, q, body, len, attrs, delay_s, message_id, NULL);
 }
 
-int queue_send_event_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *event_id)
+int queue_send_event_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const queue_event *ev)
 {
-    return send_tx(tx, qs, q, body, len, NULL, -1, NULL, event_id);
+    return send_tx(tx, qs, q, body, len, NULL, -1, NULL, ev);
 }
 
 void queue_msg_release(queue_msg *m)

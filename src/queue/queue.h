@@ -112,11 +112,18 @@ int queue_is_dlq(queue_sys *qs, const queue *q);
  * MaximumMessageSize, ORD_EVALIDATION for an empty body or delay out of range. */
 int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
                   const char *attrs, int delay_s, char *message_id);
+/* An event as the bus logged it, told to an in-process consumer with the
+ * message that carries its envelope, so that it need neither parse the
+ * body nor read the event back from the log.  Borrowed strings; subject ""
+ * when the event is about nothing. */
+typedef struct queue_event {
+    const char *id, *source, *detail_type, *subject;
+    int64_t time_ms;
+} queue_event;
 /* As queue_send_tx with the queue's DelaySeconds and no attributes, for a
- * body that is the envelope of event event_id (the bus): an in-process
- * consumer is told the id and need not parse the body to learn it. */
+ * body that is the envelope of ev, just logged in this unit (the bus). */
 int queue_send_event_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
-                        const char *event_id);
+                        const queue_event *ev);
 /* Receives up to max (1..10) visible messages, hiding them for visibility_s
  * (< 0: the queue's VisibilityTimeout).  Moves to the DLQ, instead of
  * delivering, each message whose receive count would exceed maxReceiveCount;
@@ -154,8 +161,8 @@ int queue_sweep_retention(queue_sys *qs, int64_t *dropped);
 /* Inside the sending unit (writer thread): m, just sent to q, is offered to
  * the consumer as received once (receive count 1, first received now); m
  * and its strings are borrowed for the call, m->seq is 0 (no row yet).
- * event_id is the id of the event m carries when the bus sent it, else
- * NULL.  The consumer returns
+ * ev is the event m carries when the bus sent it (queue_send_event_tx),
+ * else NULL.  The consumer returns
  *   0    it takes m and processes it in this same transaction, after the
  *        sending unit (store_follow_tx): no row is written, the send and the
  *        processing commit together or not at all; once processed it calls
@@ -170,7 +177,7 @@ int queue_sweep_retention(queue_sys *qs, int64_t *dropped);
  *        delivers it, its receive count going on from 1, so maxReceiveCount
  *        and the dead-letter queue work as for any message;
  *   < 0  an error: the send fails. */
-typedef int (*queue_offer_fn)(store_conn *tx, void *arg, queue *q, const queue_msg *m, const char *event_id,
+typedef int (*queue_offer_fn)(store_conn *tx, void *arg, queue *q, const queue_msg *m, const queue_event *ev,
                               queue_msg **lease);
 /* Inside a unit: a message taken without a row (offer returned 0) was
  * processed: it counts as deleted.  0 or ORD_ENOMEM. */

@@ -564,12 +564,12 @@ struct taken {
     char event_id[64];
 };
 
-static int take(struct taken *t, const queue_msg *m, const char *event_id)
+static int take(struct taken *t, const queue_msg *m, const queue_event *ev)
 {
     t->n++;
     t->m = *m;
     snprintf(t->body, sizeof t->body, "%.*s", (int)m->body_len, m->body);
-    snprintf(t->event_id, sizeof t->event_id, "%s", event_id ? event_id : "");
+    snprintf(t->event_id, sizeof t->event_id, "%s", ev ? ev->id : "");
     t->m.body = t->body; /* borrowed: a copy is kept */
     t->m.attrs = t->m.source_queue = NULL;
     return 0;
@@ -577,11 +577,11 @@ static int take(struct taken *t, const queue_msg *m, const char *event_id)
 
 /* Takes the message for after the commit (the row, leased to it), then
  * never processes it. */
-static int take_and_die(store_conn *tx, void *arg, queue *q, const queue_msg *m, const char *event_id,
+static int take_and_die(store_conn *tx, void *arg, queue *q, const queue_msg *m, const queue_event *ev,
                         queue_msg **lease)
 {
     struct taken *t = arg;
-    take(t, m, event_id);
+    take(t, m, ev);
     *lease = &t->m;
     (void)tx;
     (void)q;
@@ -589,10 +589,10 @@ static int take_and_die(store_conn *tx, void *arg, queue *q, const queue_msg *m,
 }
 
 /* Takes the message to process it in the sending transaction (no row). */
-static int take_in_tx(store_conn *tx, void *arg, queue *q, const queue_msg *m, const char *event_id,
+static int take_in_tx(store_conn *tx, void *arg, queue *q, const queue_msg *m, const queue_event *ev,
                       queue_msg **lease)
 {
-    take(arg, m, event_id);
+    take(arg, m, ev);
     (void)tx;
     (void)q;
     (void)lease;
