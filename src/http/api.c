@@ -160,6 +160,18 @@ int api_submit_wait(http_req *r, store_unit_fn unit, api_wait_fn wait, api_reply
     return 0;
 }
 
+int api_admit(http_req *r)
+{
+    api *a = http_req_app(r);
+    int rc = store_admit(a->st);
+    if (!rc) return 0;
+    char d[128];
+    snprintf(d, sizeof d, "the server has more than %d ms of work queued: try again later",
+             a->admission_ms);
+    http_reply_problem(r, rc, d, NULL);
+    return 1;
+}
+
 int api_submit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)
 {
     return api_submit_wait(r, unit, NULL, reply, op);

@@ -226,6 +226,7 @@ static void put_reply(http_req *r, void *arg, int rc)
 
 int api_events_put(http_req *r)
 {
+    if (api_admit(r)) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
     static const char *const allowed[] = {"Entries", "entries", NULL};

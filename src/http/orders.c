@@ -148,6 +148,7 @@ static int key_valid(const char *k)
 int api_orders_create(http_req *r)
 {
     api *a = http_req_app(r);
+    if (api_admit(r)) return 0; /* before any parsing: a refusal costs little */
     size_t len;
     http_req_body(r, &len);
     if (len > LIMIT_ORDER_BODY_BYTES_MAX) {

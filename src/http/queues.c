@@ -315,7 +315,7 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
 int api_queue_send(http_req *r)
 {
     queue *q = api_queue(r);
-    if (!q) return 0;
+    if (!q || api_admit(r)) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
     send_op *op = http_req_alloc(r, sizeof *op);
@@ -347,7 +347,7 @@ static json_t *batch_entries(http_req *r, json_t *body, size_t *n)
 int api_queue_send_batch(http_req *r)
 {
     queue *q = api_queue(r);
-    if (!q) return 0;
+    if (!q || api_admit(r)) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
     size_t n;

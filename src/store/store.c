@@ -70,6 +70,9 @@ struct store {
     const store_backend *be;
     void *be_state;
     int pending_max, batch_max, window_us;
+    int64_t admission_us;            /* store_admit's budget, 0 = off */
+    _Atomic int64_t unit_cost_us;    /* writer: moving average of its time per taken unit */
+    _Atomic uint64_t refused;        /* store_admit refusals */
     store_conn *w; /* the writer's connection */
     pthread_t writer;
     pthread_mutex_t mu;
@@ -403,12 +406,14 @@ static int savepoint_run(store *s, store_unit_fn fn, void *arg)
     store_conn *w = s->w;
     size_t mark = w->nhooks;
     int rc = s->be->tx(w, STORE_TX_SAVEPOINT);
+    s->statements += 2; /* SAVEPOINT, RELEASE */
     if (rc) return rc;
     int urc = fn(w, arg);
     rc = s->be->unit_end(w);
     if (urc >= 0 && rc < 0) urc = rc;
     if (urc < 0) {
         s->be->tx(w, STORE_TX_ROLLBACK_TO);
+        s->statements++;
         drop_hooks(w, mark);
         for (unit *f = s->follow.head; f; f = f->next)
             if (!f->deferred) s->nfollow--;
@@ -593,7 +598,10 @@ static void *writer_main(void *arg)
         if (!batch) continue;
 
         uint64_t changes0 = s->be->changes_total(w);
+        int64_t t_batch = clock_mono_us();
+        int taken = n; /* from the queue: what the admission estimate divides by */
         int brc = s->be->tx(w, STORE_TX_BEGIN);
+        s->statements += 2; /* BEGIN, COMMIT */
         unit *u = batch;
         int64_t window_end = s->window_us ? clock_mono_us() + s->window_us : 0;
         s->nfollow = 0;
@@ -626,6 +634,7 @@ static void *writer_main(void *arg)
             tail->next = more;
             tail = more_tail;
             n += k;
+            taken += k;
             u = more;
         }
 
@@ -640,6 +649,10 @@ static void *writer_main(void *arg)
             for (u = batch; u; u = u->next) u->rc = urc;
             log_error("store", "commit failed", "#units", (int64_t)n, "error", err_name(crc), NULL);
             if (crc == ORD_ENOTREADY) go_down(s);
+        }
+        if (taken > 0) { /* the time per unit taken, its follow-ups and the commit included */
+            int64_t cost = (clock_mono_us() - t_batch) / taken, avg = atomic_load(&s->unit_cost_us);
+            atomic_store(&s->unit_cost_us, avg ? avg + (cost - avg) / 8 : cost);
         }
         pthread_mutex_lock(&s->mu);
         s->st.commits++;
@@ -680,6 +693,7 @@ int store_open(store **out, const store_opts *o)
     s->pending_max = o->pending_max > 0 ? o->pending_max : LIMIT_STORE_PENDING_DEFAULT;
     s->batch_max = o->batch_max > 0 ? o->batch_max : LIMIT_STORE_BATCH_DEFAULT;
     s->window_us = o->window_us > 0 ? o->window_us : 0;
+    s->admission_us = o->admission_ms > 0 ? (int64_t)o->admission_ms * 1000 : 0;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->sig_mu, NULL);
     pthread_condattr_t ca;
@@ -852,11 +866,29 @@ store_conn *store_reader(store *s)
     return c;
 }
 
+int64_t store_backlog_us(store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int64_t pending = s->npending;
+    pthread_mutex_unlock(&s->mu);
+    return pending * atomic_load(&s->unit_cost_us);
+}
+
+int store_admit(store *s)
+{
+    if (!s->admission_us || store_backlog_us(s) <= s->admission_us) return 0;
+    atomic_fetch_add(&s->refused, 1);
+    return ORD_EBUSY;
+}
+
 void store_stats(store *s, store_stats_t *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->st;
     out->pending = s->npending;
+    out->unit_cost_us = atomic_load(&s->unit_cost_us);
+    out->backlog_us = out->pending * out->unit_cost_us;
+    out->refused = atomic_load(&s->refused);
     out->down = atomic_load(&s->down);
     pthread_mutex_unlock(&s->mu);
 }

@@ -46,6 +46,7 @@ typedef struct store_opts {
     int pending_max;           /* units queued for the writer; beyond -> ORD_EBUSY */
     int batch_max;             /* units per transaction */
     int window_us;             /* after the queue empties, wait this long for more */
+    int admission_ms;          /* store_admit refuses while the writer's queue holds more work; 0 = never */
 } store_opts;
 
 /* Counters for metrics; read with store_stats().  Histograms are per-bucket
@@ -68,7 +69,11 @@ typedef struct store_stats_t {
     uint64_t reconnects;          /* times the writer reconnected after losing the database */
     uint64_t follow_units;        /* follow-ups (store_follow_tx) run in their producer's batch */
     uint64_t follow_deferred;     /* follow-ups handed to a later batch (the batch had its share) */
-    uint64_t statements;          /* statements prepared on the writer's connection (SAVEPOINTs included) */
+    uint64_t statements;          /* statements on the writer's connection (units' SAVEPOINT/RELEASE,
+                                   * batches' BEGIN/COMMIT included) */
+    int64_t backlog_us;           /* the work waiting for the writer now (store_backlog_us) */
+    int64_t unit_cost_us;         /* the writer's recent time per unit it took from the queue */
+    uint64_t refused;             /* intake refused by store_admit */
 } store_stats_t;
 
 /* ---- Lifecycle -------------------------------------------------------- */
@@ -145,6 +150,21 @@ int store_after_commit(store_conn *tx, store_hook_fn hook, void *arg);
  * unit rolls back.  For statistics that must count only durable work.
  * Consecutive additions to the same counter merge.  0 or ORD_ENOMEM. */
 int store_count_after_commit(store_conn *tx, _Atomic uint64_t *counter, uint64_t n);
+
+/* ---- Admission control -------------------------------------------------- */
+
+/* The work waiting for the writer now, in microseconds: the units queued
+ * times the writer's recent time per unit (a moving average of each
+ * batch's time from taking its units to the end of its commit, over the
+ * units it took from the queue - their follow-ups, the order functions run
+ * to completion, included).  Any thread, never blocks. */
+int64_t store_backlog_us(store *s);
+/* For intake - a request that brings new work (an order, an event, a
+ * message): 0, or ORD_EBUSY (counted in refused) while the backlog is over
+ * the configured admission_ms, so a flood waits at the client (503 with
+ * Retry-After) instead of in the writer's queue, and what was accepted
+ * completes within about admission_ms.  Any thread, never blocks. */
+int store_admit(store *s);
 
 /* ---- Bounded sweeps ---------------------------------------------------- */
 

@@ -653,3 +653,79 @@ Test(store, failed_recovery_fails_the_whole_batch)
     struct ev e = {.id = "after4"};
     cr_expect_eq(store_run(st, insert_event, &e), 0);
 }
+
+/* ---- admission control ------------------------------------------------------ */
+
+static atomic_int gate_open, gate_entered;
+
+/* Holds the writer until the gate opens. */
+static int gate_unit(store_conn *tx, void *arg)
+{
+    atomic_store(&gate_entered, 1);
+    while (!atomic_load(&gate_open)) usleep(1000);
+    return 0;
+}
+
+static int nop_unit(store_conn *tx, void *arg)
+{
+    return 0;
+}
+
+static atomic_int nop_done;
+
+static void count_done(void *arg, int rc)
+{
+    atomic_fetch_add(&nop_done, 1);
+}
+
+Test(store, admission_refuses_while_the_backlog_is_over_budget_and_recovers)
+{
+    store *s;
+    store_opts o = {.path = test_db_path("admit.db"), .admission_ms = 1};
+    cr_assert_eq(store_open(&s, &o), 0);
+    for (int i = 0; i < 3; i++) cr_assert_eq(store_run(s, nop_unit, NULL), 0); /* the writer learns its pace */
+    store_stats_t st0;
+    store_stats(s, &st0);
+    cr_assert_gt(st0.unit_cost_us, 0, "a unit's cost is measured (commit included)");
+    cr_expect_eq(store_admit(s), 0, "nothing queued: admitted");
+    /* the writer is busy: work piles up in its queue */
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_entered, 0);
+    atomic_store(&nop_done, 0);
+    cr_assert_eq(store_submit(s, gate_unit, count_done, NULL), 0);
+    while (!atomic_load(&gate_entered)) usleep(1000);
+    int queued = 0;
+    while (store_backlog_us(s) <= 1000) {
+        cr_assert_eq(store_submit(s, nop_unit, count_done, NULL), 0);
+        queued++;
+    }
+    cr_expect_eq(store_admit(s), ORD_EBUSY, "over 1 ms of work queued (%d units): refused", queued);
+    cr_expect_eq(store_admit(s), ORD_EBUSY);
+    store_stats_t st1;
+    store_stats(s, &st1);
+    cr_expect_eq(st1.refused - st0.refused, 2, "refusals counted");
+    cr_expect_gt(st1.backlog_us, 1000);
+    /* the writer catches up: admitted again */
+    atomic_store(&gate_open, 1);
+    while (atomic_load(&nop_done) < queued + 1) usleep(1000);
+    cr_expect_eq(store_backlog_us(s), 0);
+    cr_expect_eq(store_admit(s), 0, "admitted once the queue drained");
+    store_close(s);
+}
+
+Test(store, admission_off_never_refuses)
+{
+    store *s;
+    store_opts o = {.path = test_db_path("admit0.db"), .admission_ms = 0};
+    cr_assert_eq(store_open(&s, &o), 0);
+    cr_assert_eq(store_run(s, nop_unit, NULL), 0);
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_entered, 0);
+    cr_assert_eq(store_submit(s, gate_unit, NULL, NULL), 0);
+    while (!atomic_load(&gate_entered)) usleep(1000);
+    for (int i = 0; i < 200; i++) cr_assert_eq(store_submit(s, nop_unit, NULL, NULL), 0);
+    cr_expect_gt(store_backlog_us(s), 0);
+    cr_expect_eq(store_admit(s), 0, "admission control off");
+    atomic_store(&gate_open, 1);
+    store_close(s);
+}
