@@ -170,7 +170,7 @@ def main():
                 p = subprocess.Popen(["taskset", "-c", "0", "valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg,
                                       real, "serve", "--env", "bench", "--listen", "127.0.0.1:%d" % srv.port, "--db",
                                       os.path.join(data, "bench.db"), "--log-level", a.log_level] + a.orderly_arg,
-                                     stdout=out, stderr=out)
+                                     stdout=out, stderr=out, env=dict(os.environ, ORDERLY_AUTH_ENABLED="false"))
                 srv.procs = [p]
                 e2e.wait_http(srv.url + "/ready", "orderly under callgrind", timeout=300, proc=p)
             srv.start = start_cg

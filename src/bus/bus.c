@@ -10,6 +10,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/jdump.h"
 #include "obs/log.h"
 
 #define REPLAY_PAGE 256 /* events read and re-published per unit */
@@ -260,12 +261,11 @@ int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out)
     snprintf(out->subject, sizeof out->subject, "%s", ev->subject ? ev->subject : "");
     json_t *env = envelope(ev, out->id, out->time_ms);
     if (!env) return ORD_ENOMEM;
-    out->text = json_dumps(env, JSON_COMPACT);
+    out->text = jdump(env, &out->len); /* json_dumps' text, faster: four per order */
     if (!out->text) {
         json_decref(env);
         return ORD_ENOMEM;
     }
-    out->len = strlen(out->text);
     if (out->len > LIMIT_EVENT_BYTES_MAX) {
         json_decref(env);
         bus_prepared_release(out);
