@@ -4,7 +4,7 @@ ENV     ?= dev
 LISTEN  ?= 127.0.0.1:8080
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps build run test unit integ pg bench asan clean fmt
+.PHONY: all deps build run test unit integ pg bench bench-e2e asan clean fmt
 
 all: build
 
@@ -35,6 +35,9 @@ pg: build
 
 bench: deps build
 	@bench/run-all.sh
+
+bench-e2e: deps build
+	@bench/e2e.sh
 
 asan:
 	@cmake -S . -B build-asan -DORDERLY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null

@@ -180,8 +180,9 @@ class Peer(Server):
 class Orderly(Server):
     name = "orderly"
 
-    def __init__(self, tmp, binary, log_level, extra):
+    def __init__(self, tmp, binary, log_level, extra, http_threads=1):
         super().__init__(tmp)
+        self.http_threads = http_threads
         self.bin = binary
         self.log_level = log_level
         self.extra = extra
@@ -196,8 +197,8 @@ class Orderly(Server):
         args = ["taskset", "-c", "0", self.bin, "serve", "--env", "bench", "--listen", "127.0.0.1:%d" % self.port,
                 "--db", os.path.join(data, "bench.db"), "--log-level", self.log_level] + self.extra
         # accounts off (loopback only): the peer has none, and their cost is
-        # bench/auth.sh's to measure
-        env = dict(os.environ, ORDERLY_AUTH_ENABLED="false")
+        # bench/auth.sh's to measure; one HTTP thread for the one core
+        env = dict(os.environ, ORDERLY_AUTH_ENABLED="false", ORDERLY_HTTP_THREADS=str(self.http_threads))
         p = subprocess.Popen(args, stdout=out, stderr=out, env=env)
         self.procs = [p]
         wait_http(self.url + "/ready", "orderly", proc=p)
@@ -455,6 +456,7 @@ def main():
     ap.add_argument("--bin", default=os.environ.get("ORDERLY_BIN", os.path.join(ROOT, "build", "orderly")))
     ap.add_argument("--log-level", default="warn", help="orderly's log level (the peer logs nothing per order)")
     ap.add_argument("--orderly-arg", action="append", default=[], help="extra argument to orderly serve")
+    ap.add_argument("--http-threads", type=int, default=1, help="orderly's http.threads (one core: 1)")
     ap.add_argument("--only", choices=["orderly", "peer"], help="measure one server only (no ratios)")
     ap.add_argument("--phases", default="e2e,intake,flood")
     ap.add_argument("--json", help="write every round's figures to this file")
@@ -473,7 +475,7 @@ def main():
             servers["peer"] = Peer(tmp, a.peer_dir)
             a.client = os.path.join(servers["peer"].dir, "run-e2e.py")
         if a.only != "peer":
-            servers["orderly"] = Orderly(tmp, a.bin, a.log_level, a.orderly_arg)
+            servers["orderly"] = Orderly(tmp, a.bin, a.log_level, a.orderly_arg, a.http_threads)
         ngx = Nginx(tmp)
         phases = a.phases.split(",")
         for k in range(a.rounds):

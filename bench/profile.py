@@ -145,13 +145,14 @@ def main():
     ap.add_argument("--peer-dir", default=os.path.join(e2e.ROOT, "..", "shared", "bench-peer"))
     ap.add_argument("--log-level", default="warn")
     ap.add_argument("--orderly-arg", action="append", default=[])
+    ap.add_argument("--http-threads", type=int, default=1)
     ap.add_argument("--no-perf", action="store_true")
     ap.add_argument("--callgrind", action="store_true")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     client = os.path.join(a.peer_dir, "run-e2e.py")
     tmp = tempfile.mkdtemp(prefix="orderly-profile-")
-    srv = e2e.Orderly(tmp, a.bin, a.log_level, a.orderly_arg)
+    srv = e2e.Orderly(tmp, a.bin, a.log_level, a.orderly_arg, a.http_threads)
     perf = None
     try:
         if a.callgrind:

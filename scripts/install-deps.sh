@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential cmake pkg-config git
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev
-libcriterion-dev python3 nginx-light wrk clang prometheus jq postgresql"
+libcriterion-dev python3 nginx-light wrk clang prometheus jq postgresql
+redis-server nodejs npm linux-perf valgrind"
 
 missing=""
 for p in $PKGS; do
