@@ -21,8 +21,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 # prometheus is installed for promtool only, postgresql for the tests' own
-# clusters: their maintainer scripts must not start a server (prometheus
-# would listen on *:9090).  A policy-rc.d that answers 101
+# clusters, redis-server for the benchmark's peer (bench/e2e.py starts its
+# own): their maintainer scripts must not start a server (prometheus would
+# listen on *:9090).  A policy-rc.d that answers 101
 # makes invoke-rc.d and deb-systemd-invoke skip every start; ours is removed
 # afterwards unless one was already there (Docker images ship one).
 POLICY=/usr/sbin/policy-rc.d
