@@ -6,7 +6,7 @@ JOBS    ?= $(shell nproc)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test unit integ bench asan faults fuzz clean fmt
+.PHONY: all deps build run test unit integ pg bench bench-e2e asan faults fuzz clean fmt
 
 all: build
 
@@ -27,13 +27,19 @@ test: deps build
 	@cd $(BUILD) && ctest --output-on-failure -j 1
 
 unit: build
-	@cd $(BUILD) && ctest --output-on-failure -R '^unit\.'
+	@cd $(BUILD) && ctest --output-on-failure -R '^unit(-pg)?\.'
 
 integ: build
-	@cd $(BUILD) && ctest --output-on-failure -R '^integ\.'
+	@cd $(BUILD) && ctest --output-on-failure -R '^integ(-pg)?\.'
+
+pg: build
+	@cd $(BUILD) && ctest --output-on-failure -L pg
 
 bench: deps build
 	@bench/run-all.sh
+
+bench-e2e: deps build
+	@bench/e2e.sh
 
 # ASan/UBSan: the unit tests, and the fault-injection loops (a leak after a
 # failed allocation, write or sync fails the server's exit there).

@@ -96,6 +96,12 @@ const http_route api_routes[] = {
     {0, 0, 0, 0, 0},
 };
 
+const http_route api_worker_routes[] = {
+    {"GET", "/metrics", api_metrics_get, STAFF | ACCESS_METRICS, 200},
+    {"GET", "/api/health", api_health, STAFF, 200},
+    {0, 0, 0, 0, 0},
+};
+
 /* ---- async units ----------------------------------------------------------- */
 
 typedef struct pending {
@@ -169,6 +175,18 @@ int api_submit_wait(http_req *r, store_unit_fn unit, api_wait_fn wait, api_reply
     http_req_suspend(r);
     api_resubmit(r, unit, wait, reply, op);
     return 0;
+}
+
+int api_admit(http_req *r)
+{
+    api *a = http_req_app(r);
+    int rc = store_admit(a->st);
+    if (!rc) return 0;
+    char d[128];
+    snprintf(d, sizeof d, "the server has more than %d ms of work queued: try again later",
+             a->admission_ms);
+    http_reply_problem(r, rc, d, NULL);
+    return 1;
 }
 
 int api_submit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)

@@ -242,6 +242,7 @@ int api_put_events_parse(const json_t *body, put_entry e[LIMIT_PUT_EVENTS_ENTRIE
 
 int api_events_put(http_req *r)
 {
+    if (api_admit(r)) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
     put_op *op = http_req_alloc(r, sizeof *op);

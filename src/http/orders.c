@@ -23,6 +23,7 @@ typedef struct create_op {
     int has_key;
     order_prepared prep;
     order_create res;
+    int reran;
 } create_op;
 
 /* The response an outcome is answered with; inside the unit, so that an
@@ -70,6 +71,20 @@ static int create_unit(store_conn *tx, void *arg)
     if (!rc) /* the audit row says what the client is answered */
         api_audit_status(op->r, op->res.outcome == ORDER_KEY_REPLAY ? op->res.replay_status : status[op->res.outcome]);
     return rc;
+}
+
+static void create_reply(http_req *r, void *arg, int rc);
+
+/* On the writer: the unit lost a race with a request of the same
+ * Idempotency-Key or orderId committed meanwhile by another node (its
+ * insert found the key or id taken): run it once more, it then replays. */
+static int create_wait(void *arg, int rc)
+{
+    create_op *op = arg;
+    if (rc != ORD_ECONFLICT || op->reran) return 0;
+    op->reran = 1;
+    api_resubmit(op->r, create_unit, create_wait, create_reply, op);
+    return 1;
 }
 
 static void set_location(http_req *r, const char *id)
@@ -134,6 +149,7 @@ static int key_valid(const char *k)
 int api_orders_create(http_req *r)
 {
     api *a = http_req_app(r);
+    if (api_admit(r)) return 0; /* before any parsing: a refusal costs little */
     size_t len;
     http_req_body(r, &len);
     if (len > LIMIT_ORDER_BODY_BYTES_MAX) {
@@ -176,7 +192,7 @@ int api_orders_create(http_req *r)
     if (!text) return ORD_ENOMEM;
     op->prep.ev.text = text;
     api_ctx_of(r)->target = op->prep.order_id;
-    return api_submit(r, create_unit, create_reply, op);
+    return api_submit_wait(r, create_unit, create_wait, create_reply, op);
 }
 
 /* A customer reaches its own orders only; another's is "not found" (no

@@ -389,7 +389,7 @@ static void *arena_fn(void *ctx, size_t n)
 int api_queue_send(http_req *r)
 {
     queue *q = api_queue(r);
-    if (!q) return 0;
+    if (!q || api_admit(r)) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
     send_op *op = http_req_alloc(r, sizeof *op);
@@ -411,7 +411,7 @@ int api_queue_send(http_req *r)
 int api_queue_send_batch(http_req *r)
 {
     queue *q = api_queue(r);
-    if (!q) return 0;
+    if (!q || api_admit(r)) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
     send_op *op = http_req_alloc(r, sizeof *op);

@@ -15,8 +15,17 @@
  * deadline or visibility hint.  A retry that finds nothing recomputes the hint
  * from the index, so there is no periodic polling.
  *
+ * Several nodes (a shared store): a commit that makes messages receivable
+ * also signals the other nodes (STORE_TOPIC_QUEUE, queue id); their handler
+ * forgets the queue's visibility hint and wakes its waiters, and the
+ * store's fallback poll (key -1) does so for every queue, for what no
+ * signal announces (another node's visibility timeouts and delays).  Queue
+ * creations and attribute changes signal STORE_TOPIC_QUEUES: the others
+ * reload the registry from the store.
+ *
  * THREAD SAFETY: q->mu guards attrs and waiters; qs->mu guards the timer
- * state.  Counters are atomics.
+ * state; qs->reg_mu serialises additions to the registry (readers need no
+ * lock: the array only grows, its count is atomic).  Counters are atomics.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -55,6 +64,11 @@ struct queue {
      * consumes this queue needs at least this VisibilityTimeout */
     int visibility_min_s;
     char consumer[LIMIT_FUNCTION_NAME_MAX + 1];
+    /* the in-process consumer (queue_set_consumer): offer/offer_arg are
+     * written before offering is set, read by the writer after it */
+    queue_offer_fn offer;
+    void *offer_arg;
+    _Atomic int offering;
 };
 
 struct queue_sys {
@@ -68,6 +82,7 @@ struct queue_sys {
     int ncreating;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_mutex_t reg_mu;
     pthread_t timer;
     int closing;
     int kick;
@@ -96,12 +111,24 @@ static void queue_free(queue *q)
     free(q);
 }
 
-static void registry_add(queue_sys *qs, queue *q)
+/* Adds q unless a queue of its name is there already (another node's
+ * creation, loaded by a refresh): then q is freed.  Returns the queue in the
+ * registry, or NULL (q freed) when it is full. */
+static queue *registry_add(queue_sys *qs, queue *q)
 {
+    pthread_mutex_lock(&qs->reg_mu);
     int n = atomic_load(&qs->n);
-    CHECK(n < LIMIT_QUEUES_MAX);
-    qs->queues[n] = q;
-    atomic_store(&qs->n, n + 1);
+    queue *have = NULL;
+    for (int i = 0; i < n && !have; i++)
+        if (!strcmp(qs->queues[i]->name, q->name)) have = qs->queues[i];
+    if (!have && n < LIMIT_QUEUES_MAX) {
+        qs->queues[n] = q;
+        atomic_store(&qs->n, n + 1);
+        have = q;
+    }
+    pthread_mutex_unlock(&qs->reg_mu);
+    if (have != q) queue_free(q);
+    return have;
 }
 
 queue *queue_find(queue_sys *qs, const char *name)
@@ -259,6 +286,7 @@ int queue_wait(queue_sys *qs, queue *q, uint64_t seq, int64_t deadline_ms, queue
  * hint among queues that have waiters, then fires what is due. */
 static void *timer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "queue-timer"); /* names in top, perf, /proc */
     queue_sys *qs = arg;
     pthread_mutex_lock(&qs->mu);
     while (!qs->closing) {
@@ -295,6 +323,8 @@ static void *timer_main(void *arg)
 
 /* ---- system ------------------------------------------------------------- */
 
+/* Reads every queue from the store: adds the ones the registry lacks and
+ * takes the attributes of the others (another node may have changed them). */
 static int load_queues(store_conn *c, queue_sys *qs)
 {
     store_stmt *st = store_prep(c, ST_QUEUE_LIST);
@@ -309,15 +339,64 @@ static int load_queues(store_conn *c, queue_sys *qs)
         a.wait_s = (int)store_col_i64(st, 6);
         if (!store_col_is_null(st, 7)) snprintf(a.dlq, sizeof a.dlq, "%s", store_col_text(st, 7, NULL));
         a.max_receive = store_col_is_null(st, 8) ? 0 : (int)store_col_i64(st, 8);
-        queue *q = queue_new(qs, store_col_i64(st, 0), store_col_text(st, 1, NULL), &a);
-        if (!q) return ORD_ENOMEM;
-        if (atomic_load(&qs->n) >= LIMIT_QUEUES_MAX) {
-            queue_free(q);
-            return ORD_ELIMIT;
+        const char *name = store_col_text(st, 1, NULL);
+        queue *q = queue_find(qs, name);
+        if (q) {
+            pthread_mutex_lock(&q->mu);
+            q->attrs = a;
+            pthread_mutex_unlock(&q->mu);
+            continue;
         }
-        registry_add(qs, q);
+        q = queue_new(qs, store_col_i64(st, 0), name, &a);
+        if (!q) {
+            rc = ORD_ENOMEM;
+            break;
+        }
+        if (!registry_add(qs, q)) {
+            rc = ORD_ELIMIT;
+            break;
+        }
     }
+    store_reset(st);
     return rc < 0 ? rc : 0;
+}
+
+int queue_sys_refresh(queue_sys *qs)
+{
+    store_conn *c = store_reader(qs->st);
+    return c ? load_queues(c, qs) : ORD_ESTORE;
+}
+
+static queue *find_by_id(queue_sys *qs, int64_t id)
+{
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++)
+        if (qs->queues[i]->id == id) return qs->queues[i];
+    return NULL;
+}
+
+/* Another node committed messages into queue key (-1: maybe any queue):
+ * what this node knows of its visibility is stale; its waiters look again. */
+static void on_queue_signal(void *arg, int64_t key)
+{
+    queue_sys *qs = arg;
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) {
+        queue *q = qs->queues[i];
+        if (key >= 0 && q->id != key) continue;
+        atomic_store(&q->next_visible_ms, 0); /* unknown: the next empty receive asks the store */
+        if (!atomic_load(&q->nwaiters)) continue;
+        atomic_fetch_add(&q->wake_seq, 1);
+        wake_waiters(q, 0, 0);
+    }
+    if (key >= 0 && !find_by_id(qs, key)) queue_sys_refresh(qs); /* a queue we have not seen yet */
+}
+
+static void on_queues_signal(void *arg, int64_t key)
+{
+    (void)key;
+    int rc = queue_sys_refresh(arg);
+    if (rc) log_warn("queue", "cannot reload the queues", "error", err_name(rc), NULL);
 }
 
 int queue_sys_open(store *st, queue_sys **out)
@@ -326,6 +405,7 @@ int queue_sys_open(store *st, queue_sys **out)
     if (!qs) return ORD_ENOMEM;
     qs->st = st;
     pthread_mutex_init(&qs->mu, NULL);
+    pthread_mutex_init(&qs->reg_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -334,9 +414,19 @@ int queue_sys_open(store *st, queue_sys **out)
     store_conn *c = store_reader(st);
     int rc = c ? load_queues(c, qs) : ORD_ESTORE;
     if (!rc && pthread_create(&qs->timer, NULL, timer_main, qs)) rc = ORD_EINTERNAL;
+    if (!rc && ((rc = store_signal_on(st, STORE_TOPIC_QUEUE, on_queue_signal, qs)) ||
+                (rc = store_signal_on(st, STORE_TOPIC_QUEUES, on_queues_signal, qs)))) {
+        store_signal_off(st, STORE_TOPIC_QUEUE, on_queue_signal, qs);
+        pthread_mutex_lock(&qs->mu);
+        qs->closing = 1;
+        pthread_cond_signal(&qs->cv);
+        pthread_mutex_unlock(&qs->mu);
+        pthread_join(qs->timer, NULL);
+    }
     if (rc) {
         for (int i = 0; i < atomic_load(&qs->n); i++) queue_free(qs->queues[i]);
         pthread_mutex_destroy(&qs->mu);
+        pthread_mutex_destroy(&qs->reg_mu);
         pthread_cond_destroy(&qs->cv);
         free(qs);
         return rc;
@@ -348,6 +438,8 @@ int queue_sys_open(store *st, queue_sys **out)
 void queue_sys_close(queue_sys *qs)
 {
     if (!qs) return;
+    store_signal_off(qs->st, STORE_TOPIC_QUEUE, on_queue_signal, qs);
+    store_signal_off(qs->st, STORE_TOPIC_QUEUES, on_queues_signal, qs);
     pthread_mutex_lock(&qs->mu);
     qs->closing = 1;
     pthread_cond_signal(&qs->cv);
@@ -357,6 +449,7 @@ void queue_sys_close(queue_sys *qs)
     for (int i = 0; i < n; i++) wake_waiters(qs->queues[i], 1, INT64_MAX);
     for (int i = 0; i < n; i++) queue_free(qs->queues[i]);
     pthread_mutex_destroy(&qs->mu);
+    pthread_mutex_destroy(&qs->reg_mu);
     pthread_cond_destroy(&qs->cv);
     free(qs);
 }
@@ -464,7 +557,7 @@ static void created_hook(void *arg, int committed)
             break;
         }
     if (committed)
-        registry_add(q->qs, q);
+        registry_add(q->qs, q); /* frees q if a refresh got there first */
     else
         queue_free(q);
 }
@@ -497,6 +590,7 @@ int queue_create_tx(store_conn *tx, queue_sys *qs, const char *name, const queue
         return rc;
     }
     qs->creating[qs->ncreating++] = q;
+    if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUES, 0))) return rc;
     *created = 1;
     return 0;
 }
@@ -530,8 +624,11 @@ int queue_set_attrs_tx(store_conn *tx, queue_sys *qs, queue *q, const queue_attr
     if (!u) return ORD_ENOMEM;
     u->q = q;
     u->a = *a;
-    if ((rc = store_after_commit(tx, attrs_hook, u))) free(u);
-    return rc;
+    if ((rc = store_after_commit(tx, attrs_hook, u))) {
+        free(u);
+        return rc;
+    }
+    return store_signal_tx(tx, STORE_TOPIC_QUEUES, 0);
 }
 
 struct declare_ctx {
@@ -557,7 +654,13 @@ static int declare_unit(store_conn *tx, void *arg)
 int queue_declare(queue_sys *qs, const char *name, const queue_attrs *a, int update)
 {
     struct declare_ctx d = {qs, name, a, update};
-    return store_run(qs->st, declare_unit, &d);
+    int rc = store_run(qs->st, declare_unit, &d);
+    if (rc == ORD_EEXISTS && store_is_shared(qs->st) && !queue_find(qs, name)) {
+        /* another node created it meanwhile (nodes starting together):
+         * learn it from the store and declare again */
+        if (!(rc = queue_sys_refresh(qs))) rc = store_run(qs->st, declare_unit, &d);
+    }
+    return rc;
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -584,8 +687,74 @@ int queue_receipt_parse(const char *s, int64_t *seq, int64_t *token)
     return 0;
 }
 
-int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
-                  const char *attrs, int delay_s, char *message_id)
+void queue_set_consumer(queue *q, queue_offer_fn fn, void *arg)
+{
+    if (!fn) {
+        atomic_store(&q->offering, 0);
+        return;
+    }
+    q->offer = fn;
+    q->offer_arg = arg;
+    atomic_store(&q->offering, 1);
+}
+
+/* Writes m as received m->receive_count times, invisible until visible_ms,
+ * with a fresh receipt; sets m->seq and m->receipt. */
+static int write_leased(store_conn *tx, queue *q, queue_msg *m, int64_t visible_ms)
+{
+    int64_t token = id_token();
+    store_stmt *st = store_prep(tx, ST_MSG_INSERT_LEASED);
+    store_bind_i64(st, 1, q->id);
+    store_bind_text(st, 2, m->message_id, strlen(m->message_id));
+    store_bind_blob(st, 3, m->body, m->body_len);
+    store_bind_str(st, 4, m->attrs);
+    store_bind_i64(st, 5, m->sent_ms);
+    store_bind_i64(st, 6, visible_ms);
+    store_bind_i64(st, 7, token);
+    store_bind_i64(st, 8, m->receive_count);
+    store_bind_i64(st, 9, m->first_receive_ms);
+    int rc = store_step(st);
+    if (rc != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
+    m->seq = store_col_i64(st, 0);
+    store_reset(st);
+    queue_receipt_format(m->seq, token, m->receipt);
+    /* waiting receives must look again when it becomes visible */
+    hint_visible(q, visible_ms);
+    return 0;
+}
+
+/* The message offered to the queue's in-process consumer (see queue_offer_fn). */
+static int send_offered(store_conn *tx, queue *q, const void *body, size_t len, const char *attrs, const char *mid,
+                        int64_t now, int visibility_s, const queue_event *ev)
+{
+    queue_msg m = {.body = (char *)body, .body_len = len, .attrs = (char *)attrs, .sent_ms = now,
+                   .first_receive_ms = now, .receive_count = 1};
+    memcpy(m.message_id, mid, ID_UUID_LEN + 1);
+    queue_msg *lease = NULL;
+    int rc = q->offer(tx, q->offer_arg, q, &m, ev, &lease);
+    if (rc < 0) return rc;
+    if (rc == 1) { /* processed after this commit: the row, leased */
+        CHECK(lease != NULL);
+        if ((rc = write_leased(tx, q, &m, now + (int64_t)visibility_s * 1000))) return rc;
+        lease->seq = m.seq;
+        memcpy(lease->receipt, m.receipt, sizeof m.receipt);
+    }
+    return store_count_after_commit(tx, &q->received, 1);
+}
+
+int queue_settled_tx(store_conn *tx, queue *q)
+{
+    return store_count_after_commit(tx, &q->deleted, 1);
+}
+
+int queue_keep_tx(store_conn *tx, queue *q, queue_msg *m, int64_t vis_ms)
+{
+    if (vis_ms < 0 || vis_ms > (int64_t)LIMIT_VISIBILITY_SECONDS_MAX * 1000) return ORD_EVALIDATION;
+    return write_leased(tx, q, m, clock_wall_ms() + vis_ms);
+}
+
+static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
+                   int delay_s, char *message_id, const queue_event *ev)
 {
     pthread_mutex_lock(&q->mu);
     int max_size = q->attrs.max_size, qdelay = q->attrs.delay_s;
@@ -597,6 +766,14 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     char mid[ID_UUID_LEN + 1];
     id_uuid(mid);
     int64_t now = clock_wall_ms(), visible = now + (int64_t)delay_s * 1000;
+    int rc;
+    if (delay_s == 0 && atomic_load(&q->offering)) {
+        pthread_mutex_lock(&q->mu);
+        int vis = q->attrs.visibility_s;
+        pthread_mutex_unlock(&q->mu);
+        if ((rc = send_offered(tx, q, body, len, attrs, mid, now, vis, ev))) return rc;
+        goto sent;
+    }
     store_stmt *st = store_prep(tx, ST_MSG_INSERT);
     store_bind_i64(st, 1, q->id);
     store_bind_text(st, 2, mid, ID_UUID_LEN);
@@ -604,18 +781,30 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     store_bind_str(st, 4, attrs);
     store_bind_i64(st, 5, now);
     store_bind_i64(st, 6, visible);
-    int rc = store_exec(st);
-    if (rc) return rc;
+    if ((rc = store_exec(st))) return rc;
     if (delay_s == 0) {
         atomic_fetch_add(&q->ready, 1);
         if ((rc = store_after_commit(tx, wake_hook, q))) return rc;
     } else {
         hint_visible(q, visible);
     }
+    if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, q->id))) return rc;
+sent:
     if ((rc = store_count_after_commit(tx, &q->sent, 1))) return rc;
     if (message_id) memcpy(message_id, mid, ID_UUID_LEN + 1);
     (void)qs;
     return 0;
+}
+
+int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
+                  int delay_s, char *message_id)
+{
+    return send_tx(tx, qs, q, body, len, attrs, delay_s, message_id, NULL);
+}
+
+int queue_send_event_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const queue_event *ev)
+{
+    return send_tx(tx, qs, q, body, len, NULL, -1, NULL, ev);
 }
 
 void queue_msg_release(queue_msg *m)
@@ -686,6 +875,7 @@ static int move_to_dlq(store_conn *tx, queue_sys *qs, queue *q, queue *dlq, int6
     log_warn("queue", "message moved to dead-letter queue", "queue", q->name, "dlq", dlq->name,
              "#seq", id, NULL);
     atomic_fetch_add(&dlq->ready, 1);
+    if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, dlq->id))) return rc;
     return store_after_commit(tx, wake_hook, dlq);
 }
 
@@ -820,6 +1010,7 @@ int queue_change_visibility_ms_tx(store_conn *tx, queue_sys *qs, queue *q, const
     (void)qs;
     if (vis_ms == 0) {
         atomic_fetch_add(&q->ready, 1);
+        if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, q->id))) return rc;
         return store_after_commit(tx, wake_hook, q);
     }
     hint_visible(q, at);
@@ -881,7 +1072,8 @@ int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int
             store_bind_i64(r, 3, now);
             if ((rc = store_exec(r))) return rc;
             atomic_fetch_add(&targets[i]->ready, 1);
-            if ((rc = store_after_commit(tx, wake_hook, targets[i])) ||
+            if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, targets[i]->id)) ||
+                (rc = store_after_commit(tx, wake_hook, targets[i])) ||
                 (rc = store_count_after_commit(tx, &targets[i]->sent, 1)))
                 return rc;
             (*moved)++;
