@@ -50,9 +50,21 @@ typedef struct mapping {
     pthread_t threads[LIMIT_FN_CONCURRENCY_MAX];
     int nthreads;
     _Atomic int running; /* poller threads inside poller_main */
-    int consuming;       /* the queue's in-process consumer (fn_start) */
+    int consuming;       /* the queue's in-process consumer (fn_start; fs->mu) */
     _Atomic int inflight; /* in-process records offered and not yet completed */
-    _Atomic uint64_t invocations, records, errors, duplicates, fenced, duration_us, batch_records;
+    _Atomic int busy;     /* records in pollers' and drains' batches now */
+    /* operator control (fs->mu): paused takes nothing off the queue; hold
+     * (paused or stopping) cancels the pollers' receives */
+    int paused;
+    int64_t paused_ms;
+    char paused_by[64];
+    _Atomic int hold;
+    int draining;          /* a drain thread runs (fs->mu) */
+    pthread_t drain_thread;
+    int drain_joinable;    /* drain_thread ended and is to be joined (fs->mu) */
+    char last_error[256];  /* fs->emu */
+    int64_t last_error_ms;
+    _Atomic uint64_t invocations, records, errors, duplicates, fenced, deferred, duration_us, batch_records;
     metric_series *m_duration, *m_batch; /* NULL without metrics */
 } mapping;
 
@@ -67,6 +79,8 @@ struct fn_sys {
     pthread_t sweeper;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t pause_cv; /* paused pollers wait here (fs->mu) */
+    pthread_mutex_t emu;     /* last errors */
     metric_family *mf_duration, *mf_batch;
 };
 
@@ -103,7 +117,9 @@ int fn_sys_open(queue_sys *qs, fn_sys **out)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&fs->cv, &ca);
+    pthread_cond_init(&fs->pause_cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&fs->emu, NULL);
     *out = fs;
     return 0;
 }
@@ -115,6 +131,8 @@ void fn_sys_close(fn_sys *fs)
     for (int i = 0; i < fs->nmaps; i++) free(fs->maps[i]);
     pthread_mutex_destroy(&fs->mu);
     pthread_cond_destroy(&fs->cv);
+    pthread_cond_destroy(&fs->pause_cv);
+    pthread_mutex_destroy(&fs->emu);
     free(fs);
 }
 
@@ -222,9 +240,11 @@ int64_t fn_backoff_ms(int base_ms, int max_ms, int attempt)
     return d < max_ms ? d : max_ms;
 }
 
+static void fn_state_signal(void *arg, int64_t key);
+
 /* ---- one batch ----------------------------------------------------------- */
 
-enum { REC_OK, REC_DUP, REC_FAILED, REC_FENCED };
+enum { REC_OK, REC_DUP, REC_FAILED, REC_FENCED, REC_DEFERRED };
 
 typedef struct rec {
     mapping *m;
@@ -316,9 +336,14 @@ static int backoff_unit(store_conn *tx, void *arg)
     struct backoff_unit *u = arg;
     for (int i = 0; i < u->n; i++) {
         rec *r = &u->recs[i];
+        if (r->outcome == REC_DEFERRED) { /* untried: back without counting its receive */
+            int rc = queue_defer_tx(tx, u->m->fs->qs, u->m->q, &r->msg, r->res.defer_ms);
+            if (rc && rc != ORD_ERECEIPT) return rc;
+            continue;
+        }
         if (r->outcome != REC_FAILED) continue;
         if (u->m->h->on_failure) {
-            fn_record fr = {u->m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, NULL};
+            fn_record fr = {u->m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, NULL, 0};
             const char *why = r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : ORD_EHANDLER);
             int frc = u->m->h->on_failure(tx, &fr, why, u->m->h->ud);
             if (frc) return frc;
@@ -330,8 +355,17 @@ static int backoff_unit(store_conn *tx, void *arg)
     return 0;
 }
 
+static void last_error_set(mapping *m, const char *error)
+{
+    pthread_mutex_lock(&m->fs->emu);
+    snprintf(m->last_error, sizeof m->last_error, "%s", error);
+    m->last_error_ms = clock_wall_ms();
+    pthread_mutex_unlock(&m->fs->emu);
+}
+
 /* After a record's unit completed: frees its state and counts its outcome.
- * 1 when it failed (it needs its backoff). */
+ * 1 when it failed (it needs its backoff), 2 when it was deferred (it
+ * returns to the queue untried). */
 static int rec_count(rec *r)
 {
     mapping *m = r->m;
@@ -347,11 +381,17 @@ static int rec_count(rec *r)
         atomic_fetch_add(&m->fenced, 1);
         log_warn("fn", "commit refused: receipt expired", "function", m->name, "eventId", r->event_id, NULL);
         return 0;
-    default: atomic_fetch_add(&m->errors, 1); return 1;
+    case REC_DEFERRED: atomic_fetch_add(&m->deferred, 1); return r->msg.seq ? 2 : 0;
+    default:
+        last_error_set(m, r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : ORD_EHANDLER));
+        atomic_fetch_add(&m->errors, 1);
+        return 1;
     }
 }
 
-static void run_batch(mapping *m, rec *recs, int n)
+/* Runs a received batch as one invocation; adds its outcomes to d (may be
+ * NULL). */
+static void run_batch(mapping *m, rec *recs, int n, fn_drain_result *d)
 {
     store *st = queue_sys_store(m->fs->qs);
     int64_t t0 = clock_mono_us();
@@ -366,8 +406,15 @@ static void run_batch(mapping *m, rec *recs, int n)
         r->body = json_loadb(r->msg.body, r->msg.body_len, 0, &je);
         rec_event_id(r);
         memset(&r->res, 0, sizeof r->res);
-        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, NULL};
+        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, NULL, 0};
         r->handler_rc = m->h->fn(&fr, &r->res, m->h->ud);
+        if (r->handler_rc == FN_DEFER) {
+            r->handler_rc = 0;
+            r->outcome = REC_DEFERRED;
+            if (r->res.free_state) r->res.free_state(r->res.state);
+            r->res.free_state = NULL;
+            continue;
+        }
         if (r->handler_rc) {
             r->outcome = REC_FAILED;
             log_warn("fn", "record failed", "function", m->name, "eventId", r->event_id, "messageId",
@@ -395,7 +442,20 @@ static void run_batch(mapping *m, rec *recs, int n)
     pthread_cond_destroy(&b.cv);
 
     int failed = 0;
-    for (int i = 0; i < n; i++) failed += rec_count(&recs[i]);
+    for (int i = 0; i < n; i++) {
+        int oc = recs[i].outcome;
+        int c = rec_count(&recs[i]);
+        failed += c;
+        if (d) {
+            d->total++;
+            if (oc == REC_OK || oc == REC_DUP)
+                d->processed++;
+            else if (oc == REC_DEFERRED)
+                d->deferred++;
+            else
+                d->failed++;
+        }
+    }
     if (failed) {
         struct backoff_unit u = {m, recs, n};
         int rc = store_run(st, backoff_unit, &u);
@@ -425,7 +485,13 @@ static void *poller_main(void *arg)
     atomic_fetch_add(&m->running, 1);
     while (!atomic_load(&fs->stop)) {
         int n = 0, k = 0;
-        int rc = queue_receive_wait_cancel(fs->qs, m->q, m->batch, -1, POLL_WAIT_MS, msgs, &n, &fs->stop);
+        if (atomic_load(&m->hold)) { /* paused: wait for a resume (or the stop) */
+            pthread_mutex_lock(&fs->mu);
+            while (m->paused && !atomic_load(&fs->stop)) pthread_cond_wait(&fs->pause_cv, &fs->mu);
+            pthread_mutex_unlock(&fs->mu);
+            continue;
+        }
+        int rc = queue_receive_wait_cancel(fs->qs, m->q, m->batch, -1, POLL_WAIT_MS, msgs, &n, &m->hold);
         if (rc) { /* the store fails: do not spin on it */
             log_error("fn", "receive failed", "function", m->name, "error", err_name(rc), NULL);
             pthread_mutex_lock(&fs->mu);
@@ -437,16 +503,18 @@ static void *poller_main(void *arg)
         if (!n) continue;
         /* batching window: gather more until the batch is full or the window ends */
         int64_t end = clock_mono_ms() + m->window_ms;
-        while (n < m->batch && m->window_ms && !atomic_load(&fs->stop)) {
+        while (n < m->batch && m->window_ms && !atomic_load(&m->hold)) {
             int64_t left = end - clock_mono_ms();
             if (left <= 0) break;
-            rc = queue_receive_wait_cancel(fs->qs, m->q, m->batch - n, -1, (int)left, msgs + n, &k, &fs->stop);
+            rc = queue_receive_wait_cancel(fs->qs, m->q, m->batch - n, -1, (int)left, msgs + n, &k, &m->hold);
             if (rc) break;
             n += k;
         }
         memset(recs, 0, sizeof(rec) * (size_t)n);
         for (int i = 0; i < n; i++) recs[i].msg = msgs[i];
-        run_batch(m, recs, n);
+        atomic_fetch_add(&m->busy, n);
+        run_batch(m, recs, n, NULL);
+        atomic_fetch_sub(&m->busy, n);
     }
     atomic_fetch_sub(&m->running, 1);
     return NULL;
@@ -495,8 +563,13 @@ static int inline_unit(store_conn *tx, void *arg)
         r->body = json_loadb(r->msg.body, r->msg.body_len, 0, &je);
         rec_event_id(r);
     }
-    fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, ev};
+    fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, ev, 1};
     r->handler_rc = m->h->fn(&fr, &r->res, m->h->ud);
+    if (r->handler_rc == FN_DEFER) { /* untried: into the queue (or back) without counting the receive */
+        r->handler_rc = 0;
+        r->outcome = REC_DEFERRED;
+        return queue_defer_tx(tx, m->fs->qs, m->q, &r->msg, r->res.defer_ms);
+    }
     if (r->handler_rc) return r->handler_rc; /* nothing written; the record fails */
     return rec_unit(tx, r);
 }
@@ -515,7 +588,7 @@ static int inline_recover(store_conn *tx, void *arg, int rc)
     if (r->msg.seq) return 0;
     if (m->h->on_failure) {
         fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count,
-                        ir->has_event ? &ir->ev : NULL};
+                        ir->has_event ? &ir->ev : NULL, 1};
         const char *why = r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : rc);
         int frc = m->h->on_failure(tx, &fr, why, m->h->ud);
         if (frc) return frc;
@@ -554,14 +627,14 @@ static void inline_done(void *arg, int rc)
                  "error", r->res.error[0] ? r->res.error : err_name(why), "#attempt", (int64_t)r->msg.receive_count,
                  "outcome", "failed", NULL);
     }
-    int failed = rec_count(r);
+    int failed = rec_count(r); /* a deferred record went back in its unit */
     int64_t us = clock_mono_us() - ir->t0_us;
     atomic_fetch_add(&m->invocations, 1);
     atomic_fetch_add(&m->batch_records, 1);
     atomic_fetch_add(&m->duration_us, (uint64_t)us);
     metric_observe(m->m_duration, (double)us / 1e6);
     metric_observe(m->m_batch, 1);
-    if (failed && !ir->kept && r->msg.seq) { /* its row back with backoff, in a unit of its own */
+    if (failed == 1 && !ir->kept && r->msg.seq) { /* its row back with backoff, in a unit of its own */
         ir->bu = (struct backoff_unit){m, r, 1};
         if (store_submit(queue_sys_store(m->fs->qs), inline_backoff_unit, inline_backoff_done, ir) == 0) return;
         /* the store refuses work: the lease expires and a poller retries it */
@@ -638,6 +711,201 @@ static void inline_stop(fn_sys *fs)
     pthread_mutex_unlock(&fs->mu);
 }
 
+/* ---- operator control: pause, resume, drain -------------------------------- */
+
+int fn_find(fn_sys *fs, const char *name)
+{
+    for (int i = 0; i < fs->nmaps; i++)
+        if (!strcmp(fs->maps[i]->name, name)) return i;
+    return ORD_ENOTFOUND;
+}
+
+/* Applies a paused state on this node (any thread).  A pause stops the
+ * in-process offers (the writer reads the flag in the sending unit, so a
+ * unit after this takes a row) and cancels the pollers' receives (a
+ * receive whose turn comes after this takes nothing); records in flight
+ * finish.  A resume puts both back. */
+static void mapping_apply(mapping *m, int paused, int64_t when_ms, const char *by)
+{
+    fn_sys *fs = m->fs;
+    pthread_mutex_lock(&fs->mu);
+    int was = m->paused;
+    m->paused = paused;
+    if (when_ms) {
+        m->paused_ms = when_ms;
+        snprintf(m->paused_by, sizeof m->paused_by, "%s", by ? by : "");
+    }
+    if (was == paused) {
+        pthread_mutex_unlock(&fs->mu);
+        return;
+    }
+    int stopping = atomic_load(&fs->stop);
+    atomic_store(&m->hold, paused || stopping);
+    if (fs->started && !stopping && m->enabled && m->h->inline_ok) {
+        queue_set_consumer(m->q, paused ? NULL : inline_offer, paused ? NULL : m);
+        m->consuming = !paused;
+    }
+    pthread_cond_broadcast(&fs->pause_cv);
+    pthread_mutex_unlock(&fs->mu);
+    if (paused) queue_interrupt(m->q); /* long polls under way return empty */
+    log_info("fn", paused ? "function paused" : "function resumed", "function", m->name, "queue", queue_name(m->q),
+             "by", by && *by ? by : NULL, "state", paused ? "paused" : "enabled", NULL);
+}
+
+struct pause_hook {
+    mapping *m;
+    int paused;
+    int64_t now;
+    char by[64];
+};
+
+static void pause_hook(void *arg, int committed)
+{
+    struct pause_hook *h = arg;
+    if (committed) mapping_apply(h->m, h->paused, h->now, h->by);
+    free(h);
+}
+
+int fn_pause_tx(store_conn *tx, fn_sys *fs, const char *name, int paused, const char *by)
+{
+    int i = fn_find(fs, name);
+    if (i < 0) return i;
+    struct pause_hook *h = calloc(1, sizeof *h);
+    if (!h) return ORD_ENOMEM;
+    *h = (struct pause_hook){fs->maps[i], paused, clock_wall_ms(), ""};
+    snprintf(h->by, sizeof h->by, "%s", by ? by : "");
+    store_stmt *st = store_prep(tx, ST_FN_STATE_SET);
+    store_bind_str(st, 1, name);
+    store_bind_i64(st, 2, paused);
+    store_bind_i64(st, 3, h->now);
+    store_bind_str(st, 4, by && *by ? by : NULL);
+    int rc = store_exec(st);
+    if (!rc) rc = store_signal_tx(tx, STORE_TOPIC_FUNCTIONS, 0);
+    if (!rc) rc = store_after_commit(tx, pause_hook, h);
+    if (rc) free(h);
+    return rc;
+}
+
+int fn_state_load(fn_sys *fs)
+{
+    store_conn *c = store_reader(queue_sys_store(fs->qs));
+    if (!c) return ORD_ESTORE;
+    int seen[LIMIT_FUNCTIONS_MAX] = {0};
+    store_stmt *st = store_prep(c, ST_FN_STATE_LIST);
+    int rc;
+    while ((rc = store_step(st)) == STORE_ROW) {
+        const char *name = store_col_text(st, 0, NULL);
+        int i = name ? fn_find(fs, name) : -1;
+        if (i < 0) continue; /* a function no longer declared */
+        seen[i] = 1;
+        const char *by = store_col_is_null(st, 3) ? NULL : store_col_text(st, 3, NULL);
+        mapping_apply(fs->maps[i], store_col_i64(st, 1) != 0, store_col_i64(st, 2), by);
+    }
+    store_reset(st);
+    if (rc != STORE_DONE) return rc < 0 ? rc : ORD_ESTORE;
+    for (int i = 0; i < fs->nmaps; i++)
+        if (!seen[i]) mapping_apply(fs->maps[i], 0, 0, NULL);
+    return 0;
+}
+
+/* Another node paused or resumed a function (or signals may have been
+ * missed: key -1): read the table again. */
+static void fn_state_signal(void *arg, int64_t key)
+{
+    (void)key;
+    int rc = fn_state_load(arg);
+    if (rc) log_warn("fn", "function states not read", "error", err_name(rc), NULL);
+}
+
+struct drain {
+    mapping *m;
+    int max;
+    fn_drain_done_fn done;
+    void *arg;
+};
+
+static void *drain_main(void *arg)
+{
+    struct drain *dr = arg;
+    mapping *m = dr->m;
+    fn_sys *fs = m->fs;
+    pthread_setname_np(pthread_self(), "fn-drain");
+    fn_drain_result res = {0, 0, 0, 0, "empty"};
+    rec recs[LIMIT_FN_BATCH_MAX];
+    queue_msg msgs[LIMIT_FN_BATCH_MAX];
+    int64_t deadline = clock_mono_ms() + (int64_t)LIMIT_FN_DRAIN_SECONDS * 1000;
+    int rc = 0;
+    log_info("fn", "drain started", "function", m->name, "queue", queue_name(m->q), "#maxRecords",
+             (int64_t)dr->max, NULL);
+    for (;;) {
+        if (atomic_load(&fs->stop)) {
+            res.stopped = "stopping";
+            break;
+        }
+        if (res.total >= dr->max) {
+            res.stopped = "limit";
+            break;
+        }
+        if (clock_mono_ms() >= deadline) {
+            res.stopped = "time";
+            break;
+        }
+        int want = dr->max - res.total < m->batch ? dr->max - res.total : m->batch, n = 0;
+        rc = queue_receive_wait_cancel(fs->qs, m->q, want, -1, 0, msgs, &n, &fs->stop);
+        if (rc) {
+            res.stopped = "error";
+            break;
+        }
+        if (!n) {
+            res.stopped = "empty";
+            break;
+        }
+        memset(recs, 0, sizeof(rec) * (size_t)n);
+        for (int i = 0; i < n; i++) recs[i].msg = msgs[i];
+        atomic_fetch_add(&m->busy, n);
+        run_batch(m, recs, n, &res);
+        atomic_fetch_sub(&m->busy, n);
+    }
+    log_info("fn", "drain ended", "function", m->name, "stoppedBy", res.stopped, "#processed", (int64_t)res.processed,
+             "#failed", (int64_t)res.failed, "#deferred", (int64_t)res.deferred, "#total", (int64_t)res.total,
+             "error", rc ? err_name(rc) : NULL, NULL);
+    dr->done(dr->arg, rc, &res);
+    pthread_mutex_lock(&fs->mu);
+    m->draining = 0;
+    m->drain_joinable = 1;
+    pthread_mutex_unlock(&fs->mu);
+    free(dr);
+    return NULL;
+}
+
+int fn_drain_start(fn_sys *fs, const char *name, int max_records, fn_drain_done_fn done, void *arg)
+{
+    int i = fn_find(fs, name);
+    if (i < 0) return i;
+    if (max_records < 1 || max_records > LIMIT_FN_DRAIN_RECORDS_MAX) return ORD_EINVAL;
+    mapping *m = fs->maps[i];
+    struct drain *dr = malloc(sizeof *dr);
+    if (!dr) return ORD_ENOMEM;
+    *dr = (struct drain){m, max_records, done, arg};
+    int rc = 0;
+    pthread_mutex_lock(&fs->mu);
+    if (fs->started != 2 || atomic_load(&fs->stop)) {
+        rc = ORD_ESHUTDOWN;
+    } else if (m->draining) {
+        rc = ORD_ECONFLICT;
+    } else {
+        if (m->drain_joinable) pthread_join(m->drain_thread, NULL); /* the previous one has ended */
+        m->drain_joinable = 0;
+        if (pthread_create(&m->drain_thread, NULL, drain_main, dr))
+            rc = ORD_EINTERNAL;
+        else
+            m->draining = 1;
+    }
+    pthread_mutex_unlock(&fs->mu);
+    if (rc) free(dr);
+    return rc;
+}
+
 static int sweep_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
 {
     store_stmt *st = store_prep(tx, ST_IDEM_SWEEP);
@@ -659,15 +927,24 @@ static void *sweeper_main(void *arg)
 {
     pthread_setname_np(pthread_self(), "fn-sweeper"); /* names in top, perf, /proc */
     fn_sys *fs = arg;
+    store *st = queue_sys_store(fs->qs);
+    int shared = store_is_shared(st);
+    int64_t next_sweep = clock_mono_ms() + SWEEP_INTERVAL_MS;
     pthread_mutex_lock(&fs->mu);
     while (!atomic_load(&fs->stop)) {
-        struct timespec ts = clock_mono_deadline(SWEEP_INTERVAL_MS);
+        /* on a shared store also re-read the paused functions now and then:
+         * a signal between nodes can be lost */
+        struct timespec ts = clock_mono_deadline(shared ? LIMIT_FN_STATE_POLL_MS : SWEEP_INTERVAL_MS);
         pthread_cond_timedwait(&fs->cv, &fs->mu, &ts);
         if (atomic_load(&fs->stop)) break;
         pthread_mutex_unlock(&fs->mu);
-        int64_t n;
-        /* the cluster's periodic work: on the store's leader only */
-        if (store_is_leader(queue_sys_store(fs->qs))) fn_sweep_idempotency(fs, &n);
+        if (shared) fn_state_signal(fs, -1);
+        if (clock_mono_ms() >= next_sweep) {
+            int64_t n;
+            next_sweep = clock_mono_ms() + SWEEP_INTERVAL_MS;
+            /* the cluster's periodic work: on the store's leader only */
+            if (store_is_leader(st)) fn_sweep_idempotency(fs, &n);
+        }
         pthread_mutex_lock(&fs->mu);
     }
     pthread_mutex_unlock(&fs->mu);
@@ -677,7 +954,12 @@ static void *sweeper_main(void *arg)
 int fn_start(fn_sys *fs)
 {
     CHECK(!fs->started);
+    int src = fn_state_load(fs); /* paused functions stay paused across a restart */
+    if (src) log_error("fn", "function states not read", "error", err_name(src), NULL);
+    if ((src = store_signal_on(queue_sys_store(fs->qs), STORE_TOPIC_FUNCTIONS, fn_state_signal, fs))) return src;
+    pthread_mutex_lock(&fs->mu);
     fs->started = 1;
+    pthread_mutex_unlock(&fs->mu);
     for (int i = 0; i < fs->nmaps; i++) {
         mapping *m = fs->maps[i];
         if (!m->enabled) continue;
@@ -688,12 +970,16 @@ int fn_start(fn_sys *fs)
             }
             m->nthreads++;
         }
-        if (m->h->inline_ok) {
+        pthread_mutex_lock(&fs->mu);
+        if (m->h->inline_ok && !m->paused) {
             queue_set_consumer(m->q, inline_offer, m);
             m->consuming = 1;
         }
-        log_info("fn", "function started", "function", m->name, "queue", queue_name(m->q), "#batchSize",
-                 (int64_t)m->batch, "#concurrency", (int64_t)m->concurrency, NULL);
+        int paused = m->paused;
+        pthread_mutex_unlock(&fs->mu);
+        log_info("fn", paused ? "function started paused" : "function started", "function", m->name, "queue",
+                 queue_name(m->q), "#batchSize", (int64_t)m->batch, "#concurrency", (int64_t)m->concurrency,
+                 "state", paused ? "paused" : "enabled", NULL);
     }
     if (pthread_create(&fs->sweeper, NULL, sweeper_main, fs)) {
         fn_stop(fs);
@@ -706,10 +992,21 @@ int fn_start(fn_sys *fs)
 void fn_stop(fn_sys *fs)
 {
     if (!fs->started || atomic_exchange(&fs->stop, 1)) return;
+    store_signal_off(queue_sys_store(fs->qs), STORE_TOPIC_FUNCTIONS, fn_state_signal, fs);
+    for (int i = 0; i < fs->nmaps; i++) atomic_store(&fs->maps[i]->hold, 1);
     inline_stop(fs);
     pthread_mutex_lock(&fs->mu);
     pthread_cond_broadcast(&fs->cv);
+    pthread_cond_broadcast(&fs->pause_cv);
     pthread_mutex_unlock(&fs->mu);
+    for (int i = 0; i < fs->nmaps; i++) { /* a drain ends at its next batch */
+        mapping *m = fs->maps[i];
+        pthread_mutex_lock(&fs->mu);
+        int join = m->draining || m->drain_joinable;
+        m->drain_joinable = 0;
+        pthread_mutex_unlock(&fs->mu);
+        if (join) pthread_join(m->drain_thread, NULL);
+    }
     for (int i = 0; i < fs->nmaps; i++) {
         mapping *m = fs->maps[i];
         queue_interrupt(m->q);
@@ -755,9 +1052,21 @@ int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out)
         out->fenced = atomic_load(&m->fenced);
         out->duration_us_sum = atomic_load(&m->duration_us);
         out->batch_records = atomic_load(&m->batch_records);
+        out->deferred = atomic_load(&m->deferred);
         out->enabled = m->enabled;
         out->pollers = m->enabled ? m->concurrency : 0;
         out->pollers_running = atomic_load(&m->running);
+        out->in_flight = atomic_load(&m->busy) + atomic_load(&m->inflight);
+        pthread_mutex_lock(&fs->mu);
+        out->paused = m->paused;
+        out->paused_ms = m->paused_ms;
+        snprintf(out->paused_by, sizeof out->paused_by, "%s", m->paused_by);
+        out->draining = m->draining;
+        pthread_mutex_unlock(&fs->mu);
+        pthread_mutex_lock(&fs->emu);
+        snprintf(out->last_error, sizeof out->last_error, "%s", m->last_error);
+        out->last_error_ms = m->last_error_ms;
+        pthread_mutex_unlock(&fs->emu);
         return 0;
     }
     return ORD_ENOTFOUND;

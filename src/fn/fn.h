@@ -52,6 +52,7 @@ typedef struct fn_record {
     /* in-process records the bus sent: the event whose envelope the body
      * is, as logged in this transaction (body is then not parsed); else NULL */
     const queue_event *event;
+    int in_process;         /* 1: the record runs on the store's writer (it must not wait) */
 } fn_record;
 
 /* Effects: apply runs inside the record's unit (writer thread), where a
@@ -66,6 +67,7 @@ typedef struct fn_result {
     void *state;
     void (*free_state)(void *state);
     char error[256];        /* a failing handler may say why (logged, passed to on_failure) */
+    int64_t defer_ms;       /* FN_DEFER: visible again after this (0..LIMIT_VISIBILITY_SECONDS_MAX s) */
 } fn_result;
 
 /* Optional: runs in the unit that backs a failed record off (writer
@@ -74,7 +76,12 @@ typedef struct fn_result {
 typedef int (*fn_failure_fn)(store_conn *tx, const fn_record *rec, const char *error, void *ud);
 
 /* A handler: 0 with res filled, or < 0 when the record failed (it returns to
- * the queue with backoff; after maxReceiveCount it is dead-lettered). */
+ * the queue with backoff; after maxReceiveCount it is dead-lettered), or
+ * FN_DEFER: the handler did not try the record (a circuit breaker is open,
+ * or an in-process record would have to wait): it returns to the queue,
+ * visible again after res->defer_ms, its receive not counted toward the
+ * DLQ, nothing recorded as a failure. */
+#define FN_DEFER 1
 typedef int (*fn_handler_fn)(const fn_record *rec, fn_result *res, void *ud);
 
 typedef struct fn_config {
@@ -97,11 +104,19 @@ typedef struct fn_stats {
     uint64_t errors;        /* records that failed */
     uint64_t duplicates;    /* records skipped as already processed */
     uint64_t fenced;        /* records whose commit was refused: receipt expired */
+    uint64_t deferred;      /* records returned untried (FN_DEFER) */
     uint64_t duration_us_sum;
     uint64_t batch_records; /* sum of batch sizes */
     int enabled;            /* the mapping polls (config "enabled") */
     int pollers;            /* configured poller threads: maxConcurrency when enabled, else 0 */
     int pollers_running;    /* poller threads alive now (0 before fn_start and after fn_stop) */
+    int paused;             /* paused by an operator (fn_pause_tx): takes nothing off its queue */
+    int64_t paused_ms;      /* when it was paused or resumed last (0 = never) */
+    char paused_by[64];     /* who did it ("" = unknown) */
+    int in_flight;          /* records being processed now (pollers' batches, in-process, drains) */
+    int draining;           /* a drain runs */
+    char last_error[256];   /* the latest failure ("" = none since the start) */
+    int64_t last_error_ms;
 } fn_stats;
 
 int fn_sys_open(queue_sys *qs, fn_sys **out);
@@ -138,6 +153,43 @@ int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out);
 /* The settings of the i-th mapping (0..fn_count-1); strings point into fs.
  * ORD_ENOTFOUND past the end. */
 int fn_config_get(fn_sys *fs, int i, fn_config *out);
+/* ---- operator control: pause, resume, drain ------------------------------ */
+
+/* The index of the function called name, or ORD_ENOTFOUND. */
+int fn_find(fn_sys *fs, const char *name);
+/* Inside a unit: pauses (paused = 1) or resumes (0) the function called
+ * name, durably (table function_state) and on every node (a store signal;
+ * each node also re-reads the table every LIMIT_FN_STATE_POLL_MS).  After
+ * the commit this node applies it: a paused function finishes the records
+ * in flight and takes nothing more - its pollers stop receiving and its
+ * queue stops offering messages to it in process, so they wait in the
+ * queue, visible - until resumed.  by (may be NULL) is who did it.
+ * ORD_ENOTFOUND or a store error. */
+int fn_pause_tx(store_conn *tx, fn_sys *fs, const char *name, int paused, const char *by);
+/* Reads every function's paused state from the store and applies it (at
+ * start: fn_start does it; on a signal; by the periodic check). */
+int fn_state_load(fn_sys *fs);
+
+typedef struct fn_drain_result {
+    int processed;       /* records whose effects committed (duplicates included) */
+    int failed;          /* records that failed (back to the queue with backoff) or were fenced */
+    int deferred;        /* records returned untried (FN_DEFER) */
+    int total;           /* records received */
+    const char *stopped; /* why it ended: "empty", "limit", "time" or "stopping" */
+} fn_drain_result;
+/* Called once on the drain's thread when it ends (rc 0, or the store's
+ * error that stopped it; res filled either way). */
+typedef void (*fn_drain_done_fn)(void *arg, int rc, const fn_drain_result *res);
+/* Starts a drain of the function called name on a thread of its own: it
+ * receives batches from the function's queue and runs them as a poller
+ * does - also while the function is paused, so an operator can step
+ * through a queue - until the queue has no visible message, max_records
+ * (1..LIMIT_FN_DRAIN_RECORDS_MAX) were received, LIMIT_FN_DRAIN_SECONDS
+ * passed or the runtime stops; then calls done.  ORD_ENOTFOUND,
+ * ORD_ECONFLICT (a drain of it runs), ORD_ESHUTDOWN (stopping or not
+ * started), ORD_EINVAL (max_records out of range), ORD_EINTERNAL. */
+int fn_drain_start(fn_sys *fs, const char *name, int max_records, fn_drain_done_fn done, void *arg);
+
 /* Deletes expired idempotency records now (the sweeper calls this). */
 int fn_sweep_idempotency(fn_sys *fs, int64_t *deleted);
 /* The backoff visibility (ms) for the n-th receive, without jitter. */

@@ -13,7 +13,8 @@
 
 /* THE route-and-role table: every route, who may call it, and the status
  * of its success.  Roles (auth.h): admin everything; operator reads
- * everything, redrives and purges DLQs, replays events, restocks; viewer
+ * everything, redrives and purges DLQs, replays events, restocks, pauses,
+ * resumes and drains functions; viewer
  * reads everything; customer creates and reads and cancels its own orders
  * (the handlers narrow it to its own: another customer's order is a 404)
  * and reads products.  PUBLIC needs no credentials; ANON_ORDERS is public
@@ -50,6 +51,10 @@ const http_route api_routes[] = {
     {"POST", "/api/tasks/{id}/cancel", api_tasks_cancel, OPS, 200},
     {"GET", "/api/rules", api_rules_list, STAFF, 200},
     {"GET", "/api/functions", api_functions_list, STAFF, 200},
+    {"GET", "/api/functions/{name}", api_functions_get, STAFF, 200},
+    {"POST", "/api/functions/{name}/pause", api_functions_pause, OPS, 200},
+    {"POST", "/api/functions/{name}/resume", api_functions_resume, OPS, 200},
+    {"POST", "/api/functions/{name}/drain", api_functions_drain, OPS, 200},
     /* orders */
     {"POST", "/api/orders", api_orders_create, ADMIN | CUST, 202},
     {"POST", "/orders", api_orders_create, ADMIN | CUST | ACCESS_ANON_ORDERS, 202},
@@ -58,10 +63,12 @@ const http_route api_routes[] = {
     {"DELETE", "/api/orders/{id}", api_orders_cancel, ADMIN | CUST, 200},
     {"GET", "/api/orders/{id}/events", api_orders_events, ANY, 200},
     {"GET", "/api/stats", api_stats, STAFF, 200},
+    {"POST", "/api/orders/process-queue", api_orders_process_queue, OPS, 200}, /* seed 003: drain order-processor */
     /* products */
     {"GET", "/api/products", api_products_list, ANY, 200},
     {"POST", "/api/products", api_products_create, ADMIN, 201},
     {"GET", "/api/products/{sku}", api_products_get, ANY, 200},
+    {"GET", "/api/products/name/{name}", api_products_by_name, ANY, 200}, /* seed 003 */
     {"PUT", "/api/products/{sku}", api_products_put, OPS, 200}, /* operator: stock only */
     {"DELETE", "/api/products/{sku}", api_products_delete, ADMIN, 204},
     /* operations */

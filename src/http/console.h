@@ -86,6 +86,5 @@ int api_stream(http_req *r);            /* GET /api/stream */
 int api_metrics_history(http_req *r);   /* GET /api/metrics/history */
 int api_queue_browse(http_req *r);      /* GET /api/queues/{name}/messages */
 int api_events_search(http_req *r);     /* GET /api/events */
-int api_functions_list(http_req *r);    /* GET /api/functions */
 
 #endif

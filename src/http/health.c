@@ -12,7 +12,10 @@
  * them is not fine.  Components:
  *   database   connected | disconnected  (probe committed and read back)
  *   queues     connected | disconnected  (every queue's stats readable)
- *   functions  running | degraded        (enabled functions: pollers alive)
+ *   functions  running | paused | degraded (enabled functions: pollers alive; paused
+ *                                         names the functions an operator paused - they
+ *                                         take nothing off their queues - and the node
+ *                                         stays healthy: a pause is on purpose)
  *   pipeline   consumed | unconsumed     (every stage of the order flow reaches a
  *                                         function with pollers running; else orders
  *                                         stop at that stage: unconsumed names it)
@@ -36,8 +39,8 @@ static int functions_running(fn_sys *fs, json_t *detail)
         if (st.pollers_running < st.pollers) ok = 0;
         if (detail)
             json_object_set_new(detail, name,
-                                json_pack("{s:b,s:i,s:i}", "enabled", st.enabled, "pollers",
-                                          st.pollers, "pollersRunning", st.pollers_running));
+                                json_pack("{s:b,s:b,s:i,s:i}", "enabled", st.enabled, "paused", st.paused,
+                                          "pollers", st.pollers, "pollersRunning", st.pollers_running));
     }
     return ok;
 }
@@ -146,6 +149,15 @@ static void health_reply(http_req *r, void *arg)
                   "status", draining ? "draining" : "serving", "inFlight", (json_int_t)hs.in_flight,
                   "requests", (json_int_t)hs.requests);
     json_t *comps = json_object_get(body, "components");
+    json_t *paused = json_array();
+    for (int i = 0; i < fn_count(a->fs); i++) {
+        fn_stats st;
+        if (!fn_stats_get(a->fs, fn_name(a->fs, i), &st) && st.paused)
+            json_array_append_new(paused, json_string(fn_name(a->fs, i)));
+    }
+    json_t *fcomp = json_object_get(comps, "functions");
+    if (fn_ok && json_array_size(paused)) json_object_set_new(fcomp, "status", json_string("paused"));
+    json_object_set_new(fcomp, "paused", paused);
     if (!comps || json_object_set_new(comps, "pipeline",
                                       json_pack("{s:s,s:o}", "status", pipe_ok ? "consumed" : "unconsumed",
                                                 "unconsumed", unconsumed))) {

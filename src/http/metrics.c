@@ -36,7 +36,7 @@ struct api_metrics {
     metric_family *f_visible, *f_in_flight, *f_delayed, *f_oldest, *f_sent, *f_received, *f_deleted,
         *f_moved, *f_dlq;
     /* functions */
-    metric_family *f_invocations, *f_errors, *f_duplicates, *f_fenced;
+    metric_family *f_invocations, *f_errors, *f_duplicates, *f_fenced, *f_deferred, *f_paused, *f_fn_in_flight;
     metric_series *leader, *db_up, *reconnects, *statements, *follow_batch, *follow_next, *backlog, *refused;
     /* store */
     metric_series *commit_batch, *commit_seconds, *units, *pending, *sync_failed;
@@ -173,6 +173,9 @@ static void collect_functions(struct api_metrics *x)
         metric_set(metric_series1(x->f_errors, name), (double)st.errors);
         metric_set(metric_series1(x->f_duplicates, name), (double)st.duplicates);
         metric_set(metric_series1(x->f_fenced, name), (double)st.fenced);
+        metric_set(metric_series1(x->f_deferred, name), (double)st.deferred);
+        metric_set(metric_series1(x->f_paused, name), st.paused);
+        metric_set(metric_series1(x->f_fn_in_flight, name), st.in_flight);
     }
 }
 
@@ -315,6 +318,15 @@ int api_metrics_init(api *a, metrics *m)
                                   "Records whose commit the receipt fence refused (their message's visibility had "
                                   "expired: another receive may own it).",
                                   L("function"));
+    x->f_deferred = metrics_counter(m, "orderly_function_deferred_total",
+                                    "Records returned to their queue untried, their receive not counted (the "
+                                    "payment provider's circuit breaker was open).",
+                                    L("function"));
+    x->f_paused = metrics_gauge(m, "orderly_function_paused",
+                                "1 while the function is paused by an operator (it takes nothing off its queue).",
+                                L("function"));
+    x->f_fn_in_flight = metrics_gauge(m, "orderly_function_in_flight_records",
+                                   "Records the function is processing now.", L("function"));
 
     /* bus */
     x->published =

@@ -4,6 +4,7 @@
  *                                 ?limit=1..1000 (100)&cursor= (nextCursor of the last page)
  *   POST   /api/products          {sku, name, priceCents, stock} -> 201 (409 if present)
  *   GET    /api/products/{sku}
+ *   GET    /api/products/name/{name}   seed 003: the products with that name, ignoring case
  *   PUT    /api/products/{sku}    {name?, priceCents?, stock?}: update or create; a new
  *                                 stock is a restock (409 below what is reserved)
  *   DELETE /api/products/{sku}    204; 409 while units are reserved
@@ -130,6 +131,22 @@ int api_products_get(http_req *r)
     json_t *p = products_get(a->o, http_req_param(r, "sku"));
     if (!p) return ORD_ENOTFOUND;
     http_reply_json(r, 200, p);
+    return 0;
+}
+
+int api_products_by_name(http_req *r)
+{
+    api *a = http_req_app(r);
+    int limit;
+    if (api_page_limit(r, LIMIT_PRODUCT_PAGE_DEFAULT, LIMIT_PRODUCT_PAGE_MAX, &limit)) return 0;
+    const char *name = http_req_param(r, "name");
+    if (!name || !*name || strlen(name) > LIMIT_PRODUCT_NAME_BYTES_MAX) {
+        http_reply_problem(r, ORD_EINVAL, "a product name is 1-200 characters", NULL);
+        return 0;
+    }
+    json_t *l = products_by_name(a->o, name, limit);
+    if (!l) return ORD_ESTORE;
+    http_reply_json(r, 200, l);
     return 0;
 }
 

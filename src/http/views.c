@@ -2,7 +2,6 @@
  *
  *   GET /api/queues/{name}/messages?limit=&cursor=   browse without receiving (the DLQ inspector)
  *   GET /api/events?from=&to=&source=&detailType=&orderId=&limit=&cursor=   the archive, newest first
- *   GET /api/functions                               functions with their settings and counters
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -193,32 +192,5 @@ int api_events_search(http_req *r)
         json_object_set_new(out, "nextCursor", json_string(c));
     }
     http_reply_json(r, 200, out);
-    return 0;
-}
-
-/* ---- functions ---------------------------------------------------------------------- */
-
-int api_functions_list(http_req *r)
-{
-    api *a = http_req_app(r);
-    json_t *arr = json_array();
-    for (int i = 0; i < fn_count(a->fs); i++) {
-        fn_config c;
-        fn_stats st;
-        if (fn_config_get(a->fs, i, &c) || fn_stats_get(a->fs, c.name, &st)) continue;
-        double avg_ms = st.invocations ? (double)st.duration_us_sum / 1000.0 / (double)st.invocations : 0;
-        double avg_batch = st.invocations ? (double)st.batch_records / (double)st.invocations : 0;
-        json_array_append_new(
-            arr, json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:{s:i,s:i},s:i,s:b,s:{s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:i,s:i}}",
-                           "name", c.name, "handler", c.handler, "queue", c.queue, "batchSize", c.batch_size,
-                           "batchingWindowMs", c.window_ms, "maxConcurrency", c.concurrency, "backoff", "baseMs",
-                           c.backoff_base_ms, "maxMs", c.backoff_max_ms, "idempotencyTtlSeconds",
-                           c.idempotency_ttl_s, "enabled", c.enabled, "stats", "invocations",
-                           (json_int_t)st.invocations, "records", (json_int_t)st.records, "errors",
-                           (json_int_t)st.errors, "duplicates", (json_int_t)st.duplicates, "fenced",
-                           (json_int_t)st.fenced, "averageDurationMs", avg_ms, "averageBatchSize", avg_batch,
-                           "pollers", st.pollers, "pollersRunning", st.pollers_running));
-    }
-    http_reply_json(r, 200, json_pack("{s:o}", "functions", arr));
     return 0;
 }

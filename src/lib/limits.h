@@ -77,6 +77,12 @@
 #define LIMIT_FN_IDEMPOTENCY_TTL_MIN   1
 #define LIMIT_FN_IDEMPOTENCY_TTL_MAX   2592000 /* 30 days */
 #define LIMIT_FN_IDEMPOTENCY_TTL_DEFAULT 604800 /* processed event ids kept 7 days */
+#define LIMIT_FN_DRAIN_RECORDS_MAX     10000   /* POST /api/functions/{name}/drain: records one drain takes at most
+                                                  ("maxRecords" 1..this; the default) */
+#define LIMIT_FN_DRAIN_SECONDS         20      /* ... and for at most this long (under an HTTP client's patience);
+                                                  then it answers what it did and the rest waits */
+#define LIMIT_FN_STATE_POLL_MS         5000    /* each node re-reads the paused functions this often (a missed
+                                                  signal between nodes is corrected within this) */
 #define LIMIT_FN_TIMEOUT_S_MAX         900     /* timeoutSeconds 1..900 (Lambda): receive to commit of a batch */
 #define LIMIT_FN_TIMEOUT_S_DEFAULT     1       /* the built-in handlers take milliseconds; the queue's
                                                   VisibilityTimeout must be at least this */

@@ -253,6 +253,10 @@ json_t *products_get(orders *o, const char *sku);
 /* {products: [...], nextCursor?}: by sku after `after` ("" for the first
  * page), at most limit (1..LIMIT_PRODUCT_PAGE_MAX); NULL on a store error. */
 json_t *products_list(orders *o, const char *after, int limit);
+/* {products: [...]}: the products whose name is name ignoring case (seed
+ * 003's GET /api/products/name/{name}), by sku, at most limit; NULL on a
+ * store error. */
+json_t *products_by_name(orders *o, const char *name, int limit);
 /* Loads a catalog file ({"products":[{sku,name,priceCents,stock}]} or a bare
  * array) creating the products that do not exist; *added is set.  Blocking. */
 int products_seed_file(orders *o, const char *path, int *added, char *err, size_t errlen);

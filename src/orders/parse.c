@@ -184,9 +184,21 @@ static void parse_item(json_t *errors, const json_t *it, size_t i, order_in *out
     static const char *const allowed[] = {"sku", "qty", "quantity", NULL};
     char prefix[32], f[FIELD_MAX];
     snprintf(prefix, sizeof prefix, "items[%zu].", i);
+    if (json_is_string(it)) { /* seed 003's shape: a product id, one unit of it */
+        snprintf(f, sizeof f, "items[%zu]", i);
+        if (!sku_valid(errors, f, json_string_value(it), json_string_length(it))) return;
+        copy(out->items[i].sku, sizeof out->items[i].sku, it);
+        out->items[i].qty = 1;
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(out->items[k].sku, out->items[i].sku)) {
+                verr_add(errors, f, "duplicate sku '%s' (also items[%zu])", out->items[i].sku, k);
+                break;
+            }
+        return;
+    }
     if (!json_is_object(it)) {
         snprintf(f, sizeof f, "items[%zu]", i);
-        verr_add(errors, f, "must be an object {sku, qty}, got %s", type_name(it));
+        verr_add(errors, f, "must be an object {sku, qty} or a product id (one unit), got %s", type_name(it));
         return;
     }
     verr_reject_unknown(errors, it, prefix, allowed);

@@ -44,6 +44,33 @@ json_t *products_list(orders *o, const char *after, int limit)
     return out;
 }
 
+json_t *products_by_name(orders *o, const char *name, int limit)
+{
+    store_conn *c = store_reader(o->st);
+    if (!c) return NULL;
+    json_t *arr = json_array();
+    store_stmt *st = store_prep(c, ST_PRODUCT_BY_NAME);
+    store_bind_str(st, 1, name);
+    store_bind_i64(st, 2, limit);
+    int rc;
+    while ((rc = store_step(st)) == STORE_ROW) {
+        ord_product p;
+        snprintf(p.sku, sizeof p.sku, "%s", store_col_text(st, 0, NULL));
+        snprintf(p.name, sizeof p.name, "%s", store_col_text(st, 1, NULL));
+        p.price_cents = store_col_i64(st, 2);
+        p.stock = store_col_i64(st, 3);
+        p.reserved = store_col_i64(st, 4);
+        p.sold = store_col_i64(st, 5);
+        json_array_append_new(arr, ord_product_json(&p));
+    }
+    store_reset(st);
+    if (rc != STORE_DONE) {
+        json_decref(arr);
+        return NULL;
+    }
+    return json_pack("{s:o}", "products", arr);
+}
+
 static int64_t product_count(store_conn *tx)
 {
     store_stmt *st = store_prep(tx, ST_PRODUCT_COUNT);

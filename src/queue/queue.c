@@ -979,8 +979,8 @@ static int by_receipt(store_conn *tx, queue *q, const char *receipt, store_stmt_
     store_bind_i64(st, 1, seq);
     store_bind_i64(st, 2, token);
     store_bind_i64(st, 3, q->id);
-    if (id == ST_MSG_DELETE_LIVE || id == ST_MSG_SET_VISIBLE) store_bind_i64(st, 4, extra);
-    if (id == ST_MSG_SET_VISIBLE) store_bind_i64(st, 5, extra2);
+    if (id == ST_MSG_DELETE_LIVE || id == ST_MSG_SET_VISIBLE || id == ST_MSG_DEFER) store_bind_i64(st, 4, extra);
+    if (id == ST_MSG_SET_VISIBLE || id == ST_MSG_DEFER) store_bind_i64(st, 5, extra2);
     if ((rc = store_exec(st))) return rc;
     return store_changes(tx) == 1 ? 0 : ORD_ERECEIPT;
 }
@@ -1021,6 +1021,27 @@ int queue_change_visibility_tx(store_conn *tx, queue_sys *qs, queue *q, const ch
 {
     if (visibility_s < 0 || visibility_s > LIMIT_VISIBILITY_SECONDS_MAX) return ORD_EVALIDATION;
     return queue_change_visibility_ms_tx(tx, qs, q, receipt, (int64_t)visibility_s * 1000);
+}
+
+int queue_defer_tx(store_conn *tx, queue_sys *qs, queue *q, queue_msg *m, int64_t delay_ms)
+{
+    if (delay_ms < 0 || delay_ms > (int64_t)LIMIT_VISIBILITY_SECONDS_MAX * 1000) return ORD_EVALIDATION;
+    int64_t now = clock_wall_ms(), at = now + delay_ms;
+    int rc;
+    if (!m->seq) { /* taken in process without a row: the row, as never received */
+        m->receive_count = 0;
+        if ((rc = write_leased(tx, q, m, at))) return rc;
+    } else if ((rc = by_receipt(tx, q, m->receipt, ST_MSG_DEFER, now, at))) {
+        return rc;
+    }
+    (void)qs;
+    if (delay_ms == 0) {
+        atomic_fetch_add(&q->ready, 1);
+        if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, q->id))) return rc;
+        return store_after_commit(tx, wake_hook, q);
+    }
+    hint_visible(q, at);
+    return 0;
 }
 
 void queue_interrupt(queue *q)
@@ -1246,12 +1267,17 @@ struct recv_ctx {
     queue_msg *out;
     int n;
     uint64_t seq;
+    const _Atomic int *cancel;
 };
 
 static int recv_unit(store_conn *tx, void *arg)
 {
     struct recv_ctx *r = arg;
     r->seq = queue_wake_seq(r->q);
+    r->n = 0;
+    /* cancelled (a function paused or stopping) before its turn on the
+     * writer: takes nothing */
+    if (r->cancel && atomic_load(r->cancel)) return 0;
     return queue_receive_tx(tx, r->qs, r->q, r->max, r->vis, r->out, &r->n);
 }
 
@@ -1280,7 +1306,7 @@ int queue_receive_wait_cancel(queue_sys *qs, queue *q, int max, int visibility_s
                               queue_msg *out, int *n, const _Atomic int *cancel)
 {
     int64_t deadline = clock_mono_ms() + wait_ms;
-    struct recv_ctx r = {qs, q, max, visibility_s, out, 0, 0};
+    struct recv_ctx r = {qs, q, max, visibility_s, out, 0, 0, cancel};
     for (;;) {
         int rc = store_run(qs->st, recv_unit, &r);
         *n = r.n;

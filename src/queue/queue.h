@@ -142,6 +142,13 @@ int queue_change_visibility_tx(store_conn *tx, queue_sys *qs, queue *q, const ch
                                int visibility_s);
 /* The same with millisecond precision (function backoff); vis_ms 0..43200000. */
 int queue_change_visibility_ms_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt, int64_t vis_ms);
+/* Returns a received message to q without counting its receive (a consumer
+ * that did not try it: a circuit breaker is open), visible again in
+ * delay_ms (0..43200000): by its receipt while in flight (ORD_ERECEIPT
+ * when stale), or, for a message taken in process without a row (seq 0),
+ * written as never received (sets m->seq and m->receipt).  The receive
+ * count then does not move the message toward the DLQ. */
+int queue_defer_tx(store_conn *tx, queue_sys *qs, queue *q, queue_msg *m, int64_t delay_ms);
 /* Deletes every message of q; *n = how many. */
 int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n);
 /* Moves up to max visible messages from dead-letter queue dlq back to the
@@ -217,7 +224,8 @@ int queue_wait(queue_sys *qs, queue *q, uint64_t seq, int64_t deadline_ms, queue
 int queue_receive_wait(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms,
                        queue_msg *out, int *n);
 /* As queue_receive_wait, but also returns (empty) once *cancel is nonzero
- * and the queue is interrupted. */
+ * and the queue is interrupted; a receive whose turn on the writer comes
+ * after *cancel was set takes nothing. */
 int queue_receive_wait_cancel(queue_sys *qs, queue *q, int max, int visibility_s, int wait_ms,
                               queue_msg *out, int *n, const _Atomic int *cancel);
 /* Wakes every waiter of q now (they retry): used to stop pollers. */

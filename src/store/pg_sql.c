@@ -42,6 +42,8 @@ const char *const pg_sql[ST__COUNT] = {
     [ST_MSG_DELETE_ID] = "DELETE FROM messages WHERE id=$1",
     [ST_MSG_SET_VISIBLE] = "UPDATE messages SET visible_ms=$5 WHERE id=$1 AND receipt=$2 AND "
                            "queue_id=$3 AND visible_ms>$4",
+    [ST_MSG_DEFER] = "UPDATE messages SET visible_ms=$5,receipt=NULL,receive_count=greatest(receive_count-1,0) "
+                     "WHERE id=$1 AND receipt=$2 AND queue_id=$3 AND visible_ms>$4",
     [ST_MSG_PURGE] = "DELETE FROM messages WHERE queue_id=$1",
     [ST_MSG_VISIBLE_IDS] = "SELECT id,source_queue FROM messages WHERE queue_id=$1 AND visible_ms<=$2 "
                            "AND id>$3 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED",
@@ -71,6 +73,8 @@ const char *const pg_sql[ST__COUNT] = {
     [ST_PRODUCT_LIST] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
                         "ORDER BY sku",
     [ST_PRODUCT_LOWEST] = "SELECT sku,stock,reserved FROM products ORDER BY stock-reserved,sku LIMIT $1",
+    [ST_PRODUCT_BY_NAME] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
+                           "WHERE lower(name)=lower($1) ORDER BY sku LIMIT $2",
     [ST_PRODUCT_INSERT] = "INSERT INTO products(sku,name,price_cents,stock,initial_stock,created_ms,updated_ms) "
                           "VALUES($1,$2,$3,$4,$4,$5,$5) ON CONFLICT DO NOTHING",
     [ST_PRODUCT_UPDATE] = "UPDATE products SET name=$2,price_cents=$3,restocked=restocked+($4-stock),stock=$4,"
@@ -121,6 +125,10 @@ const char *const pg_sql[ST__COUNT] = {
                        "WHERE idempotency_keys.expires_ms<=(extract(epoch from clock_timestamp())*1000)::bigint",
     [ST_IDEMKEY_SWEEP] = "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
                          "WHERE expires_ms<$1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    [ST_FN_STATE_SET] = "INSERT INTO function_state(name,paused,updated_ms,updated_by) VALUES($1,$2,$3,$4) "
+                        "ON CONFLICT(name) DO UPDATE SET paused=excluded.paused,updated_ms=excluded.updated_ms,"
+                        "updated_by=excluded.updated_by",
+    [ST_FN_STATE_LIST] = "SELECT name,paused,updated_ms,updated_by FROM function_state ORDER BY name",
     [ST_HEALTH_PROBE] = "INSERT INTO health_probe(id,probe_ms,probes) VALUES(1,$1,1) "
                         "ON CONFLICT(id) DO UPDATE SET probe_ms=excluded.probe_ms,probes=health_probe.probes+1",
     [ST_HEALTH_GET] = "SELECT probe_ms FROM health_probe WHERE id=1",

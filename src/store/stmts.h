@@ -27,6 +27,8 @@ typedef enum store_stmt_id {
     ST_MSG_DELETE_LIVE,   /* id,receipt,queue_id,now: only while the receipt's visibility has not expired */
     ST_MSG_DELETE_ID,     /* id: unconditional (expired by retention) */
     ST_MSG_SET_VISIBLE,   /* id,receipt,queue_id,now,visible_ms: only while in flight */
+    ST_MSG_DEFER,         /* id,receipt,queue_id,now,visible_ms: only while in flight; back to the queue at
+                             visible_ms, its receive not counted (receive_count - 1, the receipt cleared) */
     ST_MSG_PURGE,         /* queue_id */
     ST_MSG_VISIBLE_IDS,   /* queue_id,now,after_id,limit -> id,source_queue (oldest first) */
     ST_MSG_EXPIRED,       /* queue_id,cutoff_sent_ms,limit -> id */
@@ -57,6 +59,7 @@ typedef enum store_stmt_id {
     ST_PRODUCT_GET,       /* sku -> sku,name,price_cents,stock,reserved,sold,initial_stock,restocked */
     ST_PRODUCT_LIST,      /* after_sku,limit -> as ST_PRODUCT_GET, by sku */
     ST_PRODUCT_COUNT,     /* -> count */
+    ST_PRODUCT_BY_NAME,   /* name,limit -> as ST_PRODUCT_GET: the products named name, ignoring case, by sku */
     ST_PRODUCT_LOWEST,    /* limit -> sku,stock,reserved: least available (stock-reserved) first, then by sku */
     ST_PRODUCT_INSERT,    /* sku,name,price_cents,stock,now */
     ST_PRODUCT_UPDATE,    /* sku,name,price_cents,stock,now: only while stock >= reserved */
@@ -130,6 +133,9 @@ typedef enum store_stmt_id {
     ST_TASK_ACTIVE,       /* kind,name -> id of the unfinished task */
     ST_TASK_UNFINISHED,   /* -> id, oldest first */
     ST_TASK_SWEEP,        /* cutoff_ms,limit: finished tasks */
+    /* -- function control (pause / resume) --------------------------------- */
+    ST_FN_STATE_SET,      /* name,paused,now,updated_by|NULL: inserts or replaces the function's row */
+    ST_FN_STATE_LIST,     /* -> name,paused,updated_ms,updated_by */
     /* -- health ----------------------------------------------------------- */
     ST_HEALTH_PROBE,      /* now: rewrites the one health_probe row (probes + 1: always a change) */
     ST_HEALTH_GET,        /* -> probe_ms of the latest committed probe */
