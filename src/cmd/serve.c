@@ -349,7 +349,13 @@ int cmd_serve(int argc, char **argv)
                         .max_value_cents = cfg->orders.max_value_cents,
                         .fail_sku = cfg->orders.fail_sku,
                         .test_hooks = cfg->orders.test_hooks,
-                        .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000};
+                        .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000,
+                        .breaker = {cfg->payments.breaker.enabled, cfg->payments.breaker.threshold,
+                                    (int64_t)cfg->payments.breaker.window_s * 1000,
+                                    (int64_t)cfg->payments.breaker.cooldown_s * 1000},
+                        .breaker_retry_ms = (int64_t)cfg->payments.breaker.retry_s * 1000,
+                        .sim_outage = !strcmp(cfg->payments.simulator.mode, "outage"),
+                        .sim_latency_ms = cfg->payments.simulator.latency_ms};
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
     if ((rc = fn_sys_open(qs, &fs)) || (rc = orders_register(ord, fs))) goto out;
     fn_sys_set_metrics(fs, met);

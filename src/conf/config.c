@@ -26,6 +26,11 @@ static int env_valid(const char *s)
     return s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-")] == 0;
 }
 
+static int sim_mode_valid(const char *s)
+{
+    return !strcmp(s, "ok") || !strcmp(s, "outage");
+}
+
 static int mode_valid(const char *s)
 {
     return !strcmp(s, "all") || !strcmp(s, "api") || !strcmp(s, "worker");
@@ -241,6 +246,36 @@ static const conf_key top_keys[] = {
                   .help = "start from the built-in topology (config/topology.json: the seeds' queues, "
                           "rules, functions, alarms); the file's entries replace built-ins of the same "
                           "name or add to them, \"exclude\" drops built-ins; false = only the file's"),
+    CONF_BOOL_KEY(config, payments.breaker.enabled, "payments.circuitBreaker.enabled", 1,
+                  .env = "ORDERLY_PAYMENTS_CIRCUIT_BREAKER",
+                  .help = "payment-processor stops calling a payment provider that keeps failing (failureThreshold "
+                          "transient failures in a row within windowSeconds open the circuit): its records wait in "
+                          "the queue without counting toward the DLQ; after coolDownSeconds one trial call closes "
+                          "or re-opens it"),
+    CONF_INT_KEY(config, payments.breaker.threshold, "payments.circuitBreaker.failureThreshold", 1,
+                 LIMIT_BREAKER_THRESHOLD_MAX, LIMIT_BREAKER_THRESHOLD_DEFAULT,
+                 .env = "ORDERLY_PAYMENTS_CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+                 .help = "transient provider failures in a row that open the circuit"),
+    CONF_INT_KEY(config, payments.breaker.window_s, "payments.circuitBreaker.windowSeconds", 1,
+                 LIMIT_BREAKER_WINDOW_S_MAX, LIMIT_BREAKER_WINDOW_S_DEFAULT,
+                 .env = "ORDERLY_PAYMENTS_CIRCUIT_BREAKER_WINDOW_SECONDS",
+                 .help = "... within this many seconds (from the first of them)"),
+    CONF_INT_KEY(config, payments.breaker.cooldown_s, "payments.circuitBreaker.coolDownSeconds", 1,
+                 LIMIT_BREAKER_COOLDOWN_S_MAX, LIMIT_BREAKER_COOLDOWN_S_DEFAULT,
+                 .env = "ORDERLY_PAYMENTS_CIRCUIT_BREAKER_COOL_DOWN_SECONDS",
+                 .help = "an open circuit waits this long before one trial call (half-open)"),
+    CONF_INT_KEY(config, payments.breaker.retry_s, "payments.circuitBreaker.retryDelaySeconds", 1,
+                 LIMIT_BREAKER_RETRY_S_MAX, LIMIT_BREAKER_RETRY_S_DEFAULT,
+                 .env = "ORDERLY_PAYMENTS_CIRCUIT_BREAKER_RETRY_DELAY_SECONDS",
+                 .help = "a record the open circuit turned away is visible again after this (jittered into [d/2, d])"),
+    CONF_STRING_KEY(config, payments.simulator.mode, "payments.simulator.mode", 2, 6, "ok",
+                    .env = "ORDERLY_PAYMENTS_SIMULATOR_MODE", .valid = sim_mode_valid, .syntax = "ok|outage",
+                    .help = "the simulated payment provider: ok (answers by payment token) or outage (every call "
+                            "fails, transiently); PUT /api/simulator/payment changes it at run time"),
+    CONF_INT_KEY(config, payments.simulator.latency_ms, "payments.simulator.latencyMs", 0,
+                 LIMIT_PAYMENT_LATENCY_MS_MAX, 0, .env = "ORDERLY_PAYMENTS_SIMULATOR_LATENCY_MS",
+                 .help = "each call of the simulated provider takes this long (ms; the records then run on the "
+                         "pollers, not in process)"),
     CONF_INT_KEY(config, alarm_sample_s, "alarmSampleSeconds", 1, LIMIT_ALARM_SAMPLE_S_MAX,
                  LIMIT_ALARM_SAMPLE_S_DEFAULT, .env = "ORDERLY_ALARM_SAMPLE_SECONDS",
                  .help = "alarms sample gauges this often (and at every period end)"),

@@ -107,6 +107,16 @@ typedef struct config {
     struct {
         int retention_days; /* the event log (archive) keeps events this long */
     } events;
+    struct {
+        struct {
+            bool enabled;
+            int threshold, window_s, cooldown_s, retry_s;
+        } breaker;        /* payments.circuitBreaker */
+        struct {
+            char mode[8]; /* ok | outage */
+            int latency_ms;
+        } simulator;      /* payments.simulator (changed at run time by PUT /api/simulator/payment) */
+    } payments;
     config_queue *queues;       /* in file order */
     size_t nqueues;
     config_rule *rules;

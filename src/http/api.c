@@ -76,6 +76,8 @@ const http_route api_routes[] = {
     {"GET", "/api/alarms/{name}", api_alarms_get, STAFF, 200},
     {"GET", "/metrics", api_metrics_get, STAFF | ACCESS_METRICS, 200},
     {"GET", "/api/health", api_health, STAFF, 200},
+    {"GET", "/api/simulator/payment", api_simulator_get, STAFF, 200},
+    {"PUT", "/api/simulator/payment", api_simulator_put, ADMIN, 200},
     /* the web console: live stream (filtered by principal), charts' history, its files;
      * its other pages are index.html through http_opts.fallback */
     {"GET", "/api/stream", api_stream, ANY, 200},

@@ -125,6 +125,8 @@ int api_products_list(http_req *r);
 int api_products_create(http_req *r);
 int api_products_get(http_req *r);
 int api_products_by_name(http_req *r);
+int api_simulator_get(http_req *r);
+int api_simulator_put(http_req *r);
 int api_products_put(http_req *r);
 int api_products_delete(http_req *r);
 int api_health(http_req *r);

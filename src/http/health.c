@@ -19,6 +19,8 @@
  *   pipeline   consumed | unconsumed     (every stage of the order flow reaches a
  *                                         function with pollers running; else orders
  *                                         stop at that stage: unconsumed names it)
+ *   payments   available | circuit-open  (the payment provider's circuit breaker: degraded
+ *                                         while open - payments wait in their queue)
  *   http       serving | draining        (SIGTERM received)
  * database and queue at the top level keep seed 004's shape.
  */
@@ -137,7 +139,11 @@ static void health_reply(http_req *r, void *arg)
         if (gaps[i]) json_array_append_new(unconsumed, json_string(orders_stages[i]));
     http_stats hs;
     http_server_stats(http_req_server(r), &hs);
-    int healthy = db_ok && q_ok && fn_ok && pipe_ok && !draining;
+    breaker_info bi = {0};
+    int breaker_on = 0;
+    if (a->o) orders_circuit_get(a->o, &bi, &breaker_on);
+    int circuit_ok = bi.state != BREAKER_OPEN; /* degraded while open: payments wait */
+    int healthy = db_ok && q_ok && fn_ok && pipe_ok && circuit_ok && !draining;
     char ts[40];
     json_t *body =
         json_pack("{s:s,s:s,s:s,s:{s:s},s:{s:s},s:{s:o,s:o,s:{s:s,s:o},s:{s:s,s:I,s:I}}}", "status",
@@ -158,6 +164,11 @@ static void health_reply(http_req *r, void *arg)
     json_t *fcomp = json_object_get(comps, "functions");
     if (fn_ok && json_array_size(paused)) json_object_set_new(fcomp, "status", json_string("paused"));
     json_object_set_new(fcomp, "paused", paused);
+    json_object_set_new(comps, "payments",
+                        json_pack("{s:s,s:s,s:s,s:b,s:I}", "status", circuit_ok ? "available" : "circuit-open",
+                                  "circuit", ORDERS_CIRCUIT, "circuitState", breaker_state_name(bi.state),
+                                  "circuitBreaker", breaker_on, "providerCalls",
+                                  (json_int_t)(a->o ? orders_provider_calls(a->o) : 0)));
     if (!comps || json_object_set_new(comps, "pipeline",
                                       json_pack("{s:s,s:o}", "status", pipe_ok ? "consumed" : "unconsumed",
                                                 "unconsumed", unconsumed))) {

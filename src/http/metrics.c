@@ -37,6 +37,7 @@ struct api_metrics {
         *f_moved, *f_dlq;
     /* functions */
     metric_family *f_invocations, *f_errors, *f_duplicates, *f_fenced, *f_deferred, *f_paused, *f_fn_in_flight;
+    metric_series *circuit_state, *provider_calls;
     metric_series *leader, *db_up, *reconnects, *statements, *follow_batch, *follow_next, *backlog, *refused;
     /* store */
     metric_series *commit_batch, *commit_seconds, *units, *pending, *sync_failed;
@@ -179,6 +180,15 @@ static void collect_functions(struct api_metrics *x)
     }
 }
 
+static void collect_payments(struct api_metrics *x)
+{
+    breaker_info bi;
+    int enabled;
+    orders_circuit_get(x->a->o, &bi, &enabled);
+    metric_set(x->circuit_state, bi.state);
+    metric_set(x->provider_calls, (double)orders_provider_calls(x->a->o));
+}
+
 static void collect_store(struct api_metrics *x)
 {
     store_stats_t st;
@@ -206,6 +216,7 @@ static void collect(void *arg)
     if (x->a->qs) collect_queues(x);
     if (x->a->b) collect_bus(x);
     if (x->a->fs) collect_functions(x);
+    if (x->a->o) collect_payments(x);
     if (x->a->o) collect_orders(x);
 }
 
@@ -318,6 +329,13 @@ int api_metrics_init(api *a, metrics *m)
                                   "Records whose commit the receipt fence refused (their message's visibility had "
                                   "expired: another receive may own it).",
                                   L("function"));
+    x->circuit_state = metric_series1(metrics_gauge(m, "orderly_circuit_state",
+                                                    "State of a circuit breaker: 0 closed, 1 half-open (one trial "
+                                                    "call), 2 open (the dependency is not called).",
+                                                    L("circuit")),
+                                      ORDERS_CIRCUIT);
+    x->provider_calls = metric_series0(metrics_counter(m, "orderly_payment_provider_calls_total",
+                                                       "Calls of the (simulated) payment provider.", NULL));
     x->f_deferred = metrics_counter(m, "orderly_function_deferred_total",
                                     "Records returned to their queue untried, their receive not counted (the "
                                     "payment provider's circuit breaker was open).",

@@ -5,7 +5,7 @@
 
 void breaker_init(breaker *b, const breaker_config *c)
 {
-    CHECK(c->threshold >= 1);
+    CHECK(!c->enabled || c->threshold >= 1);
     CHECK(c->window_ms >= 0 && c->cooldown_ms >= 0);
     memset(b, 0, sizeof *b);
     pthread_mutex_init(&b->mu, NULL);

@@ -77,6 +77,18 @@
 #define LIMIT_FN_IDEMPOTENCY_TTL_MIN   1
 #define LIMIT_FN_IDEMPOTENCY_TTL_MAX   2592000 /* 30 days */
 #define LIMIT_FN_IDEMPOTENCY_TTL_DEFAULT 604800 /* processed event ids kept 7 days */
+/* ---- The payment provider: simulator and circuit breaker ------------ */
+#define LIMIT_BREAKER_THRESHOLD_DEFAULT 5      /* payments.circuitBreaker.failureThreshold: failures in a row .. */
+#define LIMIT_BREAKER_THRESHOLD_MAX    1000
+#define LIMIT_BREAKER_WINDOW_S_DEFAULT 60      /* .. within windowSeconds (1..3600) open the circuit */
+#define LIMIT_BREAKER_WINDOW_S_MAX     3600
+#define LIMIT_BREAKER_COOLDOWN_S_DEFAULT 30    /* coolDownSeconds (1..3600): open this long, then one trial call */
+#define LIMIT_BREAKER_COOLDOWN_S_MAX   3600
+#define LIMIT_BREAKER_RETRY_S_DEFAULT  5       /* retryDelaySeconds (1..900): a record the open circuit refused
+                                                  waits this long (jittered into [d/2, d]) in its queue */
+#define LIMIT_BREAKER_RETRY_S_MAX      900
+#define LIMIT_PAYMENT_LATENCY_MS_MAX   10000   /* payments.simulator.latencyMs 0..10000: each provider call takes
+                                                  this long (on a poller; in-process records go to the pollers) */
 #define LIMIT_FN_DRAIN_RECORDS_MAX     10000   /* POST /api/functions/{name}/drain: records one drain takes at most
                                                   ("maxRecords" 1..this; the default) */
 #define LIMIT_FN_DRAIN_SECONDS         20      /* ... and for at most this long (under an HTTP client's patience);

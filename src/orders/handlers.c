@@ -12,7 +12,10 @@
  * through the state machine (ord_transition), so a late or repeated event
  * (a cancelled order, a redelivered payment) changes nothing.
  */
+#include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lib/check.h"
@@ -255,10 +258,13 @@ static int order_handler(const fn_record *rec, fn_result *res, void *ud)
 static int pay(store_conn *tx, orders *o, const ord_order *ord, int attempt, char *error, size_t errlen)
 {
     if (!ord_can(ord, ORDER_COMPLETED, NULL)) return 0; /* cancelled, expired or already paid */
-    const char *decline;
-    payment_result pr = payment_simulate(ord->token, attempt, &decline);
+    const char *decline, *why;
+    payment_result pr = orders_payment_call(o, ord->token, attempt, &decline, &why);
+    /* the breaker hears every call's outcome, whatever becomes of this unit */
+    int to = breaker_record(&o->breaker, clock_mono_ms(), pr != PAYMENT_TRANSIENT);
+    if (to >= 0) ord_circuit_transition(o, to);
     if (pr == PAYMENT_TRANSIENT) {
-        snprintf(error, errlen, "processing_error: the provider timed out (attempt %d)", attempt);
+        snprintf(error, errlen, "%s (attempt %d)", why, attempt);
         atomic_fetch_add(&o->ctr.payments[ORDERS_PAY_FAILED_TRANSIENT], 1);
         return ORD_EHANDLER;
     }
@@ -296,8 +302,33 @@ static int payment_decide(store_conn *tx, const wake *w, ord_event *ev, char *er
     return rc ? rc : pay(tx, w->o, &ord, w->attempt, error, errlen);
 }
 
+/* Before the record's unit: a provider that answers slowly must not hold
+ * the store's writer (an in-process record goes to the pollers, untried),
+ * and an open circuit turns the record away untried, back in the queue
+ * for the retry delay without counting toward the DLQ. */
 static int payment_handler(const fn_record *rec, fn_result *res, void *ud)
 {
+    orders *o = ud;
+    int latency = atomic_load(&o->sim_latency_ms);
+    if (latency && rec->in_process) {
+        res->defer_ms = 0;
+        return FN_DEFER;
+    }
+    int from;
+    int64_t due;
+    int allow = breaker_allow(&o->breaker, clock_mono_ms(), &due, &from);
+    if (from == BREAKER_OPEN) ord_circuit_transition(o, BREAKER_HALF_OPEN);
+    if (allow == BREAKER_REFUSE) {
+        int64_t d = o->cfg.breaker_retry_ms;
+        res->defer_ms = d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 + 1));
+        snprintf(res->error, sizeof res->error, "the circuit %s is open: not called", ORDERS_CIRCUIT);
+        return FN_DEFER;
+    }
+    if (latency) { /* the provider's time, on a poller (or a drain) */
+        struct timespec ts = {latency / 1000, (long)(latency % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) && errno == EINTR) {
+        }
+    }
     return wake_up(rec, res, ud, payment_decide);
 }
 

@@ -33,7 +33,18 @@ struct orders {
     ord_price_slot prices[LIMIT_PRICE_CACHE_SLOTS];
     int nprices;
     _Atomic int prices_stale; /* another node changed products: empty the cache before its next use */
+    /* the payment provider (payment.c) */
+    breaker breaker;
+    _Atomic int sim_outage, sim_latency_ms;
+    _Atomic uint64_t provider_calls;
 };
+
+/* ---- the payment provider's circuit (payment.c) --------------------------------- */
+
+/* A transition of the circuit (to = BREAKER_OPEN, _HALF_OPEN, _CLOSED):
+ * logged, and CircuitOpened / CircuitClosed published on the bus in a unit
+ * of its own (any thread, the writer too: it is submitted, not waited for). */
+void ord_circuit_transition(orders *o, int to);
 
 typedef struct ord_product {
     char sku[LIMIT_ORDER_SKU_MAX + 1];

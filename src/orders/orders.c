@@ -36,6 +36,9 @@ int orders_open(store *st, queue_sys *qs, bus *b, const orders_config *cfg, orde
     o->cfg.fail_sku = o->fail_sku;
     snprintf(o->env, sizeof o->env, "%s", cfg->env ? cfg->env : "");
     o->cfg.env = o->env;
+    breaker_init(&o->breaker, &cfg->breaker);
+    atomic_store(&o->sim_outage, cfg->sim_outage);
+    atomic_store(&o->sim_latency_ms, cfg->sim_latency_ms);
     pthread_mutex_init(&o->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -61,6 +64,7 @@ void orders_close(orders *o)
     if (!o) return;
     store_signal_off(o->st, STORE_TOPIC_PRODUCTS, ord_price_cache_signal, o);
     ord_sweeper_stop(o);
+    breaker_release(&o->breaker);
     pthread_mutex_destroy(&o->mu);
     pthread_cond_destroy(&o->cv);
     free(o);

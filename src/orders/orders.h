@@ -32,6 +32,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "bus/bus.h"
+#include "lib/breaker.h"
 #include "lib/limits.h"
 #include "fn/fn.h"
 #include "queue/queue.h"
@@ -84,6 +85,10 @@ typedef struct orders_config {
     const char *fail_sku;           /* failure injection: an item with this sku makes the handler fail ("" = off) */
     int test_hooks;                 /* honour _postDeployTestForceResult (seed 000's post-deploy test) */
     int64_t idempotency_key_ttl_ms; /* Idempotency-Key responses kept this long */
+    breaker_config breaker;         /* around the payment provider (payments.circuitBreaker) */
+    int64_t breaker_retry_ms;       /* a record the open circuit refused waits this long (jittered) */
+    int sim_outage;                 /* the simulated provider fails every call (payments.simulator.mode) */
+    int sim_latency_ms;             /* ... and takes this long (payments.simulator.latencyMs) */
 } orders_config;
 
 /* ---- lifecycle ------------------------------------------------------------- */
@@ -211,6 +216,25 @@ typedef enum {
  * tok_processingError -> transient on attempts 1 and 2, captured on the
  * 3rd, anything else (tok_visa) -> captured.  attempt counts from 1.  Pure. */
 payment_result payment_simulate(const char *token, int attempt, const char **decline_reason);
+
+/* The simulated provider as payment-processor calls it (payment.c): the
+ * token's answer, or PAYMENT_TRANSIENT for every call in outage mode;
+ * counts the call.  *why (a static string) says what failed. */
+payment_result orders_payment_call(orders *o, const char *token, int attempt, const char **decline_reason,
+                                   const char **why);
+/* Switches the simulated provider at run time (this node): outage 0/1,
+ * latency_ms 0..LIMIT_PAYMENT_LATENCY_MS_MAX (-1 keeps either).  Logged. */
+void orders_simulator_set(orders *o, int outage, int latency_ms);
+/* {mode, latencyMs, providerCalls, circuit: {name, enabled, state, failures,
+ * failureThreshold, windowSeconds, coolDownSeconds, retryDelaySeconds,
+ * opened, closed}}: this node's simulator and circuit breaker. */
+json_t *orders_payments_json(orders *o);
+#define ORDERS_CIRCUIT "payment-provider" /* the circuit's name in metrics, events, health */
+#define ORDERS_PAYMENTS_SOURCE "orderly.payments" /* CircuitOpened / CircuitClosed events */
+/* The circuit breaker's state, for metrics and health; *enabled set. */
+void orders_circuit_get(orders *o, breaker_info *out, int *enabled);
+/* The provider's calls so far (this node). */
+uint64_t orders_provider_calls(orders *o);
 
 /* ---- a customer's data (customers.c; GDPR) ------------------------------------------- */
 

@@ -47,7 +47,7 @@ def check_shape(body, want):
     for k in ("timestamp", "version", "database", "queue", "components"):
         check(k in body, "no %r in %r" % (k, body))
     comps = body["components"]
-    eq(sorted(comps), ["database", "functions", "http", "pipeline", "queues"], "components")
+    eq(sorted(comps), ["database", "functions", "http", "payments", "pipeline", "queues"], "components")
     eq(body["database"]["status"], comps["database"]["status"], "seed 004's database.status")
     eq(body["queue"]["status"], comps["queues"]["status"], "seed 004's queue.status")
     return comps
