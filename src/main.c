@@ -12,6 +12,7 @@ static const cmd_def commands[] = {
     {"migrate", cmd_migrate, "create or upgrade the database schema and exit; --from FILE --to URL copies SQLite into PostgreSQL"},
     {"queues", cmd_queues, "list the queues of a running server with their depths"},
     {"dlq", cmd_dlq, "dead-letter queues: list, replay, purge"},
+    {"functions", cmd_functions, "functions: list, pause, resume, drain"},
     {"events", cmd_events, "replay archived events of a time window through the rules"},
     {"orders", cmd_orders, "orders: get, list, cancel"},
     {"seed", cmd_seed, "load a product catalog file into a running server"},

@@ -25,6 +25,7 @@ int cmd_help(int argc, char **argv);
 /* Clients of a running server (over HTTP, --url): */
 int cmd_queues(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+int cmd_functions(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_orders(int argc, char **argv);
 int cmd_seed(int argc, char **argv);

@@ -11,10 +11,12 @@ process-queue, Lambda's event source mapping Enabled).
              answers the same counts (and seed 003's {code, msg, data}); the
              function stays paused; maxRecords at its limit and limit + 1
   access     a viewer may read but not pause (403); an unknown function is 404
+  cli        orderly functions list|pause|resume|drain NAME against the server
 """
 import os
+import subprocess
 import time
-from harness import SRC, Server, run, check, eq, ok, wait_for, shipped_config, is_problem, uniq
+from harness import BIN, SRC, Server, run, check, eq, ok, wait_for, shipped_config, is_problem, uniq
 
 FN = "order-processor"
 N = 20
@@ -148,6 +150,41 @@ def test_access_and_not_found():
             st, h, b = srv.request("GET" if path.count("/") == 3 else "POST", path)
             is_problem(st, h, b, 404, path)
         eq(function(srv)["state"], "enabled", "nothing paused by the refusals")
+    finally:
+        srv.stop()
+
+
+def cli(srv, *args, want=0):
+    p = subprocess.run([BIN] + list(args) + ["--url", "http://127.0.0.1:%d" % srv.port], capture_output=True,
+                       text=True, timeout=120, env=dict(os.environ, ORDERLY_TOKEN=srv.token()))
+    eq(p.returncode, want, "exit code of %s (stdout %r, stderr %r)" % (" ".join(args), p.stdout, p.stderr))
+    return p.stdout if want == 0 else p.stderr
+
+
+def test_cli():
+    srv = Server(env="fl", config=make_config())
+    srv.start()
+    try:
+        out = cli(srv, "functions", "list")
+        check(out.splitlines()[0].split()[:3] == ["FUNCTION", "QUEUE", "STATE"], "a table: %r" % out)
+        check(any(l.split()[:3] == [FN, "fl-orders", "enabled"] for l in out.splitlines()), "a row: %r" % out)
+        eq(cli(srv, "functions", "pause", FN).strip(), FN + ": paused", "pause")
+        check(any(l.split()[:3] == [FN, "fl-orders", "paused"] for l in cli(srv, "functions", "list").splitlines()),
+              "listed paused")
+        ids = place(srv, 4, uniq("c"))
+        time.sleep(0.3)
+        eq(statuses(srv, ids), ["PENDING"] * 4, "paused by the CLI")
+        eq(cli(srv, "functions", "drain", FN, "--max", "3").strip(),
+           FN + ": processed=3 failed=0 deferred=0 total=3 (limit)", "drain --max 3")
+        eq(cli(srv, "functions", "drain", FN).strip(), FN + ": processed=1 failed=0 deferred=0 total=1 (empty)",
+           "drain the rest")
+        eq(cli(srv, "functions", "resume", FN).strip(), FN + ": enabled", "resume")
+        wait_for("CLI-drained orders COMPLETED", lambda: statuses(srv, ids) == ["COMPLETED"] * 4, timeout=20)
+        check("no function named" in cli(srv, "functions", "pause", "nope", want=1), "unknown function")
+        cli(srv, "functions", "drain", FN, "--max", "0", want=2)
+        cli(srv, "functions", "drain", FN, "--max", "10001", want=2)
+        cli(srv, "functions", "pause", want=2)
+        cli(srv, "functions", "frobnicate", FN, want=2)
     finally:
         srv.stop()
 
