@@ -415,6 +415,33 @@ async function test_restock_changes_available() {
   await ctx.close();
 }
 
+async function test_function_pause_resume_drain_buttons() {
+  const fn = "notification-processor";
+  const { page, ctx } = await newPage();
+  await page.goto(srv.base + "/rules");
+  const row = page.locator(`tr[data-function="${fn}"]`);
+  await row.waitFor();
+  eq((await row.locator('[data-col="state"]').textContent()).trim(), "enabled", "state before");
+  await row.getByRole("button", { name: "Pause " + fn }).click();
+  await waitFor("paused in the page", async () => (await row.locator('[data-col="state"]').textContent()).includes("paused"), 10000);
+  eq((await srv.ok("GET", "/api/functions/" + fn)).state, "paused", "the server agrees: paused");
+  await row.getByRole("button", { name: "Drain " + fn }).click();
+  await page.getByRole("status").filter({ hasText: `Drained ${fn}` }).waitFor();
+  eq((await srv.ok("GET", "/api/functions/" + fn)).state, "paused", "a drain leaves it paused");
+  await row.getByRole("button", { name: "Resume " + fn }).click();
+  await waitFor("enabled in the page", async () => (await row.locator('[data-col="state"]').textContent()).includes("enabled"), 10000);
+  eq((await srv.ok("GET", "/api/functions/" + fn)).state, "enabled", "the server agrees: enabled");
+  await ctx.close();
+  if (srv.auth) { // a viewer gets no control
+    const v = await user("viewer");
+    const vp = await newPage({}, v);
+    await vp.page.goto(srv.base + "/rules");
+    await vp.page.locator(`tr[data-function="${fn}"]`).waitFor();
+    eq(await vp.page.getByRole("button", { name: /^(Pause|Resume|Drain) / }).count(), 0, "a viewer sees no function control");
+    await vp.ctx.close();
+  }
+}
+
 async function test_keyboard_and_360px() {
   const { page, ctx } = await newPage({ viewport: { width: 360, height: 740 } });
   await page.goto(srv.base + "/orders");
@@ -655,6 +682,7 @@ const TESTS = [
   test_fail_me_to_dlq_browser_and_redrive,
   test_validation_messages_at_the_fields,
   test_restock_changes_available,
+  test_function_pause_resume_drain_buttons,
   test_keyboard_and_360px,
   test_dark_mode_toggle,
   test_every_page_accessible_and_screenshot,

@@ -96,6 +96,7 @@ export type Action =
   | "queues:purge"
   | "queues:attributes"
   | "events:replay"
+  | "functions:control"
   | "admin";
 
 const ALLOWED: Record<Action, Role[]> = {
@@ -109,6 +110,7 @@ const ALLOWED: Record<Action, Role[]> = {
   "queues:purge": ["admin", "operator"],
   "queues:attributes": ["admin"],
   "events:replay": ["admin", "operator"],
+  "functions:control": ["admin", "operator"],
   admin: ["admin"],
 };
 

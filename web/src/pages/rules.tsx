@@ -1,7 +1,9 @@
 // Rules and functions: each rule's event pattern, targets and matches; each
-// function's queue, batch size, concurrency, backoff, invocations, errors
-// and duration.
+// function's queue, state, batch size, concurrency, backoff, invocations,
+// errors and duration - and, for operators, Pause / Resume / Drain (issue 14).
+import { useState } from "preact/hooks";
 import { api, must } from "../api/client";
+import { can } from "../auth";
 import { Badge, ErrorNotice, JsonView, Loading, PageTitle } from "../components/ui";
 import { useLive } from "../live";
 import { num, useAsync } from "../util";
@@ -9,6 +11,33 @@ import { num, useAsync } from "../util";
 export function Rules() {
   const rules = useAsync(() => must(api.GET("/api/rules")), []);
   const fns = useAsync(() => must(api.GET("/api/functions")), []);
+  const [busy, setBusy] = useState("");
+  const [msg, setMsg] = useState<{ kind: "ok" | "bad"; text: string } | null>(null);
+  const control = can("functions:control");
+
+  async function act(name: string, action: "pause" | "resume" | "drain") {
+    setBusy(name);
+    setMsg(null);
+    try {
+      const params = { params: { path: { name } } };
+      if (action === "drain") {
+        const r = await must(api.POST("/api/functions/{name}/drain", params));
+        setMsg({ kind: "ok", text: `Drained ${name}: processed ${r.processed}, failed ${r.failed}, total ${r.total}.` });
+      } else {
+        const r = await must(
+          action === "pause"
+            ? api.POST("/api/functions/{name}/pause", params)
+            : api.POST("/api/functions/{name}/resume", params),
+        );
+        setMsg({ kind: "ok", text: `${name} is ${r.state}.` });
+      }
+      fns.reload();
+    } catch (e) {
+      setMsg({ kind: "bad", text: `${action} ${name}: ${(e as Error).message}` });
+    } finally {
+      setBusy("");
+    }
+  }
   useLive((kind) => {
     if (kind === "metrics" || kind === "poll") {
       rules.reload();
@@ -63,6 +92,11 @@ export function Rules() {
       )}
       <h2>Functions</h2>
       <ErrorNotice error={fns.error} />
+      {msg && (
+        <p role="status" class={msg.kind === "ok" ? "notice ok" : "notice bad"}>
+          {msg.text}
+        </p>
+      )}
       {!fns.data ? (
         <Loading />
       ) : (
@@ -71,6 +105,7 @@ export function Rules() {
             <thead>
               <tr>
                 <th>Function</th>
+                <th>State</th>
                 <th>Queue</th>
                 <th class="num">Batch</th>
                 <th class="num">Concurrency</th>
@@ -81,14 +116,22 @@ export function Rules() {
                 <th class="num">Duplicates</th>
                 <th class="num">Avg duration</th>
                 <th>Pollers</th>
+                {control && <th>Control</th>}
               </tr>
             </thead>
             <tbody>
               {fns.data.functions.map((f) => (
-                <tr key={f.name}>
+                <tr key={f.name} data-function={f.name}>
                   <td>
                     <strong>{f.name}</strong>
                     <div class="muted small">handler {f.handler}</div>
+                    {f.lastError && <div class="muted small">last error: {f.lastError}</div>}
+                  </td>
+                  <td data-col="state">
+                    <span class={"badge " + (f.state === "enabled" ? "b-ok" : f.state === "paused" ? "b-warn" : "b-muted")}>
+                      {f.state}
+                    </span>
+                    {f.inFlight > 0 && <div class="muted small">{f.inFlight} in flight</div>}
                   </td>
                   <td>
                     <a href={"/queues/" + encodeURIComponent(f.queue)}>{f.queue}</a>
@@ -109,6 +152,22 @@ export function Rules() {
                       {f.enabled ? `${f.stats.pollersRunning}/${f.stats.pollers}` : "disabled"}
                     </span>
                   </td>
+                  {control && (
+                    <td class="nowrap">
+                      {f.paused ? (
+                        <button type="button" disabled={!!busy} aria-label={"Resume " + f.name} onClick={() => act(f.name, "resume")}>
+                          Resume
+                        </button>
+                      ) : (
+                        <button type="button" disabled={!!busy} aria-label={"Pause " + f.name} onClick={() => act(f.name, "pause")}>
+                          Pause
+                        </button>
+                      )}{" "}
+                      <button type="button" disabled={!!busy} aria-label={"Drain " + f.name} onClick={() => act(f.name, "drain")}>
+                        Drain
+                      </button>
+                    </td>
+                  )}
                 </tr>
               ))}
             </tbody>
