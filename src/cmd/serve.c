@@ -341,6 +341,7 @@ int cmd_serve(int argc, char **argv)
     }
     if ((rc = open_store(cfg, &st))) goto out;
     if ((rc = queue_sys_open(st, &qs))) goto out;
+    queue_sys_set_depth_max(qs, cfg->store.queue_depth_max);
     if ((rc = declare_queues(cfg, qs))) goto out;
     if ((rc = bus_open(qs, &b)) || (rc = add_rules(cfg, b))) goto out;
     orders_config oc = {.env = cfg->env,

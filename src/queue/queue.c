@@ -60,6 +60,12 @@ struct queue {
     _Atomic int nwaiters; /* lets hot paths skip the lock */
     _Atomic int64_t ready;  /* messages made receivable since the last wake: wake that many waiters */
     _Atomic uint64_t sent, received, deleted, moved, empty, expired;
+    /* the depth estimate (store.queueDepthMax), under mu: the depth counted
+     * in the database when sent was depth_sent; never below the true depth
+     * on one node (sends since are added, deletes are not subtracted) */
+    int64_t depth_base;
+    uint64_t depth_sent;
+    int64_t depth_at_ms; /* monotonic ms of the count; 0 never counted */
     /* set before serving (queue_require_visibility): the function that
      * consumes this queue needs at least this VisibilityTimeout */
     int visibility_min_s;
@@ -84,6 +90,7 @@ struct queue_sys {
     pthread_cond_t cv;
     pthread_mutex_t reg_mu;
     pthread_t timer;
+    _Atomic int64_t depth_max; /* store.queueDepthMax; 0 none */
     int closing;
     int kick;
     queue_dead_letter_fn dead_letter;
@@ -282,6 +289,73 @@ int queue_wait(queue_sys *qs, queue *q, uint64_t seq, int64_t deadline_ms, queue
     return 0;
 }
 
+/* ---- depth bound (store.queueDepthMax) ---------------------------------- */
+
+/* Messages in q by the estimate (q->mu held). */
+static int64_t depth_estimate(queue *q)
+{
+    return q->depth_base + (int64_t)(atomic_load(&q->sent) - q->depth_sent);
+}
+
+/* Counts q's messages in the database again (on the calling thread's
+ * reader).  The sent counter is read before the count, so a send that
+ * commits meanwhile is counted twice (too high for a second), never not at
+ * all. */
+static void depth_count(queue_sys *qs, queue *q)
+{
+    uint64_t sent = atomic_load(&q->sent);
+    store_conn *c = store_reader(qs->st);
+    if (!c) return;
+    store_stmt *st = store_prep(c, ST_MSG_STATS);
+    store_bind_i64(st, 1, q->id);
+    store_bind_i64(st, 2, clock_wall_ms());
+    if (store_step(st) == STORE_ROW) {
+        int64_t depth = store_col_i64(st, 0) + store_col_i64(st, 1) + store_col_i64(st, 2);
+        pthread_mutex_lock(&q->mu);
+        q->depth_base = depth;
+        q->depth_sent = sent;
+        q->depth_at_ms = clock_mono_ms();
+        pthread_mutex_unlock(&q->mu);
+    }
+    store_reset(st); /* ends the read transaction */
+}
+
+/* The timer's share: a queue whose estimate is past half the bound is
+ * counted again once a second (below half, the estimate alone proves the
+ * room); every queue is counted once after it is loaded.  Returns when it
+ * wants to run next (monotonic ms; within a second, since sends do not wake
+ * the timer), or 0 when there is no bound. */
+static int64_t depth_refresh(queue_sys *qs, int64_t now_mono)
+{
+    int64_t max = atomic_load(&qs->depth_max), next = now_mono + 1000; /* sends do not wake the timer */
+    if (!max) return 0;
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) {
+        queue *q = qs->queues[i];
+        pthread_mutex_lock(&q->mu);
+        int64_t est = depth_estimate(q), at = q->depth_at_ms;
+        pthread_mutex_unlock(&q->mu);
+        if (at && est * 2 < max) continue; /* a queue never counted (just loaded) is counted once */
+        if (!at || now_mono - at >= 1000) {
+            depth_count(qs, q);
+            at = now_mono;
+        }
+        if (at + 1000 < next) next = at + 1000;
+    }
+    return next;
+}
+
+void queue_sys_set_depth_max(queue_sys *qs, int64_t max)
+{
+    atomic_store(&qs->depth_max, max);
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) depth_count(qs, qs->queues[i]); /* before the first send */
+    pthread_mutex_lock(&qs->mu);
+    qs->kick = 1;
+    pthread_cond_signal(&qs->cv);
+    pthread_mutex_unlock(&qs->mu);
+}
+
 /* The timer thread: sleeps until the earliest waiter deadline or visibility
  * hint among queues that have waiters, then fires what is due. */
 static void *timer_main(void *arg)
@@ -293,7 +367,8 @@ static void *timer_main(void *arg)
         qs->kick = 0;
         pthread_mutex_unlock(&qs->mu);
         int64_t now_mono = clock_mono_ms(), now_wall = clock_wall_ms();
-        int64_t next = now_mono + 60000;
+        int64_t next = now_mono + 60000, dnext = depth_refresh(qs, now_mono);
+        if (dnext && dnext < next) next = dnext;
         int n = atomic_load(&qs->n);
         for (int i = 0; i < n; i++) {
             queue *q = qs->queues[i];
@@ -756,9 +831,12 @@ int queue_keep_tx(store_conn *tx, queue *q, queue_msg *m, int64_t vis_ms)
 static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
                    int delay_s, char *message_id, const queue_event *ev)
 {
+    int64_t depth_max = atomic_load(&qs->depth_max);
     pthread_mutex_lock(&q->mu);
     int max_size = q->attrs.max_size, qdelay = q->attrs.delay_s;
+    int full = depth_max && depth_estimate(q) >= depth_max;
     pthread_mutex_unlock(&q->mu);
+    if (full) return ORD_EFULL;
     if (len < LIMIT_MESSAGE_BYTES_MIN) return ORD_EVALIDATION;
     if (len > (size_t)max_size) return ORD_ETOOBIG;
     if (delay_s < 0) delay_s = qdelay;
@@ -792,7 +870,6 @@ static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, si
 sent:
     if ((rc = store_count_after_commit(tx, &q->sent, 1))) return rc;
     if (message_id) memcpy(message_id, mid, ID_UUID_LEN + 1);
-    (void)qs;
     return 0;
 }
 

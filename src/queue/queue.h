@@ -69,6 +69,12 @@ int queue_sys_open(store *st, queue_sys **out);
 int queue_sys_refresh(queue_sys *qs);
 /* Wakes every waiter (as timed out) and stops the timer.  Safe on NULL. */
 void queue_sys_close(queue_sys *qs);
+/* store.queueDepthMax: a send to a queue holding max messages (by an
+ * estimate never below the truth on one node, counted again from the
+ * database at most once a second while past half of max) fails with
+ * ORD_EFULL; moves to a DLQ and redrives are not sends and never refused.
+ * 0: no bound. */
+void queue_sys_set_depth_max(queue_sys *qs, int64_t max);
 store *queue_sys_store(queue_sys *qs);
 void queue_sys_on_dead_letter(queue_sys *qs, queue_dead_letter_fn fn, void *arg);
 
