@@ -27,6 +27,7 @@ Everything it starts it stops by PID; everything it writes is under one
 temporary directory, removed at the end (--keep keeps it).
 """
 import argparse
+import http.client
 import json
 import os
 import shutil
@@ -81,9 +82,17 @@ def hwm_kb(pids):
     return n
 
 
-def get_json(url, timeout=10):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.loads(r.read())
+def get_json(url, timeout=10, tries=20):
+    """GET a JSON document; under a flood the server may close a new
+    connection unanswered (its connection limit) or answer 503: try again."""
+    for i in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                return json.loads(r.read())
+        except (OSError, http.client.HTTPException) as e:
+            if i == tries - 1:
+                raise
+            time.sleep(0.25)
 
 
 def wait_http(url, what, timeout=60, proc=None):

@@ -278,6 +278,7 @@ static void maintenance(const config *cfg, queue_sys *qs, bus *b, tasks *tk, aut
 {
     int64_t n;
     queue_sweep_retention(qs, &n);
+    if (!queue_sweep_deleted(qs, &n) && n) log_info("queue", "deleted queues' messages removed", "#count", n, NULL);
     bus_archive_sweep(b, cfg->events.retention_days, &n);
     if (tk) tasks_sweep(tk, cfg->events.retention_days, &n); /* finished tasks: kept as long as the events */
     if (au && cfg->auth.enabled) {
@@ -341,6 +342,7 @@ int cmd_serve(int argc, char **argv)
     }
     if ((rc = open_store(cfg, &st))) goto out;
     if ((rc = queue_sys_open(st, &qs))) goto out;
+    queue_sys_set_depth_max(qs, cfg->store.queue_depth_max);
     if ((rc = declare_queues(cfg, qs))) goto out;
     if ((rc = bus_open(qs, &b)) || (rc = add_rules(cfg, b))) goto out;
     orders_config oc = {.env = cfg->env,

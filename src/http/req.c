@@ -468,7 +468,7 @@ void http_problem_build(http_req *r, int code, const char *detail, json_t *error
     int status = http_err_status(code);
     if (status < 400) status = 500;
     /* overload and a store that cannot write now: the client should come back */
-    if (code == ORD_EBUSY || code == ORD_EUNAVAILABLE) http_reply_header(r, "Retry-After", "1");
+    if (code == ORD_EBUSY || code == ORD_EUNAVAILABLE || code == ORD_EFULL) http_reply_header(r, "Retry-After", "1");
     json_t *p = problem_object(r, code, detail, errors, ext);
     char *buf = NULL;
     size_t n = p ? dump_json(r, p, &buf) : 0;

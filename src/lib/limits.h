@@ -34,6 +34,13 @@
 #define LIMIT_MAX_RECEIVE_COUNT_MIN    1       /* RedrivePolicy.maxReceiveCount 1..1000 */
 #define LIMIT_MAX_RECEIVE_COUNT_MAX    1000
 #define LIMIT_QUEUES_MAX               256     /* queues per node */
+/* store.queueDepthMax: messages one queue holds (visible, in flight and
+ * delayed); a send past it gets 503 queue-full.  SQS has no such bound, but
+ * one disk does.  Counted from the database at most once a second while a
+ * queue is past half of it, plus this node's sends since. */
+#define LIMIT_QUEUE_DEPTH_MIN          1
+#define LIMIT_QUEUE_DEPTH_DEFAULT      1000000
+#define LIMIT_QUEUE_DEPTH_MAX          100000000
 #define LIMIT_REDRIVE_MAX              100000  /* messages moved by one redrive (maxMessages 1..) */
 #define LIMIT_MESSAGE_ATTRS_BYTES_MAX  8192    /* message attributes JSON */
 
