@@ -1,4 +1,4 @@
--- 007: the operator's control of each function (Lambda's event source
+-- 008: the operator's control of each function (Lambda's event source
 -- mapping Enabled): a paused function takes no message off its queue until
 -- it is resumed.  The state is in the database so that it survives a
 -- restart and every node sharing the database sees it.

@@ -1,4 +1,4 @@
--- 007 (PostgreSQL twin of sqlite/007): the operator's control of each
+-- 008 (PostgreSQL twin of sqlite/008): the operator's control of each
 -- function (Lambda's event source mapping Enabled): a paused function takes
 -- no message off its queue until it is resumed.  In the database so that it
 -- survives a restart and every node sees it.
