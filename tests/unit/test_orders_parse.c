@@ -162,7 +162,10 @@ static const struct bad bad_orders[] = {
     {"{" CUST ",'items':[]}", "items", "1-50 items, got 0"},
     {"{" CUST ",'items':[<items 51>]}", "items", "1-50 items, got 51"},
     {"{" CUST ",'items':[5]}", "items[0]", "must be an object"},
-    {"{" CUST ",'items':[{'sku':'A','qty':1},'B']}", "items[1]", "got a string"},
+    {"{" CUST ",'items':[{'sku':'A','qty':1},7]}", "items[1]", "got an integer"},
+    /* seed 003's product ids: a bad one, a duplicate of an object's sku */
+    {"{" CUST ",'items':[{'sku':'A','qty':1},'b c']}", "items[1]", "invalid character ' '"},
+    {"{" CUST ",'items':[{'sku':'A','qty':1},'A']}", "items[1]", "duplicate sku 'A' (also items[0])"},
     /* sku */
     {"{" CUST ",'items':[{'qty':1}]}", "items[0].sku", "required"},
     {"{" CUST ",'items':[{'sku':'','qty':1}]}", "items[0].sku", "1-64 characters"},
@@ -325,6 +328,23 @@ Test(orders_parse, full_order_values)
                  o.items[1].qty);
     cr_expect_str_eq(o.token, "tok_chargeDeclined", "token: expected tok_chargeDeclined, got '%s'",
                      o.token);
+}
+
+Test(orders_parse, seed003_product_ids_are_one_unit_each)
+{
+    order_in o, same;
+    expect_order_ok("{'customerId':'c1','items':['PROD-001',{'sku':'PROD-002','qty':2},'PROD-003']}", &o);
+    cr_expect_eq(o.nitems, 3, "nitems: expected 3, got %d", o.nitems);
+    cr_expect_str_eq(o.items[0].sku, "PROD-001", "items[0].sku: got '%s'", o.items[0].sku);
+    cr_expect_eq(o.items[0].qty, 1, "items[0].qty: expected 1, got %d", o.items[0].qty);
+    cr_expect_eq(o.items[1].qty, 2, "items[1].qty: expected 2, got %d", o.items[1].qty);
+    cr_expect_str_eq(o.items[2].sku, "PROD-003", "items[2].sku: got '%s'", o.items[2].sku);
+    cr_expect_eq(o.items[2].qty, 1, "items[2].qty: expected 1, got %d", o.items[2].qty);
+    /* the same order as objects: the same request (same hash) */
+    expect_order_ok("{'customerId':'c1','items':[{'sku':'PROD-001','qty':1},{'sku':'PROD-002','qty':2},"
+                    "{'sku':'PROD-003','qty':1}]}",
+                    &same);
+    cr_expect_str_eq(o.request_hash, same.request_hash, "a product id is {sku, qty: 1}");
 }
 
 Test(orders_parse, every_token)
