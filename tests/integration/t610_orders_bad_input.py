@@ -160,7 +160,8 @@ def test_items_count():
     bad(422, without(base(), "items"), field="items", what="no items")
     for v in ("prod-001", {"sku": "prod-001", "qty": 1}, None, 5, True):
         bad(422, base(items=v), field="items", what="items %r" % (v,))
-    for v in (5, None, "prod-001", ["prod-001", 1], True):
+    # a string is seed 003's product id (one unit; t650): a bad one is named as the item
+    for v in (5, None, "bad sku!", "", ["prod-001", 1], True):
         bad(422, base(items=[v]), field="items[0]", what="items[0] %r" % (v,))
     # a 1,000-item array is refused as a whole, quickly
     bad(422, base(items=[item()] * 1000), field="items", what="1000 items")

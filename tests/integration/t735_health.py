@@ -91,7 +91,7 @@ def test_healthy():
         st, _, b = srv.request("GET", "/api/health")
         eq(st, 200, "health with a disabled function (body %r)" % b)
         eq(b["components"]["functions"]["functions"]["notification-processor"],
-           {"enabled": False, "pollers": 0, "pollersRunning": 0}, "disabled function")
+           {"enabled": False, "paused": False, "pollers": 0, "pollersRunning": 0}, "disabled function")
     finally:
         eq(srv.stop(), 0, "exit code")
 
