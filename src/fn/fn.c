@@ -697,12 +697,14 @@ static int barrier_unit(store_conn *tx, void *arg)
 static void inline_stop(fn_sys *fs)
 {
     int any = 0;
+    pthread_mutex_lock(&fs->mu); /* a resume (mapping_apply) sets consumers under it, unless stopping */
     for (int i = 0; i < fs->nmaps; i++)
         if (fs->maps[i]->consuming) {
             queue_set_consumer(fs->maps[i]->q, NULL, NULL);
             fs->maps[i]->consuming = 0;
             any = 1;
         }
+    pthread_mutex_unlock(&fs->mu);
     if (!any) return;
     store_run(queue_sys_store(fs->qs), barrier_unit, NULL); /* an offer under way has finished */
     pthread_mutex_lock(&fs->mu);
