@@ -65,6 +65,7 @@ const http_route api_routes[] = {
     {"GET", "/api/orders/{id}/events", api_orders_events, ANY, 200},
     {"GET", "/api/stats", api_stats, STAFF, 200},
     {"POST", "/api/orders/process-queue", api_orders_process_queue, OPS, 200}, /* seed 003: drain order-processor */
+    {"POST", "/api/orders/worker/{action}", api_orders_worker, OPS, 200}, /* seed 003: start|stop|status */
     /* products */
     {"GET", "/api/products", api_products_list, ANY, 200},
     {"POST", "/api/products", api_products_create, ADMIN, 201},

@@ -113,6 +113,7 @@ int api_functions_pause(http_req *r);
 int api_functions_resume(http_req *r);
 int api_functions_drain(http_req *r);
 int api_orders_process_queue(http_req *r);
+int api_orders_worker(http_req *r);
 int api_orders_create(http_req *r);
 int api_orders_list(http_req *r);
 int api_orders_get(http_req *r);

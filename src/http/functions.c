@@ -5,6 +5,8 @@
  *   POST /api/functions/{name}/drain                 process the queue now, also while paused:
  *                                                    {processed, failed, total}
  *   POST /api/orders/process-queue                   seed 003's name for draining order-processor
+ *   POST /api/orders/worker/{action}                 seed 003's worker: start (resume), stop (pause),
+ *                                                    status of order-processor
  */
 #include <stdio.h>
 #include <string.h>
@@ -147,6 +149,59 @@ static int pause_or_resume(http_req *r, int paused)
     api_ctx *c = http_req_user(r);
     snprintf(op->by, sizeof op->by, "%s", c && c->p.kind != PRINCIPAL_ANONYMOUS ? c->p.name : "");
     return api_submit(r, pause_unit, pause_reply, op);
+}
+
+/* Seed 003's worker control of order-processor: start = resume, stop =
+ * pause, status = its state, answered as {status: "running"|"stopped",
+ * message, function}. */
+static void worker_reply(http_req *r, void *arg, int rc)
+{
+    pause_op *op = arg;
+    if (rc) {
+        http_reply_problem(r, rc, NULL, NULL);
+        return;
+    }
+    json_t *f = function_json(op->a, op->index);
+    if (!f) {
+        http_reply_problem(r, ORD_ENOMEM, NULL, NULL);
+        return;
+    }
+    int paused = op->paused >= 0 ? op->paused : json_is_true(json_object_get(f, "paused"));
+    json_object_set_new(f, "state", json_string(paused ? "paused" : "enabled"));
+    json_object_set_new(f, "paused", json_boolean(paused));
+    http_reply_json(r, 200,
+                    json_pack("{s:s,s:s,s:o}", "status", paused ? "stopped" : "running", "message",
+                              op->paused < 0 ? (paused ? "the worker is stopped" : "the worker is running")
+                              : paused      ? "worker stopped: orders wait in the queue"
+                                            : "worker started",
+                              "function", f));
+}
+
+int api_orders_worker(http_req *r)
+{
+    static const char *const none[] = {NULL};
+    json_t *body;
+    const char *action = http_req_param(r, "action");
+    int i = function_param(r, ORDER_FUNCTION);
+    if (i < 0 || optional_body(r, none, &body)) return 0;
+    int paused = !strcmp(action, "start") ? 0 : !strcmp(action, "stop") ? 1 : !strcmp(action, "status") ? -1 : -2;
+    if (paused == -2) {
+        http_reply_problem(r, ORD_EINVAL, "the action is start, stop or status", NULL);
+        return 0;
+    }
+    pause_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = http_req_app(r);
+    op->index = i;
+    op->paused = paused;
+    if (paused < 0) { /* status: nothing to write */
+        worker_reply(r, op, 0);
+        return 0;
+    }
+    api_ctx *c = http_req_user(r);
+    snprintf(op->by, sizeof op->by, "%s", c && c->p.kind != PRINCIPAL_ANONYMOUS ? c->p.name : "");
+    return api_submit(r, pause_unit, worker_reply, op);
 }
 
 int api_functions_pause(http_req *r)

@@ -93,6 +93,7 @@ ROUTES = [
     ("POST", lambda p: "/api/functions/notification-processor/drain", lambda p: {"maxRecords": 1}, OPS),
     ("POST", lambda p: "/api/functions/notification-processor/resume", None, OPS),
     ("POST", lambda p: "/api/orders/process-queue", lambda p: {"maxRecords": 1}, OPS),
+    ("POST", lambda p: "/api/orders/worker/status", None, OPS),
     ("GET", lambda p: "/api/products/name/matrix", None, ANY),
     ("GET", lambda p: "/api/simulator/payment", None, STAFF),
     ("PUT", lambda p: "/api/simulator/payment", lambda p: {"mode": "ok"}, ADMIN),

@@ -116,6 +116,17 @@ def test_pause_restart_resume_drain():
         d = ok(srv, "POST", "/api/orders/process-queue")
         eq((d["processed"], d["failed"], d["total"]), (0, 0, 0), "an empty queue")
 
+        # seed 003's worker: status, stop, start
+        w = ok(srv, "POST", "/api/orders/worker/status")
+        eq((w["status"], w["function"]["state"]), ("stopped", "paused"), "worker status while paused")
+        w = ok(srv, "POST", "/api/orders/worker/start")
+        eq((w["status"], function(srv)["state"]), ("running", "enabled"), "worker start = resume")
+        w = ok(srv, "POST", "/api/orders/worker/stop")
+        eq((w["status"], function(srv)["state"]), ("stopped", "paused"), "worker stop = pause")
+        st, h, b = srv.request("POST", "/api/orders/worker/reboot")
+        is_problem(st, h, b, 400, "an unknown worker action")
+        eq(function(srv)["state"], "paused", "unchanged by a bad action")
+
         # maxRecords: the limit and one past it
         d = ok(srv, "POST", "/api/functions/%s/drain" % FN, {"maxRecords": DRAIN_MAX})
         eq(d["total"], 0, "maxRecords at the limit")
