@@ -804,7 +804,10 @@ static int seed_unit(store_conn *tx, void *arg)
         ord_product cur;
         rc = ord_product_load(tx, p.sku, &cur);
         if (rc == 0) continue; /* present: a seed never overwrites */
-        if (rc != ORD_ENOTFOUND || (rc = products_create_tx(tx, s->o, &p))) return rc;
+        if (rc != ORD_ENOTFOUND) return rc;
+        rc = products_create_tx(tx, s->o, &p);
+        if (rc == ORD_EEXISTS) continue; /* another node seeding at the same time got there first */
+        if (rc) return rc;
         s->added++;
     }
     return 0;
