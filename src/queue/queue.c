@@ -616,10 +616,12 @@ int queue_declare(queue_sys *qs, const char *name, const queue_attrs *a, int upd
 {
     struct declare_ctx d = {qs, name, a, update};
     int rc = store_run(qs->st, declare_unit, &d);
-    if (rc == ORD_EEXISTS && store_is_shared(qs->st) && !queue_find(qs, name)) {
+    if (rc == ORD_EEXISTS && store_is_shared(qs->st)) {
         /* another node created it meanwhile (nodes starting together):
-         * learn it from the store and declare again */
-        if (!(rc = queue_sys_refresh(qs))) rc = store_run(qs->st, declare_unit, &d);
+         * learn it from the store (unless its signal did already) and
+         * declare again; a queue that really differs stays ORD_EEXISTS */
+        rc = queue_find(qs, name) ? 0 : queue_sys_refresh(qs);
+        if (!rc) rc = store_run(qs->st, declare_unit, &d);
     }
     return rc;
 }

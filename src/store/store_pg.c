@@ -1214,7 +1214,7 @@ static void pg_close(store *s, store_conn *writer)
     wake_service(ps);
     if (ps->thread_started) pthread_join(ps->thread, NULL);
     pg_conn *w = PC(writer);
-    log_info("store", "writer closed", "#statements", (int64_t)w->statements, "#roundTrips", (int64_t)w->round_trips,
+    log_debug("store", "writer closed", "#statements", (int64_t)w->statements, "#roundTrips", (int64_t)w->round_trips,
              "#inventoryLocks", (int64_t)w->inv_waits, "pipeline", w->pipeline ? "on" : "off", NULL);
     pg_conn_close(writer);
     store_backend_set(s, NULL);

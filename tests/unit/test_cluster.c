@@ -205,49 +205,61 @@ Test(cluster, a_long_poll_wakes_at_another_nodes_send)
 struct starter {
     queue_sys *qs;
     int rc;
+    int round;
     pthread_barrier_t *bar;
 };
 
 static void *declare_all(void *arg)
 {
     struct starter *s = arg;
-    static const char *names[] = {"t-dlq", "t-orders", "t-payments", "t-notify"};
+    static const char *names[] = {"dlq", "orders", "payments", "notify"};
+    char dlq[32];
+    snprintf(dlq, sizeof dlq, "r%d-dlq", s->round);
     pthread_barrier_wait(s->bar);
     for (int i = 0; i < 4 && !s->rc; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "r%d-%s", s->round, names[i]);
         queue_attrs a;
         queue_attrs_init(&a);
         if (i == 1) { /* with a redrive policy: its DLQ must be known */
-            snprintf(a.dlq, sizeof a.dlq, "t-dlq");
+            snprintf(a.dlq, sizeof a.dlq, "%s", dlq);
             a.max_receive = 5;
         }
-        s->rc = queue_declare(s->qs, names[i], &a, 1);
+        s->rc = queue_declare(s->qs, name, &a, 1);
     }
     return NULL;
 }
 
+/* Several rounds of three nodes declaring the same four queues at the same
+ * moment (a barrier): every declare succeeds, each queue is one row, every
+ * node knows all of them. */
 Test(cluster, nodes_starting_together_declare_the_same_topology)
 {
     if (!test_pg()) cr_skip_test("PostgreSQL only");
-    enum { N = 3 };
+    enum { N = 3, ROUNDS = 5 };
     store *s[N];
     queue_sys *qs[N];
-    struct starter st[N];
     pthread_t th[N];
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, N);
     for (int i = 0; i < N; i++) {
         s[i] = open_node();
         cr_assert_eq(queue_sys_open(s[i], &qs[i]), 0);
-        st[i] = (struct starter){qs[i], 0, &bar};
     }
-    for (int i = 0; i < N; i++) pthread_create(&th[i], NULL, declare_all, &st[i]);
-    for (int i = 0; i < N; i++) {
-        pthread_join(th[i], NULL);
-        cr_expect_eq(st[i].rc, 0, "node %d: %s", i, err_name(st[i].rc));
+    for (int r = 0; r < ROUNDS; r++) {
+        struct starter st[N];
+        for (int i = 0; i < N; i++) {
+            st[i] = (struct starter){qs[i], 0, r, &bar};
+            pthread_create(&th[i], NULL, declare_all, &st[i]);
+        }
+        for (int i = 0; i < N; i++) {
+            pthread_join(th[i], NULL);
+            cr_expect_eq(st[i].rc, 0, "round %d node %d: %s", r, i, err_name(st[i].rc));
+        }
     }
-    cr_expect_eq(test_db_scalar(db, "SELECT count(*) FROM queues"), 4, "one row per queue");
+    cr_expect_eq(test_db_scalar(db, "SELECT count(*) FROM queues"), 4 * ROUNDS, "one row per queue");
     for (int i = 0; i < N; i++) {
-        cr_expect_eq(queue_count(qs[i]), 4, "node %d knows %d queues", i, queue_count(qs[i]));
+        cr_expect_eq(queue_count(qs[i]), 4 * ROUNDS, "node %d knows %d queues", i, queue_count(qs[i]));
         queue_sys_close(qs[i]);
         store_close(s[i]);
     }
