@@ -153,6 +153,11 @@ static int field_ok(const char *s, const char *what, char *err, size_t errlen)
     return 0;
 }
 
+int bus_source_reserved(const char *source)
+{
+    return strncmp(source, BUS_RESERVED_SOURCE_PREFIX, strlen(BUS_RESERVED_SOURCE_PREFIX)) == 0;
+}
+
 int bus_event_check(const bus_event *ev, char *err, size_t errlen)
 {
     int rc;

@@ -59,6 +59,12 @@ int bus_rule_add(bus *b, const char *name, const char *description, const json_t
 int bus_rule_count(bus *b);
 int bus_rule_get(bus *b, int i, bus_rule_info *out);
 
+/* Sources of the events orderly itself emits (orderly.orders,
+ * orderly.alarms): a client's PutEvents may not use them. */
+#define BUS_RESERVED_SOURCE_PREFIX "orderly."
+/* 1 when source is reserved for the server. */
+int bus_source_reserved(const char *source);
+
 /* Checks an event's fields (source, detail-type lengths and characters,
  * "aws." sources refused, detail an object, resources strings, size).
  * ORD_EVALIDATION with the reason in err. */

@@ -63,7 +63,9 @@
 #include <string.h>
 
 #include "bus/pattern.h"
-#include "conf/limits.h"
+#include "lib/count.h"
+#include "lib/arena.h"
+#include "lib/limits.h"
 #include "lib/check.h"
 #include "lib/err.h"
 
@@ -156,38 +158,16 @@ struct pnode {
 };
 
 /* One arena per pattern: blocks freed together by pattern_free(). */
-struct blk {
-    struct blk *next;
-    size_t used, cap;
-    max_align_t data[];
-};
-
 struct pattern {
-    struct blk *blocks;
+    arena mem;
     struct pnode root;
 };
 
 #define ARENA_BLOCK_BYTES 4096
 
-static void *arena_alloc(pattern *p, size_t n)
+static void *arena_zalloc(pattern *p, size_t n)
 {
-    const size_t a = _Alignof(max_align_t);
-    struct blk *b = p->blocks;
-    n = (n + a - 1) / a * a;
-    if (n == 0) n = a;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > ARENA_BLOCK_BYTES ? n : ARENA_BLOCK_BYTES;
-        b = malloc(sizeof *b + cap);
-        if (!b) return NULL;
-        b->next = p->blocks;
-        b->used = 0;
-        b->cap = cap;
-        p->blocks = b;
-    }
-    void *r = (unsigned char *)b->data + b->used;
-    b->used += n;
-    memset(r, 0, n);
-    return r;
+    return arena_calloc(&p->mem, n);
 }
 
 /* ---- Compiler context and errors -------------------------------------- */
@@ -308,7 +288,7 @@ static bool key_is_reserved(const char *key, size_t key_len)
         "ip-address-in-range",
         "ip-address-not-in-range",
     };
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+    for (size_t i = 0; i < COUNT(reserved); i++)
         if (key_is(key, key_len, reserved[i])) return true;
     return false;
 }
@@ -322,7 +302,7 @@ static char ascii_lower(char ch)
 static int cc_str(struct cc *c, const json_t *v, bool lower, struct str *out)
 {
     size_t len = json_string_length(v);
-    char *s = arena_alloc(c->p, len + 1);
+    char *s = arena_zalloc(c->p, len + 1);
     if (!s) return cc_oom(c);
     memcpy(s, json_string_value(v), len);
     if (lower)
@@ -441,8 +421,8 @@ static int cc_wildcard(struct cc *c, const json_t *v, const char *op, struct mat
     m->kind = MK_WILDCARD;
     for (size_t i = 0; i < len; i++)
         stars += s[i] == '*';
-    buf = arena_alloc(c->p, len + 1);
-    m->u.wild.seg = arena_alloc(c->p, (stars + 1) * sizeof *m->u.wild.seg);
+    buf = arena_zalloc(c->p, len + 1);
+    m->u.wild.seg = arena_zalloc(c->p, (stars + 1) * sizeof *m->u.wild.seg);
     if (!buf || !m->u.wild.seg) return cc_oom(c);
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '\\') {
@@ -532,7 +512,7 @@ static int cc_anybut_strings(struct cc *c, const json_t *v, const char *op, enum
     int rc = 0;
 
     if (json_is_array(v) && n == 0) return cc_fail(c, "anything-but: %s: empty list", op);
-    ab->alt = arena_alloc(c->p, n * sizeof *ab->alt);
+    ab->alt = arena_zalloc(c->p, n * sizeof *ab->alt);
     if (!ab->alt) return cc_oom(c);
     ab->nalt = n;
     for (size_t i = 0; i < n; i++) {
@@ -561,7 +541,7 @@ static int cc_anything_but(struct cc *c, const json_t *v, struct matcher *m)
     m->kind = MK_ANYBUT;
 
     if (json_is_string(v) || json_is_number(v)) {
-        ab->alt = arena_alloc(c->p, sizeof *ab->alt);
+        ab->alt = arena_zalloc(c->p, sizeof *ab->alt);
         if (!ab->alt) return cc_oom(c);
         ab->nalt = 1;
         if (json_is_number(v)) {
@@ -588,7 +568,7 @@ static int cc_anything_but(struct cc *c, const json_t *v, struct matcher *m)
                                type_name(e), i);
         }
         if (nstr && nnum) return cc_fail(c, "anything-but: list mixes strings and numbers");
-        ab->alt = arena_alloc(c->p, n * sizeof *ab->alt);
+        ab->alt = arena_zalloc(c->p, n * sizeof *ab->alt);
         if (!ab->alt) return cc_oom(c);
         ab->nalt = n;
         for (size_t i = 0; i < n; i++) {
@@ -695,7 +675,7 @@ static int cc_leaf(struct cc *c, const json_t *arr, struct leaf *leaf)
     int rc = 0;
 
     if (n == 0) return cc_fail(c, "empty array; a leaf needs at least one value");
-    leaf->m = arena_alloc(c->p, n * sizeof *leaf->m);
+    leaf->m = arena_zalloc(c->p, n * sizeof *leaf->m);
     if (!leaf->m) return cc_oom(c);
     leaf->n = n;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -771,7 +751,7 @@ static bool or_is_valid(const json_t *v, int depth)
 static int cc_field(struct cc *c, const char *key, size_t key_len, const json_t *v, struct field *f)
 {
     size_t mark = path_push_key(c, key, key_len);
-    char *k = arena_alloc(c->p, key_len + 1);
+    char *k = arena_zalloc(c->p, key_len + 1);
     int rc = 0;
 
     if (!k) {
@@ -782,7 +762,7 @@ static int cc_field(struct cc *c, const char *key, size_t key_len, const json_t 
     f->key = k;
     f->key_len = key_len;
     if (json_is_object(v)) {
-        f->child = arena_alloc(c->p, sizeof *f->child);
+        f->child = arena_zalloc(c->p, sizeof *f->child);
         rc = f->child ? cc_object(c, v, f->child) : cc_oom(c);
     } else if (json_is_array(v)) {
         rc = cc_leaf(c, v, &f->leaf);
@@ -814,7 +794,7 @@ static int cc_object(struct cc *c, const json_t *obj, struct pnode *out)
     has_or = orv && or_is_valid(orv, c->depth);
     out->nfields = json_object_size(obj) - (has_or ? 1 : 0);
     if (out->nfields) {
-        out->fields = arena_alloc(c->p, out->nfields * sizeof *out->fields);
+        out->fields = arena_zalloc(c->p, out->nfields * sizeof *out->fields);
         if (!out->fields) {
             rc = cc_oom(c);
             goto out;
@@ -829,7 +809,7 @@ static int cc_object(struct cc *c, const json_t *obj, struct pnode *out)
     }
     if (has_or) {
         size_t nb = json_array_size(orv);
-        out->branches = arena_alloc(c->p, nb * sizeof *out->branches);
+        out->branches = arena_zalloc(c->p, nb * sizeof *out->branches);
         if (!out->branches) {
             rc = cc_oom(c);
             goto out;
@@ -852,12 +832,7 @@ out:
 void pattern_free(pattern *p)
 {
     if (!p) return;
-    struct blk *b = p->blocks;
-    while (b) {
-        struct blk *next = b->next;
-        free(b);
-        b = next;
-    }
+    arena_reset(&p->mem);
     free(p);
 }
 
@@ -872,6 +847,7 @@ int pattern_compile(const json_t *pat, pattern **out, char *err, size_t errlen)
     if (err && errlen) err[0] = '\0';
     c = calloc(1, sizeof *c); /* the path buffer is too big for a worker's stack */
     p = calloc(1, sizeof *p);
+    if (p) arena_init(&p->mem, NULL, 0, ARENA_BLOCK_BYTES, LIMIT_PATTERN_ARENA_BYTES_MAX);
     if (!c || !p) {
         rc = ORD_ENOMEM;
         if (err && errlen) snprintf(err, errlen, "out of memory");

@@ -1,7 +1,8 @@
 /* client.c - HTTP to a running orderly over libcurl, and the options and
  * usage text every client command shares (see client.h). */
 #include "cli/client.h"
-#include "cmd/cmd.h"
+#include "lib/exitcode.h"
+#include "lib/count.h"
 #include "lib/check.h"
 #include <errno.h>
 #include <getopt.h>
@@ -247,7 +248,7 @@ struct curl_slist *cli_headers(void)
     static const char *const h[] = {"Content-Type: application/json", "Accept: application/json",
                                     "Expect:", "User-Agent: orderly-cli/" ORDERLY_VERSION};
     struct curl_slist *l = NULL;
-    for (size_t i = 0; i < sizeof h / sizeof *h; i++) {
+    for (size_t i = 0; i < COUNT(h); i++) {
         struct curl_slist *n = curl_slist_append(l, h[i]);
         if (!n) {
             curl_slist_free_all(l);

@@ -15,7 +15,8 @@
  */
 #ifndef ORDERLY_CLI_CLIENT_H
 #define ORDERLY_CLI_CLIENT_H
-#include "conf/limits.h"
+#include "lib/exitcode.h"
+#include "lib/limits.h"
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stddef.h>

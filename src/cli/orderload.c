@@ -1,6 +1,6 @@
 /* orderload.c - orders under load: mix, products, sending (see orderload.h). */
 #include "cli/orderload.h"
-#include "cmd/cmd.h"
+#include "lib/exitcode.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,9 +3,7 @@
 #ifndef ORDERLY_CMD_H
 #define ORDERLY_CMD_H
 
-#define CMD_OK 0
-#define CMD_FAIL 1
-#define CMD_USAGE 2
+#include "lib/exitcode.h"
 
 typedef struct cmd_def {
     const char *name;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cmd/cmd.h"
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "lib/err.h"
 #include "lib/id.h"
 #include "obs/log.h"

@@ -36,7 +36,6 @@
 #include "store/store.h"
 
 #define MAINTENANCE_MS 30000
-#define EXPIRE_CHUNK 256
 
 /* mkdir -p of the directory holding path */
 static int make_parent(const char *path)
@@ -132,8 +131,10 @@ static int add_functions(const config *cfg, fn_sys *fs)
         if (config_resource_name(cfg, f->queue, q, sizeof q)) return ORD_ECONFIG;
         /* an api node declares the functions (their stats, the topology) but polls nothing */
         int enabled = f->enabled && strcmp(cfg->mode, "api");
-        fn_config c = {f->name, f->handler, q, f->batch_size, f->batching_window_ms, f->max_concurrency,
-                       f->backoff_base_ms, f->backoff_max_ms, f->idempotency_ttl_s, enabled};
+        fn_config c = {f->name,           f->handler,        q,
+                       f->batch_size,     f->batching_window_ms, f->max_concurrency,
+                       f->backoff_base_ms, f->backoff_max_ms, f->idempotency_ttl_s,
+                       f->timeout_s,      enabled};
         if (fn_add(fs, &c, err, sizeof err)) {
             fprintf(stderr, "orderly: config: functions[%zu]: %s\n", i, err);
             return ORD_ECONFIG;
@@ -193,32 +194,6 @@ static int add_alarms(const config *cfg, alarms *al)
         }
     }
     return 0;
-}
-
-struct expire {
-    queue_sys *qs;
-    queue *q;
-    int64_t n;
-};
-
-static int expire_unit(store_conn *tx, void *arg)
-{
-    struct expire *e = arg;
-    return queue_expire_tx(tx, e->qs, e->q, EXPIRE_CHUNK, &e->n);
-}
-
-/* Retention: drops expired messages of every queue, in bounded units. */
-static void maintenance(store *st, queue_sys *qs)
-{
-    for (int i = 0; i < queue_count(qs); i++) {
-        struct expire e = {qs, queue_at(qs, i), 0};
-        int64_t total = 0;
-        do {
-            if (store_run(st, expire_unit, &e)) break;
-            total += e.n;
-        } while (e.n == EXPIRE_CHUNK);
-        if (total) log_info("serve", "expired messages dropped", "queue", queue_name(e.q), "#count", total, NULL);
-    }
 }
 
 static int usage_or_config(int argc, char **argv, config **cfg, int *exit_code)
@@ -284,7 +259,7 @@ int cmd_serve(int argc, char **argv)
                         .fail_sku = cfg->orders.fail_sku,
                         .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000};
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
-    if ((rc = fn_sys_open(qs, b, &fs)) || (rc = orders_register(ord, fs))) goto out;
+    if ((rc = fn_sys_open(qs, &fs)) || (rc = orders_register(ord, fs))) goto out;
     fn_sys_set_metrics(fs, met);
     if ((rc = add_functions(cfg, fs))) goto out;
     if (cfg->orders.catalog[0]) {
@@ -303,6 +278,12 @@ int cmd_serve(int argc, char **argv)
         log_info("serve", "catalog loaded", "file", path, "#added", (int64_t)added, NULL);
     }
     if ((rc = orders_start(ord)) || (rc = fn_start(fs))) goto out;
+    int gaps[ORDERS_STAGES];
+    if (orders_pipeline_gaps(ord, fs, 0, gaps))
+        for (int i = 0; i < ORDERS_STAGES; i++)
+            if (gaps[i])
+                log_warn("serve", "no enabled function consumes this stage of the order flow: orders will stop there",
+                         "stage", orders_stages[i], NULL);
     if (cfg->orders.demo.interval_s &&
         (rc = orders_demo_start(ord, cfg->orders.demo.interval_s, cfg->orders.demo.min_orders,
                                 cfg->orders.demo.max_orders, &demo)))
@@ -344,8 +325,9 @@ int cmd_serve(int argc, char **argv)
         struct timespec ts = {MAINTENANCE_MS / 1000, 0};
         sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
+        int64_t dropped;
         /* retention is the cluster's periodic work: the leader's */
-        if (sig < 0 && errno == EAGAIN && store_is_leader(st)) maintenance(st, qs);
+        if (sig < 0 && errno == EAGAIN && store_is_leader(st)) queue_sweep_retention(qs, &dropped);
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);

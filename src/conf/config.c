@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conf/config.h"
+#include "lib/count.h"
 #include "lib/check.h"
 #include "lib/err.h"
 
@@ -164,6 +165,10 @@ static const conf_key top_keys[] = {
     CONF_INT_KEY(config, orders.demo.max_orders, "orders.demoProducer.maxOrders", 1, LIMIT_DEMO_ORDERS_MAX,
                  LIMIT_DEMO_ORDERS_MAX_DEFAULT, .env = "ORDERLY_DEMO_PRODUCER_MAX_ORDERS",
                  .help = "demo producer: most orders per batch"),
+    CONF_BOOL_KEY(config, builtin_topology, "builtinTopology", 1,
+                  .help = "start from the built-in topology (config/topology.json: the seeds' queues, "
+                          "rules, functions, alarms); the file's entries replace built-ins of the same "
+                          "name or add to them, \"exclude\" drops built-ins; false = only the file's"),
     CONF_INT_KEY(config, alarm_sample_s, "alarmSampleSeconds", 1, LIMIT_ALARM_SAMPLE_S_MAX,
                  LIMIT_ALARM_SAMPLE_S_DEFAULT, .env = "ORDERLY_ALARM_SAMPLE_SECONDS",
                  .help = "alarms sample gauges this often (and at every period end)"),
@@ -220,6 +225,10 @@ static const conf_key function_keys[] = {
                  LIMIT_FN_IDEMPOTENCY_TTL_MIN, LIMIT_FN_IDEMPOTENCY_TTL_MAX,
                  LIMIT_FN_IDEMPOTENCY_TTL_DEFAULT,
                  .help = "processed event ids are remembered this long"),
+    CONF_INT_KEY(config_function, timeout_s, "timeoutSeconds", 1, LIMIT_FN_TIMEOUT_S_MAX,
+                 LIMIT_FN_TIMEOUT_S_DEFAULT,
+                 .help = "a batch commits within this after its receive; the queue's "
+                         "VisibilityTimeout must be at least this (as Lambda requires)"),
     CONF_BOOL_KEY(config_function, enabled, "enabled", 1,
                   .help = "a disabled function does not poll"),
 };
@@ -261,46 +270,6 @@ static const conf_key alarm_keys[] = {
                     .valid = missing_valid, .syntax = "missing|notBreaching|breaching|ignore",
                     .help = "what a period without data counts as"),
 };
-
-/* When the file has no "alarms" key: the alarms of design.md.  The shipped
- * config/orderly.json declares the same list (a test checks it). */
-static const char default_alarms[] =
-    "[{\"name\": \"dlq-messages-visible\", \"description\": \"Messages in a dead-letter queue "
-    "(seed 001 OrdersDlqMessagesVisibleAlarm)\", \"metric\": "
-    "\"orderly_queue_dlq_messages_visible\", "
-    "\"statistic\": \"Maximum\", \"periodSeconds\": 60, \"threshold\": 0, "
-    "\"comparisonOperator\": \"GreaterThanThreshold\"},"
-    " {\"name\": \"function-errors\", \"description\": \"A function failed at least once in 5 "
-    "minutes "
-    "(seed 001 OrdersWorkerErrorsAlarm)\", \"metric\": \"orderly_function_errors_total\", "
-    "\"statistic\": \"Sum\", \"periodSeconds\": 300, \"threshold\": 1, "
-    "\"comparisonOperator\": \"GreaterThanOrEqualToThreshold\", \"treatMissingData\": "
-    "\"notBreaching\"},"
-    " {\"name\": \"queue-oldest-age\", \"description\": \"A message waited more than 5 minutes in "
-    "a queue "
-    "(seed 001 OrdersMainQueueAgeAlarm); dead-letter queues are left to dlq-messages-visible\", "
-    "\"metric\": \"orderly_queue_oldest_message_age_seconds\", \"labels\": {\"queue\": "
-    "\"!*-dlq\"}, "
-    "\"statistic\": \"Maximum\", \"periodSeconds\": 60, \"threshold\": 300, "
-    "\"comparisonOperator\": \"GreaterThanThreshold\"},"
-    " {\"name\": \"http-5xx-rate\", \"description\": \"More than 5 % of HTTP requests answered "
-    "5xx\", "
-    "\"metric\": \"orderly_http_requests_total\", \"labels\": {\"code\": \"5*\"}, "
-    "\"denominator\": {\"metric\": \"orderly_http_requests_total\"}, \"statistic\": \"Sum\", "
-    "\"periodSeconds\": 60, \"threshold\": 0.05, \"comparisonOperator\": \"GreaterThanThreshold\", "
-    "\"treatMissingData\": \"notBreaching\"},"
-    " {\"name\": \"http-p99-latency\", \"description\": \"p99 HTTP latency above 1 s (long-poll "
-    "receives, "
-    "which wait by design, excluded)\", \"metric\": \"orderly_http_request_duration_seconds\", "
-    "\"labels\": {\"route\": \"!/api/queues/{name}/receive\"}, \"statistic\": \"p99\", "
-    "\"periodSeconds\": 60, \"threshold\": 1, \"comparisonOperator\": \"GreaterThanThreshold\", "
-    "\"treatMissingData\": \"notBreaching\"},"
-    " {\"name\": \"low-stock\", \"description\": \"A product has fewer than 10 units in stock\", "
-    "\"metric\": \"orderly_inventory_stock\", \"statistic\": \"Minimum\", \"periodSeconds\": 60, "
-    "\"threshold\": 10, \"comparisonOperator\": \"LessThanThreshold\", \"treatMissingData\": "
-    "\"notBreaching\"}]";
-
-#define COUNT(t) (sizeof t / sizeof t[0])
 
 const conf_key *config_keys(size_t *n)
 {
@@ -559,8 +528,6 @@ static int parse_alarms(config *cfg, const json_t *arr, char *err, size_t errlen
     int rc = check_array(arr, "alarms", LIMIT_ALARMS_MAX, err, errlen);
     if (rc) return rc;
     size_t n = json_array_size(arr);
-    free(cfg->alarms);
-    cfg->nalarms = 0;
     if (!(cfg->alarms = alloc_array(n, sizeof *cfg->alarms))) return ORD_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         alarm_row row;
@@ -576,20 +543,7 @@ static int parse_alarms(config *cfg, const json_t *arr, char *err, size_t errlen
         cfg->alarms[i] = row.d;
         cfg->nalarms = i + 1;
     }
-    cfg->alarms_declared = 1;
     return 0;
-}
-
-static int load_default_alarms(config *cfg, char *err, size_t errlen)
-{
-    json_error_t jerr;
-    json_t *arr = json_loads(default_alarms, 0, &jerr);
-    CHECK(arr != NULL);
-    int rc = parse_alarms(cfg, arr, err, errlen);
-    CHECK(rc == 0 || rc == ORD_ENOMEM);
-    cfg->alarms_declared = 0;
-    json_decref(arr);
-    return rc;
 }
 
 /* ---- The file ---------------------------------------------------------- */
@@ -625,36 +579,188 @@ out:
     return rc;
 }
 
-static int load_file(config *cfg, const char *file, char *err, size_t errlen)
+/* Reads and parses the file into *root (a JSON object). */
+static int load_file(const char *file, json_t **root, char *err, size_t errlen)
 {
     char *buf = NULL;
     size_t len = 0;
-    json_t *root = NULL;
     json_error_t jerr;
+    *root = NULL;
     int rc = read_file(file, &buf, &len, err, errlen);
-    if (rc) goto out;
-    if (!(root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr))) {
-        rc = conf_errf(err, errlen, "%s: line %d, column %d, position %d: %s", file, jerr.line,
-                       jerr.column, jerr.position, jerr.text);
-        goto out;
-    }
-    if (!json_is_object(root)) {
+    if (rc) return rc;
+    if (!(*root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr))) {
+        rc = conf_errf(err, errlen, "%s: line %d, column %d, position %d: %s", file, jerr.line, jerr.column,
+                       jerr.position, jerr.text);
+    } else if (!json_is_object(*root)) {
         rc = conf_errf(err, errlen, "%s: the top level must be a JSON object", file);
-        goto out;
+        json_decref(*root);
+        *root = NULL;
     }
-    snprintf(cfg->file, sizeof cfg->file, "%s", file);
-    static const char *const skip[] = {"queues", "rules", "functions", "alarms", NULL};
-    if ((rc = conf_table_apply(top_keys, COUNT(top_keys), root, "", 0, skip, cfg, err, errlen)))
-        goto out;
-    const json_t *v;
-    if ((v = json_object_get(root, "queues")) && (rc = parse_queues(cfg, v, err, errlen))) goto out;
-    if ((v = json_object_get(root, "rules")) && (rc = parse_rules(cfg, v, err, errlen))) goto out;
-    if ((v = json_object_get(root, "functions")) && (rc = parse_functions(cfg, v, err, errlen)))
-        goto out;
-    if ((v = json_object_get(root, "alarms")) && (rc = parse_alarms(cfg, v, err, errlen))) goto out;
-out:
-    json_decref(root);
     free(buf);
+    return rc;
+}
+
+/* ---- The topology: built-in, excluded, merged ------------------------------ */
+
+extern const char config_builtin_topology[]; /* config/topology.json (generated) */
+
+/* Parses the lists of root (queues, rules, functions, alarms) into cfg's
+ * arrays, which must be empty. */
+static int parse_lists(config *cfg, const json_t *root, char *err, size_t errlen)
+{
+    const json_t *v;
+    int rc = 0;
+    if ((v = json_object_get(root, "queues")) && (rc = parse_queues(cfg, v, err, errlen))) return rc;
+    if ((v = json_object_get(root, "rules")) && (rc = parse_rules(cfg, v, err, errlen))) return rc;
+    if ((v = json_object_get(root, "functions")) && (rc = parse_functions(cfg, v, err, errlen))) return rc;
+    if ((v = json_object_get(root, "alarms")) && (rc = parse_alarms(cfg, v, err, errlen))) return rc;
+    return 0;
+}
+
+static void drop_rule(void *e)
+{
+    json_decref(((config_rule *)e)->event_pattern);
+}
+
+/* One kind of entry: where its array, count and name are in a config. */
+typedef struct list_kind {
+    const char *key;      /* "queues" */
+    const char *one;      /* "queue", for messages */
+    size_t arr_off, n_off, size, name_off, max;
+    void (*drop)(void *);
+} list_kind;
+
+#define KIND(key, one, arr, n, T, max, drop) \
+    {key, one, offsetof(config, arr), offsetof(config, n), sizeof(T), offsetof(T, name), max, drop}
+static const list_kind kinds[] = {
+    KIND("queues", "queue", queues, nqueues, config_queue, LIMIT_QUEUES_MAX, NULL),
+    KIND("rules", "rule", rules, nrules, config_rule, LIMIT_RULES_MAX, drop_rule),
+    KIND("functions", "function", functions, nfunctions, config_function, LIMIT_FUNCTIONS_MAX, NULL),
+    KIND("alarms", "alarm", alarms, nalarms, alarm_def, LIMIT_ALARMS_MAX, NULL),
+};
+#undef KIND
+
+static char **arr_of(config *c, const list_kind *k)
+{
+    return (char **)((char *)c + k->arr_off);
+}
+
+static size_t *n_of(config *c, const list_kind *k)
+{
+    return (size_t *)((char *)c + k->n_off);
+}
+
+static const char *name_at(config *c, const list_kind *k, size_t i)
+{
+    return *arr_of(c, k) + i * k->size + k->name_off;
+}
+
+/* The built-in topology into cfg, every entry marked built-in. */
+static int load_builtin(config *cfg, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(config_builtin_topology, JSON_REJECT_DUPLICATES, &jerr);
+    CHECK(root != NULL); /* the build embeds a file the tests load */
+    int rc = parse_lists(cfg, root, err, errlen);
+    json_decref(root);
+    CHECK(rc == 0 || rc == ORD_ENOMEM);
+    for (size_t i = 0; i < cfg->nqueues; i++) cfg->queues[i].builtin = 1;
+    for (size_t i = 0; i < cfg->nrules; i++) cfg->rules[i].builtin = 1;
+    for (size_t i = 0; i < cfg->nfunctions; i++) cfg->functions[i].builtin = 1;
+    return rc;
+}
+
+/* "exclude": {"queues": [names], "rules": [...], "functions": [...],
+ * "alarms": [...]}: drops those built-in entries (before the file's lists
+ * are merged, so every entry of cfg is built-in here). */
+static int apply_exclude(config *cfg, const json_t *ex, char *err, size_t errlen)
+{
+    if (!ex) return 0;
+    if (!json_is_object(ex))
+        return conf_errf(err, errlen, "\"exclude\" must be an object of kind (queues, rules, functions, alarms) "
+                                      "to names of built-in entries");
+    const char *key;
+    json_t *names;
+    json_object_foreach((json_t *)ex, key, names)
+    {
+        const list_kind *k = NULL;
+        for (size_t i = 0; i < COUNT(kinds); i++)
+            if (!strcmp(kinds[i].key, key)) k = &kinds[i];
+        if (!k) return conf_errf(err, errlen, "unknown key \"exclude.%s\"", key);
+        if (!json_is_array(names))
+            return conf_errf(err, errlen, "\"exclude.%s\" must be an array of names", key);
+        size_t j;
+        json_t *v;
+        json_array_foreach(names, j, v)
+        {
+            const char *name = json_string_value(v);
+            size_t n = *n_of(cfg, k), at = n;
+            for (size_t i = 0; name && i < n; i++)
+                if (!strcmp(name_at(cfg, k, i), name)) at = i;
+            if (at == n)
+                return conf_errf(err, errlen, "\"exclude.%s[%zu]\": no built-in %s named \"%s\"", key, j, k->one,
+                                 name ? name : "(not a string)");
+            char *base = *arr_of(cfg, k);
+            if (k->drop) k->drop(base + at * k->size);
+            memmove(base + at * k->size, base + (at + 1) * k->size, (n - at - 1) * k->size);
+            *n_of(cfg, k) = n - 1;
+        }
+    }
+    return 0;
+}
+
+/* The file's entries first, in its order (so messages about them keep the
+ * file's indexes), then the built-ins that no file entry names: a file
+ * entry replaces the built-in of its name. */
+static int merge_lists(config *cfg, config *file, char *err, size_t errlen)
+{
+    for (size_t ki = 0; ki < COUNT(kinds); ki++) {
+        const list_kind *k = &kinds[ki];
+        size_t nb = *n_of(cfg, k), nf = *n_of(file, k), n = nf;
+        char *out = calloc(nb + nf ? nb + nf : 1, k->size), *b = *arr_of(cfg, k);
+        if (!out) return ORD_ENOMEM;
+        if (nf) memcpy(out, *arr_of(file, k), nf * k->size);
+        for (size_t i = 0; i < nb; i++) {
+            int replaced = 0;
+            for (size_t j = 0; j < nf && !replaced; j++) replaced = !strcmp(name_at(file, k, j), name_at(cfg, k, i));
+            if (replaced) {
+                if (k->drop) k->drop(b + i * k->size);
+            } else {
+                memcpy(out + n++ * k->size, b + i * k->size, k->size);
+            }
+        }
+        free(b);
+        free(*arr_of(file, k));
+        *arr_of(file, k) = NULL;
+        *n_of(file, k) = 0;
+        *arr_of(cfg, k) = out;
+        *n_of(cfg, k) = n;
+        if (n > k->max)
+            return conf_errf(err, errlen, "\"%s\": %zu entries with the built-in topology; at most %zu are allowed "
+                                          "(exclude built-ins, or set \"builtinTopology\": false)",
+                             k->key, n, k->max);
+    }
+    return 0;
+}
+
+/* defaults < (built-in topology, exclude) < the file; lists merged by name. */
+static int load_topology(config *cfg, const json_t *root, char *err, size_t errlen)
+{
+    int rc;
+    if (cfg->builtin_topology && (rc = load_builtin(cfg, err, errlen))) return rc;
+    if (!root) return 0;
+    const json_t *ex = json_object_get(root, "exclude");
+    if (ex && !cfg->builtin_topology)
+        return conf_errf(err, errlen, "\"exclude\" needs the built-in topology (\"builtinTopology\" is false)");
+    if ((rc = apply_exclude(cfg, ex, err, errlen))) return rc;
+    config file = {0};
+    rc = parse_lists(&file, root, err, errlen);
+    if (!rc) rc = merge_lists(cfg, &file, err, errlen);
+    for (size_t i = 0; i < file.nrules; i++) json_decref(file.rules[i].event_pattern);
+    free(file.queues);
+    free(file.rules);
+    free(file.functions);
+    free(file.alarms);
     return rc;
 }
 
@@ -682,6 +788,17 @@ static int resolve_queue(const config *cfg, char *ref, size_t size, const char *
     return 0;
 }
 
+/* How messages name entry i of a list: "queues[2]" for the file's, by
+ * name for a built-in one: "queues[orders (built-in)]". */
+static const char *entry_path(char *buf, size_t len, const char *key, size_t i, bool builtin, const char *name)
+{
+    if (builtin)
+        snprintf(buf, len, "%s[%s (built-in)]", key, name);
+    else
+        snprintf(buf, len, "%s[%zu]", key, i);
+    return buf;
+}
+
 static int check_queues(config *cfg, char *err, size_t errlen)
 {
     size_t elen = strlen(cfg->env);
@@ -703,8 +820,9 @@ static int check_queues(config *cfg, char *err, size_t errlen)
     for (size_t i = 0; i < cfg->nqueues; i++) {
         config_queue *q = &cfg->queues[i];
         if (!q->attrs.max_receive) continue;
-        char path[CONF_PATH_MAX];
-        snprintf(path, sizeof path, "queues[%zu].attributes.RedrivePolicy.deadLetterTargetArn", i);
+        char path[CONF_PATH_MAX], at[CONF_PATH_MAX / 2];
+        snprintf(path, sizeof path, "%s.attributes.RedrivePolicy.deadLetterTargetArn",
+                 entry_path(at, sizeof at, "queues", i, q->builtin, q->name));
         if ((rc = resolve_queue(cfg, q->attrs.dlq, sizeof q->attrs.dlq, path, err, errlen)))
             return rc;
         if (strcmp(q->attrs.dlq, q->name) == 0)
@@ -724,8 +842,9 @@ static int check_rules(config *cfg, char *err, size_t errlen)
                 return conf_errf(err, errlen, "\"rules[%zu].name\": duplicate rule name \"%s\" "
                                  "(also rules[%zu])", i, r->name, j);
         for (int t = 0; t < r->ntargets; t++) {
-            char path[CONF_PATH_MAX];
-            snprintf(path, sizeof path, "rules[%zu].targets[%d].queue", i, t);
+            char path[CONF_PATH_MAX], at[CONF_PATH_MAX / 2];
+            snprintf(path, sizeof path, "%s.targets[%d].queue", entry_path(at, sizeof at, "rules", i, r->builtin, r->name),
+                     t);
             if ((rc = resolve_queue(cfg, r->targets[t], sizeof r->targets[t], path, err, errlen)))
                 return rc;
             for (int u = 0; u < t; u++)
@@ -747,8 +866,19 @@ static int check_functions(config *cfg, char *err, size_t errlen)
             if (strcmp(cfg->functions[j].name, f->name) == 0)
                 return conf_errf(err, errlen, "\"functions[%zu].name\": duplicate function name "
                                  "\"%s\" (also functions[%zu])", i, f->name, j);
-        snprintf(path, sizeof path, "functions[%zu].queue", i);
+        char at[CONF_PATH_MAX / 2];
+        entry_path(at, sizeof at, "functions", i, f->builtin, f->name);
+        snprintf(path, sizeof path, "%s.queue", at);
         if ((rc = resolve_queue(cfg, f->queue, sizeof f->queue, path, err, errlen))) return rc;
+        /* Lambda refuses an event source mapping whose queue's visibility
+         * timeout is below the function timeout: records would be visible
+         * (and their commits fenced) before a batch can finish */
+        const config_queue *q = config_queue_find(cfg, f->queue);
+        if (q->attrs.visibility_s < f->timeout_s)
+            return conf_errf(err, errlen,
+                             "\"%s.timeoutSeconds\": %d s is more than the VisibilityTimeout (%d s) of its queue "
+                             "\"%s\"; a batch could not commit before its messages are visible again",
+                             at, f->timeout_s, q->attrs.visibility_s, q->name);
     }
     return 0;
 }
@@ -758,10 +888,18 @@ static int check_functions(config *cfg, char *err, size_t errlen)
 static int load(config *cfg, const char *file, const config_setting *settings, size_t n,
                 char *err, size_t errlen)
 {
-    int rc;
+    int rc = 0;
+    json_t *root = NULL;
+    static const char *const lists[] = {"queues", "rules", "functions", "alarms", "exclude", NULL};
     conf_table_defaults(top_keys, COUNT(top_keys), cfg);
-    if (file && (rc = load_file(cfg, file, err, errlen))) return rc;
-    if (!cfg->alarms_declared && (rc = load_default_alarms(cfg, err, errlen))) return rc;
+    if (file) {
+        if ((rc = load_file(file, &root, err, errlen))) return rc;
+        snprintf(cfg->file, sizeof cfg->file, "%s", file);
+        rc = conf_table_apply(top_keys, COUNT(top_keys), root, "", 0, lists, cfg, err, errlen);
+    }
+    if (!rc) rc = load_topology(cfg, root, err, errlen);
+    json_decref(root);
+    if (rc) return rc;
 
     for (size_t i = 0; i < COUNT(top_keys); i++) {
         const conf_key *k = &top_keys[i];
@@ -879,6 +1017,8 @@ json_t *config_to_json(const config *cfg)
         json_object_set_new(root, "functions", fns = json_array()) ||
         json_object_set_new(root, "alarms", alarm_arr = json_array()))
         goto fail;
+    /* the lists below are the whole effective topology: the output stands alone */
+    if (json_object_set_new(root, "builtinTopology", json_false())) goto fail;
     for (size_t i = 0; i < cfg->nalarms; i++)
         if (json_array_append_new(alarm_arr, alarm_def_json(&cfg->alarms[i]))) goto fail;
     for (size_t i = 0; i < cfg->nqueues; i++) {
@@ -923,25 +1063,26 @@ void config_print_keys(FILE *out)
     const conf_key *attrs = queue_attrs_keys(&na);
     fprintf(out, "configuration keys (precedence: default < config file < environment < flag):\n");
     conf_table_print(top_keys, COUNT(top_keys), "", out);
-    fprintf(out, "\nqueues[] (up to %d; resource name \"<env>-<name>\"):\n", LIMIT_QUEUES_MAX);
+    fprintf(out,
+            "\nThe lists below extend the built-in topology (config/topology.json) unless\n"
+            "\"builtinTopology\" is false: an entry replaces the built-in of its name or adds one.\n"
+            "  exclude  (object {\"queues\"|\"rules\"|\"functions\"|\"alarms\": [names]})\n"
+            "      built-in entries to leave out\n");
+    fprintf(out, "\nqueues[] (up to %d in all; resource name \"<env>-<name>\"):\n", LIMIT_QUEUES_MAX);
     conf_table_print(queue_keys, COUNT(queue_keys), "queues[].", out);
     conf_table_print(attrs, na, "queues[].attributes.", out);
     fprintf(out, "      (attribute values may also be decimal strings; RedrivePolicy may be a "
                  "JSON string, \"\" removes it)\n");
-    fprintf(out, "\nrules[] (up to %d):\n", LIMIT_RULES_MAX);
+    fprintf(out, "\nrules[] (up to %d in all):\n", LIMIT_RULES_MAX);
     conf_table_print(rule_keys, COUNT(rule_keys), "rules[].", out);
     fprintf(out, "  rules[].eventPattern  (object, required)\n"
                  "      EventBridge event pattern the rule matches\n");
     fprintf(out, "  rules[].targets  (array of 1..%d {\"queue\": NAME}, required)\n"
                  "      queues of queues[] that receive matching events\n",
             LIMIT_RULE_TARGETS_MAX);
-    fprintf(out, "\nfunctions[] (up to %d):\n", LIMIT_FUNCTIONS_MAX);
+    fprintf(out, "\nfunctions[] (up to %d in all):\n", LIMIT_FUNCTIONS_MAX);
     conf_table_print(function_keys, COUNT(function_keys), "functions[].", out);
-    fprintf(
-        out,
-        "\nalarms[] (up to %d; without an \"alarms\" key the built-in defaults, \"alarms\": [] for "
-        "none):\n",
-        LIMIT_ALARMS_MAX);
+    fprintf(out, "\nalarms[] (up to %d in all):\n", LIMIT_ALARMS_MAX);
     conf_table_print(alarm_keys, COUNT(alarm_keys), "alarms[].", out);
     fprintf(out,
             "  alarms[].threshold  (number, |x| <= %g, required)\n"

@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <jansson.h>
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "conf/queue_attrs.h"
 #include "conf/table.h"
 #include "obs/alarms.h"
@@ -45,6 +45,7 @@
 typedef struct config_queue {
     char name[LIMIT_QUEUE_NAME_MAX + 1]; /* without the env prefix: "orders" */
     queue_attrs attrs;                   /* attrs.dlq is a name of this config, unprefixed */
+    bool builtin;                        /* from the built-in topology, not the file */
 } config_queue;
 
 typedef struct config_rule {
@@ -54,6 +55,7 @@ typedef struct config_rule {
     char targets[LIMIT_RULE_TARGETS_MAX][LIMIT_QUEUE_NAME_MAX + 1]; /* queue names */
     int ntargets;                                     /* 1..LIMIT_RULE_TARGETS_MAX */
     bool enabled;
+    bool builtin;                                     /* from the built-in topology */
 } config_rule;
 
 typedef struct config_function {
@@ -66,7 +68,9 @@ typedef struct config_function {
     int backoff_base_ms;                      /* retry n waits min(base*2^(n-1), max) */
     int backoff_max_ms;
     int idempotency_ttl_s;                    /* processed event ids are kept this long */
+    int timeout_s;                            /* receive to commit; the queue's VisibilityTimeout >= it */
     bool enabled;
+    bool builtin;                             /* from the built-in topology */
 } config_function;
 
 typedef struct config {
@@ -96,9 +100,9 @@ typedef struct config {
     size_t nrules;
     config_function *functions;
     size_t nfunctions;
-    alarm_def *alarms; /* the file's "alarms", or the built-in defaults when it has none */
+    alarm_def *alarms; /* the built-in alarms merged with the file's */
     size_t nalarms;
-    int alarms_declared; /* the file has an "alarms" key */
+    bool builtin_topology; /* "builtinTopology": start from config/topology.json (default) */
     int alarm_sample_s;
     char file[LIMIT_DB_URL_MAX + 1]; /* the config file read, "" when none */
 } config;

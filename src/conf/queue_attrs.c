@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include "conf/queue_attrs.h"
+#include "lib/count.h"
 #include "lib/check.h"
 #include "lib/err.h"
 
@@ -44,7 +45,7 @@ static const conf_key attr_keys[] = {
                  .help = "receives after which a message moves to the dead-letter queue; "
                          "required in a RedrivePolicy"),
 };
-#define NKEYS (sizeof attr_keys / sizeof attr_keys[0])
+#define NKEYS COUNT(attr_keys)
 #define NSCALARS 5 /* the keys before RedrivePolicy.* */
 
 const conf_key *queue_attrs_keys(size_t *n)

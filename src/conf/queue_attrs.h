@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "conf/table.h"
 
 typedef struct queue_attrs {

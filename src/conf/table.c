@@ -6,14 +6,15 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include "conf/limits.h"
+#include "lib/count.h"
+#include "lib/limits.h"
 #include "conf/table.h"
 #include "lib/check.h"
 #include "lib/err.h"
 #include "obs/log.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
-#define LEVELS ((int)(sizeof level_names / sizeof level_names[0]))
+#define LEVELS ((int)COUNT(level_names))
 
 const char *conf_level_name(int level)
 {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sodium.h>
 #include "fn/fn.h"
+#include "lib/count.h"
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -21,7 +22,6 @@
 #include "obs/metrics.h"
 
 #define SWEEP_INTERVAL_MS 60000
-#define SWEEP_CHUNK 1000
 #define POLL_WAIT_MS (LIMIT_WAIT_SECONDS_MAX * 1000)
 #define RECEIVE_RETRY_MS 1000 /* after a failed receive (store error) */
 
@@ -47,7 +47,6 @@ typedef struct mapping {
 
 struct fn_sys {
     queue_sys *qs;
-    bus *b;
     handler handlers[LIMIT_FUNCTIONS_MAX];
     int nhandlers;
     mapping *maps[LIMIT_FUNCTIONS_MAX];
@@ -77,18 +76,17 @@ void fn_sys_set_metrics(fn_sys *fs, metrics *mx)
     const char *const labels[] = {"function", NULL};
     fs->mf_duration = metrics_histogram(mx, "orderly_function_duration_seconds",
                                         "Time a function took for one batch: handlers and commit.", labels,
-                                        duration_bounds, (int)(sizeof duration_bounds / sizeof duration_bounds[0]));
+                                        duration_bounds, (int)COUNT(duration_bounds));
     fs->mf_batch = metrics_histogram(mx, "orderly_function_batch_size", "Records per function invocation (batch).",
-                                     labels, batch_bounds, (int)(sizeof batch_bounds / sizeof batch_bounds[0]));
+                                     labels, batch_bounds, (int)COUNT(batch_bounds));
     for (int i = 0; i < fs->nmaps; i++) mapping_metrics(fs, fs->maps[i]);
 }
 
-int fn_sys_open(queue_sys *qs, bus *b, fn_sys **out)
+int fn_sys_open(queue_sys *qs, fn_sys **out)
 {
     fn_sys *fs = calloc(1, sizeof *fs);
     if (!fs) return ORD_ENOMEM;
     fs->qs = qs;
-    fs->b = b;
     pthread_mutex_init(&fs->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -167,6 +165,14 @@ int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen)
     BOUND(c->backoff_base_ms, 1, LIMIT_FN_BACKOFF_SECONDS_MAX * 1000, "backoff.baseMs");
     BOUND(c->backoff_max_ms, c->backoff_base_ms, LIMIT_FN_BACKOFF_SECONDS_MAX * 1000, "backoff.maxMs");
     BOUND(c->idempotency_ttl_s, 1, LIMIT_FN_IDEMPOTENCY_TTL_MAX, "idempotencyTtlSeconds");
+    BOUND(c->timeout_s, 1, LIMIT_FN_TIMEOUT_S_MAX, "timeoutSeconds");
+    queue_attrs qa;
+    queue_get_attrs(q, &qa);
+    if (qa.visibility_s < c->timeout_s) {
+        snprintf(err, errlen, "function %s: timeoutSeconds %d is more than the VisibilityTimeout (%d) of queue %s",
+                 c->name, c->timeout_s, qa.visibility_s, c->queue);
+        return ORD_EVALIDATION;
+    }
     mapping *m = calloc(1, sizeof *m);
     if (!m) return ORD_ENOMEM;
     m->fs = fs;
@@ -181,6 +187,7 @@ int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen)
     m->ttl_s = c->idempotency_ttl_s;
     m->enabled = c->enabled;
     mapping_metrics(fs, m);
+    if (m->enabled) queue_require_visibility(q, c->timeout_s, m->name);
     fs->maps[fs->nmaps++] = m;
     return 0;
 }
@@ -242,7 +249,7 @@ static int rec_unit(store_conn *tx, void *arg)
         return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
     }
     r->outcome = REC_OK;
-    if (r->res.apply && (rc = r->res.apply(tx, r->res.state))) return rc;
+    if (r->res.apply && (rc = r->res.apply(tx, r->res.state, r->res.error, sizeof r->res.error))) return rc;
     /* the fence: refused once the receipt's visibility has expired */
     return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
 }
@@ -402,34 +409,21 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
-struct sweep {
-    int64_t n;
-};
-
-static int sweep_unit(store_conn *tx, void *arg)
+static int sweep_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
 {
-    struct sweep *w = arg;
     store_stmt *st = store_prep(tx, ST_IDEM_SWEEP);
     store_bind_i64(st, 1, clock_wall_ms());
-    store_bind_i64(st, 2, SWEEP_CHUNK);
+    store_bind_i64(st, 2, limit);
     int rc = store_exec(st);
-    w->n = rc ? 0 : store_changes(tx);
+    *n = rc ? 0 : store_changes(tx);
     return rc;
 }
 
 int fn_sweep_idempotency(fn_sys *fs, int64_t *deleted)
 {
-    store *st = queue_sys_store(fs->qs);
-    *deleted = 0;
-    for (;;) { /* bounded chunks: never one long unit on the writer */
-        struct sweep w = {0};
-        int rc = store_run(st, sweep_unit, &w);
-        if (rc) return rc;
-        *deleted += w.n;
-        if (w.n < SWEEP_CHUNK) break;
-    }
+    int rc = store_sweep(queue_sys_store(fs->qs), sweep_chunk, fs, LIMIT_SWEEP_ROWS, deleted);
     if (*deleted) log_info("fn", "idempotency records expired", "#deleted", *deleted, NULL);
-    return 0;
+    return rc;
 }
 
 static void *sweeper_main(void *arg)
@@ -498,6 +492,11 @@ int fn_count(fn_sys *fs)
 const char *fn_name(fn_sys *fs, int i)
 {
     return i >= 0 && i < fs->nmaps ? fs->maps[i]->name : NULL;
+}
+
+const char *fn_queue(fn_sys *fs, int i)
+{
+    return i >= 0 && i < fs->nmaps ? queue_name(fs->maps[i]->q) : NULL;
 }
 
 int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out)

@@ -23,7 +23,6 @@
 #define ORDERLY_FN_H
 #include <jansson.h>
 #include <stdint.h>
-#include "bus/bus.h"
 #include "obs/metrics.h"
 #include "queue/queue.h"
 
@@ -38,10 +37,13 @@ typedef struct fn_record {
     int attempt;            /* = msg->receive_count */
 } fn_record;
 
-/* Effects: apply runs inside the record's unit (writer thread); return 0 to
- * keep, < 0 to refuse (the record then fails and is retried).  free_state
- * (may be NULL) is called once after the unit completed either way. */
-typedef int (*fn_apply_fn)(store_conn *tx, void *state);
+/* Effects: apply runs inside the record's unit (writer thread), where a
+ * handler reads what it decides from (the database, not the message); return
+ * 0 to keep, < 0 to refuse: the unit rolls back and the record fails and is
+ * retried, with the reason written into error (error_len bytes, may be left
+ * empty).  free_state (may be NULL) is called once after the unit completed
+ * either way. */
+typedef int (*fn_apply_fn)(store_conn *tx, void *state, char *error, size_t error_len);
 typedef struct fn_result {
     fn_apply_fn apply;      /* NULL: nothing to apply (acknowledge only) */
     void *state;
@@ -68,6 +70,7 @@ typedef struct fn_config {
     int backoff_base_ms;
     int backoff_max_ms;
     int idempotency_ttl_s;
+    int timeout_s;           /* receive to commit; the queue's VisibilityTimeout must be >= */
     int enabled;
 } fn_config;
 
@@ -84,7 +87,7 @@ typedef struct fn_stats {
     int pollers_running;    /* poller threads alive now (0 before fn_start and after fn_stop) */
 } fn_stats;
 
-int fn_sys_open(queue_sys *qs, bus *b, fn_sys **out);
+int fn_sys_open(queue_sys *qs, fn_sys **out);
 /* Stops (fn_stop) and frees.  Safe on NULL. */
 void fn_sys_close(fn_sys *fs);
 /* Observes every batch in m: orderly_function_duration_seconds and
@@ -106,6 +109,8 @@ void fn_stop(fn_sys *fs);
 
 int fn_count(fn_sys *fs);
 const char *fn_name(fn_sys *fs, int i);
+/* The name of the queue mapping i consumes, NULL past the end. */
+const char *fn_queue(fn_sys *fs, int i);
 int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out);
 /* Deletes expired idempotency records now (the sweeper calls this). */
 int fn_sweep_idempotency(fn_sys *fs, int64_t *deleted);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/api.h"
+#include "lib/verr.h"
 #include "lib/err.h"
 
 const http_route api_routes[] = {
@@ -108,32 +109,6 @@ int api_submit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)
 
 /* ---- validation ------------------------------------------------------------ */
 
-void api_error(json_t *errors, const char *field, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_array_append_new(errors, json_pack("{s:s,s:s}", "field", field, "message", msg));
-}
-
-void api_reject_unknown(json_t *errors, const json_t *obj, const char *prefix, const char *const *allowed)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        int ok = 0;
-        for (const char *const *a = allowed; *a && !ok; a++) ok = !strcmp(*a, k);
-        if (!ok) {
-            char field[160];
-            snprintf(field, sizeof field, "%s%s", prefix, k);
-            api_error(errors, field, "unknown field");
-        }
-    }
-}
-
 int api_int(json_t *errors, const json_t *obj, const char *key, const char *field, long long lo, long long hi,
             long long def, long long *out)
 {
@@ -141,12 +116,12 @@ int api_int(json_t *errors, const json_t *obj, const char *key, const char *fiel
     *out = def;
     if (!v) return 0;
     if (!json_is_integer(v)) {
-        api_error(errors, field, "must be an integer");
+        verr_add(errors, field, "must be an integer");
         return 1;
     }
     long long x = json_integer_value(v);
     if (x < lo || x > hi) {
-        api_error(errors, field, "must be between %lld and %lld", lo, hi);
+        verr_add(errors, field, "must be between %lld and %lld", lo, hi);
         return 1;
     }
     *out = x;
@@ -155,7 +130,7 @@ int api_int(json_t *errors, const json_t *obj, const char *key, const char *fiel
 
 int api_fail(http_req *r, json_t *errors)
 {
-    if (json_array_size(errors) == 0) {
+    if (verr_count(errors) == 0) {
         json_decref(errors);
         return 0;
     }

@@ -108,11 +108,8 @@ void api_resubmit(http_req *r, store_unit_fn unit, api_wait_fn wait, api_reply_f
 
 /* ---- validation helpers -------------------------------------------------- */
 
-/* Validation errors collect into a JSON array [{"field","message"}]. */
-void api_error(json_t *errors, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Adds an error for every key of obj not in allowed (NULL-terminated). */
-void api_reject_unknown(json_t *errors, const json_t *obj, const char *prefix, const char *const *allowed);
+/* Validation errors collect into a JSON array [{"field","message"}]
+ * (lib/verr.h: verr_add, verr_reject_unknown). */
 /* Reads an optional integer member: absent -> *out = def.  Adds an error for
  * a non-integer or a value outside lo..hi.  Returns 1 when present. */
 int api_int(json_t *errors, const json_t *obj, const char *key, const char *field, long long lo,

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/api.h"
+#include "lib/utf8.h"
+#include "lib/verr.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 
@@ -47,6 +49,7 @@ static void entry_fail(put_entry *e, const char *code, const char *msg)
     e->rc = ORD_EVALIDATION;
     snprintf(e->code, sizeof e->code, "%s", code);
     snprintf(e->msg, sizeof e->msg, "%s", msg);
+    utf8_scrub(e->msg); /* it may echo (a cut of) client text */
 }
 
 /* Nesting of v: a scalar 0, an object or array 1 + its deepest member. */
@@ -119,9 +122,15 @@ static void parse_entry(const json_t *o, put_entry *e)
         e->ev.detail = det;
     }
     e->ev.resources = res;
-    /* an event about an order joins that order's timeline */
-    const char *oid = json_string_value(json_object_get(e->ev.detail, "orderId"));
-    if (oid && *oid && strlen(oid) <= ORDER_ID_MAX) e->ev.subject = oid;
+    /* only the server writes events about orders: what a client puts on the
+     * bus never joins an order's timeline (no subject), and it cannot speak
+     * as the server (as EventBridge keeps aws.* for AWS) */
+    if (bus_source_reserved(e->ev.source)) {
+        snprintf(m, sizeof m, "Source '%.64s' is reserved for events the server emits (%s*)", e->ev.source,
+                 BUS_RESERVED_SOURCE_PREFIX);
+        entry_fail(e, "NotAuthorizedForSourceException", m);
+        return;
+    }
     if (tm) {
         int64_t t;
         if (!json_is_string(tm) || clock_parse_iso(json_string_value(tm), &t)) {
@@ -192,19 +201,27 @@ static void put_reply(http_req *r, void *arg, int rc)
         http_reply_problem(r, rc, NULL, NULL);
         return;
     }
+    /* one result per entry, in request order: a result that cannot be
+     * built fails the whole answer rather than shift the others */
     json_t *entries = json_array();
     int failed = 0;
-    for (int i = 0; i < op->n; i++) {
+    for (int i = 0; entries && i < op->n; i++) {
         put_entry *e = &op->e[i];
-        if (e->rc) {
-            failed++;
-            json_array_append_new(entries, json_pack("{s:s,s:s}", "ErrorCode", e->code, "ErrorMessage", e->msg));
-        } else {
-            json_array_append_new(entries, json_pack("{s:s}", "EventId", e->id));
+        json_t *res = e->rc ? json_pack("{s:s,s:s}", "ErrorCode", e->code, "ErrorMessage", e->msg)
+                            : json_pack("{s:s}", "EventId", e->id);
+        failed += e->rc != 0;
+        if (!res || json_array_append_new(entries, res)) {
+            json_decref(entries);
+            entries = NULL;
         }
     }
     put_free(op);
-    http_reply_json(r, 200, json_pack("{s:i,s:o}", "FailedEntryCount", failed, "Entries", entries));
+    json_t *body = entries ? json_pack("{s:i,s:o}", "FailedEntryCount", failed, "Entries", entries) : NULL;
+    if (!body) {
+        http_reply_problem(r, ORD_ENOMEM, NULL, NULL);
+        return;
+    }
+    http_reply_json(r, 200, body);
 }
 
 int api_events_put(http_req *r)
@@ -213,11 +230,11 @@ int api_events_put(http_req *r)
     if (!body) return 0;
     static const char *const allowed[] = {"Entries", "entries", NULL};
     json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
+    verr_reject_unknown(errors, body, "", allowed);
     const json_t *entries = member(body, "Entries", "entries");
     size_t n = json_array_size(entries);
     if (!json_is_array(entries) || n < 1 || n > LIMIT_PUT_EVENTS_ENTRIES_MAX)
-        api_error(errors, "Entries", "an array of 1-%d entries", LIMIT_PUT_EVENTS_ENTRIES_MAX);
+        verr_add(errors, "Entries", "an array of 1-%d entries", LIMIT_PUT_EVENTS_ENTRIES_MAX);
     if (api_fail(r, errors)) return 0;
     put_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
@@ -235,6 +252,7 @@ typedef struct replay_op {
     http_req *r;
     bus_replay_state st;
     const char *from, *to, *rule;
+    int stopped; /* the node began to drain: the rest of the window was not replayed */
 } replay_op;
 
 static int replay_unit(store_conn *tx, void *arg)
@@ -249,6 +267,11 @@ static int replay_wait(void *arg, int rc)
 {
     replay_op *op = arg;
     if (rc || !bus_replay_advance(&op->st)) return 0;
+    api *a = http_req_app(op->r);
+    if (atomic_load(&a->draining)) { /* SIGTERM: end between pages, so the drain can finish */
+        op->stopped = 1;
+        return 0;
+    }
     api_resubmit(op->r, replay_unit, replay_wait, replay_reply, op);
     return 1;
 }
@@ -258,6 +281,15 @@ static void replay_reply(http_req *r, void *arg, int rc)
     replay_op *op = arg;
     if (rc) {
         http_reply_problem(r, rc, NULL, NULL);
+        return;
+    }
+    if (op->stopped) {
+        char d[160];
+        snprintf(d, sizeof d, "the server is shutting down: %lld events of the window were replayed, the rest "
+                 "were not; replay the window again", (long long)op->st.events);
+        http_reply_problem_ext(r, ORD_ESHUTDOWN, d, NULL,
+                           json_pack("{s:I,s:I}", "replayed", (json_int_t)op->st.events, "routed",
+                                     (json_int_t)op->st.routed));
         return;
     }
     json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I}", "replayName", op->st.name, "from", op->from, "to", op->to,
@@ -280,24 +312,24 @@ int api_events_replay(http_req *r)
     if (!body) return 0;
     static const char *const allowed[] = {"from", "to", "rule", "replayName", NULL};
     json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
+    verr_reject_unknown(errors, body, "", allowed);
     const json_t *jf = json_object_get(body, "from"), *jt = json_object_get(body, "to");
     const json_t *jr = json_object_get(body, "rule"), *jn = json_object_get(body, "replayName");
     int64_t from = 0, to = 0;
     int times = 1;
     if (!json_is_string(jf) || clock_parse_iso(json_string_value(jf), &from)) {
-        api_error(errors, "from", "required, an RFC 3339 time such as 2026-01-02T03:04:05Z");
+        verr_add(errors, "from", "required, an RFC 3339 time such as 2026-01-02T03:04:05Z");
         times = 0;
     }
     if (!json_is_string(jt) || clock_parse_iso(json_string_value(jt), &to)) {
-        api_error(errors, "to", "required, an RFC 3339 time such as 2026-01-02T03:04:05Z");
+        verr_add(errors, "to", "required, an RFC 3339 time such as 2026-01-02T03:04:05Z");
         times = 0;
     }
-    if (times && from >= to) api_error(errors, "to", "must be after from");
+    if (times && from >= to) verr_add(errors, "to", "must be after from");
     if (jr && (!json_is_string(jr) || !json_string_length(jr) || json_string_length(jr) > LIMIT_RULE_NAME_MAX))
-        api_error(errors, "rule", "a rule name, 1-%d characters", LIMIT_RULE_NAME_MAX);
+        verr_add(errors, "rule", "a rule name, 1-%d characters", LIMIT_RULE_NAME_MAX);
     if (jn && (!json_is_string(jn) || !replay_name_valid(json_string_value(jn))))
-        api_error(errors, "replayName", "1-%d characters of [A-Za-z0-9._-]", LIMIT_REPLAY_NAME_MAX);
+        verr_add(errors, "replayName", "1-%d characters of [A-Za-z0-9._-]", LIMIT_REPLAY_NAME_MAX);
     if (api_fail(r, errors)) return 0;
     replay_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;

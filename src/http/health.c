@@ -13,6 +13,9 @@
  *   database   connected | disconnected  (probe committed and read back)
  *   queues     connected | disconnected  (every queue's stats readable)
  *   functions  running | degraded        (enabled functions: pollers alive)
+ *   pipeline   consumed | unconsumed     (every stage of the order flow reaches a
+ *                                         function with pollers running; else orders
+ *                                         stop at that stage: unconsumed names it)
  *   http       serving | draining        (SIGTERM received)
  * database and queue at the top level keep seed 004's shape.
  */
@@ -119,9 +122,14 @@ static void health_reply(http_req *r, void *arg)
     int fn_ok = functions_running(a->fs, fns);
     json_t *db = database_component(a, rc, clock_mono_us() - op->t0_us, &db_ok);
     json_t *qs = queues_component(a, &q_ok);
+    int gaps[ORDERS_STAGES];
+    int pipe_ok = orders_pipeline_gaps(a->o, a->fs, 1, gaps) == 0;
+    json_t *unconsumed = json_array();
+    for (int i = 0; i < ORDERS_STAGES; i++)
+        if (gaps[i]) json_array_append_new(unconsumed, json_string(orders_stages[i]));
     http_stats hs;
     http_server_stats(http_req_server(r), &hs);
-    int healthy = db_ok && q_ok && fn_ok && !draining;
+    int healthy = db_ok && q_ok && fn_ok && pipe_ok && !draining;
     char ts[40];
     json_t *body =
         json_pack("{s:s,s:s,s:s,s:{s:s},s:{s:s},s:{s:o,s:o,s:{s:s,s:o},s:{s:s,s:I,s:I}}}", "status",
@@ -132,7 +140,11 @@ static void health_reply(http_req *r, void *arg)
                   "functions", "status", fn_ok ? "running" : "degraded", "functions", fns, "http",
                   "status", draining ? "draining" : "serving", "inFlight", (json_int_t)hs.in_flight,
                   "requests", (json_int_t)hs.requests);
-    if (!body) {
+    json_t *comps = json_object_get(body, "components");
+    if (!comps || json_object_set_new(comps, "pipeline",
+                                      json_pack("{s:s,s:o}", "status", pipe_ok ? "consumed" : "unconsumed",
+                                                "unconsumed", unconsumed))) {
+        json_decref(body);
         http_reply_problem(r, ORD_ENOMEM, NULL, NULL);
         return;
     }
@@ -154,8 +166,13 @@ int api_health(http_req *r)
     if (!op) return ORD_ENOMEM;
     *op = (health_op){r, clock_mono_us(), 0};
     http_req_suspend(r);
-    /* a probe the store refuses (overloaded, closing) is a finding, not an error reply */
-    if ((op->rc = store_submit(a->st, probe_unit, probe_done, op)))
+    /* a probe the store refuses (overloaded, closing) is a finding, not an
+     * error reply.  op->rc is the writer's once the unit is queued: only a
+     * refused submit (the unit never runs) may set it here */
+    int rc = store_submit(a->st, probe_unit, probe_done, op);
+    if (rc) {
+        op->rc = rc;
         http_req_resume_then(r, health_reply, op);
+    }
     return 0;
 }

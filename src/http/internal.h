@@ -8,7 +8,8 @@
  */
 #ifndef ORDERLY_HTTP_INTERNAL_H
 #define ORDERLY_HTTP_INTERNAL_H
-#include "conf/limits.h"
+#include "lib/arena.h"
+#include "lib/limits.h"
 #include "http/server.h"
 #include <microhttpd.h>
 #include <pthread.h>
@@ -18,32 +19,6 @@
 #define HTTP_ARENA_CHUNK  65536 /* later blocks: at least this, doubling */
 #define HTTP_STATUS_MIN   100
 #define HTTP_STATUS_SLOTS 500 /* 100..599 */
-
-/* ---- Arena (request lifetime) ---------------------------------------- */
-struct http_chunk {
-    struct http_chunk *next;
-    size_t cap;
-    _Alignas(16) char data[];
-};
-
-struct http_arena {
-    char *base;   /* current block */
-    size_t cap;   /* its size */
-    size_t used;  /* bytes handed out from it */
-    size_t total; /* all bytes handed out, bounded by LIMIT_HTTP_ARENA_BYTES_MAX */
-    char *inline_base;
-    struct http_chunk *chunks; /* malloc'd blocks, freed at reset */
-};
-
-void http_arena_init(struct http_arena *a, char *inline_base, size_t inline_cap);
-void *http_arena_alloc(struct http_arena *a, size_t n);
-/* Gives a block of at least min bytes, as large as the current block allows
- * (*got); http_arena_trim then returns the unused tail.  For serialising
- * replies of unknown size without a second pass. */
-void *http_arena_alloc_rest(struct http_arena *a, size_t min, size_t *got);
-void http_arena_trim(struct http_arena *a, void *p, size_t got, size_t used);
-void http_arena_reset(struct http_arena *a);
-char *http_arena_strdup(struct http_arena *a, const char *s, size_t n);
 
 /* ---- Router ----------------------------------------------------------- */
 struct http_route_mx;
@@ -114,7 +89,7 @@ struct http_req {
     struct http_hdr *hdrs, **hdrs_tail;
     json_t *json;
     int64_t t0_us;
-    struct http_arena arena;
+    arena arena;
 };
 
 struct http_slot;

@@ -8,7 +8,7 @@
  * itself (server.c), function durations by the runtime (fn.c).  The
  * collector runs under the registry lock, so two scrapes never interleave.
  */
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "http/api.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -19,16 +19,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATUSES_MAX 16
 
 struct api_metrics {
     api *a;
     int64_t start_us; /* monotonic, at init */
-    metric_series *uptime, *rss;
+    metric_series *uptime, *rss, *unconsumed;
     /* orders */
-    metric_series *created, *finished[ORDERS_FINISH_KINDS], *payments[ORDERS_PAY_OUTCOMES];
+    metric_series *created, *finished[ORDER_TRANSITIONS], *payments[ORDERS_PAY_OUTCOMES];
     metric_series *reserved_ok, *reserved_short, *inventory[ORDERS_INV_OPS][2];
-    metric_series *by_status[STATUSES_MAX];
+    metric_series *by_status[ORDER_STATUSES];
     metric_family *f_stock, *f_reserved, *f_available;
     /* bus */
     metric_series *published;
@@ -71,11 +70,10 @@ static void collect_process(struct api_metrics *x)
     if (f) fclose(f);
 }
 
-static void status_count(void *arg, const char *status, int64_t n)
+static void status_count(void *arg, order_status status, int64_t n)
 {
     struct api_metrics *x = arg;
-    for (int i = 0; orders_statuses[i] && i < STATUSES_MAX; i++)
-        if (!strcmp(orders_statuses[i], status)) metric_set(x->by_status[i], (double)n);
+    metric_set(x->by_status[status], (double)n);
 }
 
 static void sku_stock(void *arg, const char *sku, int64_t stock, int64_t reserved)
@@ -86,14 +84,28 @@ static void sku_stock(void *arg, const char *sku, int64_t stock, int64_t reserve
     metric_set(metric_series1(x->f_available, sku), (double)(stock - reserved));
 }
 
+/* The first transition row whose series is row i's. */
+static int first_row(const struct api_metrics *x, int i)
+{
+    int j = 0;
+    while (x->finished[j] != x->finished[i]) j++;
+    return j;
+}
+
 static void collect_orders(struct api_metrics *x)
 {
     orders *o = x->a->o;
     orders_counters c;
     orders_counters_get(o, &c);
     metric_set(x->created, (double)c.created);
-    for (int i = 0; i < ORDERS_FINISH_KINDS; i++)
-        metric_set(x->finished[i], (double)c.finished[i]);
+    int gaps[ORDERS_STAGES];
+    metric_set(x->unconsumed, (double)orders_pipeline_gaps(o, x->a->fs, 1, gaps));
+    /* finished by {status, reason}: transitions from any status into the same
+     * {status, reason} share one series, so they are summed into its first row */
+    double finished[ORDER_TRANSITIONS] = {0};
+    for (int i = 0; i < ORDER_TRANSITIONS; i++) finished[first_row(x, i)] += (double)c.transitions[i];
+    for (int i = 0; i < ORDER_TRANSITIONS; i++)
+        if (x->finished[i] && first_row(x, i) == i) metric_set(x->finished[i], finished[i]);
     for (int i = 0; i < ORDERS_PAY_OUTCOMES; i++)
         metric_set(x->payments[i], (double)c.payments[i]);
     metric_set(x->reserved_ok, (double)c.reservations_ok);
@@ -102,8 +114,7 @@ static void collect_orders(struct api_metrics *x)
         for (int k = 0; k < 2; k++)
             metric_set(x->inventory[i][k], (double)c.inventory[i][k]);
 
-    for (int i = 0; orders_statuses[i] && i < STATUSES_MAX; i++)
-        metric_set(x->by_status[i], 0);
+    for (int i = 0; i < ORDER_STATUSES; i++) metric_set(x->by_status[i], 0);
     int rc = orders_count_by_status(o, status_count, x);
     if (rc) log_warn("metrics", "orders by status not read", "error", err_name(rc), NULL);
     /* the least available skus: a sku that left the set disappears */
@@ -285,16 +296,23 @@ int api_metrics_init(api *a, metrics *m)
                                    L("rule"));
 
     /* orders */
+    x->unconsumed = metric_series0(metrics_gauge(
+        m, "orderly_pipeline_unconsumed_stages",
+        "Stages of the order flow (OrderCreated, PaymentRequested) that no function with running pollers "
+        "consumes: orders stop there while it is above 0.",
+        NULL));
     x->created =
         metric_series0(metrics_counter(m, "orderly_orders_created_total", "Orders created.", NULL));
     metric_family *f = metrics_counter(
         m, "orderly_orders_finished_total",
         "Orders that entered a terminal status, by status and reason.", L("status", "reason"));
-    for (int i = 0; i < ORDERS_FINISH_KINDS; i++)
-        x->finished[i] = metric_series_get(f, orders_finish_kinds[i]);
+    for (int i = 0; i < ORDER_TRANSITIONS; i++) { /* entries into a terminal status (and FAILED) */
+        const order_transition *t = &order_transitions[i];
+        const char *labels[2] = {order_status_name(t->to), t->reason};
+        x->finished[i] = t->to == ORDER_RESERVED ? NULL : metric_series_get(f, labels);
+    }
     f = metrics_gauge(m, "orderly_orders", "Orders by current status.", L("status"));
-    for (int i = 0; orders_statuses[i] && i < STATUSES_MAX; i++)
-        x->by_status[i] = metric_series1(f, orders_statuses[i]);
+    for (int i = 0; i < ORDER_STATUSES; i++) x->by_status[i] = metric_series1(f, order_status_name((order_status)i));
     f = metrics_counter(m, "orderly_payments_total", "Payment attempts by outcome.", L("outcome"));
     for (int i = 0; i < ORDERS_PAY_OUTCOMES; i++)
         x->payments[i] = metric_series1(f, orders_pay_outcomes[i]);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "http/api.h"
+#include "lib/verr.h"
 #include "lib/err.h"
 
 typedef struct create_op {
@@ -24,12 +25,45 @@ typedef struct create_op {
     int reran;
 } create_op;
 
+/* The response an outcome is answered with; inside the unit, so that an
+ * Idempotency-Key records exactly what the client gets. */
+static int create_response(store_conn *c, const order_create *res, int *status, json_t **body)
+{
+    switch (res->outcome) {
+    case ORDER_CREATED:
+        *status = 202;
+        *body = json_pack("{s:s,s:s,s:s}", "orderId", res->order_id, "eventId", res->event_id, "status", "PENDING");
+        break;
+    case ORDER_SAME:
+        *status = 200;
+        *body = orders_get_conn(c, res->order_id);
+        break;
+    case ORDER_CONFLICT:
+        *status = http_err_status(ORD_ECONFLICT);
+        *body = http_problem_json(ORD_ECONFLICT, "an order with this orderId exists with a different body", NULL);
+        break;
+    default:
+        return ORD_EINTERNAL; /* replies of their own, never recorded */
+    }
+    return *body ? 0 : ORD_ENOMEM;
+}
+
+static int record_response(store_conn *tx, const order_create *res, int *status, char **text)
+{
+    json_t *body = NULL;
+    int rc = create_response(tx, res, status, &body);
+    if (rc) return rc;
+    *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    return *text ? 0 : ORD_ENOMEM;
+}
+
 static int create_unit(store_conn *tx, void *arg)
 {
     create_op *op = arg;
     free(op->res.replay_body); /* a unit can run again after a failed batch */
     op->res.replay_body = NULL;
-    return orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, &op->prep, &op->res);
+    return orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, record_response, &op->prep, &op->res);
 }
 
 static void create_reply(http_req *r, void *arg, int rc);
@@ -48,7 +82,7 @@ static int create_wait(void *arg, int rc)
 
 static void set_location(http_req *r, const char *id)
 {
-    char loc[ORDER_ID_MAX + 16];
+    char loc[LIMIT_ORDER_ID_MAX + 16];
     snprintf(loc, sizeof loc, "/api/orders/%s", id);
     http_reply_header(r, "Location", loc);
 }
@@ -69,23 +103,24 @@ static void create_reply(http_req *r, void *arg, int rc)
     }
     if (res->outcome == ORDER_KEY_MISMATCH) { /* a 422 names its field, as every validation error does */
         json_t *e = json_array();
-        api_error(e, "Idempotency-Key", "this key was used with a different request body");
+        verr_add(e, "Idempotency-Key", "this key was used with a different request body");
         api_fail(r, e);
-        goto out;
-    }
-    if ((rc = orders_create_response(op->a->o, res, &status, &body))) {
-        http_reply_problem(r, rc, NULL, NULL);
         goto out;
     }
     if (res->outcome == ORDER_KEY_REPLAY) {
         http_reply_header(r, "Idempotent-Replayed", "true");
-        const char *id = json_string_value(json_object_get(body, "orderId"));
+        json_t *replay = json_loads(res->replay_body ? res->replay_body : "{}", 0, NULL);
+        const char *id = json_string_value(json_object_get(replay, "orderId"));
+        status = res->replay_status;
         if (status < 300 && id) set_location(r, id);
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        http_reply_raw(r, status, status >= 400 ? "application/problem+json" : "application/json", text ? text : "{}",
-                       text ? strlen(text) : 2);
-        free(text);
+        json_decref(replay);
+        const char *text = res->replay_body ? res->replay_body : "{}";
+        http_reply_raw(r, status, status >= 400 ? "application/problem+json" : "application/json", text,
+                       strlen(text));
+        goto out;
+    }
+    if ((rc = create_response(store_reader(op->a->st), res, &status, &body))) {
+        http_reply_problem(r, rc, NULL, NULL);
         goto out;
     }
     set_location(r, res->order_id);
@@ -109,9 +144,9 @@ int api_orders_create(http_req *r)
     api *a = http_req_app(r);
     size_t len;
     http_req_body(r, &len);
-    if (len > ORDER_BODY_BYTES_MAX) {
+    if (len > LIMIT_ORDER_BODY_BYTES_MAX) {
         char d[64];
-        snprintf(d, sizeof d, "an order body is at most %d bytes", ORDER_BODY_BYTES_MAX);
+        snprintf(d, sizeof d, "an order body is at most %d bytes", LIMIT_ORDER_BODY_BYTES_MAX);
         http_reply_problem(r, ORD_ETOOBIG, d, NULL);
         return 0;
     }
@@ -125,7 +160,7 @@ int api_orders_create(http_req *r)
     const char *key = http_req_header(r, "Idempotency-Key");
     if (key) {
         if (!key_valid(key))
-            api_error(errors, "Idempotency-Key", "1-%d printable ASCII characters", LIMIT_IDEM_KEY_MAX);
+            verr_add(errors, "Idempotency-Key", "1-%d printable ASCII characters", LIMIT_IDEM_KEY_MAX);
         else {
             snprintf(op->key, sizeof op->key, "%s", key);
             op->has_key = 1;
@@ -172,27 +207,28 @@ int api_orders_list(http_req *r)
     if (lim) {
         char *end;
         long v = strtol(lim, &end, 10);
-        if (!*lim || *end || v < 1 || v > ORDER_LIST_LIMIT_MAX) {
+        if (!*lim || *end || v < 1 || v > LIMIT_ORDER_LIST_LIMIT_MAX) {
             char d[64];
-            snprintf(d, sizeof d, "limit must be an integer between 1 and %d", ORDER_LIST_LIMIT_MAX);
+            snprintf(d, sizeof d, "limit must be an integer between 1 and %d", LIMIT_ORDER_LIST_LIMIT_MAX);
             http_reply_problem(r, ORD_EINVAL, d, NULL);
             return 0;
         }
         limit = (int)v;
     }
-    if (status && !orders_status_valid(status)) {
+    order_status st;
+    if (status && order_status_parse(status, &st)) {
         http_reply_problem(r, ORD_EINVAL,
                            "status must be one of PENDING, RESERVED, COMPLETED, REJECTED, PAYMENT_FAILED, EXPIRED, "
                            "CANCELLED, FAILED",
                            NULL);
         return 0;
     }
-    if (customer && (!*customer || strlen(customer) > ORDER_CUSTOMER_MAX)) {
+    if (customer && (!*customer || strlen(customer) > LIMIT_ORDER_CUSTOMER_MAX)) {
         http_reply_problem(r, ORD_EINVAL, "customerId must be 1-64 characters", NULL);
         return 0;
     }
     json_t *out = NULL;
-    int rc = orders_list(a->o, status, customer, limit, cursor, &out);
+    int rc = orders_list(a->o, status ? &st : NULL, customer, limit, cursor, &out);
     if (rc == ORD_EVALIDATION) {
         http_reply_problem(r, ORD_EINVAL, "cursor is not one this API returned", NULL);
         return 0;
@@ -205,13 +241,13 @@ int api_orders_list(http_req *r)
 typedef struct cancel_op {
     api *a;
     const char *id;
-    char status[16];
+    order_status status;
 } cancel_op;
 
 static int cancel_unit(store_conn *tx, void *arg)
 {
     cancel_op *op = arg;
-    return orders_cancel_tx(tx, op->a->o, op->id, op->status, sizeof op->status);
+    return orders_cancel_tx(tx, op->a->o, op->id, &op->status);
 }
 
 static void cancel_reply(http_req *r, void *arg, int rc)
@@ -219,7 +255,7 @@ static void cancel_reply(http_req *r, void *arg, int rc)
     cancel_op *op = arg;
     if (rc == ORD_ECONFLICT) {
         char d[80];
-        snprintf(d, sizeof d, "the order is %s and can no longer be cancelled", op->status);
+        snprintf(d, sizeof d, "the order is %s and can no longer be cancelled", order_status_name(op->status));
         http_reply_problem(r, rc, d, NULL);
         return;
     }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/api.h"
+#include "lib/verr.h"
 #include "lib/err.h"
 
 typedef struct product_op {
@@ -42,7 +43,7 @@ static void product_reply(http_req *r, void *arg, int rc)
     }
     if (rc == ORD_EVALIDATION) { /* PUT of a product that does not exist, without every field */
         json_t *e = json_array();
-        api_error(e, "", "a new product needs name, priceCents and stock");
+        verr_add(e, "", "a new product needs name, priceCents and stock");
         api_fail(r, e);
         return;
     }
@@ -60,7 +61,7 @@ static void product_reply(http_req *r, void *arg, int rc)
         return;
     }
     if (op->created) {
-        char loc[ORDER_SKU_MAX + 20];
+        char loc[LIMIT_ORDER_SKU_MAX + 20];
         snprintf(loc, sizeof loc, "/api/products/%s", op->p.sku);
         http_reply_header(r, "Location", loc);
     }

@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/api.h"
+#include "lib/verr.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/md5.h"
 
 /* ---- reads ------------------------------------------------------------------- */
 
@@ -82,17 +84,17 @@ static int parse_attrs(http_req *r, api *a, const json_t *attrs, attrs_op *op)
     char err[200];
     if (attrs && !json_is_object(attrs)) {
         json_t *e = json_array();
-        api_error(e, "attributes", "must be an object");
+        verr_add(e, "attributes", "must be an object");
         return api_fail(r, e);
     }
     if (attrs && queue_attrs_parse(attrs, &op->at, err, sizeof err)) {
         json_t *e = json_array();
-        api_error(e, "attributes", "%s", err);
+        verr_add(e, "attributes", "%s", err);
         return api_fail(r, e);
     }
     if (queue_attrs_check(a->qs, op->name, &op->at, err, sizeof err)) {
         json_t *e = json_array();
-        api_error(e, "attributes", "%s", err);
+        verr_add(e, "attributes", "%s", err);
         return api_fail(r, e);
     }
     return 0;
@@ -137,12 +139,12 @@ int api_queues_create(http_req *r)
     if (!body) return 0;
     static const char *const allowed[] = {"name", "attributes", NULL};
     json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
+    verr_reject_unknown(errors, body, "", allowed);
     json_t *name = json_object_get(body, "name");
     if (!json_is_string(name))
-        api_error(errors, "name", "required string");
+        verr_add(errors, "name", "required string");
     else if (!queue_name_valid(json_string_value(name), LIMIT_QUEUE_NAME_MAX))
-        api_error(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
+        verr_add(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
     if (api_fail(r, errors)) return 0;
     attrs_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
@@ -192,62 +194,6 @@ int api_queue_attrs_put(http_req *r)
 
 /* ---- send --------------------------------------------------------------------- */
 
-static void md5_hex(const char *s, size_t n, char out[33])
-{
-    /* SQS's MD5OfMessageBody; libsodium has no MD5, so a small one here */
-    uint32_t h[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
-    static const uint32_t k[64] = {
-        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
-        0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
-        0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-        0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
-        0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
-        0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-        0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
-    static const int rot[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-                                5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-                                4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-                                6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
-    uint64_t bits = (uint64_t)n * 8;
-    size_t total = ((n + 8) / 64 + 1) * 64;
-    for (size_t off = 0; off < total; off += 64) {
-        uint8_t blk[64];
-        for (int i = 0; i < 64; i++) {
-            size_t p = off + (size_t)i;
-            blk[i] = p < n ? (uint8_t)s[p] : p == n ? 0x80 : 0;
-        }
-        if (off + 64 == total)
-            for (int i = 0; i < 8; i++) blk[56 + i] = (uint8_t)(bits >> (8 * i));
-        uint32_t w[16];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)blk[4 * i] | (uint32_t)blk[4 * i + 1] << 8 | (uint32_t)blk[4 * i + 2] << 16 |
-                   (uint32_t)blk[4 * i + 3] << 24;
-        uint32_t A = h[0], B = h[1], C = h[2], D = h[3];
-        for (int i = 0; i < 64; i++) {
-            uint32_t F;
-            int g;
-            if (i < 16) F = (B & C) | (~B & D), g = i;
-            else if (i < 32) F = (D & B) | (~D & C), g = (5 * i + 1) % 16;
-            else if (i < 48) F = B ^ C ^ D, g = (3 * i + 5) % 16;
-            else F = C ^ (B | ~D), g = (7 * i) % 16;
-            F += A + k[i] + w[g];
-            A = D;
-            D = C;
-            C = B;
-            B += (F << rot[i]) | (F >> (32 - rot[i]));
-        }
-        h[0] += A, h[1] += B, h[2] += C, h[3] += D;
-    }
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        unsigned v = (h[i / 4] >> (8 * (i % 4))) & 0xff;
-        out[2 * i] = hex[v >> 4];
-        out[2 * i + 1] = hex[v & 15];
-    }
-    out[32] = 0;
-}
-
 typedef struct send_entry {
     const char *id;
     const char *body;
@@ -288,8 +234,8 @@ static json_t *entry_ok(const send_entry *e)
 
 static json_t *entry_failed(const char *id, int rc, const char *msg)
 {
-    return json_pack("{s:s,s:s,s:s,s:b}", "id", id ? id : "", "code", err_slug(rc), "message",
-                     msg ? msg : err_msg(rc), "senderFault", err_http_status(rc) < 500);
+    return json_pack("{s:s,s:s,s:s,s:b}", "id", id ? id : "", "code", http_err_slug(rc), "message",
+                     msg ? msg : err_msg(rc), "senderFault", http_err_status(rc) < 500);
 }
 
 static void send_reply(http_req *r, void *arg, int rc)
@@ -328,15 +274,15 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
     static const char *const single[] = {"body", "delaySeconds", "messageAttributes", NULL};
     static const char *const many[] = {"id", "body", "delaySeconds", "messageAttributes", NULL};
     char f[64];
-    api_reject_unknown(errors, o, prefix, batch ? many : single);
+    verr_reject_unknown(errors, o, prefix, batch ? many : single);
     json_t *b = json_object_get(o, "body");
     snprintf(f, sizeof f, "%sbody", prefix);
     if (!json_is_string(b)) {
-        api_error(errors, f, "required string");
+        verr_add(errors, f, "required string");
     } else {
         e->body = json_string_value(b);
         e->len = json_string_length(b);
-        if (e->len < LIMIT_MESSAGE_BYTES_MIN) api_error(errors, f, "must not be empty");
+        if (e->len < LIMIT_MESSAGE_BYTES_MIN) verr_add(errors, f, "must not be empty");
     }
     long long d;
     snprintf(f, sizeof f, "%sdelaySeconds", prefix);
@@ -346,9 +292,9 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
         snprintf(f, sizeof f, "%smessageAttributes", prefix);
         char *text = json_is_object(ma) ? json_dumps(ma, JSON_COMPACT) : NULL;
         if (!text) {
-            api_error(errors, f, "must be an object");
+            verr_add(errors, f, "must be an object");
         } else if (strlen(text) > LIMIT_MESSAGE_ATTRS_BYTES_MAX) {
-            api_error(errors, f, "at most %d bytes", LIMIT_MESSAGE_ATTRS_BYTES_MAX);
+            verr_add(errors, f, "at most %d bytes", LIMIT_MESSAGE_ATTRS_BYTES_MAX);
         } else {
             e->attrs = http_req_alloc(r, strlen(text) + 1);
             if (e->attrs) memcpy(e->attrs, text, strlen(text) + 1);
@@ -359,7 +305,7 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
         json_t *id = json_object_get(o, "id");
         snprintf(f, sizeof f, "%sid", prefix);
         if (!json_is_string(id) || json_string_length(id) < 1 || json_string_length(id) > 80)
-            api_error(errors, f, "required string of 1-80 characters");
+            verr_add(errors, f, "required string of 1-80 characters");
         else
             e->id = json_string_value(id);
     }
@@ -389,11 +335,11 @@ static json_t *batch_entries(http_req *r, json_t *body, size_t *n)
 {
     static const char *const allowed[] = {"entries", NULL};
     json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
+    verr_reject_unknown(errors, body, "", allowed);
     json_t *entries = json_object_get(body, "entries");
     *n = json_array_size(entries);
     if (!json_is_array(entries) || *n < 1 || *n > LIMIT_BATCH_ENTRIES_MAX)
-        api_error(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
+        verr_add(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
     return api_fail(r, errors) ? NULL : entries;
 }
 
@@ -420,13 +366,13 @@ int api_queue_send_batch(http_req *r)
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
         if (!json_is_object(o)) {
             snprintf(f, sizeof f, "entries[%zu]", i);
-            api_error(errors, f, "must be an object");
+            verr_add(errors, f, "must be an object");
             continue;
         }
         parse_entry(r, errors, o, prefix, &op->e[i], 1);
         snprintf(f, sizeof f, "%sid", prefix);
         for (size_t k = 0; k < i && op->e[i].id; k++)
-            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) api_error(errors, f, "duplicate id");
+            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) verr_add(errors, f, "duplicate id");
     }
     if (api_fail(r, errors)) return 0;
     return api_submit(r, send_unit, send_reply, op);
@@ -523,7 +469,7 @@ int api_queue_receive(http_req *r)
     queue_get_attrs(q, &at);
     long long max = 1, wait = at.wait_s, vis = -1;
     if (body) {
-        api_reject_unknown(errors, body, "", allowed);
+        verr_reject_unknown(errors, body, "", allowed);
         api_int(errors, body, "maxNumberOfMessages", "maxNumberOfMessages", 1, LIMIT_RECEIVE_MAX, 1, &max);
         api_int(errors, body, "waitTimeSeconds", "waitTimeSeconds", 0, LIMIT_WAIT_SECONDS_MAX, at.wait_s, &wait);
         api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, -1, &vis);
@@ -625,10 +571,10 @@ int api_queue_visibility(http_req *r)
     if (!body) return 0;
     static const char *const allowed[] = {"visibilityTimeout", NULL};
     json_t *errors = json_array();
-    api_reject_unknown(errors, body, "", allowed);
+    verr_reject_unknown(errors, body, "", allowed);
     long long vis;
     if (!api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, 0, &vis))
-        api_error(errors, "visibilityTimeout", "required integer");
+        verr_add(errors, "visibilityTimeout", "required integer");
     if (api_fail(r, errors)) return 0;
     del_op *op = del_new(r, q);
     if (!op) return ORD_ENOMEM;
@@ -659,17 +605,17 @@ int api_queue_delete_batch(http_req *r)
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
         if (!json_is_object(o)) {
             snprintf(f, sizeof f, "entries[%zu]", i);
-            api_error(errors, f, "must be an object");
+            verr_add(errors, f, "must be an object");
             continue;
         }
-        api_reject_unknown(errors, o, prefix, eallowed);
+        verr_reject_unknown(errors, o, prefix, eallowed);
         json_t *id = json_object_get(o, "id"), *rh = json_object_get(o, "receiptHandle");
         snprintf(f, sizeof f, "%sid", prefix);
-        if (!json_is_string(id)) api_error(errors, f, "required string");
+        if (!json_is_string(id)) verr_add(errors, f, "required string");
         for (size_t k = 0; k < i && json_is_string(id); k++)
-            if (op->e[k].id && !strcmp(op->e[k].id, json_string_value(id))) api_error(errors, f, "duplicate id");
+            if (op->e[k].id && !strcmp(op->e[k].id, json_string_value(id))) verr_add(errors, f, "duplicate id");
         snprintf(f, sizeof f, "%sreceiptHandle", prefix);
-        if (!json_is_string(rh)) api_error(errors, f, "required string");
+        if (!json_is_string(rh)) verr_add(errors, f, "required string");
         op->e[i].id = json_string_value(id);
         op->e[i].receipt = json_string_value(rh);
     }
@@ -721,12 +667,12 @@ int api_queue_redrive(http_req *r)
     json_t *errors = json_array();
     if (body) {
         static const char *const allowed[] = {"maxMessages", "destination", NULL};
-        api_reject_unknown(errors, body, "", allowed);
+        verr_reject_unknown(errors, body, "", allowed);
         api_int(errors, body, "maxMessages", "maxMessages", 1, LIMIT_REDRIVE_MAX, LIMIT_REDRIVE_MAX, &max);
         json_t *d = json_object_get(body, "destination");
         if (d) {
             op->dest = json_is_string(d) ? queue_find(a->qs, json_string_value(d)) : NULL;
-            if (!op->dest) api_error(errors, "destination", "must name an existing queue");
+            if (!op->dest) verr_add(errors, "destination", "must name an existing queue");
         }
     }
     if (api_fail(r, errors)) return 0;
@@ -746,7 +692,7 @@ int api_queue_purge(http_req *r)
         if (!body) return 0;
         static const char *const none[] = {NULL};
         json_t *errors = json_array();
-        api_reject_unknown(errors, body, "", none);
+        verr_reject_unknown(errors, body, "", none);
         if (api_fail(r, errors)) return 0;
     }
     admin_op *op = http_req_alloc(r, sizeof *op);

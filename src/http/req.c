@@ -10,102 +10,13 @@
 #include "http/internal.h"
 #include "lib/check.h"
 #include "lib/err.h"
+#include "lib/utf8.h"
 #include "obs/log.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #define PROBLEM_TYPE_BASE "https://orderly.dev/problems/"
-
-/* ---- Arena ------------------------------------------------------------ */
-
-void http_arena_init(struct http_arena *a, char *inline_base, size_t inline_cap)
-{
-    a->base = a->inline_base = inline_base;
-    a->cap = inline_cap;
-    a->used = a->total = 0;
-    a->chunks = NULL;
-}
-
-static size_t align16(size_t n)
-{
-    return (n + 15) & ~(size_t)15;
-}
-
-/* Makes a new current block that can hold n bytes. */
-static int arena_grow(struct http_arena *a, size_t n)
-{
-    size_t cap = a->cap * 2 > HTTP_ARENA_CHUNK ? a->cap * 2 : HTTP_ARENA_CHUNK;
-    if (cap < n) cap = n;
-    struct http_chunk *c = malloc(sizeof *c + cap);
-    if (!c) return ORD_ENOMEM;
-    c->next = a->chunks;
-    c->cap = cap;
-    a->chunks = c;
-    a->base = c->data;
-    a->cap = cap;
-    a->used = 0;
-    return 0;
-}
-
-void *http_arena_alloc(struct http_arena *a, size_t n)
-{
-    n = align16(n ? n : 1);
-    if (n > LIMIT_HTTP_ARENA_BYTES_MAX || a->total + n > LIMIT_HTTP_ARENA_BYTES_MAX) return NULL;
-    if (a->cap - a->used < n && arena_grow(a, n)) return NULL;
-    void *p = a->base + a->used;
-    a->used += n;
-    a->total += n;
-    return p;
-}
-
-void *http_arena_alloc_rest(struct http_arena *a, size_t min, size_t *got)
-{
-    min = align16(min ? min : 1);
-    if (a->cap - a->used < min) {
-        if (a->total + min > LIMIT_HTTP_ARENA_BYTES_MAX || arena_grow(a, min)) return NULL;
-    }
-    size_t n = a->cap - a->used;
-    if (a->total + n > LIMIT_HTTP_ARENA_BYTES_MAX) n = min;
-    if (a->total + n > LIMIT_HTTP_ARENA_BYTES_MAX) return NULL;
-    void *p = a->base + a->used;
-    a->used += n;
-    a->total += n;
-    *got = n;
-    return p;
-}
-
-void http_arena_trim(struct http_arena *a, void *p, size_t got, size_t used)
-{
-    used = align16(used);
-    CHECK(used <= got);
-    if ((char *)p + got != a->base + a->used) return; /* not the last block handed out */
-    a->used -= got - used;
-    a->total -= got - used;
-}
-
-void http_arena_reset(struct http_arena *a)
-{
-    struct http_chunk *c = a->chunks;
-    while (c) {
-        struct http_chunk *n = c->next;
-        free(c);
-        c = n;
-    }
-    a->chunks = NULL;
-    a->base = a->inline_base;
-    a->cap = HTTP_ARENA_INLINE;
-    a->used = a->total = 0;
-}
-
-char *http_arena_strdup(struct http_arena *a, const char *s, size_t n)
-{
-    char *p = http_arena_alloc(a, n + 1);
-    if (!p) return NULL;
-    memcpy(p, s, n);
-    p[n] = 0;
-    return p;
-}
 
 /* ---- Accessors -------------------------------------------------------- */
 
@@ -117,7 +28,7 @@ const char *http_req_method(http_req *r)
 const char *http_req_path(http_req *r)
 {
     if (!r->path) {
-        char *p = http_arena_strdup(&r->arena, r->url, strlen(r->url));
+        char *p = arena_strdup(&r->arena, r->url, strlen(r->url));
         if (!p) return r->url;
         http_pct_decode(p, NULL);
         r->path = p;
@@ -143,7 +54,7 @@ const char *http_req_query(http_req *r, const char *name)
         return NULL;
     if (!v) return ""; /* "?flag" */
     if (!memchr(v, '%', vlen)) return v;
-    char *d = http_arena_strdup(&r->arena, v, vlen);
+    char *d = arena_strdup(&r->arena, v, vlen);
     if (!d) return NULL;
     http_pct_decode(d, NULL);
     return d;
@@ -177,7 +88,7 @@ http_server *http_req_server(http_req *r)
 
 void *http_req_alloc(http_req *r, size_t n)
 {
-    return http_arena_alloc(&r->arena, n);
+    return arena_alloc(&r->arena, n);
 }
 
 /* ---- JSON bodies ------------------------------------------------------ */
@@ -267,10 +178,10 @@ json_t *http_req_json(http_req *r)
 void http_reply_header(http_req *r, const char *name, const char *value)
 {
     CHECK(!r->replied);
-    struct http_hdr *h = http_arena_alloc(&r->arena, sizeof *h);
+    struct http_hdr *h = arena_alloc(&r->arena, sizeof *h);
     if (!h) return;
-    h->name = http_arena_strdup(&r->arena, name, strlen(name));
-    h->value = http_arena_strdup(&r->arena, value, strlen(value));
+    h->name = arena_strdup(&r->arena, name, strlen(name));
+    h->value = arena_strdup(&r->arena, value, strlen(value));
     if (!h->name || !h->value) return;
     h->next = NULL;
     *r->hdrs_tail = h;
@@ -306,16 +217,16 @@ static void reply_finish(http_req *r, int status, const char *ctype, const char 
 static size_t dump_json(http_req *r, const json_t *j, char **out)
 {
     size_t got = 0;
-    char *buf = http_arena_alloc_rest(&r->arena, 1024, &got);
+    char *buf = arena_alloc_rest(&r->arena, 1024, &got);
     if (!buf) return 0;
     size_t n = json_dumpb(j, buf, got, JSON_COMPACT);
     if (n == 0) return 0;
     if (n > got) {
-        http_arena_trim(&r->arena, buf, got, 0);
-        buf = http_arena_alloc(&r->arena, n);
+        arena_trim(&r->arena, buf, got, 0);
+        buf = arena_alloc(&r->arena, n);
         if (!buf || json_dumpb(j, buf, n, JSON_COMPACT) != n) return 0;
     } else {
-        http_arena_trim(&r->arena, buf, got, n);
+        arena_trim(&r->arena, buf, got, n);
     }
     *out = buf;
     return n;
@@ -336,7 +247,7 @@ void http_reply_json(http_req *r, int status, json_t *body)
 
 void http_reply_raw(http_req *r, int status, const char *ctype, const char *buf, size_t len)
 {
-    char *copy = len ? http_arena_alloc(&r->arena, len) : NULL;
+    char *copy = len ? arena_alloc(&r->arena, len) : NULL;
     if (len && !copy) {
         http_reply_problem(r, ORD_ENOMEM, "response too large", NULL);
         return;
@@ -350,38 +261,46 @@ void http_reply_static(http_req *r, int status, const char *ctype, const char *b
     reply_finish(r, status, ctype, buf, len);
 }
 
-static json_t *problem_object(http_req *r, int code, const char *detail, json_t *errors,
-                              json_t *ext)
+json_t *http_problem_json(int code, const char *detail, json_t *errors)
 {
     char type[160];
-    int status = err_http_status(code);
+    int status = http_err_status(code);
     if (status < 400) status = 500; /* a problem is never a success */
-    snprintf(type, sizeof type, "%s%s", PROBLEM_TYPE_BASE, err_slug(code));
+    snprintf(type, sizeof type, "%s%s", PROBLEM_TYPE_BASE, http_err_slug(code));
     json_t *p = json_object();
     if (!p) goto out;
     json_object_set_new(p, "type", json_string(type));
     json_object_set_new(p, "title", json_string(err_msg(code)));
     json_object_set_new(p, "status", json_integer(status));
     /* detail comes from the client in places (a Content-Type echo): keep valid UTF-8 */
-    json_t *d = json_string(detail ? detail : err_msg(code));
+    if (!detail) detail = err_msg(code);
+    json_t *d = json_stringn(detail, utf8_valid_prefix(detail, strlen(detail)));
     json_object_set_new(p, "detail", d ? d : json_string(err_msg(code)));
-    if (r->url) {
+    if (errors) json_object_set(p, "errors", errors);
+out:
+    json_decref(errors);
+    return p;
+}
+
+static json_t *problem_object(http_req *r, int code, const char *detail, json_t *errors, json_t *ext)
+{
+    json_t *p = http_problem_json(code, detail, errors);
+    if (p && r->url) {
         json_t *inst = json_stringn(r->url, strlen(r->url));
         if (inst) json_object_set_new(p, "instance", inst);
     }
-    json_object_set_new(p, "requestId", json_string(r->id));
-    if (errors) json_object_set(p, "errors", errors);
-    if (ext) json_object_update_missing(p, ext);
-out:
-    json_decref(errors);
+    if (p) json_object_set_new(p, "requestId", json_string(r->id));
+    if (p && ext) json_object_update_missing(p, ext);
     json_decref(ext);
     return p;
 }
 
 void http_problem_build(http_req *r, int code, const char *detail, json_t *errors, json_t *ext)
 {
-    int status = err_http_status(code);
+    int status = http_err_status(code);
     if (status < 400) status = 500;
+    /* overload and a store that cannot write now: the client should come back */
+    if (code == ORD_EBUSY || code == ORD_EUNAVAILABLE) http_reply_header(r, "Retry-After", "1");
     json_t *p = problem_object(r, code, detail, errors, ext);
     char *buf = NULL;
     size_t n = p ? dump_json(r, p, &buf) : 0;
@@ -399,6 +318,11 @@ void http_problem_build(http_req *r, int code, const char *detail, json_t *error
 void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *errors)
 {
     http_problem_build(r, err_code, detail, errors, NULL);
+}
+
+void http_reply_problem_ext(http_req *r, int err_code, const char *detail, json_t *errors, json_t *ext)
+{
+    http_problem_build(r, err_code, detail, errors, ext);
 }
 
 size_t http_problem_text(http_req *r, int code, const char *detail, char **out)

@@ -156,7 +156,7 @@ int http_router_match(const struct http_router *rt, http_req *r, const char **al
     size_t cap = 64;
     for (int i = 0; i < rt->n; i++)
         cap += strlen(rt->routes[i].method) + 8;
-    char *a = http_arena_alloc(&r->arena, cap);
+    char *a = arena_alloc(&r->arena, cap);
     if (!a) return ORD_EMETHOD;
     size_t len = 0;
     a[0] = 0;

@@ -29,6 +29,7 @@
  * by the watchdog's scan - never per request.
  */
 #include "http/internal.h"
+#include "lib/count.h"
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -118,7 +119,7 @@ static int metrics_setup(http_server *s, metrics *m)
         metrics_histogram(m, "orderly_http_request_duration_seconds",
                           "Time from a request's headers to its completion, by route pattern.",
                           (const char *[]){"route", NULL}, duration_bounds,
-                          (int)(sizeof duration_bounds / sizeof duration_bounds[0]));
+                          (int)COUNT(duration_bounds));
     s->ms_connections = metric_series0(
         metrics_gauge(m, "orderly_http_connections_open", "Open HTTP connections.", NULL));
     s->ms_unmatched_duration = metric_series1(s->mf_duration, "unmatched");
@@ -136,7 +137,7 @@ static int metrics_setup(http_server *s, metrics *m)
 static const char *method_label(const char *m)
 {
     static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    for (size_t i = 0; i < COUNT(known); i++)
         if (strcmp(m, known[i]) == 0) return known[i];
     return "other";
 }
@@ -257,9 +258,9 @@ static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct
                                      const char *url, const char *method)
 {
     http_req *r = &c->req;
-    struct http_arena arena = r->arena;
+    arena saved = r->arena;
     memset(r, 0, sizeof *r);
-    r->arena = arena;
+    r->arena = saved;
     r->srv = s;
     r->conn = c;
     r->mc = mc;
@@ -310,7 +311,7 @@ static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct
         r->content_length = (int64_t)n;
         if (n) {
             r->body_cap = (size_t)n + 1;
-            r->body = http_arena_alloc(&r->arena, r->body_cap);
+            r->body = arena_alloc(&r->arena, r->body_cap);
             if (!r->body) return early_problem(r, ORD_ENOMEM, "no memory for the request body");
         }
     }
@@ -358,7 +359,7 @@ static enum MHD_Result body_append(http_req *r, const char *data, size_t n)
         while (cap < r->body_len + n + 1)
             cap *= 2;
         if (cap > s->body_max + 1) cap = s->body_max + 1;
-        char *b = http_arena_alloc(&r->arena, cap);
+        char *b = arena_alloc(&r->arena, cap);
         if (!b) return MHD_NO;
         if (r->body_len) memcpy(b, r->body, r->body_len);
         r->body = b;
@@ -375,7 +376,7 @@ static enum MHD_Result body_append(http_req *r, const char *data, size_t n)
 static int split_path(http_req *r)
 {
     if (r->url[0] != '/') return ORD_ENOTFOUND;
-    char *p = http_arena_strdup(&r->arena, r->url + 1, strlen(r->url + 1));
+    char *p = arena_strdup(&r->arena, r->url + 1, strlen(r->url + 1));
     if (!p) return ORD_ENOMEM;
     for (;;) {
         if (r->nsegs == LIMIT_HTTP_PATH_SEGMENTS_MAX) return ORD_ENOTFOUND;
@@ -505,7 +506,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     r->json = NULL;
     if (r->resp) MHD_destroy_response(r->resp);
     r->resp = NULL;
-    http_arena_reset(&r->arena);
+    arena_reset(&r->arena);
     r->state = RS_IDLE;
     /* the next request on this keep-alive connection must arrive in time */
     atomic_store_explicit(&r->conn->deadline_ms, now_us / 1000 + (int64_t)s->timeout_s * 1000,
@@ -527,7 +528,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         c->req.state = RS_IDLE;
         c->req.json = NULL;
         c->req.resp = NULL;
-        http_arena_init(&c->req.arena, c->arena_inline, HTTP_ARENA_INLINE);
+        arena_init(&c->req.arena, c->arena_inline, HTTP_ARENA_INLINE, HTTP_ARENA_CHUNK, LIMIT_HTTP_ARENA_BYTES_MAX);
         atomic_init(&c->deadline_ms, clock_mono_ms() + (int64_t)s->timeout_s * 1000);
         struct http_slot *sl = c->slot = slot_get(s);
         pthread_mutex_lock(&sl->mu);
@@ -552,7 +553,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     pthread_mutex_unlock(&sl->mu);
     json_decref(c->req.json);
     if (c->req.resp) MHD_destroy_response(c->req.resp);
-    http_arena_reset(&c->req.arena);
+    arena_reset(&c->req.arena);
     free(c);
     *socket_context = NULL;
     metric_add(s->ms_connections, -1);

@@ -138,9 +138,20 @@ void http_reply_header(http_req *r, const char *name, const char *value);
 void http_reply_json(http_req *r, int status, json_t *body);
 /* Copies buf. ctype NULL = no Content-Type. */
 void http_reply_raw(http_req *r, int status, const char *ctype, const char *buf, size_t len);
-/* problem+json for err_code (status and type slug from err.h); detail NULL =
+/* The HTTP status and the problem+json type slug of an error code (one
+ * table, http/status.c); 0 gives 200, an unknown code 500 internal-error. */
+int http_err_status(int code);
+const char *http_err_slug(int code);
+
+/* The problem+json object of a code {type, title, status, detail, errors?}
+ * without the request's members (errors stolen; NULL when out of memory). */
+json_t *http_problem_json(int code, const char *detail, json_t *errors);
+
+/* problem+json for err_code (status and type slug from http/status.c); detail NULL =
  * the code's message; errors ([{"field","message"}]) is stolen, may be NULL. */
 void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *errors);
+/* The same with extension members ext (stolen, may be NULL) added to the problem. */
+void http_reply_problem_ext(http_req *r, int err_code, const char *detail, json_t *errors, json_t *ext);
 
 /* ---- Suspend / resume ----------------------------------------------- */
 /* From the handler only, before it returns: the request leaves its worker.

@@ -3,12 +3,11 @@
 
 struct err_row {
     int code;
-    int http;
-    const char *name, *slug, *msg;
+    const char *name, *msg;
 };
 
 static const struct err_row err_rows[] = {
-#define X(n, http, slug, msg) {ORD_E##n, http, "ORD_E" #n, slug, msg},
+#define X(n, msg) {ORD_E##n, "ORD_E" #n, msg},
     ORD_ERR_MAP(X)
 #undef X
 };
@@ -29,16 +28,4 @@ const char *err_msg(int code)
 {
     const struct err_row *r = err_find(code);
     return code == 0 ? "ok" : r ? r->msg : "unknown error";
-}
-
-int err_http_status(int code)
-{
-    const struct err_row *r = err_find(code);
-    return code == 0 ? 200 : r ? r->http : 500;
-}
-
-const char *err_slug(int code)
-{
-    const struct err_row *r = err_find(code);
-    return r ? r->slug : "internal-error";
 }

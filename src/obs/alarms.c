@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/count.h"
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -40,7 +41,6 @@ static const char *const cmp_words[] = {"greater than", "greater than or equal t
 static const char *const missing_names[] = {"missing", "notBreaching", "breaching", "ignore"};
 static const char *const state_names[] = {"INSUFFICIENT_DATA", "OK", "ALARM"};
 
-#define COUNT(t) ((int)(sizeof t / sizeof t[0]))
 
 static int find_name(const char *const *names, int n, const char *s)
 {
@@ -51,7 +51,7 @@ static int find_name(const char *const *names, int n, const char *s)
 
 int alarm_stat_parse(const char *s, alarm_stat *stat, double *percentile)
 {
-    int i = find_name(stat_names, COUNT(stat_names), s);
+    int i = find_name(stat_names, (int)COUNT(stat_names), s);
     if (i >= 0) {
         *stat = (alarm_stat)i;
         *percentile = 0;
@@ -79,7 +79,7 @@ const char *alarm_stat_name(alarm_stat stat, double percentile, char *buf, size_
 
 int alarm_cmp_parse(const char *s)
 {
-    return find_name(cmp_names, COUNT(cmp_names), s);
+    return find_name(cmp_names, (int)COUNT(cmp_names), s);
 }
 
 const char *alarm_cmp_name(alarm_cmp c)
@@ -89,7 +89,7 @@ const char *alarm_cmp_name(alarm_cmp c)
 
 int alarm_missing_parse(const char *s)
 {
-    return find_name(missing_names, COUNT(missing_names), s);
+    return find_name(missing_names, (int)COUNT(missing_names), s);
 }
 
 const char *alarm_missing_name(alarm_missing m)

@@ -36,7 +36,7 @@
  */
 #ifndef ORDERLY_ALARMS_H
 #define ORDERLY_ALARMS_H
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "obs/metrics.h"
 #include <jansson.h>
 #include <stdint.h>

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "lib/check.h"
 #include "lib/err.h"
 #include "obs/log.h"

@@ -26,7 +26,7 @@
 #define DEMO_SKUS      5
 #define DEMO_ITEMS_MAX 3
 #define DEMO_QTY_MAX   5
-#define DEMO_TOKEN     "tok_visa"
+#define DEMO_TOKEN     ORDER_TOKEN_DEFAULT
 
 static const char *const demo_skus[DEMO_SKUS] = {"PROD-001", "PROD-002", "PROD-003", "PROD-004",
                                                  "PROD-005"};
@@ -71,11 +71,11 @@ typedef struct demo_op {
 static int demo_unit(store_conn *tx, void *arg)
 {
     demo_op *op = arg;
-    return orders_create_tx(tx, op->o, &op->in, NULL, &op->prep, &op->res);
+    return orders_create_tx(tx, op->o, &op->in, NULL, NULL, &op->prep, &op->res);
 }
 
 /* Creates one order; 0 with its id in id[], or an error (logged). */
-static int demo_order(orders *o, char id[ORDER_ID_MAX + 1])
+static int demo_order(orders *o, char id[LIMIT_ORDER_ID_MAX + 1])
 {
     demo_op op = {.o = o};
     json_t *body = demo_body(), *errors = json_array();
@@ -99,17 +99,17 @@ static int demo_order(orders *o, char id[ORDER_ID_MAX + 1])
                  NULL);
         return ORD_EEXISTS;
     }
-    snprintf(id, ORDER_ID_MAX + 1, "%s", op.res.order_id);
+    snprintf(id, LIMIT_ORDER_ID_MAX + 1, "%s", op.res.order_id);
     return 0;
 }
 
 static void demo_batch(orders_demo *d)
 {
     int n = d->min + (int)randombytes_uniform((uint32_t)(d->max - d->min + 1)), sent = 0;
-    char ids[LIMIT_DEMO_ORDERS_MAX * (ORDER_ID_MAX + 1)] = "", msg[32];
+    char ids[LIMIT_DEMO_ORDERS_MAX * (LIMIT_ORDER_ID_MAX + 1)] = "", msg[32];
     size_t len = 0;
     for (int i = 0; i < n && !atomic_load(&d->stop); i++) {
-        char id[ORDER_ID_MAX + 1];
+        char id[LIMIT_ORDER_ID_MAX + 1];
         if (demo_order(d->o, id)) continue;
         len += (size_t)snprintf(ids + len, sizeof ids - len, "%s%s", sent ? "," : "", id);
         sent++;

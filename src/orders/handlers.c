@@ -1,11 +1,15 @@
-/* handlers.c - the order system's functions and hooks.
+/* handlers.c - the order system's functions and dead-letter hooks.
  *
- * Each handler runs on a poller thread: it reads the envelope, decides what
- * it can without the database (failure injection, the simulated payment
- * provider) and returns an apply closure; the runtime runs that closure in
- * the record's unit with the idempotency record and the fenced delete, so a
- * state change, its inventory effects and the event it emits commit once.
- * The closures re-check the order's status, so a late or repeated message
+ * TRUST.  A message is input from outside the trust boundary (anyone who
+ * may send to a queue can write one), so a handler takes from it only the
+ * id of the event it carries.  In the record's unit (writer thread) it looks
+ * that event up in the event log - the archive the server wrote, where
+ * orderly.* sources come only from the server - and the order the logged
+ * event is about, and decides from those rows: what the message claims
+ * (a payment token, a customer, items) is never read.  A forged message can
+ * at most name a real event again, which the idempotency record of
+ * (function, event id) turns into a duplicate.  Every status change goes
+ * through the state machine (ord_transition), so a late or repeated event
  * (a cancelled order, a redelivered payment) changes nothing.
  */
 #include <stdio.h>
@@ -18,44 +22,19 @@
 #include "obs/log.h"
 #include "orders/internal.h"
 
-typedef struct op {
+struct wake;
+/* A function's decision about the logged event of its record, in the
+ * record's unit.  0, ORD_ENOTFOUND (no such order: nothing to do), or an
+ * error with its reason in error. */
+typedef int (*decide_fn)(store_conn *tx, const struct wake *w, const ord_event *ev, char *error, size_t errlen);
+
+/* What a handler keeps of its record: the wake-up, nothing the message says. */
+typedef struct wake {
     orders *o;
-    char order_id[ORDER_ID_MAX + 1];
     char event_id[128];
-    char type[32];
-    /* order-processor: an OrderPlaced event creates the order when absent */
-    int placed;
-    order_in in;
-    /* payment-processor */
-    int captured;
-    char decline[32];
-    char payment_id[ID_UUID_LEN + 1];
-    /* notification-processor */
-    char recipient[ORDER_CUSTOMER_BYTES_MAX + 1];
-    json_t *detail;
-    /* the event the success path emits, built here off the writer */
-    bus_prepared ev;
-    int has_ev;
-} op;
-
-static void op_free(void *p)
-{
-    op *x = p;
-    json_decref(x->detail);
-    if (x->has_ev) bus_prepared_release(&x->ev);
-    free(x);
-}
-
-/* Builds the success event now (poller thread); steals detail. */
-static int prepare_event(op *x, const char *type, json_t *detail)
-{
-    if (!detail) return ORD_ENOMEM;
-    bus_event ev = {.source = ORDERS_SOURCE, .detail_type = type, .detail = detail, .subject = x->order_id};
-    int rc = bus_prepare(x->o->b, &ev, &x->ev);
-    json_decref(detail);
-    x->has_ev = rc == 0;
-    return rc;
-}
+    int attempt;
+    decide_fn decide;
+} wake;
 
 static const char *str_at(const json_t *o, const char *k)
 {
@@ -63,330 +42,375 @@ static const char *str_at(const json_t *o, const char *k)
     return s ? s : "";
 }
 
-/* Common envelope reading; fills type, detail, order id.  0 or ORD_EHANDLER with res->error. */
-static int read_envelope(const fn_record *rec, fn_result *res, op *x)
+/* In the record's unit: the logged event of the wake-up, decided on. */
+static int wake_apply(store_conn *tx, void *state, char *error, size_t errlen)
+{
+    wake *w = state;
+    ord_event ev;
+    int rc = ord_event_load(tx, w->event_id, &ev);
+    if (rc == ORD_ENOTFOUND) {
+        snprintf(error, errlen, "event %.64s is not in the event log", w->event_id);
+        return ORD_EHANDLER;
+    }
+    if (rc) return rc;
+    rc = w->decide(tx, w, &ev, error, errlen);
+    ord_event_release(&ev);
+    return rc == ORD_ENOTFOUND ? 0 : rc;
+}
+
+/* On the poller: the record must carry an EventBridge envelope; its id is
+ * the wake-up.  The decision runs in apply, inside the record's unit. */
+static int wake_up(const fn_record *rec, fn_result *res, orders *o, decide_fn decide)
 {
     const json_t *env = rec->body;
-    const json_t *detail = json_object_get(env, "detail");
-    if (!json_is_object(env) || !json_is_object(detail) || !json_is_string(json_object_get(env, "detail-type"))) {
+    if (!json_is_object(env) || !json_is_string(json_object_get(env, "detail-type")) ||
+        !json_is_string(json_object_get(env, "id"))) {
         snprintf(res->error, sizeof res->error, "message does not contain a valid EventBridge envelope");
         return ORD_EHANDLER;
     }
-    snprintf(x->type, sizeof x->type, "%s", str_at(env, "detail-type"));
-    snprintf(x->event_id, sizeof x->event_id, "%s", rec->event_id);
-    const char *id = str_at(detail, "orderId");
-    if (!*id || strlen(id) > ORDER_ID_MAX) {
-        snprintf(res->error, sizeof res->error, "%s event without a valid orderId", x->type);
-        return ORD_EHANDLER;
-    }
-    snprintf(x->order_id, sizeof x->order_id, "%s", id);
-    x->detail = json_incref((json_t *)detail);
+    wake *w = calloc(1, sizeof *w);
+    if (!w) return ORD_ENOMEM;
+    w->o = o;
+    snprintf(w->event_id, sizeof w->event_id, "%s", rec->event_id);
+    w->attempt = rec->attempt;
+    w->decide = decide;
+    res->apply = wake_apply;
+    res->state = w;
+    res->free_state = free;
     return 0;
 }
 
-static op *op_new(orders *o)
+/* An event emitted by the server about an order (its subject). */
+static int server_event(const ord_event *ev, const char *type)
 {
-    op *x = calloc(1, sizeof *x);
-    if (x) x->o = o;
-    return x;
+    return !strcmp(ev->source, ORDERS_SOURCE) && ev->subject[0] && (!type || !strcmp(ev->detail_type, type));
 }
 
-static int fail(fn_result *res, op *x, int rc)
+/* The order a logged event is about: its subject, or for an OrderPlaced
+ * event the order it created.  0, ORD_ENOTFOUND or a store error. */
+static int order_of_event(store_conn *tx, const ord_event *ev, ord_order *ord)
 {
-    if (x) op_free(x);
-    res->apply = NULL;
-    res->state = NULL;
-    res->free_state = NULL;
-    return rc;
+    if (ev->subject[0]) return ord_order_load(tx, ev->subject, ord);
+    return ORD_ENOTFOUND;
+}
+
+static int not_handled(const char *function, const ord_event *ev, char *error, size_t errlen)
+{
+    snprintf(error, errlen, "%s does not handle %.64s events from %.64s", function, ev->detail_type, ev->source);
+    return ORD_EHANDLER;
 }
 
 /* ---- order-processor ---------------------------------------------------------- */
 
 static int reject(store_conn *tx, orders *o, const ord_order *ord, const char *reason, const char *sku)
 {
-    int rc = ord_set_status(tx, o, ord->id, "REJECTED", reason, NULL, 0, 0);
-    if (rc) return rc;
     log_info("orders", "order rejected", "orderId", ord->id, "reason", reason, "sku", sku, NULL);
-    json_t *d = json_pack("{s:s,s:s,s:s}", "orderId", ord->id, "customerId", ord->customer_id, "reason", reason);
-    if (sku) json_object_set_new(d, "sku", json_string(sku));
-    return ord_emit(tx, o, "OrderRejected", ord->id, d);
+    return ord_transition(tx, o, ord, ORDER_REJECTED, reason, sku ? json_pack("{s:s}", "sku", sku) : NULL);
 }
 
-static int order_apply(store_conn *tx, void *state)
+/* Seed 000's OrderPlaced detail ({orderId, customerId, items:[{sku,
+ * quantity}], payment?, _postDeployTestForceResult?}, as archived) as an
+ * order_in.  0, or ORD_EHANDLER with the reason. */
+static int placed_order(const json_t *detail, order_in *in, char *error, size_t errlen)
 {
-    op *x = state;
-    orders *o = x->o;
-    ord_order ord;
-    int rc = ord_order_load(tx, x->order_id, &ord);
-    if (rc == ORD_ENOTFOUND && x->placed) {
-        if ((rc = ord_insert(tx, o, &x->in, x->order_id, x->event_id, clock_wall_ms()))) return rc;
-        rc = ord_order_load(tx, x->order_id, &ord);
-    }
-    if (rc == ORD_ENOTFOUND) {
-        log_warn("orders", "event for an unknown order ignored", "orderId", x->order_id, "eventId", x->event_id, NULL);
-        return 0;
-    }
-    if (rc) return rc;
-    if (strcmp(ord_effective_status(&ord), "PENDING")) return 0; /* already decided (or cancelled) */
-    if (ord.units > o->cfg.max_units || ord.total_cents > o->cfg.max_value_cents)
-        return reject(tx, o, &ord, "order_limit", NULL);
-    /* reserve item by item with the conditional UPDATE; if one is refused,
-     * give back what this order took and reject it (all or nothing) */
-    int64_t now = clock_wall_ms();
-    for (int i = 0; i < ord.nitems; i++) {
-        rc = ord.items[i].known ? ord_stock_change(tx, o, ST_PRODUCT_RESERVE, ord.items[i].sku, ord.items[i].qty)
-                                : ORD_ENOTFOUND;
-        if (rc == 0 && (rc = store_count_after_commit(tx, &o->ctr.reservations_ok, 1))) return rc;
-        if (rc == 0) continue;
-        if (rc != ORD_ECONDITION && rc != ORD_ENOTFOUND) return rc;
-        for (int k = 0; k < i; k++) {
-            int r2 = ord_stock_change(tx, o, ST_PRODUCT_RELEASE, ord.items[k].sku, ord.items[k].qty);
-            CHECK(r2 != ORD_ECONDITION); /* it was reserved just above */
-            if (r2) return r2;
-        }
-        ord_product p;
-        int unknown = rc == ORD_ENOTFOUND || ord_product_load(tx, ord.items[i].sku, &p) == ORD_ENOTFOUND;
-        if (!unknown && (rc = store_count_after_commit(tx, &o->ctr.reservations_short, 1))) return rc;
-        return reject(tx, o, &ord, unknown ? "unknown_sku" : "out_of_stock", ord.items[i].sku);
-    }
-    if (log_enabled(LOG_INFO)) /* seed 000's post-deploy check greps the order log for these */
-        for (int i = 0; i < ord.nitems; i++)
-            log_info("orders", "stock reserved", "orderId", ord.id, "sku", ord.items[i].sku, "#reserved",
-                     ord.items[i].qty, NULL);
-    if ((rc = ord_set_status(tx, o, ord.id, "RESERVED", NULL, NULL, now, 0))) return rc;
-    if ((rc = bus_prepared_add_int(&x->ev, "amountCents", ord.total_cents))) return rc;
-    return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);
-}
-
-/* An OrderPlaced event (seed 000: {orderId, customerId, items:[{sku, quantity}],
- * _postDeployTestForceResult?}) becomes an order_in. */
-static int placed_order(op *x, fn_result *res)
-{
-    const char *force = str_at(x->detail, "_postDeployTestForceResult");
-    json_t *payment = json_object_get(x->detail, "payment");
-    json_t *req = json_pack("{s:s,s:O}", "orderId", x->order_id, "items",
-                            json_object_get(x->detail, "items") ? json_object_get(x->detail, "items") : json_null());
-    json_t *cust = json_object_get(x->detail, "customerId");
+    const char *force = str_at(detail, "_postDeployTestForceResult");
+    json_t *payment = json_object_get(detail, "payment");
+    json_t *items = json_object_get(detail, "items");
+    json_t *oid = json_object_get(detail, "orderId");
+    json_t *req = json_pack("{s:O,s:O}", "orderId", oid ? oid : json_null(), "items", items ? items : json_null());
+    json_t *cust = json_object_get(detail, "customerId");
+    if (!req) return ORD_ENOMEM;
     if (cust) json_object_set(req, "customerId", cust);
     if (!strcmp(force, "FAILURE"))
         json_object_set_new(req, "payment", json_pack("{s:s}", "token", "tok_chargeDeclined"));
     else if (payment)
         json_object_set(req, "payment", payment);
     json_t *errors = json_array();
-    int rc = orders_parse(req, &x->in, errors);
+    int rc = errors ? orders_parse(req, in, errors) : ORD_ENOMEM;
     if (rc) {
         json_t *e = json_array_get(errors, 0);
-        snprintf(res->error, sizeof res->error, "Invalid order detail structure: %s: %s", str_at(e, "field"),
-                 str_at(e, "message"));
+        snprintf(error, errlen, "Invalid order detail structure: %s: %s", str_at(e, "field"), str_at(e, "message"));
+        rc = ORD_EHANDLER;
     }
     json_decref(errors);
     json_decref(req);
-    return rc ? ORD_EHANDLER : 0;
+    return rc;
+}
+
+static int fail_injected(orders *o, const char *order_id, const char *const *skus, int n, char *error, size_t errlen)
+{
+    if (!o->fail_sku[0]) return 0;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(skus[i], o->fail_sku)) {
+            snprintf(error, errlen, "Failure injection triggered for sku=%s", o->fail_sku);
+            log_error("orders", "processing_failed", "orderId", order_id, "errorMessage", error, "outcome", "failed",
+                      NULL);
+            return ORD_EHANDLER;
+        }
+    return 0;
+}
+
+/* The order an OrderPlaced event creates (when absent): 0 with ord loaded,
+ * ORD_ENOTFOUND when the order exists but came from another event (nothing
+ * to do), or an error. */
+static int placed(store_conn *tx, orders *o, const ord_event *ev, ord_order *ord, char *error, size_t errlen)
+{
+    order_in in;
+    int rc = placed_order(ev->detail, &in, error, errlen);
+    if (rc) return rc;
+    rc = ord_order_load(tx, in.order_id, ord);
+    if (rc == 0) {
+        if (strcmp(ord->event_id, ev->id)) {
+            log_warn("orders", "OrderPlaced for an existing order ignored", "orderId", in.order_id, "eventId", ev->id,
+                     NULL);
+            return ORD_ENOTFOUND;
+        }
+        return 0;
+    }
+    if (rc != ORD_ENOTFOUND) return rc;
+    const char *skus[LIMIT_ORDER_ITEMS_MAX];
+    for (int i = 0; i < in.nitems; i++) skus[i] = in.items[i].sku;
+    if ((rc = fail_injected(o, in.order_id, skus, in.nitems, error, errlen))) return rc;
+    if ((rc = ord_insert(tx, o, &in, in.order_id, ev->id, clock_wall_ms()))) return rc;
+    /* the event that created the order joins its timeline */
+    store_stmt *st = store_prep(tx, ST_EVENT_SET_SUBJECT);
+    store_bind_str(st, 1, ev->id);
+    store_bind_str(st, 2, in.order_id);
+    if ((rc = store_exec(st))) return rc;
+    return ord_order_load(tx, in.order_id, ord);
+}
+
+static int reserve(store_conn *tx, orders *o, const ord_order *ord, char *error, size_t errlen)
+{
+    const char *skus[LIMIT_ORDER_ITEMS_MAX];
+    for (int i = 0; i < ord->nitems; i++) skus[i] = ord->items[i].sku;
+    int rc = fail_injected(o, ord->id, skus, ord->nitems, error, errlen);
+    if (rc) return rc;
+    if (!ord_can(ord, ORDER_RESERVED, NULL)) return 0; /* already decided (or cancelled) */
+    if (ord->units > o->cfg.max_units || ord->total_cents > o->cfg.max_value_cents)
+        return reject(tx, o, ord, "order_limit", NULL);
+    int short_at, unknown;
+    rc = ord_reserve_all(tx, o, ord, &short_at, &unknown);
+    if (rc == ORD_ECONDITION)
+        return reject(tx, o, ord, unknown ? "unknown_sku" : "out_of_stock", ord->items[short_at].sku);
+    if (rc) return rc;
+    if (log_enabled(LOG_INFO)) /* seed 000's post-deploy check greps the order log for these */
+        for (int i = 0; i < ord->nitems; i++)
+            log_info("orders", "stock reserved", "orderId", ord->id, "sku", ord->items[i].sku, "#reserved",
+                     ord->items[i].qty, NULL);
+    json_t *items = json_array();
+    for (int i = 0; i < ord->nitems; i++)
+        json_array_append_new(items,
+                              json_pack("{s:s,s:I}", "sku", ord->items[i].sku, "qty", (json_int_t)ord->items[i].qty));
+    return ord_transition(tx, o, ord, ORDER_RESERVED, NULL,
+                          json_pack("{s:o,s:{s:s},s:I}", "items", items, "payment", "token", ord->token,
+                                    "amountCents", (json_int_t)ord->total_cents));
+}
+
+static int order_decide(store_conn *tx, const wake *w, const ord_event *ev, char *error, size_t errlen)
+{
+    ord_order ord;
+    int rc;
+    if (!strcmp(ev->detail_type, "OrderPlaced") && strncmp(ev->source, "orderly.", 8)) {
+        rc = placed(tx, w->o, ev, &ord, error, errlen);
+    } else if (server_event(ev, "OrderCreated")) {
+        rc = ord_order_load(tx, ev->subject, &ord);
+        if (rc == 0 && strcmp(ord.event_id, ev->id)) { /* not the event that created it */
+            log_warn("orders", "OrderCreated event of another order creation ignored", "orderId", ord.id, "eventId",
+                     ev->id, NULL);
+            return 0;
+        }
+    } else {
+        return not_handled("order-processor", ev, error, errlen);
+    }
+    if (rc == ORD_ENOTFOUND) log_warn("orders", "event for an unknown order ignored", "eventId", ev->id, NULL);
+    return rc ? rc : reserve(tx, w->o, &ord, error, errlen);
 }
 
 static int order_handler(const fn_record *rec, fn_result *res, void *ud)
 {
-    orders *o = ud;
-    op *x = op_new(o);
-    if (!x) return ORD_ENOMEM;
-    int rc = read_envelope(rec, res, x);
-    if (rc) return fail(res, x, rc);
-    if (o->fail_sku[0]) {
-        size_t i;
-        json_t *it;
-        json_array_foreach(json_object_get(x->detail, "items"), i, it) if (!strcmp(str_at(it, "sku"), o->fail_sku))
-        {
-            snprintf(res->error, sizeof res->error, "Failure injection triggered for sku=%s", o->fail_sku);
-            log_error("orders", "processing_failed", "eventId", rec->event_id, "orderId", x->order_id, "errorMessage",
-                      res->error, "outcome", "failed", NULL);
-            return fail(res, x, ORD_EHANDLER);
-        }
-    }
-    if (!strcmp(x->type, "OrderPlaced")) {
-        x->placed = 1;
-        if ((rc = placed_order(x, res))) return fail(res, x, rc);
-    } else if (strcmp(x->type, "OrderCreated")) {
-        snprintf(res->error, sizeof res->error, "order-processor does not handle %s", x->type);
-        return fail(res, x, ORD_EHANDLER);
-    }
-    /* PaymentRequested, for the path where every item is reserved */
-    json_t *items = json_array();
-    const char *token = x->placed ? x->in.token : str_at(json_object_get(x->detail, "payment"), "token");
-    if (x->placed) {
-        for (int i = 0; i < x->in.nitems; i++)
-            json_array_append_new(items, json_pack("{s:s,s:i}", "sku", x->in.items[i].sku, "qty", x->in.items[i].qty));
-    } else {
-        size_t i;
-        json_t *it;
-        json_array_foreach(json_object_get(x->detail, "items"), i, it)
-            json_array_append_new(items, json_pack("{s:s,s:O}", "sku", str_at(it, "sku"), "qty", json_object_get(it, "qty")));
-    }
-    const char *customer = x->placed ? x->in.customer_id : str_at(x->detail, "customerId");
-    if ((rc = prepare_event(x, "PaymentRequested",
-                            json_pack("{s:s,s:s,s:o,s:{s:s}}", "orderId", x->order_id, "customerId", customer, "items",
-                                      items, "payment", "token", *token ? token : "tok_visa"))))
-        return fail(res, x, rc);
-    res->apply = order_apply;
-    res->state = x;
-    res->free_state = op_free;
-    return 0;
+    return wake_up(rec, res, ud, order_decide);
 }
 
 /* ---- payment-processor ---------------------------------------------------------- */
 
-static int payment_apply(store_conn *tx, void *state)
+static int pay(store_conn *tx, orders *o, const ord_order *ord, int attempt, char *error, size_t errlen)
 {
-    op *x = state;
-    orders *o = x->o;
-    ord_order ord;
-    int rc = ord_order_load(tx, x->order_id, &ord);
-    if (rc == ORD_ENOTFOUND) return 0;
-    if (rc) return rc;
-    if (strcmp(ord_effective_status(&ord), "RESERVED")) return 0; /* cancelled, expired or already paid */
-    const char *pid = x->payment_id;
-    int64_t now = clock_wall_ms();
+    if (!ord_can(ord, ORDER_COMPLETED, NULL)) return 0; /* cancelled, expired or already paid */
+    const char *decline;
+    payment_result pr = payment_simulate(ord->token, attempt, &decline);
+    if (pr == PAYMENT_TRANSIENT) {
+        snprintf(error, errlen, "processing_error: the provider timed out (attempt %d)", attempt);
+        atomic_fetch_add(&o->ctr.payments[ORDERS_PAY_FAILED_TRANSIENT], 1);
+        return ORD_EHANDLER;
+    }
+    int captured = pr == PAYMENT_CAPTURED;
+    log_info("orders", captured ? "Payment outcome: SUCCESS" : "Payment outcome: FAILURE", "orderId", ord->id, NULL);
+    char pid[ID_UUID_LEN + 1];
+    id_uuid7(pid);
     store_stmt *st = store_prep(tx, ST_PAYMENT_INSERT);
-    store_bind_str(st, 1, ord.id);
+    store_bind_str(st, 1, ord->id);
     store_bind_str(st, 2, pid);
-    store_bind_str(st, 3, x->captured ? "captured" : "declined");
-    store_bind_str(st, 4, ord.token);
-    store_bind_i64(st, 5, ord.total_cents);
-    store_bind_i64(st, 6, now);
-    rc = store_exec(st);
+    store_bind_str(st, 3, captured ? "captured" : "declined");
+    store_bind_str(st, 4, ord->token);
+    store_bind_i64(st, 5, ord->total_cents);
+    store_bind_i64(st, 6, clock_wall_ms());
+    int rc = store_exec(st);
     if (rc == ORD_ECONFLICT) return 0; /* one payment per order, ever */
     if (rc) return rc;
-    if ((rc = store_count_after_commit(tx, &o->ctr.payments[x->captured ? ORDERS_PAY_CAPTURED : ORDERS_PAY_DECLINED], 1)))
+    if ((rc = store_count_after_commit(tx, &o->ctr.payments[captured ? ORDERS_PAY_CAPTURED : ORDERS_PAY_DECLINED],
+                                       1)))
         return rc;
-    if (!x->captured) {
-        if ((rc = ord_release(tx, o, &ord))) return rc;
-        if ((rc = ord_set_status(tx, o, ord.id, "PAYMENT_FAILED", x->decline, NULL, 0, 0))) return rc;
-        return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);
+    if (!captured) {
+        if ((rc = ord_release(tx, o, ord))) return rc;
+        return ord_transition(tx, o, ord, ORDER_PAYMENT_FAILED, decline, json_pack("{s:s}", "paymentId", pid));
     }
-    for (int i = 0; i < ord.nitems; i++) {
-        rc = ord_stock_change(tx, o, ST_PRODUCT_CAPTURE, ord.items[i].sku, ord.items[i].qty);
-        CHECK(rc != ORD_ECONDITION); /* a RESERVED order holds its units */
-        if (rc) return rc;
-    }
-    if ((rc = ord_set_status(tx, o, ord.id, "COMPLETED", NULL, NULL, 0, now))) return rc;
-    if ((rc = bus_prepared_add_int(&x->ev, "amountCents", ord.total_cents))) return rc;
-    return bus_publish_prepared_tx(tx, o->b, &x->ev, NULL);
+    if ((rc = ord_capture(tx, o, ord))) return rc;
+    return ord_transition(tx, o, ord, ORDER_COMPLETED, NULL,
+                          json_pack("{s:s,s:I}", "paymentId", pid, "amountCents", (json_int_t)ord->total_cents));
+}
+
+static int payment_decide(store_conn *tx, const wake *w, const ord_event *ev, char *error, size_t errlen)
+{
+    ord_order ord;
+    if (!server_event(ev, "PaymentRequested")) return not_handled("payment-processor", ev, error, errlen);
+    int rc = order_of_event(tx, ev, &ord);
+    return rc ? rc : pay(tx, w->o, &ord, w->attempt, error, errlen);
 }
 
 static int payment_handler(const fn_record *rec, fn_result *res, void *ud)
 {
-    orders *o = ud;
-    op *x = op_new(o);
-    if (!x) return ORD_ENOMEM;
-    int rc = read_envelope(rec, res, x);
-    if (rc) return fail(res, x, rc);
-    const char *token = str_at(json_object_get(x->detail, "payment"), "token");
-    if (!*token) token = "tok_visa";
-    /* the simulated provider, by token (Stripe's test tokens) */
-    if (!strcmp(token, "tok_processingError") && rec->attempt < 3) {
-        snprintf(res->error, sizeof res->error, "processing_error: the provider timed out (attempt %d)", rec->attempt);
-        atomic_fetch_add(&o->ctr.payments[ORDERS_PAY_FAILED_TRANSIENT], 1);
-        return fail(res, x, ORD_EHANDLER);
-    }
-    x->captured = strcmp(token, "tok_chargeDeclined") && strcmp(token, "tok_insufficientFunds");
-    snprintf(x->decline, sizeof x->decline, "%s",
-             !strcmp(token, "tok_insufficientFunds") ? "insufficient_funds" : "card_declined");
-    log_info("orders", x->captured ? "Payment outcome: SUCCESS" : "Payment outcome: FAILURE", "orderId", x->order_id,
-             "token", token, NULL);
-    id_uuid7(x->payment_id);
-    const char *customer = str_at(x->detail, "customerId");
-    rc = x->captured ? prepare_event(x, "OrderCompleted",
-                                     json_pack("{s:s,s:s,s:s}", "orderId", x->order_id, "customerId", customer,
-                                               "paymentId", x->payment_id))
-                     : prepare_event(x, "PaymentFailed",
-                                     json_pack("{s:s,s:s,s:s,s:s}", "orderId", x->order_id, "customerId", customer,
-                                               "paymentId", x->payment_id, "reason", x->decline));
-    if (rc) return fail(res, x, rc);
-    res->apply = payment_apply;
-    res->state = x;
-    res->free_state = op_free;
-    return 0;
+    return wake_up(rec, res, ud, payment_decide);
 }
 
 /* ---- notification-processor ------------------------------------------------------- */
 
-static int notify_apply(store_conn *tx, void *state)
+static int notify(store_conn *tx, orders *o, const ord_event *ev, const ord_order *ord)
 {
-    op *x = state;
-    char *payload = json_dumps(x->detail, JSON_COMPACT);
+    char *payload = json_dumps(ev->detail, JSON_COMPACT);
     if (!payload) return ORD_ENOMEM;
     store_stmt *st = store_prep(tx, ST_NOTIFICATION_INSERT);
-    store_bind_str(st, 1, x->event_id);
-    store_bind_str(st, 2, x->order_id);
+    store_bind_str(st, 1, ev->id);
+    store_bind_str(st, 2, ord->id);
     store_bind_str(st, 3, "email");
-    store_bind_str(st, 4, x->type);
-    store_bind_str(st, 5, x->recipient);
+    store_bind_str(st, 4, ev->detail_type);
+    store_bind_str(st, 5, ord->customer_id);
     store_bind_str(st, 6, payload);
     store_bind_i64(st, 7, clock_wall_ms());
     int rc = store_exec(st);
     free(payload);
     if (rc == ORD_ECONFLICT) return 0; /* this event was notified already */
     if (rc) return rc;
-    return bus_publish_prepared_tx(tx, x->o->b, &x->ev, NULL);
+    return ord_emit(tx, o, "NotificationSent", ord->id,
+                    json_pack("{s:s,s:s,s:s,s:s,s:s}", "orderId", ord->id, "channel", "email", "template",
+                              ev->detail_type, "recipient", ord->customer_id, "eventId", ev->id));
+}
+
+/* An event the state machine appends when an order ends (or fails). */
+static int terminal_event(const char *type)
+{
+    for (int i = 0; i < ORDER_TRANSITIONS; i++)
+        if (order_transitions[i].to != ORDER_RESERVED && !strcmp(order_transitions[i].event, type)) return 1;
+    return 0;
+}
+
+static int notify_decide(store_conn *tx, const wake *w, const ord_event *ev, char *error, size_t errlen)
+{
+    ord_order ord;
+    if (!server_event(ev, NULL) || !terminal_event(ev->detail_type))
+        return not_handled("notification-processor", ev, error, errlen);
+    int rc = order_of_event(tx, ev, &ord);
+    return rc ? rc : notify(tx, w->o, ev, &ord);
 }
 
 static int notify_handler(const fn_record *rec, fn_result *res, void *ud)
 {
-    op *x = op_new(ud);
-    if (!x) return ORD_ENOMEM;
-    int rc = read_envelope(rec, res, x);
-    if (rc) return fail(res, x, rc);
-    snprintf(x->recipient, sizeof x->recipient, "%s", str_at(x->detail, "customerId"));
-    if ((rc = prepare_event(x, "NotificationSent",
-                            json_pack("{s:s,s:s,s:s,s:s,s:s}", "orderId", x->order_id, "channel", "email", "template",
-                                      x->type, "recipient", x->recipient, "eventId", x->event_id))))
-        return fail(res, x, rc);
-    res->apply = notify_apply;
-    res->state = x;
-    res->free_state = op_free;
-    return 0;
+    return wake_up(rec, res, ud, notify_decide);
 }
 
 /* ---- failures and dead letters ------------------------------------------------------- */
 
-static const char *order_id_of(const json_t *env)
+/* The order a message's event is about, from the event log (never from
+ * the message), when the event is of one of types (NULL = any): 0,
+ * ORD_ENOTFOUND or a store error. */
+static int order_of_message(store_conn *tx, const char *event_id, const char *const *types, ord_order *ord)
 {
-    return str_at(json_object_get(env, "detail"), "orderId");
+    ord_event ev;
+    int rc = ord_event_load(tx, event_id, &ev);
+    if (rc) return rc;
+    int ok = !types;
+    for (const char *const *t = types; t && *t && !ok; t++) ok = !strcmp(*t, ev.detail_type);
+    rc = ok ? order_of_event(tx, &ev, ord) : ORD_ENOTFOUND;
+    ord_event_release(&ev);
+    return rc;
 }
 
-/* A failed attempt: kept on the order (attempts, lastError). */
-static int on_failure(store_conn *tx, const fn_record *rec, const char *error, void *ud)
+/* A failed attempt at an order's own event is kept on the order (attempts,
+ * lastError); a message naming some other event is not the order's attempt. */
+static int record_attempt(store_conn *tx, const fn_record *rec, const char *error, const char *const *types)
 {
-    const char *id = order_id_of(rec->body);
-    if (!*id) return 0;
+    ord_order ord;
+    int rc = order_of_message(tx, rec->event_id, types, &ord);
+    if (rc) return rc == ORD_ENOTFOUND ? 0 : rc;
     store_stmt *st = store_prep(tx, ST_ORDER_ATTEMPT);
-    store_bind_str(st, 1, id);
+    store_bind_str(st, 1, ord.id);
     store_bind_str(st, 2, error);
     store_bind_i64(st, 3, clock_wall_ms());
     return store_exec(st);
 }
 
-/* In the receive unit that moves a message to a DLQ: the order is FAILED,
- * remembering the state it resumes to when the message is redriven. */
+static int order_on_failure(store_conn *tx, const fn_record *rec, const char *error, void *ud)
+{
+    static const char *const types[] = {"OrderCreated", "OrderPlaced", NULL};
+    return record_attempt(tx, rec, error, types);
+}
+
+static int payment_on_failure(store_conn *tx, const fn_record *rec, const char *error, void *ud)
+{
+    static const char *const types[] = {"PaymentRequested", NULL};
+    return record_attempt(tx, rec, error, types);
+}
+
+/* The event an order in status s waits to be processed: its creation while
+ * PENDING, its payment request while RESERVED. */
+static int awaited(const ord_order *ord, const ord_event *ev)
+{
+    switch (ord_effective_status(ord)) {
+    case ORDER_PENDING:
+        return !strcmp(ev->id, ord->event_id);
+    case ORDER_RESERVED:
+        return !strcmp(ev->detail_type, "PaymentRequested");
+    default:
+        return 0;
+    }
+}
+
+/* In the receive unit that moves a message to a DLQ: when the message
+ * carries the event its order waits for, the order is FAILED, remembering
+ * the state it resumes to when the message is redriven.  A dead-lettered
+ * message naming any other event (a forgery, a stray copy) is not the
+ * order's failure. */
 static int on_dead_letter(store_conn *tx, const queue *src, const queue_msg *m, void *ud)
 {
     orders *o = ud;
     json_t *env = json_loadb(m->body, m->body_len, 0, NULL);
-    char id[ORDER_ID_MAX + 1];
-    snprintf(id, sizeof id, "%s", env ? order_id_of(env) : "");
+    char event_id[128];
+    snprintf(event_id, sizeof event_id, "%s", str_at(env, "id"));
     json_decref(env);
-    if (!id[0]) return 0;
+    ord_event ev;
     ord_order ord;
-    int rc = ord_order_load(tx, id, &ord);
-    if (rc == ORD_ENOTFOUND) return 0;
-    if (rc) return rc;
-    if (strcmp(ord.status, "PENDING") && strcmp(ord.status, "RESERVED")) return 0;
-    if ((rc = ord_set_status(tx, o, id, "FAILED", "dead_lettered", ord.status, 0, 0))) return rc;
-    log_warn("orders", "order failed: message dead-lettered", "orderId", id, "queue", queue_name(src), "lastError",
+    int rc = event_id[0] ? ord_event_load(tx, event_id, &ev) : ORD_ENOTFOUND;
+    if (rc) return rc == ORD_ENOTFOUND ? 0 : rc;
+    rc = order_of_event(tx, &ev, &ord);
+    int waits = rc == 0 && awaited(&ord, &ev);
+    ord_event_release(&ev);
+    if (rc) return rc == ORD_ENOTFOUND ? 0 : rc;
+    if (!waits || !ord_can(&ord, ORDER_FAILED, "dead_lettered")) return 0;
+    log_warn("orders", "order failed: message dead-lettered", "orderId", ord.id, "queue", queue_name(src), "lastError",
              ord.last_error, NULL);
-    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s}", "orderId", id, "customerId", ord.customer_id, "reason",
-                          "dead_lettered", "queue", queue_name(src), "failedFrom", ord.status);
-    if (ord.last_error[0]) json_object_set_new(d, "lastError", json_string(ord.last_error));
-    return ord_emit(tx, o, "OrderFailed", id, d);
+    json_t *extra = json_pack("{s:s,s:s}", "queue", queue_name(src), "failedFrom", order_status_name(ord.status));
+    if (extra && ord.last_error[0]) json_object_set_new(extra, "lastError", json_string(ord.last_error));
+    return ord_transition(tx, o, &ord, ORDER_FAILED, "dead_lettered", extra);
 }
 
 int orders_register(orders *o, fn_sys *fs)
@@ -395,8 +419,8 @@ int orders_register(orders *o, fn_sys *fs)
     if ((rc = fn_handler_register(fs, "order-processor", order_handler, o)) ||
         (rc = fn_handler_register(fs, "payment-processor", payment_handler, o)) ||
         (rc = fn_handler_register(fs, "notification-processor", notify_handler, o)) ||
-        (rc = fn_handler_on_failure(fs, "order-processor", on_failure)) ||
-        (rc = fn_handler_on_failure(fs, "payment-processor", on_failure)))
+        (rc = fn_handler_on_failure(fs, "order-processor", order_on_failure)) ||
+        (rc = fn_handler_on_failure(fs, "payment-processor", payment_on_failure)))
         return rc;
     queue_sys_on_dead_letter(o->qs, on_dead_letter, o);
     return 0;

@@ -1,14 +1,14 @@
-/* internal.h - what orders.c, handlers.c and parse.c share; not for
- * other modules (they use orders.h). */
+/* internal.h - what the files of src/orders/ share; not for other modules
+ * (they use orders.h). */
 #ifndef ORDERLY_ORDERS_INTERNAL_H
 #define ORDERLY_ORDERS_INTERNAL_H
 #include <pthread.h>
 #include <stdatomic.h>
 #include "orders/orders.h"
 
-/* A cached price snapshot (see ord_price in orders.c). */
+/* A cached price snapshot (see ord_price in create.c). */
 typedef struct ord_price_slot {
-    char sku[ORDER_SKU_MAX + 1];
+    char sku[LIMIT_ORDER_SKU_MAX + 1];
     int64_t price_cents;
     int known, used;
 } ord_price_slot;
@@ -18,14 +18,14 @@ struct orders {
     queue_sys *qs;
     bus *b;
     orders_config cfg;
-    char fail_sku[ORDER_SKU_MAX + 1];
+    char fail_sku[LIMIT_ORDER_SKU_MAX + 1];
     char env[LIMIT_ENV_NAME_MAX + 1];
     pthread_t sweeper;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop, started;
     struct { /* orders_counters, as atomics */
-        _Atomic uint64_t created, finished[ORDERS_FINISH_KINDS], payments[ORDERS_PAY_OUTCOMES];
+        _Atomic uint64_t created, transitions[ORDER_TRANSITIONS], payments[ORDERS_PAY_OUTCOMES];
         _Atomic uint64_t reservations_ok, reservations_short, inventory[ORDERS_INV_OPS][2];
     } ctr;
     /* writer thread only: sku -> price for new orders; every product write
@@ -36,13 +36,13 @@ struct orders {
 };
 
 typedef struct ord_product {
-    char sku[ORDER_SKU_MAX + 1];
-    char name[PRODUCT_NAME_BYTES_MAX + 1];
+    char sku[LIMIT_ORDER_SKU_MAX + 1];
+    char name[LIMIT_PRODUCT_NAME_BYTES_MAX + 1];
     int64_t price_cents, stock, reserved, sold, initial_stock, restocked;
 } ord_product;
 
 typedef struct ord_item {
-    char sku[ORDER_SKU_MAX + 1];
+    char sku[LIMIT_ORDER_SKU_MAX + 1];
     int64_t qty;
     int64_t unit_price_cents;
     int known; /* the sku existed when the order was created */
@@ -50,32 +50,91 @@ typedef struct ord_item {
 
 typedef struct ord_order {
     int64_t seq;
-    char id[ORDER_ID_MAX + 1];
-    char customer_id[ORDER_CUSTOMER_BYTES_MAX + 1];
-    char status[16], reason[32], failed_from[16];
+    char id[LIMIT_ORDER_ID_MAX + 1];
+    char customer_id[LIMIT_ORDER_CUSTOMER_BYTES_MAX + 1];
+    order_status status;
+    order_status failed_from; /* FAILED: the status it resumes as; else = status */
+    char reason[32];
     char last_error[256];
-    char token[ORDER_TOKEN_MAX + 1];
+    char token[LIMIT_ORDER_TOKEN_MAX + 1];
     char request_hash[65];
     char event_id[64];
     int64_t total_cents, units, attempts, created_ms, updated_ms, reserved_ms, completed_ms;
-    ord_item items[ORDER_ITEMS_MAX];
+    ord_item items[LIMIT_ORDER_ITEMS_MAX];
     int nitems;
 } ord_order;
 
-/* Loaders return 0, ORD_ENOTFOUND or a store error; work on any connection. */
+/* ---- loading and rendering (load.c) ---------------------------------------- */
+
+/* Loaders return 0, ORD_ENOTFOUND or a store error (ORD_ESTORE for a row
+ * whose status is no status); work on any connection. */
 int ord_product_load(store_conn *c, const char *sku, ord_product *p);
 int ord_order_load(store_conn *c, const char *id, ord_order *o);
+/* The status an order moves as: for a FAILED one the status it failed from. */
+order_status ord_effective_status(const ord_order *o);
+json_t *ord_order_json(const ord_order *o);
+json_t *ord_product_json(const ord_product *p);
+json_t *ord_iso(int64_t ms);
+
+/* An event of the event log, as the server archived it. */
+typedef struct ord_event {
+    char id[64];
+    char source[LIMIT_EVENT_FIELD_MAX + 1];
+    char detail_type[LIMIT_EVENT_FIELD_MAX + 1];
+    char subject[LIMIT_ORDER_ID_MAX + 1]; /* the order it is about, "" = none */
+    int64_t time_ms;
+    json_t *detail;                       /* owned; release with ord_event_release */
+} ord_event;
+/* 0, ORD_ENOTFOUND (not in the log) or a store error / ORD_ENOMEM. */
+int ord_event_load(store_conn *c, const char *id, ord_event *ev);
+void ord_event_release(ord_event *ev);
+
+/* ---- the state machine (state.c) -------------------------------------------- */
+
+/* Inside a unit: moves ord to status `to` with reason (NULL = none) through
+ * the transition table, which must allow it (asserted: callers check with
+ * order_transition_find first), and appends the table's event about the
+ * order: {orderId, customerId, reason?} plus the members of extra (stolen,
+ * may be NULL).  Counts the transition after the commit.  0 or a store
+ * error. */
+int ord_transition(store_conn *tx, orders *o, const ord_order *ord, order_status to, const char *reason,
+                   json_t *extra);
+/* 1 when the state machine lets ord move to `to` (with reason). */
+int ord_can(const ord_order *ord, order_status to, const char *reason);
+/* Publishes an orderly.orders event about order_id that is not a status
+ * change (NotificationSent); steals detail. */
+int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, json_t *detail);
+
+/* ---- inventory (inventory.c) ------------------------------------------------- */
+
 /* Writer only.  Each counts what it did in o->ctr after the commit. */
 /* Runs a reserve / release / capture of qty units of sku and asserts the
  * inventory invariant on the row it returns.  0, ORD_ECONDITION when the
  * condition refused the change, or a store error. */
 int ord_stock_change(store_conn *tx, orders *o, store_stmt_id id, const char *sku, int64_t qty);
-int ord_set_status(store_conn *tx, orders *o, const char *id, const char *status, const char *reason,
-                   const char *failed_from, int64_t reserved_ms, int64_t completed_ms);
+/* Reserves every item or none: 0; or *short_at = the index of the item
+ * that could not be reserved and *unknown set when its sku does not exist
+ * (nothing stays reserved), returning ORD_ECONDITION; or a store error. */
+int ord_reserve_all(store_conn *tx, orders *o, const ord_order *ord, int *short_at, int *unknown);
+/* Releases (cancel, expiry, decline) or captures (payment) the reservation
+ * of every item of a RESERVED order. */
 int ord_release(store_conn *tx, orders *o, const ord_order *ord);
+int ord_capture(store_conn *tx, orders *o, const ord_order *ord);
+/* Asserts the invariant of sku's row (after a product write). */
+void ord_check_invariant(store_conn *tx, const char *sku);
+
+/* ---- creating (create.c) ------------------------------------------------------ */
+
+/* Inserts the order row and items with price snapshots (no event). */
 int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now);
-/* Publishes an orderly.orders event about order_id; steals detail. */
-int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, json_t *detail);
-const char *ord_effective_status(const ord_order *o);
+/* Product writes call this: the price cache forgets everything. */
+int ord_price_cache_forget(store_conn *tx, orders *o);
+/* Another node changed products (a store signal, on the store's thread):
+ * the writer empties its cache before the next use. */
+void ord_price_cache_signal(void *arg, int64_t key);
+
+/* ---- the sweeper (sweeper.c) ------------------------------------------------- */
+int ord_sweeper_start(orders *o);
+void ord_sweeper_stop(orders *o);
 
 #endif

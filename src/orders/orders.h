@@ -11,43 +11,68 @@
  * notification per terminal event.  A message moved to a DLQ marks its order
  * FAILED (reason dead_lettered) remembering where it stopped; redrive
  * resumes it there.  A sweeper expires reservations older than the timeout.
- * Every state change appends an event whose subject is the order id, so the
- * event log is the order's timeline.
  *
- * Statuses: PENDING -> RESERVED -> COMPLETED; PENDING -> REJECTED;
- * RESERVED -> PAYMENT_FAILED | EXPIRED; PENDING|RESERVED -> CANCELLED;
- * PENDING|RESERVED -> FAILED -> (redrive) back where it was.
+ * TRUST.  A queue message is input from outside the trust boundary: the
+ * handlers take from it only the id of the event it carries, look that
+ * event up in the event log (only the server writes orderly.* events there:
+ * PutEvents refuses those sources) and load the order it is about; they
+ * decide from the database and act only on a transition the state machine
+ * allows.  Every state change goes through the one transition table
+ * (order_transitions) and appends the table's event, whose subject is the
+ * order id, so the event log is the order's timeline.
+ *
  * Invariant, asserted after every inventory change: stock >= reserved >= 0
  * and initial_stock + restocked = stock + sold (also CHECKed by the schema).
  *
  * THREAD SAFETY: *_tx functions run inside a unit (writer thread); reads use
- * the calling thread's reader; parsing is pure.
+ * the calling thread's reader; parsing and the tables are pure.
  */
 #ifndef ORDERLY_ORDERS_H
 #define ORDERLY_ORDERS_H
 #include <jansson.h>
 #include <stdint.h>
 #include "bus/bus.h"
+#include "lib/limits.h"
 #include "fn/fn.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
 #define ORDERS_SOURCE "orderly.orders"
-#define ORDER_ID_MAX 64
-#define ORDER_CUSTOMER_MAX 64
-#define ORDER_SKU_MAX 64
-#define ORDER_ITEMS_MAX 50
-#define ORDER_QTY_MAX 10000
-#define ORDER_TOKEN_MAX 64
-#define ORDER_BODY_BYTES_MAX 65536
-#define ORDER_LIST_LIMIT_MAX 100
-#define PRODUCT_NAME_MAX 200
-/* customerId and a product name are counted in characters; UTF-8 takes up
- * to 4 bytes a character, so their buffers hold 4x the count. */
-#define ORDER_CUSTOMER_BYTES_MAX (ORDER_CUSTOMER_MAX * 4)
-#define PRODUCT_NAME_BYTES_MAX (PRODUCT_NAME_MAX * 4)
-#define PRODUCT_PRICE_CENTS_MAX 100000000000LL /* priceCents 0..1e11 */
-#define PRODUCT_STOCK_MAX 1000000000LL         /* stock 0..1e9 */
+#define ORDER_TOKEN_DEFAULT "tok_visa" /* the payment token of an order that names none */
+/* ---- the order state machine (state.c) -------------------------------------------- */
+
+typedef enum order_status {
+    ORDER_PENDING,
+    ORDER_RESERVED,
+    ORDER_COMPLETED,
+    ORDER_REJECTED,
+    ORDER_PAYMENT_FAILED,
+    ORDER_EXPIRED,
+    ORDER_CANCELLED,
+    ORDER_FAILED, /* dead-lettered; resumes from failed_from when its message is redriven */
+    ORDER_STATUSES
+} order_status;
+
+/* One allowed edge: from -> to with reason ("" = none), appending an event
+ * of type event.  A FAILED order moves as the status it failed from. */
+typedef struct order_transition {
+    order_status from, to;
+    const char *reason;
+    const char *event;
+} order_transition;
+
+#define ORDER_TRANSITIONS 12
+extern const order_transition order_transitions[ORDER_TRANSITIONS];
+
+/* "PENDING" ... ; asserts s is a status. */
+const char *order_status_name(order_status s);
+/* 0 with *out set, or ORD_EINVAL for a name that is no status. */
+int order_status_parse(const char *name, order_status *out);
+/* The row of order_transitions for from -> to with reason (NULL = ""),
+ * or -1 when the table does not allow it. */
+int order_transition_find(order_status from, order_status to, const char *reason);
+/* 1 when no transition leaves s (FAILED is not terminal: it resumes). */
+int order_status_terminal(order_status s);
 
 typedef struct orders orders;
 
@@ -73,16 +98,16 @@ void orders_close(orders *o);
 /* ---- creating orders --------------------------------------------------------- */
 
 typedef struct order_item_in {
-    char sku[ORDER_SKU_MAX + 1];
+    char sku[LIMIT_ORDER_SKU_MAX + 1];
     int qty;
 } order_item_in;
 
 typedef struct order_in {
-    char order_id[ORDER_ID_MAX + 1];      /* "" = generate a UUID */
-    char customer_id[ORDER_CUSTOMER_BYTES_MAX + 1];
-    order_item_in items[ORDER_ITEMS_MAX];
+    char order_id[LIMIT_ORDER_ID_MAX + 1];      /* "" = generate a UUID */
+    char customer_id[LIMIT_ORDER_CUSTOMER_BYTES_MAX + 1];
+    order_item_in items[LIMIT_ORDER_ITEMS_MAX];
     int nitems;
-    char token[ORDER_TOKEN_MAX + 1];      /* payment token, default tok_visa */
+    char token[LIMIT_ORDER_TOKEN_MAX + 1];      /* payment token, default tok_visa */
     char request_hash[65];                /* of the canonical request: same body -> same hash */
 } order_in;
 
@@ -92,18 +117,18 @@ typedef struct order_in {
 int orders_parse(const json_t *body, order_in *out, json_t *errors);
 
 typedef enum {
-    ORDER_CREATED = 0,   /* 202: new order, event committed */
-    ORDER_SAME,          /* 200: orderId exists with the same body */
-    ORDER_CONFLICT,      /* 409: orderId exists with another body */
+    ORDER_CREATED = 0,   /* a new order, its event committed */
+    ORDER_SAME,          /* orderId exists with the same body */
+    ORDER_CONFLICT,      /* orderId exists with another body */
     ORDER_KEY_REPLAY,    /* the Idempotency-Key was used before with this body: replay */
-    ORDER_KEY_MISMATCH,  /* 422: the Idempotency-Key was used with another body */
+    ORDER_KEY_MISMATCH,  /* the Idempotency-Key was used with another body */
 } order_create_outcome;
 
 typedef struct order_create {
     order_create_outcome outcome;
-    char order_id[ORDER_ID_MAX + 1];
+    char order_id[LIMIT_ORDER_ID_MAX + 1];
     char event_id[40];
-    int replay_status;     /* ORDER_KEY_REPLAY: the first response's status */
+    int replay_status;     /* ORDER_KEY_REPLAY: the recorded response's status */
     char *replay_body;     /* ORDER_KEY_REPLAY: its body (heap; caller frees) */
 } order_create;
 
@@ -111,26 +136,30 @@ typedef struct order_create {
  * OrderCreated event, built before the unit on the calling thread so the
  * writer only writes rows.  Release with orders_prepared_release(). */
 typedef struct order_prepared {
-    char order_id[ORDER_ID_MAX + 1];
+    char order_id[LIMIT_ORDER_ID_MAX + 1];
     bus_prepared ev;
 } order_prepared;
 int orders_create_prepare(orders *o, const order_in *in, order_prepared *p);
 void orders_prepared_release(order_prepared *p);
 
+/* What an Idempotency-Key records for an outcome: the status and body the
+ * client is answered with, built by the caller (the HTTP layer) inside the
+ * unit.  *text is heap (freed by the order layer).  0 or an error. */
+typedef int (*order_response_fn)(store_conn *tx, const order_create *res, int *status, char **text);
+
 /* Inside a unit: creates the order with its items and OrderCreated event
- * (prepared by orders_create_prepare), or reports why not.  idem_key may be NULL.  When an Idempotency-Key is
- * given and the outcome is ORDER_CREATED / ORDER_SAME / ORDER_CONFLICT, the
- * response that will be sent is recorded with it (response_json is called
- * to build it).  Store errors are returned; outcomes are not errors. */
-int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *idem_key, const order_prepared *p,
-                     order_create *res);
-/* The JSON answered for a create outcome (202 body, 200 order, 409 problem
- * detail); also what an Idempotency-Key replays. */
-int orders_create_response(orders *o, const order_create *res, int *status, json_t **body);
+ * (prepared by orders_create_prepare), or reports why not in res->outcome.
+ * idem_key may be NULL; with one, the response respond builds for
+ * ORDER_CREATED / ORDER_SAME / ORDER_CONFLICT is recorded with the key, and a
+ * key seen before gives ORDER_KEY_REPLAY (its recorded response) or
+ * ORDER_KEY_MISMATCH.  Store errors are returned; outcomes are not errors. */
+int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *idem_key, order_response_fn respond,
+                     const order_prepared *p, order_create *res);
 
 /* Inside a unit: cancels (releases a reservation).  ORD_ENOTFOUND, or
- * ORD_ECONFLICT when the order is already terminal (*status says which). */
-int orders_cancel_tx(store_conn *tx, orders *o, const char *id, char *status, size_t len);
+ * ORD_ECONFLICT when the state machine does not allow it (*status says
+ * which status the order is in). */
+int orders_cancel_tx(store_conn *tx, orders *o, const char *id, order_status *status);
 
 /* ---- reading ------------------------------------------------------------------ */
 
@@ -138,26 +167,52 @@ int orders_cancel_tx(store_conn *tx, orders *o, const char *id, char *status, si
  * qty, unitPriceCents}], totalCents, units, payment:{token}, attempts,
  * createdAt, updatedAt, reservedAt?, completedAt?}, or NULL (not found). */
 json_t *orders_get(orders *o, const char *id);
+/* The same on a given connection (inside a unit: what it sees). */
+json_t *orders_get_conn(store_conn *c, const char *id);
 /* Newest first; status and customer may be NULL; limit 1..100; cursor from
  * a previous page's "nextCursor" (NULL for the first).  ORD_EVALIDATION for
- * a bad cursor or status.  *out = {orders:[...], nextCursor?}. */
-int orders_list(orders *o, const char *status, const char *customer, int limit, const char *cursor, json_t **out);
+ * a bad cursor.  *out = {orders:[...], nextCursor?}. */
+int orders_list(orders *o, const order_status *status, const char *customer, int limit, const char *cursor,
+                json_t **out);
 /* The order's events from the event log, oldest first; NULL if no order. */
 json_t *orders_timeline(orders *o, const char *id);
 /* GET /api/stats (seed 004's names): orders_today, processing_rate,
  * queue_depth, total_orders, orders_by_hour[{hour, count}]; and
  * orders_by_status {STATUS: count}. */
 json_t *orders_stats(orders *o);
-/* 1 if s is a valid order status name. */
-int orders_status_valid(const char *s);
-/* Every status name, NULL-terminated. */
-extern const char *const orders_statuses[];
+
+/* ---- is the flow consumed? (pipeline.c) ---------------------------------------------- */
+
+/* The stages that move an order: the events a function must consume for an
+ * order to go on (OrderCreated, PaymentRequested). */
+#define ORDERS_STAGES 2
+extern const char *const orders_stages[ORDERS_STAGES];
+/* Routes a sample event of each stage through the rules and looks for a
+ * function consuming one of its target queues: enabled (running = 0) or
+ * with pollers running now (running = 1).  Sets gaps[i] to 1 for a stage
+ * nothing consumes and returns how many there are; an order created while
+ * the first stage has a gap stays PENDING.  Any thread. */
+int orders_pipeline_gaps(orders *o, fn_sys *fs, int running, int gaps[ORDERS_STAGES]);
+
+/* ---- the simulated payment provider (payment.c) ------------------------------------ */
+
+typedef enum {
+    PAYMENT_CAPTURED,  /* the charge went through */
+    PAYMENT_DECLINED,  /* refused for good: *decline_reason says why */
+    PAYMENT_TRANSIENT, /* the provider failed this attempt: retry later */
+} payment_result;
+
+/* Stripe's test tokens: tok_chargeDeclined -> declined "card_declined",
+ * tok_insufficientFunds -> declined "insufficient_funds",
+ * tok_processingError -> transient on attempts 1 and 2, captured on the
+ * 3rd, anything else (tok_visa) -> captured.  attempt counts from 1.  Pure. */
+payment_result payment_simulate(const char *token, int attempt, const char **decline_reason);
 
 /* ---- products and inventory ----------------------------------------------------- */
 
 typedef struct product_in {
-    char sku[ORDER_SKU_MAX + 1];
-    char name[PRODUCT_NAME_BYTES_MAX + 1];
+    char sku[LIMIT_ORDER_SKU_MAX + 1];
+    char name[LIMIT_PRODUCT_NAME_BYTES_MAX + 1];
     int has_name, has_price, has_stock;
     int64_t price_cents;
     int64_t stock;
@@ -197,9 +252,6 @@ void orders_demo_stop(orders_demo *d);
 
 /* Counted after the commit of the unit that did the work (so a rolled back
  * unit counts nothing), except failed_transient (a handler failure). */
-#define ORDERS_FINISH_KINDS 9
-/* The terminal transitions counted in finished[]: {status, reason} ("" = none). */
-extern const char *const orders_finish_kinds[ORDERS_FINISH_KINDS][2];
 enum { ORDERS_PAY_CAPTURED, ORDERS_PAY_DECLINED, ORDERS_PAY_FAILED_TRANSIENT, ORDERS_PAY_OUTCOMES };
 extern const char *const orders_pay_outcomes[ORDERS_PAY_OUTCOMES];          /* captured, declined, failed_transient */
 enum { ORDERS_INV_RESERVE, ORDERS_INV_RELEASE, ORDERS_INV_DECREMENT, ORDERS_INV_OPS };
@@ -207,7 +259,7 @@ extern const char *const orders_inventory_ops[ORDERS_INV_OPS];              /* r
 
 typedef struct orders_counters {
     uint64_t created;                          /* orders created (POST /api/orders or an OrderPlaced event) */
-    uint64_t finished[ORDERS_FINISH_KINDS];    /* entries into a terminal status (FAILED: each dead-lettering) */
+    uint64_t transitions[ORDER_TRANSITIONS];   /* by row of order_transitions (FAILED: each dead-lettering) */
     uint64_t payments[ORDERS_PAY_OUTCOMES];    /* payment attempts by outcome */
     uint64_t reservations_ok;                  /* order items reserved */
     uint64_t reservations_short;               /* order items refused: not enough stock */
@@ -217,7 +269,7 @@ void orders_counters_get(orders *o, orders_counters *out);
 
 /* Reader queries for gauges.  Current orders by status: fn once per status
  * that has orders.  0 or a store error. */
-int orders_count_by_status(orders *o, void (*fn)(void *arg, const char *status, int64_t n), void *arg);
+int orders_count_by_status(orders *o, void (*fn)(void *arg, order_status status, int64_t n), void *arg);
 /* The `limit` products with the least available stock (stock - reserved;
  * ties by sku), least first.  0 or a store error. */
 int products_lowest(orders *o, int limit, void (*fn)(void *arg, const char *sku, int64_t stock, int64_t reserved),

@@ -11,47 +11,17 @@
 
 #include "lib/check.h"
 #include "lib/err.h"
+#include "lib/verr.h"
 #include "orders/orders.h"
 
-#define FIELD_MAX   256 /* a field path; unknown keys are cut to fit */
-#define MESSAGE_MAX 256
+#define FIELD_MAX   VERR_FIELD_MAX
 
 static const char *const payment_tokens[] = {"tok_visa", "tok_chargeDeclined",
                                              "tok_insufficientFunds", "tok_processingError", NULL};
-#define TOKEN_DEFAULT  "tok_visa"
 #define TOKENS_ALLOWED "tok_visa, tok_chargeDeclined, tok_insufficientFunds, tok_processingError"
 #define SKU_EXTRA      "_.-"
 #define ORDER_ID_EXTRA "_.:-"
 #define HASH_DOMAIN    "orderly.order.v1" /* change when the canonical form changes */
-
-__attribute__((format(printf, 3, 4))) static void fail(json_t *errors, const char *field,
-                                                       const char *fmt, ...)
-{
-    char msg[MESSAGE_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_array_append_new(errors, json_pack("{s:s,s:s}", "field", field, "message", msg));
-}
-
-static void reject_unknown(json_t *errors, const json_t *obj, const char *prefix,
-                           const char *const *allowed)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        int ok = 0;
-        for (const char *const *a = allowed; *a && !ok; a++)
-            ok = !strcmp(*a, k);
-        if (!ok) {
-            char field[FIELD_MAX];
-            snprintf(field, sizeof field, "%s%.200s", prefix, k);
-            fail(errors, field, "unknown field");
-        }
-    }
-}
 
 static const char *type_name(const json_t *v)
 {
@@ -83,16 +53,16 @@ static int int_in(json_t *errors, const json_t *v, const char *field, long long 
 {
     if (!json_is_integer(v)) {
         if (json_is_real(v))
-            fail(errors, field,
+            verr_add(errors, field,
                  "must be an integer (no fraction or exponent), got the real number %.17g",
                  json_real_value(v));
         else
-            fail(errors, field, "must be an integer, got %s", type_name(v));
+            verr_add(errors, field, "must be an integer, got %s", type_name(v));
         return 0;
     }
     long long x = json_integer_value(v);
     if (x < lo || x > hi) {
-        fail(errors, field, "must be between %lld and %lld, got %lld", lo, hi, x);
+        verr_add(errors, field, "must be between %lld and %lld, got %lld", lo, hi, x);
         return 0;
     }
     *out = x;
@@ -105,7 +75,7 @@ static int ascii_id(json_t *errors, const char *field, const char *s, size_t len
                     const char *allowed, const char *extra)
 {
     if (len < 1 || len > max) {
-        fail(errors, field, "must be 1-%zu characters of %s, got %zu", max, allowed, len);
+        verr_add(errors, field, "must be 1-%zu characters of %s, got %zu", max, allowed, len);
         return 0;
     }
     for (size_t i = 0; i < len; i++) {
@@ -114,10 +84,10 @@ static int ascii_id(json_t *errors, const char *field, const char *s, size_t len
                  (c && strchr(extra, c));
         if (!ok) {
             if (c >= 0x20 && c < 0x7f)
-                fail(errors, field, "invalid character '%c' at position %zu; allowed: %s", c, i,
+                verr_add(errors, field, "invalid character '%c' at position %zu; allowed: %s", c, i,
                      allowed);
             else
-                fail(errors, field, "invalid byte 0x%02x at position %zu; allowed: %s", c, i,
+                verr_add(errors, field, "invalid byte 0x%02x at position %zu; allowed: %s", c, i,
                      allowed);
             return 0;
         }
@@ -127,7 +97,7 @@ static int ascii_id(json_t *errors, const char *field, const char *s, size_t len
 
 static int sku_valid(json_t *errors, const char *field, const char *s, size_t len)
 {
-    return ascii_id(errors, field, s, len, ORDER_SKU_MAX, "A-Z a-z 0-9 _ . -", SKU_EXTRA);
+    return ascii_id(errors, field, s, len, LIMIT_ORDER_SKU_MAX, "A-Z a-z 0-9 _ . -", SKU_EXTRA);
 }
 
 /* v (present) must be a string of 1..max_chars UTF-8 characters with no
@@ -136,7 +106,7 @@ static int sku_valid(json_t *errors, const char *field, const char *s, size_t le
 static int text_valid(json_t *errors, const char *field, const json_t *v, size_t max_chars)
 {
     if (!json_is_string(v)) {
-        fail(errors, field, "must be a string, got %s", type_name(v));
+        verr_add(errors, field, "must be a string, got %s", type_name(v));
         return 0;
     }
     const unsigned char *s = (const unsigned char *)json_string_value(v);
@@ -145,14 +115,14 @@ static int text_valid(json_t *errors, const char *field, const json_t *v, size_t
         unsigned char c = s[i];
         if (c < 0x20 || c == 0x7f ||
             (c == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f)) {
-            fail(errors, field, "must not contain control characters (found one at character %zu)",
+            verr_add(errors, field, "must not contain control characters (found one at character %zu)",
                  chars);
             return 0;
         }
         if ((c & 0xc0) != 0x80) chars++;
     }
     if (chars < 1 || chars > max_chars) {
-        fail(errors, field, "must be 1-%zu characters, got %zu", max_chars, chars);
+        verr_add(errors, field, "must be 1-%zu characters, got %zu", max_chars, chars);
         return 0;
     }
     CHECK(len <= max_chars * 4);
@@ -216,22 +186,22 @@ static void parse_item(json_t *errors, const json_t *it, size_t i, order_in *out
     snprintf(prefix, sizeof prefix, "items[%zu].", i);
     if (!json_is_object(it)) {
         snprintf(f, sizeof f, "items[%zu]", i);
-        fail(errors, f, "must be an object {sku, qty}, got %s", type_name(it));
+        verr_add(errors, f, "must be an object {sku, qty}, got %s", type_name(it));
         return;
     }
-    reject_unknown(errors, it, prefix, allowed);
+    verr_reject_unknown(errors, it, prefix, allowed);
 
     json_t *sku = json_object_get(it, "sku");
     snprintf(f, sizeof f, "%ssku", prefix);
     if (!sku) {
-        fail(errors, f, "required");
+        verr_add(errors, f, "required");
     } else if (!json_is_string(sku)) {
-        fail(errors, f, "must be a string, got %s", type_name(sku));
+        verr_add(errors, f, "must be a string, got %s", type_name(sku));
     } else if (sku_valid(errors, f, json_string_value(sku), json_string_length(sku))) {
         copy(out->items[i].sku, sizeof out->items[i].sku, sku);
         for (size_t k = 0; k < i; k++)
             if (!strcmp(out->items[k].sku, out->items[i].sku)) {
-                fail(errors, f, "duplicate sku '%s' (also items[%zu])", out->items[i].sku, k);
+                verr_add(errors, f, "duplicate sku '%s' (also items[%zu])", out->items[i].sku, k);
                 break;
             }
     }
@@ -240,10 +210,10 @@ static void parse_item(json_t *errors, const json_t *it, size_t i, order_in *out
     snprintf(f, sizeof f, "%s%s", prefix, qty || !quantity ? "qty" : "quantity");
     long long q;
     if (qty && quantity) {
-        fail(errors, f, "give qty or quantity, not both");
+        verr_add(errors, f, "give qty or quantity, not both");
     } else if (!qty && !quantity) {
-        fail(errors, f, "required (an integer 1-%d)", ORDER_QTY_MAX);
-    } else if (int_in(errors, qty ? qty : quantity, f, 1, ORDER_QTY_MAX, &q)) {
+        verr_add(errors, f, "required (an integer 1-%d)", LIMIT_ORDER_QTY_MAX);
+    } else if (int_in(errors, qty ? qty : quantity, f, 1, LIMIT_ORDER_QTY_MAX, &q)) {
         out->items[i].qty = (int)q;
     }
 }
@@ -256,60 +226,60 @@ int orders_parse(const json_t *body, order_in *out, json_t *errors)
     size_t nerr = json_array_size(errors);
     memset(out, 0, sizeof *out);
     if (!json_is_object(body)) {
-        fail(errors, "", "the body must be a JSON object, got %s",
+        verr_add(errors, "", "the body must be a JSON object, got %s",
              body ? type_name(body) : "nothing");
         return ORD_EVALIDATION;
     }
-    reject_unknown(errors, body, "", allowed);
+    verr_reject_unknown(errors, body, "", allowed);
 
     json_t *v = json_object_get(body, "orderId");
     if (v) {
         if (!json_is_string(v))
-            fail(errors, "orderId", "must be a string, got %s", type_name(v));
+            verr_add(errors, "orderId", "must be a string, got %s", type_name(v));
         else if (json_string_length(v) > 0 && /* "" = absent: generate one (seed 001) */
                  ascii_id(errors, "orderId", json_string_value(v), json_string_length(v),
-                          ORDER_ID_MAX, "A-Z a-z 0-9 _ . : -", ORDER_ID_EXTRA))
+                          LIMIT_ORDER_ID_MAX, "A-Z a-z 0-9 _ . : -", ORDER_ID_EXTRA))
             copy(out->order_id, sizeof out->order_id, v);
     }
 
     v = json_object_get(body, "customerId");
     if (!v)
-        fail(errors, "customerId", "required");
-    else if (text_valid(errors, "customerId", v, ORDER_CUSTOMER_MAX))
+        verr_add(errors, "customerId", "required");
+    else if (text_valid(errors, "customerId", v, LIMIT_ORDER_CUSTOMER_MAX))
         copy(out->customer_id, sizeof out->customer_id, v);
 
     /* Items past the maximum are not examined: they are refused as a whole. */
     v = json_object_get(body, "items");
     size_t n = json_array_size(v);
     if (!v)
-        fail(errors, "items", "required (an array of 1-%d items)", ORDER_ITEMS_MAX);
+        verr_add(errors, "items", "required (an array of 1-%d items)", LIMIT_ORDER_ITEMS_MAX);
     else if (!json_is_array(v))
-        fail(errors, "items", "must be an array of 1-%d items, got %s", ORDER_ITEMS_MAX,
+        verr_add(errors, "items", "must be an array of 1-%d items, got %s", LIMIT_ORDER_ITEMS_MAX,
              type_name(v));
-    else if (n < 1 || n > ORDER_ITEMS_MAX)
-        fail(errors, "items", "must have 1-%d items, got %zu", ORDER_ITEMS_MAX, n);
-    for (size_t i = 0; json_is_array(v) && i < n && i < ORDER_ITEMS_MAX; i++)
+    else if (n < 1 || n > LIMIT_ORDER_ITEMS_MAX)
+        verr_add(errors, "items", "must have 1-%d items, got %zu", LIMIT_ORDER_ITEMS_MAX, n);
+    for (size_t i = 0; json_is_array(v) && i < n && i < LIMIT_ORDER_ITEMS_MAX; i++)
         parse_item(errors, json_array_get(v, i), i, out);
-    out->nitems = (int)(n < ORDER_ITEMS_MAX ? n : ORDER_ITEMS_MAX);
+    out->nitems = (int)(n < LIMIT_ORDER_ITEMS_MAX ? n : LIMIT_ORDER_ITEMS_MAX);
 
-    snprintf(out->token, sizeof out->token, "%s", TOKEN_DEFAULT);
+    snprintf(out->token, sizeof out->token, "%s", ORDER_TOKEN_DEFAULT);
     v = json_object_get(body, "payment");
     if (v && !json_is_object(v)) {
-        fail(errors, "payment", "must be an object {token}, got %s", type_name(v));
+        verr_add(errors, "payment", "must be an object {token}, got %s", type_name(v));
     } else if (v) {
         static const char *const pay_allowed[] = {"token", NULL};
-        reject_unknown(errors, v, "payment.", pay_allowed);
+        verr_reject_unknown(errors, v, "payment.", pay_allowed);
         json_t *tok = json_object_get(v, "token");
         int known = 0;
         for (const char *const *t = payment_tokens; json_is_string(tok) && *t && !known; t++)
             known = !strcmp(*t, json_string_value(tok));
         if (!tok)
-            fail(errors, "payment.token", "required; one of %s", TOKENS_ALLOWED);
+            verr_add(errors, "payment.token", "required; one of %s", TOKENS_ALLOWED);
         else if (!json_is_string(tok))
-            fail(errors, "payment.token", "must be a string, got %s; one of %s", type_name(tok),
+            verr_add(errors, "payment.token", "must be a string, got %s; one of %s", type_name(tok),
                  TOKENS_ALLOWED);
         else if (!known)
-            fail(errors, "payment.token", "unknown token '%.64s'; one of %s",
+            verr_add(errors, "payment.token", "unknown token '%.64s'; one of %s",
                  json_string_value(tok), TOKENS_ALLOWED);
         else
             copy(out->token, sizeof out->token, tok);
@@ -334,51 +304,51 @@ int products_parse(const json_t *body, const char *sku_from_path, product_in *ou
     if (put && sku_valid(errors, "sku", sku_from_path, strlen(sku_from_path)))
         snprintf(out->sku, sizeof out->sku, "%s", sku_from_path);
     if (!json_is_object(body)) {
-        fail(errors, "", "the body must be a JSON object, got %s",
+        verr_add(errors, "", "the body must be a JSON object, got %s",
              body ? type_name(body) : "nothing");
         return ORD_EVALIDATION;
     }
-    reject_unknown(errors, body, "", allowed);
+    verr_reject_unknown(errors, body, "", allowed);
 
     json_t *v = json_object_get(body, "sku");
     if (!put) {
         if (!v)
-            fail(errors, "sku", "required");
+            verr_add(errors, "sku", "required");
         else if (!json_is_string(v))
-            fail(errors, "sku", "must be a string, got %s", type_name(v));
+            verr_add(errors, "sku", "must be a string, got %s", type_name(v));
         else if (sku_valid(errors, "sku", json_string_value(v), json_string_length(v)))
             copy(out->sku, sizeof out->sku, v);
     } else if (v && (!json_is_string(v) || strcmp(json_string_value(v), sku_from_path) != 0 ||
                      json_string_length(v) != strlen(sku_from_path))) {
-        fail(errors, "sku", "must equal the sku in the path ('%.64s') when given", sku_from_path);
+        verr_add(errors, "sku", "must equal the sku in the path ('%.64s') when given", sku_from_path);
     }
 
     v = json_object_get(body, "name");
     if (v) {
-        if (text_valid(errors, "name", v, PRODUCT_NAME_MAX)) copy(out->name, sizeof out->name, v);
+        if (text_valid(errors, "name", v, LIMIT_PRODUCT_NAME_MAX)) copy(out->name, sizeof out->name, v);
         out->has_name = 1;
     } else if (!put) {
-        fail(errors, "name", "required");
+        verr_add(errors, "name", "required");
     }
 
     long long x;
     v = json_object_get(body, "priceCents");
     if (v) {
-        if (int_in(errors, v, "priceCents", 0, PRODUCT_PRICE_CENTS_MAX, &x)) out->price_cents = x;
+        if (int_in(errors, v, "priceCents", 0, LIMIT_PRODUCT_PRICE_CENTS_MAX, &x)) out->price_cents = x;
         out->has_price = 1;
     } else if (!put) {
-        fail(errors, "priceCents", "required (an integer 0-%lld)", PRODUCT_PRICE_CENTS_MAX);
+        verr_add(errors, "priceCents", "required (an integer 0-%lld)", LIMIT_PRODUCT_PRICE_CENTS_MAX);
     }
 
     v = json_object_get(body, "stock");
     if (v) {
-        if (int_in(errors, v, "stock", 0, PRODUCT_STOCK_MAX, &x)) out->stock = x;
+        if (int_in(errors, v, "stock", 0, LIMIT_PRODUCT_STOCK_MAX, &x)) out->stock = x;
         out->has_stock = 1;
     } else if (!put) {
-        fail(errors, "stock", "required (an integer 0-%lld)", PRODUCT_STOCK_MAX);
+        verr_add(errors, "stock", "required (an integer 0-%lld)", LIMIT_PRODUCT_STOCK_MAX);
     }
 
     if (put && !out->has_name && !out->has_price && !out->has_stock)
-        fail(errors, "", "give at least one of name, priceCents, stock");
+        verr_add(errors, "", "give at least one of name, priceCents, stock");
     return json_array_size(errors) > nerr ? ORD_EVALIDATION : 0;
 }

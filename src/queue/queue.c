@@ -60,6 +60,10 @@ struct queue {
     _Atomic int nwaiters; /* lets hot paths skip the lock */
     _Atomic int64_t ready;  /* messages made receivable since the last wake: wake that many waiters */
     _Atomic uint64_t sent, received, deleted, moved, empty, expired;
+    /* set before serving (queue_require_visibility): the function that
+     * consumes this queue needs at least this VisibilityTimeout */
+    int visibility_min_s;
+    char consumer[LIMIT_FUNCTION_NAME_MAX + 1];
 };
 
 struct queue_sys {
@@ -470,12 +474,41 @@ int queue_attrs_check(queue_sys *qs, const char *name, const queue_attrs *a, cha
             snprintf(err, errlen, "RedrivePolicy.deadLetterTargetArn must name another queue");
             return ORD_EVALIDATION;
         }
-        if (!queue_find(qs, a->dlq)) {
+        queue *d = queue_find(qs, a->dlq);
+        if (!d) {
             snprintf(err, errlen, "RedrivePolicy.deadLetterTargetArn: no queue named '%s'", a->dlq);
             return ORD_EVALIDATION;
         }
+        /* follow the dead-letter chain from the target: it must not come back
+         * here (a message would circle between the queues for ever) */
+        for (int hops = 0; d && hops < LIMIT_QUEUES_MAX; hops++) {
+            queue_attrs da;
+            queue_get_attrs(d, &da);
+            if (!da.dlq[0]) break;
+            if (!strcmp(da.dlq, name)) {
+                snprintf(err, errlen, "RedrivePolicy.deadLetterTargetArn: '%s' dead-letters back to '%s': a cycle",
+                         a->dlq, name);
+                return ORD_EVALIDATION;
+            }
+            d = queue_find(qs, da.dlq);
+        }
+    }
+    queue *self = queue_find(qs, name);
+    if (self && a->visibility_s < self->visibility_min_s) {
+        snprintf(err, errlen,
+                 "VisibilityTimeout %d is below the timeoutSeconds (%d) of function '%s' that consumes this "
+                 "queue: its commits would be refused before they can finish",
+                 a->visibility_s, self->visibility_min_s, self->consumer);
+        return ORD_EVALIDATION;
     }
     return 0;
+}
+
+void queue_require_visibility(queue *q, int seconds, const char *consumer)
+{
+    if (seconds <= q->visibility_min_s) return;
+    q->visibility_min_s = seconds;
+    snprintf(q->consumer, sizeof q->consumer, "%s", consumer);
 }
 
 static int attrs_equal(const queue_attrs *a, const queue_attrs *b)
@@ -967,10 +1000,10 @@ int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t 
     queue_attrs a;
     queue_get_attrs(q, &a);
     int64_t cutoff = clock_wall_ms() - (int64_t)a.retention_s * 1000;
-    int64_t ids[256];
+    int64_t ids[LIMIT_SWEEP_ROWS];
     int k = 0, rc;
     *n = 0;
-    if (limit > 256) limit = 256;
+    if (limit > LIMIT_SWEEP_ROWS) limit = LIMIT_SWEEP_ROWS;
     store_stmt *st = store_prep(tx, ST_MSG_EXPIRED);
     store_bind_i64(st, 1, q->id);
     store_bind_i64(st, 2, cutoff);
@@ -982,6 +1015,31 @@ int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t 
     *n = k;
     (void)qs;
     return k ? store_count_after_commit(tx, &q->expired, (uint64_t)k) : 0;
+}
+
+struct retention {
+    queue_sys *qs;
+    queue *q;
+};
+
+static int retention_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+{
+    struct retention *r = arg;
+    return queue_expire_tx(tx, r->qs, r->q, limit, n);
+}
+
+int queue_sweep_retention(queue_sys *qs, int64_t *dropped)
+{
+    int rc = 0;
+    *dropped = 0;
+    for (int i = 0; i < queue_count(qs) && !rc; i++) {
+        struct retention r = {qs, queue_at(qs, i)};
+        int64_t n = 0;
+        rc = store_sweep(qs->st, retention_chunk, &r, LIMIT_SWEEP_ROWS, &n);
+        if (n) log_info("queue", "expired messages dropped", "queue", queue_name(r.q), "#count", n, NULL);
+        *dropped += n;
+    }
+    return rc;
 }
 
 /* ---- blocking receive ---------------------------------------------------- */

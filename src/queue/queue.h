@@ -22,7 +22,7 @@
 #define ORDERLY_QUEUE_H
 #include <stddef.h>
 #include <stdint.h>
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "conf/queue_attrs.h"
 #include "store/store.h"
 
@@ -74,9 +74,16 @@ void queue_sys_on_dead_letter(queue_sys *qs, queue_dead_letter_fn fn, void *arg)
 
 /* ---- queues ------------------------------------------------------------ */
 
-/* Checks ranges and that a RedrivePolicy target exists and is not the queue
- * itself.  Writes a reason into err. ORD_EVALIDATION when invalid. */
+/* Checks ranges, that a RedrivePolicy target exists, is not the queue
+ * itself and does not lead back to it (no redrive cycles), and that the
+ * VisibilityTimeout is at least what its consuming function requires.
+ * Writes a reason into err. ORD_EVALIDATION when invalid. */
 int queue_attrs_check(queue_sys *qs, const char *name, const queue_attrs *a, char *err, size_t errlen);
+/* The function consumer takes messages of q and commits within seconds of a
+ * receive: later VisibilityTimeouts below that are refused (as Lambda
+ * refuses a mapping whose queue timeout is below the function timeout).
+ * The largest requirement wins.  Before serving (not thread-safe). */
+void queue_require_visibility(queue *q, int seconds, const char *consumer);
 /* Creates the queue, or succeeds when it exists with the same attributes
  * (SQS CreateQueue); *created says which.  ORD_EEXISTS when it exists with
  * other attributes, ORD_EVALIDATION for bad names/attributes, ORD_ELIMIT when
@@ -132,6 +139,10 @@ int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n);
 int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int max, int64_t *moved);
 /* Deletes up to limit messages of q older than its retention; *n is set. */
 int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t *n);
+/* Retention: drops the expired messages of every queue, in bounded units
+ * (store_sweep); *dropped is set.  Blocking (not for HTTP threads).  0 or a
+ * store error. */
+int queue_sweep_retention(queue_sys *qs, int64_t *dropped);
 
 /* ---- long poll ------------------------------------------------------------- */
 

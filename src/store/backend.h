@@ -69,7 +69,7 @@ struct store_backend {
     int (*reader_open)(store *s, store_conn **out);
     void (*conn_close)(store_conn *c);
 
-    /* Writer: transaction control.  0, ORD_ESTORE, or ORD_ENOTREADY when
+    /* Writer: transaction control.  0, ORD_ESTORE, or ORD_EUNAVAILABLE when
      * the connection to the database is lost. */
     int (*tx)(store_conn *w, store_txop op);
     /* Writer, after a unit's function returned: resets what it left mid-way;

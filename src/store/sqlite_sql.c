@@ -40,7 +40,8 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=?1 ORDER BY seq",
     [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope FROM events WHERE time_ms>=?1 AND time_ms<?2 "
                        "AND seq>?3 AND replay_name IS NULL ORDER BY seq LIMIT ?4",
-    [ST_EVENT_GET] = "SELECT seq,time_ms,source,detail_type,envelope,replay_name FROM events WHERE id=?1",
+    [ST_EVENT_GET] = "SELECT seq,time_ms,source,detail_type,envelope,replay_name,subject FROM events WHERE id=?1",
+    [ST_EVENT_SET_SUBJECT] = "UPDATE events SET subject=?2 WHERE id=?1 AND subject IS NULL",
     [ST_EVENT_COUNT] = "SELECT count(*) FROM events",
     [ST_IDEM_CLAIM] = "INSERT INTO idempotency(function,event_id,expires_ms) VALUES(?1,?2,?3) "
                       "ON CONFLICT(function,event_id) DO UPDATE SET expires_ms=excluded.expires_ms "

@@ -35,7 +35,8 @@ typedef enum store_stmt_id {
     ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name,subject -> seq */
     ST_EVENT_BY_SUBJECT,  /* subject -> seq,id,time_ms,detail_type,envelope (oldest first) */
     ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit -> seq,id,time_ms,envelope (originals only) */
-    ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name */
+    ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name,subject */
+    ST_EVENT_SET_SUBJECT, /* id,subject: an archived event without a subject becomes about an order */
     ST_EVENT_COUNT,       /* -> count(*) */
     /* -- idempotency ---------------------------------------------------- */
     ST_IDEM_CLAIM,        /* function,event_id,expires_ms,now: inserts, or renews an expired record;

@@ -13,8 +13,8 @@
  * submission order.
  *
  * A backend that can lose its database (PostgreSQL) fails a batch with
- * ORD_ENOTREADY; the store is then "down": store_submit refuses at once
- * with ORD_ENOTREADY (503), and the writer reconnects with backoff
+ * ORD_EUNAVAILABLE; the store is then "down": store_submit refuses at once
+ * with ORD_EUNAVAILABLE (503), and the writer reconnects with backoff
  * (LIMIT_STORE_RECONNECT_MS_MIN doubling to _MAX).  On reconnect every
  * signal topic is dispatched locally with key -1: what other nodes did
  * meanwhile was not heard.
@@ -28,7 +28,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -464,7 +464,7 @@ static void *writer_main(void *arg)
         if (atomic_load(&s->down)) {
             if (clock_mono_ms() >= s->retry_ms && !s->closing) try_reconnect(s);
             if (atomic_load(&s->down)) { /* units queued before the loss */
-                for (unit *u = batch; u; u = u->next) u->rc = ORD_ENOTREADY;
+                for (unit *u = batch; u; u = u->next) u->rc = ORD_EUNAVAILABLE;
                 complete(batch);
                 continue;
             }
@@ -510,10 +510,11 @@ static void *writer_main(void *arg)
         uint64_t commit_us = (uint64_t)(clock_mono_us() - t0);
         if (crc) {
             s->be->tx(w, STORE_TX_ROLLBACK);
-            int urc = crc == ORD_ENOTREADY ? ORD_ENOTREADY : ORD_ESTORE;
-            for (u = batch; u; u = u->next) u->rc = urc;
+            /* nothing of the batch is acknowledged (a full disk, an I/O
+             * error, a lost connection): the clients may try again later */
+            for (u = batch; u; u = u->next) u->rc = ORD_EUNAVAILABLE;
             log_error("store", "commit failed", "#units", (int64_t)n, "error", err_name(crc), NULL);
-            if (crc == ORD_ENOTREADY) go_down(s);
+            if (crc == ORD_EUNAVAILABLE && s->be->reconnect) go_down(s); /* the connection is gone */
         }
         pthread_mutex_lock(&s->mu);
         s->st.commits++;
@@ -607,7 +608,7 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg)
     *u = (unit){fn, done, arg, 0, NULL};
     pthread_mutex_lock(&s->mu);
     if (s->closing || s->npending >= s->pending_max || atomic_load(&s->down)) {
-        int rc = s->closing ? ORD_ESHUTDOWN : atomic_load(&s->down) ? ORD_ENOTREADY : ORD_EBUSY;
+        int rc = s->closing ? ORD_ESHUTDOWN : atomic_load(&s->down) ? ORD_EUNAVAILABLE : ORD_EBUSY;
         pthread_mutex_unlock(&s->mu);
         free(u);
         return rc;

@@ -13,15 +13,16 @@
  * its own savepoint, and calls every unit's completion only after COMMIT has
  * returned (synchronous=FULL: the WAL is fsync'd).  A unit that returns < 0
  * is rolled back to its savepoint alone; its neighbours commit.  If the
- * COMMIT itself fails, every unit of the batch completes with ORD_ESTORE
- * (ORD_ENOTREADY when the connection to the database was lost: the commit
- * may or may not have happened, and nothing is acknowledged).
+ * COMMIT itself fails, every unit of the batch completes with
+ * ORD_EUNAVAILABLE (503: nothing of it is acknowledged; when the connection
+ * to the database was lost the commit may or may not have happened, so
+ * clients retry with their Idempotency-Key).
  *
  * SEVERAL NODES (PostgreSQL): each node has its own writer; a commit's
  * signals (store_signal_tx) reach the other nodes after it; one node at a
  * time is the leader (store_is_leader) and runs the cluster's periodic work.
- * While the database is unreachable store_submit answers ORD_ENOTREADY at
- * once and the writer reconnects with backoff.
+ * While the database is unreachable store_submit answers ORD_EUNAVAILABLE
+ * at once and the writer reconnects with backoff.
  *
  * READS use a per-thread reader connection (store_reader()).
  *
@@ -64,7 +65,7 @@ typedef struct store_stats_t {
     uint64_t batch_max_seen;
     int64_t pending;              /* units waiting right now */
     int write_failed;             /* the latest COMMIT that wrote rows (or health probe) failed */
-    int down;                     /* the database is unreachable: units are refused (ORD_ENOTREADY) */
+    int down;                     /* the database is unreachable: units are refused (ORD_EUNAVAILABLE) */
     uint64_t reconnects;          /* times the writer reconnected after losing the database */
 } store_stats_t;
 
@@ -94,7 +95,7 @@ int store_is_shared(store *s);
  * unit's writes, < 0 to roll them back (the code is passed to done). */
 typedef int (*store_unit_fn)(store_conn *tx, void *arg);
 /* Runs on the writer thread after COMMIT (rc = the unit's return), or after
- * a failed batch (rc = ORD_ESTORE).  Must be quick and must not submit and
+ * a failed batch (rc = ORD_EUNAVAILABLE).  Must be quick and must not submit and
  * wait (it may submit without waiting). */
 typedef void (*store_done_fn)(void *arg, int rc);
 
@@ -102,7 +103,7 @@ typedef void (*store_done_fn)(void *arg, int rc);
  * ORD_ESHUTDOWN after store_close began.  On error neither fn nor done runs. */
 int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg);
 /* Submits and waits for the commit.  Returns the unit's rc (or ORD_EBUSY,
- * ORD_ESHUTDOWN, ORD_ESTORE).  Not for the writer thread, nor for threads
+ * ORD_ESHUTDOWN, ORD_ESTORE, ORD_EUNAVAILABLE).  Not for the writer thread, nor for threads
  * that must not block (HTTP). */
 int store_run(store *s, store_unit_fn fn, void *arg);
 
@@ -148,6 +149,17 @@ void store_signal_off(store *s, int topic, store_signal_fn fn, void *arg);
  * holder of a session advisory lock, handed over when it dies.  The work
  * itself must stay correct if two nodes briefly both believe they lead. */
 int store_is_leader(store *s);
+/* ---- Bounded sweeps ---------------------------------------------------- */
+
+/* One chunk of a sweep, inside a unit: handles at most limit rows and sets
+ * *n to how many it handled.  0 or an error (the unit rolls back). */
+typedef int (*store_chunk_fn)(store_conn *tx, void *arg, int limit, int64_t *n);
+/* Runs fn in units of `chunk` rows until one handles fewer (retention,
+ * expiry, idempotency sweeps: never one long unit on the writer).  *total
+ * (may be NULL) receives the rows handled by the committed units.  Blocking,
+ * as store_run: not for the writer nor for HTTP threads.  0 or the error of
+ * the unit that failed. */
+int store_sweep(store *s, store_chunk_fn fn, void *arg, int chunk, int64_t *total);
 
 /* ---- Health ----------------------------------------------------------- */
 

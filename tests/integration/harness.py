@@ -77,6 +77,39 @@ def free_port():
     return port
 
 
+def shipped_config():
+    """The effective configuration of the shipped config/orderly.json: the
+    built-in topology (config/topology.json) plus the file, whole, as
+    `orderly serve --print-config` gives it ("builtinTopology": false and every
+    queue, rule, function and alarm listed), for a test to adjust.  The
+    catalog path is made absolute."""
+    out = subprocess.check_output([BIN, "serve", "--env", "shipped", "--config",
+                                   os.path.join(SRC, "config", "orderly.json"), "--print-config"])
+    cfg = json.loads(out)
+    for k in ("env", "db"):
+        cfg.pop(k, None)
+    cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
+    return cfg
+
+
+def quick_retries(cfg, max_receive=None, visibility=2, backoff=(50, 100), disable=()):
+    """Makes a config's failures quick to observe: every queue with a
+    RedrivePolicy gets VisibilityTimeout `visibility` (and maxReceiveCount
+    `max_receive` when given), every function the backoff (baseMs, maxMs);
+    functions named in disable are turned off.  Returns cfg."""
+    for q in cfg["queues"]:
+        rp = q.get("attributes", {}).get("RedrivePolicy")
+        if rp:
+            if max_receive is not None:
+                rp["maxReceiveCount"] = max_receive
+            q["attributes"]["VisibilityTimeout"] = visibility
+    for fn in cfg["functions"]:
+        fn["backoff"] = {"baseMs": backoff[0], "maxMs": backoff[1]}
+        if fn["name"] in disable:
+            fn["enabled"] = False
+    return cfg
+
+
 class Server:
     """One orderly process. data_dir persists across restart()."""
 

@@ -722,4 +722,30 @@ def test_unknown_queue_404():
     check("qa-nope" not in [q["name"] for q in lst["queues"]], "404 calls created a queue")
 
 
+
+def test_attributes_that_would_break_a_consumer_or_loop_are_refused():
+    # qa-orders is consumed by the built-in order-processor (timeoutSeconds 1)
+    before = req("GET", qpath("qa-orders") + "/attributes")[2]["attributes"]
+    st, h, b = req("PUT", qpath("qa-orders") + "/attributes", {"attributes": {"VisibilityTimeout": 0}})
+    is_problem(st, h, b, 422, "VisibilityTimeout 0 under a function")
+    check("VisibilityTimeout 0 is below the timeoutSeconds (1) of function 'order-processor'" in
+          b["errors"][0]["message"], "message %r" % b)
+    st, _, b = req("PUT", qpath("qa-orders") + "/attributes", {"attributes": {"VisibilityTimeout": 1}})
+    eq(st, 200, "VisibilityTimeout 1 is enough (body %r)" % b)
+    st, _, _ = req("PUT", qpath("qa-orders") + "/attributes",
+                   {"attributes": {"VisibilityTimeout": before["VisibilityTimeout"]}})
+    eq(st, 200, "restore")
+    # qa-orders dead-letters to qa-orders-dlq: the reverse would be a cycle
+    st, h, b = req("PUT", qpath("qa-orders-dlq") + "/attributes",
+                   {"attributes": {"RedrivePolicy": {"deadLetterTargetArn": "qa-orders", "maxReceiveCount": 3}}})
+    is_problem(st, h, b, 422, "a redrive cycle")
+    check("a cycle" in b["errors"][0]["message"], "message %r" % b)
+    eq(req("GET", qpath("qa-orders-dlq") + "/attributes")[2]["attributes"].get("RedrivePolicy"), None,
+       "nothing changed")
+    # a longer cycle: qa-cfg-src -> qa-cfg-dlq -> qa-cyc-x -> qa-cfg-src
+    create("qa-cyc-x", {"RedrivePolicy": {"deadLetterTargetArn": "qa-cfg-src", "maxReceiveCount": 2}})
+    st, h, b = req("PUT", qpath("qa-cfg-dlq") + "/attributes",
+                   {"attributes": {"RedrivePolicy": {"deadLetterTargetArn": "qa-cyc-x", "maxReceiveCount": 2}}})
+    is_problem(st, h, b, 422, "a three-queue cycle")
+
 run(globals())

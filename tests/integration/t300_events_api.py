@@ -28,6 +28,7 @@ RULES = [
 ]
 QUEUES = ["shop", "big", "nontest", "fan1", "fan2", "offq", "roomy"]
 CONFIG = {
+    "builtinTopology": False,  # these rules alone
     "queues": [{"name": q} for q in QUEUES] + [{"name": "tinyq", "attributes": {"MaximumMessageSize": 1024}}],
     "rules": RULES,
 }
@@ -316,5 +317,28 @@ def test_rules_list():
            [("order-created", ["evd-orders"]), ("payment-requested", ["evd-payments"]),
             ("order-terminal", ["evd-notifications"])], "shipped rules")
 
+
+
+def test_results_line_up_when_an_entry_echoes_multibyte_text():
+    key = "\u00e9" * 40   # "unknown field '%.64s'" cuts it inside a character
+    good = {"Source": "shop.test", "DetailType": "Order", "Detail": {"amount": 1}}
+    bad = dict(good, **{key: 1})
+    st, _, b = srv.request("POST", "/api/events", {"Entries": [good, bad, good, bad]})
+    eq(st, 200, "PutEvents (body %r)" % b)
+    eq(len(b["Entries"]), 4, "one result per entry")
+    eq([("EventId" in e, e.get("ErrorCode")) for e in b["Entries"]],
+       [(True, None), (False, "InvalidArgument"), (True, None), (False, "InvalidArgument")], "in request order")
+    eq(b["FailedEntryCount"], 2, "failed count")
+    check(b["Entries"][1]["ErrorMessage"].startswith("unknown field '" + "\u00e9" * 10), "message %r" % b["Entries"][1])
+
+
+def test_the_servers_sources_are_reserved():
+    st, _, b = srv.request("POST", "/api/events", {"Entries": [
+        {"Source": "orderly.orders", "DetailType": "OrderCompleted", "Detail": {"orderId": "x"}},
+        {"Source": "orderly.anything", "DetailType": "X", "Detail": {}},
+        {"Source": "orderlyx.orders", "DetailType": "X", "Detail": {}}]})
+    eq(st, 200, "PutEvents")
+    eq([e.get("ErrorCode") for e in b["Entries"]],
+       ["NotAuthorizedForSourceException", "NotAuthorizedForSourceException", None], "orderly.* refused per entry")
 
 run(globals())

@@ -37,7 +37,7 @@ import random
 import shutil
 import threading
 import time
-from harness import PG, Server, run, check, eq, do_request, SRC
+from harness import PG, Server, run, check, eq, do_request, SRC, shipped_config
 
 # one node on PostgreSQL is slower and restarts slower than on SQLite: its
 # soak is shorter by default (t520_pg_cluster_faults runs the 20,000 orders
@@ -68,8 +68,7 @@ def left():
 
 
 def make_config(dir_):
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     catalog = {"products": [{"sku": s, "name": "Soak " + s, "priceCents": 100 + 10 * i, "stock": BIG_STOCK}
                             for i, s in enumerate(BIG_SKUS)]}
     catalog["products"].append({"sku": SCARCE, "name": "Scarce", "priceCents": 999, "stock": SCARCE_STOCK})

@@ -21,7 +21,7 @@ import random
 import re
 import time
 from datetime import datetime, timezone
-from harness import SRC, Shared, run, check, eq, is_problem, uniq, ok, wait_for
+from harness import SRC, Shared, run, check, eq, is_problem, uniq, ok, wait_for, shipped_config
 
 # RFC 9562 UUIDs: orderly issues time-ordered version 7 for ids that key
 # indexed tables (orders, events); version 4 is accepted as seed 001 uses it
@@ -32,8 +32,7 @@ MAX_VALUE = 2000000
 
 
 def make_config(disable=(), **orders):
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
     cfg["orders"].update(orders)
     for q in cfg["queues"]:

@@ -12,15 +12,14 @@ every queue is idle.
 import json
 import os
 import time
-from harness import SRC, Shared, run, check, eq, is_problem, uniq
+from harness import SRC, Shared, run, check, eq, is_problem, uniq, shipped_config
 
 ORDERS = "/api/orders"
 JSON = {"Content-Type": "application/json"}
 
 
 def make_config():
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
     for fn in cfg["functions"]:
         fn["backoff"] = {"baseMs": 50, "maxMs": 200}
@@ -400,5 +399,22 @@ def test_zz_inventory_unchanged_at_rest():
         st, _, b = srv.request("GET", "/api/queues/obi-" + q)
         eq(b["stats"]["visible"], 0, q + " empty")
 
+
+
+# ---- client text cut inside a character (issue 8): the error is kept -------------------------
+
+
+def test_multibyte_text_cut_in_a_message_is_still_an_error():
+    # "unknown token '%.64s'" cuts 40 x "é" (80 bytes) inside a character:
+    # the error used to be dropped (invalid UTF-8) and the order taken as tok_visa
+    b = bad(422, base(payment={"token": "\u00e9" * 40}), field="payment.token")
+    e = [x for x in b["errors"] if x["field"] == "payment.token"][0]
+    check(e["message"].startswith("unknown token '" + "\u00e9" * 10), "message %r" % e["message"])
+    # unknown keys whose names are cut in the field path
+    key = "\u00e9" * 150
+    b = bad(422, base(**{key: 1}))
+    check(any(x["field"].startswith("\u00e9" * 20) for x in b["errors"]), "field path of the key: %r" % b)
+    b = bad(422, base(items=[item(**{key: 1})]))
+    check(any(x["field"].startswith("items[0]." + "\u00e9" * 20) for x in b["errors"]), "item key: %r" % b)
 
 run(globals())

@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import time
-from harness import SRC, Shared, run, check, eq
+from harness import SRC, Shared, run, check, eq, shipped_config
 
 SKU = "mx-sku"
 QUEUE = "t700"
@@ -36,8 +36,7 @@ orderly_metrics_series_dropped_total
 
 
 def make_config():
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
     for q in cfg["queues"]:
         if "RedrivePolicy" in q.get("attributes", {}):

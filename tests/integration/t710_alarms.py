@@ -22,10 +22,9 @@ import json
 import os
 import threading
 import time
-from harness import SRC, Shared, do_request, run, check, eq, is_problem, ok, wait_for, db_rows
+from harness import SRC, Shared, do_request, run, check, eq, is_problem, ok, wait_for, shipped_config, quick_retries, db_rows
 
-with open(os.path.join(SRC, "config", "orderly.json")) as f:
-    SHIPPED = json.load(f)
+SHIPPED = shipped_config()
 DEFAULTS = {a["name"]: a for a in SHIPPED["alarms"]}
 
 
@@ -38,17 +37,8 @@ def short(shipped, **over):
 
 
 def base_config(alarms, disable=(), **top):
-    cfg = json.loads(json.dumps(SHIPPED))
+    cfg = quick_retries(json.loads(json.dumps(SHIPPED)), max_receive=2, disable=disable)
     cfg["orders"]["catalog"] = ""
-    for q in cfg["queues"]:
-        rp = q.get("attributes", {}).get("RedrivePolicy")
-        if rp:
-            rp["maxReceiveCount"] = 2
-            q["attributes"]["VisibilityTimeout"] = 2
-    for fn in cfg["functions"]:
-        fn["backoff"] = {"baseMs": 50, "maxMs": 100}
-        if fn["name"] in disable:
-            fn["enabled"] = False
     cfg["alarmSampleSeconds"] = 1
     cfg["alarms"] = alarms
     cfg.update(top)

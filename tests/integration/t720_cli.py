@@ -18,12 +18,11 @@ import re
 import subprocess
 import time
 from datetime import datetime, timezone
-from harness import BIN, SRC, Shared, check, eq, free_port, run, ok, wait_for
+from harness import BIN, SRC, Shared, check, eq, free_port, run, ok, wait_for, shipped_config
 
 
 def make_config(disable=()):
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
     for q in cfg["queues"]:
         attrs = q.setdefault("attributes", {})

@@ -16,7 +16,7 @@ import re
 import signal
 import subprocess
 import time
-from harness import BIN, SRC, Server, run, check, eq, wait_for
+from harness import BIN, SRC, Server, run, check, eq, wait_for, shipped_config
 
 ORDER_ID = re.compile(r"^ORD-[0-9A-F]{8}$")
 CUSTOMER = re.compile(r"^CUST-[1-9][0-9]{3}$")
@@ -26,8 +26,7 @@ SKUS = {"PROD-001", "PROD-002", "PROD-003", "PROD-004", "PROD-005"}
 def make_config(data_dir, **demo):
     """The shipped topology with a catalog of the five sample products in
     large stock (so no demo order is rejected for stock)."""
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     catalog = os.path.join(data_dir, "catalog.json")
     with open(catalog, "w") as f:
         json.dump({"products": [{"sku": s, "name": s, "priceCents": 1000, "stock": 1000000}

@@ -7,11 +7,11 @@
              kept-alive connection /api/health answers 503 degraded
              (http: draining) and /ready 503; the slow request still
              completes (202) and its order exists after a restart
-  disk full  RLIMIT_FSIZE lowered on the running process (SIGXFSZ ignored,
-             so writes fail with EFBIG as on a full disk): /api/health 503
-             with database disconnected, /ready 503, an order POST fails and
-             leaves nothing; /health (liveness) stays 200.  Limit restored:
-             /ready and /api/health recover without a restart.
+  disk full  (SQLite) the database on a real tmpfs that is filled up:
+             writes answer 503, /api/health 503 with database disconnected,
+             /ready 503, /health (liveness) 200; space freed: /ready and
+             /api/health recover without a restart; nothing acknowledged is
+             lost across a kill -9 (see test_degraded_when_the_disk_is_full).
   db down    (PostgreSQL) the test's PostgreSQL is stopped with -m immediate:
              the same checks (an order answered 503, never 202; health and
              ready 503, liveness 200); PostgreSQL started again: /ready and
@@ -23,16 +23,17 @@ import resource
 import signal
 import socket
 import subprocess
+import shutil
+import tempfile
 import time
 import http.client
-from harness import SRC, PG, Server, run, check, eq, do_request, pg_cluster
+from harness import SRC, PG, Server, run, check, eq, do_request, shipped_config, pg_cluster
 
 FUNCTIONS = {"order-processor", "payment-processor", "notification-processor"}
 
 
 def make_config():
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
     return cfg
 
@@ -46,7 +47,7 @@ def check_shape(body, want):
     for k in ("timestamp", "version", "database", "queue", "components"):
         check(k in body, "no %r in %r" % (k, body))
     comps = body["components"]
-    eq(sorted(comps), ["database", "functions", "http", "queues"], "components")
+    eq(sorted(comps), ["database", "functions", "http", "pipeline", "queues"], "components")
     eq(body["database"]["status"], comps["database"]["status"], "seed 004's database.status")
     eq(body["queue"]["status"], comps["queues"]["status"], "seed 004's queue.status")
     return comps
@@ -170,12 +171,64 @@ def test_degraded_while_draining():
         eq(srv.stop(), 0, "exit code")
 
 
-def start_ignoring_sigxfsz(srv):
-    log = open(srv.log_path, "ab")
-    srv.proc = subprocess.Popen(srv.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                preexec_fn=lambda: signal.signal(signal.SIGXFSZ, signal.SIG_IGN))
-    log.close()
-    srv.wait_ready()
+class SmallDisk:
+    """A real, size-limited filesystem (tmpfs) over a server's data directory,
+    in a mount namespace of its own that a holder process keeps alive across
+    server restarts; gone when the holder is killed (nothing to unmount)."""
+
+    def __init__(self, directory, size_mb=16):
+        self.dir = directory
+        root = os.geteuid() == 0
+        self.ns = ["--mount"] if root else ["--user", "--mount", "--preserve-credentials"]
+        unshare = ["unshare", "--mount", "--propagation", "private"] if root else \
+            ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
+        script = "mount -t tmpfs -o size=%dm tmpfs '%s' && echo mounted && exec sleep 600" % (size_mb, directory)
+        self.holder = subprocess.Popen(unshare + ["sh", "-c", script], stdout=subprocess.PIPE)
+        line = self.holder.stdout.readline()
+        if line.strip() != b"mounted":
+            self.holder.kill()
+            raise RuntimeError("cannot mount a tmpfs in a mount namespace (root or user namespaces needed)")
+
+    def wrap(self, args):
+        return ["nsenter", "-t", str(self.holder.pid)] + self.ns + ["--"] + args
+
+    def path(self, name):
+        """name inside the small filesystem, as this process reaches it."""
+        return "/proc/%d/root%s/%s" % (self.holder.pid, self.dir, name)
+
+    def fill(self):
+        """Takes every free block; returns the filler's size."""
+        n = 0
+        with open(self.path("filler"), "wb", buffering=0) as f:
+            for size in (65536, 4096, 512):   # the last partial blocks too
+                try:
+                    while True:
+                        n += f.write(b"\0" * size)
+                except OSError:
+                    pass
+        return n
+
+    def free(self):
+        os.unlink(self.path("filler"))
+
+    def close(self):
+        self.holder.kill()
+        self.holder.wait()
+
+
+class OnSmallDisk(Server):
+    """The database on the small filesystem; config and log beside it."""
+
+    def __init__(self, disk, **kw):
+        super().__init__(data_dir=os.path.dirname(disk.dir), **kw)
+        self.disk = disk
+
+    @property
+    def db(self):
+        return os.path.join(self.disk.dir, self.env + ".db")
+
+    def args(self):
+        return self.disk.wrap(super().args())
 
 
 def check_degraded(srv, oid):
@@ -208,24 +261,7 @@ def check_recovered(srv, oid, timeout=15):
     eq(st, 202, "an order after the recovery (body %r)" % b)
 
 
-if not PG:
-    def test_degraded_when_the_disk_is_full():
-        srv = Server(env="hf", config=make_config())
-        start_ignoring_sigxfsz(srv)
-        pid = srv.proc.pid
-        soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
-        try:
-            st, _, b = srv.request("GET", "/api/health")
-            eq(st, 200, "health before (body %r)" % b)
-            resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))   # every write(2) now fails
-            try:
-                check_degraded(srv, "full-1")
-            finally:
-                resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
-            check_recovered(srv, "full-1")
-        finally:
-            eq(srv.stop(), 0, "exit code (log %s)" % srv.log_tail())
-else:
+if PG:
     def test_degraded_when_the_database_is_down():
         srv = Server(env="hf", config=make_config())
         srv.start()
@@ -242,5 +278,68 @@ else:
         finally:
             eq(srv.stop(), 0, "exit code (log %s)" % srv.log_tail())
 
+if not PG:
+    def test_degraded_when_the_disk_is_full():
+        """A real full filesystem (not a file-size limit): writes that cannot
+        reach the disk answer 503, never 2xx; reads, /health and /api/health keep
+        answering; /ready is 503 until a probe write commits again; when space
+        returns the node recovers by itself; every acknowledged order survives a
+        restart.  (Writes that fit in blocks SQLite already owns - the WAL it
+        reuses after a checkpoint - still commit on a full disk, durably: the
+        test counts them as acknowledged and checks them like the others.)"""
+        d = tempfile.mkdtemp(prefix="orderly-it-disk-")
+        os.mkdir(os.path.join(d, "disk"))
+        disk = SmallDisk(os.path.join(d, "disk"))
+        srv = OnSmallDisk(disk, env="hf", config=make_config())
+        acked = []
+        try:
+            srv.start()
+            st, _, b = srv.request("GET", "/api/health")
+            eq(st, 200, "health before (body %r)" % b)
+            filled = disk.fill()
+            check(filled > 0, "the filesystem took a filler")
+            refused = None
+            for i in range(5000):
+                oid = "full-%d" % i
+                st, _, b = srv.request("POST", "/api/orders", dict(order(oid), orderId=oid))
+                if st == 202:
+                    acked.append(oid)
+                    continue
+                eq(st, 503, "a refused write on a full disk: %d %r" % (st, b))
+                refused = oid
+                break
+            check(refused, "a write was refused within 5000 orders on a full disk")
+            print("full disk: %d orders still fit in blocks SQLite owned, then 503" % len(acked))
+            st, _, _ = srv.request("GET", "/ready")
+            eq(st, 503, "ready after a failed commit")
+            st, _, b = srv.request("GET", "/health")
+            eq(st, 200, "liveness on a full disk")
+            st, _, b = srv.request("GET", "/api/health")
+            eq(st, 503, "health on a full disk (body %r)" % b)
+            comps = check_shape(b, "degraded")
+            eq((comps["database"]["status"], comps["database"]["writable"]), ("disconnected", False),
+               "database %r" % comps["database"])
+            eq(b["database"], {"status": "disconnected"}, "seed 004's database")
+            for oid in acked[-3:]:
+                eq(srv.request("GET", "/api/orders/" + oid)[0], 200, "reads on a full disk")
+            disk.free()
+            end = time.time() + 10          # no write happens: /ready's probe finds the recovery
+            while time.time() < end and srv.request("GET", "/ready")[0] != 200:
+                time.sleep(0.05)
+            eq(srv.request("GET", "/ready")[0], 200, "ready after the disk has room again")
+            st, _, b = srv.request("GET", "/api/health")
+            eq(st, 200, "health after (body %r)" % b)
+            st, _, b = srv.request("POST", "/api/orders", dict(order("after"), orderId="after"))
+            eq(st, 202, "an order after the recovery (body %r)" % b)
+            acked.append("after")
+            srv.restart()   # kill -9, same filesystem
+            for oid in acked:
+                eq(srv.request("GET", "/api/orders/" + oid)[0], 200, "acknowledged %s after a restart" % oid)
+            eq(srv.request("GET", "/api/orders/" + refused)[0], 404, "the refused order does not exist")
+            print("acked %d, present %d, lost 0" % (len(acked), len(acked)))
+        finally:
+            eq(srv.stop(), 0, "exit code (log %s)" % srv.log_tail())
+            disk.close()
+            shutil.rmtree(d, ignore_errors=True)
 
 run(globals())

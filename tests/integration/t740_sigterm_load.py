@@ -19,7 +19,7 @@ import signal
 import socket
 import threading
 import time
-from harness import SRC, Server, run, check, eq
+from harness import SRC, Server, do_request, run, check, eq, shipped_config
 
 CLIENTS = 8
 DRAIN_S = 10
@@ -29,8 +29,7 @@ SKUS = ["PROD-001", "PROD-002", "PROD-003", "PROD-004", "PROD-005"]
 
 
 def make_config(data_dir):
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     catalog = os.path.join(data_dir, "catalog.json")
     with open(catalog, "w") as f:
         json.dump({"products": [{"sku": s, "name": s, "priceCents": 100, "stock": 100000000} for s in SKUS]}, f)
@@ -160,5 +159,48 @@ def test_sigterm_during_load():
     print("acknowledged %d, present %d, lost %d, exit %d in %.2f s"
           % (len(acked), sum(1 for k in acked if k in present), len(lost), rc, took))
 
+
+
+def test_sigterm_during_an_event_replay():
+    """A replay is a chain of page units holding its request; SIGTERM used
+    to abort the process (the drain found it still suspended).  Now the
+    replay ends at the next page: 503 with the count replayed, exit 0."""
+    cfg = {"builtinTopology": False, "queues": [{"name": "sink"}],
+           "rules": [{"name": "all", "eventPattern": {"source": ["replay.test"]}, "targets": [{"queue": "sink"}]}],
+           "http": {"drainSeconds": 2}}
+    srv = Server(env="rp", config=cfg).start()
+    try:
+        t0 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+        c = srv.conn()
+        entries = [{"Source": "replay.test", "DetailType": "E", "Detail": {"n": i, "pad": "x" * 200}}
+                   for i in range(10)]
+        for _ in range(1500):   # 15,000 events to replay
+            st, _, b = do_request(c, "POST", "/api/events", {"Entries": entries})
+            eq((st, b["FailedEntryCount"]), (200, 0), "PutEvents")
+        c.close()
+        t1 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+        window = {"from": t0, "to": t1}
+        started = time.time()
+        st, _, b = srv.request("POST", "/api/events/replay", window, timeout=120)
+        full = time.time() - started
+        eq((st, b["replayed"]), (200, 15000), "a whole replay")
+        print("a whole replay of 15000 events took %.2f s" % full)
+        result = {}
+
+        def replay():
+            result["answer"] = srv.request("POST", "/api/events/replay", window, timeout=120)
+        th = threading.Thread(target=replay)
+        th.start()
+        time.sleep(full / 3)
+        srv.proc.send_signal(signal.SIGTERM)
+        rc = srv.proc.wait(timeout=30)
+        th.join(30)
+        eq(rc, 0, "exit code after SIGTERM mid-replay (log %s)" % srv.log_tail())
+        st, _, b = result["answer"]
+        eq(st, 503, "the interrupted replay (body %r)" % b)
+        check(0 < b["replayed"] < 15000, "replayed part of the window: %r" % b)
+        print("SIGTERM mid-replay: 503 after %d of 15000 events, exit 0" % b["replayed"])
+    finally:
+        srv.stop()
 
 run(globals())

@@ -36,7 +36,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from harness import BIN, PG, SRC, Server, run, check, eq, free_port, pg_cluster, wait_for
+from harness import BIN, PG, SRC, Server, run, check, eq, free_port, pg_cluster, shipped_config, wait_for
 
 DEPLOY = os.path.join(SRC, "deploy")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -213,8 +213,7 @@ def exposed_names(text):
 
 
 def config():
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
     return cfg
 

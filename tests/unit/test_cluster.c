@@ -9,7 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"

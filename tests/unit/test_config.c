@@ -72,11 +72,24 @@ static int load_with(const char *text, const config_setting *s, size_t n)
     return config_load(text ? write_tmp(dq(text)) : NULL, s, n, &cfg, err, sizeof err);
 }
 
-/* As load_with, with --env dev. */
-static int load(const char *text)
+/* As load_with, with --env dev, on the built-in topology. */
+static int load_on_builtin(const char *text)
 {
     const config_setting env = {"env", "dev"};
     return load_with(text, &env, 1);
+}
+
+/* As load_on_builtin, but a file stands alone: unless the text sets
+ * "builtinTopology", it gets false, so the lists are exactly the file's. */
+static int load(const char *text)
+{
+    static char alone[8192];
+    if (text && !strstr(text, "builtinTopology") && text[0] == '{') {
+        cr_assert(lt(sz, strlen(text) + 32, sizeof alone));
+        snprintf(alone, sizeof alone, "{'builtinTopology':false%s%s", text[1] == '}' ? "" : ",", text + 1);
+        text = alone;
+    }
+    return load_on_builtin(text);
 }
 
 static int load_json(json_t *root)
@@ -156,9 +169,12 @@ Test(config, defaults)
     cr_assert(eq(int, cfg->store.pending_max, LIMIT_STORE_PENDING_DEFAULT));
     cr_assert(eq(int, cfg->store.batch_max, LIMIT_STORE_BATCH_DEFAULT));
     cr_assert(eq(int, cfg->store.window_us, LIMIT_STORE_WINDOW_US_DEFAULT));
-    cr_assert(eq(sz, cfg->nqueues, 0));
-    cr_assert(eq(sz, cfg->nrules, 0));
-    cr_assert(eq(sz, cfg->nfunctions, 0));
+    /* without a file: the built-in topology, the seeds' flow */
+    cr_assert(eq(sz, cfg->nqueues, 6));
+    cr_assert(eq(sz, cfg->nrules, 3));
+    cr_assert(eq(sz, cfg->nfunctions, 3));
+    cr_assert(eq(sz, cfg->nalarms, 6));
+    cr_assert(eq(int, cfg->builtin_topology, 1));
     cr_assert(eq(str, cfg->file, ""));
 }
 
@@ -641,7 +657,9 @@ Test(config, bounds_of_every_function_int)
             json_object_set_new(f, "name", json_string("f"));
             json_object_set_new(f, "handler", json_string("h"));
             json_object_set_new(f, "queue", json_string("q"));
-            int rc = load_json(json_pack("{s:[{s:s}], s:[o]}", "queues", "name", "q", "functions", f));
+            /* the longest VisibilityTimeout, so that any timeoutSeconds fits the queue */
+            int rc = load_json(json_pack("{s:[{s:s,s:{s:i}}], s:[o]}", "queues", "name", "q", "attributes",
+                                         "VisibilityTimeout", LIMIT_VISIBILITY_SECONDS_MAX, "functions", f));
             if (j < 2) {
                 cr_assert(eq(int, rc, 0), "%s = %lld: %s", k[i].path, vals[j], err);
                 json_t *out = config_to_json(cfg);
@@ -657,7 +675,7 @@ Test(config, bounds_of_every_function_int)
             }
         }
     }
-    cr_assert(eq(sz, tested, 6));
+    cr_assert(eq(sz, tested, 7));
 }
 
 Test(config, string_lengths)
@@ -1021,6 +1039,7 @@ static int load_shipped(void)
 static int load_json_raw(json_t *root)
 {
     const config_setting env = {"env", "dev"};
+    if (!json_object_get(root, "builtinTopology")) json_object_set_new(root, "builtinTopology", json_false());
     char *text = json_dumps(root, 0);
     json_decref(root);
     cr_assert(not(eq(ptr, text, NULL)));
@@ -1054,7 +1073,6 @@ Test(config, alarms_default_when_absent_none_when_empty)
                            "http-p99-latency", "low-stock"};
     cr_assert(eq(int, load(NULL), 0), "%s", err);
     cr_assert(eq(sz, cfg->nalarms, 6));
-    cr_assert(eq(int, cfg->alarms_declared, 0));
     for (size_t i = 0; i < 6; i++) cr_assert(eq(str, cfg->alarms[i].name, (char *)names[i]));
     const alarm_def *rate = &cfg->alarms[3];
     cr_assert(eq(str, (char *)rate->metric.name, "orderly_http_requests_total"));
@@ -1071,10 +1089,12 @@ Test(config, alarms_default_when_absent_none_when_empty)
     cr_assert(eq(int, cfg->alarms[4].statistic, ALARM_STAT_PERCENTILE));
     cr_assert(eq(dbl, cfg->alarms[4].percentile, 99));
     cr_assert(eq(int, cfg->alarm_sample_s, LIMIT_ALARM_SAMPLE_S_DEFAULT));
-    cr_assert(eq(int, load("{'queues':[]}"), 0), "%s", err);
+    cr_assert(eq(int, load_on_builtin("{'queues':[]}"), 0), "%s", err);
     cr_assert(eq(sz, cfg->nalarms, 6), "a file without \"alarms\" gets the defaults");
-    cr_assert(eq(int, load("{'alarms':[]}"), 0), "%s", err);
-    cr_assert(eq(sz, cfg->nalarms, 0), "\"alarms\": [] declares none");
+    cr_assert(eq(int, load_on_builtin("{'alarms':[]}"), 0), "%s", err);
+    cr_assert(eq(sz, cfg->nalarms, 6), "\"alarms\": [] adds none to the built-ins");
+    cr_assert(eq(int, load_on_builtin("{'builtinTopology':false,'alarms':[]}"), 0), "%s", err);
+    cr_assert(eq(sz, cfg->nalarms, 0), "without the built-in topology \"alarms\": [] declares none");
     cr_assert(eq(int, load("{'alarms':[{" ALARM_BASE "}]}"), 0), "%s", err);
     cr_assert(eq(sz, cfg->nalarms, 1));
     cr_assert(eq(int, cfg->alarms[0].period_s, 60), "periodSeconds defaults to 60");
@@ -1088,7 +1108,6 @@ Test(config, shipped_alarms_are_the_built_in_defaults)
     json_t *builtin = json_incref(json_object_get(first, "alarms"));
     json_decref(first);
     cr_assert(eq(int, load_shipped(), 0), "%s", err);
-    cr_assert(eq(int, cfg->alarms_declared, 1));
     json_t *all = config_to_json(cfg);
     json_t *shipped = json_object_get(all, "alarms");
     char *a = json_dumps(builtin, JSON_SORT_KEYS), *b = json_dumps(shipped, JSON_SORT_KEYS);
@@ -1451,4 +1470,146 @@ Test(config, usage_documents_every_key)
     cr_assert(not(eq(ptr, strstr(text, "--print-config"), NULL)));
     cr_assert(not(eq(ptr, strstr(text, "ORDERLY_CONFIG"), NULL)));
     free(text);
+}
+
+/* ---- The built-in topology ------------------------------------------------------------ */
+
+static const config_queue *queue_named(const char *name)
+{
+    for (size_t i = 0; i < cfg->nqueues; i++)
+        if (!strcmp(cfg->queues[i].name, name)) return &cfg->queues[i];
+    return NULL;
+}
+
+Test(config, builtin_topology_is_the_seeds_flow)
+{
+    const char *queues[] = {"orders", "orders-dlq", "payments", "payments-dlq", "notifications", "notifications-dlq"};
+    const char *fns[] = {"order-processor", "payment-processor", "notification-processor"};
+    cr_assert(eq(int, load(NULL), 0), "%s", err);
+    for (size_t i = 0; i < 6; i++) {
+        const config_queue *q = queue_named(queues[i]);
+        cr_assert(not(eq(ptr, (void *)q, NULL)), "built-in queue %s", queues[i]);
+        cr_assert(eq(int, q->builtin, 1));
+    }
+    cr_assert(eq(str, (char *)queue_named("orders")->attrs.dlq, "orders-dlq"));
+    cr_assert(eq(int, queue_named("orders")->attrs.max_receive, 5));
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert(eq(str, cfg->functions[i].name, (char *)fns[i]));
+        cr_assert(eq(str, cfg->functions[i].handler, (char *)fns[i]));
+    }
+    cr_assert(eq(str, cfg->rules[0].name, "order-created"));
+}
+
+Test(config, file_entries_replace_or_extend_builtins)
+{
+    cr_assert(eq(int, load_on_builtin("{'queues':[{'name':'orders','attributes':{'VisibilityTimeout':60}},"
+                                      "{'name':'extra'}]}"),
+                 0),
+              "%s", err);
+    cr_assert(eq(sz, cfg->nqueues, 7), "six built-ins, one replaced, one added");
+    cr_assert(eq(int, queue_named("orders")->attrs.visibility_s, 60));
+    cr_assert(eq(int, queue_named("orders")->builtin, 0), "the file's entry replaced it");
+    cr_assert(eq(str, (char *)queue_named("orders")->attrs.dlq, ""), "a replaced entry is the file's, whole");
+    cr_assert(eq(str, cfg->queues[0].name, "orders"), "the file's entries come first");
+    cr_assert(eq(str, cfg->queues[1].name, "extra"));
+    cr_assert(eq(sz, cfg->nfunctions, 3));
+    cr_assert(eq(int, load_on_builtin("{'functions':[{'name':'payment-processor','handler':'payment-processor',"
+                                      "'queue':'payments','enabled':false}]}"),
+                 0),
+              "%s", err);
+    cr_assert(eq(sz, cfg->nfunctions, 3));
+    cr_assert(eq(str, cfg->functions[0].name, "payment-processor"));
+    cr_assert(eq(int, cfg->functions[0].enabled, 0), "a built-in function turned off by the file");
+}
+
+Test(config, exclude_drops_builtins)
+{
+    cr_assert(eq(int, load_on_builtin("{'exclude':{'queues':['notifications','notifications-dlq'],"
+                                      "'rules':['order-terminal'],'functions':['notification-processor'],"
+                                      "'alarms':['low-stock']}}"),
+                 0),
+              "%s", err);
+    cr_assert(eq(sz, cfg->nqueues, 4));
+    cr_assert(eq(ptr, (void *)queue_named("notifications"), NULL));
+    cr_assert(eq(sz, cfg->nrules, 2));
+    cr_assert(eq(sz, cfg->nfunctions, 2));
+    cr_assert(eq(sz, cfg->nalarms, 5));
+    cr_assert(eq(int, load_on_builtin("{'exclude':{'queues':['nope']}}"), ORD_ECONFIG));
+    assert_err_has("\"exclude.queues[0]\": no built-in queue named \"nope\"");
+    cr_assert(eq(int, load_on_builtin("{'exclude':{'topics':['x']}}"), ORD_ECONFIG));
+    assert_err_has("unknown key \"exclude.topics\"");
+    /* a built-in that still refers to an excluded queue is named, by name */
+    cr_assert(eq(int, load_on_builtin("{'exclude':{'queues':['notifications']}}"), ORD_ECONFIG));
+    assert_err_has("\"rules[order-terminal (built-in)].targets[0].queue\": no queue \"notifications\"");
+    cr_assert(eq(int, load_on_builtin("{'builtinTopology':false,'exclude':{'queues':['orders']}}"), ORD_ECONFIG));
+    assert_err_has("\"exclude\" needs the built-in topology");
+}
+
+Test(config, empty_topology_on_purpose)
+{
+    cr_assert(eq(int, load_on_builtin("{'builtinTopology':false}"), 0), "%s", err);
+    cr_assert(eq(sz, cfg->nqueues, 0));
+    cr_assert(eq(sz, cfg->nrules, 0));
+    cr_assert(eq(sz, cfg->nfunctions, 0));
+    cr_assert(eq(sz, cfg->nalarms, 0));
+}
+
+Test(config, printed_config_stands_alone)
+{
+    cr_assert(eq(int, load_on_builtin("{'exclude':{'alarms':['low-stock']},'queues':[{'name':'extra'}]}"), 0),
+              "%s", err);
+    json_t *first = config_to_json(cfg);
+    int alone = json_is_false(json_object_get(first, "builtinTopology"));
+    cr_assert(eq(int, alone, 1), "printed with the whole topology");
+    char *text = json_dumps(first, 0);
+    cr_assert(eq(int, load_json_raw(json_loads(text, 0, NULL)), 0), "%s", err);
+    json_t *again = config_to_json(cfg);
+    char *a = json_dumps(first, JSON_SORT_KEYS), *b = json_dumps(again, JSON_SORT_KEYS);
+    cr_assert(eq(str, a, b), "loading the printed config gives the same config");
+    free(a);
+    free(b);
+    free(text);
+    json_decref(first);
+    json_decref(again);
+}
+
+Test(config, shipped_file_declares_no_topology_of_its_own)
+{
+    /* one source of truth: the shipped development config extends the
+     * built-in topology and repeats none of it */
+    FILE *f = fopen(ORDERLY_SRC_DIR "/config/orderly.json", "r");
+    cr_assert(not(eq(ptr, f, NULL)));
+    json_t *j = json_loadf(f, 0, NULL);
+    fclose(f);
+    const char *keys[] = {"queues", "rules", "functions", "alarms", "builtinTopology", "exclude"};
+    for (size_t i = 0; i < 6; i++) cr_assert(eq(ptr, json_object_get(j, keys[i]), NULL), "%s in orderly.json", keys[i]);
+    json_decref(j);
+    cr_assert(eq(int, load(NULL), 0), "%s", err);
+    json_t *builtin = config_to_json(cfg);
+    cr_assert(eq(int, load_shipped(), 0), "%s", err);
+    json_t *shipped = config_to_json(cfg);
+    for (size_t i = 0; i < 4; i++) {
+        char *a = json_dumps(json_object_get(builtin, keys[i]), JSON_SORT_KEYS);
+        char *b = json_dumps(json_object_get(shipped, keys[i]), JSON_SORT_KEYS);
+        cr_assert(eq(str, a, b), "%s of the shipped config differ from the built-in", keys[i]);
+        free(a);
+        free(b);
+    }
+    json_decref(builtin);
+    json_decref(shipped);
+}
+
+Test(config, function_timeout_within_the_queue_visibility)
+{
+    cr_assert(eq(int, load("{'queues':[{'name':'q','attributes':{'VisibilityTimeout':5}}],"
+                           "'functions':[{'name':'f','handler':'h','queue':'q','timeoutSeconds':5}]}"),
+                 0),
+              "%s", err);
+    cr_assert(eq(int, load("{'queues':[{'name':'q','attributes':{'VisibilityTimeout':5}}],"
+                           "'functions':[{'name':'f','handler':'h','queue':'q','timeoutSeconds':6}]}"),
+                 ORD_ECONFIG));
+    assert_err_has("\"functions[0].timeoutSeconds\": 6 s is more than the VisibilityTimeout (5 s) of its queue \"q\"");
+    int rc = load("{'queues':[{'name':'q','attributes':{'VisibilityTimeout':0}}],"
+                  "'functions':[{'name':'f','handler':'h','queue':'q'}]}");
+    cr_assert(eq(int, rc, ORD_ECONFIG), "VisibilityTimeout 0 under a function");
 }

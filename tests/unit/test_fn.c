@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdatomic.h>
 #include <string.h>
+#include "bus/bus.h"
 #include "fn/fn.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -18,7 +19,7 @@ static queue *in, *out, *dlq;
 static atomic_int invoked, slow_once;
 static int64_t clock_off;
 
-static int apply_emit(store_conn *tx, void *state)
+static int apply_emit(store_conn *tx, void *state, char *error, size_t error_len)
 {
     json_t *d = state;
     bus_event ev = {.source = "test.fn", .detail_type = "Processed", .detail = d};
@@ -26,9 +27,9 @@ static int apply_emit(store_conn *tx, void *state)
 }
 
 /* emits, then refuses: the emitted event must roll back with the record */
-static int apply_emit_fail(store_conn *tx, void *state)
+static int apply_emit_fail(store_conn *tx, void *state, char *error, size_t error_len)
 {
-    int rc = apply_emit(tx, state);
+    int rc = apply_emit(tx, state, error, error_len);
     return rc ? rc : ORD_EHANDLER;
 }
 
@@ -80,11 +81,11 @@ static void setup(void)
     json_t *p = json_loads("{\"detail-type\":[\"Processed\"]}", 0, NULL);
     cr_assert_eq(bus_rule_add(b, "processed", NULL, p, t, 1, 1, err, sizeof err), 0, "%s", err);
     json_decref(p);
-    cr_assert_eq(fn_sys_open(qs, b, &fs), 0);
+    cr_assert_eq(fn_sys_open(qs, &fs), 0);
     cr_assert_eq(fn_handler_register(fs, "test", handler, NULL), 0);
     fn_config c = {.name = "f", .handler = "test", .queue = "in", .batch_size = 10, .window_ms = 50,
                    .concurrency = 1, .backoff_base_ms = 100, .backoff_max_ms = 400,
-                   .idempotency_ttl_s = 3600, .enabled = 1};
+                   .idempotency_ttl_s = 3600, .timeout_s = 1, .enabled = 1};
     cr_assert_eq(fn_add(fs, &c, err, sizeof err), 0, "%s", err);
 }
 
@@ -258,7 +259,7 @@ Test(fn, config_checks)
 {
     char err[200];
     fn_config c = {.name = "g", .handler = "nope", .queue = "in", .batch_size = 5, .concurrency = 1,
-                   .backoff_base_ms = 10, .backoff_max_ms = 10, .idempotency_ttl_s = 1, .enabled = 1};
+                   .backoff_base_ms = 10, .backoff_max_ms = 10, .idempotency_ttl_s = 1, .timeout_s = 1, .enabled = 1};
     cr_expect_eq(fn_add(fs, &c, err, sizeof err), ORD_EVALIDATION);
     cr_expect(strstr(err, "handler") != NULL, "%s", err);
     c.handler = "test";
@@ -268,5 +269,37 @@ Test(fn, config_checks)
     c.batch_size = LIMIT_FN_BATCH_MAX + 1;
     cr_expect_eq(fn_add(fs, &c, err, sizeof err), ORD_EVALIDATION, "batch past limit");
     c.batch_size = LIMIT_FN_BATCH_MAX;
+    c.timeout_s = 3; /* the queue "in" has VisibilityTimeout 2 */
+    cr_expect_eq(fn_add(fs, &c, err, sizeof err), ORD_EVALIDATION, "timeout above the queue's visibility");
+    cr_expect(strstr(err, "timeoutSeconds 3 is more than the VisibilityTimeout (2)") != NULL, "%s", err);
+    c.timeout_s = 2;
     cr_expect_eq(fn_add(fs, &c, err, sizeof err), 0, "batch at limit: %s", err);
+}
+
+/* A consumed queue keeps a VisibilityTimeout its function can commit in
+ * (Lambda's rule), and redrive policies cannot form cycles. */
+Test(fn, queue_attributes_that_would_break_the_function_are_refused)
+{
+    char err[200];
+    queue_attrs a;
+    queue_get_attrs(in, &a);
+    a.visibility_s = 0;
+    cr_expect_eq(queue_attrs_check(qs, "in", &a, err, sizeof err), ORD_EVALIDATION);
+    cr_expect(strstr(err, "VisibilityTimeout 0 is below the timeoutSeconds (1) of function 'f'") != NULL, "%s",
+              err);
+    a.visibility_s = 1;
+    cr_expect_eq(queue_attrs_check(qs, "in", &a, err, sizeof err), 0, "%s", err);
+    /* in -> in-dlq; in-dlq -> in would be a cycle */
+    queue_attrs d;
+    queue_get_attrs(dlq, &d);
+    snprintf(d.dlq, sizeof d.dlq, "in");
+    d.max_receive = 3;
+    cr_expect_eq(queue_attrs_check(qs, "in-dlq", &d, err, sizeof err), ORD_EVALIDATION);
+    cr_expect(strstr(err, "a cycle") != NULL, "%s", err);
+    /* a chain without a cycle is fine: out -> in-dlq */
+    queue_attrs o;
+    queue_get_attrs(out, &o);
+    snprintf(o.dlq, sizeof o.dlq, "in-dlq");
+    o.max_receive = 2;
+    cr_expect_eq(queue_attrs_check(qs, "out", &o, err, sizeof err), 0, "%s", err);
 }

@@ -1,7 +1,7 @@
 /* test_http.c - the HTTP foundation over real sockets on 127.0.0.1: routing,
  * problem+json, request ids, JSON bodies, every limit at and past its value,
  * suspend/resume under load, slow clients, quiesce and drain. */
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "http/server.h"
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -1213,4 +1213,17 @@ Test(http, access_log_line_and_stats)
     cr_assert_eq(json_integer_value(json_object_get(j, "status")), 200);
     cr_assert(json_is_integer(json_object_get(j, "duration_us")));
     json_decref(j);
+}
+
+Test(http_status, error_codes_map_to_statuses)
+{
+    cr_expect_eq(http_err_status(ORD_ENOTFOUND), 404);
+    cr_expect_eq(http_err_status(ORD_EVALIDATION), 422);
+    cr_expect_eq(http_err_status(ORD_ETOOBIG), 413);
+    cr_expect_str_eq(http_err_slug(ORD_ERECEIPT), "receipt-invalid");
+    cr_expect_eq(http_err_status(12345), 500);
+    for (int c = ORD__BASE + 1; c < ORD__END; c++) {
+        cr_expect(http_err_status(c) >= 200 && http_err_status(c) < 600, "%s", err_name(c));
+        cr_expect(strlen(http_err_slug(c)) > 0, "%s", err_name(c));
+    }
 }

@@ -72,14 +72,6 @@ Test(log, level_parse)
 Test(err, table_lookups)
 {
     cr_expect_str_eq(err_name(ORD_ENOTFOUND), "ORD_ENOTFOUND");
-    cr_expect_eq(err_http_status(ORD_ENOTFOUND), 404);
-    cr_expect_eq(err_http_status(ORD_EVALIDATION), 422);
-    cr_expect_eq(err_http_status(ORD_ETOOBIG), 413);
-    cr_expect_str_eq(err_slug(ORD_ERECEIPT), "receipt-invalid");
     cr_expect_str_eq(err_name(12345), "ORD_EUNKNOWN");
-    cr_expect_eq(err_http_status(12345), 500);
-    for (int c = ORD__BASE + 1; c < ORD__END; c++) {
-        cr_expect(err_http_status(c) >= 200 && err_http_status(c) < 600, "%s", err_name(c));
-        cr_expect(strlen(err_msg(c)) > 0);
-    }
+    for (int c = ORD__BASE + 1; c < ORD__END; c++) cr_expect(strlen(err_msg(c)) > 0);
 }

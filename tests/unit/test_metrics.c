@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 

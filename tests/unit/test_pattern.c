@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "bus/pattern.h"
-#include "conf/limits.h"
+#include "lib/limits.h"
 #include "lib/err.h"
 
 #define J(...) #__VA_ARGS__

@@ -27,6 +27,17 @@ static inline int test_pg(void)
     return test_pg_base() != NULL;
 }
 
+/* A SQLite file in a fresh temporary directory, whatever the run's backend. */
+static inline const char *test_db_path_sqlite(const char *file)
+{
+    static char path[512];
+    char tmpl[] = "/tmp/orderly-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    if (!d) abort();
+    snprintf(path, sizeof path, "%s/%s", d, file);
+    return path;
+}
+
 /* Makes a fresh database and returns its path or URL in a static buffer
  * ("<dir>/<file>" on SQLite). */
 static inline const char *test_db_path(const char *file)

@@ -47,6 +47,7 @@
 #define LIMIT_RULE_DESCRIPTION_MAX     512     /* EventBridge: a rule's description */
 #define LIMIT_PATTERN_BYTES_MAX        4096    /* an event pattern's JSON */
 #define LIMIT_PATTERN_DEPTH_MAX        32      /* nesting of a pattern */
+#define LIMIT_PATTERN_ARENA_BYTES_MAX  1048576 /* memory of one compiled pattern (bounded by the 4 KiB of JSON; a guard) */
 #define LIMIT_PATTERN_NUMBER_ABS_MAX   5.0e9   /* numeric operands and matched values: |x| <= 5e9 (event-ruler) */
 #define LIMIT_PATTERN_NUMBER_SCALE     1e6     /* numbers compare at 6 decimals (event-ruler ComparableNumber) */
 #define LIMIT_JSON_DEPTH_MAX           64      /* nesting of any JSON input */
@@ -67,6 +68,9 @@
 #define LIMIT_FN_IDEMPOTENCY_TTL_MIN   1
 #define LIMIT_FN_IDEMPOTENCY_TTL_MAX   2592000 /* 30 days */
 #define LIMIT_FN_IDEMPOTENCY_TTL_DEFAULT 604800 /* processed event ids kept 7 days */
+#define LIMIT_FN_TIMEOUT_S_MAX         900     /* timeoutSeconds 1..900 (Lambda): receive to commit of a batch */
+#define LIMIT_FN_TIMEOUT_S_DEFAULT     1       /* the built-in handlers take milliseconds; the queue's
+                                                  VisibilityTimeout must be at least this */
 #define LIMIT_FUNCTIONS_MAX            64
 
 /* ---- Store (group commit) ------------------------------------------- */
@@ -77,6 +81,8 @@
 #define LIMIT_STORE_WINDOW_US_DEFAULT  0       /* extra wait for more units before COMMIT */
 #define LIMIT_STORE_WINDOW_US_MAX      10000
 #define LIMIT_STORE_READERS_MAX        64      /* reader connections */
+#define LIMIT_SWEEP_ROWS               1000    /* rows one unit of a sweep deletes (retention, idempotency records, keys) */
+#define LIMIT_SWEEP_ORDERS             100     /* orders one unit of the reservation-expiry sweep expires (each writes an event) */
 #define LIMIT_STORE_SIGNAL_HANDLERS    4       /* handlers of one signal topic (store_signal_on) */
 #define LIMIT_STORE_RECONNECT_MS_MIN   100     /* database lost: first reconnect after this, */
 #define LIMIT_STORE_RECONNECT_MS_MAX   5000    /* doubling up to this (503 meanwhile) */
@@ -84,10 +90,10 @@
 /* ---- PostgreSQL (several nodes on one database) ---------------------- */
 #define LIMIT_PG_CONNECT_WAIT_S        30      /* start-up: wait this long for the database to accept connections */
 #define LIMIT_PG_CONNECT_TIMEOUT_S     5       /* one connection attempt (libpq connect_timeout; the URL may set it) */
-#define LIMIT_PG_IDLE_TX_MS            5000    /* writer's idle_in_transaction_session_timeout: a node stopped */
-                                               /* mid-batch loses its transaction (and row locks) after this */
-#define LIMIT_PG_LEADER_LEASE_MS       5000    /* service connection's idle_session_timeout: a stopped leader's */
-                                               /* advisory lock is released after this */
+#define LIMIT_PG_IDLE_TX_MS            5000    /* writer's idle_in_transaction_session_timeout: a node stopped
+                                                  mid-batch loses its transaction (and row locks) after this */
+#define LIMIT_PG_LEADER_LEASE_MS       5000    /* service connection's idle_session_timeout: a stopped leader's
+                                                  advisory lock is released after this */
 #define LIMIT_PG_PING_MS               1000    /* the service connection talks at least this often (< lease) */
 #define LIMIT_PG_NOTIFY_INTERVAL_MS    10      /* at most one NOTIFY per node per this (debounce) */
 #define LIMIT_PG_POLL_FALLBACK_MS      1000    /* a waiting long poll re-checks its queue at least this often */
@@ -128,6 +134,19 @@
 #define LIMIT_ORDER_UNITS_MAX          500000     /* = 50 items x 10000 */
 #define LIMIT_ORDER_VALUE_DEFAULT      100000000  /* business limit: order total, cents ($1,000,000) */
 #define LIMIT_ORDER_VALUE_MAX          2000000000
+#define LIMIT_ORDER_ID_MAX             64         /* orderId: 1..64 of [A-Za-z0-9_.:-] */
+#define LIMIT_ORDER_CUSTOMER_MAX       64         /* customerId: 1..64 characters */
+#define LIMIT_ORDER_SKU_MAX            64         /* sku: 1..64 of [A-Za-z0-9_.-] */
+#define LIMIT_ORDER_ITEMS_MAX          50         /* items per order: 1..50 */
+#define LIMIT_ORDER_QTY_MAX            10000      /* qty per item: 1..10000 */
+#define LIMIT_ORDER_TOKEN_MAX          64         /* payment token */
+#define LIMIT_ORDER_BODY_BYTES_MAX     65536      /* an order body (64 KiB) -> 413 */
+#define LIMIT_ORDER_LIST_LIMIT_MAX     100        /* GET /api/orders?limit= 1..100 */
+#define LIMIT_PRODUCT_NAME_MAX         200        /* a product name: 1..200 characters */
+#define LIMIT_ORDER_CUSTOMER_BYTES_MAX (LIMIT_ORDER_CUSTOMER_MAX * 4) /* its buffer: UTF-8 takes up to 4 bytes a character */
+#define LIMIT_PRODUCT_NAME_BYTES_MAX   (LIMIT_PRODUCT_NAME_MAX * 4)   /* its buffer: UTF-8 takes up to 4 bytes a character */
+#define LIMIT_PRODUCT_PRICE_CENTS_MAX  100000000000LL /* priceCents 0..1e11 */
+#define LIMIT_PRODUCT_STOCK_MAX        1000000000LL   /* stock 0..1e9 */
 #define LIMIT_PRICE_CACHE_SLOTS        1024       /* writer's sku -> price cache (power of 2); emptied when full */
 #define LIMIT_IDEM_KEY_TTL_S_DEFAULT   86400      /* Idempotency-Key responses kept 24 h */
 #define LIMIT_IDEM_KEY_TTL_S_MAX       604800

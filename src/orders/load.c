@@ -1,0 +1,144 @@
+/* load.c - rows of the order domain read into structs (on any connection),
+ * and their JSON form for the API; events read back from the event log. */
+#include <stdio.h>
+#include <string.h>
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "orders/internal.h"
+
+json_t *ord_iso(int64_t ms)
+{
+    char b[40];
+    return json_string(clock_fmt_iso(ms, 1, b, sizeof b));
+}
+
+int ord_product_load(store_conn *c, const char *sku, ord_product *p)
+{
+    store_stmt *st = store_prep(c, ST_PRODUCT_GET);
+    store_bind_str(st, 1, sku);
+    int rc = store_step(st);
+    if (rc < 0) return rc;
+    if (rc != STORE_ROW) return ORD_ENOTFOUND;
+    snprintf(p->sku, sizeof p->sku, "%s", store_col_text(st, 0, NULL));
+    snprintf(p->name, sizeof p->name, "%s", store_col_text(st, 1, NULL));
+    p->price_cents = store_col_i64(st, 2);
+    p->stock = store_col_i64(st, 3);
+    p->reserved = store_col_i64(st, 4);
+    p->sold = store_col_i64(st, 5);
+    p->initial_stock = store_col_i64(st, 6);
+    p->restocked = store_col_i64(st, 7);
+    store_reset(st);
+    return 0;
+}
+
+int ord_order_load(store_conn *c, const char *id, ord_order *o)
+{
+    memset(o, 0, sizeof *o);
+    store_stmt *st = store_prep(c, ST_ORDER_GET);
+    store_bind_str(st, 1, id);
+    int rc = store_step(st);
+    if (rc < 0) return rc;
+    if (rc != STORE_ROW) return ORD_ENOTFOUND;
+#define TXT(i, f) snprintf(o->f, sizeof o->f, "%s", store_col_is_null(st, i) ? "" : store_col_text(st, i, NULL))
+    o->seq = store_col_i64(st, 0);
+    TXT(1, id);
+    TXT(2, customer_id);
+    TXT(4, reason);
+    TXT(5, last_error);
+    TXT(7, token);
+    o->total_cents = store_col_i64(st, 8);
+    o->units = store_col_i64(st, 9);
+    TXT(10, request_hash);
+    TXT(11, event_id);
+#undef TXT
+    if (order_status_parse(store_col_text(st, 3, NULL), &o->status)) rc = ORD_ESTORE;
+    o->failed_from = o->status;
+    if (o->status == ORDER_FAILED &&
+        (store_col_is_null(st, 6) || order_status_parse(store_col_text(st, 6, NULL), &o->failed_from)))
+        rc = ORD_ESTORE;
+    o->attempts = store_col_i64(st, 12);
+    o->created_ms = store_col_i64(st, 13);
+    o->updated_ms = store_col_i64(st, 14);
+    o->reserved_ms = store_col_is_null(st, 15) ? 0 : store_col_i64(st, 15);
+    o->completed_ms = store_col_is_null(st, 16) ? 0 : store_col_i64(st, 16);
+    if (rc < 0) {
+        store_reset(st);
+        return rc;
+    }
+    /* the items ride on the same rows (LEFT JOIN: one row with NULLs when none) */
+    do {
+        if (store_col_is_null(st, 17) || o->nitems >= LIMIT_ORDER_ITEMS_MAX) continue;
+        ord_item *it = &o->items[o->nitems++];
+        snprintf(it->sku, sizeof it->sku, "%s", store_col_text(st, 17, NULL));
+        it->qty = store_col_i64(st, 18);
+        it->known = !store_col_is_null(st, 19);
+        it->unit_price_cents = it->known ? store_col_i64(st, 19) : 0;
+    } while ((rc = store_step(st)) == STORE_ROW);
+    store_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+static json_t *items_json(const ord_order *o)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < o->nitems; i++) {
+        json_t *it = json_pack("{s:s,s:I}", "sku", o->items[i].sku, "qty", (json_int_t)o->items[i].qty);
+        json_object_set_new(it, "unitPriceCents",
+                            o->items[i].known ? json_integer(o->items[i].unit_price_cents) : json_null());
+        json_array_append_new(a, it);
+    }
+    return a;
+}
+
+json_t *ord_order_json(const ord_order *o)
+{
+    json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:I,s:I,s:{s:s},s:I,s:o,s:o}", "orderId", o->id, "customerId",
+                          o->customer_id, "status", order_status_name(o->status), "items", items_json(o),
+                          "totalCents", (json_int_t)o->total_cents, "units", (json_int_t)o->units, "payment",
+                          "token", o->token, "attempts", (json_int_t)o->attempts, "createdAt", ord_iso(o->created_ms),
+                          "updatedAt", ord_iso(o->updated_ms));
+    if (!j) return NULL;
+    json_object_set_new(j, "eventId", json_string(o->event_id));
+    if (o->reason[0]) json_object_set_new(j, "reason", json_string(o->reason));
+    if (o->last_error[0]) json_object_set_new(j, "lastError", json_string(o->last_error));
+    if (o->status == ORDER_FAILED) json_object_set_new(j, "failedFrom", json_string(order_status_name(o->failed_from)));
+    if (o->reserved_ms) json_object_set_new(j, "reservedAt", ord_iso(o->reserved_ms));
+    if (o->completed_ms) json_object_set_new(j, "completedAt", ord_iso(o->completed_ms));
+    return j;
+}
+
+json_t *ord_product_json(const ord_product *p)
+{
+    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "sku", p->sku, "name", p->name, "priceCents",
+                     (json_int_t)p->price_cents, "stock", (json_int_t)p->stock, "reserved", (json_int_t)p->reserved,
+                     "available", (json_int_t)(p->stock - p->reserved), "sold", (json_int_t)p->sold);
+}
+
+int ord_event_load(store_conn *c, const char *id, ord_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    store_stmt *st = store_prep(c, ST_EVENT_GET);
+    store_bind_str(st, 1, id);
+    int rc = store_step(st);
+    if (rc < 0) return rc;
+    if (rc != STORE_ROW) return ORD_ENOTFOUND;
+    snprintf(ev->id, sizeof ev->id, "%s", id);
+    ev->time_ms = store_col_i64(st, 1);
+    snprintf(ev->source, sizeof ev->source, "%s", store_col_text(st, 2, NULL));
+    snprintf(ev->detail_type, sizeof ev->detail_type, "%s", store_col_text(st, 3, NULL));
+    size_t len;
+    const char *text = store_col_text(st, 4, &len);
+    json_t *env = json_loadb(text, len, 0, NULL);
+    if (!store_col_is_null(st, 6)) snprintf(ev->subject, sizeof ev->subject, "%s", store_col_text(st, 6, NULL));
+    store_reset(st);
+    json_t *detail = json_object_get(env, "detail");
+    ev->detail = json_is_object(detail) ? json_incref(detail) : json_object();
+    json_decref(env);
+    return ev->detail ? 0 : ORD_ENOMEM;
+}
+
+void ord_event_release(ord_event *ev)
+{
+    json_decref(ev->detail);
+    ev->detail = NULL;
+}

@@ -1,0 +1,89 @@
+/* test_lib.c - the ground floor: lib/utf8, lib/verr, lib/arena, lib/md5. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <string.h>
+#include "lib/arena.h"
+#include "lib/md5.h"
+#include "lib/utf8.h"
+#include "lib/verr.h"
+
+Test(utf8, valid_prefix)
+{
+    cr_expect_eq(utf8_valid_prefix("abc", 3), 3);
+    cr_expect_eq(utf8_valid_prefix("\xc3\xa9", 2), 2);       /* é */
+    cr_expect_eq(utf8_valid_prefix("a\xc3", 2), 1);          /* é cut in half */
+    cr_expect_eq(utf8_valid_prefix("\xc0\xaf", 2), 0);       /* overlong '/' */
+    cr_expect_eq(utf8_valid_prefix("\xed\xa0\x80", 3), 0);   /* a surrogate */
+    cr_expect_eq(utf8_valid_prefix("\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
+    cr_expect_eq(utf8_valid_prefix("\xf0\x9f\x98\x80", 4), 4); /* U+1F600 */
+}
+
+Test(utf8, scrub_cuts_a_split_sequence_and_replaces_junk)
+{
+    char a[] = "caf\xc3";
+    cr_expect_str_eq(utf8_scrub(a), "caf");
+    char b[] = "x\xff" "y\xc3\xa9" "z\x80";
+    cr_expect_str_eq(utf8_scrub(b), "x?y\xc3\xa9z?");
+    char c[] = "\xe2\x82";
+    cr_expect_str_eq(utf8_scrub(c), "");
+    /* what "%.64s" does to 40 x "é" (80 bytes): 64 bytes = 32 whole characters */
+    char d[128], e[200] = "";
+    for (int i = 0; i < 40; i++) strcat(e, "\xc3\xa9");
+    snprintf(d, sizeof d, "%.63s", e); /* cut inside the 32nd */
+    utf8_scrub(d);
+    cr_expect_eq(strlen(d), 62);
+    cr_expect_neq(json_string(d), NULL);
+}
+
+Test(verr, errors_with_client_text_are_never_lost)
+{
+    json_t *errors = json_array();
+    char key[200] = "";
+    for (int i = 0; i < 90; i++) strcat(key, "\xc3\xa9"); /* a key longer than the field cut */
+    json_t *obj = json_object();
+    json_object_set_new(obj, key, json_integer(1));
+    json_object_set_new(obj, "ok", json_integer(1));
+    const char *const allowed[] = {"ok", NULL};
+    verr_reject_unknown(errors, obj, "items[0].", allowed);
+    verr_add(errors, "payment.token", "unknown token '%.64s'", key);
+    cr_assert_eq(verr_count(errors), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *e = json_array_get(errors, i);
+        cr_assert(json_is_object(e), "entry %zu built", i);
+        const char *f = json_string_value(json_object_get(e, "field"));
+        cr_expect_eq(utf8_valid_prefix(f, strlen(f)), strlen(f));
+    }
+    cr_expect(!strncmp(json_string_value(json_object_get(json_array_get(errors, 0), "field")), "items[0].\xc3\xa9", 11));
+    json_decref(obj);
+    json_decref(errors);
+}
+
+Test(arena, bounded_aligned_and_reset)
+{
+    char inl[64];
+    arena a;
+    arena_init(&a, inl, sizeof inl, 128, 1024);
+    char *p = arena_alloc(&a, 10);
+    cr_assert_eq(p, inl);
+    char *q = arena_alloc(&a, 100); /* past the inline block: a chunk */
+    cr_assert_neq(q, NULL);
+    cr_expect_eq(((uintptr_t)q) % 16, 0);
+    cr_expect_eq(arena_alloc(&a, 2000), NULL, "past the ceiling");
+    char *z = arena_calloc(&a, 32);
+    for (int i = 0; i < 32; i++) cr_expect_eq(z[i], 0);
+    cr_expect_str_eq(arena_strdup(&a, "hello", 3), "hel");
+    arena_reset(&a);
+    cr_expect_eq(a.total, 0);
+    cr_expect_eq(arena_alloc(&a, 10), inl, "the inline block again");
+    arena_reset(&a);
+}
+
+Test(md5, known_digests)
+{
+    char h[MD5_HEX_LEN + 1];
+    md5_hex("", 0, h);
+    cr_expect_str_eq(h, "d41d8cd98f00b204e9800998ecf8427e");
+    md5_hex("The quick brown fox jumps over the lazy dog", 43, h);
+    cr_expect_str_eq(h, "9e107d9d372bb6826bd81d3542a419d6");
+}

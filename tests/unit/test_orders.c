@@ -1,0 +1,229 @@
+/* test_orders.c - the order domain: the transition table (every allowed
+ * edge, every refused one), the inventory arithmetic of reserve / capture /
+ * release / cancel / expire with the invariant checked after each step,
+ * and the simulated payment provider. */
+#include <criterion/criterion.h>
+#include <string.h>
+#include "lib/clock.h"
+#include "lib/err.h"
+#include "lib/id.h"
+#include "orders/internal.h"
+#include "testutil.h"
+
+/* ---- the transition table ------------------------------------------------------- */
+
+static const char *const reasons[] = {"", "order_limit", "unknown_sku", "out_of_stock", "card_declined",
+                                      "insufficient_funds", "reservation_timeout", "cancelled", "dead_lettered",
+                                      "bogus"};
+
+/* The edges of design.md, written out independently of the table. */
+static int allowed(order_status f, order_status t, const char *r)
+{
+#define IS(a, b, why) (f == (a) && t == (b) && !strcmp(r, why))
+    return IS(ORDER_PENDING, ORDER_RESERVED, "") || IS(ORDER_PENDING, ORDER_REJECTED, "order_limit") ||
+           IS(ORDER_PENDING, ORDER_REJECTED, "unknown_sku") || IS(ORDER_PENDING, ORDER_REJECTED, "out_of_stock") ||
+           IS(ORDER_RESERVED, ORDER_COMPLETED, "") || IS(ORDER_RESERVED, ORDER_PAYMENT_FAILED, "card_declined") ||
+           IS(ORDER_RESERVED, ORDER_PAYMENT_FAILED, "insufficient_funds") ||
+           IS(ORDER_RESERVED, ORDER_EXPIRED, "reservation_timeout") ||
+           IS(ORDER_PENDING, ORDER_CANCELLED, "cancelled") || IS(ORDER_RESERVED, ORDER_CANCELLED, "cancelled") ||
+           IS(ORDER_PENDING, ORDER_FAILED, "dead_lettered") || IS(ORDER_RESERVED, ORDER_FAILED, "dead_lettered");
+#undef IS
+}
+
+Test(order_state, every_edge_allowed_and_every_other_refused)
+{
+    int edges = 0;
+    for (int f = 0; f < ORDER_STATUSES; f++)
+        for (int t = 0; t < ORDER_STATUSES; t++)
+            for (size_t r = 0; r < sizeof reasons / sizeof *reasons; r++) {
+                int want = allowed((order_status)f, (order_status)t, reasons[r]);
+                int row = order_transition_find((order_status)f, (order_status)t, reasons[r]);
+                cr_expect_eq(row >= 0, want, "%s -> %s (%s): table says %d", order_status_name((order_status)f),
+                             order_status_name((order_status)t), reasons[r], row);
+                edges += want;
+            }
+    cr_expect_eq(edges, ORDER_TRANSITIONS);
+}
+
+Test(order_state, events_names_and_terminal_statuses)
+{
+    const char *ev[][2] = {{"RESERVED", "PaymentRequested"}, {"REJECTED", "OrderRejected"},
+                           {"COMPLETED", "OrderCompleted"}, {"PAYMENT_FAILED", "PaymentFailed"},
+                           {"EXPIRED", "OrderExpired"},     {"CANCELLED", "OrderCancelled"},
+                           {"FAILED", "OrderFailed"}};
+    for (int i = 0; i < ORDER_TRANSITIONS; i++)
+        for (size_t k = 0; k < sizeof ev / sizeof *ev; k++)
+            if (!strcmp(order_status_name(order_transitions[i].to), ev[k][0]))
+                cr_expect_str_eq(order_transitions[i].event, ev[k][1]);
+    for (int s = 0; s < ORDER_STATUSES; s++) {
+        order_status back;
+        cr_expect_eq(order_status_parse(order_status_name((order_status)s), &back), 0);
+        cr_expect_eq(back, s);
+    }
+    order_status x;
+    cr_expect_eq(order_status_parse("pending", &x), ORD_EINVAL, "names are exact");
+    int terminal[] = {0, 0, 1, 1, 1, 1, 1, 0};
+    for (int s = 0; s < ORDER_STATUSES; s++)
+        cr_expect_eq(order_status_terminal((order_status)s), terminal[s], "%s", order_status_name((order_status)s));
+}
+
+Test(order_state, a_failed_order_moves_as_the_status_it_failed_from)
+{
+    ord_order o = {.status = ORDER_FAILED, .failed_from = ORDER_RESERVED};
+    cr_expect(ord_can(&o, ORDER_COMPLETED, NULL));
+    cr_expect(ord_can(&o, ORDER_EXPIRED, "reservation_timeout"));
+    cr_expect(!ord_can(&o, ORDER_RESERVED, NULL));
+    cr_expect(!ord_can(&o, ORDER_FAILED, "dead_lettered"), "dead-lettered again: already FAILED");
+    o.failed_from = ORDER_PENDING;
+    cr_expect(ord_can(&o, ORDER_RESERVED, NULL));
+    cr_expect(ord_can(&o, ORDER_CANCELLED, "cancelled"));
+    o = (ord_order){.status = ORDER_COMPLETED, .failed_from = ORDER_COMPLETED};
+    for (int t = 0; t < ORDER_STATUSES; t++)
+        for (size_t r = 0; r < sizeof reasons / sizeof *reasons; r++)
+            cr_expect(!ord_can(&o, (order_status)t, reasons[r]), "nothing leaves COMPLETED");
+}
+
+/* ---- the payment simulator ---------------------------------------------------------- */
+
+Test(payment, simulated_provider_by_token)
+{
+    const char *why;
+    cr_expect_eq(payment_simulate("tok_visa", 1, &why), PAYMENT_CAPTURED);
+    cr_expect_eq(why, NULL);
+    cr_expect_eq(payment_simulate("tok_chargeDeclined", 1, &why), PAYMENT_DECLINED);
+    cr_expect_str_eq(why, "card_declined");
+    cr_expect_eq(payment_simulate("tok_insufficientFunds", 4, &why), PAYMENT_DECLINED);
+    cr_expect_str_eq(why, "insufficient_funds");
+    cr_expect_eq(payment_simulate("tok_processingError", 1, &why), PAYMENT_TRANSIENT);
+    cr_expect_eq(payment_simulate("tok_processingError", 2, &why), PAYMENT_TRANSIENT);
+    cr_expect_eq(payment_simulate("tok_processingError", 3, &why), PAYMENT_CAPTURED, "succeeds on the 3rd attempt");
+}
+
+/* ---- inventory arithmetic --------------------------------------------------------------- */
+
+static store *st;
+static queue_sys *qs;
+static bus *b;
+static orders *o;
+static int64_t restocked_total, initial_total;
+
+static void setup(void)
+{
+    id_init();
+    store_opts so = {.path = test_db_path("orders.db")};
+    cr_assert_eq(store_open(&st, &so), 0);
+    cr_assert_eq(queue_sys_open(st, &qs), 0);
+    cr_assert_eq(bus_open(qs, &b), 0);
+    orders_config oc = {.env = "t", .reservation_timeout_ms = 60000, .max_units = 1000, .max_value_cents = 1000000,
+                        .fail_sku = "", .idempotency_key_ttl_ms = 60000};
+    cr_assert_eq(orders_open(st, qs, b, &oc, &o), 0);
+}
+
+static void teardown(void)
+{
+    orders_close(o);
+    bus_close(b);
+    queue_sys_close(qs);
+    store_close(st);
+}
+
+TestSuite(inventory, .init = setup, .fini = teardown);
+
+typedef struct step {
+    const char *what; /* create, put, order, reserve, capture, release, cancel, expire */
+    const char *id;
+    int64_t qty;      /* put: the new stock */
+    int rc;
+} step;
+
+static int step_unit(store_conn *tx, void *arg)
+{
+    step *s = arg;
+    if (!strcmp(s->what, "create")) {
+        product_in p = {.sku = "SKU", .name = "thing", .has_name = 1, .has_price = 1, .has_stock = 1,
+                        .price_cents = 100, .stock = s->qty};
+        return products_create_tx(tx, o, &p);
+    }
+    if (!strcmp(s->what, "put")) {
+        product_in p = {.sku = "SKU", .has_stock = 1, .stock = s->qty};
+        int created;
+        return products_put_tx(tx, o, &p, &created);
+    }
+    if (!strcmp(s->what, "order")) {
+        order_in in = {.nitems = 1};
+        snprintf(in.order_id, sizeof in.order_id, "%s", s->id);
+        snprintf(in.customer_id, sizeof in.customer_id, "c");
+        snprintf(in.items[0].sku, sizeof in.items[0].sku, "SKU");
+        in.items[0].qty = (int)s->qty;
+        return ord_insert(tx, o, &in, s->id, s->id, clock_wall_ms());
+    }
+    ord_order ord;
+    int rc = ord_order_load(tx, s->id, &ord);
+    if (rc) return rc;
+    if (!strcmp(s->what, "reserve")) {
+        int at, unknown;
+        if ((rc = ord_reserve_all(tx, o, &ord, &at, &unknown))) return rc;
+        return ord_transition(tx, o, &ord, ORDER_RESERVED, NULL, NULL);
+    }
+    if (!strcmp(s->what, "capture")) {
+        if ((rc = ord_capture(tx, o, &ord))) return rc;
+        return ord_transition(tx, o, &ord, ORDER_COMPLETED, NULL, NULL);
+    }
+    if (!strcmp(s->what, "release")) { /* a declined payment */
+        if ((rc = ord_release(tx, o, &ord))) return rc;
+        return ord_transition(tx, o, &ord, ORDER_PAYMENT_FAILED, "card_declined", NULL);
+    }
+    if (!strcmp(s->what, "cancel")) {
+        order_status was;
+        return orders_cancel_tx(tx, o, s->id, &was);
+    }
+    if (!strcmp(s->what, "expire")) {
+        if ((rc = ord_release(tx, o, &ord))) return rc;
+        return ord_transition(tx, o, &ord, ORDER_EXPIRED, "reservation_timeout", NULL);
+    }
+    return ORD_EINVAL;
+}
+
+/* Runs s and checks the invariant and the expected row afterwards. */
+static void run_step(step s, int64_t stock, int64_t reserved, int64_t sold)
+{
+    int rc = store_run(st, step_unit, &s);
+    cr_assert_eq(rc, s.rc, "%s %s: rc %s, want %s", s.what, s.id ? s.id : "", err_name(rc), err_name(s.rc));
+    ord_product p;
+    cr_assert_eq(ord_product_load(store_reader(st), "SKU", &p), 0);
+    cr_expect(p.stock >= p.reserved && p.reserved >= 0, "%s: stock %lld reserved %lld", s.what,
+              (long long)p.stock, (long long)p.reserved);
+    cr_expect_eq(p.initial_stock + p.restocked, p.stock + p.sold, "%s: initial + restocks = stock + sold", s.what);
+    cr_expect_eq(p.stock, stock, "%s: stock", s.what);
+    cr_expect_eq(p.reserved, reserved, "%s: reserved", s.what);
+    cr_expect_eq(p.sold, sold, "%s: sold", s.what);
+    restocked_total = p.restocked;
+    initial_total = p.initial_stock;
+}
+
+Test(inventory, reserve_capture_release_cancel_expire)
+{
+    run_step((step){"create", NULL, 10, 0}, 10, 0, 0);
+    run_step((step){"order", "A", 3, 0}, 10, 0, 0);
+    run_step((step){"reserve", "A", 0, 0}, 10, 3, 0);
+    run_step((step){"capture", "A", 0, 0}, 7, 0, 3);
+    run_step((step){"order", "B", 4, 0}, 7, 0, 3);
+    run_step((step){"reserve", "B", 0, 0}, 7, 4, 3);
+    run_step((step){"cancel", "B", 0, 0}, 7, 0, 3);
+    run_step((step){"cancel", "B", 0, ORD_ECONFLICT}, 7, 0, 3);     /* CANCELLED is terminal */
+    run_step((step){"order", "C", 5, 0}, 7, 0, 3);
+    run_step((step){"reserve", "C", 0, 0}, 7, 5, 3);
+    run_step((step){"put", NULL, 4, ORD_ECONFLICT}, 7, 5, 3);       /* below what is reserved */
+    run_step((step){"expire", "C", 0, 0}, 7, 0, 3);
+    run_step((step){"order", "D", 7, 0}, 7, 0, 3);
+    run_step((step){"reserve", "D", 0, 0}, 7, 7, 3);
+    run_step((step){"release", "D", 0, 0}, 7, 0, 3);                /* declined */
+    run_step((step){"put", NULL, 20, 0}, 20, 0, 3);                 /* a restock */
+    run_step((step){"order", "E", 21, 0}, 20, 0, 3);
+    run_step((step){"reserve", "E", 0, ORD_ECONDITION}, 20, 0, 3);  /* all or nothing: nothing reserved */
+    run_step((step){"order", "F", 20, 0}, 20, 0, 3);
+    run_step((step){"reserve", "F", 0, 0}, 20, 20, 3);
+    run_step((step){"capture", "F", 0, 0}, 0, 0, 23);
+    cr_expect_eq(initial_total, 10);
+    cr_expect_eq(restocked_total, 13, "10 + 13 = 0 in stock + 23 sold");
+}
