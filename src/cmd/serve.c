@@ -129,12 +129,10 @@ static int add_functions(const config *cfg, fn_sys *fs)
         const config_function *f = &cfg->functions[i];
         char q[LIMIT_QUEUE_NAME_MAX + 1], err[LIMIT_CONFIG_ERR_MAX];
         if (config_resource_name(cfg, f->queue, q, sizeof q)) return ORD_ECONFIG;
-        /* an api node declares the functions (their stats, the topology) but polls nothing */
-        int enabled = f->enabled && strcmp(cfg->mode, "api");
         fn_config c = {f->name,           f->handler,        q,
                        f->batch_size,     f->batching_window_ms, f->max_concurrency,
                        f->backoff_base_ms, f->backoff_max_ms, f->idempotency_ttl_s,
-                       f->timeout_s,      enabled};
+                       f->timeout_s,      f->enabled};
         if (fn_add(fs, &c, err, sizeof err)) {
             fprintf(stderr, "orderly: config: functions[%zu]: %s\n", i, err);
             return ORD_ECONFIG;
@@ -261,6 +259,9 @@ int cmd_serve(int argc, char **argv)
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
     if ((rc = fn_sys_open(qs, &fs)) || (rc = orders_register(ord, fs))) goto out;
     fn_sys_set_metrics(fs, met);
+    /* an api node declares the functions (statistics, the pipeline check)
+     * but polls nothing: the worker nodes do */
+    fn_sys_poll_here(fs, strcmp(cfg->mode, "api") != 0);
     if ((rc = add_functions(cfg, fs))) goto out;
     if (cfg->orders.catalog[0]) {
         char err[LIMIT_CONFIG_ERR_MAX], path[2 * LIMIT_DB_URL_MAX + 2], dir[LIMIT_DB_URL_MAX + 1];

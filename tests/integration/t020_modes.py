@@ -12,13 +12,11 @@
 import json
 import os
 import subprocess
-from harness import BIN, PG, SRC, Server, check, eq, ok, run, wait_for
+from harness import BIN, PG, SRC, Server, check, eq, ok, run, shipped_config, wait_for
 
 
 def config(d):
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
-    cfg["orders"]["catalog"] = os.path.join(SRC, "config", "catalog.json")
+    cfg = shipped_config()
     path = os.path.join(d, "config.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
@@ -40,6 +38,8 @@ def test_api_mode_polls_nothing():
     try:
         oid = ok(srv, "POST", "/api/orders", ORDER, want=202)["orderId"]
         eq(set(pollers(srv).values()), {0}, "pollers of an api node")
+        comps = ok(srv, "GET", "/api/health")["components"]
+        eq(comps["pipeline"]["status"], "consumed", "an api node counts on the workers to consume the flow")
         st, _, _ = srv.request("GET", "/ready")
         eq(st, 200, "an api node is ready without pollers")
         import time

@@ -40,7 +40,7 @@ import shutil
 import signal
 import threading
 import time
-from harness import PG, SRC, Server, check, db_rows, do_request, eq, pg_cluster, run
+from harness import PG, SRC, Server, check, db_rows, do_request, eq, pg_cluster, run, shipped_config
 
 TARGET = int(os.environ.get("FAULT_ORDERS", "20000"))
 NODES = int(os.environ.get("FAULT_NODES", "3"))
@@ -72,8 +72,7 @@ def left():
 
 
 def make_config(dir_):
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     catalog = {"products": [{"sku": s, "name": "Fault " + s, "priceCents": 100 + 10 * i, "stock": BIG_STOCK}
                             for i, s in enumerate(BIG_SKUS)]}
     catalog["products"].append({"sku": SCARCE, "name": "Scarce", "priceCents": 999, "stock": SCARCE_STOCK})
@@ -216,7 +215,8 @@ else:
             n.start(wait=False)
         for n in nodes:
             n.wait_ready(timeout=60)
-        eq(int(db_rows(nodes[0], "SELECT count(*) FROM queues")[0][0]), 6, "the declared queues, once each")
+        want = len(shipped_config()["queues"])
+        eq(int(db_rows(nodes[0], "SELECT count(*) FROM queues")[0][0]), want, "the declared queues, once each")
 
         lock = threading.Lock()
         stop = threading.Event()

@@ -265,3 +265,70 @@ Test(cluster, nodes_starting_together_declare_the_same_topology)
     }
     pthread_barrier_destroy(&bar);
 }
+
+static void noop_sig(void *arg, int64_t key)
+{
+    (void)arg;
+    (void)key;
+}
+
+/* LIMIT_STORE_SIGNAL_HANDLERS handlers of one topic, not one more. */
+Test(cluster, signal_handlers_per_topic_are_bounded)
+{
+    store *s = open_node();
+    int args[LIMIT_STORE_SIGNAL_HANDLERS + 1];
+    for (int i = 0; i < LIMIT_STORE_SIGNAL_HANDLERS; i++)
+        cr_expect_eq(store_signal_on(s, STORE_TOPIC_PRODUCTS, noop_sig, &args[i]), 0, "handler %d", i);
+    cr_expect_eq(store_signal_on(s, STORE_TOPIC_PRODUCTS, noop_sig, &args[LIMIT_STORE_SIGNAL_HANDLERS]), ORD_ELIMIT);
+    store_signal_off(s, STORE_TOPIC_PRODUCTS, noop_sig, &args[0]);
+    cr_expect_eq(store_signal_on(s, STORE_TOPIC_PRODUCTS, noop_sig, &args[LIMIT_STORE_SIGNAL_HANDLERS]), 0,
+                 "a freed place is taken again");
+    for (int i = 1; i <= LIMIT_STORE_SIGNAL_HANDLERS; i++) store_signal_off(s, STORE_TOPIC_PRODUCTS, noop_sig, &args[i]);
+    store_close(s);
+}
+
+struct sig_all {
+    _Atomic int keys, all;
+};
+
+static void count_sig(void *arg, int64_t key)
+{
+    struct sig_all *x = arg;
+    atomic_fetch_add(key < 0 ? &x->all : &x->keys, 1);
+}
+
+static int many_signals_unit(store_conn *tx, void *arg)
+{
+    int n = *(int *)arg;
+    for (int i = 0; i < n; i++) {
+        int rc = store_signal_tx(tx, STORE_TOPIC_PRODUCTS, 1000 + i);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* One commit with LIMIT_PG_SIGNALS_MAX distinct signals: the other node
+ * gets every one of them; with one more: a single "everything" (-1). */
+Test(cluster, signals_beyond_the_limit_become_everything)
+{
+    if (!test_pg()) cr_skip_test("PostgreSQL only");
+    store *a = open_node(), *b = open_node();
+    struct sig_all x = {0};
+    cr_assert_eq(store_signal_on(b, STORE_TOPIC_PRODUCTS, count_sig, &x), 0);
+    usleep(300 * 1000);
+    int n = LIMIT_PG_SIGNALS_MAX;
+    cr_assert_eq(store_run(a, many_signals_unit, &n), 0);
+    for (int i = 0; i < 5000 && atomic_load(&x.keys) < n; i++) usleep(1000);
+    cr_expect_eq(atomic_load(&x.keys), n, "keys heard at the limit");
+    usleep(LIMIT_PG_POLL_FALLBACK_MS * 1000 + 200 * 1000); /* let any other dispatch pass */
+    atomic_store(&x.keys, 0);
+    atomic_store(&x.all, 0);
+    n = LIMIT_PG_SIGNALS_MAX + 1;
+    cr_assert_eq(store_run(a, many_signals_unit, &n), 0);
+    for (int i = 0; i < 5000 && !atomic_load(&x.all); i++) usleep(1000);
+    cr_expect_eq(atomic_load(&x.all), 1, "one 'everything' past the limit");
+    cr_expect_eq(atomic_load(&x.keys), 0, "no single keys past the limit");
+    store_signal_off(b, STORE_TOPIC_PRODUCTS, count_sig, &x);
+    store_close(a);
+    store_close(b);
+}
