@@ -75,8 +75,12 @@ class Node:
 
 
 def make_config(d):
-    with open(os.path.join(ROOT, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    """The shipped configuration in full (the built-in topology and
+    config/orderly.json, as --print-config gives it), adjusted."""
+    cfg = json.loads(subprocess.check_output([BIN, "serve", "--env", "bench", "--config",
+                                              os.path.join(ROOT, "config", "orderly.json"), "--print-config"]))
+    for k in ("env", "db"):
+        cfg.pop(k, None)
     cat = os.path.join(d, "catalog.json")
     with open(cat, "w") as f:
         json.dump({"products": [{"sku": s, "name": s, "priceCents": 100, "stock": 10 ** 9} for s in SKUS]}, f)
