@@ -131,7 +131,7 @@ int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, co
 int ord_price_cache_forget(store_conn *tx, orders *o);
 /* Another node changed products (a store signal, on the store's thread):
  * the writer empties its cache before the next use. */
-void ord_price_cache_signal(void *arg, int64_t key);
+void ord_price_cache_signal(void *arg, int64_t key, uint32_t times);
 
 /* ---- the sweeper (sweeper.c) ------------------------------------------------- */
 int ord_sweeper_start(orders *o);

@@ -270,10 +270,13 @@ int store_signal_tx(store_conn *tx, int topic, int64_t key)
     CHECK(topic > 0 && topic < STORE_TOPICS_END);
     if (!tx->s->be->signal) return 0; /* one node: nobody to tell */
     store_hook *last = tx->nhooks ? &tx->hooks[tx->nhooks - 1] : NULL;
-    if (last && last->kind == STORE_HOOK_SIGNAL && last->topic == topic && (int64_t)last->n == key) return 0;
+    if (last && last->kind == STORE_HOOK_SIGNAL && last->topic == topic && last->key == key) {
+        last->n++;
+        return 0;
+    }
     store_hook *h = hook_push(tx);
     if (!h) return ORD_ENOMEM;
-    *h = (store_hook){.kind = STORE_HOOK_SIGNAL, .topic = topic, .n = (uint64_t)key};
+    *h = (store_hook){.kind = STORE_HOOK_SIGNAL, .topic = topic, .key = key, .n = 1};
     return 0;
 }
 
@@ -301,13 +304,13 @@ void store_signal_off(store *s, int topic, store_signal_fn fn, void *arg)
     pthread_mutex_unlock(&s->sig_mu);
 }
 
-void store_signal_dispatch(store *s, int topic, int64_t key)
+void store_signal_dispatch(store *s, int topic, int64_t key, uint32_t n)
 {
     if (topic <= 0 || topic >= STORE_TOPICS_END) return;
     /* the lock keeps a handler from being removed (and its arg freed) while it runs */
     pthread_mutex_lock(&s->sig_mu);
     for (int i = 0; i < LIMIT_STORE_SIGNAL_HANDLERS; i++)
-        if (s->handlers[topic][i].fn) s->handlers[topic][i].fn(s->handlers[topic][i].arg, key);
+        if (s->handlers[topic][i].fn) s->handlers[topic][i].fn(s->handlers[topic][i].arg, key, n);
     pthread_mutex_unlock(&s->sig_mu);
 }
 
@@ -332,7 +335,10 @@ static void run_hooks(store *s, int committed)
         } else if (committed) {
             int dup = 0;
             for (int k = 0; k < s->nsigs && !dup; k++)
-                dup = s->sigs[k].topic == h->topic && s->sigs[k].key == (int64_t)h->n;
+                if (s->sigs[k].topic == h->topic && s->sigs[k].key == h->key) {
+                    s->sigs[k].n += (uint32_t)h->n;
+                    dup = 1;
+                }
             if (dup) continue;
             if (s->nsigs == s->capsigs) {
                 int cap = s->capsigs ? s->capsigs * 2 : 16;
@@ -341,7 +347,7 @@ static void run_hooks(store *s, int committed)
                 s->sigs = p;
                 s->capsigs = cap;
             }
-            s->sigs[s->nsigs++] = (store_signal){h->topic, (int64_t)h->n};
+            s->sigs[s->nsigs++] = (store_signal){h->topic, h->key, (uint32_t)h->n};
         }
     }
     w->nhooks = 0;
@@ -429,7 +435,7 @@ static void try_reconnect(store *s)
         pthread_mutex_unlock(&s->mu);
         log_info("store", "database connection restored", "backend", s->be->name, NULL);
         /* what other nodes committed meanwhile was not heard */
-        for (int t = 1; t < STORE_TOPICS_END; t++) store_signal_dispatch(s, t, -1);
+        for (int t = 1; t < STORE_TOPICS_END; t++) store_signal_dispatch(s, t, -1, 0);
         return;
     }
     s->backoff_ms = s->backoff_ms * 2 < LIMIT_STORE_RECONNECT_MS_MAX ? s->backoff_ms * 2 : LIMIT_STORE_RECONNECT_MS_MAX;
@@ -482,7 +488,7 @@ static void *writer_main(void *arg)
                 else
                     run_unit(s, u);
             }
-            if (n >= s->batch_max || brc) break;
+            if (n >= s->batch_max || brc || (s->be->batch_full && s->be->batch_full(w))) break;
             /* units that arrived while this batch ran join it */
             pthread_mutex_lock(&s->mu);
             if (!s->head && window_end && !s->closing) {

@@ -136,12 +136,14 @@ enum store_topic {
  * throttled (PostgreSQL: one NOTIFY at most per LIMIT_PG_NOTIFY_INTERVAL_MS);
  * nothing on SQLite.  0 or ORD_ENOMEM. */
 int store_signal_tx(store_conn *tx, int topic, int64_t key);
-/* fn(arg, key) runs on a store thread when another node signalled topic;
- * key -1 when signals may have been missed (after a reconnect), or for
- * STORE_TOPIC_QUEUE at every fallback poll (LIMIT_PG_POLL_FALLBACK_MS).
+/* fn(arg, key, n) runs on a store thread when another node signalled topic:
+ * n times since its previous NOTIFY (for STORE_TOPIC_QUEUE the messages
+ * sent); key -1 (n 0) when signals may have been missed (after a
+ * reconnect), or for STORE_TOPIC_QUEUE at every fallback poll
+ * (LIMIT_PG_POLL_FALLBACK_MS).
  * Must be quick.  At most LIMIT_STORE_SIGNAL_HANDLERS per topic: 0 or
  * ORD_ELIMIT.  store_signal_off removes (fn, arg) before arg is freed. */
-typedef void (*store_signal_fn)(void *arg, int64_t key);
+typedef void (*store_signal_fn)(void *arg, int64_t key, uint32_t n);
 int store_signal_on(store *s, int topic, store_signal_fn fn, void *arg);
 void store_signal_off(store *s, int topic, store_signal_fn fn, void *arg);
 /* 1 while this node should run the cluster's periodic work (retention,

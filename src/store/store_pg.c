@@ -865,6 +865,13 @@ static uint64_t pg_changes_total(store_conn *w)
     return PC(w)->changes_total;
 }
 
+/* A batch that took the inventory lock commits without taking more units:
+ * the other nodes' batches wait for that lock. */
+static int pg_batch_full(store_conn *w)
+{
+    return PC(w)->inv_locked;
+}
+
 static int pg_reconnect(store_conn *w)
 {
     return conn_connect(PC(w), 1);
@@ -939,7 +946,10 @@ static void pg_signal(store *s, const store_signal *sigs, int n)
     for (int i = 0; i < n && !ps->out_all; i++) {
         int dup = 0;
         for (int k = 0; k < ps->nout && !dup; k++)
-            dup = ps->out[k].topic == sigs[i].topic && ps->out[k].key == sigs[i].key;
+            if (ps->out[k].topic == sigs[i].topic && ps->out[k].key == sigs[i].key) {
+                ps->out[k].n += sigs[i].n;
+                dup = 1;
+            }
         if (dup) continue;
         if (ps->nout == LIMIT_PG_SIGNALS_MAX)
             ps->out_all = 1; /* too many to list: "everything" */
@@ -957,14 +967,16 @@ static int pg_is_leader(store *s)
 }
 
 /* Takes the signals waiting and formats them as one NOTIFY payload:
- * "<node>|<topic>:<key>,..."; "<node>|*" for everything.  0 when none. */
+ * "<node>|<topic>:<key>:<times>,..."; "<node>|*" for everything.  0 when
+ * none. */
 static int take_payload(pg_store *ps, char *buf, size_t cap)
 {
     pthread_mutex_lock(&ps->mu);
     int n = ps->nout, all = ps->out_all;
     size_t len = (size_t)snprintf(buf, cap, "%s|", ps->node);
     for (int i = 0; i < ps->nout && !all; i++) {
-        int w = snprintf(buf + len, cap - len, "%s%d:%" PRId64, i ? "," : "", ps->out[i].topic, ps->out[i].key);
+        int w = snprintf(buf + len, cap - len, "%s%d:%" PRId64 ":%" PRIu32, i ? "," : "", ps->out[i].topic,
+                         ps->out[i].key, ps->out[i].n);
         if (w < 0 || (size_t)w >= cap - len) {
             all = 1;
             break;
@@ -980,7 +992,7 @@ static int take_payload(pg_store *ps, char *buf, size_t cap)
 
 static void dispatch_all(store *s)
 {
-    for (int t = 1; t < STORE_TOPICS_END; t++) store_signal_dispatch(s, t, -1);
+    for (int t = 1; t < STORE_TOPICS_END; t++) store_signal_dispatch(s, t, -1, 0);
 }
 
 static void on_notify(pg_store *ps, const char *payload)
@@ -997,7 +1009,9 @@ static void on_notify(pg_store *ps, const char *payload)
         long topic = strtol(p, &end, 10);
         if (*end != ':') return;
         long long key = strtoll(end + 1, &end, 10);
-        store_signal_dispatch(ps->s, (int)topic, key);
+        unsigned long times = 1;
+        if (*end == ':') times = strtoul(end + 1, &end, 10);
+        store_signal_dispatch(ps->s, (int)topic, key, times > UINT32_MAX ? UINT32_MAX : (uint32_t)times);
         if (*end != ',') return;
         p = end + 1;
     }
@@ -1124,7 +1138,7 @@ static void *service_main(void *arg)
         }
         now = clock_mono_ms();
         if (now >= next_fallback) {
-            store_signal_dispatch(s, STORE_TOPIC_QUEUE, -1);
+            store_signal_dispatch(s, STORE_TOPIC_QUEUE, -1, 0);
             next_fallback = now + LIMIT_PG_POLL_FALLBACK_MS;
         }
         int64_t until = next_fallback;
@@ -1232,6 +1246,7 @@ const store_backend store_backend_pg = {
     .unit_end = pg_unit_end,
     .changes_total = pg_changes_total,
     .reconnect = pg_reconnect,
+    .batch_full = pg_batch_full,
     .signal = pg_signal,
     .is_leader = pg_is_leader,
     .prep = pg_prep,

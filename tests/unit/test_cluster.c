@@ -51,8 +51,9 @@ struct sig_seen {
     _Atomic int64_t last;
 };
 
-static void on_sig(void *arg, int64_t key)
+static void on_sig(void *arg, int64_t key, uint32_t times)
 {
+    (void)times;
     struct sig_seen *x = arg;
     if (key < 0) return; /* "maybe missed": not what this test sends */
     atomic_store(&x->last, key);
@@ -266,8 +267,9 @@ Test(cluster, nodes_starting_together_declare_the_same_topology)
     pthread_barrier_destroy(&bar);
 }
 
-static void noop_sig(void *arg, int64_t key)
+static void noop_sig(void *arg, int64_t key, uint32_t times)
 {
+    (void)times;
     (void)arg;
     (void)key;
 }
@@ -291,8 +293,9 @@ struct sig_all {
     _Atomic int keys, all;
 };
 
-static void count_sig(void *arg, int64_t key)
+static void count_sig(void *arg, int64_t key, uint32_t times)
 {
+    (void)times;
     struct sig_all *x = arg;
     atomic_fetch_add(key < 0 ? &x->all : &x->keys, 1);
 }
