@@ -45,9 +45,11 @@ class Node:
     def __init__(self, db, cfg, d, i):
         self.port = free_port()
         self.log = os.path.join(d, "node-%d.log" % i)
+        # accounts off: this measures the store (bench/auth.sh measures what accounts cost)
+        env = dict(os.environ, ORDERLY_AUTH_ENABLED="false")
         self.proc = subprocess.Popen([BIN, "serve", "--env", "bench", "--listen", "127.0.0.1:%d" % self.port,
                                       "--db", db, "--config", cfg, "--log-level", "warn"],
-                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"))
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"), env=env)
 
     @property
     def url(self):

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config git
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev
-libcriterion-dev python3 nginx-light wrk clang prometheus postgresql"
+libcriterion-dev python3 nginx-light wrk clang prometheus jq postgresql"
 
 missing=""
 for p in $PKGS; do

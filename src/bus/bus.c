@@ -133,6 +133,25 @@ int bus_rule_get(bus *b, int i, bus_rule_info *out)
     return 0;
 }
 
+static int archive_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+{
+    store_stmt *st = store_prep(tx, ST_EVENT_SWEEP);
+    store_bind_i64(st, 1, *(const int64_t *)arg);
+    store_bind_i64(st, 2, limit);
+    int rc = store_exec(st);
+    *n = rc ? 0 : store_changes(tx);
+    return rc;
+}
+
+int bus_archive_sweep(bus *b, int retention_days, int64_t *deleted)
+{
+    CHECK(retention_days >= LIMIT_EVENT_RETENTION_DAYS_MIN);
+    int64_t cutoff = clock_wall_ms() - (int64_t)retention_days * 86400000;
+    int rc = store_sweep(queue_sys_store(b->qs), archive_chunk, &cutoff, LIMIT_SWEEP_ROWS, deleted);
+    if (*deleted) log_info("bus", "events past the archive's retention deleted", "#count", *deleted, NULL);
+    return rc;
+}
+
 uint64_t bus_published(bus *b)
 {
     return atomic_load(&b->published);

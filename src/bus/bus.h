@@ -145,6 +145,15 @@ int bus_replay_advance(bus_replay_state *st);
 int bus_replay(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_name, const char *replay_name,
                int64_t *events, int64_t *routed);
 
+/* ---- the archive ------------------------------------------------------------ */
+
+/* Deletes logged events older than retention_days, in bounded chunks
+ * (store_sweep); *deleted is set.  Blocking.  0 or a store error.  An order
+ * younger than the retention keeps its whole timeline, and a queued message
+ * (at most 14 days old) always finds its event: the retention is at least
+ * LIMIT_EVENT_RETENTION_DAYS_MIN. */
+int bus_archive_sweep(bus *b, int retention_days, int64_t *deleted);
+
 /* Counters since start. */
 uint64_t bus_published(bus *b);
 

@@ -1,6 +1,7 @@
 /* client.c - HTTP to a running orderly over libcurl, and the options and
  * usage text every client command shares (see client.h). */
 #include "cli/client.h"
+#include "cli/token.h"
 #include "lib/exitcode.h"
 #include "lib/count.h"
 #include "lib/check.h"
@@ -245,10 +246,16 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
 
 struct curl_slist *cli_headers(void)
 {
-    static const char *const h[] = {"Content-Type: application/json", "Accept: application/json",
-                                    "Expect:", "User-Agent: orderly-cli/" ORDERLY_VERSION};
+    static char auth[CLI_TOKEN_MAX + 32];
+    const char *h[] = {"Content-Type: application/json", "Accept: application/json", "Expect:",
+                       "User-Agent: orderly-cli/" ORDERLY_VERSION, NULL};
+    char tok[CLI_TOKEN_MAX + 1];
+    if (!cli_token_get(tok, NULL)) { /* ORDERLY_TOKEN, or what `orderly login` saved */
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+        h[4] = auth;
+    }
     struct curl_slist *l = NULL;
-    for (size_t i = 0; i < COUNT(h); i++) {
+    for (size_t i = 0; i < COUNT(h) && h[i]; i++) {
         struct curl_slist *n = curl_slist_append(l, h[i]);
         if (!n) {
             curl_slist_free_all(l);
@@ -257,6 +264,27 @@ struct curl_slist *cli_headers(void)
         l = n;
     }
     return l;
+}
+
+/* An expired saved access token: renewed with the saved refresh token
+ * (which rotates), saved again.  0 when renewed. */
+static int renew(cli *c)
+{
+    char access[CLI_TOKEN_MAX + 1], refresh[CLI_TOKEN_MAX + 1];
+    const char *env = getenv("ORDERLY_TOKEN");
+    if ((env && *env) || cli_token_get(access, refresh) || !refresh[0]) return -1;
+    json_t *body = json_pack("{s:s}", "refreshToken", refresh), *reply = NULL;
+    long status = 0;
+    int rc = body ? cli_http_once(c, "POST", "/api/refresh", body, 0, &status, &reply) : -1;
+    json_decref(body);
+    const char *a = json_string_value(json_object_get(reply, "accessToken"));
+    const char *r = json_string_value(json_object_get(reply, "refreshToken"));
+    rc = !rc && status == 200 && a && r ? cli_token_save(c->url, a, r) : -1;
+    json_decref(reply);
+    if (rc) return -1;
+    curl_slist_free_all(c->hdrs);
+    c->hdrs = cli_headers();
+    return c->hdrs ? 0 : -1;
 }
 
 int cli_easy_prepare(CURL *h, const char *base, const char *method, const char *path,
@@ -299,6 +327,15 @@ const char *cli_easy_error(CURL *h, CURLcode code, char *buf, size_t n)
 
 int cli_http(cli *c, const char *method, const char *path, const json_t *body, int timeout_ms,
              long *status, json_t **reply)
+{
+    int rc = cli_http_once(c, method, path, body, timeout_ms, status, reply);
+    if (rc || *status != 401 || !strcmp(path, "/api/refresh") || !strcmp(path, "/api/login") || renew(c)) return rc;
+    json_decref(*reply);
+    return cli_http_once(c, method, path, body, timeout_ms, status, reply);
+}
+
+int cli_http_once(cli *c, const char *method, const char *path, const json_t *body, int timeout_ms,
+                  long *status, json_t **reply)
 {
     *status = 0;
     *reply = NULL;

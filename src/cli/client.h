@@ -91,6 +91,9 @@ typedef struct cli_buf {
  * *reply (the parsed JSON body, NULL when empty or not JSON), or CMD_FAIL
  * after printing "orderly: cannot reach URL: why".  timeout_ms 0 = the
  * cli's. */
+/* cli_http without renewing an expired saved token. */
+int cli_http_once(cli *c, const char *method, const char *path, const json_t *body, int timeout_ms, long *status,
+                  json_t **reply);
 int cli_http(cli *c, const char *method, const char *path, const json_t *body, int timeout_ms,
              long *status, json_t **reply);
 /* The same, expecting 2xx: anything else is printed (a problem's title,

@@ -30,5 +30,10 @@ int cmd_orders(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+
+/* Straight on the database (like migrate): */
+int cmd_user(int argc, char **argv);
 
 #endif

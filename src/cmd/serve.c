@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "auth/auth.h"
 #include "bus/bus.h"
 #include "cmd/cmd.h"
 #include "conf/config.h"
@@ -194,6 +195,95 @@ static int add_alarms(const config *cfg, alarms *al)
     return 0;
 }
 
+/* ---- Accounts ----------------------------------------------------------------------- */
+
+/* A comma-separated list into rows of width w; at most LIMIT_HOSTS_MAX. */
+static int split_list(const char *list, char *rows, size_t w, int *n, int max)
+{
+    char buf[LIMIT_HOSTS_MAX * 64];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        if (*n >= max || strlen(t) >= w) return ORD_ECONFIG;
+        snprintf(rows + (size_t)(*n)++ * w, w, "%s", t);
+    }
+    return 0;
+}
+
+static int loopback(const char *host)
+{
+    return !strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "[::1]") ||
+           !strcmp(host, "::1") || !strncmp(host, "127.", 4);
+}
+
+/* The access settings of the HTTP layer, and the accounts module. */
+static int open_auth(const config *cfg, store *st, api *a)
+{
+    char host[LIMIT_LISTEN_ADDR_MAX + 1];
+    snprintf(host, sizeof host, "%s", cfg->listen);
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = 0;
+    a->access.enabled = cfg->auth.enabled;
+    a->access.anonymous_orders = cfg->auth.anonymous_orders;
+    a->access.metrics_public = cfg->auth.metrics_public;
+    const char *always[] = {"localhost", "127.0.0.1", "[::1]", host};
+    for (size_t i = 0; i < 4; i++)
+        snprintf(a->access.hosts[a->access.nhosts++], sizeof a->access.hosts[0], "%s", always[i]);
+    if (split_list(cfg->auth.allowed_hosts, a->access.hosts[0], sizeof a->access.hosts[0], &a->access.nhosts,
+                   LIMIT_HOSTS_MAX) ||
+        split_list(cfg->auth.trusted_proxies, a->access.proxies[0], sizeof a->access.proxies[0], &a->access.nproxies,
+                   LIMIT_HOSTS_MAX)) {
+        fprintf(stderr, "orderly: config: auth.allowedHosts / auth.trustedProxies: at most %d entries\n",
+                LIMIT_HOSTS_MAX);
+        return ORD_ECONFIG;
+    }
+    if (!cfg->auth.enabled) {
+        if (!loopback(host)) {
+            fprintf(stderr, "orderly: auth.enabled is false: refusing to listen on %s (not a loopback address); "
+                            "every route would be open to the network\n", cfg->listen);
+            return ORD_ECONFIG;
+        }
+        log_warn("serve", "accounts are off (auth.enabled false): every route is open on the loopback address",
+                 NULL);
+    }
+    auth_config ac = {.enabled = cfg->auth.enabled,
+                      .env = cfg->env,
+                      .db = cfg->db,
+                      .key_file = cfg->auth.key_file,
+                      .previous_key_file = cfg->auth.previous_key_file,
+                      .issuer = cfg->auth.issuer,
+                      .audience = cfg->auth.audience,
+                      .access_ttl_s = cfg->auth.access_ttl_s,
+                      .refresh_ttl_s = cfg->auth.refresh_ttl_s,
+                      .cost = {(unsigned long long)cfg->auth.argon2_iterations, (size_t)cfg->auth.argon2_memory_kib},
+                      .hash_threads = cfg->auth.hash_threads,
+                      .hash_queue = cfg->auth.hash_queue,
+                      .login_attempts = cfg->auth.login_attempts,
+                      .rate_per_s = cfg->auth.rate_per_s,
+                      .rate_burst = cfg->auth.rate_burst};
+    char err[LIMIT_CONFIG_ERR_MAX];
+    int rc = auth_open(st, &ac, &a->auth, err, sizeof err);
+    if (!rc) rc = auth_bootstrap(a->auth, err, sizeof err);
+    if (rc) fprintf(stderr, "orderly: auth: %s\n", err);
+    return rc;
+}
+
+/* The sweeps of the main thread's loop. */
+/* The cluster's periodic work: on the store's leader only (one node of a
+ * cluster on PostgreSQL; always on SQLite).  Each sweep stays correct if
+ * two nodes ever run it at once. */
+static void maintenance(const config *cfg, queue_sys *qs, bus *b, auth *au)
+{
+    if (!store_is_leader(queue_sys_store(qs))) return;
+    int64_t n;
+    queue_sweep_retention(qs, &n);
+    bus_archive_sweep(b, cfg->events.retention_days, &n);
+    if (au && cfg->auth.enabled) {
+        if (!auth_audit_sweep(au, cfg->auth.audit_retention_days, &n) && n)
+            log_info("auth", "audit rows past retention deleted", "#count", n, NULL);
+        auth_refresh_sweep(au, &n);
+    }
+}
+
 static int usage_or_config(int argc, char **argv, config **cfg, int *exit_code)
 {
     char err[LIMIT_CONFIG_ERR_MAX];
@@ -255,6 +345,7 @@ int cmd_serve(int argc, char **argv)
                         .max_units = cfg->orders.max_units,
                         .max_value_cents = cfg->orders.max_value_cents,
                         .fail_sku = cfg->orders.fail_sku,
+                        .test_hooks = cfg->orders.test_hooks,
                         .idempotency_key_ttl_ms = (int64_t)cfg->orders.idempotency_key_ttl_s * 1000};
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
     if ((rc = fn_sys_open(qs, &fs)) || (rc = orders_register(ord, fs))) goto out;
@@ -294,6 +385,7 @@ int cmd_serve(int argc, char **argv)
     a.b = b;
     a.fs = fs;
     a.o = ord;
+    if ((rc = open_auth(cfg, st, &a))) goto out;
     if ((rc = api_metrics_init(&a, met))) goto out;
     /* created before the server so GET /api/alarms can read it; filled after,
      * once the server has registered the HTTP metric families */
@@ -310,6 +402,8 @@ int cmd_serve(int argc, char **argv)
                     .routes = strcmp(cfg->mode, "worker") ? api_routes : api_worker_routes,
                     .app = &a,
                     .ready = api_ready,
+                    .guard = api_guard,
+                    .done = api_done,
                     .metrics = met};
     if ((rc = http_server_start(&ho, &srv))) goto out;
     if ((rc = add_alarms(cfg, a.alarms)) || (rc = alarms_start(a.alarms))) goto out;
@@ -322,13 +416,12 @@ int cmd_serve(int argc, char **argv)
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
 
     int sig;
+    maintenance(cfg, qs, b, a.auth); /* at start too: what expired while the node was down goes now */
     for (;;) {
         struct timespec ts = {MAINTENANCE_MS / 1000, 0};
         sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
-        int64_t dropped;
-        /* retention is the cluster's periodic work: the leader's */
-        if (sig < 0 && errno == EAGAIN && store_is_leader(st)) queue_sweep_retention(qs, &dropped);
+        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, b, a.auth);
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);
@@ -363,6 +456,7 @@ out:
     alarms_free(a.alarms);   /* after the server: GET /api/alarms reads it */
     api_metrics_release(&a); /* its collectors read the modules closed below */
     fn_sys_close(fs);
+    auth_close(a.auth); /* after the server: its requests use it */
     orders_close(ord);
     bus_close(b);
     queue_sys_close(qs);

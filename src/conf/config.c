@@ -75,6 +75,12 @@ static int cmp_valid(const char *s)
     return alarm_cmp_parse(s) >= 0;
 }
 
+static int token_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    return n && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:/@-") == n;
+}
+
 static int missing_valid(const char *s)
 {
     return alarm_missing_parse(s) >= 0;
@@ -147,9 +153,13 @@ static const conf_key top_keys[] = {
                  LIMIT_IDEM_KEY_TTL_S_MAX, LIMIT_IDEM_KEY_TTL_S_DEFAULT,
                  .env = "ORDERLY_ORDERS_IDEMPOTENCY_KEY_TTL_SECONDS",
                  .help = "how long an Idempotency-Key replays its first response"),
-    CONF_STRING_KEY(config, orders.fail_sku, "orders.failureInjectionSku", 0, 64, "FAIL-ME",
+    CONF_STRING_KEY(config, orders.fail_sku, "orders.failureInjectionSku", 0, 64, "",
                     .env = "ORDERLY_ORDERS_FAILURE_INJECTION_SKU",
-                    .help = "an order with this sku makes order-processor fail (\"\" = off)"),
+                    .help = "an order with this sku makes order-processor fail, for trying retries and the DLQ "
+                            "(seed 001's FAIL-ME); \"\" = off, the default"),
+    CONF_BOOL_KEY(config, orders.test_hooks, "orders.testHooks", 0, .env = "ORDERLY_ORDERS_TEST_HOOKS",
+                  .help = "honour seed 000's _postDeployTestForceResult in OrderPlaced events (forces a decline); "
+                          "off by default"),
     CONF_STRING_KEY(config, orders.catalog, "orders.catalog", 0, LIMIT_DB_URL_MAX, "",
                     .env = "ORDERLY_ORDERS_CATALOG", .flag = "catalog", .metavar = "FILE",
                     .help = "product catalog JSON loaded at start (relative to the config file); existing products are kept"),
@@ -165,6 +175,64 @@ static const conf_key top_keys[] = {
     CONF_INT_KEY(config, orders.demo.max_orders, "orders.demoProducer.maxOrders", 1, LIMIT_DEMO_ORDERS_MAX,
                  LIMIT_DEMO_ORDERS_MAX_DEFAULT, .env = "ORDERLY_DEMO_PRODUCER_MAX_ORDERS",
                  .help = "demo producer: most orders per batch"),
+    CONF_BOOL_KEY(config, auth.enabled, "auth.enabled", 1, .env = "ORDERLY_AUTH_ENABLED",
+                  .help = "every route but /health, /ready, /metrics (auth.metricsPublic), the console's files and "
+                          "POST /api/login needs a token or key; false is refused on a non-loopback listen address"),
+    CONF_BOOL_KEY(config, auth.anonymous_orders, "auth.anonymousOrders", 0, .env = "ORDERLY_AUTH_ANONYMOUS_ORDERS",
+                  .help = "seed 001's public POST /orders takes orders without a token (the body's customerId)"),
+    CONF_BOOL_KEY(config, auth.metrics_public, "auth.metricsPublic", 1, .env = "ORDERLY_AUTH_METRICS_PUBLIC",
+                  .help = "GET /metrics without a token (for a Prometheus scraper)"),
+    CONF_INT_KEY(config, auth.access_ttl_s, "auth.accessTokenTtlSeconds", 60, LIMIT_ACCESS_TTL_S_MAX,
+                 LIMIT_ACCESS_TTL_S_DEFAULT, .env = "ORDERLY_AUTH_ACCESS_TOKEN_TTL_SECONDS",
+                 .help = "lifetime of an access token (JWT)"),
+    CONF_INT_KEY(config, auth.refresh_ttl_s, "auth.refreshTokenTtlSeconds", 60, LIMIT_REFRESH_TTL_S_MAX,
+                 LIMIT_REFRESH_TTL_S_DEFAULT, .env = "ORDERLY_AUTH_REFRESH_TOKEN_TTL_SECONDS",
+                 .help = "lifetime of a refresh token (rotated on use)"),
+    CONF_STRING_KEY(config, auth.issuer, "auth.issuer", 1, 63, "orderly", .valid = token_name_valid,
+                    .syntax = "[A-Za-z0-9._:/@-]+", .help = "the JWT iss claim"),
+    CONF_STRING_KEY(config, auth.audience, "auth.audience", 1, 63, "orderly-api", .valid = token_name_valid,
+                    .syntax = "[A-Za-z0-9._:/@-]+", .help = "the JWT aud claim"),
+    CONF_STRING_KEY(config, auth.key_file, "auth.keyFile", 0, LIMIT_DB_URL_MAX, "", .env = "ORDERLY_AUTH_KEY_FILE",
+                    .help = "file with the JWT signing key (hex, >= 32 bytes); \"\" = ORDERLY_JWT_KEY, else a key "
+                            "created beside the database (<env>.jwt-key, mode 0600)"),
+    CONF_STRING_KEY(config, auth.previous_key_file, "auth.previousKeyFile", 0, LIMIT_DB_URL_MAX, "",
+                    .env = "ORDERLY_AUTH_PREVIOUS_KEY_FILE",
+                    .help = "the previous signing key: tokens it signed verify until they expire (rotation); "
+                            "\"\" = ORDERLY_JWT_PREVIOUS_KEY or none"),
+    CONF_STRING_KEY(config, auth.allowed_hosts, "auth.allowedHosts", 0, LIMIT_HOSTS_MAX * 64 - 1, "",
+                    .env = "ORDERLY_AUTH_ALLOWED_HOSTS",
+                    .help = "comma-separated Host names answered (DNS rebinding); always also the listen "
+                            "host, localhost, 127.0.0.1 and [::1]"),
+    CONF_STRING_KEY(config, auth.trusted_proxies, "auth.trustedProxies", 0, LIMIT_HOSTS_MAX * 48 - 1, "",
+                    .env = "ORDERLY_AUTH_TRUSTED_PROXIES",
+                    .help = "comma-separated proxy addresses whose X-Forwarded-For names the client"),
+    CONF_INT_KEY(config, auth.login_attempts, "auth.loginAttemptsPerMinute", 1, LIMIT_LOGIN_ATTEMPTS_MAX,
+                 LIMIT_LOGIN_ATTEMPTS_DEFAULT, .env = "ORDERLY_AUTH_LOGIN_ATTEMPTS_PER_MINUTE",
+                 .help = "login attempts per minute per account and per address; past it 429"),
+    CONF_INT_KEY(config, auth.rate_per_s, "auth.rateLimit.perSecond", 0, LIMIT_RATE_PER_S_MAX,
+                 LIMIT_RATE_PER_S_DEFAULT, .env = "ORDERLY_AUTH_RATE_PER_SECOND",
+                 .help = "requests per second per client address and per principal (0 = no limit); past it 429"),
+    CONF_INT_KEY(config, auth.rate_burst, "auth.rateLimit.burst", 1, LIMIT_RATE_PER_S_MAX, LIMIT_RATE_BURST_DEFAULT,
+                 .env = "ORDERLY_AUTH_RATE_BURST", .help = "requests above the rate a client may make at once"),
+    CONF_INT_KEY(config, auth.argon2_memory_kib, "auth.argon2.memoryKiB", LIMIT_ARGON2_MEMORY_KIB_MIN,
+                 LIMIT_ARGON2_MEMORY_KIB_MAX, LIMIT_ARGON2_MEMORY_KIB_MIN, .env = "ORDERLY_AUTH_ARGON2_MEMORY_KIB",
+                 .help = "argon2id memory of a password hash (OWASP minimum 19 MiB); raising it rehashes at login"),
+    CONF_INT_KEY(config, auth.argon2_iterations, "auth.argon2.iterations", LIMIT_ARGON2_ITERATIONS_MIN,
+                 LIMIT_ARGON2_ITERATIONS_MAX, LIMIT_ARGON2_ITERATIONS_MIN, .env = "ORDERLY_AUTH_ARGON2_ITERATIONS",
+                 .help = "argon2id passes (t)"),
+    CONF_INT_KEY(config, auth.hash_threads, "auth.hashPool.threads", 1, LIMIT_HASH_THREADS_MAX,
+                 LIMIT_HASH_THREADS_DEFAULT, .env = "ORDERLY_AUTH_HASH_THREADS",
+                 .help = "threads hashing passwords (never an HTTP worker)"),
+    CONF_INT_KEY(config, auth.hash_queue, "auth.hashPool.queue", 1, LIMIT_HASH_QUEUE_MAX, LIMIT_HASH_QUEUE_DEFAULT,
+                 .env = "ORDERLY_AUTH_HASH_QUEUE", .help = "password hashes waiting for a thread; past it 503"),
+    CONF_INT_KEY(config, auth.audit_retention_days, "auth.auditRetentionDays", 1, LIMIT_AUDIT_RETENTION_DAYS_MAX,
+                 LIMIT_AUDIT_RETENTION_DAYS_DEFAULT, .env = "ORDERLY_AUTH_AUDIT_RETENTION_DAYS",
+                 .help = "audit rows are kept this long"),
+    CONF_INT_KEY(config, events.retention_days, "events.retentionDays", LIMIT_EVENT_RETENTION_DAYS_MIN,
+                 LIMIT_EVENT_RETENTION_DAYS_MAX, LIMIT_EVENT_RETENTION_DAYS_DEFAULT,
+                 .env = "ORDERLY_EVENTS_RETENTION_DAYS",
+                 .help = "the event log (the archive replays read, the order timelines) keeps events this long; "
+                         "longer than any message lives, so a queued message always finds its event"),
     CONF_BOOL_KEY(config, builtin_topology, "builtinTopology", 1,
                   .help = "start from the built-in topology (config/topology.json: the seeds' queues, "
                           "rules, functions, alarms); the file's entries replace built-ins of the same "

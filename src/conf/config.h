@@ -88,12 +88,25 @@ typedef struct config {
     struct {
         int reservation_timeout_s, max_units, max_value_cents, idempotency_key_ttl_s;
         char fail_sku[65];
+        bool test_hooks;
         char catalog[LIMIT_DB_URL_MAX + 1]; /* product catalog loaded at start ("" = none) */
         struct {
             int interval_s;             /* a batch every interval_s; 0 = off */
             int min_orders, max_orders; /* orders per batch: uniform in min..max */
         } demo;                         /* orders.demoProducer (seed 004's producer) */
     } orders;
+    struct {
+        bool enabled, anonymous_orders, metrics_public;
+        int access_ttl_s, refresh_ttl_s, login_attempts, rate_per_s, rate_burst, audit_retention_days;
+        int argon2_memory_kib, argon2_iterations, hash_threads, hash_queue;
+        char issuer[64], audience[64];
+        char key_file[LIMIT_DB_URL_MAX + 1], previous_key_file[LIMIT_DB_URL_MAX + 1];
+        char allowed_hosts[LIMIT_HOSTS_MAX * 64];   /* comma-separated, "" = the defaults */
+        char trusted_proxies[LIMIT_HOSTS_MAX * 48]; /* comma-separated addresses */
+    } auth;
+    struct {
+        int retention_days; /* the event log (archive) keeps events this long */
+    } events;
     config_queue *queues;       /* in file order */
     size_t nqueues;
     config_rule *rules;

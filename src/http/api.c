@@ -3,50 +3,88 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "auth/auth.h"
 #include "http/api.h"
 #include "lib/verr.h"
 #include "lib/err.h"
 
+/* THE route-and-role table: every route, who may call it, and the status
+ * of its success.  Roles (auth.h): admin everything; operator reads
+ * everything, redrives and purges DLQs, replays events, restocks; viewer
+ * reads everything; customer creates and reads and cancels its own orders
+ * (the handlers narrow it to its own: another customer's order is a 404)
+ * and reads products.  PUBLIC needs no credentials; ANON_ORDERS is public
+ * when auth.anonymousOrders is on; METRICS when auth.metricsPublic is on.
+ * A route without access bits is refused to everyone (fail closed). */
+#define PUBLIC HTTP_ACCESS_PUBLIC
+#define ADMIN ROLE_ADMIN
+#define OPS (ROLE_ADMIN | ROLE_OPERATOR)
+#define STAFF ROLES_STAFF
+#define CUST ROLE_CUSTOMER
+#define ANY ROLES_ALL
 const http_route api_routes[] = {
-    {"GET", "/api/queues", api_queues_list},
-    {"POST", "/api/queues", api_queues_create},
-    {"GET", "/api/queues/{name}", api_queue_get},
-    {"GET", "/api/queues/{name}/attributes", api_queue_attrs_get},
-    {"PUT", "/api/queues/{name}/attributes", api_queue_attrs_put},
-    {"POST", "/api/queues/{name}/messages", api_queue_send},
-    {"POST", "/api/queues/{name}/messages/batch", api_queue_send_batch},
-    {"POST", "/api/queues/{name}/messages/delete", api_queue_delete_batch},
-    {"DELETE", "/api/queues/{name}/messages/{receipt}", api_queue_delete},
-    {"POST", "/api/queues/{name}/messages/{receipt}/visibility", api_queue_visibility},
-    {"POST", "/api/queues/{name}/receive", api_queue_receive},
-    {"POST", "/api/queues/{name}/redrive", api_queue_redrive},
-    {"POST", "/api/queues/{name}/purge", api_queue_purge},
-    {"POST", "/api/events", api_events_put},
-    {"POST", "/api/events/replay", api_events_replay},
-    {"GET", "/api/rules", api_rules_list},
-    {"POST", "/api/orders", api_orders_create},
-    {"POST", "/orders", api_orders_create},
-    {"GET", "/api/orders", api_orders_list},
-    {"GET", "/api/orders/{id}", api_orders_get},
-    {"DELETE", "/api/orders/{id}", api_orders_cancel},
-    {"GET", "/api/orders/{id}/events", api_orders_events},
-    {"GET", "/api/stats", api_stats},
-    {"GET", "/api/alarms", api_alarms_list},
-    {"GET", "/api/alarms/{name}", api_alarms_get},
-    {"GET", "/metrics", api_metrics_get},
-    {"GET", "/api/products", api_products_list},
-    {"POST", "/api/products", api_products_create},
-    {"GET", "/api/products/{sku}", api_products_get},
-    {"PUT", "/api/products/{sku}", api_products_put},
-    {"DELETE", "/api/products/{sku}", api_products_delete},
-    {"GET", "/api/health", api_health},
-    {0, 0, 0},
+    /* queues (SQS) */
+    {"GET", "/api/queues", api_queues_list, STAFF, 200},
+    {"POST", "/api/queues", api_queues_create, ADMIN, 201},
+    {"GET", "/api/queues/{name}", api_queue_get, STAFF, 200},
+    {"GET", "/api/queues/{name}/attributes", api_queue_attrs_get, STAFF, 200},
+    {"PUT", "/api/queues/{name}/attributes", api_queue_attrs_put, ADMIN, 200},
+    {"POST", "/api/queues/{name}/messages", api_queue_send, ADMIN, 200},
+    {"POST", "/api/queues/{name}/messages/batch", api_queue_send_batch, ADMIN, 200},
+    {"POST", "/api/queues/{name}/messages/delete", api_queue_delete_batch, ADMIN, 200},
+    {"DELETE", "/api/queues/{name}/messages/{receipt}", api_queue_delete, ADMIN, 204},
+    {"POST", "/api/queues/{name}/messages/{receipt}/visibility", api_queue_visibility, ADMIN, 200},
+    {"POST", "/api/queues/{name}/receive", api_queue_receive, ADMIN, 200},
+    {"POST", "/api/queues/{name}/redrive", api_queue_redrive, OPS, 200},
+    {"POST", "/api/queues/{name}/purge", api_queue_purge, OPS, 200},
+    /* the bus */
+    {"POST", "/api/events", api_events_put, ADMIN, 200},
+    {"POST", "/api/events/replay", api_events_replay, OPS, 200},
+    {"GET", "/api/rules", api_rules_list, STAFF, 200},
+    /* orders */
+    {"POST", "/api/orders", api_orders_create, ADMIN | CUST, 202},
+    {"POST", "/orders", api_orders_create, ADMIN | CUST | ACCESS_ANON_ORDERS, 202},
+    {"GET", "/api/orders", api_orders_list, ANY, 200},
+    {"GET", "/api/orders/{id}", api_orders_get, ANY, 200},
+    {"DELETE", "/api/orders/{id}", api_orders_cancel, ADMIN | CUST, 200},
+    {"GET", "/api/orders/{id}/events", api_orders_events, ANY, 200},
+    {"GET", "/api/stats", api_stats, STAFF, 200},
+    /* products */
+    {"GET", "/api/products", api_products_list, ANY, 200},
+    {"POST", "/api/products", api_products_create, ADMIN, 201},
+    {"GET", "/api/products/{sku}", api_products_get, ANY, 200},
+    {"PUT", "/api/products/{sku}", api_products_put, OPS, 200}, /* operator: stock only */
+    {"DELETE", "/api/products/{sku}", api_products_delete, ADMIN, 204},
+    /* operations */
+    {"GET", "/api/alarms", api_alarms_list, STAFF, 200},
+    {"GET", "/api/alarms/{name}", api_alarms_get, STAFF, 200},
+    {"GET", "/metrics", api_metrics_get, STAFF | ACCESS_METRICS, 200},
+    {"GET", "/api/health", api_health, STAFF, 200},
+    /* accounts and access */
+    {"POST", "/api/login", api_login, PUBLIC, 200},
+    {"POST", "/api/refresh", api_refresh, PUBLIC, 200},
+    {"POST", "/api/logout", api_logout, PUBLIC, 204},
+    {"GET", "/api/me", api_me, ANY, 200},
+    {"GET", "/api/users", api_users_list, ADMIN, 200},
+    {"POST", "/api/users", api_users_create, ADMIN, 201},
+    {"GET", "/api/users/{id}", api_users_get, ADMIN, 200},
+    {"PATCH", "/api/users/{id}", api_users_patch, ADMIN, 200},
+    {"DELETE", "/api/users/{id}", api_users_delete, ADMIN, 204},
+    {"GET", "/api/keys", api_keys_list, ADMIN, 200},
+    {"POST", "/api/keys", api_keys_create, ADMIN, 201},
+    {"DELETE", "/api/keys/{id}", api_keys_delete, ADMIN, 204},
+    {"GET", "/api/audit", api_audit_list, ADMIN, 200},
+    {"GET", "/api/customers/{id}/export", api_customer_export, ADMIN | CUST, 200},
+    {"DELETE", "/api/customers/{id}", api_customer_erase, ADMIN, 200},
+    {0, 0, 0, 0, 0},
 };
 
+/* A worker node's (--mode worker): what operations read, with the same
+ * access as in api_routes. */
 const http_route api_worker_routes[] = {
-    {"GET", "/metrics", api_metrics_get},
-    {"GET", "/api/health", api_health},
-    {0, 0, 0},
+    {"GET", "/metrics", api_metrics_get, STAFF | ACCESS_METRICS, 200},
+    {"GET", "/api/health", api_health, STAFF, 200},
+    {0, 0, 0, 0, 0},
 };
 
 /* ---- async units ----------------------------------------------------------- */
@@ -60,10 +98,30 @@ typedef struct pending {
     int rc;
 } pending;
 
+/* A committed change and its audit row commit together or not at all: the
+ * row is written in the change's unit (its status is the route's success,
+ * or what the unit set with api_audit_status). */
+static int audit_in_unit(store_conn *tx, http_req *r)
+{
+    api *a = http_req_app(r);
+    api_ctx *c = http_req_user(r);
+    const char *m = http_req_method(r);
+    if (!a->auth || !a->access.enabled || !c || c->audited || !strcmp(m, "GET") || !strcmp(m, "HEAD")) return 0;
+    const char *target = c->target;
+    if (!target) target = http_req_param(r, "id") ? http_req_param(r, "id") : http_req_param(r, "name");
+    if (!target) target = http_req_param(r, "sku");
+    audit_entry e = {&c->p, m, http_req_route(r), target, c->status ? c->status : http_req_ok_status(r), c->ip,
+                     http_req_id(r), NULL};
+    int rc = auth_audit_tx(tx, &e);
+    if (!rc) c->audited = 1;
+    return rc;
+}
+
 static int pending_unit(store_conn *tx, void *arg)
 {
     pending *p = arg;
-    return p->unit(tx, p->op);
+    int rc = p->unit(tx, p->op);
+    return rc ? rc : audit_in_unit(tx, p->r);
 }
 
 static void pending_reply(http_req *r, void *arg)
@@ -76,6 +134,8 @@ static void pending_done(void *arg, int rc)
 {
     pending *p = arg;
     p->rc = rc;
+    api_ctx *c = http_req_user(p->r);
+    if (rc && c) c->audited = 0; /* its row rolled back with it: api_done records the failure */
     if (p->wait && p->wait(p->op, rc)) return;
     http_req_resume_then(p->r, pending_reply, p);
 }
@@ -136,6 +196,23 @@ int api_fail(http_req *r, json_t *errors)
     }
     http_reply_problem(r, ORD_EVALIDATION, "the request has invalid fields", errors);
     return 1;
+}
+
+int api_page_limit(http_req *r, int def, int max, int *out)
+{
+    const char *lim = http_req_query(r, "limit");
+    *out = def;
+    if (!lim) return 0;
+    char *end;
+    long v = strtol(lim, &end, 10);
+    if (!*lim || *end || v < 1 || v > max) {
+        char d[64];
+        snprintf(d, sizeof d, "limit must be an integer between 1 and %d", max);
+        http_reply_problem(r, ORD_EINVAL, d, NULL);
+        return 1;
+    }
+    *out = (int)v;
+    return 0;
 }
 
 queue *api_queue(http_req *r)

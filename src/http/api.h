@@ -10,6 +10,7 @@
 #define ORDERLY_API_H
 #include <jansson.h>
 #include <stdatomic.h>
+#include "auth/auth.h"
 #include "bus/bus.h"
 #include "fn/fn.h"
 #include "http/server.h"
@@ -31,9 +32,45 @@ typedef struct api {
     metrics *metrics;       /* GET /metrics renders it; NULL = 404 */
     struct api_metrics *mx; /* its collectors (http/metrics.c) */
     alarms *alarms;         /* GET /api/alarms; NULL = none */
+    auth *auth;             /* accounts; NULL or disabled = every route open (loopback only) */
+    struct {
+        int enabled, anonymous_orders, metrics_public;
+        int nhosts, nproxies;
+        char hosts[LIMIT_HOSTS_MAX][LIMIT_LISTEN_ADDR_MAX + 1];   /* Host names accepted */
+        char proxies[LIMIT_HOSTS_MAX][48];                         /* trusted for X-Forwarded-For */
+    } access;
     _Atomic int ready;    /* /ready answers 200 when set */
     _Atomic int draining; /* shutting down: long polls answer now */
 } api;
+
+/* Access bits of the route table beside the roles (auth.h ROLE_*): */
+#define ACCESS_ANON_ORDERS 0x100 /* public when auth.anonymousOrders is on (seed 001's POST /orders) */
+#define ACCESS_METRICS 0x200     /* public when auth.metricsPublic is on (GET /metrics) */
+
+/* What the guard learned about a request (http_req_user). */
+typedef struct api_ctx {
+    auth_principal p;     /* who is calling; anonymous on public routes */
+    char ip[48];          /* the client: the peer, or X-Forwarded-For from a trusted proxy */
+    const char *target;   /* what it is about, for the audit (request memory); NULL = the route's parameter */
+    int status;           /* the answer a committed change gets, when not the route's (api_audit_status) */
+    int audited;          /* its audit row went into the unit of its change */
+    int read_audit;       /* a staff read of a customer's data: audited once answered */
+} api_ctx;
+
+/* The guard (guard.c): Host allow-list, rate limits, who is calling, what
+ * the route table lets it do, cross-site checks of cookie sessions.  And
+ * the audit of what the guard and the units did not record (done). */
+int api_guard(void *app, http_req *r);
+void api_done(void *app, http_req *r, int status);
+/* The request's context: never NULL after the guard. */
+api_ctx *api_ctx_of(http_req *r);
+/* A customer principal (its own orders only). */
+int api_is_customer(http_req *r);
+/* Marks r a staff read of customer data about target (audited once answered). */
+void api_audit_read(http_req *r, const char *target);
+/* Inside a unit: the status the committed change answers with, when it is
+ * not the route's (an order that existed: 200, not 202). */
+void api_audit_status(http_req *r, int status);
 
 /* All routes, ending with {0}. */
 extern const http_route api_routes[];
@@ -76,6 +113,21 @@ int api_products_get(http_req *r);
 int api_products_put(http_req *r);
 int api_products_delete(http_req *r);
 int api_health(http_req *r);
+int api_login(http_req *r);
+int api_refresh(http_req *r);
+int api_logout(http_req *r);
+int api_me(http_req *r);
+int api_users_list(http_req *r);
+int api_users_create(http_req *r);
+int api_users_get(http_req *r);
+int api_users_patch(http_req *r);
+int api_users_delete(http_req *r);
+int api_keys_list(http_req *r);
+int api_keys_create(http_req *r);
+int api_keys_delete(http_req *r);
+int api_audit_list(http_req *r);
+int api_customer_export(http_req *r);
+int api_customer_erase(http_req *r);
 
 /* ---- metrics (http/metrics.c) ---------------------------------------------- */
 
@@ -117,6 +169,10 @@ int api_int(json_t *errors, const json_t *obj, const char *key, const char *fiel
 /* Replies 422 with the collected errors when there are any (steals errors)
  * and returns 1; else frees errors and returns 0. */
 int api_fail(http_req *r, json_t *errors);
+
+/* ?limit= of a paged list: absent -> *out = def; 1..max, else replies 400 and
+ * returns 1. */
+int api_page_limit(http_req *r, int def, int max, int *out);
 
 /* Looks up {name} of the route as a queue; replies 404 and returns NULL. */
 queue *api_queue(http_req *r);

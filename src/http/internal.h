@@ -27,6 +27,7 @@ struct http_croute {
     const char *method;
     const char *pattern; /* the table's string (tables outlive the server) */
     http_handler fn;
+    int access, status;       /* as the table gives them */
     struct http_route_mx *mx; /* its metric series, NULL without metrics */
     int nseg;
     int nparams;
@@ -72,7 +73,9 @@ struct http_req {
     int nsegs;
     char *segs[LIMIT_HTTP_PATH_SEGMENTS_MAX]; /* decoded path segments */
     const char *pvals[LIMIT_HTTP_ROUTE_PARAMS_MAX];
-    char id[LIMIT_HTTP_REQUEST_ID_MAX + 1];
+    char id[LIMIT_HTTP_REQUEST_ID_MAX + 1]; /* answered as X-Request-Id: the client's when well-formed, else own_id */
+    char own_id[40];                        /* ours, always: what our logs call requestId */
+    int client_id;                          /* id is the client's */
     const char *ctype; /* Content-Type header or NULL */
     char *body;
     size_t body_len, body_cap;
@@ -88,6 +91,8 @@ struct http_req {
     struct MHD_Response *resp; /* built, not yet queued */
     struct http_hdr *hdrs, **hdrs_tail;
     json_t *json;
+    void *user;      /* the application's (http_req_set_user) */
+    char peer[48];   /* the peer's address, filled on first use */
     int64_t t0_us;
     arena arena;
 };
@@ -131,6 +136,8 @@ struct http_server {
     size_t body_max;
     void *app;
     int (*ready)(void *app);
+    int (*guard)(void *app, http_req *r);
+    void (*done)(void *app, http_req *r, int status);
     struct http_router router;
     /* metrics (all NULL without a registry) */
     metric_family *mf_requests, *mf_duration;

@@ -4,7 +4,7 @@
  *   GET    /api/orders            ?status=&customerId=&limit=1..100&cursor=  newest first
  *   GET    /api/orders/{id}       the order
  *   DELETE /api/orders/{id}       cancel (409 when terminal)
- *   GET    /api/orders/{id}/events  the timeline from the event log
+ *   GET    /api/orders/{id}/events  the timeline from the event log  ?limit=1..1000&cursor=
  *   GET    /api/stats             seed 004's dashboard figures
  */
 #include <stdio.h>
@@ -16,12 +16,12 @@
 
 typedef struct create_op {
     api *a;
+    http_req *r;
     order_in in;
     char key[LIMIT_IDEM_KEY_MAX + 1];
     int has_key;
     order_prepared prep;
     order_create res;
-    http_req *r;
     int reran;
 } create_op;
 
@@ -63,7 +63,13 @@ static int create_unit(store_conn *tx, void *arg)
     create_op *op = arg;
     free(op->res.replay_body); /* a unit can run again after a failed batch */
     op->res.replay_body = NULL;
-    return orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, record_response, &op->prep, &op->res);
+    int rc = orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, record_response, &op->prep,
+                              &op->res);
+    static const int status[] = {[ORDER_CREATED] = 202, [ORDER_SAME] = 200, [ORDER_CONFLICT] = 409,
+                                 [ORDER_KEY_MISMATCH] = 422};
+    if (!rc) /* the audit row says what the client is answered */
+        api_audit_status(op->r, op->res.outcome == ORDER_KEY_REPLAY ? op->res.replay_status : status[op->res.outcome]);
+    return rc;
 }
 
 static void create_reply(http_req *r, void *arg, int rc);
@@ -156,6 +162,7 @@ int api_orders_create(http_req *r)
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
     op->a = a;
+    op->r = r;
     json_t *errors = json_array();
     const char *key = http_req_header(r, "Idempotency-Key");
     if (key) {
@@ -165,6 +172,12 @@ int api_orders_create(http_req *r)
             snprintf(op->key, sizeof op->key, "%s", key);
             op->has_key = 1;
         }
+    }
+    /* a customer orders as itself: the token decides the customerId (OWASP API3) */
+    if (api_is_customer(r)) {
+        if (json_object_get(body, "customerId"))
+            verr_add(errors, "customerId", "set from your account; a customer may not choose it");
+        json_object_set_new(body, "customerId", json_string(api_ctx_of(r)->p.customer_id));
     }
     orders_parse(body, &op->in, errors);
     if (api_fail(r, errors)) return 0;
@@ -176,15 +189,32 @@ int api_orders_create(http_req *r)
     orders_prepared_release(&op->prep);
     if (!text) return ORD_ENOMEM;
     op->prep.ev.text = text;
+    api_ctx_of(r)->target = op->prep.order_id;
     op->r = r;
     return api_submit_wait(r, create_unit, create_wait, create_reply, op);
+}
+
+/* A customer reaches its own orders only; another's is "not found" (no
+ * existence oracle, OWASP API1).  Staff reads of an order are audited. */
+static int visible(http_req *r, const json_t *order)
+{
+    api_ctx *c = api_ctx_of(r);
+    if (c->p.role == ROLE_CUSTOMER) {
+        const char *owner = json_string_value(json_object_get(order, "customerId"));
+        return owner && !strcmp(owner, c->p.customer_id);
+    }
+    api_audit_read(r, http_req_param(r, "id"));
+    return 1;
 }
 
 int api_orders_get(http_req *r)
 {
     api *a = http_req_app(r);
     json_t *o = orders_get(a->o, http_req_param(r, "id"));
-    if (!o) return ORD_ENOTFOUND;
+    if (!o || !visible(r, o)) {
+        json_decref(o);
+        return ORD_ENOTFOUND;
+    }
     http_reply_json(r, 200, o);
     return 0;
 }
@@ -192,7 +222,26 @@ int api_orders_get(http_req *r)
 int api_orders_events(http_req *r)
 {
     api *a = http_req_app(r);
-    json_t *t = orders_timeline(a->o, http_req_param(r, "id"));
+    json_t *o = api_is_customer(r) ? orders_get(a->o, http_req_param(r, "id")) : NULL;
+    if (api_is_customer(r) && (!o || !visible(r, o))) {
+        json_decref(o);
+        return ORD_ENOTFOUND;
+    }
+    json_decref(o);
+    if (!api_is_customer(r)) api_audit_read(r, http_req_param(r, "id"));
+    int limit;
+    if (api_page_limit(r, LIMIT_TIMELINE_PAGE_DEFAULT, LIMIT_TIMELINE_PAGE_MAX, &limit)) return 0;
+    const char *cursor = http_req_query(r, "cursor");
+    long long after = 0;
+    if (cursor) {
+        char *end;
+        after = strtoll(cursor, &end, 10);
+        if (!*cursor || *end || after < 0) {
+            http_reply_problem(r, ORD_EINVAL, "cursor is not one this API returned", NULL);
+            return 0;
+        }
+    }
+    json_t *t = orders_timeline(a->o, http_req_param(r, "id"), after, limit);
     if (!t) return ORD_ENOTFOUND;
     http_reply_json(r, 200, t);
     return 0;
@@ -202,19 +251,9 @@ int api_orders_list(http_req *r)
 {
     api *a = http_req_app(r);
     const char *status = http_req_query(r, "status"), *customer = http_req_query(r, "customerId");
-    const char *lim = http_req_query(r, "limit"), *cursor = http_req_query(r, "cursor");
-    int limit = 20;
-    if (lim) {
-        char *end;
-        long v = strtol(lim, &end, 10);
-        if (!*lim || *end || v < 1 || v > LIMIT_ORDER_LIST_LIMIT_MAX) {
-            char d[64];
-            snprintf(d, sizeof d, "limit must be an integer between 1 and %d", LIMIT_ORDER_LIST_LIMIT_MAX);
-            http_reply_problem(r, ORD_EINVAL, d, NULL);
-            return 0;
-        }
-        limit = (int)v;
-    }
+    const char *cursor = http_req_query(r, "cursor");
+    int limit;
+    if (api_page_limit(r, 20, LIMIT_ORDER_LIST_LIMIT_MAX, &limit)) return 0;
     order_status st;
     if (status && order_status_parse(status, &st)) {
         http_reply_problem(r, ORD_EINVAL,
@@ -226,6 +265,16 @@ int api_orders_list(http_req *r)
     if (customer && (!*customer || strlen(customer) > LIMIT_ORDER_CUSTOMER_MAX)) {
         http_reply_problem(r, ORD_EINVAL, "customerId must be 1-64 characters", NULL);
         return 0;
+    }
+    api_ctx *c = api_ctx_of(r);
+    if (c->p.role == ROLE_CUSTOMER) { /* its own orders, whatever it asks for */
+        if (customer && strcmp(customer, c->p.customer_id)) {
+            http_reply_json(r, 200, json_pack("{s:[]}", "orders"));
+            return 0;
+        }
+        customer = c->p.customer_id;
+    } else if (customer) {
+        api_audit_read(r, customer);
     }
     json_t *out = NULL;
     int rc = orders_list(a->o, status ? &st : NULL, customer, limit, cursor, &out);
@@ -272,6 +321,15 @@ static void cancel_reply(http_req *r, void *arg, int rc)
 
 int api_orders_cancel(http_req *r)
 {
+    if (api_is_customer(r)) {
+        json_t *o = orders_get(((api *)http_req_app(r))->o, http_req_param(r, "id"));
+        int mine = o && visible(r, o);
+        json_decref(o);
+        if (!mine) {
+            http_reply_problem(r, ORD_ENOTFOUND, "no such order", NULL);
+            return 0;
+        }
+    }
     cancel_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);

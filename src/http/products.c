@@ -1,6 +1,7 @@
 /* products.c - the catalog and inventory.
  *
- *   GET    /api/products          all products with stock, reserved, available
+ *   GET    /api/products          products with stock, reserved, available, by sku
+ *                                 ?limit=1..1000 (100)&cursor= (nextCursor of the last page)
  *   POST   /api/products          {sku, name, priceCents, stock} -> 201 (409 if present)
  *   GET    /api/products/{sku}
  *   PUT    /api/products/{sku}    {name?, priceCents?, stock?}: update or create; a new
@@ -33,6 +34,12 @@ static void product_reply(http_req *r, void *arg, int rc)
     product_op *op = arg;
     if (rc == ORD_EEXISTS) {
         http_reply_problem(r, rc, "a product with this sku exists; PUT /api/products/{sku} changes it", NULL);
+        return;
+    }
+    if (rc == ORD_ELIMIT) {
+        char d[80];
+        snprintf(d, sizeof d, "the catalog holds %d products, the most it may", LIMIT_PRODUCTS_MAX);
+        http_reply_problem(r, rc, d, NULL);
         return;
     }
     if (rc == ORD_ECONFLICT) {
@@ -88,6 +95,13 @@ static int write_product(http_req *r, int put)
     json_t *errors = json_array();
     products_parse(body, put ? http_req_param(r, "sku") : NULL, &op->p, errors);
     if (api_fail(r, errors)) return 0;
+    /* property-level authorization (OWASP API3): an operator restocks; the
+     * catalog - names, prices, new products - is the admin's */
+    if (api_ctx_of(r)->p.role == ROLE_OPERATOR && (op->p.has_name || op->p.has_price || !op->p.has_stock)) {
+        http_reply_problem(r, ORD_EFORBIDDEN, "an operator may change a product's stock only (a restock)", NULL);
+        return 0;
+    }
+    api_ctx_of(r)->target = op->p.sku;
     return api_submit(r, product_unit, product_reply, op);
 }
 
@@ -122,7 +136,14 @@ int api_products_get(http_req *r)
 int api_products_list(http_req *r)
 {
     api *a = http_req_app(r);
-    json_t *l = products_list(a->o);
+    int limit;
+    if (api_page_limit(r, LIMIT_PRODUCT_PAGE_DEFAULT, LIMIT_PRODUCT_PAGE_MAX, &limit)) return 0;
+    const char *cursor = http_req_query(r, "cursor");
+    if (cursor && (!*cursor || strlen(cursor) > LIMIT_ORDER_SKU_MAX)) {
+        http_reply_problem(r, ORD_EINVAL, "cursor is not one this API returned", NULL);
+        return 0;
+    }
+    json_t *l = products_list(a->o, cursor ? cursor : "", limit);
     if (!l) return ORD_ESTORE;
     http_reply_json(r, 200, l);
     return 0;

@@ -151,6 +151,7 @@ int api_queues_create(http_req *r)
     memset(op, 0, sizeof *op);
     op->a = a;
     snprintf(op->name, sizeof op->name, "%s", json_string_value(name));
+    api_ctx_of(r)->target = op->name;
     queue_attrs_init(&op->at);
     if (parse_attrs(r, a, json_object_get(body, "attributes"), op)) return 0;
     return api_submit(r, create_unit, create_reply, op);
@@ -497,6 +498,7 @@ typedef struct del_entry {
 
 typedef struct del_op {
     api *a;
+    http_req *r;
     queue *q;
     int n, batch, vis;
     del_entry e[LIMIT_BATCH_ENTRIES_MAX];
@@ -510,6 +512,7 @@ static int del_unit(store_conn *tx, void *arg)
                                    : queue_delete_tx(tx, op->a->qs, op->q, op->e[i].receipt);
         if (op->e[i].rc == ORD_ESTORE) return ORD_ESTORE;
     }
+    if (!op->batch && op->e[0].rc) api_audit_status(op->r, http_err_status(op->e[0].rc)); /* a stale receipt: 410 */
     return 0;
 }
 
@@ -546,6 +549,7 @@ static del_op *del_new(http_req *r, queue *q)
     if (op) {
         memset(op, 0, sizeof *op);
         op->a = http_req_app(r);
+        op->r = r;
         op->q = q;
         op->vis = -1;
     }

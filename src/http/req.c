@@ -12,6 +12,8 @@
 #include "lib/err.h"
 #include "lib/utf8.h"
 #include "obs/log.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -70,6 +72,49 @@ const char *http_req_id(http_req *r)
     return r->id;
 }
 
+const char *http_req_route(http_req *r)
+{
+    return r->route ? r->route->pattern : NULL;
+}
+
+int http_req_access(http_req *r)
+{
+    return r->route ? r->route->access : 0;
+}
+
+int http_req_ok_status(http_req *r)
+{
+    return r->route && r->route->status ? r->route->status : 200;
+}
+
+const char *http_req_peer(http_req *r)
+{
+    if (!r->peer[0]) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        if (sa && sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->peer, sizeof r->peer);
+        else if (sa && sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->peer, sizeof r->peer);
+    }
+    return r->peer;
+}
+
+const char *http_req_cookie(http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->mc, MHD_COOKIE_KIND, name);
+}
+
+void http_req_set_user(http_req *r, void *p)
+{
+    r->user = p;
+}
+
+void *http_req_user(http_req *r)
+{
+    return r->user;
+}
+
 const char *http_req_body(http_req *r, size_t *len)
 {
     if (len) *len = r->body_len;
@@ -94,7 +139,7 @@ void *http_req_alloc(http_req *r, size_t n)
 /* ---- JSON bodies ------------------------------------------------------ */
 
 /* application/json or application/<anything>+json, parameters ignored. */
-static int ctype_is_json(const char *ct)
+int http_ctype_is_json(const char *ct)
 {
     if (!ct) return 0;
     while (*ct == ' ' || *ct == '\t')
@@ -131,16 +176,20 @@ static long depth_exceeded_at(const char *p, size_t n, int max)
     return -1;
 }
 
+int http_req_require_json(http_req *r)
+{
+    if (http_ctype_is_json(r->ctype)) return 0;
+    char detail[320];
+    snprintf(detail, sizeof detail, "Content-Type must be application/json, got %s", r->ctype ? r->ctype : "none");
+    http_reply_problem(r, ORD_EMEDIATYPE, detail, NULL);
+    return 1;
+}
+
 json_t *http_req_json(http_req *r)
 {
     char detail[320];
     if (r->json) return r->json;
-    if (!ctype_is_json(r->ctype)) {
-        snprintf(detail, sizeof detail, "Content-Type must be application/json, got %s",
-                 r->ctype ? r->ctype : "none");
-        http_reply_problem(r, ORD_EMEDIATYPE, detail, NULL);
-        return NULL;
-    }
+    if (http_req_require_json(r)) return NULL;
     if (r->body_len > r->srv->body_max) { /* cannot happen: reading stops earlier */
         http_reply_problem(r, ORD_ETOOBIG, NULL, NULL);
         return NULL;
@@ -206,7 +255,7 @@ static void reply_finish(http_req *r, int status, const char *ctype, const char 
     if (r->close || atomic_load_explicit(&r->srv->quiesced, memory_order_relaxed))
         ok = ok && MHD_add_response_header(m, "Connection", "close") == MHD_YES;
     if (!ok) {
-        log_warn("http", "response header rejected", "requestId", r->id, NULL);
+        log_warn("http", "response header rejected", "requestId", r->own_id, NULL);
         MHD_destroy_response(m);
         return;
     }

@@ -49,6 +49,8 @@ static int compile(struct http_croute *cr, const http_route *rt, char **pool)
     cr->method = rt->method;
     cr->pattern = rt->pattern;
     cr->fn = rt->fn;
+    cr->access = rt->access;
+    cr->status = rt->status;
     cr->nseg = cr->nparams = 0;
     p++;
     for (;;) {

@@ -187,9 +187,9 @@ static int h_ready(http_req *r)
 }
 
 static const http_route builtin_routes[] = {
-    {"GET", "/health", h_health},
-    {"GET", "/ready", h_ready},
-    {0, 0, 0},
+    {"GET", "/health", h_health, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/ready", h_ready, HTTP_ACCESS_PUBLIC, 200},
+    {0},
 };
 
 /* ---- Request start: headers are in ------------------------------------ */
@@ -242,7 +242,7 @@ static enum MHD_Result queue_reply(http_req *r)
     enum MHD_Result ok = MHD_queue_response(r->mc, (unsigned)r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
-    if (ok != MHD_YES) log_error("http", "MHD_queue_response failed", "requestId", r->id, NULL);
+    if (ok != MHD_YES) log_error("http", "MHD_queue_response failed", "requestId", r->own_id, NULL);
     return ok;
 }
 
@@ -273,10 +273,12 @@ static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct
 
     struct hdr_scan h = {0};
     MHD_get_connection_values_n(mc, MHD_HEADER_KIND, scan_header, &h);
-    if (h.rid && request_id_sane(h.rid, h.rid_len))
+    id_uuid(r->own_id); /* a client's id is kept only when well-formed, and never replaces ours in the logs */
+    r->client_id = h.rid && request_id_sane(h.rid, h.rid_len);
+    if (r->client_id)
         memcpy(r->id, h.rid, h.rid_len + 1);
     else
-        id_uuid(r->id);
+        memcpy(r->id, r->own_id, sizeof r->own_id);
     r->ctype = h.ctype;
     r->state = RS_BODY;
 
@@ -420,6 +422,7 @@ static enum MHD_Result dispatch(http_req *r)
         http_reply_problem(r, ORD_ESHUTDOWN, NULL, NULL);
         return queue_reply(r);
     }
+    if (s->guard && s->guard(s->app, r)) return queue_reply(r); /* refused: the guard replied */
     rc = r->route->fn(r);
     if (r->handler_suspended) {
         /* r may already belong to another thread: touch nothing else */
@@ -429,7 +432,7 @@ static enum MHD_Result dispatch(http_req *r)
     if (!r->replied) {
         if (rc == 0) {
             log_error("http", "handler returned without replying", "method", r->method, "path",
-                      r->url, "requestId", r->id, NULL);
+                      r->url, "requestId", r->own_id, NULL);
             rc = ORD_EINTERNAL;
         }
         http_reply_problem(r, rc, NULL, NULL);
@@ -473,7 +476,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
         *upload_size = 0;
         return MHD_YES;
     default:
-        log_error("http", "access handler in unexpected state", "requestId", r->id, "#state",
+        log_error("http", "access handler in unexpected state", "requestId", r->own_id, "#state",
                   (int64_t)r->state, NULL);
         return MHD_NO;
     }
@@ -496,11 +499,12 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     else
         inc(&sl->aborted);
     if (r->status && s->mf_requests) count_request(s, r, now_us);
+    if (s->done && r->route) s->done(s->app, r, r->status);
     atomic_fetch_add_explicit(&sl->completed, 1, memory_order_release);
     if (log_enabled(LOG_DEBUG))
         log_debug("http", "request", "method", r->method, "path", r->url, "#status",
                   (int64_t)r->status, "#duration_us", (int64_t)(now_us - r->t0_us), "requestId",
-                  r->id, "termination",
+                  r->own_id, "clientRequestId", r->client_id ? r->id : NULL, "termination",
                   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
     json_decref(r->json);
     r->json = NULL;
@@ -721,6 +725,8 @@ int http_server_start(const http_opts *o, http_server **out)
     }
     s->app = o->app;
     s->ready = o->ready;
+    s->guard = o->guard;
+    s->done = o->done;
     s->gen = atomic_fetch_add(&server_gen, 1) + 1;
     if ((rc = id_init())) goto out_free; /* request ids; idempotent */
     s->nslots = s->threads + 1;

@@ -40,11 +40,18 @@ typedef int (*http_handler)(http_req *r);
 
 /* pattern: "/api/queues/{name}/messages/{receipt}" - literal segments match
  * exactly (after URL-decoding), {param} matches one non-empty segment.  A
- * route for GET also answers HEAD.  Tables end with {0}. */
+ * route for GET also answers HEAD.  access is the application's (who may
+ * call it: the guard reads it), status the answer of success (for the audit
+ * log and the API description; 0 = 200).  Tables end with {0}. */
+/* The one access bit the server itself knows: anyone may call the route
+ * (its own /health and /ready carry it); the others are the application's. */
+#define HTTP_ACCESS_PUBLIC 0x40000000
 typedef struct http_route {
     const char *method;
     const char *pattern;
     http_handler fn;
+    int access;
+    int status;
 } http_route;
 
 typedef struct http_opts {
@@ -57,6 +64,13 @@ typedef struct http_opts {
     const http_route *routes; /* not copied: must outlive the server */
     void *app;                /* handed to handlers via http_req_app() */
     int (*ready)(void *app);  /* GET /ready: returns 1 when ready; NULL = always */
+    /* Runs after routing, before the handler, on the worker: 0 lets the
+     * handler run; anything else means the guard replied (authentication,
+     * authorization, rate limits).  NULL = none. */
+    int (*guard)(void *app, http_req *r);
+    /* Runs on the worker when a routed request completed (status 0 when it
+     * was aborted), before its memory goes: for the audit of failures. */
+    void (*done)(void *app, http_req *r, int status);
     metrics *metrics;         /* NULL = none; else the server registers and keeps
                                  orderly_http_requests_total, orderly_http_request_duration_seconds
                                  and orderly_http_connections_open (must outlive the server) */
@@ -112,6 +126,23 @@ const char *http_req_query(http_req *r, const char *name);
 const char *http_req_header(http_req *r, const char *name);
 /* The request id (client's sane X-Request-Id, else a fresh UUID). */
 const char *http_req_id(http_req *r);
+/* The route matched: its pattern ("/api/orders/{id}"), access and success
+ * status (0 / NULL before routing). */
+const char *http_req_route(http_req *r);
+int http_req_access(http_req *r);
+int http_req_ok_status(http_req *r);
+/* The peer's address as text ("127.0.0.1", "::1"); "" when unknown. */
+const char *http_req_peer(http_req *r);
+/* A cookie of the request, NULL when absent. */
+const char *http_req_cookie(http_req *r, const char *name);
+/* Replies 415 and returns 1 unless the request's Content-Type is JSON. */
+int http_req_require_json(http_req *r);
+/* 1 when a Content-Type is JSON (application/json, application/...+json). */
+int http_ctype_is_json(const char *ctype);
+/* One pointer of the application's per request (the guard's principal),
+ * NULL until set; lives as long as the request. */
+void http_req_set_user(http_req *r, void *p);
+void *http_req_user(http_req *r);
 /* The body (NUL-terminated for convenience, may contain NULs); *len set. */
 const char *http_req_body(http_req *r, size_t *len);
 void *http_req_app(http_req *r);

@@ -11,6 +11,10 @@
 #define HTTP_ERR_MAP(X) \
     X(NOMEM,      503, "out-of-memory") \
     X(INVAL,      400, "invalid-request") \
+    X(AUTH,       401, "unauthorized") \
+    X(FORBIDDEN,  403, "forbidden") \
+    X(TOOMANY,    429, "too-many-requests") \
+    X(HOST,       421, "misdirected-request") \
     X(VALIDATION, 422, "validation-error") \
     X(JSON,       400, "malformed-json") \
     X(NOTFOUND,   404, "not-found") \

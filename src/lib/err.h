@@ -12,6 +12,10 @@
 #define ORD_ERR_MAP(X) \
     X(NOMEM,      "out of memory") \
     X(INVAL,      "invalid argument") \
+    X(AUTH,       "authentication required") \
+    X(FORBIDDEN,  "not allowed") \
+    X(TOOMANY,    "too many requests") \
+    X(HOST,       "this server does not answer for that host") \
     X(VALIDATION, "request failed validation") \
     X(JSON,       "malformed JSON") \
     X(NOTFOUND,   "no such resource") \

@@ -147,6 +147,15 @@
 #define LIMIT_PRODUCT_NAME_BYTES_MAX   (LIMIT_PRODUCT_NAME_MAX * 4)   /* its buffer: UTF-8 takes up to 4 bytes a character */
 #define LIMIT_PRODUCT_PRICE_CENTS_MAX  100000000000LL /* priceCents 0..1e11 */
 #define LIMIT_PRODUCT_STOCK_MAX        1000000000LL   /* stock 0..1e9 */
+#define LIMIT_PRODUCTS_MAX             100000     /* products in the catalog -> 400 limit-exceeded past it */
+#define LIMIT_PRODUCT_PAGE_DEFAULT     100        /* GET /api/products?limit= default .. */
+#define LIMIT_PRODUCT_PAGE_MAX         1000       /* .. and most; nextCursor pages on */
+#define LIMIT_TIMELINE_PAGE_DEFAULT    100        /* GET /api/orders/{id}/events?limit= default .. */
+#define LIMIT_TIMELINE_PAGE_MAX        1000       /* .. and most: events (and notifications) per page */
+#define LIMIT_EVENT_RETENTION_DAYS_DEFAULT 30     /* events.retentionDays: the event log (archive) keeps events this long */
+#define LIMIT_EVENT_RETENTION_DAYS_MIN 15         /* longer than a message can live (MessageRetentionPeriod <= 14 d), so a
+                                                     queued message always finds its event */
+#define LIMIT_EVENT_RETENTION_DAYS_MAX 3650
 #define LIMIT_PRICE_CACHE_SLOTS        1024       /* writer's sku -> price cache (power of 2); emptied when full */
 #define LIMIT_IDEM_KEY_TTL_S_DEFAULT   86400      /* Idempotency-Key responses kept 24 h */
 #define LIMIT_IDEM_KEY_TTL_S_MAX       604800
@@ -200,6 +209,44 @@
 #define LIMIT_CLI_DURATION_S_MAX       86400   /* loadgen/bench --duration */
 #define LIMIT_CLI_LIST_MAX             100000  /* orders list --limit; bench P3 orders read back */
 #define LIMIT_CLI_DRAIN_S_MAX          120     /* bench: wait at most this for a backlog to drain */
+
+/* ---- Accounts and access (auth/) -------------------------------------- */
+#define LIMIT_USERNAME_MAX             64      /* username: 1..64 of [A-Za-z0-9_.@-] */
+#define LIMIT_EMAIL_MAX                254     /* email (RFC 5321 path limit) */
+#define LIMIT_PASSWORD_MIN             12      /* password length in characters (OWASP ASVS 2.1.1) */
+#define LIMIT_PASSWORD_MAX             256     /* ... and at most (argon2 takes any length; a bound on work) */
+#define LIMIT_PASSWORD_HASH_MAX        128     /* crypto_pwhash_STRBYTES */
+#define LIMIT_JWT_BYTES_MAX            1024    /* an access token (ours are ~300 bytes); longer -> 401 */
+#define LIMIT_JWT_LEEWAY_S             60      /* clock skew allowed on exp / nbf / iat */
+#define LIMIT_JWT_KEY_BYTES_MIN        32      /* HS256 key: at least 256 random bits, or the server refuses to start */
+#define LIMIT_JWT_KEY_BYTES_MAX        64
+#define LIMIT_ACCESS_TTL_S_DEFAULT     900     /* access tokens live 15 minutes */
+#define LIMIT_ACCESS_TTL_S_MAX         86400
+#define LIMIT_REFRESH_TTL_S_DEFAULT    604800  /* refresh tokens 7 days (rotated on use) */
+#define LIMIT_REFRESH_TTL_S_MAX        7776000 /* 90 days */
+#define LIMIT_ARGON2_MEMORY_KIB_MIN    19456   /* OWASP's argon2id minimum: m = 19 MiB ... */
+#define LIMIT_ARGON2_MEMORY_KIB_MAX    1048576
+#define LIMIT_ARGON2_ITERATIONS_MIN    2       /* ... t = 2, p = 1 (libsodium's argon2id is single-lane) */
+#define LIMIT_ARGON2_ITERATIONS_MAX    16
+#define LIMIT_HASH_THREADS_DEFAULT     2       /* password hashing pool: threads (never an HTTP worker) */
+#define LIMIT_HASH_THREADS_MAX         16
+#define LIMIT_HASH_QUEUE_DEFAULT       32      /* hashing jobs waiting; beyond -> 503 */
+#define LIMIT_HASH_QUEUE_MAX           1024
+#define LIMIT_API_KEY_NAME_MAX         64      /* an API key's name */
+#define LIMIT_AUTH_CACHE_ENTRIES       4096    /* users and API keys remembered per node (power of 2) */
+#define LIMIT_AUTH_CACHE_MS            1000    /* how long a remembered user/key is trusted: a disabled user
+                                                  or revoked key stops working within this on every node */
+#define LIMIT_LOGIN_ATTEMPTS_DEFAULT   5       /* login attempts per minute per account and per address */
+#define LIMIT_LOGIN_ATTEMPTS_MAX       1000
+#define LIMIT_RATE_BUCKETS             16384   /* rate-limit buckets per limiter (power of 2); the least recently
+                                                  used is reused when full */
+#define LIMIT_RATE_PER_S_DEFAULT       1000    /* requests per second per client address and per principal */
+#define LIMIT_RATE_BURST_DEFAULT       2000    /* ... with this burst */
+#define LIMIT_RATE_PER_S_MAX           1000000
+#define LIMIT_AUDIT_RETENTION_DAYS_DEFAULT 90  /* audit rows kept this long */
+#define LIMIT_AUDIT_RETENTION_DAYS_MAX 3650
+#define LIMIT_LIST_PAGE_MAX            100     /* GET /api/users, /api/audit: rows per page */
+#define LIMIT_HOSTS_MAX                16      /* auth.allowedHosts, auth.trustedProxies entries */
 
 /* ---- Config --------------------------------------------------------- */
 #define LIMIT_CONFIG_BYTES_MAX         1048576 /* the JSON config file */

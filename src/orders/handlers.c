@@ -111,9 +111,10 @@ static int reject(store_conn *tx, orders *o, const ord_order *ord, const char *r
 /* Seed 000's OrderPlaced detail ({orderId, customerId, items:[{sku,
  * quantity}], payment?, _postDeployTestForceResult?}, as archived) as an
  * order_in.  0, or ORD_EHANDLER with the reason. */
-static int placed_order(const json_t *detail, order_in *in, char *error, size_t errlen)
+static int placed_order(const orders *o, const json_t *detail, order_in *in, char *error, size_t errlen)
 {
-    const char *force = str_at(detail, "_postDeployTestForceResult");
+    /* a test hook from outside: only when the configuration asks for it */
+    const char *force = o->cfg.test_hooks ? str_at(detail, "_postDeployTestForceResult") : "";
     json_t *payment = json_object_get(detail, "payment");
     json_t *items = json_object_get(detail, "items");
     json_t *oid = json_object_get(detail, "orderId");
@@ -156,7 +157,7 @@ static int fail_injected(orders *o, const char *order_id, const char *const *sku
 static int placed(store_conn *tx, orders *o, const ord_event *ev, ord_order *ord, char *error, size_t errlen)
 {
     order_in in;
-    int rc = placed_order(ev->detail, &in, error, errlen);
+    int rc = placed_order(o, ev->detail, &in, error, errlen);
     if (rc) return rc;
     rc = ord_order_load(tx, in.order_id, ord);
     if (rc == 0) {

@@ -82,6 +82,7 @@ typedef struct orders_config {
     int64_t max_units;              /* business limit: sum of qty -> REJECTED order_limit */
     int64_t max_value_cents;        /* business limit: order total -> REJECTED order_limit */
     const char *fail_sku;           /* failure injection: an item with this sku makes the handler fail ("" = off) */
+    int test_hooks;                 /* honour _postDeployTestForceResult (seed 000's post-deploy test) */
     int64_t idempotency_key_ttl_ms; /* Idempotency-Key responses kept this long */
 } orders_config;
 
@@ -174,8 +175,11 @@ json_t *orders_get_conn(store_conn *c, const char *id);
  * a bad cursor.  *out = {orders:[...], nextCursor?}. */
 int orders_list(orders *o, const order_status *status, const char *customer, int limit, const char *cursor,
                 json_t **out);
-/* The order's events from the event log, oldest first; NULL if no order. */
-json_t *orders_timeline(orders *o, const char *id);
+/* The order's events from the event log, oldest first, after event seq
+ * `after` (0 for the first page), at most limit (1..LIMIT_TIMELINE_PAGE_MAX)
+ * with nextCursor when there may be more; its notifications (at most limit).
+ * NULL if no order. */
+json_t *orders_timeline(orders *o, const char *id, int64_t after, int limit);
 /* GET /api/stats (seed 004's names): orders_today, processing_rate,
  * queue_depth, total_orders, orders_by_hour[{hour, count}]; and
  * orders_by_status {STATUS: count}. */
@@ -208,6 +212,21 @@ typedef enum {
  * 3rd, anything else (tok_visa) -> captured.  attempt counts from 1.  Pure. */
 payment_result payment_simulate(const char *token, int attempt, const char **decline_reason);
 
+/* ---- a customer's data (customers.c; GDPR) ------------------------------------------- */
+
+/* Every order of customer (newest first, at most max_orders: *truncated
+ * then set), each with its events and notifications.  Reader. */
+int orders_customer_export(orders *o, const char *customer, int max_orders, json_t **out, int *truncated);
+typedef struct orders_erased {
+    int64_t orders, events, notifications;
+    int last_page; /* orders the latest call erased: 0 = nothing left */
+} orders_erased;
+/* Inside a unit: up to limit (<= 100) orders of customer get the customerId
+ * pseudonym, in their rows, the details of their events and their
+ * notifications; counts add up in *done.  Call until last_page is 0. */
+int orders_customer_erase_tx(store_conn *tx, orders *o, const char *customer, const char *pseudonym, int limit,
+                             orders_erased *done);
+
 /* ---- products and inventory ----------------------------------------------------- */
 
 typedef struct product_in {
@@ -221,7 +240,8 @@ typedef struct product_in {
 /* Validates a product body; for POST sku is required in the body, for PUT it
  * comes from the path (sku_from_path).  Fills errors; ORD_EVALIDATION. */
 int products_parse(const json_t *body, const char *sku_from_path, product_in *out, json_t *errors);
-/* Inside a unit: POST creates (ORD_EEXISTS if present); PUT upserts:
+/* Inside a unit: POST creates (ORD_EEXISTS if present, ORD_ELIMIT when the
+ * catalog holds LIMIT_PRODUCTS_MAX); PUT upserts:
  * creates, or updates name/price and sets stock (a restock; ORD_ECONFLICT if
  * below reserved).  *created says which. */
 int products_create_tx(store_conn *tx, orders *o, const product_in *p);
@@ -230,7 +250,9 @@ int products_put_tx(store_conn *tx, orders *o, const product_in *p, int *created
 int products_delete_tx(store_conn *tx, orders *o, const char *sku);
 /* {sku, name, priceCents, stock, reserved, available, sold} or NULL. */
 json_t *products_get(orders *o, const char *sku);
-json_t *products_list(orders *o);
+/* {products: [...], nextCursor?}: by sku after `after` ("" for the first
+ * page), at most limit (1..LIMIT_PRODUCT_PAGE_MAX); NULL on a store error. */
+json_t *products_list(orders *o, const char *after, int limit);
 /* Loads a catalog file ({"products":[{sku,name,priceCents,stock}]} or a bare
  * array) creating the products that do not exist; *added is set.  Blocking. */
 int products_seed_file(orders *o, const char *path, int *added, char *err, size_t errlen);

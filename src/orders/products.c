@@ -16,12 +16,16 @@ json_t *products_get(orders *o, const char *sku)
     return ord_product_json(&p);
 }
 
-json_t *products_list(orders *o)
+json_t *products_list(orders *o, const char *after, int limit)
 {
     store_conn *c = store_reader(o->st);
     if (!c) return NULL;
     json_t *arr = json_array();
     store_stmt *st = store_prep(c, ST_PRODUCT_LIST);
+    store_bind_str(st, 1, after);
+    store_bind_i64(st, 2, limit);
+    int n = 0;
+    char last[LIMIT_ORDER_SKU_MAX + 1] = "";
     while (store_step(st) == STORE_ROW) {
         ord_product p;
         snprintf(p.sku, sizeof p.sku, "%s", store_col_text(st, 0, NULL));
@@ -31,12 +35,24 @@ json_t *products_list(orders *o)
         p.reserved = store_col_i64(st, 4);
         p.sold = store_col_i64(st, 5);
         json_array_append_new(arr, ord_product_json(&p));
+        snprintf(last, sizeof last, "%s", p.sku);
+        n++;
     }
     store_reset(st);
-    return json_pack("{s:o}", "products", arr);
+    json_t *out = json_pack("{s:o}", "products", arr);
+    if (n == limit) json_object_set_new(out, "nextCursor", json_string(last));
+    return out;
 }
 
-int products_create_tx(store_conn *tx, orders *o, const product_in *p)
+static int64_t product_count(store_conn *tx)
+{
+    store_stmt *st = store_prep(tx, ST_PRODUCT_COUNT);
+    int64_t n = store_step(st) == STORE_ROW ? store_col_i64(st, 0) : LIMIT_PRODUCTS_MAX;
+    store_reset(st);
+    return n;
+}
+
+static int product_insert(store_conn *tx, orders *o, const product_in *p)
 {
     int rc = ord_price_cache_forget(tx, o);
     if (rc) return rc;
@@ -50,6 +66,11 @@ int products_create_tx(store_conn *tx, orders *o, const product_in *p)
     if (rc == ORD_ECONFLICT) return ORD_EEXISTS;
     if (!rc) ord_check_invariant(tx, p->sku);
     return rc;
+}
+
+int products_create_tx(store_conn *tx, orders *o, const product_in *p)
+{
+    return product_count(tx) >= LIMIT_PRODUCTS_MAX ? ORD_ELIMIT : product_insert(tx, o, p);
 }
 
 int products_put_tx(store_conn *tx, orders *o, const product_in *p, int *created)
@@ -100,6 +121,7 @@ static int seed_unit(store_conn *tx, void *arg)
     struct seed_ctx *s = arg;
     size_t i;
     json_t *v;
+    int64_t count = product_count(tx);
     s->added = 0;
     json_array_foreach(s->list, i, v)
     {
@@ -118,9 +140,15 @@ static int seed_unit(store_conn *tx, void *arg)
         rc = ord_product_load(tx, p.sku, &cur);
         if (rc == 0) continue; /* present: a seed never overwrites */
         if (rc != ORD_ENOTFOUND) return rc;
-        rc = products_create_tx(tx, s->o, &p);
+        if (count >= LIMIT_PRODUCTS_MAX) {
+            snprintf(s->err, sizeof s->err, "products[%zu]: the catalog holds %d products, the most it may", i,
+                     LIMIT_PRODUCTS_MAX);
+            return ORD_ELIMIT;
+        }
+        rc = product_insert(tx, s->o, &p);
         if (rc == ORD_EEXISTS) continue; /* another node seeding at the same time got there first */
         if (rc) return rc;
+        count++;
         s->added++;
     }
     return 0;

@@ -66,7 +66,7 @@ int orders_list(orders *o, const order_status *status, const char *customer, int
     return 0;
 }
 
-json_t *orders_timeline(orders *o, const char *id)
+json_t *orders_timeline(orders *o, const char *id, int64_t after, int limit)
 {
     store_conn *c = store_reader(o->st);
     ord_order ord;
@@ -74,7 +74,13 @@ json_t *orders_timeline(orders *o, const char *id)
     json_t *events = json_array();
     store_stmt *st = store_prep(c, ST_EVENT_BY_SUBJECT);
     store_bind_str(st, 1, id);
+    store_bind_i64(st, 2, after);
+    store_bind_i64(st, 3, limit);
+    int n = 0;
+    int64_t last = after;
     while (store_step(st) == STORE_ROW) {
+        last = store_col_i64(st, 0);
+        n++;
         json_t *env = json_loads(store_col_text(st, 4, NULL), 0, NULL);
         json_t *e = json_pack("{s:s,s:s,s:o,s:o}", "eventId", store_col_text(st, 1, NULL), "type",
                               store_col_text(st, 3, NULL), "time", ord_iso(store_col_i64(st, 2)), "detail",
@@ -88,7 +94,7 @@ json_t *orders_timeline(orders *o, const char *id)
     json_t *notes = json_array();
     st = store_prep(c, ST_NOTIFICATIONS_BY_ORDER);
     store_bind_str(st, 1, id);
-    while (store_step(st) == STORE_ROW) {
+    for (int k = 0; k < limit && store_step(st) == STORE_ROW; k++) {
         json_t *payload = json_loads(store_col_text(st, 3, NULL), 0, NULL);
         json_array_append_new(notes, json_pack("{s:s,s:s,s:s,s:o,s:o,s:s}", "channel", store_col_text(st, 0, NULL),
                                                "template", store_col_text(st, 1, NULL), "recipient",
@@ -97,8 +103,14 @@ json_t *orders_timeline(orders *o, const char *id)
                                                store_col_text(st, 5, NULL)));
     }
     store_reset(st);
-    return json_pack("{s:s,s:s,s:o,s:o}", "orderId", id, "status", order_status_name(ord.status), "events", events,
-                     "notifications", notes);
+    json_t *out = json_pack("{s:s,s:s,s:o,s:o}", "orderId", id, "status", order_status_name(ord.status), "events",
+                            events, "notifications", notes);
+    if (out && n == limit) {
+        char cur[24];
+        snprintf(cur, sizeof cur, "%lld", (long long)last);
+        json_object_set_new(out, "nextCursor", json_string(cur));
+    }
+    return out;
 }
 
 static int64_t count_stmt(store_conn *c, store_stmt_id id, int64_t arg, int has_arg)

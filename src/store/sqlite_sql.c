@@ -37,7 +37,9 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_MSG_GET] = "SELECT message_id,body,attrs,sent_ms,receive_count,first_receive_ms FROM messages WHERE id=?1",
     [ST_EVENT_INSERT] = "INSERT INTO events(id,time_ms,source,detail_type,envelope,replay_name,subject) "
                         "VALUES(?1,?2,?3,?4,?5,?6,?7) RETURNING seq",
-    [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=?1 ORDER BY seq",
+    [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=?1 AND seq>?2 "
+                            "ORDER BY seq LIMIT ?3",
+    [ST_EVENT_SWEEP] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time_ms<?1 LIMIT ?2)",
     [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope FROM events WHERE time_ms>=?1 AND time_ms<?2 "
                        "AND seq>?3 AND replay_name IS NULL ORDER BY seq LIMIT ?4",
     [ST_EVENT_GET] = "SELECT seq,time_ms,source,detail_type,envelope,replay_name,subject FROM events WHERE id=?1",
@@ -52,7 +54,8 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_PRODUCT_GET] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
                        "WHERE sku=?1",
     [ST_PRODUCT_LIST] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
-                        "ORDER BY sku",
+                        "WHERE sku>?1 ORDER BY sku LIMIT ?2",
+    [ST_PRODUCT_COUNT] = "SELECT count(*) FROM products",
     [ST_PRODUCT_LOWEST] = "SELECT sku,stock,reserved FROM products ORDER BY stock-reserved,sku LIMIT ?1",
     [ST_PRODUCT_INSERT] = "INSERT INTO products(sku,name,price_cents,stock,initial_stock,created_ms,updated_ms) "
                           "VALUES(?1,?2,?3,?4,?4,?5,?5)",
@@ -97,6 +100,44 @@ const char *const sqlite_sql[ST__COUNT] = {
                        "VALUES(?1,?2,?3,?4,?5)",
     [ST_IDEMKEY_SWEEP] = "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
                          "WHERE expires_ms<?1 LIMIT ?2)",
+    [ST_USER_INSERT] = "INSERT INTO users(username,email,role,status,customer_id,password_hash,created_ms,updated_ms) "
+                       "VALUES(?1,?2,?3,?4,?5,?6,?7,?7) RETURNING id",
+    [ST_USER_GET] = "SELECT id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms FROM users WHERE id=?1",
+    [ST_USER_BY_LOGIN] = "SELECT id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms FROM users WHERE username=?1 "
+                         "UNION ALL SELECT id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms FROM users WHERE email=?1 AND username<>?1 LIMIT 1",
+    [ST_USER_LIST] = "SELECT id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms FROM users WHERE id>?1 ORDER BY id LIMIT ?2",
+    [ST_USER_UPDATE] = "UPDATE users SET email=?2,role=?3,status=?4,customer_id=?5,updated_ms=?6 WHERE id=?1",
+    [ST_USER_SET_PASSWORD] = "UPDATE users SET password_hash=?2,updated_ms=?3 WHERE id=?1",
+    [ST_USER_LOGGED_IN] = "UPDATE users SET last_login_ms=?2 WHERE id=?1",
+    [ST_USER_DELETE] = "DELETE FROM users WHERE id=?1",
+    [ST_USER_COUNT] = "SELECT count(*) FROM users",
+    [ST_USER_BY_CUSTOMER] = "SELECT id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms FROM users WHERE customer_id=?1 ORDER BY id",
+    [ST_USER_ADMINS] = "SELECT count(*) FROM users WHERE role='admin' AND status='active'",
+    [ST_USER_RENAME] = "UPDATE users SET username=?2 WHERE id=?1",
+    [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens(hash,family,user_id,expires_ms,created_ms) VALUES(?1,?2,?3,?4,?5)",
+    [ST_REFRESH_GET] = "SELECT family,user_id,expires_ms,used_ms,revoked_ms FROM refresh_tokens WHERE hash=?1",
+    [ST_REFRESH_USE] = "UPDATE refresh_tokens SET used_ms=?2 WHERE hash=?1 AND used_ms IS NULL AND revoked_ms IS NULL",
+    [ST_REFRESH_REVOKE_FAMILY] = "UPDATE refresh_tokens SET revoked_ms=?2 WHERE family=?1 AND revoked_ms IS NULL",
+    [ST_REFRESH_REVOKE_USER] = "UPDATE refresh_tokens SET revoked_ms=?2 WHERE user_id=?1 AND revoked_ms IS NULL",
+    [ST_REFRESH_SWEEP] = "DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens "
+                         "WHERE expires_ms<?1 LIMIT ?2)",
+    [ST_APIKEY_INSERT] = "INSERT INTO api_keys(id,name,hash,role,created_ms,expires_ms,created_by) "
+                         "VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [ST_APIKEY_BY_HASH] = "SELECT id,name,role,expires_ms,revoked_ms FROM api_keys WHERE hash=?1",
+    [ST_APIKEY_LIST] = "SELECT id,name,role,created_ms,expires_ms,revoked_ms,created_by FROM api_keys "
+                       "ORDER BY created_ms DESC,id",
+    [ST_APIKEY_REVOKE] = "UPDATE api_keys SET revoked_ms=?2 WHERE id=?1 AND revoked_ms IS NULL",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit(time_ms,principal,role,key_id,method,route,target,status,ip,request_id,"
+                        "detail) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+    [ST_AUDIT_LIST] = "SELECT seq,time_ms,principal,role,key_id,method,route,target,status,ip,request_id,detail "
+                      "FROM audit WHERE (?1 IS NULL OR principal=?1) AND (?2 IS NULL OR target=?2) "
+                      "AND time_ms>=?3 AND time_ms<?4 AND seq<?5 ORDER BY seq DESC LIMIT ?6",
+    [ST_AUDIT_SWEEP] = "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE time_ms<?1 LIMIT ?2)",
+    [ST_AUDIT_RENAME] = "UPDATE audit SET principal=CASE WHEN principal=?1 THEN ?2 ELSE principal END,"
+                        "target=CASE WHEN target=?1 THEN ?2 ELSE target END WHERE principal=?1 OR target=?1",
+    [ST_ORDER_SET_CUSTOMER] = "UPDATE orders SET customer_id=?2 WHERE id=?1",
+    [ST_EVENT_SET_ENVELOPE] = "UPDATE events SET envelope=?2 WHERE seq=?1",
+    [ST_NOTIFICATION_SET] = "UPDATE notifications SET recipient=?2,payload=?3 WHERE event_id=?1",
     [ST_HEALTH_PROBE] = "INSERT INTO health_probe(id,probe_ms,probes) VALUES(1,?1,1) "
                         "ON CONFLICT(id) DO UPDATE SET probe_ms=excluded.probe_ms,probes=probes+1",
     [ST_HEALTH_GET] = "SELECT probe_ms FROM health_probe WHERE id=1",

@@ -33,7 +33,8 @@ typedef enum store_stmt_id {
     ST_MSG_GET,           /* id -> message_id,body,attrs,sent_ms,receive_count,first_receive_ms */
     /* -- event log ------------------------------------------------------ */
     ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name,subject -> seq */
-    ST_EVENT_BY_SUBJECT,  /* subject -> seq,id,time_ms,detail_type,envelope (oldest first) */
+    ST_EVENT_BY_SUBJECT,  /* subject,after_seq,limit -> seq,id,time_ms,detail_type,envelope (oldest first) */
+    ST_EVENT_SWEEP,       /* cutoff_ms,limit: events older than the archive's retention */
     ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit -> seq,id,time_ms,envelope (originals only) */
     ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name,subject */
     ST_EVENT_SET_SUBJECT, /* id,subject: an archived event without a subject becomes about an order */
@@ -45,7 +46,8 @@ typedef enum store_stmt_id {
     ST_IDEM_COUNT,        /* -> count(*) */
     /* -- products ------------------------------------------------------ */
     ST_PRODUCT_GET,       /* sku -> sku,name,price_cents,stock,reserved,sold,initial_stock,restocked */
-    ST_PRODUCT_LIST,      /* -> as ST_PRODUCT_GET, by sku */
+    ST_PRODUCT_LIST,      /* after_sku,limit -> as ST_PRODUCT_GET, by sku */
+    ST_PRODUCT_COUNT,     /* -> count */
     ST_PRODUCT_LOWEST,    /* limit -> sku,stock,reserved: least available (stock-reserved) first, then by sku */
     ST_PRODUCT_INSERT,    /* sku,name,price_cents,stock,now */
     ST_PRODUCT_UPDATE,    /* sku,name,price_cents,stock,now: only while stock >= reserved */
@@ -76,6 +78,39 @@ typedef enum store_stmt_id {
     ST_IDEMKEY_GET,       /* key,now -> request_hash,status,response */
     ST_IDEMKEY_PUT,       /* key,request_hash,status,response,expires_ms */
     ST_IDEMKEY_SWEEP,     /* now,limit */
+    /* -- accounts: users, refresh tokens, API keys, audit ---------- */
+    ST_USER_INSERT,       /* username,email,role,status,customer_id,password_hash,now -> id */
+    ST_USER_GET,          /* id -> id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,
+                                   last_login_ms */
+    ST_USER_BY_LOGIN,     /* name -> as ST_USER_GET: the user whose username or email is name */
+    ST_USER_LIST,         /* after_id,limit -> as ST_USER_GET, by id */
+    ST_USER_UPDATE,       /* id,email,role,status,customer_id,now */
+    ST_USER_SET_PASSWORD, /* id,password_hash,now */
+    ST_USER_LOGGED_IN,    /* id,now */
+    ST_USER_DELETE,       /* id */
+    ST_USER_COUNT,        /* -> count */
+    ST_USER_BY_CUSTOMER,  /* customer_id -> as ST_USER_GET */
+    ST_USER_ADMINS,       /* -> count of active admins */
+    ST_USER_RENAME,       /* id,username */
+    ST_REFRESH_INSERT,    /* hash,family,user_id,expires_ms,now */
+    ST_REFRESH_GET,       /* hash -> family,user_id,expires_ms,used_ms,revoked_ms */
+    ST_REFRESH_USE,       /* hash,now: marks it used; changes() = 0 when it was used or revoked already */
+    ST_REFRESH_REVOKE_FAMILY, /* family,now */
+    ST_REFRESH_REVOKE_USER,   /* user_id,now */
+    ST_REFRESH_SWEEP,     /* now,limit: expired tokens */
+    ST_APIKEY_INSERT,     /* id,name,hash,role,now,expires_ms,created_by */
+    ST_APIKEY_BY_HASH,    /* hash -> id,name,role,expires_ms,revoked_ms */
+    ST_APIKEY_LIST,       /* -> id,name,role,created_ms,expires_ms,revoked_ms,created_by (newest first) */
+    ST_APIKEY_REVOKE,     /* id,now: changes() = 0 when there is no such live key */
+    ST_AUDIT_INSERT,      /* time_ms,principal,role,key_id,method,route,target,status,ip,request_id,detail */
+    ST_AUDIT_LIST,        /* principal|NULL,target|NULL,from_ms,to_ms,before_seq,limit ->
+                             seq,time_ms,principal,role,key_id,method,route,target,status,ip,request_id,detail */
+    ST_AUDIT_SWEEP,       /* cutoff_ms,limit */
+    ST_AUDIT_RENAME,      /* old,new: a principal or target named old is named new (erasure) */
+    /* -- a customer's data (export, erasure) ------------------------------ */
+    ST_ORDER_SET_CUSTOMER, /* id,customer_id */
+    ST_EVENT_SET_ENVELOPE, /* seq,envelope */
+    ST_NOTIFICATION_SET,   /* event_id,recipient,payload */
     /* -- health ----------------------------------------------------------- */
     ST_HEALTH_PROBE,      /* now: rewrites the one health_probe row (probes + 1: always a change) */
     ST_HEALTH_GET,        /* -> probe_ms of the latest committed probe */

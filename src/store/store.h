@@ -129,6 +129,7 @@ enum store_topic {
     STORE_TOPIC_QUEUE = 1, /* key: a queue id whose messages may have become receivable */
     STORE_TOPIC_QUEUES,    /* queues were created or their attributes changed */
     STORE_TOPIC_PRODUCTS,  /* products (prices) changed */
+    STORE_TOPIC_ACCOUNTS,  /* key: a user id whose account changed; 0: API keys changed */
     STORE_TOPICS_END
 };
 /* Inside a unit: tell the other nodes (topic, key) after this batch

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -34,9 +35,19 @@ PG = BACKEND == "postgres"
 
 
 def pg_cluster():
-    """The file's PostgreSQL cluster (started on first use)."""
+    """The file's PostgreSQL cluster (started on first use; removed at exit,
+    after the servers: see _stop_pg)."""
     import pgcluster
-    return pgcluster.shared()
+    return pgcluster.shared(at_exit=False)
+
+
+@atexit.register
+def _stop_pg():
+    """Registered before the servers' cleanup, so it runs after it (atexit
+    runs last-registered first): the servers stop while their database is up."""
+    if PG:
+        import pgcluster
+        pgcluster.remove_shared()
 
 
 def pg_schema_url(key):
@@ -67,6 +78,20 @@ def db_rows(srv, query, *params):
         sql += (str(int(v)) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'") + rest
     _, schema = pg_schema_url(srv.db_key)
     return pg_cluster().psql('SET search_path = "%s"; %s' % (schema, sql))
+
+
+def _limits():
+    """The numeric limits of src/lib/limits.h by name (LIMIT_ dropped):
+    tests use the named limit, never a copy of its value."""
+    import re
+    out = {}
+    with open(os.path.join(SRC, "src", "lib", "limits.h")) as f:
+        for m in re.finditer(r"^#define LIMIT_(\w+)\s+\(?(-?\d+)(?:LL|U|ULL)?\)?\s", f.read(), re.M):
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+LIMITS = _limits()
 
 
 def free_port():
@@ -110,19 +135,68 @@ def quick_retries(cfg, max_receive=None, visibility=2, backoff=(50, 100), disabl
     return cfg
 
 
-class Server:
-    """One orderly process. data_dir persists across restart()."""
+ADMIN_PASSWORD = "test-admin-password-1"   # the first admin of every test server (ORDERLY_ADMIN_PASSWORD)
+# nodes sharing a PostgreSQL database sign tokens with one key (ORDERLY_JWT_KEY):
+# the tests' servers on PostgreSQL share this one
+PG_JWT_KEY = "6f72646572c7792d746573742d6b65792d6f662d7468652d706f737467726573"
 
-    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn", db_key=None,
-                 sqlite=False):
+
+class AuthConnection(http.client.HTTPConnection):
+    """An HTTPConnection that signs every request in as the server's admin,
+    unless the request carries its own Authorization header."""
+
+    def __init__(self, host, port, timeout, server):
+        super().__init__(host, port, timeout=timeout)
+        self.server = server
+
+    def request(self, method, url, body=None, headers=None, **kw):
+        h = dict(headers or {})
+        if self.server.auto_auth and not any(k.lower() == "authorization" for k in h):
+            tok = self.server.token()
+            if tok:
+                h["Authorization"] = "Bearer " + tok
+        super().request(method, url, body=body, headers=h, **kw)
+
+
+_made_dirs = []  # (path, server): the data directories this run created
+
+
+@atexit.register
+def _remove_made_dirs():
+    """Removes what the run created, by path, once its server is stopped
+    (ORDERLY_KEEP_TEST_DIRS=1 keeps them to look at)."""
+    if os.environ.get("ORDERLY_KEEP_TEST_DIRS"):
+        return
+    import shutil
+    for path, srv in _made_dirs:
+        srv.stop()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class Server:
+    """One orderly process. data_dir persists across restart().
+
+    Accounts are on, as in production: the first admin gets ADMIN_PASSWORD
+    and request() / conn() sign in as it (auto_auth; a request with its own
+    Authorization header, or auth=False, goes as given)."""
+
+    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn", env_vars=None,
+                 db_key=None, sqlite=False):
         """db_key names the database: servers with the same one share it
         (several nodes); default: the data_dir's <env>.db.  sqlite=True
         keeps this server on its SQLite file whatever ORDERLY_TEST_DB says."""
-        self.env = env
         self._db_key = db_key
         self.sqlite = sqlite
-        self.data_dir = data_dir or tempfile.mkdtemp(prefix="orderly-it-")
-        os.makedirs(self.data_dir, exist_ok=True)
+        self.auto_auth = True
+        self._token = None
+        self._token_lock = threading.Lock()
+        self.env_vars = dict(env_vars or {})
+        self.env = env
+        if not data_dir:
+            data_dir = tempfile.mkdtemp(prefix="orderly-it-")
+            _made_dirs.append((data_dir, self))
+        os.makedirs(data_dir, exist_ok=True)
+        self.data_dir = data_dir
         self.port = free_port()
         self.config = config
         self.extra_args = list(extra_args)
@@ -153,9 +227,42 @@ class Server:
             a += ["--config", self.config]
         return a + self.extra_args
 
+    def process_env(self):
+        e = dict(os.environ)
+        e.setdefault("ORDERLY_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        e.setdefault("ORDERLY_AUTH_RATE_PER_SECOND", "0")   # load tests; t3xx tests the limits themselves
+        if PG and not self.sqlite:
+            e.setdefault("ORDERLY_JWT_KEY", PG_JWT_KEY)
+        e.update(self.env_vars)
+        return e
+
+    def token(self, refresh=False):
+        """An access token of the admin (signed in on first use)."""
+        with self._token_lock:   # one sign-in, whatever the threads (logins are rate-limited)
+            return self._sign_in(refresh)
+
+    def _sign_in(self, refresh):
+        if self._token and not refresh:
+            return self._token
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            st, _, b = do_request(c, "POST", "/api/login",
+                                  {"username": "admin", "password": self.process_env()["ORDERLY_ADMIN_PASSWORD"]})
+        finally:
+            c.close()
+        if st != 200:
+            raise RuntimeError("cannot sign in as admin: %s %r" % (st, b))
+        self._token = b["accessToken"]
+        return self._token
+
+    def auth_line(self):
+        """The Authorization header line for raw requests."""
+        return ("Authorization: Bearer %s\r\n" % self.token()).encode()
+
     def start(self, wait=True):
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     env=self.process_env())
         log.close()
         if wait:
             self.wait_ready()
@@ -167,7 +274,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("server exited with %s:\n%s" % (self.proc.returncode, self.log_tail()))
             try:
-                st, _, _ = self.request("GET", "/ready", timeout=1)
+                st, _, _ = self.request("GET", "/ready", timeout=1, auth=False)
                 if st == 200:
                     return
             except OSError:
@@ -203,16 +310,25 @@ class Server:
         self.port = self.port  # same port: clients reconnect
         return self.start()
 
-    def conn(self, timeout=30):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def conn(self, timeout=30, auth=True):
+        if not auth:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return AuthConnection("127.0.0.1", self.port, timeout, self)
 
-    def request(self, method, path, body=None, headers=None, timeout=30, raw=None):
-        """Returns (status, headers dict with lowercase keys, parsed JSON or text)."""
-        c = self.conn(timeout)
-        try:
-            return do_request(c, method, path, body, headers, raw)
-        finally:
-            c.close()
+    def request(self, method, path, body=None, headers=None, timeout=30, raw=None, auth=True):
+        """Returns (status, headers dict with lowercase keys, parsed JSON or text).
+        Signed in as the admin unless auth=False or headers has Authorization."""
+        for attempt in range(2):
+            c = self.conn(timeout, auth)
+            try:
+                st, h, b = do_request(c, method, path, body, headers, raw)
+            finally:
+                c.close()
+            expired = st == 401 and auth and self._token and "expired" in h.get("www-authenticate", "")
+            if not expired:
+                return st, h, b
+            self.token(refresh=True)
+        return st, h, b
 
     def __enter__(self):
         return self.start()

@@ -583,8 +583,8 @@ def test_client_gone_during_long_poll():
     create("qa-lp8", {"VisibilityTimeout": 1})
     body = b'{"waitTimeSeconds": 5}'
     c = socket.create_connection(("127.0.0.1", srv().port))
-    c.sendall(b"POST /api/queues/qa-lp8/receive HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    c.sendall(b"POST /api/queues/qa-lp8/receive HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+              + srv().auth_line() + b"Content-Length: %d\r\n\r\n" % len(body) + body)
     time.sleep(0.3)
     c.close()
     time.sleep(0.2)

@@ -1,7 +1,11 @@
 """t605_builtin_topology.py - `orderly serve` with no config file runs the
 seeds' flow (issue 8 part 1): the binary is started exactly as
 `orderly serve --env x --listen ... --db ...` and passes seed 000's
-post-deploy scenario and seed 001's FAIL-ME -> DLQ scenario.  A node that
+post-deploy scenario and seed 001's FAIL-ME -> DLQ scenario.  The test
+hooks those scenarios use are off unless asked for (issue 11): here by the
+environment (ORDERLY_ORDERS_FAILURE_INJECTION_SKU, ORDERLY_ORDERS_TEST_HOOKS),
+the command line stays the bare one; without them FAIL-ME is just an unknown
+sku and the forced result is ignored.  A node that
 serves the order API while nothing consumes a stage of the flow says so: a
 warning at start, /api/health's pipeline component and a metric."""
 import json
@@ -33,8 +37,11 @@ def qstats(srv, name):
     return ok(srv, "GET", "/api/queues/%s-%s" % (srv.env, name))["stats"]
 
 
+HOOKS = {"ORDERLY_ORDERS_FAILURE_INJECTION_SKU": "FAIL-ME", "ORDERLY_ORDERS_TEST_HOOKS": "true"}
+
+
 def test_no_config_file_runs_the_seeds_flow():
-    with Bare(env="x") as srv:
+    with Bare(env="x", env_vars=HOOKS) as srv:
         eq(sorted(q["name"] for q in ok(srv, "GET", "/api/queues")["queues"]),
            sorted("x-" + n for n in ("orders", "orders-dlq", "payments", "payments-dlq", "notifications",
                                      "notifications-dlq")), "the built-in queues")
@@ -65,6 +72,19 @@ def test_no_config_file_runs_the_seeds_flow():
         eq((o["reason"], o["attempts"]), ("dead_lettered", 5), "FAILED after 5 deliveries")
         wait_for("the message in the DLQ", lambda: qstats(srv, "orders-dlq")["visible"] == 1)
         eq(srv.stop(), 0, "exit code")
+
+
+def test_test_hooks_are_off_by_default():
+    with Bare(env="nohooks") as srv:
+        ok(srv, "POST", "/api/products", {"sku": "prod-001", "name": "Widget", "priceCents": 1999, "stock": 100}, 201)
+        r = ok(srv, "POST", "/api/orders", {"customerId": "c", "items": [{"sku": "FAIL-ME", "qty": 1}]}, 202)
+        o = wait_status(srv, r["orderId"])
+        eq((o["status"], o["reason"], o["attempts"]), ("REJECTED", "unknown_sku", 0), "FAIL-ME is an unknown sku")
+        detail = {"orderId": "forced-1", "customerId": "c", "items": [{"sku": "prod-001", "quantity": 1}],
+                  "_postDeployTest": True, "_postDeployTestForceResult": "FAILURE"}
+        ok(srv, "POST", "/api/events",
+           {"Entries": [{"Source": "order.service", "DetailType": "OrderPlaced", "Detail": detail}]})
+        eq(wait_status(srv, "forced-1")["status"], "COMPLETED", "the forced result is ignored")
 
 
 def test_a_stage_nobody_consumes_is_reported():

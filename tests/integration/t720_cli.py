@@ -56,6 +56,7 @@ def cli(srv, *args, want=0, timeout=300, env=None):
     argv = [BIN] + list(args)
     if srv is not None:
         argv += ["--url", url(srv)]
+        env = dict(env or os.environ, ORDERLY_TOKEN=srv().token())   # signed in as the admin
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     eq(p.returncode, want, "exit code of %s (stdout %r, stderr %r)" % (" ".join(args), p.stdout[-2000:],
                                                                         p.stderr[-2000:]))

@@ -102,8 +102,8 @@ def connect(port):
     return s
 
 
-def raw_get(s, path):
-    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+def raw_get(s, path, auth=b""):
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % path).encode() + auth + b"\r\n")
     return read_response(s)
 
 
@@ -124,11 +124,12 @@ def test_degraded_while_draining():
     try:
         body = json.dumps(order("drain-1")).encode()
         slow = connect(srv.port)        # a POST whose body is still on its way
-        slow.sendall(b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Idempotency-Key: drain-1\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:10])
+        slow.sendall(b"POST /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     + srv.auth_line() + b"Idempotency-Key: drain-1\r\nContent-Length: %d\r\n\r\n" % len(body)
+                     + body[:10])
         health = connect(srv.port)      # kept-alive connections opened before SIGTERM
         ready = connect(srv.port)
-        st, _, b = raw_get(health, "/api/health")
+        st, _, b = raw_get(health, "/api/health", srv.auth_line())
         eq(st, 200, "health before SIGTERM")
         st, _, _ = raw_get(ready, "/ready")
         eq(st, 200, "ready before SIGTERM")
@@ -144,7 +145,7 @@ def test_degraded_while_draining():
                 break
         else:
             raise AssertionError("the listener stayed open after SIGTERM")
-        st, h, b = raw_get(health, "/api/health")
+        st, h, b = raw_get(health, "/api/health", srv.auth_line())
         eq(st, 503, "health while draining (body %r)" % b)
         comps = check_shape(b, "degraded")
         eq(comps["http"]["status"], "draining", "http component")

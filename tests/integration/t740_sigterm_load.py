@@ -39,9 +39,9 @@ def make_config(data_dir):
 
 
 class Client(threading.Thread):
-    def __init__(self, n, port, signalled):
+    def __init__(self, n, port, signalled, token):
         super().__init__(daemon=True)
-        self.n, self.port, self.signalled = n, port, signalled
+        self.n, self.port, self.signalled, self.token = n, port, signalled, token
         self.acked, self.refused, self.cut, self.bad = {}, [], [], []
         self.sent = 0
 
@@ -57,7 +57,8 @@ class Client(threading.Thread):
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
                 conn.request("POST", "/api/orders", body=body,
-                             headers={"Content-Type": "application/json", "Idempotency-Key": key})
+                             headers={"Content-Type": "application/json", "Idempotency-Key": key,
+                                      "Authorization": "Bearer " + self.token})
                 r = conn.getresponse()
                 data = r.read()
                 ctype = r.getheader("Content-Type", "")
@@ -113,7 +114,7 @@ def test_sigterm_during_load():
         json.dump(cfg, f)
     srv.start()
     signalled = threading.Event()
-    clients = [Client(i, srv.port, signalled) for i in range(CLIENTS)]
+    clients = [Client(i, srv.port, signalled, srv.token()) for i in range(CLIENTS)]
     for c in clients:
         c.start()
     end = time.time() + 60

@@ -6,8 +6,9 @@ every error slug.  Docs that fall behind the code fail here.
 import os
 import re
 import subprocess
+import sys
 
-from harness import BIN, SRC, Server, check, do_request, run
+from harness import BIN, SRC, Server, check, do_request, run, eq
 
 OPS = open(os.path.join(SRC, "docs", "operations.md")).read()
 API = open(os.path.join(SRC, "docs", "api.md")).read()
@@ -80,6 +81,12 @@ def test_every_command_is_in_operations_md_and_readme():
     check(not gone, "commands missing from docs/operations.md: %s" % gone)
     check("make run" in readme and "make test" in readme, "README shows the two commands")
 
+
+
+def test_generated_tables_are_current():
+    for script in ("limits-table.py", "routes-table.py", "config-keys.py"):
+        p = subprocess.run([sys.executable, os.path.join(SRC, "scripts", script), "--check"])
+        eq(p.returncode, 0, "scripts/%s --check: the docs' table differs from the source (run it)" % script)
 
 if __name__ == "__main__":
     run(globals())

@@ -393,21 +393,21 @@ static int h_header(http_req *r)
 }
 
 static const http_route test_routes[] = {
-    {"GET", "/api/items/{id}", h_item},
-    {"DELETE", "/api/items/{id}", h_item},
-    {"GET", "/api/queues/{name}/messages/{receipt}", h_message},
-    {"DELETE", "/api/queues/{name}/messages/{receipt}", h_message},
-    {"POST", "/api/echo", h_echo},
-    {"POST", "/api/raw", h_raw},
-    {"GET", "/api/query", h_query},
-    {"GET", "/api/fail", h_fail},
-    {"GET", "/api/validate", h_validate},
-    {"GET", "/api/suspend", h_suspend},
-    {"GET", "/api/hold", h_hold},
-    {"GET", "/api/big", h_big},
-    {"GET", "/api/header", h_header},
-    {"GET", "/", h_header},
-    {0, 0, 0},
+    {"GET", "/api/items/{id}", h_item, HTTP_ACCESS_PUBLIC, 200},
+    {"DELETE", "/api/items/{id}", h_item, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/queues/{name}/messages/{receipt}", h_message, HTTP_ACCESS_PUBLIC, 200},
+    {"DELETE", "/api/queues/{name}/messages/{receipt}", h_message, HTTP_ACCESS_PUBLIC, 200},
+    {"POST", "/api/echo", h_echo, HTTP_ACCESS_PUBLIC, 200},
+    {"POST", "/api/raw", h_raw, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/query", h_query, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/fail", h_fail, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/validate", h_validate, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/suspend", h_suspend, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/hold", h_hold, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/big", h_big, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/header", h_header, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/", h_header, HTTP_ACCESS_PUBLIC, 200},
+    {0},
 };
 
 static int app_ready = 1;
@@ -1139,10 +1139,10 @@ Test(http, start_errors)
         ORD_ECONFIG);
     cr_assert_eq(http_server_start(&(http_opts){.listen = "127.0.0.1:0", .threads = 1000}, &s2),
                  ORD_ECONFIG);
-    static const http_route bad[] = {{"GET", "api/no-slash", h_dummy}, {0, 0, 0}};
+    static const http_route bad[] = {{"GET", "api/no-slash", h_dummy, HTTP_ACCESS_PUBLIC, 200}, {0}};
     cr_assert_eq(http_server_start(&(http_opts){.listen = "127.0.0.1:0", .routes = bad}, &s2),
                  ORD_ECONFIG);
-    static const http_route bad2[] = {{"GET", "/a/{}", h_dummy}, {0, 0, 0}};
+    static const http_route bad2[] = {{"GET", "/a/{}", h_dummy, HTTP_ACCESS_PUBLIC, 200}, {0}};
     cr_assert_eq(http_server_start(&(http_opts){.listen = "127.0.0.1:0", .routes = bad2}, &s2),
                  ORD_ECONFIG);
 }
@@ -1199,7 +1199,8 @@ Test(http, access_log_line_and_stats)
     buf[n] = 0;
     close(lf);
     unlink(path);
-    char *line = strstr(buf, "\"requestId\":\"log-me-1\"");
+    /* the client's id beside our own, never instead of it */
+    char *line = strstr(buf, "\"clientRequestId\":\"log-me-1\"");
     cr_assert_not_null(line, "no access log line in: %s", buf);
     while (line > buf && line[-1] != '\n')
         line--;
@@ -1212,6 +1213,8 @@ Test(http, access_log_line_and_stats)
     cr_assert_str_eq(json_string_value(json_object_get(j, "path")), "/api/items/7");
     cr_assert_eq(json_integer_value(json_object_get(j, "status")), 200);
     cr_assert(json_is_integer(json_object_get(j, "duration_us")));
+    const char *own = json_string_value(json_object_get(j, "requestId"));
+    cr_assert(own && strlen(own) == 36 && strcmp(own, "log-me-1"), "our own id: %s", own ? own : "(none)");
     json_decref(j);
 }
 
