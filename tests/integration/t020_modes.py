@@ -52,18 +52,27 @@ def test_api_mode_polls_nothing():
 
 
 def test_worker_mode_serves_no_api():
-    srv = Server(env="mwrk", extra_args=["--mode", "worker"])
+    """A worker has no sign-in of its own: a token from any node of the
+    cluster (one key) or an API key opens its /metrics and /api/health;
+    here /metrics is public (auth.metricsPublic) and /api/health is refused
+    without a token (401: the route is there), while the API is not (404)."""
+    srv = Server(env="mwrk", extra_args=["--mode", "worker"],
+                 env_vars={"ORDERLY_AUTH_METRICS_PUBLIC": "true"})
+    srv.auto_auth = False
     srv.config = config(srv.data_dir)
     srv.start()
     try:
-        for path in ("/health", "/ready", "/metrics", "/api/health"):
+        for path in ("/health", "/ready", "/metrics"):
             st, _, _ = srv.request("GET", path)
             eq(st, 200, "worker GET " + path)
+        st, _, _ = srv.request("GET", "/api/health")
+        eq(st, 401, "worker GET /api/health without a token")
         for method, path in (("GET", "/api/orders"), ("POST", "/api/orders"), ("GET", "/api/queues"),
-                             ("GET", "/api/products")):
+                             ("GET", "/api/products"), ("POST", "/api/login")):
             st, _, _ = srv.request(method, path, ORDER if method == "POST" else None)
             eq(st, 404, "worker %s %s" % (method, path))
-        check(all(n > 0 for n in pollers(srv).values()), "a worker polls: %r" % pollers(srv))
+        m = srv.request("GET", "/metrics")[2]
+        check('orderly_function_invocations_total{function="order-processor"}' in m, "a worker's metrics")
     finally:
         eq(srv.stop(), 0, "exit")
 
@@ -74,6 +83,7 @@ if PG:
         cfg = config(base.data_dir)
         api = Server(env="mboth", config=cfg, db_key=base.db_key, extra_args=["--mode", "api"])
         worker = Server(env="mboth", config=cfg, db_key=base.db_key, extra_args=["--mode", "worker"])
+        worker.auto_auth = False  # no sign-in on a worker: the api node's token serves
         api.start(wait=False)
         worker.start(wait=False)
         try:
@@ -83,7 +93,10 @@ if PG:
             for i in ids:
                 wait_for("order %s completed by the worker" % i,
                          lambda: ok(api, "GET", "/api/orders/" + i)["status"] == "COMPLETED", timeout=30)
-            m = worker.request("GET", "/metrics")[2]
+            # the api node's token opens the worker (one signing key for the cluster)
+            st, _, h = worker.request("GET", "/api/health", headers={"Authorization": "Bearer " + api.token()})
+            eq(st, 200, "the worker's /api/health with the api node's token (%r)" % h)
+            m = worker.request("GET", "/metrics", headers={"Authorization": "Bearer " + api.token()})[2]
             check('orderly_function_invocations_total{function="order-processor"}' in m, "the worker's metrics")
         finally:
             codes = (api.stop(), worker.stop())  # both, whatever happened
