@@ -269,11 +269,12 @@ static int open_auth(const config *cfg, store *st, api *a)
 
 /* The sweeps of the main thread's loop. */
 /* The cluster's periodic work: on the store's leader only (one node of a
- * cluster on PostgreSQL; always on SQLite).  Each sweep stays correct if
- * two nodes ever run it at once. */
-static void maintenance(const config *cfg, queue_sys *qs, bus *b, auth *au)
+ * cluster on PostgreSQL; always on SQLite), and once at every node's start
+ * (a node may not know yet whether it leads).  Each sweep stays correct if
+ * two nodes run it at once. */
+static void maintenance(const config *cfg, queue_sys *qs, bus *b, auth *au, int at_start)
 {
-    if (!store_is_leader(queue_sys_store(qs))) return;
+    if (!at_start && !store_is_leader(queue_sys_store(qs))) return;
     int64_t n;
     queue_sweep_retention(qs, &n);
     bus_archive_sweep(b, cfg->events.retention_days, &n);
@@ -416,12 +417,12 @@ int cmd_serve(int argc, char **argv)
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
 
     int sig;
-    maintenance(cfg, qs, b, a.auth); /* at start too: what expired while the node was down goes now */
+    maintenance(cfg, qs, b, a.auth, 1); /* at start too: what expired while the node was down goes now */
     for (;;) {
         struct timespec ts = {MAINTENANCE_MS / 1000, 0};
         sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
-        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, b, a.auth);
+        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, b, a.auth, 0);
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);

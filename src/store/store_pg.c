@@ -193,11 +193,13 @@ static PGconn *connect_db(const char *url, const char *role, int quiet)
 {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", LIMIT_PG_CONNECT_TIMEOUT_S);
-    /* ours first: what the URL says wins */
-    const char *keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", NULL};
+    /* ours first: what the URL says wins.  No GSSAPI encryption unless the
+     * URL asks for it: its negotiation costs a round trip per connection
+     * and Kerberos' library state does not survive every fork/exit order */
+    const char *keys[] = {"connect_timeout", "application_name", "client_encoding", "gssencmode", "dbname", NULL};
     char app[64];
     snprintf(app, sizeof app, "orderly-%s", role);
-    const char *vals[] = {timeout, app, "UTF8", url, NULL};
+    const char *vals[] = {timeout, app, "UTF8", "disable", url, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pg) != CONNECTION_OK) {
         if (!quiet) log_warn("store", "cannot connect to the database", "role", role, "error", PQerrorMessage(pg), NULL);

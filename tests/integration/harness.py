@@ -61,6 +61,21 @@ def pg_schema_url(key):
     return c.url("postgres") + "?options=-csearch_path%3D" + schema, schema
 
 
+def db_exec(srv, query, *params):
+    """Runs a statement that changes srv's database (either backend), as
+    db_rows does; the server should be stopped (SQLite has one writer)."""
+    if not PG or srv.sqlite:
+        import sqlite3
+        con = sqlite3.connect(srv.db)
+        try:
+            with con:
+                con.execute(query, params)
+        finally:
+            con.close()
+        return
+    db_rows(srv, query, *params)
+
+
 def db_rows(srv, query, *params):
     """Rows of query on srv's database (either backend) as lists of strings
     (None for NULL); ? placeholders take params (str or int)."""
@@ -268,7 +283,11 @@ class Server:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout=15):
+    def wait_ready(self, timeout=None):
+        # a node on PostgreSQL starts slower: every statement of its start
+        # (migrations, topology, a catalog of 100,000 products) is a round trip
+        if timeout is None:
+            timeout = 60 if PG and not self.sqlite else 15
         end = time.time() + timeout
         while time.time() < end:
             if self.proc.poll() is not None:
