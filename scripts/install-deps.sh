@@ -4,7 +4,11 @@
 set -eu
 PKGS="build-essential cmake pkg-config git
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev
-libcriterion-dev python3 nginx-light wrk clang prometheus jq postgresql"
+libcriterion-dev python3 nginx-light wrk clang prometheus jq chromium postgresql"
+# The web console is built with node (>= 20.19) and npm: Debian's packages
+# unless a node with npm is already installed (e.g. NodeSource's, whose
+# nodejs package conflicts with Debian's npm).
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 
 missing=""
 for p in $PKGS; do

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 #include "cmd/cmd.h"
+#ifdef ORDERLY_FAULTS
+#include "store/faults.h"
+#endif
 
 static const cmd_def commands[] = {
     {"serve", cmd_serve, "run the server until SIGTERM/SIGINT"},
@@ -24,5 +27,11 @@ static const cmd_def commands[] = {
 
 int main(int argc, char **argv)
 {
+#ifdef ORDERLY_FAULTS /* orderly-faults: the test build that can fail SQLite's calls */
+    if (faults_install()) {
+        fprintf(stderr, "orderly: ORDERLY_FAULT must be malloc:N, write:N or sync:N (N >= 1, optional +)\n");
+        return 2;
+    }
+#endif
     return cmd_dispatch(commands, argc, argv);
 }

@@ -30,7 +30,61 @@ struct bus {
     rule *rules[LIMIT_RULES_MAX];
     int nrules;
     _Atomic uint64_t published;
+    int (*obs_wants)(void *arg);
+    _Atomic(bus_observer_fn) obs_fn; /* set last (release): wants and arg are then visible */
+    void *obs_arg;
 };
+
+void bus_set_observer(bus *b, int (*wants)(void *arg), bus_observer_fn fn, void *arg)
+{
+    atomic_store(&b->obs_fn, NULL);
+    b->obs_wants = wants;
+    b->obs_arg = arg;
+    atomic_store(&b->obs_fn, fn);
+}
+
+/* A published event kept for the observer until its commit. */
+typedef struct obs_copy {
+    bus *b;
+    int64_t time_ms;
+    char id[40];
+    char source[LIMIT_EVENT_FIELD_MAX + 1];
+    char detail_type[LIMIT_EVENT_FIELD_MAX + 1];
+    char subject[BUS_SUBJECT_MAX + 1];
+    size_t len;
+    char envelope[];
+} obs_copy;
+
+static void obs_hook(void *arg, int committed)
+{
+    obs_copy *c = arg;
+    bus_observer_fn fn = atomic_load(&c->b->obs_fn);
+    if (committed && fn) {
+        bus_observed ev = {c->id, c->source, c->detail_type, c->subject, c->envelope, c->len, c->time_ms};
+        fn(c->b->obs_arg, &ev);
+    }
+    free(c);
+}
+
+/* Inside the unit that published p: hands it to the observer after COMMIT. */
+static int obs_keep(store_conn *tx, bus *b, const bus_prepared *p)
+{
+    if (!atomic_load_explicit(&b->obs_fn, memory_order_acquire) || !b->obs_wants(b->obs_arg)) return 0;
+    obs_copy *c = malloc(sizeof *c + p->len + 1);
+    if (!c) return ORD_ENOMEM;
+    c->b = b;
+    c->time_ms = p->time_ms;
+    snprintf(c->id, sizeof c->id, "%s", p->id);
+    snprintf(c->source, sizeof c->source, "%s", p->source);
+    snprintf(c->detail_type, sizeof c->detail_type, "%s", p->detail_type);
+    snprintf(c->subject, sizeof c->subject, "%s", p->subject);
+    memcpy(c->envelope, p->text, p->len);
+    c->envelope[p->len] = 0;
+    c->len = p->len;
+    int rc = store_after_commit(tx, obs_hook, c);
+    if (rc) free(c);
+    return rc;
+}
 
 int bus_open(queue_sys *qs, bus **out)
 {
@@ -131,6 +185,20 @@ int bus_rule_get(bus *b, int i, bus_rule_info *out)
     out->enabled = r->enabled;
     out->matched = atomic_load(&r->matched);
     return 0;
+}
+
+int bus_archive_count(bus *b, int64_t from_ms, int64_t to_ms, int64_t limit, int64_t *n)
+{
+    store_conn *c = store_reader(queue_sys_store(b->qs));
+    if (!c) return ORD_ESTORE;
+    store_stmt *st = store_prep(c, ST_EVENT_RANGE_COUNT);
+    store_bind_i64(st, 1, from_ms);
+    store_bind_i64(st, 2, to_ms);
+    store_bind_i64(st, 3, limit);
+    int rc = store_step(st);
+    *n = rc == STORE_ROW ? store_col_i64(st, 0) : 0;
+    store_reset(st);
+    return rc < 0 ? rc : 0;
 }
 
 static int archive_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
@@ -321,6 +389,7 @@ int bus_publish_prepared_tx(store_conn *tx, bus *b, const bus_prepared *p, int *
         }
     }
     if ((rc = store_count_after_commit(tx, &b->published, 1))) return rc;
+    if ((rc = obs_keep(tx, b, p))) return rc;
     if (routed) *routed = n;
     return 0;
 }
@@ -354,6 +423,7 @@ int bus_replay_begin(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_na
     snprintf(st->name, sizeof st->name, "%s", replay_name ? replay_name : "replay");
     st->from_ms = from_ms;
     st->to_ms = to_ms;
+    st->page = REPLAY_PAGE;
     return 0;
 }
 
@@ -373,7 +443,8 @@ int bus_replay_page_tx(store_conn *tx, void *arg)
     store_bind_i64(st, 1, p->from_ms);
     store_bind_i64(st, 2, p->to_ms);
     store_bind_i64(st, 3, p->after);
-    store_bind_i64(st, 4, REPLAY_PAGE);
+    CHECK(p->page >= 1 && p->page <= REPLAY_PAGE);
+    store_bind_i64(st, 4, p->page);
     while ((rc = store_step(st)) == STORE_ROW) {
         seqs[k] = store_col_i64(st, 0);
         texts[k] = strdup(store_col_text(st, 3, NULL));
@@ -413,7 +484,7 @@ int bus_replay_advance(bus_replay_state *p)
     p->events += p->page_n;
     p->routed += p->page_routed;
     p->after = p->page_after;
-    int more = p->page_n == REPLAY_PAGE;
+    int more = p->page_n == p->page;
     if (more && p->events >= LIMIT_REPLAY_EVENTS_MAX) {
         p->truncated = 1;
         more = 0;
@@ -436,4 +507,108 @@ int bus_replay(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_name, co
     *events = p.events;
     *routed = p.routed;
     return 0;
+}
+
+/* ---- the archive, searched --------------------------------------------------- */
+
+/* One event of an order's timeline, copied (the subject path reverses). */
+typedef struct subj_row {
+    int64_t seq, time_ms;
+    char *id, *detail_type, *envelope;
+    size_t len;
+} subj_row;
+
+#define SUBJECT_ROWS_MAX 4096 /* events of one order looked at; an order has about ten */
+
+static const char *env_str(json_t *env, const char *key)
+{
+    return json_string_value(json_object_get(env, key));
+}
+
+/* By subject: its index gives the order's few events, oldest first; the
+ * filters apply here and the newest come first. */
+static int search_subject(store_conn *c, const bus_search *q, void (*fn)(void *, const bus_event_row *), void *arg)
+{
+    subj_row *rows = NULL;
+    int n = 0, cap = 0, rc, out = 0;
+    store_stmt *st = store_prep(c, ST_EVENT_BY_SUBJECT);
+    store_bind_str(st, 1, q->subject);
+    store_bind_i64(st, 2, 0);
+    store_bind_i64(st, 3, SUBJECT_ROWS_MAX);
+    while ((rc = store_step(st)) == STORE_ROW && n < SUBJECT_ROWS_MAX) {
+        int64_t seq = store_col_i64(st, 0), t = store_col_i64(st, 2);
+        if (t < q->from_ms || t >= q->to_ms || (q->before_seq && seq >= q->before_seq)) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            subj_row *nr = realloc(rows, sizeof *rows * (size_t)cap);
+            if (!nr) {
+                rc = ORD_ENOMEM;
+                break;
+            }
+            rows = nr;
+        }
+        size_t len = 0;
+        const char *envelope = store_col_text(st, 4, &len);
+        rows[n] = (subj_row){seq, t, strdup(store_col_text(st, 1, NULL)), strdup(store_col_text(st, 3, NULL)),
+                             malloc(len + 1), len};
+        if (!rows[n].id || !rows[n].detail_type || !rows[n].envelope) {
+            free(rows[n].id), free(rows[n].detail_type), free(rows[n].envelope);
+            rc = ORD_ENOMEM;
+            break;
+        }
+        memcpy(rows[n].envelope, envelope, len + 1);
+        n++;
+    }
+    store_reset(st);
+    if (rc >= 0) rc = 0;
+    for (int i = n - 1; i >= 0 && !rc && out < q->limit; i--) {
+        json_t *env = json_loadb(rows[i].envelope, rows[i].len, 0, NULL);
+        const char *source = env_str(env, "source");
+        if ((!q->source || (source && !strcmp(source, q->source))) &&
+            (!q->detail_type || !strcmp(rows[i].detail_type, q->detail_type))) {
+            bus_event_row ev = {rows[i].seq,      rows[i].time_ms, rows[i].id, source ? source : "",
+                                rows[i].detail_type, q->subject,   env_str(env, "replay-name"),
+                                rows[i].envelope, rows[i].len};
+            fn(arg, &ev);
+            out++;
+        }
+        json_decref(env);
+    }
+    for (int i = 0; i < n; i++) free(rows[i].id), free(rows[i].detail_type), free(rows[i].envelope);
+    free(rows);
+    return rc ? rc : out;
+}
+
+int bus_events_search(bus *b, const bus_search *q, void (*fn)(void *arg, const bus_event_row *ev), void *arg)
+{
+    if (q->limit < 1 || q->limit > LIMIT_EVENTS_SEARCH_MAX || q->from_ms >= q->to_ms) return ORD_EVALIDATION;
+    store_conn *c = store_reader(queue_sys_store(b->qs));
+    if (!c) return ORD_ESTORE;
+    if (q->subject) return search_subject(c, q, fn, arg);
+    store_stmt *st = store_prep(c, ST_EVENT_SEARCH);
+    store_bind_i64(st, 1, q->from_ms);
+    store_bind_i64(st, 2, q->to_ms);
+    store_bind_str(st, 3, q->source);
+    store_bind_str(st, 4, q->detail_type);
+    store_bind_null(st, 5);
+    store_bind_i64(st, 6, q->before_seq ? q->before_seq : INT64_MAX);
+    store_bind_i64(st, 7, q->limit);
+    int rc, n = 0;
+    while ((rc = store_step(st)) == STORE_ROW) {
+        size_t len = 0;
+        bus_event_row ev = {store_col_i64(st, 0),
+                            store_col_i64(st, 2),
+                            store_col_text(st, 1, NULL),
+                            store_col_text(st, 3, NULL),
+                            store_col_text(st, 4, NULL),
+                            store_col_is_null(st, 5) ? NULL : store_col_text(st, 5, NULL),
+                            store_col_is_null(st, 6) ? NULL : store_col_text(st, 6, NULL),
+                            store_col_text(st, 7, &len),
+                            0};
+        ev.len = len;
+        fn(arg, &ev);
+        n++;
+    }
+    store_reset(st);
+    return rc < 0 ? rc : n;
 }

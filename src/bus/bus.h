@@ -121,6 +121,7 @@ typedef struct bus_replay_state {
     int64_t after;                          /* last event-log position replayed */
     int64_t events, routed;                 /* totals of the committed pages */
     int truncated;                          /* stopped at LIMIT_REPLAY_EVENTS_MAX */
+    int page;                               /* events per unit: 1..256 (256 from bus_replay_begin) */
     int page_n, page_routed;                /* the page of the last unit */
     int64_t page_after;
 } bus_replay_state;
@@ -147,6 +148,10 @@ int bus_replay(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_name, co
 
 /* ---- the archive ------------------------------------------------------------ */
 
+/* *n = the original events logged with from_ms <= time < to_ms, counting at
+ * most limit (a reader; not in a unit).  0 or a store error. */
+int bus_archive_count(bus *b, int64_t from_ms, int64_t to_ms, int64_t limit, int64_t *n);
+
 /* Deletes logged events older than retention_days, in bounded chunks
  * (store_sweep); *deleted is set.  Blocking.  0 or a store error.  An order
  * younger than the retention keeps its whole timeline, and a queued message
@@ -156,5 +161,46 @@ int bus_archive_sweep(bus *b, int retention_days, int64_t *deleted);
 
 /* Counters since start. */
 uint64_t bus_published(bus *b);
+
+/* ---- the archive, searched (the console's events page) ------------------------ */
+
+typedef struct bus_search {
+    int64_t from_ms, to_ms;   /* from <= time < to */
+    const char *source;       /* NULL = any */
+    const char *detail_type;  /* NULL = any */
+    const char *subject;      /* an order id, NULL = any */
+    int64_t before_seq;       /* keyset cursor: 0 = the newest */
+    int limit;                /* 1..LIMIT_EVENTS_SEARCH_MAX */
+} bus_search;
+/* A logged event; pointers valid during the callback only.  subject and
+ * replay_name may be NULL. */
+typedef struct bus_event_row {
+    int64_t seq, time_ms;
+    const char *id, *source, *detail_type, *subject, *replay_name, *envelope;
+    size_t len;
+} bus_event_row;
+/* Calls fn for the logged events matching q, newest first, at most
+ * q->limit.  Returns how many, or ORD_EVALIDATION (bad limit / window) or a
+ * store error.  The calling thread's reader. */
+int bus_events_search(bus *b, const bus_search *q, void (*fn)(void *arg, const bus_event_row *ev), void *arg);
+
+/* ---- observer (the console's live stream) ------------------------------------ */
+
+/* An event as the observer sees it; every pointer is valid during the call. */
+typedef struct bus_observed {
+    const char *id, *source, *detail_type;
+    const char *subject;   /* "" = none */
+    const char *envelope;  /* the envelope JSON */
+    size_t len;
+    int64_t time_ms;
+} bus_observed;
+/* After the commit of each event published while wants(arg) returns 1, fn
+ * runs on the writer thread.  wants is asked inside the unit for every
+ * event, so it must cost no more than an atomic load; fn must be quick.
+ * May be set while events are published (fn is stored last); fn NULL
+ * removes the observer, but a hook already past its check may still call
+ * the old one: free what arg points to only after the store is closed. */
+typedef void (*bus_observer_fn)(void *arg, const bus_observed *ev);
+void bus_set_observer(bus *b, int (*wants)(void *arg), bus_observer_fn fn, void *arg);
 
 #endif

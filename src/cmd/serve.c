@@ -26,6 +26,8 @@
 #include "conf/config.h"
 #include "fn/fn.h"
 #include "http/api.h"
+#include "http/console.h"
+#include "http/static.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
@@ -34,6 +36,7 @@
 #include "obs/metrics.h"
 #include "orders/orders.h"
 #include "queue/queue.h"
+#include "store/faults.h"
 #include "store/store.h"
 
 #define MAINTENANCE_MS 30000
@@ -272,12 +275,13 @@ static int open_auth(const config *cfg, store *st, api *a)
  * cluster on PostgreSQL; always on SQLite), and once at every node's start
  * (a node may not know yet whether it leads).  Each sweep stays correct if
  * two nodes run it at once. */
-static void maintenance(const config *cfg, queue_sys *qs, bus *b, auth *au, int at_start)
+static void maintenance(const config *cfg, queue_sys *qs, bus *b, tasks *tk, auth *au, int at_start)
 {
     if (!at_start && !store_is_leader(queue_sys_store(qs))) return;
     int64_t n;
     queue_sweep_retention(qs, &n);
     bus_archive_sweep(b, cfg->events.retention_days, &n);
+    if (tk) tasks_sweep(tk, cfg->events.retention_days, &n); /* finished tasks: kept as long as the events */
     if (au && cfg->auth.enabled) {
         if (!auth_audit_sweep(au, cfg->auth.audit_retention_days, &n) && n)
             log_info("auth", "audit rows past retention deleted", "#count", n, NULL);
@@ -371,6 +375,7 @@ int cmd_serve(int argc, char **argv)
         log_info("serve", "catalog loaded", "file", path, "#added", (int64_t)added, NULL);
     }
     if ((rc = orders_start(ord)) || (rc = fn_start(fs))) goto out;
+    if ((rc = tasks_open(st, b, qs, &a.tasks)) || (rc = tasks_start(a.tasks))) goto out;
     int gaps[ORDERS_STAGES];
     if (orders_pipeline_gaps(ord, fs, 0, gaps))
         for (int i = 0; i < ORDERS_STAGES; i++)
@@ -388,6 +393,7 @@ int cmd_serve(int argc, char **argv)
     a.o = ord;
     if ((rc = open_auth(cfg, st, &a))) goto out;
     if ((rc = api_metrics_init(&a, met))) goto out;
+    if ((rc = console_open(&a, &a.console))) goto out;
     /* created before the server so GET /api/alarms can read it; filled after,
      * once the server has registered the HTTP metric families */
     if (!(a.alarms = alarms_new(met, cfg->alarm_sample_s, alarm_publish, &a))) {
@@ -403,12 +409,14 @@ int cmd_serve(int argc, char **argv)
                     .routes = strcmp(cfg->mode, "worker") ? api_routes : api_worker_routes,
                     .app = &a,
                     .ready = api_ready,
+                    .fallback = api_console_fallback,
                     .guard = api_guard,
                     .done = api_done,
                     .metrics = met};
     if ((rc = http_server_start(&ho, &srv))) goto out;
     if ((rc = add_alarms(cfg, a.alarms)) || (rc = alarms_start(a.alarms))) goto out;
     atomic_store(&a.ready, 1);
+    faults_arm(); /* orderly-faults: the fault loops count from here */
     char db[LIMIT_DB_URL_MAX + 1];
     store_path_redact(cfg->db, db, sizeof db);
     log_info("serve", "serving", "listen", cfg->listen, "db", db, "backend", store_backend_name(st), "mode", cfg->mode,
@@ -417,12 +425,12 @@ int cmd_serve(int argc, char **argv)
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
 
     int sig;
-    maintenance(cfg, qs, b, a.auth, 1); /* at start too: what expired while the node was down goes now */
+    maintenance(cfg, qs, b, a.tasks, a.auth, 1); /* at start too: what expired while the node was down goes now */
     for (;;) {
         struct timespec ts = {MAINTENANCE_MS / 1000, 0};
         sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
-        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, b, a.auth, 0);
+        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, b, a.tasks, a.auth, 0);
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);
@@ -432,17 +440,20 @@ int cmd_serve(int argc, char **argv)
     demo = NULL;
     atomic_store(&a.draining, 1); /* before the listener closes: /api/health says so */
     http_server_quiesce(srv);
+    console_quiesce(a.console); /* the console's streams end */
     for (int i = 0; i < queue_count(qs); i++) queue_interrupt(queue_at(qs, i));
     /* in-flight requests finish; requests on kept-alive connections are
      * still served (each reply closes its connection) */
     if (http_server_drain(srv, cfg->http.drain_s * 1000))
         log_warn("serve", "drain timed out; closing remaining connections", NULL);
+    tasks_stop(a.tasks); /* after the page in progress; unfinished tasks go on at the next start */
     fn_stop(fs);
     log_info("serve", "drained", "#ms", clock_mono_ms() - t0, NULL);
     rc = 0;
 out:
     if (rc) log_error("serve", "cannot serve", "error", err_name(rc), "detail", err_msg(rc), NULL);
     if (a.alarms) alarms_stop(a.alarms); /* its transitions publish through the store */
+    console_quiesce(a.console);          /* streams end, the sampler stops */
     orders_demo_stop(demo);
     if (srv) {
         /* from here no handler runs (a request arriving now would suspend
@@ -456,12 +467,14 @@ out:
     }
     alarms_free(a.alarms);   /* after the server: GET /api/alarms reads it */
     api_metrics_release(&a); /* its collectors read the modules closed below */
+    tasks_close(a.tasks); /* after the server: its requests start tasks */
     fn_sys_close(fs);
     auth_close(a.auth); /* after the server: its requests use it */
     orders_close(ord);
     bus_close(b);
     queue_sys_close(qs);
     store_close(st);
+    console_close(a.console); /* after the writer: its bus observer feeds the streams */
     metrics_free(met); /* after the pollers (fn_sys_close) that observe into it */
     if (!rc) log_info("serve", "stopped", NULL);
     config_free(cfg);

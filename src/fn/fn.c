@@ -37,7 +37,7 @@ typedef struct mapping {
     char name[LIMIT_FUNCTION_NAME_MAX + 1];
     const handler *h;
     queue *q;
-    int batch, window_ms, concurrency, base_ms, max_ms, ttl_s, enabled;
+    int batch, window_ms, concurrency, base_ms, max_ms, ttl_s, timeout_s, enabled;
     pthread_t threads[LIMIT_FN_CONCURRENCY_MAX];
     int nthreads;
     _Atomic int running; /* poller threads inside poller_main */
@@ -186,6 +186,7 @@ int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen)
     m->base_ms = c->backoff_base_ms;
     m->max_ms = c->backoff_max_ms;
     m->ttl_s = c->idempotency_ttl_s;
+    m->timeout_s = c->timeout_s;
     m->enabled = c->enabled;
     mapping_metrics(fs, m);
     if (m->enabled) queue_require_visibility(q, c->timeout_s, m->name);
@@ -499,6 +500,15 @@ int fn_count(fn_sys *fs)
 const char *fn_name(fn_sys *fs, int i)
 {
     return i >= 0 && i < fs->nmaps ? fs->maps[i]->name : NULL;
+}
+
+int fn_config_get(fn_sys *fs, int i, fn_config *out)
+{
+    if (i < 0 || i >= fs->nmaps) return ORD_ENOTFOUND;
+    const mapping *m = fs->maps[i];
+    *out = (fn_config){m->name, m->h->name, queue_name(m->q), m->batch, m->window_ms, m->concurrency,
+                       m->base_ms, m->max_ms, m->ttl_s, m->timeout_s, m->enabled};
+    return 0;
 }
 
 const char *fn_queue(fn_sys *fs, int i)

@@ -117,6 +117,9 @@ const char *fn_name(fn_sys *fs, int i);
 /* The name of the queue mapping i consumes, NULL past the end. */
 const char *fn_queue(fn_sys *fs, int i);
 int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out);
+/* The settings of the i-th mapping (0..fn_count-1); strings point into fs.
+ * ORD_ENOTFOUND past the end. */
+int fn_config_get(fn_sys *fs, int i, fn_config *out);
 /* Deletes expired idempotency records now (the sweeper calls this). */
 int fn_sweep_idempotency(fn_sys *fs, int64_t *deleted);
 /* The backoff visibility (ms) for the n-th receive, without jitter. */

@@ -5,6 +5,8 @@
 #include <string.h>
 #include "auth/auth.h"
 #include "http/api.h"
+#include "http/console.h"
+#include "http/static.h"
 #include "lib/verr.h"
 #include "lib/err.h"
 
@@ -30,17 +32,23 @@ const http_route api_routes[] = {
     {"GET", "/api/queues/{name}/attributes", api_queue_attrs_get, STAFF, 200},
     {"PUT", "/api/queues/{name}/attributes", api_queue_attrs_put, ADMIN, 200},
     {"POST", "/api/queues/{name}/messages", api_queue_send, ADMIN, 200},
+    {"GET", "/api/queues/{name}/messages", api_queue_browse, STAFF, 200}, /* browse, nothing received */
     {"POST", "/api/queues/{name}/messages/batch", api_queue_send_batch, ADMIN, 200},
     {"POST", "/api/queues/{name}/messages/delete", api_queue_delete_batch, ADMIN, 200},
     {"DELETE", "/api/queues/{name}/messages/{receipt}", api_queue_delete, ADMIN, 204},
     {"POST", "/api/queues/{name}/messages/{receipt}/visibility", api_queue_visibility, ADMIN, 200},
     {"POST", "/api/queues/{name}/receive", api_queue_receive, ADMIN, 200},
-    {"POST", "/api/queues/{name}/redrive", api_queue_redrive, OPS, 200},
+    {"POST", "/api/queues/{name}/redrive", api_queue_redrive, OPS, 202}, /* 200 with messageIds */
     {"POST", "/api/queues/{name}/purge", api_queue_purge, OPS, 200},
     /* the bus */
     {"POST", "/api/events", api_events_put, ADMIN, 200},
-    {"POST", "/api/events/replay", api_events_replay, OPS, 200},
+    {"GET", "/api/events", api_events_search, STAFF, 200},
+    {"POST", "/api/events/replay", api_events_replay, OPS, 202},
+    {"GET", "/api/tasks", api_tasks_list, STAFF, 200},
+    {"GET", "/api/tasks/{id}", api_tasks_get, STAFF, 200},
+    {"POST", "/api/tasks/{id}/cancel", api_tasks_cancel, OPS, 200},
     {"GET", "/api/rules", api_rules_list, STAFF, 200},
+    {"GET", "/api/functions", api_functions_list, STAFF, 200},
     /* orders */
     {"POST", "/api/orders", api_orders_create, ADMIN | CUST, 202},
     {"POST", "/orders", api_orders_create, ADMIN | CUST | ACCESS_ANON_ORDERS, 202},
@@ -60,6 +68,14 @@ const http_route api_routes[] = {
     {"GET", "/api/alarms/{name}", api_alarms_get, STAFF, 200},
     {"GET", "/metrics", api_metrics_get, STAFF | ACCESS_METRICS, 200},
     {"GET", "/api/health", api_health, STAFF, 200},
+    /* the web console: live stream (filtered by principal), charts' history, its files;
+     * its other pages are index.html through http_opts.fallback */
+    {"GET", "/api/stream", api_stream, ANY, 200},
+    {"GET", "/api/metrics/history", api_metrics_history, STAFF, 200},
+    {"GET", "/api/openapi.json", api_openapi, PUBLIC, 200},
+    {"GET", "/", api_console_index, PUBLIC, 200},
+    {"GET", "/orders", api_console_index, PUBLIC, 200},
+    {"GET", "/assets/{file}", api_console_asset, PUBLIC, 200},
     /* accounts and access */
     {"POST", "/api/login", api_login, PUBLIC, 200},
     {"POST", "/api/refresh", api_refresh, PUBLIC, 200},

@@ -19,8 +19,10 @@
 #include "orders/orders.h"
 #include "queue/queue.h"
 #include "store/store.h"
+#include "tasks/tasks.h"
 
 struct api_metrics;
+struct console;
 
 typedef struct api {
     store *st;
@@ -32,7 +34,9 @@ typedef struct api {
     metrics *metrics;       /* GET /metrics renders it; NULL = 404 */
     struct api_metrics *mx; /* its collectors (http/metrics.c) */
     alarms *alarms;         /* GET /api/alarms; NULL = none */
+    struct console *console; /* the web console's stream and history (http/console.h); NULL = none */
     auth *auth;             /* accounts; NULL or disabled = every route open (loopback only) */
+    tasks *tasks;           /* background replays and redrives */
     struct {
         int enabled, anonymous_orders, metrics_public;
         int nhosts, nproxies;
@@ -97,6 +101,9 @@ int api_queue_redrive(http_req *r);
 int api_queue_purge(http_req *r);
 int api_events_put(http_req *r);
 int api_events_replay(http_req *r);
+int api_tasks_list(http_req *r);
+int api_tasks_get(http_req *r);
+int api_tasks_cancel(http_req *r);
 int api_rules_list(http_req *r);
 int api_orders_create(http_req *r);
 int api_orders_list(http_req *r);
@@ -173,6 +180,11 @@ int api_fail(http_req *r, json_t *errors);
 /* ?limit= of a paged list: absent -> *out = def; 1..max, else replies 400 and
  * returns 1. */
 int api_page_limit(http_req *r, int def, int max, int *out);
+
+/* Starts a background task (a replay, or a redrive when redrive is not
+ * NULL) and answers 202 with it, 409 when one of its kind runs, 400 past
+ * LIMIT_TASKS_ACTIVE (http/events.c). */
+int api_task_start(http_req *r, const task_replay_in *replay, const task_redrive_in *redrive);
 
 /* Looks up {name} of the route as a queue; replies 404 and returns NULL. */
 queue *api_queue(http_req *r);

@@ -8,10 +8,9 @@
  * each event's log row and routed messages commit together.  The answer has
  * Entries in request order and FailedEntryCount.
  *
- * Replay {from, to, rule?, replayName?} re-publishes the archived events of
- * the window through the rules (bus_replay_*): one unit per page of the
- * event log, chained on the writer (the request stays suspended, no thread
- * waits), answered when the last page committed.
+ * Replay {from, to, rule?, replayName?, ratePerSecond?} starts a background
+ * task (tasks.h) that re-publishes the archived events of the window through
+ * the rules, and answers 202 with the task (GET /api/tasks/{id} follows it).
  */
 #include <stdio.h>
 #include <string.h>
@@ -248,55 +247,69 @@ int api_events_put(http_req *r)
 
 /* ---- POST /api/events/replay ------------------------------------------------------ */
 
-typedef struct replay_op {
-    http_req *r;
-    bus_replay_state st;
-    const char *from, *to, *rule;
-    int stopped; /* the node began to drain: the rest of the window was not replayed */
-} replay_op;
+/* The start of a background task (replay here, redrive in queues.c): its
+ * unit, and the 202 with the task, or 409 naming the task that runs. */
+typedef struct task_op {
+    api *a;
+    task_replay_in replay;
+    task_redrive_in redrive;
+    int is_redrive;
+    char id[TASK_ID_LEN + 1], running[TASK_ID_LEN + 1];
+} task_op;
 
-static int replay_unit(store_conn *tx, void *arg)
+static int task_start_unit(store_conn *tx, void *arg)
 {
-    return bus_replay_page_tx(tx, &((replay_op *)arg)->st);
+    task_op *op = arg;
+    if (op->is_redrive) return tasks_redrive_start_tx(tx, op->a->tasks, &op->redrive, op->id, op->running);
+    return tasks_replay_start_tx(tx, op->a->tasks, &op->replay, op->id, op->running);
 }
 
-static void replay_reply(http_req *r, void *arg, int rc);
-
-/* On the writer, after a page committed: the next page, or the reply. */
-static int replay_wait(void *arg, int rc)
+static void task_start_reply(http_req *r, void *arg, int rc)
 {
-    replay_op *op = arg;
-    if (rc || !bus_replay_advance(&op->st)) return 0;
-    api *a = http_req_app(op->r);
-    if (atomic_load(&a->draining)) { /* SIGTERM: end between pages, so the drain can finish */
-        op->stopped = 1;
-        return 0;
-    }
-    api_resubmit(op->r, replay_unit, replay_wait, replay_reply, op);
-    return 1;
-}
-
-static void replay_reply(http_req *r, void *arg, int rc)
-{
-    replay_op *op = arg;
-    if (rc) {
-        http_reply_problem(r, rc, NULL, NULL);
-        return;
-    }
-    if (op->stopped) {
+    task_op *op = arg;
+    if (rc == ORD_ECONFLICT) {
         char d[160];
-        snprintf(d, sizeof d, "the server is shutting down: %lld events of the window were replayed, the rest "
-                 "were not; replay the window again", (long long)op->st.events);
-        http_reply_problem_ext(r, ORD_ESHUTDOWN, d, NULL,
-                           json_pack("{s:I,s:I}", "replayed", (json_int_t)op->st.events, "routed",
-                                     (json_int_t)op->st.routed));
+        const char *what = op->is_redrive ? "a redrive of this queue" : "a replay";
+        if (!op->running[0]) { /* PostgreSQL: another node's start committed first (a unique index) */
+            snprintf(d, sizeof d, "%s was started at the same moment by another node", what);
+            http_reply_problem(r, rc, d, NULL);
+            return;
+        }
+        snprintf(d, sizeof d, "%s is running (task %s): wait for it or cancel it", what, op->running);
+        http_reply_problem_ext(r, rc, d, NULL, json_pack("{s:s}", "runningTaskId", op->running));
         return;
     }
-    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I}", "replayName", op->st.name, "from", op->from, "to", op->to,
-                          "replayed", (json_int_t)op->st.events, "routed", (json_int_t)op->st.routed);
-    if (op->rule) json_object_set_new(o, "rule", json_string(op->rule));
-    if (op->st.truncated) json_object_set_new(o, "truncated", json_true());
-    http_reply_json(r, 200, o);
+    if (rc == ORD_ELIMIT) {
+        char d[96];
+        snprintf(d, sizeof d, "%d tasks are unfinished, the most there may be", LIMIT_TASKS_ACTIVE);
+        http_reply_problem(r, rc, d, NULL);
+        return;
+    }
+    store_conn *c = rc ? NULL : store_reader(op->a->st);
+    json_t *t = c ? tasks_get(c, op->id) : NULL;
+    if (!t) {
+        http_reply_problem(r, rc ? rc : ORD_ESTORE, NULL, NULL);
+        return;
+    }
+    char loc[TASK_ID_LEN + 16];
+    snprintf(loc, sizeof loc, "/api/tasks/%s", op->id);
+    http_reply_header(r, "Location", loc);
+    http_reply_json(r, 202, t);
+}
+
+int api_task_start(http_req *r, const task_replay_in *replay, const task_redrive_in *redrive)
+{
+    task_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = http_req_app(r);
+    if (redrive) {
+        op->redrive = *redrive;
+        op->is_redrive = 1;
+    } else {
+        op->replay = *replay;
+    }
+    return api_submit(r, task_start_unit, task_start_reply, op);
 }
 
 static int replay_name_valid(const char *s)
@@ -308,14 +321,16 @@ static int replay_name_valid(const char *s)
 
 int api_events_replay(http_req *r)
 {
+    api *a = http_req_app(r);
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    static const char *const allowed[] = {"from", "to", "rule", "replayName", NULL};
+    static const char *const allowed[] = {"from", "to", "rule", "replayName", "ratePerSecond", NULL};
     json_t *errors = json_array();
     verr_reject_unknown(errors, body, "", allowed);
     const json_t *jf = json_object_get(body, "from"), *jt = json_object_get(body, "to");
     const json_t *jr = json_object_get(body, "rule"), *jn = json_object_get(body, "replayName");
     int64_t from = 0, to = 0;
+    long long rate;
     int times = 1;
     if (!json_is_string(jf) || clock_parse_iso(json_string_value(jf), &from)) {
         verr_add(errors, "from", "required, an RFC 3339 time such as 2026-01-02T03:04:05Z");
@@ -330,26 +345,31 @@ int api_events_replay(http_req *r)
         verr_add(errors, "rule", "a rule name, 1-%d characters", LIMIT_RULE_NAME_MAX);
     if (jn && (!json_is_string(jn) || !replay_name_valid(json_string_value(jn))))
         verr_add(errors, "replayName", "1-%d characters of [A-Za-z0-9._-]", LIMIT_REPLAY_NAME_MAX);
+    api_int(errors, body, "ratePerSecond", "ratePerSecond", 1, LIMIT_TASK_RATE_MAX, LIMIT_TASK_RATE_DEFAULT, &rate);
     if (api_fail(r, errors)) return 0;
-    replay_op *op = http_req_alloc(r, sizeof *op);
-    if (!op) return ORD_ENOMEM;
-    memset(op, 0, sizeof *op);
-    op->r = r;
-    op->from = json_string_value(jf);
-    op->to = json_string_value(jt);
-    op->rule = json_string_value(jr);
-    char name[LIMIT_REPLAY_NAME_MAX + 1];
-    if (jn)
-        snprintf(name, sizeof name, "%s", json_string_value(jn));
-    else
-        snprintf(name, sizeof name, "replay-%lld", (long long)clock_wall_ms());
-    int rc = bus_replay_begin(((api *)http_req_app(r))->b, from, to, op->rule, name, &op->st);
-    if (rc == ORD_ENOTFOUND) {
+    const char *rule = json_string_value(jr);
+    bus_replay_state probe;
+    if (rule && bus_replay_begin(a->b, from, to, rule, NULL, &probe) == ORD_ENOTFOUND) {
         char d[LIMIT_RULE_NAME_MAX + 32];
-        snprintf(d, sizeof d, "no rule named '%s'", op->rule);
-        http_reply_problem(r, rc, d, NULL);
+        snprintf(d, sizeof d, "no rule named '%s'", rule);
+        http_reply_problem(r, ORD_ENOTFOUND, d, NULL);
         return 0;
     }
+    int64_t n;
+    int rc = bus_archive_count(a->b, from, to, LIMIT_REPLAY_EVENTS_MAX + 1, &n);
     if (rc) return rc;
-    return api_submit_wait(r, replay_unit, replay_wait, replay_reply, op);
+    if (n > LIMIT_REPLAY_EVENTS_MAX) {
+        errors = json_array();
+        verr_add(errors, "to", "the window holds more than %d events: replay a shorter one", LIMIT_REPLAY_EVENTS_MAX);
+        api_fail(r, errors);
+        return 0;
+    }
+    char *name = http_req_alloc(r, LIMIT_REPLAY_NAME_MAX + 1);
+    if (!name) return ORD_ENOMEM;
+    if (jn)
+        snprintf(name, LIMIT_REPLAY_NAME_MAX + 1, "%s", json_string_value(jn));
+    else
+        snprintf(name, LIMIT_REPLAY_NAME_MAX + 1, "replay-%lld", (long long)clock_wall_ms());
+    task_replay_in in = {from, to, rule, name, (int)rate, n};
+    return api_task_start(r, &in, NULL);
 }

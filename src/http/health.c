@@ -48,6 +48,7 @@ int api_ready(void *app)
     if (!atomic_load(&a->ready) || atomic_load(&a->draining)) return 0;
     store_stats_t ss;
     store_stats(a->st, &ss);
+    if (ss.sync_failed) return 0; /* for good: only a restart reopens the database */
     if (ss.write_failed) {
         store_probe(a->st); /* the next /ready sees whether it recovered */
         return 0;
@@ -79,7 +80,11 @@ static json_t *database_component(api *a, int probe_rc, int64_t probe_us, int *o
                   "writable", probe_rc == 0, "readable", read_rc == 0, "schemaVersion",
                   store_schema_version(a->st), "probeMicros", (json_int_t)probe_us, "pendingWrites",
                   (json_int_t)ss.pending, "commitFailures", (json_int_t)ss.commit_failures);
-    if (probe_rc)
+    if (ss.sync_failed) {
+        json_object_set_new(d, "status", json_string("sync-failed"));
+        json_object_set_new(d, "error", json_string("a sync of the database failed: restart the node (writes are "
+                                                    "refused until it reopens the database)"));
+    } else if (probe_rc)
         json_object_set_new(d, "error", json_string(err_msg(probe_rc)));
     else if (read_rc)
         json_object_set_new(d, "error", json_string(err_msg(read_rc)));

@@ -19,6 +19,7 @@
 #define HTTP_ARENA_CHUNK  65536 /* later blocks: at least this, doubling */
 #define HTTP_STATUS_MIN   100
 #define HTTP_STATUS_SLOTS 500 /* 100..599 */
+#define HTTP_STREAM_BLOCK 16384 /* a streamed reply is pulled in blocks of at most this */
 
 /* ---- Router ----------------------------------------------------------- */
 struct http_route_mx;
@@ -87,6 +88,7 @@ struct http_req {
     void (*deferred)(http_req *r, void *arg); /* builds the reply on the worker after resume */
     void *deferred_arg;
     int close;                 /* reply with Connection: close */
+    int streamed;              /* http_reply_stream: not observed in the duration histogram */
     int status;                /* of the reply, 0 before */
     struct MHD_Response *resp; /* built, not yet queued */
     struct http_hdr *hdrs, **hdrs_tail;
@@ -136,6 +138,7 @@ struct http_server {
     size_t body_max;
     void *app;
     int (*ready)(void *app);
+    http_handler fallback;
     int (*guard)(void *app, http_req *r);
     void (*done)(void *app, http_req *r, int status);
     struct http_router router;
@@ -158,8 +161,6 @@ struct http_server {
     pthread_cond_t cv;
 };
 
-/* A reply whose body is static memory: no copy (req.c). */
-void http_reply_static(http_req *r, int status, const char *ctype, const char *buf, size_t len);
 /* Builds the problem+json reply with extension members ext (stolen) (req.c). */
 void http_problem_build(http_req *r, int code, const char *detail, json_t *errors, json_t *ext);
 /* Serialises a problem for code into the arena: for replies written straight

@@ -39,7 +39,7 @@ struct api_metrics {
     metric_family *f_invocations, *f_errors, *f_duplicates, *f_fenced;
     metric_series *leader, *db_up, *reconnects;
     /* store */
-    metric_series *commit_batch, *commit_seconds, *units, *pending;
+    metric_series *commit_batch, *commit_seconds, *units, *pending, *sync_failed;
 };
 
 /* ---- GET /metrics -------------------------------------------------------- */
@@ -187,6 +187,7 @@ static void collect_store(struct api_metrics *x)
     metric_set(x->leader, store_is_leader(x->a->st));
     metric_set(x->db_up, !st.down);
     metric_set(x->reconnects, (double)st.reconnects);
+    metric_set(x->sync_failed, st.sync_failed);
 }
 
 static void collect(void *arg)
@@ -251,6 +252,9 @@ int api_metrics_init(api *a, metrics *m)
         m, "orderly_store_database_up", "0 while the database is unreachable and writes are refused (503).", NULL));
     x->reconnects = metric_series0(metrics_counter(
         m, "orderly_store_reconnects_total", "Times the writer reconnected after losing the database.", NULL));
+    x->sync_failed = metric_series0(metrics_gauge(
+        m, "orderly_store_sync_failed",
+        "1 after a sync of the database failed: writes are refused until the node is restarted.", NULL));
 
     /* queues */
     const char *const *lq = L("queue");

@@ -10,7 +10,8 @@
  *   DELETE /api/queues/{name}/messages/{receipt}
  *   POST /api/queues/{name}/messages/delete   {entries:[{id, receiptHandle}]} <= 10
  *   POST /api/queues/{name}/messages/{receipt}/visibility {visibilityTimeout}
- *   POST /api/queues/{name}/redrive           {maxMessages?, destination?}
+ *   POST /api/queues/{name}/redrive           {maxMessages?, destination?, ratePerSecond?}: 202, a
+ *                                             background task (GET /api/tasks/{id}); {messageIds}: 200, at once or {messageIds: [...], destination?}
  *   POST /api/queues/{name}/purge
  */
 #include <sodium.h>
@@ -634,23 +635,63 @@ typedef struct admin_op {
     queue *q, *dest;
     int max, purge;
     int64_t n;
+    const char **ids;      /* redrive of selected messages: their MessageIds */
+    int nids;
+    unsigned char *found;
 } admin_op;
 
 static int admin_unit(store_conn *tx, void *arg)
 {
     admin_op *op = arg;
     if (op->purge) return queue_purge_tx(tx, op->a->qs, op->q, &op->n);
+    if (op->ids) return queue_redrive_ids_tx(tx, op->a->qs, op->q, op->dest, op->ids, op->nids, &op->n, op->found);
     return queue_redrive_tx(tx, op->a->qs, op->q, op->dest, op->max, &op->n);
 }
 
 static void admin_reply(http_req *r, void *arg, int rc)
 {
     admin_op *op = arg;
-    if (rc)
+    if (rc) {
         http_reply_problem(r, rc, NULL, NULL);
-    else
-        http_reply_json(r, 200, json_pack("{s:s,s:I}", "queue", queue_name(op->q), op->purge ? "purged" : "moved",
-                                          (json_int_t)op->n));
+        return;
+    }
+    json_t *o = json_pack("{s:s,s:I}", "queue", queue_name(op->q), op->purge ? "purged" : "moved", (json_int_t)op->n);
+    if (op->ids) {
+        json_t *left = json_array();
+        for (int i = 0; i < op->nids; i++)
+            if (!op->found[i]) json_array_append_new(left, json_string(op->ids[i]));
+        json_object_set_new(o, "notMoved", left);
+    }
+    http_reply_json(r, 200, o);
+}
+
+/* {"messageIds": [...]}: 1..LIMIT_REDRIVE_IDS_MAX distinct strings. */
+static void parse_ids(http_req *r, const json_t *ids, admin_op *op, json_t *errors)
+{
+    size_t n = json_array_size(ids);
+    if (!json_is_array(ids) || n < 1 || n > LIMIT_REDRIVE_IDS_MAX) {
+        verr_add(errors, "messageIds", "must be an array of 1 to %d message ids", LIMIT_REDRIVE_IDS_MAX);
+        return;
+    }
+    op->ids = http_req_alloc(r, sizeof *op->ids * n);
+    op->found = http_req_alloc(r, n);
+    if (!op->ids || !op->found) {
+        verr_add(errors, "messageIds", "too many");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_string_value(json_array_get(ids, i));
+        char f[32];
+        snprintf(f, sizeof f, "messageIds[%zu]", i);
+        if (!id || !*id || strlen(id) > 64) {
+            verr_add(errors, f, "must be a message id (1-64 characters)");
+            continue;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (op->ids[k] && !strcmp(op->ids[k], id)) verr_add(errors, f, "duplicate id");
+        op->ids[i] = id;
+    }
+    op->nids = (int)n;
 }
 
 int api_queue_redrive(http_req *r)
@@ -667,12 +708,18 @@ int api_queue_redrive(http_req *r)
     memset(op, 0, sizeof *op);
     op->a = a;
     op->q = q;
-    long long max = LIMIT_REDRIVE_MAX;
+    long long max = LIMIT_REDRIVE_MAX, rate = LIMIT_TASK_RATE_DEFAULT;
     json_t *errors = json_array();
     if (body) {
-        static const char *const allowed[] = {"maxMessages", "destination", NULL};
+        static const char *const allowed[] = {"maxMessages", "destination", "messageIds", "ratePerSecond", NULL};
         verr_reject_unknown(errors, body, "", allowed);
         api_int(errors, body, "maxMessages", "maxMessages", 1, LIMIT_REDRIVE_MAX, LIMIT_REDRIVE_MAX, &max);
+        api_int(errors, body, "ratePerSecond", "ratePerSecond", 1, LIMIT_TASK_RATE_MAX, LIMIT_TASK_RATE_DEFAULT, &rate);
+        json_t *ids = json_object_get(body, "messageIds");
+        if (ids && json_object_get(body, "maxMessages"))
+            verr_add(errors, "messageIds", "give either messageIds or maxMessages");
+        else if (ids)
+            parse_ids(r, ids, op, errors);
         json_t *d = json_object_get(body, "destination");
         if (d) {
             op->dest = json_is_string(d) ? queue_find(a->qs, json_string_value(d)) : NULL;
@@ -681,7 +728,17 @@ int api_queue_redrive(http_req *r)
     }
     if (api_fail(r, errors)) return 0;
     op->max = (int)max;
-    return api_submit(r, admin_unit, admin_reply, op);
+    if (op->ids) { /* a chosen few: at once, in one unit */
+        api_audit_status(r, 200);
+        return api_submit(r, admin_unit, admin_reply, op);
+    }
+    /* the whole queue (or maxMessages of it): a background task, as SQS's
+     * StartMessageMoveTask; at most what the queue holds now */
+    queue_stats qst;
+    int rc = queue_stats_get(a->qs, q, &qst);
+    if (rc) return rc;
+    task_redrive_in in = {q, op->dest, (int)rate, qst.visible < max ? qst.visible : max};
+    return api_task_start(r, NULL, &in);
 }
 
 int api_queue_purge(http_req *r)

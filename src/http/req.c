@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/types.h>
 #include <string.h>
 #include <strings.h>
 
@@ -237,16 +238,14 @@ void http_reply_header(http_req *r, const char *name, const char *value)
     r->hdrs_tail = &h->next;
 }
 
-/* Wraps body (arena or static memory) in an MHD response with our headers.
- * On failure r->resp stays NULL and server.c closes the connection. */
-static void reply_finish(http_req *r, int status, const char *ctype, const char *body, size_t len)
+/* Gives m our headers and makes it r's reply; on failure destroys m, and
+ * r->resp stays NULL (server.c then closes the connection). */
+static void reply_set(http_req *r, int status, const char *ctype, struct MHD_Response *m)
 {
     CHECK(!r->replied);
     CHECK(status >= HTTP_STATUS_MIN && status < HTTP_STATUS_MIN + HTTP_STATUS_SLOTS);
     r->replied = 1;
     r->status = status;
-    struct MHD_Response *m =
-        MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_PERSISTENT);
     if (!m) return;
     int ok = MHD_add_response_header(m, "X-Request-Id", r->id) == MHD_YES;
     if (ctype) ok = ok && MHD_add_response_header(m, "Content-Type", ctype) == MHD_YES;
@@ -260,6 +259,107 @@ static void reply_finish(http_req *r, int status, const char *ctype, const char 
         return;
     }
     r->resp = m;
+}
+
+/* Wraps body (arena or static memory) in an MHD response with our headers. */
+static void reply_finish(http_req *r, int status, const char *ctype, const char *body, size_t len)
+{
+    reply_set(r, status, ctype,
+              MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_PERSISTENT));
+}
+
+/* ---- Streamed replies --------------------------------------------------- */
+
+/* DESIGN.  MHD pulls a streamed body through stream_read on the
+ * connection's worker.  When the producer has nothing, the connection is
+ * suspended right there (MHD's documented way to return 0 without busy
+ * waiting) and counted in srv->suspended like any parked request;
+ * http_stream_wake resumes it.  `kicked` closes the race between a pull that
+ * found nothing and a wake that came before the suspension. */
+struct http_stream {
+    pthread_mutex_t mu;
+    http_server *srv;
+    struct MHD_Connection *mc;
+    http_stream_pull_fn pull;
+    http_stream_done_fn done;
+    void *arg;
+    int parked, kicked;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    http_stream *s = cls;
+    (void)pos;
+    for (;;) {
+        long n = s->pull(s->arg, buf, max);
+        if (n > 0) return (ssize_t)n;
+        if (n < 0) return MHD_CONTENT_READER_END_OF_STREAM;
+        pthread_mutex_lock(&s->mu);
+        if (s->kicked) {
+            s->kicked = 0;
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        s->parked = 1;
+        atomic_fetch_add(&s->srv->suspended, 1);
+        MHD_suspend_connection(s->mc);
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+}
+
+/* MHD is done with the response: the connection closed or the body ended. */
+static void stream_free(void *cls)
+{
+    http_stream *s = cls;
+    s->done(s->arg);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+http_stream *http_reply_stream(http_req *r, int status, const char *ctype, http_stream_pull_fn pull,
+                               http_stream_done_fn done, void *arg)
+{
+    http_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        http_reply_problem(r, ORD_ENOMEM, "no memory for a stream", NULL);
+        done(arg);
+        return NULL;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    s->srv = r->srv;
+    s->mc = r->mc;
+    s->pull = pull;
+    s->done = done;
+    s->arg = arg;
+    struct MHD_Response *m =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK, stream_read, s, stream_free);
+    if (!m) {
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        http_reply_problem(r, ORD_ENOMEM, "no memory for a stream", NULL);
+        done(arg);
+        return NULL;
+    }
+    r->streamed = 1;
+    reply_set(r, status, ctype, m);
+    /* a header refused: reply_set destroyed the response, which called
+     * stream_free (so done); the connection is dropped */
+    if (!r->resp) return NULL;
+    return s;
+}
+
+void http_stream_wake(http_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->parked) {
+        s->parked = 0;
+        atomic_fetch_sub(&s->srv->suspended, 1);
+        MHD_resume_connection(s->mc);
+    } else {
+        s->kicked = 1;
+    }
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* Dumps j into the arena; returns the length, 0 on failure (out of memory). */
@@ -305,7 +405,7 @@ void http_reply_raw(http_req *r, int status, const char *ctype, const char *buf,
     reply_finish(r, status, ctype, copy, len);
 }
 
-void http_reply_static(http_req *r, int status, const char *ctype, const char *buf, size_t len)
+void http_reply_static(http_req *r, int status, const char *ctype, const void *buf, size_t len)
 {
     reply_finish(r, status, ctype, buf, len);
 }

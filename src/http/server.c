@@ -164,7 +164,7 @@ static void count_request(http_server *s, const http_req *r, int64_t now_us)
         atomic_store_explicit(slot, sr, memory_order_relaxed);
     }
     metric_inc(sr);
-    metric_observe(cr->mx->duration, seconds);
+    if (!r->streamed) metric_observe(cr->mx->duration, seconds);
 }
 
 /* ---- Built-in routes -------------------------------------------------- */
@@ -186,7 +186,7 @@ static int h_ready(http_req *r)
     return 0;
 }
 
-static const http_route builtin_routes[] = {
+const http_route http_builtin_routes[] = {
     {"GET", "/health", h_health, HTTP_ACCESS_PUBLIC, 200},
     {"GET", "/ready", h_ready, HTTP_ACCESS_PUBLIC, 200},
     {0},
@@ -394,6 +394,8 @@ static int split_path(http_req *r)
     return 0;
 }
 
+static enum MHD_Result run_handler(http_req *r, http_handler fn);
+
 static enum MHD_Result dispatch(http_req *r)
 {
     http_server *s = r->srv;
@@ -403,6 +405,9 @@ static enum MHD_Result dispatch(http_req *r)
     if (r->body) r->body[r->body_len] = 0;
     int rc = split_path(r);
     if (!rc) rc = http_router_match(&s->router, r, &allow);
+    if (rc == ORD_ENOTFOUND && s->fallback &&
+        (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) && !atomic_load(&s->refusing))
+        return run_handler(r, s->fallback);
     if (rc) {
         const char *d = NULL;
         if (rc == ORD_EMETHOD) {
@@ -423,7 +428,12 @@ static enum MHD_Result dispatch(http_req *r)
         return queue_reply(r);
     }
     if (s->guard && s->guard(s->app, r)) return queue_reply(r); /* refused: the guard replied */
-    rc = r->route->fn(r);
+    return run_handler(r, r->route->fn);
+}
+
+static enum MHD_Result run_handler(http_req *r, http_handler fn)
+{
+    int rc = fn(r);
     if (r->handler_suspended) {
         /* r may already belong to another thread: touch nothing else */
         r->state = RS_SUSPENDED;
@@ -698,6 +708,19 @@ static int opt_int(int v, int def, int min, int max, int *out)
     return 0;
 }
 
+/* Draining: a new connection is closed as soon as it is accepted.  Not
+ * MHD_quiesce_daemon: in libmicrohttpd 0.9.75 (and its master as of 2025)
+ * it races a pool thread's own removal of the listen socket from its epoll
+ * set, and the loser MHD_PANICs ("Failed to remove listen FD from epoll
+ * set", daemon.c:5531; seen twice in ~600 stops of t736).  The listen socket
+ * closes with the daemon. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)addr;
+    (void)len;
+    return atomic_load(&((http_server *)cls)->quiesced) ? MHD_NO : MHD_YES;
+}
+
 int http_server_start(const http_opts *o, http_server **out)
 {
     int rc = 0, conns = 0, per_ip = 0;
@@ -725,6 +748,7 @@ int http_server_start(const http_opts *o, http_server **out)
     }
     s->app = o->app;
     s->ready = o->ready;
+    s->fallback = o->fallback;
     s->guard = o->guard;
     s->done = o->done;
     s->gen = atomic_fetch_add(&server_gen, 1) + 1;
@@ -738,7 +762,7 @@ int http_server_start(const http_opts *o, http_server **out)
     memset(s->slots, 0, sizeof *s->slots * (size_t)s->nslots);
     for (int i = 0; i < s->nslots; i++)
         pthread_mutex_init(&s->slots[i].mu, NULL);
-    if ((rc = http_router_init(&s->router, builtin_routes, o->routes))) goto out_slots;
+    if ((rc = http_router_init(&s->router, http_builtin_routes, o->routes))) goto out_slots;
     if ((rc = metrics_setup(s, o->metrics))) goto out_router;
 
     pthread_condattr_t ca;
@@ -751,7 +775,7 @@ int http_server_start(const http_opts *o, http_server **out)
     if ((rc = listen_on(s, o->listen))) goto out_sync;
 
     s->d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, on_accept, s,
         on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL, MHD_OPTION_LISTEN_SOCKET,
         s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -803,10 +827,7 @@ int http_server_port(const http_server *s)
 void http_server_quiesce(http_server *s)
 {
     if (atomic_exchange(&s->quiesced, 1)) return;
-    MHD_socket fd = MHD_quiesce_daemon(s->d);
-    if (fd != MHD_INVALID_SOCKET) close(fd);
-    s->listen_fd = -1;
-    log_info("http", "quiesced: no longer accepting connections", NULL);
+    log_info("http", "quiesced: new connections are closed at once", NULL);
 }
 
 int http_server_drain(http_server *s, int timeout_ms)

@@ -54,6 +54,9 @@ typedef struct http_route {
     int status;
 } http_route;
 
+/* The routes every server has before the application's: GET /health, GET /ready. */
+extern const http_route http_builtin_routes[];
+
 typedef struct http_opts {
     const char *listen;       /* "127.0.0.1:8080" or "[::1]:8080"; port 0 = ephemeral */
     int threads;              /* epoll workers; 0 = LIMIT_HTTP_THREADS_DEFAULT */
@@ -64,6 +67,7 @@ typedef struct http_opts {
     const http_route *routes; /* not copied: must outlive the server */
     void *app;                /* handed to handlers via http_req_app() */
     int (*ready)(void *app);  /* GET /ready: returns 1 when ready; NULL = always */
+    http_handler fallback;    /* GET/HEAD that no route matches; NULL = 404 (the console's pages) */
     /* Runs after routing, before the handler, on the worker: 0 lets the
      * handler run; anything else means the guard replied (authentication,
      * authorization, rate limits).  NULL = none. */
@@ -93,8 +97,9 @@ typedef struct http_stats {
 int http_server_start(const http_opts *o, http_server **out);
 /* The bound port (useful with port 0). */
 int http_server_port(const http_server *s);
-/* Stops accepting connections (closes the listen socket); /ready answers
- * 503 and every later response carries Connection: close.  Idempotent. */
+/* Stops taking connections (a new one is closed as soon as it is accepted;
+ * the listen socket closes with http_server_stop); /ready answers 503 and
+ * every later response carries Connection: close.  Idempotent. */
 void http_server_quiesce(http_server *s);
 /* Waits until no request is in flight (suspended ones included).  Returns 0,
  * or ORD_ETIMEOUT after timeout_ms. */
@@ -169,6 +174,8 @@ void http_reply_header(http_req *r, const char *name, const char *value);
 void http_reply_json(http_req *r, int status, json_t *body);
 /* Copies buf. ctype NULL = no Content-Type. */
 void http_reply_raw(http_req *r, int status, const char *ctype, const char *buf, size_t len);
+/* Does not copy: buf must outlive the reply (static data, e.g. embedded files). */
+void http_reply_static(http_req *r, int status, const char *ctype, const void *buf, size_t len);
 /* The HTTP status and the problem+json type slug of an error code (one
  * table, http/status.c); 0 gives 200, an unknown code 500 internal-error. */
 int http_err_status(int code);
@@ -183,6 +190,30 @@ json_t *http_problem_json(int code, const char *detail, json_t *errors);
 void http_reply_problem(http_req *r, int err_code, const char *detail, json_t *errors);
 /* The same with extension members ext (stolen, may be NULL) added to the problem. */
 void http_reply_problem_ext(http_req *r, int err_code, const char *detail, json_t *errors, json_t *ext);
+
+/* ---- Streamed replies (Server-Sent Events) --------------------------- */
+/* A reply whose body is produced over time, with no thread held while it
+ * waits.  pull runs on the connection's worker: it writes up to max bytes
+ * into buf and returns how many (> 0), 0 when nothing is ready (the
+ * connection is then parked - suspended, holding no thread - until
+ * http_stream_wake), or -1 to end the body.  It must not block.  done runs
+ * once, on a worker, when the connection is finished with the stream
+ * (client gone, body ended, server stopping); from then on nobody may call
+ * http_stream_wake on it, so callers serialise done and wake with their
+ * own lock.  A parked stream counts as suspended: before http_server_stop
+ * every stream must have been woken to end (pull returning -1).  Streamed
+ * requests are counted in orderly_http_requests_total but not observed in
+ * the duration histogram (they last minutes by design). */
+typedef struct http_stream http_stream;
+typedef long (*http_stream_pull_fn)(void *arg, char *buf, size_t max);
+typedef void (*http_stream_done_fn)(void *arg);
+/* The reply (exactly one per request) with a body of unknown length
+ * (chunked).  Returns the stream, or NULL when it could not be set up (a
+ * problem was replied or the connection is dropped; done has been called). */
+http_stream *http_reply_stream(http_req *r, int status, const char *ctype, http_stream_pull_fn pull,
+                               http_stream_done_fn done, void *arg);
+/* Any thread: there is more to pull (or the stream should end). */
+void http_stream_wake(http_stream *s);
 
 /* ---- Suspend / resume ----------------------------------------------- */
 /* From the handler only, before it returns: the request leaves its worker.

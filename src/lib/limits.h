@@ -34,7 +34,7 @@
 #define LIMIT_MAX_RECEIVE_COUNT_MIN    1       /* RedrivePolicy.maxReceiveCount 1..1000 */
 #define LIMIT_MAX_RECEIVE_COUNT_MAX    1000
 #define LIMIT_QUEUES_MAX               256     /* queues per node */
-#define LIMIT_REDRIVE_MAX              100000  /* messages moved by one redrive call */
+#define LIMIT_REDRIVE_MAX              100000  /* messages moved by one redrive (maxMessages 1..) */
 #define LIMIT_MESSAGE_ATTRS_BYTES_MAX  8192    /* message attributes JSON */
 
 /* ---- Event bus (EventBridge semantics) ------------------------------ */
@@ -53,6 +53,15 @@
 #define LIMIT_JSON_DEPTH_MAX           64      /* nesting of any JSON input */
 #define LIMIT_REPLAY_EVENTS_MAX        1000000 /* events re-published by one replay */
 #define LIMIT_REPLAY_NAME_MAX          64      /* a replay's name: 1..64 of [A-Za-z0-9._-] (EventBridge) */
+
+/* ---- Background tasks (replay, redrive) ----------------------------- */
+#define LIMIT_TASKS_ACTIVE             32      /* unfinished tasks at once -> 400 limit-exceeded */
+#define LIMIT_TASK_PAGE                100     /* events or messages per unit of the writer */
+#define LIMIT_TASK_RATE_DEFAULT        5000    /* ratePerSecond: items per second at most .. */
+#define LIMIT_TASK_RATE_MAX            100000  /* .. 1..100000 */
+#define LIMIT_TASK_DUTY_PERCENT        25      /* a task's pages take at most this share of the writer's time */
+#define LIMIT_TASK_RETRY_MS            1000    /* a page that failed (a full disk) runs again after this */
+#define LIMIT_TASK_LIST_MAX            100     /* GET /api/tasks?limit= 1..100 */
 
 /* ---- Functions (Lambda event source mappings) ----------------------- */
 #define LIMIT_FN_BATCH_MAX             10      /* batch size 1..10 (SQS receive maximum) */
@@ -209,6 +218,25 @@
 #define LIMIT_CLI_DURATION_S_MAX       86400   /* loadgen/bench --duration */
 #define LIMIT_CLI_LIST_MAX             100000  /* orders list --limit; bench P3 orders read back */
 #define LIMIT_CLI_DRAIN_S_MAX          120     /* bench: wait at most this for a backlog to drain */
+
+/* ---- Web console ----------------------------------------------------- */
+#define LIMIT_CONSOLE_FIRST_LOAD_BYTES_MAX 153600 /* 150 KiB: JS + CSS of the console's first load, gzipped (checked by the build and t800) */
+#define LIMIT_STREAMS_MAX              64      /* open GET /api/stream connections; one more -> 503 */
+#define LIMIT_STREAM_RING              1024    /* recent stream events kept for Last-Event-ID reconnection; further behind -> a reset event */
+#define LIMIT_STREAM_RETAIN_S          60      /* events are recorded from the first stream on, until this long after the last one closed */
+#define LIMIT_STREAM_INBOX             4096    /* committed events waiting to be formatted for the streams; past it they are dropped and streams get a reset event */
+#define LIMIT_STREAM_EVENT_BYTES       2048    /* one stream event (id, type, data line) */
+#define LIMIT_STREAM_HEARTBEAT_S       15      /* a comment line this often keeps idle streams (and proxies) open */
+#define LIMIT_HISTORY_SAMPLE_S         5       /* the metrics history samples this often */
+#define LIMIT_HISTORY_MINUTES_MAX      60      /* GET /api/metrics/history?minutes=1..60 (the ring holds this much) */
+#define LIMIT_HISTORY_MINUTES_DEFAULT  15      /* minutes when not given */
+#define LIMIT_HISTORY_QUEUES_MAX       16      /* queues whose depth the history keeps (first in creation order) */
+#define LIMIT_BROWSE_MAX               100     /* GET /api/queues/{name}/messages?limit=1..100 */
+#define LIMIT_BROWSE_DEFAULT           20      /* messages per browse page when not given */
+#define LIMIT_BROWSE_BODY_BYTES        65536   /* a browsed message's body is cut here (bodyTruncated) */
+#define LIMIT_REDRIVE_IDS_MAX          1000    /* redrive {"messageIds": [...]}: 1..1000 ids */
+#define LIMIT_EVENTS_SEARCH_MAX        200     /* GET /api/events?limit=1..200 */
+#define LIMIT_EVENTS_SEARCH_DEFAULT    50      /* events per search page when not given */
 
 /* ---- Accounts and access (auth/) -------------------------------------- */
 #define LIMIT_USERNAME_MAX             64      /* username: 1..64 of [A-Za-z0-9_.@-] */

@@ -998,6 +998,112 @@ int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int queue_redrive_ids_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, const char *const *ids, int n,
+                         int64_t *moved, unsigned char *found)
+{
+    *moved = 0;
+    if (n < 1 || n > LIMIT_REDRIVE_IDS_MAX) return ORD_EVALIDATION;
+    memset(found, 0, (size_t)n);
+    /* sorted copy of the ids for bsearch; index back to the caller's order */
+    const char **sorted = malloc(sizeof *sorted * (size_t)n);
+    if (!sorted) return ORD_ENOMEM;
+    memcpy(sorted, ids, sizeof *sorted * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    int64_t now = clock_wall_ms(), after = 0;
+    int rc = 0, left = n;
+    enum { CHUNK = 256 };
+    int64_t rows[CHUNK];
+    queue *targets[CHUNK];
+    const char *mids[CHUNK];
+    char midbuf[CHUNK][40];
+    for (;;) {
+        int k = 0, seen = 0;
+        store_stmt *st = store_prep(tx, ST_MSG_VISIBLE_MIDS);
+        store_bind_i64(st, 1, dlq->id);
+        store_bind_i64(st, 2, now);
+        store_bind_i64(st, 3, after);
+        store_bind_i64(st, 4, CHUNK);
+        while ((rc = store_step(st)) == STORE_ROW) {
+            seen++;
+            after = store_col_i64(st, 0);
+            const char *mid = store_col_text(st, 2, NULL);
+            if (!mid || !bsearch(&mid, sorted, (size_t)n, sizeof *sorted, cmp_str)) continue;
+            queue *t = dest;
+            if (!t && !store_col_is_null(st, 1)) t = queue_find(qs, store_col_text(st, 1, NULL));
+            if (!t || t == dlq) continue; /* nowhere to go back to: stays */
+            snprintf(midbuf[k], sizeof midbuf[k], "%s", mid);
+            mids[k] = midbuf[k];
+            rows[k] = after;
+            targets[k++] = t;
+        }
+        if (rc < 0) goto out;
+        for (int i = 0; i < k; i++) {
+            store_stmt *r = store_prep(tx, ST_MSG_RETURN);
+            store_bind_i64(r, 1, rows[i]);
+            store_bind_i64(r, 2, targets[i]->id);
+            store_bind_i64(r, 3, now);
+            if ((rc = store_exec(r))) goto out;
+            atomic_fetch_add(&targets[i]->ready, 1);
+            if ((rc = store_after_commit(tx, wake_hook, targets[i])) ||
+                (rc = store_count_after_commit(tx, &targets[i]->sent, 1)))
+                goto out;
+            for (int j = 0; j < n; j++)
+                if (!found[j] && !strcmp(ids[j], mids[i])) {
+                    found[j] = 1;
+                    left--;
+                }
+            (*moved)++;
+        }
+        if (seen < CHUNK || left <= 0) break;
+    }
+    rc = 0;
+    if (*moved) log_info("queue", "redrive", "queue", dlq->name, "#moved", *moved, NULL);
+out:
+    free(sorted);
+    return rc;
+}
+
+int queue_browse(queue_sys *qs, queue *q, int64_t after, int limit, size_t body_max,
+                 void (*fn)(void *arg, const queue_peek *m), void *arg)
+{
+    if (limit < 1 || limit > LIMIT_BROWSE_MAX) return ORD_EVALIDATION;
+    store_conn *c = store_reader(qs->st);
+    if (!c) return ORD_ESTORE;
+    int64_t now = clock_wall_ms();
+    store_stmt *st = store_prep(c, ST_MSG_BROWSE);
+    store_bind_i64(st, 1, q->id);
+    store_bind_i64(st, 2, after);
+    store_bind_i64(st, 3, limit);
+    store_bind_i64(st, 4, (int64_t)body_max);
+    int rc, n = 0;
+    while ((rc = store_step(st)) == STORE_ROW) {
+        queue_peek m = {0};
+        size_t blen = 0;
+        m.seq = store_col_i64(st, 0);
+        m.message_id = store_col_text(st, 1, NULL);
+        m.body = store_col_blob(st, 2, &blen);
+        m.body_len = blen;
+        m.body_size = store_col_i64(st, 3);
+        m.attrs = store_col_is_null(st, 4) ? NULL : store_col_text(st, 4, NULL);
+        m.sent_ms = store_col_i64(st, 5);
+        m.visible_ms = store_col_i64(st, 6);
+        m.receive_count = (int)store_col_i64(st, 7);
+        m.first_receive_ms = store_col_is_null(st, 8) ? 0 : store_col_i64(st, 8);
+        m.moved_ms = store_col_is_null(st, 9) ? 0 : store_col_i64(st, 9);
+        m.source_queue = store_col_is_null(st, 10) ? NULL : store_col_text(st, 10, NULL);
+        m.in_flight = store_col_i64(st, 11) && m.visible_ms > now;
+        fn(arg, &m);
+        n++;
+    }
+    store_reset(st);
+    return rc < 0 ? rc : n;
+}
+
 int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t *n)
 {
     queue_attrs a;

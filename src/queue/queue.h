@@ -137,6 +137,12 @@ int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n);
  * count 0).  *moved is set.  Messages whose source queue no longer exists
  * stay.  Call repeatedly with a bounded max; LIMIT_REDRIVE_MAX per call. */
 int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int max, int64_t *moved);
+/* As queue_redrive_tx, for the dead letters whose MessageId is one of
+ * ids[0..n) (n 1..LIMIT_REDRIVE_IDS_MAX): each that is visible in dlq moves
+ * back and gets found[i] = 1; the others (gone, in flight, unknown) stay and
+ * get 0.  One pass over dlq's visible messages. */
+int queue_redrive_ids_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, const char *const *ids, int n,
+                         int64_t *moved, unsigned char *found);
 /* Deletes up to limit messages of q older than its retention; *n is set. */
 int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t *n);
 /* Retention: drops the expired messages of every queue, in bounded units
@@ -167,6 +173,31 @@ int queue_receive_wait_cancel(queue_sys *qs, queue *q, int max, int visibility_s
                               queue_msg *out, int *n, const _Atomic int *cancel);
 /* Wakes every waiter of q now (they retry): used to stop pollers. */
 void queue_interrupt(queue *q);
+
+/* ---- browsing (the console's DLQ inspector) -------------------------------- */
+
+/* A message as stored, seen without receiving it.  Pointers are valid
+ * during the callback only. */
+typedef struct queue_peek {
+    int64_t seq;              /* position: the cursor of the next page */
+    const char *message_id;
+    const char *body;         /* the first body_len bytes */
+    size_t body_len;
+    int64_t body_size;        /* the whole body */
+    const char *attrs;        /* message attributes JSON, or NULL */
+    const char *source_queue; /* a dead letter's queue of origin, or NULL */
+    int64_t sent_ms, visible_ms;
+    int64_t first_receive_ms; /* 0: never received */
+    int64_t moved_ms;         /* when it entered this (dead-letter) queue, 0 = not moved */
+    int receive_count;
+    int in_flight;            /* received and not yet visible again */
+} queue_peek;
+/* Calls fn for the messages of q after position `after` (0 = from the
+ * first), oldest first, at most limit (1..LIMIT_BROWSE_MAX), bodies cut at
+ * body_max bytes.  Changes nothing (no receive count, no visibility).
+ * Returns how many were seen, or a store error.  The calling thread's reader. */
+int queue_browse(queue_sys *qs, queue *q, int64_t after, int limit, size_t body_max,
+                 void (*fn)(void *arg, const queue_peek *m), void *arg);
 
 /* ---- stats ------------------------------------------------------------------ */
 

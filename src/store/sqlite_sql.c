@@ -35,6 +35,15 @@ const char *const sqlite_sql[ST__COUNT] = {
                      "MIN(COALESCE(moved_ms,sent_ms)) FROM messages WHERE queue_id=?1",
     [ST_MSG_NEXT_VISIBLE] = "SELECT MIN(visible_ms) FROM messages WHERE queue_id=?1 AND visible_ms>?2",
     [ST_MSG_GET] = "SELECT message_id,body,attrs,sent_ms,receive_count,first_receive_ms FROM messages WHERE id=?1",
+    [ST_MSG_BROWSE] = "SELECT id,message_id,substr(body,1,?4),length(body),attrs,sent_ms,visible_ms,receive_count,"
+                      "first_receive_ms,moved_ms,source_queue,receipt IS NOT NULL FROM messages "
+                      "WHERE queue_id=?1 AND id>?2 ORDER BY id LIMIT ?3",
+    [ST_MSG_VISIBLE_MIDS] = "SELECT id,source_queue,message_id FROM messages WHERE queue_id=?1 AND visible_ms<=?2 "
+                            "AND id>?3 ORDER BY id LIMIT ?4",
+    [ST_EVENT_SEARCH] = "SELECT seq,id,time_ms,source,detail_type,subject,replay_name,envelope FROM events "
+                        "WHERE time_ms>=?1 AND time_ms<?2 AND (?3 IS NULL OR source=?3) AND "
+                        "(?4 IS NULL OR detail_type=?4) AND (?5 IS NULL OR subject=?5) AND seq<?6 "
+                        "ORDER BY seq DESC LIMIT ?7",
     [ST_EVENT_INSERT] = "INSERT INTO events(id,time_ms,source,detail_type,envelope,replay_name,subject) "
                         "VALUES(?1,?2,?3,?4,?5,?6,?7) RETURNING seq",
     [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=?1 AND seq>?2 "
@@ -42,6 +51,8 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_EVENT_SWEEP] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time_ms<?1 LIMIT ?2)",
     [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope FROM events WHERE time_ms>=?1 AND time_ms<?2 "
                        "AND seq>?3 AND replay_name IS NULL ORDER BY seq LIMIT ?4",
+    [ST_EVENT_RANGE_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM events WHERE time_ms>=?1 AND time_ms<?2 "
+                             "AND replay_name IS NULL LIMIT ?3)",
     [ST_EVENT_GET] = "SELECT seq,time_ms,source,detail_type,envelope,replay_name,subject FROM events WHERE id=?1",
     [ST_EVENT_SET_SUBJECT] = "UPDATE events SET subject=?2 WHERE id=?1 AND subject IS NULL",
     [ST_EVENT_COUNT] = "SELECT count(*) FROM events",
@@ -138,6 +149,18 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_ORDER_SET_CUSTOMER] = "UPDATE orders SET customer_id=?2 WHERE id=?1",
     [ST_EVENT_SET_ENVELOPE] = "UPDATE events SET envelope=?2 WHERE seq=?1",
     [ST_NOTIFICATION_SET] = "UPDATE notifications SET recipient=?2,payload=?3 WHERE event_id=?1",
+#define TASK_COLUMNS "id,kind,name,state,params,rate,cursor,done,routed,total,error,created_ms,updated_ms,finished_ms"
+    [ST_TASK_INSERT] = "INSERT INTO tasks(id,kind,name,state,params,rate,total,created_ms,updated_ms) "
+                       "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8)",
+    [ST_TASK_PROGRESS] = "UPDATE tasks SET cursor=?2,done=?3,routed=?4,updated_ms=?5 WHERE id=?1",
+    [ST_TASK_STATE] = "UPDATE tasks SET state=?2,updated_ms=?3 WHERE id=?1 AND finished_ms IS NULL",
+    [ST_TASK_FINISH] = "UPDATE tasks SET state=?2,error=?3,updated_ms=?4,finished_ms=?4 WHERE id=?1",
+    [ST_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id=?1",
+    [ST_TASK_LIST] = "SELECT " TASK_COLUMNS " FROM tasks WHERE created_ms<?1 OR (created_ms=?1 AND id<?2) "
+                     "ORDER BY created_ms DESC, id DESC LIMIT ?3",
+    [ST_TASK_ACTIVE] = "SELECT id FROM tasks WHERE kind=?1 AND name=?2 AND finished_ms IS NULL",
+    [ST_TASK_UNFINISHED] = "SELECT id FROM tasks WHERE finished_ms IS NULL ORDER BY created_ms",
+    [ST_TASK_SWEEP] = "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE finished_ms<?1 LIMIT ?2)",
     [ST_HEALTH_PROBE] = "INSERT INTO health_probe(id,probe_ms,probes) VALUES(1,?1,1) "
                         "ON CONFLICT(id) DO UPDATE SET probe_ms=excluded.probe_ms,probes=probes+1",
     [ST_HEALTH_GET] = "SELECT probe_ms FROM health_probe WHERE id=1",

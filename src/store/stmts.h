@@ -31,14 +31,21 @@ typedef enum store_stmt_id {
     ST_MSG_STATS,         /* queue_id,now -> visible,in_flight,delayed,oldest_ms */
     ST_MSG_NEXT_VISIBLE,  /* queue_id,now -> min(visible_ms) of messages not yet visible, or NULL */
     ST_MSG_GET,           /* id -> message_id,body,attrs,sent_ms,receive_count,first_receive_ms */
+    ST_MSG_BROWSE,        /* queue_id,after_id,limit,body_max -> id,message_id,body (first body_max bytes),
+                             length(body),attrs,sent_ms,visible_ms,receive_count,first_receive_ms,moved_ms,
+                             source_queue,in_flight (receipt set): oldest first, nothing changed */
+    ST_MSG_VISIBLE_MIDS,  /* queue_id,now,after_id,limit -> id,source_queue,message_id (oldest first) */
     /* -- event log ------------------------------------------------------ */
     ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name,subject -> seq */
     ST_EVENT_BY_SUBJECT,  /* subject,after_seq,limit -> seq,id,time_ms,detail_type,envelope (oldest first) */
     ST_EVENT_SWEEP,       /* cutoff_ms,limit: events older than the archive's retention */
     ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit -> seq,id,time_ms,envelope (originals only) */
+    ST_EVENT_RANGE_COUNT, /* from_ms,to_ms,limit -> min(count of originals in the window, limit) */
     ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name,subject */
     ST_EVENT_SET_SUBJECT, /* id,subject: an archived event without a subject becomes about an order */
     ST_EVENT_COUNT,       /* -> count(*) */
+    ST_EVENT_SEARCH,      /* from_ms,to_ms,source|NULL,detail_type|NULL,subject|NULL,before_seq,limit
+                             -> seq,id,time_ms,source,detail_type,subject,replay_name,envelope (newest first) */
     /* -- idempotency ---------------------------------------------------- */
     ST_IDEM_CLAIM,        /* function,event_id,expires_ms,now: inserts, or renews an expired record;
                              changes() = 0 when a live record exists (a duplicate) */
@@ -111,6 +118,16 @@ typedef enum store_stmt_id {
     ST_ORDER_SET_CUSTOMER, /* id,customer_id */
     ST_EVENT_SET_ENVELOPE, /* seq,envelope */
     ST_NOTIFICATION_SET,   /* event_id,recipient,payload */
+    /* -- background tasks (replay, redrive) ------------------------------ */
+    ST_TASK_INSERT,       /* id,kind,name,state,params,rate,total,now */
+    ST_TASK_PROGRESS,     /* id,cursor,done,routed,now */
+    ST_TASK_STATE,        /* id,state,now: only while unfinished (changes() = 0 otherwise) */
+    ST_TASK_FINISH,       /* id,state,error|NULL,now */
+    ST_TASK_GET,          /* id -> TASK_COLUMNS */
+    ST_TASK_LIST,         /* before_created_ms,before_id,limit -> TASK_COLUMNS, newest first */
+    ST_TASK_ACTIVE,       /* kind,name -> id of the unfinished task */
+    ST_TASK_UNFINISHED,   /* -> id, oldest first */
+    ST_TASK_SWEEP,        /* cutoff_ms,limit: finished tasks */
     /* -- health ----------------------------------------------------------- */
     ST_HEALTH_PROBE,      /* now: rewrites the one health_probe row (probes + 1: always a change) */
     ST_HEALTH_GET,        /* -> probe_ms of the latest committed probe */

@@ -314,6 +314,17 @@ void store_signal_dispatch(store *s, int topic, int64_t key, uint32_t n)
     pthread_mutex_unlock(&s->sig_mu);
 }
 
+void store_sync_failed(store *s, const char *during, const char *error)
+{
+    pthread_mutex_lock(&s->mu);
+    int first = !s->st.sync_failed;
+    s->st.sync_failed = 1;
+    pthread_mutex_unlock(&s->mu);
+    if (first)
+        log_error("store", "a sync of the database failed: writes refused until the node is restarted", "during",
+                  during, "error", error, NULL);
+}
+
 void store_connection_lost(store *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -613,8 +624,10 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg)
     if (!u) return ORD_ENOMEM;
     *u = (unit){fn, done, arg, 0, NULL};
     pthread_mutex_lock(&s->mu);
-    if (s->closing || s->npending >= s->pending_max || atomic_load(&s->down)) {
-        int rc = s->closing ? ORD_ESHUTDOWN : atomic_load(&s->down) ? ORD_EUNAVAILABLE : ORD_EBUSY;
+    if (s->closing || s->npending >= s->pending_max || atomic_load(&s->down) || s->st.sync_failed) {
+        int rc = s->closing                                     ? ORD_ESHUTDOWN
+                 : atomic_load(&s->down) || s->st.sync_failed ? ORD_EUNAVAILABLE
+                                                              : ORD_EBUSY;
         pthread_mutex_unlock(&s->mu);
         free(u);
         return rc;

@@ -67,6 +67,7 @@ typedef struct store_stats_t {
     int write_failed;             /* the latest COMMIT that wrote rows (or health probe) failed */
     int down;                     /* the database is unreachable: units are refused (ORD_EUNAVAILABLE) */
     uint64_t reconnects;          /* times the writer reconnected after losing the database */
+    int sync_failed;              /* a sync failed: no write is taken until the database is reopened */
 } store_stats_t;
 
 /* ---- Lifecycle -------------------------------------------------------- */

@@ -57,6 +57,18 @@ typedef struct sq_store {
 #define SQ(c) ((sq_conn *)(c))
 #define SQS(st) ((sq_stmt *)(st))
 
+/* A failed sync leaves the node unable to tell what is on the disk: the
+ * kernel may have dropped the dirty pages the sync covered and a later sync
+ * succeed without them (PostgreSQL's "fsyncgate").  So it is never retried:
+ * the store stops taking writes (ORD_EUNAVAILABLE, /ready 503) until the
+ * process reopens the database.  rc is SQLite's extended result code of the
+ * failed call. */
+static void sync_check(store *s, int rc, const char *during)
+{
+    if (rc != SQLITE_IOERR_FSYNC && rc != SQLITE_IOERR_DIR_FSYNC) return;
+    store_sync_failed(s, during, sqlite3_errstr(rc));
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static int conn_exec(sqlite3 *db, const char *sql)
@@ -136,10 +148,15 @@ static store_stmt *sq_prep(store_conn *bc, store_stmt_id id)
     sq_stmt *st = &c->stmts[id];
     if (!st->st) {
         CHECK(sqlite_sql[id] != NULL);
+        st->base.c = bc;
         int rc = sqlite3_prepare_v3(c->db, sqlite_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->st, NULL);
         if (rc != SQLITE_OK) {
             log_error("store", "prepare failed", "sql", sqlite_sql[id], "error", sqlite3_errmsg(c->db), NULL);
-            CHECK(rc == SQLITE_OK); /* catalog SQL is code: a failure is a programmer error */
+            /* catalog SQL is code: only memory may run out.  The statement
+             * stays unprepared: binds do nothing, store_step says
+             * ORD_ENOMEM, and the next store_prep tries again. */
+            CHECK(rc == SQLITE_NOMEM);
+            st->st = NULL;
         }
         st->base.c = bc;
     } else {
@@ -172,6 +189,7 @@ static void sq_bind_null(store_stmt *st, int idx)
 static int sq_step(store_stmt *bst)
 {
     sq_stmt *st = SQS(bst);
+    if (!st->st) return ORD_ENOMEM; /* sq_prep could not prepare it */
     int rc = sqlite3_step(st->st);
     if (rc == SQLITE_ROW) {
         if (!st->rows) {
@@ -183,6 +201,7 @@ static int sq_step(store_stmt *bst)
     }
     if (rc == SQLITE_DONE) return STORE_DONE;
     if ((rc & 0xff) == SQLITE_CONSTRAINT) return ORD_ECONFLICT;
+    if (rc == SQLITE_NOMEM) return ORD_ENOMEM;
     log_error("store", "step failed", "sql", sqlite3_sql(st->st), "error", sqlite3_errmsg(SQ(st->base.c)->db), NULL);
     return ORD_ESTORE;
 }
@@ -236,6 +255,7 @@ static int sq_tx(store_conn *w, store_txop op)
         return 0;
     }
     int rc = sq_step(sq_prep(w, tx_stmt[op]));
+    if (rc != STORE_DONE && op == STORE_TX_COMMIT) sync_check(w->s, sqlite3_extended_errcode(SQ(w)->db), "commit");
     return rc == STORE_DONE ? 0 : ORD_ESTORE;
 }
 
@@ -328,7 +348,8 @@ static void *checkpointer_main(void *arg)
         sq->ckpt_wanted = 0;
         pthread_mutex_unlock(&sq->mu);
         int log_pages = 0, done_pages = 0;
-        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &done_pages);
+        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &done_pages);
+        if (rc != SQLITE_OK) sync_check(s, sqlite3_extended_errcode(c->db), "checkpoint");
         pthread_mutex_lock(&sq->mu);
     }
     pthread_mutex_unlock(&sq->mu);

@@ -378,6 +378,31 @@ class Shared:
         return self().request(method, path, body, **kw)
 
 
+# Traffic recording for t950_openapi_traffic.py: with ORDERLY_TRAFFIC_DIR set
+# (ctest sets it), each test file writes the responses it got, as JSON lines,
+# to <dir>/<test file>.jsonl (at most TRAFFIC_MAX of them, bodies up to
+# TRAFFIC_BODY_MAX bytes), so that the API description can be checked
+# against real answers.
+TRAFFIC_MAX = 3000
+TRAFFIC_BODY_MAX = 262144
+_traffic = {"file": None, "n": 0}
+
+
+def _record(method, path, status, hdrs, payload):
+    d = os.environ.get("ORDERLY_TRAFFIC_DIR")
+    if not d or _traffic["n"] >= TRAFFIC_MAX or len(payload) > TRAFFIC_BODY_MAX:
+        return
+    if _traffic["file"] is None:
+        os.makedirs(d, exist_ok=True)
+        name = os.path.splitext(os.path.basename(sys.argv[0] or "interactive"))[0]
+        _traffic["file"] = open(os.path.join(d, name + ".jsonl"), "w")
+    _traffic["n"] += 1
+    rec = {"method": method, "path": path, "status": status, "contentType": hdrs.get("content-type", ""),
+           "body": payload.decode("utf-8", "replace")}
+    _traffic["file"].write(json.dumps(rec) + "\n")
+    _traffic["file"].flush()
+
+
 def do_request(c, method, path, body=None, headers=None, raw=None):
     h = {}
     data = raw
@@ -390,6 +415,7 @@ def do_request(c, method, path, body=None, headers=None, raw=None):
     r = c.getresponse()
     payload = r.read()
     hdrs = {k.lower(): v for k, v in r.getheaders()}
+    _record(method, path, r.status, hdrs, payload)
     ctype = hdrs.get("content-type", "")
     if "json" in ctype and payload:
         return r.status, hdrs, json.loads(payload)

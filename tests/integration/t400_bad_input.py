@@ -595,8 +595,8 @@ def test_unknown_route_and_method():
                  "/" + "/".join(["s"] * 20), "/api/events/extra"):
         b = bad("GET", path, 404)
     for method, path, allow in (("DELETE", "/api/queues", {"GET", "POST"}),
-                                ("PUT", "/api/events", {"POST"}),
-                                ("GET", "/api/events", {"POST"}),
+                                ("PUT", "/api/events", {"GET", "POST"}),
+                                ("DELETE", "/api/events", {"GET", "POST"}),
                                 ("POST", "/api/rules", {"GET"}),
                                 ("DELETE", Q, {"GET"}),
                                 ("GET", Q + "/purge", {"POST"}),
