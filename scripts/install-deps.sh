@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential cmake pkg-config git
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev
-libcriterion-dev python3 nginx-light wrk clang prometheus jq chromium postgresql"
+libcriterion-dev python3 nginx-light wrk clang libclang-rt-dev prometheus jq chromium postgresql
+redis-server linux-perf valgrind"
 # The web console is built with node (>= 20.19) and npm: Debian's packages
 # unless a node with npm is already installed (e.g. NodeSource's, whose
 # nodejs package conflicts with Debian's npm).
@@ -24,8 +25,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 # prometheus is installed for promtool only, postgresql for the tests' own
-# clusters: their maintainer scripts must not start a server (prometheus
-# would listen on *:9090).  A policy-rc.d that answers 101
+# clusters, redis-server for the benchmark's peer (bench/e2e.py starts its
+# own): their maintainer scripts must not start a server (prometheus would
+# listen on *:9090).  A policy-rc.d that answers 101
 # makes invoke-rc.d and deb-systemd-invoke skip every start; ours is removed
 # afterwards unless one was already there (Docker images ship one).
 POLICY=/usr/sbin/policy-rc.d

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,7 +249,7 @@ struct curl_slist *cli_headers(void)
 {
     static char auth[CLI_TOKEN_MAX + 32];
     const char *h[] = {"Content-Type: application/json", "Accept: application/json", "Expect:",
-                       "User-Agent: orderly-cli/" ORDERLY_VERSION, NULL};
+                       ("User-Agent: orderly-cli/" ORDERLY_VERSION), NULL};
     char tok[CLI_TOKEN_MAX + 1];
     if (!cli_token_get(tok, NULL)) { /* ORDERLY_TOKEN, or what `orderly login` saved */
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
@@ -392,6 +393,39 @@ void cli_print_problem(long status, const json_t *reply)
         const char *m = json_string_value(json_object_get(e, "message"));
         fprintf(stderr, "  %s: %s\n", f ? f : "?", m ? m : "?");
     }
+}
+
+int cli_task_follow(cli *c, const json_t *started, void (*progress)(void *arg, const json_t *task), void *arg,
+                    json_t **final)
+{
+    const char *id = json_string_value(json_object_get(started, "id"));
+    char path[64];
+    *final = NULL;
+    if (!id || strlen(id) > 40) {
+        fprintf(stderr, "orderly: %s: the server did not answer with a task\n", c->cmd);
+        return CMD_FAIL;
+    }
+    snprintf(path, sizeof path, "/api/tasks/%s", id);
+    json_t *t = json_incref((json_t *)started);
+    json_int_t last = -1;
+    for (;;) {
+        json_int_t done = json_integer_value(json_object_get(t, "messagesMoved")) +
+                          json_integer_value(json_object_get(t, "eventsReplayed"));
+        if (done != last && progress) progress(arg, t);
+        last = done;
+        if (strcmp(json_string_value(json_object_get(t, "state")) ? json_string_value(json_object_get(t, "state"))
+                                                                   : "",
+                   "RUNNING"))
+            break;
+        struct timespec ts = {0, LIMIT_CLI_TASK_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        json_decref(t);
+        t = NULL;
+        int rc = cli_call(c, "GET", path, NULL, &t);
+        if (rc) return rc;
+    }
+    *final = t;
+    return 0;
 }
 
 int cli_call(cli *c, const char *method, const char *path, const json_t *body, json_t **reply)

@@ -99,6 +99,12 @@ int cli_http(cli *c, const char *method, const char *path, const json_t *body, i
 /* The same, expecting 2xx: anything else is printed (a problem's title,
  * detail and field errors) and gives CMD_FAIL.  reply may be NULL. */
 int cli_call(cli *c, const char *method, const char *path, const json_t *body, json_t **reply);
+/* Follows a background task (the 202 body of a replay or redrive) with
+ * GET /api/tasks/{id} every LIMIT_CLI_TASK_POLL_MS until it is no longer
+ * RUNNING; progress(arg, task) runs on each answer whose progress moved.
+ * *final gets the last answer (json_decref it).  0, or CMD_FAIL (printed). */
+int cli_task_follow(cli *c, const json_t *started, void (*progress)(void *arg, const json_t *task), void *arg,
+                    json_t **final);
 /* Prints "orderly: <title> (HTTP <status>): <detail>" and one line per
  * field error of a problem+json reply (or the status alone). */
 void cli_print_problem(long status, const json_t *reply);

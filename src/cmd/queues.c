@@ -4,17 +4,15 @@
  * A queue is named in full ("dev-orders") or without its environment prefix
  * ("orders") when that names exactly one queue.  `dlq replay` prints what
  * seed 001's scripts/replay-dlq.ts prints, but moves the messages with the
- * server's redrive (POST /api/queues/{dlq}/redrive, 10 per call): each call
- * moves its messages in one transaction, so none is lost or sent twice, which
- * the script's receive / send / delete loop cannot promise.
+ * server's redrive (POST /api/queues/{dlq}/redrive: a background task that
+ * moves a page per transaction), so none is lost or sent twice, which the
+ * script's receive / send / delete loop cannot promise.
  */
 #include "cli/client.h"
 #include "cmd/cmd.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define REDRIVE_BATCH 10 /* messages per redrive call: the script's ReceiveMessage maximum */
 
 /* ---- the server's queues --------------------------------------------------------- */
 
@@ -263,59 +261,68 @@ static char *queue_path(const json_t *q, const char *what, char *out, size_t n)
 static const cli_flag replay_flags[] = {
     {"max", "N", "replay at most N messages (default: all visible when it starts)"},
     {"to", "QUEUE", "send them to QUEUE (default: the queue each came from)"},
+    {"rate", "N", "at most N messages a second (default 5000)"},
     {0, 0, 0},
 };
 
 static const cli_spec dlq_replay_spec = {
-    "dlq replay QUEUE [--max N] [--to QUEUE] [--url URL]",
+    "dlq replay QUEUE [--max N] [--to QUEUE] [--rate N] [--url URL]",
     "Moves the messages of QUEUE's dead-letter queue (or of QUEUE when it is one) back to the "
     "main\n"
-    "queue, 10 per batch, as seed 001's replay script does, printing each batch and the total.  "
-    "Each\n"
-    "batch is one redrive on the server: moved in one transaction, so no message is lost or "
-    "doubled.\n"
-    "The messages start again with receive count 0; orders they carry resume where they stopped.\n"
-    "Messages that arrive in the DLQ after the replay started are left for the next one.",
+    "queue and prints the progress and the total, as seed 001's replay script does.  The server "
+    "moves\n"
+    "them as a background task (SQS's StartMessageMoveTask), a page per transaction, so no message "
+    "is\n"
+    "lost or doubled.  The messages start again with receive count 0; orders they carry resume "
+    "where\n"
+    "they stopped.  Messages that arrive in the DLQ after the replay started are left for the next "
+    "one.",
     1, 1, replay_flags};
+
+static void moved_progress(void *arg, const json_t *t)
+{
+    long long *last = arg, total = (long long)json_integer_value(json_object_get(t, "messagesMoved"));
+    if (total > *last) printf("Replayed %lld messages in this batch (total=%lld)\n", total - *last, total);
+    fflush(stdout);
+    *last = total;
+}
 
 static int dlq_replay(int argc, char **argv)
 {
     cli c;
     int rc = cli_init(&c, &dlq_replay_spec, "dlq replay", argc, argv);
     if (rc) return rc == CLI_HELP ? CMD_OK : rc;
-    long long max;
-    json_t *qs = NULL;
-    if ((rc = cli_opt_int(&c, "max", 1, 1000000000LL, -1, &max))) goto out;
+    long long max, rate, total = 0;
+    json_t *qs = NULL, *r = NULL, *done = NULL;
+    if ((rc = cli_opt_int(&c, "max", 1, LIMIT_REDRIVE_MAX, -1, &max)) ||
+        (rc = cli_opt_int(&c, "rate", 1, LIMIT_TASK_RATE_MAX, LIMIT_TASK_RATE_DEFAULT, &rate)))
+        goto out;
     const json_t *dlq, *dest;
     char main[1024], path[LIMIT_CLI_URL_MAX];
     rc = CMD_FAIL;
     if (!(qs = fetch_queues(&c)) ||
         resolve_dlq(qs, c.pos[0], cli_opt(&c, "to"), &dlq, &dest, main, sizeof main))
         goto out;
-    long long limit = qstat(dlq, "visible"), total = 0;
-    if (max > 0 && max < limit) limit = max;
     if (!queue_path(dlq, "redrive", path, sizeof path)) goto out;
     printf("Replaying messages from DLQ (%s) to main queue (%s)...\n", qname(dlq), main);
     fflush(stdout);
-    while (total < limit) {
-        long long want = limit - total < REDRIVE_BATCH ? limit - total : REDRIVE_BATCH;
-        json_t *body = json_pack("{s:I}", "maxMessages", (json_int_t)want), *r;
-        if (dest) json_object_set_new(body, "destination", json_string(qname(dest)));
-        rc = cli_call(&c, "POST", path, body, &r);
-        json_decref(body);
-        if (rc) goto out;
-        long long moved = json_integer_value(json_object_get(r, "moved"));
-        json_decref(r);
-        if (moved <= 0) break;
-        total += moved;
-        printf("Replayed %lld messages in this batch (total=%lld)\n", moved, total);
-        fflush(stdout);
-        if (moved < want) break;
-    }
+    json_t *body = json_pack("{s:I}", "ratePerSecond", (json_int_t)rate);
+    if (max > 0) json_object_set_new(body, "maxMessages", json_integer(max));
+    if (dest) json_object_set_new(body, "destination", json_string(qname(dest)));
+    rc = cli_call(&c, "POST", path, body, &r);
+    json_decref(body);
+    if (rc || (rc = cli_task_follow(&c, r, moved_progress, &total, &done))) goto out;
     printf("Done. Total messages replayed: %lld\n", total);
-    rc = CMD_OK;
+    if (strcmp(json_string_value(json_object_get(done, "state")), "COMPLETED")) {
+        const char *e = json_string_value(json_object_get(done, "error"));
+        fprintf(stderr, "orderly: dlq replay: the task is %s%s%s\n", json_string_value(json_object_get(done, "state")),
+                e ? ": " : "", e ? e : "");
+        rc = CMD_FAIL;
+    }
 out:
     json_decref(qs);
+    json_decref(r);
+    json_decref(done);
     cli_release(&c);
     return rc;
 }

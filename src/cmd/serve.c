@@ -64,7 +64,8 @@ static int open_store(const config *cfg, store **st)
         log_error("serve", "cannot create the database directory", "db", cfg->db, NULL);
         return ORD_EIO;
     }
-    store_opts o = {cfg->db, cfg->store.pending_max, cfg->store.batch_max, cfg->store.window_us};
+    store_opts o = {cfg->db, cfg->store.pending_max, cfg->store.batch_max, cfg->store.window_us,
+                    cfg->store.admission_ms};
     return store_open(st, &o);
 }
 
@@ -335,7 +336,7 @@ int cmd_serve(int argc, char **argv)
     orders_demo *demo = NULL;
     http_server *srv = NULL;
     metrics *met = NULL;
-    api a = {.env = cfg->env};
+    api a = {.env = cfg->env, .admission_ms = cfg->store.admission_ms};
     if ((rc = id_init())) goto out;
     if (!(met = metrics_new())) {
         rc = ORD_ENOMEM;
@@ -343,6 +344,7 @@ int cmd_serve(int argc, char **argv)
     }
     if ((rc = open_store(cfg, &st))) goto out;
     if ((rc = queue_sys_open(st, &qs))) goto out;
+    queue_sys_set_depth_max(qs, cfg->store.queue_depth_max);
     if ((rc = declare_queues(cfg, qs))) goto out;
     if ((rc = bus_open(qs, &b)) || (rc = add_rules(cfg, b))) goto out;
     orders_config oc = {.env = cfg->env,

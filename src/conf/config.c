@@ -138,6 +138,14 @@ static const conf_key top_keys[] = {
     CONF_INT_KEY(config, store.window_us, "store.windowMicros", 0, LIMIT_STORE_WINDOW_US_MAX,
                  LIMIT_STORE_WINDOW_US_DEFAULT, .env = "ORDERLY_STORE_WINDOW_MICROS",
                  .help = "extra wait for more writes before a commit"),
+    CONF_INT_KEY(config, store.admission_ms, "store.admissionBacklogMs", 0, LIMIT_STORE_ADMISSION_MS_MAX,
+                 LIMIT_STORE_ADMISSION_MS_DEFAULT, .env = "ORDERLY_STORE_ADMISSION_BACKLOG_MS",
+                 .help = "new orders, events and messages get 503 (Retry-After) while the writer has more "
+                         "than this much work queued (ms; 0 = never)"),
+    CONF_INT_KEY(config, store.queue_depth_max, "store.queueDepthMax", LIMIT_QUEUE_DEPTH_MIN, LIMIT_QUEUE_DEPTH_MAX,
+                 LIMIT_QUEUE_DEPTH_DEFAULT, .env = "ORDERLY_STORE_QUEUE_DEPTH_MAX",
+                 .help = "messages one queue holds; a send past it gets 503 queue-full (moves to a DLQ and "
+                         "redrives are never refused)"),
     CONF_INT_KEY(config, orders.reservation_timeout_s, "orders.reservationTimeoutSeconds", 1,
                  LIMIT_RESERVATION_S_MAX, LIMIT_RESERVATION_S_DEFAULT,
                  .env = "ORDERLY_ORDERS_RESERVATION_TIMEOUT_SECONDS",

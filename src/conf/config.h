@@ -83,7 +83,7 @@ typedef struct config {
         int threads, connections_max, connections_per_ip, timeout_s, body_bytes_max, drain_s;
     } http;
     struct {
-        int pending_max, batch_max, window_us;
+        int pending_max, batch_max, window_us, admission_ms, queue_depth_max;
     } store;
     struct {
         int reservation_timeout_s, max_units, max_value_cents, idempotency_key_ttl_s;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "auth/auth.h"
 #include "http/api.h"
+#include "http/requests.h"
 #include "http/console.h"
 #include "http/static.h"
 #include "lib/verr.h"
@@ -178,6 +179,18 @@ int api_submit_wait(http_req *r, store_unit_fn unit, api_wait_fn wait, api_reply
     return 0;
 }
 
+int api_admit(http_req *r)
+{
+    api *a = http_req_app(r);
+    int rc = store_admit(a->st);
+    if (!rc) return 0;
+    char d[128];
+    snprintf(d, sizeof d, "the server has more than %d ms of work queued: try again later",
+             a->admission_ms);
+    http_reply_problem(r, rc, d, NULL);
+    return 1;
+}
+
 int api_submit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)
 {
     return api_submit_wait(r, unit, NULL, reply, op);
@@ -214,21 +227,26 @@ int api_fail(http_req *r, json_t *errors)
     return 1;
 }
 
-int api_page_limit(http_req *r, int def, int max, int *out)
+int api_limit_parse(const char *lim, int def, int max, int *out, char *detail, size_t detail_len)
 {
-    const char *lim = http_req_query(r, "limit");
     *out = def;
     if (!lim) return 0;
     char *end;
     long v = strtol(lim, &end, 10);
     if (!*lim || *end || v < 1 || v > max) {
-        char d[64];
-        snprintf(d, sizeof d, "limit must be an integer between 1 and %d", max);
-        http_reply_problem(r, ORD_EINVAL, d, NULL);
-        return 1;
+        snprintf(detail, detail_len, "limit must be an integer between 1 and %d", max);
+        return ORD_EINVAL;
     }
     *out = (int)v;
     return 0;
+}
+
+int api_page_limit(http_req *r, int def, int max, int *out)
+{
+    char d[64];
+    if (!api_limit_parse(http_req_query(r, "limit"), def, max, out, d, sizeof d)) return 0;
+    http_reply_problem(r, ORD_EINVAL, d, NULL);
+    return 1;
 }
 
 queue *api_queue(http_req *r)

@@ -37,7 +37,7 @@ struct api_metrics {
         *f_moved, *f_dlq;
     /* functions */
     metric_family *f_invocations, *f_errors, *f_duplicates, *f_fenced;
-    metric_series *leader, *db_up, *reconnects;
+    metric_series *leader, *db_up, *reconnects, *statements, *follow_batch, *follow_next, *backlog, *refused;
     /* store */
     metric_series *commit_batch, *commit_seconds, *units, *pending, *sync_failed;
 };
@@ -184,10 +184,15 @@ static void collect_store(struct api_metrics *x)
     metric_hist_set(x->commit_seconds, st.commit_us_hist, (double)st.commit_us_sum / 1e6);
     metric_set(x->units, (double)st.units);
     metric_set(x->pending, (double)st.pending);
+    metric_set(x->sync_failed, st.sync_failed);
     metric_set(x->leader, store_is_leader(x->a->st));
     metric_set(x->db_up, !st.down);
     metric_set(x->reconnects, (double)st.reconnects);
-    metric_set(x->sync_failed, st.sync_failed);
+    metric_set(x->statements, (double)st.statements);
+    metric_set(x->follow_batch, (double)st.follow_units);
+    metric_set(x->follow_next, (double)st.follow_deferred);
+    metric_set(x->backlog, (double)st.backlog_us / 1e6);
+    metric_set(x->refused, (double)st.refused);
 }
 
 static void collect(void *arg)
@@ -245,6 +250,9 @@ int api_metrics_init(api *a, metrics *m)
                         "Units of work run by the store writer (committed or rolled back).", NULL));
     x->pending = metric_series0(metrics_gauge(m, "orderly_store_units_pending",
                                               "Units of work waiting for the store writer.", NULL));
+    x->sync_failed = metric_series0(metrics_gauge(
+        m, "orderly_store_sync_failed",
+        "1 after a sync of the database failed: writes are refused until the node is restarted.", NULL));
     x->leader = metric_series0(metrics_gauge(m, "orderly_store_leader",
                                              "1 while this node runs the cluster's periodic work (always on SQLite).",
                                              NULL));
@@ -252,9 +260,25 @@ int api_metrics_init(api *a, metrics *m)
         m, "orderly_store_database_up", "0 while the database is unreachable and writes are refused (503).", NULL));
     x->reconnects = metric_series0(metrics_counter(
         m, "orderly_store_reconnects_total", "Times the writer reconnected after losing the database.", NULL));
-    x->sync_failed = metric_series0(metrics_gauge(
-        m, "orderly_store_sync_failed",
-        "1 after a sync of the database failed: writes are refused until the node is restarted.", NULL));
+    x->statements = metric_series0(metrics_counter(
+        m, "orderly_store_statements_total",
+        "Statements run on the writer's connection (units' SAVEPOINT/RELEASE and batches' BEGIN/COMMIT "
+        "included).",
+        NULL));
+    metric_family *fu = metrics_counter(m, "orderly_store_follow_ups_total",
+                                        "Follow-up units (run to completion: in-process function records) by "
+                                        "where they ran: in the batch of the unit that made them, or the next.",
+                                        L("batch"));
+    x->follow_batch = metric_series1(fu, "same");
+    x->follow_next = metric_series1(fu, "next");
+    x->backlog = metric_series0(metrics_gauge(
+        m, "orderly_store_backlog_seconds",
+        "Work queued for the writer: units waiting times its recent time per unit (admission control).", NULL));
+    x->refused = metric_series0(metrics_counter(
+        m, "orderly_admission_refused_total",
+        "Requests bringing new work (orders, events, messages) answered 503 because the backlog was over "
+        "store.admissionBacklogMs.",
+        NULL));
 
     /* queues */
     const char *const *lq = L("queue");

@@ -34,6 +34,13 @@
 #define LIMIT_MAX_RECEIVE_COUNT_MIN    1       /* RedrivePolicy.maxReceiveCount 1..1000 */
 #define LIMIT_MAX_RECEIVE_COUNT_MAX    1000
 #define LIMIT_QUEUES_MAX               256     /* queues per node */
+/* store.queueDepthMax: messages one queue holds (visible, in flight and
+ * delayed); a send past it gets 503 queue-full.  SQS has no such bound, but
+ * one disk does.  Counted from the database at most once a second while a
+ * queue is past half of it, plus this node's sends since. */
+#define LIMIT_QUEUE_DEPTH_MIN          1
+#define LIMIT_QUEUE_DEPTH_DEFAULT      1000000
+#define LIMIT_QUEUE_DEPTH_MAX          100000000
 #define LIMIT_REDRIVE_MAX              100000  /* messages moved by one redrive (maxMessages 1..) */
 #define LIMIT_MESSAGE_ATTRS_BYTES_MAX  8192    /* message attributes JSON */
 
@@ -56,7 +63,7 @@
 
 /* ---- Background tasks (replay, redrive) ----------------------------- */
 #define LIMIT_TASKS_ACTIVE             32      /* unfinished tasks at once -> 400 limit-exceeded */
-#define LIMIT_TASK_PAGE                100     /* events or messages per unit of the writer */
+#define LIMIT_TASK_PAGE                100     /* events or messages per unit of the writer (rate/10 when less) */
 #define LIMIT_TASK_RATE_DEFAULT        5000    /* ratePerSecond: items per second at most .. */
 #define LIMIT_TASK_RATE_MAX            100000  /* .. 1..100000 */
 #define LIMIT_TASK_DUTY_PERCENT        25      /* a task's pages take at most this share of the writer's time */
@@ -90,7 +97,11 @@
 #define LIMIT_STORE_WINDOW_US_DEFAULT  0       /* extra wait for more units before COMMIT */
 #define LIMIT_STORE_WINDOW_US_MAX      10000
 #define LIMIT_STORE_READERS_MAX        64      /* reader connections */
+#define LIMIT_STORE_FOLLOW_MAX         4096    /* follow-ups (store_follow_tx) run in one batch; more go to the next */
+#define LIMIT_STORE_ADMISSION_MS_DEFAULT 1000  /* intake answers 503 while the writer's queue holds more work than this */
+#define LIMIT_STORE_ADMISSION_MS_MAX   60000   /* (store.admissionBacklogMs; 0 = never refuse) */
 #define LIMIT_SWEEP_ROWS               1000    /* rows one unit of a sweep deletes (retention, idempotency records, keys) */
+#define LIMIT_SWEEP_CHUNKS             100     /* units one sweep call runs at most; the rest waits for the next */
 #define LIMIT_SWEEP_ORDERS             100     /* orders one unit of the reservation-expiry sweep expires (each writes an event) */
 #define LIMIT_STORE_SIGNAL_HANDLERS    4       /* handlers of one signal topic (store_signal_on) */
 #define LIMIT_STORE_RECONNECT_MS_MIN   100     /* database lost: first reconnect after this, */
@@ -208,7 +219,7 @@
 #define LIMIT_CLI_URL_MAX              512     /* --url / ORDERLY_URL, and a request URL built on it */
 #define LIMIT_CLI_TIMEOUT_S_DEFAULT    30      /* --timeout: one request, connect to last byte */
 #define LIMIT_CLI_TIMEOUT_S_MAX        3600
-#define LIMIT_CLI_REPLAY_TIMEOUT_S     600     /* events replay: the server answers when all pages ran */
+#define LIMIT_CLI_TASK_POLL_MS         200     /* events replay, dlq replay: the task's progress this often */
 #define LIMIT_CLI_REPLY_BYTES_MAX      16777216 /* a reply body kept by the client; larger -> error */
 #define LIMIT_CLI_POSITIONAL_MAX       4       /* positional arguments of a command */
 #define LIMIT_CLI_FLAGS_MAX            16      /* flags of one command, incl. --url/--timeout/--help */

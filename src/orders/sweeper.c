@@ -54,6 +54,7 @@ static void orders_sweep(orders *o)
 
 static void *sweeper_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "ord-sweeper"); /* names in top, perf, /proc */
     orders *o = arg;
     int64_t interval = o->cfg.reservation_timeout_ms / 4;
     if (interval < 100) interval = 100;

@@ -60,10 +60,21 @@ struct queue {
     _Atomic int nwaiters; /* lets hot paths skip the lock */
     _Atomic int64_t ready;  /* messages made receivable since the last wake: wake that many waiters */
     _Atomic uint64_t sent, received, deleted, moved, empty, expired;
+    /* the depth estimate (store.queueDepthMax), under mu: the depth counted
+     * in the database when sent was depth_sent; never below the true depth
+     * on one node (sends since are added, deletes are not subtracted) */
+    int64_t depth_base;
+    uint64_t depth_sent;
+    int64_t depth_at_ms; /* monotonic ms of the count; 0 never counted */
     /* set before serving (queue_require_visibility): the function that
      * consumes this queue needs at least this VisibilityTimeout */
     int visibility_min_s;
     char consumer[LIMIT_FUNCTION_NAME_MAX + 1];
+    /* the in-process consumer (queue_set_consumer): offer/offer_arg are
+     * written before offering is set, read by the writer after it */
+    queue_offer_fn offer;
+    void *offer_arg;
+    _Atomic int offering;
 };
 
 struct queue_sys {
@@ -79,6 +90,7 @@ struct queue_sys {
     pthread_cond_t cv;
     pthread_mutex_t reg_mu;
     pthread_t timer;
+    _Atomic int64_t depth_max; /* store.queueDepthMax; 0 none */
     int closing;
     int kick;
     queue_dead_letter_fn dead_letter;
@@ -277,17 +289,86 @@ int queue_wait(queue_sys *qs, queue *q, uint64_t seq, int64_t deadline_ms, queue
     return 0;
 }
 
+/* ---- depth bound (store.queueDepthMax) ---------------------------------- */
+
+/* Messages in q by the estimate (q->mu held). */
+static int64_t depth_estimate(queue *q)
+{
+    return q->depth_base + (int64_t)(atomic_load(&q->sent) - q->depth_sent);
+}
+
+/* Counts q's messages in the database again (on the calling thread's
+ * reader).  The sent counter is read before the count, so a send that
+ * commits meanwhile is counted twice (too high for a second), never not at
+ * all. */
+static void depth_count(queue_sys *qs, queue *q)
+{
+    uint64_t sent = atomic_load(&q->sent);
+    store_conn *c = store_reader(qs->st);
+    if (!c) return;
+    store_stmt *st = store_prep(c, ST_MSG_STATS);
+    store_bind_i64(st, 1, q->id);
+    store_bind_i64(st, 2, clock_wall_ms());
+    if (store_step(st) == STORE_ROW) {
+        int64_t depth = store_col_i64(st, 0) + store_col_i64(st, 1) + store_col_i64(st, 2);
+        pthread_mutex_lock(&q->mu);
+        q->depth_base = depth;
+        q->depth_sent = sent;
+        q->depth_at_ms = clock_mono_ms();
+        pthread_mutex_unlock(&q->mu);
+    }
+    store_reset(st); /* ends the read transaction */
+}
+
+/* The timer's share: a queue whose estimate is past half the bound is
+ * counted again once a second (below half, the estimate alone proves the
+ * room); every queue is counted once after it is loaded.  Returns when it
+ * wants to run next (monotonic ms; within a second, since sends do not wake
+ * the timer), or 0 when there is no bound. */
+static int64_t depth_refresh(queue_sys *qs, int64_t now_mono)
+{
+    int64_t max = atomic_load(&qs->depth_max), next = now_mono + 1000; /* sends do not wake the timer */
+    if (!max) return 0;
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) {
+        queue *q = qs->queues[i];
+        pthread_mutex_lock(&q->mu);
+        int64_t est = depth_estimate(q), at = q->depth_at_ms;
+        pthread_mutex_unlock(&q->mu);
+        if (at && est * 2 < max) continue; /* a queue never counted (just loaded) is counted once */
+        if (!at || now_mono - at >= 1000) {
+            depth_count(qs, q);
+            at = now_mono;
+        }
+        if (at + 1000 < next) next = at + 1000;
+    }
+    return next;
+}
+
+void queue_sys_set_depth_max(queue_sys *qs, int64_t max)
+{
+    atomic_store(&qs->depth_max, max);
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) depth_count(qs, qs->queues[i]); /* before the first send */
+    pthread_mutex_lock(&qs->mu);
+    qs->kick = 1;
+    pthread_cond_signal(&qs->cv);
+    pthread_mutex_unlock(&qs->mu);
+}
+
 /* The timer thread: sleeps until the earliest waiter deadline or visibility
  * hint among queues that have waiters, then fires what is due. */
 static void *timer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "queue-timer"); /* names in top, perf, /proc */
     queue_sys *qs = arg;
     pthread_mutex_lock(&qs->mu);
     while (!qs->closing) {
         qs->kick = 0;
         pthread_mutex_unlock(&qs->mu);
         int64_t now_mono = clock_mono_ms(), now_wall = clock_wall_ms();
-        int64_t next = now_mono + 60000;
+        int64_t next = now_mono + 60000, dnext = depth_refresh(qs, now_mono);
+        if (dnext && dnext < next) next = dnext;
         int n = atomic_load(&qs->n);
         for (int i = 0; i < n; i++) {
             queue *q = qs->queues[i];
@@ -686,12 +767,81 @@ int queue_receipt_parse(const char *s, int64_t *seq, int64_t *token)
     return 0;
 }
 
-int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
-                  const char *attrs, int delay_s, char *message_id)
+void queue_set_consumer(queue *q, queue_offer_fn fn, void *arg)
 {
+    if (!fn) {
+        atomic_store(&q->offering, 0);
+        return;
+    }
+    q->offer = fn;
+    q->offer_arg = arg;
+    atomic_store(&q->offering, 1);
+}
+
+/* Writes m as received m->receive_count times, invisible until visible_ms,
+ * with a fresh receipt; sets m->seq and m->receipt. */
+static int write_leased(store_conn *tx, queue *q, queue_msg *m, int64_t visible_ms)
+{
+    int64_t token = id_token();
+    store_stmt *st = store_prep(tx, ST_MSG_INSERT_LEASED);
+    store_bind_i64(st, 1, q->id);
+    store_bind_text(st, 2, m->message_id, strlen(m->message_id));
+    store_bind_blob(st, 3, m->body, m->body_len);
+    store_bind_str(st, 4, m->attrs);
+    store_bind_i64(st, 5, m->sent_ms);
+    store_bind_i64(st, 6, visible_ms);
+    store_bind_i64(st, 7, token);
+    store_bind_i64(st, 8, m->receive_count);
+    store_bind_i64(st, 9, m->first_receive_ms);
+    int rc = store_step(st);
+    if (rc != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
+    m->seq = store_col_i64(st, 0);
+    store_reset(st);
+    queue_receipt_format(m->seq, token, m->receipt);
+    /* waiting receives must look again when it becomes visible */
+    hint_visible(q, visible_ms);
+    return 0;
+}
+
+/* The message offered to the queue's in-process consumer (see queue_offer_fn). */
+static int send_offered(store_conn *tx, queue *q, const void *body, size_t len, const char *attrs, const char *mid,
+                        int64_t now, int visibility_s, const queue_event *ev)
+{
+    queue_msg m = {.body = (char *)body, .body_len = len, .attrs = (char *)attrs, .sent_ms = now,
+                   .first_receive_ms = now, .receive_count = 1};
+    memcpy(m.message_id, mid, ID_UUID_LEN + 1);
+    queue_msg *lease = NULL;
+    int rc = q->offer(tx, q->offer_arg, q, &m, ev, &lease);
+    if (rc < 0) return rc;
+    if (rc == 1) { /* processed after this commit: the row, leased */
+        CHECK(lease != NULL);
+        if ((rc = write_leased(tx, q, &m, now + (int64_t)visibility_s * 1000))) return rc;
+        lease->seq = m.seq;
+        memcpy(lease->receipt, m.receipt, sizeof m.receipt);
+    }
+    return store_count_after_commit(tx, &q->received, 1);
+}
+
+int queue_settled_tx(store_conn *tx, queue *q)
+{
+    return store_count_after_commit(tx, &q->deleted, 1);
+}
+
+int queue_keep_tx(store_conn *tx, queue *q, queue_msg *m, int64_t vis_ms)
+{
+    if (vis_ms < 0 || vis_ms > (int64_t)LIMIT_VISIBILITY_SECONDS_MAX * 1000) return ORD_EVALIDATION;
+    return write_leased(tx, q, m, clock_wall_ms() + vis_ms);
+}
+
+static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
+                   int delay_s, char *message_id, const queue_event *ev)
+{
+    int64_t depth_max = atomic_load(&qs->depth_max);
     pthread_mutex_lock(&q->mu);
     int max_size = q->attrs.max_size, qdelay = q->attrs.delay_s;
+    int full = depth_max && depth_estimate(q) >= depth_max;
     pthread_mutex_unlock(&q->mu);
+    if (full) return ORD_EFULL;
     if (len < LIMIT_MESSAGE_BYTES_MIN) return ORD_EVALIDATION;
     if (len > (size_t)max_size) return ORD_ETOOBIG;
     if (delay_s < 0) delay_s = qdelay;
@@ -699,6 +849,14 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     char mid[ID_UUID_LEN + 1];
     id_uuid(mid);
     int64_t now = clock_wall_ms(), visible = now + (int64_t)delay_s * 1000;
+    int rc;
+    if (delay_s == 0 && atomic_load(&q->offering)) {
+        pthread_mutex_lock(&q->mu);
+        int vis = q->attrs.visibility_s;
+        pthread_mutex_unlock(&q->mu);
+        if ((rc = send_offered(tx, q, body, len, attrs, mid, now, vis, ev))) return rc;
+        goto sent;
+    }
     store_stmt *st = store_prep(tx, ST_MSG_INSERT);
     store_bind_i64(st, 1, q->id);
     store_bind_text(st, 2, mid, ID_UUID_LEN);
@@ -706,8 +864,7 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     store_bind_str(st, 4, attrs);
     store_bind_i64(st, 5, now);
     store_bind_i64(st, 6, visible);
-    int rc = store_exec(st);
-    if (rc) return rc;
+    if ((rc = store_exec(st))) return rc;
     if (delay_s == 0) {
         atomic_fetch_add(&q->ready, 1);
         if ((rc = store_after_commit(tx, wake_hook, q))) return rc;
@@ -715,10 +872,21 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
         hint_visible(q, visible);
     }
     if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, q->id))) return rc;
+sent:
     if ((rc = store_count_after_commit(tx, &q->sent, 1))) return rc;
     if (message_id) memcpy(message_id, mid, ID_UUID_LEN + 1);
-    (void)qs;
     return 0;
+}
+
+int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
+                  int delay_s, char *message_id)
+{
+    return send_tx(tx, qs, q, body, len, attrs, delay_s, message_id, NULL);
+}
+
+int queue_send_event_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const queue_event *ev)
+{
+    return send_tx(tx, qs, q, body, len, NULL, -1, NULL, ev);
 }
 
 void queue_msg_release(queue_msg *m)

@@ -119,9 +119,10 @@ void store_signal_dispatch(store *s, int topic, int64_t key, uint32_t n);
 /* From a backend's thread: the database connection was seen lost; /ready
  * turns 503 and probes until a write commits again. */
 void store_connection_lost(store *s);
-/* A sync of the database failed: what is on the disk is unknown (the kernel
- * may have dropped the pages it covered), so it is never retried - the store
- * refuses writes (ORD_EUNAVAILABLE) until the process reopens it. */
+/* From any backend thread: a sync of the database failed.  The store takes
+ * no more writes (ORD_EUNAVAILABLE) until it is reopened: a failed sync may
+ * have dropped dirty pages a later sync would not bring back
+ * (PostgreSQL's "fsyncgate"), so it is never retried. */
 void store_sync_failed(store *s, const char *during, const char *error);
 
 #endif

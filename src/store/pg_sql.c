@@ -27,6 +27,8 @@ const char *const pg_sql[ST__COUNT] = {
                         "wait_s=$6,dlq_name=$7,max_receive=$8 WHERE id=$1",
     [ST_MSG_INSERT] = "INSERT INTO messages(queue_id,message_id,body,attrs,sent_ms,visible_ms) "
                       "VALUES($1,$2,$3,$4,$5,$6)",
+    [ST_MSG_INSERT_LEASED] = "INSERT INTO messages(queue_id,message_id,body,attrs,sent_ms,visible_ms,receive_count,"
+                             "first_receive_ms,receipt) VALUES($1,$2,$3,$4,$5,$6,$8,$9,$7) RETURNING id",
     [ST_MSG_CANDIDATES] = "SELECT id,receive_count,sent_ms FROM messages "
                           "WHERE queue_id=$1 AND visible_ms<=$2 ORDER BY visible_ms,id LIMIT $3 "
                           "FOR UPDATE SKIP LOCKED",

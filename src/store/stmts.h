@@ -17,6 +17,8 @@ typedef enum store_stmt_id {
     ST_QUEUE_UPDATE,      /* id,visibility_s,delay_s,retention_s,max_size,wait_s,dlq_name,max_receive */
     /* -- messages ------------------------------------------------------ */
     ST_MSG_INSERT,        /* queue_id,message_id,body,attrs,sent_ms,visible_ms -> (none) */
+    ST_MSG_INSERT_LEASED, /* queue_id,message_id,body,attrs,sent_ms,visible_ms,receipt,receive_count,
+                           * first_receive_ms -> id: a message written as already received (lease on send) */
     ST_MSG_CANDIDATES,    /* queue_id,now,limit -> id,receive_count,sent_ms */
     ST_MSG_DELIVER,       /* id,receipt,visible_ms,now -> message_id,body,attrs,sent_ms,receive_count,first_receive_ms,source_queue */
     ST_MSG_MOVE,          /* id,dest_queue_id,now,source_queue_name -> (none): into a DLQ */

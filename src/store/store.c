@@ -42,7 +42,24 @@ typedef struct unit {
     void *arg;
     int rc;
     struct unit *next;
+    store_recover_fn recover; /* follow-ups: runs when fn fails (store_follow_tx) */
+    int deferred;             /* follow-ups: bound for the next batch */
 } unit;
+
+/* A list of units (head and tail). */
+typedef struct ulist {
+    unit *head, *tail;
+} ulist;
+
+static void ulist_add(ulist *l, unit *u)
+{
+    u->next = NULL;
+    if (l->tail)
+        l->tail->next = u;
+    else
+        l->head = u;
+    l->tail = u;
+}
 
 typedef struct sig_handler {
     store_signal_fn fn;
@@ -53,6 +70,9 @@ struct store {
     const store_backend *be;
     void *be_state;
     int pending_max, batch_max, window_us;
+    int64_t admission_us;            /* store_admit's budget, 0 = off */
+    _Atomic int64_t unit_cost_us;    /* writer: moving average of its time per taken unit */
+    _Atomic uint64_t refused;        /* store_admit refusals */
     store_conn *w; /* the writer's connection */
     pthread_t writer;
     pthread_mutex_t mu;
@@ -73,6 +93,12 @@ struct store {
     sig_handler handlers[STORE_TOPICS_END][LIMIT_STORE_SIGNAL_HANDLERS];
     store_signal *sigs; /* writer: the batch's signals, deduplicated */
     int nsigs, capsigs;
+    /* writer only: follow-ups (store_follow_tx) added by the unit running
+     * now, those of the batch bound for the next batch, how many the batch
+     * took, and the statements prepared on the writer's connection */
+    ulist follow, deferred;
+    int nfollow;
+    uint64_t statements;
 };
 
 void *store_backend_get(store *s)
@@ -142,6 +168,7 @@ void store_path_redact(const char *path, char *out, size_t cap)
 store_stmt *store_prep(store_conn *c, store_stmt_id id)
 {
     CHECK(id >= 0 && id < ST__COUNT);
+    if (c->writer) c->s->statements++; /* the writer thread's own counter */
     return c->be->prep(c, id);
 }
 
@@ -375,26 +402,124 @@ static void drop_hooks(store_conn *w, size_t mark)
 
 /* ---- writer ------------------------------------------------------------ */
 
-/* Runs one unit inside its savepoint; sets the unit's rc.  Hooks the unit
- * registered are dropped when it is rolled back. */
-static void run_unit(store *s, unit *u)
+/* Calls the done of every unit of l with rc (they never ran) and frees them. */
+static void cancel_units(ulist *l, int rc)
+{
+    unit *u = l->head;
+    *l = (ulist){NULL, NULL};
+    while (u) {
+        unit *next = u->next;
+        if (u->done) u->done(u->arg, rc);
+        free(u);
+        u = next;
+    }
+}
+
+/* Runs fn(arg) inside a savepoint of its own and returns its rc; when it
+ * fails, its writes are rolled back and the hooks and follow-ups it
+ * registered are dropped. */
+static int savepoint_run(store *s, store_unit_fn fn, void *arg)
 {
     store_conn *w = s->w;
     size_t mark = w->nhooks;
     int rc = s->be->tx(w, STORE_TX_SAVEPOINT);
-    if (rc) {
-        u->rc = rc;
-        return;
-    }
-    u->rc = u->fn(w, u->arg);
+    s->statements += 2; /* SAVEPOINT, RELEASE */
+    if (rc) return rc;
+    int urc = fn(w, arg);
     rc = s->be->unit_end(w);
-    if (u->rc >= 0 && rc < 0) u->rc = rc;
-    if (u->rc < 0) {
+    if (urc >= 0 && rc < 0) urc = rc;
+    if (urc < 0) {
         s->be->tx(w, STORE_TX_ROLLBACK_TO);
+        s->statements++;
         drop_hooks(w, mark);
+        for (unit *f = s->follow.head; f; f = f->next)
+            if (!f->deferred) s->nfollow--;
+        cancel_units(&s->follow, urc);
         s->st.units_failed++;
     }
     s->be->tx(w, STORE_TX_RELEASE);
+    return urc;
+}
+
+struct recovery {
+    unit *u;
+    int rc;
+};
+
+static int recover_fn(store_conn *tx, void *arg)
+{
+    struct recovery *r = arg;
+    return r->u->recover(tx, r->u->arg, r->rc);
+}
+
+/* Runs one unit; a follow-up that failed and has a recovery runs it at
+ * once.  Returns < 0 when the batch must not commit (a recovery failed). */
+static int run_unit(store *s, unit *u)
+{
+    u->rc = savepoint_run(s, u->fn, u->arg);
+    if (u->rc >= 0 || !u->recover) return 0;
+    struct recovery r = {u, u->rc};
+    u->rc = savepoint_run(s, recover_fn, &r);
+    if (u->rc < 0)
+        log_error("store", "a failed unit's recovery failed: the batch rolls back", "error", err_name(u->rc), NULL);
+    return u->rc < 0 ? u->rc : 0;
+}
+
+/* After a unit kept its writes: its follow-ups join the batch (after its
+ * last unit), or wait for the next batch (the batch had its share when
+ * they were made).  Returns how many joined. */
+static int take_follow_ups(store *s, unit **tail)
+{
+    int k = 0;
+    unit *f = s->follow.head;
+    s->follow = (ulist){NULL, NULL};
+    while (f) {
+        unit *next = f->next;
+        if (!f->deferred) {
+            f->next = NULL;
+            (*tail)->next = f;
+            *tail = f;
+            k++;
+        } else {
+            ulist_add(&s->deferred, f);
+        }
+        f = next;
+    }
+    return k;
+}
+
+int store_follow_tx(store_conn *tx, store_unit_fn fn, store_recover_fn recover, store_done_fn done, void *arg)
+{
+    CHECK(tx == tx->s->w);
+    CHECK(fn != NULL);
+    store *s = tx->s;
+    unit *u = malloc(sizeof *u);
+    if (!u) return ORD_ENOMEM;
+    *u = (unit){fn, done, arg, 0, NULL, recover, s->nfollow >= LIMIT_STORE_FOLLOW_MAX};
+    if (!u->deferred) s->nfollow++;
+    ulist_add(&s->follow, u);
+    return u->deferred;
+}
+
+/* After the batch: deferred follow-ups go first in the pending list (the
+ * batch committed), or are cancelled with rc (it did not). */
+static void queue_deferred(store *s, int rc)
+{
+    if (!s->deferred.head) return;
+    if (rc) {
+        cancel_units(&s->deferred, rc);
+        return;
+    }
+    int k = 0;
+    for (unit *u = s->deferred.head; u; u = u->next) k++;
+    pthread_mutex_lock(&s->mu);
+    s->deferred.tail->next = s->head;
+    if (!s->head) s->tail = s->deferred.tail;
+    s->head = s->deferred.head;
+    s->npending += k;
+    s->st.follow_deferred += (uint64_t)k;
+    pthread_mutex_unlock(&s->mu);
+    s->deferred = (ulist){NULL, NULL};
 }
 
 /* Takes up to max pending units off the list (caller holds s->mu). */
@@ -455,6 +580,7 @@ static void try_reconnect(store *s)
 
 static void *writer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "writer"); /* names in top, perf, /proc */
     store *s = arg;
     store_conn *w = s->w;
     for (;;) {
@@ -489,15 +615,21 @@ static void *writer_main(void *arg)
         if (!batch) continue;
 
         uint64_t changes0 = s->be->changes_total(w);
+        int64_t t_batch = clock_mono_us();
+        int taken = n; /* from the queue: what the admission estimate divides by */
         int brc = s->be->tx(w, STORE_TX_BEGIN);
+        s->statements += 2; /* BEGIN, COMMIT */
         unit *u = batch;
         int64_t window_end = s->window_us ? clock_mono_us() + s->window_us : 0;
+        s->nfollow = 0;
         for (;;) {
             for (; u; u = u->next) {
-                if (brc)
+                if (brc) {
                     u->rc = brc;
-                else
-                    run_unit(s, u);
+                    continue;
+                }
+                if ((brc = run_unit(s, u))) continue; /* the rest of the batch fails with it */
+                if (s->follow.head) n += take_follow_ups(s, &tail);
             }
             if (n >= s->batch_max || brc || (s->be->batch_full && s->be->batch_full(w))) break;
             /* units that arrived while this batch ran join it */
@@ -519,6 +651,7 @@ static void *writer_main(void *arg)
             tail->next = more;
             tail = more_tail;
             n += k;
+            taken += k;
             u = more;
         }
 
@@ -533,12 +666,18 @@ static void *writer_main(void *arg)
             log_error("store", "commit failed", "#units", (int64_t)n, "error", err_name(crc), NULL);
             if (crc == ORD_EUNAVAILABLE && s->be->reconnect) go_down(s); /* the connection is gone */
         }
+        if (taken > 0) { /* the time per unit taken, its follow-ups and the commit included */
+            int64_t cost = (clock_mono_us() - t_batch) / taken, avg = atomic_load(&s->unit_cost_us);
+            atomic_store(&s->unit_cost_us, avg ? avg + (cost - avg) / 8 : cost);
+        }
         pthread_mutex_lock(&s->mu);
         s->st.commits++;
         s->st.units += (uint64_t)n;
         if (crc) s->st.commit_failures++;
         /* only a commit that wrote rows tells whether writes reach the disk */
         if (crc || s->be->changes_total(w) != changes0) s->st.write_failed = crc != 0;
+        s->st.follow_units += (uint64_t)s->nfollow;
+        s->st.statements = s->statements;
         s->st.batch_hist[hist_bucket((uint64_t)n, 1)]++;
         s->st.commit_us_hist[hist_bucket(commit_us, 50)]++;
         s->st.commit_us_sum += commit_us;
@@ -548,6 +687,7 @@ static void *writer_main(void *arg)
         /* durable now: wake whoever waits on this data, tell the other
          * nodes, then complete */
         run_hooks(s, crc == 0);
+        queue_deferred(s, crc ? ORD_EUNAVAILABLE : 0);
         complete(batch);
     }
     return NULL;
@@ -569,6 +709,7 @@ int store_open(store **out, const store_opts *o)
     s->pending_max = o->pending_max > 0 ? o->pending_max : LIMIT_STORE_PENDING_DEFAULT;
     s->batch_max = o->batch_max > 0 ? o->batch_max : LIMIT_STORE_BATCH_DEFAULT;
     s->window_us = o->window_us > 0 ? o->window_us : 0;
+    s->admission_us = o->admission_ms > 0 ? (int64_t)o->admission_ms * 1000 : 0;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->sig_mu, NULL);
     pthread_condattr_t ca;
@@ -622,7 +763,7 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg)
     CHECK(fn != NULL);
     unit *u = malloc(sizeof *u);
     if (!u) return ORD_ENOMEM;
-    *u = (unit){fn, done, arg, 0, NULL};
+    *u = (unit){fn, done, arg, 0, NULL, NULL, 0};
     pthread_mutex_lock(&s->mu);
     if (s->closing || s->npending >= s->pending_max || atomic_load(&s->down) || s->st.sync_failed) {
         int rc = s->closing                                     ? ORD_ESHUTDOWN
@@ -743,11 +884,29 @@ store_conn *store_reader(store *s)
     return c;
 }
 
+int64_t store_backlog_us(store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int64_t pending = s->npending;
+    pthread_mutex_unlock(&s->mu);
+    return pending * atomic_load(&s->unit_cost_us);
+}
+
+int store_admit(store *s)
+{
+    if (!s->admission_us || store_backlog_us(s) <= s->admission_us) return 0;
+    atomic_fetch_add(&s->refused, 1);
+    return ORD_EBUSY;
+}
+
 void store_stats(store *s, store_stats_t *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->st;
     out->pending = s->npending;
+    out->unit_cost_us = atomic_load(&s->unit_cost_us);
+    out->backlog_us = out->pending * out->unit_cost_us;
+    out->refused = atomic_load(&s->refused);
     out->down = atomic_load(&s->down);
     pthread_mutex_unlock(&s->mu);
 }

@@ -47,6 +47,7 @@ typedef struct store_opts {
     int pending_max;           /* units queued for the writer; beyond -> ORD_EBUSY */
     int batch_max;             /* units per transaction */
     int window_us;             /* after the queue empties, wait this long for more */
+    int admission_ms;          /* store_admit refuses while the writer's queue holds more work; 0 = never */
 } store_opts;
 
 /* Counters for metrics; read with store_stats().  Histograms are per-bucket
@@ -65,9 +66,16 @@ typedef struct store_stats_t {
     uint64_t batch_max_seen;
     int64_t pending;              /* units waiting right now */
     int write_failed;             /* the latest COMMIT that wrote rows (or health probe) failed */
+    int sync_failed;              /* a sync failed: no write is taken until the database is reopened */
     int down;                     /* the database is unreachable: units are refused (ORD_EUNAVAILABLE) */
     uint64_t reconnects;          /* times the writer reconnected after losing the database */
-    int sync_failed;              /* a sync failed: no write is taken until the database is reopened */
+    uint64_t follow_units;        /* follow-ups (store_follow_tx) run in their producer's batch */
+    uint64_t follow_deferred;     /* follow-ups handed to a later batch (the batch had its share) */
+    uint64_t statements;          /* statements on the writer's connection (units' SAVEPOINT/RELEASE,
+                                   * batches' BEGIN/COMMIT included) */
+    int64_t backlog_us;           /* the work waiting for the writer now (store_backlog_us) */
+    int64_t unit_cost_us;         /* the writer's recent time per unit it took from the queue */
+    uint64_t refused;             /* intake refused by store_admit */
 } store_stats_t;
 
 /* ---- Lifecycle -------------------------------------------------------- */
@@ -108,6 +116,29 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg);
  * that must not block (HTTP). */
 int store_run(store *s, store_unit_fn fn, void *arg);
 
+/* Runs inside a savepoint of its own right after a follow-up's fn failed
+ * (rc) and was rolled back, in the same transaction: keeps what must not be
+ * lost with the failure (the message it was processing, for a retry).  Its
+ * return is the rc done gets. */
+typedef int (*store_recover_fn)(store_conn *tx, void *arg, int rc);
+/* Inside a unit: run (fn, done, arg) as a unit of its own once the current
+ * unit has returned - in this same transaction, after the units already in
+ * the batch, while the batch has taken fewer than LIMIT_STORE_FOLLOW_MAX
+ * follow-ups (returns 0); otherwise as a unit of the next batch, queued
+ * ahead of new work right after this batch commits (returns 1: the caller
+ * makes durable in this unit what the follow-up will need).  Either way it
+ * is a unit like any other (its own savepoint, rolled back alone, done
+ * after its commit), and it may add follow-ups itself.  When fn fails,
+ * recover (may be NULL) runs at once; a recovery that fails fails the
+ * whole batch, so nothing the follow-up was responsible for is committed
+ * without it.  If the current unit rolls back, or the batch fails before a
+ * deferred follow-up was queued, fn never runs and done(arg, rc) is called
+ * on the writer thread with that unit's (or the batch's) error.  This is
+ * run to completion: the work a unit makes possible (a message for an
+ * in-process consumer) runs on the writer without a thread hand-off,
+ * usually before the commit that makes both durable.  0, 1 or ORD_ENOMEM. */
+int store_follow_tx(store_conn *tx, store_unit_fn fn, store_recover_fn recover, store_done_fn done, void *arg);
+
 /* Inside a unit: run hook(arg, 1) on the writer thread after this batch has
  * committed; or hook(arg, 0) if the unit is rolled back or the batch fails
  * (so an owner can free arg).  Called exactly once.  For wake-ups and for
@@ -121,6 +152,35 @@ int store_after_commit(store_conn *tx, store_hook_fn hook, void *arg);
  * unit rolls back.  For statistics that must count only durable work.
  * Consecutive additions to the same counter merge.  0 or ORD_ENOMEM. */
 int store_count_after_commit(store_conn *tx, _Atomic uint64_t *counter, uint64_t n);
+
+/* ---- Admission control -------------------------------------------------- */
+
+/* The work waiting for the writer now, in microseconds: the units queued
+ * times the writer's recent time per unit (a moving average of each
+ * batch's time from taking its units to the end of its commit, over the
+ * units it took from the queue - their follow-ups, the order functions run
+ * to completion, included).  Any thread, never blocks. */
+int64_t store_backlog_us(store *s);
+/* For intake - a request that brings new work (an order, an event, a
+ * message): 0, or ORD_EBUSY (counted in refused) while the backlog is over
+ * the configured admission_ms, so a flood waits at the client (503 with
+ * Retry-After) instead of in the writer's queue, and what was accepted
+ * completes within about admission_ms.  Any thread, never blocks. */
+int store_admit(store *s);
+
+/* ---- Bounded sweeps ---------------------------------------------------- */
+
+/* One chunk of a sweep, inside a unit: handles at most limit rows and sets
+ * *n to how many it handled.  0 or an error (the unit rolls back). */
+typedef int (*store_chunk_fn)(store_conn *tx, void *arg, int limit, int64_t *n);
+/* Runs fn in units of `chunk` rows until one handles fewer, or
+ * LIMIT_SWEEP_CHUNKS units ran (the rest is for the next call: retention,
+ * expiry, idempotency sweeps: never one long unit on the writer, never a
+ * caller held for long).  *total
+ * (may be NULL) receives the rows handled by the committed units.  Blocking,
+ * as store_run: not for the writer nor for HTTP threads.  0 or the error of
+ * the unit that failed. */
+int store_sweep(store *s, store_chunk_fn fn, void *arg, int chunk, int64_t *total);
 
 /* ---- Several nodes ------------------------------------------------------ */
 
@@ -153,17 +213,6 @@ void store_signal_off(store *s, int topic, store_signal_fn fn, void *arg);
  * holder of a session advisory lock, handed over when it dies.  The work
  * itself must stay correct if two nodes briefly both believe they lead. */
 int store_is_leader(store *s);
-/* ---- Bounded sweeps ---------------------------------------------------- */
-
-/* One chunk of a sweep, inside a unit: handles at most limit rows and sets
- * *n to how many it handled.  0 or an error (the unit rolls back). */
-typedef int (*store_chunk_fn)(store_conn *tx, void *arg, int limit, int64_t *n);
-/* Runs fn in units of `chunk` rows until one handles fewer (retention,
- * expiry, idempotency sweeps: never one long unit on the writer).  *total
- * (may be NULL) receives the rows handled by the committed units.  Blocking,
- * as store_run: not for the writer nor for HTTP threads.  0 or the error of
- * the unit that failed. */
-int store_sweep(store *s, store_chunk_fn fn, void *arg, int chunk, int64_t *total);
 
 /* ---- Health ----------------------------------------------------------- */
 

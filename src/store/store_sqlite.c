@@ -65,8 +65,7 @@ typedef struct sq_store {
  * failed call. */
 static void sync_check(store *s, int rc, const char *during)
 {
-    if (rc != SQLITE_IOERR_FSYNC && rc != SQLITE_IOERR_DIR_FSYNC) return;
-    store_sync_failed(s, during, sqlite3_errstr(rc));
+    if (rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_DIR_FSYNC) store_sync_failed(s, during, sqlite3_errstr(rc));
 }
 
 /* ---- connections ------------------------------------------------------- */
@@ -148,7 +147,6 @@ static store_stmt *sq_prep(store_conn *bc, store_stmt_id id)
     sq_stmt *st = &c->stmts[id];
     if (!st->st) {
         CHECK(sqlite_sql[id] != NULL);
-        st->base.c = bc;
         int rc = sqlite3_prepare_v3(c->db, sqlite_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->st, NULL);
         if (rc != SQLITE_OK) {
             log_error("store", "prepare failed", "sql", sqlite_sql[id], "error", sqlite3_errmsg(c->db), NULL);
@@ -336,6 +334,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 
 static void *checkpointer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "checkpointer"); /* names in top, perf, /proc */
     store *s = arg;
     sq_store *sq = store_backend_get(s);
     sq_conn *c = NULL;

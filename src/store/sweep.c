@@ -2,6 +2,7 @@
  * chunk, so a large backlog never becomes one long unit on the writer.
  * Backend-independent: built on store_run. */
 #include "lib/check.h"
+#include "lib/limits.h"
 #include "store/store.h"
 
 struct chunk {
@@ -22,8 +23,11 @@ int store_sweep(store *s, store_chunk_fn fn, void *arg, int chunk, int64_t *tota
 {
     CHECK(chunk > 0);
     int64_t sum = 0;
-    int rc;
-    for (;;) {
+    int rc = 0;
+    /* a bounded number of chunks: a large backlog (after a long stop) goes
+     * over several calls, so the caller - the main thread's maintenance,
+     * which also takes SIGTERM - is never held for long */
+    for (int k = 0; k < LIMIT_SWEEP_CHUNKS; k++) {
         struct chunk c = {fn, arg, chunk, 0};
         if ((rc = store_run(s, chunk_unit, &c))) break;
         sum += c.n;

@@ -252,6 +252,14 @@ typedef struct page_ctx {
     int64_t rate; /* its items per second */
 } page_ctx;
 
+/* Items a page takes: about a tenth of a second at the task's rate, so a
+ * slow task moves in small steps. */
+static int page_size(const row *r)
+{
+    int64_t n = r->rate / 10;
+    return n < 1 ? 1 : n > LIMIT_TASK_PAGE ? LIMIT_TASK_PAGE : (int)n;
+}
+
 static int replay_page(store_conn *tx, tasks *t, row *r, page_ctx *p)
 {
     int64_t from, to;
@@ -267,7 +275,7 @@ static int replay_page(store_conn *tx, tasks *t, row *r, page_ctx *p)
     bs.after = r->cursor;
     bs.events = r->done;
     bs.routed = r->routed;
-    bs.page = LIMIT_TASK_PAGE;
+    bs.page = page_size(r);
     if ((rc = bus_replay_page_tx(tx, &bs))) return rc;
     p->items = bs.page_n;
     int more = bus_replay_advance(&bs);
@@ -285,7 +293,7 @@ static int redrive_page(store_conn *tx, tasks *t, row *r, page_ctx *p)
     if (!dlq) return finish(tx, r->id, "FAILED", "the dead-letter queue no longer exists");
     if (dn && !(dest = queue_find(t->qs, dn))) return finish(tx, r->id, "FAILED", "the destination queue no longer exists");
     int64_t left = r->total - r->done, moved = 0;
-    int want = left < LIMIT_TASK_PAGE ? (int)left : LIMIT_TASK_PAGE;
+    int want = left < page_size(r) ? (int)left : page_size(r);
     int rc = want > 0 ? queue_redrive_tx(tx, t->qs, dlq, dest, want, &moved) : 0;
     if (rc) return rc;
     p->items = (int)moved;

@@ -200,13 +200,13 @@ class Server:
         """db_key names the database: servers with the same one share it
         (several nodes); default: the data_dir's <env>.db.  sqlite=True
         keeps this server on its SQLite file whatever ORDERLY_TEST_DB says."""
-        self._db_key = db_key
-        self.sqlite = sqlite
         self.auto_auth = True
         self._token = None
         self._token_lock = threading.Lock()
         self.env_vars = dict(env_vars or {})
         self.env = env
+        self._db_key = db_key
+        self.sqlite = sqlite
         if not data_dir:
             data_dir = tempfile.mkdtemp(prefix="orderly-it-")
             _made_dirs.append((data_dir, self))
@@ -449,6 +449,18 @@ def wait_for(what, fn, timeout=30, interval=0.05):
             return last
         time.sleep(interval)
     raise AssertionError("timed out after %ss waiting for %s (last %r)" % (timeout, what, last))
+
+
+def task_done(srv, started, timeout=60):
+    """Follows a background task (the 202 body of a replay or redrive) until
+    it is no longer RUNNING; returns the task."""
+    check(started.get("id") and started.get("state"), "a task: %r" % (started,))
+
+    def f():
+        st, _, t = srv.request("GET", "/api/tasks/" + started["id"])
+        eq(st, 200, "GET the task")
+        return t if t["state"] != "RUNNING" else None
+    return wait_for("task %s finished" % started["id"], f, timeout, interval=0.02)
 
 
 def uniq(prefix):

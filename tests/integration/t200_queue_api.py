@@ -7,7 +7,7 @@ purge and 404s.
 import json
 import threading
 import time
-from harness import Server, run, check, eq, is_problem, Shared
+from harness import Server, run, check, eq, is_problem, Shared, task_done
 
 ENV = "qa"
 CONFIG = {
@@ -648,9 +648,12 @@ def test_redrive_all_and_n():
         send("qa-src2", "r%d" % i)
     exhaust("qa-src2", 5)
     eq(counts("qa-dlq2"), (5, 0, 0), "5 in the DLQ")
-    st, _, b = req("POST", qpath("qa-dlq2") + "/redrive", {"maxMessages": 2})
-    eq(st, 200, "redrive 2 (body %r)" % b)
-    eq(b["moved"], 2, "moved 2")
+    st, h, b = req("POST", qpath("qa-dlq2") + "/redrive", {"maxMessages": 2})
+    eq((st, b["kind"], b["sourceQueue"], b["messagesToMove"]), (202, "redrive", "qa-dlq2", 2),
+       "redrive 2 starts a task (body %r)" % b)
+    eq(h["location"], "/api/tasks/" + b["id"], "Location")
+    t = task_done(srv(), b)
+    eq((t["state"], t["messagesMoved"]), ("COMPLETED", 2), "moved 2")
     eq(counts("qa-dlq2"), (3, 0, 0), "3 left in the DLQ")
     eq(counts("qa-src2"), (2, 0, 0), "2 back in the source")
     ms = recv("qa-src2", maxNumberOfMessages=10, visibilityTimeout=60)
@@ -659,14 +662,16 @@ def test_redrive_all_and_n():
         eq(m["attributes"]["ApproximateReceiveCount"], "1", "redriven receive count restarts")
     # all (no body)
     st, _, b = req("POST", qpath("qa-dlq2") + "/redrive", raw=b"")
-    eq(st, 200, "redrive all (body %r)" % b)
-    eq(b["moved"], 3, "moved the rest")
+    eq(st, 202, "redrive all (body %r)" % b)
+    eq(task_done(srv(), b)["messagesMoved"], 3, "moved the rest")
     eq(counts("qa-dlq2"), (0, 0, 0), "DLQ empty")
     eq(counts("qa-src2"), (3, 2, 0), "source: 3 visible + 2 in flight")
     bodies = {m["body"] for m in recv("qa-src2", maxNumberOfMessages=10, visibilityTimeout=60)}
     eq(bodies | {m["body"] for m in ms}, {"r%d" % i for i in range(5)}, "every message came back")
     st, _, b = req("POST", qpath("qa-dlq2") + "/redrive", {})
-    eq((st, b.get("moved")), (200, 0), "redrive of an empty DLQ")
+    eq((st, b.get("messagesToMove")), (202, 0), "redrive of an empty DLQ")
+    t = task_done(srv(), b)
+    eq((t["state"], t["messagesMoved"]), ("COMPLETED", 0), "nothing to move")
 
 
 def test_redrive_to_destination():
@@ -675,8 +680,8 @@ def test_redrive_to_destination():
     send("qa-src3", "elsewhere")
     exhaust("qa-src3", 1)
     st, _, b = req("POST", qpath("qa-dlq3") + "/redrive", {"destination": "qa-other"})
-    eq(st, 200, "redrive to destination (body %r)" % b)
-    eq(b["moved"], 1, "moved")
+    eq(st, 202, "redrive to destination (body %r)" % b)
+    eq(task_done(srv(), b)["messagesMoved"], 1, "moved")
     eq([m["body"] for m in recv("qa-other")], ["elsewhere"], "in the destination")
     eq(counts("qa-src3"), (0, 0, 0), "not in the source")
 

@@ -21,7 +21,7 @@ import random
 import re
 import time
 from datetime import datetime, timezone
-from harness import SRC, Shared, run, check, eq, is_problem, uniq, ok, wait_for, shipped_config
+from harness import SRC, Shared, run, check, eq, is_problem, uniq, ok, wait_for, shipped_config, task_done
 
 # RFC 9562 UUIDs: orderly issues time-ordered version 7 for ids that key
 # indexed tables (orders, events); version 4 is accepted as seed 001 uses it
@@ -314,8 +314,8 @@ def test_seed001_fail_me_dead_letter_then_redrive():
     eq(len(fe), 1, "one OrderFailed event")
     eq((fe[0]["detail"]["reason"], fe[0]["detail"]["queue"]), ("dead_lettered", "sd-orders"), "OrderFailed detail")
     # redrive: back on the orders queue, it fails again 5 times and returns to the DLQ
-    b = ok(main, "POST", "/api/queues/sd-orders-dlq/redrive", {})
-    eq(b["moved"], 1, "redrive moved")
+    b = ok(main, "POST", "/api/queues/sd-orders-dlq/redrive", {}, 202)
+    eq(task_done(main, b)["messagesMoved"], 1, "redrive moved")
     wait_for("5 more attempts", lambda: get_order(main, oid)["attempts"] >= 10, timeout=20)
     wait_for("the message back in the DLQ", lambda: qstats(main, "orders-dlq")["visible"] == 1, timeout=20)
     o = wait_status(main, oid, "FAILED")
@@ -631,8 +631,9 @@ def test_order_detail_and_timeline():
 def test_stats():
     def stats(srv):
         s = ok(srv, "GET", "/api/stats")
-        eq(sorted(s), ["orders_by_hour", "orders_by_status", "orders_today", "processing_rate", "queue_depth",
-                       "total_orders"], "stats keys")
+        eq(sorted(s), ["ordersByStatus", "orders_by_hour", "orders_by_status", "orders_today", "processing_rate",
+                       "queue_depth", "total_orders"], "stats keys")
+        eq(s["ordersByStatus"], s["orders_by_status"], "ordersByStatus is orders_by_status")
         for k in ("orders_today", "queue_depth", "total_orders"):
             check(isinstance(s[k], int) and s[k] >= 0, "%s %r" % (k, s[k]))
         check(isinstance(s["processing_rate"], (int, float)), "processing_rate %r" % s["processing_rate"])

@@ -144,5 +144,44 @@ def test_event_retention():
         eq(ok(srv, "GET", "/api/orders/%s/events" % oid)["events"], before, "a young order's timeline whole")
 
 
+def test_queue_depth_most():
+    """store.queueDepthMax: a queue holding the most messages refuses the next
+    send (503 queue-full, Retry-After), per entry in a batch; a delete makes
+    room again within about a second; after a restart the bound holds from the
+    first send (the queues are counted before serving)."""
+    most = 5
+    data = tempfile.mkdtemp(prefix="orderly-t625-depth-")
+    try:
+        env = {"ORDERLY_STORE_QUEUE_DEPTH_MAX": str(most)}
+        with Server(env_vars=env, data_dir=data) as srv:
+            ok(srv, "POST", "/api/queues", {"name": "deep"}, 201)
+            q = "/api/queues/deep"
+            for i in range(most):
+                ok(srv, "POST", q + "/messages", {"body": "m%d" % i})
+            st, h, b = srv.request("POST", q + "/messages", {"body": "one past"})
+            is_problem(st, h, b, 503, "a send past the most")
+            eq(b["type"].rsplit("/", 1)[-1], "queue-full", "the problem type")
+            check(h.get("retry-after"), "Retry-After on queue-full")
+            b = ok(srv, "POST", q + "/messages/batch", {"entries": [{"id": "a", "body": "x"}, {"id": "b", "body": "y"}]})
+            eq([f["code"] for f in b.get("failed", [])], ["queue-full", "queue-full"], "batch entries refused")
+            s = ok(srv, "GET", q)["stats"]
+            eq(s["visible"] + s["inFlight"] + s["delayed"], most, "the queue holds the most, no more")
+            got = ok(srv, "POST", q + "/receive", {"maxNumberOfMessages": 1, "waitTimeSeconds": 0})["messages"]
+            eq(len(got), 1, "one received")
+            st, _, _ = srv.request("DELETE", q + "/messages/" + got[0]["receiptHandle"])
+            check(st in (200, 204), "delete: %d" % st)
+            wait_for("a delete makes room again",
+                     lambda: srv.request("POST", q + "/messages", {"body": "room again"})[0] == 200, timeout=5)
+            st, h, b = srv.request("POST", q + "/messages", {"body": "full again"})
+            is_problem(st, h, b, 503, "full again at the most")
+        with Server(env_vars=env, data_dir=data) as srv:
+            q = "/api/queues/deep"
+            st, h, b = srv.request("POST", q + "/messages", {"body": "after restart"})
+            is_problem(st, h, b, 503, "the bound holds from the first send after a restart")
+        print("queue depth: %d held, the next refused, room again after a delete, and after a restart" % most)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run(globals())

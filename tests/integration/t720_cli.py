@@ -165,7 +165,9 @@ def test_queues_table_matches_api():
 
 def test_dlq_replay_batches_and_max():
     """A queue pair without consumers: 13 messages dead-lettered by receives,
-    then replayed 10 + 3 (with --max 4 first): exact lines, exact counts."""
+    then replayed (with --max 4 first; the server's task moves up to
+    LIMIT_TASK_PAGE a transaction, so 13 is one batch): exact lines, exact
+    counts."""
     ok(idle, "POST", "/api/queues", {"name": "cli-dlq"}, 201)
     ok(idle, "POST", "/api/queues", {"name": "cli-src", "attributes": {
         "RedrivePolicy": {"deadLetterTargetArn": "cli-dlq", "maxReceiveCount": 1}}}, 201)
@@ -188,8 +190,7 @@ def test_dlq_replay_batches_and_max():
     # naming the DLQ: back to its only source
     out = cli(idle, "dlq", "replay", "cli-dlq")
     eq(out.splitlines(), ["Replaying messages from DLQ (cli-dlq) to main queue (cli-src)...",
-                          "Replayed 10 messages in this batch (total=10)",
-                          "Replayed 3 messages in this batch (total=13)",
+                          "Replayed 13 messages in this batch (total=13)",
                           "Done. Total messages replayed: 13"], "replay all")
     eq((qstats(idle, "cli-dlq")["visible"], qstats(idle, "cli-src")["visible"]), (0, 17), "after replay")
     out = cli(idle, "dlq", "replay", "cli-src")
@@ -215,10 +216,12 @@ def test_dlq_fail_me_orders_list_replay_purge():
     eq(by["live-orders"][6], "5", "maxReceiveCount")
     eq(rows[-1], ["total visible in dead-letter queues: %d" % (before + n)], "total line")
 
-    out = cli(live, "dlq", "replay", "orders")
-    eq(out.splitlines(), ["Replaying messages from DLQ (live-orders-dlq) to main queue (live-orders)...",
-                          "Replayed %d messages in this batch (total=%d)" % (before + n, before + n),
-                          "Done. Total messages replayed: %d" % (before + n)], "replay output")
+    out = cli(live, "dlq", "replay", "orders").splitlines()
+    eq((out[0], out[-1]), ("Replaying messages from DLQ (live-orders-dlq) to main queue (live-orders)...",
+                           "Done. Total messages replayed: %d" % (before + n)), "replay output")
+    batches = [re.match(r"^Replayed (\d+) messages in this batch \(total=(\d+)\)$", l) for l in out[1:-1]]
+    check(batches and all(batches), "progress lines: %r" % out)
+    eq((sum(int(m.group(1)) for m in batches), int(batches[-1].group(2))), (before + n, before + n), "batches add up")
     # redriven: processed again (and, FAIL-ME, dead-lettered again)
     wait_for("replayed orders back in the DLQ",
              lambda: qstats(live, "live-orders-dlq")["visible"] == before + n and pipeline_idle(live))
@@ -272,11 +275,13 @@ def test_events_replay_is_idempotent():
     check(logged >= 6 * 3, "timelines: %d events" % logged)
     sent0 = {q: qstats(rp, "rp-" + q)["sent"] for q in ("orders", "payments", "notifications")}
 
-    out = cli(rp, "events", "replay", "--from", iso(t0), "--to", iso(t1), "--name", "cli-test")
-    m = re.match(r"^Replayed (\d+) events \(replay cli-test\) from \S+ to \S+ through every rule: (\d+) messages "
-                 r"routed$", out.strip())
-    check(m, out)
-    eq(int(m.group(1)), logged, "events replayed = events in the window")
+    out = cli(rp, "events", "replay", "--from", iso(t0), "--to", iso(t1), "--name", "cli-test").splitlines()
+    m0 = re.match(r"^Replay cli-test started \(task [0-9a-f-]{36}\): (\d+) events from \S+ to \S+ through every rule$",
+                  out[0])
+    m = re.match(r"^COMPLETED: replayed (\d+) events, (\d+) messages routed$", out[-1])
+    check(m0 and m, out)
+    eq((int(m0.group(1)), int(m.group(1))), (logged, logged), "events replayed = events in the window")
+    check(all(re.match(r"^Replayed \d+ of %d events$" % logged, l) for l in out[1:-1]), "progress: %r" % out)
     routed = int(m.group(2))
     wait_for("replayed events consumed", lambda: pipeline_idle(rp))
     sent1 = {q: qstats(rp, "rp-" + q)["sent"] for q in ("orders", "payments", "notifications")}
@@ -286,7 +291,8 @@ def test_events_replay_is_idempotent():
 
     # one rule only: only OrderCreated events are routed
     out = cli(rp, "events", "replay", "--from", iso(t0), "--to", iso(t1), "--rule", "order-created")
-    m = re.search(r"Replayed (\d+) events .* through rule order-created: (\d+) messages routed", out)
+    check(re.search(r"started \(task .*\): \d+ events from \S+ to \S+ through rule order-created\n", out), out)
+    m = re.search(r"COMPLETED: replayed (\d+) events, (\d+) messages routed", out)
     check(m, out)
     eq((int(m.group(1)), int(m.group(2))), (logged, 6), "replay through order-created")
     wait_for("replayed events consumed", lambda: pipeline_idle(rp))

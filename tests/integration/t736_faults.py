@@ -29,11 +29,11 @@ from harness import (ADMIN_PASSWORD, BIN, PG, Server, check, do_request, eq, ok,
 FAULTS_BIN = os.environ.get("ORDERLY_FAULTS_BIN", os.path.join(os.path.dirname(BIN), "orderly-faults"))
 MAX_N = int(os.environ.get("ORDERLY_FAULT_MAX_N", "20000"))  # a loop longer than this is a failure
 WORKERS = 3
-# SQLite allocates some 5,000 times in the workload: make test fails every
-# allocation up to MALLOC_EVERY_FROM and every MALLOC_STRIDE-th after it;
-# ORDERLY_FAULT_MALLOC_ALL=1 (make faults) fails each one.
-MALLOC_EVERY_FROM = 500
-MALLOC_STRIDE = 1 if os.environ.get("ORDERLY_FAULT_MALLOC_ALL") else 13
+# SQLite allocates some 4,000 times in the workload: make test fails every
+# allocation up to MALLOC_EVERY_FROM and every MALLOC_STRIDE-th after it
+# (about 180 runs); ORDERLY_FAULT_MALLOC_ALL=1 (make faults) fails each one.
+MALLOC_EVERY_FROM = 100
+MALLOC_STRIDE = 1 if os.environ.get("ORDERLY_FAULT_MALLOC_ALL") else 47
 TERMINAL = ("COMPLETED", "REJECTED", "PAYMENT_FAILED", "EXPIRED", "CANCELLED", "FAILED")
 STOCK = 1000
 

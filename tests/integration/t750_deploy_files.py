@@ -147,14 +147,14 @@ def test_alert_rules():
         return
     rc, out, err = sh(promtool, "check", "rules", os.path.join(DEPLOY, "alerts.yml"))
     eq(rc, 0, "promtool check rules: %s %s" % (out, err))
-    check("SUCCESS: 6 rules found" in out, "promtool check rules: %r" % out)
+    check("SUCCESS: 7 rules found" in out, "promtool check rules: %r" % out)
     rc, out, err = sh(promtool, "test", "rules", os.path.join(HERE, "t750_alerts_test.yml"))
     eq(rc, 0, "promtool test rules: %s %s" % (out, err))
     check("SUCCESS" in out, "promtool test rules: %r" % out)
     # one rule per built-in alarm, each saying which
     alarms = sorted(re.findall(r"^\s*alarm:\s*(\S+)", open(os.path.join(DEPLOY, "alerts.yml")).read(), re.M))
     eq(alarms, sorted(["dlq-messages-visible", "function-errors", "queue-oldest-age", "http-5xx-rate",
-                       "http-p99-latency", "low-stock"]), "alarms covered")
+                       "http-p99-latency", "low-stock", "intake-refused"]), "alarms covered")
 
 
 def test_prometheus_config():
@@ -167,7 +167,7 @@ def test_prometheus_config():
         return
     rc, out, err = sh(promtool, "check", "config", os.path.join(DEPLOY, "prometheus.yml"))
     eq(rc, 0, "promtool check config: %s %s" % (out, err))
-    check("SUCCESS: 6 rules found" in out, "the rule file is loaded: %r" % out)
+    check("SUCCESS: 7 rules found" in out, "the rule file is loaded: %r" % out)
 
 
 def test_dashboard_panels():
@@ -235,7 +235,7 @@ def test_every_metric_name_is_exposed():
         for n in metric_names(expr):
             used.setdefault(n, where)
     used.pop("instance", None)  # label_values(metric, instance): a label name
-    eq(len(alert_exprs()), 6, "alert expressions found")
+    eq(len(alert_exprs()), 7, "alert expressions found")
     missing = {n: w for n, w in used.items() if n not in exposed}
     eq(missing, {}, "metric names used but not exposed by /metrics")
     print("%d metric names used by deploy/, all exposed" % len(used))

@@ -236,7 +236,22 @@ def exercise(s):
     go("POST", "/api/events", {"Entries": []})
     go("GET", "/api/events?limit=5")
     go("GET", "/api/events?limit=500")
-    go("POST", "/api/events/replay", {"from": "2020-01-01T00:00:00Z", "to": "2020-01-02T00:00:00Z"})
+    st, b = go("POST", "/api/events/replay", {"from": "2020-01-01T00:00:00Z", "to": "2020-01-02T00:00:00Z"})
+    go("GET", "/api/tasks?limit=5")
+    go("GET", "/api/tasks?cursor=bad")
+    go("GET", "/api/tasks/" + b["id"])
+    go("GET", "/api/tasks/nope")
+    wait_for("the replay finished", lambda: s.request("GET", "/api/tasks/" + b["id"])[2]["state"] != "RUNNING")
+    go("POST", "/api/tasks/%s/cancel" % b["id"])  # finished: 409
+    go("POST", "/api/tasks/nope/cancel")
+    # a redrive slow enough to cancel: 3 messages at 1 a second
+    go("POST", "/api/queues", {"name": "oa-dest"})
+    for i in range(3):
+        go("POST", "/api/queues/oa-q/messages", {"body": "move %d" % i})
+    st, b = go("POST", "/api/queues/oa-q/redrive", {"destination": "oa-dest", "ratePerSecond": 1})
+    eq(st, 202, "a slow redrive: %r" % b)
+    st, b = go("POST", "/api/tasks/%s/cancel" % b["id"])
+    eq((st, b["state"]), (200, "CANCELLED"), "cancelled while running")
     go("POST", "/api/events/replay", {"from": "2020-01-01T00:00:00Z", "to": "2020-01-02T00:00:00Z", "rule": "nope"})
     go("POST", "/api/events/replay", {"from": "x"})
     go("GET", "/api/rules")

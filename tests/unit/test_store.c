@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/limits.h"
 #include "store/migrate.h"
 #include "store/pg_sql.h"
 #include "store/sqlite_sql.h"
@@ -377,6 +378,37 @@ Test(store, probe_reports_a_failed_write_and_the_recovery)
     cr_assert_eq(store_run(st, insert_event, &e), 0, "writes work again");
 }
 
+/* A chunk that always reports a full chunk: the sweep stops after
+ * LIMIT_SWEEP_CHUNKS units all the same. */
+static int full_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+{
+    (void)tx;
+    (*(int *)arg)++;
+    *n = limit;
+    return 0;
+}
+
+static int short_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+{
+    (void)tx;
+    int *calls = arg;
+    *n = ++*calls == LIMIT_SWEEP_CHUNKS ? limit - 1 : limit; /* the last one short */
+    return 0;
+}
+
+Test(store, sweep_runs_at_most_limit_chunks_per_call)
+{
+    int calls = 0;
+    int64_t total = 0;
+    cr_assert_eq(store_sweep(st, full_chunk, &calls, 10, &total), 0);
+    cr_assert_eq(calls, LIMIT_SWEEP_CHUNKS, "units of one call: at the limit, not one more");
+    cr_assert_eq(total, 10 * LIMIT_SWEEP_CHUNKS);
+    calls = 0;
+    cr_assert_eq(store_sweep(st, short_chunk, &calls, 10, &total), 0);
+    cr_assert_eq(calls, LIMIT_SWEEP_CHUNKS, "a short chunk ends it");
+    cr_assert_eq(total, 10 * LIMIT_SWEEP_CHUNKS - 1);
+}
+
 Test(store, urls_are_logged_without_their_password)
 {
     char out[256];
@@ -535,4 +567,245 @@ Test(store, backends_agree_on_parameters_and_columns)
     }
     PQfinish(pg);
     sqlite3_close(db);
+}
+
+/* ---- follow-ups: run to completion ------------------------------------------- */
+
+/* A follow-up that inserts its event and counts how it completed. */
+struct follow {
+    struct ev e;
+    char recover_id[32]; /* with a recovery that inserts this id */
+    int failed_with;     /* the rc the recovery was given */
+    int ran, rc, ndone;
+    int64_t commits_at_done; /* the store's commits when its done ran */
+};
+
+static int follow_unit(store_conn *tx, void *arg)
+{
+    struct follow *f = arg;
+    f->ran = 1;
+    return insert_event(tx, &f->e);
+}
+
+static void follow_done(void *arg, int rc)
+{
+    struct follow *f = arg;
+    store_stats_t s;
+    store_stats(st, &s);
+    f->rc = rc;
+    f->commits_at_done = (int64_t)s.commits;
+    __atomic_store_n(&f->ndone, f->ndone + 1, __ATOMIC_SEQ_CST); /* last: the test reads the rest after it */
+}
+
+/* A producer: inserts its own event, adds nf follow-ups, then returns rc. */
+struct producer {
+    struct ev e;
+    struct follow *f;
+    int nf, rc;
+    int deferred; /* follow-ups store_follow_tx sent to the next batch */
+};
+
+static int follow_recover(store_conn *tx, void *arg, int rc);
+
+static int producer_unit(store_conn *tx, void *arg)
+{
+    struct producer *p = arg;
+    int rc = insert_event(tx, &p->e);
+    for (int i = 0; !rc && i < p->nf; i++) {
+        rc = store_follow_tx(tx, follow_unit, p->f[i].recover_id[0] ? follow_recover : NULL, follow_done, &p->f[i]);
+        if (rc == 1) p->deferred++;
+        if (rc > 0) rc = 0;
+    }
+    return rc ? rc : p->rc;
+}
+
+/* The recovery of a failed follow-up: inserts recover_id (a duplicate id
+ * makes it fail too). */
+static int follow_recover(store_conn *tx, void *arg, int rc)
+{
+    struct follow *f = arg;
+    f->failed_with = rc;
+    struct ev e;
+    snprintf(e.id, sizeof e.id, "%s", f->recover_id);
+    return insert_event(tx, &e);
+}
+
+static int64_t commits(void)
+{
+    store_stats_t s;
+    store_stats(st, &s);
+    return (int64_t)s.commits;
+}
+
+Test(store, follow_up_commits_with_its_producer)
+{
+    struct follow f = {.e = {.id = "f1"}};
+    struct producer p = {.e = {.id = "p1"}, .f = &f, .nf = 1};
+    int64_t c0 = commits();
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    /* store_run returned: the producer's batch committed, and with it the
+     * follow-up, which ran in the same transaction */
+    cr_expect_eq(count_events_fresh(dbpath), 2, "producer and follow-up rows committed together");
+    cr_expect_eq(commits() - c0, 1, "one commit for both");
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_eq(f.rc, 0);
+    cr_expect_eq(f.ndone, 1, "done once");
+    store_stats_t s;
+    store_stats(st, &s);
+    cr_expect_eq(s.follow_units, 1);
+    cr_expect_eq(s.follow_deferred, 0);
+}
+
+Test(store, follow_up_of_a_rolled_back_unit_never_runs)
+{
+    struct follow f = {.e = {.id = "f2"}};
+    struct producer p = {.e = {.id = "p2"}, .f = &f, .nf = 1, .rc = ORD_ECONDITION};
+    cr_assert_eq(store_run(st, producer_unit, &p), ORD_ECONDITION);
+    cr_expect_eq(f.ran, 0, "the follow-up did not run");
+    cr_expect_eq(f.ndone, 1, "its done was called once");
+    cr_expect_eq(f.rc, ORD_ECONDITION, "with the producer's error");
+    cr_expect_eq(count_events_fresh(dbpath), 0, "nothing written");
+}
+
+Test(store, failing_follow_up_rolls_back_alone)
+{
+    struct follow f = {.e = {.id = "dup"}}; /* same id as the producer's: a constraint violation */
+    struct producer p = {.e = {.id = "dup"}, .f = &f, .nf = 1};
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_eq(f.ran, 1);
+    cr_expect_eq(f.rc, ORD_ECONFLICT, "the follow-up failed: %s", err_name(f.rc));
+    cr_expect_eq(count_events_fresh(dbpath), 1, "the producer's row is kept");
+}
+
+/* Past LIMIT_STORE_FOLLOW_MAX follow-ups in one batch, the rest run in the
+ * next batch, after the commit (and ahead of other pending work). */
+Test(store, follow_ups_past_the_batch_share_run_in_the_next_batch)
+{
+    enum { EXTRA = 3, N = LIMIT_STORE_FOLLOW_MAX + EXTRA };
+    static struct follow f[N];
+    memset(f, 0, sizeof f);
+    for (int i = 0; i < N; i++) snprintf(f[i].e.id, sizeof f[i].e.id, "fl%d", i);
+    struct producer p = {.e = {.id = "pl"}, .f = f, .nf = N};
+    int64_t c0 = commits();
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    for (int i = 0; i < N; i++)
+        while (!__atomic_load_n(&f[i].ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    int same = 0, later = 0;
+    for (int i = 0; i < N; i++) {
+        cr_expect_eq(f[i].rc, 0, "follow-up %d: %s", i, err_name(f[i].rc));
+        if (f[i].commits_at_done == c0 + 1)
+            same++;
+        else
+            later++;
+    }
+    cr_expect_eq(same, LIMIT_STORE_FOLLOW_MAX, "the batch took its share");
+    cr_expect_eq(later, EXTRA, "the rest in the next batch");
+    cr_expect_eq(p.deferred, EXTRA, "store_follow_tx said which go to the next batch");
+    cr_expect_eq(count_events_fresh(dbpath), 1 + N);
+    store_stats_t s;
+    store_stats(st, &s);
+    cr_expect_eq(s.follow_deferred, EXTRA);
+}
+
+Test(store, failed_follow_up_is_recovered_in_the_same_transaction)
+{
+    struct follow f = {.e = {.id = "dup3"}, .recover_id = "kept3"}; /* fails: the producer's id */
+    struct producer p = {.e = {.id = "dup3"}, .f = &f, .nf = 1};
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_eq(f.failed_with, ORD_ECONFLICT, "the recovery got the failure");
+    cr_expect_eq(f.rc, 0, "done gets the recovery's rc");
+    cr_expect_eq(count_events_fresh(dbpath), 2, "the producer's row and the recovery's");
+    cr_expect_eq(test_db_scalar(dbpath, "SELECT count(*) FROM events WHERE id='kept3'"), 1);
+}
+
+Test(store, failed_recovery_fails_the_whole_batch)
+{
+    struct follow f = {.e = {.id = "dup4"}, .recover_id = "dup4"}; /* the recovery fails too */
+    struct producer p = {.e = {.id = "dup4"}, .f = &f, .nf = 1};
+    int rc = store_run(st, producer_unit, &p);
+    cr_expect_eq(rc, ORD_EUNAVAILABLE, "the producer's commit did not happen: %s", err_name(rc));
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_lt(f.rc, 0);
+    cr_expect_eq(count_events_fresh(dbpath), 0, "nothing committed without the recovery");
+    /* the writer goes on */
+    struct ev e = {.id = "after4"};
+    cr_expect_eq(store_run(st, insert_event, &e), 0);
+}
+
+/* ---- admission control ------------------------------------------------------ */
+
+static atomic_int gate_open, gate_entered;
+
+/* Holds the writer until the gate opens. */
+static int gate_unit(store_conn *tx, void *arg)
+{
+    atomic_store(&gate_entered, 1);
+    while (!atomic_load(&gate_open)) usleep(1000);
+    return 0;
+}
+
+static int nop_unit(store_conn *tx, void *arg)
+{
+    return 0;
+}
+
+static atomic_int nop_done;
+
+static void count_done(void *arg, int rc)
+{
+    atomic_fetch_add(&nop_done, 1);
+}
+
+Test(store, admission_refuses_while_the_backlog_is_over_budget_and_recovers)
+{
+    store *s;
+    store_opts o = {.path = test_db_path("admit.db"), .admission_ms = 1};
+    cr_assert_eq(store_open(&s, &o), 0);
+    for (int i = 0; i < 3; i++) cr_assert_eq(store_run(s, nop_unit, NULL), 0); /* the writer learns its pace */
+    store_stats_t st0;
+    store_stats(s, &st0);
+    cr_assert_gt(st0.unit_cost_us, 0, "a unit's cost is measured (commit included)");
+    cr_expect_eq(store_admit(s), 0, "nothing queued: admitted");
+    /* the writer is busy: work piles up in its queue */
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_entered, 0);
+    atomic_store(&nop_done, 0);
+    cr_assert_eq(store_submit(s, gate_unit, count_done, NULL), 0);
+    while (!atomic_load(&gate_entered)) usleep(1000);
+    int queued = 0;
+    while (store_backlog_us(s) <= 1000) {
+        cr_assert_eq(store_submit(s, nop_unit, count_done, NULL), 0);
+        queued++;
+    }
+    cr_expect_eq(store_admit(s), ORD_EBUSY, "over 1 ms of work queued (%d units): refused", queued);
+    cr_expect_eq(store_admit(s), ORD_EBUSY);
+    store_stats_t st1;
+    store_stats(s, &st1);
+    cr_expect_eq(st1.refused - st0.refused, 2, "refusals counted");
+    cr_expect_gt(st1.backlog_us, 1000);
+    /* the writer catches up: admitted again */
+    atomic_store(&gate_open, 1);
+    while (atomic_load(&nop_done) < queued + 1) usleep(1000);
+    cr_expect_eq(store_backlog_us(s), 0);
+    cr_expect_eq(store_admit(s), 0, "admitted once the queue drained");
+    store_close(s);
+}
+
+Test(store, admission_off_never_refuses)
+{
+    store *s;
+    store_opts o = {.path = test_db_path("admit0.db"), .admission_ms = 0};
+    cr_assert_eq(store_open(&s, &o), 0);
+    cr_assert_eq(store_run(s, nop_unit, NULL), 0);
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_entered, 0);
+    cr_assert_eq(store_submit(s, gate_unit, NULL, NULL), 0);
+    while (!atomic_load(&gate_entered)) usleep(1000);
+    for (int i = 0; i < 200; i++) cr_assert_eq(store_submit(s, nop_unit, NULL, NULL), 0);
+    cr_expect_gt(store_backlog_us(s), 0);
+    cr_expect_eq(store_admit(s), 0, "admission control off");
+    atomic_store(&gate_open, 1);
+    store_close(s);
 }

@@ -19,6 +19,7 @@ export type Stats = Schemas["Stats"];
 export type Problem = Schemas["Problem"];
 export type OrderIn = Schemas["OrderIn"];
 export type Timeline = Schemas["OrderTimeline"];
+export type Task = Schemas["Task"];
 
 export const api = createClient<paths>({ baseUrl: "", credentials: "same-origin" });
 
@@ -87,4 +88,15 @@ export async function request<T>(method: string, path: string, body?: unknown): 
     throw new ApiError(res.status, json as Problem | null, res.status + " " + res.statusText);
   }
   return json as T;
+}
+
+/** Follows a background task (a replay, a redrive) until it is no longer
+ * RUNNING, calling onProgress with each answer. */
+export async function followTask(id: string, onProgress?: (t: Task) => void): Promise<Task> {
+  for (;;) {
+    const t = await must(api.GET("/api/tasks/{id}", { params: { path: { id } } }));
+    onProgress?.(t);
+    if (t.state !== "RUNNING") return t;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

@@ -2,7 +2,7 @@
 // detail-type and order id, newest first; replay a window through the rules
 // after a confirmation, with the counts it reports.
 import { useState } from "preact/hooks";
-import { api, must, type LoggedEvent } from "../api/client";
+import { api, followTask, must, type LoggedEvent } from "../api/client";
 import { can } from "../auth";
 import { Confirm, ErrorNotice, Field, JsonView, Loading, Notice, PageTitle } from "../components/ui";
 import { dateTime, useAsync } from "../util";
@@ -72,11 +72,18 @@ export function Events() {
           body: { from: toIso(win.from), to: toIso(win.to), ...(win.rule ? { rule: win.rule } : {}) },
         }),
       );
+      // a background task: followed here, with its progress
+      const t = await followTask(r.id, (p) =>
+        setMsg({ kind: "ok", text: `Replay ${p.replayName}: ${p.eventsReplayed ?? 0} of ${p.eventsInWindow ?? 0} events…` }),
+      );
+      if (t.state !== "COMPLETED") throw new Error(`the replay is ${t.state}${t.error ? ": " + t.error : ""}`);
+      const n = t.eventsReplayed ?? 0,
+        routed = t.deliveries ?? 0;
       setMsg({
         kind: "ok",
-        text: `Replay ${r.replayName}: ${r.replayed} event${r.replayed === 1 ? "" : "s"} re-published, ${r.routed} message${
-          r.routed === 1 ? "" : "s"
-        } routed${r.truncated ? " (stopped at the limit)" : ""}.`,
+        text: `Replay ${t.replayName}: ${n} event${n === 1 ? "" : "s"} re-published, ${routed} message${
+          routed === 1 ? "" : "s"
+        } routed.`,
       });
       res.reload();
     } catch (e) {

@@ -5,7 +5,7 @@
 // all and redrive them, redrive N, redrive all, purge after typing the
 // queue's name (operator, admin); the result counts are shown.
 import { useState } from "preact/hooks";
-import { api, ApiError, must, type BrowsedMessage, type Queue } from "../api/client";
+import { api, ApiError, followTask, must, type BrowsedMessage, type Queue } from "../api/client";
 import { can } from "../auth";
 import { Badge, Confirm, ErrorNotice, Field, JsonView, Loading, Notice, PageTitle } from "../components/ui";
 import { useLive } from "../live";
@@ -50,8 +50,19 @@ export function QueueDetail({ name }: { name: string }) {
     setMsg(null);
     try {
       const r = await must(api.POST("/api/queues/{name}/redrive", { params: { path: { name } }, body: body as never }));
-      const left = r.notMoved?.length ? `; ${r.notMoved.length} not moved (gone or in flight)` : "";
-      setMsg({ kind: "ok", text: `Redrive (${what}): ${r.moved} message${r.moved === 1 ? "" : "s"} moved back${left}.` });
+      let moved: number, left = "";
+      if ("id" in r) {
+        // the whole queue (or N of it): a background task, followed here
+        const t = await followTask(r.id, (p) =>
+          setMsg({ kind: "ok", text: `Redrive (${what}): ${p.messagesMoved ?? 0} of ${p.messagesToMove ?? 0} moved…` }),
+        );
+        if (t.state !== "COMPLETED") throw new Error(`the task is ${t.state}${t.error ? ": " + t.error : ""}`);
+        moved = t.messagesMoved ?? 0;
+      } else {
+        moved = r.moved;
+        left = r.notMoved?.length ? `; ${r.notMoved.length} not moved (gone or in flight)` : "";
+      }
+      setMsg({ kind: "ok", text: `Redrive (${what}): ${moved} message${moved === 1 ? "" : "s"} moved back${left}.` });
       refresh();
     } catch (e) {
       setMsg({ kind: "bad", text: "Redrive failed: " + (e as Error).message });

@@ -21,3 +21,6 @@ CREATE TABLE tasks (
 ) STRICT;
 CREATE INDEX tasks_active ON tasks(kind, name) WHERE finished_ms IS NULL;
 CREATE INDEX tasks_created ON tasks(created_ms);
+
+-- a replay reads and counts the original events of a window: an index of them alone
+CREATE INDEX events_originals_time ON events(time_ms) WHERE replay_name IS NULL;
