@@ -281,6 +281,7 @@ static void maintenance(const config *cfg, queue_sys *qs, bus *b, tasks *tk, aut
     if (!at_start && !store_is_leader(queue_sys_store(qs))) return;
     int64_t n;
     queue_sweep_retention(qs, &n);
+    if (!queue_sweep_deleted(qs, &n) && n) log_info("queue", "deleted queues' messages removed", "#count", n, NULL);
     bus_archive_sweep(b, cfg->events.retention_days, &n);
     if (tk) tasks_sweep(tk, cfg->events.retention_days, &n); /* finished tasks: kept as long as the events */
     if (au && cfg->auth.enabled) {

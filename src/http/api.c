@@ -30,6 +30,7 @@ const http_route api_routes[] = {
     {"GET", "/api/queues", api_queues_list, STAFF, 200},
     {"POST", "/api/queues", api_queues_create, ADMIN, 201},
     {"GET", "/api/queues/{name}", api_queue_get, STAFF, 200},
+    {"DELETE", "/api/queues/{name}", api_queue_drop, ADMIN, 204},
     {"GET", "/api/queues/{name}/attributes", api_queue_attrs_get, STAFF, 200},
     {"PUT", "/api/queues/{name}/attributes", api_queue_attrs_put, ADMIN, 200},
     {"POST", "/api/queues/{name}/messages", api_queue_send, ADMIN, 200},

@@ -100,6 +100,7 @@ int api_queue_delete_batch(http_req *r);
 int api_queue_visibility(http_req *r);
 int api_queue_redrive(http_req *r);
 int api_queue_purge(http_req *r);
+int api_queue_drop(http_req *r); /* DELETE /api/queues/{name} */
 int api_events_put(http_req *r);
 int api_events_replay(http_req *r);
 int api_tasks_list(http_req *r);

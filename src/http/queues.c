@@ -23,6 +23,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/md5.h"
+#include "obs/log.h"
 
 /* ---- reads ------------------------------------------------------------------- */
 
@@ -855,4 +856,41 @@ int api_queue_purge(http_req *r)
     op->q = q;
     op->purge = 1;
     return api_submit(r, admin_unit, admin_reply, op);
+}
+
+/* ---- DELETE /api/queues/{name} ------------------------------------------ */
+
+typedef struct drop_op {
+    api *a;
+    queue *q;
+    char why[160];
+} drop_op;
+
+static int drop_unit(store_conn *tx, void *arg)
+{
+    drop_op *op = arg;
+    return queue_delete_queue_tx(tx, op->a->qs, op->q, op->why, sizeof op->why);
+}
+
+static void drop_reply(http_req *r, void *arg, int rc)
+{
+    drop_op *op = arg;
+    if (rc) {
+        http_reply_problem(r, rc, rc == ORD_ECONFLICT ? op->why : NULL, NULL);
+        return;
+    }
+    log_info("queue", "queue deleted", "queue", queue_name(op->q), NULL);
+    http_reply_raw(r, 204, NULL, "", 0);
+}
+
+int api_queue_drop(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    drop_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = http_req_app(r);
+    op->q = q;
+    return api_submit(r, drop_unit, drop_reply, op);
 }

@@ -66,6 +66,13 @@ struct queue {
     int64_t depth_base;
     uint64_t depth_sent;
     int64_t depth_at_ms; /* monotonic ms of the count; 0 never counted */
+    int declared;        /* of the configured topology (queue_declare): never deleted */
+    /* gone (queue_delete_queue_tx): set by the deleting unit on the writer, so
+     * later units of its batch see it; cleared if that unit rolls back.  A
+     * deleted queue leaves the registry at COMMIT but is freed only with the
+     * system (qs->dead): requests that found it earlier stay safe. */
+    _Atomic int gone;
+    queue *next_dead;
     /* set before serving (queue_require_visibility): the function that
      * consumes this queue needs at least this VisibilityTimeout */
     int visibility_min_s;
@@ -90,6 +97,7 @@ struct queue_sys {
     pthread_cond_t cv;
     pthread_mutex_t reg_mu;
     pthread_t timer;
+    queue *dead; /* deleted queues (under reg_mu), freed at close */
     _Atomic int64_t depth_max; /* store.queueDepthMax; 0 none */
     int closing;
     int kick;
@@ -121,6 +129,29 @@ static void queue_free(queue *q)
 /* Adds q unless a queue of its name is there already (another node's
  * creation, loaded by a refresh): then q is freed.  Returns the queue in the
  * registry, or NULL (q freed) when it is full. */
+static void wake_waiters(queue *q, int only_due, int64_t now_mono);
+
+/* Takes a deleted queue out of the registry (the last entry takes its slot:
+ * a reader that loaded the old count may see that one twice, never a freed
+ * one) and wakes its long polls, which then answer 404. */
+static void registry_remove(queue_sys *qs, queue *q)
+{
+    pthread_mutex_lock(&qs->reg_mu);
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++)
+        if (qs->queues[i] == q) {
+            qs->queues[i] = qs->queues[n - 1];
+            atomic_store(&qs->n, n - 1);
+            atomic_store(&q->gone, 1);
+            q->next_dead = qs->dead;
+            qs->dead = q;
+            break;
+        }
+    pthread_mutex_unlock(&qs->reg_mu);
+    atomic_fetch_add(&q->wake_seq, 1);
+    wake_waiters(q, 0, 0);
+}
+
 static queue *registry_add(queue_sys *qs, queue *q)
 {
     pthread_mutex_lock(&qs->reg_mu);
@@ -404,6 +435,8 @@ static int load_queues(store_conn *c, queue_sys *qs)
 {
     store_stmt *st = store_prep(c, ST_QUEUE_LIST);
     int rc;
+    int64_t seen[LIMIT_QUEUES_MAX];
+    int nseen = 0;
     while ((rc = store_step(st)) == STORE_ROW) {
         queue_attrs a;
         queue_attrs_init(&a);
@@ -415,6 +448,7 @@ static int load_queues(store_conn *c, queue_sys *qs)
         if (!store_col_is_null(st, 7)) snprintf(a.dlq, sizeof a.dlq, "%s", store_col_text(st, 7, NULL));
         a.max_receive = store_col_is_null(st, 8) ? 0 : (int)store_col_i64(st, 8);
         const char *name = store_col_text(st, 1, NULL);
+        if (nseen < LIMIT_QUEUES_MAX) seen[nseen++] = store_col_i64(st, 0);
         queue *q = queue_find(qs, name);
         if (q) {
             pthread_mutex_lock(&q->mu);
@@ -433,7 +467,15 @@ static int load_queues(store_conn *c, queue_sys *qs)
         }
     }
     store_reset(st);
-    return rc < 0 ? rc : 0;
+    if (rc < 0) return rc;
+    /* queues another node deleted */
+    for (int i = atomic_load(&qs->n) - 1; i >= 0; i--) {
+        queue *q = qs->queues[i];
+        int found = 0;
+        for (int k = 0; k < nseen && !found; k++) found = seen[k] == q->id;
+        if (!found && nseen < LIMIT_QUEUES_MAX) registry_remove(qs, q);
+    }
+    return 0;
 }
 
 int queue_sys_refresh(queue_sys *qs)
@@ -526,6 +568,11 @@ void queue_sys_close(queue_sys *qs)
     int n = atomic_load(&qs->n);
     for (int i = 0; i < n; i++) wake_waiters(qs->queues[i], 1, INT64_MAX);
     for (int i = 0; i < n; i++) queue_free(qs->queues[i]);
+    while (qs->dead) {
+        queue *q = qs->dead;
+        qs->dead = q->next_dead;
+        queue_free(q);
+    }
     pthread_mutex_destroy(&qs->mu);
     pthread_mutex_destroy(&qs->reg_mu);
     pthread_cond_destroy(&qs->cv);
@@ -647,6 +694,7 @@ int queue_create_tx(store_conn *tx, queue_sys *qs, const char *name, const queue
     int rc = queue_attrs_check(qs, name, a, err, sizeof err);
     if (rc) return rc;
     queue *old = queue_find(qs, name);
+    if (old && atomic_load(&old->gone)) old = NULL; /* deleted earlier in this batch */
     if (!old) old = creating_find(qs, name);
     if (old) {
         queue_attrs cur;
@@ -691,6 +739,7 @@ static void attrs_hook(void *arg, int committed)
 
 int queue_set_attrs_tx(store_conn *tx, queue_sys *qs, queue *q, const queue_attrs *a)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     char err[160];
     int rc = queue_attrs_check(qs, q->name, a, err, sizeof err);
     if (rc) return rc;
@@ -740,7 +789,95 @@ int queue_declare(queue_sys *qs, const char *name, const queue_attrs *a, int upd
         rc = queue_find(qs, name) ? 0 : queue_sys_refresh(qs);
         if (!rc) rc = store_run(qs->st, declare_unit, &d);
     }
+    queue *q = rc ? NULL : queue_find(qs, name);
+    if (q) q->declared = 1; /* before serving: read without a lock */
     return rc;
+}
+
+/* ---- deleting a queue ------------------------------------------------------ */
+
+static void deleted_hook(void *arg, int committed)
+{
+    queue *q = arg;
+    if (committed)
+        registry_remove(q->qs, q);
+    else
+        atomic_store(&q->gone, 0);
+}
+
+int queue_delete_queue_tx(store_conn *tx, queue_sys *qs, queue *q, char *why, size_t whylen)
+{
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND;
+    if (q->declared || q->consumer[0]) {
+        snprintf(why, whylen, "queue %s is part of the configured topology (rules, functions): remove it "
+                 "from the configuration instead", q->name);
+        return ORD_ECONFLICT;
+    }
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) {
+        queue *o = qs->queues[i];
+        if (o == q) continue;
+        pthread_mutex_lock(&o->mu);
+        int refers = !strcmp(o->attrs.dlq, q->name);
+        pthread_mutex_unlock(&o->mu);
+        if (refers) {
+            snprintf(why, whylen, "queue %s is the dead-letter queue of %s: change that queue's RedrivePolicy first",
+                     q->name, o->name);
+            return ORD_ECONFLICT;
+        }
+    }
+    store_stmt *st = store_prep(tx, ST_QUEUE_DELETE);
+    store_bind_i64(st, 1, q->id);
+    int rc = store_exec(st);
+    if (rc) return rc;
+    st = store_prep(tx, ST_QUEUE_TOMBSTONE);
+    store_bind_i64(st, 1, q->id);
+    store_bind_str(st, 2, q->name);
+    store_bind_i64(st, 3, clock_wall_ms());
+    if ((rc = store_exec(st))) return rc;
+    if ((rc = store_after_commit(tx, deleted_hook, q))) return rc;
+    atomic_store(&q->gone, 1); /* later units of this batch */
+    return store_signal_tx(tx, STORE_TOPIC_QUEUES, 0);
+}
+
+static int dead_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+{
+    store_stmt *st = store_prep(tx, ST_MSG_DELETE_OF_QUEUE);
+    store_bind_i64(st, 1, *(int64_t *)arg);
+    store_bind_i64(st, 2, limit);
+    int rc = store_exec(st);
+    if (!rc) *n = store_changes(tx);
+    return rc;
+}
+
+static int tombstone_drop(store_conn *tx, void *arg)
+{
+    store_stmt *st = store_prep(tx, ST_QUEUE_TOMBSTONE_DROP);
+    store_bind_i64(st, 1, *(int64_t *)arg);
+    return store_exec(st);
+}
+
+int queue_sweep_deleted(queue_sys *qs, int64_t *dropped)
+{
+    *dropped = 0;
+    int64_t ids[LIMIT_QUEUES_MAX]; /* at most this many deleted queues a call */
+    int n = 0, rc;
+    store_conn *c = store_reader(qs->st);
+    if (!c) return ORD_ESTORE;
+    store_stmt *st = store_prep(c, ST_QUEUE_TOMBSTONES);
+    store_bind_i64(st, 1, LIMIT_QUEUES_MAX);
+    while ((rc = store_step(st)) == STORE_ROW && n < LIMIT_QUEUES_MAX) ids[n++] = store_col_i64(st, 0);
+    store_reset(st);
+    if (rc < 0) return rc;
+    for (int i = 0; i < n; i++) {
+        int64_t k = 0;
+        if ((rc = store_sweep(qs->st, dead_chunk, &ids[i], LIMIT_SWEEP_ROWS, &k))) return rc;
+        *dropped += k;
+        /* all gone when the sweep stopped short of its most */
+        if (k < (int64_t)LIMIT_SWEEP_ROWS * LIMIT_SWEEP_CHUNKS && (rc = store_run(qs->st, tombstone_drop, &ids[i])))
+            return rc;
+    }
+    return 0;
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -841,6 +978,7 @@ static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, si
     int max_size = q->attrs.max_size, qdelay = q->attrs.delay_s;
     int full = depth_max && depth_estimate(q) >= depth_max;
     pthread_mutex_unlock(&q->mu);
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     if (full) return ORD_EFULL;
     if (len < LIMIT_MESSAGE_BYTES_MIN) return ORD_EVALIDATION;
     if (len > (size_t)max_size) return ORD_ETOOBIG;
@@ -971,6 +1109,7 @@ static int delete_id(store_conn *tx, int64_t id)
 int queue_receive_tx(store_conn *tx, queue_sys *qs, queue *q, int max, int visibility_s,
                      queue_msg *out, int *n)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     *n = 0;
     if (max < 1 || max > LIMIT_RECEIVE_MAX) return ORD_EVALIDATION;
     if (visibility_s > LIMIT_VISIBILITY_SECONDS_MAX) return ORD_EVALIDATION;
@@ -1069,6 +1208,7 @@ static int by_receipt(store_conn *tx, queue *q, const char *receipt, store_stmt_
 
 int queue_delete_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     int rc = by_receipt(tx, q, receipt, ST_MSG_DELETE, 0, 0);
     if (!rc) rc = store_count_after_commit(tx, &q->deleted, 1);
     (void)qs;
@@ -1077,6 +1217,7 @@ int queue_delete_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt
 
 int queue_delete_live_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     int rc = by_receipt(tx, q, receipt, ST_MSG_DELETE_LIVE, clock_wall_ms(), 0);
     if (!rc) rc = store_count_after_commit(tx, &q->deleted, 1);
     (void)qs;
@@ -1085,6 +1226,7 @@ int queue_delete_live_tx(store_conn *tx, queue_sys *qs, queue *q, const char *re
 
 int queue_change_visibility_ms_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt, int64_t vis_ms)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     if (vis_ms < 0 || vis_ms > (int64_t)LIMIT_VISIBILITY_SECONDS_MAX * 1000) return ORD_EVALIDATION;
     int64_t now = clock_wall_ms(), at = now + vis_ms;
     int rc = by_receipt(tx, q, receipt, ST_MSG_SET_VISIBLE, now, at);
@@ -1113,6 +1255,7 @@ void queue_interrupt(queue *q)
 
 int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     store_stmt *st = store_prep(tx, ST_MSG_PURGE);
     store_bind_i64(st, 1, q->id);
     int rc = store_exec(st);
@@ -1123,6 +1266,7 @@ int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n)
 
 int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int max, int64_t *moved)
 {
+    if (atomic_load(&dlq->gone) || (dest && atomic_load(&dest->gone))) return ORD_ENOTFOUND;
     *moved = 0;
     if (max < 1 || max > LIMIT_REDRIVE_MAX) return ORD_EVALIDATION;
     int64_t now = clock_wall_ms(), after = 0;
@@ -1174,6 +1318,7 @@ static int cmp_str(const void *a, const void *b)
 int queue_redrive_ids_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, const char *const *ids, int n,
                          int64_t *moved, unsigned char *found)
 {
+    if (atomic_load(&dlq->gone) || (dest && atomic_load(&dest->gone))) return ORD_ENOTFOUND;
     *moved = 0;
     if (n < 1 || n > LIMIT_REDRIVE_IDS_MAX) return ORD_EVALIDATION;
     memset(found, 0, (size_t)n);

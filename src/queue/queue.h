@@ -98,6 +98,15 @@ void queue_require_visibility(queue *q, int seconds, const char *consumer);
 int queue_create_tx(store_conn *tx, queue_sys *qs, const char *name, const queue_attrs *a, int *created);
 /* Replaces the attributes of an existing queue (SetQueueAttributes). */
 int queue_set_attrs_tx(store_conn *tx, queue_sys *qs, queue *q, const queue_attrs *a);
+/* Deletes q (SQS DeleteQueue): its row goes now, its messages in chunks by
+ * queue_sweep_deleted; from this unit on every operation on q answers
+ * ORD_ENOTFOUND and it leaves the registry at COMMIT (on the other nodes at
+ * their reload).  Refused (ORD_ECONFLICT, why says which) for a queue of
+ * the configured topology or the DLQ of another queue. */
+int queue_delete_queue_tx(store_conn *tx, queue_sys *qs, queue *q, char *why, size_t whylen);
+/* The maintenance sweep: removes deleted queues' messages in bounded
+ * chunks, then their tombstones; *dropped counts the messages. */
+int queue_sweep_deleted(queue_sys *qs, int64_t *dropped);
 /* Blocking: create or, when `update` is set and it exists, set attributes to
  * a (declarative topology at start-up). */
 int queue_declare(queue_sys *qs, const char *name, const queue_attrs *a, int update);

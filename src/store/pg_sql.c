@@ -23,6 +23,11 @@ const char *const pg_sql[ST__COUNT] = {
     [ST_QUEUE_INSERT] = "INSERT INTO queues(name,visibility_s,delay_s,retention_s,max_size,wait_s,"
                         "dlq_name,max_receive,created_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) "
                         "ON CONFLICT DO NOTHING RETURNING id",
+    [ST_QUEUE_DELETE] = "DELETE FROM queues WHERE id=$1",
+    [ST_QUEUE_TOMBSTONE] = "INSERT INTO queues_deleted(id,name,deleted_ms) VALUES($1,$2,$3)",
+    [ST_QUEUE_TOMBSTONES] = "SELECT id,name FROM queues_deleted ORDER BY id LIMIT $1",
+    [ST_QUEUE_TOMBSTONE_DROP] = "DELETE FROM queues_deleted WHERE id=$1",
+    [ST_MSG_DELETE_OF_QUEUE] = "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE queue_id=$1 LIMIT $2)",
     [ST_QUEUE_UPDATE] = "UPDATE queues SET visibility_s=$2,delay_s=$3,retention_s=$4,max_size=$5,"
                         "wait_s=$6,dlq_name=$7,max_receive=$8 WHERE id=$1",
     [ST_MSG_INSERT] = "INSERT INTO messages(queue_id,message_id,body,attrs,sent_ms,visible_ms) "
