@@ -23,3 +23,7 @@ echo "== HTTP queue send (wrk -c64) beside nginx return 200"
 echo
 echo "== orders: P1 intake, P2 end-to-end throughput, P3 latency"
 "$HERE/orders.sh" "$RUNS" 10 30
+
+echo
+echo "== several nodes on PostgreSQL beside one on SQLite; receive with a 1,000,000-message backlog"
+python3 "$HERE/cluster.py" --duration 10

@@ -76,6 +76,7 @@ struct fn_sys {
     int nmaps;
     _Atomic int stop;
     int started;
+    int elsewhere; /* the mappings poll on other nodes (fn_sys_poll_here) */
     pthread_t sweeper;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -240,7 +241,7 @@ int64_t fn_backoff_ms(int base_ms, int max_ms, int attempt)
     return d < max_ms ? d : max_ms;
 }
 
-static void fn_state_signal(void *arg, int64_t key);
+static void fn_state_signal(void *arg, int64_t key, uint32_t times);
 
 /* ---- one batch ----------------------------------------------------------- */
 
@@ -743,7 +744,7 @@ static void mapping_apply(mapping *m, int paused, int64_t when_ms, const char *b
     }
     int stopping = atomic_load(&fs->stop);
     atomic_store(&m->hold, paused || stopping);
-    if (fs->started && !stopping && m->enabled && m->h->inline_ok) {
+    if (fs->started && !stopping && m->enabled && !fs->elsewhere && m->h->inline_ok) {
         queue_set_consumer(m->q, paused ? NULL : inline_offer, paused ? NULL : m);
         m->consuming = !paused;
     }
@@ -812,9 +813,10 @@ int fn_state_load(fn_sys *fs)
 
 /* Another node paused or resumed a function (or signals may have been
  * missed: key -1): read the table again. */
-static void fn_state_signal(void *arg, int64_t key)
+static void fn_state_signal(void *arg, int64_t key, uint32_t times)
 {
     (void)key;
+    (void)times;
     int rc = fn_state_load(arg);
     if (rc) log_warn("fn", "function states not read", "error", err_name(rc), NULL);
 }
@@ -940,7 +942,7 @@ static void *sweeper_main(void *arg)
         pthread_cond_timedwait(&fs->cv, &fs->mu, &ts);
         if (atomic_load(&fs->stop)) break;
         pthread_mutex_unlock(&fs->mu);
-        if (shared) fn_state_signal(fs, -1);
+        if (shared) fn_state_signal(fs, -1, 1);
         if (clock_mono_ms() >= next_sweep) {
             int64_t n;
             next_sweep = clock_mono_ms() + SWEEP_INTERVAL_MS;
@@ -964,7 +966,7 @@ int fn_start(fn_sys *fs)
     pthread_mutex_unlock(&fs->mu);
     for (int i = 0; i < fs->nmaps; i++) {
         mapping *m = fs->maps[i];
-        if (!m->enabled) continue;
+        if (!m->enabled || fs->elsewhere) continue;
         for (int t = 0; t < m->concurrency; t++) {
             if (pthread_create(&m->threads[t], NULL, poller_main, m)) {
                 fn_stop(fs);
@@ -1018,6 +1020,12 @@ void fn_stop(fn_sys *fs)
     if (fs->started == 2) pthread_join(fs->sweeper, NULL);
 }
 
+void fn_sys_poll_here(fn_sys *fs, int here)
+{
+    CHECK(!fs->started);
+    fs->elsewhere = !here;
+}
+
 int fn_count(fn_sys *fs)
 {
     return fs->nmaps;
@@ -1056,7 +1064,8 @@ int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out)
         out->batch_records = atomic_load(&m->batch_records);
         out->deferred = atomic_load(&m->deferred);
         out->enabled = m->enabled;
-        out->pollers = m->enabled ? m->concurrency : 0;
+        out->pollers = m->enabled && !fs->elsewhere ? m->concurrency : 0;
+        out->elsewhere = m->enabled && fs->elsewhere;
         out->pollers_running = atomic_load(&m->running);
         out->in_flight = atomic_load(&m->busy) + atomic_load(&m->inflight);
         pthread_mutex_lock(&fs->mu);
