@@ -12,11 +12,14 @@ process-queue, Lambda's event source mapping Enabled).
              function stays paused; maxRecords at its limit and limit + 1
   access     a viewer may read but not pause (403); an unknown function is 404
   cli        orderly functions list|pause|resume|drain NAME against the server
+  two nodes  (PostgreSQL) a pause on one node stops the other's consumption
+             too: orders placed on the second stay PENDING; a resume on the
+             second completes them
 """
 import os
 import subprocess
 import time
-from harness import BIN, SRC, Server, run, check, eq, ok, wait_for, shipped_config, is_problem, uniq
+from harness import BIN, PG, SRC, Server, run, check, eq, ok, wait_for, shipped_config, is_problem, uniq
 
 FN = "order-processor"
 N = 20
@@ -163,6 +166,28 @@ def test_access_and_not_found():
         eq(function(srv)["state"], "enabled", "nothing paused by the refusals")
     finally:
         srv.stop()
+
+
+def test_two_nodes_share_the_pause():
+    if not PG:
+        print("  two nodes need PostgreSQL: run with ORDERLY_TEST_DB=postgres (integ-pg.t640_function_control)")
+        return
+    a = Server(env="f2", config=make_config())
+    b = Server(env="f2", config=make_config(), db_key=a.db_key)
+    a.start()
+    b.start()
+    try:
+        ok(a, "POST", "/api/functions/%s/pause" % FN)
+        wait_for("node b sees the pause", lambda: function(b)["state"] == "paused", timeout=10)
+        ids = place(b, 6, uniq("n2"))
+        time.sleep(1.0)
+        eq(statuses(b, ids), ["PENDING"] * 6, "orders placed on node b while paused on node a")
+        ok(b, "POST", "/api/functions/%s/resume" % FN)
+        wait_for("node a sees the resume", lambda: function(a)["state"] == "enabled", timeout=10)
+        wait_for("orders COMPLETED", lambda: statuses(a, ids) == ["COMPLETED"] * 6, timeout=30)
+    finally:
+        b.stop()
+        a.stop()
 
 
 def cli(srv, *args, want=0):
