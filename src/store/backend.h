@@ -78,6 +78,9 @@ struct store_backend {
      * < 0 when the unit's writes cannot be kept (a statement failed in a way
      * that spoils its savepoint). */
     int (*unit_end)(store_conn *w);
+    /* Writer: 1 while the batch's transaction is open; 0 when the database
+     * rolled it back by itself (NULL: it never does). */
+    int (*in_tx)(store_conn *w);
     /* Writer: rows changed on this connection since it opened. */
     uint64_t (*changes_total)(store_conn *w);
     /* Writer, while the store is down: tries to reconnect; 0 when up.

@@ -98,6 +98,7 @@ struct store {
      * took, and the statements prepared on the writer's connection */
     ulist follow, deferred;
     int nfollow;
+    int tx_lost; /* the batch's transaction is gone (SQLite rolled it back itself): it fails whole */
     uint64_t statements;
 };
 
@@ -428,8 +429,18 @@ static int savepoint_run(store *s, store_unit_fn fn, void *arg)
     int urc = fn(w, arg);
     rc = s->be->unit_end(w);
     if (urc >= 0 && rc < 0) urc = rc;
+    /* SQLite rolls the whole transaction back by itself after some errors
+     * (SQLITE_NOMEM, SQLITE_FULL, SQLITE_IOERR in a statement): the
+     * savepoint is gone with the batch's earlier units, and a SAVEPOINT now
+     * would start - and its RELEASE commit - a transaction of its own.  The
+     * batch fails whole, before another statement runs. */
+    if (s->be->in_tx && !s->be->in_tx(w)) {
+        if (!s->tx_lost) log_error("store", "the database rolled the batch back: it fails whole", NULL);
+        s->tx_lost = 1;
+        if (urc >= 0) urc = ORD_EUNAVAILABLE;
+    }
     if (urc < 0) {
-        s->be->tx(w, STORE_TX_ROLLBACK_TO);
+        if (!s->tx_lost) s->be->tx(w, STORE_TX_ROLLBACK_TO);
         s->statements++;
         drop_hooks(w, mark);
         for (unit *f = s->follow.head; f; f = f->next)
@@ -437,7 +448,7 @@ static int savepoint_run(store *s, store_unit_fn fn, void *arg)
         cancel_units(&s->follow, urc);
         s->st.units_failed++;
     }
-    s->be->tx(w, STORE_TX_RELEASE);
+    if (!s->tx_lost) s->be->tx(w, STORE_TX_RELEASE);
     return urc;
 }
 
@@ -457,9 +468,11 @@ static int recover_fn(store_conn *tx, void *arg)
 static int run_unit(store *s, unit *u)
 {
     u->rc = savepoint_run(s, u->fn, u->arg);
+    if (s->tx_lost) return ORD_EUNAVAILABLE;
     if (u->rc >= 0 || !u->recover) return 0;
     struct recovery r = {u, u->rc};
     u->rc = savepoint_run(s, recover_fn, &r);
+    if (s->tx_lost) return ORD_EUNAVAILABLE;
     if (u->rc < 0)
         log_error("store", "a failed unit's recovery failed: the batch rolls back", "error", err_name(u->rc), NULL);
     return u->rc < 0 ? u->rc : 0;
@@ -619,6 +632,7 @@ static void *writer_main(void *arg)
         int taken = n; /* from the queue: what the admission estimate divides by */
         int brc = s->be->tx(w, STORE_TX_BEGIN);
         s->statements += 2; /* BEGIN, COMMIT */
+        s->tx_lost = 0;
         unit *u = batch;
         int64_t window_end = s->window_us ? clock_mono_us() + s->window_us : 0;
         s->nfollow = 0;
