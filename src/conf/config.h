@@ -79,7 +79,7 @@ typedef struct config {
     char db[LIMIT_DB_URL_MAX + 1];        /* SQLite path or postgres:// URL; "data/<env>.db" */
     log_level log_level;                  /* LOG_DEBUG..LOG_ERROR */
     struct {
-        int threads, connections_max, connections_per_ip, timeout_s, body_bytes_max, drain_s;
+        int threads, connections_max, connections_per_ip, timeout_s, send_timeout_s, body_bytes_max, drain_s;
     } http;
     struct {
         int pending_max, batch_max, window_us;
