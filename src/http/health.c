@@ -16,7 +16,8 @@
  *   pipeline   consumed | unconsumed     (every stage of the order flow reaches a
  *                                         function with pollers running; else orders
  *                                         stop at that stage: unconsumed names it)
- *   http       serving | draining        (SIGTERM received)
+ *   http       serving | draining        (SIGTERM received); waiting requests
+ *                                         and their bounds, refused waits, deadline shutdowns
  * database and queue at the top level keep seed 004's shape.
  */
 #include "http/api.h"
@@ -146,6 +147,13 @@ static void health_reply(http_req *r, void *arg)
                   "status", draining ? "draining" : "serving", "inFlight", (json_int_t)hs.in_flight,
                   "requests", (json_int_t)hs.requests);
     json_t *comps = json_object_get(body, "components");
+    json_t *hc = json_object_get(comps, "http");
+    if (hc)
+        json_object_update_new(
+            hc, json_pack("{s:I,s:I,s:I,s:I,s:{s:I,s:I}}", "waiting", (json_int_t)hs.waiting, "waitingMax",
+                          (json_int_t)hs.waiting_max, "waitingPerIpMax", (json_int_t)hs.waiting_per_ip_max,
+                          "waitRefused", (json_int_t)hs.wait_refused, "deadlineShutdowns", "request",
+                          (json_int_t)hs.timeouts_request, "response", (json_int_t)hs.timeouts_response));
     if (!comps || json_object_set_new(comps, "pipeline",
                                       json_pack("{s:s,s:o}", "status", pipe_ok ? "consumed" : "unconsumed",
                                                 "unconsumed", unconsumed))) {

@@ -521,7 +521,7 @@ Test(config, bounds_of_every_top_level_int_in_the_file)
         check_top_bounds(&k[i], false);
         tested++;
     }
-    cr_assert(eq(sz, tested, 27));
+    cr_assert(eq(sz, tested, 28));
 }
 
 Test(config, bounds_of_every_top_level_int_from_the_environment)
@@ -534,7 +534,7 @@ Test(config, bounds_of_every_top_level_int_from_the_environment)
         check_top_bounds(&k[i], true);
         tested++;
     }
-    cr_assert(eq(sz, tested, 27));
+    cr_assert(eq(sz, tested, 28));
 }
 
 static json_t *attr_obj(const conf_key *k, json_t *v)
