@@ -665,6 +665,12 @@ static void *watchdog_main(void *arg)
                 atomic_fetch_add(&s->shutdowns[why], 1);
                 atomic_fetch_add(&s->timeouts, 1);
                 metric_inc(s->ms_shutdowns[why]);
+                /* a slow reader's unsent bytes are dropped, not left in the
+                 * kernel to trickle out: the close that follows resets */
+                if (why == HTTP_DL_RESPONSE) {
+                    struct linger lg = {1, 0};
+                    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                }
                 /* MHD sees EOF (or a failed write) and closes the connection
                  * on its own thread, freeing the response */
                 shutdown(c->fd, SHUT_RDWR);
