@@ -294,9 +294,13 @@ def test_hundreds_of_slowloris_from_one_address_are_cut():
 
 
 # ---- acceptance: abusers vs a normal client -----------------------------------------------
+# The byte-at-a-time readers here take /api/openapi.json (108 KB), which the
+# kernel's socket buffers absorb: MHD has sent it, and they end as idle
+# connections at the request deadline; the send deadline itself is shown by
+# test_slow_reader_is_cut_at_the_send_deadline with a 6 MB page.
 
 ABUSE_POLLS, ABUSE_SLOW = 500, 500
-ORDERS_PER_PHASE = 300
+ORDERS_PER_PHASE = 800
 SKUS = ["A-1", "A-2", "A-3"]
 
 
@@ -329,7 +333,8 @@ def abuser_main(port, token, duration):
         except OSError:
             return
         kinds[s] = [kind, 0]
-        sel.register(s, selectors.EVENT_READ)
+        if kind != "reader":     # readers are read by the tick only (else the selector spins)
+            sel.register(s, selectors.EVENT_READ)
         stats["opened"] += 1
 
     for i in range(ABUSE_POLLS):
@@ -343,8 +348,6 @@ def abuser_main(port, token, duration):
         for key, _ in sel.select(0.1):
             s = key.fileobj
             kind = kinds[s][0]
-            if kind == "reader":
-                continue    # read by the tick, a byte at a time
             try:
                 data = s.recv(65536)
             except (BlockingIOError, InterruptedError):
@@ -376,7 +379,8 @@ def abuser_main(port, token, duration):
                 except (BlockingIOError, InterruptedError):
                     pass
                 except OSError:
-                    sel.unregister(s)
+                    if st[0] != "reader":
+                        sel.unregister(s)
                     del kinds[s]
                     s.close()
                     stats["closed_by_server"] += 1
@@ -414,6 +418,13 @@ class Normal(threading.Thread):
         c.close()
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def p99(xs):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(len(xs) * 0.99))]
@@ -448,19 +459,23 @@ def test_acceptance_abusers_do_not_hurt_a_normal_client():
                         "sendTimeoutSeconds": 6})
     try:
         with Server(env="t", config=cfg) as srv:
+            c0, t0 = cpu_s(srv.proc.pid), time.time()
             quiet_p99, quiet_p50 = phase(srv, "q")
+            quiet_cpu = (cpu_s(srv.proc.pid) - c0) / (time.time() - t0)
             base_conns = m(srv, "orderly_http_connections_open")
             ab = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--abuse", str(srv.port),
-                                   srv.token(), "25"], stdout=subprocess.PIPE, text=True)
+                                   srv.token(), "16"], stdout=subprocess.PIPE, text=True)
             try:
                 line = ab.stdout.readline()
                 check(line.startswith("opened"), "the abuser started: %r" % line)
                 wait_for("the abusers' polls waiting",
                          lambda: m(srv, "orderly_http_waiting") >= ABUSE_POLLS * 0.9, timeout=20)
                 conns = m(srv, "orderly_http_connections_open")
+                c0, a0, t0 = cpu_s(srv.proc.pid), cpu_s(ab.pid), time.time()
                 loud_p99, loud_p50 = phase(srv, "l")
+                loud_cpu = (cpu_s(srv.proc.pid) - c0) / (time.time() - t0)
+                ab_cpu = (cpu_s(ab.pid) - a0) / (time.time() - t0)
                 h = health_http(srv)
-                mm = metrics(srv)
                 out, _ = ab.communicate(timeout=60)
             finally:
                 if ab.poll() is None:
@@ -468,6 +483,7 @@ def test_acceptance_abusers_do_not_hurt_a_normal_client():
                     ab.wait()
             gone_at = time.time()
             print(out.strip())
+            mm = metrics(srv)
             # every abuser slot is released within its bound once they went away
             wait_for("waiting back to 0", lambda: m(srv, "orderly_http_waiting") == 0, timeout=5)
             t_wait = time.time() - gone_at
@@ -480,13 +496,14 @@ def test_acceptance_abusers_do_not_hurt_a_normal_client():
                   "%d slow clients from one address (%d connections open, %d waiting); ratio %.2f (floor 20 ms)"
                   % (quiet_p99 * 1e3, quiet_p50 * 1e3, loud_p99 * 1e3, loud_p50 * 1e3, ABUSE_POLLS, ABUSE_SLOW,
                      conns, h["waiting"], ratio))
+            print("server CPU: %.0f %% of a core quiet, %.0f %% with the abusers (the abusers' process: %.0f %%)"
+                  % (quiet_cpu * 100, loud_cpu * 100, ab_cpu * 100))
             print("deadline shutdowns: request %d, response %d; after the abusers left: waiting 0 in %.2f s, "
                   "connections at the baseline in %.2f s"
                   % (mm.get('orderly_http_deadline_shutdowns_total{reason="request"}', 0),
                      mm.get('orderly_http_deadline_shutdowns_total{reason="response"}', 0), t_wait, t_conns))
             check(conns >= base_conns + ABUSE_POLLS + ABUSE_SLOW * 0.8, "the abusers were in (%d open)" % conns)
             check(mm.get('orderly_http_deadline_shutdowns_total{reason="request"}', 0) > 0, "slowloris cut")
-            check(mm.get('orderly_http_deadline_shutdowns_total{reason="response"}', 0) > 0, "slow readers cut")
             check(ratio < 2.0, "p99 with abusers %.1f ms < 2 x max(quiet %.1f ms, 20 ms)"
                   % (loud_p99 * 1e3, quiet_p99 * 1e3))
             check(t_wait <= 1.0 + 2 * PEEK_S, "long polls released within the peek bound (%.2f s)" % t_wait)
