@@ -150,10 +150,11 @@ static void health_reply(http_req *r, void *arg)
     json_t *hc = json_object_get(comps, "http");
     if (hc)
         json_object_update_new(
-            hc, json_pack("{s:I,s:I,s:I,s:I,s:{s:I,s:I}}", "waiting", (json_int_t)hs.waiting, "waitingMax",
+            hc, json_pack("{s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I}}", "waiting", (json_int_t)hs.waiting, "waitingMax",
                           (json_int_t)hs.waiting_max, "waitingPerIpMax", (json_int_t)hs.waiting_per_ip_max,
                           "waitRefused", (json_int_t)hs.wait_refused, "deadlineShutdowns", "request",
-                          (json_int_t)hs.timeouts_request, "response", (json_int_t)hs.timeouts_response));
+                          (json_int_t)hs.timeouts_request, "response", (json_int_t)hs.timeouts_response,
+                          "trimmed", (json_int_t)hs.timeouts_trimmed));
     if (!comps || json_object_set_new(comps, "pipeline",
                                       json_pack("{s:s,s:o}", "status", pipe_ok ? "consumed" : "unconsumed",
                                                 "unconsumed", unconsumed))) {

@@ -109,7 +109,7 @@ struct http_addr {
 };
 
 /* Why a connection's deadline is armed (http_conn.deadline_why). */
-enum { HTTP_DL_REQUEST = 0, HTTP_DL_RESPONSE, HTTP_DL_REASONS };
+enum { HTTP_DL_REQUEST = 0, HTTP_DL_RESPONSE, HTTP_DL_TRIMMED, HTTP_DL_REASONS };
 
 struct http_conn {
     struct http_conn *prev, *next; /* watchdog registry, under slot->mu */
@@ -155,6 +155,7 @@ struct http_waits {
     struct http_wait_ent *t;
     size_t mask; /* capacity - 1, capacity a power of two > 2 * max */
     int total, max, per_ip_max;
+    struct http_wait_ent *scratch; /* the watchdog's count per address (same capacity) */
 };
 
 struct http_server {

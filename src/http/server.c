@@ -94,6 +94,7 @@ void http_server_stats(const http_server *s, http_stats *out)
     out->timeouts = atomic_load(&s->timeouts);
     out->timeouts_request = atomic_load(&s->shutdowns[HTTP_DL_REQUEST]);
     out->timeouts_response = atomic_load(&s->shutdowns[HTTP_DL_RESPONSE]);
+    out->timeouts_trimmed = atomic_load(&s->shutdowns[HTTP_DL_TRIMMED]);
     pthread_mutex_lock((pthread_mutex_t *)&s->waits.mu);
     out->waiting = (uint64_t)s->waits.total;
     pthread_mutex_unlock((pthread_mutex_t *)&s->waits.mu);
@@ -147,10 +148,12 @@ static int metrics_setup(http_server *s, metrics *m)
         m, "orderly_http_deadline_shutdowns_total",
         "Connections shut down by the watchdog, by deadline: request (a request not in within "
         "http.timeoutSeconds, idle keep-alive included), response (a response not taken within "
-        "http.sendTimeoutSeconds).",
+        "http.sendTimeoutSeconds), trimmed (idle or unfinished for LIMIT_HTTP_TRIM_GRACE_MS while "
+        "their address was over its bound).",
         (const char *[]){"reason", NULL});
     s->ms_shutdowns[HTTP_DL_REQUEST] = metric_series1(sh, "request");
     s->ms_shutdowns[HTTP_DL_RESPONSE] = metric_series1(sh, "response");
+    s->ms_shutdowns[HTTP_DL_TRIMMED] = metric_series1(sh, "trimmed");
     metric_family *ab = metrics_counter(
         m, "orderly_http_waits_abandoned_total",
         "Waits ended because the client closed its connection, by kind (poll, stream).",
@@ -639,6 +642,76 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 
 /* ---- Slow-client watchdog --------------------------------------------- */
 
+static size_t addr_hash(const struct http_addr *a);
+static size_t waits_find(const struct http_waits *w, const struct http_addr *a);
+
+/* Connections that hold a slot without working on it - idle keep-alive,
+ * a request not yet in (slowloris), waiting - may not take every slot of
+ * their address: over connectionsPerIp less the reserve, the idle and
+ * unfinished ones older than LIMIT_HTTP_TRIM_GRACE_MS are shut down (as
+ * nginx reuses idle keep-alive connections when it runs out, and Apache's
+ * mod_reqtimeout cuts slow requests).  A client with requests in flight, or
+ * one idle for less than the grace (between two requests), is not touched.
+ * Watchdog thread only (the scratch table is its own). */
+static void trim(http_server *s, int64_t now)
+{
+    struct http_waits *w = &s->waits;
+    struct http_wait_ent *t = w->scratch;
+    int64_t armed_max = now - LIMIT_HTTP_TRIM_GRACE_MS; /* armed before this: past the grace */
+    int over = 0;
+    memset(t, 0, (w->mask + 1) * sizeof *t);
+    /* idle or unfinished connections per address (at most connectionsMax: the table holds them) */
+    for (int i = 0; i < s->nslots; i++) {
+        struct http_slot *sl = &s->slots[i];
+        pthread_mutex_lock(&sl->mu);
+        for (struct http_conn *c = sl->conns; c; c = c->next) {
+            int64_t dl = atomic_load_explicit(&c->deadline_ms, memory_order_relaxed);
+            if (!dl || atomic_load_explicit(&c->deadline_why, memory_order_relaxed) != HTTP_DL_REQUEST)
+                continue;
+            size_t k = addr_hash(&c->addr) & w->mask;
+            while (t[k].n && memcmp(&t[k].a, &c->addr, sizeof c->addr) != 0)
+                k = (k + 1) & w->mask;
+            if (!t[k].n) t[k].a = c->addr;
+            t[k].n++;
+        }
+        pthread_mutex_unlock(&sl->mu);
+    }
+    /* each address's excess over its bound (waiting requests count in it) */
+    pthread_mutex_lock(&w->mu);
+    for (size_t k = 0; k <= w->mask; k++) {
+        if (!t[k].n) continue;
+        size_t j = waits_find(w, &t[k].a);
+        int waiting = w->t[j].n;
+        int excess = t[k].n + waiting - w->per_ip_max;
+        t[k].n = excess > 0 ? excess : -1; /* -1: present, nothing to trim */
+        if (excess > 0) over = 1;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (!over) return;
+    for (int i = 0; i < s->nslots; i++) {
+        struct http_slot *sl = &s->slots[i];
+        pthread_mutex_lock(&sl->mu);
+        for (struct http_conn *c = sl->conns; c; c = c->next) {
+            int64_t dl = atomic_load_explicit(&c->deadline_ms, memory_order_relaxed);
+            if (!dl || atomic_load_explicit(&c->deadline_why, memory_order_relaxed) != HTTP_DL_REQUEST)
+                continue;
+            if (dl - (int64_t)s->timeout_s * 1000 > armed_max) continue; /* within the grace */
+            size_t k = addr_hash(&c->addr) & w->mask;
+            while (t[k].n && memcmp(&t[k].a, &c->addr, sizeof c->addr) != 0)
+                k = (k + 1) & w->mask;
+            if (t[k].n <= 0) continue;
+            if (!atomic_compare_exchange_strong(&c->deadline_ms, &dl, 0)) continue;
+            if (--t[k].n == 0) t[k].n = -1; /* stays occupied for the probes */
+            atomic_fetch_add(&s->shutdowns[HTTP_DL_TRIMMED], 1);
+            atomic_fetch_add(&s->timeouts, 1);
+            metric_inc(s->ms_shutdowns[HTTP_DL_TRIMMED]);
+            shutdown(c->fd, SHUT_RDWR);
+            log_debug("http", "connection trimmed", "#fd", (int64_t)c->fd, NULL);
+        }
+        pthread_mutex_unlock(&sl->mu);
+    }
+}
+
 static void *watchdog_main(void *arg)
 {
     http_server *s = arg;
@@ -679,6 +752,7 @@ static void *watchdog_main(void *arg)
             }
             pthread_mutex_unlock(&sl->mu);
         }
+        trim(s, now);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -975,8 +1049,19 @@ static int waits_init(struct http_waits *w, int conns, int per_ip)
     size_t cap = 16;
     while (cap < (size_t)w->max * 2 + 2)
         cap *= 2;
+    /* the watchdog's scratch counts every open connection's address */
+    size_t scap = 16;
+    while (scap < (size_t)conns * 2 + 2)
+        scap *= 2;
+    if (scap > cap) cap = scap;
     w->t = calloc(cap, sizeof *w->t);
-    if (!w->t) return ORD_ENOMEM;
+    w->scratch = calloc(cap, sizeof *w->scratch);
+    if (!w->t || !w->scratch) {
+        free(w->t);
+        free(w->scratch);
+        w->t = w->scratch = NULL;
+        return ORD_ENOMEM;
+    }
     w->mask = cap - 1;
     pthread_mutex_init(&w->mu, NULL);
     return 0;
@@ -988,7 +1073,8 @@ static void waits_release(struct http_waits *w)
     CHECK(w->total == 0);
     pthread_mutex_destroy(&w->mu);
     free(w->t);
-    w->t = NULL;
+    free(w->scratch);
+    w->t = w->scratch = NULL;
 }
 
 static size_t addr_hash(const struct http_addr *a)

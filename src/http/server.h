@@ -87,9 +87,10 @@ typedef struct http_stats {
     uint64_t by_class[6]; /* [1..5]: 1xx..5xx replies; [0]: aborted before a reply was sent */
     uint64_t in_flight;   /* headers received, not yet completed (suspended included) */
     uint64_t suspended;   /* currently suspended */
-    uint64_t timeouts;    /* connections shut down by a deadline (both reasons) */
+    uint64_t timeouts;    /* connections shut down by the watchdog (all reasons) */
     uint64_t timeouts_request;  /* .. the request (or the next one) was not in in time */
     uint64_t timeouts_response; /* .. the response was not taken in time (slow reader) */
+    uint64_t timeouts_trimmed;  /* .. idle or unfinished while its address was over its bound */
     uint64_t waiting;           /* requests holding a waiting slot (long polls, streams) */
     uint64_t waiting_max;       /* bound of all waiting requests */
     uint64_t waiting_per_ip_max;/* bound of one client address's */

@@ -59,7 +59,7 @@
 #define LIMIT_TASK_PAGE                100     /* events or messages per unit of the writer (rate/10 when less) */
 #define LIMIT_TASK_RATE_DEFAULT        5000    /* ratePerSecond: items per second at most .. */
 #define LIMIT_TASK_RATE_MAX            100000  /* .. 1..100000 */
-#define LIMIT_TASK_DUTY_PERCENT        25      /* a task's pages take at most this share of the writer's time */
+#define LIMIT_TASK_DUTY_PERCENT        10      /* a task's pages take at most this share of the writer's time */
 #define LIMIT_TASK_RETRY_MS            1000    /* a page that failed (a full disk) runs again after this */
 #define LIMIT_TASK_LIST_MAX            100     /* GET /api/tasks?limit= 1..100 */
 
@@ -110,6 +110,9 @@
 #define LIMIT_HTTP_WAIT_RESERVE_PERCENT 25     /* share of http.connectionsMax and of http.connectionsPerIp
                                                   that waiting requests (long polls, streams) never take:
                                                   kept for short requests; past it a long poll answers at once */
+#define LIMIT_HTTP_TRIM_GRACE_MS       1000    /* an address over its bound of idle + unfinished + waiting
+                                                  connections (connectionsPerIp less the reserve) loses its
+                                                  idle and unfinished ones older than this (the watchdog) */
 #define LIMIT_HTTP_WAIT_PEEK_MS        500     /* a waiting long poll looks at its socket this often: a client
                                                   that left is noticed within it (streams: each console tick) */
 #define LIMIT_HTTP_THREADS_DEFAULT     2       /* epoll threads in the pool */

@@ -41,9 +41,17 @@ def raise_fd_limit(n=8192):
     return want
 
 
-def metrics(srv):
-    """{'name{labels}': value} of /metrics."""
-    st, _, text = srv.request("GET", "/metrics")
+def metrics(srv, src=None):
+    """{'name{labels}': value} of /metrics (from the address src when given)."""
+    if src:
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10, source_address=(src, 0))
+        c.request("GET", "/metrics", headers={"Authorization": "Bearer " + srv.token()})
+        r = c.getresponse()
+        st, text = r.status, r.read().decode()
+        c.close()
+    else:
+        st, _, text = srv.request("GET", "/metrics")
     eq(st, 200, "GET /metrics")
     out = {}
     for line in text.splitlines():
@@ -53,8 +61,8 @@ def metrics(srv):
     return out
 
 
-def m(srv, key):
-    return metrics(srv).get(key, 0.0)
+def m(srv, key, src=None):
+    return metrics(srv, src).get(key, 0.0)
 
 
 def connect(srv, src="127.0.0.1", timeout=10):
@@ -291,6 +299,54 @@ def test_hundreds_of_slowloris_from_one_address_are_cut():
                  timeout=5)
         eq(srv.request("GET", "/health", auth=False)[0], 200, "new connections are served")
         print("%d slowloris clients from one address: all cut within %.2f s" % (n, cut))
+
+
+def test_slowloris_cannot_take_every_slot_of_an_address():
+    # connectionsPerIp 16: idle + unfinished + waiting connections of one
+    # address are trimmed down to 12 (the reserve is 4) once older than the grace
+    per_ip = 16
+    bound = per_ip - max(1, per_ip * LIMITS["HTTP_WAIT_RESERVE_PERCENT"] // 100)
+    grace = LIMITS["HTTP_TRIM_GRACE_MS"] / 1000.0
+    with Server(env="t", config=config(connectionsPerIp=per_ip, timeoutSeconds=60)) as srv:
+        before = m(srv, 'orderly_http_deadline_shutdowns_total{reason="trimmed"}', "127.0.0.2")
+        socks = []
+        for _ in range(per_ip):
+            s = connect(srv)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+            socks.append(s)
+        t0 = time.time()
+        # every slot of the address is taken: a new connection is refused (closed at once) ...
+        refused = False
+        try:
+            s = connect(srv)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            refused = read_response(s, timeout=2) is None
+            s.close()
+        except OSError:
+            refused = True
+        check(refused, "all %d slots of the address are taken at first" % per_ip)
+        # ... until the watchdog trims the excess, well before timeoutSeconds
+        wait_for("trimmed", lambda: m(srv, 'orderly_http_deadline_shutdowns_total{reason="trimmed"}', "127.0.0.2") - before
+                 >= per_ip - bound, timeout=5)
+        took = time.time() - t0
+        eq(srv.request("GET", "/health", auth=False)[0], 200, "the address is served again")
+        time.sleep(2 * grace + 1)
+        eq(m(srv, 'orderly_http_deadline_shutdowns_total{reason="trimmed"}', "127.0.0.2") - before, float(per_ip - bound),
+           "only the excess is trimmed")
+        alive = 0
+        for s in socks:
+            s.setblocking(False)
+            try:
+                alive += s.recv(1) != b""
+            except BlockingIOError:
+                alive += 1
+            except OSError:
+                pass
+            s.close()
+        eq(alive, bound, "the others stay until their deadline")
+        check(grace <= took <= grace + 3, "trimmed after %.2f s (grace %.1f s)" % (took, grace))
+        print("%d slowloris connections from one address (connectionsPerIp %d): %d trimmed after %.2f s, "
+              "%d kept until timeoutSeconds" % (per_ip, per_ip, per_ip - bound, took, bound))
 
 
 # ---- acceptance: abusers vs a normal client -----------------------------------------------
