@@ -23,3 +23,7 @@ echo "== HTTP queue send (wrk -c64) beside nginx return 200"
 echo
 echo "== orders: P1 intake, P2 end-to-end throughput, P3 latency"
 "$HERE/orders.sh" "$RUNS" 10 30
+
+echo
+echo "== intake p99 while a 200,000-event replay and a 50,000-message redrive run (one run, minutes)"
+python3 "$HERE/tasks_under_load.py" --seconds 20
