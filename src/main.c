@@ -9,7 +9,7 @@
 
 static const cmd_def commands[] = {
     {"serve", cmd_serve, "run the server until SIGTERM/SIGINT"},
-    {"migrate", cmd_migrate, "create or upgrade the database schema and exit"},
+    {"migrate", cmd_migrate, "create or upgrade the database schema and exit; --from FILE --to URL copies SQLite into PostgreSQL"},
     {"queues", cmd_queues, "list the queues of a running server with their depths"},
     {"dlq", cmd_dlq, "dead-letter queues: list, replay, purge"},
     {"events", cmd_events, "replay archived events of a time window through the rules"},

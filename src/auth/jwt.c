@@ -23,11 +23,21 @@ static size_t b64url(const void *bin, size_t n, char *out, size_t cap)
     return strlen(out);
 }
 
+static int b64url_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
 /* Strict base64url: the alphabet only, no padding, no whitespace, the
- * whole text consumed, canonical trailing bits (libsodium checks them). */
+ * whole text consumed, canonical trailing bits (libsodium checks them).
+ * The alphabet is checked here: libsodium 1.0.18 (Debian 12) decodes every
+ * byte >= 0x80 as '_' (63), so 128 spellings of a token would verify
+ * (found by tests/fuzz/fuzz_jwt.c). */
 static int unb64url(const char *s, size_t n, unsigned char *out, size_t cap, size_t *got)
 {
     const char *end = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!b64url_char((unsigned char)s[i])) return -1;
     if (sodium_base642bin(out, cap, s, n, NULL, got, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING)) return -1;
     return end == s + n ? 0 : -1;
 }
@@ -144,7 +154,8 @@ int jwt_verify(const jwt_key *keys, int nkeys, const char *iss, const char *aud,
     if (int_claim(p, "exp", 1, &out->exp)) FAIL("exp missing or not an integer");
     if (int_claim(p, "iat", 1, &out->iat)) FAIL("iat missing or not an integer");
     if (int_claim(p, "nbf", 0, &out->nbf)) FAIL("nbf not an integer");
-    if (now > out->exp + LIMIT_JWT_LEEWAY_S) FAIL("token expired");
+    /* exp is the token's: no arithmetic on it (exp + leeway overflows near INT64_MAX) */
+    if (out->exp < now - LIMIT_JWT_LEEWAY_S) FAIL("token expired");
     if (out->nbf != INT64_MIN && out->nbf > now + LIMIT_JWT_LEEWAY_S) FAIL("token not valid yet (nbf)");
     if (out->iat > now + LIMIT_JWT_LEEWAY_S) FAIL("token issued in the future (iat)");
     snprintf(out->sub, sizeof out->sub, "%s", ts);

@@ -10,6 +10,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/jdump.h"
 #include "obs/log.h"
 
 #define REPLAY_PAGE 256 /* events read and re-published per unit */
@@ -328,12 +329,11 @@ int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out)
     snprintf(out->subject, sizeof out->subject, "%s", ev->subject ? ev->subject : "");
     json_t *env = envelope(ev, out->id, out->time_ms);
     if (!env) return ORD_ENOMEM;
-    out->text = json_dumps(env, JSON_COMPACT);
+    out->text = jdump(env, &out->len); /* json_dumps' text, faster: four per order */
     if (!out->text) {
         json_decref(env);
         return ORD_ENOMEM;
     }
-    out->len = strlen(out->text);
     if (out->len > LIMIT_EVENT_BYTES_MAX) {
         json_decref(env);
         bus_prepared_release(out);
@@ -361,6 +361,23 @@ int bus_prepared_add_int(bus_prepared *p, const char *key, int64_t v)
     return 0;
 }
 
+int bus_envelope_detail(const char *text, size_t len, const char **detail, size_t *dlen)
+{
+    /* Before the detail come only the envelope's own keys with string
+     * values and the resources array of strings, where a quote is always
+     * escaped: the first ,"detail": is the top-level key.  The detail
+     * object runs to the envelope's closing brace. */
+    static const char key[] = ",\"detail\":";
+    if (len < sizeof key + 2 || text[len - 1] != '}' || text[len - 2] != '}') return ORD_EINVAL;
+    const char *k = memmem(text, len, key, sizeof key - 1);
+    if (!k) return ORD_EINVAL;
+    const char *d = k + sizeof key - 1;
+    if (*d != '{') return ORD_EINVAL;
+    *detail = d;
+    *dlen = (size_t)(text + len - 1 - d);
+    return 0;
+}
+
 void bus_prepared_release(bus_prepared *p)
 {
     if (!p) return;
@@ -380,11 +397,12 @@ int bus_publish_prepared_tx(store_conn *tx, bus *b, const bus_prepared *p, int *
     store_bind_str(st, 7, p->subject[0] ? p->subject : NULL);
     int rc = store_exec(st), n = 0;
     if (rc) return rc == ORD_ECONFLICT ? ORD_EEXISTS : rc;
+    queue_event ev = {p->id, p->source, p->detail_type, p->subject, p->time_ms};
     for (int i = 0; i < p->nrules; i++) {
         rule *r = b->rules[p->rules[i]];
         if ((rc = store_count_after_commit(tx, &r->matched, 1))) return rc;
         for (int k = 0; k < r->ntargets; k++) {
-            if ((rc = queue_send_tx(tx, b->qs, r->targets[k], p->text, p->len, NULL, -1, NULL))) return rc;
+            if ((rc = queue_send_event_tx(tx, b->qs, r->targets[k], p->text, p->len, &ev))) return rc;
             n++;
         }
     }

@@ -100,6 +100,11 @@ int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out);
  * bus_publish_tx otherwise (which is prepare + this + release). */
 int bus_publish_prepared_tx(store_conn *tx, bus *b, const bus_prepared *p, int *routed);
 void bus_prepared_release(bus_prepared *p);
+/* The text of the detail inside an envelope the bus wrote (detail last,
+ * compact: what bus_prepare makes and the log keeps), without parsing it:
+ * 0 with *detail and *len set, or ORD_EINVAL when text is not laid out so
+ * (the caller parses it instead). */
+int bus_envelope_detail(const char *text, size_t len, const char **detail, size_t *dlen);
 /* Adds "key": v to a prepared event's detail (for a figure only the unit
  * knows, e.g. an amount read from the database).  Rules matched at prepare
  * time did not see it.  0 or ORD_ENOMEM. */

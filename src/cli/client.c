@@ -249,7 +249,7 @@ struct curl_slist *cli_headers(void)
 {
     static char auth[CLI_TOKEN_MAX + 32];
     const char *h[] = {"Content-Type: application/json", "Accept: application/json", "Expect:",
-                       "User-Agent: orderly-cli/" ORDERLY_VERSION, NULL};
+                       ("User-Agent: orderly-cli/" ORDERLY_VERSION), NULL};
     char tok[CLI_TOKEN_MAX + 1];
     if (!cli_token_get(tok, NULL)) { /* ORDERLY_TOKEN, or what `orderly login` saved */
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);

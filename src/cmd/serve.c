@@ -4,7 +4,10 @@
  * queues (declared from the config, names prefixed with the environment) ->
  * bus rules -> functions -> HTTP -> alarms (evaluator thread).  The main
  * thread then waits for SIGTERM/SIGINT, and every MAINTENANCE_MS runs the
- * retention sweep.  On a signal: /ready goes 503, the listener closes, long
+ * retention sweep when this node is the store's leader (one node of a
+ * cluster on PostgreSQL; always on SQLite).  --mode api starts no function
+ * pollers; --mode worker serves only /health, /ready, /metrics and
+ * /api/health over HTTP.  On a signal: /ready goes 503, the listener closes, long
  * polls are answered, in-flight requests finish (up to http.drainSeconds),
  * pollers finish their batches, the alarms stop, the writer commits what is
  * pending, and the process exits 0.
@@ -56,15 +59,13 @@ static int make_parent(const char *path)
 
 static int open_store(const config *cfg, store **st)
 {
-    if (!strncmp(cfg->db, "postgres://", 11) || !strncmp(cfg->db, "postgresql://", 13)) {
-        log_error("serve", "PostgreSQL is not supported by this build yet", NULL);
-        return ORD_ECONFIG;
-    }
-    if (make_parent(cfg->db)) {
+    int url = !strncmp(cfg->db, "postgres://", 11) || !strncmp(cfg->db, "postgresql://", 13);
+    if (!url && make_parent(cfg->db)) {
         log_error("serve", "cannot create the database directory", "db", cfg->db, NULL);
         return ORD_EIO;
     }
-    store_opts o = {cfg->db, cfg->store.pending_max, cfg->store.batch_max, cfg->store.window_us};
+    store_opts o = {cfg->db, cfg->store.pending_max, cfg->store.batch_max, cfg->store.window_us,
+                    cfg->store.admission_ms};
     return store_open(st, &o);
 }
 
@@ -133,10 +134,12 @@ static int add_functions(const config *cfg, fn_sys *fs)
         const config_function *f = &cfg->functions[i];
         char q[LIMIT_QUEUE_NAME_MAX + 1], err[LIMIT_CONFIG_ERR_MAX];
         if (config_resource_name(cfg, f->queue, q, sizeof q)) return ORD_ECONFIG;
+        /* an api node declares the functions (their stats, the topology) but polls nothing */
+        int enabled = f->enabled && strcmp(cfg->mode, "api");
         fn_config c = {f->name,           f->handler,        q,
                        f->batch_size,     f->batching_window_ms, f->max_concurrency,
                        f->backoff_base_ms, f->backoff_max_ms, f->idempotency_ttl_s,
-                       f->timeout_s,      f->enabled};
+                       f->timeout_s,      enabled};
         if (fn_add(fs, &c, err, sizeof err)) {
             fprintf(stderr, "orderly: config: functions[%zu]: %s\n", i, err);
             return ORD_ECONFIG;
@@ -163,6 +166,12 @@ static int alarm_event_unit(store_conn *tx, void *arg)
 static void alarm_publish(void *arg, const alarm_transition *t)
 {
     api *a = arg;
+    /* several nodes: the event is the cluster's, published once, by the
+     * leader (every node keeps its own state, log line and gauge) */
+    if (!store_is_leader(a->st)) {
+        log_info("alarms", "AlarmStateChanged left to the leader", "alarm", t->def->name, NULL);
+        return;
+    }
     alarm_event e = {.b = a->b};
     json_t *detail = alarm_transition_detail(t);
     bus_event ev = {
@@ -269,6 +278,7 @@ static void maintenance(const config *cfg, queue_sys *qs, bus *b, tasks *tk, aut
 {
     int64_t n;
     queue_sweep_retention(qs, &n);
+    if (!queue_sweep_deleted(qs, &n) && n) log_info("queue", "deleted queues' messages removed", "#count", n, NULL);
     bus_archive_sweep(b, cfg->events.retention_days, &n);
     if (tk) tasks_sweep(tk, cfg->events.retention_days, &n); /* finished tasks: kept as long as the events */
     if (au && cfg->auth.enabled) {
@@ -324,7 +334,7 @@ int cmd_serve(int argc, char **argv)
     orders_demo *demo = NULL;
     http_server *srv = NULL;
     metrics *met = NULL;
-    api a = {.env = cfg->env};
+    api a = {.env = cfg->env, .admission_ms = cfg->store.admission_ms};
     if ((rc = id_init())) goto out;
     if (!(met = metrics_new())) {
         rc = ORD_ENOMEM;
@@ -332,6 +342,7 @@ int cmd_serve(int argc, char **argv)
     }
     if ((rc = open_store(cfg, &st))) goto out;
     if ((rc = queue_sys_open(st, &qs))) goto out;
+    queue_sys_set_depth_max(qs, cfg->store.queue_depth_max);
     if ((rc = declare_queues(cfg, qs))) goto out;
     if ((rc = bus_open(qs, &b)) || (rc = add_rules(cfg, b))) goto out;
     orders_config oc = {.env = cfg->env,
@@ -393,7 +404,7 @@ int cmd_serve(int argc, char **argv)
                     .timeout_s = cfg->http.timeout_s,
                     .send_timeout_s = cfg->http.send_timeout_s,
                     .body_bytes_max = (size_t)cfg->http.body_bytes_max,
-                    .routes = api_routes,
+                    .routes = strcmp(cfg->mode, "worker") ? api_routes : api_worker_routes,
                     .app = &a,
                     .ready = api_ready,
                     .fallback = api_console_fallback,
@@ -404,7 +415,10 @@ int cmd_serve(int argc, char **argv)
     if ((rc = add_alarms(cfg, a.alarms)) || (rc = alarms_start(a.alarms))) goto out;
     atomic_store(&a.ready, 1);
     faults_arm(); /* orderly-faults: the fault loops count from here */
-    log_info("serve", "serving", "listen", cfg->listen, "db", cfg->db, "#schemaVersion",
+    char db[LIMIT_DB_URL_MAX + 1];
+    store_path_redact(cfg->db, db, sizeof db);
+    log_info("serve", "serving", "listen", cfg->listen, "db", db, "backend", store_backend_name(st), "mode", cfg->mode,
+             "#schemaVersion",
              (int64_t)store_schema_version(st), "#queues", (int64_t)queue_count(qs), "#rules",
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
 
@@ -414,7 +428,8 @@ int cmd_serve(int argc, char **argv)
         struct timespec ts = {MAINTENANCE_MS / 1000, 0};
         sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
-        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, b, a.tasks, a.auth);
+        /* the cluster's periodic work (retention, archive, audit, tasks): the leader's */
+        if (sig < 0 && errno == EAGAIN && store_is_leader(st)) maintenance(cfg, qs, b, a.tasks, a.auth);
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);
@@ -465,16 +480,22 @@ out:
     return rc ? (rc == ORD_ECONFIG ? CMD_USAGE : CMD_FAIL) : CMD_OK;
 }
 
+int migrate_copy_wanted(int argc, char **argv);
+int cmd_migrate_copy(int argc, char **argv);
+
 int cmd_migrate(int argc, char **argv)
 {
     config *cfg = NULL;
     int code = CMD_FAIL;
+    if (migrate_copy_wanted(argc, argv)) return cmd_migrate_copy(argc, argv); /* migrate.c */
     if (usage_or_config(argc, argv, &cfg, &code)) return code;
     log_setup(cfg->env, cfg->log_level);
     store *st = NULL;
     int rc = id_init();
     if (!rc) rc = open_store(cfg, &st);
-    if (!rc) printf("database %s at schema version %d\n", cfg->db, store_schema_version(st));
+    char db[LIMIT_DB_URL_MAX + 1];
+    store_path_redact(cfg->db, db, sizeof db);
+    if (!rc) printf("database %s at schema version %d\n", db, store_schema_version(st));
     store_close(st);
     config_free(cfg);
     if (rc) fprintf(stderr, "orderly migrate: %s\n", err_msg(rc));

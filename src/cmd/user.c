@@ -113,7 +113,7 @@ static int run(user_cmd *uc, int argc, char **argv)
     rc = password_hash(uc->pw, strlen(uc->pw), &uc->cost, uc->u.hash);
     sodium_memzero(uc->pw, sizeof uc->pw);
     store *st = NULL;
-    store_opts so = {cfg->db, cfg->store.pending_max, cfg->store.batch_max, cfg->store.window_us};
+    store_opts so = {cfg->db, cfg->store.pending_max, cfg->store.batch_max, cfg->store.window_us, 0};
     if (!rc) rc = id_init();
     if (!rc) rc = store_open(&st, &so);
     if (!rc && uc->add) {

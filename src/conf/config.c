@@ -26,6 +26,11 @@ static int env_valid(const char *s)
     return s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-")] == 0;
 }
 
+static int mode_valid(const char *s)
+{
+    return !strcmp(s, "all") || !strcmp(s, "api") || !strcmp(s, "worker");
+}
+
 static int listen_valid(const char *s)
 {
     const char *colon = strrchr(s, ':');
@@ -97,6 +102,11 @@ static const conf_key top_keys[] = {
     CONF_STRING_KEY(config, db, "db", 1, LIMIT_DB_URL_MAX, "data/<env>.db", .env = "ORDERLY_DB",
                     .flag = "db", .metavar = "PATH|URL",
                     .help = "SQLite database file, or a postgres:// URL"),
+    CONF_STRING_KEY(config, mode, "mode", 3, 6, "all", .env = "ORDERLY_MODE", .flag = "mode",
+                    .metavar = "MODE", .valid = mode_valid, .syntax = "all|api|worker",
+                    .help = "what this node runs: all (HTTP API and functions), api (the HTTP API, no "
+                            "function pollers) or worker (the functions, with only /health, /ready, "
+                            "/metrics and /api/health over HTTP)"),
     CONF_LEVEL_KEY(config, log_level, "log.level", LOG_INFO, .env = "ORDERLY_LOG_LEVEL",
                    .flag = "log-level", .metavar = "LEVEL", .help = "least severe level logged"),
     CONF_INT_KEY(config, http.threads, "http.threads", 1, LIMIT_HTTP_THREADS_MAX,
@@ -131,6 +141,14 @@ static const conf_key top_keys[] = {
     CONF_INT_KEY(config, store.window_us, "store.windowMicros", 0, LIMIT_STORE_WINDOW_US_MAX,
                  LIMIT_STORE_WINDOW_US_DEFAULT, .env = "ORDERLY_STORE_WINDOW_MICROS",
                  .help = "extra wait for more writes before a commit"),
+    CONF_INT_KEY(config, store.admission_ms, "store.admissionBacklogMs", 0, LIMIT_STORE_ADMISSION_MS_MAX,
+                 LIMIT_STORE_ADMISSION_MS_DEFAULT, .env = "ORDERLY_STORE_ADMISSION_BACKLOG_MS",
+                 .help = "new orders, events and messages get 503 (Retry-After) while the writer has more "
+                         "than this much work queued (ms; 0 = never)"),
+    CONF_INT_KEY(config, store.queue_depth_max, "store.queueDepthMax", LIMIT_QUEUE_DEPTH_MIN, LIMIT_QUEUE_DEPTH_MAX,
+                 LIMIT_QUEUE_DEPTH_DEFAULT, .env = "ORDERLY_STORE_QUEUE_DEPTH_MAX",
+                 .help = "messages one queue holds; a send past it gets 503 queue-full (moves to a DLQ and "
+                         "redrives are never refused)"),
     CONF_INT_KEY(config, orders.reservation_timeout_s, "orders.reservationTimeoutSeconds", 1,
                  LIMIT_RESERVATION_S_MAX, LIMIT_RESERVATION_S_DEFAULT,
                  .env = "ORDERLY_ORDERS_RESERVATION_TIMEOUT_SECONDS",

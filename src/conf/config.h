@@ -77,12 +77,13 @@ typedef struct config {
     char env[LIMIT_ENV_NAME_MAX + 1];     /* [a-z0-9][a-z0-9-]{0,31}; required */
     char listen[LIMIT_LISTEN_ADDR_MAX + 1]; /* HOST:PORT */
     char db[LIMIT_DB_URL_MAX + 1];        /* SQLite path or postgres:// URL; "data/<env>.db" */
+    char mode[8];                         /* all | api | worker: what this node runs */
     log_level log_level;                  /* LOG_DEBUG..LOG_ERROR */
     struct {
         int threads, connections_max, connections_per_ip, timeout_s, send_timeout_s, body_bytes_max, drain_s;
     } http;
     struct {
-        int pending_max, batch_max, window_us;
+        int pending_max, batch_max, window_us, admission_ms, queue_depth_max;
     } store;
     struct {
         int reservation_timeout_s, max_units, max_value_cents, idempotency_key_ttl_s;

@@ -6,6 +6,14 @@
  * submits one unit per record at once (so they share a group commit) and
  * waits for all completions; failed records get their visibility set to the
  * backoff in one further unit.  Nothing waits inside the writer.
+ *
+ * An in-process mapping is also its queue's consumer (queue_set_consumer):
+ * a message sent to the queue inside a unit arrives leased (offer), and the
+ * record - handler, claim, apply, fenced delete - runs as a follow-up unit
+ * on the writer (inline_unit); its completion (inline_done, writer thread)
+ * counts it and, when it failed, submits the backoff unit.  fn_stop removes
+ * the consumers, lets a unit pass (so no offer is under way) and waits for
+ * the records in flight.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,6 +38,7 @@ typedef struct handler {
     fn_handler_fn fn;
     fn_failure_fn on_failure;
     void *ud;
+    int inline_ok; /* fn_handler_inline */
 } handler;
 
 typedef struct mapping {
@@ -41,6 +50,8 @@ typedef struct mapping {
     pthread_t threads[LIMIT_FN_CONCURRENCY_MAX];
     int nthreads;
     _Atomic int running; /* poller threads inside poller_main */
+    int consuming;       /* the queue's in-process consumer (fn_start) */
+    _Atomic int inflight; /* in-process records offered and not yet completed */
     _Atomic uint64_t invocations, records, errors, duplicates, fenced, duration_us, batch_records;
     metric_series *m_duration, *m_batch; /* NULL without metrics */
 } mapping;
@@ -117,6 +128,16 @@ int fn_handler_register(fn_sys *fs, const char *name, fn_handler_fn fn, void *ud
     h->fn = fn;
     h->ud = ud;
     return 0;
+}
+
+int fn_handler_inline(fn_sys *fs, const char *name)
+{
+    for (int i = 0; i < fs->nhandlers; i++)
+        if (!strcmp(fs->handlers[i].name, name)) {
+            fs->handlers[i].inline_ok = 1;
+            return 0;
+        }
+    return ORD_ENOTFOUND;
 }
 
 int fn_handler_on_failure(fn_sys *fs, const char *name, fn_failure_fn fn)
@@ -230,6 +251,22 @@ static void rec_event_id(rec *r)
     snprintf(r->event_id, sizeof r->event_id, "%s", id && *id ? id : r->msg.message_id);
 }
 
+/* Deletes the record's message: by its receipt, fenced (refused once the
+ * receipt's visibility has expired); a message taken in process without a
+ * row (seq 0) only counts as deleted. */
+static int rec_settle(store_conn *tx, rec *r)
+{
+    if (!r->msg.seq) return queue_settled_tx(tx, r->m->q);
+    return queue_delete_live_tx(tx, r->m->fs->qs, r->m->q, r->msg.receipt);
+}
+
+/* The backoff of the n-th receive, jittered into [d/2, d]. */
+static int64_t rec_backoff(const mapping *m, int attempt)
+{
+    int64_t d = fn_backoff_ms(m->base_ms, m->max_ms, attempt);
+    return d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 + 1));
+}
+
 /* The unit of one record: everything or nothing. */
 static int rec_unit(store_conn *tx, void *arg)
 {
@@ -247,12 +284,11 @@ static int rec_unit(store_conn *tx, void *arg)
     if (rc) return rc;
     if (store_changes(tx) == 0) {
         r->outcome = REC_DUP;
-        return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
+        return rec_settle(tx, r);
     }
     r->outcome = REC_OK;
     if (r->res.apply && (rc = r->res.apply(tx, r->res.state, r->res.error, sizeof r->res.error))) return rc;
-    /* the fence: refused once the receipt's visibility has expired */
-    return queue_delete_live_tx(tx, m->fs->qs, m->q, r->msg.receipt);
+    return rec_settle(tx, r);
 }
 
 static void rec_done(void *arg, int rc)
@@ -282,17 +318,37 @@ static int backoff_unit(store_conn *tx, void *arg)
         rec *r = &u->recs[i];
         if (r->outcome != REC_FAILED) continue;
         if (u->m->h->on_failure) {
-            fn_record fr = {u->m->name, &r->msg, r->body, r->event_id, r->msg.receive_count};
+            fn_record fr = {u->m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, NULL};
             const char *why = r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : ORD_EHANDLER);
             int frc = u->m->h->on_failure(tx, &fr, why, u->m->h->ud);
             if (frc) return frc;
         }
-        int64_t d = fn_backoff_ms(u->m->base_ms, u->m->max_ms, r->msg.receive_count);
-        int64_t vis = d / 2 + (int64_t)randombytes_uniform((uint32_t)(d / 2 + 1));
+        int64_t vis = rec_backoff(u->m, r->msg.receive_count);
         int rc = queue_change_visibility_ms_tx(tx, u->m->fs->qs, u->m->q, r->msg.receipt, vis);
         if (rc && rc != ORD_ERECEIPT) return rc; /* a stale receipt: already visible again */
     }
     return 0;
+}
+
+/* After a record's unit completed: frees its state and counts its outcome.
+ * 1 when it failed (it needs its backoff). */
+static int rec_count(rec *r)
+{
+    mapping *m = r->m;
+    if (r->res.free_state) r->res.free_state(r->res.state);
+    r->res.free_state = NULL;
+    switch (r->outcome) {
+    case REC_OK: atomic_fetch_add(&m->records, 1); return 0;
+    case REC_DUP:
+        atomic_fetch_add(&m->duplicates, 1);
+        log_info("fn", "duplicate", "function", m->name, "eventId", r->event_id, "outcome", "duplicate_ignored", NULL);
+        return 0;
+    case REC_FENCED:
+        atomic_fetch_add(&m->fenced, 1);
+        log_warn("fn", "commit refused: receipt expired", "function", m->name, "eventId", r->event_id, NULL);
+        return 0;
+    default: atomic_fetch_add(&m->errors, 1); return 1;
+    }
 }
 
 static void run_batch(mapping *m, rec *recs, int n)
@@ -310,7 +366,7 @@ static void run_batch(mapping *m, rec *recs, int n)
         r->body = json_loadb(r->msg.body, r->msg.body_len, 0, &je);
         rec_event_id(r);
         memset(&r->res, 0, sizeof r->res);
-        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count};
+        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, NULL};
         r->handler_rc = m->h->fn(&fr, &r->res, m->h->ud);
         if (r->handler_rc) {
             r->outcome = REC_FAILED;
@@ -339,24 +395,7 @@ static void run_batch(mapping *m, rec *recs, int n)
     pthread_cond_destroy(&b.cv);
 
     int failed = 0;
-    for (int i = 0; i < n; i++) {
-        if (recs[i].res.free_state) recs[i].res.free_state(recs[i].res.state);
-        recs[i].res.free_state = NULL;
-        switch (recs[i].outcome) {
-        case REC_OK: atomic_fetch_add(&m->records, 1); break;
-        case REC_DUP:
-            atomic_fetch_add(&m->duplicates, 1);
-            log_info("fn", "duplicate", "function", m->name, "eventId", recs[i].event_id, "outcome",
-                     "duplicate_ignored", NULL);
-            break;
-        case REC_FENCED:
-            atomic_fetch_add(&m->fenced, 1);
-            log_warn("fn", "commit refused: receipt expired", "function", m->name, "eventId",
-                     recs[i].event_id, NULL);
-            break;
-        default: failed++; atomic_fetch_add(&m->errors, 1);
-        }
-    }
+    for (int i = 0; i < n; i++) failed += rec_count(&recs[i]);
     if (failed) {
         struct backoff_unit u = {m, recs, n};
         int rc = store_run(st, backoff_unit, &u);
@@ -378,6 +417,9 @@ static void *poller_main(void *arg)
 {
     mapping *m = arg;
     fn_sys *fs = m->fs;
+    char tname[16];
+    snprintf(tname, sizeof tname, "fn:%.12s", m->name); /* names are 15 characters at most */
+    pthread_setname_np(pthread_self(), tname);
     rec recs[LIMIT_FN_BATCH_MAX];
     queue_msg msgs[LIMIT_FN_BATCH_MAX];
     atomic_fetch_add(&m->running, 1);
@@ -410,6 +452,192 @@ static void *poller_main(void *arg)
     return NULL;
 }
 
+/* ---- in-process records (run to completion) ------------------------------ */
+
+/* One record offered to an in-process mapping; owns its copy of the message
+ * (body and attributes live after the struct).  msg.seq stays 0 while the
+ * message has no row (taken in the sending transaction). */
+typedef struct irec {
+    rec r;
+    struct backoff_unit bu;
+    int64_t t0_us; /* offered at */
+    int ran;       /* its unit ran (else the sending unit rolled back) */
+    int unit_rc;   /* what its unit failed with, for the recovery */
+    int kept;      /* the recovery wrote the message back with its backoff */
+    int has_event; /* the bus told the event (ev, its strings in data) */
+    queue_event ev;
+    char data[];
+} irec;
+
+static void inline_release(irec *ir)
+{
+    mapping *m = ir->r.m;
+    json_decref(ir->r.body);
+    free(ir);
+    if (atomic_fetch_sub(&m->inflight, 1) == 1 && atomic_load(&m->fs->stop)) {
+        pthread_mutex_lock(&m->fs->mu);
+        pthread_cond_broadcast(&m->fs->cv);
+        pthread_mutex_unlock(&m->fs->mu);
+    }
+}
+
+/* The record's unit, on the writer: the handler (with the event id the bus
+ * gave, the body is not parsed), then as a poller's record. */
+static int inline_unit(store_conn *tx, void *arg)
+{
+    irec *ir = arg;
+    rec *r = &ir->r;
+    mapping *m = r->m;
+    ir->ran = 1;
+    const queue_event *ev = ir->has_event ? &ir->ev : NULL;
+    if (!ev && !r->body) {
+        json_error_t je;
+        r->body = json_loadb(r->msg.body, r->msg.body_len, 0, &je);
+        rec_event_id(r);
+    }
+    fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count, ev};
+    r->handler_rc = m->h->fn(&fr, &r->res, m->h->ud);
+    if (r->handler_rc) return r->handler_rc; /* nothing written; the record fails */
+    return rec_unit(tx, r);
+}
+
+/* Right after the record's unit failed and rolled back, in the same
+ * transaction: a message taken without a row is written back with its
+ * backoff (and the failure recorded), so the failure cannot lose it.  A
+ * message with a row goes back with a backoff unit after the commit. */
+static int inline_recover(store_conn *tx, void *arg, int rc)
+{
+    irec *ir = arg;
+    rec *r = &ir->r;
+    mapping *m = r->m;
+    ir->unit_rc = rc;
+    r->outcome = rc == ORD_ERECEIPT ? REC_FENCED : REC_FAILED;
+    if (r->msg.seq) return 0;
+    if (m->h->on_failure) {
+        fn_record fr = {m->name, &r->msg, r->body, r->event_id, r->msg.receive_count,
+                        ir->has_event ? &ir->ev : NULL};
+        const char *why = r->res.error[0] ? r->res.error : err_msg(r->handler_rc ? r->handler_rc : rc);
+        int frc = m->h->on_failure(tx, &fr, why, m->h->ud);
+        if (frc) return frc;
+    }
+    int krc = queue_keep_tx(tx, m->q, &r->msg, rec_backoff(m, r->msg.receive_count));
+    ir->kept = krc == 0;
+    return krc;
+}
+
+static int inline_backoff_unit(store_conn *tx, void *arg)
+{
+    return backoff_unit(tx, &((irec *)arg)->bu);
+}
+
+static void inline_backoff_done(void *arg, int rc)
+{
+    irec *ir = arg;
+    if (rc) log_error("fn", "backoff failed", "function", ir->r.m->name, "error", err_name(rc), NULL);
+    inline_release(ir);
+}
+
+/* On the writer after the commit (or when the sending unit rolled back). */
+static void inline_done(void *arg, int rc)
+{
+    irec *ir = arg;
+    rec *r = &ir->r;
+    mapping *m = r->m;
+    if (!ir->ran) { /* the message was never sent */
+        inline_release(ir);
+        return;
+    }
+    if (rc) r->outcome = REC_FAILED; /* the batch failed */
+    if (r->outcome == REC_FAILED) {
+        int why = r->handler_rc ? r->handler_rc : ir->unit_rc ? ir->unit_rc : rc;
+        log_warn("fn", "record failed", "function", m->name, "eventId", r->event_id, "messageId", r->msg.message_id,
+                 "error", r->res.error[0] ? r->res.error : err_name(why), "#attempt", (int64_t)r->msg.receive_count,
+                 "outcome", "failed", NULL);
+    }
+    int failed = rec_count(r);
+    int64_t us = clock_mono_us() - ir->t0_us;
+    atomic_fetch_add(&m->invocations, 1);
+    atomic_fetch_add(&m->batch_records, 1);
+    atomic_fetch_add(&m->duration_us, (uint64_t)us);
+    metric_observe(m->m_duration, (double)us / 1e6);
+    metric_observe(m->m_batch, 1);
+    if (failed && !ir->kept && r->msg.seq) { /* its row back with backoff, in a unit of its own */
+        ir->bu = (struct backoff_unit){m, r, 1};
+        if (store_submit(queue_sys_store(m->fs->qs), inline_backoff_unit, inline_backoff_done, ir) == 0) return;
+        /* the store refuses work: the lease expires and a poller retries it */
+    }
+    inline_release(ir);
+}
+
+/* queue_offer_fn: a message sent to the mapping's queue inside a unit; its
+ * record runs as a follow-up unit, in this transaction (no row) or, when
+ * the batch has had its share, in the next (the row, leased). */
+static int inline_offer(store_conn *tx, void *arg, queue *q, const queue_msg *msg, const queue_event *ev,
+                        queue_msg **lease)
+{
+    mapping *m = arg;
+    size_t alen = msg->attrs ? strlen(msg->attrs) + 1 : 0;
+    size_t slen[3] = {0, 0, 0}; /* the event's source, detail-type and subject */
+    if (ev) {
+        slen[0] = strlen(ev->source) + 1;
+        slen[1] = strlen(ev->detail_type) + 1;
+        slen[2] = strlen(ev->subject) + 1;
+    }
+    irec *ir = malloc(sizeof *ir + msg->body_len + 1 + alen + slen[0] + slen[1] + slen[2]);
+    if (!ir) return ORD_ENOMEM;
+    memset(ir, 0, sizeof *ir);
+    ir->r.m = m;
+    ir->r.msg = *msg;
+    ir->r.msg.body = ir->data;
+    memcpy(ir->data, msg->body, msg->body_len);
+    ir->data[msg->body_len] = 0;
+    ir->r.msg.attrs = msg->attrs ? memcpy(ir->data + msg->body_len + 1, msg->attrs, alen) : NULL;
+    ir->r.msg.source_queue = NULL;
+    if (ev) {
+        char *p = ir->data + msg->body_len + 1 + alen;
+        snprintf(ir->r.event_id, sizeof ir->r.event_id, "%s", ev->id);
+        ir->ev = (queue_event){ir->r.event_id, memcpy(p, ev->source, slen[0]),
+                               memcpy(p + slen[0], ev->detail_type, slen[1]),
+                               memcpy(p + slen[0] + slen[1], ev->subject, slen[2]), ev->time_ms};
+        ir->has_event = 1;
+    }
+    ir->t0_us = clock_mono_us();
+    int rc = store_follow_tx(tx, inline_unit, inline_recover, inline_done, ir);
+    if (rc < 0) {
+        free(ir);
+        return rc;
+    }
+    atomic_fetch_add(&m->inflight, 1);
+    if (rc == 1) *lease = &ir->r.msg; /* the queue writes the row and its receipt into it */
+    (void)q;
+    return rc;
+}
+
+static int barrier_unit(store_conn *tx, void *arg)
+{
+    (void)tx;
+    (void)arg;
+    return 0;
+}
+
+/* Removes every in-process consumer and waits for their records. */
+static void inline_stop(fn_sys *fs)
+{
+    int any = 0;
+    for (int i = 0; i < fs->nmaps; i++)
+        if (fs->maps[i]->consuming) {
+            queue_set_consumer(fs->maps[i]->q, NULL, NULL);
+            fs->maps[i]->consuming = 0;
+            any = 1;
+        }
+    if (!any) return;
+    store_run(queue_sys_store(fs->qs), barrier_unit, NULL); /* an offer under way has finished */
+    pthread_mutex_lock(&fs->mu);
+    for (int i = 0; i < fs->nmaps; i++)
+        while (atomic_load(&fs->maps[i]->inflight)) pthread_cond_wait(&fs->cv, &fs->mu);
+    pthread_mutex_unlock(&fs->mu);
+}
+
 static int sweep_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
 {
     store_stmt *st = store_prep(tx, ST_IDEM_SWEEP);
@@ -429,6 +657,7 @@ int fn_sweep_idempotency(fn_sys *fs, int64_t *deleted)
 
 static void *sweeper_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "fn-sweeper"); /* names in top, perf, /proc */
     fn_sys *fs = arg;
     pthread_mutex_lock(&fs->mu);
     while (!atomic_load(&fs->stop)) {
@@ -437,7 +666,8 @@ static void *sweeper_main(void *arg)
         if (atomic_load(&fs->stop)) break;
         pthread_mutex_unlock(&fs->mu);
         int64_t n;
-        fn_sweep_idempotency(fs, &n);
+        /* the cluster's periodic work: on the store's leader only */
+        if (store_is_leader(queue_sys_store(fs->qs))) fn_sweep_idempotency(fs, &n);
         pthread_mutex_lock(&fs->mu);
     }
     pthread_mutex_unlock(&fs->mu);
@@ -458,6 +688,10 @@ int fn_start(fn_sys *fs)
             }
             m->nthreads++;
         }
+        if (m->h->inline_ok) {
+            queue_set_consumer(m->q, inline_offer, m);
+            m->consuming = 1;
+        }
         log_info("fn", "function started", "function", m->name, "queue", queue_name(m->q), "#batchSize",
                  (int64_t)m->batch, "#concurrency", (int64_t)m->concurrency, NULL);
     }
@@ -472,6 +706,7 @@ int fn_start(fn_sys *fs)
 void fn_stop(fn_sys *fs)
 {
     if (!fs->started || atomic_exchange(&fs->stop, 1)) return;
+    inline_stop(fs);
     pthread_mutex_lock(&fs->mu);
     pthread_cond_broadcast(&fs->cv);
     pthread_mutex_unlock(&fs->mu);

@@ -15,9 +15,23 @@
  * visibility = min(base * 2^(n-1), max) for the n-th receive, jittered into
  * [d/2, d].  Expired idempotency records are swept periodically.
  *
+ * RUN TO COMPLETION.  A handler registered as in-process (fn_handler_inline:
+ * pure C, fast, no waits - the order functions) consumes its queue without
+ * a poller for the messages sent inside units: the queue writes each one
+ * already leased to the function (lease on send, queue_set_consumer) and
+ * the record's unit runs on the store's writer as a follow-up of the unit
+ * that sent it (store_follow_tx) - in the same transaction while the batch
+ * has room, else first thing in the next.  It is the same unit as a
+ * poller's (claim, apply, fenced delete), so a failure returns the record
+ * to the queue with backoff (one more unit after the commit), and a lease
+ * that is never settled (the process died) expires and the pollers, which
+ * still serve everything else (external sends, retries, redrives, expired
+ * leases), receive it with its receive count going on.
+ *
  * THREAD SAFETY: register handlers and add mappings before fn_start; handlers
- * run on poller threads (one batch per thread at a time); apply closures run
- * on the store's writer thread.
+ * run on poller threads (one batch per thread at a time), in-process ones
+ * also on the store's writer thread; apply closures run on the store's
+ * writer thread.
  */
 #ifndef ORDERLY_FN_H
 #define ORDERLY_FN_H
@@ -32,9 +46,12 @@ typedef struct fn_sys fn_sys;
 typedef struct fn_record {
     const char *function;
     const queue_msg *msg;   /* body, message id, receive count, ... */
-    const json_t *body;     /* the body parsed as JSON, or NULL */
+    const json_t *body;     /* the body parsed as JSON, or NULL (also when event is set: not parsed) */
     const char *event_id;   /* the envelope's "id" when the body is an event, else the message id */
     int attempt;            /* = msg->receive_count */
+    /* in-process records the bus sent: the event whose envelope the body
+     * is, as logged in this transaction (body is then not parsed); else NULL */
+    const queue_event *event;
 } fn_record;
 
 /* Effects: apply runs inside the record's unit (writer thread), where a
@@ -97,14 +114,20 @@ void fn_sys_set_metrics(fn_sys *fs, metrics *m);
 
 /* Names a handler for the config's "handler" field.  ORD_EEXISTS twice. */
 int fn_handler_register(fn_sys *fs, const char *name, fn_handler_fn fn, void *ud);
+/* Marks a registered handler as in-process (see RUN TO COMPLETION): it and
+ * its apply are pure C that never waits, so its records may run on the
+ * store's writer.  ORD_ENOTFOUND. */
+int fn_handler_inline(fn_sys *fs, const char *name);
 /* Sets the failure hook of a registered handler.  ORD_ENOTFOUND. */
 int fn_handler_on_failure(fn_sys *fs, const char *name, fn_failure_fn fn);
 /* Adds a mapping; ORD_EVALIDATION (reason in err) for an unknown handler or
  * queue or an out-of-range setting. */
 int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen);
-/* Starts every enabled mapping's pollers and the idempotency sweeper. */
+/* Starts every enabled mapping's pollers and the idempotency sweeper, and
+ * makes each enabled in-process mapping its queue's consumer. */
 int fn_start(fn_sys *fs);
-/* Stops polling; batches in progress finish and commit.  Idempotent. */
+/* Stops polling and in-process consumption; batches and records in progress
+ * finish and commit.  Idempotent. */
 void fn_stop(fn_sys *fs);
 
 int fn_count(fn_sys *fs);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "auth/auth.h"
 #include "http/api.h"
+#include "http/requests.h"
 #include "http/console.h"
 #include "http/static.h"
 #include "lib/verr.h"
@@ -29,6 +30,7 @@ const http_route api_routes[] = {
     {"GET", "/api/queues", api_queues_list, STAFF, 200},
     {"POST", "/api/queues", api_queues_create, ADMIN, 201},
     {"GET", "/api/queues/{name}", api_queue_get, STAFF, 200},
+    {"DELETE", "/api/queues/{name}", api_queue_drop, ADMIN, 204},
     {"GET", "/api/queues/{name}/attributes", api_queue_attrs_get, STAFF, 200},
     {"PUT", "/api/queues/{name}/attributes", api_queue_attrs_put, ADMIN, 200},
     {"POST", "/api/queues/{name}/messages", api_queue_send, ADMIN, 200},
@@ -92,6 +94,12 @@ const http_route api_routes[] = {
     {"GET", "/api/audit", api_audit_list, ADMIN, 200},
     {"GET", "/api/customers/{id}/export", api_customer_export, ADMIN | CUST, 200},
     {"DELETE", "/api/customers/{id}", api_customer_erase, ADMIN, 200},
+    {0, 0, 0, 0, 0},
+};
+
+const http_route api_worker_routes[] = {
+    {"GET", "/metrics", api_metrics_get, STAFF | ACCESS_METRICS, 200},
+    {"GET", "/api/health", api_health, STAFF, 200},
     {0, 0, 0, 0, 0},
 };
 
@@ -170,6 +178,18 @@ int api_submit_wait(http_req *r, store_unit_fn unit, api_wait_fn wait, api_reply
     return 0;
 }
 
+int api_admit(http_req *r)
+{
+    api *a = http_req_app(r);
+    int rc = store_admit(a->st);
+    if (!rc) return 0;
+    char d[128];
+    snprintf(d, sizeof d, "the server has more than %d ms of work queued: try again later",
+             a->admission_ms);
+    http_reply_problem(r, rc, d, NULL);
+    return 1;
+}
+
 int api_submit(http_req *r, store_unit_fn unit, api_reply_fn reply, void *op)
 {
     return api_submit_wait(r, unit, NULL, reply, op);
@@ -206,21 +226,26 @@ int api_fail(http_req *r, json_t *errors)
     return 1;
 }
 
-int api_page_limit(http_req *r, int def, int max, int *out)
+int api_limit_parse(const char *lim, int def, int max, int *out, char *detail, size_t detail_len)
 {
-    const char *lim = http_req_query(r, "limit");
     *out = def;
     if (!lim) return 0;
     char *end;
     long v = strtol(lim, &end, 10);
     if (!*lim || *end || v < 1 || v > max) {
-        char d[64];
-        snprintf(d, sizeof d, "limit must be an integer between 1 and %d", max);
-        http_reply_problem(r, ORD_EINVAL, d, NULL);
-        return 1;
+        snprintf(detail, detail_len, "limit must be an integer between 1 and %d", max);
+        return ORD_EINVAL;
     }
     *out = (int)v;
     return 0;
+}
+
+int api_page_limit(http_req *r, int def, int max, int *out)
+{
+    char d[64];
+    if (!api_limit_parse(http_req_query(r, "limit"), def, max, out, d, sizeof d)) return 0;
+    http_reply_problem(r, ORD_EINVAL, d, NULL);
+    return 1;
 }
 
 queue *api_queue(http_req *r)

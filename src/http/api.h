@@ -43,6 +43,7 @@ typedef struct api {
         char hosts[LIMIT_HOSTS_MAX][LIMIT_LISTEN_ADDR_MAX + 1];   /* Host names accepted */
         char proxies[LIMIT_HOSTS_MAX][48];                         /* trusted for X-Forwarded-For */
     } access;
+    int admission_ms;     /* store.admissionBacklogMs, for the 503's detail */
     _Atomic int ready;    /* /ready answers 200 when set */
     _Atomic int draining; /* shutting down: long polls answer now */
 } api;
@@ -78,6 +79,9 @@ void api_audit_status(http_req *r, int status);
 
 /* All routes, ending with {0}. */
 extern const http_route api_routes[];
+/* A worker node's (--mode worker): no public API, only what operations
+ * read (/metrics, /api/health; /health and /ready are the server's own). */
+extern const http_route api_worker_routes[];
 /* /ready (health.c): serving, not draining, the store takes writes, every
  * enabled function's pollers run.  Never blocks. */
 int api_ready(void *app);
@@ -96,6 +100,7 @@ int api_queue_delete_batch(http_req *r);
 int api_queue_visibility(http_req *r);
 int api_queue_redrive(http_req *r);
 int api_queue_purge(http_req *r);
+int api_queue_drop(http_req *r); /* DELETE /api/queues/{name} */
 int api_events_put(http_req *r);
 int api_events_replay(http_req *r);
 int api_tasks_list(http_req *r);
@@ -153,6 +158,11 @@ typedef void (*api_reply_fn)(http_req *r, void *op, int rc);
  * 0 to go on to the reply. */
 typedef int (*api_wait_fn)(void *op, int rc);
 
+/* Admission control, first thing in a handler that brings new work (an
+ * order, events, messages): 0, or 1 when r was answered 503 overloaded with
+ * Retry-After because the writer has more than store.admissionBacklogMs of
+ * work queued (store_admit). */
+int api_admit(http_req *r);
 /* Suspends r and submits unit(tx, op); after commit resumes r and has the
  * worker call reply(r, op, rc).  When the store refuses the unit (overloaded,
  * shutting down) it replies 503 at once.  Always returns 0 (the request is

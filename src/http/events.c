@@ -15,19 +15,11 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/api.h"
+#include "http/requests.h"
 #include "lib/utf8.h"
 #include "lib/verr.h"
 #include "lib/clock.h"
 #include "lib/err.h"
-
-typedef struct put_entry {
-    bus_event ev;
-    json_t *detail;  /* owned when parsed from a string */
-    int rc;
-    char code[32];
-    char msg[320];
-    char id[40];
-} put_entry;
 
 typedef struct put_op {
     http_req *r;
@@ -176,9 +168,17 @@ static int put_unit(store_conn *tx, void *arg)
     return 0;
 }
 
+void api_put_entries_release(put_entry *e, int n)
+{
+    for (int i = 0; i < n; i++) {
+        json_decref(e[i].detail);
+        e[i].detail = NULL;
+    }
+}
+
 static void put_free(put_op *op)
 {
-    for (int i = 0; i < op->n; i++) json_decref(op->e[i].detail);
+    api_put_entries_release(op->e, op->n);
 }
 
 static void put_reply(http_req *r, void *arg, int rc);
@@ -223,24 +223,35 @@ static void put_reply(http_req *r, void *arg, int rc)
     http_reply_json(r, 200, body);
 }
 
-int api_events_put(http_req *r)
+int api_put_events_parse(const json_t *body, put_entry e[LIMIT_PUT_EVENTS_ENTRIES_MAX], int *n, json_t *errors)
 {
-    json_t *body = http_req_json(r);
-    if (!body) return 0;
     static const char *const allowed[] = {"Entries", "entries", NULL};
-    json_t *errors = json_array();
+    size_t nerr = verr_count(errors);
+    *n = 0;
     verr_reject_unknown(errors, body, "", allowed);
     const json_t *entries = member(body, "Entries", "entries");
-    size_t n = json_array_size(entries);
-    if (!json_is_array(entries) || n < 1 || n > LIMIT_PUT_EVENTS_ENTRIES_MAX)
+    size_t ne = json_array_size(entries);
+    if (!json_is_array(entries) || ne < 1 || ne > LIMIT_PUT_EVENTS_ENTRIES_MAX)
         verr_add(errors, "Entries", "an array of 1-%d entries", LIMIT_PUT_EVENTS_ENTRIES_MAX);
-    if (api_fail(r, errors)) return 0;
+    if (verr_count(errors) > nerr) return ORD_EVALIDATION;
+    memset(e, 0, sizeof *e * ne);
+    *n = (int)ne;
+    for (size_t i = 0; i < ne; i++) parse_entry(json_array_get(entries, i), &e[i]);
+    return 0;
+}
+
+int api_events_put(http_req *r)
+{
+    if (api_admit(r)) return 0;
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
     put_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
+    json_t *errors = json_array();
+    api_put_events_parse(body, op->e, &op->n, errors);
+    if (api_fail(r, errors)) return 0;
     op->a = http_req_app(r);
-    op->n = (int)n;
-    for (size_t i = 0; i < n; i++) parse_entry(json_array_get(entries, i), &op->e[i]);
     op->r = r;
     return api_submit_wait(r, put_unit, put_wait, put_reply, op);
 }

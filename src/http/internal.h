@@ -49,9 +49,22 @@ void http_router_release(struct http_router *rt);
 /* Routes r (path already split into r->segs): 0 with r->route and params set,
  * ORD_ENOTFOUND, or ORD_EMETHOD with *allow (arena string) set. */
 int http_router_match(const struct http_router *rt, http_req *r, const char **allow);
+/* Splits r->url (raw, undecoded) into r->segs - a copy in the arena, each
+ * segment percent-decoded after the split, so "%2F" stays inside its segment
+ * - then http_router_match.  Also ORD_ENOTFOUND for a path not starting with
+ * '/' or with more than LIMIT_HTTP_PATH_SEGMENTS_MAX segments, ORD_EINVAL for
+ * an encoded NUL, ORD_ENOMEM.  Needs only r->url, r->method and r->arena. */
+int http_router_route(const struct http_router *rt, http_req *r, const char **allow);
 /* In-place percent-decoding ("+" untouched); returns the new length.  Sets
  * *nul when a %00 was decoded. */
 size_t http_pct_decode(char *s, int *nul);
+/* The value of the first argument called name (ASCII case-insensitive) in
+ * the raw query string (what follows '?', NULL = none), parsed as MHD 0.9
+ * does with our no-op unescape callback - "&" separates arguments, the first
+ * "=" ends the name, "+" is a space in names and values - then
+ * percent-decoded (a decoded %00 ends the value).  "?flag" gives "".
+ * 1 with *out set (a copy in a, or static ""), 0 when absent, ORD_ENOMEM. */
+int http_query_get(arena *a, const char *query, const char *name, const char **out);
 
 /* ---- Requests --------------------------------------------------------- */
 enum { RS_IDLE = 0, RS_BODY, RS_HANDLER, RS_SUSPENDED, RS_DONE };
@@ -69,6 +82,7 @@ struct http_req {
     struct MHD_Connection *mc;
     const char *method;
     const char *url; /* raw path from MHD (no query, not decoded) */
+    const char *query; /* raw query string (after '?'), NULL when none; owned by conn */
     char *path;      /* decoded, made on demand */
     const struct http_croute *route;
     int nsegs;
@@ -119,6 +133,8 @@ struct http_conn {
     int fd;
     struct http_addr addr;
     http_server *srv;
+    char *query;   /* raw query of the current request (malloc'd by on_uri), or NULL */
+    int query_oom; /* on_uri could not copy it */
     http_req req;
     _Alignas(16) char arena_inline[HTTP_ARENA_INLINE];
 };

@@ -36,7 +36,8 @@ struct api_metrics {
     metric_family *f_visible, *f_in_flight, *f_delayed, *f_oldest, *f_sent, *f_received, *f_deleted,
         *f_moved, *f_dlq;
     /* functions */
-    metric_family *f_invocations, *f_errors, *f_duplicates;
+    metric_family *f_invocations, *f_errors, *f_duplicates, *f_fenced;
+    metric_series *leader, *db_up, *reconnects, *statements, *follow_batch, *follow_next, *backlog, *refused;
     /* store */
     metric_series *commit_batch, *commit_seconds, *units, *pending, *sync_failed;
 };
@@ -171,6 +172,7 @@ static void collect_functions(struct api_metrics *x)
         metric_set(metric_series1(x->f_invocations, name), (double)st.invocations);
         metric_set(metric_series1(x->f_errors, name), (double)st.errors);
         metric_set(metric_series1(x->f_duplicates, name), (double)st.duplicates);
+        metric_set(metric_series1(x->f_fenced, name), (double)st.fenced);
     }
 }
 
@@ -183,6 +185,14 @@ static void collect_store(struct api_metrics *x)
     metric_set(x->units, (double)st.units);
     metric_set(x->pending, (double)st.pending);
     metric_set(x->sync_failed, st.sync_failed);
+    metric_set(x->leader, store_is_leader(x->a->st));
+    metric_set(x->db_up, !st.down);
+    metric_set(x->reconnects, (double)st.reconnects);
+    metric_set(x->statements, (double)st.statements);
+    metric_set(x->follow_batch, (double)st.follow_units);
+    metric_set(x->follow_next, (double)st.follow_deferred);
+    metric_set(x->backlog, (double)st.backlog_us / 1e6);
+    metric_set(x->refused, (double)st.refused);
 }
 
 static void collect(void *arg)
@@ -243,6 +253,32 @@ int api_metrics_init(api *a, metrics *m)
     x->sync_failed = metric_series0(metrics_gauge(
         m, "orderly_store_sync_failed",
         "1 after a sync of the database failed: writes are refused until the node is restarted.", NULL));
+    x->leader = metric_series0(metrics_gauge(m, "orderly_store_leader",
+                                             "1 while this node runs the cluster's periodic work (always on SQLite).",
+                                             NULL));
+    x->db_up = metric_series0(metrics_gauge(
+        m, "orderly_store_database_up", "0 while the database is unreachable and writes are refused (503).", NULL));
+    x->reconnects = metric_series0(metrics_counter(
+        m, "orderly_store_reconnects_total", "Times the writer reconnected after losing the database.", NULL));
+    x->statements = metric_series0(metrics_counter(
+        m, "orderly_store_statements_total",
+        "Statements run on the writer's connection (units' SAVEPOINT/RELEASE and batches' BEGIN/COMMIT "
+        "included).",
+        NULL));
+    metric_family *fu = metrics_counter(m, "orderly_store_follow_ups_total",
+                                        "Follow-up units (run to completion: in-process function records) by "
+                                        "where they ran: in the batch of the unit that made them, or the next.",
+                                        L("batch"));
+    x->follow_batch = metric_series1(fu, "same");
+    x->follow_next = metric_series1(fu, "next");
+    x->backlog = metric_series0(metrics_gauge(
+        m, "orderly_store_backlog_seconds",
+        "Work queued for the writer: units waiting times its recent time per unit (admission control).", NULL));
+    x->refused = metric_series0(metrics_counter(
+        m, "orderly_admission_refused_total",
+        "Requests bringing new work (orders, events, messages) answered 503 because the backlog was over "
+        "store.admissionBacklogMs.",
+        NULL));
 
     /* queues */
     const char *const *lq = L("queue");
@@ -275,6 +311,10 @@ int api_metrics_init(api *a, metrics *m)
     x->f_duplicates =
         metrics_counter(m, "orderly_function_duplicates_total",
                         "Records skipped because their event id was already processed.", lf);
+    x->f_fenced = metrics_counter(m, "orderly_function_fenced_total",
+                                  "Records whose commit the receipt fence refused (their message's visibility had "
+                                  "expired: another receive may own it).",
+                                  L("function"));
 
     /* bus */
     x->published =

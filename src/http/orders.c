@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "http/api.h"
+#include "http/requests.h"
 #include "lib/verr.h"
 #include "lib/err.h"
 
@@ -22,6 +23,7 @@ typedef struct create_op {
     int has_key;
     order_prepared prep;
     order_create res;
+    int reran;
 } create_op;
 
 /* The response an outcome is answered with; inside the unit, so that an
@@ -69,6 +71,20 @@ static int create_unit(store_conn *tx, void *arg)
     if (!rc) /* the audit row says what the client is answered */
         api_audit_status(op->r, op->res.outcome == ORDER_KEY_REPLAY ? op->res.replay_status : status[op->res.outcome]);
     return rc;
+}
+
+static void create_reply(http_req *r, void *arg, int rc);
+
+/* On the writer: the unit lost a race with a request of the same
+ * Idempotency-Key or orderId committed meanwhile by another node (its
+ * insert found the key or id taken): run it once more, it then replays. */
+static int create_wait(void *arg, int rc)
+{
+    create_op *op = arg;
+    if (rc != ORD_ECONFLICT || op->reran) return 0;
+    op->reran = 1;
+    api_resubmit(op->r, create_unit, create_wait, create_reply, op);
+    return 1;
 }
 
 static void set_location(http_req *r, const char *id)
@@ -133,6 +149,7 @@ static int key_valid(const char *k)
 int api_orders_create(http_req *r)
 {
     api *a = http_req_app(r);
+    if (api_admit(r)) return 0; /* before any parsing: a refusal costs little */
     size_t len;
     http_req_body(r, &len);
     if (len > LIMIT_ORDER_BODY_BYTES_MAX) {
@@ -175,7 +192,7 @@ int api_orders_create(http_req *r)
     if (!text) return ORD_ENOMEM;
     op->prep.ev.text = text;
     api_ctx_of(r)->target = op->prep.order_id;
-    return api_submit(r, create_unit, create_reply, op);
+    return api_submit_wait(r, create_unit, create_wait, create_reply, op);
 }
 
 /* A customer reaches its own orders only; another's is "not found" (no
@@ -231,23 +248,33 @@ int api_orders_events(http_req *r)
     return 0;
 }
 
+int api_orders_list_parse(const char *status, const char *customer, const char *lim, order_status *st, int *limit,
+                          char *detail, size_t detail_len)
+{
+    if (api_limit_parse(lim, 20, LIMIT_ORDER_LIST_LIMIT_MAX, limit, detail, detail_len)) return ORD_EINVAL;
+    if (status && order_status_parse(status, st)) {
+        snprintf(detail, detail_len,
+                 "status must be one of PENDING, RESERVED, COMPLETED, REJECTED, PAYMENT_FAILED, EXPIRED, "
+                 "CANCELLED, FAILED");
+        return ORD_EINVAL;
+    }
+    if (customer && (!*customer || strlen(customer) > LIMIT_ORDER_CUSTOMER_MAX)) {
+        snprintf(detail, detail_len, "customerId must be 1-64 characters");
+        return ORD_EINVAL;
+    }
+    return 0;
+}
+
 int api_orders_list(http_req *r)
 {
     api *a = http_req_app(r);
     const char *status = http_req_query(r, "status"), *customer = http_req_query(r, "customerId");
-    const char *cursor = http_req_query(r, "cursor");
+    const char *lim = http_req_query(r, "limit"), *cursor = http_req_query(r, "cursor");
     int limit;
-    if (api_page_limit(r, 20, LIMIT_ORDER_LIST_LIMIT_MAX, &limit)) return 0;
     order_status st;
-    if (status && order_status_parse(status, &st)) {
-        http_reply_problem(r, ORD_EINVAL,
-                           "status must be one of PENDING, RESERVED, COMPLETED, REJECTED, PAYMENT_FAILED, EXPIRED, "
-                           "CANCELLED, FAILED",
-                           NULL);
-        return 0;
-    }
-    if (customer && (!*customer || strlen(customer) > LIMIT_ORDER_CUSTOMER_MAX)) {
-        http_reply_problem(r, ORD_EINVAL, "customerId must be 1-64 characters", NULL);
+    char d[200];
+    if (api_orders_list_parse(status, customer, lim, &st, &limit, d, sizeof d)) {
+        http_reply_problem(r, ORD_EINVAL, d, NULL);
         return 0;
     }
     api_ctx *c = api_ctx_of(r);

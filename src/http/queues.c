@@ -18,10 +18,12 @@
 #include <stdio.h>
 #include <string.h>
 #include "http/api.h"
+#include "http/requests.h"
 #include "lib/verr.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/md5.h"
+#include "obs/log.h"
 
 /* ---- reads ------------------------------------------------------------------- */
 
@@ -79,26 +81,52 @@ typedef struct attrs_op {
     int created;
 } attrs_op;
 
+int api_attrs_parse(const json_t *attrs, queue_attrs *inout, json_t *errors)
+{
+    char err[200];
+    if (attrs && !json_is_object(attrs)) {
+        verr_add(errors, "attributes", "must be an object");
+        return ORD_EVALIDATION;
+    }
+    if (attrs && queue_attrs_parse(attrs, inout, err, sizeof err)) {
+        verr_add(errors, "attributes", "%s", err);
+        return ORD_EVALIDATION;
+    }
+    return 0;
+}
+
+const json_t *api_attrs_body(const json_t *body)
+{
+    const json_t *attrs = json_object_get(body, "attributes");
+    return attrs && json_object_size(body) == 1 ? attrs : body;
+}
+
+int api_queue_create_parse(const json_t *body, char name[LIMIT_QUEUE_NAME_MAX + 1], const json_t **attrs,
+                           json_t *errors)
+{
+    static const char *const allowed[] = {"name", "attributes", NULL};
+    size_t nerr = verr_count(errors);
+    verr_reject_unknown(errors, body, "", allowed);
+    json_t *v = json_object_get(body, "name");
+    name[0] = 0;
+    *attrs = json_object_get(body, "attributes");
+    if (!json_is_string(v))
+        verr_add(errors, "name", "required string");
+    else if (!queue_name_valid(json_string_value(v), LIMIT_QUEUE_NAME_MAX))
+        verr_add(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
+    else
+        snprintf(name, LIMIT_QUEUE_NAME_MAX + 1, "%s", json_string_value(v));
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
 /* Parses {attributes} into op->at (starting from its current value); replies on error. */
 static int parse_attrs(http_req *r, api *a, const json_t *attrs, attrs_op *op)
 {
     char err[200];
-    if (attrs && !json_is_object(attrs)) {
-        json_t *e = json_array();
-        verr_add(e, "attributes", "must be an object");
-        return api_fail(r, e);
-    }
-    if (attrs && queue_attrs_parse(attrs, &op->at, err, sizeof err)) {
-        json_t *e = json_array();
-        verr_add(e, "attributes", "%s", err);
-        return api_fail(r, e);
-    }
-    if (queue_attrs_check(a->qs, op->name, &op->at, err, sizeof err)) {
-        json_t *e = json_array();
-        verr_add(e, "attributes", "%s", err);
-        return api_fail(r, e);
-    }
-    return 0;
+    json_t *e = json_array();
+    if (api_attrs_parse(attrs, &op->at, e)) return api_fail(r, e);
+    if (queue_attrs_check(a->qs, op->name, &op->at, err, sizeof err)) verr_add(e, "attributes", "%s", err);
+    return api_fail(r, e);
 }
 
 static int create_unit(store_conn *tx, void *arg)
@@ -138,23 +166,19 @@ int api_queues_create(http_req *r)
     api *a = http_req_app(r);
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    static const char *const allowed[] = {"name", "attributes", NULL};
     json_t *errors = json_array();
-    verr_reject_unknown(errors, body, "", allowed);
-    json_t *name = json_object_get(body, "name");
-    if (!json_is_string(name))
-        verr_add(errors, "name", "required string");
-    else if (!queue_name_valid(json_string_value(name), LIMIT_QUEUE_NAME_MAX))
-        verr_add(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
+    char name[LIMIT_QUEUE_NAME_MAX + 1];
+    const json_t *attrs;
+    api_queue_create_parse(body, name, &attrs, errors);
     if (api_fail(r, errors)) return 0;
     attrs_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
     op->a = a;
-    snprintf(op->name, sizeof op->name, "%s", json_string_value(name));
+    snprintf(op->name, sizeof op->name, "%s", name);
     api_ctx_of(r)->target = op->name;
     queue_attrs_init(&op->at);
-    if (parse_attrs(r, a, json_object_get(body, "attributes"), op)) return 0;
+    if (parse_attrs(r, a, attrs, op)) return 0;
     return api_submit(r, create_unit, create_reply, op);
 }
 
@@ -180,9 +204,7 @@ int api_queue_attrs_put(http_req *r)
     if (!q) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    /* {"attributes": {...}} as SetQueueAttributes, or the bare map */
-    json_t *attrs = json_object_get(body, "attributes");
-    if (!attrs || json_object_size(body) != 1) attrs = body;
+    const json_t *attrs = api_attrs_body(body);
     attrs_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
@@ -196,15 +218,6 @@ int api_queue_attrs_put(http_req *r)
 
 /* ---- send --------------------------------------------------------------------- */
 
-typedef struct send_entry {
-    const char *id;
-    const char *body;
-    size_t len;
-    char *attrs; /* JSON text (arena) or NULL */
-    int delay;
-    int rc;
-    char message_id[40];
-} send_entry;
 
 typedef struct send_op {
     api *a;
@@ -270,12 +283,15 @@ static void send_reply(http_req *r, void *arg, int rc)
     http_reply_json(r, 200, json_pack("{s:o,s:o}", "successful", ok, "failed", failed));
 }
 
-/* Reads one message entry {body, delaySeconds?, messageAttributes?} into e. */
-static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char *prefix, send_entry *e, int batch)
+/* Reads one message entry {body, delaySeconds?, messageAttributes?} into e:
+ * 0, ORD_ENOMEM (attributes could not be kept); problems go to errors. */
+static int parse_entry(json_t *errors, const json_t *o, const char *prefix, send_entry *e, int batch,
+                       const api_alloc *al)
 {
     static const char *const single[] = {"body", "delaySeconds", "messageAttributes", NULL};
     static const char *const many[] = {"id", "body", "delaySeconds", "messageAttributes", NULL};
     char f[64];
+    int rc = 0;
     verr_reject_unknown(errors, o, prefix, batch ? many : single);
     json_t *b = json_object_get(o, "body");
     snprintf(f, sizeof f, "%sbody", prefix);
@@ -298,8 +314,11 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
         } else if (strlen(text) > LIMIT_MESSAGE_ATTRS_BYTES_MAX) {
             verr_add(errors, f, "at most %d bytes", LIMIT_MESSAGE_ATTRS_BYTES_MAX);
         } else {
-            e->attrs = http_req_alloc(r, strlen(text) + 1);
-            if (e->attrs) memcpy(e->attrs, text, strlen(text) + 1);
+            e->attrs = al->fn(al->ctx, strlen(text) + 1);
+            if (e->attrs)
+                memcpy(e->attrs, text, strlen(text) + 1);
+            else
+                rc = ORD_ENOMEM;
         }
         free(text);
     }
@@ -311,12 +330,67 @@ static void parse_entry(http_req *r, json_t *errors, const json_t *o, const char
         else
             e->id = json_string_value(id);
     }
+    return rc;
+}
+
+int api_send_parse(const json_t *body, send_entry *e, json_t *errors, const api_alloc *al)
+{
+    size_t nerr = verr_count(errors);
+    memset(e, 0, sizeof *e);
+    int rc = parse_entry(errors, body, "", e, 0, al);
+    return rc ? rc : verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
+/* The batch envelope {"entries": [...]} with 1..LIMIT_BATCH_ENTRIES_MAX
+ * entries, or NULL (errors added). */
+static const json_t *batch_entries(const json_t *body, size_t *n, json_t *errors)
+{
+    static const char *const allowed[] = {"entries", NULL};
+    size_t nerr = verr_count(errors);
+    verr_reject_unknown(errors, body, "", allowed);
+    json_t *entries = json_object_get(body, "entries");
+    *n = json_array_size(entries);
+    if (!json_is_array(entries) || *n < 1 || *n > LIMIT_BATCH_ENTRIES_MAX)
+        verr_add(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
+    return verr_count(errors) > nerr ? NULL : entries;
+}
+
+int api_send_batch_parse(const json_t *body, send_entry e[LIMIT_BATCH_ENTRIES_MAX], int *n, json_t *errors,
+                         const api_alloc *al)
+{
+    size_t nerr = verr_count(errors), ne;
+    *n = 0;
+    const json_t *entries = batch_entries(body, &ne, errors);
+    if (!entries) return ORD_EVALIDATION;
+    memset(e, 0, sizeof *e * ne);
+    *n = (int)ne;
+    for (size_t i = 0; i < ne; i++) {
+        json_t *o = json_array_get(entries, i);
+        char prefix[32], f[48];
+        snprintf(prefix, sizeof prefix, "entries[%zu].", i);
+        if (!json_is_object(o)) {
+            snprintf(f, sizeof f, "entries[%zu]", i);
+            verr_add(errors, f, "must be an object");
+            continue;
+        }
+        int rc = parse_entry(errors, o, prefix, &e[i], 1, al);
+        if (rc) return rc;
+        snprintf(f, sizeof f, "%sid", prefix);
+        for (size_t k = 0; k < i && e[i].id; k++)
+            if (e[k].id && !strcmp(e[k].id, e[i].id)) verr_add(errors, f, "duplicate id");
+    }
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
+static void *arena_fn(void *ctx, size_t n)
+{
+    return http_req_alloc(ctx, n);
 }
 
 int api_queue_send(http_req *r)
 {
     queue *q = api_queue(r);
-    if (!q) return 0;
+    if (!q || api_admit(r)) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
     send_op *op = http_req_alloc(r, sizeof *op);
@@ -326,55 +400,32 @@ int api_queue_send(http_req *r)
     op->q = q;
     op->n = 1;
     json_t *errors = json_array();
-    parse_entry(r, errors, body, "", &op->e[0], 0);
+    api_alloc al = {arena_fn, r};
+    if (api_send_parse(body, &op->e[0], errors, &al) == ORD_ENOMEM) {
+        json_decref(errors);
+        return ORD_ENOMEM;
+    }
     if (api_fail(r, errors)) return 0;
     return api_submit(r, send_unit, send_reply, op);
-}
-
-/* The batch body {"entries": [...]} with 1..LIMIT_BATCH_ENTRIES_MAX entries;
- * replies 422 and returns NULL otherwise. */
-static json_t *batch_entries(http_req *r, json_t *body, size_t *n)
-{
-    static const char *const allowed[] = {"entries", NULL};
-    json_t *errors = json_array();
-    verr_reject_unknown(errors, body, "", allowed);
-    json_t *entries = json_object_get(body, "entries");
-    *n = json_array_size(entries);
-    if (!json_is_array(entries) || *n < 1 || *n > LIMIT_BATCH_ENTRIES_MAX)
-        verr_add(errors, "entries", "an array of 1-%d entries", LIMIT_BATCH_ENTRIES_MAX);
-    return api_fail(r, errors) ? NULL : entries;
 }
 
 int api_queue_send_batch(http_req *r)
 {
     queue *q = api_queue(r);
-    if (!q) return 0;
+    if (!q || api_admit(r)) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    size_t n;
-    json_t *entries = batch_entries(r, body, &n);
-    if (!entries) return 0;
     send_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
     op->a = http_req_app(r);
     op->q = q;
-    op->n = (int)n;
     op->batch = 1;
     json_t *errors = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_array_get(entries, i);
-        char prefix[32], f[48];
-        snprintf(prefix, sizeof prefix, "entries[%zu].", i);
-        if (!json_is_object(o)) {
-            snprintf(f, sizeof f, "entries[%zu]", i);
-            verr_add(errors, f, "must be an object");
-            continue;
-        }
-        parse_entry(r, errors, o, prefix, &op->e[i], 1);
-        snprintf(f, sizeof f, "%sid", prefix);
-        for (size_t k = 0; k < i && op->e[i].id; k++)
-            if (op->e[k].id && !strcmp(op->e[k].id, op->e[i].id)) verr_add(errors, f, "duplicate id");
+    api_alloc al = {arena_fn, r};
+    if (api_send_batch_parse(body, op->e, &op->n, errors, &al) == ORD_ENOMEM) {
+        json_decref(errors);
+        return ORD_ENOMEM;
     }
     if (api_fail(r, errors)) return 0;
     return api_submit(r, send_unit, send_reply, op);
@@ -508,6 +559,24 @@ static void recv_reply(http_req *r, void *arg, int rc)
     http_reply_json(r, 200, json_pack("{s:o}", "messages", arr));
 }
 
+int api_receive_parse(const json_t *body, int default_wait_s, receive_in *out, json_t *errors)
+{
+    static const char *const allowed[] = {"maxNumberOfMessages", "waitTimeSeconds", "visibilityTimeout", NULL};
+    size_t nerr = verr_count(errors);
+    long long max = 1, wait = default_wait_s, vis = -1;
+    if (body) {
+        verr_reject_unknown(errors, body, "", allowed);
+        api_int(errors, body, "maxNumberOfMessages", "maxNumberOfMessages", 1, LIMIT_RECEIVE_MAX, 1, &max);
+        api_int(errors, body, "waitTimeSeconds", "waitTimeSeconds", 0, LIMIT_WAIT_SECONDS_MAX, default_wait_s,
+                &wait);
+        api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, -1, &vis);
+    }
+    out->max = (int)max;
+    out->wait = (int)wait;
+    out->vis = (int)vis;
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
 int api_queue_receive(http_req *r)
 {
     queue *q = api_queue(r);
@@ -517,17 +586,11 @@ int api_queue_receive(http_req *r)
     json_t *body = blen ? http_req_json(r) : json_object();
     if (!body) return 0;
     if (!blen) json_decref(body), body = NULL;
-    static const char *const allowed[] = {"maxNumberOfMessages", "waitTimeSeconds", "visibilityTimeout", NULL};
     json_t *errors = json_array();
     queue_attrs at;
     queue_get_attrs(q, &at);
-    long long max = 1, wait = at.wait_s, vis = -1;
-    if (body) {
-        verr_reject_unknown(errors, body, "", allowed);
-        api_int(errors, body, "maxNumberOfMessages", "maxNumberOfMessages", 1, LIMIT_RECEIVE_MAX, 1, &max);
-        api_int(errors, body, "waitTimeSeconds", "waitTimeSeconds", 0, LIMIT_WAIT_SECONDS_MAX, at.wait_s, &wait);
-        api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, -1, &vis);
-    }
+    receive_in in;
+    api_receive_parse(body, at.wait_s, &in, errors);
     if (api_fail(r, errors)) return 0;
     recv_op *op = http_req_alloc(r, sizeof *op);
     if (!op) return ORD_ENOMEM;
@@ -535,19 +598,13 @@ int api_queue_receive(http_req *r)
     op->r = r;
     op->a = http_req_app(r);
     op->q = q;
-    op->max = (int)max;
-    op->vis = (int)vis;
-    op->deadline_ms = wait ? clock_mono_ms() + wait * 1000 : 0;
+    op->max = in.max;
+    op->vis = in.vis;
+    op->deadline_ms = in.wait ? clock_mono_ms() + (int64_t)in.wait * 1000 : 0;
     return api_submit_wait(r, recv_unit, recv_wait, recv_reply, op);
 }
 
 /* ---- delete / visibility ----------------------------------------------------------- */
-
-typedef struct del_entry {
-    const char *id;
-    const char *receipt;
-    int rc;
-} del_entry;
 
 typedef struct del_op {
     api *a;
@@ -620,43 +677,46 @@ int api_queue_delete(http_req *r)
     return api_submit(r, del_unit, del_reply, op);
 }
 
+int api_visibility_parse(const json_t *body, int *vis, json_t *errors)
+{
+    static const char *const allowed[] = {"visibilityTimeout", NULL};
+    size_t nerr = verr_count(errors);
+    verr_reject_unknown(errors, body, "", allowed);
+    long long v;
+    if (!api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, 0, &v))
+        verr_add(errors, "visibilityTimeout", "required integer");
+    *vis = (int)v;
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
 int api_queue_visibility(http_req *r)
 {
     queue *q = api_queue(r);
     if (!q) return 0;
     json_t *body = http_req_json(r);
     if (!body) return 0;
-    static const char *const allowed[] = {"visibilityTimeout", NULL};
     json_t *errors = json_array();
-    verr_reject_unknown(errors, body, "", allowed);
-    long long vis;
-    if (!api_int(errors, body, "visibilityTimeout", "visibilityTimeout", 0, LIMIT_VISIBILITY_SECONDS_MAX, 0, &vis))
-        verr_add(errors, "visibilityTimeout", "required integer");
+    int vis;
+    api_visibility_parse(body, &vis, errors);
     if (api_fail(r, errors)) return 0;
     del_op *op = del_new(r, q);
     if (!op) return ORD_ENOMEM;
     op->n = 1;
-    op->vis = (int)vis;
+    op->vis = vis;
     op->e[0].receipt = http_req_param(r, "receipt");
     return api_submit(r, del_unit, del_reply, op);
 }
 
-int api_queue_delete_batch(http_req *r)
+int api_delete_batch_parse(const json_t *body, del_entry e[LIMIT_BATCH_ENTRIES_MAX], int *n, json_t *errors)
 {
-    queue *q = api_queue(r);
-    if (!q) return 0;
-    json_t *body = http_req_json(r);
-    if (!body) return 0;
     static const char *const eallowed[] = {"id", "receiptHandle", NULL};
-    size_t n;
-    json_t *entries = batch_entries(r, body, &n);
-    if (!entries) return 0;
-    del_op *op = del_new(r, q);
-    if (!op) return ORD_ENOMEM;
-    op->n = (int)n;
-    op->batch = 1;
-    json_t *errors = json_array();
-    for (size_t i = 0; i < n; i++) {
+    size_t nerr = verr_count(errors), ne;
+    *n = 0;
+    const json_t *entries = batch_entries(body, &ne, errors);
+    if (!entries) return ORD_EVALIDATION;
+    memset(e, 0, sizeof *e * ne);
+    *n = (int)ne;
+    for (size_t i = 0; i < ne; i++) {
         json_t *o = json_array_get(entries, i);
         char prefix[32], f[64];
         snprintf(prefix, sizeof prefix, "entries[%zu].", i);
@@ -670,12 +730,26 @@ int api_queue_delete_batch(http_req *r)
         snprintf(f, sizeof f, "%sid", prefix);
         if (!json_is_string(id)) verr_add(errors, f, "required string");
         for (size_t k = 0; k < i && json_is_string(id); k++)
-            if (op->e[k].id && !strcmp(op->e[k].id, json_string_value(id))) verr_add(errors, f, "duplicate id");
+            if (e[k].id && !strcmp(e[k].id, json_string_value(id))) verr_add(errors, f, "duplicate id");
         snprintf(f, sizeof f, "%sreceiptHandle", prefix);
         if (!json_is_string(rh)) verr_add(errors, f, "required string");
-        op->e[i].id = json_string_value(id);
-        op->e[i].receipt = json_string_value(rh);
+        e[i].id = json_string_value(id);
+        e[i].receipt = json_string_value(rh);
     }
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
+int api_queue_delete_batch(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    json_t *body = http_req_json(r);
+    if (!body) return 0;
+    del_op *op = del_new(r, q);
+    if (!op) return ORD_ENOMEM;
+    op->batch = 1;
+    json_t *errors = json_array();
+    api_delete_batch_parse(body, op->e, &op->n, errors);
     if (api_fail(r, errors)) return 0;
     return api_submit(r, del_unit, del_reply, op);
 }
@@ -718,19 +792,19 @@ static void admin_reply(http_req *r, void *arg, int rc)
 }
 
 /* {"messageIds": [...]}: 1..LIMIT_REDRIVE_IDS_MAX distinct strings. */
-static void parse_ids(http_req *r, const json_t *ids, admin_op *op, json_t *errors)
+static void parse_ids(const json_t *ids, redrive_in *out, json_t *errors, const api_alloc *al)
 {
     size_t n = json_array_size(ids);
     if (!json_is_array(ids) || n < 1 || n > LIMIT_REDRIVE_IDS_MAX) {
         verr_add(errors, "messageIds", "must be an array of 1 to %d message ids", LIMIT_REDRIVE_IDS_MAX);
         return;
     }
-    op->ids = http_req_alloc(r, sizeof *op->ids * n);
-    op->found = http_req_alloc(r, n);
-    if (!op->ids || !op->found) {
+    const char **v = al->fn(al->ctx, sizeof *v * n);
+    if (!v) {
         verr_add(errors, "messageIds", "too many");
         return;
     }
+    memset(v, 0, sizeof *v * n); /* an invalid id leaves its slot NULL for the duplicate check */
     for (size_t i = 0; i < n; i++) {
         const char *id = json_string_value(json_array_get(ids, i));
         char f[32];
@@ -740,10 +814,37 @@ static void parse_ids(http_req *r, const json_t *ids, admin_op *op, json_t *erro
             continue;
         }
         for (size_t k = 0; k < i; k++)
-            if (op->ids[k] && !strcmp(op->ids[k], id)) verr_add(errors, f, "duplicate id");
-        op->ids[i] = id;
+            if (v[k] && !strcmp(v[k], id)) verr_add(errors, f, "duplicate id");
+        v[i] = id;
     }
-    op->nids = (int)n;
+    out->ids = v;
+    out->nids = (int)n;
+}
+
+int api_redrive_parse(const json_t *body, redrive_in *out, json_t *errors, const api_alloc *al)
+{
+    static const char *const allowed[] = {"maxMessages", "destination", "messageIds", "ratePerSecond", NULL};
+    size_t nerr = verr_count(errors);
+    long long max = LIMIT_REDRIVE_MAX, rate = LIMIT_TASK_RATE_DEFAULT;
+    memset(out, 0, sizeof *out);
+    if (body) {
+        verr_reject_unknown(errors, body, "", allowed);
+        api_int(errors, body, "maxMessages", "maxMessages", 1, LIMIT_REDRIVE_MAX, LIMIT_REDRIVE_MAX, &max);
+        api_int(errors, body, "ratePerSecond", "ratePerSecond", 1, LIMIT_TASK_RATE_MAX, LIMIT_TASK_RATE_DEFAULT, &rate);
+        json_t *ids = json_object_get(body, "messageIds");
+        if (ids && json_object_get(body, "maxMessages"))
+            verr_add(errors, "messageIds", "give either messageIds or maxMessages");
+        else if (ids)
+            parse_ids(ids, out, errors, al);
+        json_t *d = json_object_get(body, "destination");
+        if (d && json_is_string(d))
+            out->destination = json_string_value(d);
+        else if (d)
+            verr_add(errors, "destination", "must name an existing queue");
+    }
+    out->max = (int)max;
+    out->rate = (int)rate;
+    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
 }
 
 int api_queue_redrive(http_req *r)
@@ -760,26 +861,18 @@ int api_queue_redrive(http_req *r)
     memset(op, 0, sizeof *op);
     op->a = a;
     op->q = q;
-    long long max = LIMIT_REDRIVE_MAX, rate = LIMIT_TASK_RATE_DEFAULT;
     json_t *errors = json_array();
-    if (body) {
-        static const char *const allowed[] = {"maxMessages", "destination", "messageIds", "ratePerSecond", NULL};
-        verr_reject_unknown(errors, body, "", allowed);
-        api_int(errors, body, "maxMessages", "maxMessages", 1, LIMIT_REDRIVE_MAX, LIMIT_REDRIVE_MAX, &max);
-        api_int(errors, body, "ratePerSecond", "ratePerSecond", 1, LIMIT_TASK_RATE_MAX, LIMIT_TASK_RATE_DEFAULT, &rate);
-        json_t *ids = json_object_get(body, "messageIds");
-        if (ids && json_object_get(body, "maxMessages"))
-            verr_add(errors, "messageIds", "give either messageIds or maxMessages");
-        else if (ids)
-            parse_ids(r, ids, op, errors);
-        json_t *d = json_object_get(body, "destination");
-        if (d) {
-            op->dest = json_is_string(d) ? queue_find(a->qs, json_string_value(d)) : NULL;
-            if (!op->dest) verr_add(errors, "destination", "must name an existing queue");
-        }
-    }
+    redrive_in in;
+    api_alloc al = {arena_fn, r};
+    api_redrive_parse(body, &in, errors, &al);
+    if (in.destination && !(op->dest = queue_find(a->qs, in.destination)))
+        verr_add(errors, "destination", "must name an existing queue");
+    if (in.ids && !(op->found = http_req_alloc(r, (size_t)in.nids)))
+        verr_add(errors, "messageIds", "too many");
     if (api_fail(r, errors)) return 0;
-    op->max = (int)max;
+    op->max = in.max;
+    op->ids = in.ids;
+    op->nids = in.nids;
     if (op->ids) { /* a chosen few: at once, in one unit */
         api_audit_status(r, 200);
         return api_submit(r, admin_unit, admin_reply, op);
@@ -789,8 +882,8 @@ int api_queue_redrive(http_req *r)
     queue_stats qst;
     int rc = queue_stats_get(a->qs, q, &qst);
     if (rc) return rc;
-    task_redrive_in in = {q, op->dest, (int)rate, qst.visible < max ? qst.visible : max};
-    return api_task_start(r, NULL, &in);
+    task_redrive_in t = {q, op->dest, in.rate, qst.visible < in.max ? qst.visible : in.max};
+    return api_task_start(r, NULL, &t);
 }
 
 int api_queue_purge(http_req *r)
@@ -815,4 +908,41 @@ int api_queue_purge(http_req *r)
     op->q = q;
     op->purge = 1;
     return api_submit(r, admin_unit, admin_reply, op);
+}
+
+/* ---- DELETE /api/queues/{name} ------------------------------------------ */
+
+typedef struct drop_op {
+    api *a;
+    queue *q;
+    char why[160];
+} drop_op;
+
+static int drop_unit(store_conn *tx, void *arg)
+{
+    drop_op *op = arg;
+    return queue_delete_queue_tx(tx, op->a->qs, op->q, op->why, sizeof op->why);
+}
+
+static void drop_reply(http_req *r, void *arg, int rc)
+{
+    drop_op *op = arg;
+    if (rc) {
+        http_reply_problem(r, rc, rc == ORD_ECONFLICT ? op->why : NULL, NULL);
+        return;
+    }
+    log_info("queue", "queue deleted", "queue", queue_name(op->q), NULL);
+    http_reply_raw(r, 204, NULL, "", 0);
+}
+
+int api_queue_drop(http_req *r)
+{
+    queue *q = api_queue(r);
+    if (!q) return 0;
+    drop_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return ORD_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->a = http_req_app(r);
+    op->q = q;
+    return api_submit(r, drop_unit, drop_reply, op);
 }

@@ -51,16 +51,7 @@ const char *http_req_param(http_req *r, const char *name)
 const char *http_req_query(http_req *r, const char *name)
 {
     const char *v = NULL;
-    size_t vlen = 0;
-    if (MHD_lookup_connection_value_n(r->mc, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
-                                      &vlen) != MHD_YES)
-        return NULL;
-    if (!v) return ""; /* "?flag" */
-    if (!memchr(v, '%', vlen)) return v;
-    char *d = arena_strdup(&r->arena, v, vlen);
-    if (!d) return NULL;
-    http_pct_decode(d, NULL);
-    return d;
+    return http_query_get(&r->arena, r->query, name, &v) == 1 ? v : NULL;
 }
 
 const char *http_req_header(http_req *r, const char *name)
@@ -177,6 +168,35 @@ static long depth_exceeded_at(const char *p, size_t n, int max)
     return -1;
 }
 
+int http_json_parse(const char *body, size_t len, json_t **out, http_json_error *e)
+{
+    CHECK(out != NULL && e != NULL);
+    *out = NULL;
+    memset(e, 0, sizeof *e);
+    if (!body) body = "", len = 0;
+    long at = depth_exceeded_at(body, len, LIMIT_JSON_DEPTH_MAX);
+    if (at >= 0) {
+        e->position = at;
+        return ORD_ELIMIT;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        e->line = je.line;
+        e->column = je.column;
+        e->position = je.position;
+        snprintf(e->text, sizeof e->text, "%s", je.text);
+        return ORD_EJSON;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        e->not_object = 1;
+        return ORD_EJSON;
+    }
+    *out = j;
+    return 0;
+}
+
 int http_req_require_json(http_req *r)
 {
     if (http_ctype_is_json(r->ctype)) return 0;
@@ -195,28 +215,27 @@ json_t *http_req_json(http_req *r)
         http_reply_problem(r, ORD_ETOOBIG, NULL, NULL);
         return NULL;
     }
-    long at = depth_exceeded_at(r->body, r->body_len, LIMIT_JSON_DEPTH_MAX);
-    if (at >= 0) {
+    http_json_error e;
+    json_t *j = NULL;
+    int rc = http_json_parse(r->body, r->body_len, &j, &e);
+    if (rc == ORD_ELIMIT) {
         snprintf(detail, sizeof detail, "JSON nesting deeper than %d levels at byte position %ld",
-                 LIMIT_JSON_DEPTH_MAX, at);
-        json_t *ext = json_pack("{s:I}", "position", (json_int_t)at);
+                 LIMIT_JSON_DEPTH_MAX, e.position);
+        json_t *ext = json_pack("{s:I}", "position", (json_int_t)e.position);
         http_problem_build(r, ORD_ELIMIT, detail, NULL, ext);
         return NULL;
     }
-    json_error_t e;
-    json_t *j = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &e);
-    if (!j) {
-        snprintf(detail, sizeof detail,
-                 "malformed JSON at line %d, column %d (byte position %d): %s", e.line, e.column,
-                 e.position, e.text);
-        json_t *ext = json_pack("{s:i, s:i, s:i}", "line", e.line, "column", e.column, "position",
-                                e.position);
-        http_problem_build(r, ORD_EJSON, detail, NULL, ext);
+    if (rc && e.not_object) {
+        http_reply_problem(r, ORD_EJSON, "the request body must be a JSON object", NULL);
         return NULL;
     }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        http_reply_problem(r, ORD_EJSON, "the request body must be a JSON object", NULL);
+    if (rc) {
+        snprintf(detail, sizeof detail,
+                 "malformed JSON at line %d, column %d (byte position %ld): %s", e.line, e.column,
+                 e.position, e.text);
+        json_t *ext = json_pack("{s:i, s:i, s:i}", "line", e.line, "column", e.column, "position",
+                                (int)e.position);
+        http_problem_build(r, ORD_EJSON, detail, NULL, ext);
         return NULL;
     }
     r->json = j;
@@ -456,7 +475,7 @@ void http_problem_build(http_req *r, int code, const char *detail, json_t *error
     int status = http_err_status(code);
     if (status < 400) status = 500;
     /* overload and a store that cannot write now: the client should come back */
-    if (code == ORD_EBUSY || code == ORD_EUNAVAILABLE) http_reply_header(r, "Retry-After", "1");
+    if (code == ORD_EBUSY || code == ORD_EUNAVAILABLE || code == ORD_EFULL) http_reply_header(r, "Retry-After", "1");
     json_t *p = problem_object(r, code, detail, errors, ext);
     char *buf = NULL;
     size_t n = p ? dump_json(r, p, &buf) : 0;

@@ -1,6 +1,7 @@
 /* router.c - compiles route patterns once at start and matches decoded path
  * segments against them: a linear scan, which for a few dozen routes costs
- * less than building anything cleverer.  Also percent-decoding. */
+ * less than building anything cleverer.  Also percent-decoding and the query
+ * string.  Pure: no MHD, so tests/fuzz/fuzz_router.c runs this very code. */
 #include "http/internal.h"
 #include "lib/err.h"
 #include "obs/log.h"
@@ -187,4 +188,71 @@ int http_router_match(const struct http_router *rt, http_req *r, const char **al
     }
     *allow = a;
     return ORD_EMETHOD;
+}
+
+/* Copies the raw path into the arena and splits it into decoded segments. */
+static int split_path(http_req *r)
+{
+    if (r->url[0] != '/') return ORD_ENOTFOUND;
+    char *p = arena_strdup(&r->arena, r->url + 1, strlen(r->url + 1));
+    if (!p) return ORD_ENOMEM;
+    for (;;) {
+        if (r->nsegs == LIMIT_HTTP_PATH_SEGMENTS_MAX) return ORD_ENOTFOUND;
+        char *e = strchr(p, '/');
+        if (e) *e = 0;
+        int nul = 0;
+        if (strchr(p, '%')) http_pct_decode(p, &nul);
+        if (nul) return ORD_EINVAL;
+        r->segs[r->nsegs++] = p;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+int http_router_route(const struct http_router *rt, http_req *r, const char **allow)
+{
+    int rc = split_path(r);
+    return rc ? rc : http_router_match(rt, r, allow);
+}
+
+/* ASCII case-insensitive, as MHD compares argument names. */
+static int key_is(const char *k, size_t klen, const char *name, size_t nlen)
+{
+    if (klen != nlen) return 0;
+    for (size_t i = 0; i < klen; i++) {
+        unsigned char a = (unsigned char)(k[i] == '+' ? ' ' : k[i]), b = (unsigned char)name[i];
+        if (a >= 'A' && a <= 'Z') a = (unsigned char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z') b = (unsigned char)(b - 'A' + 'a');
+        if (a != b) return 0;
+    }
+    return 1;
+}
+
+int http_query_get(arena *a, const char *query, const char *name, const char **out)
+{
+    *out = NULL;
+    if (!query) return 0;
+    size_t nlen = strlen(name);
+    for (const char *s = query; *s;) {
+        const char *amp = strchr(s, '&');
+        const char *e = amp ? amp : s + strlen(s);
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        if (key_is(s, (size_t)((eq ? eq : e) - s), name, nlen)) {
+            if (!eq) {
+                *out = "";
+                return 1;
+            }
+            char *v = arena_strdup(a, eq + 1, (size_t)(e - eq - 1));
+            if (!v) return ORD_ENOMEM;
+            for (char *p = v; *p; p++)
+                if (*p == '+') *p = ' ';
+            if (strchr(v, '%')) http_pct_decode(v, NULL);
+            *out = v;
+            return 1;
+        }
+        if (!amp) break;
+        s = amp + 1;
+    }
+    return 0;
 }

@@ -19,7 +19,9 @@
  *  - MHD accepts Content-Length together with Transfer-Encoding: chunked
  *    (chunked wins); we reject the pair (request smuggling).
  *  - MHD percent-decodes the URL before we can split it (so "%2F" would split
- *    a segment); a no-op unescape callback gives us the raw path.
+ *    a segment); a no-op unescape callback gives us the raw path.  The query
+ *    string is taken raw from the URI log callback and parsed by router.c
+ *    (http_query_get), so the fuzz target reaches the code the server runs.
  *
  * THREAD SAFETY.  Requests are touched by one thread at a time (see
  * server.h).  Counters are per-worker relaxed atomics.  Metric series are
@@ -311,6 +313,7 @@ static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct
     r->conn = c;
     r->mc = mc;
     r->url = url;
+    r->query = c->query;
     r->method = method;
     r->hdrs_tail = &r->hdrs;
     r->content_length = -1;
@@ -334,6 +337,7 @@ static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct
                  LIMIT_HTTP_HEADER_BYTES_MAX);
         return early_problem(r, ORD_EHEADERS, detail);
     }
+    if (c->query_oom) return early_problem(r, ORD_ENOMEM, "no memory for the query string");
     if (strlen(url) > LIMIT_HTTP_PATH_BYTES_MAX) {
         snprintf(detail, sizeof detail, "request path exceeds %d bytes", LIMIT_HTTP_PATH_BYTES_MAX);
         return early_problem(r, ORD_EURITOOLONG, detail);
@@ -420,26 +424,6 @@ static enum MHD_Result body_append(http_req *r, const char *data, size_t n)
 
 /* ---- Dispatch --------------------------------------------------------- */
 
-/* Copies the raw path into the arena and splits it into decoded segments. */
-static int split_path(http_req *r)
-{
-    if (r->url[0] != '/') return ORD_ENOTFOUND;
-    char *p = arena_strdup(&r->arena, r->url + 1, strlen(r->url + 1));
-    if (!p) return ORD_ENOMEM;
-    for (;;) {
-        if (r->nsegs == LIMIT_HTTP_PATH_SEGMENTS_MAX) return ORD_ENOTFOUND;
-        char *e = strchr(p, '/');
-        if (e) *e = 0;
-        int nul = 0;
-        if (strchr(p, '%')) http_pct_decode(p, &nul);
-        if (nul) return ORD_EINVAL;
-        r->segs[r->nsegs++] = p;
-        if (!e) break;
-        p = e + 1;
-    }
-    return 0;
-}
-
 static enum MHD_Result run_handler(http_req *r, http_handler fn);
 
 static enum MHD_Result dispatch(http_req *r)
@@ -449,8 +433,7 @@ static enum MHD_Result dispatch(http_req *r)
     char detail[200];
     r->state = RS_HANDLER;
     if (r->body) r->body[r->body_len] = 0;
-    int rc = split_path(r);
-    if (!rc) rc = http_router_match(&s->router, r, &allow);
+    int rc = http_router_route(&s->router, r, &allow);
     if (rc == ORD_ENOTFOUND && s->fallback &&
         (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) && !atomic_load(&s->refusing))
         return run_handler(r, s->fallback);
@@ -494,6 +477,22 @@ static enum MHD_Result run_handler(http_req *r, http_handler fn)
         http_reply_problem(r, rc, NULL, NULL);
     }
     return queue_reply(r);
+}
+
+/* MHD calls this with the whole request target as soon as the request line
+ * is in, before the access handler: keep the raw query for http_query_get. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    (void)cls;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct http_conn *c = ci ? ci->socket_context : NULL;
+    if (!c) return NULL;
+    free(c->query);
+    c->query = NULL;
+    c->query_oom = 0;
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    if (q && !(c->query = strdup(q + 1))) c->query_oom = 1; /* request_begin answers 503 */
+    return NULL;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const char *url,
@@ -604,6 +603,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         c->fd = ci->connect_fd;
         addr_of(mc, &c->addr);
         atomic_init(&c->deadline_why, HTTP_DL_REQUEST);
+        c->query = NULL;
+        c->query_oom = 0;
         c->req.state = RS_IDLE;
         c->req.waiting = 0;
         c->req.json = NULL;
@@ -635,6 +636,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     json_decref(c->req.json);
     if (c->req.resp) MHD_destroy_response(c->req.resp);
     arena_reset(&c->req.arena);
+    free(c->query);
     free(c);
     *socket_context = NULL;
     metric_add(s->ms_connections, -1);
@@ -935,7 +937,8 @@ int http_server_start(const http_opts *o, http_server **out)
         (unsigned)per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HTTP_CONN_MEMORY_BYTES,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        s, MHD_OPTION_UNESCAPE_CALLBACK, mhd_unescape_none, (void *)NULL,
+        s, MHD_OPTION_UNESCAPE_CALLBACK, mhd_unescape_none, (void *)NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+        (void *)NULL,
         MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
     if (!s->d) {
         log_error("http", "MHD_start_daemon failed", "listen", o->listen, NULL);

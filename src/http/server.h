@@ -177,6 +177,20 @@ void *http_req_alloc(http_req *r, size_t n);
  * the request (freed at request end; json_incref to keep it). */
 json_t *http_req_json(http_req *r);
 
+/* ---- Pure parsers: no request, no server (tests/fuzz calls them too) -- */
+
+typedef struct http_json_error {
+    int line, column;  /* of a syntax error (jansson's) */
+    long position;     /* byte position: of the syntax error, or of the bracket past the depth */
+    int not_object;    /* valid JSON, but not an object */
+    char text[160];    /* jansson's message for a syntax error */
+} http_json_error;
+/* The JSON part of http_req_json, on body[0..len): nesting deeper than
+ * LIMIT_JSON_DEPTH_MAX -> ORD_ELIMIT; a syntax error or a duplicate key ->
+ * ORD_EJSON; valid JSON that is not an object -> ORD_EJSON with not_object
+ * set.  0 with *out a new reference (the caller's).  e is always filled. */
+int http_json_parse(const char *body, size_t len, json_t **out, http_json_error *e);
+
 /* ---- Replies: exactly one per request (asserted), owning thread ------ */
 /* Adds a response header; call before the reply.  Copies name and value. */
 void http_reply_header(http_req *r, const char *name, const char *value);

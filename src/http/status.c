@@ -29,6 +29,7 @@
     X(HEADERS,    431, "headers-too-large") \
     X(LIMIT,      400, "limit-exceeded") \
     X(BUSY,       503, "overloaded") \
+    X(FULL,       503, "queue-full") \
     X(SHUTDOWN,   503, "shutting-down") \
     X(NOTREADY,   503, "not-ready") \
     X(TIMEOUT,    504, "timeout") \

@@ -30,6 +30,7 @@
     X(HEADERS,    "request header fields too large") \
     X(LIMIT,      "a limit was exceeded") \
     X(BUSY,       "too many pending operations") \
+    X(FULL,       "the queue holds its most messages") \
     X(SHUTDOWN,   "server is shutting down") \
     X(NOTREADY,   "server is not ready") \
     X(TIMEOUT,    "operation timed out") \

@@ -34,6 +34,13 @@
 #define LIMIT_MAX_RECEIVE_COUNT_MIN    1       /* RedrivePolicy.maxReceiveCount 1..1000 */
 #define LIMIT_MAX_RECEIVE_COUNT_MAX    1000
 #define LIMIT_QUEUES_MAX               256     /* queues per node */
+/* store.queueDepthMax: messages one queue holds (visible, in flight and
+ * delayed); a send past it gets 503 queue-full.  SQS has no such bound, but
+ * one disk does.  Counted from the database at most once a second while a
+ * queue is past half of it, plus this node's sends since. */
+#define LIMIT_QUEUE_DEPTH_MIN          1
+#define LIMIT_QUEUE_DEPTH_DEFAULT      1000000
+#define LIMIT_QUEUE_DEPTH_MAX          100000000
 #define LIMIT_REDRIVE_MAX              100000  /* messages moved by one redrive (maxMessages 1..) */
 #define LIMIT_MESSAGE_ATTRS_BYTES_MAX  8192    /* message attributes JSON */
 
@@ -90,9 +97,30 @@
 #define LIMIT_STORE_WINDOW_US_DEFAULT  0       /* extra wait for more units before COMMIT */
 #define LIMIT_STORE_WINDOW_US_MAX      10000
 #define LIMIT_STORE_READERS_MAX        64      /* reader connections */
+#define LIMIT_STORE_FOLLOW_MAX         4096    /* follow-ups (store_follow_tx) run in one batch; more go to the next */
+#define LIMIT_STORE_ADMISSION_MS_DEFAULT 1000  /* intake answers 503 while the writer's queue holds more work than this */
+#define LIMIT_STORE_ADMISSION_MS_MAX   60000   /* (store.admissionBacklogMs; 0 = never refuse) */
 #define LIMIT_SWEEP_ROWS               1000    /* rows one unit of a sweep deletes (retention, idempotency records, keys) */
 #define LIMIT_SWEEP_CHUNKS             100     /* units one sweep call runs at most; the rest waits for the next */
 #define LIMIT_SWEEP_ORDERS             100     /* orders one unit of the reservation-expiry sweep expires (each writes an event) */
+#define LIMIT_STORE_SIGNAL_HANDLERS    4       /* handlers of one signal topic (store_signal_on) */
+#define LIMIT_STORE_RECONNECT_MS_MIN   100     /* database lost: first reconnect after this, */
+#define LIMIT_STORE_RECONNECT_MS_MAX   5000    /* doubling up to this (503 meanwhile) */
+
+/* ---- PostgreSQL (several nodes on one database) ---------------------- */
+#define LIMIT_PG_CONNECT_WAIT_S        30      /* start-up: wait this long for the database to accept connections */
+#define LIMIT_PG_CONNECT_TIMEOUT_S     5       /* one connection attempt (libpq connect_timeout; the URL may set it) */
+#define LIMIT_PG_IDLE_TX_MS            5000    /* writer's idle_in_transaction_session_timeout: a node stopped */
+                                               /* mid-batch loses its transaction (and row locks) after this */
+#define LIMIT_PG_LEADER_LEASE_MS       5000    /* service connection's idle_session_timeout: a stopped leader's */
+                                               /* advisory lock is released after this */
+#define LIMIT_PG_PING_MS               1000    /* the service connection talks at least this often (< lease) */
+#define LIMIT_PG_NOTIFY_INTERVAL_MS    10      /* at most one NOTIFY per node per this (debounce) */
+#define LIMIT_PG_POLL_FALLBACK_MS      1000    /* a waiting long poll re-checks its queue at least this often */
+#define LIMIT_PG_SIGNALS_MAX           256     /* distinct signals for the next NOTIFY; more -> one "everything" */
+#define LIMIT_PG_NOTIFY_BYTES_MAX      7900    /* one NOTIFY payload (PostgreSQL refuses 8000 and more) */
+#define LIMIT_PG_PARAMS_MAX            16      /* parameters of one catalog statement (asserted) */
+#define LIMIT_PG_COLUMNS_MAX           32      /* columns of a catalog statement's rows (asserted) */
 
 /* ---- HTTP ----------------------------------------------------------- */
 #define LIMIT_HTTP_BODY_BYTES_MAX      1048576 /* any request body, 1 MiB -> 413 */

@@ -31,13 +31,22 @@ static void price_cache_hook(void *arg, int committed)
 int ord_price_cache_forget(store_conn *tx, orders *o)
 {
     price_cache_clear(o);
-    return store_after_commit(tx, price_cache_hook, o);
+    int rc = store_after_commit(tx, price_cache_hook, o);
+    /* other nodes' writers keep their own caches */
+    return rc ? rc : store_signal_tx(tx, STORE_TOPIC_PRODUCTS, 0);
+}
+
+void ord_price_cache_signal(void *arg, int64_t key)
+{
+    (void)key;
+    atomic_store(&((orders *)arg)->prices_stale, 1);
 }
 
 /* The price snapshot of sku: 0 with *known set (price 0 when unknown), or a store error. */
 static int ord_price(store_conn *tx, orders *o, const char *sku, int64_t *price, int *known)
 {
     const uint32_t mask = LIMIT_PRICE_CACHE_SLOTS - 1;
+    if (atomic_load(&o->prices_stale) && atomic_exchange(&o->prices_stale, 0)) price_cache_clear(o);
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)sku; *p; p++) h = (h ^ *p) * 16777619u;
     for (h &= mask; o->prices[h].used; h = (h + 1) & mask)

@@ -26,14 +26,19 @@ struct wake;
 /* A function's decision about the logged event of its record, in the
  * record's unit.  0, ORD_ENOTFOUND (no such order: nothing to do), or an
  * error with its reason in error. */
-typedef int (*decide_fn)(store_conn *tx, const struct wake *w, const ord_event *ev, char *error, size_t errlen);
+typedef int (*decide_fn)(store_conn *tx, const struct wake *w, ord_event *ev, char *error, size_t errlen);
 
-/* What a handler keeps of its record: the wake-up, nothing the message says. */
+/* What a handler keeps of its record: the wake-up, nothing the message says
+ * - unless the record is the bus's own, in process: then the event as the
+ * bus logged it in this same transaction (and its envelope, the record's
+ * body, for the detail), so the log need not be read back. */
 typedef struct wake {
     orders *o;
     char event_id[128];
     int attempt;
     decide_fn decide;
+    ord_event logged; /* valid when has_logged */
+    int has_logged;
 } wake;
 
 static const char *str_at(const json_t *o, const char *k)
@@ -47,7 +52,11 @@ static int wake_apply(store_conn *tx, void *state, char *error, size_t errlen)
 {
     wake *w = state;
     ord_event ev;
-    int rc = ord_event_load(tx, w->event_id, &ev);
+    int rc = 0;
+    if (w->has_logged)
+        ev = w->logged;
+    else
+        rc = ord_event_load(tx, w->event_id, &ev);
     if (rc == ORD_ENOTFOUND) {
         snprintf(error, errlen, "event %.64s is not in the event log", w->event_id);
         return ORD_EHANDLER;
@@ -58,13 +67,15 @@ static int wake_apply(store_conn *tx, void *state, char *error, size_t errlen)
     return rc == ORD_ENOTFOUND ? 0 : rc;
 }
 
-/* On the poller: the record must carry an EventBridge envelope; its id is
- * the wake-up.  The decision runs in apply, inside the record's unit. */
+/* On the poller (or the writer, for a record the bus sent in-process: its
+ * event id is known, the envelope the bus wrote need not be parsed): the
+ * record must carry an EventBridge envelope; its id is the wake-up.  The
+ * decision runs in apply, inside the record's unit. */
 static int wake_up(const fn_record *rec, fn_result *res, orders *o, decide_fn decide)
 {
     const json_t *env = rec->body;
-    if (!json_is_object(env) || !json_is_string(json_object_get(env, "detail-type")) ||
-        !json_is_string(json_object_get(env, "id"))) {
+    if (!rec->event && (!json_is_object(env) || !json_is_string(json_object_get(env, "detail-type")) ||
+                        !json_is_string(json_object_get(env, "id")))) {
         snprintf(res->error, sizeof res->error, "message does not contain a valid EventBridge envelope");
         return ORD_EHANDLER;
     }
@@ -74,6 +85,10 @@ static int wake_up(const fn_record *rec, fn_result *res, orders *o, decide_fn de
     snprintf(w->event_id, sizeof w->event_id, "%s", rec->event_id);
     w->attempt = rec->attempt;
     w->decide = decide;
+    if (rec->event) {
+        ord_event_view(&w->logged, rec->event, rec->msg->body, rec->msg->body_len);
+        w->has_logged = 1;
+    }
     res->apply = wake_apply;
     res->state = w;
     res->free_state = free;
@@ -94,7 +109,7 @@ static int order_of_event(store_conn *tx, const ord_event *ev, ord_order *ord)
     return ORD_ENOTFOUND;
 }
 
-static int not_handled(const char *function, const ord_event *ev, char *error, size_t errlen)
+static int not_handled(const char *function, ord_event *ev, char *error, size_t errlen)
 {
     snprintf(error, errlen, "%s does not handle %.64s events from %.64s", function, ev->detail_type, ev->source);
     return ORD_EHANDLER;
@@ -154,10 +169,12 @@ static int fail_injected(orders *o, const char *order_id, const char *const *sku
 /* The order an OrderPlaced event creates (when absent): 0 with ord loaded,
  * ORD_ENOTFOUND when the order exists but came from another event (nothing
  * to do), or an error. */
-static int placed(store_conn *tx, orders *o, const ord_event *ev, ord_order *ord, char *error, size_t errlen)
+static int placed(store_conn *tx, orders *o, ord_event *ev, ord_order *ord, char *error, size_t errlen)
 {
     order_in in;
-    int rc = placed_order(o, ev->detail, &in, error, errlen);
+    const json_t *detail = ord_event_detail(ev);
+    if (!detail) return ORD_ENOMEM;
+    int rc = placed_order(o, detail, &in, error, errlen);
     if (rc) return rc;
     rc = ord_order_load(tx, in.order_id, ord);
     if (rc == 0) {
@@ -208,7 +225,7 @@ static int reserve(store_conn *tx, orders *o, const ord_order *ord, char *error,
                                     "amountCents", (json_int_t)ord->total_cents));
 }
 
-static int order_decide(store_conn *tx, const wake *w, const ord_event *ev, char *error, size_t errlen)
+static int order_decide(store_conn *tx, const wake *w, ord_event *ev, char *error, size_t errlen)
 {
     ord_order ord;
     int rc;
@@ -271,7 +288,7 @@ static int pay(store_conn *tx, orders *o, const ord_order *ord, int attempt, cha
                           json_pack("{s:s,s:I}", "paymentId", pid, "amountCents", (json_int_t)ord->total_cents));
 }
 
-static int payment_decide(store_conn *tx, const wake *w, const ord_event *ev, char *error, size_t errlen)
+static int payment_decide(store_conn *tx, const wake *w, ord_event *ev, char *error, size_t errlen)
 {
     ord_order ord;
     if (!server_event(ev, "PaymentRequested")) return not_handled("payment-processor", ev, error, errlen);
@@ -286,9 +303,9 @@ static int payment_handler(const fn_record *rec, fn_result *res, void *ud)
 
 /* ---- notification-processor ------------------------------------------------------- */
 
-static int notify(store_conn *tx, orders *o, const ord_event *ev, const ord_order *ord)
+static int notify(store_conn *tx, orders *o, ord_event *ev, const ord_order *ord)
 {
-    char *payload = json_dumps(ev->detail, JSON_COMPACT);
+    char *payload = ord_event_detail_text(ev);
     if (!payload) return ORD_ENOMEM;
     store_stmt *st = store_prep(tx, ST_NOTIFICATION_INSERT);
     store_bind_str(st, 1, ev->id);
@@ -315,7 +332,7 @@ static int terminal_event(const char *type)
     return 0;
 }
 
-static int notify_decide(store_conn *tx, const wake *w, const ord_event *ev, char *error, size_t errlen)
+static int notify_decide(store_conn *tx, const wake *w, ord_event *ev, char *error, size_t errlen)
 {
     ord_order ord;
     if (!server_event(ev, NULL) || !terminal_event(ev->detail_type))
@@ -420,6 +437,9 @@ int orders_register(orders *o, fn_sys *fs)
     if ((rc = fn_handler_register(fs, "order-processor", order_handler, o)) ||
         (rc = fn_handler_register(fs, "payment-processor", payment_handler, o)) ||
         (rc = fn_handler_register(fs, "notification-processor", notify_handler, o)) ||
+        /* pure C deciding from the database: they run to completion on the writer */
+        (rc = fn_handler_inline(fs, "order-processor")) || (rc = fn_handler_inline(fs, "payment-processor")) ||
+        (rc = fn_handler_inline(fs, "notification-processor")) ||
         (rc = fn_handler_on_failure(fs, "order-processor", order_on_failure)) ||
         (rc = fn_handler_on_failure(fs, "payment-processor", payment_on_failure)))
         return rc;

@@ -32,6 +32,7 @@ struct orders {
      * empties it (and again if that write rolls back) */
     ord_price_slot prices[LIMIT_PRICE_CACHE_SLOTS];
     int nprices;
+    _Atomic int prices_stale; /* another node changed products: empty the cache before its next use */
 };
 
 typedef struct ord_product {
@@ -82,10 +83,23 @@ typedef struct ord_event {
     char detail_type[LIMIT_EVENT_FIELD_MAX + 1];
     char subject[LIMIT_ORDER_ID_MAX + 1]; /* the order it is about, "" = none */
     int64_t time_ms;
-    json_t *detail;                       /* owned; release with ord_event_release */
+    const char *envelope;                 /* the envelope as logged (owned when envelope_owned) */
+    size_t envelope_len;
+    int envelope_owned;
+    json_t *detail;                       /* parsed on first use (ord_event_detail) */
 } ord_event;
-/* 0, ORD_ENOTFOUND (not in the log) or a store error / ORD_ENOMEM. */
+/* The logged event id: 0, ORD_ENOTFOUND (not in the log) or a store error /
+ * ORD_ENOMEM.  Release with ord_event_release. */
 int ord_event_load(store_conn *c, const char *id, ord_event *ev);
+/* The event the bus logged in this transaction, as it told an in-process
+ * record (queue_event), with its envelope text (borrowed: the record's
+ * message, identical to the log's).  Nothing is read or parsed. */
+void ord_event_view(ord_event *ev, const queue_event *qe, const char *envelope, size_t len);
+/* The event's detail (parsed from the envelope on first use; an empty
+ * object when it cannot be read), or NULL when out of memory. */
+const json_t *ord_event_detail(ord_event *ev);
+/* The detail as compact JSON text (heap), or NULL when out of memory. */
+char *ord_event_detail_text(ord_event *ev);
 void ord_event_release(ord_event *ev);
 
 /* ---- the state machine (state.c) -------------------------------------------- */
@@ -128,6 +142,10 @@ void ord_check_invariant(store_conn *tx, const char *sku);
 int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now);
 /* Product writes call this: the price cache forgets everything. */
 int ord_price_cache_forget(store_conn *tx, orders *o);
+/* A store signal handler: another node changed products; this writer's
+ * price cache is emptied before its next use (a flag: the cache is the
+ * writer thread's). */
+void ord_price_cache_signal(void *arg, int64_t key);
 
 /* ---- the sweeper (sweeper.c) ------------------------------------------------- */
 int ord_sweeper_start(orders *o);

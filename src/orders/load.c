@@ -1,6 +1,8 @@
 /* load.c - rows of the order domain read into structs (on any connection),
  * and their JSON form for the API; events read back from the event log. */
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "lib/clock.h"
 #include "lib/err.h"
@@ -128,17 +130,65 @@ int ord_event_load(store_conn *c, const char *id, ord_event *ev)
     snprintf(ev->detail_type, sizeof ev->detail_type, "%s", store_col_text(st, 3, NULL));
     size_t len;
     const char *text = store_col_text(st, 4, &len);
-    json_t *env = json_loadb(text, len, 0, NULL);
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, text, len);
+        copy[len] = 0;
+    }
     if (!store_col_is_null(st, 6)) snprintf(ev->subject, sizeof ev->subject, "%s", store_col_text(st, 6, NULL));
     store_reset(st);
+    if (!copy) return ORD_ENOMEM;
+    ev->envelope = copy;
+    ev->envelope_len = len;
+    ev->envelope_owned = 1;
+    return 0;
+}
+
+void ord_event_view(ord_event *ev, const queue_event *qe, const char *envelope, size_t len)
+{
+    memset(ev, 0, offsetof(ord_event, source));
+    snprintf(ev->id, sizeof ev->id, "%s", qe->id);
+    snprintf(ev->source, sizeof ev->source, "%s", qe->source);
+    snprintf(ev->detail_type, sizeof ev->detail_type, "%s", qe->detail_type);
+    snprintf(ev->subject, sizeof ev->subject, "%s", qe->subject);
+    ev->time_ms = qe->time_ms;
+    ev->envelope = envelope;
+    ev->envelope_len = len;
+    ev->envelope_owned = 0;
+    ev->detail = NULL;
+}
+
+const json_t *ord_event_detail(ord_event *ev)
+{
+    if (ev->detail) return ev->detail;
+    json_t *env = ev->envelope ? json_loadb(ev->envelope, ev->envelope_len, 0, NULL) : NULL;
     json_t *detail = json_object_get(env, "detail");
     ev->detail = json_is_object(detail) ? json_incref(detail) : json_object();
     json_decref(env);
-    return ev->detail ? 0 : ORD_ENOMEM;
+    return ev->detail;
+}
+
+char *ord_event_detail_text(ord_event *ev)
+{
+    const char *d;
+    size_t n;
+    /* the bus writes the detail last: its text is in the envelope as is */
+    if (ev->envelope && bus_envelope_detail(ev->envelope, ev->envelope_len, &d, &n) == 0) {
+        char *t = malloc(n + 1);
+        if (t) {
+            memcpy(t, d, n);
+            t[n] = 0;
+        }
+        return t;
+    }
+    const json_t *detail = ord_event_detail(ev);
+    return detail ? json_dumps(detail, JSON_COMPACT) : NULL;
 }
 
 void ord_event_release(ord_event *ev)
 {
     json_decref(ev->detail);
     ev->detail = NULL;
+    if (ev->envelope_owned) free((char *)ev->envelope);
+    ev->envelope = NULL;
 }

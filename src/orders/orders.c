@@ -42,6 +42,11 @@ int orders_open(store *st, queue_sys *qs, bus *b, const orders_config *cfg, orde
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&o->cv, &ca);
     pthread_condattr_destroy(&ca);
+    int rc = store_signal_on(st, STORE_TOPIC_PRODUCTS, ord_price_cache_signal, o);
+    if (rc) {
+        orders_close(o);
+        return rc;
+    }
     *out = o;
     return 0;
 }
@@ -54,6 +59,7 @@ int orders_start(orders *o)
 void orders_close(orders *o)
 {
     if (!o) return;
+    store_signal_off(o->st, STORE_TOPIC_PRODUCTS, ord_price_cache_signal, o);
     ord_sweeper_stop(o);
     pthread_mutex_destroy(&o->mu);
     pthread_cond_destroy(&o->cv);

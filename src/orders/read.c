@@ -150,9 +150,12 @@ json_t *orders_stats(orders *o)
     queue *q = queue_find(o->qs, qname);
     queue_stats qst;
     if (q && queue_stats_get(o->qs, q, &qst) == 0) depth = qst.visible + qst.in_flight;
-    return json_pack("{s:I,s:f,s:I,s:I,s:o,s:o}", "orders_today", (json_int_t)today, "processing_rate",
+    /* ordersByStatus: the same counts under the name of the end-to-end
+     * benchmark client (../shared/bench-peer/run-e2e.py) and its peer */
+    return json_pack("{s:I,s:f,s:I,s:I,s:o,s:O,s:o}", "orders_today", (json_int_t)today, "processing_rate",
                      (double)((int64_t)((double)today / 24.0 * 10.0 + 0.5)) / 10.0, "queue_depth", (json_int_t)depth,
-                     "total_orders", (json_int_t)total, "orders_by_hour", hours, "orders_by_status", by_status);
+                     "total_orders", (json_int_t)total, "orders_by_hour", hours, "orders_by_status", by_status,
+                     "ordersByStatus", by_status);
 }
 
 int orders_count_by_status(orders *o, void (*fn)(void *arg, order_status status, int64_t n), void *arg)

@@ -54,6 +54,7 @@ static void orders_sweep(orders *o)
 
 static void *sweeper_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "ord-sweeper"); /* names in top, perf, /proc */
     orders *o = arg;
     int64_t interval = o->cfg.reservation_timeout_ms / 4;
     if (interval < 100) interval = 100;
@@ -64,7 +65,9 @@ static void *sweeper_main(void *arg)
         pthread_cond_timedwait(&o->cv, &o->mu, &ts);
         if (o->stop) break;
         pthread_mutex_unlock(&o->mu);
-        orders_sweep(o);
+        /* the cluster's periodic work: on the store's leader only (and
+         * correct if two nodes ever sweep at once: the rows are locked) */
+        if (store_is_leader(o->st)) orders_sweep(o);
         pthread_mutex_lock(&o->mu);
     }
     pthread_mutex_unlock(&o->mu);

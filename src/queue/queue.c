@@ -15,8 +15,17 @@
  * deadline or visibility hint.  A retry that finds nothing recomputes the hint
  * from the index, so there is no periodic polling.
  *
+ * Several nodes (a shared store): a commit that makes messages receivable
+ * also signals the other nodes (STORE_TOPIC_QUEUE, queue id); their handler
+ * forgets the queue's visibility hint and wakes its waiters, and the
+ * store's fallback poll (key -1) does so for every queue, for what no
+ * signal announces (another node's visibility timeouts and delays).  Queue
+ * creations and attribute changes signal STORE_TOPIC_QUEUES: the others
+ * reload the registry from the store.
+ *
  * THREAD SAFETY: q->mu guards attrs and waiters; qs->mu guards the timer
- * state.  Counters are atomics.
+ * state; qs->reg_mu serialises additions to the registry (readers need no
+ * lock: the array only grows, its count is atomic).  Counters are atomics.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -51,10 +60,28 @@ struct queue {
     _Atomic int nwaiters; /* lets hot paths skip the lock */
     _Atomic int64_t ready;  /* messages made receivable since the last wake: wake that many waiters */
     _Atomic uint64_t sent, received, deleted, moved, empty, expired;
+    /* the depth estimate (store.queueDepthMax), under mu: the depth counted
+     * in the database when sent was depth_sent; never below the true depth
+     * on one node (sends since are added, deletes are not subtracted) */
+    int64_t depth_base;
+    uint64_t depth_sent;
+    int64_t depth_at_ms; /* monotonic ms of the count; 0 never counted */
+    int declared;        /* of the configured topology (queue_declare): never deleted */
+    /* gone (queue_delete_queue_tx): set by the deleting unit on the writer, so
+     * later units of its batch see it; cleared if that unit rolls back.  A
+     * deleted queue leaves the registry at COMMIT but is freed only with the
+     * system (qs->dead): requests that found it earlier stay safe. */
+    _Atomic int gone;
+    queue *next_dead;
     /* set before serving (queue_require_visibility): the function that
      * consumes this queue needs at least this VisibilityTimeout */
     int visibility_min_s;
     char consumer[LIMIT_FUNCTION_NAME_MAX + 1];
+    /* the in-process consumer (queue_set_consumer): offer/offer_arg are
+     * written before offering is set, read by the writer after it */
+    queue_offer_fn offer;
+    void *offer_arg;
+    _Atomic int offering;
 };
 
 struct queue_sys {
@@ -68,7 +95,10 @@ struct queue_sys {
     int ncreating;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_mutex_t reg_mu;
     pthread_t timer;
+    queue *dead; /* deleted queues (under reg_mu), freed at close */
+    _Atomic int64_t depth_max; /* store.queueDepthMax; 0 none */
     int closing;
     int kick;
     queue_dead_letter_fn dead_letter;
@@ -96,12 +126,47 @@ static void queue_free(queue *q)
     free(q);
 }
 
-static void registry_add(queue_sys *qs, queue *q)
+/* Adds q unless a queue of its name is there already (another node's
+ * creation, loaded by a refresh): then q is freed.  Returns the queue in the
+ * registry, or NULL (q freed) when it is full. */
+static void wake_waiters(queue *q, int only_due, int64_t now_mono);
+
+/* Takes a deleted queue out of the registry (the last entry takes its slot:
+ * a reader that loaded the old count may see that one twice, never a freed
+ * one) and wakes its long polls, which then answer 404. */
+static void registry_remove(queue_sys *qs, queue *q)
 {
+    pthread_mutex_lock(&qs->reg_mu);
     int n = atomic_load(&qs->n);
-    CHECK(n < LIMIT_QUEUES_MAX);
-    qs->queues[n] = q;
-    atomic_store(&qs->n, n + 1);
+    for (int i = 0; i < n; i++)
+        if (qs->queues[i] == q) {
+            qs->queues[i] = qs->queues[n - 1];
+            atomic_store(&qs->n, n - 1);
+            atomic_store(&q->gone, 1);
+            q->next_dead = qs->dead;
+            qs->dead = q;
+            break;
+        }
+    pthread_mutex_unlock(&qs->reg_mu);
+    atomic_fetch_add(&q->wake_seq, 1);
+    wake_waiters(q, 0, 0);
+}
+
+static queue *registry_add(queue_sys *qs, queue *q)
+{
+    pthread_mutex_lock(&qs->reg_mu);
+    int n = atomic_load(&qs->n);
+    queue *have = NULL;
+    for (int i = 0; i < n && !have; i++)
+        if (!strcmp(qs->queues[i]->name, q->name)) have = qs->queues[i];
+    if (!have && n < LIMIT_QUEUES_MAX) {
+        qs->queues[n] = q;
+        atomic_store(&qs->n, n + 1);
+        have = q;
+    }
+    pthread_mutex_unlock(&qs->reg_mu);
+    if (have != q) queue_free(q);
+    return have;
 }
 
 queue *queue_find(queue_sys *qs, const char *name)
@@ -255,17 +320,86 @@ int queue_wait(queue_sys *qs, queue *q, uint64_t seq, int64_t deadline_ms, queue
     return 0;
 }
 
+/* ---- depth bound (store.queueDepthMax) ---------------------------------- */
+
+/* Messages in q by the estimate (q->mu held). */
+static int64_t depth_estimate(queue *q)
+{
+    return q->depth_base + (int64_t)(atomic_load(&q->sent) - q->depth_sent);
+}
+
+/* Counts q's messages in the database again (on the calling thread's
+ * reader).  The sent counter is read before the count, so a send that
+ * commits meanwhile is counted twice (too high for a second), never not at
+ * all. */
+static void depth_count(queue_sys *qs, queue *q)
+{
+    uint64_t sent = atomic_load(&q->sent);
+    store_conn *c = store_reader(qs->st);
+    if (!c) return;
+    store_stmt *st = store_prep(c, ST_MSG_STATS);
+    store_bind_i64(st, 1, q->id);
+    store_bind_i64(st, 2, clock_wall_ms());
+    if (store_step(st) == STORE_ROW) {
+        int64_t depth = store_col_i64(st, 0) + store_col_i64(st, 1) + store_col_i64(st, 2);
+        pthread_mutex_lock(&q->mu);
+        q->depth_base = depth;
+        q->depth_sent = sent;
+        q->depth_at_ms = clock_mono_ms();
+        pthread_mutex_unlock(&q->mu);
+    }
+    store_reset(st); /* ends the read transaction */
+}
+
+/* The timer's share: a queue whose estimate is past half the bound is
+ * counted again once a second (below half, the estimate alone proves the
+ * room); every queue is counted once after it is loaded.  Returns when it
+ * wants to run next (monotonic ms; within a second, since sends do not wake
+ * the timer), or 0 when there is no bound. */
+static int64_t depth_refresh(queue_sys *qs, int64_t now_mono)
+{
+    int64_t max = atomic_load(&qs->depth_max), next = now_mono + 1000; /* sends do not wake the timer */
+    if (!max) return 0;
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) {
+        queue *q = qs->queues[i];
+        pthread_mutex_lock(&q->mu);
+        int64_t est = depth_estimate(q), at = q->depth_at_ms;
+        pthread_mutex_unlock(&q->mu);
+        if (at && est * 2 < max) continue; /* a queue never counted (just loaded) is counted once */
+        if (!at || now_mono - at >= 1000) {
+            depth_count(qs, q);
+            at = now_mono;
+        }
+        if (at + 1000 < next) next = at + 1000;
+    }
+    return next;
+}
+
+void queue_sys_set_depth_max(queue_sys *qs, int64_t max)
+{
+    atomic_store(&qs->depth_max, max);
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) depth_count(qs, qs->queues[i]); /* before the first send */
+    pthread_mutex_lock(&qs->mu);
+    qs->kick = 1;
+    pthread_cond_signal(&qs->cv);
+    pthread_mutex_unlock(&qs->mu);
+}
+
 /* The timer thread: sleeps until the earliest waiter deadline or visibility
  * hint among queues that have waiters, then fires what is due. */
 static void *timer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "queue-timer"); /* names in top, perf, /proc */
     queue_sys *qs = arg;
     pthread_mutex_lock(&qs->mu);
     while (!qs->closing) {
         qs->kick = 0;
         pthread_mutex_unlock(&qs->mu);
         int64_t now_mono = clock_mono_ms(), now_wall = clock_wall_ms();
-        int64_t next = now_mono + 60000;
+        int64_t next = now_mono + 60000, dnext = depth_refresh(qs, now_mono);
+        if (dnext && dnext < next) next = dnext;
         int n = atomic_load(&qs->n);
         for (int i = 0; i < n; i++) {
             queue *q = qs->queues[i];
@@ -295,10 +429,14 @@ static void *timer_main(void *arg)
 
 /* ---- system ------------------------------------------------------------- */
 
+/* Reads every queue from the store: adds the ones the registry lacks and
+ * takes the attributes of the others (another node may have changed them). */
 static int load_queues(store_conn *c, queue_sys *qs)
 {
     store_stmt *st = store_prep(c, ST_QUEUE_LIST);
     int rc;
+    int64_t seen[LIMIT_QUEUES_MAX];
+    int nseen = 0;
     while ((rc = store_step(st)) == STORE_ROW) {
         queue_attrs a;
         queue_attrs_init(&a);
@@ -309,15 +447,73 @@ static int load_queues(store_conn *c, queue_sys *qs)
         a.wait_s = (int)store_col_i64(st, 6);
         if (!store_col_is_null(st, 7)) snprintf(a.dlq, sizeof a.dlq, "%s", store_col_text(st, 7, NULL));
         a.max_receive = store_col_is_null(st, 8) ? 0 : (int)store_col_i64(st, 8);
-        queue *q = queue_new(qs, store_col_i64(st, 0), store_col_text(st, 1, NULL), &a);
-        if (!q) return ORD_ENOMEM;
-        if (atomic_load(&qs->n) >= LIMIT_QUEUES_MAX) {
-            queue_free(q);
-            return ORD_ELIMIT;
+        const char *name = store_col_text(st, 1, NULL);
+        if (nseen < LIMIT_QUEUES_MAX) seen[nseen++] = store_col_i64(st, 0);
+        queue *q = queue_find(qs, name);
+        if (q) {
+            pthread_mutex_lock(&q->mu);
+            q->attrs = a;
+            pthread_mutex_unlock(&q->mu);
+            continue;
         }
-        registry_add(qs, q);
+        q = queue_new(qs, store_col_i64(st, 0), name, &a);
+        if (!q) {
+            rc = ORD_ENOMEM;
+            break;
+        }
+        if (!registry_add(qs, q)) {
+            rc = ORD_ELIMIT;
+            break;
+        }
     }
-    return rc < 0 ? rc : 0;
+    store_reset(st);
+    if (rc < 0) return rc;
+    /* queues another node deleted */
+    for (int i = atomic_load(&qs->n) - 1; i >= 0; i--) {
+        queue *q = qs->queues[i];
+        int found = 0;
+        for (int k = 0; k < nseen && !found; k++) found = seen[k] == q->id;
+        if (!found && nseen < LIMIT_QUEUES_MAX) registry_remove(qs, q);
+    }
+    return 0;
+}
+
+int queue_sys_refresh(queue_sys *qs)
+{
+    store_conn *c = store_reader(qs->st);
+    return c ? load_queues(c, qs) : ORD_ESTORE;
+}
+
+static queue *find_by_id(queue_sys *qs, int64_t id)
+{
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++)
+        if (qs->queues[i]->id == id) return qs->queues[i];
+    return NULL;
+}
+
+/* Another node committed messages into queue key (-1: maybe any queue):
+ * what this node knows of its visibility is stale; its waiters look again. */
+static void on_queue_signal(void *arg, int64_t key)
+{
+    queue_sys *qs = arg;
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) {
+        queue *q = qs->queues[i];
+        if (key >= 0 && q->id != key) continue;
+        atomic_store(&q->next_visible_ms, 0); /* unknown: the next empty receive asks the store */
+        if (!atomic_load(&q->nwaiters)) continue;
+        atomic_fetch_add(&q->wake_seq, 1);
+        wake_waiters(q, 0, 0);
+    }
+    if (key >= 0 && !find_by_id(qs, key)) queue_sys_refresh(qs); /* a queue we have not seen yet */
+}
+
+static void on_queues_signal(void *arg, int64_t key)
+{
+    (void)key;
+    int rc = queue_sys_refresh(arg);
+    if (rc) log_warn("queue", "cannot reload the queues", "error", err_name(rc), NULL);
 }
 
 int queue_sys_open(store *st, queue_sys **out)
@@ -326,6 +522,7 @@ int queue_sys_open(store *st, queue_sys **out)
     if (!qs) return ORD_ENOMEM;
     qs->st = st;
     pthread_mutex_init(&qs->mu, NULL);
+    pthread_mutex_init(&qs->reg_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -334,9 +531,19 @@ int queue_sys_open(store *st, queue_sys **out)
     store_conn *c = store_reader(st);
     int rc = c ? load_queues(c, qs) : ORD_ESTORE;
     if (!rc && pthread_create(&qs->timer, NULL, timer_main, qs)) rc = ORD_EINTERNAL;
+    if (!rc && ((rc = store_signal_on(st, STORE_TOPIC_QUEUE, on_queue_signal, qs)) ||
+                (rc = store_signal_on(st, STORE_TOPIC_QUEUES, on_queues_signal, qs)))) {
+        store_signal_off(st, STORE_TOPIC_QUEUE, on_queue_signal, qs);
+        pthread_mutex_lock(&qs->mu);
+        qs->closing = 1;
+        pthread_cond_signal(&qs->cv);
+        pthread_mutex_unlock(&qs->mu);
+        pthread_join(qs->timer, NULL);
+    }
     if (rc) {
         for (int i = 0; i < atomic_load(&qs->n); i++) queue_free(qs->queues[i]);
         pthread_mutex_destroy(&qs->mu);
+        pthread_mutex_destroy(&qs->reg_mu);
         pthread_cond_destroy(&qs->cv);
         free(qs);
         return rc;
@@ -348,6 +555,8 @@ int queue_sys_open(store *st, queue_sys **out)
 void queue_sys_close(queue_sys *qs)
 {
     if (!qs) return;
+    store_signal_off(qs->st, STORE_TOPIC_QUEUE, on_queue_signal, qs);
+    store_signal_off(qs->st, STORE_TOPIC_QUEUES, on_queues_signal, qs);
     pthread_mutex_lock(&qs->mu);
     qs->closing = 1;
     pthread_cond_signal(&qs->cv);
@@ -356,7 +565,13 @@ void queue_sys_close(queue_sys *qs)
     int n = atomic_load(&qs->n);
     for (int i = 0; i < n; i++) wake_waiters(qs->queues[i], 1, INT64_MAX);
     for (int i = 0; i < n; i++) queue_free(qs->queues[i]);
+    while (qs->dead) {
+        queue *q = qs->dead;
+        qs->dead = q->next_dead;
+        queue_free(q);
+    }
     pthread_mutex_destroy(&qs->mu);
+    pthread_mutex_destroy(&qs->reg_mu);
     pthread_cond_destroy(&qs->cv);
     free(qs);
 }
@@ -464,7 +679,7 @@ static void created_hook(void *arg, int committed)
             break;
         }
     if (committed)
-        registry_add(q->qs, q);
+        registry_add(q->qs, q); /* frees q if a refresh got there first */
     else
         queue_free(q);
 }
@@ -476,6 +691,7 @@ int queue_create_tx(store_conn *tx, queue_sys *qs, const char *name, const queue
     int rc = queue_attrs_check(qs, name, a, err, sizeof err);
     if (rc) return rc;
     queue *old = queue_find(qs, name);
+    if (old && atomic_load(&old->gone)) old = NULL; /* deleted earlier in this batch */
     if (!old) old = creating_find(qs, name);
     if (old) {
         queue_attrs cur;
@@ -497,6 +713,7 @@ int queue_create_tx(store_conn *tx, queue_sys *qs, const char *name, const queue
         return rc;
     }
     qs->creating[qs->ncreating++] = q;
+    if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUES, 0))) return rc;
     *created = 1;
     return 0;
 }
@@ -519,6 +736,7 @@ static void attrs_hook(void *arg, int committed)
 
 int queue_set_attrs_tx(store_conn *tx, queue_sys *qs, queue *q, const queue_attrs *a)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     char err[160];
     int rc = queue_attrs_check(qs, q->name, a, err, sizeof err);
     if (rc) return rc;
@@ -530,8 +748,11 @@ int queue_set_attrs_tx(store_conn *tx, queue_sys *qs, queue *q, const queue_attr
     if (!u) return ORD_ENOMEM;
     u->q = q;
     u->a = *a;
-    if ((rc = store_after_commit(tx, attrs_hook, u))) free(u);
-    return rc;
+    if ((rc = store_after_commit(tx, attrs_hook, u))) {
+        free(u);
+        return rc;
+    }
+    return store_signal_tx(tx, STORE_TOPIC_QUEUES, 0);
 }
 
 struct declare_ctx {
@@ -557,7 +778,101 @@ static int declare_unit(store_conn *tx, void *arg)
 int queue_declare(queue_sys *qs, const char *name, const queue_attrs *a, int update)
 {
     struct declare_ctx d = {qs, name, a, update};
-    return store_run(qs->st, declare_unit, &d);
+    int rc = store_run(qs->st, declare_unit, &d);
+    if (rc == ORD_EEXISTS && store_is_shared(qs->st) && !queue_find(qs, name)) {
+        /* another node created it meanwhile (nodes starting together):
+         * learn it from the store and declare again */
+        if (!(rc = queue_sys_refresh(qs))) rc = store_run(qs->st, declare_unit, &d);
+    }
+    queue *q = rc ? NULL : queue_find(qs, name);
+    if (q) q->declared = 1; /* before serving: read without a lock */
+    return rc;
+}
+
+/* ---- deleting a queue ------------------------------------------------------ */
+
+static void deleted_hook(void *arg, int committed)
+{
+    queue *q = arg;
+    if (committed)
+        registry_remove(q->qs, q);
+    else
+        atomic_store(&q->gone, 0);
+}
+
+int queue_delete_queue_tx(store_conn *tx, queue_sys *qs, queue *q, char *why, size_t whylen)
+{
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND;
+    if (q->declared || q->consumer[0]) {
+        snprintf(why, whylen, "queue %s is part of the configured topology (rules, functions): remove it "
+                 "from the configuration instead", q->name);
+        return ORD_ECONFLICT;
+    }
+    int n = atomic_load(&qs->n);
+    for (int i = 0; i < n; i++) {
+        queue *o = qs->queues[i];
+        if (o == q) continue;
+        pthread_mutex_lock(&o->mu);
+        int refers = !strcmp(o->attrs.dlq, q->name);
+        pthread_mutex_unlock(&o->mu);
+        if (refers) {
+            snprintf(why, whylen, "queue %s is the dead-letter queue of %s: change that queue's RedrivePolicy first",
+                     q->name, o->name);
+            return ORD_ECONFLICT;
+        }
+    }
+    store_stmt *st = store_prep(tx, ST_QUEUE_DELETE);
+    store_bind_i64(st, 1, q->id);
+    int rc = store_exec(st);
+    if (rc) return rc;
+    st = store_prep(tx, ST_QUEUE_TOMBSTONE);
+    store_bind_i64(st, 1, q->id);
+    store_bind_str(st, 2, q->name);
+    store_bind_i64(st, 3, clock_wall_ms());
+    if ((rc = store_exec(st))) return rc;
+    if ((rc = store_after_commit(tx, deleted_hook, q))) return rc;
+    atomic_store(&q->gone, 1); /* later units of this batch */
+    return store_signal_tx(tx, STORE_TOPIC_QUEUES, 0);
+}
+
+static int dead_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+{
+    store_stmt *st = store_prep(tx, ST_MSG_DELETE_OF_QUEUE);
+    store_bind_i64(st, 1, *(int64_t *)arg);
+    store_bind_i64(st, 2, limit);
+    int rc = store_exec(st);
+    if (!rc) *n = store_changes(tx);
+    return rc;
+}
+
+static int tombstone_drop(store_conn *tx, void *arg)
+{
+    store_stmt *st = store_prep(tx, ST_QUEUE_TOMBSTONE_DROP);
+    store_bind_i64(st, 1, *(int64_t *)arg);
+    return store_exec(st);
+}
+
+int queue_sweep_deleted(queue_sys *qs, int64_t *dropped)
+{
+    *dropped = 0;
+    int64_t ids[LIMIT_QUEUES_MAX]; /* at most this many deleted queues a call */
+    int n = 0, rc;
+    store_conn *c = store_reader(qs->st);
+    if (!c) return ORD_ESTORE;
+    store_stmt *st = store_prep(c, ST_QUEUE_TOMBSTONES);
+    store_bind_i64(st, 1, LIMIT_QUEUES_MAX);
+    while ((rc = store_step(st)) == STORE_ROW && n < LIMIT_QUEUES_MAX) ids[n++] = store_col_i64(st, 0);
+    store_reset(st);
+    if (rc < 0) return rc;
+    for (int i = 0; i < n; i++) {
+        int64_t k = 0;
+        if ((rc = store_sweep(qs->st, dead_chunk, &ids[i], LIMIT_SWEEP_ROWS, &k))) return rc;
+        *dropped += k;
+        /* all gone when the sweep stopped short of its most */
+        if (k < (int64_t)LIMIT_SWEEP_ROWS * LIMIT_SWEEP_CHUNKS && (rc = store_run(qs->st, tombstone_drop, &ids[i])))
+            return rc;
+    }
+    return 0;
 }
 
 /* ---- messages ------------------------------------------------------------ */
@@ -584,12 +899,82 @@ int queue_receipt_parse(const char *s, int64_t *seq, int64_t *token)
     return 0;
 }
 
-int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
-                  const char *attrs, int delay_s, char *message_id)
+void queue_set_consumer(queue *q, queue_offer_fn fn, void *arg)
 {
+    if (!fn) {
+        atomic_store(&q->offering, 0);
+        return;
+    }
+    q->offer = fn;
+    q->offer_arg = arg;
+    atomic_store(&q->offering, 1);
+}
+
+/* Writes m as received m->receive_count times, invisible until visible_ms,
+ * with a fresh receipt; sets m->seq and m->receipt. */
+static int write_leased(store_conn *tx, queue *q, queue_msg *m, int64_t visible_ms)
+{
+    int64_t token = id_token();
+    store_stmt *st = store_prep(tx, ST_MSG_INSERT_LEASED);
+    store_bind_i64(st, 1, q->id);
+    store_bind_text(st, 2, m->message_id, strlen(m->message_id));
+    store_bind_blob(st, 3, m->body, m->body_len);
+    store_bind_str(st, 4, m->attrs);
+    store_bind_i64(st, 5, m->sent_ms);
+    store_bind_i64(st, 6, visible_ms);
+    store_bind_i64(st, 7, token);
+    store_bind_i64(st, 8, m->receive_count);
+    store_bind_i64(st, 9, m->first_receive_ms);
+    int rc = store_step(st);
+    if (rc != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
+    m->seq = store_col_i64(st, 0);
+    store_reset(st);
+    queue_receipt_format(m->seq, token, m->receipt);
+    /* waiting receives must look again when it becomes visible */
+    hint_visible(q, visible_ms);
+    return 0;
+}
+
+/* The message offered to the queue's in-process consumer (see queue_offer_fn). */
+static int send_offered(store_conn *tx, queue *q, const void *body, size_t len, const char *attrs, const char *mid,
+                        int64_t now, int visibility_s, const queue_event *ev)
+{
+    queue_msg m = {.body = (char *)body, .body_len = len, .attrs = (char *)attrs, .sent_ms = now,
+                   .first_receive_ms = now, .receive_count = 1};
+    memcpy(m.message_id, mid, ID_UUID_LEN + 1);
+    queue_msg *lease = NULL;
+    int rc = q->offer(tx, q->offer_arg, q, &m, ev, &lease);
+    if (rc < 0) return rc;
+    if (rc == 1) { /* processed after this commit: the row, leased */
+        CHECK(lease != NULL);
+        if ((rc = write_leased(tx, q, &m, now + (int64_t)visibility_s * 1000))) return rc;
+        lease->seq = m.seq;
+        memcpy(lease->receipt, m.receipt, sizeof m.receipt);
+    }
+    return store_count_after_commit(tx, &q->received, 1);
+}
+
+int queue_settled_tx(store_conn *tx, queue *q)
+{
+    return store_count_after_commit(tx, &q->deleted, 1);
+}
+
+int queue_keep_tx(store_conn *tx, queue *q, queue_msg *m, int64_t vis_ms)
+{
+    if (vis_ms < 0 || vis_ms > (int64_t)LIMIT_VISIBILITY_SECONDS_MAX * 1000) return ORD_EVALIDATION;
+    return write_leased(tx, q, m, clock_wall_ms() + vis_ms);
+}
+
+static int send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
+                   int delay_s, char *message_id, const queue_event *ev)
+{
+    int64_t depth_max = atomic_load(&qs->depth_max);
     pthread_mutex_lock(&q->mu);
     int max_size = q->attrs.max_size, qdelay = q->attrs.delay_s;
+    int full = depth_max && depth_estimate(q) >= depth_max;
     pthread_mutex_unlock(&q->mu);
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
+    if (full) return ORD_EFULL;
     if (len < LIMIT_MESSAGE_BYTES_MIN) return ORD_EVALIDATION;
     if (len > (size_t)max_size) return ORD_ETOOBIG;
     if (delay_s < 0) delay_s = qdelay;
@@ -597,6 +982,14 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     char mid[ID_UUID_LEN + 1];
     id_uuid(mid);
     int64_t now = clock_wall_ms(), visible = now + (int64_t)delay_s * 1000;
+    int rc;
+    if (delay_s == 0 && atomic_load(&q->offering)) {
+        pthread_mutex_lock(&q->mu);
+        int vis = q->attrs.visibility_s;
+        pthread_mutex_unlock(&q->mu);
+        if ((rc = send_offered(tx, q, body, len, attrs, mid, now, vis, ev))) return rc;
+        goto sent;
+    }
     store_stmt *st = store_prep(tx, ST_MSG_INSERT);
     store_bind_i64(st, 1, q->id);
     store_bind_text(st, 2, mid, ID_UUID_LEN);
@@ -604,18 +997,29 @@ int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, siz
     store_bind_str(st, 4, attrs);
     store_bind_i64(st, 5, now);
     store_bind_i64(st, 6, visible);
-    int rc = store_exec(st);
-    if (rc) return rc;
+    if ((rc = store_exec(st))) return rc;
     if (delay_s == 0) {
         atomic_fetch_add(&q->ready, 1);
         if ((rc = store_after_commit(tx, wake_hook, q))) return rc;
     } else {
         hint_visible(q, visible);
     }
+    if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, q->id))) return rc;
+sent:
     if ((rc = store_count_after_commit(tx, &q->sent, 1))) return rc;
     if (message_id) memcpy(message_id, mid, ID_UUID_LEN + 1);
-    (void)qs;
     return 0;
+}
+
+int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const char *attrs,
+                  int delay_s, char *message_id)
+{
+    return send_tx(tx, qs, q, body, len, attrs, delay_s, message_id, NULL);
+}
+
+int queue_send_event_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len, const queue_event *ev)
+{
+    return send_tx(tx, qs, q, body, len, NULL, -1, NULL, ev);
 }
 
 void queue_msg_release(queue_msg *m)
@@ -686,6 +1090,7 @@ static int move_to_dlq(store_conn *tx, queue_sys *qs, queue *q, queue *dlq, int6
     log_warn("queue", "message moved to dead-letter queue", "queue", q->name, "dlq", dlq->name,
              "#seq", id, NULL);
     atomic_fetch_add(&dlq->ready, 1);
+    if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, dlq->id))) return rc;
     return store_after_commit(tx, wake_hook, dlq);
 }
 
@@ -699,6 +1104,7 @@ static int delete_id(store_conn *tx, int64_t id)
 int queue_receive_tx(store_conn *tx, queue_sys *qs, queue *q, int max, int visibility_s,
                      queue_msg *out, int *n)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     *n = 0;
     if (max < 1 || max > LIMIT_RECEIVE_MAX) return ORD_EVALIDATION;
     if (visibility_s > LIMIT_VISIBILITY_SECONDS_MAX) return ORD_EVALIDATION;
@@ -797,6 +1203,7 @@ static int by_receipt(store_conn *tx, queue *q, const char *receipt, store_stmt_
 
 int queue_delete_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     int rc = by_receipt(tx, q, receipt, ST_MSG_DELETE, 0, 0);
     if (!rc) rc = store_count_after_commit(tx, &q->deleted, 1);
     (void)qs;
@@ -805,6 +1212,7 @@ int queue_delete_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt
 
 int queue_delete_live_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     int rc = by_receipt(tx, q, receipt, ST_MSG_DELETE_LIVE, clock_wall_ms(), 0);
     if (!rc) rc = store_count_after_commit(tx, &q->deleted, 1);
     (void)qs;
@@ -813,6 +1221,7 @@ int queue_delete_live_tx(store_conn *tx, queue_sys *qs, queue *q, const char *re
 
 int queue_change_visibility_ms_tx(store_conn *tx, queue_sys *qs, queue *q, const char *receipt, int64_t vis_ms)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     if (vis_ms < 0 || vis_ms > (int64_t)LIMIT_VISIBILITY_SECONDS_MAX * 1000) return ORD_EVALIDATION;
     int64_t now = clock_wall_ms(), at = now + vis_ms;
     int rc = by_receipt(tx, q, receipt, ST_MSG_SET_VISIBLE, now, at);
@@ -820,6 +1229,7 @@ int queue_change_visibility_ms_tx(store_conn *tx, queue_sys *qs, queue *q, const
     (void)qs;
     if (vis_ms == 0) {
         atomic_fetch_add(&q->ready, 1);
+        if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, q->id))) return rc;
         return store_after_commit(tx, wake_hook, q);
     }
     hint_visible(q, at);
@@ -840,6 +1250,7 @@ void queue_interrupt(queue *q)
 
 int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n)
 {
+    if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
     store_stmt *st = store_prep(tx, ST_MSG_PURGE);
     store_bind_i64(st, 1, q->id);
     int rc = store_exec(st);
@@ -850,6 +1261,7 @@ int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n)
 
 int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int max, int64_t *moved)
 {
+    if (atomic_load(&dlq->gone) || (dest && atomic_load(&dest->gone))) return ORD_ENOTFOUND;
     *moved = 0;
     if (max < 1 || max > LIMIT_REDRIVE_MAX) return ORD_EVALIDATION;
     int64_t now = clock_wall_ms(), after = 0;
@@ -881,7 +1293,8 @@ int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int
             store_bind_i64(r, 3, now);
             if ((rc = store_exec(r))) return rc;
             atomic_fetch_add(&targets[i]->ready, 1);
-            if ((rc = store_after_commit(tx, wake_hook, targets[i])) ||
+            if ((rc = store_signal_tx(tx, STORE_TOPIC_QUEUE, targets[i]->id)) ||
+                (rc = store_after_commit(tx, wake_hook, targets[i])) ||
                 (rc = store_count_after_commit(tx, &targets[i]->sent, 1)))
                 return rc;
             (*moved)++;
@@ -900,6 +1313,7 @@ static int cmp_str(const void *a, const void *b)
 int queue_redrive_ids_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, const char *const *ids, int n,
                          int64_t *moved, unsigned char *found)
 {
+    if (atomic_load(&dlq->gone) || (dest && atomic_load(&dest->gone))) return ORD_ENOTFOUND;
     *moved = 0;
     if (n < 1 || n > LIMIT_REDRIVE_IDS_MAX) return ORD_EVALIDATION;
     memset(found, 0, (size_t)n);

@@ -64,8 +64,17 @@ typedef int (*queue_dead_letter_fn)(store_conn *tx, const queue *src, const queu
  * long polls when delayed or invisible messages become visible.
  * Returns 0, ORD_ESTORE or ORD_ENOMEM. */
 int queue_sys_open(store *st, queue_sys **out);
+/* Reloads the queues from the store: adds the ones other nodes created,
+ * takes their current attributes.  0 or a store error.  Any thread. */
+int queue_sys_refresh(queue_sys *qs);
 /* Wakes every waiter (as timed out) and stops the timer.  Safe on NULL. */
 void queue_sys_close(queue_sys *qs);
+/* store.queueDepthMax: a send to a queue holding max messages (by an
+ * estimate never below the truth on one node, counted again from the
+ * database at most once a second while past half of max) fails with
+ * ORD_EFULL; moves to a DLQ and redrives are not sends and never refused.
+ * 0: no bound. */
+void queue_sys_set_depth_max(queue_sys *qs, int64_t max);
 store *queue_sys_store(queue_sys *qs);
 void queue_sys_on_dead_letter(queue_sys *qs, queue_dead_letter_fn fn, void *arg);
 
@@ -89,6 +98,15 @@ void queue_require_visibility(queue *q, int seconds, const char *consumer);
 int queue_create_tx(store_conn *tx, queue_sys *qs, const char *name, const queue_attrs *a, int *created);
 /* Replaces the attributes of an existing queue (SetQueueAttributes). */
 int queue_set_attrs_tx(store_conn *tx, queue_sys *qs, queue *q, const queue_attrs *a);
+/* Deletes q (SQS DeleteQueue): its row goes now, its messages in chunks by
+ * queue_sweep_deleted; from this unit on every operation on q answers
+ * ORD_ENOTFOUND and it leaves the registry at COMMIT (on the other nodes at
+ * their reload).  Refused (ORD_ECONFLICT, why says which) for a queue of
+ * the configured topology or the DLQ of another queue. */
+int queue_delete_queue_tx(store_conn *tx, queue_sys *qs, queue *q, char *why, size_t whylen);
+/* The maintenance sweep: removes deleted queues' messages in bounded
+ * chunks, then their tombstones; *dropped counts the messages. */
+int queue_sweep_deleted(queue_sys *qs, int64_t *dropped);
 /* Blocking: create or, when `update` is set and it exists, set attributes to
  * a (declarative topology at start-up). */
 int queue_declare(queue_sys *qs, const char *name, const queue_attrs *a, int update);
@@ -109,6 +127,18 @@ int queue_is_dlq(queue_sys *qs, const queue *q);
  * MaximumMessageSize, ORD_EVALIDATION for an empty body or delay out of range. */
 int queue_send_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
                   const char *attrs, int delay_s, char *message_id);
+/* An event as the bus logged it, told to an in-process consumer with the
+ * message that carries its envelope, so that it need neither parse the
+ * body nor read the event back from the log.  Borrowed strings; subject ""
+ * when the event is about nothing. */
+typedef struct queue_event {
+    const char *id, *source, *detail_type, *subject;
+    int64_t time_ms;
+} queue_event;
+/* As queue_send_tx with the queue's DelaySeconds and no attributes, for a
+ * body that is the envelope of ev, just logged in this unit (the bus). */
+int queue_send_event_tx(store_conn *tx, queue_sys *qs, queue *q, const void *body, size_t len,
+                        const queue_event *ev);
 /* Receives up to max (1..10) visible messages, hiding them for visibility_s
  * (< 0: the queue's VisibilityTimeout).  Moves to the DLQ, instead of
  * delivering, each message whose receive count would exceed maxReceiveCount;
@@ -146,6 +176,43 @@ int queue_expire_tx(store_conn *tx, queue_sys *qs, queue *q, int limit, int64_t 
  * (store_sweep); *dropped is set.  Blocking (not for HTTP threads).  0 or a
  * store error. */
 int queue_sweep_retention(queue_sys *qs, int64_t *dropped);
+
+/* ---- in-process consumers: lease on send ---------------------------------- */
+
+/* Inside the sending unit (writer thread): m, just sent to q, is offered to
+ * the consumer as received once (receive count 1, first received now); m
+ * and its strings are borrowed for the call, m->seq is 0 (no row yet).
+ * ev is the event m carries when the bus sent it (queue_send_event_tx),
+ * else NULL.  The consumer returns
+ *   0    it takes m and processes it in this same transaction, after the
+ *        sending unit (store_follow_tx): no row is written, the send and the
+ *        processing commit together or not at all; once processed it calls
+ *        queue_settled_tx, and if processing fails it writes the message back
+ *        for a retry (queue_keep_tx) in the same transaction;
+ *   1    it takes m but processes it after this transaction commits: the
+ *        queue writes the row leased to it (received once, a receipt issued,
+ *        invisible for the queue's VisibilityTimeout) and fills *lease, the
+ *        consumer's copy of m, with its seq and receipt.  The consumer
+ *        deletes it by that receipt once processed; if it never does (it
+ *        failed, the process died) the lease expires and a normal receive
+ *        delivers it, its receive count going on from 1, so maxReceiveCount
+ *        and the dead-letter queue work as for any message;
+ *   < 0  an error: the send fails. */
+typedef int (*queue_offer_fn)(store_conn *tx, void *arg, queue *q, const queue_msg *m, const queue_event *ev,
+                              queue_msg **lease);
+/* Inside a unit: a message taken without a row (offer returned 0) was
+ * processed: it counts as deleted.  0 or ORD_ENOMEM. */
+int queue_settled_tx(store_conn *tx, queue *q);
+/* Inside a unit: writes a message taken without a row back to q for a retry,
+ * as received m->receive_count times, invisible for vis_ms (the consumer's
+ * backoff); sets m->seq and m->receipt.  0 or a store error. */
+int queue_keep_tx(store_conn *tx, queue *q, queue_msg *m, int64_t vis_ms);
+/* Makes (fn, arg) the in-process consumer of q, or removes it (fn NULL):
+ * while set, every message sent to q inside a unit without a delay is
+ * offered (and written leased when the consumer asks).  After removing, wait for a unit of the
+ * store to run (store_run) before freeing arg: a unit that was offering
+ * then has finished. */
+void queue_set_consumer(queue *q, queue_offer_fn fn, void *arg);
 
 /* ---- long poll ------------------------------------------------------------- */
 

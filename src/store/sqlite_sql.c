@@ -5,12 +5,22 @@
 const char *const sqlite_sql[ST__COUNT] = {
     [ST_QUEUE_LIST] = "SELECT id,name,visibility_s,delay_s,retention_s,max_size,wait_s,dlq_name,"
                       "max_receive,created_ms FROM queues ORDER BY id",
-    [ST_QUEUE_INSERT] = "INSERT INTO queues(name,visibility_s,delay_s,retention_s,max_size,wait_s,"
-                        "dlq_name,max_receive,created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) RETURNING id",
+    /* ids are never reused, not even the highest after a delete: a deleted
+     * queue's messages may still be on their way out (queues_deleted) */
+    [ST_QUEUE_INSERT] = "INSERT INTO queues(id,name,visibility_s,delay_s,retention_s,max_size,wait_s,"
+                        "dlq_name,max_receive,created_ms) VALUES(1+max(COALESCE((SELECT max(id) FROM queues),0),"
+                        "COALESCE((SELECT max(id) FROM queues_deleted),0)),?1,?2,?3,?4,?5,?6,?7,?8,?9) RETURNING id",
+    [ST_QUEUE_DELETE] = "DELETE FROM queues WHERE id=?1",
+    [ST_QUEUE_TOMBSTONE] = "INSERT INTO queues_deleted(id,name,deleted_ms) VALUES(?1,?2,?3)",
+    [ST_QUEUE_TOMBSTONES] = "SELECT id,name FROM queues_deleted ORDER BY id LIMIT ?1",
+    [ST_QUEUE_TOMBSTONE_DROP] = "DELETE FROM queues_deleted WHERE id=?1",
+    [ST_MSG_DELETE_OF_QUEUE] = "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE queue_id=?1 LIMIT ?2)",
     [ST_QUEUE_UPDATE] = "UPDATE queues SET visibility_s=?2,delay_s=?3,retention_s=?4,max_size=?5,"
                         "wait_s=?6,dlq_name=?7,max_receive=?8 WHERE id=?1",
     [ST_MSG_INSERT] = "INSERT INTO messages(queue_id,message_id,body,attrs,sent_ms,visible_ms) "
                       "VALUES(?1,?2,?3,?4,?5,?6)",
+    [ST_MSG_INSERT_LEASED] = "INSERT INTO messages(queue_id,message_id,body,attrs,sent_ms,visible_ms,receive_count,"
+                             "first_receive_ms,receipt) VALUES(?1,?2,?3,?4,?5,?6,?8,?9,?7) RETURNING id",
     [ST_MSG_CANDIDATES] = "SELECT id,receive_count,sent_ms FROM messages "
                           "WHERE queue_id=?1 AND visible_ms<=?2 ORDER BY visible_ms,id LIMIT ?3",
     [ST_MSG_DELIVER] = "UPDATE messages SET receive_count=receive_count+1,receipt=?2,visible_ms=?3,"

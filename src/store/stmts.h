@@ -15,8 +15,14 @@ typedef enum store_stmt_id {
     ST_QUEUE_LIST,        /* -> id,name,visibility_s,delay_s,retention_s,max_size,wait_s,dlq_name,max_receive,created_ms */
     ST_QUEUE_INSERT,      /* name,visibility_s,delay_s,retention_s,max_size,wait_s,dlq_name,max_receive,created_ms -> id */
     ST_QUEUE_UPDATE,      /* id,visibility_s,delay_s,retention_s,max_size,wait_s,dlq_name,max_receive */
+    ST_QUEUE_DELETE,      /* id */
+    ST_QUEUE_TOMBSTONE,   /* id,name,deleted_ms: a deleted queue whose messages are still being removed */
+    ST_QUEUE_TOMBSTONES,  /* limit -> id,name */
+    ST_QUEUE_TOMBSTONE_DROP, /* id: its messages are gone */
     /* -- messages ------------------------------------------------------ */
     ST_MSG_INSERT,        /* queue_id,message_id,body,attrs,sent_ms,visible_ms -> (none) */
+    ST_MSG_INSERT_LEASED, /* queue_id,message_id,body,attrs,sent_ms,visible_ms,receipt,receive_count,
+                           * first_receive_ms -> id: a message written as already received (lease on send) */
     ST_MSG_CANDIDATES,    /* queue_id,now,limit -> id,receive_count,sent_ms */
     ST_MSG_DELIVER,       /* id,receipt,visible_ms,now -> message_id,body,attrs,sent_ms,receive_count,first_receive_ms,source_queue */
     ST_MSG_MOVE,          /* id,dest_queue_id,now,source_queue_name -> (none): into a DLQ */
@@ -26,6 +32,7 @@ typedef enum store_stmt_id {
     ST_MSG_DELETE_ID,     /* id: unconditional (expired by retention) */
     ST_MSG_SET_VISIBLE,   /* id,receipt,queue_id,now,visible_ms: only while in flight */
     ST_MSG_PURGE,         /* queue_id */
+    ST_MSG_DELETE_OF_QUEUE, /* queue_id,limit: a chunk of a deleted queue's messages */
     ST_MSG_VISIBLE_IDS,   /* queue_id,now,after_id,limit -> id,source_queue (oldest first) */
     ST_MSG_EXPIRED,       /* queue_id,cutoff_sent_ms,limit -> id */
     ST_MSG_STATS,         /* queue_id,now -> visible,in_flight,delayed,oldest_ms */

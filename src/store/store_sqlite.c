@@ -1,91 +1,61 @@
-/* store_sqlite.c - the SQLite implementation of store.h.
+/* store_sqlite.c - the SQLite backend of store.h (see backend.h).
  *
  * DESIGN
- * One writer thread owns the only read-write connection.  store_submit()
- * appends a unit to a bounded list; the writer takes everything waiting (up
- * to batch_max), opens one transaction, runs each unit inside SAVEPOINT u ...
- * RELEASE u (ROLLBACK TO u when the unit fails), keeps taking units that
- * arrived meanwhile, and COMMITs.  Only after COMMIT returns (WAL fsync'd,
- * synchronous=FULL) are the batch's after-commit hooks run and the units'
- * completions called, in submission order.  A checkpointer thread with its
- * own connection keeps the WAL short so the writer never checkpoints inline.
+ * One file, WAL mode, synchronous=FULL: a COMMIT fsyncs the WAL.  The
+ * writer's connection is the only read-write one (the generic runtime in
+ * store.c runs the units on it); readers are per-thread read-only
+ * connections, each statement a WAL snapshot until it is reset.  A
+ * checkpointer thread with its own connection keeps the WAL short so the
+ * writer never checkpoints inline.  The SQL text of every statement is in
+ * sqlite_sql.c; migrations in migrations/sqlite/.
  *
  * THREAD SAFETY
- * s->mu guards the pending list and the counters read by store_stats().
- * Reader connections are per thread (pthread key) and listed in s->readers
- * (guarded by s->mu) so store_close() can close them.
+ * Connections are used by one thread at a time (store.h).  sq->mu guards
+ * the checkpointer's wake-up.
  */
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lib/limits.h"
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "obs/log.h"
+#include "store/backend.h"
 #include "store/migrate.h"
 #include "store/sqlite_sql.h"
-#include "store/store.h"
 
-#define WAL_CHECKPOINT_PAGES 4000 /* ask the checkpointer to run past this */
+#define WAL_CHECKPOINT_PAGES 4000   /* ask the checkpointer to run past this */
 #define WRITER_LOOKASIDE_SLOT 1024  /* bytes per lookaside slot of the writer's connection */
 #define WRITER_LOOKASIDE_SLOTS 2048 /* slots (2 MiB) */
 
-struct store_stmt {
+typedef struct sq_conn sq_conn;
+
+typedef struct sq_stmt {
+    store_stmt base;
     sqlite3_stmt *st;
-    store_conn *c;
     int rows; /* listed in c->rows: has returned a row since the unit began */
-};
+} sq_stmt;
 
-struct hook {
-    store_hook_fn fn; /* NULL: a counter addition */
-    void *arg;
-    uint64_t n;
-};
-
-struct store_conn {
+struct sq_conn {
+    store_conn base;
     sqlite3 *db;
-    store *s;
-    store_stmt stmts[ST__COUNT];
-    store_conn *next; /* in s->readers */
+    sq_stmt stmts[ST__COUNT];
     /* statements that returned a row (may still be mid-way): reset after each unit */
-    store_stmt *rows[ST__COUNT];
+    sq_stmt *rows[ST__COUNT];
     int nrows;
-    /* writer only: hooks of the current batch */
-    struct hook *hooks;
-    size_t nhooks, caphooks;
-    int hooks_oom;
 };
 
-typedef struct unit {
-    store_unit_fn fn;
-    store_done_fn done;
-    void *arg;
-    int rc;
-    struct unit *next;
-} unit;
-
-struct store {
+typedef struct sq_store {
     char *path;
-    int pending_max, batch_max, window_us;
-    store_conn *w; /* the writer's connection */
-    pthread_t writer, checkpointer;
+    pthread_t checkpointer;
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* writer waits for units */
-    pthread_cond_t ckpt_cv; /* checkpointer waits for work */
-    unit *head, *tail;
-    int npending;
-    int closing;
-    int ckpt_wanted;
-    int schema_version;
-    pthread_key_t reader_key;
-    store_conn *readers;
-    int nreaders;
-    store_stats_t st;
-    _Atomic int probing; /* a store_probe unit is pending */
-};
+    pthread_cond_t cv;
+    int ckpt_wanted, closing, ckpt_started;
+} sq_store;
+
+#define SQ(c) ((sq_conn *)(c))
+#define SQS(st) ((sq_stmt *)(st))
 
 /* A failed sync leaves the node unable to tell what is on the disk: the
  * kernel may have dropped the dirty pages the sync covered and a later sync
@@ -95,14 +65,7 @@ struct store {
  * failed call. */
 static void sync_check(store *s, int rc, const char *during)
 {
-    if (rc != SQLITE_IOERR_FSYNC && rc != SQLITE_IOERR_DIR_FSYNC) return;
-    pthread_mutex_lock(&s->mu);
-    int first = !s->st.sync_failed;
-    s->st.sync_failed = 1;
-    pthread_mutex_unlock(&s->mu);
-    if (first)
-        log_error("store", "a sync of the database failed: writes refused until the node is restarted", "during",
-                  during, "error", sqlite3_errstr(rc), NULL);
+    if (rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_DIR_FSYNC) store_sync_failed(s, during, sqlite3_errstr(rc));
 }
 
 /* ---- connections ------------------------------------------------------- */
@@ -118,25 +81,29 @@ static int conn_exec(sqlite3 *db, const char *sql)
     return 0;
 }
 
-static void conn_close(store_conn *c)
+static void sq_conn_close(store_conn *bc)
 {
+    sq_conn *c = SQ(bc);
     if (!c) return;
     for (int i = 0; i < ST__COUNT; i++)
         if (c->stmts[i].st) sqlite3_finalize(c->stmts[i].st);
     if (c->db) sqlite3_close(c->db);
-    free(c->hooks);
+    free(c->base.hooks);
     free(c);
 }
 
-static int conn_open(store *s, int writer, store_conn **out)
+static int conn_open(store *s, int writer, sq_conn **out)
 {
+    sq_store *sq = store_backend_get(s);
     int rc = ORD_ESTORE;
-    store_conn *c = calloc(1, sizeof *c);
+    sq_conn *c = calloc(1, sizeof *c);
     if (!c) return ORD_ENOMEM;
-    c->s = s;
+    c->base.be = &store_backend_sqlite;
+    c->base.s = s;
+    c->base.writer = writer;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
-    if (sqlite3_open_v2(s->path, &c->db, flags, NULL) != SQLITE_OK) {
-        log_error("store", "cannot open database", "path", s->path, "error",
+    if (sqlite3_open_v2(sq->path, &c->db, flags, NULL) != SQLITE_OK) {
+        log_error("store", "cannot open database", "path", sq->path, "error",
                   c->db ? sqlite3_errmsg(c->db) : "?", NULL);
         goto out;
     }
@@ -160,19 +127,26 @@ static int conn_open(store *s, int writer, store_conn **out)
     c = NULL;
     rc = 0;
 out:
-    conn_close(c);
+    sq_conn_close(c ? &c->base : NULL);
+    return rc;
+}
+
+static int sq_reader_open(store *s, store_conn **out)
+{
+    sq_conn *c;
+    int rc = conn_open(s, 0, &c);
+    if (!rc) *out = &c->base;
     return rc;
 }
 
 /* ---- statements ------------------------------------------------------- */
 
-store_stmt *store_prep(store_conn *c, store_stmt_id id)
+static store_stmt *sq_prep(store_conn *bc, store_stmt_id id)
 {
-    CHECK(id >= 0 && id < ST__COUNT);
-    store_stmt *st = &c->stmts[id];
+    sq_conn *c = SQ(bc);
+    sq_stmt *st = &c->stmts[id];
     if (!st->st) {
         CHECK(sqlite_sql[id] != NULL);
-        st->c = c;
         int rc = sqlite3_prepare_v3(c->db, sqlite_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st->st, NULL);
         if (rc != SQLITE_OK) {
             log_error("store", "prepare failed", "sql", sqlite_sql[id], "error", sqlite3_errmsg(c->db), NULL);
@@ -182,106 +156,130 @@ store_stmt *store_prep(store_conn *c, store_stmt_id id)
             CHECK(rc == SQLITE_NOMEM);
             st->st = NULL;
         }
+        st->base.c = bc;
     } else {
         sqlite3_reset(st->st);
         sqlite3_clear_bindings(st->st);
     }
-    return st;
+    return &st->base;
 }
 
-void store_bind_i64(store_stmt *st, int idx, int64_t v)
+static void sq_bind_i64(store_stmt *st, int idx, int64_t v)
 {
-    sqlite3_bind_int64(st->st, idx, v);
+    sqlite3_bind_int64(SQS(st)->st, idx, v);
 }
 
-void store_bind_text(store_stmt *st, int idx, const char *s, size_t len)
+static void sq_bind_text(store_stmt *st, int idx, const char *s, size_t len)
 {
-    sqlite3_bind_text(st->st, idx, s, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(SQS(st)->st, idx, s, (int)len, SQLITE_STATIC);
 }
 
-void store_bind_str(store_stmt *st, int idx, const char *s)
+static void sq_bind_blob(store_stmt *st, int idx, const void *p, size_t len)
 {
-    if (s)
-        sqlite3_bind_text(st->st, idx, s, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st->st, idx);
+    sqlite3_bind_blob(SQS(st)->st, idx, p, (int)len, SQLITE_STATIC);
 }
 
-void store_bind_blob(store_stmt *st, int idx, const void *p, size_t len)
+static void sq_bind_null(store_stmt *st, int idx)
 {
-    sqlite3_bind_blob(st->st, idx, p, (int)len, SQLITE_STATIC);
+    sqlite3_bind_null(SQS(st)->st, idx);
 }
 
-void store_bind_null(store_stmt *st, int idx)
+static int sq_step(store_stmt *bst)
 {
-    sqlite3_bind_null(st->st, idx);
-}
-
-int store_step(store_stmt *st)
-{
-    if (!st->st) return ORD_ENOMEM; /* store_prep could not prepare it */
+    sq_stmt *st = SQS(bst);
+    if (!st->st) return ORD_ENOMEM; /* sq_prep could not prepare it */
     int rc = sqlite3_step(st->st);
     if (rc == SQLITE_ROW) {
         if (!st->rows) {
+            sq_conn *c = SQ(st->base.c);
             st->rows = 1;
-            st->c->rows[st->c->nrows++] = st;
+            c->rows[c->nrows++] = st;
         }
         return STORE_ROW;
     }
     if (rc == SQLITE_DONE) return STORE_DONE;
     if ((rc & 0xff) == SQLITE_CONSTRAINT) return ORD_ECONFLICT;
     if (rc == SQLITE_NOMEM) return ORD_ENOMEM;
-    log_error("store", "step failed", "sql", sqlite3_sql(st->st), "error", sqlite3_errmsg(st->c->db), NULL);
+    log_error("store", "step failed", "sql", sqlite3_sql(st->st), "error", sqlite3_errmsg(SQ(st->base.c)->db), NULL);
     return ORD_ESTORE;
 }
 
-int store_exec(store_stmt *st)
+static int64_t sq_col_i64(store_stmt *st, int col)
 {
-    int rc;
-    while ((rc = store_step(st)) == STORE_ROW)
-        ;
-    return rc;
+    return sqlite3_column_int64(SQS(st)->st, col);
 }
 
-int64_t store_col_i64(store_stmt *st, int col)
+static const char *sq_col_text(store_stmt *st, int col, size_t *len)
 {
-    return sqlite3_column_int64(st->st, col);
-}
-
-const char *store_col_text(store_stmt *st, int col, size_t *len)
-{
-    const char *p = (const char *)sqlite3_column_text(st->st, col);
-    if (len) *len = (size_t)sqlite3_column_bytes(st->st, col);
+    const char *p = (const char *)sqlite3_column_text(SQS(st)->st, col);
+    if (len) *len = (size_t)sqlite3_column_bytes(SQS(st)->st, col);
     return p;
 }
 
-const void *store_col_blob(store_stmt *st, int col, size_t *len)
+static const void *sq_col_blob(store_stmt *st, int col, size_t *len)
 {
-    const void *p = sqlite3_column_blob(st->st, col);
-    if (len) *len = (size_t)sqlite3_column_bytes(st->st, col);
+    const void *p = sqlite3_column_blob(SQS(st)->st, col);
+    if (len) *len = (size_t)sqlite3_column_bytes(SQS(st)->st, col);
     return p;
 }
 
-int store_col_is_null(store_stmt *st, int col)
+static int sq_col_is_null(store_stmt *st, int col)
 {
-    return sqlite3_column_type(st->st, col) == SQLITE_NULL;
+    return sqlite3_column_type(SQS(st)->st, col) == SQLITE_NULL;
 }
 
-void store_reset(store_stmt *st)
+static void sq_reset(store_stmt *st)
 {
-    sqlite3_reset(st->st);
+    sqlite3_reset(SQS(st)->st);
 }
 
-int64_t store_changes(store_conn *c)
+static int64_t sq_changes(store_conn *c)
 {
-    return sqlite3_changes64(c->db);
+    return sqlite3_changes64(SQ(c)->db);
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+static const store_stmt_id tx_stmt[] = {
+    [STORE_TX_BEGIN] = ST_BEGIN,           [STORE_TX_SAVEPOINT] = ST_SAVEPOINT, [STORE_TX_RELEASE] = ST_RELEASE,
+    [STORE_TX_ROLLBACK_TO] = ST_ROLLBACK_TO, [STORE_TX_COMMIT] = ST_COMMIT,     [STORE_TX_ROLLBACK] = ST_ROLLBACK,
+};
+
+static int sq_tx(store_conn *w, store_txop op)
+{
+    if (op == STORE_TX_ROLLBACK) {
+        /* after a failed COMMIT the transaction may be gone already */
+        sqlite3_exec(SQ(w)->db, "ROLLBACK", NULL, NULL, NULL);
+        return 0;
+    }
+    int rc = sq_step(sq_prep(w, tx_stmt[op]));
+    if (rc != STORE_DONE && op == STORE_TX_COMMIT) sync_check(w->s, sqlite3_extended_errcode(SQ(w)->db), "commit");
+    return rc == STORE_DONE ? 0 : ORD_ESTORE;
+}
+
+/* Resets statements a unit left mid-way (a RETURNING row read once), which
+ * would otherwise block RELEASE and COMMIT.  Only a statement that returned
+ * a row can be mid-way: sq_step lists those. */
+static int sq_unit_end(store_conn *w)
+{
+    sq_conn *c = SQ(w);
+    for (int i = 0; i < c->nrows; i++) {
+        if (sqlite3_stmt_busy(c->rows[i]->st)) sqlite3_reset(c->rows[i]->st);
+        c->rows[i]->rows = 0;
+    }
+    c->nrows = 0;
+    return 0;
+}
+
+static uint64_t sq_changes_total(store_conn *w)
+{
+    return (uint64_t)sqlite3_total_changes64(SQ(w)->db);
 }
 
 /* ---- migrations -------------------------------------------------------- */
 
-static int migrate(store *s)
+static int migrate(sqlite3 *db, int *schema_version)
 {
-    sqlite3 *db = s->w->db;
     int rc = ORD_ESTORE, version = 0;
     sqlite3_stmt *q = NULL;
     if (conn_exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER PRIMARY KEY, "
@@ -292,7 +290,7 @@ static int migrate(store *s)
     if (sqlite3_step(q) == SQLITE_ROW) version = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
     q = NULL;
-    for (const store_migration *m = store_migrations; m->version; m++) {
+    for (const store_migration *m = store_migrations_sqlite; m->version; m++) {
         if (m->version <= version) continue;
         if (conn_exec(db, "BEGIN IMMEDIATE")) goto out;
         if (conn_exec(db, m->sql)) {
@@ -313,246 +311,52 @@ static int migrate(store *s)
         log_info("store", "migration applied", "#version", (int64_t)m->version, "name", m->name, NULL);
         version = m->version;
     }
-    s->schema_version = version;
+    *schema_version = version;
     rc = 0;
 out:
     if (q) sqlite3_finalize(q);
     return rc;
 }
 
-int store_schema_version(store *s)
-{
-    return s->schema_version;
-}
-
-/* ---- writer ------------------------------------------------------------ */
-
-static int hist_bucket(uint64_t v, uint64_t base)
-{
-    int i = 0;
-    while (i < STORE_HIST_BUCKETS - 1 && v > (base << i)) i++;
-    return i;
-}
-
-int store_after_commit(store_conn *tx, store_hook_fn hook, void *arg)
-{
-    CHECK(tx == tx->s->w);
-    /* consecutive identical hooks (many sends to one queue) collapse to one */
-    if (hook && tx->nhooks && tx->hooks[tx->nhooks - 1].fn == hook && tx->hooks[tx->nhooks - 1].arg == arg)
-        return 0;
-    if (tx->nhooks == tx->caphooks) {
-        size_t cap = tx->caphooks ? tx->caphooks * 2 : 64;
-        struct hook *h = realloc(tx->hooks, cap * sizeof *h);
-        if (!h) return ORD_ENOMEM;
-        tx->hooks = h;
-        tx->caphooks = cap;
-    }
-    tx->hooks[tx->nhooks++] = (struct hook){hook, arg, 0};
-    return 0;
-}
-
-int store_count_after_commit(store_conn *tx, _Atomic uint64_t *counter, uint64_t n)
-{
-    CHECK(tx == tx->s->w);
-    if (tx->nhooks && !tx->hooks[tx->nhooks - 1].fn && tx->hooks[tx->nhooks - 1].arg == (void *)counter) {
-        tx->hooks[tx->nhooks - 1].n += n;
-        return 0;
-    }
-    int rc = store_after_commit(tx, NULL, (void *)counter);
-    if (!rc) tx->hooks[tx->nhooks - 1].n = n;
-    return rc;
-}
-
-/* Resets statements a unit left mid-way (a RETURNING row read once), which
- * would otherwise block RELEASE and COMMIT.  Only a statement that returned
- * a row can be mid-way: store_step lists those. */
-static void reset_busy(store_conn *c)
-{
-    for (int i = 0; i < c->nrows; i++) {
-        if (sqlite3_stmt_busy(c->rows[i]->st)) sqlite3_reset(c->rows[i]->st);
-        c->rows[i]->rows = 0;
-    }
-    c->nrows = 0;
-}
-
-static int run_stmt(store_conn *c, store_stmt_id id)
-{
-    return store_exec(store_prep(c, id));
-}
-
-/* Runs one unit inside its savepoint; returns the unit's rc.  Hooks the unit
- * registered are dropped when it is rolled back. */
-static void run_unit(store *s, unit *u)
-{
-    store_conn *w = s->w;
-    size_t mark = w->nhooks;
-    if (run_stmt(w, ST_SAVEPOINT)) {
-        u->rc = ORD_ESTORE;
-        return;
-    }
-    u->rc = u->fn(w, u->arg);
-    reset_busy(w);
-    if (u->rc < 0) {
-        run_stmt(w, ST_ROLLBACK_TO);
-        for (size_t i = mark; i < w->nhooks; i++)
-            if (w->hooks[i].fn) w->hooks[i].fn(w->hooks[i].arg, 0);
-        w->nhooks = mark;
-        s->st.units_failed++;
-    }
-    run_stmt(w, ST_RELEASE);
-}
-
-/* Takes up to max pending units off the list (caller holds s->mu). */
-static unit *take(store *s, int max, unit **tail, int *n)
-{
-    unit *h = s->head, *t = NULL, *u = h;
-    int k = 0;
-    while (u && k < max) {
-        t = u;
-        u = u->next;
-        k++;
-    }
-    if (!k) return NULL;
-    s->head = u;
-    if (!u) s->tail = NULL;
-    t->next = NULL;
-    s->npending -= k;
-    *tail = t;
-    *n = k;
-    return h;
-}
-
-static void *writer_main(void *arg)
-{
-    store *s = arg;
-    store_conn *w = s->w;
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (!s->head && !s->closing) pthread_cond_wait(&s->cv, &s->mu);
-        if (!s->head && s->closing) {
-            pthread_mutex_unlock(&s->mu);
-            break;
-        }
-        unit *tail = NULL, *batch;
-        int n = 0;
-        batch = take(s, s->batch_max, &tail, &n);
-        pthread_mutex_unlock(&s->mu);
-
-        int64_t changes0 = sqlite3_total_changes64(w->db);
-        int brc = run_stmt(w, ST_BEGIN);
-        unit *u = batch;
-        int64_t window_end = s->window_us ? clock_mono_us() + s->window_us : 0;
-        for (;;) {
-            for (; u; u = u->next) {
-                if (brc)
-                    u->rc = ORD_ESTORE;
-                else
-                    run_unit(s, u);
-            }
-            if (n >= s->batch_max) break;
-            /* units that arrived while this batch ran join it */
-            pthread_mutex_lock(&s->mu);
-            if (!s->head && window_end && !s->closing) {
-                int64_t left = window_end - clock_mono_us();
-                if (left > 0) {
-                    struct timespec ts = clock_mono_deadline(0);
-                    ts.tv_nsec += (long)(left * 1000);
-                    while (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-                    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-                }
-            }
-            unit *more_tail;
-            int k = 0;
-            unit *more = take(s, s->batch_max - n, &more_tail, &k);
-            pthread_mutex_unlock(&s->mu);
-            if (!more) break;
-            tail->next = more;
-            tail = more_tail;
-            n += k;
-            u = more;
-        }
-
-        int64_t t0 = clock_mono_us();
-        int crc = brc ? brc : run_stmt(w, ST_COMMIT);
-        uint64_t commit_us = (uint64_t)(clock_mono_us() - t0);
-        if (crc) {
-            sync_check(s, sqlite3_extended_errcode(w->db), "commit");
-            sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
-            /* nothing of the batch is on disk (a full disk, an I/O error):
-             * the clients may try again later */
-            for (u = batch; u; u = u->next) u->rc = ORD_EUNAVAILABLE;
-            for (size_t i = 0; i < w->nhooks; i++)
-                if (w->hooks[i].fn) w->hooks[i].fn(w->hooks[i].arg, 0);
-            w->nhooks = 0;
-            log_error("store", "commit failed", "#units", (int64_t)n, NULL);
-        }
-        pthread_mutex_lock(&s->mu);
-        s->st.commits++;
-        s->st.units += (uint64_t)n;
-        if (crc) s->st.commit_failures++;
-        /* only a commit that wrote rows tells whether writes reach the disk */
-        if (crc || sqlite3_total_changes64(w->db) != changes0) s->st.write_failed = crc != 0;
-        s->st.batch_hist[hist_bucket((uint64_t)n, 1)]++;
-        s->st.commit_us_hist[hist_bucket(commit_us, 50)]++;
-        s->st.commit_us_sum += commit_us;
-        if ((uint64_t)n > s->st.batch_max_seen) s->st.batch_max_seen = (uint64_t)n;
-        pthread_mutex_unlock(&s->mu);
-
-        /* durable now: wake whoever waits on this data, then complete */
-        if (!crc)
-            for (size_t i = 0; i < w->nhooks; i++) {
-                struct hook *h = &w->hooks[i];
-                if (h->fn)
-                    h->fn(h->arg, 1);
-                else
-                    atomic_fetch_add((_Atomic uint64_t *)h->arg, h->n);
-            }
-        w->nhooks = 0;
-        while (batch) {
-            unit *next = batch->next;
-            if (batch->done) batch->done(batch->arg, batch->rc);
-            free(batch);
-            batch = next;
-        }
-    }
-    return NULL;
-}
+/* ---- checkpointer ------------------------------------------------------ */
 
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
-    store *s = arg;
+    sq_store *sq = arg;
     if (pages >= WAL_CHECKPOINT_PAGES) {
-        pthread_mutex_lock(&s->mu);
-        s->ckpt_wanted = 1;
-        pthread_cond_signal(&s->ckpt_cv);
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_lock(&sq->mu);
+        sq->ckpt_wanted = 1;
+        pthread_cond_signal(&sq->cv);
+        pthread_mutex_unlock(&sq->mu);
     }
     return SQLITE_OK;
 }
 
 static void *checkpointer_main(void *arg)
 {
+    pthread_setname_np(pthread_self(), "checkpointer"); /* names in top, perf, /proc */
     store *s = arg;
-    store_conn *c = NULL;
+    sq_store *sq = store_backend_get(s);
+    sq_conn *c = NULL;
     if (conn_open(s, 0, &c)) return NULL;
     sqlite3_exec(c->db, "PRAGMA query_only=0", NULL, NULL, NULL);
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&sq->mu);
     for (;;) {
-        while (!s->ckpt_wanted && !s->closing) pthread_cond_wait(&s->ckpt_cv, &s->mu);
-        if (s->closing) break;
-        s->ckpt_wanted = 0;
-        pthread_mutex_unlock(&s->mu);
+        while (!sq->ckpt_wanted && !sq->closing) pthread_cond_wait(&sq->cv, &sq->mu);
+        if (sq->closing) break;
+        sq->ckpt_wanted = 0;
+        pthread_mutex_unlock(&sq->mu);
         int log_pages = 0, done_pages = 0;
         int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_pages, &done_pages);
         if (rc != SQLITE_OK) sync_check(s, sqlite3_extended_errcode(c->db), "checkpoint");
-        pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&sq->mu);
     }
-    pthread_mutex_unlock(&s->mu);
-    conn_close(c);
+    pthread_mutex_unlock(&sq->mu);
+    sq_conn_close(&c->base);
     return NULL;
 }
 
-/* ---- public ------------------------------------------------------------ */
+/* ---- lifecycle --------------------------------------------------------- */
 
 static void sqlite_global_init(void)
 {
@@ -561,215 +365,83 @@ static void sqlite_global_init(void)
     sqlite3_initialize();
 }
 
-int store_open(store **out, const store_opts *o)
+static void sq_free(sq_store *sq)
+{
+    pthread_mutex_destroy(&sq->mu);
+    pthread_cond_destroy(&sq->cv);
+    free(sq->path);
+    free(sq);
+}
+
+static int sq_open(store *s, const store_opts *o, store_conn **writer, int *schema_version)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, sqlite_global_init);
-    int rc = ORD_ENOMEM;
-    store *s = calloc(1, sizeof *s);
-    if (!s) return ORD_ENOMEM;
-    s->path = strdup(o->path);
-    if (!s->path) goto fail;
-    s->pending_max = o->pending_max > 0 ? o->pending_max : LIMIT_STORE_PENDING_DEFAULT;
-    s->batch_max = o->batch_max > 0 ? o->batch_max : LIMIT_STORE_BATCH_DEFAULT;
-    s->window_us = o->window_us > 0 ? o->window_us : 0;
-    pthread_mutex_init(&s->mu, NULL);
+    sq_store *sq = calloc(1, sizeof *sq);
+    if (!sq) return ORD_ENOMEM;
+    sq->path = strdup(o->path);
+    pthread_mutex_init(&sq->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_cond_init(&s->ckpt_cv, &ca);
+    pthread_cond_init(&sq->cv, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_key_create(&s->reader_key, NULL);
-    if ((rc = conn_open(s, 1, &s->w))) goto fail;
-    if ((rc = migrate(s))) goto fail;
-    sqlite3_wal_hook(s->w->db, wal_hook, s);
-    if (pthread_create(&s->writer, NULL, writer_main, s)) {
-        rc = ORD_EINTERNAL;
-        goto fail;
+    if (!sq->path) {
+        sq_free(sq);
+        return ORD_ENOMEM;
     }
-    if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s)) {
-        pthread_mutex_lock(&s->mu);
-        s->closing = 1;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->writer, NULL);
-        rc = ORD_EINTERNAL;
-        goto fail;
-    }
-    *out = s;
-    return 0;
-fail:
-    conn_close(s->w);
-    pthread_key_delete(s->reader_key);
-    free(s->path);
-    free(s);
-    return rc;
-}
-
-void store_close(store *s)
-{
-    if (!s) return;
-    pthread_mutex_lock(&s->mu);
-    s->closing = 1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_cond_broadcast(&s->ckpt_cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->writer, NULL);
-    pthread_join(s->checkpointer, NULL);
-    store_conn *r = s->readers;
-    while (r) {
-        store_conn *next = r->next;
-        conn_close(r);
-        r = next;
-    }
-    /* a clean close checkpoints the WAL into the database file */
-    sqlite3_wal_checkpoint_v2(s->w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    conn_close(s->w);
-    pthread_key_delete(s->reader_key);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    pthread_cond_destroy(&s->ckpt_cv);
-    free(s->path);
-    free(s);
-}
-
-int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg)
-{
-    CHECK(fn != NULL);
-    unit *u = malloc(sizeof *u);
-    if (!u) return ORD_ENOMEM;
-    *u = (unit){fn, done, arg, 0, NULL};
-    pthread_mutex_lock(&s->mu);
-    if (s->closing || s->npending >= s->pending_max || s->st.sync_failed) {
-        int rc = s->closing ? ORD_ESHUTDOWN : s->st.sync_failed ? ORD_EUNAVAILABLE : ORD_EBUSY;
-        pthread_mutex_unlock(&s->mu);
-        free(u);
+    store_backend_set(s, sq);
+    sq_conn *w = NULL;
+    int rc = conn_open(s, 1, &w);
+    if (!rc) rc = migrate(w->db, schema_version);
+    if (!rc && pthread_create(&sq->checkpointer, NULL, checkpointer_main, s)) rc = ORD_EINTERNAL;
+    if (rc) {
+        sq_conn_close(w ? &w->base : NULL);
+        store_backend_set(s, NULL);
+        sq_free(sq);
         return rc;
     }
-    if (s->tail)
-        s->tail->next = u;
-    else
-        s->head = u;
-    s->tail = u;
-    int wake = s->npending++ == 0;
-    pthread_mutex_unlock(&s->mu);
-    if (wake) pthread_cond_signal(&s->cv);
+    sq->ckpt_started = 1;
+    sqlite3_wal_hook(w->db, wal_hook, sq);
+    *writer = &w->base;
     return 0;
 }
 
-struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done, rc;
+static void sq_close(store *s, store_conn *writer)
+{
+    sq_store *sq = store_backend_get(s);
+    pthread_mutex_lock(&sq->mu);
+    sq->closing = 1;
+    pthread_cond_broadcast(&sq->cv);
+    pthread_mutex_unlock(&sq->mu);
+    if (sq->ckpt_started) pthread_join(sq->checkpointer, NULL);
+    /* a clean close checkpoints the WAL into the database file */
+    sqlite3_wal_checkpoint_v2(SQ(writer)->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sq_conn_close(writer);
+    store_backend_set(s, NULL);
+    sq_free(sq);
+}
+
+const store_backend store_backend_sqlite = {
+    .name = "sqlite",
+    .sql = sqlite_sql,
+    .open = sq_open,
+    .close = sq_close,
+    .reader_open = sq_reader_open,
+    .conn_close = sq_conn_close,
+    .tx = sq_tx,
+    .unit_end = sq_unit_end,
+    .changes_total = sq_changes_total,
+    .prep = sq_prep,
+    .bind_i64 = sq_bind_i64,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .col_i64 = sq_col_i64,
+    .col_text = sq_col_text,
+    .col_blob = sq_col_blob,
+    .col_is_null = sq_col_is_null,
+    .reset = sq_reset,
+    .changes = sq_changes,
 };
-
-static void run_done(void *arg, int rc)
-{
-    struct waiter *w = arg;
-    pthread_mutex_lock(&w->mu);
-    w->done = 1;
-    w->rc = rc;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-struct run_ctx {
-    store_unit_fn fn;
-    void *arg;
-    struct waiter w;
-};
-
-static int run_unit_fn(store_conn *tx, void *arg)
-{
-    struct run_ctx *r = arg;
-    return r->fn(tx, r->arg);
-}
-
-static void run_unit_done(void *arg, int rc)
-{
-    struct run_ctx *r = arg;
-    run_done(&r->w, rc);
-}
-
-int store_run(store *s, store_unit_fn fn, void *arg)
-{
-    struct run_ctx r = {.fn = fn, .arg = arg};
-    pthread_mutex_init(&r.w.mu, NULL);
-    pthread_cond_init(&r.w.cv, NULL);
-    int rc = store_submit(s, run_unit_fn, run_unit_done, &r);
-    if (rc == 0) {
-        pthread_mutex_lock(&r.w.mu);
-        while (!r.w.done) pthread_cond_wait(&r.w.cv, &r.w.mu);
-        pthread_mutex_unlock(&r.w.mu);
-        rc = r.w.rc;
-    }
-    pthread_mutex_destroy(&r.w.mu);
-    pthread_cond_destroy(&r.w.cv);
-    return rc;
-}
-
-int store_probe_tx(store_conn *tx)
-{
-    store_stmt *st = store_prep(tx, ST_HEALTH_PROBE);
-    store_bind_i64(st, 1, clock_wall_ms());
-    return store_exec(st);
-}
-
-static int probe_unit(store_conn *tx, void *arg)
-{
-    (void)arg;
-    return store_probe_tx(tx);
-}
-
-static void probe_done(void *arg, int rc)
-{
-    store *s = arg;
-    pthread_mutex_lock(&s->mu);
-    s->st.write_failed = rc != 0;
-    pthread_mutex_unlock(&s->mu);
-    atomic_store(&s->probing, 0);
-}
-
-void store_probe(store *s)
-{
-    if (atomic_exchange(&s->probing, 1)) return;
-    if (store_submit(s, probe_unit, probe_done, s)) atomic_store(&s->probing, 0);
-}
-
-int store_probe_read(store *s, int64_t *probe_ms)
-{
-    *probe_ms = 0;
-    store_conn *c = store_reader(s);
-    if (!c) return ORD_ESTORE;
-    store_stmt *st = store_prep(c, ST_HEALTH_GET);
-    int rc = store_step(st);
-    if (rc == STORE_ROW) *probe_ms = store_col_i64(st, 0);
-    store_reset(st);
-    return rc < 0 ? rc : 0;
-}
-
-store_conn *store_reader(store *s)
-{
-    store_conn *c = pthread_getspecific(s->reader_key);
-    if (c) return c;
-    pthread_mutex_lock(&s->mu);
-    int full = s->nreaders >= LIMIT_STORE_READERS_MAX;
-    pthread_mutex_unlock(&s->mu);
-    if (full || conn_open(s, 0, &c)) return NULL;
-    pthread_mutex_lock(&s->mu);
-    c->next = s->readers;
-    s->readers = c;
-    s->nreaders++;
-    pthread_mutex_unlock(&s->mu);
-    pthread_setspecific(s->reader_key, c);
-    return c;
-}
-
-void store_stats(store *s, store_stats_t *out)
-{
-    pthread_mutex_lock(&s->mu);
-    *out = s->st;
-    out->pending = s->npending;
-    pthread_mutex_unlock(&s->mu);
-}

@@ -3,8 +3,15 @@ directory and talks HTTP to it (Python 3 standard library only).
 
 Each test file is a script: it defines test_* functions, calls run(globals())
 at the bottom, and prints 'N passed, N failed' as its last line.
+
+Backends: ORDERLY_TEST_DB=postgres runs every Server on PostgreSQL: the file
+starts one throwaway cluster (pgcluster.py) on first use, each Server gets
+its own schema in it (the same data_dir and env give the same schema, as they
+give the same SQLite file), and the cluster is removed at exit.  Without it
+(or with sqlite) each Server has its SQLite file in its data_dir.
 """
 import atexit
+import hashlib
 import http.client
 import json
 import os
@@ -21,6 +28,46 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("ORDERLY_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
 BIN = os.environ.get("ORDERLY_BIN", os.path.join(SRC, "build", "orderly"))
+BACKEND = os.environ.get("ORDERLY_TEST_DB", "sqlite")
+if BACKEND not in ("sqlite", "postgres"):
+    raise SystemExit("ORDERLY_TEST_DB must be sqlite or postgres, not %r" % BACKEND)
+PG = BACKEND == "postgres"
+
+
+def pg_cluster():
+    """The file's PostgreSQL cluster (started on first use)."""
+    import pgcluster
+    return pgcluster.shared()
+
+
+def pg_schema_url(key):
+    """A schema of the file's cluster named after key (created once) and
+    the URL that works in it."""
+    c = pg_cluster()
+    schema = "s_" + hashlib.sha1(key.encode()).hexdigest()[:20]
+    if schema not in c.dbs:
+        c.psql('CREATE SCHEMA IF NOT EXISTS "%s"' % schema)
+        c.dbs.add(schema)
+    return c.url("postgres") + "?options=-csearch_path%3D" + schema, schema
+
+
+def db_rows(srv, query, *params):
+    """Rows of query on srv's database (either backend) as lists of strings
+    (None for NULL); ? placeholders take params (str or int)."""
+    if not PG or srv.sqlite:
+        import sqlite3
+        con = sqlite3.connect("file:%s?mode=ro" % srv.db, uri=True)
+        try:
+            return [[None if v is None else str(v) for v in row] for row in con.execute(query, params)]
+        finally:
+            con.close()
+    parts = query.split("?")
+    check(len(parts) == len(params) + 1, "placeholders vs params in %r" % query)
+    sql = parts[0]
+    for v, rest in zip(params, parts[1:]):
+        sql += (str(int(v)) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'") + rest
+    _, schema = pg_schema_url(srv.db_key)
+    return pg_cluster().psql('SET search_path = "%s"; %s' % (schema, sql))
 
 
 def _limits():
@@ -120,16 +167,23 @@ class Server:
     and request() / conn() sign in as it (auto_auth; a request with its own
     Authorization header, or auth=False, goes as given)."""
 
-    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn", env_vars=None):
+    def __init__(self, env="test", config=None, extra_args=(), data_dir=None, log_level="warn", env_vars=None,
+                 db_key=None, sqlite=False):
+        """db_key names the database: servers with the same one share it
+        (several nodes); default: the data_dir's <env>.db.  sqlite=True
+        keeps this server on its SQLite file whatever ORDERLY_TEST_DB says."""
         self.auto_auth = True
         self._token = None
         self._token_lock = threading.Lock()
         self.env_vars = dict(env_vars or {})
         self.env = env
+        self._db_key = db_key
+        self.sqlite = sqlite
         if not data_dir:
             data_dir = tempfile.mkdtemp(prefix="orderly-it-")
             _made_dirs.append((data_dir, self))
         self.data_dir = data_dir
+        os.makedirs(self.data_dir, exist_ok=True)
         self.port = free_port()
         self.config = config
         self.extra_args = list(extra_args)
@@ -143,8 +197,15 @@ class Server:
             self.config = path
 
     @property
+    def db_key(self):
+        return self._db_key or os.path.join(self.data_dir, self.env + ".db")
+
+    @property
     def db(self):
-        return os.path.join(self.data_dir, self.env + ".db")
+        """The --db of this server: its SQLite file, or its PostgreSQL schema's URL."""
+        if PG and not self.sqlite:
+            return pg_schema_url(self.db_key)[0]
+        return self.db_key
 
     def args(self):
         a = [BIN, "serve", "--env", self.env, "--listen", "127.0.0.1:%d" % self.port,

@@ -5,12 +5,11 @@ clean exit 0 on SIGTERM (also with a long poll in flight) and `migrate`.
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import tempfile
 import threading
 import time
-from harness import BIN, Server, run, check, eq, is_problem
+from harness import BIN, Server, run, check, eq, is_problem, PG, db_rows
 
 
 def clean_env(**extra):
@@ -190,40 +189,42 @@ def test_sigterm_answers_long_poll():
     check(res["t"] < 6, "long poll answered after %.2fs" % res["t"])
 
 
+def db_tables(srv):
+    """The tables of srv's database, either backend."""
+    if PG:
+        q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+    else:
+        q = "select name from sqlite_master where type='table'"
+    return {r[0] for r in db_rows(srv, q)}
+
+
 def test_migrate_creates_db():
     d = tempfile.mkdtemp(prefix="orderly-it-")
-    db = os.path.join(d, "sub", "dir", "mig.db")
+    srv = Server(env="mig", data_dir=os.path.join(d, "sub", "dir"))
+    db = srv.db  # a file under sub/dir, or a schema of the test cluster
     rc, out, err = cli("migrate", "--env", "mig", "--db", db)
     eq(rc, 0, "migrate exit code (stderr %r)" % err)
-    check(os.path.exists(db), "migrate did not create %s" % db)
-    with open(db, "rb") as f:
-        eq(f.read(16), b"SQLite format 3\x00", "db file header")
+    if not PG:
+        check(os.path.exists(db), "migrate did not create %s" % db)
+        with open(db, "rb") as f:
+            eq(f.read(16), b"SQLite format 3\x00", "db file header")
     check("schema version" in out, "migrate output %r" % out)
-    con = sqlite3.connect(db)
-    try:
-        tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
-        ver = con.execute("pragma user_version").fetchone()[0]
-    finally:
-        con.close()
-    check(len(tables) >= 2, "migrate made tables %r" % tables)
+    tables = db_tables(srv)
+    check({"queues", "messages", "events", "orders", "products", "schema_version"} <= tables,
+          "migrate made tables %r" % tables)
+    ver = db_rows(srv, "SELECT max(version) FROM schema_version")[0][0]
+    check("schema version %s" % ver in out, "migrate output %r names version %s" % (out, ver))
     # idempotent: a second run reports the same version and keeps the tables
     rc, out2, err = cli("migrate", "--env", "mig", "--db", db)
     eq(rc, 0, "second migrate (stderr %r)" % err)
     eq(out2, out, "second migrate output")
-    con = sqlite3.connect(db)
-    try:
-        tables2 = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
-        ver2 = con.execute("pragma user_version").fetchone()[0]
-    finally:
-        con.close()
-    eq(tables2, tables, "tables after a second migrate")
-    eq(ver2, ver, "user_version after a second migrate")
+    eq(db_tables(srv), tables, "tables after a second migrate")
+    eq(db_rows(srv, "SELECT count(*) FROM schema_version")[0][0], ver, "one row per migration")
     # the default path is data/<env>.db under the working directory, from ENVIRONMENT
     rc, out, err = cli("migrate", env=clean_env(ENVIRONMENT="dflt"), cwd=d)
     eq(rc, 0, "migrate with the default db (stderr %r)" % err)
     check(os.path.exists(os.path.join(d, "data", "dflt.db")), "no data/dflt.db in %s" % os.listdir(d))
-    # a server on the migrated file starts and serves
-    srv = Server(env="mig", data_dir=os.path.join(d, "sub", "dir"))
+    # a server on the migrated database starts and serves
     srv.start()
     try:
         st, _, _ = srv.request("GET", "/ready")

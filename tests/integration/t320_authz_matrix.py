@@ -46,6 +46,7 @@ def setup():
                        headers={"Authorization": "Bearer " + tok["custB"]})["orderId"]
     for p in P:   # a target of its own for each destructive call
         ok(srv, "POST", "/api/products", {"sku": "MD-" + p, "name": "d", "priceCents": 1, "stock": 1}, 201)
+        ok(srv, "POST", "/api/queues", {"name": "mx-del-" + p}, 201)
         ids["user-" + p] = ok(srv, "POST", "/api/users", {"username": "victim-" + p, "password": pw("v" + p),
                                                          "role": "viewer"}, 201)["id"]
         ids["key-" + p] = ok(srv, "POST", "/api/keys", {"name": "k-" + p, "role": "viewer"}, 201)["id"]
@@ -69,6 +70,7 @@ ROUTES = [
     ("GET", lambda p: "/api/queues", None, STAFF),
     ("POST", lambda p: "/api/queues", lambda p: {"name": "mq-" + p}, ADMIN),
     ("GET", lambda p: "/api/queues/mx-q", None, STAFF),
+    ("DELETE", lambda p: "/api/queues/mx-del-" + p, None, ADMIN),
     ("GET", lambda p: "/api/queues/mx-q/attributes", None, STAFF),
     ("PUT", lambda p: "/api/queues/mx-q/attributes", lambda p: {"attributes": {"DelaySeconds": 0}}, ADMIN),
     ("POST", lambda p: "/api/queues/mx-q/messages", lambda p: {"body": "m-" + p}, ADMIN),

@@ -34,6 +34,10 @@ def setup():
     for oid in orders["alice"] + orders["bob"]:
         wait_for("notified " + oid, lambda: len(ok(s, "GET", "/api/orders/%s/events" % oid)["notifications"]) == 1)
     ok(s, "GET", "/api/orders/" + orders["alice"][0])   # a staff read: audited
+    # a read's audit row is written after its answer (a unit of its own):
+    # wait until it is committed before looking for it in the export
+    wait_for("the staff read audited", lambda: any(
+        r["method"] == "GET" for r in ok(s, "GET", "/api/audit?target=" + orders["alice"][0])["entries"]))
     return toks, orders
 
 

@@ -631,8 +631,9 @@ def test_order_detail_and_timeline():
 def test_stats():
     def stats(srv):
         s = ok(srv, "GET", "/api/stats")
-        eq(sorted(s), ["orders_by_hour", "orders_by_status", "orders_today", "processing_rate", "queue_depth",
-                       "total_orders"], "stats keys")
+        eq(sorted(s), ["ordersByStatus", "orders_by_hour", "orders_by_status", "orders_today", "processing_rate",
+                       "queue_depth", "total_orders"], "stats keys")
+        eq(s["ordersByStatus"], s["orders_by_status"], "ordersByStatus is orders_by_status")
         for k in ("orders_today", "queue_depth", "total_orders"):
             check(isinstance(s[k], int) and s[k] >= 0, "%s %r" % (k, s[k]))
         check(isinstance(s["processing_rate"], (int, float)), "processing_rate %r" % s["processing_rate"])

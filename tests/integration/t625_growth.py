@@ -11,9 +11,10 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 
-from harness import BIN, LIMITS, Server, check, eq, is_problem, ok, run, uniq, wait_for
+from harness import BIN, LIMITS, Server, check, db_rows, eq, is_problem, ok, run, uniq, wait_for
 
 
 def product(sku, stock=10):
@@ -142,6 +143,108 @@ def test_event_retention():
                       db.execute("SELECT envelope FROM events WHERE detail_type=?", (tag,)))
         eq(left, [2, 3], "events older than %d days deleted, younger kept" % lo)
         eq(ok(srv, "GET", "/api/orders/%s/events" % oid)["events"], before, "a young order's timeline whole")
+
+
+def test_queue_depth_most():
+    """store.queueDepthMax: a queue holding the most messages refuses the next
+    send (503 queue-full, Retry-After), per entry in a batch; a delete makes
+    room again within about a second; after a restart the bound holds from the
+    first send (the queues are counted before serving)."""
+    most = 5
+    data = tempfile.mkdtemp(prefix="orderly-t625-depth-")
+    try:
+        env = {"ORDERLY_STORE_QUEUE_DEPTH_MAX": str(most)}
+        with Server(env_vars=env, data_dir=data) as srv:
+            ok(srv, "POST", "/api/queues", {"name": "deep"}, 201)
+            q = "/api/queues/deep"
+            for i in range(most):
+                ok(srv, "POST", q + "/messages", {"body": "m%d" % i})
+            st, h, b = srv.request("POST", q + "/messages", {"body": "one past"})
+            is_problem(st, h, b, 503, "a send past the most")
+            eq(b["type"].rsplit("/", 1)[-1], "queue-full", "the problem type")
+            check(h.get("retry-after"), "Retry-After on queue-full")
+            b = ok(srv, "POST", q + "/messages/batch", {"entries": [{"id": "a", "body": "x"}, {"id": "b", "body": "y"}]})
+            eq([f["code"] for f in b.get("failed", [])], ["queue-full", "queue-full"], "batch entries refused")
+            s = ok(srv, "GET", q)["stats"]
+            eq(s["visible"] + s["inFlight"] + s["delayed"], most, "the queue holds the most, no more")
+            got = ok(srv, "POST", q + "/receive", {"maxNumberOfMessages": 1, "waitTimeSeconds": 0})["messages"]
+            eq(len(got), 1, "one received")
+            st, _, _ = srv.request("DELETE", q + "/messages/" + got[0]["receiptHandle"])
+            check(st in (200, 204), "delete: %d" % st)
+            wait_for("a delete makes room again",
+                     lambda: srv.request("POST", q + "/messages", {"body": "room again"})[0] == 200, timeout=5)
+            st, h, b = srv.request("POST", q + "/messages", {"body": "full again"})
+            is_problem(st, h, b, 503, "full again at the most")
+        with Server(env_vars=env, data_dir=data) as srv:
+            q = "/api/queues/deep"
+            st, h, b = srv.request("POST", q + "/messages", {"body": "after restart"})
+            is_problem(st, h, b, 503, "the bound holds from the first send after a restart")
+        print("queue depth: %d held, the next refused, room again after a delete, and after a restart" % most)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_delete_queue():
+    """DELETE /api/queues/{name} (SQS DeleteQueue): 204, gone at once (404
+    for reads and sends, a long poll on it ends), its messages removed by the
+    sweep (at the next start here), the same name created again starts empty
+    with a new id; refused (409) for a queue of the configured topology and
+    for another queue's DLQ; nothing changes on a refusal."""
+    with Server() as srv:
+        ok(srv, "POST", "/api/queues", {"name": "doomed"}, 201)
+        for i in range(3):
+            ok(srv, "POST", "/api/queues/doomed/messages", {"body": "m%d" % i})
+        qid = int(db_rows(srv, "SELECT id FROM queues WHERE name=?", "doomed")[0][0])
+        ok(srv, "POST", "/api/queues", {"name": "doomed-empty"}, 201)
+        result = {}
+
+        def poll():
+            result["st"] = srv.request("POST", "/api/queues/doomed-empty/receive", {"waitTimeSeconds": 20},
+                                       timeout=30)[0]
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.5)
+        t0 = time.time()
+        st, _, _ = srv.request("DELETE", "/api/queues/doomed-empty")
+        eq(st, 204, "delete the polled queue")
+        t.join(25)
+        check(not t.is_alive() and time.time() - t0 < 5, "the long poll ended with the queue")
+        eq(result.get("st"), 404, "the long poll's answer")
+        st, _, _ = srv.request("DELETE", "/api/queues/doomed")
+        eq(st, 204, "delete")
+        for m, path, body in (("GET", "/api/queues/doomed", None),
+                              ("POST", "/api/queues/doomed/messages", {"body": "late"}),
+                              ("POST", "/api/queues/doomed/receive", {"waitTimeSeconds": 0}),
+                              ("DELETE", "/api/queues/doomed", None)):
+            st, h, b = srv.request(m, path, body)
+            is_problem(st, h, b, 404, "%s %s after the delete" % (m, path))
+        check("doomed" not in [q["name"] for q in ok(srv, "GET", "/api/queues")["queues"]], "not listed")
+        ok(srv, "POST", "/api/queues", {"name": "doomed"}, 201)
+        s = ok(srv, "GET", "/api/queues/doomed")["stats"]
+        eq(s["visible"] + s["inFlight"] + s["delayed"], 0, "the same name again starts empty")
+        nid = int(db_rows(srv, "SELECT id FROM queues WHERE name=?", "doomed")[0][0])
+        check(nid != qid, "a new id (%d, the old %d)" % (nid, qid))
+        # refused: the topology's queues, another queue's DLQ
+        ok(srv, "POST", "/api/queues", {"name": "dl-target"}, 201)
+        ok(srv, "POST", "/api/queues", {"name": "dl-source", "attributes": {
+            "RedrivePolicy": {"deadLetterTargetArn": "dl-target", "maxReceiveCount": 3}}}, 201)
+        st, h, b = srv.request("DELETE", "/api/queues/dl-target")
+        is_problem(st, h, b, 409, "the DLQ of another queue")
+        check("dl-source" in b.get("detail", ""), "the detail names the queue: %r" % b)
+        topo = [q["name"] for q in ok(srv, "GET", "/api/queues")["queues"] if q["name"].endswith("-orders")]
+        check(topo, "a queue of the built-in topology")
+        st, h, b = srv.request("DELETE", "/api/queues/" + topo[0])
+        is_problem(st, h, b, 409, "a queue of the configured topology")
+        ok(srv, "GET", "/api/queues/" + topo[0])
+        ok(srv, "GET", "/api/queues/dl-target")
+        left = int(db_rows(srv, "SELECT count(*) FROM messages WHERE queue_id=?", qid)[0][0])
+        srv.restart()
+        wait_for("the deleted queue's messages removed",
+                 lambda: int(db_rows(srv, "SELECT count(*) FROM messages WHERE queue_id=?", qid)[0][0]) == 0, timeout=20)
+        wait_for("its tombstone dropped",
+                 lambda: int(db_rows(srv, "SELECT count(*) FROM queues_deleted", )[0][0]) == 0, timeout=20)
+        print("delete queue: 204, long poll ended, 404 after, re-created empty (id %d -> %d), %d messages left "
+              "before the sweep, 0 after; 409 for a DLQ and the topology" % (qid, nid, left))
 
 
 if __name__ == "__main__":

@@ -20,10 +20,9 @@ Every wait is a poll with a deadline.
 """
 import json
 import os
-import sqlite3
 import threading
 import time
-from harness import SRC, Shared, do_request, run, check, eq, is_problem, ok, wait_for, shipped_config, quick_retries
+from harness import SRC, Shared, do_request, run, check, eq, is_problem, ok, wait_for, shipped_config, quick_retries, db_rows
 
 SHIPPED = shipped_config()
 DEFAULTS = {a["name"]: a for a in SHIPPED["alarms"]}
@@ -180,11 +179,7 @@ def test_fail_me_drives_dlq_and_function_errors_alarms():
     eq(json.loads(d["state"]["reasonData"])["statistic"], "Maximum", "reasonData is JSON text")
     eq(d["state"]["timestamp"], a["stateUpdatedTimestamp"], "event time = API time")
     eq(d["configuration"]["metric"], "orderly_queue_dlq_messages_visible", "configuration")
-    db = sqlite3.connect("file:%s?mode=ro" % ops().db, uri=True)
-    try:
-        rows = db.execute("SELECT envelope FROM events WHERE id = ?", (e["id"],)).fetchall()
-    finally:
-        db.close()
+    rows = db_rows(ops(), "SELECT envelope FROM events WHERE id = ?", e["id"])
     eq(len(rows), 1, "the event in the event log")
     eq(json.loads(rows[0][0])["detail"]["alarmName"], "dlq-messages-visible", "logged envelope")
     with open(ops().log_path) as f:

@@ -12,6 +12,10 @@
              with database disconnected, /ready 503, an order POST fails and
              leaves nothing; /health (liveness) stays 200.  Limit restored:
              /ready and /api/health recover without a restart.
+  db down    (PostgreSQL) the test's PostgreSQL is stopped with -m immediate:
+             the same checks (an order answered 503, never 202; health and
+             ready 503, liveness 200); PostgreSQL started again: /ready and
+             /api/health recover without a restart of orderly.
 """
 import json
 import os
@@ -23,7 +27,7 @@ import shutil
 import tempfile
 import time
 import http.client
-from harness import SRC, Server, run, check, eq, do_request, shipped_config
+from harness import SRC, PG, Server, run, check, eq, do_request, shipped_config, pg_cluster
 
 FUNCTIONS = {"order-processor", "payment-processor", "notification-processor"}
 
@@ -243,67 +247,115 @@ class OnSmallDisk(Server):
         return self.disk.wrap(super().args())
 
 
-def test_degraded_when_the_disk_is_full():
-    """A real full filesystem (not a file-size limit): writes that cannot
-    reach the disk answer 503, never 2xx; reads, /health and /api/health keep
-    answering; /ready is 503 until a probe write commits again; when space
-    returns the node recovers by itself; every acknowledged order survives a
-    restart.  (Writes that fit in blocks SQLite already owns - the WAL it
-    reuses after a checkpoint - still commit on a full disk, durably: the
-    test counts them as acknowledged and checks them like the others.)"""
-    d = tempfile.mkdtemp(prefix="orderly-it-disk-")
-    os.mkdir(os.path.join(d, "disk"))
-    disk = SmallDisk(os.path.join(d, "disk"))
-    srv = OnSmallDisk(disk, env="hf", config=make_config())
-    acked = []
-    try:
+def check_degraded(srv, oid):
+    """While writes fail: the order is refused, health and ready say so."""
+    st, _, b = srv.request("POST", "/api/orders", dict(order(oid), orderId=oid))
+    check(st >= 500, "an order while the database cannot write: %d %r" % (st, b))
+    st, _, b = srv.request("GET", "/api/health")
+    eq(st, 503, "health while the database cannot write (body %r)" % b)
+    comps = check_shape(b, "degraded")
+    db = comps["database"]
+    eq((db["status"], db["writable"]), ("disconnected", False), "database %r" % db)
+    eq(b["database"], {"status": "disconnected"}, "seed 004's database")
+    st, _, _ = srv.request("GET", "/ready")
+    eq(st, 503, "ready while the database cannot write")
+    st, _, b = srv.request("GET", "/health")
+    eq(st, 200, "liveness while the database cannot write")
+
+
+def check_recovered(srv, oid, timeout=15):
+    end = time.time() + timeout  # no write happens: /ready's probe finds the recovery
+    while time.time() < end and srv.request("GET", "/ready")[0] != 200:
+        time.sleep(0.05)
+    st, _, _ = srv.request("GET", "/ready")
+    eq(st, 200, "ready after the database recovered")
+    st, _, b = srv.request("GET", "/api/health")
+    eq(st, 200, "health after (body %r)" % b)
+    st, _, b = srv.request("GET", "/api/orders/" + oid)
+    eq(st, 404, "the order refused meanwhile does not exist")
+    st, _, b = srv.request("POST", "/api/orders", dict(order(oid + "-after"), orderId=oid + "-after"))
+    eq(st, 202, "an order after the recovery (body %r)" % b)
+
+
+if not PG:
+    def test_degraded_when_the_disk_is_full():
+        """A real full filesystem (not a file-size limit): writes that cannot
+        reach the disk answer 503, never 2xx; reads, /health and /api/health keep
+        answering; /ready is 503 until a probe write commits again; when space
+        returns the node recovers by itself; every acknowledged order survives a
+        restart.  (Writes that fit in blocks SQLite already owns - the WAL it
+        reuses after a checkpoint - still commit on a full disk, durably: the
+        test counts them as acknowledged and checks them like the others.)"""
+        d = tempfile.mkdtemp(prefix="orderly-it-disk-")
+        os.mkdir(os.path.join(d, "disk"))
+        disk = SmallDisk(os.path.join(d, "disk"))
+        srv = OnSmallDisk(disk, env="hf", config=make_config())
+        acked = []
+        try:
+            srv.start()
+            st, _, b = srv.request("GET", "/api/health")
+            eq(st, 200, "health before (body %r)" % b)
+            filled = disk.fill()
+            check(filled > 0, "the filesystem took a filler")
+            refused = None
+            for i in range(5000):
+                oid = "full-%d" % i
+                st, _, b = srv.request("POST", "/api/orders", dict(order(oid), orderId=oid))
+                if st == 202:
+                    acked.append(oid)
+                    continue
+                eq(st, 503, "a refused write on a full disk: %d %r" % (st, b))
+                refused = oid
+                break
+            check(refused, "a write was refused within 5000 orders on a full disk")
+            print("full disk: %d orders still fit in blocks SQLite owned, then 503" % len(acked))
+            st, _, _ = srv.request("GET", "/ready")
+            eq(st, 503, "ready after a failed commit")
+            st, _, b = srv.request("GET", "/health")
+            eq(st, 200, "liveness on a full disk")
+            st, _, b = srv.request("GET", "/api/health")
+            eq(st, 503, "health on a full disk (body %r)" % b)
+            comps = check_shape(b, "degraded")
+            eq((comps["database"]["status"], comps["database"]["writable"]), ("disconnected", False),
+               "database %r" % comps["database"])
+            eq(b["database"], {"status": "disconnected"}, "seed 004's database")
+            for oid in acked[-3:]:
+                eq(srv.request("GET", "/api/orders/" + oid)[0], 200, "reads on a full disk")
+            disk.free()
+            end = time.time() + 10          # no write happens: /ready's probe finds the recovery
+            while time.time() < end and srv.request("GET", "/ready")[0] != 200:
+                time.sleep(0.05)
+            eq(srv.request("GET", "/ready")[0], 200, "ready after the disk has room again")
+            st, _, b = srv.request("GET", "/api/health")
+            eq(st, 200, "health after (body %r)" % b)
+            st, _, b = srv.request("POST", "/api/orders", dict(order("after"), orderId="after"))
+            eq(st, 202, "an order after the recovery (body %r)" % b)
+            acked.append("after")
+            srv.restart()   # kill -9, same filesystem
+            for oid in acked:
+                eq(srv.request("GET", "/api/orders/" + oid)[0], 200, "acknowledged %s after a restart" % oid)
+            eq(srv.request("GET", "/api/orders/" + refused)[0], 404, "the refused order does not exist")
+            print("acked %d, present %d, lost 0" % (len(acked), len(acked)))
+        finally:
+            eq(srv.stop(), 0, "exit code (log %s)" % srv.log_tail())
+            disk.close()
+            shutil.rmtree(d, ignore_errors=True)
+else:
+    def test_degraded_when_the_database_is_down():
+        srv = Server(env="hf", config=make_config())
         srv.start()
-        st, _, b = srv.request("GET", "/api/health")
-        eq(st, 200, "health before (body %r)" % b)
-        filled = disk.fill()
-        check(filled > 0, "the filesystem took a filler")
-        refused = None
-        for i in range(5000):
-            oid = "full-%d" % i
-            st, _, b = srv.request("POST", "/api/orders", dict(order(oid), orderId=oid))
-            if st == 202:
-                acked.append(oid)
-                continue
-            eq(st, 503, "a refused write on a full disk: %d %r" % (st, b))
-            refused = oid
-            break
-        check(refused, "a write was refused within 5000 orders on a full disk")
-        print("full disk: %d orders still fit in blocks SQLite owned, then 503" % len(acked))
-        st, _, _ = srv.request("GET", "/ready")
-        eq(st, 503, "ready after a failed commit")
-        st, _, b = srv.request("GET", "/health")
-        eq(st, 200, "liveness on a full disk")
-        st, _, b = srv.request("GET", "/api/health")
-        eq(st, 503, "health on a full disk (body %r)" % b)
-        comps = check_shape(b, "degraded")
-        eq((comps["database"]["status"], comps["database"]["writable"]), ("disconnected", False),
-           "database %r" % comps["database"])
-        eq(b["database"], {"status": "disconnected"}, "seed 004's database")
-        for oid in acked[-3:]:
-            eq(srv.request("GET", "/api/orders/" + oid)[0], 200, "reads on a full disk")
-        disk.free()
-        end = time.time() + 10          # no write happens: /ready's probe finds the recovery
-        while time.time() < end and srv.request("GET", "/ready")[0] != 200:
-            time.sleep(0.05)
-        eq(srv.request("GET", "/ready")[0], 200, "ready after the disk has room again")
-        st, _, b = srv.request("GET", "/api/health")
-        eq(st, 200, "health after (body %r)" % b)
-        st, _, b = srv.request("POST", "/api/orders", dict(order("after"), orderId="after"))
-        eq(st, 202, "an order after the recovery (body %r)" % b)
-        acked.append("after")
-        srv.restart()   # kill -9, same filesystem
-        for oid in acked:
-            eq(srv.request("GET", "/api/orders/" + oid)[0], 200, "acknowledged %s after a restart" % oid)
-        eq(srv.request("GET", "/api/orders/" + refused)[0], 404, "the refused order does not exist")
-        print("acked %d, present %d, lost 0" % (len(acked), len(acked)))
-    finally:
-        eq(srv.stop(), 0, "exit code (log %s)" % srv.log_tail())
-        disk.close()
-        shutil.rmtree(d, ignore_errors=True)
+        pg = pg_cluster()
+        try:
+            st, _, b = srv.request("GET", "/api/health")
+            eq(st, 200, "health before (body %r)" % b)
+            pg.stop("immediate")
+            try:
+                check_degraded(srv, "down-1")
+            finally:
+                pg.start()
+            check_recovered(srv, "down-1")
+        finally:
+            eq(srv.stop(), 0, "exit code (log %s)" % srv.log_tail())
+
 
 run(globals())

@@ -14,6 +14,15 @@
                         TimeoutStopSec above http.drainSeconds; hardening
   nginx-orderly.conf    nginx -t in a temporary prefix, also with every node
                         enabled; then a real nginx proxies to a live orderly
+  cluster/              the multi-node example (issue 13): nginx -t of the
+                        upstream over three nodes; systemd-analyze verify of
+                        the node unit and its environment file; every
+                        setting of postgresql-orderly.conf accepted by a real
+                        PostgreSQL; setup-db.sql run on it, after which a node
+                        migrates as role orderly into schema prod; on
+                        PostgreSQL (integ-pg) a real nginx over three live
+                        nodes of one database: an order taken through it
+                        reads the same on every node
 
 promtool and nginx come from scripts/install-deps.sh (prometheus,
 nginx-light): missing ones fail the test under CI=true, else are skipped.
@@ -27,7 +36,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from harness import SRC, Server, run, check, eq, free_port, shipped_config
+from harness import BIN, PG, SRC, Server, run, check, eq, free_port, pg_cluster, wait_for, shipped_config
 
 DEPLOY = os.path.join(SRC, "deploy")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -138,14 +147,14 @@ def test_alert_rules():
         return
     rc, out, err = sh(promtool, "check", "rules", os.path.join(DEPLOY, "alerts.yml"))
     eq(rc, 0, "promtool check rules: %s %s" % (out, err))
-    check("SUCCESS: 6 rules found" in out, "promtool check rules: %r" % out)
+    check("SUCCESS: 7 rules found" in out, "promtool check rules: %r" % out)
     rc, out, err = sh(promtool, "test", "rules", os.path.join(HERE, "t750_alerts_test.yml"))
     eq(rc, 0, "promtool test rules: %s %s" % (out, err))
     check("SUCCESS" in out, "promtool test rules: %r" % out)
     # one rule per built-in alarm, each saying which
     alarms = sorted(re.findall(r"^\s*alarm:\s*(\S+)", open(os.path.join(DEPLOY, "alerts.yml")).read(), re.M))
     eq(alarms, sorted(["dlq-messages-visible", "function-errors", "queue-oldest-age", "http-5xx-rate",
-                       "http-p99-latency", "low-stock"]), "alarms covered")
+                       "http-p99-latency", "low-stock", "intake-refused"]), "alarms covered")
 
 
 def test_prometheus_config():
@@ -158,7 +167,7 @@ def test_prometheus_config():
         return
     rc, out, err = sh(promtool, "check", "config", os.path.join(DEPLOY, "prometheus.yml"))
     eq(rc, 0, "promtool check config: %s %s" % (out, err))
-    check("SUCCESS: 6 rules found" in out, "the rule file is loaded: %r" % out)
+    check("SUCCESS: 7 rules found" in out, "the rule file is loaded: %r" % out)
 
 
 def test_dashboard_panels():
@@ -226,7 +235,7 @@ def test_every_metric_name_is_exposed():
         for n in metric_names(expr):
             used.setdefault(n, where)
     used.pop("instance", None)  # label_values(metric, instance): a label name
-    eq(len(alert_exprs()), 6, "alert expressions found")
+    eq(len(alert_exprs()), 7, "alert expressions found")
     missing = {n: w for n, w in used.items() if n not in exposed}
     eq(missing, {}, "metric names used but not exposed by /metrics")
     print("%d metric names used by deploy/, all exposed" % len(used))
@@ -260,10 +269,17 @@ def test_systemd_unit():
     eq((rc, out + err), (0, ""), "systemd-analyze verify")
 
 
-def nginx_conf(prefix, port=None, upstream=None, all_nodes=False):
+def nginx_conf(prefix, port=None, upstream=None, all_nodes=False, cluster=None):
     """A main config including deploy/nginx-orderly.conf (rewritten for the
-    test when port/upstream are given), everything under prefix."""
-    text = open(os.path.join(DEPLOY, "nginx-orderly.conf")).read()
+    test when port/upstream are given), everything under prefix; with
+    cluster (a list of HOST:PORT, or [] to keep the file's), the cluster
+    example instead."""
+    if cluster is not None:
+        text = open(os.path.join(DEPLOY, "cluster", "nginx-orderly-cluster.conf")).read()
+        for i, addr in enumerate(cluster):
+            text = text.replace("server 10.0.0.1%d:8080" % (i + 1), "server " + addr)
+    else:
+        text = open(os.path.join(DEPLOY, "nginx-orderly.conf")).read()
     if all_nodes:
         text = re.sub(r"^(\s*)# (server \S+ max_fails)", r"\1\2", text, flags=re.M)
     if port:
@@ -294,17 +310,21 @@ def test_nginx_config():
         eq(rc, 0, "nginx -t (all nodes %s): %s" % (all_nodes, err))
         check("test is successful" in err, "nginx -t: %r" % err)
     text = open(os.path.join(DEPLOY, "nginx-orderly.conf")).read()
-    eq(len(re.findall(r"^\s*server \S+:\d+", text, re.M)), 1, "one active node until PostgreSQL")
+    eq(len(re.findall(r"^\s*server \S+:\d+", text, re.M)), 1, "one active node (SQLite)")
     check(len(re.findall(r"^\s*# server \S+:\d+", text, re.M)) >= 2, "the other nodes, commented")
-    check("keepalive" in text and "PostgreSQL" in text, "keepalive and the one-node note")
+    check("keepalive" in text and "deploy/cluster" in text, "keepalive and the note on the cluster example")
 
 
-def start_nginx(nginx, upstream_port):
-    """nginx from the example on a free port in front of upstream_port:
-    (process, port, None) once it answers, or (None, port, why)."""
+def start_nginx(nginx, upstream_port, cluster=None):
+    """nginx from the example on a free port in front of upstream_port (or
+    the cluster example over the ports in cluster): (process, port, None)
+    once it answers, or (None, port, why)."""
     d = tempfile.mkdtemp(prefix="orderly-nginx-")
     port = free_port()
-    main = nginx_conf(d, port=port, upstream="127.0.0.1:%d" % upstream_port)
+    if cluster:
+        main = nginx_conf(d, port=port, cluster=["127.0.0.1:%d" % p for p in cluster])
+    else:
+        main = nginx_conf(d, port=port, upstream="127.0.0.1:%d" % upstream_port)
     out = open(os.path.join(d, "nginx.out"), "wb")
     proc = subprocess.Popen([nginx, "-p", d, "-c", main, "-e", os.path.join(d, "error.log")],
                             stdin=subprocess.DEVNULL, stdout=out, stderr=out)
@@ -367,6 +387,163 @@ def test_nginx_proxies_to_orderly():
                 proc.kill()
                 proc.wait()
         eq(srv.stop(), 0, "exit code")
+
+
+# ---- the cluster example (deploy/cluster/) ----------------------------------------
+
+CLUSTER = os.path.join(DEPLOY, "cluster")
+
+
+def test_cluster_nginx_config():
+    nginx = tool("nginx")
+    if not nginx:
+        return
+    d = tempfile.mkdtemp(prefix="orderly-nginx-")
+    main = nginx_conf(d, cluster=[])
+    rc, out, err = sh(nginx, "-t", "-p", d, "-c", main, "-e", os.path.join(d, "error.log"))
+    eq(rc, 0, "nginx -t of the cluster example: %s" % err)
+    text = open(os.path.join(CLUSTER, "nginx-orderly-cluster.conf")).read()
+    eq(len(re.findall(r"^\s*server \S+:\d+", text, re.M)), 3, "three active nodes")
+    check("proxy_next_upstream error timeout http_503" in text, "a draining node's 503 goes to the next node")
+
+
+def test_cluster_systemd_unit():
+    text = open(os.path.join(CLUSTER, "orderly-node.service")).read()
+    keys = {}
+    for line in text.splitlines():
+        m = re.match(r"^([A-Za-z]+)=(.*)$", line)
+        if m:
+            keys.setdefault(m.group(1), []).append(m.group(2))
+    eq(keys["EnvironmentFile"], ["/etc/orderly/node.env"], "EnvironmentFile")
+    check(keys["ExecStart"][0].startswith("/usr/local/bin/orderly serve --env prod"), "ExecStart %r" % keys["ExecStart"])
+    check("ReadWritePaths" not in keys and "StateDirectory" not in keys, "a cluster node keeps no local state")
+    env = dict(l.split("=", 1) for l in open(os.path.join(CLUSTER, "orderly-node.env")).read().splitlines()
+               if l and not l.startswith("#"))
+    check(env["ORDERLY_DB"].startswith("postgres://"), "ORDERLY_DB %r" % env)
+    check(env["ORDERLY_MODE"] in ("all", "api", "worker"), "ORDERLY_MODE %r" % env)
+    drain = config()["http"]["drainSeconds"]
+    check(int(keys["TimeoutStopSec"][0]) > drain, "TimeoutStopSec above the drain")
+    analyze = shutil.which("systemd-analyze")
+    if not analyze:
+        print("SKIP: systemd-analyze not installed")
+        return
+    d = tempfile.mkdtemp(prefix="orderly-unit-")
+    shutil.copy(os.path.join(CLUSTER, "orderly-node.env"), os.path.join(d, "node.env"))
+    path = os.path.join(d, "orderly.service")
+    with open(path, "w") as f:
+        f.write(text.replace("/usr/local/bin/orderly", os.environ.get("ORDERLY_BIN", "/bin/true"))
+                .replace("/etc/orderly/node.env", os.path.join(d, "node.env")))
+    rc, out, err = sh(analyze, "verify", "--man=no", path)
+    eq((rc, out + err), (0, ""), "systemd-analyze verify")
+
+
+def pg_settings():
+    """The settings of deploy/cluster/postgresql-orderly.conf."""
+    out = {}
+    for line in open(os.path.join(CLUSTER, "postgresql-orderly.conf")):
+        line = line.split("#", 1)[0].strip() if not line.strip().startswith("archive_command") else line.strip()
+        m = re.match(r"^(\w+)\s*=\s*(.+?)\s*$", line)
+        if m:
+            v = m.group(2)
+            if v.startswith("'") and v.endswith("'"):
+                v = v[1:-1]
+            out[m.group(1)] = v
+    return out
+
+
+def test_cluster_postgresql_settings():
+    try:
+        import pgcluster
+        pgcluster.bindir()
+    except (ImportError, RuntimeError) as e:
+        if CI:
+            raise
+        print("SKIP: %s" % e)
+        return
+    want = pg_settings()
+    check(len(want) >= 10 and want.get("synchronous_commit") == "on", "settings read: %r" % want)
+    # everything as written, but on loopback only and archiving into the test's directory
+    run_with = dict(want)
+    run_with.pop("listen_addresses")
+    c = pgcluster.Cluster(settings=run_with)
+    arch = os.path.join(c.dir, "wal-archive")
+    run_with["archive_command"] = "test ! -f %s/%%f && cp %%p %s/%%f" % (arch, arch)
+    c.settings.update(run_with)
+    os.makedirs(arch)
+    if os.getuid() == 0:
+        shutil.chown(arch, "postgres", "postgres")
+    c.start()
+    try:
+        units = {"shared_buffers": "1GB", "deadlock_timeout": "100ms", "autovacuum_naptime": "10s",
+                 "wal_compression": "pglz", "log_min_duration_statement": "1s"}  # how SHOW spells them
+        for k, v in want.items():
+            if k in ("listen_addresses", "archive_command"):
+                continue
+            got = c.psql("SHOW %s" % k)[0][0]
+            eq(got, units.get(k, v), "SHOW %s" % k)
+        # the role and database of setup-db.sql, then a node's migration as that role
+        r = subprocess.run([os.path.join(c.bin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v",
+                            "password='t750'", "-h", "127.0.0.1", "-p", str(c.port), "-U", "postgres", "-d",
+                            "postgres", "-f", os.path.join(CLUSTER, "setup-db.sql")],
+                           capture_output=True, text=True)
+        eq(r.returncode, 0, "setup-db.sql: %s" % r.stderr)
+        url = "postgresql://orderly@127.0.0.1:%d/orderly?options=-csearch_path%%3Dprod" % c.port
+        r = subprocess.run([BIN, "migrate", "--env", "prod", "--db", url], capture_output=True, text=True)
+        eq(r.returncode, 0, "a node migrates as orderly into prod: %s" % r.stderr[-500:])
+        owner = c.psql("SELECT tableowner FROM pg_tables WHERE schemaname = 'prod' AND tablename = 'orders'",
+                       db="orderly")
+        eq(owner, [["orderly"]], "prod.orders belongs to orderly")
+    finally:
+        c.remove()
+
+
+if PG:
+    def test_cluster_nginx_over_three_live_nodes():
+        nginx = tool("nginx")
+        if not nginx:
+            return
+        base = Server(env="ngc")
+        nodes = [Server(env="ngc", config=config(), db_key=base.db_key) for _ in range(3)]
+        for n in nodes:
+            n.start(wait=False)
+        proc = None
+        try:
+            for n in nodes:
+                n.wait_ready(timeout=60)
+            for attempt in range(3):
+                proc, port, why = start_nginx(nginx, None, cluster=[n.port for n in nodes])
+                if proc:
+                    break
+            check(proc, "nginx did not start: %s" % why)
+            front = Server(env="ngc")
+            front.port = port
+            ids = []
+            for i in range(6):  # least_conn spreads them
+                st, _, b = front.request("POST", "/api/orders", {"customerId": "ngc-%d" % i,
+                                                                 "items": [{"sku": "PROD-001", "qty": 1}]})
+                eq(st, 202, "order %d through nginx (body %r)" % (i, b))
+                ids.append(b["orderId"])
+            for i in ids:
+                wait_for("order %s completes" % i, lambda: front.request("GET", "/api/orders/" + i)[2]
+                         .get("status") == "COMPLETED", timeout=30)
+                views = [n.request("GET", "/api/orders/" + i)[2] for n in nodes]
+                eq(views[1], views[0], "node 2 reads order %s as node 1" % i)
+                eq(views[2], views[0], "node 3 reads order %s as node 1" % i)
+            # a node down: nginx takes the others
+            nodes[0].kill9()
+            for i in range(4):
+                st, _, b = front.request("GET", "/api/orders/" + ids[i])
+                eq(st, 200, "GET through nginx with a node down")
+        finally:
+            if proc:
+                proc.send_signal(signal.SIGQUIT)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            for n in nodes:
+                n.stop() if n.proc and n.proc.poll() is None else None
 
 
 run(globals())

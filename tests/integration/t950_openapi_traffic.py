@@ -231,6 +231,9 @@ def exercise(s):
     go("POST", "/api/queues/oa-q/redrive", {"messageIds": ["nope"]})
     go("POST", "/api/queues/oa-q/redrive", {"maxMessages": 0})
     go("POST", "/api/queues/oa-q/purge")
+    go("POST", "/api/queues", {"name": "oa-doomed"})
+    go("DELETE", "/api/queues/oa-doomed")
+    go("DELETE", "/api/queues/oa-doomed")
     go("POST", "/api/events", {"Entries": [{"Source": "oa.test", "DetailType": "T", "Detail": {"a": 1}},
                                            {"Source": "aws.x", "DetailType": "T", "Detail": {}}]})
     go("POST", "/api/events", {"Entries": []})

@@ -142,3 +142,46 @@ Test(workpool, a_full_queue_refuses_at_once)
     workpool_free(wp);
     cr_expect_eq(atomic_load(&ran), ok, "every accepted job ran");
 }
+
+/* Found by tests/fuzz/fuzz_jwt.c: the expiry check computed exp + leeway, a
+ * signed overflow (undefined behaviour; with wrapping, a token that never
+ * expires was refused as expired) for exp near INT64_MAX.  Only a key holder
+ * can sign such a token, but the check must be defined for every exp. */
+Test(jwt, exp_at_the_ends_of_int64)
+{
+    char tok[LIMIT_JWT_BYTES_MAX];
+    jwt_claims cl;
+    const char *why;
+    cr_assert_gt(jwt_sign(&k1, "orderly", "orderly-api", "7", 1000, INT64_MAX, tok, sizeof tok), 0);
+    cr_expect_eq(verify(&k1, 1, tok, 1500, &cl, &why), 0, "exp = INT64_MAX has not expired: %s", why);
+    cr_expect_eq(cl.exp, INT64_MAX);
+    cr_assert_gt(jwt_sign(&k1, "orderly", "orderly-api", "7", 1000, INT64_MIN, tok, sizeof tok), 0);
+    cr_expect_eq(verify(&k1, 1, tok, 1500, &cl, &why), ORD_EINVAL, "exp = INT64_MIN has");
+    cr_expect(strstr(why, "expired") != NULL, "%s", why);
+}
+
+/* Found by tests/fuzz/fuzz_jwt.c: libsodium 1.0.18 decodes any byte >= 0x80
+ * as base64url '_', so a token with a '_' replaced by such a byte verified
+ * (128 spellings of one token).  The verifier checks the alphabet itself. */
+Test(jwt, only_the_base64url_alphabet)
+{
+    char tok[LIMIT_JWT_BYTES_MAX], sub[16];
+    jwt_claims cl;
+    const char *why;
+    int tested = 0;
+    for (int i = 0; i < 200 && tested < 20; i++) {
+        snprintf(sub, sizeof sub, "u%d", i);
+        int n = jwt_sign(&k1, "orderly", "orderly-api", sub, 1000, 1900, tok, sizeof tok);
+        cr_assert_gt(n, 0);
+        char *under = strchr(strchr(tok, '.'), '_'); /* in the payload or the signature */
+        if (!under) continue;
+        cr_assert_eq(verify(&k1, 1, tok, 1500, &cl, &why), 0, "%s", why);
+        for (int c = 0x80; c <= 0xff; c += 0x3f) {
+            *under = (char)c;
+            cr_expect_eq(verify(&k1, 1, tok, 1500, &cl, &why), ORD_EINVAL, "'_' at %d as byte 0x%02x: %s",
+                         (int)(under - tok), c, tok);
+        }
+        tested++;
+    }
+    cr_assert_gt(tested, 0, "some token has a '_' after its header");
+}

@@ -101,7 +101,7 @@ Test(cli, escape)
     cr_expect_str_eq(cli_escape("\xc3\xa9", out, sizeof out), "%C3%A9");
     cr_expect_null(cli_escape("0123456789", out, 10), "no room for the NUL");
     cr_expect_not_null(cli_escape("012345678", out, 10));
-    cr_expect_null(cli_escape("a/", out, 3), "no room for %2F");
+    cr_expect_null(cli_escape("a/", out, 3), "no room for %%2F");
 }
 
 Test(cli, histogram_percentiles)

@@ -173,7 +173,7 @@ Test(config, defaults)
     cr_assert(eq(sz, cfg->nqueues, 6));
     cr_assert(eq(sz, cfg->nrules, 3));
     cr_assert(eq(sz, cfg->nfunctions, 3));
-    cr_assert(eq(sz, cfg->nalarms, 6));
+    cr_assert(eq(sz, cfg->nalarms, 7));
     cr_assert(eq(int, cfg->builtin_topology, 1));
     cr_assert(eq(str, cfg->file, ""));
 }
@@ -521,7 +521,7 @@ Test(config, bounds_of_every_top_level_int_in_the_file)
         check_top_bounds(&k[i], false);
         tested++;
     }
-    cr_assert(eq(sz, tested, 28));
+    cr_assert(eq(sz, tested, 30));
 }
 
 Test(config, bounds_of_every_top_level_int_from_the_environment)
@@ -534,7 +534,7 @@ Test(config, bounds_of_every_top_level_int_from_the_environment)
         check_top_bounds(&k[i], true);
         tested++;
     }
-    cr_assert(eq(sz, tested, 28));
+    cr_assert(eq(sz, tested, 30));
 }
 
 static json_t *attr_obj(const conf_key *k, json_t *v)
@@ -1047,10 +1047,10 @@ static int load_alarm(const char *extra)
 Test(config, alarms_default_when_absent_none_when_empty)
 {
     const char *names[] = {"dlq-messages-visible", "function-errors", "queue-oldest-age", "http-5xx-rate",
-                           "http-p99-latency", "low-stock"};
+                           "http-p99-latency", "low-stock", "intake-refused"};
     cr_assert(eq(int, load(NULL), 0), "%s", err);
-    cr_assert(eq(sz, cfg->nalarms, 6));
-    for (size_t i = 0; i < 6; i++) cr_assert(eq(str, cfg->alarms[i].name, (char *)names[i]));
+    cr_assert(eq(sz, cfg->nalarms, 7));
+    for (size_t i = 0; i < 7; i++) cr_assert(eq(str, cfg->alarms[i].name, (char *)names[i]));
     const alarm_def *rate = &cfg->alarms[3];
     cr_assert(eq(str, (char *)rate->metric.name, "orderly_http_requests_total"));
     cr_assert(eq(int, rate->metric.nlabels, 1));
@@ -1067,9 +1067,9 @@ Test(config, alarms_default_when_absent_none_when_empty)
     cr_assert(eq(dbl, cfg->alarms[4].percentile, 99));
     cr_assert(eq(int, cfg->alarm_sample_s, LIMIT_ALARM_SAMPLE_S_DEFAULT));
     cr_assert(eq(int, load_on_builtin("{'queues':[]}"), 0), "%s", err);
-    cr_assert(eq(sz, cfg->nalarms, 6), "a file without \"alarms\" gets the defaults");
+    cr_assert(eq(sz, cfg->nalarms, 7), "a file without \"alarms\" gets the defaults");
     cr_assert(eq(int, load_on_builtin("{'alarms':[]}"), 0), "%s", err);
-    cr_assert(eq(sz, cfg->nalarms, 6), "\"alarms\": [] adds none to the built-ins");
+    cr_assert(eq(sz, cfg->nalarms, 7), "\"alarms\": [] adds none to the built-ins");
     cr_assert(eq(int, load_on_builtin("{'builtinTopology':false,'alarms':[]}"), 0), "%s", err);
     cr_assert(eq(sz, cfg->nalarms, 0), "without the built-in topology \"alarms\": [] declares none");
     cr_assert(eq(int, load("{'alarms':[{" ALARM_BASE "}]}"), 0), "%s", err);
@@ -1510,7 +1510,7 @@ Test(config, exclude_drops_builtins)
     cr_assert(eq(ptr, (void *)queue_named("notifications"), NULL));
     cr_assert(eq(sz, cfg->nrules, 2));
     cr_assert(eq(sz, cfg->nfunctions, 2));
-    cr_assert(eq(sz, cfg->nalarms, 5));
+    cr_assert(eq(sz, cfg->nalarms, 6));
     cr_assert(eq(int, load_on_builtin("{'exclude':{'queues':['nope']}}"), ORD_ECONFIG));
     assert_err_has("\"exclude.queues[0]\": no built-in queue named \"nope\"");
     cr_assert(eq(int, load_on_builtin("{'exclude':{'topics':['x']}}"), ORD_ECONFIG));

@@ -15,7 +15,8 @@ static store *st;
 static queue_sys *qs;
 static bus *b;
 static fn_sys *fs;
-static queue *in, *out, *dlq;
+static queue *in, *out, *dlq, *iq, *idlq;
+static char dbpath[512];
 static atomic_int invoked, slow_once;
 static int64_t clock_off;
 
@@ -61,7 +62,8 @@ static void setup(void)
     clock_set_offset_ms(0);
     atomic_store(&invoked, 0);
     atomic_store(&slow_once, 0);
-    store_opts o = {.path = test_db_path("fn.db")};
+    snprintf(dbpath, sizeof dbpath, "%s", test_db_path("fn.db"));
+    store_opts o = {.path = dbpath};
     cr_assert_eq(store_open(&st, &o), 0);
     cr_assert_eq(queue_sys_open(st, &qs), 0);
     cr_assert_eq(bus_open(qs, &b), 0);
@@ -73,6 +75,14 @@ static void setup(void)
     snprintf(a.dlq, sizeof a.dlq, "in-dlq");
     a.max_receive = 3;
     cr_assert_eq(queue_declare(qs, "in", &a, 0), 0);
+    queue_attrs_init(&a);
+    cr_assert_eq(queue_declare(qs, "iq-dlq", &a, 0), 0);
+    a.visibility_s = 2;
+    snprintf(a.dlq, sizeof a.dlq, "iq-dlq");
+    a.max_receive = 3;
+    cr_assert_eq(queue_declare(qs, "iq", &a, 0), 0);
+    iq = queue_find(qs, "iq");
+    idlq = queue_find(qs, "iq-dlq");
     in = queue_find(qs, "in");
     out = queue_find(qs, "out");
     dlq = queue_find(qs, "in-dlq");
@@ -83,6 +93,8 @@ static void setup(void)
     json_decref(p);
     cr_assert_eq(fn_sys_open(qs, &fs), 0);
     cr_assert_eq(fn_handler_register(fs, "test", handler, NULL), 0);
+    cr_assert_eq(fn_handler_register(fs, "itest", handler, NULL), 0);
+    cr_assert_eq(fn_handler_inline(fs, "itest"), 0);
     fn_config c = {.name = "f", .handler = "test", .queue = "in", .batch_size = 10, .window_ms = 50,
                    .concurrency = 1, .backoff_base_ms = 100, .backoff_max_ms = 400,
                    .idempotency_ttl_s = 3600, .timeout_s = 1, .enabled = 1};
@@ -302,4 +314,113 @@ Test(fn, queue_attributes_that_would_break_the_function_are_refused)
     snprintf(o.dlq, sizeof o.dlq, "in-dlq");
     o.max_receive = 2;
     cr_expect_eq(queue_attrs_check(qs, "out", &o, err, sizeof err), 0, "%s", err);
+}
+
+/* ---- run to completion: in-process records ------------------------------------ */
+
+/* The in-process mapping "g" on queue "iq" (maxReceiveCount 3), with the
+ * given backoff. */
+static void add_inline(int base_ms, int max_ms)
+{
+    char err[200];
+    fn_config c = {.name = "g", .handler = "itest", .queue = "iq", .batch_size = 10, .window_ms = 0,
+                   .concurrency = 1, .backoff_base_ms = base_ms, .backoff_max_ms = max_ms,
+                   .idempotency_ttl_s = 3600, .timeout_s = 1, .enabled = 1};
+    cr_assert_eq(fn_add(fs, &c, err, sizeof err), 0, "%s", err);
+}
+
+static fn_stats istats(void)
+{
+    fn_stats s;
+    cr_assert_eq(fn_stats_get(fs, "g", &s), 0);
+    return s;
+}
+
+/* Sends every body of a NULL-terminated list to iq in one unit. */
+static int isend_unit(store_conn *tx, void *arg)
+{
+    for (const char **body = arg; *body; body++) {
+        int rc = queue_send_tx(tx, qs, iq, *body, strlen(*body), NULL, 0, NULL);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* visible_ms - now of the one message left in iq (ms), or -1e9 when none */
+static int64_t iq_visible_in(void)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT visible_ms FROM messages WHERE queue_id=(SELECT id FROM queues WHERE name='iq')");
+    int64_t v = test_db_scalar(dbpath, sql);
+    return v < 0 ? -1000000000 : v - clock_wall_ms();
+}
+
+Test(fn, in_process_records_commit_with_their_send)
+{
+    add_inline(100, 400);
+    cr_assert_eq(fn_start(fs), 0);
+    store_stats_t s0, s1;
+    store_stats(st, &s0);
+    const char *bodies[] = {"{\"a\":1}", "{\"a\":2}", NULL};
+    cr_assert_eq(store_run(st, isend_unit, bodies), 0);
+    /* no poller took part: the records ran as follow-ups of the send, in
+     * its transaction, so its commit made everything durable at once */
+    cr_expect_eq(depth(iq), 0, "deleted in the send's commit");
+    cr_expect_eq(depth(out), 2, "effects committed with the send");
+    cr_expect_eq(count(ST_IDEM_COUNT), 2, "idempotency records with them");
+    store_stats(st, &s1);
+    cr_expect_eq(s1.follow_units - s0.follow_units, 2, "two follow-up units");
+    cr_expect_eq(s1.commits - s0.commits, 1, "one commit");
+    queue_stats q;
+    cr_assert_eq(queue_stats_get(qs, iq, &q), 0);
+    cr_expect_eq(q.received, 2, "each message received once: its lease");
+    cr_expect_eq(q.deleted, 2);
+    WAIT_FOR(istats().records == 2, 5000);
+    cr_expect_eq(istats().records, 2);
+    cr_expect_eq(istats().errors, 0);
+}
+
+Test(fn, in_process_partial_failure_backs_off_then_dead_letters)
+{
+    add_inline(10000, 10000); /* a backoff far from the 2 s lease: which one was set shows */
+    cr_assert_eq(fn_start(fs), 0);
+    const char *bodies[] = {"{\"ok\":1}", "{\"fail\":1}", "{\"ok\":2}", NULL};
+    cr_assert_eq(store_run(st, isend_unit, bodies), 0);
+    cr_expect_eq(depth(out), 2, "the neighbours' effects committed with the send");
+    cr_expect_eq(depth(iq), 1, "only the failed record stays");
+    /* after the commit a unit of its own backs it off: visible again in
+     * [5 s, 10 s] (jittered), not when the 2 s lease ends */
+    WAIT_FOR(iq_visible_in() > 3000, 5000);
+    int64_t left = iq_visible_in();
+    cr_expect_gt(left, 3000, "backed off, not left to its lease: visible in %lld ms", (long long)left);
+    cr_expect_leq(left, 10000);
+    cr_expect_eq(istats().errors, 1);
+    /* the pollers deliver it again once the backoff has passed: attempts 2
+     * and 3 fail too, and the receive after maxReceiveCount 3 dead-letters it */
+    for (int attempt = 2; attempt <= 4 && depth(idlq) == 0; attempt++) {
+        clock_off += 10001;
+        clock_set_offset_ms(clock_off);
+        queue_interrupt(iq);
+        WAIT_FOR(depth(idlq) == 1 || (int)istats().errors >= attempt || iq_visible_in() > 3000, 5000);
+    }
+    WAIT_FOR(depth(idlq) == 1, 5000);
+    cr_expect_eq(depth(idlq), 1, "dead-lettered after 3 deliveries");
+    cr_expect_eq(depth(iq), 0);
+    cr_expect_eq(istats().errors, 3, "failed once in process and twice by the poller");
+    cr_expect_eq(istats().records, 2);
+    cr_expect_eq(count(ST_EVENT_COUNT), 2, "no effect from the failing record");
+}
+
+Test(fn, stopped_in_process_mapping_leaves_messages_to_the_queue)
+{
+    add_inline(100, 400);
+    cr_assert_eq(fn_start(fs), 0);
+    fn_stop(fs);
+    const char *bodies[] = {"{\"a\":1}", NULL};
+    cr_assert_eq(store_run(st, isend_unit, bodies), 0);
+    cr_expect_eq(depth(out), 0, "no consumer ran");
+    queue_stats q;
+    cr_assert_eq(queue_stats_get(qs, iq, &q), 0);
+    cr_expect_eq(q.visible, 1, "an ordinary visible message");
+    cr_expect_eq(q.received, 0);
 }

@@ -1239,3 +1239,31 @@ Test(http_status, error_codes_map_to_statuses)
         cr_expect(strlen(http_err_slug(c)) > 0, "%s", err_name(c));
     }
 }
+
+/* The query string is ours to parse (http_query_get, from MHD's URI log
+ * callback): pipelined requests each see their own, and a request without
+ * one sees none. */
+Test(http, query_per_request_on_pipelined_requests)
+{
+    struct resp r;
+    start_with((http_opts){0});
+    const char three[] = "GET /api/query?q=one HTTP/1.1\r\nHost: t\r\n\r\n"
+                         "GET /api/query HTTP/1.1\r\nHost: t\r\n\r\n"
+                         "GET /api/query?Q=th+ree&flag HTTP/1.1\r\nHost: t\r\n\r\n";
+    int fd = cli_connect(port);
+    cli_send(fd, three, sizeof three - 1);
+    const char *want_q[] = {"one", NULL, "th ree"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(cli_read(fd, &r, 0), 0, "response %d", i + 1);
+        json_t *j = body_json(&r);
+        const json_t *got = json_object_get(j, "q");
+        if (want_q[i])
+            cr_expect_str_eq(json_string_value(got), want_q[i], "response %d", i + 1);
+        else
+            cr_expect(json_is_null(got), "response %d: no query, no q", i + 1);
+        cr_expect_eq(json_is_string(json_object_get(j, "flag")), i == 2, "response %d", i + 1);
+        json_decref(j);
+        resp_free(&r);
+    }
+    close(fd);
+}

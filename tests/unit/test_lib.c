@@ -1,9 +1,12 @@
-/* test_lib.c - the ground floor: lib/utf8, lib/verr, lib/arena, lib/md5. */
+/* test_lib.c - the ground floor: lib/utf8, lib/verr, lib/arena, lib/md5,
+ * lib/jdump. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <string.h>
 #include "lib/arena.h"
+#include "lib/jdump.h"
+#include "lib/limits.h"
 #include "lib/md5.h"
 #include "lib/utf8.h"
 #include "lib/verr.h"
@@ -86,4 +89,51 @@ Test(md5, known_digests)
     cr_expect_str_eq(h, "d41d8cd98f00b204e9800998ecf8427e");
     md5_hex("The quick brown fox jumps over the lazy dog", 43, h);
     cr_expect_str_eq(h, "9e107d9d372bb6826bd81d3542a419d6");
+}
+
+/* jdump writes what json_dumps(JSON_COMPACT) writes, for every kind of value. */
+Test(jdump, same_text_as_json_dumps)
+{
+    static const char *const docs[] = {
+        "{}", "[]", "null", "true", "false", "0", "-9223372036854775808", "9223372036854775807",
+        "\"\"", "1.5", "0.1", "-2.5e-300", "1e300", "3.0", "[1,2.25,\"x\",null,{},[]]",
+        "{\"a\":{\"b\":[{\"c\":\"d\"}]},\"e\":1}",
+        "{\"z\":1,\"a\":2,\"m\":3}",                               /* insertion order, not sorted */
+        "\"quote \\\" backslash \\\\ slash / tab \\t nl \\n cr \\r bs \\b ff \\f\"",
+        "\"ctl \\u0001 \\u001f del \\u007f\"", "\"nul \\u0000 inside\"",
+        "\"utf-8 \\u00e9 \\u20ac \\ud83d\\ude00 é € 😀\"",
+        "{\"version\":\"0\",\"id\":\"01\",\"detail-type\":\"OrderCreated\",\"source\":\"orderly.orders\","
+        "\"resources\":[],\"detail\":{\"items\":[{\"sku\":\"SKU-1\",\"qty\":2}],\"n\":-1}}",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        json_error_t je;
+        json_t *v = json_loads(docs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+        cr_assert_not_null(v, "%s: %s", docs[i], je.text);
+        char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t n = 0;
+        char *got = jdump(v, &n);
+        cr_assert_not_null(got, "%s", docs[i]);
+        cr_expect_str_eq(got, want, "%s", docs[i]);
+        cr_expect_eq(n, strlen(want), "%s", docs[i]);
+        free(got);
+        free(want);
+        json_decref(v);
+    }
+}
+
+Test(jdump, too_deep_or_not_finite_is_refused)
+{
+    json_t *v = json_array(), *inner = v;
+    for (int i = 0; i < 4 * LIMIT_JSON_DEPTH_MAX + 2; i++) {
+        json_t *a = json_array();
+        json_array_append_new(inner, a);
+        inner = a;
+    }
+    cr_expect_null(jdump(v, NULL), "nesting past the bound");
+    json_decref(v);
+    json_t *ok = json_pack("{s:[i]}", "a", 1);
+    char *t = jdump(ok, NULL);
+    cr_expect_str_eq(t, "{\"a\":[1]}");
+    free(t);
+    json_decref(ok);
 }

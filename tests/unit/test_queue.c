@@ -552,3 +552,166 @@ Test(queue, creates_in_one_batch_see_each_other)
     cr_expect_not_null(queue_find(qs, "same"));
     cr_expect_eq(queue_count(qs), 1);
 }
+
+/* ---- lease on send: an in-process consumer --------------------------------- */
+
+/* A consumer that takes the offer and then "dies": it never processes nor
+ * deletes the message. */
+struct taken {
+    int n;
+    queue_msg m;
+    char body[64];
+    char event_id[64];
+};
+
+static int take(struct taken *t, const queue_msg *m, const queue_event *ev)
+{
+    t->n++;
+    t->m = *m;
+    snprintf(t->body, sizeof t->body, "%.*s", (int)m->body_len, m->body);
+    snprintf(t->event_id, sizeof t->event_id, "%s", ev ? ev->id : "");
+    t->m.body = t->body; /* borrowed: a copy is kept */
+    t->m.attrs = t->m.source_queue = NULL;
+    return 0;
+}
+
+/* Takes the message for after the commit (the row, leased to it), then
+ * never processes it. */
+static int take_and_die(store_conn *tx, void *arg, queue *q, const queue_msg *m, const queue_event *ev,
+                        queue_msg **lease)
+{
+    struct taken *t = arg;
+    take(t, m, ev);
+    *lease = &t->m;
+    (void)tx;
+    (void)q;
+    return 1;
+}
+
+/* Takes the message to process it in the sending transaction (no row). */
+static int take_in_tx(store_conn *tx, void *arg, queue *q, const queue_msg *m, const queue_event *ev,
+                      queue_msg **lease)
+{
+    take(arg, m, ev);
+    (void)tx;
+    (void)q;
+    (void)lease;
+    return 0;
+}
+
+Test(queue, leased_message_of_a_dead_consumer_is_redelivered_after_its_visibility_timeout)
+{
+    queue *dl = make("lease-dlq", 30, NULL, 0);
+    queue *q = make("lease", 5, "lease-dlq", 2);
+    struct taken t = {0};
+    queue_set_consumer(q, take_and_die, &t);
+    cr_assert_eq(send(q, "work"), 0);
+    cr_assert_eq(t.n, 1, "offered to the consumer inside the send");
+    cr_expect_str_eq(t.body, "work");
+    cr_expect_eq(t.m.receive_count, 1, "written as received once");
+    cr_expect_str_eq(t.event_id, "", "no event id outside the bus");
+    queue_stats s = stats(q);
+    cr_expect_eq(s.in_flight, 1, "in flight, not visible");
+    cr_expect_eq(s.visible, 0);
+    cr_expect_eq(s.received, 1, "the lease counts as a receive");
+    struct op r;
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_expect_eq(r.n, 0, "nobody else receives a leased message");
+    /* the consumer died: nobody deletes it.  Its lease ends with the
+     * queue's VisibilityTimeout and a normal receive delivers it */
+    advance(4000);
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_expect_eq(r.n, 0, "still leased before the timeout");
+    advance(1500);
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_assert_eq(r.n, 1, "redelivered after the visibility timeout");
+    cr_expect_str_eq(r.msgs[0].body, "work");
+    cr_expect_eq(r.msgs[0].receive_count, 2, "the receive count goes on from the lease");
+    cr_expect_str_eq(r.msgs[0].message_id, t.m.message_id, "the same message");
+    cr_expect_eq(del(q, t.m.receipt), ORD_ERECEIPT, "the dead consumer's receipt is stale");
+    release(&r);
+    /* maxReceiveCount 2 counts the lease: the next receive dead-letters it */
+    advance(5500);
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_expect_eq(r.n, 0, "moved instead of delivered a third time");
+    cr_expect_eq(stats(dl).visible, 1, "in the dead-letter queue");
+    queue_set_consumer(q, NULL, NULL);
+}
+
+Test(queue, leased_message_is_deleted_by_its_receipt)
+{
+    queue *q = make("lease2", 30, NULL, 0);
+    struct taken t = {0};
+    queue_set_consumer(q, take_and_die, &t);
+    cr_assert_eq(send(q, "a"), 0);
+    queue_set_consumer(q, NULL, NULL);
+    cr_assert_eq(send(q, "b"), 0); /* no consumer any more: an ordinary, visible message */
+    cr_expect_eq(t.n, 1, "only the first was offered");
+    queue_stats s = stats(q);
+    cr_expect_eq(s.in_flight, 1);
+    cr_expect_eq(s.visible, 1);
+    struct op o = {.q = q, .receipt = t.m.receipt};
+    cr_expect_eq(store_run(st, del_live_unit, &o), 0, "the consumer's receipt deletes it");
+    s = stats(q);
+    cr_expect_eq(s.in_flight, 0);
+    cr_expect_eq(s.visible, 1);
+}
+
+/* A delayed send is never leased: the consumer would hold it early. */
+Test(queue, delayed_messages_are_not_leased)
+{
+    queue *q = make("lease3", 30, NULL, 0);
+    struct taken t = {0};
+    queue_set_consumer(q, take_and_die, &t);
+    cr_assert_eq(send_delay(q, "later", 2), 0);
+    cr_expect_eq(t.n, 0);
+    cr_expect_eq(stats(q).delayed, 1);
+    queue_set_consumer(q, NULL, NULL);
+}
+
+struct keep_op {
+    queue *q;
+    struct taken *t;
+    int64_t vis_ms;
+};
+
+static int send_taken_unit(store_conn *tx, void *a)
+{
+    struct keep_op *k = a;
+    int rc = queue_send_tx(tx, qs, k->q, "job", 3, NULL, 0, NULL);
+    /* processed in the same transaction: settled, or written back for a retry */
+    if (!rc) rc = k->vis_ms < 0 ? queue_settled_tx(tx, k->q) : queue_keep_tx(tx, k->q, &k->t->m, k->vis_ms);
+    return rc;
+}
+
+/* A message processed in its sending transaction never gets a row; one
+ * whose processing failed is written back, received once, for a retry. */
+Test(queue, message_taken_in_its_sending_transaction_has_no_row_unless_kept)
+{
+    queue *q = make("lease4", 30, NULL, 0);
+    struct taken t = {0};
+    queue_set_consumer(q, take_in_tx, &t);
+    struct keep_op k = {q, &t, -1};
+    cr_assert_eq(store_run(st, send_taken_unit, &k), 0);
+    cr_expect_eq(t.n, 1);
+    cr_expect_eq(t.m.seq, 0, "no row");
+    queue_stats s = stats(q);
+    cr_expect_eq(s.visible + s.in_flight + s.delayed, 0, "nothing stored");
+    cr_expect_eq(s.received, 1, "taken: received once");
+    cr_expect_eq(s.deleted, 1, "settled");
+    k.vis_ms = 2000;
+    cr_assert_eq(store_run(st, send_taken_unit, &k), 0);
+    cr_expect_gt(t.m.seq, 0, "written back");
+    s = stats(q);
+    cr_expect_eq(s.in_flight, 1, "invisible for its backoff");
+    struct op r;
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_expect_eq(r.n, 0);
+    advance(2100);
+    cr_assert_eq(recv(q, 10, -1, &r), 0);
+    cr_assert_eq(r.n, 1, "delivered after the backoff");
+    cr_expect_eq(r.msgs[0].receive_count, 2, "its first delivery was the one that failed");
+    cr_expect_str_eq(r.msgs[0].body, "job");
+    release(&r);
+    queue_set_consumer(q, NULL, NULL);
+}

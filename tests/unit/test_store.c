@@ -4,23 +4,26 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
-#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "lib/err.h"
 #include "lib/id.h"
 #include "lib/limits.h"
+#include "store/migrate.h"
+#include "store/pg_sql.h"
 #include "store/sqlite_sql.h"
 #include "store/store.h"
 #include "testutil.h"
 
 static store *st;
-static const char *dbpath;
+static char dbpath[512];
 
 static void setup(void)
 {
     id_init();
-    dbpath = test_db_path("store.db");
+    snprintf(dbpath, sizeof dbpath, "%s", test_db_path("store.db"));
     store_opts o = {.path = dbpath, .pending_max = 100000, .batch_max = 1024};
     cr_assert_eq(store_open(&st, &o), 0);
 }
@@ -58,21 +61,54 @@ static int insert_event(store_conn *tx, void *arg)
 static int64_t count_events_fresh(const char *path)
 {
     /* a separate connection sees only committed data */
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    int64_t n = -1;
-    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &q, NULL) == SQLITE_OK) {
-        if (sqlite3_step(q) == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
-        sqlite3_finalize(q);
-    }
-    sqlite3_close(db);
-    return n;
+    return test_db_scalar(path, "SELECT count(*) FROM events");
 }
 
-Test(store, every_statement_has_sql)
+static int max_param(const char *sql, char mark);
+
+Test(store, every_statement_has_sql_in_every_backend)
 {
-    for (int i = 0; i < ST__COUNT; i++) cr_expect(sqlite_sql[i] != NULL, "statement %d has no SQLite text", i);
+    for (int i = 0; i < ST__COUNT; i++) {
+        cr_expect(sqlite_sql[i] != NULL, "statement %d has no SQLite text", i);
+        cr_expect(pg_sql[i] != NULL, "statement %d has no PostgreSQL text", i);
+        /* the PostgreSQL text uses $N; a ?N left from SQLite would not bind */
+        if (pg_sql[i]) cr_expect(strchr(pg_sql[i], '?') == NULL, "statement %d: '?' in %s", i, pg_sql[i]);
+        if (pg_sql_writer[i])
+            cr_expect_eq(max_param(pg_sql_writer[i], '$'), max_param(pg_sql[i], '$'), "statement %d: writer text", i);
+    }
+}
+
+/* The same parameters on both: the highest placeholder number matches. */
+static int max_param(const char *sql, char mark)
+{
+    int m = 0;
+    for (const char *p = sql; (p = strchr(p, mark)); p++) {
+        int n = atoi(p + 1);
+        if (n > m) m = n;
+    }
+    return m;
+}
+
+Test(store, backends_take_the_same_parameters)
+{
+    for (int i = 0; i < ST__COUNT; i++) {
+        if (!sqlite_sql[i] || !pg_sql[i]) continue;
+        cr_expect_eq(max_param(sqlite_sql[i], '?'), max_param(pg_sql[i], '$'), "statement %d: %s vs %s", i,
+                     sqlite_sql[i], pg_sql[i]);
+    }
+}
+
+/* Every migration has its PostgreSQL twin with the same number and name. */
+Test(store, every_migration_has_a_postgres_twin)
+{
+    int n = 0, m = 0;
+    while (store_migrations_sqlite[n].version) n++;
+    while (store_migrations_pg[m].version) m++;
+    cr_assert_eq(n, m, "%d SQLite migrations, %d PostgreSQL", n, m);
+    for (int i = 0; i < n; i++) {
+        cr_expect_eq(store_migrations_sqlite[i].version, store_migrations_pg[i].version);
+        cr_expect_str_eq(store_migrations_sqlite[i].name, store_migrations_pg[i].name);
+    }
 }
 
 Test(store, migrations_ran)
@@ -102,15 +138,9 @@ struct done_check {
 static void done_visible(void *arg, int rc)
 {
     struct done_check *d = arg;
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    int found = 0;
-    sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL);
-    sqlite3_prepare_v2(db, "SELECT 1 FROM events WHERE id=?1", -1, &q, NULL);
-    sqlite3_bind_text(q, 1, d->e.id, -1, SQLITE_STATIC);
-    found = sqlite3_step(q) == SQLITE_ROW;
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE id='%s'", d->e.id);
+    int found = test_db_scalar(dbpath, sql) == 1;
     if (rc == 0 && found)
         atomic_fetch_add(d->ok, 1);
     else
@@ -269,7 +299,8 @@ Test(store, close_runs_pending_units)
 {
     static struct ev e[500];
     store *s2;
-    const char *p = test_db_path("close.db");
+    char p[512];
+    snprintf(p, sizeof p, "%s", test_db_path("close.db"));
     store_opts o = {.path = p};
     cr_assert_eq(store_open(&s2, &o), 0);
     for (int i = 0; i < 500; i++) {
@@ -317,6 +348,7 @@ static int write_failed(void)
  * again store_probe() finds out without any other write. */
 Test(store, probe_reports_a_failed_write_and_the_recovery)
 {
+    if (test_pg()) cr_skip_test("SQLite: a full disk under the process (PostgreSQL: lost_connection_*)");
     int64_t t1 = 0, t2 = 0;
     cr_assert_eq(store_run(st, probe, NULL), 0);
     cr_assert_eq(store_probe_read(st, &t1), 0);
@@ -373,4 +405,358 @@ Test(store, sweep_runs_at_most_limit_chunks_per_call)
     cr_assert_eq(store_sweep(st, short_chunk, &calls, 10, &total), 0);
     cr_assert_eq(calls, LIMIT_SWEEP_CHUNKS, "a short chunk ends it");
     cr_assert_eq(total, 10 * LIMIT_SWEEP_CHUNKS - 1);
+}
+
+Test(store, urls_are_logged_without_their_password)
+{
+    char out[256];
+    store_path_redact("postgresql://app:s3cret@db.example:5432/orderly?sslmode=require", out, sizeof out);
+    cr_expect_str_eq(out, "postgresql://app:***@db.example:5432/orderly?sslmode=require");
+    store_path_redact("postgres://db/orderly?user=app&password=s3cret&sslmode=require", out, sizeof out);
+    cr_expect_str_eq(out, "postgres://db/orderly?user=app&password=***&sslmode=require");
+    store_path_redact("postgres://app@db/orderly", out, sizeof out);
+    cr_expect_str_eq(out, "postgres://app@db/orderly");
+    store_path_redact("data/dev.db", out, sizeof out);
+    cr_expect_str_eq(out, "data/dev.db");
+    store_path_redact("postgres://a:b@h/d", out, 8);
+    cr_expect_str_eq(out, "postgre");
+}
+
+/* PostgreSQL: the writer's connection is cut (pg_terminate_backend, as a
+ * database restart or a network fault would): the batch fails with
+ * ORD_ENOTREADY (503, nothing acknowledged), units are refused at once while
+ * the store is down, the writer reconnects with backoff, and a probe finds
+ * writes working again. */
+Test(store, lost_connection_refuses_then_recovers)
+{
+    if (!test_pg()) cr_skip_test("PostgreSQL only");
+    struct ev e = {.id = "before"};
+    cr_assert_eq(store_run(st, insert_event, &e), 0);
+    cr_assert_eq(test_db_scalar(dbpath, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                         "WHERE application_name = 'orderly-writer' AND pid <> pg_backend_pid() "
+                                         "AND query NOT LIKE '%pg_terminate_backend%') t"),
+                 1, "one writer connection terminated");
+    struct ev lost = {.id = "lost"};
+    int rc = store_run(st, insert_event, &lost);
+    cr_assert_eq(rc, ORD_ENOTREADY, "the unit on the lost connection: %s", err_name(rc));
+    store_stats_t ss;
+    store_stats(st, &ss);
+    cr_assert_eq(ss.write_failed, 1);
+    /* until the writer is back, units are refused without waiting */
+    int refused = 0, ok = 0;
+    for (int i = 0; i < 400 && !ok; i++) {
+        struct ev x;
+        snprintf(x.id, sizeof x.id, "after-%d", i);
+        rc = store_run(st, insert_event, &x);
+        if (rc == ORD_ENOTREADY) refused++;
+        else if (rc == 0) ok = 1;
+        else cr_assert_fail("unexpected %s", err_name(rc));
+        if (!ok) usleep(10000);
+    }
+    cr_expect_gt(refused, 0, "no unit was refused while down");
+    cr_assert(ok, "the writer did not reconnect");
+    store_probe(st);
+    for (int i = 0; i < 2000 && write_failed(); i++) usleep(1000);
+    cr_assert_eq(write_failed(), 0, "probe did not notice the recovery");
+    store_stats(st, &ss);
+    cr_expect_geq(ss.reconnects, 1);
+    cr_expect_eq(count_events_fresh(dbpath), 2, "before + the first after: the lost unit left nothing");
+}
+
+/* A unit whose statement violates a CHECK, in one batch between good units:
+ * it fails alone with ORD_ECONFLICT, also when the statement's outcome is
+ * only learnt at the end of the unit (PostgreSQL sends ITEM_INSERT without
+ * waiting: store_exec says 0 and the unit returns 0 as if it had worked). */
+struct bad_item {
+    struct ev e;
+    int bad;
+    int rc;
+    atomic_int *ndone;
+};
+
+static int item_unit(store_conn *tx, void *arg)
+{
+    struct bad_item *b = arg;
+    int rc = insert_event(tx, &b->e);
+    if (rc) return rc;
+    store_stmt *s = store_prep(tx, ST_ITEM_INSERT);
+    store_bind_i64(s, 1, b->e.seq);
+    store_bind_i64(s, 2, 0);
+    store_bind_str(s, 3, "sku");
+    store_bind_i64(s, 4, b->bad ? 0 : 1); /* qty > 0 is a CHECK */
+    store_bind_null(s, 5);
+    return store_exec(s); /* 0 on PostgreSQL even for the bad one: deferred */
+}
+
+static void item_done(void *arg, int rc)
+{
+    struct bad_item *b = arg;
+    b->rc = rc;
+    atomic_fetch_add(b->ndone, 1);
+}
+
+Test(store, a_failed_statement_fails_its_unit_even_when_learnt_late)
+{
+    enum { N = 60 };
+    static struct bad_item b[N];
+    atomic_int ndone = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(b[i].e.id, sizeof b[i].e.id, "item-%d", i);
+        b[i].bad = i % 4 == 1;
+        b[i].ndone = &ndone;
+        cr_assert_eq(store_submit(st, item_unit, item_done, &b[i]), 0);
+    }
+    while (atomic_load(&ndone) < N) usleep(1000);
+    int good = 0;
+    for (int i = 0; i < N; i++) {
+        if (b[i].bad) {
+            cr_expect_eq(b[i].rc, ORD_ECONFLICT, "unit %d: %s", i, err_name(b[i].rc));
+        } else {
+            cr_expect_eq(b[i].rc, 0, "unit %d: %s", i, err_name(b[i].rc));
+            good++;
+        }
+    }
+    cr_expect_eq(count_events_fresh(dbpath), good, "the failed units left no event");
+    cr_expect_eq(test_db_scalar(dbpath, "SELECT count(*) FROM order_items"), good, "nor an item");
+}
+
+/* ---- follow-ups: run to completion ------------------------------------------- */
+
+/* A follow-up that inserts its event and counts how it completed. */
+struct follow {
+    struct ev e;
+    char recover_id[32]; /* with a recovery that inserts this id */
+    int failed_with;     /* the rc the recovery was given */
+    int ran, rc, ndone;
+    int64_t commits_at_done; /* the store's commits when its done ran */
+};
+
+static int follow_unit(store_conn *tx, void *arg)
+{
+    struct follow *f = arg;
+    f->ran = 1;
+    return insert_event(tx, &f->e);
+}
+
+static void follow_done(void *arg, int rc)
+{
+    struct follow *f = arg;
+    store_stats_t s;
+    store_stats(st, &s);
+    f->rc = rc;
+    f->commits_at_done = (int64_t)s.commits;
+    __atomic_store_n(&f->ndone, f->ndone + 1, __ATOMIC_SEQ_CST); /* last: the test reads the rest after it */
+}
+
+/* A producer: inserts its own event, adds nf follow-ups, then returns rc. */
+struct producer {
+    struct ev e;
+    struct follow *f;
+    int nf, rc;
+    int deferred; /* follow-ups store_follow_tx sent to the next batch */
+};
+
+static int follow_recover(store_conn *tx, void *arg, int rc);
+
+static int producer_unit(store_conn *tx, void *arg)
+{
+    struct producer *p = arg;
+    int rc = insert_event(tx, &p->e);
+    for (int i = 0; !rc && i < p->nf; i++) {
+        rc = store_follow_tx(tx, follow_unit, p->f[i].recover_id[0] ? follow_recover : NULL, follow_done, &p->f[i]);
+        if (rc == 1) p->deferred++;
+        if (rc > 0) rc = 0;
+    }
+    return rc ? rc : p->rc;
+}
+
+/* The recovery of a failed follow-up: inserts recover_id (a duplicate id
+ * makes it fail too). */
+static int follow_recover(store_conn *tx, void *arg, int rc)
+{
+    struct follow *f = arg;
+    f->failed_with = rc;
+    struct ev e;
+    snprintf(e.id, sizeof e.id, "%s", f->recover_id);
+    return insert_event(tx, &e);
+}
+
+static int64_t commits(void)
+{
+    store_stats_t s;
+    store_stats(st, &s);
+    return (int64_t)s.commits;
+}
+
+Test(store, follow_up_commits_with_its_producer)
+{
+    struct follow f = {.e = {.id = "f1"}};
+    struct producer p = {.e = {.id = "p1"}, .f = &f, .nf = 1};
+    int64_t c0 = commits();
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    /* store_run returned: the producer's batch committed, and with it the
+     * follow-up, which ran in the same transaction */
+    cr_expect_eq(count_events_fresh(dbpath), 2, "producer and follow-up rows committed together");
+    cr_expect_eq(commits() - c0, 1, "one commit for both");
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_eq(f.rc, 0);
+    cr_expect_eq(f.ndone, 1, "done once");
+    store_stats_t s;
+    store_stats(st, &s);
+    cr_expect_eq(s.follow_units, 1);
+    cr_expect_eq(s.follow_deferred, 0);
+}
+
+Test(store, follow_up_of_a_rolled_back_unit_never_runs)
+{
+    struct follow f = {.e = {.id = "f2"}};
+    struct producer p = {.e = {.id = "p2"}, .f = &f, .nf = 1, .rc = ORD_ECONDITION};
+    cr_assert_eq(store_run(st, producer_unit, &p), ORD_ECONDITION);
+    cr_expect_eq(f.ran, 0, "the follow-up did not run");
+    cr_expect_eq(f.ndone, 1, "its done was called once");
+    cr_expect_eq(f.rc, ORD_ECONDITION, "with the producer's error");
+    cr_expect_eq(count_events_fresh(dbpath), 0, "nothing written");
+}
+
+Test(store, failing_follow_up_rolls_back_alone)
+{
+    struct follow f = {.e = {.id = "dup"}}; /* same id as the producer's: a constraint violation */
+    struct producer p = {.e = {.id = "dup"}, .f = &f, .nf = 1};
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_eq(f.ran, 1);
+    cr_expect_eq(f.rc, ORD_ECONFLICT, "the follow-up failed: %s", err_name(f.rc));
+    cr_expect_eq(count_events_fresh(dbpath), 1, "the producer's row is kept");
+}
+
+/* Past LIMIT_STORE_FOLLOW_MAX follow-ups in one batch, the rest run in the
+ * next batch, after the commit (and ahead of other pending work). */
+Test(store, follow_ups_past_the_batch_share_run_in_the_next_batch)
+{
+    enum { EXTRA = 3, N = LIMIT_STORE_FOLLOW_MAX + EXTRA };
+    static struct follow f[N];
+    memset(f, 0, sizeof f);
+    for (int i = 0; i < N; i++) snprintf(f[i].e.id, sizeof f[i].e.id, "fl%d", i);
+    struct producer p = {.e = {.id = "pl"}, .f = f, .nf = N};
+    int64_t c0 = commits();
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    for (int i = 0; i < N; i++)
+        while (!__atomic_load_n(&f[i].ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    int same = 0, later = 0;
+    for (int i = 0; i < N; i++) {
+        cr_expect_eq(f[i].rc, 0, "follow-up %d: %s", i, err_name(f[i].rc));
+        if (f[i].commits_at_done == c0 + 1)
+            same++;
+        else
+            later++;
+    }
+    cr_expect_eq(same, LIMIT_STORE_FOLLOW_MAX, "the batch took its share");
+    cr_expect_eq(later, EXTRA, "the rest in the next batch");
+    cr_expect_eq(p.deferred, EXTRA, "store_follow_tx said which go to the next batch");
+    cr_expect_eq(count_events_fresh(dbpath), 1 + N);
+    store_stats_t s;
+    store_stats(st, &s);
+    cr_expect_eq(s.follow_deferred, EXTRA);
+}
+
+Test(store, failed_follow_up_is_recovered_in_the_same_transaction)
+{
+    struct follow f = {.e = {.id = "dup3"}, .recover_id = "kept3"}; /* fails: the producer's id */
+    struct producer p = {.e = {.id = "dup3"}, .f = &f, .nf = 1};
+    cr_assert_eq(store_run(st, producer_unit, &p), 0);
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_eq(f.failed_with, ORD_ECONFLICT, "the recovery got the failure");
+    cr_expect_eq(f.rc, 0, "done gets the recovery's rc");
+    cr_expect_eq(count_events_fresh(dbpath), 2, "the producer's row and the recovery's");
+    cr_expect_eq(test_db_scalar(dbpath, "SELECT count(*) FROM events WHERE id='kept3'"), 1);
+}
+
+Test(store, failed_recovery_fails_the_whole_batch)
+{
+    struct follow f = {.e = {.id = "dup4"}, .recover_id = "dup4"}; /* the recovery fails too */
+    struct producer p = {.e = {.id = "dup4"}, .f = &f, .nf = 1};
+    int rc = store_run(st, producer_unit, &p);
+    cr_expect_eq(rc, ORD_EUNAVAILABLE, "the producer's commit did not happen: %s", err_name(rc));
+    while (!__atomic_load_n(&f.ndone, __ATOMIC_SEQ_CST)) usleep(1000);
+    cr_expect_lt(f.rc, 0);
+    cr_expect_eq(count_events_fresh(dbpath), 0, "nothing committed without the recovery");
+    /* the writer goes on */
+    struct ev e = {.id = "after4"};
+    cr_expect_eq(store_run(st, insert_event, &e), 0);
+}
+
+/* ---- admission control ------------------------------------------------------ */
+
+static atomic_int gate_open, gate_entered;
+
+/* Holds the writer until the gate opens. */
+static int gate_unit(store_conn *tx, void *arg)
+{
+    atomic_store(&gate_entered, 1);
+    while (!atomic_load(&gate_open)) usleep(1000);
+    return 0;
+}
+
+static int nop_unit(store_conn *tx, void *arg)
+{
+    return 0;
+}
+
+static atomic_int nop_done;
+
+static void count_done(void *arg, int rc)
+{
+    atomic_fetch_add(&nop_done, 1);
+}
+
+Test(store, admission_refuses_while_the_backlog_is_over_budget_and_recovers)
+{
+    store *s;
+    store_opts o = {.path = test_db_path("admit.db"), .admission_ms = 1};
+    cr_assert_eq(store_open(&s, &o), 0);
+    for (int i = 0; i < 3; i++) cr_assert_eq(store_run(s, nop_unit, NULL), 0); /* the writer learns its pace */
+    store_stats_t st0;
+    store_stats(s, &st0);
+    cr_assert_gt(st0.unit_cost_us, 0, "a unit's cost is measured (commit included)");
+    cr_expect_eq(store_admit(s), 0, "nothing queued: admitted");
+    /* the writer is busy: work piles up in its queue */
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_entered, 0);
+    atomic_store(&nop_done, 0);
+    cr_assert_eq(store_submit(s, gate_unit, count_done, NULL), 0);
+    while (!atomic_load(&gate_entered)) usleep(1000);
+    int queued = 0;
+    while (store_backlog_us(s) <= 1000) {
+        cr_assert_eq(store_submit(s, nop_unit, count_done, NULL), 0);
+        queued++;
+    }
+    cr_expect_eq(store_admit(s), ORD_EBUSY, "over 1 ms of work queued (%d units): refused", queued);
+    cr_expect_eq(store_admit(s), ORD_EBUSY);
+    store_stats_t st1;
+    store_stats(s, &st1);
+    cr_expect_eq(st1.refused - st0.refused, 2, "refusals counted");
+    cr_expect_gt(st1.backlog_us, 1000);
+    /* the writer catches up: admitted again */
+    atomic_store(&gate_open, 1);
+    while (atomic_load(&nop_done) < queued + 1) usleep(1000);
+    cr_expect_eq(store_backlog_us(s), 0);
+    cr_expect_eq(store_admit(s), 0, "admitted once the queue drained");
+    store_close(s);
+}
+
+Test(store, admission_off_never_refuses)
+{
+    store *s;
+    store_opts o = {.path = test_db_path("admit0.db"), .admission_ms = 0};
+    cr_assert_eq(store_open(&s, &o), 0);
+    cr_assert_eq(store_run(s, nop_unit, NULL), 0);
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_entered, 0);
+    cr_assert_eq(store_submit(s, gate_unit, NULL, NULL), 0);
+    while (!atomic_load(&gate_entered)) usleep(1000);
+    for (int i = 0; i < 200; i++) cr_assert_eq(store_submit(s, nop_unit, NULL, NULL), 0);
+    cr_expect_gt(store_backlog_us(s), 0);
+    cr_expect_eq(store_admit(s), 0, "admission control off");
+    atomic_store(&gate_open, 1);
+    store_close(s);
 }

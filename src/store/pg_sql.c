@@ -1,0 +1,164 @@
+/* pg_sql.c - the PostgreSQL text of every statement in stmts.h.
+ *
+ * The same parameters and columns as sqlite_sql.c, in the same order.  Where
+ * the dialects differ: $N placeholders; receive candidates (and the rows a
+ * redrive, retention or sweep picks) are claimed with FOR UPDATE SKIP LOCKED
+ * so nodes never wait for each other's claims; inserts that may collide say
+ * ON CONFLICT DO NOTHING (pg_sql_conflict_if_none); sums are counts with
+ * FILTER (bigint, never numeric); a parameter tested for NULL has a type.
+ *
+ * Units of several nodes run at once (SQLite's one writer runs them one
+ * after the other): a read inside a unit whose result decides the unit's
+ * writes locks the rows it reads (pg_sql_writer: the writer's text of a
+ * statement readers run too), so a unit sees no concurrent change, as on
+ * SQLite. */
+#include <stddef.h>
+#include "store/pg_sql.h"
+
+const char *const pg_sql[ST__COUNT] = {
+    [ST_QUEUE_LIST] = "SELECT id,name,visibility_s,delay_s,retention_s,max_size,wait_s,dlq_name,"
+                      "max_receive,created_ms FROM queues ORDER BY id",
+    [ST_QUEUE_INSERT] = "INSERT INTO queues(name,visibility_s,delay_s,retention_s,max_size,wait_s,"
+                        "dlq_name,max_receive,created_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) "
+                        "ON CONFLICT DO NOTHING RETURNING id",
+    [ST_QUEUE_DELETE] = "DELETE FROM queues WHERE id=$1",
+    [ST_QUEUE_TOMBSTONE] = "INSERT INTO queues_deleted(id,name,deleted_ms) VALUES($1,$2,$3)",
+    [ST_QUEUE_TOMBSTONES] = "SELECT id,name FROM queues_deleted ORDER BY id LIMIT $1",
+    [ST_QUEUE_TOMBSTONE_DROP] = "DELETE FROM queues_deleted WHERE id=$1",
+    [ST_MSG_DELETE_OF_QUEUE] = "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE queue_id=$1 LIMIT $2)",
+    [ST_QUEUE_UPDATE] = "UPDATE queues SET visibility_s=$2,delay_s=$3,retention_s=$4,max_size=$5,"
+                        "wait_s=$6,dlq_name=$7,max_receive=$8 WHERE id=$1",
+    [ST_MSG_INSERT] = "INSERT INTO messages(queue_id,message_id,body,attrs,sent_ms,visible_ms) "
+                      "VALUES($1,$2,$3,$4,$5,$6)",
+    [ST_MSG_INSERT_LEASED] = "INSERT INTO messages(queue_id,message_id,body,attrs,sent_ms,visible_ms,receive_count,"
+                             "first_receive_ms,receipt) VALUES($1,$2,$3,$4,$5,$6,$8,$9,$7) RETURNING id",
+    [ST_MSG_CANDIDATES] = "SELECT id,receive_count,sent_ms FROM messages "
+                          "WHERE queue_id=$1 AND visible_ms<=$2 ORDER BY visible_ms,id LIMIT $3 "
+                          "FOR UPDATE SKIP LOCKED",
+    [ST_MSG_DELIVER] = "UPDATE messages SET receive_count=receive_count+1,receipt=$2,visible_ms=$3,"
+                       "first_receive_ms=COALESCE(first_receive_ms,$4) WHERE id=$1 "
+                       "RETURNING message_id,body,attrs,sent_ms,receive_count,first_receive_ms,source_queue",
+    [ST_MSG_MOVE] = "UPDATE messages SET queue_id=$2,visible_ms=$3,moved_ms=$3,source_queue=$4,"
+                    "receive_count=0,receipt=NULL,first_receive_ms=NULL WHERE id=$1",
+    [ST_MSG_RETURN] = "UPDATE messages SET queue_id=$2,visible_ms=$3,sent_ms=$3,moved_ms=NULL,"
+                      "source_queue=NULL,receive_count=0,receipt=NULL,first_receive_ms=NULL WHERE id=$1",
+    [ST_MSG_DELETE] = "DELETE FROM messages WHERE id=$1 AND receipt=$2 AND queue_id=$3",
+    [ST_MSG_DELETE_LIVE] = "DELETE FROM messages WHERE id=$1 AND receipt=$2 AND queue_id=$3 AND visible_ms>$4",
+    [ST_MSG_DELETE_ID] = "DELETE FROM messages WHERE id=$1",
+    [ST_MSG_SET_VISIBLE] = "UPDATE messages SET visible_ms=$5 WHERE id=$1 AND receipt=$2 AND "
+                           "queue_id=$3 AND visible_ms>$4",
+    [ST_MSG_PURGE] = "DELETE FROM messages WHERE queue_id=$1",
+    [ST_MSG_VISIBLE_IDS] = "SELECT id,source_queue FROM messages WHERE queue_id=$1 AND visible_ms<=$2 "
+                           "AND id>$3 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED",
+    [ST_MSG_EXPIRED] = "SELECT id FROM messages WHERE queue_id=$1 AND sent_ms<$2 LIMIT $3 FOR UPDATE SKIP LOCKED",
+    [ST_MSG_STATS] = "SELECT count(*) FILTER (WHERE visible_ms<=$2),"
+                     "count(*) FILTER (WHERE visible_ms>$2 AND receipt IS NOT NULL),"
+                     "count(*) FILTER (WHERE visible_ms>$2 AND receipt IS NULL),"
+                     "MIN(COALESCE(moved_ms,sent_ms)) FROM messages WHERE queue_id=$1",
+    [ST_MSG_NEXT_VISIBLE] = "SELECT MIN(visible_ms) FROM messages WHERE queue_id=$1 AND visible_ms>$2",
+    [ST_MSG_GET] = "SELECT message_id,body,attrs,sent_ms,receive_count,first_receive_ms FROM messages WHERE id=$1",
+    [ST_EVENT_INSERT] = "INSERT INTO events(id,time_ms,source,detail_type,envelope,replay_name,subject) "
+                        "VALUES($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING RETURNING seq",
+    [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=$1 ORDER BY seq",
+    [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope FROM events WHERE time_ms>=$1 AND time_ms<$2 "
+                       "AND seq>$3 AND replay_name IS NULL ORDER BY seq LIMIT $4",
+    [ST_EVENT_GET] = "SELECT seq,time_ms,source,detail_type,envelope,replay_name,subject FROM events WHERE id=$1",
+    [ST_EVENT_SET_SUBJECT] = "UPDATE events SET subject=$2 WHERE id=$1 AND subject IS NULL",
+    [ST_EVENT_COUNT] = "SELECT count(*) FROM events",
+    [ST_IDEM_CLAIM] = "INSERT INTO idempotency(function,event_id,expires_ms) VALUES($1,$2,$3) "
+                      "ON CONFLICT(function,event_id) DO UPDATE SET expires_ms=excluded.expires_ms "
+                      "WHERE idempotency.expires_ms<=$4",
+    [ST_IDEM_SWEEP] = "DELETE FROM idempotency WHERE (function,event_id) IN (SELECT function,event_id "
+                      "FROM idempotency WHERE expires_ms<$1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    [ST_IDEM_COUNT] = "SELECT count(*) FROM idempotency",
+    [ST_PRODUCT_GET] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
+                       "WHERE sku=$1",
+    [ST_PRODUCT_LIST] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
+                        "ORDER BY sku",
+    [ST_PRODUCT_LOWEST] = "SELECT sku,stock,reserved FROM products ORDER BY stock-reserved,sku LIMIT $1",
+    [ST_PRODUCT_INSERT] = "INSERT INTO products(sku,name,price_cents,stock,initial_stock,created_ms,updated_ms) "
+                          "VALUES($1,$2,$3,$4,$4,$5,$5) ON CONFLICT DO NOTHING",
+    [ST_PRODUCT_UPDATE] = "UPDATE products SET name=$2,price_cents=$3,restocked=restocked+($4-stock),stock=$4,"
+                          "updated_ms=$5 WHERE sku=$1 AND $4>=reserved",
+    [ST_PRODUCT_DELETE] = "DELETE FROM products WHERE sku=$1 AND reserved=0",
+    [ST_PRODUCT_RESERVE] = "UPDATE products SET reserved=reserved+$2,updated_ms=$3 WHERE sku=$1 AND "
+                           "stock-reserved>=$2 RETURNING stock,reserved,sold,initial_stock,restocked",
+    [ST_PRODUCT_RELEASE] = "UPDATE products SET reserved=reserved-$2,updated_ms=$3 WHERE sku=$1 AND reserved>=$2 "
+                           "RETURNING stock,reserved,sold,initial_stock,restocked",
+    [ST_PRODUCT_CAPTURE] = "UPDATE products SET stock=stock-$2,reserved=reserved-$2,sold=sold+$2,updated_ms=$3 "
+                           "WHERE sku=$1 AND reserved>=$2 RETURNING stock,reserved,sold,initial_stock,restocked",
+    [ST_ORDER_INSERT] = "INSERT INTO orders(id,customer_id,status,payment_token,total_cents,units,request_hash,"
+                        "event_id,created_ms,updated_ms) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$9) "
+                        "ON CONFLICT DO NOTHING RETURNING seq",
+    [ST_ORDER_GET] = "SELECT o.seq,o.id,o.customer_id,o.status,o.reason,o.last_error,o.failed_from,o.payment_token,"
+                     "o.total_cents,o.units,o.request_hash,o.event_id,o.attempts,o.created_ms,o.updated_ms,"
+                     "o.reserved_ms,o.completed_ms,i.sku,i.qty,i.unit_price_cents "
+                     "FROM orders o LEFT JOIN order_items i ON i.order_seq=o.seq WHERE o.id=$1 ORDER BY i.line",
+    [ST_ITEM_INSERT] = "INSERT INTO order_items(order_seq,line,sku,qty,unit_price_cents) VALUES($1,$2,$3,$4,$5)",
+    [ST_ORDER_UPDATE] = "UPDATE orders SET status=$2,reason=$3,failed_from=$4,updated_ms=$5,"
+                        "reserved_ms=COALESCE($6,reserved_ms),completed_ms=COALESCE($7,completed_ms) WHERE id=$1",
+    [ST_ORDER_ATTEMPT] = "UPDATE orders SET attempts=attempts+1,last_error=$2,updated_ms=$3 WHERE id=$1",
+    [ST_ORDER_LIST] = "SELECT id FROM orders WHERE ($1::text IS NULL OR status=$1::text) AND seq<$2 "
+                      "ORDER BY seq DESC LIMIT $3",
+    [ST_ORDER_LIST_CUSTOMER] = "SELECT id FROM orders WHERE customer_id=$2 AND ($1::text IS NULL OR status=$1::text) "
+                               "AND seq<$3 ORDER BY seq DESC LIMIT $4",
+    [ST_ORDER_SEQ] = "SELECT seq FROM orders WHERE id=$1",
+    /* locked: an order another node is changing is skipped, not expired
+     * under its feet (FOR UPDATE does not go with UNION, hence the OR) */
+    [ST_ORDER_EXPIRED] = "SELECT id FROM orders WHERE (status='RESERVED' OR (status='FAILED' AND "
+                         "failed_from='RESERVED')) AND reserved_ms<$1 LIMIT $2 FOR UPDATE SKIP LOCKED",
+    [ST_ORDER_COUNT] = "SELECT count(*) FROM orders",
+    [ST_ORDER_COUNT_SINCE] = "SELECT count(*) FROM orders WHERE created_ms>=$1",
+    [ST_ORDER_BY_HOUR] = "SELECT created_ms/3600000,count(*) FROM orders WHERE created_ms>=$1 GROUP BY 1 ORDER BY 1",
+    [ST_ORDER_BY_STATUS] = "SELECT status,count(*) FROM orders GROUP BY status",
+    [ST_PAYMENT_INSERT] = "INSERT INTO payments(order_id,payment_id,outcome,token,amount_cents,created_ms) "
+                          "VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING",
+    [ST_NOTIFICATION_INSERT] = "INSERT INTO notifications(event_id,order_id,channel,template,recipient,payload,"
+                               "created_ms) VALUES($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING",
+    [ST_NOTIFICATIONS_BY_ORDER] = "SELECT channel,template,recipient,payload,created_ms,event_id FROM notifications "
+                                  "WHERE order_id=$1 ORDER BY id",
+    [ST_IDEMKEY_GET] = "SELECT request_hash,status,response FROM idempotency_keys WHERE key=$1 AND expires_ms>$2",
+    /* replaces only an expired key: a live one was written by a request
+     * committed meanwhile on another node (ORD_ECONFLICT: that one wins) */
+    [ST_IDEMKEY_PUT] = "INSERT INTO idempotency_keys(key,request_hash,status,response,expires_ms) "
+                       "VALUES($1,$2,$3,$4,$5) ON CONFLICT(key) DO UPDATE SET request_hash=excluded.request_hash,"
+                       "status=excluded.status,response=excluded.response,expires_ms=excluded.expires_ms "
+                       "WHERE idempotency_keys.expires_ms<=(extract(epoch from clock_timestamp())*1000)::bigint",
+    [ST_IDEMKEY_SWEEP] = "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
+                         "WHERE expires_ms<$1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    [ST_HEALTH_PROBE] = "INSERT INTO health_probe(id,probe_ms,probes) VALUES(1,$1,1) "
+                        "ON CONFLICT(id) DO UPDATE SET probe_ms=excluded.probe_ms,probes=health_probe.probes+1",
+    [ST_HEALTH_GET] = "SELECT probe_ms FROM health_probe WHERE id=1",
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT u",
+    [ST_RELEASE] = "RELEASE u",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO u",
+};
+
+const unsigned char pg_sql_conflict_if_none[ST__COUNT] = {
+    [ST_QUEUE_INSERT] = 1,   [ST_EVENT_INSERT] = 1,        [ST_PRODUCT_INSERT] = 1, [ST_ORDER_INSERT] = 1,
+    [ST_PAYMENT_INSERT] = 1, [ST_NOTIFICATION_INSERT] = 1, [ST_IDEMKEY_PUT] = 1,
+};
+
+const unsigned char pg_sql_deferrable[ST__COUNT] = {
+    [ST_MSG_INSERT] = 1,   [ST_ITEM_INSERT] = 1,   [ST_ORDER_UPDATE] = 1,    [ST_ORDER_ATTEMPT] = 1,
+    [ST_MSG_MOVE] = 1,     [ST_MSG_RETURN] = 1,    [ST_MSG_DELETE_ID] = 1,   [ST_HEALTH_PROBE] = 1,
+    [ST_QUEUE_UPDATE] = 1,
+};
+
+/* On the writer's connection these texts replace the ones above. */
+const char *const pg_sql_writer[ST__COUNT] = {
+    /* the order state machine: every transition reads the order first */
+    [ST_ORDER_GET] = "SELECT o.seq,o.id,o.customer_id,o.status,o.reason,o.last_error,o.failed_from,o.payment_token,"
+                     "o.total_cents,o.units,o.request_hash,o.event_id,o.attempts,o.created_ms,o.updated_ms,"
+                     "o.reserved_ms,o.completed_ms,i.sku,i.qty,i.unit_price_cents "
+                     "FROM orders o LEFT JOIN order_items i ON i.order_seq=o.seq WHERE o.id=$1 ORDER BY i.line "
+                     "FOR UPDATE OF o",
+};
+
+const unsigned char pg_sql_inventory[ST__COUNT] = {
+    [ST_PRODUCT_INSERT] = 1,  [ST_PRODUCT_UPDATE] = 1,  [ST_PRODUCT_DELETE] = 1,
+    [ST_PRODUCT_RESERVE] = 1, [ST_PRODUCT_RELEASE] = 1, [ST_PRODUCT_CAPTURE] = 1,
+};
