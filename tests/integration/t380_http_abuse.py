@@ -256,7 +256,8 @@ def test_slow_reader_is_cut_at_the_send_deadline():
         s.close()
         check(state["end"] is not None and state["end"] < 10, "the client saw the end (%r)" % state["end"])
         check(state["got"] < size, "the slow reader did not get it all (%d of ~%d bytes)" % (state["got"], size))
-        check(1.5 <= cut <= 2 + 1 + 1.5, "cut after %.2f s (sendTimeoutSeconds 2)" % cut)
+        # the deadline, the watchdog's period (1 s here) and a loaded machine's /metrics
+        check(1.5 <= cut <= 2 + 1 + 3, "cut after %.2f s (sendTimeoutSeconds 2)" % cut)
         eq(m(srv, 'orderly_http_deadline_shutdowns_total{reason="response"}') - before, 1.0, "counted once")
         eq(srv.request("GET", "/health", auth=False)[0], 200, "served after")
         print("slow reader of a %d-byte page: cut after %.2f s (connection released at %.2f s, the client saw "
@@ -294,7 +295,7 @@ def test_hundreds_of_slowloris_from_one_address_are_cut():
         for s in socks:
             s.close()
         eq(len(open_), 0, "every slowloris connection was cut")
-        check(cut <= 2 + 1 + 1.5, "all cut within %.2f s (timeoutSeconds 2)" % cut)
+        check(cut <= 2 + 1 + 3, "all cut within %.2f s (timeoutSeconds 2)" % cut)
         # those over the address's bound (192 of 256) may go first, trimmed
         check(sum(m(srv, k) for k in cut_keys) - before >= n, "counted as request deadlines or trimmed")
         wait_for("connections back to the baseline", lambda: m(srv, "orderly_http_connections_open") <= base + 1,
