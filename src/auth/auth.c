@@ -174,6 +174,8 @@ static int load_keys(auth *a, char *err, size_t errlen)
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
+static void accounts_signal(void *arg, int64_t key, uint32_t times);
+
 int auth_open(store *st, const auth_config *cfg, auth **out, char *err, size_t errlen)
 {
     if (errlen) err[0] = 0;
@@ -209,6 +211,7 @@ int auth_open(store *st, const auth_config *cfg, auth **out, char *err, size_t e
         auth_random_token("", pw);
         rc = password_hash(pw, strlen(pw), &a->cfg.cost, a->dummy_hash);
     }
+    if (!rc && st) rc = store_signal_on(st, STORE_TOPIC_ACCOUNTS, accounts_signal, a);
     if (rc) {
         if (!err[0]) snprintf(err, errlen, "%s", err_msg(rc));
         auth_close(a);
@@ -221,6 +224,7 @@ int auth_open(store *st, const auth_config *cfg, auth **out, char *err, size_t e
 void auth_close(auth *a)
 {
     if (!a) return;
+    if (a->st) store_signal_off(a->st, STORE_TOPIC_ACCOUNTS, accounts_signal, a);
     workpool_free(a->pool);
     ratelimit_free(a->rl_addr);
     ratelimit_free(a->rl_principal);
@@ -249,7 +253,12 @@ static int boot_unit(store_conn *tx, void *arg)
     if (rc < 0) return rc;
     if (n != 0) return 0; /* someone has accounts already (another node, a restart) */
     b->created = 1;
-    return auth_user_insert_tx(tx, b->a, &b->u);
+    int irc = auth_user_insert_tx(tx, b->a, &b->u);
+    if (irc == ORD_EEXISTS) { /* another node starting at the same time made it */
+        b->created = 0;
+        return 0;
+    }
+    return irc;
 }
 
 int auth_bootstrap(auth *a, char *err, size_t errlen)
@@ -322,6 +331,25 @@ void auth_forget_keys(auth *a)
     pthread_mutex_lock(&a->mu);
     for (int i = 0; i < LIMIT_AUTH_CACHE_ENTRIES; i++) a->keyc[i].used = 0;
     pthread_mutex_unlock(&a->mu);
+}
+
+/* Another node changed an account (key: the user id), the API keys (0), or
+ * anything (-1, signals maybe missed): this node's caches forget it at
+ * once instead of within LIMIT_AUTH_CACHE_MS. */
+static void accounts_signal(void *arg, int64_t key, uint32_t times)
+{
+    auth *a = arg;
+    (void)times;
+    if (key > 0) {
+        auth_forget_user(a, key);
+        return;
+    }
+    auth_forget_keys(a);
+    if (key < 0) {
+        pthread_mutex_lock(&a->mu);
+        for (int i = 0; i < LIMIT_AUTH_CACHE_ENTRIES; i++) a->users[i].used = 0;
+        pthread_mutex_unlock(&a->mu);
+    }
 }
 
 /* The user id, as the cache or the database knows it now. */

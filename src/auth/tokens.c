@@ -156,6 +156,7 @@ int auth_key_create_tx(store_conn *tx, auth *a, const char *name, int role, int6
         store_bind_null(st, 6);
     store_bind_str(st, 7, by);
     int rc = store_exec(st);
+    if (!rc) rc = store_signal_tx(tx, STORE_TOPIC_ACCOUNTS, 0); /* other nodes' key caches */
     return rc ? rc : store_after_commit(tx, forget_keys_hook, a);
 }
 
@@ -195,5 +196,6 @@ int auth_key_revoke_tx(store_conn *tx, auth *a, const char *id)
     if (rc) return rc;
     if (store_changes(tx) != 1) return ORD_ENOTFOUND;
     auth_forget_keys(a);
+    if ((rc = store_signal_tx(tx, STORE_TOPIC_ACCOUNTS, 0))) return rc; /* other nodes' key caches */
     return store_after_commit(tx, forget_keys_hook, a);
 }

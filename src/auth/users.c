@@ -71,12 +71,14 @@ static void forget_hook(void *arg, int committed)
 
 static int forget_after_commit(store_conn *tx, auth *a, int64_t id)
 {
-    if (!a) return 0; /* `orderly user`: no cache in this process */
+    /* the other nodes' caches forget it too, after the commit */
+    int rc = store_signal_tx(tx, STORE_TOPIC_ACCOUNTS, id);
+    if (rc || !a) return rc; /* `orderly user`: no cache in this process */
     auth_forget_user(a, id); /* at once too: a reader could refill it before the hook */
     struct forget *f = malloc(sizeof *f);
     if (!f) return ORD_ENOMEM;
     *f = (struct forget){a, id};
-    int rc = store_after_commit(tx, forget_hook, f);
+    rc = store_after_commit(tx, forget_hook, f);
     if (rc) free(f);
     return rc;
 }

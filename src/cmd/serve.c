@@ -134,12 +134,10 @@ static int add_functions(const config *cfg, fn_sys *fs)
         const config_function *f = &cfg->functions[i];
         char q[LIMIT_QUEUE_NAME_MAX + 1], err[LIMIT_CONFIG_ERR_MAX];
         if (config_resource_name(cfg, f->queue, q, sizeof q)) return ORD_ECONFIG;
-        /* an api node declares the functions (their stats, the topology) but polls nothing */
-        int enabled = f->enabled && strcmp(cfg->mode, "api");
         fn_config c = {f->name,           f->handler,        q,
                        f->batch_size,     f->batching_window_ms, f->max_concurrency,
                        f->backoff_base_ms, f->backoff_max_ms, f->idempotency_ttl_s,
-                       f->timeout_s,      enabled};
+                       f->timeout_s,      f->enabled};
         if (fn_add(fs, &c, err, sizeof err)) {
             fprintf(stderr, "orderly: config: functions[%zu]: %s\n", i, err);
             return ORD_ECONFIG;
@@ -274,8 +272,13 @@ static int open_auth(const config *cfg, store *st, api *a)
 }
 
 /* The sweeps of the main thread's loop. */
-static void maintenance(const config *cfg, queue_sys *qs, bus *b, tasks *tk, auth *au)
+/* The cluster's periodic work: on the store's leader only (one node of a
+ * cluster on PostgreSQL; always on SQLite), and once at every node's start
+ * (a node may not know yet whether it leads).  Each sweep stays correct if
+ * two nodes run it at once. */
+static void maintenance(const config *cfg, queue_sys *qs, bus *b, tasks *tk, auth *au, int at_start)
 {
+    if (!at_start && !store_is_leader(queue_sys_store(qs))) return;
     int64_t n;
     queue_sweep_retention(qs, &n);
     if (!queue_sweep_deleted(qs, &n) && n) log_info("queue", "deleted queues' messages removed", "#count", n, NULL);
@@ -355,6 +358,9 @@ int cmd_serve(int argc, char **argv)
     if ((rc = orders_open(st, qs, b, &oc, &ord))) goto out;
     if ((rc = fn_sys_open(qs, &fs)) || (rc = orders_register(ord, fs))) goto out;
     fn_sys_set_metrics(fs, met);
+    /* an api node declares the functions (statistics, the pipeline check)
+     * but polls nothing: the worker nodes do */
+    fn_sys_poll_here(fs, strcmp(cfg->mode, "api") != 0);
     if ((rc = add_functions(cfg, fs))) goto out;
     if (cfg->orders.catalog[0]) {
         char err[LIMIT_CONFIG_ERR_MAX], path[2 * LIMIT_DB_URL_MAX + 2], dir[LIMIT_DB_URL_MAX + 1];
@@ -423,13 +429,12 @@ int cmd_serve(int argc, char **argv)
              (int64_t)bus_rule_count(b), "#functions", (int64_t)fn_count(fs), NULL);
 
     int sig;
-    maintenance(cfg, qs, b, a.tasks, a.auth); /* at start too: what expired while the node was down goes now */
+    maintenance(cfg, qs, b, a.tasks, a.auth, 1); /* at start too: what expired while the node was down goes now */
     for (;;) {
         struct timespec ts = {MAINTENANCE_MS / 1000, 0};
         sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT) break;
-        /* the cluster's periodic work (retention, archive, audit, tasks): the leader's */
-        if (sig < 0 && errno == EAGAIN && store_is_leader(st)) maintenance(cfg, qs, b, a.tasks, a.auth);
+        if (sig < 0 && errno == EAGAIN) maintenance(cfg, qs, b, a.tasks, a.auth, 0);
     }
     log_info("serve", "draining", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", "#drainSeconds",
              (int64_t)cfg->http.drain_s, NULL);

@@ -64,6 +64,7 @@ struct fn_sys {
     int nmaps;
     _Atomic int stop;
     int started;
+    int elsewhere; /* the mappings poll on other nodes (fn_sys_poll_here) */
     pthread_t sweeper;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -680,7 +681,7 @@ int fn_start(fn_sys *fs)
     fs->started = 1;
     for (int i = 0; i < fs->nmaps; i++) {
         mapping *m = fs->maps[i];
-        if (!m->enabled) continue;
+        if (!m->enabled || fs->elsewhere) continue;
         for (int t = 0; t < m->concurrency; t++) {
             if (pthread_create(&m->threads[t], NULL, poller_main, m)) {
                 fn_stop(fs);
@@ -717,6 +718,12 @@ void fn_stop(fn_sys *fs)
         m->nthreads = 0;
     }
     if (fs->started == 2) pthread_join(fs->sweeper, NULL);
+}
+
+void fn_sys_poll_here(fn_sys *fs, int here)
+{
+    CHECK(!fs->started);
+    fs->elsewhere = !here;
 }
 
 int fn_count(fn_sys *fs)
@@ -756,7 +763,8 @@ int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out)
         out->duration_us_sum = atomic_load(&m->duration_us);
         out->batch_records = atomic_load(&m->batch_records);
         out->enabled = m->enabled;
-        out->pollers = m->enabled ? m->concurrency : 0;
+        out->pollers = m->enabled && !fs->elsewhere ? m->concurrency : 0;
+        out->elsewhere = m->enabled && fs->elsewhere;
         out->pollers_running = atomic_load(&m->running);
         return 0;
     }

@@ -102,6 +102,7 @@ typedef struct fn_stats {
     int enabled;            /* the mapping polls (config "enabled") */
     int pollers;            /* configured poller threads: maxConcurrency when enabled, else 0 */
     int pollers_running;    /* poller threads alive now (0 before fn_start and after fn_stop) */
+    int elsewhere;          /* enabled, but its pollers run on other nodes (fn_sys_poll_here(fs, 0)) */
 } fn_stats;
 
 int fn_sys_open(queue_sys *qs, fn_sys **out);
@@ -123,6 +124,11 @@ int fn_handler_on_failure(fn_sys *fs, const char *name, fn_failure_fn fn);
 /* Adds a mapping; ORD_EVALIDATION (reason in err) for an unknown handler or
  * queue or an out-of-range setting. */
 int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen);
+/* here = 0: the mappings are declared (their statistics, the topology) but
+ * their pollers run on other nodes of the cluster (--mode api); fn_start
+ * then starts none, and makes no mapping its queue's consumer.  Before
+ * fn_start; default 1. */
+void fn_sys_poll_here(fn_sys *fs, int here);
 /* Starts every enabled mapping's pollers and the idempotency sweeper, and
  * makes each enabled in-process mapping its queue's consumer. */
 int fn_start(fn_sys *fs);

@@ -97,6 +97,8 @@ const http_route api_routes[] = {
     {0, 0, 0, 0, 0},
 };
 
+/* A worker node's (--mode worker): what operations read, with the same
+ * access as in api_routes. */
 const http_route api_worker_routes[] = {
     {"GET", "/metrics", api_metrics_get, STAFF | ACCESS_METRICS, 200},
     {"GET", "/api/health", api_health, STAFF, 200},

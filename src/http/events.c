@@ -280,8 +280,13 @@ static void task_start_reply(http_req *r, void *arg, int rc)
     task_op *op = arg;
     if (rc == ORD_ECONFLICT) {
         char d[160];
-        snprintf(d, sizeof d, "%s is running (task %s): wait for it or cancel it",
-                 op->is_redrive ? "a redrive of this queue" : "a replay", op->running);
+        const char *what = op->is_redrive ? "a redrive of this queue" : "a replay";
+        if (!op->running[0]) { /* PostgreSQL: another node's start committed first (a unique index) */
+            snprintf(d, sizeof d, "%s was started at the same moment by another node", what);
+            http_reply_problem(r, rc, d, NULL);
+            return;
+        }
+        snprintf(d, sizeof d, "%s is running (task %s): wait for it or cancel it", what, op->running);
         http_reply_problem_ext(r, rc, d, NULL, json_pack("{s:s}", "runningTaskId", op->running));
         return;
     }

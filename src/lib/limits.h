@@ -110,10 +110,10 @@
 /* ---- PostgreSQL (several nodes on one database) ---------------------- */
 #define LIMIT_PG_CONNECT_WAIT_S        30      /* start-up: wait this long for the database to accept connections */
 #define LIMIT_PG_CONNECT_TIMEOUT_S     5       /* one connection attempt (libpq connect_timeout; the URL may set it) */
-#define LIMIT_PG_IDLE_TX_MS            5000    /* writer's idle_in_transaction_session_timeout: a node stopped */
-                                               /* mid-batch loses its transaction (and row locks) after this */
-#define LIMIT_PG_LEADER_LEASE_MS       5000    /* service connection's idle_session_timeout: a stopped leader's */
-                                               /* advisory lock is released after this */
+#define LIMIT_PG_IDLE_TX_MS            5000    /* writer's idle_in_transaction_session_timeout: a node stopped
+                                                  mid-batch loses its transaction (and row locks) after this */
+#define LIMIT_PG_LEADER_LEASE_MS       5000    /* service connection's idle_session_timeout: a stopped leader's
+                                                  advisory lock is released after this */
 #define LIMIT_PG_PING_MS               1000    /* the service connection talks at least this often (< lease) */
 #define LIMIT_PG_NOTIFY_INTERVAL_MS    10      /* at most one NOTIFY per node per this (debounce) */
 #define LIMIT_PG_POLL_FALLBACK_MS      1000    /* a waiting long poll re-checks its queue at least this often */

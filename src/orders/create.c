@@ -36,9 +36,10 @@ int ord_price_cache_forget(store_conn *tx, orders *o)
     return rc ? rc : store_signal_tx(tx, STORE_TOPIC_PRODUCTS, 0);
 }
 
-void ord_price_cache_signal(void *arg, int64_t key)
+void ord_price_cache_signal(void *arg, int64_t key, uint32_t times)
 {
     (void)key;
+    (void)times;
     atomic_store(&((orders *)arg)->prices_stale, 1);
 }
 

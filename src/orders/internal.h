@@ -145,7 +145,7 @@ int ord_price_cache_forget(store_conn *tx, orders *o);
 /* A store signal handler: another node changed products; this writer's
  * price cache is emptied before its next use (a flag: the cache is the
  * writer thread's). */
-void ord_price_cache_signal(void *arg, int64_t key);
+void ord_price_cache_signal(void *arg, int64_t key, uint32_t times);
 
 /* ---- the sweeper (sweeper.c) ------------------------------------------------- */
 int ord_sweeper_start(orders *o);

@@ -13,6 +13,7 @@ static int consumed(fn_sys *fs, const char *qname, int running)
     for (int i = 0; i < fn_count(fs); i++) {
         fn_stats st;
         if (strcmp(fn_queue(fs, i), qname) || fn_stats_get(fs, fn_name(fs, i), &st)) continue;
+        if (st.elsewhere) return 1; /* an api node: other nodes poll it */
         if (running ? st.pollers_running > 0 : st.enabled) return 1;
     }
     return 0;

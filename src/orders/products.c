@@ -145,7 +145,9 @@ static int seed_unit(store_conn *tx, void *arg)
                      LIMIT_PRODUCTS_MAX);
             return ORD_ELIMIT;
         }
-        if ((rc = product_insert(tx, s->o, &p))) return rc;
+        rc = product_insert(tx, s->o, &p);
+        if (rc == ORD_EEXISTS) continue; /* another node seeding at the same time got there first */
+        if (rc) return rc;
         count++;
         s->added++;
     }

@@ -492,26 +492,29 @@ static queue *find_by_id(queue_sys *qs, int64_t id)
     return NULL;
 }
 
-/* Another node committed messages into queue key (-1: maybe any queue):
- * what this node knows of its visibility is stale; its waiters look again. */
-static void on_queue_signal(void *arg, int64_t key)
+/* Another node committed `times` messages into queue key: as many of its
+ * waiters look again (not a herd: the sender's own waiters race for them
+ * too).  key -1 (a fallback poll, or signals maybe missed): every queue's
+ * visibility hint is stale and every waiter looks again. */
+static void on_queue_signal(void *arg, int64_t key, uint32_t times)
 {
     queue_sys *qs = arg;
     int n = atomic_load(&qs->n);
     for (int i = 0; i < n; i++) {
         queue *q = qs->queues[i];
         if (key >= 0 && q->id != key) continue;
-        atomic_store(&q->next_visible_ms, 0); /* unknown: the next empty receive asks the store */
-        if (!atomic_load(&q->nwaiters)) continue;
+        if (key < 0) atomic_store(&q->next_visible_ms, 0); /* unknown: the next empty receive asks the store */
         atomic_fetch_add(&q->wake_seq, 1);
-        wake_waiters(q, 0, 0);
+        if (!atomic_load(&q->nwaiters)) continue;
+        wake_some(q, 0, 0, key < 0 || !times ? INT64_MAX : (int64_t)times);
     }
     if (key >= 0 && !find_by_id(qs, key)) queue_sys_refresh(qs); /* a queue we have not seen yet */
 }
 
-static void on_queues_signal(void *arg, int64_t key)
+static void on_queues_signal(void *arg, int64_t key, uint32_t times)
 {
     (void)key;
+    (void)times;
     int rc = queue_sys_refresh(arg);
     if (rc) log_warn("queue", "cannot reload the queues", "error", err_name(rc), NULL);
 }
@@ -779,10 +782,12 @@ int queue_declare(queue_sys *qs, const char *name, const queue_attrs *a, int upd
 {
     struct declare_ctx d = {qs, name, a, update};
     int rc = store_run(qs->st, declare_unit, &d);
-    if (rc == ORD_EEXISTS && store_is_shared(qs->st) && !queue_find(qs, name)) {
+    if (rc == ORD_EEXISTS && store_is_shared(qs->st)) {
         /* another node created it meanwhile (nodes starting together):
-         * learn it from the store and declare again */
-        if (!(rc = queue_sys_refresh(qs))) rc = store_run(qs->st, declare_unit, &d);
+         * learn it from the store (unless its signal did already) and
+         * declare again; a queue that really differs stays ORD_EEXISTS */
+        rc = queue_find(qs, name) ? 0 : queue_sys_refresh(qs);
+        if (!rc) rc = store_run(qs->st, declare_unit, &d);
     }
     queue *q = rc ? NULL : queue_find(qs, name);
     if (q) q->declared = 1; /* before serving: read without a lock */

@@ -24,8 +24,9 @@ typedef struct store_hook {
     int kind;
     store_hook_fn fn; /* STORE_HOOK_FN */
     void *arg;        /* FN: its argument; COUNT: the counter */
-    uint64_t n;       /* COUNT: the addition; SIGNAL: the key */
+    uint64_t n;       /* COUNT: the addition; SIGNAL: how many times it was signalled */
     int topic;        /* SIGNAL */
+    int64_t key;      /* SIGNAL */
 } store_hook;
 
 /* Every backend's connection begins with this. */
@@ -56,6 +57,7 @@ typedef enum store_txop {
 typedef struct store_signal {
     int topic;
     int64_t key;
+    uint32_t n; /* how many times (messages sent to the queue, ...) */
 } store_signal;
 
 struct store_backend {
@@ -69,13 +71,16 @@ struct store_backend {
     int (*reader_open)(store *s, store_conn **out);
     void (*conn_close)(store_conn *c);
 
-    /* Writer: transaction control.  0, ORD_ESTORE, or ORD_ENOTREADY when
+    /* Writer: transaction control.  0, ORD_ESTORE, or ORD_EUNAVAILABLE when
      * the connection to the database is lost. */
     int (*tx)(store_conn *w, store_txop op);
     /* Writer, after a unit's function returned: resets what it left mid-way;
      * < 0 when the unit's writes cannot be kept (a statement failed in a way
      * that spoils its savepoint). */
     int (*unit_end)(store_conn *w);
+    /* Writer: 1 while the batch's transaction is open; 0 when the database
+     * rolled it back by itself (NULL: it never does). */
+    int (*in_tx)(store_conn *w);
     /* Writer: rows changed on this connection since it opened. */
     uint64_t (*changes_total)(store_conn *w);
     /* Writer, while the store is down: tries to reconnect; 0 when up.
@@ -84,6 +89,9 @@ struct store_backend {
     /* Writer, after a COMMIT: the batch's signals for other nodes (may be
      * NULL: one node only). */
     void (*signal)(store *s, const store_signal *sigs, int n);
+    /* Writer: 1 when the batch should take no more units and commit (it
+     * holds something other nodes wait for); NULL: never. */
+    int (*batch_full)(store_conn *w);
     /* 1 when this node runs the cluster's periodic work (NULL: always). */
     int (*is_leader)(store *s);
 
@@ -110,7 +118,7 @@ void *store_backend_get(store *s);
 void store_backend_set(store *s, void *state);
 /* From a backend's thread: other nodes signalled (topic, key); key -1 when
  * signals may have been missed (everything may have changed). */
-void store_signal_dispatch(store *s, int topic, int64_t key);
+void store_signal_dispatch(store *s, int topic, int64_t key, uint32_t n);
 /* From a backend's thread: the database connection was seen lost; /ready
  * turns 503 and probes until a write commits again. */
 void store_connection_lost(store *s);

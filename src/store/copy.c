@@ -57,7 +57,7 @@ static int collect(copy_ctx *c)
     for (;;) {
         PGresult *r = PQgetResult(c->dst);
         if (!r) {
-            if (PQstatus(c->dst) == CONNECTION_BAD) return fail(c, ORD_ENOTREADY, "connection lost", NULL);
+            if (PQstatus(c->dst) == CONNECTION_BAD) return fail(c, ORD_EUNAVAILABLE, "connection lost", NULL);
             continue;
         }
         ExecStatusType t = PQresultStatus(r);
@@ -203,7 +203,7 @@ int store_copy(const char *from, const char *to, store_copy_stats *st, char *err
     }
     c.dst = PQconnectdb(to);
     if (PQstatus(c.dst) != CONNECTION_OK) {
-        rc = fail(&c, ORD_ENOTREADY, "cannot connect to the target", PQerrorMessage(c.dst));
+        rc = fail(&c, ORD_EUNAVAILABLE, "cannot connect to the target", PQerrorMessage(c.dst));
         goto out;
     }
     char tables[COPY_TABLES_MAX][64];

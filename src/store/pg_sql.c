@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include "store/pg_sql.h"
 
+#define TASK_COLUMNS "id,kind,name,state,params,rate,cursor,done,routed,total,error,created_ms,updated_ms,finished_ms"
+
 const char *const pg_sql[ST__COUNT] = {
     [ST_QUEUE_LIST] = "SELECT id,name,visibility_s,delay_s,retention_s,max_size,wait_s,dlq_name,"
                       "max_receive,created_ms FROM queues ORDER BY id",
@@ -57,14 +59,29 @@ const char *const pg_sql[ST__COUNT] = {
                      "MIN(COALESCE(moved_ms,sent_ms)) FROM messages WHERE queue_id=$1",
     [ST_MSG_NEXT_VISIBLE] = "SELECT MIN(visible_ms) FROM messages WHERE queue_id=$1 AND visible_ms>$2",
     [ST_MSG_GET] = "SELECT message_id,body,attrs,sent_ms,receive_count,first_receive_ms FROM messages WHERE id=$1",
+    /* substr/length of bytea count bytes, as SQLite's of a blob */
+    [ST_MSG_BROWSE] = "SELECT id,message_id,substr(body,1,$4::int),length(body)::bigint,attrs,sent_ms,visible_ms,"
+                      "receive_count,first_receive_ms,moved_ms,source_queue,(receipt IS NOT NULL)::int::bigint FROM messages "
+                      "WHERE queue_id=$1 AND id>$2 ORDER BY id LIMIT $3",
+    [ST_MSG_VISIBLE_MIDS] = "SELECT id,source_queue,message_id FROM messages WHERE queue_id=$1 AND visible_ms<=$2 "
+                            "AND id>$3 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED",
     [ST_EVENT_INSERT] = "INSERT INTO events(id,time_ms,source,detail_type,envelope,replay_name,subject) "
                         "VALUES($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING RETURNING seq",
-    [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=$1 ORDER BY seq",
+    [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=$1 AND seq>$2 "
+                            "ORDER BY seq LIMIT $3",
+    [ST_EVENT_SWEEP] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time_ms<$1 LIMIT $2 "
+                       "FOR UPDATE SKIP LOCKED)",
     [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope FROM events WHERE time_ms>=$1 AND time_ms<$2 "
                        "AND seq>$3 AND replay_name IS NULL ORDER BY seq LIMIT $4",
     [ST_EVENT_GET] = "SELECT seq,time_ms,source,detail_type,envelope,replay_name,subject FROM events WHERE id=$1",
     [ST_EVENT_SET_SUBJECT] = "UPDATE events SET subject=$2 WHERE id=$1 AND subject IS NULL",
     [ST_EVENT_COUNT] = "SELECT count(*) FROM events",
+    [ST_EVENT_SEARCH] = "SELECT seq,id,time_ms,source,detail_type,subject,replay_name,envelope FROM events "
+                        "WHERE time_ms>=$1 AND time_ms<$2 AND ($3::text IS NULL OR source=$3::text) AND "
+                        "($4::text IS NULL OR detail_type=$4::text) AND ($5::text IS NULL OR subject=$5::text) "
+                        "AND seq<$6 ORDER BY seq DESC LIMIT $7",
+    [ST_EVENT_RANGE_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM events WHERE time_ms>=$1 AND time_ms<$2 "
+                             "AND replay_name IS NULL LIMIT $3) r",
     [ST_IDEM_CLAIM] = "INSERT INTO idempotency(function,event_id,expires_ms) VALUES($1,$2,$3) "
                       "ON CONFLICT(function,event_id) DO UPDATE SET expires_ms=excluded.expires_ms "
                       "WHERE idempotency.expires_ms<=$4",
@@ -74,7 +91,8 @@ const char *const pg_sql[ST__COUNT] = {
     [ST_PRODUCT_GET] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
                        "WHERE sku=$1",
     [ST_PRODUCT_LIST] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
-                        "ORDER BY sku",
+                        "WHERE sku>$1 ORDER BY sku LIMIT $2",
+    [ST_PRODUCT_COUNT] = "SELECT count(*) FROM products",
     [ST_PRODUCT_LOWEST] = "SELECT sku,stock,reserved FROM products ORDER BY stock-reserved,sku LIMIT $1",
     [ST_PRODUCT_INSERT] = "INSERT INTO products(sku,name,price_cents,stock,initial_stock,created_ms,updated_ms) "
                           "VALUES($1,$2,$3,$4,$4,$5,$5) ON CONFLICT DO NOTHING",
@@ -126,6 +144,59 @@ const char *const pg_sql[ST__COUNT] = {
                        "WHERE idempotency_keys.expires_ms<=(extract(epoch from clock_timestamp())*1000)::bigint",
     [ST_IDEMKEY_SWEEP] = "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
                          "WHERE expires_ms<$1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+#define USER_COLS "id,username,email,role,status,customer_id,password_hash,created_ms,updated_ms,last_login_ms"
+    [ST_USER_INSERT] = "INSERT INTO users(username,email,role,status,customer_id,password_hash,created_ms,updated_ms) "
+                       "VALUES($1,$2,$3,$4,$5,$6,$7,$7) ON CONFLICT DO NOTHING RETURNING id",
+    [ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id=$1",
+    [ST_USER_BY_LOGIN] = "SELECT " USER_COLS " FROM users WHERE username=$1 "
+                         "UNION ALL SELECT " USER_COLS " FROM users WHERE email=$1 AND username<>$1 LIMIT 1",
+    [ST_USER_LIST] = "SELECT " USER_COLS " FROM users WHERE id>$1 ORDER BY id LIMIT $2",
+    [ST_USER_UPDATE] = "UPDATE users SET email=$2,role=$3,status=$4,customer_id=$5,updated_ms=$6 WHERE id=$1",
+    [ST_USER_SET_PASSWORD] = "UPDATE users SET password_hash=$2,updated_ms=$3 WHERE id=$1",
+    [ST_USER_LOGGED_IN] = "UPDATE users SET last_login_ms=$2 WHERE id=$1",
+    [ST_USER_DELETE] = "DELETE FROM users WHERE id=$1",
+    [ST_USER_COUNT] = "SELECT count(*) FROM users",
+    [ST_USER_BY_CUSTOMER] = "SELECT " USER_COLS " FROM users WHERE customer_id=$1 ORDER BY id",
+    [ST_USER_ADMINS] = "SELECT count(*) FROM users WHERE role='admin' AND status='active'",
+    [ST_USER_RENAME] = "UPDATE users SET username=$2 WHERE id=$1",
+#undef USER_COLS
+    [ST_REFRESH_INSERT] = "INSERT INTO refresh_tokens(hash,family,user_id,expires_ms,created_ms) VALUES($1,$2,$3,$4,$5)",
+    [ST_REFRESH_GET] = "SELECT family,user_id,expires_ms,used_ms,revoked_ms FROM refresh_tokens WHERE hash=$1",
+    [ST_REFRESH_USE] = "UPDATE refresh_tokens SET used_ms=$2 WHERE hash=$1 AND used_ms IS NULL AND revoked_ms IS NULL",
+    [ST_REFRESH_REVOKE_FAMILY] = "UPDATE refresh_tokens SET revoked_ms=$2 WHERE family=$1 AND revoked_ms IS NULL",
+    [ST_REFRESH_REVOKE_USER] = "UPDATE refresh_tokens SET revoked_ms=$2 WHERE user_id=$1 AND revoked_ms IS NULL",
+    [ST_REFRESH_SWEEP] = "DELETE FROM refresh_tokens WHERE hash IN (SELECT hash FROM refresh_tokens "
+                         "WHERE expires_ms<$1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    [ST_APIKEY_INSERT] = "INSERT INTO api_keys(id,name,hash,role,created_ms,expires_ms,created_by) "
+                         "VALUES($1,$2,$3,$4,$5,$6,$7)",
+    [ST_APIKEY_BY_HASH] = "SELECT id,name,role,expires_ms,revoked_ms FROM api_keys WHERE hash=$1",
+    [ST_APIKEY_LIST] = "SELECT id,name,role,created_ms,expires_ms,revoked_ms,created_by FROM api_keys "
+                       "ORDER BY created_ms DESC,id",
+    [ST_APIKEY_REVOKE] = "UPDATE api_keys SET revoked_ms=$2 WHERE id=$1 AND revoked_ms IS NULL",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit(time_ms,principal,role,key_id,method,route,target,status,ip,request_id,"
+                        "detail) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+    [ST_AUDIT_LIST] = "SELECT seq,time_ms,principal,role,key_id,method,route,target,status,ip,request_id,detail "
+                      "FROM audit WHERE ($1::text IS NULL OR principal=$1::text) AND ($2::text IS NULL OR "
+                      "target=$2::text) AND time_ms>=$3 AND time_ms<$4 AND seq<$5 ORDER BY seq DESC LIMIT $6",
+    [ST_AUDIT_SWEEP] = "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE time_ms<$1 LIMIT $2 "
+                       "FOR UPDATE SKIP LOCKED)",
+    [ST_AUDIT_RENAME] = "UPDATE audit SET principal=CASE WHEN principal=$1 THEN $2 ELSE principal END,"
+                        "target=CASE WHEN target=$1 THEN $2 ELSE target END WHERE principal=$1 OR target=$1",
+    [ST_ORDER_SET_CUSTOMER] = "UPDATE orders SET customer_id=$2 WHERE id=$1",
+    [ST_EVENT_SET_ENVELOPE] = "UPDATE events SET envelope=$2 WHERE seq=$1",
+    [ST_NOTIFICATION_SET] = "UPDATE notifications SET recipient=$2,payload=$3 WHERE event_id=$1",
+    [ST_TASK_INSERT] = "INSERT INTO tasks(id,kind,name,state,params,rate,total,created_ms,updated_ms) "
+                       "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$8)",
+    [ST_TASK_PROGRESS] = "UPDATE tasks SET cursor=$2,done=$3,routed=$4,updated_ms=$5 WHERE id=$1",
+    [ST_TASK_STATE] = "UPDATE tasks SET state=$2,updated_ms=$3 WHERE id=$1 AND finished_ms IS NULL",
+    [ST_TASK_FINISH] = "UPDATE tasks SET state=$2,error=$3,updated_ms=$4,finished_ms=$4 WHERE id=$1",
+    [ST_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id=$1",
+    [ST_TASK_LIST] = "SELECT " TASK_COLUMNS " FROM tasks WHERE created_ms<$1 OR (created_ms=$1 AND id<$2) "
+                     "ORDER BY created_ms DESC, id DESC LIMIT $3",
+    [ST_TASK_ACTIVE] = "SELECT id FROM tasks WHERE kind=$1 AND name=$2 AND finished_ms IS NULL",
+    [ST_TASK_UNFINISHED] = "SELECT id FROM tasks WHERE finished_ms IS NULL ORDER BY created_ms",
+    [ST_TASK_SWEEP] = "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE finished_ms<$1 LIMIT $2 "
+                      "FOR UPDATE SKIP LOCKED)",
     [ST_HEALTH_PROBE] = "INSERT INTO health_probe(id,probe_ms,probes) VALUES(1,$1,1) "
                         "ON CONFLICT(id) DO UPDATE SET probe_ms=excluded.probe_ms,probes=health_probe.probes+1",
     [ST_HEALTH_GET] = "SELECT probe_ms FROM health_probe WHERE id=1",
@@ -139,17 +210,21 @@ const char *const pg_sql[ST__COUNT] = {
 
 const unsigned char pg_sql_conflict_if_none[ST__COUNT] = {
     [ST_QUEUE_INSERT] = 1,   [ST_EVENT_INSERT] = 1,        [ST_PRODUCT_INSERT] = 1, [ST_ORDER_INSERT] = 1,
-    [ST_PAYMENT_INSERT] = 1, [ST_NOTIFICATION_INSERT] = 1, [ST_IDEMKEY_PUT] = 1,
+    [ST_PAYMENT_INSERT] = 1, [ST_NOTIFICATION_INSERT] = 1, [ST_IDEMKEY_PUT] = 1,      [ST_USER_INSERT] = 1,
 };
 
 const unsigned char pg_sql_deferrable[ST__COUNT] = {
     [ST_MSG_INSERT] = 1,   [ST_ITEM_INSERT] = 1,   [ST_ORDER_UPDATE] = 1,    [ST_ORDER_ATTEMPT] = 1,
     [ST_MSG_MOVE] = 1,     [ST_MSG_RETURN] = 1,    [ST_MSG_DELETE_ID] = 1,   [ST_HEALTH_PROBE] = 1,
-    [ST_QUEUE_UPDATE] = 1,
+    [ST_QUEUE_UPDATE] = 1, [ST_EVENT_SET_SUBJECT] = 1, [ST_AUDIT_INSERT] = 1,    [ST_USER_LOGGED_IN] = 1,
 };
 
 /* On the writer's connection these texts replace the ones above. */
 const char *const pg_sql_writer[ST__COUNT] = {
+    /* every node's runner takes pages of every unfinished task: the page
+     * unit reads the task's row first, and so waits for another node's page
+     * of it and goes on from the cursor that page committed */
+    [ST_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id=$1 FOR UPDATE",
     /* the order state machine: every transition reads the order first */
     [ST_ORDER_GET] = "SELECT o.seq,o.id,o.customer_id,o.status,o.reason,o.last_error,o.failed_from,o.payment_token,"
                      "o.total_cents,o.units,o.request_hash,o.event_id,o.attempts,o.created_ms,o.updated_ms,"

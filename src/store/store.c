@@ -13,8 +13,8 @@
  * submission order.
  *
  * A backend that can lose its database (PostgreSQL) fails a batch with
- * ORD_ENOTREADY; the store is then "down": store_submit refuses at once
- * with ORD_ENOTREADY (503), and the writer reconnects with backoff
+ * ORD_EUNAVAILABLE; the store is then "down": store_submit refuses at once
+ * with ORD_EUNAVAILABLE (503), and the writer reconnects with backoff
  * (LIMIT_STORE_RECONNECT_MS_MIN doubling to _MAX).  On reconnect every
  * signal topic is dispatched locally with key -1: what other nodes did
  * meanwhile was not heard.
@@ -98,6 +98,7 @@ struct store {
      * took, and the statements prepared on the writer's connection */
     ulist follow, deferred;
     int nfollow;
+    int tx_lost; /* the batch's transaction is gone (SQLite rolled it back itself): it fails whole */
     uint64_t statements;
 };
 
@@ -297,10 +298,13 @@ int store_signal_tx(store_conn *tx, int topic, int64_t key)
     CHECK(topic > 0 && topic < STORE_TOPICS_END);
     if (!tx->s->be->signal) return 0; /* one node: nobody to tell */
     store_hook *last = tx->nhooks ? &tx->hooks[tx->nhooks - 1] : NULL;
-    if (last && last->kind == STORE_HOOK_SIGNAL && last->topic == topic && (int64_t)last->n == key) return 0;
+    if (last && last->kind == STORE_HOOK_SIGNAL && last->topic == topic && last->key == key) {
+        last->n++;
+        return 0;
+    }
     store_hook *h = hook_push(tx);
     if (!h) return ORD_ENOMEM;
-    *h = (store_hook){.kind = STORE_HOOK_SIGNAL, .topic = topic, .n = (uint64_t)key};
+    *h = (store_hook){.kind = STORE_HOOK_SIGNAL, .topic = topic, .key = key, .n = 1};
     return 0;
 }
 
@@ -328,21 +332,14 @@ void store_signal_off(store *s, int topic, store_signal_fn fn, void *arg)
     pthread_mutex_unlock(&s->sig_mu);
 }
 
-void store_signal_dispatch(store *s, int topic, int64_t key)
+void store_signal_dispatch(store *s, int topic, int64_t key, uint32_t n)
 {
     if (topic <= 0 || topic >= STORE_TOPICS_END) return;
     /* the lock keeps a handler from being removed (and its arg freed) while it runs */
     pthread_mutex_lock(&s->sig_mu);
     for (int i = 0; i < LIMIT_STORE_SIGNAL_HANDLERS; i++)
-        if (s->handlers[topic][i].fn) s->handlers[topic][i].fn(s->handlers[topic][i].arg, key);
+        if (s->handlers[topic][i].fn) s->handlers[topic][i].fn(s->handlers[topic][i].arg, key, n);
     pthread_mutex_unlock(&s->sig_mu);
-}
-
-void store_connection_lost(store *s)
-{
-    pthread_mutex_lock(&s->mu);
-    s->st.write_failed = 1; /* /ready probes until a write commits */
-    pthread_mutex_unlock(&s->mu);
 }
 
 void store_sync_failed(store *s, const char *during, const char *error)
@@ -354,6 +351,13 @@ void store_sync_failed(store *s, const char *during, const char *error)
     if (first)
         log_error("store", "a sync of the database failed: writes refused until the node is restarted", "during",
                   during, "error", error, NULL);
+}
+
+void store_connection_lost(store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->st.write_failed = 1; /* /ready probes until a write commits */
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* Runs the committed batch's hooks and collects its signals. */
@@ -370,7 +374,10 @@ static void run_hooks(store *s, int committed)
         } else if (committed) {
             int dup = 0;
             for (int k = 0; k < s->nsigs && !dup; k++)
-                dup = s->sigs[k].topic == h->topic && s->sigs[k].key == (int64_t)h->n;
+                if (s->sigs[k].topic == h->topic && s->sigs[k].key == h->key) {
+                    s->sigs[k].n += (uint32_t)h->n;
+                    dup = 1;
+                }
             if (dup) continue;
             if (s->nsigs == s->capsigs) {
                 int cap = s->capsigs ? s->capsigs * 2 : 16;
@@ -379,7 +386,7 @@ static void run_hooks(store *s, int committed)
                 s->sigs = p;
                 s->capsigs = cap;
             }
-            s->sigs[s->nsigs++] = (store_signal){h->topic, (int64_t)h->n};
+            s->sigs[s->nsigs++] = (store_signal){h->topic, h->key, (uint32_t)h->n};
         }
     }
     w->nhooks = 0;
@@ -422,8 +429,18 @@ static int savepoint_run(store *s, store_unit_fn fn, void *arg)
     int urc = fn(w, arg);
     rc = s->be->unit_end(w);
     if (urc >= 0 && rc < 0) urc = rc;
+    /* SQLite rolls the whole transaction back by itself after some errors
+     * (SQLITE_NOMEM, SQLITE_FULL, SQLITE_IOERR in a statement): the
+     * savepoint is gone with the batch's earlier units, and a SAVEPOINT now
+     * would start - and its RELEASE commit - a transaction of its own.  The
+     * batch fails whole, before another statement runs. */
+    if (s->be->in_tx && !s->be->in_tx(w)) {
+        if (!s->tx_lost) log_error("store", "the database rolled the batch back: it fails whole", NULL);
+        s->tx_lost = 1;
+        if (urc >= 0) urc = ORD_EUNAVAILABLE;
+    }
     if (urc < 0) {
-        s->be->tx(w, STORE_TX_ROLLBACK_TO);
+        if (!s->tx_lost) s->be->tx(w, STORE_TX_ROLLBACK_TO);
         s->statements++;
         drop_hooks(w, mark);
         for (unit *f = s->follow.head; f; f = f->next)
@@ -431,7 +448,7 @@ static int savepoint_run(store *s, store_unit_fn fn, void *arg)
         cancel_units(&s->follow, urc);
         s->st.units_failed++;
     }
-    s->be->tx(w, STORE_TX_RELEASE);
+    if (!s->tx_lost) s->be->tx(w, STORE_TX_RELEASE);
     return urc;
 }
 
@@ -451,9 +468,11 @@ static int recover_fn(store_conn *tx, void *arg)
 static int run_unit(store *s, unit *u)
 {
     u->rc = savepoint_run(s, u->fn, u->arg);
+    if (s->tx_lost) return ORD_EUNAVAILABLE;
     if (u->rc >= 0 || !u->recover) return 0;
     struct recovery r = {u, u->rc};
     u->rc = savepoint_run(s, recover_fn, &r);
+    if (s->tx_lost) return ORD_EUNAVAILABLE;
     if (u->rc < 0)
         log_error("store", "a failed unit's recovery failed: the batch rolls back", "error", err_name(u->rc), NULL);
     return u->rc < 0 ? u->rc : 0;
@@ -565,7 +584,7 @@ static void try_reconnect(store *s)
         pthread_mutex_unlock(&s->mu);
         log_info("store", "database connection restored", "backend", s->be->name, NULL);
         /* what other nodes committed meanwhile was not heard */
-        for (int t = 1; t < STORE_TOPICS_END; t++) store_signal_dispatch(s, t, -1);
+        for (int t = 1; t < STORE_TOPICS_END; t++) store_signal_dispatch(s, t, -1, 0);
         return;
     }
     s->backoff_ms = s->backoff_ms * 2 < LIMIT_STORE_RECONNECT_MS_MAX ? s->backoff_ms * 2 : LIMIT_STORE_RECONNECT_MS_MAX;
@@ -601,7 +620,7 @@ static void *writer_main(void *arg)
         if (atomic_load(&s->down)) {
             if (clock_mono_ms() >= s->retry_ms && !s->closing) try_reconnect(s);
             if (atomic_load(&s->down)) { /* units queued before the loss */
-                for (unit *u = batch; u; u = u->next) u->rc = ORD_ENOTREADY;
+                for (unit *u = batch; u; u = u->next) u->rc = ORD_EUNAVAILABLE;
                 complete(batch);
                 continue;
             }
@@ -613,6 +632,7 @@ static void *writer_main(void *arg)
         int taken = n; /* from the queue: what the admission estimate divides by */
         int brc = s->be->tx(w, STORE_TX_BEGIN);
         s->statements += 2; /* BEGIN, COMMIT */
+        s->tx_lost = 0;
         unit *u = batch;
         int64_t window_end = s->window_us ? clock_mono_us() + s->window_us : 0;
         s->nfollow = 0;
@@ -625,7 +645,7 @@ static void *writer_main(void *arg)
                 if ((brc = run_unit(s, u))) continue; /* the rest of the batch fails with it */
                 if (s->follow.head) n += take_follow_ups(s, &tail);
             }
-            if (n >= s->batch_max || brc) break;
+            if (n >= s->batch_max || brc || (s->be->batch_full && s->be->batch_full(w))) break;
             /* units that arrived while this batch ran join it */
             pthread_mutex_lock(&s->mu);
             if (!s->head && window_end && !s->closing) {
@@ -654,12 +674,11 @@ static void *writer_main(void *arg)
         uint64_t commit_us = (uint64_t)(clock_mono_us() - t0);
         if (crc) {
             s->be->tx(w, STORE_TX_ROLLBACK);
-            /* nothing of the batch is on disk (a full disk, an I/O error):
-             * the clients may try again later */
-            int urc = crc == ORD_ENOTREADY ? ORD_ENOTREADY : ORD_EUNAVAILABLE;
-            for (u = batch; u; u = u->next) u->rc = urc;
+            /* nothing of the batch is acknowledged (a full disk, an I/O
+             * error, a lost connection): the clients may try again later */
+            for (u = batch; u; u = u->next) u->rc = ORD_EUNAVAILABLE;
             log_error("store", "commit failed", "#units", (int64_t)n, "error", err_name(crc), NULL);
-            if (crc == ORD_ENOTREADY) go_down(s);
+            if (crc == ORD_EUNAVAILABLE && s->be->reconnect) go_down(s); /* the connection is gone */
         }
         if (taken > 0) { /* the time per unit taken, its follow-ups and the commit included */
             int64_t cost = (clock_mono_us() - t_batch) / taken, avg = atomic_load(&s->unit_cost_us);
@@ -682,7 +701,7 @@ static void *writer_main(void *arg)
         /* durable now: wake whoever waits on this data, tell the other
          * nodes, then complete */
         run_hooks(s, crc == 0);
-        queue_deferred(s, crc ? (crc == ORD_ENOTREADY ? ORD_ENOTREADY : ORD_EUNAVAILABLE) : 0);
+        queue_deferred(s, crc ? ORD_EUNAVAILABLE : 0);
         complete(batch);
     }
     return NULL;
@@ -761,10 +780,9 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg)
     *u = (unit){fn, done, arg, 0, NULL, NULL, 0};
     pthread_mutex_lock(&s->mu);
     if (s->closing || s->npending >= s->pending_max || atomic_load(&s->down) || s->st.sync_failed) {
-        int rc = s->closing                ? ORD_ESHUTDOWN
-                 : s->st.sync_failed       ? ORD_EUNAVAILABLE
-                 : atomic_load(&s->down) ? ORD_ENOTREADY
-                                           : ORD_EBUSY;
+        int rc = s->closing                                     ? ORD_ESHUTDOWN
+                 : atomic_load(&s->down) || s->st.sync_failed ? ORD_EUNAVAILABLE
+                                                              : ORD_EBUSY;
         pthread_mutex_unlock(&s->mu);
         free(u);
         return rc;

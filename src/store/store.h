@@ -13,15 +13,16 @@
  * its own savepoint, and calls every unit's completion only after COMMIT has
  * returned (synchronous=FULL: the WAL is fsync'd).  A unit that returns < 0
  * is rolled back to its savepoint alone; its neighbours commit.  If the
- * COMMIT itself fails, every unit of the batch completes with ORD_EUNAVAILABLE
- * (ORD_ENOTREADY when the connection to the database was lost: the commit
- * may or may not have happened, and nothing is acknowledged).
+ * COMMIT itself fails, every unit of the batch completes with
+ * ORD_EUNAVAILABLE (503: nothing of it is acknowledged; when the connection
+ * to the database was lost the commit may or may not have happened, so
+ * clients retry with their Idempotency-Key).
  *
  * SEVERAL NODES (PostgreSQL): each node has its own writer; a commit's
  * signals (store_signal_tx) reach the other nodes after it; one node at a
  * time is the leader (store_is_leader) and runs the cluster's periodic work.
- * While the database is unreachable store_submit answers ORD_ENOTREADY at
- * once and the writer reconnects with backoff.
+ * While the database is unreachable store_submit answers ORD_EUNAVAILABLE
+ * at once and the writer reconnects with backoff.
  *
  * READS use a per-thread reader connection (store_reader()).
  *
@@ -66,7 +67,7 @@ typedef struct store_stats_t {
     int64_t pending;              /* units waiting right now */
     int write_failed;             /* the latest COMMIT that wrote rows (or health probe) failed */
     int sync_failed;              /* a sync failed: no write is taken until the database is reopened */
-    int down;                     /* the database is unreachable: units are refused (ORD_ENOTREADY) */
+    int down;                     /* the database is unreachable: units are refused (ORD_EUNAVAILABLE) */
     uint64_t reconnects;          /* times the writer reconnected after losing the database */
     uint64_t follow_units;        /* follow-ups (store_follow_tx) run in their producer's batch */
     uint64_t follow_deferred;     /* follow-ups handed to a later batch (the batch had its share) */
@@ -189,6 +190,7 @@ enum store_topic {
     STORE_TOPIC_QUEUE = 1, /* key: a queue id whose messages may have become receivable */
     STORE_TOPIC_QUEUES,    /* queues were created or their attributes changed */
     STORE_TOPIC_PRODUCTS,  /* products (prices) changed */
+    STORE_TOPIC_ACCOUNTS,  /* key: a user id whose account changed; 0: API keys changed */
     STORE_TOPICS_END
 };
 /* Inside a unit: tell the other nodes (topic, key) after this batch
@@ -196,12 +198,14 @@ enum store_topic {
  * throttled (PostgreSQL: one NOTIFY at most per LIMIT_PG_NOTIFY_INTERVAL_MS);
  * nothing on SQLite.  0 or ORD_ENOMEM. */
 int store_signal_tx(store_conn *tx, int topic, int64_t key);
-/* fn(arg, key) runs on a store thread when another node signalled topic;
- * key -1 when signals may have been missed (after a reconnect), or for
- * STORE_TOPIC_QUEUE at every fallback poll (LIMIT_PG_POLL_FALLBACK_MS).
+/* fn(arg, key, n) runs on a store thread when another node signalled topic:
+ * n times since its previous NOTIFY (for STORE_TOPIC_QUEUE the messages
+ * sent); key -1 (n 0) when signals may have been missed (after a
+ * reconnect), or for STORE_TOPIC_QUEUE at every fallback poll
+ * (LIMIT_PG_POLL_FALLBACK_MS).
  * Must be quick.  At most LIMIT_STORE_SIGNAL_HANDLERS per topic: 0 or
  * ORD_ELIMIT.  store_signal_off removes (fn, arg) before arg is freed. */
-typedef void (*store_signal_fn)(void *arg, int64_t key);
+typedef void (*store_signal_fn)(void *arg, int64_t key, uint32_t n);
 int store_signal_on(store *s, int topic, store_signal_fn fn, void *arg);
 void store_signal_off(store *s, int topic, store_signal_fn fn, void *arg);
 /* 1 while this node should run the cluster's periodic work (retention,

@@ -8,7 +8,7 @@
  * (SIGSTOP) loses its transaction and row locks instead of blocking the
  * other nodes.  Readers are per-thread autocommit connections (read-only
  * transactions), statements prepared on first use.  A lost connection makes
- * a statement fail with ORD_ENOTREADY (503); the writer's is restored by
+ * a statement fail with ORD_EUNAVAILABLE (503); the writer's is restored by
  * store.c's reconnect loop, a reader's on its next statement (at most every
  * LIMIT_STORE_RECONNECT_MS_MIN).
  *
@@ -167,14 +167,14 @@ static int conn_lost(PGconn *pg)
     return !pg || PQstatus(pg) == CONNECTION_BAD;
 }
 
-/* Runs a command; 0 or ORD_ESTORE/ORD_ENOTREADY (logged unless quiet). */
+/* Runs a command; 0 or ORD_ESTORE/ORD_EUNAVAILABLE (logged unless quiet). */
 static int exec_cmd(PGconn *pg, const char *sql, int quiet)
 {
     PGresult *r = PQexec(pg, sql);
     ExecStatusType t = PQresultStatus(r);
     int rc = 0;
     if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
-        rc = conn_lost(pg) ? ORD_ENOTREADY : ORD_ESTORE;
+        rc = conn_lost(pg) ? ORD_EUNAVAILABLE : ORD_ESTORE;
         if (!quiet) log_error("store", "statement failed", "sql", sql, "error", PQerrorMessage(pg), NULL);
     }
     PQclear(r);
@@ -193,11 +193,13 @@ static PGconn *connect_db(const char *url, const char *role, int quiet)
 {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", LIMIT_PG_CONNECT_TIMEOUT_S);
-    /* ours first: what the URL says wins */
-    const char *keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", NULL};
+    /* ours first: what the URL says wins.  No GSSAPI encryption unless the
+     * URL asks for it: its negotiation costs a round trip per connection
+     * and Kerberos' library state does not survive every fork/exit order */
+    const char *keys[] = {"connect_timeout", "application_name", "client_encoding", "gssencmode", "dbname", NULL};
     char app[64];
     snprintf(app, sizeof app, "orderly-%s", role);
-    const char *vals[] = {timeout, app, "UTF8", url, NULL};
+    const char *vals[] = {timeout, app, "UTF8", "disable", url, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pg) != CONNECTION_OK) {
         if (!quiet) log_warn("store", "cannot connect to the database", "role", role, "error", PQerrorMessage(pg), NULL);
@@ -245,14 +247,14 @@ static int stmt_prepare(pg_conn *c, pg_stmt *st)
     ExecStatusType t = PQresultStatus(r);
     PQclear(r);
     if (t != PGRES_COMMAND_OK) {
-        if (conn_lost(c->pg)) return ORD_ENOTREADY;
+        if (conn_lost(c->pg)) return ORD_EUNAVAILABLE;
         log_error("store", "prepare failed", "sql", sql, "error", PQerrorMessage(c->pg), NULL);
         CHECK(t == PGRES_COMMAND_OK); /* catalog SQL is code: a failure is a programmer error */
     }
     r = PQdescribePrepared(c->pg, name);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         PQclear(r);
-        return conn_lost(c->pg) ? ORD_ENOTREADY : ORD_ESTORE;
+        return conn_lost(c->pg) ? ORD_EUNAVAILABLE : ORD_ESTORE;
     }
     st->nparams = PQnparams(r);
     CHECK(st->nparams <= LIMIT_PG_PARAMS_MAX);
@@ -280,7 +282,7 @@ static int conn_setup(pg_conn *c)
             if (pg_sql[i]) rc = stmt_prepare(c, &c->stmts[i]);
         if (!rc) {
             PGresult *r = PQprepare(c->pg, "inventory_lock", "SELECT pg_advisory_xact_lock($1::bigint)", 0, NULL);
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = conn_lost(c->pg) ? ORD_ENOTREADY : ORD_ESTORE;
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = conn_lost(c->pg) ? ORD_EUNAVAILABLE : ORD_ESTORE;
             PQclear(r);
         }
     } else {
@@ -318,7 +320,7 @@ static int pipeline_enter(pg_conn *c)
     return 0;
 }
 
-/* (Re)connects c; 0, or ORD_ENOTREADY with c->broken set. */
+/* (Re)connects c; 0, or ORD_EUNAVAILABLE with c->broken set. */
 static int conn_connect(pg_conn *c, int quiet)
 {
     pg_store *ps = store_backend_get(c->base.s);
@@ -326,13 +328,13 @@ static int conn_connect(pg_conn *c, int quiet)
     c->gen++;
     c->broken = 1;
     c->pg = connect_db(ps->url, c->base.writer ? "writer" : "reader", quiet);
-    if (!c->pg) return ORD_ENOTREADY;
+    if (!c->pg) return ORD_EUNAVAILABLE;
     int rc = conn_setup(c);
     if (!rc && c->base.writer) rc = pipeline_enter(c);
     if (rc) {
         PQfinish(c->pg);
         c->pg = NULL;
-        return ORD_ENOTREADY;
+        return ORD_EUNAVAILABLE;
     }
     c->broken = 0;
     return 0;
@@ -343,7 +345,7 @@ static int pg_reader_open(store *s, store_conn **out)
     pg_conn *c = conn_new(s, 0);
     if (!c) return ORD_ENOMEM;
     /* a reader exists even while the database is down: its statements
-     * answer ORD_ENOTREADY and it reconnects on a later one */
+     * answer ORD_EUNAVAILABLE and it reconnects on a later one */
     if (conn_connect(c, 0)) c->retry_ms = clock_mono_ms() + LIMIT_STORE_RECONNECT_MS_MIN;
     *out = &c->base;
     return 0;
@@ -364,7 +366,7 @@ static void w_lost(pg_conn *c)
 {
     c->broken = 1;
     c->npend = c->pend_stmts = 0;
-    if (!c->perr) c->perr = ORD_ENOTREADY;
+    if (!c->perr) c->perr = ORD_EUNAVAILABLE;
 }
 
 static int w_grow(pg_conn *c)
@@ -384,7 +386,7 @@ static int w_send(pg_conn *c, pg_stmt *st)
     if (c->npend == c->cappend && w_grow(c)) return ORD_ENOMEM;
     if (!PQsendQueryPrepared(c->pg, name, st->nparams, st->vals, st->lens, st->fmts, 1)) {
         w_lost(c);
-        return ORD_ENOTREADY;
+        return ORD_EUNAVAILABLE;
     }
     c->pend[c->npend++] = (int)st->id;
     c->statements++;
@@ -502,7 +504,7 @@ static store_stmt *pg_prep(store_conn *bc, store_stmt_id id)
         if (conn_connect(c, 1)) c->retry_ms = clock_mono_ms() + LIMIT_STORE_RECONNECT_MS_MIN;
     }
     /* prepared before the binds: they depend on the parameter types */
-    if (!c->broken && !stmt_ready(c, st) && stmt_prepare(c, st) == ORD_ENOTREADY) {
+    if (!c->broken && !stmt_ready(c, st) && stmt_prepare(c, st) == ORD_EUNAVAILABLE) {
         c->broken = 1;
         c->retry_ms = clock_mono_ms() + LIMIT_STORE_RECONNECT_MS_MIN;
     }
@@ -591,7 +593,7 @@ static int result_error(pg_conn *c, pg_stmt *st, PGresult *r)
     if (conn_lost(c->pg) || (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)))) {
         c->broken = 1;
         c->retry_ms = clock_mono_ms() + LIMIT_STORE_RECONNECT_MS_MIN;
-        return ORD_ENOTREADY;
+        return ORD_EUNAVAILABLE;
     }
     if (state && !strncmp(state, "23", 2)) return ORD_ECONFLICT; /* integrity constraint */
     log_error("store", "step failed", "sql", st ? pg_sql[st->id] : "SELECT pg_advisory_xact_lock($1)", "error",
@@ -624,7 +626,7 @@ static int w_lock_inventory(pg_conn *c)
     if (c->npend == c->cappend && w_grow(c)) return ORD_ENOMEM;
     if (!PQsendQueryPrepared(c->pg, "inventory_lock", 1, vals, NULL, NULL, 1)) {
         w_lost(c);
-        return ORD_ENOTREADY;
+        return ORD_EUNAVAILABLE;
     }
     c->pend[c->npend++] = -1;
     c->statements++;
@@ -663,10 +665,10 @@ static int pg_step(store_stmt *bst)
     pg_conn *c = PC(st->base.c);
     if (!st->executed) {
         st->executed = 1;
-        if (c->broken) return ORD_ENOTREADY;
+        if (c->broken) return ORD_EUNAVAILABLE;
         if (c->failed) return ORD_ESTORE; /* the unit's savepoint is spoiled already */
         int rc;
-        if (!stmt_ready(c, st)) return ORD_ENOTREADY; /* pg_prep could not prepare it */
+        if (!stmt_ready(c, st)) return ORD_EUNAVAILABLE; /* pg_prep could not prepare it */
         if (c->pipeline && (rc = w_step(c, st)) != STORE_DONE) return rc;
         if (c->pipeline) goto rows;
         char name[16];
@@ -691,7 +693,7 @@ static int pg_step(store_stmt *bst)
             /* a reader finds out that the database restarted when it next
              * reads: it reconnects and reads again at once (reads repeat
              * safely; the writer's units may not, they fail instead) */
-            if (rc != ORD_ENOTREADY || c->base.writer || conn_connect(c, 1) || stmt_prepare(c, st)) return rc;
+            if (rc != ORD_EUNAVAILABLE || c->base.writer || conn_connect(c, 1) || stmt_prepare(c, st)) return rc;
             r = PQexecPrepared(c->pg, name, st->nparams, st->vals, st->lens, st->fmts, 1);
             t = PQresultStatus(r);
             if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
@@ -807,7 +809,7 @@ static int pg_tx(store_conn *w, store_txop op)
         [STORE_TX_ROLLBACK_TO] = ST_ROLLBACK_TO, [STORE_TX_COMMIT] = ST_COMMIT,     [STORE_TX_ROLLBACK] = ST_ROLLBACK,
     };
     pg_conn *c = PC(w);
-    if (c->broken) return ORD_ENOTREADY;
+    if (c->broken) return ORD_EUNAVAILABLE;
     if (op == STORE_TX_BEGIN) c->inv_locked = 0;
     if (op == STORE_TX_SAVEPOINT) c->inv_unit = 0;
     if (op == STORE_TX_ROLLBACK_TO && c->inv_unit) c->inv_locked = 0; /* released with the unit's subtransaction */
@@ -816,7 +818,7 @@ static int pg_tx(store_conn *w, store_txop op)
         int rc = exec_cmd(c->pg, sql[op], op == STORE_TX_ROLLBACK);
         c->round_trips++;
         c->statements++;
-        if (rc == ORD_ENOTREADY) c->broken = 1;
+        if (rc == ORD_EUNAVAILABLE) c->broken = 1;
         return rc;
     }
     if (op == STORE_TX_BEGIN) c->perr = 0;
@@ -829,13 +831,13 @@ static int pg_tx(store_conn *w, store_txop op)
     PGresult *r = NULL;
     if (!PQpipelineSync(c->pg)) {
         w_lost(c);
-        return ORD_ENOTREADY;
+        return ORD_EUNAVAILABLE;
     }
     c->round_trips++;
     int perr = c->perr;
     c->perr = 0;
     w_collect(c, &r);
-    rc = c->broken ? ORD_ENOTREADY : 0;
+    rc = c->broken ? ORD_EUNAVAILABLE : 0;
     if (!rc && op == STORE_TX_COMMIT) {
         /* COMMIT of a transaction that an error aborted answers ROLLBACK */
         if (!r || PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT"))
@@ -855,7 +857,7 @@ static int pg_unit_end(store_conn *w)
         if (c->stmts[i].res) pg_reset(&c->stmts[i].base);
     /* deferred statements of the unit: their outcome decides the unit's */
     if (c->pipeline && c->pend_stmts) w_drain(c, NULL);
-    if (c->broken) return ORD_ENOTREADY;
+    if (c->broken) return ORD_EUNAVAILABLE;
     if (c->perr) return c->perr;
     return c->failed ? ORD_ESTORE : 0;
 }
@@ -863,6 +865,13 @@ static int pg_unit_end(store_conn *w)
 static uint64_t pg_changes_total(store_conn *w)
 {
     return PC(w)->changes_total;
+}
+
+/* A batch that took the inventory lock commits without taking more units:
+ * the other nodes' batches wait for that lock. */
+static int pg_batch_full(store_conn *w)
+{
+    return PC(w)->inv_locked;
 }
 
 static int pg_reconnect(store_conn *w)
@@ -939,7 +948,10 @@ static void pg_signal(store *s, const store_signal *sigs, int n)
     for (int i = 0; i < n && !ps->out_all; i++) {
         int dup = 0;
         for (int k = 0; k < ps->nout && !dup; k++)
-            dup = ps->out[k].topic == sigs[i].topic && ps->out[k].key == sigs[i].key;
+            if (ps->out[k].topic == sigs[i].topic && ps->out[k].key == sigs[i].key) {
+                ps->out[k].n += sigs[i].n;
+                dup = 1;
+            }
         if (dup) continue;
         if (ps->nout == LIMIT_PG_SIGNALS_MAX)
             ps->out_all = 1; /* too many to list: "everything" */
@@ -957,14 +969,16 @@ static int pg_is_leader(store *s)
 }
 
 /* Takes the signals waiting and formats them as one NOTIFY payload:
- * "<node>|<topic>:<key>,..."; "<node>|*" for everything.  0 when none. */
+ * "<node>|<topic>:<key>:<times>,..."; "<node>|*" for everything.  0 when
+ * none. */
 static int take_payload(pg_store *ps, char *buf, size_t cap)
 {
     pthread_mutex_lock(&ps->mu);
     int n = ps->nout, all = ps->out_all;
     size_t len = (size_t)snprintf(buf, cap, "%s|", ps->node);
     for (int i = 0; i < ps->nout && !all; i++) {
-        int w = snprintf(buf + len, cap - len, "%s%d:%" PRId64, i ? "," : "", ps->out[i].topic, ps->out[i].key);
+        int w = snprintf(buf + len, cap - len, "%s%d:%" PRId64 ":%" PRIu32, i ? "," : "", ps->out[i].topic,
+                         ps->out[i].key, ps->out[i].n);
         if (w < 0 || (size_t)w >= cap - len) {
             all = 1;
             break;
@@ -980,7 +994,7 @@ static int take_payload(pg_store *ps, char *buf, size_t cap)
 
 static void dispatch_all(store *s)
 {
-    for (int t = 1; t < STORE_TOPICS_END; t++) store_signal_dispatch(s, t, -1);
+    for (int t = 1; t < STORE_TOPICS_END; t++) store_signal_dispatch(s, t, -1, 0);
 }
 
 static void on_notify(pg_store *ps, const char *payload)
@@ -997,7 +1011,9 @@ static void on_notify(pg_store *ps, const char *payload)
         long topic = strtol(p, &end, 10);
         if (*end != ':') return;
         long long key = strtoll(end + 1, &end, 10);
-        store_signal_dispatch(ps->s, (int)topic, key);
+        unsigned long times = 1;
+        if (*end == ':') times = strtoul(end + 1, &end, 10);
+        store_signal_dispatch(ps->s, (int)topic, key, times > UINT32_MAX ? UINT32_MAX : (uint32_t)times);
         if (*end != ',') return;
         p = end + 1;
     }
@@ -1124,7 +1140,7 @@ static void *service_main(void *arg)
         }
         now = clock_mono_ms();
         if (now >= next_fallback) {
-            store_signal_dispatch(s, STORE_TOPIC_QUEUE, -1);
+            store_signal_dispatch(s, STORE_TOPIC_QUEUE, -1, 0);
             next_fallback = now + LIMIT_PG_POLL_FALLBACK_MS;
         }
         int64_t until = next_fallback;
@@ -1181,7 +1197,7 @@ static int pg_open(store *s, const store_opts *o, store_conn **writer, int *sche
         w->pg = connect_db(ps->url, "writer", warned);
         if (w->pg) break;
         if (clock_mono_ms() >= deadline) {
-            rc = ORD_ENOTREADY;
+            rc = ORD_EUNAVAILABLE;
             break;
         }
         if (!warned) log_warn("store", "waiting for the database", "#seconds", (int64_t)LIMIT_PG_CONNECT_WAIT_S, NULL);
@@ -1194,7 +1210,7 @@ static int pg_open(store *s, const store_opts *o, store_conn **writer, int *sche
     if (!rc) rc = pipeline_enter(w);
     if (!rc && pthread_create(&ps->thread, NULL, service_main, ps)) rc = ORD_EINTERNAL;
     if (rc) {
-        if (rc == ORD_ENOTREADY) log_error("store", "cannot reach the database", NULL);
+        if (rc == ORD_EUNAVAILABLE) log_error("store", "cannot reach the database", NULL);
         pg_conn_close(w ? &w->base : NULL);
         store_backend_set(s, NULL);
         ps_free(ps);
@@ -1214,7 +1230,7 @@ static void pg_close(store *s, store_conn *writer)
     wake_service(ps);
     if (ps->thread_started) pthread_join(ps->thread, NULL);
     pg_conn *w = PC(writer);
-    log_info("store", "writer closed", "#statements", (int64_t)w->statements, "#roundTrips", (int64_t)w->round_trips,
+    log_debug("store", "writer closed", "#statements", (int64_t)w->statements, "#roundTrips", (int64_t)w->round_trips,
              "#inventoryLocks", (int64_t)w->inv_waits, "pipeline", w->pipeline ? "on" : "off", NULL);
     pg_conn_close(writer);
     store_backend_set(s, NULL);
@@ -1232,6 +1248,7 @@ const store_backend store_backend_pg = {
     .unit_end = pg_unit_end,
     .changes_total = pg_changes_total,
     .reconnect = pg_reconnect,
+    .batch_full = pg_batch_full,
     .signal = pg_signal,
     .is_leader = pg_is_leader,
     .prep = pg_prep,

@@ -271,6 +271,11 @@ static int sq_unit_end(store_conn *w)
     return 0;
 }
 
+static int sq_in_tx(store_conn *w)
+{
+    return !sqlite3_get_autocommit(SQ(w)->db);
+}
+
 static uint64_t sq_changes_total(store_conn *w)
 {
     return (uint64_t)sqlite3_total_changes64(SQ(w)->db);
@@ -431,6 +436,7 @@ const store_backend store_backend_sqlite = {
     .conn_close = sq_conn_close,
     .tx = sq_tx,
     .unit_end = sq_unit_end,
+    .in_tx = sq_in_tx,
     .changes_total = sq_changes_total,
     .prep = sq_prep,
     .bind_i64 = sq_bind_i64,

@@ -35,9 +35,19 @@ PG = BACKEND == "postgres"
 
 
 def pg_cluster():
-    """The file's PostgreSQL cluster (started on first use)."""
+    """The file's PostgreSQL cluster (started on first use; removed at exit,
+    after the servers: see _stop_pg)."""
     import pgcluster
-    return pgcluster.shared()
+    return pgcluster.shared(at_exit=False)
+
+
+@atexit.register
+def _stop_pg():
+    """Registered before the servers' cleanup, so it runs after it (atexit
+    runs last-registered first): the servers stop while their database is up."""
+    if PG:
+        import pgcluster
+        pgcluster.remove_shared()
 
 
 def pg_schema_url(key):
@@ -49,6 +59,21 @@ def pg_schema_url(key):
         c.psql('CREATE SCHEMA IF NOT EXISTS "%s"' % schema)
         c.dbs.add(schema)
     return c.url("postgres") + "?options=-csearch_path%3D" + schema, schema
+
+
+def db_exec(srv, query, *params):
+    """Runs a statement that changes srv's database (either backend), as
+    db_rows does; the server should be stopped (SQLite has one writer)."""
+    if not PG or srv.sqlite:
+        import sqlite3
+        con = sqlite3.connect(srv.db)
+        try:
+            with con:
+                con.execute(query, params)
+        finally:
+            con.close()
+        return
+    db_rows(srv, query, *params)
 
 
 def db_rows(srv, query, *params):
@@ -126,6 +151,9 @@ def quick_retries(cfg, max_receive=None, visibility=2, backoff=(50, 100), disabl
 
 
 ADMIN_PASSWORD = "test-admin-password-1"   # the first admin of every test server (ORDERLY_ADMIN_PASSWORD)
+# nodes sharing a PostgreSQL database sign tokens with one key (ORDERLY_JWT_KEY):
+# the tests' servers on PostgreSQL share this one
+PG_JWT_KEY = "6f72646572c7792d746573742d6b65792d6f662d7468652d706f737467726573"
 
 
 class AuthConnection(http.client.HTTPConnection):
@@ -182,8 +210,8 @@ class Server:
         if not data_dir:
             data_dir = tempfile.mkdtemp(prefix="orderly-it-")
             _made_dirs.append((data_dir, self))
+        os.makedirs(data_dir, exist_ok=True)
         self.data_dir = data_dir
-        os.makedirs(self.data_dir, exist_ok=True)
         self.port = free_port()
         self.config = config
         self.extra_args = list(extra_args)
@@ -218,6 +246,8 @@ class Server:
         e = dict(os.environ)
         e.setdefault("ORDERLY_ADMIN_PASSWORD", ADMIN_PASSWORD)
         e.setdefault("ORDERLY_AUTH_RATE_PER_SECOND", "0")   # load tests; t3xx tests the limits themselves
+        if PG and not self.sqlite:
+            e.setdefault("ORDERLY_JWT_KEY", PG_JWT_KEY)
         e.update(self.env_vars)
         return e
 
@@ -253,7 +283,11 @@ class Server:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout=15):
+    def wait_ready(self, timeout=None):
+        # a node on PostgreSQL starts slower: every statement of its start
+        # (migrations, topology, a catalog of 100,000 products) is a round trip
+        if timeout is None:
+            timeout = 60 if PG and not self.sqlite else 15
         end = time.time() + timeout
         while time.time() < end:
             if self.proc.poll() is not None:

@@ -191,14 +191,20 @@ class Cluster:
 _shared = None
 
 
-def shared():
+def shared(at_exit=True):
     """One cluster per process (a test file), started on first use and
-    removed at exit."""
+    removed at exit (at_exit=False: the caller removes it, remove_shared())."""
     global _shared
     if _shared is None:
         _shared = Cluster().start()
-        atexit.register(_shared.remove)
+        if at_exit:
+            atexit.register(_shared.remove)
     return _shared
+
+
+def remove_shared():
+    if _shared is not None:
+        _shared.remove()
 
 
 def main(argv):
@@ -208,6 +214,8 @@ def main(argv):
     c = Cluster().start()
     try:
         env = dict(os.environ, ORDERLY_TEST_PG_URL=c.base_url, ORDERLY_TEST_DB="postgres")
+        # nodes on one PostgreSQL sign with one key (the unit tests' auth too)
+        env.setdefault("ORDERLY_JWT_KEY", "6f72646572c7792d746573742d6b65792d6f662d7468652d706f737467726573")
         return subprocess.run(argv[1:], env=env).returncode
     finally:
         c.remove()

@@ -19,14 +19,13 @@ import json
 import os
 import subprocess
 import time
-from harness import BIN, PG, SRC, Server, check, db_rows, eq, ok, run, wait_for
+from harness import BIN, PG, SRC, Server, check, db_rows, eq, ok, run, shipped_config, wait_for
 
 TERMINAL = {"COMPLETED", "REJECTED", "PAYMENT_FAILED", "FAILED", "EXPIRED", "CANCELLED"}
 
 
 def make_config(d):
-    with open(os.path.join(SRC, "config", "orderly.json")) as f:
-        cfg = json.load(f)
+    cfg = shipped_config()
     cat = os.path.join(d, "catalog.json")
     with open(cat, "w") as f:
         json.dump({"products": [{"sku": "M-1", "name": "Mig one", "priceCents": 250, "stock": 100},

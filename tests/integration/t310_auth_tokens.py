@@ -10,9 +10,10 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
 import time
 
-from harness import Server, check, eq, ok, run
+from harness import Server, check, eq, ok, run, PG
 
 KEY = bytes(range(32)) + b"orderly-test-key"                 # 48 bytes
 OLD = hashlib.sha256(b"the previous key").digest()
@@ -195,13 +196,26 @@ def test_a_short_key_refuses_to_start():
 
 
 def test_a_generated_key_is_private():
-    s = Server(env="gen", config={"builtinTopology": False}).start()
+    # a key generated beside the database is SQLite's (one node): on SQLite
+    # whatever ORDERLY_TEST_DB says; nodes on PostgreSQL are given one (below)
+    s = Server(env="gen", config={"builtinTopology": False}, sqlite=True).start()
     try:
         path = os.path.join(s.data_dir, "gen.jwt-key")
         eq(oct(os.stat(path).st_mode & 0o777), "0o600", "key file mode")
         eq(len(bytes.fromhex(open(path).read().strip())), 32, "32 random bytes")
     finally:
         s.stop()
+
+
+if PG:
+    def test_nodes_on_postgres_need_a_given_key():
+        """Several nodes sign with one key: on PostgreSQL a node without
+        auth.keyFile or ORDERLY_JWT_KEY refuses to start and says why."""
+        s = Server(env="nokey", config={"builtinTopology": False}, env_vars={"ORDERLY_JWT_KEY": ""})
+        p = subprocess.run(s.args(), env=s.process_env(), capture_output=True, text=True, timeout=60)
+        eq(p.returncode, 2, "exit code (stderr %r)" % p.stderr[-300:])
+        check("the nodes sharing a PostgreSQL database must sign with the same key" in p.stderr,
+              "says why: %r" % p.stderr[-300:])
 
 
 run(globals())

@@ -7,13 +7,13 @@ OWASP's parameters; the hashing pool answers 503 when full; the command
 line signs in and adds users straight into the database."""
 import json
 import os
-import sqlite3
+import re
 import statistics
 import subprocess
 import threading
 import time
 
-from harness import BIN, Server, check, eq, ok, run
+from harness import BIN, Server, check, eq, ok, run, db_rows, PG
 
 PW = "correct horse battery staple"
 
@@ -130,9 +130,7 @@ def test_cookie_sessions():
 def test_stored_hash_is_argon2id_with_owasp_parameters():
     s = start("hs")
     try:
-        db = sqlite3.connect(s.db)
-        (h,) = db.execute("SELECT password_hash FROM users WHERE username='carol'").fetchone()
-        db.close()
+        (h,) = db_rows(s, "SELECT password_hash FROM users WHERE username='carol'")[0]
         check(h.startswith("$argon2id$v=19$m=19456,t=2,p=1$"), "hash string %r" % h[:40])
         print("stored: %s..." % h[:32])
     finally:
@@ -210,7 +208,9 @@ def test_command_line_login_and_user_add():
 
 
 def test_bootstrap_prints_and_keeps_a_random_admin_password():
-    s = Server(env="boot", config={"builtinTopology": False}, env_vars={"ORDERLY_ADMIN_PASSWORD": ""})
+    # the password file beside the database is SQLite's; on PostgreSQL the
+    # password is printed only (test_bootstrap_on_postgres_prints_it_only)
+    s = Server(env="boot", config={"builtinTopology": False}, env_vars={"ORDERLY_ADMIN_PASSWORD": ""}, sqlite=True)
     s.start(wait=False)
     try:
         s.wait_ready()
@@ -221,6 +221,20 @@ def test_bootstrap_prints_and_keeps_a_random_admin_password():
         eq(login(s, "admin", pw)[0], 200, "the printed password signs in")
     finally:
         s.stop()
+
+
+if PG:
+    def test_bootstrap_on_postgres_prints_it_only():
+        s = Server(env="bootpg", config={"builtinTopology": False}, env_vars={"ORDERLY_ADMIN_PASSWORD": ""})
+        s.start(wait=False)
+        try:
+            s.wait_ready()
+            m = re.search(r'created the first user "admin" with password (\S+)', open(s.log_path).read())
+            check(m, "printed once: %r" % s.log_tail(5))
+            check(not os.path.exists(os.path.join(s.data_dir, "bootpg.admin-password")), "no file on PostgreSQL")
+            eq(login(s, "admin", m.group(1))[0], 200, "the printed password signs in")
+        finally:
+            s.stop()
 
 
 def test_auth_off_only_on_loopback():

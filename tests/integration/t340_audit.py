@@ -5,11 +5,10 @@ order has its row and every row its order; rows past auth.auditRetentionDays
 are swept; GET /api/audit filters and pages."""
 import os
 import random
-import sqlite3
 import threading
 import time
 
-from harness import Server, check, eq, ok, run
+from harness import Server, check, eq, ok, run, db_rows, db_exec
 
 KILLS = 5
 CLIENTS = 4
@@ -43,10 +42,8 @@ def test_change_and_audit_row_commit_together_under_kill9():
         stop.set()
         [t.join(10) for t in ts]
         s.stop()
-        db = sqlite3.connect(s.db)
-        orders = {r[0] for r in db.execute("SELECT id FROM orders")}
-        rows = {r[0] for r in db.execute("SELECT target FROM audit WHERE route='/api/orders' AND method='POST'")}
-        db.close()
+        orders = {r[0] for r in db_rows(s, "SELECT id FROM orders")}
+        rows = {r[0] for r in db_rows(s, "SELECT target FROM audit WHERE route='/api/orders' AND method='POST'")}
         check(len(orders) > 50, "orders were created: %d" % len(orders))
         eq(sorted(orders - rows), [], "orders without an audit row")
         eq(sorted(rows - orders), [], "audit rows without their order")
@@ -63,11 +60,8 @@ def test_retention_sweep_and_filters():
         ok(s, "PUT", "/api/products/T1", {"stock": 2})
         s.stop()
         old = int((time.time() - 2 * 86400) * 1000)
-        db = sqlite3.connect(s.db)
-        with db:
-            db.execute("INSERT INTO audit(time_ms,principal,method,route,status,ip,request_id) "
-                       "VALUES(?,?,?,?,?,?,?)", (old, "ghost", "POST", "/api/products", 201, "127.0.0.1", "r-old"))
-        db.close()
+        db_exec(s, "INSERT INTO audit(time_ms,principal,method,route,status,ip,request_id) "
+                   "VALUES(?,?,?,?,?,?,?)", old, "ghost", "POST", "/api/products", 201, "127.0.0.1", "r-old")
         s.start()   # the sweep runs at start, then every 30 s
         def swept():
             rows = ok(s, "GET", "/api/audit?principal=ghost")["entries"]

@@ -5,10 +5,9 @@ order, event detail, notification or audit row carrying the old
 customerId, disables the customer's account, keeps the other customer's
 data, and the audit keeps the fact of the erasure."""
 import json
-import sqlite3
 import time
 
-from harness import Shared, check, eq, ok, run, shipped_config, wait_for
+from harness import Shared, check, eq, ok, run, shipped_config, wait_for, db_rows
 
 srv = Shared(env="gd", config=shipped_config())
 PW = "a password for the customer"
@@ -65,27 +64,23 @@ def test_export_then_erase():
     check(pseud.startswith("erased-"), "pseudonym %r" % pseud)
     time.sleep(1.1)
     eq(s.request("GET", "/api/me", headers=as_(toks["alice"]), auth=False)[0], 401, "alice's account is disabled")
-    db = sqlite3.connect(s.db)
-    try:
-        left = []
-        left += [("order", r[0]) for r in db.execute("SELECT id FROM orders WHERE customer_id='alice'")]
-        for seq, env in db.execute("SELECT seq, envelope FROM events"):
-            if '"alice"' in env:
-                left.append(("event", seq))
-        for eid, rec, payload in db.execute("SELECT event_id, recipient, payload FROM notifications"):
-            if rec == "alice" or '"alice"' in payload:
-                left.append(("notification", eid))
-        for seq, p, t in db.execute("SELECT seq, principal, target FROM audit"):
-            if "alice" in (p, t):
-                left.append(("audit", seq))
-        eq(left, [], "rows still carrying alice")
-        eq(db.execute("SELECT count(*) FROM orders WHERE customer_id=?", (pseud,)).fetchone()[0], 2,
-           "the orders now carry the pseudonym")
-        eq(db.execute("SELECT count(*) FROM orders WHERE customer_id='bob'").fetchone()[0], 2, "bob's orders stay")
-        fact = db.execute("SELECT method, route, target, detail FROM audit WHERE route='/api/customers/{id}'").fetchall()
-        eq([(m, t) for m, _, t, _ in fact], [("DELETE", pseud)], "the audit keeps the fact, not the id")
-    finally:
-        db.close()
+    left = []
+    left += [("order", r[0]) for r in db_rows(s, "SELECT id FROM orders WHERE customer_id='alice'")]
+    for seq, env in db_rows(s, "SELECT seq, envelope FROM events"):
+        if '"alice"' in env:
+            left.append(("event", seq))
+    for eid, rec, payload in db_rows(s, "SELECT event_id, recipient, payload FROM notifications"):
+        if rec == "alice" or '"alice"' in payload:
+            left.append(("notification", eid))
+    for seq, p, t in db_rows(s, "SELECT seq, principal, target FROM audit"):
+        if "alice" in (p, t):
+            left.append(("audit", seq))
+    eq(left, [], "rows still carrying alice")
+    eq(db_rows(s, "SELECT count(*) FROM orders WHERE customer_id=?", pseud)[0][0], "2",
+       "the orders now carry the pseudonym")
+    eq(db_rows(s, "SELECT count(*) FROM orders WHERE customer_id='bob'")[0][0], "2", "bob's orders stay")
+    fact = db_rows(s, "SELECT method, route, target, detail FROM audit WHERE route='/api/customers/{id}'")
+    eq([(m, t) for m, _, t, _ in fact], [("DELETE", pseud)], "the audit keeps the fact, not the id")
     print("export: %d orders, %d audit rows; erasure: %r" % (len(doc["orders"]), len(doc["audit"]), res["erased"]))
 
 

@@ -598,7 +598,7 @@ def test_unknown_route_and_method():
                                 ("PUT", "/api/events", {"GET", "POST"}),
                                 ("DELETE", "/api/events", {"GET", "POST"}),
                                 ("POST", "/api/rules", {"GET"}),
-                                ("DELETE", Q, {"GET"}),
+                                ("POST", Q, {"GET", "DELETE"}),  # DELETE deletes the queue (SQS DeleteQueue)
                                 ("GET", Q + "/purge", {"POST"}),
                                 ("PATCH", Q + "/attributes", {"GET", "PUT"}),
                                 ("GET", Q + "/messages/x", {"DELETE"})):

@@ -165,6 +165,9 @@ def test_client_events_never_join_a_timeline():
     setup_product()
     oid = place(uniq("cust"), "tok_visa")
     wait_status(oid, ("COMPLETED",))
+    # its NotificationSent comes after COMPLETED: wait for it, or it would
+    # look like the client's event joined the timeline
+    wait_for("its notification", lambda: len(ok(srv, "GET", "/api/orders/%s/events" % oid)["notifications"]) == 1)
     before = real_event_ids(oid)
     b = ok(srv, "POST", "/api/events", {"Entries": [{"Source": "shop.frontend", "DetailType": "OrderShipped",
                                                      "Detail": {"orderId": oid}}]})

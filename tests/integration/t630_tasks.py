@@ -7,7 +7,7 @@ import json
 import sqlite3
 import time
 
-from harness import LIMITS, Server, check, eq, is_problem, ok, run, task_done, wait_for
+from harness import LIMITS, PG, Server, check, db_exec, db_rows, eq, is_problem, ok, run, task_done, wait_for
 
 SINK = {"builtinTopology": False, "queues": [{"name": "sink"}],
         "rules": [{"name": "all", "eventPattern": {"source": ["task.test"]}, "targets": [{"queue": "sink"}]}]}
@@ -87,11 +87,9 @@ def test_replay_survives_kill9_without_doubling():
         b = ok(srv, "POST", "/api/events/replay", window, 202)
         wait_for("part of it", lambda: ok(srv, "GET", "/api/tasks/" + b["id"])["eventsReplayed"] >= 500)
         srv.kill9()
-        db = sqlite3.connect(srv.db)
-        done_at_kill, = db.execute("SELECT done FROM tasks WHERE id=?", (b["id"],)).fetchone()
-        routed, = db.execute("SELECT count(*) FROM messages m JOIN queues q ON q.id=m.queue_id "
-                             "WHERE q.name='t-sink'").fetchone()
-        db.close()
+        done_at_kill = int(db_rows(srv, "SELECT done FROM tasks WHERE id=?", b["id"])[0][0])
+        routed = int(db_rows(srv, "SELECT count(*) FROM messages m JOIN queues q ON q.id=m.queue_id "
+                             "WHERE q.name='t-sink'")[0][0])
         eq(routed - base, done_at_kill, "messages in the sink = the task's committed progress")
         srv.start()
         t = task_done(srv, b, timeout=60)
@@ -108,10 +106,12 @@ def test_redrive_tasks_limits():
     cfg = {"builtinTopology": False, "queues": [{"name": "d%d" % i} for i in range(most + 1)] + [{"name": "dest"}]}
     with Server(env="t", config=cfg) as srv:
         for i in range(most + 1):
-            for k in range(2):
+            # 10 messages at 1 a second: each task runs for 9 s at least, longer
+            # than starting the 32 takes (seconds on PostgreSQL under load)
+            for k in range(10 if i < most else 2):
                 ok(srv, "POST", "/api/queues/t-d%d/messages" % i, {"body": "m%d" % k})
         ids = []
-        for i in range(most):  # 2 messages at 1 a second: each runs for a second at least
+        for i in range(most):
             b = ok(srv, "POST", "/api/queues/t-d%d/redrive" % i, {"destination": "t-dest", "ratePerSecond": 1}, 202)
             ids.append(b["id"])
         st, h, p = srv.request("POST", "/api/queues/t-d0/redrive", {"destination": "t-dest"})
@@ -131,15 +131,19 @@ def test_replay_window_most():
     most = LIMITS["REPLAY_EVENTS_MAX"]
     srv = Server(env="t", config=SINK).start()
     srv.stop()
-    db = sqlite3.connect(srv.db)
-    db.execute("PRAGMA cache_size=-262144")  # the indexes of a million rows in memory: seconds, not a minute
     t = int(time.time() * 1000) - 3600 * 1000
     env = json.dumps({"version": "0", "source": "task.test", "detail-type": "E", "detail": {}})
-    db.execute("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
-               "INSERT INTO events(id,time_ms,source,detail_type,envelope) "
-               "SELECT 'bulk-' || i, ? + i % 1000, 'task.test', 'E', ? FROM n", (most, t, env))
-    db.commit()
-    db.close()
+    bulk = ("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+            "INSERT INTO events(id,time_ms,source,detail_type,envelope) "
+            "SELECT 'bulk-' || i, ? + i % 1000, 'task.test', 'E', ? FROM n")
+    if PG:
+        db_exec(srv, bulk, most, t, env)
+    else:
+        db = sqlite3.connect(srv.db)
+        db.execute("PRAGMA cache_size=-262144")  # the indexes of a million rows in memory: seconds, not a minute
+        db.execute(bulk, (most, t, env))
+        db.commit()
+        db.close()
     srv.start()
     try:
         window = {"from": iso(t / 1000 - 1), "to": iso(t / 1000 + 10), "ratePerSecond": 1}
@@ -147,10 +151,7 @@ def test_replay_window_most():
         is_problem(st, h, p, 422, "a window of %d events" % (most + 1))
         check(str(most) in json.dumps(p), p)
         srv.stop()
-        db = sqlite3.connect(srv.db)
-        db.execute("DELETE FROM events WHERE id='bulk-0'")
-        db.commit()
-        db.close()
+        db_exec(srv, "DELETE FROM events WHERE id='bulk-0'")
         srv.start()
         b = ok(srv, "POST", "/api/events/replay", window, 202)
         eq(b["eventsInWindow"], most, "the most")

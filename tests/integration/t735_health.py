@@ -7,11 +7,11 @@
              kept-alive connection /api/health answers 503 degraded
              (http: draining) and /ready 503; the slow request still
              completes (202) and its order exists after a restart
-  disk full  RLIMIT_FSIZE lowered on the running process (SIGXFSZ ignored,
-             so writes fail with EFBIG as on a full disk): /api/health 503
-             with database disconnected, /ready 503, an order POST fails and
-             leaves nothing; /health (liveness) stays 200.  Limit restored:
-             /ready and /api/health recover without a restart.
+  disk full  (SQLite) the database on a real tmpfs that is filled up:
+             writes answer 503, /api/health 503 with database disconnected,
+             /ready 503, /health (liveness) 200; space freed: /ready and
+             /api/health recover without a restart; nothing acknowledged is
+             lost across a kill -9 (see test_degraded_when_the_disk_is_full).
   db down    (PostgreSQL) the test's PostgreSQL is stopped with -m immediate:
              the same checks (an order answered 503, never 202; health and
              ready 503, liveness 200); PostgreSQL started again: /ready and

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import (ADMIN_PASSWORD, BIN, Server, check, do_request, eq, ok, quick_retries, run,
+from harness import (ADMIN_PASSWORD, BIN, PG, Server, check, do_request, eq, ok, quick_retries, run,
                      shipped_config, wait_for)
 
 FAULTS_BIN = os.environ.get("ORDERLY_FAULTS_BIN", os.path.join(os.path.dirname(BIN), "orderly-faults"))
@@ -240,16 +240,20 @@ def loop(kind, stride_from=10 ** 9, stride=1):
     return len(runs)
 
 
-def test_sync_faults():
-    check(loop("sync") >= 1, "some sync was failed")
+if PG:
+    # the faults are SQLite's (its allocator and VFS under the node); on
+    # PostgreSQL the node keeps no data of its own and the server's own
+    # fsync failure is a PANIC and crash recovery (t520 stops it mid-load)
+    print("the faults are SQLite's allocations, writes and syncs: nothing to inject on PostgreSQL")
+else:
+    def test_sync_faults():
+        check(loop("sync") >= 1, "some sync was failed")
 
+    def test_write_faults():
+        check(loop("write") >= 1, "some write was failed")
 
-def test_write_faults():
-    check(loop("write") >= 1, "some write was failed")
-
-
-def test_malloc_faults():
-    check(loop("malloc", MALLOC_EVERY_FROM, MALLOC_STRIDE) >= 1, "some allocation was failed")
+    def test_malloc_faults():
+        check(loop("malloc", MALLOC_EVERY_FROM, MALLOC_STRIDE) >= 1, "some allocation was failed")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,10 @@ import http.client
 import json
 import os
 import signal
-import sqlite3
 import socket
 import threading
 import time
-from harness import SRC, Server, do_request, run, check, eq, ok, shipped_config, task_done
+from harness import SRC, Server, db_rows, do_request, run, check, eq, ok, shipped_config, task_done
 
 CLIENTS = 8
 DRAIN_S = 10
@@ -199,9 +198,8 @@ def test_sigterm_during_an_event_replay():
         rc = srv.proc.wait(timeout=30)
         stop_s = time.time() - t_term
         eq(rc, 0, "exit code after SIGTERM mid-replay (log %s)" % srv.log_tail())
-        db = sqlite3.connect(srv.db)
-        state, done = db.execute("SELECT state, done FROM tasks WHERE id=?", (b["id"],)).fetchone()
-        db.close()
+        state, done = db_rows(srv, "SELECT state, done FROM tasks WHERE id=?", b["id"])[0]
+        done = int(done)
         eq(state, "RUNNING", "the task outlives the node")
         check(0 < done < 15000, "part of the window replayed at the stop: %d" % done)
         srv.start()

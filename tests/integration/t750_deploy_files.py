@@ -36,7 +36,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from harness import BIN, PG, SRC, Server, run, check, eq, free_port, pg_cluster, wait_for, shipped_config
+from harness import BIN, PG, SRC, Server, run, check, eq, free_port, pg_cluster, shipped_config, wait_for
 
 DEPLOY = os.path.join(SRC, "deploy")
 HERE = os.path.dirname(os.path.abspath(__file__))

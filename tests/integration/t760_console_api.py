@@ -390,6 +390,9 @@ def test_browse_dlq_without_receiving_then_redrive_selected():
     check(pick["messageId"] not in left and len(left) == 2, "the others stay: %r" % left)
     # the redriven order fails again (FAIL-ME) after 5 more attempts
     wait_for("attempts 10", lambda: ok(s, "GET", "/api/orders/" + pick["orderId"])["attempts"] == 10, timeout=30)
+    # and its message is back in the DLQ (the move follows the last attempt):
+    # the next test compares the DLQ before and after
+    wait_for("back in the DLQ", lambda: len(browse(s, "cs-orders-dlq")["messages"]) == 3, timeout=30)
 
 
 def test_redrive_ids_validation_changes_nothing():

@@ -51,8 +51,9 @@ struct sig_seen {
     _Atomic int64_t last;
 };
 
-static void on_sig(void *arg, int64_t key)
+static void on_sig(void *arg, int64_t key, uint32_t times)
 {
+    (void)times;
     struct sig_seen *x = arg;
     if (key < 0) return; /* "maybe missed": not what this test sends */
     atomic_store(&x->last, key);
@@ -205,51 +206,132 @@ Test(cluster, a_long_poll_wakes_at_another_nodes_send)
 struct starter {
     queue_sys *qs;
     int rc;
+    int round;
     pthread_barrier_t *bar;
 };
 
 static void *declare_all(void *arg)
 {
     struct starter *s = arg;
-    static const char *names[] = {"t-dlq", "t-orders", "t-payments", "t-notify"};
+    static const char *names[] = {"dlq", "orders", "payments", "notify"};
+    char dlq[32];
+    snprintf(dlq, sizeof dlq, "r%d-dlq", s->round);
     pthread_barrier_wait(s->bar);
     for (int i = 0; i < 4 && !s->rc; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "r%d-%s", s->round, names[i]);
         queue_attrs a;
         queue_attrs_init(&a);
         if (i == 1) { /* with a redrive policy: its DLQ must be known */
-            snprintf(a.dlq, sizeof a.dlq, "t-dlq");
+            snprintf(a.dlq, sizeof a.dlq, "%s", dlq);
             a.max_receive = 5;
         }
-        s->rc = queue_declare(s->qs, names[i], &a, 1);
+        s->rc = queue_declare(s->qs, name, &a, 1);
     }
     return NULL;
 }
 
+/* Several rounds of three nodes declaring the same four queues at the same
+ * moment (a barrier): every declare succeeds, each queue is one row, every
+ * node knows all of them. */
 Test(cluster, nodes_starting_together_declare_the_same_topology)
 {
     if (!test_pg()) cr_skip_test("PostgreSQL only");
-    enum { N = 3 };
+    enum { N = 3, ROUNDS = 5 };
     store *s[N];
     queue_sys *qs[N];
-    struct starter st[N];
     pthread_t th[N];
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, N);
     for (int i = 0; i < N; i++) {
         s[i] = open_node();
         cr_assert_eq(queue_sys_open(s[i], &qs[i]), 0);
-        st[i] = (struct starter){qs[i], 0, &bar};
     }
-    for (int i = 0; i < N; i++) pthread_create(&th[i], NULL, declare_all, &st[i]);
-    for (int i = 0; i < N; i++) {
-        pthread_join(th[i], NULL);
-        cr_expect_eq(st[i].rc, 0, "node %d: %s", i, err_name(st[i].rc));
+    for (int r = 0; r < ROUNDS; r++) {
+        struct starter st[N];
+        for (int i = 0; i < N; i++) {
+            st[i] = (struct starter){qs[i], 0, r, &bar};
+            pthread_create(&th[i], NULL, declare_all, &st[i]);
+        }
+        for (int i = 0; i < N; i++) {
+            pthread_join(th[i], NULL);
+            cr_expect_eq(st[i].rc, 0, "round %d node %d: %s", r, i, err_name(st[i].rc));
+        }
     }
-    cr_expect_eq(test_db_scalar(db, "SELECT count(*) FROM queues"), 4, "one row per queue");
+    cr_expect_eq(test_db_scalar(db, "SELECT count(*) FROM queues"), 4 * ROUNDS, "one row per queue");
     for (int i = 0; i < N; i++) {
-        cr_expect_eq(queue_count(qs[i]), 4, "node %d knows %d queues", i, queue_count(qs[i]));
+        cr_expect_eq(queue_count(qs[i]), 4 * ROUNDS, "node %d knows %d queues", i, queue_count(qs[i]));
         queue_sys_close(qs[i]);
         store_close(s[i]);
     }
     pthread_barrier_destroy(&bar);
+}
+
+static void noop_sig(void *arg, int64_t key, uint32_t times)
+{
+    (void)times;
+    (void)arg;
+    (void)key;
+}
+
+/* LIMIT_STORE_SIGNAL_HANDLERS handlers of one topic, not one more. */
+Test(cluster, signal_handlers_per_topic_are_bounded)
+{
+    store *s = open_node();
+    int args[LIMIT_STORE_SIGNAL_HANDLERS + 1];
+    for (int i = 0; i < LIMIT_STORE_SIGNAL_HANDLERS; i++)
+        cr_expect_eq(store_signal_on(s, STORE_TOPIC_PRODUCTS, noop_sig, &args[i]), 0, "handler %d", i);
+    cr_expect_eq(store_signal_on(s, STORE_TOPIC_PRODUCTS, noop_sig, &args[LIMIT_STORE_SIGNAL_HANDLERS]), ORD_ELIMIT);
+    store_signal_off(s, STORE_TOPIC_PRODUCTS, noop_sig, &args[0]);
+    cr_expect_eq(store_signal_on(s, STORE_TOPIC_PRODUCTS, noop_sig, &args[LIMIT_STORE_SIGNAL_HANDLERS]), 0,
+                 "a freed place is taken again");
+    for (int i = 1; i <= LIMIT_STORE_SIGNAL_HANDLERS; i++) store_signal_off(s, STORE_TOPIC_PRODUCTS, noop_sig, &args[i]);
+    store_close(s);
+}
+
+struct sig_all {
+    _Atomic int keys, all;
+};
+
+static void count_sig(void *arg, int64_t key, uint32_t times)
+{
+    (void)times;
+    struct sig_all *x = arg;
+    atomic_fetch_add(key < 0 ? &x->all : &x->keys, 1);
+}
+
+static int many_signals_unit(store_conn *tx, void *arg)
+{
+    int n = *(int *)arg;
+    for (int i = 0; i < n; i++) {
+        int rc = store_signal_tx(tx, STORE_TOPIC_PRODUCTS, 1000 + i);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* One commit with LIMIT_PG_SIGNALS_MAX distinct signals: the other node
+ * gets every one of them; with one more: a single "everything" (-1). */
+Test(cluster, signals_beyond_the_limit_become_everything)
+{
+    if (!test_pg()) cr_skip_test("PostgreSQL only");
+    store *a = open_node(), *b = open_node();
+    struct sig_all x = {0};
+    cr_assert_eq(store_signal_on(b, STORE_TOPIC_PRODUCTS, count_sig, &x), 0);
+    usleep(300 * 1000);
+    int n = LIMIT_PG_SIGNALS_MAX;
+    cr_assert_eq(store_run(a, many_signals_unit, &n), 0);
+    for (int i = 0; i < 5000 && atomic_load(&x.keys) < n; i++) usleep(1000);
+    cr_expect_eq(atomic_load(&x.keys), n, "keys heard at the limit");
+    usleep(LIMIT_PG_POLL_FALLBACK_MS * 1000 + 200 * 1000); /* let any other dispatch pass */
+    atomic_store(&x.keys, 0);
+    atomic_store(&x.all, 0);
+    n = LIMIT_PG_SIGNALS_MAX + 1;
+    cr_assert_eq(store_run(a, many_signals_unit, &n), 0);
+    for (int i = 0; i < 5000 && !atomic_load(&x.all); i++) usleep(1000);
+    cr_expect_eq(atomic_load(&x.all), 1, "one 'everything' past the limit");
+    cr_expect_eq(atomic_load(&x.keys), 0, "no single keys past the limit");
+    store_signal_off(b, STORE_TOPIC_PRODUCTS, count_sig, &x);
+    store_close(a);
+    store_close(b);
 }

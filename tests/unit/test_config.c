@@ -286,6 +286,29 @@ Test(config, level_from_each_source)
     assert_err_has("ORDERLY_LOG_LEVEL");
 }
 
+Test(config, mode_from_each_source)
+{
+    cr_assert(eq(int, load(NULL), 0), "%s", err);
+    cr_assert(eq(str, cfg->mode, "all"));
+    cr_assert(eq(int, load("{'mode':'api'}"), 0), "%s", err);
+    cr_assert(eq(str, cfg->mode, "api"));
+    setenv("ORDERLY_MODE", "worker", 1);
+    cr_assert(eq(int, load("{'mode':'api'}"), 0), "%s", err);
+    cr_assert(eq(str, cfg->mode, "worker"));
+    const config_setting s[] = {{"env", "dev"}, {"mode", "all"}};
+    cr_assert(eq(int, load_with(NULL, s, 2), 0), "%s", err);
+    cr_assert(eq(str, cfg->mode, "all"));
+    unsetenv("ORDERLY_MODE");
+    /* lengths 3..6 (all .. worker), and only the three words */
+    const char *bad[] = {"both", "al", "workers", "API", "", "apiall"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const config_setting b[] = {{"env", "dev"}, {"mode", bad[i]}};
+        cr_assert(eq(int, load_with(NULL, b, 2), ORD_ECONFIG), "mode \"%s\" accepted", bad[i]);
+        assert_err_has("\"mode\"");
+        assert_err_has("all|api|worker");
+    }
+}
+
 /* ---- The environment name ---------------------------------------------------- */
 
 Test(config, missing_env_is_a_distinct_error)

@@ -394,6 +394,9 @@ Test(fn, in_process_partial_failure_backs_off_then_dead_letters)
     int64_t left = iq_visible_in();
     cr_expect_gt(left, 3000, "backed off, not left to its lease: visible in %lld ms", (long long)left);
     cr_expect_leq(left, 10000);
+    /* the failure is counted by the record's done, which the writer calls
+     * after the commit and after the send's own done (store_run returned) */
+    WAIT_FOR(istats().errors == 1, 5000);
     cr_expect_eq(istats().errors, 1);
     /* the pollers deliver it again once the backoff has passed: attempts 2
      * and 3 fail too, and the receive after maxReceiveCount 3 dead-letters it */

@@ -1,6 +1,8 @@
 /* test_store.c - the group-commit writer: completions only after commit,
  * batching under concurrency, savepoint isolation of failing units. */
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -424,7 +426,7 @@ Test(store, urls_are_logged_without_their_password)
 
 /* PostgreSQL: the writer's connection is cut (pg_terminate_backend, as a
  * database restart or a network fault would): the batch fails with
- * ORD_ENOTREADY (503, nothing acknowledged), units are refused at once while
+ * ORD_EUNAVAILABLE (503, nothing acknowledged), units are refused at once while
  * the store is down, the writer reconnects with backoff, and a probe finds
  * writes working again. */
 Test(store, lost_connection_refuses_then_recovers)
@@ -438,7 +440,7 @@ Test(store, lost_connection_refuses_then_recovers)
                  1, "one writer connection terminated");
     struct ev lost = {.id = "lost"};
     int rc = store_run(st, insert_event, &lost);
-    cr_assert_eq(rc, ORD_ENOTREADY, "the unit on the lost connection: %s", err_name(rc));
+    cr_assert_eq(rc, ORD_EUNAVAILABLE, "the unit on the lost connection: %s", err_name(rc));
     store_stats_t ss;
     store_stats(st, &ss);
     cr_assert_eq(ss.write_failed, 1);
@@ -448,7 +450,7 @@ Test(store, lost_connection_refuses_then_recovers)
         struct ev x;
         snprintf(x.id, sizeof x.id, "after-%d", i);
         rc = store_run(st, insert_event, &x);
-        if (rc == ORD_ENOTREADY) refused++;
+        if (rc == ORD_EUNAVAILABLE) refused++;
         else if (rc == 0) ok = 1;
         else cr_assert_fail("unexpected %s", err_name(rc));
         if (!ok) usleep(10000);
@@ -518,6 +520,53 @@ Test(store, a_failed_statement_fails_its_unit_even_when_learnt_late)
     }
     cr_expect_eq(count_events_fresh(dbpath), good, "the failed units left no event");
     cr_expect_eq(test_db_scalar(dbpath, "SELECT count(*) FROM order_items"), good, "nor an item");
+}
+
+/* The two texts of every statement take the same parameters and give the
+ * same columns: each is prepared on a migrated database of its backend
+ * (SQLite here, PostgreSQL from the test's cluster) and the counts compared,
+ * the writer's PostgreSQL texts too.  A statement added to one backend with
+ * other columns fails here. */
+Test(store, backends_agree_on_parameters_and_columns)
+{
+    if (!test_pg()) cr_skip_test("needs both backends: runs as unit-pg.test_store");
+    char sq_path[512];
+    snprintf(sq_path, sizeof sq_path, "%s", test_db_path_sqlite("cat.db"));
+    store *sq;
+    store_opts o = {.path = sq_path};
+    cr_assert_eq(store_open(&sq, &o), 0);
+    store_close(sq);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open_v2(sq_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    PGconn *pg = PQconnectdb(dbpath); /* migrated by setup's store_open */
+    cr_assert_eq(PQstatus(pg), CONNECTION_OK, "%s", PQerrorMessage(pg));
+    for (int i = 0; i < ST__COUNT; i++) {
+        if (i == ST_BEGIN || i == ST_COMMIT || i == ST_ROLLBACK || i == ST_SAVEPOINT || i == ST_RELEASE ||
+            i == ST_ROLLBACK_TO)
+            continue; /* transaction control: no rows, no parameters */
+        sqlite3_stmt *q = NULL;
+        cr_assert_eq(sqlite3_prepare_v2(db, sqlite_sql[i], -1, &q, NULL), SQLITE_OK, "SQLite %d: %s", i,
+                     sqlite3_errmsg(db));
+        int sq_cols = sqlite3_column_count(q), sq_params = sqlite3_bind_parameter_count(q);
+        sqlite3_finalize(q);
+        const char *texts[2] = {pg_sql[i], pg_sql_writer[i]};
+        for (int k = 0; k < 2; k++) {
+            if (!texts[k]) continue;
+            char name[16];
+            snprintf(name, sizeof name, "c%d_%d", i, k);
+            PGresult *r = PQprepare(pg, name, texts[k], 0, NULL);
+            cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "PostgreSQL %d: %s", i, PQresultErrorMessage(r));
+            PQclear(r);
+            r = PQdescribePrepared(pg, name);
+            cr_expect_eq(PQnfields(r), sq_cols, "statement %d: %d columns on PostgreSQL, %d on SQLite (%s)", i,
+                         PQnfields(r), sq_cols, texts[k]);
+            cr_expect_eq(PQnparams(r), sq_params, "statement %d: %d parameters on PostgreSQL, %d on SQLite", i,
+                         PQnparams(r), sq_params);
+            PQclear(r);
+        }
+    }
+    PQfinish(pg);
+    sqlite3_close(db);
 }
 
 /* ---- follow-ups: run to completion ------------------------------------------- */

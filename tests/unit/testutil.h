@@ -27,6 +27,17 @@ static inline int test_pg(void)
     return test_pg_base() != NULL;
 }
 
+/* A SQLite file in a fresh temporary directory, whatever the run's backend. */
+static inline const char *test_db_path_sqlite(const char *file)
+{
+    static char path[512];
+    char tmpl[] = "/tmp/orderly-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    if (!d) abort();
+    snprintf(path, sizeof path, "%s/%s", d, file);
+    return path;
+}
+
 /* Makes a fresh database and returns its path or URL in a static buffer
  * ("<dir>/<file>" on SQLite). */
 static inline const char *test_db_path(const char *file)
@@ -37,7 +48,7 @@ static inline const char *test_db_path(const char *file)
         static int n;
         char schema[64], url[512], sql[128];
         snprintf(schema, sizeof schema, "t_%d_%d", (int)getpid(), n++);
-        snprintf(url, sizeof url, "%spostgres", pg);
+        snprintf(url, sizeof url, "%spostgres?gssencmode=disable", pg);
         PGconn *c = PQconnectdb(url);
         snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
         PGresult *r = PQexec(c, sql);
@@ -47,7 +58,7 @@ static inline const char *test_db_path(const char *file)
         }
         PQclear(r);
         PQfinish(c);
-        snprintf(path, sizeof path, "%spostgres?options=-csearch_path%%3D%s", pg, schema);
+        snprintf(path, sizeof path, "%spostgres?gssencmode=disable&options=-csearch_path%%3D%s", pg, schema);
         (void)file;
         return path;
     }
