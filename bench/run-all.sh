@@ -27,3 +27,7 @@ echo "== orders: P1 intake, P2 end-to-end throughput, P3 latency"
 echo
 echo "== several nodes on PostgreSQL beside one on SQLite; receive with a 1,000,000-message backlog"
 python3 "$HERE/cluster.py" --duration 10
+
+echo
+echo "== intake p99 while a 200,000-event replay and a 50,000-message redrive run (one run, minutes)"
+python3 "$HERE/tasks_under_load.py" --seconds 20

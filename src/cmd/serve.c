@@ -414,6 +414,7 @@ int cmd_serve(int argc, char **argv)
                     .connections_max = cfg->http.connections_max,
                     .per_ip_max = cfg->http.connections_per_ip,
                     .timeout_s = cfg->http.timeout_s,
+                    .send_timeout_s = cfg->http.send_timeout_s,
                     .body_bytes_max = (size_t)cfg->http.body_bytes_max,
                     .routes = strcmp(cfg->mode, "worker") ? api_routes : api_worker_routes,
                     .app = &a,

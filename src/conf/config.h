@@ -80,7 +80,7 @@ typedef struct config {
     char mode[8];                         /* all | api | worker: what this node runs */
     log_level log_level;                  /* LOG_DEBUG..LOG_ERROR */
     struct {
-        int threads, connections_max, connections_per_ip, timeout_s, body_bytes_max, drain_s;
+        int threads, connections_max, connections_per_ip, timeout_s, send_timeout_s, body_bytes_max, drain_s;
     } http;
     struct {
         int pending_max, batch_max, window_us, admission_ms, queue_depth_max;

@@ -66,7 +66,7 @@ typedef struct stream_sub stream_sub;
 stream_sub *stream_hub_subscribe(stream_hub *h, const stream_principal *p, const char *last_event_id, int *rc);
 long stream_sub_pull(void *sub, char *buf, size_t max);
 void stream_sub_done(void *sub);
-void stream_sub_attach(stream_sub *s, http_stream *hs);
+void stream_sub_attach(stream_sub *s, http_stream *hs, http_server *srv);
 
 /* ---- history (http/history.c) ----------------------------------------------- */
 int history_new(api *a, history **out);

@@ -21,7 +21,8 @@
  *                                         stop at that stage: unconsumed names it)
  *   payments   available | circuit-open  (the payment provider's circuit breaker: degraded
  *                                         while open - payments wait in their queue)
- *   http       serving | draining        (SIGTERM received)
+ *   http       serving | draining        (SIGTERM received); waiting requests
+ *                                         and their bounds, refused waits, deadline shutdowns
  * database and queue at the top level keep seed 004's shape.
  */
 #include "http/api.h"
@@ -169,6 +170,14 @@ static void health_reply(http_req *r, void *arg)
                                   "circuit", ORDERS_CIRCUIT, "circuitState", breaker_state_name(bi.state),
                                   "circuitBreaker", breaker_on, "providerCalls",
                                   (json_int_t)(a->o ? orders_provider_calls(a->o) : 0)));
+    json_t *hc = json_object_get(comps, "http");
+    if (hc)
+        json_object_update_new(
+            hc, json_pack("{s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I}}", "waiting", (json_int_t)hs.waiting, "waitingMax",
+                          (json_int_t)hs.waiting_max, "waitingPerIpMax", (json_int_t)hs.waiting_per_ip_max,
+                          "waitRefused", (json_int_t)hs.wait_refused, "deadlineShutdowns", "request",
+                          (json_int_t)hs.timeouts_request, "response", (json_int_t)hs.timeouts_response,
+                          "trimmed", (json_int_t)hs.timeouts_trimmed));
     if (!comps || json_object_set_new(comps, "pipeline",
                                       json_pack("{s:s,s:o}", "status", pipe_ok ? "consumed" : "unconsumed",
                                                 "unconsumed", unconsumed))) {

@@ -102,6 +102,7 @@ struct http_req {
     void (*deferred)(http_req *r, void *arg); /* builds the reply on the worker after resume */
     void *deferred_arg;
     int close;                 /* reply with Connection: close */
+    int waiting;               /* holds a waiting slot (http_req_wait_begin) */
     int streamed;              /* http_reply_stream: not observed in the duration histogram */
     int status;                /* of the reply, 0 before */
     struct MHD_Response *resp; /* built, not yet queued */
@@ -115,11 +116,22 @@ struct http_req {
 
 struct http_slot;
 
+/* A client address as a key (IPv4 kept in the first 4 bytes). */
+struct http_addr {
+    unsigned char b[16];
+    unsigned char family;
+};
+
+/* Why a connection's deadline is armed (http_conn.deadline_why). */
+enum { HTTP_DL_REQUEST = 0, HTTP_DL_RESPONSE, HTTP_DL_TRIMMED, HTTP_DL_REASONS };
+
 struct http_conn {
     struct http_conn *prev, *next; /* watchdog registry, under slot->mu */
     struct http_slot *slot;        /* whose registry holds it */
     _Atomic int64_t deadline_ms;   /* monotonic; 0 = none (handler running / suspended) */
+    _Atomic int deadline_why;      /* HTTP_DL_*: set before deadline_ms */
     int fd;
+    struct http_addr addr;
     http_server *srv;
     char *query;   /* raw query of the current request (malloc'd by on_uri), or NULL */
     int query_oom; /* on_uri could not copy it */
@@ -146,11 +158,27 @@ struct http_slot {
     struct http_conn *conns;
 };
 
+/* Waiting requests per client address: an open-addressing table (linear
+ * probing, backward-shift deletion) under mu, touched when a wait begins or
+ * ends, never per request. */
+struct http_wait_ent {
+    struct http_addr a;
+    int n; /* 0 = empty */
+};
+
+struct http_waits {
+    pthread_mutex_t mu;
+    struct http_wait_ent *t;
+    size_t mask; /* capacity - 1, capacity a power of two > 2 * max */
+    int total, max, per_ip_max;
+    struct http_wait_ent *scratch; /* the watchdog's count per address (same capacity) */
+};
+
 struct http_server {
     struct MHD_Daemon *d;
     int listen_fd;
     int port;
-    int threads, timeout_s;
+    int threads, timeout_s, send_timeout_s;
     size_t body_max;
     void *app;
     int (*ready)(void *app);
@@ -161,12 +189,19 @@ struct http_server {
     /* metrics (all NULL without a registry) */
     metric_family *mf_requests, *mf_duration;
     metric_series *ms_unmatched_duration, *ms_connections;
+    metric_series *ms_waiting, *ms_wait_refused;
+    metric_series *ms_shutdowns[HTTP_DL_REASONS];
+    metric_series *ms_abandoned[2]; /* [0] long polls, [1] streams */
     struct http_route_mx *mx; /* router.n entries */
     uint64_t gen;
     _Atomic int quiesced;
     _Atomic int refusing;      /* http_server_refuse: handlers no longer run */
     _Atomic int64_t suspended; /* suspend calls minus resume calls */
     _Atomic uint64_t timeouts; /* watchdog shutdowns */
+    _Atomic uint64_t shutdowns[HTTP_DL_REASONS]; /* the same by reason */
+    _Atomic uint64_t wait_refused;
+    _Atomic uint64_t abandoned[2];
+    struct http_waits waits;
     struct http_slot *slots;   /* threads + 1; [0] is the shared overflow */
     int nslots;
     _Atomic int slot_next;
@@ -176,6 +211,10 @@ struct http_server {
     pthread_mutex_t mu; /* wd_stop, cv */
     pthread_cond_t cv;
 };
+
+/* 1 when the peer of fd closed it (a non-blocking peek reads end of file)
+ * or the socket failed; 0 while it is open (server.c). */
+int http_fd_peer_gone(int fd);
 
 /* Builds the problem+json reply with extension members ext (stolen) (req.c). */
 void http_problem_build(http_req *r, int code, const char *detail, json_t *errors, json_t *ext);

@@ -433,6 +433,18 @@ int api_queue_send_batch(http_req *r)
 
 /* ---- receive (long poll) -------------------------------------------------------- */
 
+/* DESIGN.  A receive that finds nothing and may wait takes a waiting slot
+ * (http_req_wait_begin: a bound of its own below the connection limits).
+ * Past the bound it does not wait: it answers what it has - an empty list,
+ * as SQS does when nothing comes - at once, with Connection: close, so the
+ * connection goes back too.  A waiting poll sleeps on queue_wait in slices
+ * of LIMIT_HTTP_WAIT_PEEK_MS: at the end of each it peeks at its socket and
+ * re-arms the wait itself (no writer unit) while the client is there.  A
+ * client that left ends the wait before anything is received for it (the
+ * socket is also looked at when a message wakes the wait), so no message is
+ * leased to nobody; the reply (499, as nginx logs a client that closed)
+ * goes to a closed socket and MHD drops the connection. */
+
 typedef struct recv_op {
     http_req *r;
     api *a;
@@ -441,6 +453,8 @@ typedef struct recv_op {
     int64_t deadline_ms; /* monotonic; 0 = no wait */
     uint64_t seq;
     int n;
+    int waiting;  /* holds a waiting slot */
+    int refused;  /* the waiting bound: answered at once */
     queue_msg m[LIMIT_RECEIVE_MAX];
 } recv_op;
 
@@ -453,27 +467,65 @@ static int recv_unit(store_conn *tx, void *arg)
 
 static void recv_reply(http_req *r, void *arg, int rc);
 static int recv_wait(void *arg, int rc);
+static void recv_woken(void *arg, int timed_out);
 
+/* Sleeps until a message may be there, or the end of the current slice
+ * (on a 100 ms grid, so that the timer fires for many waits at once), or
+ * the deadline.  1 when the wait is armed (or already handed on). */
+static int recv_arm(recv_op *op)
+{
+    int64_t slice = (clock_mono_ms() + LIMIT_HTTP_WAIT_PEEK_MS) / 100 * 100 + 100;
+    if (slice > op->deadline_ms) slice = op->deadline_ms;
+    return queue_wait(op->a->qs, op->q, op->seq, slice, recv_woken, op) == 0;
+}
+
+/* The client left during the wait: nothing was received for it. */
+static void recv_gone_reply(http_req *r, void *arg)
+{
+    (void)arg;
+    http_req_wait_end(r);
+    http_req_set_close(r);
+    http_reply_json(r, 499, json_pack("{s:[]}", "messages"));
+}
+
+/* On the timer thread (a slice or the deadline ended) or the writer (a
+ * message may be there); the request is suspended and ours. */
 static void recv_woken(void *arg, int timed_out)
 {
     recv_op *op = arg;
-    if (timed_out || atomic_load(&op->a->draining)) op->deadline_ms = 0; /* one last look, then answer */
+    int draining = atomic_load(&op->a->draining);
+    if (!draining && http_req_peer_gone(op->r)) {
+        http_server_count_abandoned(http_req_server(op->r), 0);
+        http_req_resume_then(op->r, recv_gone_reply, op);
+        return;
+    }
+    if (timed_out && !draining && clock_mono_ms() < op->deadline_ms && recv_arm(op)) return;
+    if (timed_out || draining) op->deadline_ms = 0; /* one last look, then answer */
     api_resubmit(op->r, recv_unit, recv_wait, recv_reply, op);
 }
 
 /* On the writer after a receive committed: nothing yet and time left ->
- * wait for a send to commit or a message to become visible. */
+ * wait for a send to commit or a message to become visible, if a waiting
+ * slot is free. */
 static int recv_wait(void *arg, int rc)
 {
     recv_op *op = arg;
-    if (rc == 0 && op->n == 0 && op->deadline_ms && clock_mono_ms() < op->deadline_ms)
-        return queue_wait(op->a->qs, op->q, op->seq, op->deadline_ms, recv_woken, op) == 0;
-    return 0;
+    if (rc || op->n || !op->deadline_ms || clock_mono_ms() >= op->deadline_ms) return 0;
+    if (!op->waiting) {
+        if (http_req_wait_begin(op->r)) {
+            op->refused = 1;
+            return 0;
+        }
+        op->waiting = 1;
+    }
+    return recv_arm(op);
 }
 
 static void recv_reply(http_req *r, void *arg, int rc)
 {
     recv_op *op = arg;
+    http_req_wait_end(r);
+    if (op->refused) http_req_set_close(r); /* the slot of the connection goes back too */
     if (rc) {
         http_reply_problem(r, rc, NULL, NULL);
         return;

@@ -302,6 +302,7 @@ struct http_stream {
     http_stream_pull_fn pull;
     http_stream_done_fn done;
     void *arg;
+    int fd; /* the connection's socket, for http_stream_peer_gone */
     int parked, kicked;
 };
 
@@ -348,6 +349,7 @@ http_stream *http_reply_stream(http_req *r, int status, const char *ctype, http_
     pthread_mutex_init(&s->mu, NULL);
     s->srv = r->srv;
     s->mc = r->mc;
+    s->fd = r->conn->fd;
     s->pull = pull;
     s->done = done;
     s->arg = arg;
@@ -379,6 +381,11 @@ void http_stream_wake(http_stream *s)
         s->kicked = 1;
     }
     pthread_mutex_unlock(&s->mu);
+}
+
+int http_stream_peer_gone(http_stream *s)
+{
+    return http_fd_peer_gone(s->fd);
 }
 
 /* Dumps j into the arena; returns the length, 0 on failure (out of memory). */

@@ -50,6 +50,9 @@
 #include <time.h>
 #include <unistd.h>
 
+static int waits_init(struct http_waits *w, int conns, int per_ip);
+static void waits_release(struct http_waits *w);
+
 /* ---- Counters --------------------------------------------------------- */
 
 static _Atomic uint64_t server_gen;
@@ -91,6 +94,17 @@ void http_server_stats(const http_server *s, http_stats *out)
     int64_t susp = atomic_load(&s->suspended);
     out->suspended = susp > 0 ? (uint64_t)susp : 0;
     out->timeouts = atomic_load(&s->timeouts);
+    out->timeouts_request = atomic_load(&s->shutdowns[HTTP_DL_REQUEST]);
+    out->timeouts_response = atomic_load(&s->shutdowns[HTTP_DL_RESPONSE]);
+    out->timeouts_trimmed = atomic_load(&s->shutdowns[HTTP_DL_TRIMMED]);
+    pthread_mutex_lock((pthread_mutex_t *)&s->waits.mu);
+    out->waiting = (uint64_t)s->waits.total;
+    pthread_mutex_unlock((pthread_mutex_t *)&s->waits.mu);
+    out->waiting_max = (uint64_t)s->waits.max;
+    out->waiting_per_ip_max = (uint64_t)s->waits.per_ip_max;
+    out->wait_refused = atomic_load(&s->wait_refused);
+    out->abandoned_polls = atomic_load(&s->abandoned[0]);
+    out->abandoned_streams = atomic_load(&s->abandoned[1]);
 }
 
 uint64_t http_server_status_count(const http_server *s, int status)
@@ -125,6 +139,29 @@ static int metrics_setup(http_server *s, metrics *m)
     s->ms_connections = metric_series0(
         metrics_gauge(m, "orderly_http_connections_open", "Open HTTP connections.", NULL));
     s->ms_unmatched_duration = metric_series1(s->mf_duration, "unmatched");
+    s->ms_waiting = metric_series0(metrics_gauge(
+        m, "orderly_http_waiting",
+        "Requests waiting on their connection: long polls with nothing to receive yet, event streams.",
+        NULL));
+    s->ms_wait_refused = metric_series0(metrics_counter(
+        m, "orderly_http_wait_refused_total",
+        "Waits refused at the waiting bound (a long poll answered at once, a stream 503).", NULL));
+    metric_family *sh = metrics_counter(
+        m, "orderly_http_deadline_shutdowns_total",
+        "Connections shut down by the watchdog, by deadline: request (a request not in within "
+        "http.timeoutSeconds, idle keep-alive included), response (a response not taken within "
+        "http.sendTimeoutSeconds), trimmed (idle or unfinished for LIMIT_HTTP_TRIM_GRACE_MS while "
+        "their address was over its bound).",
+        (const char *[]){"reason", NULL});
+    s->ms_shutdowns[HTTP_DL_REQUEST] = metric_series1(sh, "request");
+    s->ms_shutdowns[HTTP_DL_RESPONSE] = metric_series1(sh, "response");
+    s->ms_shutdowns[HTTP_DL_TRIMMED] = metric_series1(sh, "trimmed");
+    metric_family *ab = metrics_counter(
+        m, "orderly_http_waits_abandoned_total",
+        "Waits ended because the client closed its connection, by kind (poll, stream).",
+        (const char *[]){"kind", NULL});
+    s->ms_abandoned[0] = metric_series1(ab, "poll");
+    s->ms_abandoned[1] = metric_series1(ab, "stream");
     s->mx = calloc((size_t)s->router.n, sizeof *s->mx);
     if (!s->mx) return ORD_ENOMEM;
     for (int i = 0; i < s->router.n; i++) {
@@ -241,6 +278,15 @@ static enum MHD_Result queue_reply(http_req *r)
 {
     r->state = RS_DONE;
     if (!r->resp) return MHD_NO; /* no response could be built: drop the connection */
+    /* the client has http.sendTimeoutSeconds to take the response (a stream
+     * has no end: it is bounded by the waiting bound instead) */
+    if (!r->streamed) {
+        struct http_conn *c = r->conn;
+        atomic_store_explicit(&c->deadline_why, HTTP_DL_RESPONSE, memory_order_relaxed);
+        atomic_store_explicit(&c->deadline_ms,
+                              clock_mono_ms() + (int64_t)r->srv->send_timeout_s * 1000,
+                              memory_order_release);
+    }
     enum MHD_Result ok = MHD_queue_response(r->mc, (unsigned)r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
@@ -521,9 +567,26 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     r->resp = NULL;
     arena_reset(&r->arena);
     r->state = RS_IDLE;
+    http_req_wait_end(r);
     /* the next request on this keep-alive connection must arrive in time */
+    atomic_store_explicit(&r->conn->deadline_why, HTTP_DL_REQUEST, memory_order_relaxed);
     atomic_store_explicit(&r->conn->deadline_ms, now_us / 1000 + (int64_t)s->timeout_s * 1000,
-                          memory_order_relaxed);
+                          memory_order_release);
+}
+
+/* The client's address as a key of the waiting table. */
+static void addr_of(struct MHD_Connection *mc, struct http_addr *a)
+{
+    memset(a, 0, sizeof *a);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (!sa) return;
+    a->family = (unsigned char)sa->sa_family;
+    if (sa->sa_family == AF_INET)
+        memcpy(a->b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    else if (sa->sa_family == AF_INET6)
+        memcpy(a->b, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
@@ -538,9 +601,12 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         if (!c) return; /* on_access refuses the connection */
         c->srv = s;
         c->fd = ci->connect_fd;
+        addr_of(mc, &c->addr);
+        atomic_init(&c->deadline_why, HTTP_DL_REQUEST);
         c->query = NULL;
         c->query_oom = 0;
         c->req.state = RS_IDLE;
+        c->req.waiting = 0;
         c->req.json = NULL;
         c->req.resp = NULL;
         arena_init(&c->req.arena, c->arena_inline, HTTP_ARENA_INLINE, HTTP_ARENA_CHUNK, LIMIT_HTTP_ARENA_BYTES_MAX);
@@ -566,6 +632,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         sl->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     pthread_mutex_unlock(&sl->mu);
+    http_req_wait_end(&c->req); /* a request that never completed */
     json_decref(c->req.json);
     if (c->req.resp) MHD_destroy_response(c->req.resp);
     arena_reset(&c->req.arena);
@@ -576,6 +643,76 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 }
 
 /* ---- Slow-client watchdog --------------------------------------------- */
+
+static size_t addr_hash(const struct http_addr *a);
+static size_t waits_find(const struct http_waits *w, const struct http_addr *a);
+
+/* Connections that hold a slot without working on it - idle keep-alive,
+ * a request not yet in (slowloris), waiting - may not take every slot of
+ * their address: over connectionsPerIp less the reserve, the idle and
+ * unfinished ones older than LIMIT_HTTP_TRIM_GRACE_MS are shut down (as
+ * nginx reuses idle keep-alive connections when it runs out, and Apache's
+ * mod_reqtimeout cuts slow requests).  A client with requests in flight, or
+ * one idle for less than the grace (between two requests), is not touched.
+ * Watchdog thread only (the scratch table is its own). */
+static void trim(http_server *s, int64_t now)
+{
+    struct http_waits *w = &s->waits;
+    struct http_wait_ent *t = w->scratch;
+    int64_t armed_max = now - LIMIT_HTTP_TRIM_GRACE_MS; /* armed before this: past the grace */
+    int over = 0;
+    memset(t, 0, (w->mask + 1) * sizeof *t);
+    /* idle or unfinished connections per address (at most connectionsMax: the table holds them) */
+    for (int i = 0; i < s->nslots; i++) {
+        struct http_slot *sl = &s->slots[i];
+        pthread_mutex_lock(&sl->mu);
+        for (struct http_conn *c = sl->conns; c; c = c->next) {
+            int64_t dl = atomic_load_explicit(&c->deadline_ms, memory_order_relaxed);
+            if (!dl || atomic_load_explicit(&c->deadline_why, memory_order_relaxed) != HTTP_DL_REQUEST)
+                continue;
+            size_t k = addr_hash(&c->addr) & w->mask;
+            while (t[k].n && memcmp(&t[k].a, &c->addr, sizeof c->addr) != 0)
+                k = (k + 1) & w->mask;
+            if (!t[k].n) t[k].a = c->addr;
+            t[k].n++;
+        }
+        pthread_mutex_unlock(&sl->mu);
+    }
+    /* each address's excess over its bound (waiting requests count in it) */
+    pthread_mutex_lock(&w->mu);
+    for (size_t k = 0; k <= w->mask; k++) {
+        if (!t[k].n) continue;
+        size_t j = waits_find(w, &t[k].a);
+        int waiting = w->t[j].n;
+        int excess = t[k].n + waiting - w->per_ip_max;
+        t[k].n = excess > 0 ? excess : -1; /* -1: present, nothing to trim */
+        if (excess > 0) over = 1;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (!over) return;
+    for (int i = 0; i < s->nslots; i++) {
+        struct http_slot *sl = &s->slots[i];
+        pthread_mutex_lock(&sl->mu);
+        for (struct http_conn *c = sl->conns; c; c = c->next) {
+            int64_t dl = atomic_load_explicit(&c->deadline_ms, memory_order_relaxed);
+            if (!dl || atomic_load_explicit(&c->deadline_why, memory_order_relaxed) != HTTP_DL_REQUEST)
+                continue;
+            if (dl - (int64_t)s->timeout_s * 1000 > armed_max) continue; /* within the grace */
+            size_t k = addr_hash(&c->addr) & w->mask;
+            while (t[k].n && memcmp(&t[k].a, &c->addr, sizeof c->addr) != 0)
+                k = (k + 1) & w->mask;
+            if (t[k].n <= 0) continue;
+            if (!atomic_compare_exchange_strong(&c->deadline_ms, &dl, 0)) continue;
+            if (--t[k].n == 0) t[k].n = -1; /* stays occupied for the probes */
+            atomic_fetch_add(&s->shutdowns[HTTP_DL_TRIMMED], 1);
+            atomic_fetch_add(&s->timeouts, 1);
+            metric_inc(s->ms_shutdowns[HTTP_DL_TRIMMED]);
+            shutdown(c->fd, SHUT_RDWR);
+            log_debug("http", "connection trimmed", "#fd", (int64_t)c->fd, NULL);
+        }
+        pthread_mutex_unlock(&sl->mu);
+    }
+}
 
 static void *watchdog_main(void *arg)
 {
@@ -596,15 +733,28 @@ static void *watchdog_main(void *arg)
             for (struct http_conn *c = sl->conns; c; c = c->next) {
                 int64_t dl = atomic_load_explicit(&c->deadline_ms, memory_order_relaxed);
                 if (!dl || now < dl) continue;
+                int why = atomic_load_explicit(&c->deadline_why, memory_order_relaxed);
                 if (!atomic_compare_exchange_strong(&c->deadline_ms, &dl, 0)) continue;
-                atomic_fetch_add(&s->timeouts,
-                                 1); /* counted first: visible once the peer sees EOF */
-                /* MHD sees EOF and closes the connection on its own thread */
+                if (why < 0 || why >= HTTP_DL_REASONS) why = HTTP_DL_REQUEST;
+                /* counted first: visible once the peer sees EOF */
+                atomic_fetch_add(&s->shutdowns[why], 1);
+                atomic_fetch_add(&s->timeouts, 1);
+                metric_inc(s->ms_shutdowns[why]);
+                /* a slow reader's unsent bytes are dropped, not left in the
+                 * kernel to trickle out: the close that follows resets */
+                if (why == HTTP_DL_RESPONSE) {
+                    struct linger lg = {1, 0};
+                    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                }
+                /* MHD sees EOF (or a failed write) and closes the connection
+                 * on its own thread, freeing the response */
                 shutdown(c->fd, SHUT_RDWR);
-                log_debug("http", "connection timed out", "#fd", (int64_t)c->fd, NULL);
+                log_debug("http", "connection deadline passed", "#fd", (int64_t)c->fd, "reason",
+                          why == HTTP_DL_RESPONSE ? "response" : "request", NULL);
             }
             pthread_mutex_unlock(&sl->mu);
         }
+        trim(s, now);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -738,7 +888,9 @@ int http_server_start(const http_opts *o, http_server **out)
         (rc = opt_int(o->per_ip_max, LIMIT_HTTP_PER_IP_DEFAULT, 1, LIMIT_HTTP_CONNECTIONS_MAX,
                       &per_ip)) ||
         (rc = opt_int(o->timeout_s, LIMIT_HTTP_TIMEOUT_S_DEFAULT, 1, LIMIT_HTTP_TIMEOUT_S_MAX,
-                      &s->timeout_s))) {
+                      &s->timeout_s)) ||
+        (rc = opt_int(o->send_timeout_s, LIMIT_HTTP_SEND_S_DEFAULT, 1, LIMIT_HTTP_SEND_S_MAX,
+                      &s->send_timeout_s))) {
         log_error("http", "http option out of range", NULL);
         goto out_free;
     }
@@ -755,6 +907,7 @@ int http_server_start(const http_opts *o, http_server **out)
     s->done = o->done;
     s->gen = atomic_fetch_add(&server_gen, 1) + 1;
     if ((rc = id_init())) goto out_free; /* request ids; idempotent */
+    if ((rc = waits_init(&s->waits, conns, per_ip))) goto out_free;
     s->nslots = s->threads + 1;
     s->slots = aligned_alloc(64, sizeof *s->slots * (size_t)s->nslots);
     if (!s->slots) {
@@ -818,6 +971,7 @@ out_slots:
         pthread_mutex_destroy(&s->slots[i].mu);
     free(s->slots);
 out_free:
+    waits_release(&s->waits);
     free(s);
     return rc;
 }
@@ -875,7 +1029,154 @@ void http_server_stop(http_server *s)
         pthread_mutex_destroy(&s->slots[i].mu);
     }
     free(s->slots);
+    waits_release(&s->waits);
     free(s);
+}
+
+/* ---- Waiting requests --------------------------------------------------- */
+
+/* The bound of waiting requests out of n connections: n less the reserve
+ * (at least one connection stays for short requests; 0 when n is 1). */
+static int wait_bound(int n)
+{
+    int reserve = (int)((int64_t)n * LIMIT_HTTP_WAIT_RESERVE_PERCENT / 100);
+    if (reserve < 1) reserve = 1;
+    return n - reserve;
+}
+
+static int waits_init(struct http_waits *w, int conns, int per_ip)
+{
+    w->max = wait_bound(conns);
+    w->per_ip_max = wait_bound(per_ip);
+    if (w->per_ip_max > w->max) w->per_ip_max = w->max;
+    size_t cap = 16;
+    while (cap < (size_t)w->max * 2 + 2)
+        cap *= 2;
+    /* the watchdog's scratch counts every open connection's address */
+    size_t scap = 16;
+    while (scap < (size_t)conns * 2 + 2)
+        scap *= 2;
+    if (scap > cap) cap = scap;
+    w->t = calloc(cap, sizeof *w->t);
+    w->scratch = calloc(cap, sizeof *w->scratch);
+    if (!w->t || !w->scratch) {
+        free(w->t);
+        free(w->scratch);
+        w->t = w->scratch = NULL;
+        return ORD_ENOMEM;
+    }
+    w->mask = cap - 1;
+    pthread_mutex_init(&w->mu, NULL);
+    return 0;
+}
+
+static void waits_release(struct http_waits *w)
+{
+    if (!w->t) return;
+    CHECK(w->total == 0);
+    pthread_mutex_destroy(&w->mu);
+    free(w->t);
+    free(w->scratch);
+    w->t = w->scratch = NULL;
+}
+
+static size_t addr_hash(const struct http_addr *a)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < sizeof a->b; i++)
+        h = (h ^ a->b[i]) * 1099511628211ull;
+    h = (h ^ a->family) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* Under mu: the slot holding a, or the empty slot where it would go. */
+static size_t waits_find(const struct http_waits *w, const struct http_addr *a)
+{
+    size_t i = addr_hash(a) & w->mask;
+    while (w->t[i].n && memcmp(&w->t[i].a, a, sizeof *a) != 0)
+        i = (i + 1) & w->mask;
+    return i;
+}
+
+int http_req_wait_begin(http_req *r)
+{
+    http_server *s = r->srv;
+    struct http_waits *w = &s->waits;
+    const struct http_addr *a = &r->conn->addr;
+    if (r->waiting) return 0;
+    int rc = 0;
+    pthread_mutex_lock(&w->mu);
+    size_t i = waits_find(w, a);
+    if (w->total >= w->max || w->t[i].n >= w->per_ip_max) {
+        rc = ORD_EBUSY;
+    } else {
+        if (!w->t[i].n) w->t[i].a = *a;
+        w->t[i].n++;
+        w->total++;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (rc) {
+        atomic_fetch_add(&s->wait_refused, 1);
+        metric_inc(s->ms_wait_refused);
+        return rc;
+    }
+    r->waiting = 1;
+    metric_inc(s->ms_waiting);
+    return 0;
+}
+
+void http_req_wait_end(http_req *r)
+{
+    if (!r->waiting) return;
+    http_server *s = r->srv;
+    struct http_waits *w = &s->waits;
+    r->waiting = 0;
+    pthread_mutex_lock(&w->mu);
+    size_t i = waits_find(w, &r->conn->addr);
+    CHECK(w->t[i].n > 0);
+    w->total--;
+    if (--w->t[i].n == 0) {
+        /* backward-shift deletion: later entries of the probe run move up */
+        size_t j = i;
+        for (;;) {
+            j = (j + 1) & w->mask;
+            if (!w->t[j].n) break;
+            size_t k = addr_hash(&w->t[j].a) & w->mask;
+            int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+            if (stays) continue;
+            w->t[i] = w->t[j];
+            w->t[j].n = 0;
+            i = j;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    metric_add(s->ms_waiting, -1);
+}
+
+int http_fd_peer_gone(int fd)
+{
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return 0;
+    if (n == 0) return 1;
+    return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+}
+
+int http_req_peer_gone(http_req *r)
+{
+    return http_fd_peer_gone(r->conn->fd);
+}
+
+void http_server_count_abandoned(http_server *s, int kind)
+{
+    kind = kind ? 1 : 0;
+    atomic_fetch_add(&s->abandoned[kind], 1);
+    metric_inc(s->ms_abandoned[kind]);
+}
+
+void http_req_set_close(http_req *r)
+{
+    r->close = 1;
 }
 
 /* ---- Suspend / resume ------------------------------------------------- */

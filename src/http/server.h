@@ -63,6 +63,7 @@ typedef struct http_opts {
     int connections_max;      /* 0 = default; MHD splits it evenly across workers */
     int per_ip_max;           /* 0 = default */
     int timeout_s;            /* idle keep-alive AND request-read deadline; 0 = default */
+    int send_timeout_s;       /* time to send one response (slow readers); 0 = default */
     size_t body_bytes_max;    /* 0 = LIMIT_HTTP_BODY_BYTES_MAX */
     const http_route *routes; /* not copied: must outlive the server */
     void *app;                /* handed to handlers via http_req_app() */
@@ -86,7 +87,16 @@ typedef struct http_stats {
     uint64_t by_class[6]; /* [1..5]: 1xx..5xx replies; [0]: aborted before a reply was sent */
     uint64_t in_flight;   /* headers received, not yet completed (suspended included) */
     uint64_t suspended;   /* currently suspended */
-    uint64_t timeouts;    /* connections closed by the request-read deadline */
+    uint64_t timeouts;    /* connections shut down by the watchdog (all reasons) */
+    uint64_t timeouts_request;  /* .. the request (or the next one) was not in in time */
+    uint64_t timeouts_response; /* .. the response was not taken in time (slow reader) */
+    uint64_t timeouts_trimmed;  /* .. idle or unfinished while its address was over its bound */
+    uint64_t waiting;           /* requests holding a waiting slot (long polls, streams) */
+    uint64_t waiting_max;       /* bound of all waiting requests */
+    uint64_t waiting_per_ip_max;/* bound of one client address's */
+    uint64_t wait_refused;      /* waits refused at the bound */
+    uint64_t abandoned_polls;   /* long polls whose client left while waiting */
+    uint64_t abandoned_streams; /* streams whose client left while parked */
 } http_stats;
 
 /* ---- Lifecycle (one controlling thread; not from handlers) ----------- */
@@ -228,6 +238,37 @@ http_stream *http_reply_stream(http_req *r, int status, const char *ctype, http_
                                http_stream_done_fn done, void *arg);
 /* Any thread: there is more to pull (or the stream should end). */
 void http_stream_wake(http_stream *s);
+/* Any thread, while the stream is not done: 1 when its client has closed the
+ * connection (see http_req_peer_gone); a parked stream is not written to, so
+ * without this a gone client is noticed only at the next event or heartbeat. */
+int http_stream_peer_gone(http_stream *s);
+
+/* ---- Waiting requests (long polls, event streams) -------------------- */
+/* DESIGN.  A request that waits (a long poll with nothing to receive, an
+ * event stream) holds its connection for seconds to hours.  Waiting has a
+ * bound of its own, below the connection limits, so that a reserve of
+ * LIMIT_HTTP_WAIT_RESERVE_PERCENT of http.connectionsMax and of
+ * http.connectionsPerIp always stays for short requests (/health, orders):
+ * in all at most connectionsMax - reserve, from one address at most
+ * connectionsPerIp - reserve.  Past it a caller does not wait (a long poll
+ * answers at once, a stream gets 503).
+ *
+ * Begin: 0 and the slot is held (idempotent while held), or ORD_EBUSY at a
+ * bound (counted in orderly_http_wait_refused_total).  End: releases it
+ * (idempotent); the server also releases it when the request completes.
+ * The thread that owns the request (the worker in the handler, else the
+ * holder of a suspended one). */
+int http_req_wait_begin(http_req *r);
+void http_req_wait_end(http_req *r);
+/* 1 when the client has closed its side of the connection (a peek at the
+ * socket: end of file or an error), 0 while it is there or has sent more.
+ * For a suspended request, whose socket MHD does not watch: the owning
+ * thread calls it to end a wait nobody will read. */
+int http_req_peer_gone(http_req *r);
+/* Counts a wait given up because its client left: kind 0 long poll, 1 stream. */
+void http_server_count_abandoned(http_server *s, int kind);
+/* The reply goes out with Connection: close (the connection is not kept). */
+void http_req_set_close(http_req *r);
 
 /* ---- Suspend / resume ----------------------------------------------- */
 /* From the handler only, before it returns: the request leaves its worker.

@@ -55,11 +55,13 @@ struct stream_sub {
     struct stream_sub *prev, *next;
     stream_hub *h;
     http_stream *hs;          /* NULL until the reply is set up */
+    http_server *srv;         /* its server (set with hs) */
     stream_principal p;
     uint64_t last;            /* id of the last event sent (or skipped) */
     int hello;                /* the retry line is still to send */
     char reset[96];           /* a reset event is due, for this reason */
     int heartbeat;            /* a comment line is due */
+    int gone;                 /* its client closed the connection: end the body */
     int64_t last_write_ms;
 };
 typedef struct stream_sub sub;
@@ -311,11 +313,18 @@ void stream_hub_tick(stream_hub *h)
     int64_t now = clock_wall_ms();
     pthread_mutex_lock(&h->mu);
     inbox_drain(h);
-    for (sub *s = h->subs; s; s = s->next)
-        if (now - s->last_write_ms >= (int64_t)LIMIT_STREAM_HEARTBEAT_S * 1000) {
+    for (sub *s = h->subs; s; s = s->next) {
+        /* a parked stream is not written to: look at its socket, so that a
+         * client that left frees its slot within a tick, not a heartbeat */
+        if (s->hs && !s->gone && http_stream_peer_gone(s->hs)) {
+            s->gone = 1;
+            http_server_count_abandoned(s->srv, 1);
+            http_stream_wake(s->hs);
+        } else if (now - s->last_write_ms >= (int64_t)LIMIT_STREAM_HEARTBEAT_S * 1000) {
             s->heartbeat = 1;
             if (s->hs) http_stream_wake(s->hs);
         }
+    }
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -338,7 +347,7 @@ long stream_sub_pull(void *arg, char *buf, size_t max)
     stream_hub *h = s->h;
     size_t n = 0;
     pthread_mutex_lock(&h->mu);
-    if (h->closing) {
+    if (h->closing || s->gone) {
         pthread_mutex_unlock(&h->mu);
         return -1;
     }
@@ -438,10 +447,11 @@ stream_sub *stream_hub_subscribe(stream_hub *h, const stream_principal *p, const
     return s;
 }
 
-void stream_sub_attach(stream_sub *s, http_stream *hs)
+void stream_sub_attach(stream_sub *s, http_stream *hs, http_server *srv)
 {
     pthread_mutex_lock(&s->h->mu);
     s->hs = hs;
+    s->srv = srv;
     pthread_mutex_unlock(&s->h->mu);
 }
 
@@ -451,6 +461,16 @@ int api_stream(http_req *r)
     if (!a->console) return ORD_ENOTFOUND;
     stream_principal p;
     stream_principal_of(r, &p);
+    /* a stream waits for hours: it takes a waiting slot (released when the
+     * request ends), so streams cannot take the reserve of short requests */
+    if (http_req_wait_begin(r)) {
+        http_reply_header(r, "Retry-After", "30");
+        http_reply_problem(r, ORD_EBUSY,
+                           "too many requests are waiting (long polls, streams) from this address or "
+                           "in all; poll instead",
+                           NULL);
+        return 0;
+    }
     int rc;
     sub *s = stream_hub_subscribe(console_hub(a->console), &p, http_req_header(r, "Last-Event-ID"), &rc);
     if (rc == ORD_EBUSY) {
@@ -466,6 +486,6 @@ int api_stream(http_req *r)
     http_reply_header(r, "X-Content-Type-Options", "nosniff");
     http_stream *hs =
         http_reply_stream(r, 200, "text/event-stream; charset=utf-8", stream_sub_pull, stream_sub_done, s);
-    if (hs) stream_sub_attach(s, hs);
+    if (hs) stream_sub_attach(s, hs, http_req_server(r));
     return 0;
 }

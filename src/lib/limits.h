@@ -150,6 +150,17 @@
                                                /* at most LIMIT_HTTP_CONNECTIONS_MAX */
 #define LIMIT_HTTP_TIMEOUT_S_DEFAULT   30      /* idle / slow client timeout */
 #define LIMIT_HTTP_TIMEOUT_S_MAX       600
+#define LIMIT_HTTP_SEND_S_DEFAULT      60      /* http.sendTimeoutSeconds: the time to send one response;
+                                                  a slower reader's connection is shut down */
+#define LIMIT_HTTP_SEND_S_MAX          600
+#define LIMIT_HTTP_WAIT_RESERVE_PERCENT 25     /* share of http.connectionsMax and of http.connectionsPerIp
+                                                  that waiting requests (long polls, streams) never take:
+                                                  kept for short requests; past it a long poll answers at once */
+#define LIMIT_HTTP_TRIM_GRACE_MS       1000    /* an address over its bound of idle + unfinished + waiting
+                                                  connections (connectionsPerIp less the reserve) loses its
+                                                  idle and unfinished ones older than this (the watchdog) */
+#define LIMIT_HTTP_WAIT_PEEK_MS        500     /* a waiting long poll looks at its socket this often: a client
+                                                  that left is noticed within it (streams: each console tick) */
 #define LIMIT_HTTP_THREADS_DEFAULT     2       /* epoll threads in the pool */
 #define LIMIT_HTTP_THREADS_MAX         64
 #define LIMIT_HTTP_PATH_BYTES_MAX      2048    /* raw request path (without query) -> 414 */

@@ -544,7 +544,7 @@ Test(config, bounds_of_every_top_level_int_in_the_file)
         check_top_bounds(&k[i], false);
         tested++;
     }
-    cr_assert(eq(sz, tested, 34));
+    cr_assert(eq(sz, tested, 35));
 }
 
 Test(config, bounds_of_every_top_level_int_from_the_environment)
@@ -557,7 +557,7 @@ Test(config, bounds_of_every_top_level_int_from_the_environment)
         check_top_bounds(&k[i], true);
         tested++;
     }
-    cr_assert(eq(sz, tested, 34));
+    cr_assert(eq(sz, tested, 35));
 }
 
 static json_t *attr_obj(const conf_key *k, json_t *v)
