@@ -17,6 +17,7 @@
 struct due {
     char id[TASK_ID_LEN + 1];
     int64_t at_us;
+    int64_t item_us; /* the writer's recent time per item of this task (0: not measured yet) */
 };
 
 struct tasks {
@@ -247,16 +248,20 @@ int tasks_list(store_conn *c, int limit, const char *cursor, json_t **out)
 typedef struct page_ctx {
     tasks *t;
     const char *id;
+    int max;      /* items this page may take (LIMIT_TASK_PAGE_US at the measured cost) */
     int items;    /* done by this page */
     int finished; /* the task is finished (by this page or before) */
     int64_t rate; /* its items per second */
 } page_ctx;
 
 /* Items a page takes: about a tenth of a second at the task's rate, so a
- * slow task moves in small steps. */
-static int page_size(const row *r)
+ * slow task moves in small steps, and no more than fit in
+ * LIMIT_TASK_PAGE_US of the writer's time at the task's measured cost (a
+ * replayed OrderPlaced runs the whole order pipeline in its page). */
+static int page_size(const row *r, const page_ctx *p)
 {
     int64_t n = r->rate / 10;
+    if (n > p->max) n = p->max;
     return n < 1 ? 1 : n > LIMIT_TASK_PAGE ? LIMIT_TASK_PAGE : (int)n;
 }
 
@@ -275,7 +280,7 @@ static int replay_page(store_conn *tx, tasks *t, row *r, page_ctx *p)
     bs.after = r->cursor;
     bs.events = r->done;
     bs.routed = r->routed;
-    bs.page = page_size(r);
+    bs.page = page_size(r, p);
     if ((rc = bus_replay_page_tx(tx, &bs))) return rc;
     p->items = bs.page_n;
     int more = bus_replay_advance(&bs);
@@ -293,7 +298,7 @@ static int redrive_page(store_conn *tx, tasks *t, row *r, page_ctx *p)
     if (!dlq) return finish(tx, r->id, "FAILED", "the dead-letter queue no longer exists");
     if (dn && !(dest = queue_find(t->qs, dn))) return finish(tx, r->id, "FAILED", "the destination queue no longer exists");
     int64_t left = r->total - r->done, moved = 0;
-    int want = left < page_size(r) ? (int)left : page_size(r);
+    int want = left < page_size(r, p) ? (int)left : page_size(r, p);
     int rc = want > 0 ? queue_redrive_tx(tx, t->qs, dlq, dest, want, &moved) : 0;
     if (rc) return rc;
     p->items = (int)moved;
@@ -338,8 +343,12 @@ static void refresh(tasks *t)
     while (n < LIMIT_TASKS_ACTIVE && store_step(st) == STORE_ROW) {
         snprintf(next[n].id, sizeof next[n].id, "%s", store_col_text(st, 0, NULL));
         next[n].at_us = 0;
+        next[n].item_us = 0;
         for (int i = 0; i < t->ndue; i++)
-            if (!strcmp(t->due[i].id, next[n].id)) next[n].at_us = t->due[i].at_us;
+            if (!strcmp(t->due[i].id, next[n].id)) {
+                next[n].at_us = t->due[i].at_us;
+                next[n].item_us = t->due[i].item_us;
+            }
         n++;
     }
     store_reset(st);
@@ -350,9 +359,12 @@ static void refresh(tasks *t)
 /* Runs the page of d when it is due; moves d->at_us on. */
 static void run_due(tasks *t, struct due *d)
 {
-    page_ctx p = {.t = t, .id = d->id};
+    int64_t max = d->item_us ? LIMIT_TASK_PAGE_US / d->item_us : LIMIT_TASK_PAGE_FIRST;
+    page_ctx p = {.t = t, .id = d->id, .max = max < 1 ? 1 : max > LIMIT_TASK_PAGE ? LIMIT_TASK_PAGE : (int)max};
     int64_t t0 = clock_mono_us();
     int rc = store_run(t->st, page_unit, &p);
+    /* the page as the writer's other work sees it: its batch, the records
+     * its messages ran in that batch (run to completion), the COMMIT */
     int64_t now = clock_mono_us(), took = now - t0;
     if (rc) {
         log_warn("tasks", "a page failed; it runs again", "taskId", d->id, "error", err_name(rc), NULL);
@@ -360,8 +372,14 @@ static void run_due(tasks *t, struct due *d)
         return;
     }
     if (p.finished) return;
-    /* the rate, and the writer's share: a page that took `took` is followed
-     * by (100 - duty) / duty times as long without this task */
+    if (p.items > 0) { /* the cost per item, smoothed (a page's fixed cost included: pages stay large enough) */
+        int64_t per = took / p.items;
+        d->item_us = d->item_us ? (3 * d->item_us + per) / 4 : per;
+        if (d->item_us < 1) d->item_us = 1;
+    }
+    /* the rate, and the writer's share: a page that took `took` of the
+     * writer's time is followed by (100 - duty) / duty times as long
+     * without this task */
     int64_t gap_rate = p.rate > 0 ? (int64_t)p.items * 1000000 / p.rate : 0;
     int64_t gap_duty = took * (100 - LIMIT_TASK_DUTY_PERCENT) / LIMIT_TASK_DUTY_PERCENT;
     d->at_us = now + (gap_rate > gap_duty ? gap_rate : gap_duty);
