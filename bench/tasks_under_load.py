@@ -136,6 +136,8 @@ def main():
     ap.add_argument("--dead", type=int, default=50000)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--rate", type=int, default=0, help="ratePerSecond of both tasks (0: the default)")
+    ap.add_argument("--log-level", default="warn", help="the server's")
+    ap.add_argument("--keep-log", help="copy the server's log here at the end")
     a = ap.parse_args()
 
     cfg = shipped_config()
@@ -152,7 +154,7 @@ def main():
     cfg["rules"].append({"name": "load", "eventPattern": {"source": ["bench.load"]}, "targets": [{"queue": "sink"}]})
     import shutil
     try:
-        with Server(env="bench", config=cfg, data_dir=data) as srv:
+        with Server(env="bench", config=cfg, data_dir=data, log_level=a.log_level) as srv:
             t0 = time.time()
             n_ev = load_events(srv, a.events)
             t1 = time.time()
@@ -191,6 +193,8 @@ def main():
             print("intake p99: quiet %.1f ms, during replay+redrive %.1f ms: ratio %.2f (target < 2)"
                   % (quiet["p99"] * 1e3, during["p99"] * 1e3, during["p99"] / quiet["p99"]))
     finally:
+        if a.keep_log:
+            shutil.copy(os.path.join(data, "server.log"), a.keep_log)
         shutil.rmtree(data, ignore_errors=True)
 
 

@@ -457,12 +457,24 @@ int bus_replay_page_tx(store_conn *tx, void *arg)
     char *texts[REPLAY_PAGE];
     int64_t seqs[REPLAY_PAGE];
     int k = 0, rc, routed = 0;
-    store_stmt *st = store_prep(tx, ST_EVENT_RANGE);
+    /* the page walks the log by position, at most LIMIT_REPLAY_SCAN_ROWS
+     * of it: its reads are bounded however large the window or the log */
+    store_stmt *st = store_prep(tx, ST_EVENT_SEQ_BOUNDS);
+    if ((rc = store_step(st)) != STORE_ROW) {
+        store_reset(st);
+        return rc < 0 ? rc : ORD_ESTORE;
+    }
+    int64_t first = store_col_i64(st, 0), last = store_col_i64(st, 1);
+    store_reset(st);
+    int64_t after = p->after > first ? p->after : first;
+    int64_t upto = last - after > LIMIT_REPLAY_SCAN_ROWS ? after + LIMIT_REPLAY_SCAN_ROWS : last;
+    st = store_prep(tx, ST_EVENT_RANGE);
     store_bind_i64(st, 1, p->from_ms);
     store_bind_i64(st, 2, p->to_ms);
-    store_bind_i64(st, 3, p->after);
+    store_bind_i64(st, 3, after);
     CHECK(p->page >= 1 && p->page <= REPLAY_PAGE);
     store_bind_i64(st, 4, p->page);
+    store_bind_i64(st, 5, upto);
     while ((rc = store_step(st)) == STORE_ROW) {
         seqs[k] = store_col_i64(st, 0);
         texts[k] = strdup(store_col_text(st, 3, NULL));
@@ -490,7 +502,8 @@ int bus_replay_page_tx(store_conn *tx, void *arg)
     if (!rc) {
         p->page_n = k;
         p->page_routed = routed;
-        p->page_after = k ? seqs[k - 1] : p->after;
+        p->page_more = k == p->page || upto < last;
+        p->page_after = k == p->page ? seqs[k - 1] : upto;
     }
 out:
     for (int i = 0; i < k; i++) free(texts[i]);
@@ -502,7 +515,7 @@ int bus_replay_advance(bus_replay_state *p)
     p->events += p->page_n;
     p->routed += p->page_routed;
     p->after = p->page_after;
-    int more = p->page_n == p->page;
+    int more = p->page_more;
     if (more && p->events >= LIMIT_REPLAY_EVENTS_MAX) {
         p->truncated = 1;
         more = 0;

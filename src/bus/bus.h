@@ -129,6 +129,7 @@ typedef struct bus_replay_state {
     int page;                               /* events per unit: 1..256 (256 from bus_replay_begin) */
     int page_n, page_routed;                /* the page of the last unit */
     int64_t page_after;
+    int page_more;                          /* the log goes on past the page */
 } bus_replay_state;
 
 /* Sets up a replay of the logged events with from_ms <= time < to_ms

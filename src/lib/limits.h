@@ -60,13 +60,14 @@
 #define LIMIT_JSON_DEPTH_MAX           64      /* nesting of any JSON input */
 #define LIMIT_REPLAY_EVENTS_MAX        1000000 /* events re-published by one replay */
 #define LIMIT_REPLAY_NAME_MAX          64      /* a replay's name: 1..64 of [A-Za-z0-9._-] (EventBridge) */
+#define LIMIT_REPLAY_SCAN_ROWS         4096    /* event-log positions one replay page looks at (its reads stay bounded) */
 
 /* ---- Background tasks (replay, redrive) ----------------------------- */
 #define LIMIT_TASKS_ACTIVE             32      /* unfinished tasks at once -> 400 limit-exceeded */
 #define LIMIT_TASK_PAGE                100     /* events or messages per unit of the writer (rate/10 when less) */
 #define LIMIT_TASK_RATE_DEFAULT        5000    /* ratePerSecond: items per second at most .. */
 #define LIMIT_TASK_RATE_MAX            100000  /* .. 1..100000 */
-#define LIMIT_TASK_PAGE_US             20000   /* a page aims at this much time in the writer (items at the measured cost) */
+#define LIMIT_TASK_PAGE_US             3000    /* a page aims at this much time in the writer (items at the measured cost) */
 #define LIMIT_TASK_PAGE_FIRST          10      /* items of a task's first page, before its cost is measured */
 #define LIMIT_TASK_DUTY_PERCENT        25      /* a task's pages take at most this share of the writer's time */
 #define LIMIT_TASK_RETRY_MS            1000    /* a page that failed (a full disk) runs again after this */

@@ -1290,7 +1290,10 @@ int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int
     if (atomic_load(&dlq->gone) || (dest && atomic_load(&dest->gone))) return ORD_ENOTFOUND;
     *moved = 0;
     if (max < 1 || max > LIMIT_REDRIVE_MAX) return ORD_EVALIDATION;
-    int64_t now = clock_wall_ms(), after = 0;
+    /* oldest first by the ready index (visible_ms, id): a page reads only
+     * what it moves, however deep the DLQ; what stays (nowhere to go)
+     * is stepped over by the cursor */
+    int64_t now = clock_wall_ms(), after_vis = INT64_MIN, after = 0;
     int rc = 0;
     enum { CHUNK = 256 };
     int64_t ids[CHUNK];
@@ -1300,11 +1303,13 @@ int queue_redrive_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest, int
         store_stmt *st = store_prep(tx, ST_MSG_VISIBLE_IDS);
         store_bind_i64(st, 1, dlq->id);
         store_bind_i64(st, 2, now);
-        store_bind_i64(st, 3, after);
-        store_bind_i64(st, 4, want);
+        store_bind_i64(st, 3, after_vis);
+        store_bind_i64(st, 4, after);
+        store_bind_i64(st, 5, want);
         while ((rc = store_step(st)) == STORE_ROW) {
             seen++;
             after = store_col_i64(st, 0);
+            after_vis = store_col_i64(st, 2);
             queue *t = dest;
             if (!t && !store_col_is_null(st, 1)) t = queue_find(qs, store_col_text(st, 1, NULL));
             if (!t || t == dlq) continue; /* nowhere to go back to: stays */

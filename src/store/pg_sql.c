@@ -52,8 +52,8 @@ const char *const pg_sql[ST__COUNT] = {
     [ST_MSG_DEFER] = "UPDATE messages SET visible_ms=$5,receipt=NULL,receive_count=greatest(receive_count-1,0) "
                      "WHERE id=$1 AND receipt=$2 AND queue_id=$3 AND visible_ms>$4",
     [ST_MSG_PURGE] = "DELETE FROM messages WHERE queue_id=$1",
-    [ST_MSG_VISIBLE_IDS] = "SELECT id,source_queue FROM messages WHERE queue_id=$1 AND visible_ms<=$2 "
-                           "AND id>$3 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED",
+    [ST_MSG_VISIBLE_IDS] = "SELECT id,source_queue,visible_ms FROM messages WHERE queue_id=$1 AND visible_ms<=$2 "
+                           "AND (visible_ms,id)>($3,$4) ORDER BY visible_ms,id LIMIT $5 FOR UPDATE SKIP LOCKED",
     [ST_MSG_EXPIRED] = "SELECT id FROM messages WHERE queue_id=$1 AND sent_ms<$2 LIMIT $3 FOR UPDATE SKIP LOCKED",
     [ST_MSG_STATS] = "SELECT count(*) FILTER (WHERE visible_ms<=$2),"
                      "count(*) FILTER (WHERE visible_ms>$2 AND receipt IS NOT NULL),"
@@ -73,8 +73,10 @@ const char *const pg_sql[ST__COUNT] = {
                             "ORDER BY seq LIMIT $3",
     [ST_EVENT_SWEEP] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time_ms<$1 LIMIT $2 "
                        "FOR UPDATE SKIP LOCKED)",
-    [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope FROM events WHERE time_ms>=$1 AND time_ms<$2 "
-                       "AND seq>$3 AND replay_name IS NULL ORDER BY seq LIMIT $4",
+    /* walks the log by seq ($3, $5]: the index on time would sort the whole window for every page */
+    [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope FROM events WHERE seq>$3 AND seq<=$5 AND time_ms+0>=$1 "
+                       "AND time_ms+0<$2 AND replay_name IS NULL ORDER BY seq LIMIT $4",
+    [ST_EVENT_SEQ_BOUNDS] = "SELECT (SELECT coalesce(min(seq),1)-1 FROM events),(SELECT coalesce(max(seq),0) FROM events)",
     [ST_EVENT_GET] = "SELECT seq,time_ms,source,detail_type,envelope,replay_name,subject FROM events WHERE id=$1",
     [ST_EVENT_SET_SUBJECT] = "UPDATE events SET subject=$2 WHERE id=$1 AND subject IS NULL",
     [ST_EVENT_COUNT] = "SELECT count(*) FROM events",

@@ -35,7 +35,7 @@ typedef enum store_stmt_id {
                              visible_ms, its receive not counted (receive_count - 1, the receipt cleared) */
     ST_MSG_PURGE,         /* queue_id */
     ST_MSG_DELETE_OF_QUEUE, /* queue_id,limit: a chunk of a deleted queue's messages */
-    ST_MSG_VISIBLE_IDS,   /* queue_id,now,after_id,limit -> id,source_queue (oldest first) */
+    ST_MSG_VISIBLE_IDS,   /* queue_id,now,after_visible_ms,after_id,limit -> id,source_queue,visible_ms (by (visible_ms, id)) */
     ST_MSG_EXPIRED,       /* queue_id,cutoff_sent_ms,limit -> id */
     ST_MSG_STATS,         /* queue_id,now -> visible,in_flight,delayed,oldest_ms */
     ST_MSG_NEXT_VISIBLE,  /* queue_id,now -> min(visible_ms) of messages not yet visible, or NULL */
@@ -48,7 +48,8 @@ typedef enum store_stmt_id {
     ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name,subject -> seq */
     ST_EVENT_BY_SUBJECT,  /* subject,after_seq,limit -> seq,id,time_ms,detail_type,envelope (oldest first) */
     ST_EVENT_SWEEP,       /* cutoff_ms,limit: events older than the archive's retention */
-    ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit -> seq,id,time_ms,envelope (originals only) */
+    ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit,upto_seq -> seq,id,time_ms,envelope (originals only) */
+    ST_EVENT_SEQ_BOUNDS,  /* -> (first seq - 1, last seq) of the log (0, 0 when empty) */
     ST_EVENT_RANGE_COUNT, /* from_ms,to_ms,limit -> min(count of originals in the window, limit) */
     ST_EVENT_GET,         /* id -> seq,time_ms,source,detail_type,envelope,replay_name,subject */
     ST_EVENT_SET_SUBJECT, /* id,subject: an archived event without a subject becomes about an order */

@@ -44,6 +44,7 @@ typedef struct unit {
     struct unit *next;
     store_recover_fn recover; /* follow-ups: runs when fn fails (store_follow_tx) */
     int deferred;             /* follow-ups: bound for the next batch */
+    int64_t *busy_us;         /* store_run_busy: the writer's time in it and its follow-ups of the batch */
 } unit;
 
 /* A list of units (head and tail). */
@@ -99,6 +100,7 @@ struct store {
     ulist follow, deferred;
     int nfollow;
     int tx_lost; /* the batch's transaction is gone (SQLite rolled it back itself): it fails whole */
+    unit *running; /* writer: the unit whose fn runs now (store_follow_tx) */
     uint64_t statements;
 };
 
@@ -467,7 +469,11 @@ static int recover_fn(store_conn *tx, void *arg)
  * once.  Returns < 0 when the batch must not commit (a recovery failed). */
 static int run_unit(store *s, unit *u)
 {
+    int64_t t0 = u->busy_us ? clock_mono_us() : 0;
+    s->running = u;
     u->rc = savepoint_run(s, u->fn, u->arg);
+    s->running = NULL;
+    if (u->busy_us) *u->busy_us += clock_mono_us() - t0;
     if (s->tx_lost) return ORD_EUNAVAILABLE;
     if (u->rc >= 0 || !u->recover) return 0;
     struct recovery r = {u, u->rc};
@@ -508,8 +514,11 @@ int store_follow_tx(store_conn *tx, store_unit_fn fn, store_recover_fn recover, 
     store *s = tx->s;
     unit *u = malloc(sizeof *u);
     if (!u) return ORD_ENOMEM;
-    *u = (unit){fn, done, arg, 0, NULL, recover, s->nfollow >= LIMIT_STORE_FOLLOW_MAX};
-    if (!u->deferred) s->nfollow++;
+    *u = (unit){fn, done, arg, 0, NULL, recover, s->nfollow >= LIMIT_STORE_FOLLOW_MAX, NULL};
+    if (!u->deferred) {
+        s->nfollow++;
+        if (s->running) u->busy_us = s->running->busy_us; /* runs before the batch's done: the counter lives */
+    }
     ulist_add(&s->follow, u);
     return u->deferred;
 }
@@ -772,12 +781,12 @@ void store_close(store *s)
     free(s);
 }
 
-int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg)
+static int submit(store *s, store_unit_fn fn, store_done_fn done, void *arg, int64_t *busy_us)
 {
     CHECK(fn != NULL);
     unit *u = malloc(sizeof *u);
     if (!u) return ORD_ENOMEM;
-    *u = (unit){fn, done, arg, 0, NULL, NULL, 0};
+    *u = (unit){fn, done, arg, 0, NULL, NULL, 0, busy_us};
     pthread_mutex_lock(&s->mu);
     if (s->closing || s->npending >= s->pending_max || atomic_load(&s->down) || s->st.sync_failed) {
         int rc = s->closing                                     ? ORD_ESHUTDOWN
@@ -796,6 +805,11 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg)
     pthread_mutex_unlock(&s->mu);
     if (wake) pthread_cond_signal(&s->cv);
     return 0;
+}
+
+int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg)
+{
+    return submit(s, fn, done, arg, NULL);
 }
 
 struct run_ctx {
@@ -822,12 +836,12 @@ static void run_unit_done(void *arg, int rc)
     pthread_mutex_unlock(&r->mu);
 }
 
-int store_run(store *s, store_unit_fn fn, void *arg)
+static int run_wait(store *s, store_unit_fn fn, void *arg, int64_t *busy_us)
 {
     struct run_ctx r = {.fn = fn, .arg = arg};
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
-    int rc = store_submit(s, run_unit_fn, run_unit_done, &r);
+    int rc = submit(s, run_unit_fn, run_unit_done, &r, busy_us);
     if (rc == 0) {
         pthread_mutex_lock(&r.mu);
         while (!r.done) pthread_cond_wait(&r.cv, &r.mu);
@@ -837,6 +851,17 @@ int store_run(store *s, store_unit_fn fn, void *arg)
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);
     return rc;
+}
+
+int store_run(store *s, store_unit_fn fn, void *arg)
+{
+    return run_wait(s, fn, arg, NULL);
+}
+
+int store_run_busy(store *s, store_unit_fn fn, void *arg, int64_t *busy_us)
+{
+    *busy_us = 0;
+    return run_wait(s, fn, arg, busy_us);
 }
 
 int store_probe_tx(store_conn *tx)

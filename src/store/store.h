@@ -115,6 +115,11 @@ int store_submit(store *s, store_unit_fn fn, store_done_fn done, void *arg);
  * ORD_ESHUTDOWN, ORD_ESTORE, ORD_EUNAVAILABLE).  Not for the writer thread, nor for threads
  * that must not block (HTTP). */
 int store_run(store *s, store_unit_fn fn, void *arg);
+/* store_run, and *busy_us receives the writer's time in the unit and in the
+ * follow-ups it made that ran in its batch (not its wait in the queue, nor
+ * other units' work): what the unit cost the writer, for work that paces
+ * itself by it (background tasks). */
+int store_run_busy(store *s, store_unit_fn fn, void *arg, int64_t *busy_us);
 
 /* Runs inside a savepoint of its own right after a follow-up's fn failed
  * (rc) and was rolled back, in the same transaction: keeps what must not be

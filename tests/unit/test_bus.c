@@ -239,6 +239,47 @@ Test(bus, replay_paged_by_the_caller)
     cr_expect_eq(rs.truncated, 0);
 }
 
+/* Publishes n events at time_ms in one unit. */
+struct many {
+    int n;
+    int64_t time_ms;
+};
+
+static int many_unit(store_conn *tx, void *arg)
+{
+    struct many *m = arg;
+    for (int i = 0; i < m->n; i++) {
+        bus_event ev = {.source = "orderly.orders", .detail_type = "OrderCreated", .time_ms = m->time_ms, .has_time = 1};
+        int rc = bus_publish_tx(tx, b, &ev, NULL, NULL);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* A page reads at most LIMIT_REPLAY_SCAN_ROWS positions of the log: a small
+ * window deep in a large log, its events apart, is found whole by pages
+ * that step over what lies outside it (some finding nothing). */
+Test(bus, replay_pages_step_through_a_large_log)
+{
+    int64_t t0 = clock_wall_ms();
+    struct many parts[] = {{2 * LIMIT_REPLAY_SCAN_ROWS + 100, t0 - 100000}, {50, t0},
+                           {LIMIT_REPLAY_SCAN_ROWS + 7, t0 - 100000}, {30, t0 + 5}, {20, t0 + 100000}};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) cr_assert_eq(store_run(st, many_unit, &parts[i]), 0);
+    int64_t before = visible(qa);
+    bus_replay_state rs;
+    cr_assert_eq(bus_replay_begin(b, t0, t0 + 10, "created", "deep", &rs), 0);
+    int pages = 0;
+    do {
+        cr_assert_eq(store_run(st, bus_replay_page_tx, &rs), 0);
+        cr_assert_leq(rs.page_n, rs.page);
+        pages++;
+    } while (bus_replay_advance(&rs) && pages < 1000);
+    cr_expect_eq(rs.events, 80, "the window's 50 + 30, once each");
+    cr_expect_eq(visible(qa) - before, 80);
+    cr_expect_geq(pages, (3 * LIMIT_REPLAY_SCAN_ROWS + 207) / LIMIT_REPLAY_SCAN_ROWS, "bounded pages: %d", pages);
+    cr_expect_lt(pages, 10, "and not many more: %d", pages);
+}
+
 Test(bus, prepared_add_int_extends_detail)
 {
     json_t *d = json_pack("{s:i}", "a", 1);
