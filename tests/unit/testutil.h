@@ -27,14 +27,23 @@ static inline int test_pg(void)
     return test_pg_base() != NULL;
 }
 
+/* A fresh directory for a test's files, under ORDERLY_TEST_TMPDIR (the
+ * directory tests/unit/run.sh makes and removes) or /tmp; in a static
+ * buffer. */
+static inline const char *test_tmpdir(void)
+{
+    static char dir[400];
+    const char *base = getenv("ORDERLY_TEST_TMPDIR");
+    snprintf(dir, sizeof dir, "%s/orderly-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir)) abort();
+    return dir;
+}
+
 /* A SQLite file in a fresh temporary directory, whatever the run's backend. */
 static inline const char *test_db_path_sqlite(const char *file)
 {
     static char path[512];
-    char tmpl[] = "/tmp/orderly-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    if (!d) abort();
-    snprintf(path, sizeof path, "%s/%s", d, file);
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), file);
     return path;
 }
 
@@ -62,10 +71,7 @@ static inline const char *test_db_path(const char *file)
         (void)file;
         return path;
     }
-    char tmpl[] = "/tmp/orderly-test-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    if (!d) abort();
-    snprintf(path, sizeof path, "%s/%s", d, file);
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), file);
     return path;
 }
 
