@@ -68,7 +68,7 @@
 #define LIMIT_TASK_RATE_DEFAULT        5000    /* ratePerSecond: items per second at most .. */
 #define LIMIT_TASK_RATE_MAX            100000  /* .. 1..100000 */
 #define LIMIT_TASK_PAGE_US             3000    /* a page aims at this much time in the writer (items at the measured cost) */
-#define LIMIT_TASK_PAGE_FIRST          10      /* items of a task's first page, before its cost is measured */
+#define LIMIT_TASK_PAGE_FIRST          10      /* items of a task's first page, before its cost is measured, and at least after */
 #define LIMIT_TASK_DUTY_PERCENT        25      /* a task's pages take at most this share of the writer's time */
 #define LIMIT_TASK_RETRY_MS            1000    /* a page that failed (a full disk) runs again after this */
 #define LIMIT_TASK_LIST_MAX            100     /* GET /api/tasks?limit= 1..100 */

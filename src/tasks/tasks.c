@@ -362,8 +362,12 @@ static void refresh(tasks *t)
  * duty cycle every task shares) on. */
 static void run_due(tasks *t, struct due *d)
 {
+    /* never fewer than LIMIT_TASK_PAGE_FIRST: a page's fixed cost (its
+     * reads; on PostgreSQL their round trips) is counted in its items'
+     * cost, and smaller pages would only make each item look dearer */
     int64_t max = d->item_us ? LIMIT_TASK_PAGE_US / d->item_us : LIMIT_TASK_PAGE_FIRST;
-    page_ctx p = {.t = t, .id = d->id, .max = max < 1 ? 1 : max > LIMIT_TASK_PAGE ? LIMIT_TASK_PAGE : (int)max};
+    if (max < LIMIT_TASK_PAGE_FIRST) max = LIMIT_TASK_PAGE_FIRST;
+    page_ctx p = {.t = t, .id = d->id, .max = max > LIMIT_TASK_PAGE ? LIMIT_TASK_PAGE : (int)max};
     /* what the page cost the writer: its unit and the records its messages
      * ran in that batch (run to completion) - not its wait in the queue,
      * which under load would make every page look slow */
