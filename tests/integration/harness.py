@@ -173,7 +173,7 @@ class AuthConnection(http.client.HTTPConnection):
         super().request(method, url, body=body, headers=h, **kw)
 
 
-_made_dirs = []  # (path, server): the data directories this run created
+_made_dirs = []  # (path, server or None): the directories this run created
 
 
 @atexit.register
@@ -184,8 +184,18 @@ def _remove_made_dirs():
         return
     import shutil
     for path, srv in _made_dirs:
-        srv.stop()
+        if srv:
+            srv.stop()
+    for path, _ in _made_dirs:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def temp_dir(prefix="orderly-it-"):
+    """A new directory under the system's temporary one, removed by its path
+    when the run ends (with the data directories the servers made)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _made_dirs.append((d, None))
+    return d
 
 
 class Server:

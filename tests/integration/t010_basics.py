@@ -6,10 +6,9 @@ import json
 import os
 import signal
 import subprocess
-import tempfile
 import threading
 import time
-from harness import BIN, Server, run, check, eq, is_problem, PG, db_rows
+from harness import temp_dir, BIN, Server, run, check, eq, is_problem, PG, db_rows
 
 
 def clean_env(**extra):
@@ -95,7 +94,7 @@ def test_serve_help():
 
 
 def test_missing_environment():
-    d = tempfile.mkdtemp(prefix="orderly-it-")
+    d = temp_dir("orderly-it-")
     for cmd in ("serve", "migrate"):
         rc, out, err = cli(cmd, "--db", os.path.join(d, "x.db"), cwd=d)
         eq(rc, 2, "%s without ENVIRONMENT: exit code (stderr %r)" % (cmd, err))
@@ -117,7 +116,7 @@ def test_missing_environment():
 
 
 def test_bad_config_key():
-    d = tempfile.mkdtemp(prefix="orderly-it-")
+    d = temp_dir("orderly-it-")
     cases = [
         ({"queues": [{"name": "a"}, {"name": "b", "attributes": {"VisibiltyTimeout": 3}}]},
          "queues[1].attributes.VisibiltyTimeout"),
@@ -199,7 +198,7 @@ def db_tables(srv):
 
 
 def test_migrate_creates_db():
-    d = tempfile.mkdtemp(prefix="orderly-it-")
+    d = temp_dir("orderly-it-")
     srv = Server(env="mig", data_dir=os.path.join(d, "sub", "dir"))
     db = srv.db  # a file under sub/dir, or a schema of the test cluster
     rc, out, err = cli("migrate", "--env", "mig", "--db", db)

@@ -9,11 +9,10 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 
-from harness import BIN, LIMITS, Server, check, db_rows, eq, is_problem, ok, run, uniq, wait_for
+from harness import temp_dir, BIN, LIMITS, Server, check, db_rows, eq, is_problem, ok, run, uniq, wait_for
 
 
 def product(sku, stock=10):
@@ -61,7 +60,7 @@ def test_catalog_most():
     limit-exceeded (POST and a creating PUT); changing a product still works;
     a catalog file past the most refuses to start."""
     most = LIMITS["PRODUCTS_MAX"]
-    d = tempfile.mkdtemp(prefix="orderly-it-")
+    d = temp_dir("orderly-it-")
     catalog = os.path.join(d, "big-catalog.json")
     with open(catalog, "w") as f:
         json.dump({"products": [product("C%06d" % i) for i in range(most - 1)]}, f)
@@ -157,7 +156,7 @@ def test_queue_depth_most():
     room again within about a second; after a restart the bound holds from the
     first send (the queues are counted before serving)."""
     most = 5
-    data = tempfile.mkdtemp(prefix="orderly-t625-depth-")
+    data = temp_dir("orderly-t625-depth-")
     try:
         env = {"ORDERLY_STORE_QUEUE_DEPTH_MAX": str(most)}
         with Server(env_vars=env, data_dir=data) as srv:

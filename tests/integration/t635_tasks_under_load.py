@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from harness import Server, check, eq, ok, run, shipped_config, wait_for
+from harness import temp_dir, Server, check, eq, ok, run, shipped_config, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
@@ -54,7 +54,7 @@ def finish(stop, ts):
 
 def test_replay_and_redrive_progress_and_cancel_while_orders_flow():
     import tempfile
-    data = tempfile.mkdtemp(prefix="orderly-it-")
+    data = temp_dir("orderly-it-")
     srv = Server(env="t", config=config(data), data_dir=data)
     try:
         srv.start()

@@ -24,10 +24,9 @@ import signal
 import socket
 import subprocess
 import shutil
-import tempfile
 import time
 import http.client
-from harness import SRC, PG, Server, run, check, eq, do_request, shipped_config, pg_cluster
+from harness import temp_dir, SRC, PG, Server, run, check, eq, do_request, shipped_config, pg_cluster
 
 FUNCTIONS = {"order-processor", "payment-processor", "notification-processor"}
 
@@ -286,7 +285,7 @@ if not PG:
         restart.  (Writes that fit in blocks SQLite already owns - the WAL it
         reuses after a checkpoint - still commit on a full disk, durably: the
         test counts them as acknowledged and checks them like the others.)"""
-        d = tempfile.mkdtemp(prefix="orderly-it-disk-")
+        d = temp_dir("orderly-it-disk-")
         os.mkdir(os.path.join(d, "disk"))
         disk = SmallDisk(os.path.join(d, "disk"))
         srv = OnSmallDisk(disk, env="hf", config=make_config())

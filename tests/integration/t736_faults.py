@@ -20,10 +20,9 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 import time
 
-from harness import (ADMIN_PASSWORD, BIN, PG, Server, check, do_request, eq, ok, quick_retries, run,
+from harness import (temp_dir, ADMIN_PASSWORD, BIN, PG, Server, check, do_request, eq, ok, quick_retries, run,
                      shipped_config, wait_for)
 
 FAULTS_BIN = os.environ.get("ORDERLY_FAULTS_BIN", os.path.join(os.path.dirname(BIN), "orderly-faults"))
@@ -61,7 +60,7 @@ class Node(Server):
 
 def template():
     """A data directory with the schema, the admin, an API key and product F-1."""
-    d = tempfile.mkdtemp(prefix="orderly-it-")
+    d = temp_dir("orderly-it-")
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(config(), f)
     srv = Node(d).start()
@@ -184,7 +183,7 @@ def sync_latched(srv, key, statuses):
 def one_run(tmpl, key, kind, n):
     """The workload with fault kind:n, then the checks; True when the fault
     was injected (the workload reached call n)."""
-    d = tempfile.mkdtemp(prefix="orderly-it-")
+    d = temp_dir("orderly-it-")
     for name in os.listdir(tmpl):
         if name.startswith("f.") or name == "config.json":
             shutil.copy2(os.path.join(tmpl, name), os.path.join(d, name))

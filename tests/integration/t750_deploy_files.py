@@ -34,9 +34,8 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
-from harness import BIN, PG, SRC, Server, run, check, eq, free_port, pg_cluster, shipped_config, wait_for
+from harness import temp_dir, BIN, PG, SRC, Server, run, check, eq, free_port, pg_cluster, shipped_config, wait_for
 
 DEPLOY = os.path.join(SRC, "deploy")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -262,7 +261,7 @@ def test_systemd_unit():
     if not analyze:
         print("SKIP: systemd-analyze not installed")
         return
-    d = tempfile.mkdtemp(prefix="orderly-unit-")
+    d = temp_dir("orderly-unit-")
     path = os.path.join(d, "orderly.service")
     with open(path, "w") as f:  # the built binary stands in for /usr/local/bin/orderly
         f.write(text.replace("/usr/local/bin/orderly", os.environ.get("ORDERLY_BIN", "/bin/true")))
@@ -305,7 +304,7 @@ def test_nginx_config():
     if not nginx:
         return
     for all_nodes in (False, True):
-        d = tempfile.mkdtemp(prefix="orderly-nginx-")
+        d = temp_dir("orderly-nginx-")
         main = nginx_conf(d, all_nodes=all_nodes)
         rc, out, err = sh(nginx, "-t", "-p", d, "-c", main, "-e", os.path.join(d, "error.log"))
         eq(rc, 0, "nginx -t (all nodes %s): %s" % (all_nodes, err))
@@ -320,7 +319,7 @@ def start_nginx(nginx, upstream_port, cluster=None):
     """nginx from the example on a free port in front of upstream_port (or
     the cluster example over the ports in cluster): (process, port, None)
     once it answers, or (None, port, why)."""
-    d = tempfile.mkdtemp(prefix="orderly-nginx-")
+    d = temp_dir("orderly-nginx-")
     port = free_port()
     if cluster:
         main = nginx_conf(d, port=port, cluster=["127.0.0.1:%d" % p for p in cluster])
@@ -399,7 +398,7 @@ def test_cluster_nginx_config():
     nginx = tool("nginx")
     if not nginx:
         return
-    d = tempfile.mkdtemp(prefix="orderly-nginx-")
+    d = temp_dir("orderly-nginx-")
     main = nginx_conf(d, cluster=[])
     rc, out, err = sh(nginx, "-t", "-p", d, "-c", main, "-e", os.path.join(d, "error.log"))
     eq(rc, 0, "nginx -t of the cluster example: %s" % err)
@@ -428,7 +427,7 @@ def test_cluster_systemd_unit():
     if not analyze:
         print("SKIP: systemd-analyze not installed")
         return
-    d = tempfile.mkdtemp(prefix="orderly-unit-")
+    d = temp_dir("orderly-unit-")
     shutil.copy(os.path.join(CLUSTER, "orderly-node.env"), os.path.join(d, "node.env"))
     path = os.path.join(d, "orderly.service")
     with open(path, "w") as f:
