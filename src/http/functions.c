@@ -116,22 +116,40 @@ static int pause_unit(store_conn *tx, void *arg)
     return fn_pause_tx(tx, op->a->fs, fn_name(op->a->fs, op->index), op->paused, op->by);
 }
 
+/* The function op names as JSON, with its state after the commit of op
+ * (this node applied it after the commit; paused < 0: as it is); NULL once
+ * a problem is answered (rc, or no memory). */
+static json_t *function_after(http_req *r, pause_op *op, int rc)
+{
+    json_t *f = rc ? NULL : function_json(op->a, op->index);
+    if (!f) {
+        http_reply_problem(r, rc ? rc : ORD_ENOMEM, NULL, NULL);
+        return NULL;
+    }
+    int paused = op->paused >= 0 ? op->paused : json_is_true(json_object_get(f, "paused"));
+    json_object_set_new(f, "state", json_string(paused ? "paused" : "enabled"));
+    json_object_set_new(f, "paused", json_boolean(paused));
+    return f;
+}
+
 static void pause_reply(http_req *r, void *arg, int rc)
 {
-    pause_op *op = arg;
-    if (rc) {
-        http_reply_problem(r, rc, NULL, NULL);
-        return;
-    }
-    json_t *f = function_json(op->a, op->index);
-    if (!f) {
-        http_reply_problem(r, ORD_ENOMEM, NULL, NULL);
-        return;
-    }
-    /* the state as committed: this node applied it after the commit */
-    json_object_set_new(f, "state", json_string(op->paused ? "paused" : "enabled"));
-    json_object_set_new(f, "paused", json_boolean(op->paused));
-    http_reply_json(r, 200, f);
+    json_t *f = function_after(r, arg, rc);
+    if (f) http_reply_json(r, 200, f);
+}
+
+/* A pause (1), resume (0) or status (-1) of function i, by the caller. */
+static pause_op *pause_op_new(http_req *r, int i, int paused)
+{
+    pause_op *op = http_req_alloc(r, sizeof *op);
+    if (!op) return NULL;
+    memset(op, 0, sizeof *op);
+    op->a = http_req_app(r);
+    op->index = i;
+    op->paused = paused;
+    api_ctx *c = http_req_user(r);
+    snprintf(op->by, sizeof op->by, "%s", c && c->p.kind != PRINCIPAL_ANONYMOUS ? c->p.name : "");
+    return op;
 }
 
 static int pause_or_resume(http_req *r, int paused)
@@ -140,15 +158,8 @@ static int pause_or_resume(http_req *r, int paused)
     json_t *body;
     int i = function_param(r, http_req_param(r, "name"));
     if (i < 0 || optional_body(r, none, &body)) return 0;
-    pause_op *op = http_req_alloc(r, sizeof *op);
-    if (!op) return ORD_ENOMEM;
-    memset(op, 0, sizeof *op);
-    op->a = http_req_app(r);
-    op->index = i;
-    op->paused = paused;
-    api_ctx *c = http_req_user(r);
-    snprintf(op->by, sizeof op->by, "%s", c && c->p.kind != PRINCIPAL_ANONYMOUS ? c->p.name : "");
-    return api_submit(r, pause_unit, pause_reply, op);
+    pause_op *op = pause_op_new(r, i, paused);
+    return op ? api_submit(r, pause_unit, pause_reply, op) : ORD_ENOMEM;
 }
 
 /* Seed 003's worker control of order-processor: start = resume, stop =
@@ -157,18 +168,9 @@ static int pause_or_resume(http_req *r, int paused)
 static void worker_reply(http_req *r, void *arg, int rc)
 {
     pause_op *op = arg;
-    if (rc) {
-        http_reply_problem(r, rc, NULL, NULL);
-        return;
-    }
-    json_t *f = function_json(op->a, op->index);
-    if (!f) {
-        http_reply_problem(r, ORD_ENOMEM, NULL, NULL);
-        return;
-    }
-    int paused = op->paused >= 0 ? op->paused : json_is_true(json_object_get(f, "paused"));
-    json_object_set_new(f, "state", json_string(paused ? "paused" : "enabled"));
-    json_object_set_new(f, "paused", json_boolean(paused));
+    json_t *f = function_after(r, op, rc);
+    if (!f) return;
+    int paused = json_is_true(json_object_get(f, "paused"));
     http_reply_json(r, 200,
                     json_pack("{s:s,s:s,s:o}", "status", paused ? "stopped" : "running", "message",
                               op->paused < 0 ? (paused ? "the worker is stopped" : "the worker is running")
@@ -189,18 +191,12 @@ int api_orders_worker(http_req *r)
         http_reply_problem(r, ORD_EINVAL, "the action is start, stop or status", NULL);
         return 0;
     }
-    pause_op *op = http_req_alloc(r, sizeof *op);
+    pause_op *op = pause_op_new(r, i, paused);
     if (!op) return ORD_ENOMEM;
-    memset(op, 0, sizeof *op);
-    op->a = http_req_app(r);
-    op->index = i;
-    op->paused = paused;
     if (paused < 0) { /* status: nothing to write */
         worker_reply(r, op, 0);
         return 0;
     }
-    api_ctx *c = http_req_user(r);
-    snprintf(op->by, sizeof op->by, "%s", c && c->p.kind != PRINCIPAL_ANONYMOUS ? c->p.name : "");
     return api_submit(r, pause_unit, worker_reply, op);
 }
 
