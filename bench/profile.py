@@ -147,6 +147,7 @@ def main():
     ap.add_argument("--orderly-arg", action="append", default=[])
     ap.add_argument("--http-threads", type=int, default=1)
     ap.add_argument("--no-perf", action="store_true")
+    ap.add_argument("--call-graph", default="fp", help="perf's --call-graph (dwarf finds callers inside libc)")
     ap.add_argument("--callgrind", action="store_true")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
@@ -182,7 +183,7 @@ def main():
         if a.callgrind:
             subprocess.run(["callgrind_control", "-z", str(pid)], stdout=subprocess.DEVNULL)
         elif not a.no_perf:
-            perf = subprocess.Popen(["perf", "record", "-F", "997", "-g", "-p", str(pid), "-o",
+            perf = subprocess.Popen(["perf", "record", "-F", "997", "--call-graph", a.call_graph, "-p", str(pid), "-o",
                                      os.path.join(tmp, "perf.data")], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
             time.sleep(0.5)

@@ -758,9 +758,11 @@ int api_queue_delete_batch(http_req *r)
 
 typedef struct admin_op {
     api *a;
+    http_req *r;
     queue *q, *dest;
     int max, purge;
     int64_t n;
+    int64_t upto, chunk; /* a purge: the newest message id it deletes, what its last unit deleted */
     const char **ids;      /* redrive of selected messages: their MessageIds */
     int nids;
     unsigned char *found;
@@ -769,9 +771,25 @@ typedef struct admin_op {
 static int admin_unit(store_conn *tx, void *arg)
 {
     admin_op *op = arg;
-    if (op->purge) return queue_purge_tx(tx, op->a->qs, op->q, &op->n);
+    if (op->purge) {
+        int rc = queue_purge_tx(tx, op->a->qs, op->q, &op->upto, LIMIT_SWEEP_ROWS, &op->chunk);
+        if (!rc) op->n += op->chunk;
+        return rc;
+    }
     if (op->ids) return queue_redrive_ids_tx(tx, op->a->qs, op->q, op->dest, op->ids, op->nids, &op->n, op->found);
     return queue_redrive_tx(tx, op->a->qs, op->q, op->dest, op->max, &op->n);
+}
+
+static void admin_reply(http_req *r, void *arg, int rc);
+
+/* A purge goes on in units of LIMIT_SWEEP_ROWS until one deletes fewer;
+ * the answer counts them all. */
+static int purge_wait(void *arg, int rc)
+{
+    admin_op *op = arg;
+    if (rc || op->chunk < LIMIT_SWEEP_ROWS) return 0;
+    api_resubmit(op->r, admin_unit, purge_wait, admin_reply, op);
+    return 1;
 }
 
 static void admin_reply(http_req *r, void *arg, int rc)
@@ -905,9 +923,11 @@ int api_queue_purge(http_req *r)
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
     op->a = http_req_app(r);
+    op->r = r;
     op->q = q;
     op->purge = 1;
-    return api_submit(r, admin_unit, admin_reply, op);
+    op->upto = -1;
+    return api_submit_wait(r, admin_unit, purge_wait, admin_reply, op);
 }
 
 /* ---- DELETE /api/queues/{name} ------------------------------------------ */

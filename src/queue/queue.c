@@ -1274,13 +1274,26 @@ void queue_interrupt(queue *q)
     wake_waiters(q, 0, 0);
 }
 
-int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n)
+int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *upto, int limit, int64_t *n)
 {
     if (atomic_load(&q->gone)) return ORD_ENOTFOUND; /* queue_delete_queue_tx */
-    store_stmt *st = store_prep(tx, ST_MSG_PURGE);
+    CHECK(limit > 0);
+    *n = 0;
+    int rc;
+    store_stmt *st;
+    if (*upto < 0) { /* the first chunk: what was sent before the purge began */
+        st = store_prep(tx, ST_MSG_LAST_ID);
+        if ((rc = store_step(st)) == STORE_ROW) *upto = store_col_i64(st, 0);
+        store_reset(st);
+        if (rc < 0) return rc;
+        if (*upto < 0) *upto = 0;
+    }
+    st = store_prep(tx, ST_MSG_PURGE);
     store_bind_i64(st, 1, q->id);
-    int rc = store_exec(st);
-    *n = rc ? 0 : store_changes(tx);
+    store_bind_i64(st, 2, *upto);
+    store_bind_i64(st, 3, limit);
+    rc = store_exec(st);
+    if (!rc) *n = store_changes(tx);
     (void)qs;
     return rc;
 }

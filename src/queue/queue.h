@@ -164,8 +164,13 @@ int queue_change_visibility_ms_tx(store_conn *tx, queue_sys *qs, queue *q, const
  * written as never received (sets m->seq and m->receipt).  The receive
  * count then does not move the message toward the DLQ. */
 int queue_defer_tx(store_conn *tx, queue_sys *qs, queue *q, queue_msg *m, int64_t delay_ms);
-/* Deletes every message of q; *n = how many. */
-int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *n);
+/* One chunk of a purge (SQS PurgeQueue): deletes up to limit messages of q
+ * sent before the purge began - *upto, the newest message id, taken by the
+ * first chunk when *upto < 0 - and sets *n to how many.  A purge repeats
+ * chunks in units of their own until one deletes fewer than limit, so a
+ * deep queue never becomes one long unit; what is sent meanwhile stays,
+ * and what is received meanwhile may still be deleted (as in SQS). */
+int queue_purge_tx(store_conn *tx, queue_sys *qs, queue *q, int64_t *upto, int limit, int64_t *n);
 /* Moves up to max visible messages from dead-letter queue dlq back to the
  * queue each came from (or to dest when not NULL), as fresh messages (receive
  * count 0).  *moved is set.  Messages whose source queue no longer exists

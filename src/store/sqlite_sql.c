@@ -37,7 +37,8 @@ const char *const sqlite_sql[ST__COUNT] = {
                            "queue_id=?3 AND visible_ms>?4",
     [ST_MSG_DEFER] = "UPDATE messages SET visible_ms=?5,receipt=NULL,receive_count=max(receive_count-1,0) "
                      "WHERE id=?1 AND receipt=?2 AND queue_id=?3 AND visible_ms>?4",
-    [ST_MSG_PURGE] = "DELETE FROM messages WHERE queue_id=?1",
+    [ST_MSG_PURGE] = "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE queue_id=?1 AND id<=?2 LIMIT ?3)",
+    [ST_MSG_LAST_ID] = "SELECT coalesce(max(id),0) FROM messages",
     [ST_MSG_VISIBLE_IDS] = "SELECT id,source_queue,visible_ms FROM messages WHERE queue_id=?1 AND visible_ms<=?2 "
                            "AND (visible_ms,id)>(?3,?4) ORDER BY visible_ms,id LIMIT ?5",
     [ST_MSG_EXPIRED] = "SELECT id FROM messages WHERE queue_id=?1 AND sent_ms<?2 LIMIT ?3",

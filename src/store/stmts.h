@@ -33,7 +33,8 @@ typedef enum store_stmt_id {
     ST_MSG_SET_VISIBLE,   /* id,receipt,queue_id,now,visible_ms: only while in flight */
     ST_MSG_DEFER,         /* id,receipt,queue_id,now,visible_ms: only while in flight; back to the queue at
                              visible_ms, its receive not counted (receive_count - 1, the receipt cleared) */
-    ST_MSG_PURGE,         /* queue_id */
+    ST_MSG_PURGE,         /* queue_id,upto,limit: a chunk of a purge (the messages sent before it began) */
+    ST_MSG_LAST_ID,       /* -> the newest message id of every queue (0 none) */
     ST_MSG_DELETE_OF_QUEUE, /* queue_id,limit: a chunk of a deleted queue's messages */
     ST_MSG_VISIBLE_IDS,   /* queue_id,now,after_visible_ms,after_id,limit -> id,source_queue,visible_ms (by (visible_ms, id)) */
     ST_MSG_EXPIRED,       /* queue_id,cutoff_sent_ms,limit -> id */

@@ -703,6 +703,26 @@ def test_purge():
     eq([m["body"] for m in recv("qa-purge")], ["after"], "usable after purge")
 
 
+def test_purge_of_a_deep_queue_goes_in_chunks():
+    """A purge deletes LIMIT_SWEEP_ROWS (1000) messages a unit: 2,001
+    messages take three units (1000, 1000, 1), and exactly 1,000 two (the
+    second finds none); the answer counts them all, and what is sent after
+    the purge answered stays."""
+    for name, n in (("qa-purge-deep", 2001), ("qa-purge-1000", 1000)):
+        create(name)
+        for k in range(0, n, 10):
+            entries = [{"id": "e%d" % i, "body": "m%d" % (k + i)} for i in range(min(10, n - k))]
+            st, _, b = req("POST", qpath(name) + "/messages/batch", {"entries": entries})
+            eq(st, 200, "batch send")
+        eq(counts(name)[0], n, "sent")
+        st, _, b = req("POST", qpath(name) + "/purge", raw=b"")
+        eq(st, 200, "purge (body %r)" % b)
+        eq(b["purged"], n, "purged count of %d" % n)
+        eq(counts(name), (0, 0, 0), "after purge")
+        send(name, "after")
+        eq([m["body"] for m in recv(name)], ["after"], "usable after purge")
+
+
 def test_unknown_queue_404():
     cases = [
         ("GET", "", None),

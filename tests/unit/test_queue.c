@@ -61,6 +61,7 @@ struct op {
     char mid[40];
     int64_t count;
     queue *dest;
+    int64_t upto; /* a purge's chunks */
 };
 
 static int send_unit(store_conn *tx, void *a)
@@ -91,7 +92,7 @@ static int vis_unit(store_conn *tx, void *a)
 static int purge_unit(store_conn *tx, void *a)
 {
     struct op *o = a;
-    return queue_purge_tx(tx, qs, o->q, &o->count);
+    return queue_purge_tx(tx, qs, o->q, &o->upto, o->max, &o->count);
 }
 static int redrive_unit(store_conn *tx, void *a)
 {
@@ -334,11 +335,35 @@ Test(queue, purge)
 {
     queue *q = make("q10", 30, NULL, 0);
     for (int i = 0; i < 7; i++) cr_assert_eq(send(q, "p"), 0);
-    struct op p = {.q = q};
+    struct op p = {.q = q, .max = 10, .upto = -1};
     cr_assert_eq(store_run(st, purge_unit, &p), 0);
     cr_expect_eq(p.count, 7);
     queue_stats s = stats(q);
     cr_expect_eq(s.visible + s.in_flight + s.delayed, 0);
+}
+
+/* A purge goes in chunks: each unit deletes at most its limit, only what
+ * was sent before the purge began, and nothing of another queue. */
+Test(queue, purge_in_chunks)
+{
+    queue *q = make("q10c", 30, NULL, 0), *other = make("q10d", 30, NULL, 0);
+    for (int i = 0; i < 7; i++) cr_assert_eq(send(q, "p"), 0);
+    cr_assert_eq(send(other, "o"), 0);
+    struct op p = {.q = q, .max = 3, .upto = -1};
+    int64_t sizes[4] = {0}, total = 0;
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(store_run(st, purge_unit, &p), 0);
+        sizes[k] = p.count;
+        total += p.count;
+        if (k == 0) cr_assert_eq(send(q, "sent during the purge"), 0);
+        if (p.count < 3) break;
+    }
+    cr_expect_eq(sizes[0], 3);
+    cr_expect_eq(sizes[1], 3);
+    cr_expect_eq(sizes[2], 1, "the last chunk stops short");
+    cr_expect_eq(total, 7);
+    cr_expect_eq(stats(q).visible, 1, "what was sent after the purge began stays");
+    cr_expect_eq(stats(other).visible, 1, "another queue is untouched");
 }
 
 Test(queue, delay_seconds)
