@@ -27,6 +27,44 @@ int auth_audit_tx(store_conn *tx, const audit_entry *e)
     return store_exec(st);
 }
 
+/* The pseudonym an erasure gave name, while it is remembered; else name. */
+static int erased_name(store_conn *tx, const char *name, char *out, size_t outlen, const char **use)
+{
+    *use = name;
+    if (!name || !*name) return 0;
+    unsigned char h[AUTH_HASH_BYTES];
+    auth_hash(name, h);
+    store_stmt *st = store_prep(tx, ST_AUDIT_ERASED_GET);
+    store_bind_blob(st, 1, h, sizeof h);
+    store_bind_i64(st, 2, clock_wall_ms());
+    int rc = store_step(st);
+    if (rc == STORE_ROW) {
+        snprintf(out, outlen, "%s", store_col_text(st, 0, NULL));
+        *use = out;
+    }
+    store_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+int auth_audit_late_tx(store_conn *tx, const audit_entry *e)
+{
+    char pname[64], ptarget[64]; /* pseudonyms: "erased-" and 16 hex digits */
+    const char *name, *target;
+    int rc;
+    if ((rc = erased_name(tx, e->p ? e->p->name : NULL, pname, sizeof pname, &name)) ||
+        (rc = erased_name(tx, e->target, ptarget, sizeof ptarget, &target)))
+        return rc;
+    auth_principal p;
+    audit_entry late = *e;
+    if (e->p && name != e->p->name) {
+        p = *e->p;
+        snprintf(p.name, sizeof p.name, "%s", name);
+        late.p = &p;
+    }
+    late.target = target;
+    return auth_audit_tx(tx, &late);
+}
+
 static json_t *text_or_null(store_stmt *st, int col)
 {
     return store_col_is_null(st, col) ? json_null() : json_string(store_col_text(st, col, NULL));
@@ -99,10 +137,23 @@ static int audit_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
     return rc;
 }
 
+static int erased_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+{
+    struct sweep *s = arg;
+    store_stmt *st = store_prep(tx, ST_AUDIT_ERASED_SWEEP);
+    store_bind_i64(st, 1, s->cutoff);
+    store_bind_i64(st, 2, limit);
+    int rc = store_exec(st);
+    *n = rc ? 0 : store_changes(tx);
+    return rc;
+}
+
 int auth_audit_sweep(auth *a, int days, int64_t *deleted)
 {
-    struct sweep s = {clock_wall_ms() - (int64_t)days * 86400000};
-    return store_sweep(a->st, audit_chunk, &s, LIMIT_SWEEP_ROWS, deleted);
+    struct sweep s = {clock_wall_ms() - (int64_t)days * 86400000}, now = {clock_wall_ms()};
+    int64_t forgotten = 0;
+    int rc = store_sweep(a->st, audit_chunk, &s, LIMIT_SWEEP_ROWS, deleted);
+    return rc ? rc : store_sweep(a->st, erased_chunk, &now, LIMIT_SWEEP_ROWS, &forgotten);
 }
 
 int auth_audit_about(auth *a, const char *const *names, int n, int max, json_t *arr)
@@ -126,5 +177,14 @@ int auth_audit_rename_tx(store_conn *tx, const char *old, const char *neu)
     store_stmt *st = store_prep(tx, ST_AUDIT_RENAME);
     store_bind_str(st, 1, old);
     store_bind_str(st, 2, neu);
+    int rc = store_exec(st);
+    if (rc) return rc;
+    /* rows written later about requests made before (auth_audit_late_tx) */
+    unsigned char h[AUTH_HASH_BYTES];
+    auth_hash(old, h);
+    st = store_prep(tx, ST_AUDIT_ERASED_PUT);
+    store_bind_blob(st, 1, h, sizeof h);
+    store_bind_str(st, 2, neu);
+    store_bind_i64(st, 3, clock_wall_ms() + LIMIT_AUDIT_ERASED_KEEP_MS);
     return store_exec(st);
 }

@@ -181,9 +181,15 @@ int auth_audit_list(auth *a, const char *principal, const char *target, int64_t 
 /* The audit rows whose principal or target is one of names (at most max
  * each), appended to arr; reader. */
 int auth_audit_about(auth *a, const char *const *names, int n, int max, json_t *arr);
-/* Inside a unit: audit rows naming old (principal or target) name new (erasure). */
+/* Inside a unit: audit rows naming old (principal or target) name new
+ * (erasure); old is remembered (as its SHA-256) for LIMIT_AUDIT_ERASED_KEEP_MS. */
 int auth_audit_rename_tx(store_conn *tx, const char *old, const char *neu);
-/* Deletes audit rows older than days, in bounded chunks.  Blocking. */
+/* Inside a unit: an audit row written after its request was answered (a
+ * staff read, a refused change): a principal or target an erasure renamed
+ * meanwhile is written as its pseudonym. */
+int auth_audit_late_tx(store_conn *tx, const audit_entry *e);
+/* Deletes audit rows older than days, and erased names past their keep,
+ * in bounded chunks.  Blocking. */
 int auth_audit_sweep(auth *a, int days, int64_t *deleted);
 /* Deletes expired refresh tokens, in bounded chunks.  Blocking. */
 int auth_refresh_sweep(auth *a, int64_t *deleted);

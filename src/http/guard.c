@@ -205,7 +205,7 @@ static int late_unit(store_conn *tx, void *arg)
 {
     struct late_audit *l = arg;
     audit_entry e = {&l->p, l->method, l->route, l->target[0] ? l->target : NULL, l->status, l->ip, l->rid, NULL};
-    return auth_audit_tx(tx, &e);
+    return auth_audit_late_tx(tx, &e);
 }
 
 static void late_done(void *arg, int rc)

@@ -316,6 +316,7 @@
 #define LIMIT_RATE_PER_S_MAX           1000000
 #define LIMIT_AUDIT_RETENTION_DAYS_DEFAULT 90  /* audit rows kept this long */
 #define LIMIT_AUDIT_RETENTION_DAYS_MAX 3650
+#define LIMIT_AUDIT_ERASED_KEEP_MS     3600000 /* an erased name (its SHA-256) is remembered this long, so audit rows written late name the pseudonym */
 #define LIMIT_LIST_PAGE_MAX            100     /* GET /api/users, /api/audit: rows per page */
 #define LIMIT_HOSTS_MAX                16      /* auth.allowedHosts, auth.trustedProxies entries */
 

@@ -193,6 +193,11 @@ const char *const pg_sql[ST__COUNT] = {
                        "FOR UPDATE SKIP LOCKED)",
     [ST_AUDIT_RENAME] = "UPDATE audit SET principal=CASE WHEN principal=$1 THEN $2 ELSE principal END,"
                         "target=CASE WHEN target=$1 THEN $2 ELSE target END WHERE principal=$1 OR target=$1",
+    [ST_AUDIT_ERASED_PUT] = "INSERT INTO audit_erased(name_hash,pseudonym,expires_ms) VALUES($1,$2,$3) "
+                            "ON CONFLICT(name_hash) DO UPDATE SET pseudonym=excluded.pseudonym,expires_ms=excluded.expires_ms",
+    [ST_AUDIT_ERASED_GET] = "SELECT pseudonym FROM audit_erased WHERE name_hash=$1 AND expires_ms>$2",
+    [ST_AUDIT_ERASED_SWEEP] = "DELETE FROM audit_erased WHERE name_hash IN (SELECT name_hash FROM audit_erased "
+                              "WHERE expires_ms<=$1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
     [ST_ORDER_SET_CUSTOMER] = "UPDATE orders SET customer_id=$2 WHERE id=$1",
     [ST_EVENT_SET_ENVELOPE] = "UPDATE events SET envelope=$2 WHERE seq=$1",
     [ST_NOTIFICATION_SET] = "UPDATE notifications SET recipient=$2,payload=$3 WHERE event_id=$1",

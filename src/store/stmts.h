@@ -126,6 +126,9 @@ typedef enum store_stmt_id {
                              seq,time_ms,principal,role,key_id,method,route,target,status,ip,request_id,detail */
     ST_AUDIT_SWEEP,       /* cutoff_ms,limit */
     ST_AUDIT_RENAME,      /* old,new: a principal or target named old is named new (erasure) */
+    ST_AUDIT_ERASED_PUT,  /* name_hash,pseudonym,expires_ms: an erasure's name, for late audit rows */
+    ST_AUDIT_ERASED_GET,  /* name_hash,now_ms -> pseudonym */
+    ST_AUDIT_ERASED_SWEEP, /* now_ms,limit */
     /* -- a customer's data (export, erasure) ------------------------------ */
     ST_ORDER_SET_CUSTOMER, /* id,customer_id */
     ST_EVENT_SET_ENVELOPE, /* seq,envelope */

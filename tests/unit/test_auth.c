@@ -1,16 +1,24 @@
 /* test_auth.c - auth/: the JWT signer and verifier (round trip, kid
  * selection, the previous key, what is refused), the password policy and
- * hashes, the rate limiter's buckets, the hashing pool's bound. */
+ * hashes, the rate limiter's buckets, the hashing pool's bound, and the
+ * audit rows an erasure renames, also those written after it. */
 #include <criterion/criterion.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
+#include "auth/auth.h"
+#include "auth/internal.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "lib/err.h"
+#include "lib/clock.h"
+#include "lib/id.h"
+#include "lib/limits.h"
 #include "lib/workpool.h"
+#include "store/store.h"
+#include "testutil.h"
 
 static jwt_key k1, k2, other;
 
@@ -184,4 +192,97 @@ Test(jwt, only_the_base64url_alphabet)
         tested++;
     }
     cr_assert_gt(tested, 0, "some token has a '_' after its header");
+}
+
+/* ---- the audit log and an erasure ----------------------------------------------------------- */
+
+static store *ast;
+
+static void audit_setup(void)
+{
+    cr_assert(sodium_init() >= 0);
+    id_init();
+    store_opts o = {.path = test_db_path("audit.db"), .pending_max = 1000, .batch_max = 64};
+    cr_assert_eq(store_open(&ast, &o), 0);
+}
+
+static void audit_teardown(void)
+{
+    store_close(ast);
+}
+
+TestSuite(audit, .init = audit_setup, .fini = audit_teardown, .timeout = 60);
+
+struct row {
+    const char *who, *target, *pseudonym;
+    int late;
+    int64_t forget_at; /* a remembered name that expired: 0 none */
+};
+
+static int row_unit(store_conn *tx, void *arg)
+{
+    struct row *r = arg;
+    if (r->pseudonym) return auth_audit_rename_tx(tx, r->who, r->pseudonym);
+    if (r->forget_at) {
+        unsigned char h[AUTH_HASH_BYTES];
+        auth_hash(r->who, h);
+        store_stmt *st = store_prep(tx, ST_AUDIT_ERASED_PUT);
+        store_bind_blob(st, 1, h, sizeof h);
+        store_bind_str(st, 2, "erased-expired");
+        store_bind_i64(st, 3, r->forget_at);
+        return store_exec(st);
+    }
+    auth_principal p = {.kind = PRINCIPAL_USER, .role = ROLE_CUSTOMER};
+    snprintf(p.name, sizeof p.name, "%s", r->who);
+    audit_entry e = {&p, "GET", "/api/customers/{id}/export", r->target, 200, "127.0.0.1", "rid", NULL};
+    return r->late ? auth_audit_late_tx(tx, &e) : auth_audit_tx(tx, &e);
+}
+
+/* principal and target of every row, oldest first, as "who>target" */
+static int rows(char out[][64], int max)
+{
+    store_conn *c = store_reader(ast);
+    cr_assert(c);
+    store_stmt *st = store_prep(c, ST_AUDIT_LIST);
+    store_bind_null(st, 1);
+    store_bind_null(st, 2);
+    store_bind_i64(st, 3, 0);
+    store_bind_i64(st, 4, INT64_MAX);
+    store_bind_i64(st, 5, INT64_MAX);
+    store_bind_i64(st, 6, max);
+    int n = 0, rc;
+    while ((rc = store_step(st)) == STORE_ROW && n < max) {
+        snprintf(out[n], 64, "%s>%s", store_col_text(st, 2, NULL),
+                 store_col_is_null(st, 7) ? "" : store_col_text(st, 7, NULL));
+        n++;
+    }
+    store_reset(st);
+    cr_assert_geq(rc, 0);
+    return n; /* newest first */
+}
+
+/* An audit row written after the answer of a request made before an
+ * erasure (a staff read, a refused change) lands after the erasure: it
+ * names the pseudonym, not the erased name; another name stays; a
+ * remembered name past its keep is not used. */
+Test(audit, a_late_row_after_an_erasure_names_the_pseudonym)
+{
+    struct row before = {"alice", "alice", NULL, 0, 0}, erase = {"alice", NULL, "erased-0123456789abcdef", 0, 0},
+               late = {"alice", "alice", NULL, 1, 0}, late_staff = {"admin", "alice", NULL, 1, 0},
+               bob = {"bob", "ord-1", NULL, 1, 0}, expired = {"carol", NULL, NULL, 0, clock_wall_ms() - 1},
+               late_carol = {"carol", "carol", NULL, 1, 0};
+    cr_assert_eq(store_run(ast, row_unit, &before), 0);
+    cr_assert_eq(store_run(ast, row_unit, &erase), 0);
+    cr_assert_eq(store_run(ast, row_unit, &late), 0);
+    cr_assert_eq(store_run(ast, row_unit, &late_staff), 0);
+    cr_assert_eq(store_run(ast, row_unit, &bob), 0);
+    cr_assert_eq(store_run(ast, row_unit, &expired), 0);
+    cr_assert_eq(store_run(ast, row_unit, &late_carol), 0);
+    char r[8][64];
+    cr_assert_eq(rows(r, 8), 5);
+    cr_expect_str_eq(r[4], "erased-0123456789abcdef>erased-0123456789abcdef", "renamed by the erasure");
+    cr_expect_str_eq(r[3], "erased-0123456789abcdef>erased-0123456789abcdef", "written after it: the pseudonym");
+    cr_expect_str_eq(r[2], "admin>erased-0123456789abcdef", "a staff read about the erased name");
+    cr_expect_str_eq(r[1], "bob>ord-1", "another name stays");
+    cr_expect_str_eq(r[0], "carol>carol", "a name no longer remembered stays");
 }
