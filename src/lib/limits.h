@@ -121,6 +121,7 @@
 #define LIMIT_STORE_FOLLOW_MAX         4096    /* follow-ups (store_follow_tx) run in one batch; more go to the next */
 #define LIMIT_STORE_ADMISSION_MS_DEFAULT 1000  /* intake answers 503 while the writer's queue holds more work than this */
 #define LIMIT_STORE_ADMISSION_MS_MAX   60000   /* (store.admissionBacklogMs; 0 = never refuse) */
+#define LIMIT_STORE_WAL_BUFFER_BYTES   0x1ffff /* the writer's WAL frames gathered into one write (walbuf.c): the most SQLite's unix VFS writes in one call (128 KiB - 1, 31 frames of 4 KiB) */
 #define LIMIT_SWEEP_ROWS               1000    /* rows one unit of a sweep deletes (retention, idempotency records, keys, a purge) */
 #define LIMIT_SWEEP_CHUNKS             100     /* units one sweep call runs at most; the rest waits for the next */
 #define LIMIT_SWEEP_ORDERS             100     /* orders one unit of the reservation-expiry sweep expires (each writes an event) */

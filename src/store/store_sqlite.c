@@ -25,6 +25,7 @@
 #include "store/backend.h"
 #include "store/migrate.h"
 #include "store/sqlite_sql.h"
+#include "store/walbuf.h"
 
 #define WAL_CHECKPOINT_PAGES 4000  /* ask the checkpointer to run when this many frames are not yet copied */
 #define WAL_RESTART_PAGES 16384    /* a WAL this long (64 MiB of 4 KiB pages) is restarted from its beginning */
@@ -121,7 +122,9 @@ static int conn_open(store *s, int writer, sq_conn **out)
     c->base.s = s;
     c->base.writer = writer;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
-    if (sqlite3_open_v2(sq->path, &c->db, flags, NULL) != SQLITE_OK) {
+    /* the writer's WAL frames go to the kernel in one write a commit (walbuf.c) */
+    const char *vfs_name = writer && sqlite3_vfs_find(WALBUF_VFS) ? WALBUF_VFS : NULL;
+    if (sqlite3_open_v2(sq->path, &c->db, flags, vfs_name) != SQLITE_OK) {
         log_error("store", "cannot open database", "path", sq->path, "error",
                   c->db ? sqlite3_errmsg(c->db) : "?", NULL);
         goto out;
@@ -408,6 +411,7 @@ static void sqlite_global_init(void)
     /* no global allocation statistics: they take a global mutex per malloc */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_initialize();
+    if (walbuf_install()) log_warn("store", "the WAL write buffer is not available: frames are written one by one", NULL);
 }
 
 static void sq_free(sq_store *sq)

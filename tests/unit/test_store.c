@@ -118,6 +118,51 @@ Test(store, migrations_ran)
     cr_assert_geq(store_schema_version(st), 1, "schema version %d", store_schema_version(st));
 }
 
+/* A transaction many times larger than one gathered WAL write (walbuf.c,
+ * LIMIT_STORE_WAL_BUFFER_BYTES), whose pages are also written twice (an
+ * update after the inserts): everything commits, a fresh connection reads
+ * it whole, and so does the store after a reopen. */
+static int big_unit(store_conn *tx, void *arg)
+{
+    (void)arg;
+    static char env[8000];
+    memset(env, 'x', sizeof env - 1);
+    for (int i = 0; i < 100; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "big-%d", i);
+        store_stmt *s = store_prep(tx, ST_EVENT_INSERT);
+        store_bind_str(s, 1, id);
+        store_bind_i64(s, 2, 1);
+        store_bind_str(s, 3, "test");
+        store_bind_str(s, 4, "T");
+        store_bind_str(s, 5, env);
+        store_bind_null(s, 6);
+        store_bind_null(s, 7);
+        int rc = store_step(s);
+        store_reset(s);
+        if (rc != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
+        s = store_prep(tx, ST_EVENT_SET_SUBJECT);
+        store_bind_str(s, 1, id);
+        store_bind_str(s, 2, "subject");
+        if ((rc = store_exec(s))) return rc;
+    }
+    return 0;
+}
+
+Test(store, a_transaction_larger_than_a_gathered_write_commits_whole)
+{
+    cr_assert_gt(100 * 8000, 4 * LIMIT_STORE_WAL_BUFFER_BYTES);
+    cr_assert_eq(store_run(st, big_unit, NULL), 0);
+    cr_expect_eq(test_db_scalar(dbpath, "SELECT count(*) FROM events WHERE length(envelope)=7999 AND subject='subject'"),
+                 100);
+    store_close(st);
+    store_opts o = {.path = dbpath, .pending_max = 100000, .batch_max = 1024};
+    cr_assert_eq(store_open(&st, &o), 0);
+    struct ev e = {.id = "after-reopen"};
+    cr_assert_eq(store_run(st, insert_event, &e), 0);
+    cr_expect_eq(count_events_fresh(dbpath), 101);
+}
+
 Test(store, run_commits_and_returns_rc)
 {
     struct ev e = {.id = "a"};
