@@ -122,25 +122,17 @@ int auth_audit_list(auth *a, const char *principal, const char *target, int64_t 
     return 0;
 }
 
+/* A chunk of rows older than cutoff: the audit's (ST_AUDIT_SWEEP) or the
+ * erased names' (ST_AUDIT_ERASED_SWEEP). */
 struct sweep {
+    store_stmt_id stmt;
     int64_t cutoff;
 };
 
-static int audit_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
+static int sweep_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
 {
     struct sweep *s = arg;
-    store_stmt *st = store_prep(tx, ST_AUDIT_SWEEP);
-    store_bind_i64(st, 1, s->cutoff);
-    store_bind_i64(st, 2, limit);
-    int rc = store_exec(st);
-    *n = rc ? 0 : store_changes(tx);
-    return rc;
-}
-
-static int erased_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
-{
-    struct sweep *s = arg;
-    store_stmt *st = store_prep(tx, ST_AUDIT_ERASED_SWEEP);
+    store_stmt *st = store_prep(tx, s->stmt);
     store_bind_i64(st, 1, s->cutoff);
     store_bind_i64(st, 2, limit);
     int rc = store_exec(st);
@@ -150,10 +142,11 @@ static int erased_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
 
 int auth_audit_sweep(auth *a, int days, int64_t *deleted)
 {
-    struct sweep s = {clock_wall_ms() - (int64_t)days * 86400000}, now = {clock_wall_ms()};
+    struct sweep rows = {ST_AUDIT_SWEEP, clock_wall_ms() - (int64_t)days * 86400000},
+                 names = {ST_AUDIT_ERASED_SWEEP, clock_wall_ms()};
     int64_t forgotten = 0;
-    int rc = store_sweep(a->st, audit_chunk, &s, LIMIT_SWEEP_ROWS, deleted);
-    return rc ? rc : store_sweep(a->st, erased_chunk, &now, LIMIT_SWEEP_ROWS, &forgotten);
+    int rc = store_sweep(a->st, sweep_chunk, &rows, LIMIT_SWEEP_ROWS, deleted);
+    return rc ? rc : store_sweep(a->st, sweep_chunk, &names, LIMIT_SWEEP_ROWS, &forgotten);
 }
 
 int auth_audit_about(auth *a, const char *const *names, int n, int max, json_t *arr)
