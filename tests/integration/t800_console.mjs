@@ -599,6 +599,40 @@ async function test_sign_in_as_admin_with_an_httponly_session() {
   await ctx.close();
 }
 
+// An admin deletes a queue of its own from the queue's page after typing its
+// name, and lands on the queue list without it; the topology's queue is
+// refused, with the server's reason on the page.
+async function test_delete_queue_button() {
+  const name = "ui-scratch";
+  await srv.ok("POST", "/api/queues", { name }, 201);
+  await srv.ok("POST", "/api/queues/" + name + "/messages", { body: "x" });
+  const { page, ctx } = await newPage();
+  await page.goto(srv.base + "/queues/" + name);
+  await page.getByRole("heading", { name: "Messages" }).waitFor();
+  await page.getByRole("button", { name: "Delete queue…" }).click();
+  const dialog = page.getByRole("dialog");
+  const confirm = dialog.getByRole("button", { name: "Delete queue" });
+  check(await confirm.isDisabled(), "disabled until the name is typed");
+  await dialog.getByLabel(/Type/).fill(name);
+  await confirm.click();
+  await page.waitForURL(srv.base + "/queues");
+  await page.locator(`tr[data-queue="${srv.env}-orders"]`).waitFor();
+  eq(await page.locator(`tr[data-queue="${name}"]`).count(), 0, "gone from the list");
+  eq((await srv.api("GET", "/api/queues/" + name)).status, 404, "gone from the API");
+  // the topology's queue: refused, and the page says why
+  const topo = srv.env + "-orders";
+  await page.goto(srv.base + "/queues/" + topo);
+  await page.getByRole("heading", { name: "Messages" }).waitFor();
+  await page.getByRole("button", { name: "Delete queue…" }).click();
+  await page.getByRole("dialog").getByLabel(/Type/).fill(topo);
+  await page.getByRole("dialog").getByRole("button", { name: "Delete queue" }).click();
+  const notice = page.getByRole("alert").or(page.getByRole("status")).filter({ hasText: "Delete failed" });
+  await notice.waitFor();
+  check((await notice.textContent()).includes("topology"), "the reason: " + (await notice.textContent()));
+  eq((await srv.api("GET", "/api/queues/" + topo)).status, 200, "the topology's queue stays");
+  await ctx.close();
+}
+
 async function test_viewer_sees_no_destructive_control_and_is_refused() {
   needAuth();
   const v = await user("viewer");
@@ -612,7 +646,7 @@ async function test_viewer_sees_no_destructive_control_and_is_refused() {
   eq(await nav.getByRole("link", { name: "Users" }).count(), 0, "no admin pages");
   await page.goto(srv.base + "/queues/" + srv.env + "-orders-dlq");
   await page.getByRole("heading", { name: "Messages" }).waitFor();
-  eq(await page.getByRole("button", { name: /Redrive|Purge|Edit/ }).count(), 0, "no redrive, purge or edit");
+  eq(await page.getByRole("button", { name: /Redrive|Purge|Edit|Delete/ }).count(), 0, "no redrive, purge, edit or delete");
   // forced from its own session: 403
   const st = await page.evaluate(async (q) => {
     const r = await fetch(q, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
@@ -683,6 +717,7 @@ const TESTS = [
   test_validation_messages_at_the_fields,
   test_restock_changes_available,
   test_function_pause_resume_drain_buttons,
+  test_delete_queue_button,
   test_keyboard_and_360px,
   test_dark_mode_toggle,
   test_every_page_accessible_and_screenshot,

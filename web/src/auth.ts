@@ -95,6 +95,7 @@ export type Action =
   | "queues:redrive"
   | "queues:purge"
   | "queues:attributes"
+  | "queues:delete"
   | "events:replay"
   | "functions:control"
   | "admin";
@@ -109,6 +110,7 @@ const ALLOWED: Record<Action, Role[]> = {
   "queues:redrive": ["admin", "operator"],
   "queues:purge": ["admin", "operator"],
   "queues:attributes": ["admin"],
+  "queues:delete": ["admin"],
   "events:replay": ["admin", "operator"],
   "functions:control": ["admin", "operator"],
   admin: ["admin"],

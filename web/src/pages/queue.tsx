@@ -3,10 +3,13 @@
 // /api/queues/{name}/messages): body, attributes, receive count, first
 // receive, the order it concerns.  For a dead-letter queue: select some or
 // all and redrive them, redrive N, redrive all, purge after typing the
-// queue's name (operator, admin); the result counts are shown.
+// queue's name (operator, admin); the result counts are shown.  Delete the
+// queue after typing its name (admin; the server refuses the topology's
+// queues and a queue that is another's DLQ, and the page says why).
 import { useState } from "preact/hooks";
 import { api, ApiError, followTask, must, type BrowsedMessage, type Queue } from "../api/client";
 import { can } from "../auth";
+import { navigate } from "../router";
 import { Badge, Confirm, ErrorNotice, Field, JsonView, Loading, Notice, PageTitle } from "../components/ui";
 import { useLive } from "../live";
 import { dateTime, duration, num, useAsync } from "../util";
@@ -24,6 +27,7 @@ export function QueueDetail({ name }: { name: string }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [msg, setMsg] = useState<{ kind: "ok" | "bad"; text: string } | null>(null);
   const [purging, setPurging] = useState(false);
+  const [dropping, setDropping] = useState(false);
   const [busy, setBusy] = useState(false);
   const [n, setN] = useState("10");
 
@@ -85,6 +89,19 @@ export function QueueDetail({ name }: { name: string }) {
     }
   }
 
+  async function drop() {
+    setBusy(true);
+    try {
+      await must(api.DELETE("/api/queues/{name}", { params: { path: { name } } }));
+      navigate("/queues");
+    } catch (e) {
+      setMsg({ kind: "bad", text: "Delete failed: " + (e as Error).message });
+    } finally {
+      setBusy(false);
+      setDropping(false);
+    }
+  }
+
   const allOnPage = page.length > 0 && page.every((m) => selected.has(m.messageId));
   return (
     <div>
@@ -132,6 +149,11 @@ export function QueueDetail({ name }: { name: string }) {
           {can("queues:purge") && (
             <button type="button" class="danger" disabled={busy} onClick={() => setPurging(true)}>
               Purge…
+            </button>
+          )}
+          {can("queues:delete") && (
+            <button type="button" class="danger" disabled={busy} onClick={() => setDropping(true)}>
+              Delete queue…
             </button>
           )}
         </div>
@@ -231,6 +253,22 @@ export function QueueDetail({ name }: { name: string }) {
         <p>
           Every message of <code>{name}</code> ({num(queue?.stats?.visible)} visible, {num(queue?.stats?.inFlight)} in flight) is
           deleted for good.
+        </p>
+      </Confirm>
+      <Confirm
+        open={dropping}
+        title={"Delete queue " + name + "?"}
+        confirmLabel="Delete queue"
+        danger
+        typed={name}
+        busy={busy}
+        onConfirm={drop}
+        onCancel={() => setDropping(false)}
+      >
+        <p>
+          The queue <code>{name}</code> and its {num(queue?.stats?.visible)} visible and {num(queue?.stats?.inFlight)} in-flight
+          messages are deleted for good; its name can be used again. The configured topology's queues and a queue that is
+          another's dead-letter queue cannot be deleted.
         </p>
       </Confirm>
     </div>
