@@ -355,14 +355,20 @@ static const json_t *batch_entries(const json_t *body, size_t *n, json_t *errors
     return verr_count(errors) > nerr ? NULL : entries;
 }
 
-int api_send_batch_parse(const json_t *body, send_entry e[LIMIT_BATCH_ENTRIES_MAX], int *n, json_t *errors,
-                         const api_alloc *al)
+/* One entry of a batch: o is an object, prefix "entries[i]."; *id is set to
+ * the entry's id when it has one (a later entry with the same id is an
+ * error).  < 0 stops the batch. */
+typedef int (*batch_entry_fn)(json_t *errors, const json_t *o, const char *prefix, size_t i, void *ctx,
+                              const char **id);
+
+/* The batch envelope's entries, each through fn; *n = how many. */
+static int batch_parse(const json_t *body, json_t *errors, int *n, batch_entry_fn fn, void *ctx)
 {
     size_t nerr = verr_count(errors), ne;
     *n = 0;
     const json_t *entries = batch_entries(body, &ne, errors);
     if (!entries) return ORD_EVALIDATION;
-    memset(e, 0, sizeof *e * ne);
+    const char *ids[LIMIT_BATCH_ENTRIES_MAX] = {0};
     *n = (int)ne;
     for (size_t i = 0; i < ne; i++) {
         json_t *o = json_array_get(entries, i);
@@ -373,13 +379,35 @@ int api_send_batch_parse(const json_t *body, send_entry e[LIMIT_BATCH_ENTRIES_MA
             verr_add(errors, f, "must be an object");
             continue;
         }
-        int rc = parse_entry(errors, o, prefix, &e[i], 1, al);
+        int rc = fn(errors, o, prefix, i, ctx, &ids[i]);
         if (rc) return rc;
         snprintf(f, sizeof f, "%sid", prefix);
-        for (size_t k = 0; k < i && e[i].id; k++)
-            if (e[k].id && !strcmp(e[k].id, e[i].id)) verr_add(errors, f, "duplicate id");
+        for (size_t k = 0; k < i && ids[i]; k++)
+            if (ids[k] && !strcmp(ids[k], ids[i])) verr_add(errors, f, "duplicate id");
     }
     return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
+}
+
+struct send_batch {
+    send_entry *e;
+    const api_alloc *al;
+};
+
+static int send_entry_parse(json_t *errors, const json_t *o, const char *prefix, size_t i, void *ctx,
+                            const char **id)
+{
+    struct send_batch *b = ctx;
+    int rc = parse_entry(errors, o, prefix, &b->e[i], 1, b->al);
+    *id = b->e[i].id;
+    return rc;
+}
+
+int api_send_batch_parse(const json_t *body, send_entry e[LIMIT_BATCH_ENTRIES_MAX], int *n, json_t *errors,
+                         const api_alloc *al)
+{
+    memset(e, 0, sizeof *e * LIMIT_BATCH_ENTRIES_MAX);
+    struct send_batch b = {e, al};
+    return batch_parse(body, errors, n, send_entry_parse, &b);
 }
 
 static void *arena_fn(void *ctx, size_t n)
@@ -707,36 +735,27 @@ int api_queue_visibility(http_req *r)
     return api_submit(r, del_unit, del_reply, op);
 }
 
+static int del_entry_parse(json_t *errors, const json_t *o, const char *prefix, size_t i, void *ctx,
+                           const char **id)
+{
+    static const char *const allowed[] = {"id", "receiptHandle", NULL};
+    del_entry *e = ctx;
+    char f[64];
+    verr_reject_unknown(errors, o, prefix, allowed);
+    json_t *jid = json_object_get(o, "id"), *rh = json_object_get(o, "receiptHandle");
+    snprintf(f, sizeof f, "%sid", prefix);
+    if (!json_is_string(jid)) verr_add(errors, f, "required string");
+    snprintf(f, sizeof f, "%sreceiptHandle", prefix);
+    if (!json_is_string(rh)) verr_add(errors, f, "required string");
+    e[i].id = *id = json_string_value(jid);
+    e[i].receipt = json_string_value(rh);
+    return 0;
+}
+
 int api_delete_batch_parse(const json_t *body, del_entry e[LIMIT_BATCH_ENTRIES_MAX], int *n, json_t *errors)
 {
-    static const char *const eallowed[] = {"id", "receiptHandle", NULL};
-    size_t nerr = verr_count(errors), ne;
-    *n = 0;
-    const json_t *entries = batch_entries(body, &ne, errors);
-    if (!entries) return ORD_EVALIDATION;
-    memset(e, 0, sizeof *e * ne);
-    *n = (int)ne;
-    for (size_t i = 0; i < ne; i++) {
-        json_t *o = json_array_get(entries, i);
-        char prefix[32], f[64];
-        snprintf(prefix, sizeof prefix, "entries[%zu].", i);
-        if (!json_is_object(o)) {
-            snprintf(f, sizeof f, "entries[%zu]", i);
-            verr_add(errors, f, "must be an object");
-            continue;
-        }
-        verr_reject_unknown(errors, o, prefix, eallowed);
-        json_t *id = json_object_get(o, "id"), *rh = json_object_get(o, "receiptHandle");
-        snprintf(f, sizeof f, "%sid", prefix);
-        if (!json_is_string(id)) verr_add(errors, f, "required string");
-        for (size_t k = 0; k < i && json_is_string(id); k++)
-            if (e[k].id && !strcmp(e[k].id, json_string_value(id))) verr_add(errors, f, "duplicate id");
-        snprintf(f, sizeof f, "%sreceiptHandle", prefix);
-        if (!json_is_string(rh)) verr_add(errors, f, "required string");
-        e[i].id = json_string_value(id);
-        e[i].receipt = json_string_value(rh);
-    }
-    return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
+    memset(e, 0, sizeof *e * LIMIT_BATCH_ENTRIES_MAX);
+    return batch_parse(body, errors, n, del_entry_parse, e);
 }
 
 int api_queue_delete_batch(http_req *r)
