@@ -7,7 +7,10 @@
  * bytes, the fsync and their order are unchanged: everything buffered is
  * written before the sync that makes a commit durable, so what another
  * connection can see (frames up to the wal-index's mxFrame, published after
- * that sync) is always in the file.  The buffer is written out first, too,
+ * that sync) is always in the file - which holds because the writer's
+ * connection runs with synchronous=FULL (store_sqlite.c): a commit that did
+ * not sync would publish frames still in the buffer.  The buffer is
+ * written out first, too,
  * before anything else touches the file: a read (a page the transaction
  * spilled), its size, a truncation, a write that does not extend or
  * overwrite what is buffered, and the close.  Only files opened with
@@ -74,10 +77,10 @@ static int w_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
         int rc = flush(f);
         if (rc != SQLITE_OK) return rc;
     }
-    if ((size_t)n > LIMIT_STORE_WAL_BUFFER_BYTES) return REAL(f)->pMethods->xWrite(REAL(f), p, n, off);
     if (w->len + (size_t)n > LIMIT_STORE_WAL_BUFFER_BYTES) {
         int rc = flush(f);
         if (rc != SQLITE_OK) return rc;
+        if ((size_t)n > LIMIT_STORE_WAL_BUFFER_BYTES) return REAL(f)->pMethods->xWrite(REAL(f), p, n, off);
     }
     if (w->len + (size_t)n > w->cap) {
         size_t cap = w->cap ? w->cap : 32768;
