@@ -7,11 +7,14 @@ its own Idempotency-Key, to the nodes in turn; a client that gets no answer
 next node until it gets a 2xx or 4xx.  Meanwhile:
 
   kills      a random node is SIGKILLed every 20-30 s and restarted
-  stop       once, one node is SIGSTOPped past the queues' visibility timeout
+  stop       one node is SIGSTOPped past the queues' visibility timeout
              (and short of the writer's idle-in-transaction timeout), then
              SIGCONTed: the completions it had in hand are late, another node
              may have received their messages again, and the receipt fence
-             must refuse them ("commit refused: receipt expired")
+             must refuse them ("commit refused: receipt expired").  A node
+             stopped between two receives holds nothing: the stop is tried
+             again (up to STOP_TRIES times, on a polling node each time)
+             until the stopped node's fence refused something
   database   once, PostgreSQL itself is stopped with -m immediate (crash
              recovery at the next start) and started again a few seconds later
 
@@ -56,6 +59,7 @@ CLIENTS = 8
 KILL_EVERY = (20, 30)    # seconds between kills
 VISIBILITY_S = 3         # the function queues' VisibilityTimeout
 STOP_S = 4.3             # SIGSTOP: past the visibility, short of LIMIT_PG_IDLE_TX_MS (5 s)
+STOP_TRIES = 4           # SIGSTOP episodes at most, until one leaves a late completion to refuse
 DB_DOWN_S = 3            # PostgreSQL stopped this long
 BUDGET_S = 1200          # the whole test
 DRAIN_S = 180            # after the faults, all orders terminal within
@@ -274,6 +278,7 @@ else:
         kills = 0
         stopped = db_restarted = False
         stopped_node = None
+        stop_tries, next_stop = 0, 0.0
         t_run = time.time()
         next_kill = t_run + master.uniform(*KILL_EVERY)
 
@@ -288,15 +293,20 @@ else:
                     raise AssertionError(failures[0])
                 time.sleep(0.1)
                 now = time.time()
-                if not stopped and answered[0] >= TARGET * 0.3:
+                if not stopped and answered[0] >= TARGET * 0.3 and now >= next_stop:
                     i = master.randrange(1, NODES)  # a node whose pollers hold messages
                     stopped_node = nodes[i]
+                    before = fenced(stopped_node)
                     note("SIGSTOP node %d for %.1fs (answered %d)" % (i, STOP_S, answered[0]))
                     os.kill(stopped_node.proc.pid, signal.SIGSTOP)
                     time.sleep(STOP_S)
                     os.kill(stopped_node.proc.pid, signal.SIGCONT)
-                    note("SIGCONT node %d" % i)
-                    stopped = True
+                    time.sleep(1.0)  # its late commits, refused or not
+                    stop_tries += 1
+                    refused = fenced(stopped_node) - before
+                    note("SIGCONT node %d: %d late completions refused" % (i, refused))
+                    stopped = refused > 0 or stop_tries >= STOP_TRIES
+                    next_stop = time.time() + 3
                 elif not db_restarted and answered[0] >= TARGET * 0.6:
                     note("PostgreSQL stop -m immediate (answered %d)" % answered[0])
                     pg.stop("immediate")
