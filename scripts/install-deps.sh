@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config git
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev
-libcriterion-dev python3 nginx-light wrk clang libclang-rt-dev prometheus jq chromium postgresql
+libgoogle-perftools-dev libcriterion-dev python3 nginx-light wrk clang libclang-rt-dev prometheus jq chromium postgresql
 redis-server linux-perf valgrind"
 # The web console is built with node (>= 20.19) and npm: Debian's packages
 # unless a node with npm is already installed (e.g. NodeSource's, whose
