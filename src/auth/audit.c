@@ -8,6 +8,7 @@
 #include "auth/internal.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/str.h"
 
 int auth_audit_tx(store_conn *tx, const audit_entry *e)
 {
@@ -39,7 +40,7 @@ static int erased_name(store_conn *tx, const char *name, char *out, size_t outle
     store_bind_i64(st, 2, clock_wall_ms());
     int rc = store_step(st);
     if (rc == STORE_ROW) {
-        snprintf(out, outlen, "%s", store_col_text(st, 0, NULL));
+        str_copy(out, outlen, store_col_text(st, 0, NULL));
         *use = out;
     }
     store_reset(st);
@@ -58,7 +59,7 @@ int auth_audit_late_tx(store_conn *tx, const audit_entry *e)
     audit_entry late = *e;
     if (e->p && name != e->p->name) {
         p = *e->p;
-        snprintf(p.name, sizeof p.name, "%s", name);
+        str_copy(p.name, sizeof p.name, name);
         late.p = &p;
     }
     late.target = target;

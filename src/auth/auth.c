@@ -17,6 +17,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "obs/log.h"
+#include "lib/str.h"
 
 static const char *const role_names[] = {"admin", "operator", "viewer", "customer"};
 
@@ -75,7 +76,7 @@ static int is_postgres(const char *db)
 static void beside_db(const auth *a, const char *suffix, char *out, size_t len)
 {
     char dir[LIMIT_DB_URL_MAX + 1];
-    snprintf(dir, sizeof dir, "%s", a->db);
+    str_copy(dir, sizeof dir, a->db);
     snprintf(out, len, "%s/%s.%s", dirname(dir), a->env, suffix);
 }
 
@@ -184,10 +185,10 @@ int auth_open(store *st, const auth_config *cfg, auth **out, char *err, size_t e
     int rc = 0;
     a->st = st;
     a->cfg = *cfg;
-    snprintf(a->env, sizeof a->env, "%s", cfg->env ? cfg->env : "");
-    snprintf(a->db, sizeof a->db, "%s", cfg->db ? cfg->db : "");
-    snprintf(a->issuer, sizeof a->issuer, "%s", cfg->issuer ? cfg->issuer : "orderly");
-    snprintf(a->audience, sizeof a->audience, "%s", cfg->audience ? cfg->audience : "orderly-api");
+    str_copy(a->env, sizeof a->env, cfg->env ? cfg->env : "");
+    str_copy(a->db, sizeof a->db, cfg->db ? cfg->db : "");
+    str_copy(a->issuer, sizeof a->issuer, cfg->issuer ? cfg->issuer : "orderly");
+    str_copy(a->audience, sizeof a->audience, cfg->audience ? cfg->audience : "orderly-api");
     a->cfg.env = a->env;
     a->cfg.db = a->db;
     a->cfg.issuer = a->issuer;
@@ -213,7 +214,7 @@ int auth_open(store *st, const auth_config *cfg, auth **out, char *err, size_t e
     }
     if (!rc && st) rc = store_signal_on(st, STORE_TOPIC_ACCOUNTS, accounts_signal, a);
     if (rc) {
-        if (!err[0]) snprintf(err, errlen, "%s", err_msg(rc));
+        if (!err[0]) str_copy(err, errlen, err_msg(rc));
         auth_close(a);
         return rc;
     }
@@ -280,7 +281,7 @@ int auth_bootstrap(auth *a, char *err, size_t errlen)
             snprintf(err, errlen, "ORDERLY_ADMIN_PASSWORD %s", why);
             return ORD_ECONFIG;
         }
-        snprintf(pw, sizeof pw, "%s", given);
+        str_copy(pw, sizeof pw, given);
     } else {
         auth_random_token("", pw);
         pw[24] = 0; /* 24 base64url characters: 144 random bits */
@@ -370,8 +371,8 @@ static int user_now(auth *a, int64_t id, cached_user *out)
     cached_user fresh = {.id = id, .fetched_ms = now, .used = 1, .active = rc == 0 && u.active};
     if (rc == 0) {
         fresh.role = u.role;
-        snprintf(fresh.name, sizeof fresh.name, "%s", u.username);
-        snprintf(fresh.customer_id, sizeof fresh.customer_id, "%s", u.customer_id[0] ? u.customer_id : u.username);
+        str_copy(fresh.name, sizeof fresh.name, u.username);
+        str_copy(fresh.customer_id, sizeof fresh.customer_id, u.customer_id[0] ? u.customer_id : u.username);
     }
     pthread_mutex_lock(&a->mu);
     a->users[(uint64_t)id & CACHE_MASK] = fresh;
@@ -404,7 +405,7 @@ static int key_now(auth *a, const char *key, cached_key *out)
         if (rc < 0) return rc;
         if (rc == STORE_ROW) {
             fresh.found = 1;
-            snprintf(fresh.id, sizeof fresh.id, "%s", store_col_text(st, 0, NULL));
+            str_copy(fresh.id, sizeof fresh.id, store_col_text(st, 0, NULL));
             fresh.role = auth_role_parse(store_col_text(st, 2, NULL));
             fresh.expires_ms = store_col_is_null(st, 3) ? 0 : store_col_i64(st, 3);
             fresh.revoked = !store_col_is_null(st, 4);
@@ -443,8 +444,8 @@ static int from_jwt(auth *a, const char *tok, auth_principal *p, const char **wh
     p->kind = PRINCIPAL_USER;
     p->role = u.role;
     p->user_id = id;
-    snprintf(p->name, sizeof p->name, "%s", u.name);
-    if (u.role == ROLE_CUSTOMER) snprintf(p->customer_id, sizeof p->customer_id, "%s", u.customer_id);
+    str_copy(p->name, sizeof p->name, u.name);
+    if (u.role == ROLE_CUSTOMER) str_copy(p->customer_id, sizeof p->customer_id, u.customer_id);
     return 0;
 }
 
@@ -469,7 +470,7 @@ int auth_authenticate(auth *a, const char *authorization, const char *cookie, au
             if (rc) return rc;
             p->kind = PRINCIPAL_KEY;
             p->role = k.role;
-            snprintf(p->key_id, sizeof p->key_id, "%s", k.id);
+            str_copy(p->key_id, sizeof p->key_id, k.id);
             snprintf(p->name, sizeof p->name, "key:%s", k.id);
             return 0;
         }

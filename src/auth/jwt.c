@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "lib/err.h"
+#include "lib/str.h"
 
 #define SIG_B64_LEN 43 /* 32 bytes, base64url without padding */
 #define PAYLOAD_MAX 768
@@ -158,7 +159,7 @@ int jwt_verify(const jwt_key *keys, int nkeys, const char *iss, const char *aud,
     if (out->exp < now - LIMIT_JWT_LEEWAY_S) FAIL("token expired");
     if (out->nbf != INT64_MIN && out->nbf > now + LIMIT_JWT_LEEWAY_S) FAIL("token not valid yet (nbf)");
     if (out->iat > now + LIMIT_JWT_LEEWAY_S) FAIL("token issued in the future (iat)");
-    snprintf(out->sub, sizeof out->sub, "%s", ts);
+    str_copy(out->sub, sizeof out->sub, ts);
 out:
     json_decref(p);
     if (rc) memset(out, 0, sizeof *out);

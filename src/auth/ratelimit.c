@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/limits.h"
+#include "lib/str.h"
 
 #define KEY_MAX 96
 #define PROBES 8
@@ -50,7 +51,7 @@ static uint32_t hash(const char *s)
 static struct slot *find(ratelimit *rl, const char *key, int64_t now_ms)
 {
     char k[KEY_MAX];
-    snprintf(k, sizeof k, "%s", key);
+    str_copy(k, sizeof k, key);
     uint32_t h = hash(k) & (LIMIT_RATE_BUCKETS - 1);
     struct slot *victim = NULL;
     for (int i = 0; i < PROBES; i++) {
@@ -64,7 +65,7 @@ static struct slot *find(ratelimit *rl, const char *key, int64_t now_ms)
         if (!victim || !s->key[0] || (victim->key[0] && s->last_ms < victim->last_ms)) victim = s;
         if (!s->key[0]) break;
     }
-    snprintf(victim->key, sizeof victim->key, "%s", k);
+    str_copy(victim->key, sizeof victim->key, k);
     victim->tokens = rl->burst;
     victim->last_ms = now_ms;
     return victim;

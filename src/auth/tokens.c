@@ -10,6 +10,7 @@
 #include "lib/err.h"
 #include "lib/id.h"
 #include "obs/log.h"
+#include "lib/str.h"
 
 int auth_access_token(auth *a, int64_t user_id, char *out, size_t cap)
 {
@@ -64,7 +65,7 @@ int auth_refresh_rotate_tx(store_conn *tx, auth *a, const char *token, refresh_o
     int rc = store_step(st);
     if (rc < 0) return rc;
     if (rc != STORE_ROW) return 0;
-    snprintf(family, sizeof family, "%s", store_col_text(st, 0, NULL));
+    str_copy(family, sizeof family, store_col_text(st, 0, NULL));
     *user_id = store_col_i64(st, 1);
     int64_t expires = store_col_i64(st, 2);
     int used = !store_col_is_null(st, 3), revoked = !store_col_is_null(st, 4);
@@ -99,7 +100,7 @@ int auth_refresh_revoke_tx(store_conn *tx, auth *a, const char *token)
     store_bind_blob(st, 1, h, sizeof h);
     int rc = store_step(st);
     char family[64] = "";
-    if (rc == STORE_ROW) snprintf(family, sizeof family, "%s", store_col_text(st, 0, NULL));
+    if (rc == STORE_ROW) str_copy(family, sizeof family, store_col_text(st, 0, NULL));
     store_reset(st);
     if (rc < 0) return rc;
     return family[0] ? revoke_family(tx, family) : 0;

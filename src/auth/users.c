@@ -5,6 +5,7 @@
 #include "auth/internal.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/str.h"
 
 static json_t *iso(int64_t ms)
 {
@@ -12,7 +13,7 @@ static json_t *iso(int64_t ms)
     return json_string(clock_fmt_iso(ms, 1, b, sizeof b));
 }
 
-#define TXT(i, f) snprintf(u->f, sizeof u->f, "%s", store_col_is_null(st, i) ? "" : store_col_text(st, i, NULL))
+#define TXT(i, f) str_copy(u->f, sizeof u->f, store_col_is_null(st, i) ? "" : store_col_text(st, i, NULL))
 
 /* Reads the row st is on (ST_USER_GET's columns). */
 static void user_row(store_stmt *st, auth_user *u)

@@ -12,6 +12,7 @@
 #include "lib/id.h"
 #include "lib/jdump.h"
 #include "obs/log.h"
+#include "lib/str.h"
 
 #define REPLAY_PAGE 256 /* events read and re-published per unit */
 
@@ -75,10 +76,10 @@ static int obs_keep(store_conn *tx, bus *b, const bus_prepared *p)
     if (!c) return ORD_ENOMEM;
     c->b = b;
     c->time_ms = p->time_ms;
-    snprintf(c->id, sizeof c->id, "%s", p->id);
-    snprintf(c->source, sizeof c->source, "%s", p->source);
-    snprintf(c->detail_type, sizeof c->detail_type, "%s", p->detail_type);
-    snprintf(c->subject, sizeof c->subject, "%s", p->subject);
+    str_copy(c->id, sizeof c->id, p->id);
+    str_copy(c->source, sizeof c->source, p->source);
+    str_copy(c->detail_type, sizeof c->detail_type, p->detail_type);
+    str_copy(c->subject, sizeof c->subject, p->subject);
     memcpy(c->envelope, p->text, p->len);
     c->envelope[p->len] = 0;
     c->len = p->len;
@@ -141,7 +142,7 @@ int bus_rule_add(bus *b, const char *name, const char *description, const json_t
     }
     rule *r = calloc(1, sizeof *r);
     if (!r) return ORD_ENOMEM;
-    snprintf(r->name, sizeof r->name, "%s", name);
+    str_copy(r->name, sizeof r->name, name);
     r->enabled = enabled;
     char perr[200];
     int rc = pattern_compile(pat, &r->pat, perr, sizeof perr);
@@ -320,13 +321,13 @@ int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out)
     if (ev->subject && strlen(ev->subject) > BUS_SUBJECT_MAX) return ORD_EVALIDATION;
     memset(out, 0, offsetof(bus_prepared, rules));
     if (ev->id)
-        snprintf(out->id, sizeof out->id, "%s", ev->id);
+        str_copy(out->id, sizeof out->id, ev->id);
     else
         id_uuid7(out->id);
     out->time_ms = ev->has_time ? ev->time_ms : clock_wall_ms();
-    snprintf(out->source, sizeof out->source, "%s", ev->source);
-    snprintf(out->detail_type, sizeof out->detail_type, "%s", ev->detail_type);
-    snprintf(out->subject, sizeof out->subject, "%s", ev->subject ? ev->subject : "");
+    str_copy(out->source, sizeof out->source, ev->source);
+    str_copy(out->detail_type, sizeof out->detail_type, ev->detail_type);
+    str_copy(out->subject, sizeof out->subject, ev->subject ? ev->subject : "");
     json_t *env = envelope(ev, out->id, out->time_ms);
     if (!env) return ORD_ENOMEM;
     out->text = jdump(env, &out->len); /* json_dumps' text, faster: four per order */
@@ -438,7 +439,7 @@ int bus_replay_begin(bus *b, int64_t from_ms, int64_t to_ms, const char *rule_na
     }
     if (from_ms >= to_ms) return ORD_EVALIDATION;
     if (replay_name && (!*replay_name || strlen(replay_name) > LIMIT_REPLAY_NAME_MAX)) return ORD_EVALIDATION;
-    snprintf(st->name, sizeof st->name, "%s", replay_name ? replay_name : "replay");
+    str_copy(st->name, sizeof st->name, replay_name ? replay_name : "replay");
     st->from_ms = from_ms;
     st->to_ms = to_ms;
     st->page = REPLAY_PAGE;

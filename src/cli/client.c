@@ -5,6 +5,7 @@
 #include "lib/exitcode.h"
 #include "lib/count.h"
 #include "lib/check.h"
+#include "lib/str.h"
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -77,7 +78,7 @@ int cli_init(cli *c, const cli_spec *spec, const char *cmd, int argc, char **arg
     CHECK(spec->pos_max <= LIMIT_CLI_POSITIONAL_MAX);
     memset(c, 0, sizeof *c);
     c->spec = spec;
-    snprintf(c->cmd, sizeof c->cmd, "%s", cmd);
+    str_copy(c->cmd, sizeof c->cmd, cmd);
     c->timeout_ms = LIMIT_CLI_TIMEOUT_S_DEFAULT * 1000;
     struct option opts[LIMIT_CLI_FLAGS_MAX + 4];
     int n = 0;
@@ -319,9 +320,9 @@ const char *cli_easy_error(CURL *h, CURLcode code, char *buf, size_t n)
     if (code == CURLE_OPERATION_TIMEDOUT) {
         snprintf(buf, n, "no answer in time (--timeout)");
     } else if (curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os) == CURLE_OK && os) {
-        snprintf(buf, n, "%s", strerror((int)os));
+        str_copy(buf, n, strerror((int)os));
     } else {
-        snprintf(buf, n, "%s", curl_easy_strerror(code));
+        str_copy(buf, n, curl_easy_strerror(code));
     }
     return buf;
 }
@@ -506,7 +507,7 @@ int cli_orders_each(cli *c, const char *query, long long max,
         }
         const char *next = json_string_value(json_object_get(r, "nextCursor"));
         int more = next && json_array_size(orders) && strlen(next) < sizeof cursor;
-        if (more) snprintf(cursor, sizeof cursor, "%s", next);
+        if (more) str_copy(cursor, sizeof cursor, next);
         json_decref(r);
         if (!more) break;
     }

@@ -1,5 +1,6 @@
 /* token.c - see token.h. */
 #include "cli/token.h"
+#include "lib/str.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -27,7 +28,7 @@ int cli_token_get(char access[CLI_TOKEN_MAX + 1], char refresh[CLI_TOKEN_MAX + 1
     const char *env = getenv("ORDERLY_TOKEN");
     if (refresh) refresh[0] = 0;
     if (env && *env) {
-        snprintf(access, CLI_TOKEN_MAX + 1, "%s", env);
+        str_copy(access, CLI_TOKEN_MAX + 1, env);
         return 0;
     }
     char path[1024];
@@ -36,8 +37,8 @@ int cli_token_get(char access[CLI_TOKEN_MAX + 1], char refresh[CLI_TOKEN_MAX + 1
     const char *a = json_string_value(json_object_get(j, "accessToken"));
     const char *r = json_string_value(json_object_get(j, "refreshToken"));
     int rc = a && strlen(a) <= CLI_TOKEN_MAX ? 0 : -1;
-    if (!rc) snprintf(access, CLI_TOKEN_MAX + 1, "%s", a);
-    if (!rc && refresh && r && strlen(r) <= CLI_TOKEN_MAX) snprintf(refresh, CLI_TOKEN_MAX + 1, "%s", r);
+    if (!rc) str_copy(access, CLI_TOKEN_MAX + 1, a);
+    if (!rc && refresh && r && strlen(r) <= CLI_TOKEN_MAX) str_copy(refresh, CLI_TOKEN_MAX + 1, r);
     json_decref(j);
     return rc;
 }

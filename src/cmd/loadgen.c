@@ -3,6 +3,7 @@
  * second and a summary (see cli/orderload.h for the kinds). */
 #include "cli/orderload.h"
 #include "cmd/cmd.h"
+#include "lib/str.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,7 +65,7 @@ int cmd_loadgen(int argc, char **argv)
         rc = cli_usage_error(&c, "--customer must be 1-50 of [A-Za-z0-9_.-]");
         goto out;
     }
-    snprintf(customer, sizeof customer, "%s", cust);
+    str_copy(customer, sizeof customer, cust);
     r.customer = customer;
     if ((rc = ol_products(&c, r.prefix))) goto out;
     printf("loadgen: %g orders/s for %g s, mix %s, %lld connections, %s\n", rate, duration, mix,

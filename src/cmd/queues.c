@@ -10,6 +10,7 @@
  */
 #include "cli/client.h"
 #include "cmd/cmd.h"
+#include "lib/str.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,7 +246,7 @@ static int resolve_dlq(const json_t *qs, const char *name, const char *to, const
         *dest = find_queue(qs, to);
         if (!*dest) return CMD_FAIL;
     }
-    if (*dest) snprintf(main, mainlen, "%s", qname(*dest));
+    if (*dest) str_copy(main, mainlen, qname(*dest));
     return 0;
 }
 

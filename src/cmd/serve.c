@@ -38,6 +38,7 @@
 #include "queue/queue.h"
 #include "store/faults.h"
 #include "store/store.h"
+#include "lib/str.h"
 
 #define MAINTENANCE_MS 30000
 
@@ -45,7 +46,7 @@
 static int make_parent(const char *path)
 {
     char buf[LIMIT_DB_URL_MAX + 1];
-    snprintf(buf, sizeof buf, "%s", path);
+    str_copy(buf, sizeof buf, path);
     char *dir = dirname(buf);
     for (char *p = dir + 1; *p; p++) {
         if (*p != '/') continue;
@@ -87,7 +88,7 @@ static int declare_queues(const config *cfg, queue_sys *qs)
                 char dlq[LIMIT_QUEUE_NAME_MAX + 1];
                 if ((rc = config_resource_name(cfg, a.dlq, dlq, sizeof dlq))) goto out;
                 if (!queue_find(qs, dlq)) continue; /* its DLQ first */
-                snprintf(a.dlq, sizeof a.dlq, "%s", dlq);
+                str_copy(a.dlq, sizeof a.dlq, dlq);
             }
             if ((rc = queue_declare(qs, name, &a, 1))) {
                 log_error("serve", "cannot declare queue", "queue", name, "error", err_name(rc), NULL);
@@ -205,10 +206,10 @@ static int add_alarms(const config *cfg, alarms *al)
 static int split_list(const char *list, char *rows, size_t w, int *n, int max)
 {
     char buf[LIMIT_HOSTS_MAX * 64];
-    snprintf(buf, sizeof buf, "%s", list);
+    str_copy(buf, sizeof buf, list);
     for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
         if (*n >= max || strlen(t) >= w) return ORD_ECONFIG;
-        snprintf(rows + (size_t)(*n)++ * w, w, "%s", t);
+        str_copy(rows + (size_t)(*n)++ * w, w, t);
     }
     return 0;
 }
@@ -223,7 +224,7 @@ static int loopback(const char *host)
 static int open_auth(const config *cfg, store *st, api *a)
 {
     char host[LIMIT_LISTEN_ADDR_MAX + 1];
-    snprintf(host, sizeof host, "%s", cfg->listen);
+    str_copy(host, sizeof host, cfg->listen);
     char *colon = strrchr(host, ':');
     if (colon) *colon = 0;
     a->access.enabled = cfg->auth.enabled;
@@ -231,7 +232,7 @@ static int open_auth(const config *cfg, store *st, api *a)
     a->access.metrics_public = cfg->auth.metrics_public;
     const char *always[] = {"localhost", "127.0.0.1", "[::1]", host};
     for (size_t i = 0; i < 4; i++)
-        snprintf(a->access.hosts[a->access.nhosts++], sizeof a->access.hosts[0], "%s", always[i]);
+        str_copy(a->access.hosts[a->access.nhosts++], sizeof a->access.hosts[0], always[i]);
     if (split_list(cfg->auth.allowed_hosts, a->access.hosts[0], sizeof a->access.hosts[0], &a->access.nhosts,
                    LIMIT_HOSTS_MAX) ||
         split_list(cfg->auth.trusted_proxies, a->access.proxies[0], sizeof a->access.proxies[0], &a->access.nproxies,
@@ -372,11 +373,11 @@ int cmd_serve(int argc, char **argv)
         char err[LIMIT_CONFIG_ERR_MAX], path[2 * LIMIT_DB_URL_MAX + 2], dir[LIMIT_DB_URL_MAX + 1];
         int added;
         /* a relative catalog path is relative to the config file */
-        snprintf(dir, sizeof dir, "%s", cfg->file);
+        str_copy(dir, sizeof dir, cfg->file);
         if (cfg->orders.catalog[0] != '/' && cfg->file[0])
             snprintf(path, sizeof path, "%s/%s", dirname(dir), cfg->orders.catalog);
         else
-            snprintf(path, sizeof path, "%s", cfg->orders.catalog);
+            str_copy(path, sizeof path, cfg->orders.catalog);
         if ((rc = products_seed_file(ord, path, &added, err, sizeof err))) {
             fprintf(stderr, "orderly: catalog: %s\n", err);
             goto out;

@@ -17,6 +17,7 @@
 #include "lib/id.h"
 #include "obs/log.h"
 #include "store/store.h"
+#include "lib/str.h"
 
 typedef struct user_cmd {
     int add;
@@ -117,12 +118,12 @@ static int run(user_cmd *uc, int argc, char **argv)
     if (!rc) rc = id_init();
     if (!rc) rc = store_open(&st, &so);
     if (!rc && uc->add) {
-        snprintf(uc->u.username, sizeof uc->u.username, "%s", uc->name);
-        if (uc->email) snprintf(uc->u.email, sizeof uc->u.email, "%s", uc->email);
+        str_copy(uc->u.username, sizeof uc->u.username, uc->name);
+        if (uc->email) str_copy(uc->u.email, sizeof uc->u.email, uc->email);
         uc->u.role = role;
         uc->u.active = 1;
         if (role == ROLE_CUSTOMER)
-            snprintf(uc->u.customer_id, sizeof uc->u.customer_id, "%s", uc->customer ? uc->customer : uc->name);
+            str_copy(uc->u.customer_id, sizeof uc->u.customer_id, uc->customer ? uc->customer : uc->name);
         rc = store_run(st, add_unit, uc);
     } else if (!rc) {
         rc = store_run(st, passwd_unit, uc);

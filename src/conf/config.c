@@ -15,6 +15,7 @@
 #include "lib/count.h"
 #include "lib/check.h"
 #include "lib/err.h"
+#include "lib/str.h"
 
 #define NOENV_MSG "ENVIRONMENT is not set (use --env NAME or ENVIRONMENT=NAME)"
 
@@ -563,8 +564,8 @@ static int parse_labels(alarm_metric *m, const json_t *obj, const char *path, ch
                              "run, a leading '!' negates)",
                              path, k, LIMIT_ALARM_LABEL_VALUE_MAX);
         alarm_matcher *lm = &m->labels[m->nlabels++];
-        snprintf(lm->name, sizeof lm->name, "%s", k);
-        snprintf(lm->pattern, sizeof lm->pattern, "%s", json_string_value(v));
+        str_copy(lm->name, sizeof lm->name, k);
+        str_copy(lm->pattern, sizeof lm->pattern, json_string_value(v));
     }
     return 0;
 }
@@ -589,7 +590,7 @@ static int parse_denominator(alarm_def *d, const json_t *obj, const char *path, 
     if (!metric) return conf_errf(err, errlen, "missing required key \"%s\"", sub);
     if (!json_is_string(metric) || !alarm_metric_name_valid(json_string_value(metric)))
         return conf_errf(err, errlen, "\"%s\" must be a metric name (%s)", sub, METRIC_SYNTAX);
-    snprintf(d->denominator.name, sizeof d->denominator.name, "%s", json_string_value(metric));
+    str_copy(d->denominator.name, sizeof d->denominator.name, json_string_value(metric));
     d->has_denominator = 1;
     conf_path_join(sub, sizeof sub, path, "labels");
     return parse_labels(&d->denominator, json_object_get(obj, "labels"), sub, err, errlen);
@@ -898,7 +899,7 @@ static int resolve_queue(const config *cfg, char *ref, size_t size, const char *
 {
     const config_queue *q = config_queue_find(cfg, ref);
     if (!q) return conf_errf(err, errlen, "\"%s\": no queue \"%s\" in queues[]", path, ref);
-    snprintf(ref, size, "%s", q->name);
+    str_copy(ref, size, q->name);
     return 0;
 }
 
@@ -1008,7 +1009,7 @@ static int load(config *cfg, const char *file, const config_setting *settings, s
     conf_table_defaults(top_keys, COUNT(top_keys), cfg);
     if (file) {
         if ((rc = load_file(file, &root, err, errlen))) return rc;
-        snprintf(cfg->file, sizeof cfg->file, "%s", file);
+        str_copy(cfg->file, sizeof cfg->file, file);
         rc = conf_table_apply(top_keys, COUNT(top_keys), root, "", 0, lists, cfg, err, errlen);
     }
     if (!rc) rc = load_topology(cfg, root, err, errlen);
@@ -1036,7 +1037,7 @@ static int load(config *cfg, const char *file, const config_setting *settings, s
     }
 
     if (!cfg->env[0]) {
-        snprintf(err, errlen, "%s", NOENV_MSG);
+        str_copy(err, errlen, NOENV_MSG);
         return ORD_ENOENV;
     }
     if (cfg->orders.demo.min_orders > cfg->orders.demo.max_orders)
@@ -1063,7 +1064,7 @@ int config_load(const char *file, const config_setting *settings, size_t n, conf
     }
     int rc = load(cfg, file, settings, n, msg, sizeof msg);
     if (rc == ORD_ENOENV) {
-        snprintf(err, errlen, "%s", msg);
+        str_copy(err, errlen, msg);
     } else if (rc == ORD_ENOMEM) {
         snprintf(err, errlen, "config: out of memory");
     } else if (rc) {
@@ -1220,7 +1221,7 @@ void config_usage(FILE *out)
         if (!k->flag) continue;
         char opt[64], meta[32];
         const char *last = strrchr(k->path, '.');
-        snprintf(meta, sizeof meta, "%s", k->metavar ? k->metavar : last ? last + 1 : k->path);
+        str_copy(meta, sizeof meta, k->metavar ? k->metavar : last ? last + 1 : k->path);
         for (char *p = meta; *p; p++)
             if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
         snprintf(opt, sizeof opt, "--%s %s", k->flag, meta);

@@ -12,6 +12,7 @@
 #include "lib/check.h"
 #include "lib/err.h"
 #include "obs/log.h"
+#include "lib/str.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 #define LEVELS ((int)COUNT(level_names))
@@ -80,7 +81,7 @@ void conf_path_join(char *buf, size_t len, const char *prefix, const char *key)
     if (prefix && *prefix)
         snprintf(buf, len, "%s.%s", prefix, key);
     else
-        snprintf(buf, len, "%s", key);
+        str_copy(buf, len, key);
 }
 
 const conf_key *conf_key_find(const conf_key *t, size_t n, const char *path)
@@ -115,7 +116,7 @@ void conf_table_defaults(const conf_key *t, size_t n, void *base)
             if (!k->def_str || strstr(k->def_str, "<env>"))
                 ((char *)p)[0] = 0;
             else
-                snprintf(p, k->size, "%s", k->def_str);
+                str_copy(p, k->size, k->def_str);
             break;
         }
     }

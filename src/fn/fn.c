@@ -28,6 +28,7 @@
 #include "lib/err.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "lib/str.h"
 
 #define SWEEP_INTERVAL_MS 60000
 #define POLL_WAIT_MS (LIMIT_WAIT_SECONDS_MAX * 1000)
@@ -143,7 +144,7 @@ int fn_handler_register(fn_sys *fs, const char *name, fn_handler_fn fn, void *ud
         if (!strcmp(fs->handlers[i].name, name)) return ORD_EEXISTS;
     if (fs->nhandlers >= LIMIT_FUNCTIONS_MAX || strlen(name) > LIMIT_FUNCTION_NAME_MAX) return ORD_ELIMIT;
     handler *h = &fs->handlers[fs->nhandlers++];
-    snprintf(h->name, sizeof h->name, "%s", name);
+    str_copy(h->name, sizeof h->name, name);
     h->fn = fn;
     h->ud = ud;
     return 0;
@@ -216,7 +217,7 @@ int fn_add(fn_sys *fs, const fn_config *c, char *err, size_t errlen)
     mapping *m = calloc(1, sizeof *m);
     if (!m) return ORD_ENOMEM;
     m->fs = fs;
-    snprintf(m->name, sizeof m->name, "%s", c->name);
+    str_copy(m->name, sizeof m->name, c->name);
     m->h = h;
     m->q = q;
     m->batch = c->batch_size;
@@ -269,7 +270,7 @@ static void rec_event_id(rec *r)
     const char *id = NULL;
     if (r->body && json_is_object(r->body) && json_object_get(r->body, "detail-type"))
         id = json_string_value(json_object_get(r->body, "id"));
-    snprintf(r->event_id, sizeof r->event_id, "%s", id && *id ? id : r->msg.message_id);
+    str_copy(r->event_id, sizeof r->event_id, id && *id ? id : r->msg.message_id);
 }
 
 /* Deletes the record's message: by its receipt, fenced (refused once the
@@ -359,7 +360,7 @@ static int backoff_unit(store_conn *tx, void *arg)
 static void last_error_set(mapping *m, const char *error)
 {
     pthread_mutex_lock(&m->fs->emu);
-    snprintf(m->last_error, sizeof m->last_error, "%s", error);
+    str_copy(m->last_error, sizeof m->last_error, error);
     m->last_error_ms = clock_wall_ms();
     pthread_mutex_unlock(&m->fs->emu);
 }
@@ -669,7 +670,7 @@ static int inline_offer(store_conn *tx, void *arg, queue *q, const queue_msg *ms
     ir->r.msg.source_queue = NULL;
     if (ev) {
         char *p = ir->data + msg->body_len + 1 + alen;
-        snprintf(ir->r.event_id, sizeof ir->r.event_id, "%s", ev->id);
+        str_copy(ir->r.event_id, sizeof ir->r.event_id, ev->id);
         ir->ev = (queue_event){ir->r.event_id, memcpy(p, ev->source, slen[0]),
                                memcpy(p + slen[0], ev->detail_type, slen[1]),
                                memcpy(p + slen[0] + slen[1], ev->subject, slen[2]), ev->time_ms};
@@ -736,7 +737,7 @@ static void mapping_apply(mapping *m, int paused, int64_t when_ms, const char *b
     m->paused = paused;
     if (when_ms) {
         m->paused_ms = when_ms;
-        snprintf(m->paused_by, sizeof m->paused_by, "%s", by ? by : "");
+        str_copy(m->paused_by, sizeof m->paused_by, by ? by : "");
     }
     if (was == paused) {
         pthread_mutex_unlock(&fs->mu);
@@ -776,7 +777,7 @@ int fn_pause_tx(store_conn *tx, fn_sys *fs, const char *name, int paused, const 
     struct pause_hook *h = calloc(1, sizeof *h);
     if (!h) return ORD_ENOMEM;
     *h = (struct pause_hook){fs->maps[i], paused, clock_wall_ms(), ""};
-    snprintf(h->by, sizeof h->by, "%s", by ? by : "");
+    str_copy(h->by, sizeof h->by, by ? by : "");
     store_stmt *st = store_prep(tx, ST_FN_STATE_SET);
     store_bind_str(st, 1, name);
     store_bind_i64(st, 2, paused);
@@ -1071,11 +1072,11 @@ int fn_stats_get(fn_sys *fs, const char *name, fn_stats *out)
         pthread_mutex_lock(&fs->mu);
         out->paused = m->paused;
         out->paused_ms = m->paused_ms;
-        snprintf(out->paused_by, sizeof out->paused_by, "%s", m->paused_by);
+        str_copy(out->paused_by, sizeof out->paused_by, m->paused_by);
         out->draining = m->draining;
         pthread_mutex_unlock(&fs->mu);
         pthread_mutex_lock(&fs->emu);
-        snprintf(out->last_error, sizeof out->last_error, "%s", m->last_error);
+        str_copy(out->last_error, sizeof out->last_error, m->last_error);
         out->last_error_ms = m->last_error_ms;
         pthread_mutex_unlock(&fs->emu);
         return 0;

@@ -19,6 +19,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/verr.h"
+#include "lib/str.h"
 
 #define PASSWORD_BYTES_MAX (LIMIT_PASSWORD_MAX * 4)
 
@@ -102,7 +103,7 @@ static int parse_user(http_req *r, const json_t *body, user_op *op, int create)
         if (!json_is_string(v) || !name_valid(json_string_value(v)))
             verr_add(errors, "username", "required: 1-%d characters of [A-Za-z0-9_.@-]", LIMIT_USERNAME_MAX);
         else
-            snprintf(op->u.username, sizeof op->u.username, "%s", json_string_value(v));
+            str_copy(op->u.username, sizeof op->u.username, json_string_value(v));
     }
     if ((v = json_object_get(body, "role"))) {
         op->has_role = 1;
@@ -118,14 +119,14 @@ static int parse_user(http_req *r, const json_t *body, user_op *op, int create)
         else if (!json_is_string(v) || !email_valid(json_string_value(v)))
             verr_add(errors, "email", "an email address of at most %d characters, or null", LIMIT_EMAIL_MAX);
         else
-            snprintf(op->u.email, sizeof op->u.email, "%s", json_string_value(v));
+            str_copy(op->u.email, sizeof op->u.email, json_string_value(v));
     }
     if ((v = json_object_get(body, "customerId"))) {
         op->has_customer = 1;
         if (!json_is_string(v) || !customer_valid(json_string_value(v)))
             verr_add(errors, "customerId", "1-%d characters", LIMIT_ORDER_CUSTOMER_MAX);
         else
-            snprintf(op->u.customer_id, sizeof op->u.customer_id, "%s", json_string_value(v));
+            str_copy(op->u.customer_id, sizeof op->u.customer_id, json_string_value(v));
     }
     op->u.active = 1;
     if ((v = json_object_get(body, "status"))) {
@@ -204,12 +205,12 @@ static int patch_unit(store_conn *tx, void *arg)
     int rc = auth_user_get(tx, op->u.id, &cur);
     if (rc) return rc;
     auth_user next = cur;
-    if (op->has_email) snprintf(next.email, sizeof next.email, "%s", op->u.email);
+    if (op->has_email) str_copy(next.email, sizeof next.email, op->u.email);
     if (op->has_role) next.role = op->u.role;
     if (op->has_status) next.active = op->u.active;
-    if (op->has_customer) snprintf(next.customer_id, sizeof next.customer_id, "%s", op->u.customer_id);
+    if (op->has_customer) str_copy(next.customer_id, sizeof next.customer_id, op->u.customer_id);
     if (next.role == ROLE_CUSTOMER && !next.customer_id[0])
-        snprintf(next.customer_id, sizeof next.customer_id, "%s", next.username);
+        str_copy(next.customer_id, sizeof next.customer_id, next.username);
     if (next.role != ROLE_CUSTOMER) next.customer_id[0] = 0;
     if ((rc = keeps_an_admin(tx, &cur, &next)) || (rc = auth_user_update_tx(tx, op->a->auth, &next))) return rc;
     if (op->has_password && (rc = auth_user_password_tx(tx, op->a->auth, next.id, op->u.hash, 1))) return rc;
@@ -255,7 +256,7 @@ int api_users_create(http_req *r)
     op->a = http_req_app(r);
     if (parse_user(r, body, op, 1)) return 0;
     if (op->u.role == ROLE_CUSTOMER && !op->u.customer_id[0])
-        snprintf(op->u.customer_id, sizeof op->u.customer_id, "%s", op->u.username);
+        str_copy(op->u.customer_id, sizeof op->u.customer_id, op->u.username);
     return hash_then_submit(r, op);
 }
 
@@ -388,14 +389,14 @@ int api_keys_create(http_req *r)
         strpbrk(json_string_value(n), "\r\n\t"))
         verr_add(errors, "name", "required: 1-%d characters", LIMIT_API_KEY_NAME_MAX);
     else
-        snprintf(op->name, sizeof op->name, "%s", json_string_value(n));
+        str_copy(op->name, sizeof op->name, json_string_value(n));
     op->role = json_is_string(ro) ? auth_role_parse(json_string_value(ro)) : 0;
     if (!(op->role & ROLES_STAFF)) verr_add(errors, "role", "required: admin, operator or viewer (keys are for machines)");
     if (ex && (!json_is_string(ex) || clock_parse_iso(json_string_value(ex), &op->expires_ms) ||
                op->expires_ms <= clock_wall_ms()))
         verr_add(errors, "expiresAt", "an RFC 3339 time in the future");
     if (api_fail(r, errors)) return 0;
-    snprintf(op->by, sizeof op->by, "%s", api_ctx_of(r)->p.name);
+    str_copy(op->by, sizeof op->by, api_ctx_of(r)->p.name);
     return api_submit(r, key_unit, key_reply, op);
 }
 

@@ -19,6 +19,7 @@
 #include "http/api.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/str.h"
 
 #define EXPORT_ORDERS_MAX 10000 /* orders in one export; past it "truncated": true */
 
@@ -119,7 +120,7 @@ static void erase_user(void *arg, const auth_user *u)
     if (c->rc) return;
     auth_user next = *u;
     next.active = 0;
-    snprintf(next.customer_id, sizeof next.customer_id, "%s", c->op->pseudonym);
+    str_copy(next.customer_id, sizeof next.customer_id, c->op->pseudonym);
     if (!(c->rc = auth_user_update_tx(c->tx, c->op->a->auth, &next)) && !strcmp(u->username, c->op->id))
         c->rc = auth_user_rename_tx(c->tx, c->op->a->auth, u->id, c->op->pseudonym);
     if (!c->rc) c->rc = auth_audit_rename_tx(c->tx, u->username, c->op->pseudonym);

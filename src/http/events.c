@@ -20,6 +20,7 @@
 #include "lib/verr.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/str.h"
 
 typedef struct put_op {
     http_req *r;
@@ -38,8 +39,8 @@ static const json_t *member(const json_t *o, const char *pascal, const char *cam
 static void entry_fail(put_entry *e, const char *code, const char *msg)
 {
     e->rc = ORD_EVALIDATION;
-    snprintf(e->code, sizeof e->code, "%s", code);
-    snprintf(e->msg, sizeof e->msg, "%s", msg);
+    str_copy(e->code, sizeof e->code, code);
+    str_copy(e->msg, sizeof e->msg, msg);
     utf8_scrub(e->msg); /* it may echo (a cut of) client text */
 }
 
@@ -159,8 +160,8 @@ static int put_unit(store_conn *tx, void *arg)
         e->rc = bus_publish_tx(tx, op->a->b, &e->ev, e->id, NULL);
         if (e->rc == ORD_ESTORE || e->rc == ORD_ENOMEM) return e->rc;
         if (e->rc) {
-            snprintf(e->code, sizeof e->code, "%s", e->rc == ORD_ETOOBIG ? "EntrySizeTooLarge" : "InvalidArgument");
-            snprintf(e->msg, sizeof e->msg, "%s", err_msg(e->rc));
+            str_copy(e->code, sizeof e->code, e->rc == ORD_ETOOBIG ? "EntrySizeTooLarge" : "InvalidArgument");
+            str_copy(e->msg, sizeof e->msg, err_msg(e->rc));
             op->rerun = 1;
             return ORD_ECONFLICT; /* roll back this unit's writes */
         }
@@ -378,7 +379,7 @@ int api_events_replay(http_req *r)
     char *name = http_req_alloc(r, LIMIT_REPLAY_NAME_MAX + 1);
     if (!name) return ORD_ENOMEM;
     if (jn)
-        snprintf(name, LIMIT_REPLAY_NAME_MAX + 1, "%s", json_string_value(jn));
+        str_copy(name, LIMIT_REPLAY_NAME_MAX + 1, json_string_value(jn));
     else
         snprintf(name, LIMIT_REPLAY_NAME_MAX + 1, "replay-%lld", (long long)clock_wall_ms());
     task_replay_in in = {from, to, rule, name, (int)rate, n};

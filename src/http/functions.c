@@ -14,6 +14,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/verr.h"
+#include "lib/str.h"
 
 #define ORDER_FUNCTION "order-processor" /* what seed 003's process-queue drains */
 
@@ -148,7 +149,7 @@ static pause_op *pause_op_new(http_req *r, int i, int paused)
     op->index = i;
     op->paused = paused;
     api_ctx *c = http_req_user(r);
-    snprintf(op->by, sizeof op->by, "%s", c && c->p.kind != PRINCIPAL_ANONYMOUS ? c->p.name : "");
+    str_copy(op->by, sizeof op->by, c && c->p.kind != PRINCIPAL_ANONYMOUS ? c->p.name : "");
     return op;
 }
 

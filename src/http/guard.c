@@ -23,6 +23,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "obs/log.h"
+#include "lib/str.h"
 
 api_ctx *api_ctx_of(http_req *r)
 {
@@ -74,11 +75,11 @@ static int trusted(const api *a, const char *ip)
 static void client_ip(const api *a, http_req *r, char out[48])
 {
     const char *peer = http_req_peer(r);
-    snprintf(out, 48, "%s", peer);
+    str_copy(out, 48, peer);
     const char *xff = http_req_header(r, "X-Forwarded-For");
     if (!xff || !trusted(a, peer)) return;
     char list[512];
-    snprintf(list, sizeof list, "%s", xff);
+    str_copy(list, sizeof list, xff);
     for (;;) {
         char *comma = strrchr(list, ',');
         char *item = comma ? comma + 1 : list;
@@ -86,7 +87,7 @@ static void client_ip(const api *a, http_req *r, char out[48])
         size_t n = strlen(item);
         while (n && item[n - 1] == ' ') item[--n] = 0;
         if (!n || n >= 48 || strspn(item, "0123456789abcdefABCDEF.:") != n) return; /* not an address */
-        snprintf(out, 48, "%s", item);
+        str_copy(out, 48, item);
         if (!trusted(a, item) || !comma) return;
         *comma = 0;
     }
@@ -97,7 +98,7 @@ static int host_allowed(const api *a, const char *host)
 {
     if (!host || !a->access.nhosts) return 1; /* HTTP/1.0 clients send none */
     char name[LIMIT_LISTEN_ADDR_MAX + 1];
-    snprintf(name, sizeof name, "%s", host);
+    str_copy(name, sizeof name, host);
     char *colon = name[0] == '[' ? strchr(name, ']') : strrchr(name, ':');
     if (colon && name[0] == '[') colon[1] = 0; /* [::1]:8080 -> [::1] */
     else if (colon) *colon = 0;
@@ -225,14 +226,14 @@ void api_done(void *app, http_req *r, int status)
     struct late_audit *l = calloc(1, sizeof *l);
     if (!l) return;
     l->p = c->p;
-    snprintf(l->method, sizeof l->method, "%s", http_req_method(r));
-    snprintf(l->route, sizeof l->route, "%s", http_req_route(r));
+    str_copy(l->method, sizeof l->method, http_req_method(r));
+    str_copy(l->route, sizeof l->route, http_req_route(r));
     const char *target = c->target;
     if (!target) target = http_req_param(r, "id") ? http_req_param(r, "id") : http_req_param(r, "name");
     if (!target) target = http_req_param(r, "sku");
-    snprintf(l->target, sizeof l->target, "%s", target ? target : "");
-    snprintf(l->ip, sizeof l->ip, "%s", c->ip);
-    snprintf(l->rid, sizeof l->rid, "%s", http_req_id(r));
+    str_copy(l->target, sizeof l->target, target ? target : "");
+    str_copy(l->ip, sizeof l->ip, c->ip);
+    str_copy(l->rid, sizeof l->rid, http_req_id(r));
     l->status = status;
     if (store_submit(a->st, late_unit, late_done, l)) late_done(l, ORD_EBUSY);
 }

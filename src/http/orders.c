@@ -14,6 +14,7 @@
 #include "http/requests.h"
 #include "lib/verr.h"
 #include "lib/err.h"
+#include "lib/str.h"
 
 typedef struct create_op {
     api *a;
@@ -171,7 +172,7 @@ int api_orders_create(http_req *r)
         if (!key_valid(key))
             verr_add(errors, "Idempotency-Key", "1-%d printable ASCII characters", LIMIT_IDEM_KEY_MAX);
         else {
-            snprintf(op->key, sizeof op->key, "%s", key);
+            str_copy(op->key, sizeof op->key, key);
             op->has_key = 1;
         }
     }

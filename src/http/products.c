@@ -14,6 +14,7 @@
 #include "http/api.h"
 #include "lib/verr.h"
 #include "lib/err.h"
+#include "lib/str.h"
 
 typedef struct product_op {
     api *a;
@@ -121,7 +122,7 @@ int api_products_delete(http_req *r)
     product_op *op = product_op_new(r);
     if (!op) return ORD_ENOMEM;
     op->del = 1;
-    snprintf(op->p.sku, sizeof op->p.sku, "%s", http_req_param(r, "sku"));
+    str_copy(op->p.sku, sizeof op->p.sku, http_req_param(r, "sku"));
     return api_submit(r, product_unit, product_reply, op);
 }
 

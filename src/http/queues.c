@@ -24,6 +24,7 @@
 #include "lib/err.h"
 #include "lib/md5.h"
 #include "obs/log.h"
+#include "lib/str.h"
 
 /* ---- reads ------------------------------------------------------------------- */
 
@@ -115,7 +116,7 @@ int api_queue_create_parse(const json_t *body, char name[LIMIT_QUEUE_NAME_MAX + 
     else if (!queue_name_valid(json_string_value(v), LIMIT_QUEUE_NAME_MAX))
         verr_add(errors, "name", "1-%d characters of [A-Za-z0-9_-]", LIMIT_QUEUE_NAME_MAX);
     else
-        snprintf(name, LIMIT_QUEUE_NAME_MAX + 1, "%s", json_string_value(v));
+        str_copy(name, LIMIT_QUEUE_NAME_MAX + 1, json_string_value(v));
     return verr_count(errors) > nerr ? ORD_EVALIDATION : 0;
 }
 
@@ -175,7 +176,7 @@ int api_queues_create(http_req *r)
     if (!op) return ORD_ENOMEM;
     memset(op, 0, sizeof *op);
     op->a = a;
-    snprintf(op->name, sizeof op->name, "%s", name);
+    str_copy(op->name, sizeof op->name, name);
     api_ctx_of(r)->target = op->name;
     queue_attrs_init(&op->at);
     if (parse_attrs(r, a, attrs, op)) return 0;
@@ -210,7 +211,7 @@ int api_queue_attrs_put(http_req *r)
     memset(op, 0, sizeof *op);
     op->a = a;
     op->q = q;
-    snprintf(op->name, sizeof op->name, "%s", queue_name(q));
+    str_copy(op->name, sizeof op->name, queue_name(q));
     queue_get_attrs(q, &op->at);
     if (parse_attrs(r, a, attrs, op)) return 0;
     return api_submit(r, set_attrs_unit, set_attrs_reply, op);

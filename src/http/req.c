@@ -12,6 +12,7 @@
 #include "lib/err.h"
 #include "lib/utf8.h"
 #include "obs/log.h"
+#include "lib/str.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -185,7 +186,7 @@ int http_json_parse(const char *body, size_t len, json_t **out, http_json_error 
         e->line = je.line;
         e->column = je.column;
         e->position = je.position;
-        snprintf(e->text, sizeof e->text, "%s", je.text);
+        str_copy(e->text, sizeof e->text, je.text);
         return ORD_EJSON;
     }
     if (!json_is_object(j)) {

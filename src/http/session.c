@@ -22,6 +22,7 @@
 #include "lib/err.h"
 #include "lib/verr.h"
 #include "obs/log.h"
+#include "lib/str.h"
 
 #define SESSION_COOKIE "orderly_session"
 #define REFRESH_COOKIE "orderly_refresh"
@@ -130,7 +131,7 @@ static int login_unit(store_conn *tx, void *arg)
         c->p.role = op->u.role;
         c->p.user_id = op->u.id;
     }
-    snprintf(c->p.name, sizeof c->p.name, "%s", op->ok ? op->u.username : op->name);
+    str_copy(c->p.name, sizeof c->p.name, op->ok ? op->u.username : op->name);
     audit_entry e = {&c->p, "POST", "/api/login", op->ok ? op->u.username : op->name, op->ok ? 200 : 401, c->ip,
                      http_req_id(op->r), NULL};
     if ((rc = auth_audit_tx(tx, &e))) return rc;
@@ -209,7 +210,7 @@ int api_login(http_req *r)
     op->r = r;
     op->a = a;
     op->cookies = json_is_true(session);
-    snprintf(op->name, sizeof op->name, "%s", json_string_value(who));
+    str_copy(op->name, sizeof op->name, json_string_value(who));
     op->pwlen = json_string_length(pw);
     memcpy(op->pw, json_string_value(pw), op->pwlen);
     http_req_suspend(r);
@@ -253,11 +254,11 @@ static int token_of(http_req *r, char out[AUTH_TOKEN_MAX + 1], int *cookies, int
         if (t && (!json_is_string(t) || json_string_length(t) > AUTH_TOKEN_MAX))
             verr_add(errors, "refreshToken", "a refresh token (a string of at most %d characters)", AUTH_TOKEN_MAX);
         if (api_fail(r, errors)) return 1;
-        if (t) snprintf(out, AUTH_TOKEN_MAX + 1, "%s", json_string_value(t));
+        if (t) str_copy(out, AUTH_TOKEN_MAX + 1, json_string_value(t));
     }
     const char *cookie = http_req_cookie(r, REFRESH_COOKIE);
     if (!out[0] && cookie && strlen(cookie) <= AUTH_TOKEN_MAX) {
-        snprintf(out, AUTH_TOKEN_MAX + 1, "%s", cookie);
+        str_copy(out, AUTH_TOKEN_MAX + 1, cookie);
         *cookies = 1;
     }
     if (!out[0] && required) {
@@ -281,7 +282,7 @@ static int refresh_unit(store_conn *tx, void *arg)
     c->p.kind = PRINCIPAL_USER;
     c->p.role = op->u.role;
     c->p.user_id = op->u.id;
-    snprintf(c->p.name, sizeof c->p.name, "%s", op->u.username);
+    str_copy(c->p.name, sizeof c->p.name, op->u.username);
     return 0;
 }
 

@@ -30,6 +30,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "obs/log.h"
+#include "lib/str.h"
 
 #define FRAME_ID_MAX 40
 
@@ -88,7 +89,7 @@ void stream_principal_of(http_req *r, stream_principal *p)
      * has let only the roles of the route table through) */
     const api_ctx *c = api_ctx_of(r);
     if (c && c->p.role == ROLE_CUSTOMER) {
-        snprintf(p->customer, sizeof p->customer, "%s", c->p.customer_id);
+        str_copy(p->customer, sizeof p->customer, c->p.customer_id);
         return;
     }
     p->all = 1;
@@ -195,7 +196,7 @@ static void ring_put(stream_hub *h, stream_kind kind, const char *event, const c
     memcpy(e->text, text, e->len);
     e->id = id;
     e->kind = kind;
-    snprintf(e->customer, sizeof e->customer, "%s", customer ? customer : "");
+    str_copy(e->customer, sizeof e->customer, customer ? customer : "");
     h->next_id = id + 1;
 }
 
@@ -279,8 +280,8 @@ void stream_hub_observe(void *arg, const bus_observed *ev)
         r->next = NULL;
         r->time_ms = ev->time_ms;
         r->alarm = alarm;
-        snprintf(r->detail_type, sizeof r->detail_type, "%s", ev->detail_type);
-        snprintf(r->subject, sizeof r->subject, "%s", ev->subject);
+        str_copy(r->detail_type, sizeof r->detail_type, ev->detail_type);
+        str_copy(r->subject, sizeof r->subject, ev->subject);
         memcpy(r->envelope, ev->envelope, ev->len);
         r->envelope[ev->len] = 0;
         r->len = ev->len;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "lib/utf8.h"
+#include "lib/str.h"
 
 static void add(json_t *errors, char *field, char *msg)
 {
@@ -15,7 +16,7 @@ void verr_add(json_t *errors, const char *field, const char *fmt, ...)
 {
     char f[VERR_FIELD_MAX], msg[VERR_MESSAGE_MAX];
     va_list ap;
-    snprintf(f, sizeof f, "%s", field);
+    str_copy(f, sizeof f, field);
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);

@@ -27,6 +27,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "obs/log.h"
+#include "lib/str.h"
 
 #define STATE_FAMILY "orderly_alarm_state"
 #define KEY_SEP      '\x1f'
@@ -73,7 +74,7 @@ const char *alarm_stat_name(alarm_stat stat, double percentile, char *buf, size_
     if (stat == ALARM_STAT_PERCENTILE)
         snprintf(buf, len, "p%.10g", percentile);
     else
-        snprintf(buf, len, "%s", stat_names[stat]);
+        str_copy(buf, len, stat_names[stat]);
     return buf;
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "lib/clock.h"
 #include "obs/log.h"
+#include "lib/str.h"
 
 #define LOG_LINE_MAX 4096
 
@@ -16,7 +17,7 @@ static const char *const log_names[] = {"debug", "info", "warn", "error", "off"}
 
 void log_setup(const char *env, log_level min)
 {
-    snprintf(log_env, sizeof log_env, "%s", env ? env : "");
+    str_copy(log_env, sizeof log_env, env ? env : "");
     log_min = min;
 }
 

@@ -10,6 +10,7 @@
 #include "lib/id.h"
 #include "obs/log.h"
 #include "orders/internal.h"
+#include "lib/str.h"
 
 /* ---- the price cache ------------------------------------------------------------- */
 
@@ -63,7 +64,7 @@ static int ord_price(store_conn *tx, orders *o, const char *sku, int64_t *price,
     *price = *known ? p.price_cents : 0;
     if (o->nprices >= LIMIT_PRICE_CACHE_SLOTS / 2) return 0; /* full: no more entries until a product write */
     ord_price_slot *e = &o->prices[h];
-    snprintf(e->sku, sizeof e->sku, "%s", sku);
+    str_copy(e->sku, sizeof e->sku, sku);
     e->price_cents = *price;
     e->known = *known;
     e->used = 1;
@@ -116,7 +117,7 @@ int orders_create_prepare(orders *o, const order_in *in, order_prepared *p)
 {
     char event_id[ID_UUID_LEN + 1], ts[40];
     if (in->order_id[0])
-        snprintf(p->order_id, sizeof p->order_id, "%s", in->order_id);
+        str_copy(p->order_id, sizeof p->order_id, in->order_id);
     else
         id_uuid7(p->order_id);
     id_uuid7(event_id);
@@ -169,7 +170,7 @@ int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *
             return 0;
         }
     }
-    snprintf(res->order_id, sizeof res->order_id, "%s", p->order_id);
+    str_copy(res->order_id, sizeof res->order_id, p->order_id);
     if (in->order_id[0]) {
         ord_order cur;
         rc = ord_order_load(tx, in->order_id, &cur);
@@ -177,7 +178,7 @@ int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *
         if (!rc) res->outcome = strcmp(cur.request_hash, in->request_hash) ? ORDER_CONFLICT : ORDER_SAME;
     }
     if (res->outcome == ORDER_CREATED) {
-        snprintf(res->event_id, sizeof res->event_id, "%s", p->ev.id);
+        str_copy(res->event_id, sizeof res->event_id, p->ev.id);
         if ((rc = ord_insert(tx, o, in, res->order_id, res->event_id, now))) return rc;
         if ((rc = bus_publish_prepared_tx(tx, o->b, &p->ev, NULL))) return rc;
         if (log_enabled(LOG_DEBUG))

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "lib/err.h"
 #include "orders/internal.h"
+#include "lib/str.h"
 
 /* Replaces every string equal to from by to inside v; returns how many. */
 static int replace_strings(json_t *v, const char *from, const char *to)
@@ -165,7 +166,7 @@ static int erase_notifications(store_conn *tx, const char *id, const char *custo
         json_t *p = json_loads(store_col_text(st, 3, NULL), 0, NULL);
         if (p) replace_strings(p, customer, pseudonym);
         if (p && (payloads[n] = json_dumps(p, JSON_COMPACT)))
-            snprintf(eids[n++], sizeof eids[0], "%s", store_col_text(st, 5, NULL));
+            str_copy(eids[n++], sizeof eids[0], store_col_text(st, 5, NULL));
         json_decref(p);
     }
     store_reset(st);

@@ -15,6 +15,7 @@
 #include "lib/err.h"
 #include "obs/log.h"
 #include "orders/internal.h"
+#include "lib/str.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -99,7 +100,7 @@ static int demo_order(orders *o, char id[LIMIT_ORDER_ID_MAX + 1])
                  NULL);
         return ORD_EEXISTS;
     }
-    snprintf(id, LIMIT_ORDER_ID_MAX + 1, "%s", op.res.order_id);
+    str_copy(id, LIMIT_ORDER_ID_MAX + 1, op.res.order_id);
     return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "lib/id.h"
 #include "obs/log.h"
 #include "orders/internal.h"
+#include "lib/str.h"
 
 struct wake;
 /* A function's decision about the logged event of its record, in the
@@ -85,7 +86,7 @@ static int wake_up(const fn_record *rec, fn_result *res, orders *o, decide_fn de
     wake *w = calloc(1, sizeof *w);
     if (!w) return ORD_ENOMEM;
     w->o = o;
-    snprintf(w->event_id, sizeof w->event_id, "%s", rec->event_id);
+    str_copy(w->event_id, sizeof w->event_id, rec->event_id);
     w->attempt = rec->attempt;
     w->decide = decide;
     if (rec->event) {
@@ -444,7 +445,7 @@ static int on_dead_letter(store_conn *tx, const queue *src, const queue_msg *m, 
     orders *o = ud;
     json_t *env = json_loadb(m->body, m->body_len, 0, NULL);
     char event_id[128];
-    snprintf(event_id, sizeof event_id, "%s", str_at(env, "id"));
+    str_copy(event_id, sizeof event_id, str_at(env, "id"));
     json_decref(env);
     ord_event ev;
     ord_order ord;

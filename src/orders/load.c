@@ -7,6 +7,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "orders/internal.h"
+#include "lib/str.h"
 
 json_t *ord_iso(int64_t ms)
 {
@@ -21,8 +22,8 @@ int ord_product_load(store_conn *c, const char *sku, ord_product *p)
     int rc = store_step(st);
     if (rc < 0) return rc;
     if (rc != STORE_ROW) return ORD_ENOTFOUND;
-    snprintf(p->sku, sizeof p->sku, "%s", store_col_text(st, 0, NULL));
-    snprintf(p->name, sizeof p->name, "%s", store_col_text(st, 1, NULL));
+    str_copy(p->sku, sizeof p->sku, store_col_text(st, 0, NULL));
+    str_copy(p->name, sizeof p->name, store_col_text(st, 1, NULL));
     p->price_cents = store_col_i64(st, 2);
     p->stock = store_col_i64(st, 3);
     p->reserved = store_col_i64(st, 4);
@@ -41,7 +42,7 @@ int ord_order_load(store_conn *c, const char *id, ord_order *o)
     int rc = store_step(st);
     if (rc < 0) return rc;
     if (rc != STORE_ROW) return ORD_ENOTFOUND;
-#define TXT(i, f) snprintf(o->f, sizeof o->f, "%s", store_col_is_null(st, i) ? "" : store_col_text(st, i, NULL))
+#define TXT(i, f) str_copy(o->f, sizeof o->f, store_col_is_null(st, i) ? "" : store_col_text(st, i, NULL))
     o->seq = store_col_i64(st, 0);
     TXT(1, id);
     TXT(2, customer_id);
@@ -71,7 +72,7 @@ int ord_order_load(store_conn *c, const char *id, ord_order *o)
     do {
         if (store_col_is_null(st, 17) || o->nitems >= LIMIT_ORDER_ITEMS_MAX) continue;
         ord_item *it = &o->items[o->nitems++];
-        snprintf(it->sku, sizeof it->sku, "%s", store_col_text(st, 17, NULL));
+        str_copy(it->sku, sizeof it->sku, store_col_text(st, 17, NULL));
         it->qty = store_col_i64(st, 18);
         it->known = !store_col_is_null(st, 19);
         it->unit_price_cents = it->known ? store_col_i64(st, 19) : 0;
@@ -124,10 +125,10 @@ int ord_event_load(store_conn *c, const char *id, ord_event *ev)
     int rc = store_step(st);
     if (rc < 0) return rc;
     if (rc != STORE_ROW) return ORD_ENOTFOUND;
-    snprintf(ev->id, sizeof ev->id, "%s", id);
+    str_copy(ev->id, sizeof ev->id, id);
     ev->time_ms = store_col_i64(st, 1);
-    snprintf(ev->source, sizeof ev->source, "%s", store_col_text(st, 2, NULL));
-    snprintf(ev->detail_type, sizeof ev->detail_type, "%s", store_col_text(st, 3, NULL));
+    str_copy(ev->source, sizeof ev->source, store_col_text(st, 2, NULL));
+    str_copy(ev->detail_type, sizeof ev->detail_type, store_col_text(st, 3, NULL));
     size_t len;
     const char *text = store_col_text(st, 4, &len);
     char *copy = malloc(len + 1);
@@ -135,7 +136,7 @@ int ord_event_load(store_conn *c, const char *id, ord_event *ev)
         memcpy(copy, text, len);
         copy[len] = 0;
     }
-    if (!store_col_is_null(st, 6)) snprintf(ev->subject, sizeof ev->subject, "%s", store_col_text(st, 6, NULL));
+    if (!store_col_is_null(st, 6)) str_copy(ev->subject, sizeof ev->subject, store_col_text(st, 6, NULL));
     store_reset(st);
     if (!copy) return ORD_ENOMEM;
     ev->envelope = copy;
@@ -147,10 +148,10 @@ int ord_event_load(store_conn *c, const char *id, ord_event *ev)
 void ord_event_view(ord_event *ev, const queue_event *qe, const char *envelope, size_t len)
 {
     memset(ev, 0, offsetof(ord_event, source));
-    snprintf(ev->id, sizeof ev->id, "%s", qe->id);
-    snprintf(ev->source, sizeof ev->source, "%s", qe->source);
-    snprintf(ev->detail_type, sizeof ev->detail_type, "%s", qe->detail_type);
-    snprintf(ev->subject, sizeof ev->subject, "%s", qe->subject);
+    str_copy(ev->id, sizeof ev->id, qe->id);
+    str_copy(ev->source, sizeof ev->source, qe->source);
+    str_copy(ev->detail_type, sizeof ev->detail_type, qe->detail_type);
+    str_copy(ev->subject, sizeof ev->subject, qe->subject);
     ev->time_ms = qe->time_ms;
     ev->envelope = envelope;
     ev->envelope_len = len;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "lib/err.h"
 #include "orders/internal.h"
+#include "lib/str.h"
 
 const char *const orders_pay_outcomes[ORDERS_PAY_OUTCOMES] = {"captured", "declined", "failed_transient"};
 const char *const orders_inventory_ops[ORDERS_INV_OPS] = {"reserve", "release", "decrement_stock"};
@@ -32,9 +33,9 @@ int orders_open(store *st, queue_sys *qs, bus *b, const orders_config *cfg, orde
     o->qs = qs;
     o->b = b;
     o->cfg = *cfg;
-    snprintf(o->fail_sku, sizeof o->fail_sku, "%s", cfg->fail_sku ? cfg->fail_sku : "");
+    str_copy(o->fail_sku, sizeof o->fail_sku, cfg->fail_sku ? cfg->fail_sku : "");
     o->cfg.fail_sku = o->fail_sku;
-    snprintf(o->env, sizeof o->env, "%s", cfg->env ? cfg->env : "");
+    str_copy(o->env, sizeof o->env, cfg->env ? cfg->env : "");
     o->cfg.env = o->env;
     breaker_init(&o->breaker, &cfg->breaker);
     atomic_store(&o->sim_outage, cfg->sim_outage);

@@ -13,6 +13,7 @@
 #include "lib/err.h"
 #include "lib/verr.h"
 #include "orders/orders.h"
+#include "lib/str.h"
 
 #define FIELD_MAX   VERR_FIELD_MAX
 
@@ -274,7 +275,7 @@ int orders_parse(const json_t *body, order_in *out, json_t *errors)
         parse_item(errors, json_array_get(v, i), i, out);
     out->nitems = (int)(n < LIMIT_ORDER_ITEMS_MAX ? n : LIMIT_ORDER_ITEMS_MAX);
 
-    snprintf(out->token, sizeof out->token, "%s", ORDER_TOKEN_DEFAULT);
+    str_copy(out->token, sizeof out->token, ORDER_TOKEN_DEFAULT);
     v = json_object_get(body, "payment");
     if (v && !json_is_object(v)) {
         verr_add(errors, "payment", "must be an object {token}, got %s", type_name(v));
@@ -314,7 +315,7 @@ int products_parse(const json_t *body, const char *sku_from_path, product_in *ou
     memset(out, 0, sizeof *out);
 
     if (put && sku_valid(errors, "sku", sku_from_path, strlen(sku_from_path)))
-        snprintf(out->sku, sizeof out->sku, "%s", sku_from_path);
+        str_copy(out->sku, sizeof out->sku, sku_from_path);
     if (!json_is_object(body)) {
         verr_add(errors, "", "the body must be a JSON object, got %s",
              body ? type_name(body) : "nothing");

@@ -7,6 +7,7 @@
 #include "lib/err.h"
 #include "obs/log.h"
 #include "orders/internal.h"
+#include "lib/str.h"
 
 json_t *products_get(orders *o, const char *sku)
 {
@@ -28,14 +29,14 @@ json_t *products_list(orders *o, const char *after, int limit)
     char last[LIMIT_ORDER_SKU_MAX + 1] = "";
     while (store_step(st) == STORE_ROW) {
         ord_product p;
-        snprintf(p.sku, sizeof p.sku, "%s", store_col_text(st, 0, NULL));
-        snprintf(p.name, sizeof p.name, "%s", store_col_text(st, 1, NULL));
+        str_copy(p.sku, sizeof p.sku, store_col_text(st, 0, NULL));
+        str_copy(p.name, sizeof p.name, store_col_text(st, 1, NULL));
         p.price_cents = store_col_i64(st, 2);
         p.stock = store_col_i64(st, 3);
         p.reserved = store_col_i64(st, 4);
         p.sold = store_col_i64(st, 5);
         json_array_append_new(arr, ord_product_json(&p));
-        snprintf(last, sizeof last, "%s", p.sku);
+        str_copy(last, sizeof last, p.sku);
         n++;
     }
     store_reset(st);
@@ -55,8 +56,8 @@ json_t *products_by_name(orders *o, const char *name, int limit)
     int rc;
     while ((rc = store_step(st)) == STORE_ROW) {
         ord_product p;
-        snprintf(p.sku, sizeof p.sku, "%s", store_col_text(st, 0, NULL));
-        snprintf(p.name, sizeof p.name, "%s", store_col_text(st, 1, NULL));
+        str_copy(p.sku, sizeof p.sku, store_col_text(st, 0, NULL));
+        str_copy(p.name, sizeof p.name, store_col_text(st, 1, NULL));
         p.price_cents = store_col_i64(st, 2);
         p.stock = store_col_i64(st, 3);
         p.reserved = store_col_i64(st, 4);

@@ -7,6 +7,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "orders/internal.h"
+#include "lib/str.h"
 
 json_t *orders_get_conn(store_conn *c, const char *id)
 {
@@ -46,7 +47,7 @@ int orders_list(orders *o, const order_status *status, const char *customer, int
         store_bind_i64(st, 3, limit);
     }
     while ((rc = store_step(st)) == STORE_ROW && n < limit)
-        snprintf(ids[n++], LIMIT_ORDER_ID_MAX + 1, "%s", store_col_text(st, 0, NULL));
+        str_copy(ids[n++], LIMIT_ORDER_ID_MAX + 1, store_col_text(st, 0, NULL));
     store_reset(st);
     if (rc < 0) return rc;
     json_t *arr = json_array();

@@ -7,6 +7,7 @@
 #include "lib/err.h"
 #include "obs/log.h"
 #include "orders/internal.h"
+#include "lib/str.h"
 
 static int expire_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
 {
@@ -18,7 +19,7 @@ static int expire_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
     store_bind_i64(st, 1, clock_wall_ms() - o->cfg.reservation_timeout_ms);
     store_bind_i64(st, 2, limit);
     while (k < limit && (rc = store_step(st)) == STORE_ROW)
-        snprintf(ids[k++], LIMIT_ORDER_ID_MAX + 1, "%s", store_col_text(st, 0, NULL));
+        str_copy(ids[k++], LIMIT_ORDER_ID_MAX + 1, store_col_text(st, 0, NULL));
     store_reset(st);
     if (rc < 0) return rc;
     for (int i = 0; i < k; i++) {

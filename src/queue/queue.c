@@ -38,6 +38,7 @@
 #include "lib/id.h"
 #include "obs/log.h"
 #include "queue/queue.h"
+#include "lib/str.h"
 
 #define NO_TIME INT64_MAX
 
@@ -113,7 +114,7 @@ static queue *queue_new(queue_sys *qs, int64_t id, const char *name, const queue
     if (!q) return NULL;
     q->qs = qs;
     q->id = id;
-    snprintf(q->name, sizeof q->name, "%s", name);
+    str_copy(q->name, sizeof q->name, name);
     q->attrs = *a;
     pthread_mutex_init(&q->mu, NULL);
     atomic_store(&q->next_visible_ms, 0); /* unknown: the first receive looks */
@@ -445,7 +446,7 @@ static int load_queues(store_conn *c, queue_sys *qs)
         a.retention_s = (int)store_col_i64(st, 4);
         a.max_size = (int)store_col_i64(st, 5);
         a.wait_s = (int)store_col_i64(st, 6);
-        if (!store_col_is_null(st, 7)) snprintf(a.dlq, sizeof a.dlq, "%s", store_col_text(st, 7, NULL));
+        if (!store_col_is_null(st, 7)) str_copy(a.dlq, sizeof a.dlq, store_col_text(st, 7, NULL));
         a.max_receive = store_col_is_null(st, 8) ? 0 : (int)store_col_i64(st, 8);
         const char *name = store_col_text(st, 1, NULL);
         if (nseen < LIMIT_QUEUES_MAX) seen[nseen++] = store_col_i64(st, 0);
@@ -639,7 +640,7 @@ void queue_require_visibility(queue *q, int seconds, const char *consumer)
 {
     if (seconds <= q->visibility_min_s) return;
     q->visibility_min_s = seconds;
-    snprintf(q->consumer, sizeof q->consumer, "%s", consumer);
+    str_copy(q->consumer, sizeof q->consumer, consumer);
 }
 
 static int attrs_equal(const queue_attrs *a, const queue_attrs *b)
@@ -1054,7 +1055,7 @@ static int msg_from_row(store_stmt *st, queue_msg *m, int with_source)
 {
     size_t n;
     const char *mid = store_col_text(st, 0, &n);
-    snprintf(m->message_id, sizeof m->message_id, "%s", mid ? mid : "");
+    str_copy(m->message_id, sizeof m->message_id, mid ? mid : "");
     const void *b = store_col_blob(st, 1, &n);
     m->body = malloc(n + 1);
     if (!m->body) return ORD_ENOMEM;
@@ -1388,7 +1389,7 @@ int queue_redrive_ids_tx(store_conn *tx, queue_sys *qs, queue *dlq, queue *dest,
             queue *t = dest;
             if (!t && !store_col_is_null(st, 1)) t = queue_find(qs, store_col_text(st, 1, NULL));
             if (!t || t == dlq) continue; /* nowhere to go back to: stays */
-            snprintf(midbuf[k], sizeof midbuf[k], "%s", mid);
+            str_copy(midbuf[k], sizeof midbuf[k], mid);
             mids[k] = midbuf[k];
             rows[k] = after;
             targets[k++] = t;

@@ -21,6 +21,7 @@
 #include "lib/err.h"
 #include "obs/log.h"
 #include "store/store.h"
+#include "lib/str.h"
 
 #define COPY_SYNC_ROWS 1000 /* rows sent before their results are read */
 #define COPY_COLS_MAX 64    /* columns of one table */
@@ -80,7 +81,7 @@ static int copy_table(copy_ctx *c, const char *t, int64_t *rows)
     if (sqlite3_prepare_v2(c->src, sql, -1, &info, NULL)) return fail(c, ORD_ESTORE, t, sqlite3_errmsg(c->src));
     char colbuf[COPY_COLS_MAX][64];
     while (sqlite3_step(info) == SQLITE_ROW && ncols < COPY_COLS_MAX) {
-        snprintf(colbuf[ncols], sizeof colbuf[0], "%s", (const char *)sqlite3_column_text(info, 0));
+        str_copy(colbuf[ncols], sizeof colbuf[0], (const char *)sqlite3_column_text(info, 0));
         size_t n = strlen(cols);
         snprintf(cols + n, sizeof cols - n, "%s%.63s", ncols ? "," : "", colbuf[ncols]);
         n = strlen(params);
@@ -181,7 +182,7 @@ int store_copy(const char *from, const char *to, store_copy_stats *st, char *err
     int rc;
     store *s = NULL;
     memset(st, 0, sizeof *st);
-    snprintf(err, errlen, "%s", "");
+    str_copy(err, errlen, "");
     /* both at the latest schema: the same tables, the same columns */
     store_opts o = {.path = from};
     if ((rc = store_open(&s, &o))) return fail(&c, rc, "cannot open the source", from);
@@ -218,7 +219,7 @@ int store_copy(const char *from, const char *to, store_copy_stats *st, char *err
         goto out;
     }
     while (sqlite3_step(q) == SQLITE_ROW && ntables < COPY_TABLES_MAX)
-        snprintf(tables[ntables++], sizeof tables[0], "%s", (const char *)sqlite3_column_text(q, 0));
+        str_copy(tables[ntables++], sizeof tables[0], (const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
     /* nothing is merged: the target must hold no row */
     for (int i = 0; i < ntables; i++) {

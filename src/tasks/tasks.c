@@ -12,6 +12,7 @@
 #include "lib/limits.h"
 #include "obs/log.h"
 #include "tasks/tasks.h"
+#include "lib/str.h"
 
 /* When each unfinished task may run its next page. */
 struct due {
@@ -75,10 +76,10 @@ static int row_load(store_conn *c, const char *id, row *r)
     store_bind_str(st, 1, id);
     int rc = store_step(st);
     if (rc == STORE_ROW) {
-        snprintf(r->id, sizeof r->id, "%s", store_col_text(st, 0, NULL));
-        snprintf(r->kind, sizeof r->kind, "%s", store_col_text(st, 1, NULL));
-        snprintf(r->name, sizeof r->name, "%s", store_col_text(st, 2, NULL));
-        snprintf(r->state, sizeof r->state, "%s", store_col_text(st, 3, NULL));
+        str_copy(r->id, sizeof r->id, store_col_text(st, 0, NULL));
+        str_copy(r->kind, sizeof r->kind, store_col_text(st, 1, NULL));
+        str_copy(r->name, sizeof r->name, store_col_text(st, 2, NULL));
+        str_copy(r->state, sizeof r->state, store_col_text(st, 3, NULL));
         r->params = json_loads(store_col_text(st, 4, NULL), 0, NULL);
         r->rate = store_col_i64(st, 5);
         r->cursor = store_col_i64(st, 6);
@@ -137,7 +138,7 @@ static int start_tx(store_conn *tx, tasks *t, const char *kind, const char *name
     store_bind_str(st, 1, kind);
     store_bind_str(st, 2, name);
     int rc = store_step(st);
-    if (rc == STORE_ROW) snprintf(running, TASK_ID_LEN + 1, "%s", store_col_text(st, 0, NULL));
+    if (rc == STORE_ROW) str_copy(running, TASK_ID_LEN + 1, store_col_text(st, 0, NULL));
     store_reset(st);
     if (rc == STORE_ROW) return ORD_ECONFLICT;
     if (rc < 0) return rc;
@@ -221,7 +222,7 @@ int tasks_list(store_conn *c, int limit, const char *cursor, json_t **out)
         char *end;
         before = strtoll(cursor, &end, 10);
         if (end == cursor || *end != '.' || strlen(end + 1) != TASK_ID_LEN || before < 0) return ORD_EVALIDATION;
-        snprintf(before_id, sizeof before_id, "%s", end + 1);
+        str_copy(before_id, sizeof before_id, end + 1);
     }
     json_t *arr = json_array();
     store_stmt *st = store_prep(c, ST_TASK_LIST);
@@ -343,7 +344,7 @@ static void refresh(tasks *t)
     int n = 0;
     store_stmt *st = store_prep(c, ST_TASK_UNFINISHED);
     while (n < LIMIT_TASKS_ACTIVE && store_step(st) == STORE_ROW) {
-        snprintf(next[n].id, sizeof next[n].id, "%s", store_col_text(st, 0, NULL));
+        str_copy(next[n].id, sizeof next[n].id, store_col_text(st, 0, NULL));
         next[n].at_us = 0;
         next[n].item_us = 0;
         for (int i = 0; i < t->ndue; i++)
