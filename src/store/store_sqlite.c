@@ -29,8 +29,6 @@
 
 #define WAL_CHECKPOINT_PAGES 4000  /* ask the checkpointer to run when this many frames are not yet copied */
 #define WAL_RESTART_PAGES 16384    /* a WAL this long (64 MiB of 4 KiB pages) is restarted from its beginning */
-#define WRITER_LOOKASIDE_SLOT 1024  /* bytes per lookaside slot of the writer's connection */
-#define WRITER_LOOKASIDE_SLOTS 2048 /* slots (2 MiB) */
 
 typedef struct sq_conn sq_conn;
 
@@ -129,9 +127,6 @@ static int conn_open(store *s, int writer, sq_conn **out)
                   c->db ? sqlite3_errmsg(c->db) : "?", NULL);
         goto out;
     }
-    /* the writer allocates per statement run (cursors, records): a larger
-     * lookaside serves those from its own pool instead of malloc */
-    if (writer) sqlite3_db_config(c->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, WRITER_LOOKASIDE_SLOT, WRITER_LOOKASIDE_SLOTS);
     sqlite3_extended_result_codes(c->db, 1);
     if (writer)
         sqlite3_busy_handler(c->db, lock_busy, NULL);
