@@ -260,7 +260,7 @@ static bool key_is(const char *key, size_t key_len, const char *lit)
 
 /* Operator names event-ruler reserves; a "$or" branch using one as a key
  * makes "$or" an ordinary field name. */
-static bool key_is_reserved(const char *key, size_t key_len)
+bool pattern_key_is_reserved(const char *key, size_t key_len)
 {
     static const char *const reserved[] = {
         "exactly",
@@ -726,7 +726,7 @@ static bool or_uses_reserved(const json_t *obj, int depth)
     if (depth > LIMIT_PATTERN_DEPTH_MAX) return false; /* cc_object rejects it anyway */
     json_object_keylen_foreach((json_t *)obj, key, key_len, v)
     {
-        if (key_is_reserved(key, key_len)) return true;
+        if (pattern_key_is_reserved(key, key_len)) return true;
         if (json_is_object(v) && or_uses_reserved(v, depth + 1)) return true;
         if (key_is(key, key_len, "$or") && json_is_array(v)) {
             for (size_t i = 0; i < json_array_size(v); i++) {

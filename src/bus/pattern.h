@@ -10,6 +10,7 @@
 #define ORDERLY_BUS_PATTERN_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct pattern pattern;
@@ -38,6 +39,11 @@ int pattern_compile(const json_t *pat, pattern **out, char *err, size_t errlen);
  * column and byte offset), and ORD_EVALIDATION when len exceeds
  * LIMIT_PATTERN_BYTES_MAX. */
 int pattern_compile_str(const char *json, size_t len, pattern **out, char *err, size_t errlen);
+
+/* 1 if the key_len bytes at key are one of the operator names event-ruler
+ * reserves ("prefix", "numeric", ...): a "$or" whose branches use one as a
+ * key is an ordinary field (pattern.c, SEMANTIC CHOICES). */
+bool pattern_key_is_reserved(const char *key, size_t key_len);
 
 /* ---- Matching -------------------------------------------------------- */
 

@@ -56,40 +56,6 @@ static json_t *nest(const char *const *path, int n, json_t *leaf)
     return leaf;
 }
 
-/* event-ruler's operator names: a "$or" whose branches use one as a key is
- * an ordinary field (pattern.c, SEMANTIC CHOICES). */
-static int reserved(const char *k)
-{
-    static const char *const names[] = {"exactly",
-                                        "equals-ignore-case",
-                                        "prefix",
-                                        "suffix",
-                                        "anything-but",
-                                        "exists",
-                                        "wildcard",
-                                        "numeric",
-                                        "cidr",
-                                        "=",
-                                        "<",
-                                        "<=",
-                                        ">",
-                                        ">=",
-                                        "regex",
-                                        "not-wildcard",
-                                        "not-equals-ignore-case",
-                                        "date-after",
-                                        "date-on-or-after",
-                                        "date-before",
-                                        "date-on-or-before",
-                                        "in-date-range",
-                                        "ip-address-in-range",
-                                        "ip-address-not-in-range",
-                                        NULL};
-    for (const char *const *n = names; *n; n++)
-        if (!strcmp(*n, k)) return 1;
-    return 0;
-}
-
 /* Compiles {path: leaf} (leaf stolen) and checks that it matches ev or, with
  * expect 0, that it does not; then the same as one branch of a "$or". */
 static void expect_match(const json_t *ev, const char *const *path, int n, json_t *leaf, int expect)
@@ -116,7 +82,7 @@ static void expect_match(const json_t *ev, const char *const *path, int n, json_
     pattern_free(p);
     int plain = 1;
     for (int i = 0; i < n; i++) /* a "$or" field's operators would count as its keys */
-        plain = plain && !reserved(path[i]) && strcmp(path[i], "$or") != 0;
+        plain = plain && !pattern_key_is_reserved(path[i], strlen(path[i])) && strcmp(path[i], "$or") != 0;
     if (expect && plain) {
         json_t *other = json_pack("{s:[s]}", "fuzz-field-not-in-any-event", "x");
         json_t * or = json_pack("{s:[O,o]}", "$or", pat, other);
