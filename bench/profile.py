@@ -8,8 +8,8 @@ client (../shared/bench-peer/run-e2e.py --rate), and meanwhile
   - reads its CPU time (utime + stime), per thread too, and its context
     switches (voluntary + involuntary, every thread) before and after.
 Prints CPU and context switches per completed order, the share of each
-thread, and the perf samples grouped: kernel, SQLite, allocation (malloc and
-free in libc), JSON (jansson), HTTP (libmicrohttpd), orderly itself, the
+thread, and the perf samples grouped: kernel, SQLite, allocation (tcmalloc,
+or malloc and free in libc), JSON (jansson), HTTP (libmicrohttpd), orderly itself, the
 rest of libc, other.  With --callgrind it runs the server under valgrind
 --tool=callgrind instead (repeatable instruction counts; slow: use a low
 rate) and prints the instructions per order by the same groups.
@@ -50,8 +50,10 @@ def group(dso, sym):
         return "JSON (jansson)"
     if "microhttpd" in d:
         return "HTTP (libmicrohttpd)"
+    if "tcmalloc" in d or "jemalloc" in d or "mimalloc" in d:
+        return "allocation (malloc/free)"
     if d.startswith("libc.so") or d.startswith("libc-"):
-        return "allocation (libc malloc/free)" if sym in ALLOC else "libc (other)"
+        return "allocation (malloc/free)" if sym in ALLOC else "libc (other)"
     if d.startswith("orderly") or d == "orderly":
         return "orderly"
     return "other (%s)" % d if d else "other"
