@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "store/faults.h"
+#include "store/vfsshim.h"
 
 enum { F_NONE, F_MALLOC, F_WRITE, F_SYNC };
 
@@ -60,101 +61,23 @@ static void *f_realloc(void *p, int n)
 
 /* ---- files: a VFS over the default one ----------------------------------- */
 
-typedef struct ffile {
-    sqlite3_file base;
-    sqlite3_file *real; /* the default VFS's file, right after this struct */
-} ffile;
+#define REAL(f) VFS_SHIM_REAL(f)
 
-#define REAL(f) (((ffile *)(f))->real)
+static sqlite3_io_methods io; /* vfs_shim_io with writes and syncs that may fail */
 
-static int f_close(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xClose(REAL(f));
-}
-static int f_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
-{
-    return REAL(f)->pMethods->xRead(REAL(f), p, n, off);
-}
 static int f_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
     return fault(F_WRITE) ? SQLITE_IOERR_WRITE : REAL(f)->pMethods->xWrite(REAL(f), p, n, off);
-}
-static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
-{
-    return REAL(f)->pMethods->xTruncate(REAL(f), size);
 }
 static int f_sync(sqlite3_file *f, int flags)
 {
     return fault(F_SYNC) ? SQLITE_IOERR_FSYNC : REAL(f)->pMethods->xSync(REAL(f), flags);
 }
-static int f_size(sqlite3_file *f, sqlite3_int64 *size)
-{
-    return REAL(f)->pMethods->xFileSize(REAL(f), size);
-}
-static int f_lock(sqlite3_file *f, int l)
-{
-    return REAL(f)->pMethods->xLock(REAL(f), l);
-}
-static int f_unlock(sqlite3_file *f, int l)
-{
-    return REAL(f)->pMethods->xUnlock(REAL(f), l);
-}
-static int f_check(sqlite3_file *f, int *out)
-{
-    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
-}
-static int f_control(sqlite3_file *f, int op, void *arg)
-{
-    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
-}
-static int f_sector(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xSectorSize(REAL(f));
-}
-static int f_chars(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
-}
-static int f_shm_map(sqlite3_file *f, int pg, int sz, int extend, void volatile **pp)
-{
-    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, extend, pp);
-}
-static int f_shm_lock(sqlite3_file *f, int off, int n, int flags)
-{
-    return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
-}
-static void f_shm_barrier(sqlite3_file *f)
-{
-    REAL(f)->pMethods->xShmBarrier(REAL(f));
-}
-static int f_shm_unmap(sqlite3_file *f, int del)
-{
-    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
-}
-static int f_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
-{
-    return REAL(f)->pMethods->xFetch(REAL(f), off, n, pp);
-}
-static int f_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
-{
-    return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
-}
-
-static const sqlite3_io_methods io = {
-    3,        f_close,   f_read,     f_write,       f_truncate,  f_sync,     f_size,   f_lock,     f_unlock,
-    f_check,  f_control, f_sector,   f_chars,       f_shm_map,   f_shm_lock, f_shm_barrier, f_shm_unmap,
-    f_fetch,  f_unfetch,
-};
 
 static int f_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out_flags)
 {
     (void)v;
-    ffile *ff = (ffile *)f;
-    ff->real = (sqlite3_file *)(ff + 1);
-    int rc = base->xOpen(base, name, ff->real, flags, out_flags);
-    /* the default VFS sets pMethods even on failure when it must be closed */
-    ff->base.pMethods = ff->real->pMethods ? &io : NULL;
-    return rc;
+    return vfs_shim_open(base, sizeof(vfs_shim_file), &io, name, f, flags, out_flags);
 }
 
 /* At exit: how many calls of the kind were counted (a loop's range). */
@@ -185,9 +108,12 @@ int faults_install(void)
     m.xRealloc = f_realloc;
     if (sqlite3_config(SQLITE_CONFIG_MALLOC, &m) != SQLITE_OK) return -1;
     if (sqlite3_initialize() != SQLITE_OK || !(base = sqlite3_vfs_find(NULL))) return -1;
+    io = vfs_shim_io;
+    io.xWrite = f_write;
+    io.xSync = f_sync;
     vfs = *base;
     vfs.zName = "orderly-faults";
-    vfs.szOsFile = (int)sizeof(ffile) + base->szOsFile;
+    vfs.szOsFile = (int)sizeof(vfs_shim_file) + base->szOsFile;
     vfs.xOpen = f_open;
     atexit(report);
     return sqlite3_vfs_register(&vfs, 1) == SQLITE_OK ? 0 : -1;

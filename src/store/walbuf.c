@@ -22,11 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/limits.h"
+#include "store/vfsshim.h"
 #include "store/walbuf.h"
 
 typedef struct wfile {
-    sqlite3_file base;
-    sqlite3_file *real;   /* the underlying VFS's file, right after this struct */
+    vfs_shim_file sh;     /* the underlying VFS's file right after this struct */
     int wal;              /* an SQLITE_OPEN_WAL file: writes are gathered */
     unsigned char *buf;   /* the bytes of [off, off + len) not yet written */
     size_t len, cap;
@@ -36,7 +36,9 @@ typedef struct wfile {
 static sqlite3_vfs *base, vfs;
 
 #define WF(f)   ((wfile *)(f))
-#define REAL(f) (WF(f)->real)
+#define REAL(f) VFS_SHIM_REAL(f)
+
+static sqlite3_io_methods io; /* vfs_shim_io with the writes gathered */
 
 /* Writes what is buffered (one call); the buffer is empty after, whatever
  * the outcome: a failed write fails the transaction that made it. */
@@ -118,72 +120,16 @@ static int w_size(sqlite3_file *f, sqlite3_int64 *size)
     return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xFileSize(REAL(f), size);
 }
 
-static int w_lock(sqlite3_file *f, int l)
-{
-    return REAL(f)->pMethods->xLock(REAL(f), l);
-}
-static int w_unlock(sqlite3_file *f, int l)
-{
-    return REAL(f)->pMethods->xUnlock(REAL(f), l);
-}
-static int w_check(sqlite3_file *f, int *out)
-{
-    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
-}
-static int w_control(sqlite3_file *f, int op, void *arg)
-{
-    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
-}
-static int w_sector(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xSectorSize(REAL(f));
-}
-static int w_chars(sqlite3_file *f)
-{
-    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
-}
-static int w_shm_map(sqlite3_file *f, int pg, int sz, int extend, void volatile **pp)
-{
-    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, extend, pp);
-}
-static int w_shm_lock(sqlite3_file *f, int off, int n, int flags)
-{
-    return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
-}
-static void w_shm_barrier(sqlite3_file *f)
-{
-    REAL(f)->pMethods->xShmBarrier(REAL(f));
-}
-static int w_shm_unmap(sqlite3_file *f, int del)
-{
-    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
-}
 static int w_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **pp)
 {
     int rc = flush(f);
     return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xFetch(REAL(f), off, n, pp);
 }
-static int w_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
-{
-    return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
-}
-
-static const sqlite3_io_methods io = {
-    3,       w_close,   w_read,   w_write,  w_truncate, w_sync,     w_size,        w_lock,      w_unlock,
-    w_check, w_control, w_sector, w_chars,  w_shm_map,  w_shm_lock, w_shm_barrier, w_shm_unmap, w_fetch,
-    w_unfetch,
-};
-
 static int w_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out_flags)
 {
     (void)v;
-    wfile *w = WF(f);
-    memset(w, 0, sizeof *w);
-    w->real = (sqlite3_file *)(w + 1);
-    w->wal = (flags & SQLITE_OPEN_WAL) != 0;
-    int rc = base->xOpen(base, name, w->real, flags, out_flags);
-    /* the underlying VFS sets pMethods even on failure when it must be closed */
-    w->base.pMethods = w->real->pMethods ? &io : NULL;
+    int rc = vfs_shim_open(base, sizeof(wfile), &io, name, f, flags, out_flags);
+    WF(f)->wal = (flags & SQLITE_OPEN_WAL) != 0;
     return rc;
 }
 
@@ -191,6 +137,14 @@ int walbuf_install(void)
 {
     if (base) return 0;
     if (!(base = sqlite3_vfs_find(NULL))) return -1;
+    io = vfs_shim_io;
+    io.xClose = w_close;
+    io.xRead = w_read;
+    io.xWrite = w_write;
+    io.xTruncate = w_truncate;
+    io.xSync = w_sync;
+    io.xFileSize = w_size;
+    io.xFetch = w_fetch;
     vfs = *base;
     vfs.zName = WALBUF_VFS;
     vfs.szOsFile = (int)sizeof(wfile) + base->szOsFile;
