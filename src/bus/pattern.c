@@ -1076,6 +1076,25 @@ static bool node_match(const struct pnode *n, const json_t *obj)
     return false;
 }
 
+static bool node_uses_only(const struct pnode *n, const char *const *keys, size_t nkeys)
+{
+    for (size_t i = 0; i < n->nfields; i++) {
+        const struct field *f = &n->fields[i];
+        bool named = false;
+        for (size_t k = 0; k < nkeys && !named; k++) named = key_is(f->key, f->key_len, keys[k]);
+        if (f->child || !named) return false;
+    }
+    for (size_t i = 0; i < n->nbranches; i++)
+        if (!node_uses_only(&n->branches[i], keys, nkeys)) return false;
+    return true;
+}
+
+int pattern_uses_only(const pattern *p, const char *const *keys, size_t nkeys)
+{
+    CHECK(p != NULL);
+    return node_uses_only(&p->root, keys, nkeys) ? 1 : 0;
+}
+
 int pattern_match(const pattern *p, const json_t *event)
 {
     CHECK(p != NULL);

@@ -45,6 +45,12 @@ int pattern_compile_str(const char *json, size_t len, pattern **out, char *err, 
  * key is an ordinary field (pattern.c, SEMANTIC CHOICES). */
 bool pattern_key_is_reserved(const char *key, size_t key_len);
 
+/* 1 if p looks at nothing but the top-level members named by the nkeys
+ * keys (every field of it and of its "$or" branches is a leaf under one of
+ * them): p then matches an event exactly when it matches the object of just
+ * those members of the event. */
+int pattern_uses_only(const pattern *p, const char *const *keys, size_t nkeys);
+
 /* ---- Matching -------------------------------------------------------- */
 
 /* 1 if event (normally a whole EventBridge envelope object) matches p, else 0.

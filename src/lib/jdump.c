@@ -147,14 +147,40 @@ static int emit(buf *b, const json_t *v, int depth)
     return -1;
 }
 
+/* The text in b, NUL-terminated and handed over; NULL (b freed) after a failure. */
+static char *finish(buf *b, int failed, size_t *len)
+{
+    if (failed || grow(b, 0)) {
+        free(b->p);
+        return NULL;
+    }
+    b->p[b->n] = 0;
+    if (len) *len = b->n;
+    return b->p;
+}
+
 char *jdump(const json_t *v, size_t *len)
 {
     buf b = {0};
-    if (!v || emit(&b, v, 0) || grow(&b, 0)) {
-        free(b.p);
-        return NULL;
+    return finish(&b, !v || emit(&b, v, 0), len);
+}
+
+char *jdump_members(const jdump_member *m, size_t n, size_t *len)
+{
+    buf b = {0};
+    int failed = 0;
+    putc1(&b, '{');
+    for (size_t i = 0; i < n && !failed; i++) {
+        if (i) putc1(&b, ',');
+        put_string(&b, m[i].key, strlen(m[i].key));
+        putc1(&b, ':');
+        if (m[i].str)
+            put_string(&b, m[i].str, strlen(m[i].str));
+        else if (m[i].raw)
+            put(&b, m[i].raw, strlen(m[i].raw));
+        else
+            failed = !m[i].val || emit(&b, m[i].val, 1);
     }
-    b.p[b.n] = 0;
-    if (len) *len = b.n;
-    return b.p;
+    putc1(&b, '}');
+    return finish(&b, failed, len);
 }

@@ -18,4 +18,19 @@
  * are held to LIMIT_JSON_DEPTH_MAX; what we wrap them in adds a few). */
 char *jdump(const json_t *v, size_t *len);
 
+/* One member of an object written by jdump_members: a string value (str,
+ * NUL-terminated) when str is not NULL, else JSON text written as it is
+ * (raw) when raw is not NULL, else the value val. */
+typedef struct jdump_member {
+    const char *key;
+    const char *str;
+    const char *raw;
+    const json_t *val;
+} jdump_member;
+
+/* The text jdump gives for an object with these n members in this order,
+ * without building the object (the event envelope: bus.c).  NULL as for
+ * jdump. */
+char *jdump_members(const jdump_member *m, size_t n, size_t *len);
+
 #endif

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 #include "bus/bus.h"
+#include "bus/pattern.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
@@ -330,4 +331,87 @@ Test(bus, envelope_detail_is_the_detail_text)
     cr_expect_eq(bus_envelope_detail(replay, strlen(replay), &text, &n), ORD_EINVAL);
     const char *none = "{\"id\":\"1\"}}";
     cr_expect_eq(bus_envelope_detail(none, strlen(none), &text, &n), ORD_EINVAL);
+}
+
+/* The envelope is written as text, member by member: byte for byte what
+ * the jansson object of envelope() dumped, whatever its strings hold. */
+Test(bus, envelope_text_is_the_objects_dump)
+{
+    json_t *d = json_pack("{s:s,s:[i,f,b,n]}", "q", "\"\\\x01 é 😀", "a", 1, 2.5, 1);
+    json_t *res = json_pack("[s,s]", "arn:x", "y\"z");
+    bus_event evs[] = {
+        {.source = "my.src", .detail_type = "Detail type é", .detail = d, .resources = res},
+        {.source = "orderly.orders", .detail_type = "OrderCreated"}, /* no detail, no resources */
+    };
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
+        bus_prepared p;
+        cr_assert_eq(bus_prepare(b, &evs[i], &p), 0);
+        char ts[40];
+        json_t *env = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O}", "version", "0", "id", p.id, "detail-type",
+                                evs[i].detail_type, "source", evs[i].source, "account", BUS_ACCOUNT, "time",
+                                clock_fmt_iso(p.time_ms, 0, ts, sizeof ts), "region", BUS_REGION, "resources",
+                                evs[i].resources ? evs[i].resources : json_array(), "detail",
+                                evs[i].detail ? evs[i].detail : json_object());
+        cr_assert_not_null(env);
+        char *want = json_dumps(env, JSON_COMPACT);
+        cr_expect_str_eq(p.text, want);
+        cr_expect_eq(p.len, strlen(want));
+        free(want);
+        json_decref(env);
+        bus_prepared_release(&p);
+    }
+    json_decref(d);
+    json_decref(res);
+}
+
+/* When every enabled rule looks at source and detail-type only, they are
+ * matched on those two members, not on the envelope: the same rules match. */
+Test(bus, rules_on_source_and_type_match_as_on_the_envelope)
+{
+    bus *b2;
+    cr_assert_eq(bus_open(qs, &b2), 0);
+    char err[200];
+    const char *ta[] = {"a"}, *tb[] = {"b"};
+    json_t *p1 = json_loads("{\"source\":[\"orderly.orders\"],\"detail-type\":[\"OrderCreated\"]}", 0, NULL);
+    json_t *p2 = json_loads("{\"$or\":[{\"source\":[{\"prefix\":\"fan.\"}]},{\"detail-type\":[\"Ping\"]}]}", 0, NULL);
+    json_t *p3 = json_loads("{\"detail-type\":[{\"anything-but\":\"Ping\"}]}", 0, NULL);
+    cr_assert_eq(bus_rule_add(b2, "created", NULL, p1, ta, 1, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bus_rule_add(b2, "fan-or-ping", NULL, p2, tb, 1, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bus_rule_add(b2, "not-ping", NULL, p3, ta, 1, 1, err, sizeof err), 0, "%s", err);
+    json_t *d = json_pack("{s:s}", "source", "fan.x"); /* a detail member of the same name changes nothing */
+    struct {
+        bus_event ev;
+        int want[3];
+    } cases[] = {
+        {{.source = "orderly.orders", .detail_type = "OrderCreated", .detail = d}, {1, 0, 1}},
+        {{.source = "fan.y", .detail_type = "Ping"}, {0, 1, 0}},
+        {{.source = "other", .detail_type = "Ping", .detail = d}, {0, 1, 0}},
+        {{.source = "other", .detail_type = "X"}, {0, 0, 1}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bus_prepared p;
+        cr_assert_eq(bus_prepare(b2, &cases[i].ev, &p), 0);
+        int got[3] = {0};
+        for (int k = 0; k < p.nrules; k++) got[p.rules[k]] = 1;
+        for (int k = 0; k < 3; k++) cr_expect_eq(got[k], cases[i].want[k], "case %zu rule %d", i, k);
+        /* and what the whole envelope gives */
+        json_t *env = json_loadb(p.text, p.len, 0, NULL);
+        cr_assert_not_null(env);
+        bus_rule_info ri;
+        for (int k = 0; k < 3; k++) {
+            cr_assert_eq(bus_rule_get(b2, k, &ri), 0);
+            pattern *pat;
+            char perr[200];
+            cr_assert_eq(pattern_compile(ri.pattern, &pat, perr, sizeof perr), 0, "%s", perr);
+            cr_expect_eq(pattern_match(pat, env), cases[i].want[k], "case %zu rule %d on the envelope", i, k);
+            pattern_free(pat);
+        }
+        json_decref(env);
+        bus_prepared_release(&p);
+    }
+    json_decref(d);
+    json_decref(p1);
+    json_decref(p2);
+    json_decref(p3);
+    bus_close(b2);
 }

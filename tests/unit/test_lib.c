@@ -121,6 +121,37 @@ Test(jdump, same_text_as_json_dumps)
     }
 }
 
+/* jdump_members writes what jdump writes for the object of those members. */
+Test(jdump, members_as_the_object)
+{
+    json_t *nested = json_pack("{s:[i,f,s],s:{}}", "a", -1, 0.5, "\"x\u00e9", "e");
+    const jdump_member m[] = {
+        {"plain", "v", NULL, NULL},
+        {"esc \"key\"", "tab\t nl\n \x01 é", NULL, NULL},
+        {"raw", NULL, "[]", NULL},
+        {"val", NULL, NULL, nested},
+        {"empty", "", NULL, NULL},
+    };
+    json_t *obj = json_pack("{s:s,s:s,s:[],s:O,s:s}", "plain", "v", "esc \"key\"", "tab\t nl\n \x01 é", "raw",
+                            "val", nested, "empty", "");
+    cr_assert_not_null(obj);
+    size_t n = 0, wn = 0;
+    char *got = jdump_members(m, sizeof m / sizeof m[0], &n);
+    char *want = jdump(obj, &wn);
+    cr_assert_not_null(got);
+    cr_expect_str_eq(got, want);
+    cr_expect_eq(n, wn);
+    free(got);
+    free(want);
+    char *none = jdump_members(m, 0, &n);
+    cr_expect_str_eq(none, "{}");
+    free(none);
+    const jdump_member bad[] = {{"x", NULL, NULL, NULL}}; /* no value at all */
+    cr_expect_null(jdump_members(bad, 1, &n));
+    json_decref(obj);
+    json_decref(nested);
+}
+
 Test(jdump, too_deep_or_not_finite_is_refused)
 {
     json_t *v = json_array(), *inner = v;

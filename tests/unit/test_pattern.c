@@ -837,3 +837,32 @@ Test(pattern_match, concurrent_readers)
     json_decref(no);
     pattern_free(p);
 }
+
+/* pattern_uses_only: which patterns the bus may match on source and
+ * detail-type alone. */
+Test(pattern_uses_only, top_level_leaves_under_the_keys)
+{
+    static const char *const keys[] = {"source", "detail-type"};
+    static const struct {
+        const char *pattern;
+        int expect;
+    } cases[] = {
+        {J({"source" : ["a"]}), 1},
+        {J({"source" : ["a"], "detail-type" : [ {"prefix" : "Order"} ]}), 1},
+        {J({"$or" : [ {"source" : ["a"]}, {"detail-type" : ["b"]} ]}), 1},
+        {J({"source" : ["a"], "$or" : [ {"detail-type" : ["b"]}, {"detail-type" : [ {"exists" : false} ]} ]}), 1},
+        {J({"account" : ["1"]}), 0},
+        {J({"detail" : {"source" : ["a"]}}), 0},
+        {J({"source" : ["a"], "detail" : {"x" : [1]}}), 0},
+        {J({"$or" : [ {"source" : ["a"]}, {"detail" : {"x" : [1]}} ]}), 0},
+        {J({"source-ip" : ["a"]}), 0},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        char err[256];
+        pattern *p = NULL;
+        cr_assert_eq(pattern_compile_str(cases[i].pattern, strlen(cases[i].pattern), &p, err, sizeof err), 0,
+                     "%s: %s", cases[i].pattern, err);
+        cr_expect_eq(pattern_uses_only(p, keys, N(keys)), cases[i].expect, "%s", cases[i].pattern);
+        pattern_free(p);
+    }
+}
