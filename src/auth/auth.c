@@ -16,8 +16,8 @@
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
-#include "obs/log.h"
 #include "lib/str.h"
+#include "obs/log.h"
 
 static const char *const role_names[] = {"admin", "operator", "viewer", "customer"};
 

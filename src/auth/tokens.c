@@ -9,8 +9,8 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
-#include "obs/log.h"
 #include "lib/str.h"
+#include "obs/log.h"
 
 int auth_access_token(auth *a, int64_t user_id, char *out, size_t cap)
 {

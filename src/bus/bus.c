@@ -12,8 +12,8 @@
 #include "lib/err.h"
 #include "lib/id.h"
 #include "lib/jdump.h"
-#include "obs/log.h"
 #include "lib/str.h"
+#include "obs/log.h"
 
 #define REPLAY_PAGE 256 /* events read and re-published per unit */
 
@@ -25,7 +25,6 @@ typedef struct rule {
     queue *targets[LIMIT_RULE_TARGETS_MAX];
     int ntargets;
     int enabled;
-    int by_type; /* the pattern looks at source and detail-type only (BY_TYPE) */
     _Atomic uint64_t matched;
 } rule;
 
@@ -36,6 +35,7 @@ struct bus {
     queue_sys *qs;
     rule *rules[LIMIT_RULES_MAX];
     int nrules;
+    int beyond_type; /* enabled rules whose pattern looks beyond BY_TYPE: 0, events match on BY_TYPE alone */
     _Atomic uint64_t published;
     int (*obs_wants)(void *arg);
     _Atomic(bus_observer_fn) obs_fn; /* set last (release): wants and arg are then visible */
@@ -151,7 +151,6 @@ int bus_rule_add(bus *b, const char *name, const char *description, const json_t
     r->enabled = enabled;
     char perr[200];
     int rc = pattern_compile(pat, &r->pat, perr, sizeof perr);
-    if (!rc) r->by_type = pattern_uses_only(r->pat, BY_TYPE, COUNT(BY_TYPE));
     if (rc) {
         snprintf(err, errlen, "eventPattern %s", perr);
         goto fail;
@@ -168,6 +167,7 @@ int bus_rule_add(bus *b, const char *name, const char *description, const json_t
     r->pattern_json = json_deep_copy(pat);
     r->description = description ? strdup(description) : NULL;
     b->rules[b->nrules++] = r;
+    if (enabled && !pattern_uses_only(r->pat, BY_TYPE, COUNT(BY_TYPE))) b->beyond_type++;
     return 0;
 fail:
     pattern_free(r->pat);
@@ -282,22 +282,40 @@ int bus_event_check(const bus_event *ev, char *err, size_t errlen)
     return 0;
 }
 
-/* Builds the envelope (new reference). */
-static json_t *envelope(const bus_event *ev, const char *id, int64_t t)
+/* The envelope's members in EventBridge's order, for its text (jdump_members)
+ * and its object (envelope_object).  ts receives the time's text. */
+#define ENVELOPE_MEMBERS 9
+static void envelope_members(const bus_event *ev, const bus_prepared *p, char ts[40],
+                             jdump_member m[ENVELOPE_MEMBERS])
 {
-    char ts[40];
+    const jdump_member all[ENVELOPE_MEMBERS] = {
+        {"version", "0", NULL, NULL},
+        {"id", p->id, NULL, NULL},
+        {"detail-type", ev->detail_type, NULL, NULL},
+        {"source", ev->source, NULL, NULL},
+        {"account", BUS_ACCOUNT, NULL, NULL},
+        {"time", clock_fmt_iso(p->time_ms, 0, ts, 40), NULL, NULL},
+        {"region", BUS_REGION, NULL, NULL},
+        {"resources", NULL, ev->resources ? NULL : "[]", ev->resources},
+        {"detail", NULL, ev->detail ? NULL : "{}", ev->detail},
+    };
+    memcpy(m, all, sizeof all);
+}
+
+/* The object of members m (new reference; the values are shared, not
+ * copied: it lives only while the rules are matched), or NULL. */
+static json_t *envelope_object(const jdump_member *m, size_t n)
+{
     json_t *e = json_object();
-    if (!e) return NULL;
-    json_object_set_new(e, "version", json_string("0"));
-    json_object_set_new(e, "id", json_string(id));
-    json_object_set_new(e, "detail-type", json_string(ev->detail_type));
-    json_object_set_new(e, "source", json_string(ev->source));
-    json_object_set_new(e, "account", json_string(BUS_ACCOUNT));
-    json_object_set_new(e, "time", json_string(clock_fmt_iso(t, 0, ts, sizeof ts)));
-    json_object_set_new(e, "region", json_string(BUS_REGION));
-    /* shared, not copied: the envelope lives only until it is serialised */
-    json_object_set_new(e, "resources", ev->resources ? json_incref((json_t *)ev->resources) : json_array());
-    json_object_set_new(e, "detail", ev->detail ? json_incref((json_t *)ev->detail) : json_object());
+    for (size_t i = 0; e && i < n; i++) {
+        json_t *v = m[i].str   ? json_string(m[i].str)
+                    : m[i].raw ? json_loads(m[i].raw, JSON_DECODE_ANY, NULL)
+                               : json_incref((json_t *)m[i].val);
+        if (json_object_set_new(e, m[i].key, v)) {
+            json_decref(e);
+            e = NULL;
+        }
+    }
     return e;
 }
 
@@ -334,33 +352,21 @@ int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out)
     str_copy(out->source, sizeof out->source, ev->source);
     str_copy(out->detail_type, sizeof out->detail_type, ev->detail_type);
     str_copy(out->subject, sizeof out->subject, ev->subject ? ev->subject : "");
-    /* the envelope's text, written without building it (four per order):
-     * the members and their order are envelope()'s */
+    /* the envelope's text, written without building it (four per order) */
     char ts[40];
-    const jdump_member m[] = {
-        {"version", "0", NULL, NULL},
-        {"id", out->id, NULL, NULL},
-        {"detail-type", ev->detail_type, NULL, NULL},
-        {"source", ev->source, NULL, NULL},
-        {"account", BUS_ACCOUNT, NULL, NULL},
-        {"time", clock_fmt_iso(out->time_ms, 0, ts, sizeof ts), NULL, NULL},
-        {"region", BUS_REGION, NULL, NULL},
-        {"resources", NULL, ev->resources ? NULL : "[]", ev->resources},
-        {"detail", NULL, ev->detail ? NULL : "{}", ev->detail},
-    };
-    out->text = jdump_members(m, COUNT(m), &out->len);
+    jdump_member m[ENVELOPE_MEMBERS];
+    envelope_members(ev, out, ts, m);
+    out->text = jdump_members(m, ENVELOPE_MEMBERS, &out->len);
     if (!out->text) return ORD_ENOMEM;
     if (out->len > LIMIT_EVENT_BYTES_MAX) {
         bus_prepared_release(out);
         return ORD_ETOOBIG;
     }
-    /* the rules match on the envelope object, or - when every enabled one
+    /* the rules match on the envelope object or - when every enabled one
      * looks at source and detail-type only (the shipped topology's) - on an
      * object of just those two */
-    int by_type = 1;
-    for (int i = 0; i < b->nrules && by_type; i++) by_type = !b->rules[i]->enabled || b->rules[i]->by_type;
-    json_t *env = by_type ? json_pack("{s:s,s:s}", "source", ev->source, "detail-type", ev->detail_type)
-                          : envelope(ev, out->id, out->time_ms);
+    json_t *env = b->beyond_type ? envelope_object(m, ENVELOPE_MEMBERS)
+                                 : json_pack("{s:s,s:s}", "source", ev->source, "detail-type", ev->detail_type);
     if (!env) {
         bus_prepared_release(out);
         return ORD_ENOMEM;
@@ -373,7 +379,7 @@ int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out)
 
 int bus_prepared_add_int(bus_prepared *p, const char *key, int64_t v)
 {
-    /* the envelope is {..., "detail": {...}} with detail last (envelope()) */
+    /* the envelope is {..., "detail": {...}} with detail last (envelope_members) */
     CHECK(p->len >= 2 && p->text[p->len - 1] == '}' && p->text[p->len - 2] == '}');
     char add[160];
     int n = snprintf(add, sizeof add, "%s\"%s\":%lld", p->text[p->len - 3] == '{' ? "" : ",", key, (long long)v);

@@ -31,6 +31,7 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/str.h"
 #include "obs/alarms.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -38,7 +39,6 @@
 #include "queue/queue.h"
 #include "store/faults.h"
 #include "store/store.h"
-#include "lib/str.h"
 
 #define MAINTENANCE_MS 30000
 

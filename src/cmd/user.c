@@ -15,9 +15,9 @@
 #include "conf/config.h"
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/str.h"
 #include "obs/log.h"
 #include "store/store.h"
-#include "lib/str.h"
 
 typedef struct user_cmd {
     int add;

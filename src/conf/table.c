@@ -11,8 +11,8 @@
 #include "conf/table.h"
 #include "lib/check.h"
 #include "lib/err.h"
-#include "obs/log.h"
 #include "lib/str.h"
+#include "obs/log.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 #define LEVELS ((int)COUNT(level_names))

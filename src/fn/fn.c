@@ -26,9 +26,9 @@
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/str.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
-#include "lib/str.h"
 
 #define SWEEP_INTERVAL_MS 60000
 #define POLL_WAIT_MS (LIMIT_WAIT_SECONDS_MAX * 1000)

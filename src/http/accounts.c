@@ -18,8 +18,8 @@
 #include "http/api.h"
 #include "lib/clock.h"
 #include "lib/err.h"
-#include "lib/verr.h"
 #include "lib/str.h"
+#include "lib/verr.h"
 
 #define PASSWORD_BYTES_MAX (LIMIT_PASSWORD_MAX * 4)
 

@@ -13,8 +13,8 @@
 #include "http/api.h"
 #include "lib/clock.h"
 #include "lib/err.h"
-#include "lib/verr.h"
 #include "lib/str.h"
+#include "lib/verr.h"
 
 #define ORDER_FUNCTION "order-processor" /* what seed 003's process-queue drains */
 

@@ -22,8 +22,8 @@
 #include "http/api.h"
 #include "lib/clock.h"
 #include "lib/err.h"
-#include "obs/log.h"
 #include "lib/str.h"
+#include "obs/log.h"
 
 api_ctx *api_ctx_of(http_req *r)
 {

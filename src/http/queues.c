@@ -23,8 +23,8 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/md5.h"
-#include "obs/log.h"
 #include "lib/str.h"
+#include "obs/log.h"
 
 /* ---- reads ------------------------------------------------------------------- */
 

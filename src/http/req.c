@@ -10,9 +10,9 @@
 #include "http/internal.h"
 #include "lib/check.h"
 #include "lib/err.h"
+#include "lib/str.h"
 #include "lib/utf8.h"
 #include "obs/log.h"
-#include "lib/str.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>

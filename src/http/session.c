@@ -20,9 +20,9 @@
 #include "http/api.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/str.h"
 #include "lib/verr.h"
 #include "obs/log.h"
-#include "lib/str.h"
 
 #define SESSION_COOKIE "orderly_session"
 #define REFRESH_COOKIE "orderly_refresh"

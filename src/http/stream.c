@@ -29,8 +29,8 @@
 #include "http/static.h"
 #include "lib/clock.h"
 #include "lib/err.h"
-#include "obs/log.h"
 #include "lib/str.h"
+#include "obs/log.h"
 
 #define FRAME_ID_MAX 40
 

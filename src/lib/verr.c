@@ -3,8 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "lib/utf8.h"
 #include "lib/str.h"
+#include "lib/utf8.h"
 
 static void add(json_t *errors, char *field, char *msg)
 {

@@ -26,8 +26,8 @@
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
-#include "obs/log.h"
 #include "lib/str.h"
+#include "obs/log.h"
 
 #define STATE_FAMILY "orderly_alarm_state"
 #define KEY_SEP      '\x1f'

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "lib/clock.h"
-#include "obs/log.h"
 #include "lib/str.h"
+#include "obs/log.h"
 
 #define LOG_LINE_MAX 4096
 

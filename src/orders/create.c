@@ -8,9 +8,9 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/str.h"
 #include "obs/log.h"
 #include "orders/internal.h"
-#include "lib/str.h"
 
 /* ---- the price cache ------------------------------------------------------------- */
 

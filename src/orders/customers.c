@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/err.h"
-#include "orders/internal.h"
 #include "lib/str.h"
+#include "orders/internal.h"
 
 /* Replaces every string equal to from by to inside v; returns how many. */
 static int replace_strings(json_t *v, const char *from, const char *to)

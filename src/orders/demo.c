@@ -13,9 +13,9 @@
  */
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/str.h"
 #include "obs/log.h"
 #include "orders/internal.h"
-#include "lib/str.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>

@@ -22,9 +22,9 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/str.h"
 #include "obs/log.h"
 #include "orders/internal.h"
-#include "lib/str.h"
 
 struct wake;
 /* A function's decision about the logged event of its record, in the

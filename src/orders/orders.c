@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/err.h"
-#include "orders/internal.h"
 #include "lib/str.h"
+#include "orders/internal.h"
 
 const char *const orders_pay_outcomes[ORDERS_PAY_OUTCOMES] = {"captured", "declined", "failed_transient"};
 const char *const orders_inventory_ops[ORDERS_INV_OPS] = {"reserve", "release", "decrement_stock"};

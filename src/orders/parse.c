@@ -11,9 +11,9 @@
 
 #include "lib/check.h"
 #include "lib/err.h"
+#include "lib/str.h"
 #include "lib/verr.h"
 #include "orders/orders.h"
-#include "lib/str.h"
 
 #define FIELD_MAX   VERR_FIELD_MAX
 

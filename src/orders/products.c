@@ -5,9 +5,9 @@
 #include <string.h>
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/str.h"
 #include "obs/log.h"
 #include "orders/internal.h"
-#include "lib/str.h"
 
 json_t *products_get(orders *o, const char *sku)
 {

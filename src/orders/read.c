@@ -6,8 +6,8 @@
 #include <string.h>
 #include "lib/clock.h"
 #include "lib/err.h"
-#include "orders/internal.h"
 #include "lib/str.h"
+#include "orders/internal.h"
 
 json_t *orders_get_conn(store_conn *c, const char *id)
 {

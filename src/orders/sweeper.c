@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/str.h"
 #include "obs/log.h"
 #include "orders/internal.h"
-#include "lib/str.h"
 
 static int expire_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
 {

@@ -36,9 +36,9 @@
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/str.h"
 #include "obs/log.h"
 #include "queue/queue.h"
-#include "lib/str.h"
 
 #define NO_TIME INT64_MAX
 

@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/err.h"
+#include "lib/str.h"
 #include "obs/log.h"
 #include "store/store.h"
-#include "lib/str.h"
 
 #define COPY_SYNC_ROWS 1000 /* rows sent before their results are read */
 #define COPY_COLS_MAX 64    /* columns of one table */

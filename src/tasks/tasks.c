@@ -10,9 +10,9 @@
 #include "lib/err.h"
 #include "lib/id.h"
 #include "lib/limits.h"
+#include "lib/str.h"
 #include "obs/log.h"
 #include "tasks/tasks.h"
-#include "lib/str.h"
 
 /* When each unfinished task may run its next page. */
 struct due {

@@ -334,7 +334,7 @@ Test(bus, envelope_detail_is_the_detail_text)
 }
 
 /* The envelope is written as text, member by member: byte for byte what
- * the jansson object of envelope() dumped, whatever its strings hold. */
+ * the jansson object of those members dumps to, whatever its strings hold. */
 Test(bus, envelope_text_is_the_objects_dump)
 {
     json_t *d = json_pack("{s:s,s:[i,f,b,n]}", "q", "\"\\\x01 é 😀", "a", 1, 2.5, 1);
