@@ -19,7 +19,7 @@ import signal
 import socket
 import threading
 import time
-from harness import SRC, Server, db_rows, do_request, run, check, eq, ok, shipped_config, task_done
+from harness import SRC, Server, db_rows, do_request, run, check, eq, ok, shipped_config, task_done, wait_for
 
 CLIENTS = 8
 DRAIN_S = 10
@@ -190,9 +190,20 @@ def test_sigterm_during_an_event_replay():
         full = time.time() - started
         eq((t["state"], t["eventsReplayed"], t["deliveries"]), ("COMPLETED", 15000, 15000), "a whole replay")
         print("a whole replay of 15000 events took %.2f s" % full)
-        # a second replay, cut by SIGTERM a third of the way in
+        # a second replay, paced to at least 10 s (ratePerSecond 1500), so that on
+        # any machine it is cut by SIGTERM part of the way in: once a thousand of
+        # its events have committed (the first replay's duration says nothing about the
+        # second's: the first one took 29 s on a CI run whose second then finished
+        # within a third of that)
+        window["ratePerSecond"] = 1500
         b = ok(srv, "POST", "/api/events/replay", window, 202)
-        time.sleep(full / 3)
+
+        def started_pages():
+            st, _, t = srv.request("GET", "/api/tasks/" + b["id"])
+            eq(st, 200, "GET the task")
+            eq(t["state"], "RUNNING", "the paced replay before SIGTERM")
+            return t["eventsReplayed"] >= 1000
+        wait_for("the paced replay's first thousand events", started_pages, 30, interval=0.02)
         t_term = time.time()
         srv.proc.send_signal(signal.SIGTERM)
         rc = srv.proc.wait(timeout=30)
