@@ -282,6 +282,13 @@ int bus_event_check(const bus_event *ev, char *err, size_t errlen)
     return 0;
 }
 
+/* The envelope's first members, the ones an event-log row's columns hold:
+ * the log keeps what follows them (bus_envelope_of_row). */
+#define ENVELOPE_HEAD 4
+#define ENVELOPE_HEAD_MEMBERS(id, detail_type, source)                                                    \
+    {"version", "0", NULL, NULL}, {"id", (id), NULL, NULL}, {"detail-type", (detail_type), NULL, NULL}, \
+        {"source", (source), NULL, NULL}
+
 /* The envelope's members in EventBridge's order, for its text (jdump_members)
  * and its object (envelope_object).  ts receives the time's text. */
 #define ENVELOPE_MEMBERS 9
@@ -289,10 +296,7 @@ static void envelope_members(const bus_event *ev, const bus_prepared *p, char ts
                              jdump_member m[ENVELOPE_MEMBERS])
 {
     const jdump_member all[ENVELOPE_MEMBERS] = {
-        {"version", "0", NULL, NULL},
-        {"id", p->id, NULL, NULL},
-        {"detail-type", ev->detail_type, NULL, NULL},
-        {"source", ev->source, NULL, NULL},
+        ENVELOPE_HEAD_MEMBERS(p->id, p->detail_type, p->source),
         {"account", BUS_ACCOUNT, NULL, NULL},
         {"time", clock_fmt_iso(p->time_ms, 0, ts, 40), NULL, NULL},
         {"region", BUS_REGION, NULL, NULL},
@@ -300,6 +304,50 @@ static void envelope_members(const bus_event *ev, const bus_prepared *p, char ts
         {"detail", NULL, ev->detail ? NULL : "{}", ev->detail},
     };
     memcpy(m, all, sizeof all);
+}
+
+
+/* The top-level member key (written ,"key":) of an envelope the bus wrote,
+ * or NULL.  Before the detail come only the envelope's own members with
+ * string values and the resources array of strings, where every quote is
+ * escaped: the first ,"key": of one of them is the top-level key. */
+static const char *envelope_key(const char *text, size_t len, const char *key)
+{
+    return memmem(text, len, key, strlen(key));
+}
+
+/* Where the member the log keeps first begins in an envelope's text; 0
+ * (the log keeps the whole envelope) if it is not there. */
+static size_t envelope_head_len(const char *text, size_t len)
+{
+    const char *k = envelope_key(text, len, ",\"account\":");
+    return k ? (size_t)(k - text) + 1 : 0;
+}
+
+char *bus_envelope_of_row(const char *id, const char *source, const char *detail_type, const char *stored,
+                          size_t n, size_t *len)
+{
+    if (n > 0 && stored[0] == '{') { /* a whole envelope */
+        char *t = malloc(n + 1);
+        if (!t) return NULL;
+        memcpy(t, stored, n);
+        t[n] = 0;
+        *len = n;
+        return t;
+    }
+    const jdump_member m[ENVELOPE_HEAD] = {ENVELOPE_HEAD_MEMBERS(id, detail_type, source)};
+    size_t h = 0;
+    char *head = jdump_members(m, ENVELOPE_HEAD, &h);
+    char *t = head ? realloc(head, h + n + 1) : NULL;
+    if (!t) {
+        free(head);
+        return NULL;
+    }
+    t[h - 1] = ',';
+    memcpy(t + h, stored, n);
+    t[h + n] = 0;
+    *len = h + n;
+    return t;
 }
 
 /* The object of members m (new reference; the values are shared, not
@@ -358,6 +406,7 @@ int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out)
     envelope_members(ev, out, ts, m);
     out->text = jdump_members(m, ENVELOPE_MEMBERS, &out->len);
     if (!out->text) return ORD_ENOMEM;
+    out->stored = envelope_head_len(out->text, out->len);
     if (out->len > LIMIT_EVENT_BYTES_MAX) {
         bus_prepared_release(out);
         return ORD_ETOOBIG;
@@ -395,13 +444,10 @@ int bus_prepared_add_int(bus_prepared *p, const char *key, int64_t v)
 
 int bus_envelope_detail(const char *text, size_t len, const char **detail, size_t *dlen)
 {
-    /* Before the detail come only the envelope's own keys with string
-     * values and the resources array of strings, where a quote is always
-     * escaped: the first ,"detail": is the top-level key.  The detail
-     * object runs to the envelope's closing brace. */
+    /* the detail object runs to the envelope's closing brace */
     static const char key[] = ",\"detail\":";
     if (len < sizeof key + 2 || text[len - 1] != '}' || text[len - 2] != '}') return ORD_EINVAL;
-    const char *k = memmem(text, len, key, sizeof key - 1);
+    const char *k = envelope_key(text, len, key);
     if (!k) return ORD_EINVAL;
     const char *d = k + sizeof key - 1;
     if (*d != '{') return ORD_EINVAL;
@@ -424,7 +470,7 @@ int bus_publish_prepared_tx(store_conn *tx, bus *b, const bus_prepared *p, int *
     store_bind_i64(st, 2, p->time_ms);
     store_bind_str(st, 3, p->source);
     store_bind_str(st, 4, p->detail_type);
-    store_bind_text(st, 5, p->text, p->len);
+    store_bind_text(st, 5, p->text + p->stored, p->len - p->stored);
     store_bind_null(st, 6);
     store_bind_str(st, 7, p->subject[0] ? p->subject : NULL);
     int rc = store_exec(st), n = 0;
@@ -509,7 +555,10 @@ int bus_replay_page_tx(store_conn *tx, void *arg)
     store_bind_i64(st, 5, upto);
     while ((rc = store_step(st)) == STORE_ROW) {
         seqs[k] = store_col_i64(st, 0);
-        texts[k] = strdup(store_col_text(st, 3, NULL));
+        size_t n = 0;
+        const char *stored = store_col_text(st, 3, &n);
+        texts[k] = bus_envelope_of_row(store_col_text(st, 1, NULL), store_col_text(st, 4, NULL),
+                                       store_col_text(st, 5, NULL), stored, n, &n);
         if (!texts[k]) {
             rc = ORD_ENOMEM;
             break;
@@ -611,15 +660,15 @@ static int search_subject(store_conn *c, const bus_search *q, void (*fn)(void *,
             rows = nr;
         }
         size_t len = 0;
-        const char *envelope = store_col_text(st, 4, &len);
-        rows[n] = (subj_row){seq, t, strdup(store_col_text(st, 1, NULL)), strdup(store_col_text(st, 3, NULL)),
-                             malloc(len + 1), len};
+        const char *id = store_col_text(st, 1, NULL), *type = store_col_text(st, 3, NULL);
+        const char *stored = store_col_text(st, 4, &len);
+        rows[n] = (subj_row){seq, t, strdup(id), strdup(type), NULL, 0};
+        rows[n].envelope = bus_envelope_of_row(id, store_col_text(st, 5, NULL), type, stored, len, &rows[n].len);
         if (!rows[n].id || !rows[n].detail_type || !rows[n].envelope) {
             free(rows[n].id), free(rows[n].detail_type), free(rows[n].envelope);
             rc = ORD_ENOMEM;
             break;
         }
-        memcpy(rows[n].envelope, envelope, len + 1);
         n++;
     }
     store_reset(st);
@@ -666,10 +715,17 @@ int bus_events_search(bus *b, const bus_search *q, void (*fn)(void *arg, const b
                             store_col_text(st, 4, NULL),
                             store_col_is_null(st, 5) ? NULL : store_col_text(st, 5, NULL),
                             store_col_is_null(st, 6) ? NULL : store_col_text(st, 6, NULL),
-                            store_col_text(st, 7, &len),
+                            NULL,
                             0};
-        ev.len = len;
+        const char *stored = store_col_text(st, 7, &len);
+        char *text = bus_envelope_of_row(ev.id, ev.source, ev.detail_type, stored, len, &ev.len);
+        if (!text) {
+            rc = ORD_ENOMEM;
+            break;
+        }
+        ev.envelope = text;
         fn(arg, &ev);
+        free(text);
         n++;
     }
     store_reset(st);

@@ -89,6 +89,7 @@ typedef struct bus_prepared {
     char subject[BUS_SUBJECT_MAX + 1];   /* "" = none */
     char *text;                          /* the envelope JSON (heap) */
     size_t len;
+    size_t stored;                       /* the event log keeps text + stored (bus_envelope_of_row) */
     int nrules;
     short rules[LIMIT_RULES_MAX];        /* indexes of the enabled rules it matches */
 } bus_prepared;
@@ -105,6 +106,16 @@ void bus_prepared_release(bus_prepared *p);
  * 0 with *detail and *len set, or ORD_EINVAL when text is not laid out so
  * (the caller parses it instead). */
 int bus_envelope_detail(const char *text, size_t len, const char **detail, size_t *dlen);
+/* The envelope of an event-log row.  The log keeps an envelope without its
+ * first members, the ones the row's columns hold (version "0", id,
+ * detail-type, source: a hundred-odd of an event's few hundred bytes);
+ * they are written back here from the columns, byte for byte as
+ * bus_prepare wrote them.  A stored text that starts with '{' is a whole
+ * envelope (rows written before, and those a GDPR erasure rewrote) and is
+ * returned as it is.  Returns malloc'd text, NUL-terminated, its length in
+ * *len; NULL when out of memory. */
+char *bus_envelope_of_row(const char *id, const char *source, const char *detail_type, const char *stored,
+                          size_t n, size_t *len);
 /* Adds "key": v to a prepared event's detail (for a figure only the unit
  * knows, e.g. an amount read from the database).  Rules matched at prepare
  * time did not see it.  0 or ORD_ENOMEM. */

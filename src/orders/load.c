@@ -129,13 +129,9 @@ int ord_event_load(store_conn *c, const char *id, ord_event *ev)
     ev->time_ms = store_col_i64(st, 1);
     str_copy(ev->source, sizeof ev->source, store_col_text(st, 2, NULL));
     str_copy(ev->detail_type, sizeof ev->detail_type, store_col_text(st, 3, NULL));
-    size_t len;
-    const char *text = store_col_text(st, 4, &len);
-    char *copy = malloc(len + 1);
-    if (copy) {
-        memcpy(copy, text, len);
-        copy[len] = 0;
-    }
+    size_t len = 0;
+    const char *stored = store_col_text(st, 4, &len);
+    char *copy = bus_envelope_of_row(id, ev->source, ev->detail_type, stored, len, &len);
     if (!store_col_is_null(st, 6)) str_copy(ev->subject, sizeof ev->subject, store_col_text(st, 6, NULL));
     store_reset(st);
     if (!copy) return ORD_ENOMEM;

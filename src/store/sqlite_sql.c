@@ -59,11 +59,13 @@ const char *const sqlite_sql[ST__COUNT] = {
                         "ORDER BY seq DESC LIMIT ?7",
     [ST_EVENT_INSERT] = "INSERT INTO events(id,time_ms,source,detail_type,envelope,replay_name,subject) "
                         "VALUES(?1,?2,?3,?4,?5,?6,?7) RETURNING seq",
-    [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope FROM events WHERE subject=?1 AND seq>?2 "
+    [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope,source FROM events "
+                            "WHERE subject=?1 AND seq>?2 "
                             "ORDER BY seq LIMIT ?3",
     [ST_EVENT_SWEEP] = "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time_ms<?1 LIMIT ?2)",
     /* walks the log by seq (?3, ?5]: the index on time would sort the whole window for every page */
-    [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope FROM events WHERE seq>?3 AND seq<=?5 AND +time_ms>=?1 "
+    [ST_EVENT_RANGE] = "SELECT seq,id,time_ms,envelope,source,detail_type FROM events "
+                       "WHERE seq>?3 AND seq<=?5 AND +time_ms>=?1 "
                        "AND +time_ms<?2 AND replay_name IS NULL ORDER BY seq LIMIT ?4",
     [ST_EVENT_SEQ_BOUNDS] = "SELECT (SELECT coalesce(min(seq),1)-1 FROM events),(SELECT coalesce(max(seq),0) FROM events)",
     [ST_EVENT_RANGE_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM events WHERE time_ms>=?1 AND time_ms<?2 "

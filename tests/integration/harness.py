@@ -76,6 +76,14 @@ def db_exec(srv, query, *params):
     db_rows(srv, query, *params)
 
 
+def logged_envelope(stored):
+    """The members of an event-log row's envelope column as a dict: the log
+    keeps the envelope without its first members (version, id, detail-type,
+    source: the row's columns hold them), or - older and erased rows - the
+    whole envelope."""
+    return json.loads(stored if stored.startswith("{") else "{" + stored)
+
+
 def db_rows(srv, query, *params):
     """Rows of query on srv's database (either backend) as lists of strings
     (None for NULL); ? placeholders take params (str or int)."""

@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 
-from harness import temp_dir, BIN, LIMITS, Server, check, db_rows, eq, is_problem, ok, run, uniq, wait_for
+from harness import logged_envelope, temp_dir, BIN, LIMITS, Server, check, db_rows, eq, is_problem, ok, run, uniq, wait_for
 
 
 def product(sku, stock=10):
@@ -140,7 +140,7 @@ def test_event_retention():
         srv.restart()  # the sweep runs at start (just after the node answers /ready: wait for it)
 
         def left():
-            return sorted(json.loads(r[0])["detail"]["n"] for r in
+            return sorted(logged_envelope(r[0])["detail"]["n"] for r in
                           db_rows(srv, "SELECT envelope FROM events WHERE detail_type=?", tag))
         try:
             wait_for("the start-up sweep", lambda: len(left()) <= 2, timeout=10)

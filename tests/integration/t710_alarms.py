@@ -22,7 +22,7 @@ import json
 import os
 import threading
 import time
-from harness import SRC, Shared, do_request, run, check, eq, is_problem, ok, wait_for, shipped_config, quick_retries, db_rows
+from harness import logged_envelope, SRC, Shared, do_request, run, check, eq, is_problem, ok, wait_for, shipped_config, quick_retries, db_rows
 
 SHIPPED = shipped_config()
 DEFAULTS = {a["name"]: a for a in SHIPPED["alarms"]}
@@ -181,7 +181,7 @@ def test_fail_me_drives_dlq_and_function_errors_alarms():
     eq(d["configuration"]["metric"], "orderly_queue_dlq_messages_visible", "configuration")
     rows = db_rows(ops(), "SELECT envelope FROM events WHERE id = ?", e["id"])
     eq(len(rows), 1, "the event in the event log")
-    eq(json.loads(rows[0][0])["detail"]["alarmName"], "dlq-messages-visible", "logged envelope")
+    eq(logged_envelope(rows[0][0])["detail"]["alarmName"], "dlq-messages-visible", "logged envelope")
     with open(ops().log_path) as f:
         lines = [json.loads(l) for l in f if '"alarm state changed"' in l]
     check(any(l["component"] == "alarms" and l["alarm"] == "dlq-messages-visible" and l["oldState"] == "OK"
