@@ -350,6 +350,15 @@ char *bus_envelope_of_row(const char *id, const char *source, const char *detail
     return t;
 }
 
+char *bus_envelope_of_subject_row(store_stmt *st, size_t *len)
+{
+    /* seq, id, time_ms, detail_type, envelope, source */
+    size_t n = 0;
+    const char *stored = store_col_text(st, 4, &n);
+    return bus_envelope_of_row(store_col_text(st, 1, NULL), store_col_text(st, 5, NULL), store_col_text(st, 3, NULL),
+                               stored, n, len);
+}
+
 /* The object of members m (new reference; the values are shared, not
  * copied: it lives only while the rules are matched), or NULL. */
 static json_t *envelope_object(const jdump_member *m, size_t n)
@@ -659,11 +668,8 @@ static int search_subject(store_conn *c, const bus_search *q, void (*fn)(void *,
             }
             rows = nr;
         }
-        size_t len = 0;
-        const char *id = store_col_text(st, 1, NULL), *type = store_col_text(st, 3, NULL);
-        const char *stored = store_col_text(st, 4, &len);
-        rows[n] = (subj_row){seq, t, strdup(id), strdup(type), NULL, 0};
-        rows[n].envelope = bus_envelope_of_row(id, store_col_text(st, 5, NULL), type, stored, len, &rows[n].len);
+        rows[n] = (subj_row){seq, t, strdup(store_col_text(st, 1, NULL)), strdup(store_col_text(st, 3, NULL)), NULL, 0};
+        rows[n].envelope = bus_envelope_of_subject_row(st, &rows[n].len);
         if (!rows[n].id || !rows[n].detail_type || !rows[n].envelope) {
             free(rows[n].id), free(rows[n].detail_type), free(rows[n].envelope);
             rc = ORD_ENOMEM;

@@ -116,6 +116,8 @@ int bus_envelope_detail(const char *text, size_t len, const char **detail, size_
  * *len; NULL when out of memory. */
 char *bus_envelope_of_row(const char *id, const char *source, const char *detail_type, const char *stored,
                           size_t n, size_t *len);
+/* The same for the current row of ST_EVENT_BY_SUBJECT (an order's events). */
+char *bus_envelope_of_subject_row(store_stmt *st, size_t *len);
 /* Adds "key": v to a prepared event's detail (for a figure only the unit
  * knows, e.g. an amount read from the database).  Rules matched at prepare
  * time did not see it.  0 or ORD_ENOMEM. */

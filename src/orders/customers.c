@@ -135,9 +135,7 @@ static int erase_events(store_conn *tx, const char *id, const char *customer, co
             rows++;
             after = store_col_i64(st, 0);
             size_t len = 0;
-            const char *stored = store_col_text(st, 4, &len);
-            char *text = bus_envelope_of_row(store_col_text(st, 1, NULL), store_col_text(st, 5, NULL),
-                                             store_col_text(st, 3, NULL), stored, len, &len);
+            char *text = bus_envelope_of_subject_row(st, &len);
             json_t *env = text ? json_loadb(text, len, 0, NULL) : NULL;
             free(text);
             /* written back whole: the erased text may differ in any member */

@@ -83,9 +83,7 @@ json_t *orders_timeline(orders *o, const char *id, int64_t after, int limit)
         last = store_col_i64(st, 0);
         n++;
         size_t len = 0;
-        const char *stored = store_col_text(st, 4, &len);
-        char *text = bus_envelope_of_row(store_col_text(st, 1, NULL), store_col_text(st, 5, NULL),
-                                         store_col_text(st, 3, NULL), stored, len, &len);
+        char *text = bus_envelope_of_subject_row(st, &len);
         json_t *env = text ? json_loadb(text, len, 0, NULL) : NULL;
         free(text);
         json_t *e = json_pack("{s:s,s:s,s:o,s:o}", "eventId", store_col_text(st, 1, NULL), "type",
