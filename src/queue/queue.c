@@ -68,6 +68,7 @@ struct queue {
     uint64_t depth_sent;
     int64_t depth_at_ms; /* monotonic ms of the count; 0 never counted */
     int declared;        /* of the configured topology (queue_declare): never deleted */
+    uint64_t added_gen;  /* qs->gen when it joined the registry (reg_mu) */
     /* gone (queue_delete_queue_tx): set by the deleting unit on the writer, so
      * later units of its batch see it; cleared if that unit rolls back.  A
      * deleted queue leaves the registry at COMMIT but is freed only with the
@@ -99,6 +100,7 @@ struct queue_sys {
     pthread_mutex_t reg_mu;
     pthread_t timer;
     queue *dead; /* deleted queues (under reg_mu), freed at close */
+    _Atomic uint64_t gen; /* queues added to the registry so far */
     _Atomic int64_t depth_max; /* store.queueDepthMax; 0 none */
     int closing;
     int kick;
@@ -161,6 +163,7 @@ static queue *registry_add(queue_sys *qs, queue *q)
     for (int i = 0; i < n && !have; i++)
         if (!strcmp(qs->queues[i]->name, q->name)) have = qs->queues[i];
     if (!have && n < LIMIT_QUEUES_MAX) {
+        q->added_gen = atomic_fetch_add(&qs->gen, 1) + 1;
         qs->queues[n] = q;
         atomic_store(&qs->n, n + 1);
         have = q;
@@ -434,6 +437,10 @@ static void *timer_main(void *arg)
  * takes the attributes of the others (another node may have changed them). */
 static int load_queues(store_conn *c, queue_sys *qs)
 {
+    /* a queue that joins the registry after this (its creating unit
+     * committed meanwhile: nodes starting together) may be missing from
+     * what the list reads, and is not another node's deletion */
+    uint64_t gen0 = atomic_load(&qs->gen);
     store_stmt *st = store_prep(c, ST_QUEUE_LIST);
     int rc;
     int64_t seen[LIMIT_QUEUES_MAX];
@@ -472,7 +479,7 @@ static int load_queues(store_conn *c, queue_sys *qs)
     /* queues another node deleted */
     for (int i = atomic_load(&qs->n) - 1; i >= 0; i--) {
         queue *q = qs->queues[i];
-        int found = 0;
+        int found = q->added_gen > gen0;
         for (int k = 0; k < nseen && !found; k++) found = seen[k] == q->id;
         if (!found && nseen < LIMIT_QUEUES_MAX) registry_remove(qs, q);
     }

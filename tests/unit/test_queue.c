@@ -740,3 +740,72 @@ Test(queue, message_taken_in_its_sending_transaction_has_no_row_unless_kept)
     release(&r);
     queue_set_consumer(q, NULL, NULL);
 }
+
+struct del_op {
+    queue *q;
+};
+
+static int delete_queue_unit(store_conn *tx, void *arg)
+{
+    char why[200];
+    return queue_delete_queue_tx(tx, qs, ((struct del_op *)arg)->q, why, sizeof why);
+}
+
+struct refresher {
+    atomic_int stop;
+    int refreshes;
+};
+
+static void *refresh_loop(void *arg)
+{
+    struct refresher *r = arg;
+    while (!atomic_load(&r->stop)) {
+        cr_assert_eq(queue_sys_refresh(qs), 0);
+        r->refreshes++;
+    }
+    return NULL;
+}
+
+/* A refresh infers another node's deletions from the queues it does not
+ * read; a queue that joined the registry after the refresh began (nodes
+ * starting together: its creating unit committed after the list was read)
+ * is not one of them.  Creates race a thread that refreshes without end. */
+Test(queue, refresh_keeps_a_queue_added_after_it_began)
+{
+    struct refresher r = {0};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, refresh_loop, &r), 0);
+    int lost = 0;
+    char name[32];
+    for (int i = 0; i < 150; i++) {
+        snprintf(name, sizeof name, "race-%d", i);
+        make(name, 30, NULL, 0);
+        for (int k = 0; k < 20; k++) usleep(50); /* a few refreshes while it is new */
+        for (int k = 0; k <= i; k++) {
+            snprintf(name, sizeof name, "race-%d", k);
+            if (!queue_find(qs, name)) lost++;
+        }
+    }
+    atomic_store(&r.stop, 1);
+    pthread_join(t, NULL);
+    cr_expect_eq(lost, 0, "queues dropped by a refresh that began before they were created (%d refreshes)",
+                 r.refreshes);
+
+    /* a queue deleted through one registry leaves another (its refresh,
+     * on the deletion's signal, does not read it any more) */
+    queue_sys *other;
+    cr_assert_eq(queue_sys_open(st, &other), 0);
+    struct cr c = {.name = "made"};
+    queue_attrs_init(&c.a);
+    cr_assert_eq(store_run(st, create_unit, &c), 0);
+    cr_assert_eq(c.created, 1);
+    cr_assert_eq(queue_sys_refresh(other), 0);
+    cr_assert_not_null(queue_find(other, "made"));
+    struct del_op d = {queue_find(qs, "made")};
+    cr_assert_not_null(d.q);
+    cr_assert_eq(store_run(st, delete_queue_unit, &d), 0);
+    cr_assert_eq(queue_sys_refresh(other), 0);
+    cr_expect_null(queue_find(other, "made"), "deleted elsewhere");
+    cr_expect_not_null(queue_find(other, "race-0"));
+    queue_sys_close(other);
+}
