@@ -306,7 +306,6 @@ static void envelope_members(const bus_event *ev, const bus_prepared *p, char ts
     memcpy(m, all, sizeof all);
 }
 
-
 /* The top-level member key (written ,"key":) of an envelope the bus wrote,
  * or NULL.  Before the detail come only the envelope's own members with
  * string values and the resources array of strings, where every quote is
@@ -328,12 +327,8 @@ char *bus_envelope_of_row(const char *id, const char *source, const char *detail
                           size_t n, size_t *len)
 {
     if (n > 0 && stored[0] == '{') { /* a whole envelope */
-        char *t = malloc(n + 1);
-        if (!t) return NULL;
-        memcpy(t, stored, n);
-        t[n] = 0;
         *len = n;
-        return t;
+        return strndup(stored, n);
     }
     const jdump_member m[ENVELOPE_HEAD] = {ENVELOPE_HEAD_MEMBERS(id, detail_type, source)};
     size_t h = 0;

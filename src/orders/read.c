@@ -89,8 +89,8 @@ json_t *orders_timeline(orders *o, const char *id, int64_t after, int limit)
         json_t *e = json_pack("{s:s,s:s,s:o,s:o}", "eventId", store_col_text(st, 1, NULL), "type",
                               store_col_text(st, 3, NULL), "time", ord_iso(store_col_i64(st, 2)), "detail",
                               env ? json_incref(json_object_get(env, "detail")) : json_null());
-        json_t *src = json_object_get(env, "source"); /* orderly.orders, or order.service for OrderPlaced */
-        if (e && json_is_string(src)) json_object_set(e, "source", src);
+        /* orderly.orders, or order.service for OrderPlaced */
+        if (e) json_object_set_new(e, "source", json_string(store_col_text(st, 5, NULL)));
         json_array_append_new(events, e);
         json_decref(env);
     }

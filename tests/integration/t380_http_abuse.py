@@ -78,6 +78,17 @@ def long_poll(srv, queue, src="127.0.0.1", wait=20, token=None):
     return s
 
 
+def health_from(srv, src, timeout=10):
+    """The response to GET /health on a new connection from address src
+    (None when the server closes it unanswered)."""
+    s = connect(srv, src)
+    try:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        return read_response(s, timeout=timeout)
+    finally:
+        s.close()
+
+
 def read_response(s, timeout=10):
     """(status, headers, body bytes) of one response with Content-Length; None at EOF."""
     s.settimeout(timeout)
@@ -325,10 +336,7 @@ def test_slowloris_cannot_take_every_slot_of_an_address():
         # every slot of the address is taken: a new connection is refused (closed at once) ...
         refused = False
         try:
-            s = connect(srv, src)
-            s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            refused = read_response(s, timeout=2) is None
-            s.close()
+            refused = health_from(srv, src, timeout=2) is None
         except OSError:
             refused = True
         check(refused, "all %d slots of the address are taken at first" % per_ip)
@@ -336,10 +344,7 @@ def test_slowloris_cannot_take_every_slot_of_an_address():
         wait_for("trimmed", lambda: m(srv, 'orderly_http_deadline_shutdowns_total{reason="trimmed"}', "127.0.0.2") - before
                  >= per_ip - bound, timeout=5)
         took = time.time() - t0
-        s = connect(srv, src)
-        s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        r = read_response(s)
-        s.close()
+        r = health_from(srv, src)
         eq(r and r[0], 200, "the address is served again")
         time.sleep(2 * grace + 1)
         eq(m(srv, 'orderly_http_deadline_shutdowns_total{reason="trimmed"}', "127.0.0.2") - before, float(per_ip - bound),
