@@ -68,7 +68,7 @@ static int create_unit(store_conn *tx, void *arg)
     int rc = orders_create_tx(tx, op->a->o, &op->in, op->has_key ? op->key : NULL, record_response, &op->prep,
                               &op->res);
     static const int status[] = {[ORDER_CREATED] = 202, [ORDER_SAME] = 200, [ORDER_CONFLICT] = 409,
-                                 [ORDER_KEY_MISMATCH] = 422};
+                                 [ORDER_KEY_MISMATCH] = 422, [ORDER_NO_PRODUCT] = 404};
     if (!rc) /* the audit row says what the client is answered */
         api_audit_status(op->r, op->res.outcome == ORDER_KEY_REPLAY ? op->res.replay_status : status[op->res.outcome]);
     return rc;
@@ -113,6 +113,17 @@ static void create_reply(http_req *r, void *arg, int rc)
         json_t *e = json_array();
         verr_add(e, "Idempotency-Key", "this key was used with a different request body");
         api_fail(r, e);
+        goto out;
+    }
+    if (res->outcome == ORDER_NO_PRODUCT) { /* seed 003's 404: a product id that names no product */
+        char f[32], m[LIMIT_ORDER_SKU_MAX + 40], d[LIMIT_ORDER_SKU_MAX + 80];
+        const char *sku = op->in.items[res->item].sku;
+        snprintf(f, sizeof f, "items[%d]", res->item);
+        snprintf(m, sizeof m, "no product '%s'", sku);
+        snprintf(d, sizeof d, "%s: no product '%s' (every product id of the order must exist)", f, sku);
+        json_t *e = json_array();
+        verr_add(e, f, "%s", m);
+        http_reply_problem(r, ORD_ENOTFOUND, d, e);
         goto out;
     }
     if (res->outcome == ORDER_KEY_REPLAY) {

@@ -177,6 +177,16 @@ int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *
         if (rc && rc != ORD_ENOTFOUND) return rc;
         if (!rc) res->outcome = strcmp(cur.request_hash, in->request_hash) ? ORDER_CONFLICT : ORDER_SAME;
     }
+    for (int i = 0; res->outcome == ORDER_CREATED && i < in->nitems; i++) {
+        int64_t price;
+        int known;
+        if (in->items[i].by_id && (rc = ord_price(tx, o, in->items[i].sku, &price, &known))) return rc;
+        if (in->items[i].by_id && !known) {
+            res->outcome = ORDER_NO_PRODUCT; /* seed 003: every product id must exist; never recorded */
+            res->item = i;
+            return 0;
+        }
+    }
     if (res->outcome == ORDER_CREATED) {
         str_copy(res->event_id, sizeof res->event_id, p->ev.id);
         if ((rc = ord_insert(tx, o, in, res->order_id, res->event_id, now))) return rc;

@@ -106,6 +106,7 @@ void orders_close(orders *o);
 typedef struct order_item_in {
     char sku[LIMIT_ORDER_SKU_MAX + 1];
     int qty;
+    int by_id;      /* given as a product id (seed 003's shape): the product must exist */
 } order_item_in;
 
 typedef struct order_in {
@@ -128,12 +129,14 @@ typedef enum {
     ORDER_CONFLICT,      /* orderId exists with another body */
     ORDER_KEY_REPLAY,    /* the Idempotency-Key was used before with this body: replay */
     ORDER_KEY_MISMATCH,  /* the Idempotency-Key was used with another body */
+    ORDER_NO_PRODUCT,    /* an item given as a product id names no product (res->item says which) */
 } order_create_outcome;
 
 typedef struct order_create {
     order_create_outcome outcome;
     char order_id[LIMIT_ORDER_ID_MAX + 1];
     char event_id[40];
+    int item;              /* ORDER_NO_PRODUCT: the index of the item */
     int replay_status;     /* ORDER_KEY_REPLAY: the recorded response's status */
     char *replay_body;     /* ORDER_KEY_REPLAY: its body (heap; caller frees) */
 } order_create;
@@ -158,7 +161,10 @@ typedef int (*order_response_fn)(store_conn *tx, const order_create *res, int *s
  * idem_key may be NULL; with one, the response respond builds for
  * ORDER_CREATED / ORDER_SAME / ORDER_CONFLICT is recorded with the key, and a
  * key seen before gives ORDER_KEY_REPLAY (its recorded response) or
- * ORDER_KEY_MISMATCH.  Store errors are returned; outcomes are not errors. */
+ * ORDER_KEY_MISMATCH.  An item given as a product id that names no product
+ * is ORDER_NO_PRODUCT: nothing is written (an unknown {sku, qty} item is
+ * accepted and the order REJECTED unknown_sku by the reservation).  Store
+ * errors are returned; outcomes are not errors. */
 int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *idem_key, order_response_fn respond,
                      const order_prepared *p, order_create *res);
 

@@ -190,6 +190,7 @@ static void parse_item(json_t *errors, const json_t *it, size_t i, order_in *out
         if (!sku_valid(errors, f, json_string_value(it), json_string_length(it))) return;
         copy(out->items[i].sku, sizeof out->items[i].sku, it);
         out->items[i].qty = 1;
+        out->items[i].by_id = 1;
         for (size_t k = 0; k < i; k++)
             if (!strcmp(out->items[k].sku, out->items[i].sku)) {
                 verr_add(errors, f, "duplicate sku '%s' (also items[%zu])", out->items[i].sku, k);

@@ -284,7 +284,7 @@ class Server:
         finally:
             c.close()
         if st != 200:
-            raise RuntimeError("cannot sign in as admin: %s %r" % (st, b))
+            raise RuntimeError("cannot sign in as admin: %s %r; the server's log ends:\n%s" % (st, b, self.log_tail(15)))
         self._token = b["accessToken"]
         return self._token
 

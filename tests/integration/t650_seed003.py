@@ -6,9 +6,12 @@
              ignoring case (seed 003's NameIndex); no partial matches; a
              customer may read it; ?limit= as the product list
   order      {"items": ["PROD-A", "PROD-B"]} (product ids) is one unit of
-             each; the order completes; an unknown product is named in the
-             rejection (reason unknown_sku, as for {sku, qty} items); a
-             duplicate id and a bad id are 422 naming the item
+             each; the order completes; a product id that names no product
+             is a 404 naming the item and creates nothing (seed 003: every
+             id must exist; not recorded under an Idempotency-Key, so the
+             same request succeeds once the product exists), while an
+             unknown {sku, qty} item is still accepted and REJECTED
+             unknown_sku; a duplicate id and a bad id are 422 naming the item
 """
 import os
 from harness import SRC, Server, run, check, eq, ok, wait_for, shipped_config, is_problem, uniq
@@ -85,15 +88,27 @@ def test_seed003_order_shape():
     o = ok(srv, "GET", "/api/orders/" + oid, headers=hdr)
     eq(sorted((i["sku"], i["qty"]) for i in o["items"]), [("S3-KEY", 1), ("S3-MOUSE", 1)], "one unit of each")
     check(o["customerId"], "customerId from the token: %r" % o)
-    # an unknown product: the rejection names it, as for {sku, qty} items
+    # a product id that names no product: 404 naming the item, nothing created, nothing recorded
     nosuch = uniq("NOSUCH")
-    b = ok(srv, "POST", "/api/orders", {"items": ["S3-KEY", nosuch]}, want=202, headers=hdr)
+    before = ok(srv, "GET", "/api/stats")["total_orders"]
+    key = {"Idempotency-Key": uniq("k3")}
+    st, h, p = srv.request("POST", "/api/orders", {"items": ["S3-KEY", nosuch]}, headers=dict(hdr, **key))
+    is_problem(st, h, p, 404, "an unknown product id")
+    eq([e["field"] for e in p["errors"]], ["items[1]"], "the 404 names the item")
+    check(nosuch in p["detail"] and nosuch in p["errors"][0]["message"], "and the product id: %r" % p)
+    eq(ok(srv, "GET", "/api/stats")["total_orders"], before, "no order created")
+    ok(srv, "POST", "/api/products", {"sku": nosuch, "name": "Late", "priceCents": 5, "stock": 3}, 201)
+    b = ok(srv, "POST", "/api/orders", {"items": ["S3-KEY", nosuch]}, want=202, headers=dict(hdr, **key))
+    wait_for("created once the product exists", lambda: status(b["orderId"]) == "COMPLETED", timeout=20)
+    # an unknown {sku, qty} item is accepted and the rejection names it
+    nosku = uniq("NOSKU")
+    b = ok(srv, "POST", "/api/orders", {"items": ["S3-KEY", {"sku": nosku, "qty": 1}]}, want=202, headers=hdr)
     wait_for("rejected", lambda: status(b["orderId"]) == "REJECTED", timeout=20)
     o = ok(srv, "GET", "/api/orders/" + b["orderId"])
     eq(o["reason"], "unknown_sku", "reason")
     tl = ok(srv, "GET", "/api/orders/%s/events" % b["orderId"])
     rej = [e for e in tl["events"] if e["type"] == "OrderRejected"][0]["detail"]
-    eq(rej.get("sku"), nosuch, "the rejection names the item")
+    eq(rej.get("sku"), nosku, "the rejection names the item")
     # bad items are 422 naming the item, nothing created
     for items, field in ((["S3-KEY", "S3-KEY"], "items[1]"), (["S3-KEY", "bad sku!"], "items[1]"),
                          (["S3-KEY", 7], "items[1]"), ([""], "items[0]")):
