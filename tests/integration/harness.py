@@ -125,6 +125,49 @@ def free_port():
     return port
 
 
+def _descendants(pid):
+    """pid and every process under it (a test may wrap the server)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/children" % (p, t)) as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def listens_on(pid, port):
+    """True when pid (or a process under it) holds the listening TCP socket
+    of port: a port free_port() gave out can be given out again before its
+    server binds it, and then /ready is answered by another test's server."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    col = line.split()
+                    if col[3] == "0A" and int(col[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add("socket:[%s]" % col[9])
+        except OSError:
+            pass
+    for p in _descendants(pid):
+        try:
+            fds = os.listdir("/proc/%d/fd" % p)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (p, fd)) in inodes:
+                    return True
+            except OSError:
+                pass
+    return False
+
+
 def shipped_config():
     """The effective configuration of the shipped config/orderly.json: the
     built-in topology (config/topology.json) plus the file, whole, as
@@ -312,7 +355,7 @@ class Server:
                 raise RuntimeError("server exited with %s:\n%s" % (self.proc.returncode, self.log_tail()))
             try:
                 st, _, _ = self.request("GET", "/ready", timeout=1, auth=False)
-                if st == 200:
+                if st == 200 and listens_on(self.proc.pid, self.port):
                     return
             except OSError:
                 pass

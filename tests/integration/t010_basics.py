@@ -51,6 +51,24 @@ def test_health_and_ready():
         check("GET" in h.get("allow", ""), "Allow header %r" % h.get("allow"))
 
 
+def test_a_port_taken_by_another_server():
+    """A port free_port() gave out can be taken by another test's server
+    before this one binds it: orderly exits 1 saying so, and the harness
+    does not take the other server's /ready 200 for its own (t736 once
+    verified a fault-free node against another run's faulty server)."""
+    with Server(env="basics") as a:
+        b = Server(env="basics")
+        b.port = a.port
+        try:
+            b.start()
+            raise AssertionError("a server that could not listen was taken as ready")
+        except RuntimeError as e:
+            check("exited with 1" in str(e) and "address already in use" in str(e).lower(), "why: %s" % e)
+        finally:
+            b.stop()
+        eq(a.request("GET", "/ready", auth=False)[0], 200, "the first server is untouched")
+
+
 def test_version():
     rc, out, err = cli("version")
     eq(rc, 0, "version exit code (stderr %r)" % err)
