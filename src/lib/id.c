@@ -1,6 +1,8 @@
 /* id.c - see id.h. */
+#include <errno.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include "lib/id.h"
 #include "lib/err.h"
@@ -10,18 +12,35 @@ int id_init(void)
     return sodium_init() < 0 ? ORD_EINTERNAL : 0;
 }
 
-/* Random bytes from libsodium's CSPRNG, fetched 4 KiB at a time per thread:
- * one getrandom(2) per 256 ids instead of one per id. */
+/* n bytes of the kernel's CSPRNG in as few getrandom(2) calls as it allows
+ * (libsodium's randombytes_buf asks 256 bytes a call: 16 system calls for
+ * 4 KiB); libsodium's where getrandom is missing. */
+static void fill(unsigned char *out, size_t n)
+{
+    while (n) {
+        ssize_t got = getrandom(out, n, 0);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+            randombytes_buf(out, n);
+            return;
+        }
+        out += got;
+        n -= (size_t)got;
+    }
+}
+
+/* Random bytes fetched 4 KiB at a time per thread: one getrandom(2) per 256
+ * ids instead of one per id. */
 static void rand_bytes(void *out, size_t n)
 {
     static _Thread_local unsigned char buf[4096];
     static _Thread_local size_t left;
     if (n > sizeof buf) {
-        randombytes_buf(out, n);
+        fill(out, n);
         return;
     }
     if (left < n) {
-        randombytes_buf(buf, sizeof buf);
+        fill(buf, sizeof buf);
         left = sizeof buf;
     }
     memcpy(out, buf + sizeof buf - left, n);
