@@ -90,9 +90,9 @@ const char *const pg_sql[ST__COUNT] = {
     [ST_EVENT_RANGE_COUNT] = "SELECT count(*) FROM (SELECT 1 FROM events WHERE time_ms>=$1 AND time_ms<$2 "
                              "AND replay_name IS NULL LIMIT $3) r",
     [ST_IDEM_CLAIM] = "INSERT INTO idempotency(function,event_id,expires_ms) VALUES($1,$2,$3) "
-                      "ON CONFLICT(function,event_id) DO UPDATE SET expires_ms=excluded.expires_ms "
+                      "ON CONFLICT(event_id,function) DO UPDATE SET expires_ms=excluded.expires_ms "
                       "WHERE idempotency.expires_ms<=$4",
-    [ST_IDEM_SWEEP] = "DELETE FROM idempotency WHERE (function,event_id) IN (SELECT function,event_id "
+    [ST_IDEM_SWEEP] = "DELETE FROM idempotency WHERE (event_id,function) IN (SELECT event_id,function "
                       "FROM idempotency WHERE expires_ms<$1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
     [ST_IDEM_COUNT] = "SELECT count(*) FROM idempotency",
     [ST_PRODUCT_GET] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "

@@ -74,9 +74,9 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_EVENT_SET_SUBJECT] = "UPDATE events SET subject=?2 WHERE id=?1 AND subject IS NULL",
     [ST_EVENT_COUNT] = "SELECT count(*) FROM events",
     [ST_IDEM_CLAIM] = "INSERT INTO idempotency(function,event_id,expires_ms) VALUES(?1,?2,?3) "
-                      "ON CONFLICT(function,event_id) DO UPDATE SET expires_ms=excluded.expires_ms "
+                      "ON CONFLICT(event_id,function) DO UPDATE SET expires_ms=excluded.expires_ms "
                       "WHERE idempotency.expires_ms<=?4",
-    [ST_IDEM_SWEEP] = "DELETE FROM idempotency WHERE (function,event_id) IN (SELECT function,event_id "
+    [ST_IDEM_SWEEP] = "DELETE FROM idempotency WHERE (event_id,function) IN (SELECT event_id,function "
                       "FROM idempotency WHERE expires_ms<?1 LIMIT ?2)",
     [ST_IDEM_COUNT] = "SELECT count(*) FROM idempotency",
     [ST_PRODUCT_GET] = "SELECT sku,name,price_cents,stock,reserved,sold,initial_stock,restocked FROM products "
