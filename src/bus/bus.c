@@ -354,6 +354,15 @@ char *bus_envelope_of_subject_row(store_stmt *st, size_t *len)
                                stored, n, len);
 }
 
+json_t *bus_envelope_json_of_subject_row(store_stmt *st)
+{
+    size_t len = 0;
+    char *text = bus_envelope_of_subject_row(st, &len);
+    json_t *env = text ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
+    return env;
+}
+
 /* The object of members m (new reference; the values are shared, not
  * copied: it lives only while the rules are matched), or NULL. */
 static json_t *envelope_object(const jdump_member *m, size_t n)

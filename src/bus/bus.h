@@ -118,6 +118,8 @@ char *bus_envelope_of_row(const char *id, const char *source, const char *detail
                           size_t n, size_t *len);
 /* The same for the current row of ST_EVENT_BY_SUBJECT (an order's events). */
 char *bus_envelope_of_subject_row(store_stmt *st, size_t *len);
+/* That envelope parsed (new reference), or NULL. */
+json_t *bus_envelope_json_of_subject_row(store_stmt *st);
 /* Adds "key": v to a prepared event's detail (for a figure only the unit
  * knows, e.g. an amount read from the database).  Rules matched at prepare
  * time did not see it.  0 or ORD_ENOMEM. */

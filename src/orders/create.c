@@ -74,13 +74,18 @@ static int ord_price(store_conn *tx, orders *o, const char *sku, int64_t *price,
 
 /* ---- create ------------------------------------------------------------------------ */
 
-int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now)
+int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now,
+               int *missing)
 {
     int64_t total = 0, units = 0, prices[LIMIT_ORDER_ITEMS_MAX];
     int known[LIMIT_ORDER_ITEMS_MAX];
     for (int i = 0; i < in->nitems; i++) {
         int rc = ord_price(tx, o, in->items[i].sku, &prices[i], &known[i]);
         if (rc) return rc;
+        if (missing && in->items[i].by_id && !known[i]) {
+            *missing = i;
+            return ORD_ENOTFOUND;
+        }
         total += prices[i] * in->items[i].qty;
         units += in->items[i].qty;
     }
@@ -177,19 +182,14 @@ int orders_create_tx(store_conn *tx, orders *o, const order_in *in, const char *
         if (rc && rc != ORD_ENOTFOUND) return rc;
         if (!rc) res->outcome = strcmp(cur.request_hash, in->request_hash) ? ORDER_CONFLICT : ORDER_SAME;
     }
-    for (int i = 0; res->outcome == ORDER_CREATED && i < in->nitems; i++) {
-        int64_t price;
-        int known;
-        if (in->items[i].by_id && (rc = ord_price(tx, o, in->items[i].sku, &price, &known))) return rc;
-        if (in->items[i].by_id && !known) {
-            res->outcome = ORDER_NO_PRODUCT; /* seed 003: every product id must exist; never recorded */
-            res->item = i;
-            return 0;
-        }
-    }
     if (res->outcome == ORDER_CREATED) {
         str_copy(res->event_id, sizeof res->event_id, p->ev.id);
-        if ((rc = ord_insert(tx, o, in, res->order_id, res->event_id, now))) return rc;
+        rc = ord_insert(tx, o, in, res->order_id, res->event_id, now, &res->item);
+        if (rc == ORD_ENOTFOUND) { /* seed 003: every product id must exist; nothing written, never recorded */
+            res->outcome = ORDER_NO_PRODUCT;
+            return 0;
+        }
+        if (rc) return rc;
         if ((rc = bus_publish_prepared_tx(tx, o->b, &p->ev, NULL))) return rc;
         if (log_enabled(LOG_DEBUG))
             log_debug("orders", "OrderCreated event published", "orderId", res->order_id, "eventId", res->event_id,

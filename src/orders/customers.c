@@ -134,10 +134,7 @@ static int erase_events(store_conn *tx, const char *id, const char *customer, co
         while ((rc = store_step(st)) == STORE_ROW) {
             rows++;
             after = store_col_i64(st, 0);
-            size_t len = 0;
-            char *text = bus_envelope_of_subject_row(st, &len);
-            json_t *env = text ? json_loadb(text, len, 0, NULL) : NULL;
-            free(text);
+            json_t *env = bus_envelope_json_of_subject_row(st);
             /* written back whole: the erased text may differ in any member */
             if (env && replace_strings(env, customer, pseudonym) && (texts[n] = json_dumps(env, JSON_COMPACT)))
                 seqs[n++] = after;

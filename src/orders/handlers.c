@@ -193,7 +193,7 @@ static int placed(store_conn *tx, orders *o, ord_event *ev, ord_order *ord, char
     const char *skus[LIMIT_ORDER_ITEMS_MAX];
     for (int i = 0; i < in.nitems; i++) skus[i] = in.items[i].sku;
     if ((rc = fail_injected(o, in.order_id, skus, in.nitems, error, errlen))) return rc;
-    if ((rc = ord_insert(tx, o, &in, in.order_id, ev->id, clock_wall_ms()))) return rc;
+    if ((rc = ord_insert(tx, o, &in, in.order_id, ev->id, clock_wall_ms(), NULL))) return rc;
     /* the event that created the order joins its timeline */
     store_stmt *st = store_prep(tx, ST_EVENT_SET_SUBJECT);
     store_bind_str(st, 1, ev->id);

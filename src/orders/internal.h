@@ -149,8 +149,12 @@ void ord_check_invariant(store_conn *tx, const char *sku);
 
 /* ---- creating (create.c) ------------------------------------------------------ */
 
-/* Inserts the order row and items with price snapshots (no event). */
-int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now);
+/* Inserts the order row and items with price snapshots (no event).  With
+ * missing, an item given as a product id that names no product writes
+ * nothing: ORD_ENOTFOUND, *missing its index (without, it is accepted as
+ * an unknown sku is). */
+int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, const char *event_id, int64_t now,
+               int *missing);
 /* Product writes call this: the price cache forgets everything. */
 int ord_price_cache_forget(store_conn *tx, orders *o);
 /* A store signal handler: another node changed products; this writer's

@@ -82,10 +82,7 @@ json_t *orders_timeline(orders *o, const char *id, int64_t after, int limit)
     while (store_step(st) == STORE_ROW) {
         last = store_col_i64(st, 0);
         n++;
-        size_t len = 0;
-        char *text = bus_envelope_of_subject_row(st, &len);
-        json_t *env = text ? json_loadb(text, len, 0, NULL) : NULL;
-        free(text);
+        json_t *env = bus_envelope_json_of_subject_row(st);
         json_t *e = json_pack("{s:s,s:s,s:o,s:o}", "eventId", store_col_text(st, 1, NULL), "type",
                               store_col_text(st, 3, NULL), "time", ord_iso(store_col_i64(st, 2)), "detail",
                               env ? json_incref(json_object_get(env, "detail")) : json_null());

@@ -155,7 +155,7 @@ static int step_unit(store_conn *tx, void *arg)
         snprintf(in.customer_id, sizeof in.customer_id, "c");
         snprintf(in.items[0].sku, sizeof in.items[0].sku, "SKU");
         in.items[0].qty = (int)s->qty;
-        return ord_insert(tx, o, &in, s->id, s->id, clock_wall_ms());
+        return ord_insert(tx, o, &in, s->id, s->id, clock_wall_ms(), NULL);
     }
     ord_order ord;
     int rc = ord_order_load(tx, s->id, &ord);
