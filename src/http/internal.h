@@ -101,6 +101,7 @@ struct http_req {
     int handler_suspended;     /* http_req_suspend called by the running handler */
     void (*deferred)(http_req *r, void *arg); /* builds the reply on the worker after resume */
     void *deferred_arg;
+    http_req *ho_next;         /* in the server's handover list (server.c) */
     int close;                 /* reply with Connection: close */
     int waiting;               /* holds a waiting slot (http_req_wait_begin) */
     int streamed;              /* http_reply_stream: not observed in the duration histogram */
@@ -205,6 +206,12 @@ struct http_server {
     struct http_slot *slots;   /* threads + 1; [0] is the shared overflow */
     int nslots;
     _Atomic int slot_next;
+    /* answers completed inside a handoff scope (lib/handoff.h), waiting to
+     * be resumed together by the HTTP thread: ho_head..ho_tail under ho_mu */
+    pthread_mutex_t ho_mu;
+    http_req *ho_head, *ho_tail;
+    _Atomic int ho_n;
+    _Atomic uint64_t handed_over;
     /* slow-client watchdog */
     pthread_t wd;
     int wd_started, wd_stop;

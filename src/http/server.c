@@ -35,6 +35,7 @@
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/handoff.h"
 #include "lib/id.h"
 #include "obs/log.h"
 #include <arpa/inet.h>
@@ -51,6 +52,7 @@
 #include <unistd.h>
 
 static int waits_init(struct http_waits *w, int conns, int per_ip);
+static void handover_drain(http_server *s);
 static void waits_release(struct http_waits *w);
 
 /* ---- Counters --------------------------------------------------------- */
@@ -105,6 +107,7 @@ void http_server_stats(const http_server *s, http_stats *out)
     out->wait_refused = atomic_load(&s->wait_refused);
     out->abandoned_polls = atomic_load(&s->abandoned[0]);
     out->abandoned_streams = atomic_load(&s->abandoned[1]);
+    out->handed_over = atomic_load(&s->handed_over);
 }
 
 uint64_t http_server_status_count(const http_server *s, int status)
@@ -502,6 +505,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
     http_server *s = cls;
     http_req *r = *con_cls;
     (void)version;
+    handover_drain(s);
     if (!r) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -545,6 +549,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     http_server *s = cls;
     http_req *r = *con_cls;
     (void)mc;
+    handover_drain(s);
     if (!r) return;
     *con_cls = NULL;
     struct http_slot *sl = slot_get(s);
@@ -755,6 +760,7 @@ static void *watchdog_main(void *arg)
             pthread_mutex_unlock(&sl->mu);
         }
         trim(s, now);
+        handover_drain(s);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -926,6 +932,7 @@ int http_server_start(const http_opts *o, http_server **out)
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->ho_mu, NULL);
 
     if ((rc = listen_on(s, o->listen))) goto out_sync;
 
@@ -961,6 +968,7 @@ out_daemon:
 out_listen:
     if (s->listen_fd >= 0) close(s->listen_fd);
 out_sync:
+    pthread_mutex_destroy(&s->ho_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
 out_router:
@@ -1012,6 +1020,7 @@ void http_server_refuse(http_server *s)
 void http_server_stop(http_server *s)
 {
     if (!s) return;
+    handover_drain(s);
     /* MHD panics on stop with suspended connections; say who is at fault */
     CHECK(atomic_load(&s->suspended) == 0);
     MHD_stop_daemon(s->d); /* closes connections (and the listen socket unless quiesced) */
@@ -1020,6 +1029,7 @@ void http_server_stop(http_server *s)
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if (s->wd_started) pthread_join(s->wd, NULL);
+    pthread_mutex_destroy(&s->ho_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->mx);
@@ -1191,6 +1201,76 @@ void http_req_suspend(http_req *r)
     MHD_suspend_connection(r->mc);
 }
 
+/* Hands r back to its HTTP thread.  Inside a handoff scope (the writer
+ * completing a batch) r joins the server's handover list instead, and the
+ * scope's close resumes only the first: libmicrohttpd writes its eventfd on
+ * every resume, and the HTTP thread it wakes preempted the writer once per
+ * answer; now the woken thread resumes the rest itself (handover_drain). */
+static void handover_flush(void *arg);
+static void resume(http_req *r)
+{
+    http_server *s = r->srv;
+    if (handoff_defer(handover_flush, s)) {
+        pthread_mutex_lock(&s->ho_mu);
+        r->ho_next = NULL;
+        if (s->ho_tail)
+            s->ho_tail->ho_next = r;
+        else
+            s->ho_head = r;
+        s->ho_tail = r;
+        atomic_fetch_add(&s->ho_n, 1);
+        pthread_mutex_unlock(&s->ho_mu);
+        atomic_fetch_add_explicit(&s->handed_over, 1, memory_order_relaxed);
+        return;
+    }
+    struct MHD_Connection *mc = r->mc;
+    atomic_fetch_sub(&s->suspended, 1);
+    MHD_resume_connection(mc); /* r belongs to the worker again */
+}
+
+/* Takes the handover list (all of it, or its first when one is true). */
+static http_req *handover_take(http_server *s, int one)
+{
+    pthread_mutex_lock(&s->ho_mu);
+    http_req *r = s->ho_head;
+    if (r && one) {
+        s->ho_head = r->ho_next;
+        if (!s->ho_head) s->ho_tail = NULL;
+        r->ho_next = NULL;
+        atomic_fetch_sub(&s->ho_n, 1);
+    } else if (r) {
+        s->ho_head = s->ho_tail = NULL;
+        atomic_store(&s->ho_n, 0);
+    }
+    pthread_mutex_unlock(&s->ho_mu);
+    return r;
+}
+
+static void handover_resume(http_server *s, http_req *r)
+{
+    while (r) {
+        http_req *next = r->ho_next;
+        struct MHD_Connection *mc = r->mc;
+        atomic_fetch_sub(&s->suspended, 1);
+        MHD_resume_connection(mc); /* r belongs to the worker again */
+        r = next;
+    }
+}
+
+/* The scope's close: one resume wakes an HTTP thread, which drains. */
+static void handover_flush(void *arg)
+{
+    http_server *s = arg;
+    handover_resume(s, handover_take(s, 1));
+}
+
+/* Resumes every gathered answer: on the HTTP threads, at each callback (the
+ * first of a flush's wakes them), and on the watchdog's tick as a backstop. */
+static void handover_drain(http_server *s)
+{
+    if (atomic_load_explicit(&s->ho_n, memory_order_relaxed)) handover_resume(s, handover_take(s, 0));
+}
+
 void http_req_resume_then(http_req *r, void (*reply)(http_req *r, void *arg), void *arg)
 {
     CHECK(r->handler_suspended);
@@ -1198,18 +1278,12 @@ void http_req_resume_then(http_req *r, void (*reply)(http_req *r, void *arg), vo
     CHECK(reply != NULL);
     r->deferred = reply;
     r->deferred_arg = arg;
-    http_server *s = r->srv;
-    struct MHD_Connection *mc = r->mc;
-    atomic_fetch_sub(&s->suspended, 1);
-    MHD_resume_connection(mc); /* r belongs to the worker again */
+    resume(r);
 }
 
 void http_req_resume(http_req *r)
 {
     CHECK(r->handler_suspended);
     CHECK(r->replied);
-    http_server *s = r->srv;
-    struct MHD_Connection *mc = r->mc;
-    atomic_fetch_sub(&s->suspended, 1);
-    MHD_resume_connection(mc); /* r belongs to the worker again */
+    resume(r);
 }

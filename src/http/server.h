@@ -97,6 +97,7 @@ typedef struct http_stats {
     uint64_t wait_refused;      /* waits refused at the bound */
     uint64_t abandoned_polls;   /* long polls whose client left while waiting */
     uint64_t abandoned_streams; /* streams whose client left while parked */
+    uint64_t handed_over;       /* answers completed inside a handoff scope and resumed together */
 } http_stats;
 
 /* ---- Lifecycle (one controlling thread; not from handlers) ----------- */

@@ -32,6 +32,7 @@
 #include "lib/check.h"
 #include "lib/clock.h"
 #include "lib/err.h"
+#include "lib/handoff.h"
 #include "obs/log.h"
 #include "store/backend.h"
 #include "store/store.h"
@@ -708,10 +709,12 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&s->mu);
 
         /* durable now: wake whoever waits on this data, tell the other
-         * nodes, then complete */
+         * nodes, then complete; the wake-ups are handed off together */
+        handoff_open();
         run_hooks(s, crc == 0);
         queue_deferred(s, crc ? ORD_EUNAVAILABLE : 0);
         complete(batch);
+        handoff_close();
     }
     return NULL;
 }

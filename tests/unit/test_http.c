@@ -3,6 +3,7 @@
  * suspend/resume under load, slow clients, quiesce and drain. */
 #include "lib/limits.h"
 #include "http/server.h"
+#include "lib/handoff.h"
 #include "lib/clock.h"
 #include "lib/err.h"
 #include "lib/id.h"
@@ -238,6 +239,7 @@ static struct {
     int n;
     int held;    /* /api/hold requests waiting */
     int release; /* answer the held ones */
+    int scoped;  /* ... all inside one handoff scope, as the writer completes a batch */
     int stop;
     pthread_t th;
 } rs = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -251,7 +253,7 @@ static void *resumer_main(void *arg)
         int did = 0;
         for (int i = 0; i < rs.n; i++) {
             int is_hold = rs.due[i] == 0;
-            if ((is_hold && rs.release) || (!is_hold && now >= rs.due[i])) {
+            if ((is_hold && rs.release && !rs.scoped) || (!is_hold && now >= rs.due[i])) {
                 http_req *r = rs.q[i];
                 rs.q[i] = rs.q[--rs.n];
                 rs.due[i] = rs.due[rs.n];
@@ -267,6 +269,28 @@ static void *resumer_main(void *arg)
             }
         }
         if (did) continue;
+        if (rs.release && rs.scoped && rs.held) { /* the held ones as one batch */
+            http_req *batch[1024];
+            int k = 0;
+            for (int i = 0; i < rs.n;)
+                if (rs.due[i] == 0) {
+                    batch[k++] = rs.q[i];
+                    rs.q[i] = rs.q[--rs.n];
+                    rs.due[i] = rs.due[rs.n];
+                    rs.held--;
+                } else {
+                    i++;
+                }
+            pthread_mutex_unlock(&rs.mu);
+            handoff_open();
+            for (int i = 0; i < k; i++) {
+                http_reply_json(batch[i], 200, json_pack("{s:b}", "batched", 1));
+                http_req_resume(batch[i]);
+            }
+            handoff_close();
+            pthread_mutex_lock(&rs.mu);
+            continue;
+        }
         struct timespec ts = {0, 0};
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 5 * 1000 * 1000;
@@ -296,9 +320,19 @@ static int held_count(void)
     return n;
 }
 
+static void release_held_as(int scoped)
+{
+    pthread_mutex_lock(&rs.mu);
+    rs.scoped = scoped;
+    rs.release = 1;
+    pthread_cond_signal(&rs.cv);
+    pthread_mutex_unlock(&rs.mu);
+}
+
 static void release_held(void)
 {
     pthread_mutex_lock(&rs.mu);
+    rs.scoped = 0;
     rs.release = 1;
     pthread_cond_signal(&rs.cv);
     pthread_mutex_unlock(&rs.mu);
@@ -1015,6 +1049,54 @@ Test(http, many_suspended_requests_hold_no_thread)
     http_server_stats(srv, &st);
     cr_assert_eq(st.suspended, 0);
     cr_assert_geq(http_server_status_count(srv, 200), N + 1);
+}
+
+/* Answers completed inside one handoff scope (as the writer completes a
+ * batch) are gathered and resumed together: one resume wakes an HTTP thread,
+ * which resumes the rest.  Every one is answered, on connections of both
+ * workers, and each connection serves its next request. */
+Test(http, answers_resumed_together_from_a_handoff_scope)
+{
+    enum { N = 100 };
+    static int fds[N];
+    struct resp r;
+    start_with((http_opts){.threads = 2, .per_ip_max = 1000, .connections_max = 2000});
+    const char hold[] = "GET /api/hold HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            if (!round) fds[i] = cli_connect(port);
+            cr_assert_geq(fds[i], 0);
+            cli_send(fds[i], hold, sizeof hold - 1);
+        }
+        int64_t end = clock_mono_ms() + 10000;
+        while (held_count() < N && clock_mono_ms() < end)
+            usleep(5000);
+        cr_assert_eq(held_count(), N);
+        release_held_as(1);
+        for (int i = 0; i < N; i++) {
+            cr_assert_eq(cli_read(fds[i], &r, 0), 0, "round %d request %d", round, i);
+            cr_assert_eq(r.status, 200);
+            json_t *j = body_json(&r);
+            cr_assert(json_is_true(json_object_get(j, "batched")));
+            json_decref(j);
+            resp_free(&r);
+        }
+        pthread_mutex_lock(&rs.mu);
+        rs.release = 0;
+        pthread_mutex_unlock(&rs.mu);
+    }
+    for (int i = 0; i < N; i++) close(fds[i]);
+    cr_assert_eq(http_server_drain(srv, 2000), 0);
+    http_stats st;
+    http_server_stats(srv, &st);
+    cr_assert_eq(st.suspended, 0);
+    cr_assert_eq(st.handed_over, 2 * N, "every answer went through the handover list");
+    /* outside a scope a resume is immediate, as before */
+    cr_assert_eq(get(port, "/api/suspend", &r), 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    http_server_stats(srv, &st);
+    cr_assert_eq(st.handed_over, 2 * N);
 }
 
 /* ---- Ready, quiesce, drain -------------------------------------------------- */

@@ -1,10 +1,11 @@
 /* test_lib.c - the ground floor: lib/utf8, lib/verr, lib/arena, lib/md5,
- * lib/jdump. */
+ * lib/jdump, lib/handoff. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <string.h>
 #include "lib/arena.h"
+#include "lib/handoff.h"
 #include "lib/jdump.h"
 #include "lib/limits.h"
 #include "lib/md5.h"
@@ -167,4 +168,48 @@ Test(jdump, too_deep_or_not_finite_is_refused)
     cr_expect_str_eq(t, "{\"a\":[1]}");
     free(t);
     json_decref(ok);
+}
+
+/* ---- handoff ------------------------------------------------------------ */
+
+static int flushed[16];
+static void count_flush(void *arg)
+{
+    flushed[(intptr_t)arg]++;
+}
+
+Test(handoff, no_scope_means_at_once)
+{
+    cr_expect_eq(handoff_defer(count_flush, (void *)0), 0, "nothing is registered without a scope");
+    handoff_close(); /* a close without an open is harmless */
+    cr_expect_eq(flushed[0], 0);
+}
+
+Test(handoff, one_flush_per_pair_at_the_outermost_close)
+{
+    handoff_open();
+    cr_expect_eq(handoff_defer(count_flush, (void *)1), 1);
+    cr_expect_eq(handoff_defer(count_flush, (void *)1), 1);
+    handoff_open(); /* nested */
+    cr_expect_eq(handoff_defer(count_flush, (void *)2), 1);
+    handoff_close();
+    cr_expect_eq(flushed[1] + flushed[2], 0, "an inner close flushes nothing");
+    handoff_close();
+    cr_expect_eq(flushed[1], 1, "registered twice, flushed once");
+    cr_expect_eq(flushed[2], 1);
+    handoff_open();
+    handoff_close();
+    cr_expect_eq(flushed[1], 1, "a closed scope's table is empty");
+    cr_expect_eq(handoff_defer(count_flush, (void *)1), 0, "no scope is open any more");
+}
+
+Test(handoff, a_full_table_flushes_its_oldest_first)
+{
+    handoff_open();
+    for (intptr_t i = 0; i < 8; i++) cr_expect_eq(handoff_defer(count_flush, (void *)i), 1);
+    for (int i = 0; i < 9; i++) cr_expect_eq(flushed[i], 0);
+    cr_expect_eq(handoff_defer(count_flush, (void *)8), 1);
+    cr_expect_eq(flushed[0], 1, "the oldest ran to make room");
+    handoff_close();
+    for (int i = 0; i < 9; i++) cr_expect_eq(flushed[i], 1, "pair %d flushed once", i);
 }
