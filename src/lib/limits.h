@@ -209,7 +209,7 @@
 #define LIMIT_EVENT_RETENTION_DAYS_MIN 15         /* longer than a message can live (MessageRetentionPeriod <= 14 d), so a
                                                      queued message always finds its event */
 #define LIMIT_EVENT_RETENTION_DAYS_MAX 3650
-#define LIMIT_PRICE_CACHE_SLOTS        1024       /* writer's sku -> price cache (power of 2); emptied when full */
+#define LIMIT_PRICE_CACHE_SLOTS        4096       /* writer's sku -> price cache (power of 2); holds half as many skus, emptied when that many are in */
 #define LIMIT_IDEM_KEY_TTL_S_DEFAULT   86400      /* Idempotency-Key responses kept 24 h */
 #define LIMIT_IDEM_KEY_TTL_S_MAX       604800
 #define LIMIT_IDEM_KEY_MAX             128        /* Idempotency-Key header: 1..128 printable ASCII */

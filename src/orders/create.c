@@ -51,7 +51,8 @@ static int ord_price(store_conn *tx, orders *o, const char *sku, int64_t *price,
     if (atomic_load(&o->prices_stale) && atomic_exchange(&o->prices_stale, 0)) price_cache_clear(o);
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)sku; *p; p++) h = (h ^ *p) * 16777619u;
-    for (h &= mask; o->prices[h].used; h = (h + 1) & mask)
+    const uint32_t home = h & mask;
+    for (h = home; o->prices[h].used; h = (h + 1) & mask)
         if (!strcmp(o->prices[h].sku, sku)) {
             *price = o->prices[h].price_cents;
             *known = o->prices[h].known;
@@ -62,7 +63,10 @@ static int ord_price(store_conn *tx, orders *o, const char *sku, int64_t *price,
     if (rc && rc != ORD_ENOTFOUND) return rc;
     *known = rc == 0;
     *price = *known ? p.price_cents : 0;
-    if (o->nprices >= LIMIT_PRICE_CACHE_SLOTS / 2) return 0; /* full: no more entries until a product write */
+    if (o->nprices >= LIMIT_PRICE_CACHE_SLOTS / 2) { /* half full: start again (probes stay short) */
+        price_cache_clear(o);
+        h = home;
+    }
     ord_price_slot *e = &o->prices[h];
     str_copy(e->sku, sizeof e->sku, sku);
     e->price_cents = *price;

@@ -227,3 +227,52 @@ Test(inventory, reserve_capture_release_cancel_expire)
     cr_expect_eq(initial_total, 10);
     cr_expect_eq(restocked_total, 13, "10 + 13 = 0 in stock + 23 sold");
 }
+
+/* The writer's price cache (create.c) holds half of LIMIT_PRICE_CACHE_SLOTS
+ * skus and starts again when that many are in: past its capacity, and after
+ * a price change, every order still takes the product's current price. */
+enum { NCACHED = LIMIT_PRICE_CACHE_SLOTS / 2 + 10 };
+
+static int cache_unit(store_conn *tx, void *arg)
+{
+    int round = *(int *)arg, rc;
+    for (int i = 0; i < NCACHED; i++) {
+        char sku[16], id[32];
+        snprintf(sku, sizeof sku, "P%d", i);
+        if (round == 0) {
+            product_in p = {.has_name = 1, .has_price = 1, .has_stock = 1, .price_cents = 100 + i, .stock = 10};
+            snprintf(p.sku, sizeof p.sku, "%s", sku);
+            snprintf(p.name, sizeof p.name, "thing %d", i);
+            if ((rc = products_create_tx(tx, o, &p))) return rc;
+        }
+        if (round == 2 && i % 7 == 0) { /* a price change empties the cache */
+            product_in p = {.has_price = 1, .price_cents = 5000 + i};
+            snprintf(p.sku, sizeof p.sku, "%s", sku);
+            int created;
+            if ((rc = products_put_tx(tx, o, &p, &created))) return rc;
+        }
+        order_in in = {.nitems = 1};
+        snprintf(id, sizeof id, "o-%d-%d", round, i);
+        snprintf(in.customer_id, sizeof in.customer_id, "c");
+        snprintf(in.items[0].sku, sizeof in.items[0].sku, "%s", sku);
+        in.items[0].qty = 1;
+        if ((rc = ord_insert(tx, o, &in, id, id, clock_wall_ms(), NULL))) return rc;
+    }
+    return 0;
+}
+
+Test(inventory, price_cache_past_its_capacity_and_after_a_price_change)
+{
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(store_run(st, cache_unit, &round), 0, "round %d", round);
+        for (int i = 0; i < NCACHED; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "o-%d-%d", round, i);
+            ord_order ord;
+            cr_assert_eq(ord_order_load(store_reader(st), id, &ord), 0);
+            int64_t want = round == 2 && i % 7 == 0 ? 5000 + i : 100 + i;
+            cr_assert_eq(ord.total_cents, want, "round %d order %d: %lld, want %lld", round, i,
+                         (long long)ord.total_cents, (long long)want);
+        }
+    }
+}
