@@ -58,7 +58,7 @@ const char *const sqlite_sql[ST__COUNT] = {
                         "(?4 IS NULL OR detail_type=?4) AND (?5 IS NULL OR subject=?5) AND seq<?6 "
                         "ORDER BY seq DESC LIMIT ?7",
     [ST_EVENT_INSERT] = "INSERT INTO events(id,time_ms,source,detail_type,envelope,replay_name,subject) "
-                        "VALUES(?1,?2,?3,?4,?5,?6,?7) RETURNING seq",
+                        "VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [ST_EVENT_BY_SUBJECT] = "SELECT seq,id,time_ms,detail_type,envelope,source FROM events "
                             "WHERE subject=?1 AND seq>?2 "
                             "ORDER BY seq LIMIT ?3",
@@ -93,11 +93,10 @@ const char *const sqlite_sql[ST__COUNT] = {
                           "updated_ms=?5 WHERE sku=?1 AND ?4>=reserved",
     [ST_PRODUCT_DELETE] = "DELETE FROM products WHERE sku=?1 AND reserved=0",
     [ST_PRODUCT_RESERVE] = "UPDATE products SET reserved=reserved+?2,updated_ms=?3 WHERE sku=?1 AND "
-                           "stock-reserved>=?2 RETURNING stock,reserved,sold,initial_stock,restocked",
-    [ST_PRODUCT_RELEASE] = "UPDATE products SET reserved=reserved-?2,updated_ms=?3 WHERE sku=?1 AND reserved>=?2 "
-                           "RETURNING stock,reserved,sold,initial_stock,restocked",
+                           "stock-reserved>=?2",
+    [ST_PRODUCT_RELEASE] = "UPDATE products SET reserved=reserved-?2,updated_ms=?3 WHERE sku=?1 AND reserved>=?2",
     [ST_PRODUCT_CAPTURE] = "UPDATE products SET stock=stock-?2,reserved=reserved-?2,sold=sold+?2,updated_ms=?3 "
-                           "WHERE sku=?1 AND reserved>=?2 RETURNING stock,reserved,sold,initial_stock,restocked",
+                           "WHERE sku=?1 AND reserved>=?2",
     [ST_ORDER_INSERT] = "INSERT INTO orders(id,customer_id,status,payment_token,total_cents,units,request_hash,"
                         "event_id,created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9) RETURNING seq",
     [ST_ORDER_GET] = "SELECT o.seq,o.id,o.customer_id,o.status,o.reason,o.last_error,o.failed_from,o.payment_token,"

@@ -46,7 +46,7 @@ typedef enum store_stmt_id {
                              source_queue,in_flight (receipt set): oldest first, nothing changed */
     ST_MSG_VISIBLE_MIDS,  /* queue_id,now,after_id,limit -> id,source_queue,message_id (oldest first) */
     /* -- event log ------------------------------------------------------ */
-    ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name,subject -> seq */
+    ST_EVENT_INSERT,      /* id,time_ms,source,detail_type,envelope,replay_name,subject (an id there: ORD_ECONFLICT) */
     ST_EVENT_BY_SUBJECT,  /* subject,after_seq,limit -> seq,id,time_ms,detail_type,envelope (oldest first) */
     ST_EVENT_SWEEP,       /* cutoff_ms,limit: events older than the archive's retention */
     ST_EVENT_RANGE,       /* from_ms,to_ms,after_seq,limit,upto_seq -> seq,id,time_ms,envelope (originals only) */
@@ -71,9 +71,9 @@ typedef enum store_stmt_id {
     ST_PRODUCT_INSERT,    /* sku,name,price_cents,stock,now */
     ST_PRODUCT_UPDATE,    /* sku,name,price_cents,stock,now: only while stock >= reserved */
     ST_PRODUCT_DELETE,    /* sku: only while nothing is reserved */
-    ST_PRODUCT_RESERVE,   /* sku,qty,now: only while stock - reserved >= qty -> stock,reserved,sold,initial_stock,restocked */
+    ST_PRODUCT_RESERVE,   /* sku,qty,now: only while stock - reserved >= qty (store_changes: 1, or 0) */
     ST_PRODUCT_RELEASE,   /* sku,qty,now -> as RESERVE */
-    ST_PRODUCT_CAPTURE,   /* sku,qty,now: stock -= qty, reserved -= qty, sold += qty -> as RESERVE */
+    ST_PRODUCT_CAPTURE,   /* sku,qty,now: stock -= qty, reserved -= qty, sold += qty; as RESERVE */
     /* -- orders -------------------------------------------------------- */
     ST_ORDER_INSERT,      /* id,customer_id,status,payment_token,total_cents,units,request_hash,event_id,now -> seq */
     ST_ORDER_GET,         /* id -> seq,id,customer_id,status,reason,last_error,failed_from,payment_token,total_cents,
