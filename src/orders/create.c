@@ -103,10 +103,9 @@ int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, co
     store_bind_str(st, 7, in->request_hash);
     store_bind_str(st, 8, event_id);
     store_bind_i64(st, 9, now);
-    int rc = store_step(st);
-    if (rc != STORE_ROW) return rc < 0 ? rc : ORD_ESTORE;
-    int64_t seq = store_col_i64(st, 0);
-    store_reset(st);
+    int64_t seq;
+    int rc = store_insert(st, &seq);
+    if (rc) return rc;
     for (int i = 0; i < in->nitems; i++) {
         st = store_prep(tx, ST_ITEM_INSERT);
         store_bind_i64(st, 1, seq);

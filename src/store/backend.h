@@ -108,6 +108,10 @@ struct store_backend {
     int (*col_is_null)(store_stmt *st, int col);
     void (*reset)(store_stmt *st);
     int64_t (*changes)(store_conn *c);
+    /* the integer key of the row the connection inserted last, for an
+     * INSERT without RETURNING (store_insert); NULL where every such
+     * statement says RETURNING (PostgreSQL) */
+    int64_t (*last_rowid)(store_conn *c);
 };
 
 extern const store_backend store_backend_sqlite;

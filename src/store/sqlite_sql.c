@@ -98,7 +98,7 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_PRODUCT_CAPTURE] = "UPDATE products SET stock=stock-?2,reserved=reserved-?2,sold=sold+?2,updated_ms=?3 "
                            "WHERE sku=?1 AND reserved>=?2",
     [ST_ORDER_INSERT] = "INSERT INTO orders(id,customer_id,status,payment_token,total_cents,units,request_hash,"
-                        "event_id,created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9) RETURNING seq",
+                        "event_id,created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?9)",
     [ST_ORDER_GET] = "SELECT o.seq,o.id,o.customer_id,o.status,o.reason,o.last_error,o.failed_from,o.payment_token,"
                      "o.total_cents,o.units,o.request_hash,o.event_id,o.attempts,o.created_ms,o.updated_ms,"
                      "o.reserved_ms,o.completed_ms,i.sku,i.qty,i.unit_price_cents "

@@ -75,7 +75,7 @@ typedef enum store_stmt_id {
     ST_PRODUCT_RELEASE,   /* sku,qty,now -> as RESERVE */
     ST_PRODUCT_CAPTURE,   /* sku,qty,now: stock -= qty, reserved -= qty, sold += qty; as RESERVE */
     /* -- orders -------------------------------------------------------- */
-    ST_ORDER_INSERT,      /* id,customer_id,status,payment_token,total_cents,units,request_hash,event_id,now -> seq */
+    ST_ORDER_INSERT,      /* id,customer_id,status,payment_token,total_cents,units,request_hash,event_id,now -> seq (store_insert) */
     ST_ORDER_GET,         /* id -> seq,id,customer_id,status,reason,last_error,failed_from,payment_token,total_cents,
                                    units,request_hash,event_id,attempts,created_ms,updated_ms,reserved_ms,completed_ms,
                                    sku,qty,unit_price_cents: one row per item (by line), item columns NULL when none */

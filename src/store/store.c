@@ -247,6 +247,21 @@ int64_t store_changes(store_conn *c)
     return c->be->changes(c);
 }
 
+int store_insert(store_stmt *st, int64_t *id)
+{
+    const store_backend *be = st->c->be;
+    int rc = be->step(st);
+    if (rc == STORE_ROW) {
+        *id = be->col_i64(st, 0);
+        be->reset(st);
+        return 0;
+    }
+    if (rc != STORE_DONE) return rc;
+    CHECK(be->last_rowid != NULL); /* a text without RETURNING where the backend needs one */
+    *id = be->last_rowid(st->c);
+    return 0;
+}
+
 /* ---- hooks and signals ----------------------------------------------- */
 
 static int hist_bucket(uint64_t v, uint64_t base)

@@ -287,5 +287,10 @@ int store_col_is_null(store_stmt *st, int col);
 void store_reset(store_stmt *st);
 /* Rows changed by the last write statement on this connection. */
 int64_t store_changes(store_conn *c);
+/* Runs an INSERT of one row and gives the row's integer key: the column its
+ * RETURNING gives where the backend's text has one (PostgreSQL), the row id
+ * where SQLite's has none (a RETURNING costs SQLite an ephemeral table).
+ * 0, ORD_ECONFLICT or ORD_ESTORE. */
+int store_insert(store_stmt *st, int64_t *id);
 
 #endif

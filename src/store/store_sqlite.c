@@ -258,6 +258,11 @@ static int64_t sq_changes(store_conn *c)
     return sqlite3_changes64(SQ(c)->db);
 }
 
+static int64_t sq_last_rowid(store_conn *c)
+{
+    return sqlite3_last_insert_rowid(SQ(c)->db);
+}
+
 /* ---- writer ------------------------------------------------------------ */
 
 static const store_stmt_id tx_stmt[] = {
@@ -489,4 +494,5 @@ const store_backend store_backend_sqlite = {
     .col_is_null = sq_col_is_null,
     .reset = sq_reset,
     .changes = sq_changes,
+    .last_rowid = sq_last_rowid,
 };

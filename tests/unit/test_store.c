@@ -653,7 +653,9 @@ Test(store, backends_agree_on_parameters_and_columns)
             cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "PostgreSQL %d: %s", i, PQresultErrorMessage(r));
             PQclear(r);
             r = PQdescribePrepared(pg, name);
-            cr_expect_eq(PQnfields(r), sq_cols, "statement %d: %d columns on PostgreSQL, %d on SQLite (%s)", i,
+            /* read with store_insert: PostgreSQL's text returns the key, SQLite gives its row id */
+            int key = i == ST_ORDER_INSERT;
+            cr_expect_eq(PQnfields(r), sq_cols + key, "statement %d: %d columns on PostgreSQL, %d on SQLite (%s)", i,
                          PQnfields(r), sq_cols, texts[k]);
             cr_expect_eq(PQnparams(r), sq_params, "statement %d: %d parameters on PostgreSQL, %d on SQLite", i,
                          PQnparams(r), sq_params);
