@@ -982,6 +982,22 @@ Test(http, slow_client_is_disconnected)
 
 /* ---- Suspend / resume ------------------------------------------------------- */
 
+/* Sends /api/hold on n connections (opened first when connect is set) and
+ * waits until the resumer holds all n. */
+static void send_holds(int *fds, int n, int connect)
+{
+    const char hold[] = "GET /api/hold HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < n; i++) {
+        if (connect) fds[i] = cli_connect(port);
+        cr_assert_geq(fds[i], 0);
+        cli_send(fds[i], hold, sizeof hold - 1);
+    }
+    int64_t end = clock_mono_ms() + 10000;
+    while (held_count() < n && clock_mono_ms() < end)
+        usleep(5000);
+    cr_assert_eq(held_count(), n);
+}
+
 Test(http, suspend_resume_from_another_thread)
 {
     struct resp r;
@@ -1015,17 +1031,8 @@ Test(http, many_suspended_requests_hold_no_thread)
     static int fds[N];
     struct resp r;
     start_with((http_opts){.threads = 2, .per_ip_max = 1000, .connections_max = 2000});
-    const char hold[] = "GET /api/hold HTTP/1.1\r\nHost: t\r\n\r\n";
-    for (int i = 0; i < N; i++) {
-        fds[i] = cli_connect(port);
-        cr_assert_geq(fds[i], 0);
-        cli_send(fds[i], hold, sizeof hold - 1);
-    }
     /* all N are parked at once although there are only 2 threads */
-    int64_t end = clock_mono_ms() + 10000;
-    while (held_count() < N && clock_mono_ms() < end)
-        usleep(5000);
-    cr_assert_eq(held_count(), N);
+    send_holds(fds, N, 1);
     http_stats st;
     http_server_stats(srv, &st);
     cr_assert_eq(st.suspended, N);
@@ -1061,17 +1068,8 @@ Test(http, answers_resumed_together_from_a_handoff_scope)
     static int fds[N];
     struct resp r;
     start_with((http_opts){.threads = 2, .per_ip_max = 1000, .connections_max = 2000});
-    const char hold[] = "GET /api/hold HTTP/1.1\r\nHost: t\r\n\r\n";
     for (int round = 0; round < 2; round++) {
-        for (int i = 0; i < N; i++) {
-            if (!round) fds[i] = cli_connect(port);
-            cr_assert_geq(fds[i], 0);
-            cli_send(fds[i], hold, sizeof hold - 1);
-        }
-        int64_t end = clock_mono_ms() + 10000;
-        while (held_count() < N && clock_mono_ms() < end)
-            usleep(5000);
-        cr_assert_eq(held_count(), N);
+        send_holds(fds, N, !round);
         release_held_as(1);
         for (int i = 0; i < N; i++) {
             cr_assert_eq(cli_read(fds[i], &r, 0), 0, "round %d request %d", round, i);
