@@ -1562,6 +1562,10 @@ int queue_receive_wait_cancel(queue_sys *qs, queue *q, int max, int visibility_s
     struct recv_ctx r = {qs, q, max, visibility_s, out, 0, 0, cancel};
     for (;;) {
         int rc = store_run(qs->st, recv_unit, &r);
+        if (rc) { /* rolled back (the unit, or the batch's commit): nothing is leased */
+            for (int i = 0; i < r.n; i++) queue_msg_release(&out[i]);
+            r.n = 0;
+        }
         *n = r.n;
         if (rc || r.n || clock_mono_ms() >= deadline || (cancel && atomic_load(cancel))) return rc;
         struct wake_ctx w = {.fired = 0};
