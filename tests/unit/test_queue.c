@@ -10,6 +10,7 @@
 #include "lib/err.h"
 #include "lib/id.h"
 #include "queue/queue.h"
+#include "store/faults.h"
 #include "testutil.h"
 
 static store *st;
@@ -808,4 +809,25 @@ Test(queue, refresh_keeps_a_queue_added_after_it_began)
     cr_expect_null(queue_find(other, "made"), "deleted elsewhere");
     cr_expect_not_null(queue_find(other, "race-0"));
     queue_sys_close(other);
+}
+
+/* A receive whose batch does not commit (an injected write fault fails the
+ * COMMIT's WAL write) leases nothing: queue_receive_wait answers the
+ * commit's error with no messages, having released what the rolled-back
+ * unit read (ASan's fault loop found them leaked). */
+Test(queue_faults, a_receive_whose_commit_fails_returns_no_messages, .timeout = 60)
+{
+    if (test_pg()) cr_skip_test("fault injection is SQLite's (store/faults.c)");
+    cr_assert_eq(setenv("ORDERLY_FAULT", "write:1", 1), 0);
+    cr_assert_eq(faults_install(), 0, "before any other use of SQLite");
+    setup();
+    queue *q = make("qf", 30, NULL, 0);
+    cr_assert_eq(send(q, "hello"), 0);
+    faults_arm(); /* the next file write fails: the receive's commit */
+    queue_msg m[4];
+    int n = -1;
+    int rc = queue_receive_wait(qs, q, 4, -1, 0, m, &n);
+    cr_assert_neq(rc, 0, "the commit failed");
+    cr_assert_eq(n, 0, "%d messages handed out of a receive that rolled back", n);
+    teardown();
 }
