@@ -116,7 +116,7 @@ static void create_reply(http_req *r, void *arg, int rc)
         goto out;
     }
     if (res->outcome == ORDER_NO_PRODUCT) { /* seed 003's 404: a product id that names no product */
-        char f[32], m[LIMIT_ORDER_SKU_MAX + 40], d[LIMIT_ORDER_SKU_MAX + 80];
+        char f[32], m[LIMIT_ORDER_SKU_MAX + 40], d[sizeof f + LIMIT_ORDER_SKU_MAX + 64];
         const char *sku = op->in.items[res->item].sku;
         snprintf(f, sizeof f, "items[%d]", res->item);
         snprintf(m, sizeof m, "no product '%s'", sku);

@@ -556,8 +556,7 @@ static void recv_reply(http_req *r, void *arg, int rc)
     http_req_wait_end(r);
     if (op->refused) http_req_set_close(r); /* the slot of the connection goes back too */
     if (rc) { /* the receive rolled back (its unit, or the batch's commit): what it read is not leased */
-        for (int i = 0; i < op->n; i++) queue_msg_release(&op->m[i]);
-        op->n = 0;
+        queue_msgs_release(op->m, &op->n);
         http_reply_problem(r, rc, NULL, NULL);
         return;
     }

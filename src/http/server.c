@@ -1207,6 +1207,13 @@ void http_req_suspend(http_req *r)
  * every resume, and the HTTP thread it wakes preempted the writer once per
  * answer; now the woken thread resumes the rest itself (handover_drain). */
 static void handover_flush(void *arg);
+static void resume_now(http_server *s, http_req *r)
+{
+    struct MHD_Connection *mc = r->mc;
+    atomic_fetch_sub(&s->suspended, 1);
+    MHD_resume_connection(mc); /* r belongs to the worker again */
+}
+
 static void resume(http_req *r)
 {
     http_server *s = r->srv;
@@ -1223,9 +1230,7 @@ static void resume(http_req *r)
         atomic_fetch_add_explicit(&s->handed_over, 1, memory_order_relaxed);
         return;
     }
-    struct MHD_Connection *mc = r->mc;
-    atomic_fetch_sub(&s->suspended, 1);
-    MHD_resume_connection(mc); /* r belongs to the worker again */
+    resume_now(s, r);
 }
 
 /* Takes the handover list (all of it, or its first when one is true). */
@@ -1249,10 +1254,8 @@ static http_req *handover_take(http_server *s, int one)
 static void handover_resume(http_server *s, http_req *r)
 {
     while (r) {
-        http_req *next = r->ho_next;
-        struct MHD_Connection *mc = r->mc;
-        atomic_fetch_sub(&s->suspended, 1);
-        MHD_resume_connection(mc); /* r belongs to the worker again */
+        http_req *next = r->ho_next; /* read first: resumed, r is the worker's */
+        resume_now(s, r);
         r = next;
     }
 }

@@ -1,16 +1,18 @@
 /* handoff.c - see handoff.h. */
 #include "lib/handoff.h"
 
-#include <stddef.h>
+#include <string.h>
 
 #define HANDOFF_FLUSHES 8 /* distinct (flush, arg) pairs a scope holds */
 
+typedef struct pending_flush {
+    void (*fn)(void *);
+    void *arg;
+} pending_flush;
+
 static _Thread_local struct {
     int depth, n;
-    struct {
-        void (*fn)(void *);
-        void *arg;
-    } f[HANDOFF_FLUSHES];
+    pending_flush f[HANDOFF_FLUSHES];
 } tl;
 
 void handoff_open(void)
@@ -28,9 +30,7 @@ int handoff_defer(void (*flush)(void *arg), void *arg)
         for (int i = 1; i < tl.n; i++) tl.f[i - 1] = tl.f[i];
         tl.n--;
     }
-    tl.f[tl.n].fn = flush;
-    tl.f[tl.n].arg = arg;
-    tl.n++;
+    tl.f[tl.n++] = (pending_flush){flush, arg};
     return 1;
 }
 
@@ -39,11 +39,8 @@ void handoff_close(void)
     if (tl.depth <= 0 || --tl.depth) return;
     /* a flush may open and close a scope of its own: take the table first */
     int n = tl.n;
-    struct {
-        void (*fn)(void *);
-        void *arg;
-    } f[HANDOFF_FLUSHES];
-    for (int i = 0; i < n; i++) f[i].fn = tl.f[i].fn, f[i].arg = tl.f[i].arg;
+    pending_flush f[HANDOFF_FLUSHES];
+    memcpy(f, tl.f, sizeof f[0] * (size_t)n);
     tl.n = 0;
     for (int i = 0; i < n; i++) f[i].fn(f[i].arg);
 }

@@ -1044,6 +1044,12 @@ void queue_msg_release(queue_msg *m)
     m->body = m->attrs = m->source_queue = NULL;
 }
 
+void queue_msgs_release(queue_msg *m, int *n)
+{
+    for (int i = 0; i < *n; i++) queue_msg_release(&m[i]);
+    *n = 0;
+}
+
 static char *dup_col(store_stmt *st, int col)
 {
     if (store_col_is_null(st, col)) return NULL;
@@ -1193,8 +1199,7 @@ int queue_receive_tx(store_conn *tx, queue_sys *qs, queue *q, int max, int visib
     }
     return 0;
 fail:
-    for (int i = 0; i < *n; i++) queue_msg_release(&out[i]);
-    *n = 0;
+    queue_msgs_release(out, n);
     return rc;
 }
 
@@ -1562,10 +1567,7 @@ int queue_receive_wait_cancel(queue_sys *qs, queue *q, int max, int visibility_s
     struct recv_ctx r = {qs, q, max, visibility_s, out, 0, 0, cancel};
     for (;;) {
         int rc = store_run(qs->st, recv_unit, &r);
-        if (rc) { /* rolled back (the unit, or the batch's commit): nothing is leased */
-            for (int i = 0; i < r.n; i++) queue_msg_release(&out[i]);
-            r.n = 0;
-        }
+        if (rc) queue_msgs_release(out, &r.n); /* rolled back (the unit, or the batch's commit): nothing is leased */
         *n = r.n;
         if (rc || r.n || clock_mono_ms() >= deadline || (cancel && atomic_load(cancel))) return rc;
         struct wake_ctx w = {.fired = 0};

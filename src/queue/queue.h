@@ -281,6 +281,8 @@ int queue_browse(queue_sys *qs, queue *q, int64_t after, int limit, size_t body_
 int queue_stats_get(queue_sys *qs, queue *q, queue_stats *out);
 
 void queue_msg_release(queue_msg *m);
+/* Releases m[0..*n) and sets *n to 0 (what a receive that rolled back read). */
+void queue_msgs_release(queue_msg *m, int *n);
 
 /* Receipt handles: hex(seq) + hex(token). */
 void queue_receipt_format(int64_t seq, int64_t token, char out[QUEUE_RECEIPT_LEN + 1]);
