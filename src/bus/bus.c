@@ -301,7 +301,7 @@ static void envelope_members(const bus_event *ev, const bus_prepared *p, char ts
         {"time", clock_fmt_iso(p->time_ms, 0, ts, 40), NULL, NULL},
         {"region", BUS_REGION, NULL, NULL},
         {"resources", NULL, ev->resources ? NULL : "[]", ev->resources},
-        {"detail", NULL, ev->detail ? NULL : "{}", ev->detail},
+        {"detail", NULL, ev->detail_text ? ev->detail_text : ev->detail ? NULL : "{}", ev->detail},
     };
     memcpy(m, all, sizeof all);
 }

@@ -24,12 +24,15 @@ typedef struct bus bus;
 #define BUS_REGION "local"
 
 /* An event to publish.  detail is borrowed (may be NULL = {}), resources
- * borrowed (array of strings or NULL).  time_ms is used when has_time is
- * set, else now; id NULL = new UUID. */
+ * borrowed (array of strings or NULL).  detail_text, when set, is the
+ * detail instead: the text of a JSON object the server wrote (jdump_members;
+ * the order pipeline's events), taken as it is.  time_ms is used when
+ * has_time is set, else now; id NULL = new UUID. */
 typedef struct bus_event {
     const char *source;
     const char *detail_type;
     const json_t *detail;
+    const char *detail_text;
     const json_t *resources;
     int64_t time_ms;
     int has_time;

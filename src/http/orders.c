@@ -12,6 +12,8 @@
 #include <string.h>
 #include "http/api.h"
 #include "http/requests.h"
+#include "lib/count.h"
+#include "lib/jdump.h"
 #include "lib/verr.h"
 #include "lib/err.h"
 #include "lib/str.h"
@@ -29,35 +31,40 @@ typedef struct create_op {
 
 /* The response an outcome is answered with; inside the unit, so that an
  * Idempotency-Key records exactly what the client gets. */
-static int create_response(store_conn *c, const order_create *res, int *status, json_t **body)
+/* The answer to a request that created an order or found its twin: status
+ * and JSON text (malloc'd), sent and recorded for an Idempotency-Key alike.
+ * The 202 of every new order is written as text, without JSON objects. */
+static int create_response(store_conn *c, const order_create *res, int *status, char **text, size_t *len)
 {
+    json_t *body;
     switch (res->outcome) {
-    case ORDER_CREATED:
+    case ORDER_CREATED: {
         *status = 202;
-        *body = json_pack("{s:s,s:s,s:s}", "orderId", res->order_id, "eventId", res->event_id, "status", "PENDING");
-        break;
+        const jdump_member m[] = {{"orderId", res->order_id, NULL, NULL},
+                                  {"eventId", res->event_id, NULL, NULL},
+                                  {"status", "PENDING", NULL, NULL}};
+        *text = jdump_members(m, COUNT(m), len);
+        return *text ? 0 : ORD_ENOMEM;
+    }
     case ORDER_SAME:
         *status = 200;
-        *body = orders_get_conn(c, res->order_id);
+        body = orders_get_conn(c, res->order_id);
         break;
     case ORDER_CONFLICT:
         *status = http_err_status(ORD_ECONFLICT);
-        *body = http_problem_json(ORD_ECONFLICT, "an order with this orderId exists with a different body", NULL);
+        body = http_problem_json(ORD_ECONFLICT, "an order with this orderId exists with a different body", NULL);
         break;
     default:
         return ORD_EINTERNAL; /* replies of their own, never recorded */
     }
-    return *body ? 0 : ORD_ENOMEM;
+    *text = body ? jdump(body, len) : NULL;
+    json_decref(body);
+    return *text ? 0 : ORD_ENOMEM;
 }
 
 static int record_response(store_conn *tx, const order_create *res, int *status, char **text)
 {
-    json_t *body = NULL;
-    int rc = create_response(tx, res, status, &body);
-    if (rc) return rc;
-    *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    return *text ? 0 : ORD_ENOMEM;
+    return create_response(tx, res, status, text, NULL);
 }
 
 static int create_unit(store_conn *tx, void *arg)
@@ -100,7 +107,6 @@ static void create_reply(http_req *r, void *arg, int rc)
     create_op *op = arg;
     order_create *res = &op->res;
     int status;
-    json_t *body = NULL;
     if (rc) {
         http_reply_problem(r, rc, NULL, NULL);
         goto out;
@@ -138,12 +144,15 @@ static void create_reply(http_req *r, void *arg, int rc)
                        strlen(text));
         goto out;
     }
-    if ((rc = create_response(store_reader(op->a->st), res, &status, &body))) {
+    char *text = NULL;
+    size_t len = 0;
+    if ((rc = create_response(store_reader(op->a->st), res, &status, &text, &len))) {
         http_reply_problem(r, rc, NULL, NULL);
         goto out;
     }
     set_location(r, res->order_id);
-    http_reply_json(r, status, body);
+    http_reply_raw(r, status, "application/json", text, len);
+    free(text);
 out:
     free(res->replay_body);
     res->replay_body = NULL;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/clock.h"
+#include "lib/count.h"
 #include "lib/err.h"
 #include "lib/id.h"
 #include "lib/str.h"
@@ -129,18 +130,29 @@ int orders_create_prepare(orders *o, const order_in *in, order_prepared *p)
     else
         id_uuid7(p->order_id);
     id_uuid7(event_id);
-    json_t *items = json_array();
-    for (int i = 0; i < in->nitems; i++)
-        json_array_append_new(items, json_pack("{s:s,s:i}", "sku", in->items[i].sku, "qty", in->items[i].qty));
-    json_t *detail = json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s},s:s}", "schemaVersion", "1.0", "eventId", event_id,
-                               "orderId", p->order_id, "customerId", in->customer_id, "items", items, "payment",
-                               "token", in->token[0] ? in->token : ORDER_TOKEN_DEFAULT, "createdAt",
-                               clock_fmt_iso(clock_wall_ms(), 1, ts, sizeof ts));
+    const char *skus[LIMIT_ORDER_ITEMS_MAX];
+    int64_t qtys[LIMIT_ORDER_ITEMS_MAX];
+    for (int i = 0; i < in->nitems; i++) {
+        skus[i] = in->items[i].sku;
+        qtys[i] = in->items[i].qty;
+    }
+    const jdump_member token[] = {{"token", in->token[0] ? in->token : ORDER_TOKEN_DEFAULT, NULL, NULL}};
+    char *items = ord_items_text(skus, qtys, in->nitems), *payment = jdump_members(token, COUNT(token), NULL);
+    const jdump_member m[] = {{"schemaVersion", "1.0", NULL, NULL},
+                              {"eventId", event_id, NULL, NULL},
+                              {"orderId", p->order_id, NULL, NULL},
+                              {"customerId", in->customer_id, NULL, NULL},
+                              {"items", NULL, items, NULL},
+                              {"payment", NULL, payment, NULL},
+                              {"createdAt", clock_fmt_iso(clock_wall_ms(), 1, ts, sizeof ts), NULL, NULL}};
+    char *detail = items && payment ? jdump_members(m, COUNT(m), NULL) : NULL;
+    free(items);
+    free(payment);
     if (!detail) return ORD_ENOMEM;
-    bus_event ev = {.source = ORDERS_SOURCE, .detail_type = "OrderCreated", .detail = detail, .id = event_id,
+    bus_event ev = {.source = ORDERS_SOURCE, .detail_type = "OrderCreated", .detail_text = detail, .id = event_id,
                     .subject = p->order_id};
     int rc = bus_prepare(o->b, &ev, &p->ev);
-    json_decref(detail);
+    free(detail);
     return rc;
 }
 
@@ -225,8 +237,8 @@ int orders_cancel_tx(store_conn *tx, orders *o, const char *id, order_status *st
     *status = ord.status;
     if (!ord_can(&ord, ORDER_CANCELLED, "cancelled")) return ORD_ECONFLICT;
     if (ord_effective_status(&ord) == ORDER_RESERVED && (rc = ord_release(tx, o, &ord))) return rc;
-    rc = ord_transition(tx, o, &ord, ORDER_CANCELLED, "cancelled",
-                        json_pack("{s:s}", "previousStatus", order_status_name(ord.status)));
+    const jdump_member x[] = {{"previousStatus", order_status_name(ord.status), NULL, NULL}};
+    rc = ord_transition(tx, o, &ord, ORDER_CANCELLED, "cancelled", x, COUNT(x));
     if (!rc) *status = ORDER_CANCELLED;
     return rc;
 }

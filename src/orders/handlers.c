@@ -20,6 +20,7 @@
 #include <string.h>
 #include "lib/check.h"
 #include "lib/clock.h"
+#include "lib/count.h"
 #include "lib/err.h"
 #include "lib/id.h"
 #include "lib/str.h"
@@ -124,7 +125,8 @@ static int not_handled(const char *function, ord_event *ev, char *error, size_t 
 static int reject(store_conn *tx, orders *o, const ord_order *ord, const char *reason, const char *sku)
 {
     log_info("orders", "order rejected", "orderId", ord->id, "reason", reason, "sku", sku, NULL);
-    return ord_transition(tx, o, ord, ORDER_REJECTED, reason, sku ? json_pack("{s:s}", "sku", sku) : NULL);
+    const jdump_member x[] = {{"sku", sku, NULL, NULL}};
+    return ord_transition(tx, o, ord, ORDER_REJECTED, reason, x, sku ? 1 : 0);
 }
 
 /* Seed 000's OrderPlaced detail ({orderId, customerId, items:[{sku,
@@ -220,13 +222,18 @@ static int reserve(store_conn *tx, orders *o, const ord_order *ord, char *error,
         for (int i = 0; i < ord->nitems; i++)
             log_info("orders", "stock reserved", "orderId", ord->id, "sku", ord->items[i].sku, "#reserved",
                      ord->items[i].qty, NULL);
-    json_t *items = json_array();
-    for (int i = 0; i < ord->nitems; i++)
-        json_array_append_new(items,
-                              json_pack("{s:s,s:I}", "sku", ord->items[i].sku, "qty", (json_int_t)ord->items[i].qty));
-    return ord_transition(tx, o, ord, ORDER_RESERVED, NULL,
-                          json_pack("{s:o,s:{s:s},s:I}", "items", items, "payment", "token", ord->token,
-                                    "amountCents", (json_int_t)ord->total_cents));
+    int64_t qtys[LIMIT_ORDER_ITEMS_MAX];
+    for (int i = 0; i < ord->nitems; i++) qtys[i] = ord->items[i].qty;
+    const jdump_member token[] = {{"token", ord->token, NULL, NULL}};
+    char *items = ord_items_text(skus, qtys, ord->nitems), *payment = jdump_members(token, COUNT(token), NULL);
+    char amount[24];
+    snprintf(amount, sizeof amount, "%lld", (long long)ord->total_cents);
+    const jdump_member x[] = {{"items", NULL, items, NULL}, {"payment", NULL, payment, NULL},
+                              {"amountCents", NULL, amount, NULL}};
+    rc = items && payment ? ord_transition(tx, o, ord, ORDER_RESERVED, NULL, x, COUNT(x)) : ORD_ENOMEM;
+    free(items);
+    free(payment);
+    return rc;
 }
 
 static int order_decide(store_conn *tx, const wake *w, ord_event *ev, char *error, size_t errlen)
@@ -288,11 +295,14 @@ static int pay(store_conn *tx, orders *o, const ord_order *ord, int attempt, cha
         return rc;
     if (!captured) {
         if ((rc = ord_release(tx, o, ord))) return rc;
-        return ord_transition(tx, o, ord, ORDER_PAYMENT_FAILED, decline, json_pack("{s:s}", "paymentId", pid));
+        const jdump_member x[] = {{"paymentId", pid, NULL, NULL}};
+        return ord_transition(tx, o, ord, ORDER_PAYMENT_FAILED, decline, x, COUNT(x));
     }
     if ((rc = ord_capture(tx, o, ord))) return rc;
-    return ord_transition(tx, o, ord, ORDER_COMPLETED, NULL,
-                          json_pack("{s:s,s:I}", "paymentId", pid, "amountCents", (json_int_t)ord->total_cents));
+    char amount[24];
+    snprintf(amount, sizeof amount, "%lld", (long long)ord->total_cents);
+    const jdump_member x[] = {{"paymentId", pid, NULL, NULL}, {"amountCents", NULL, amount, NULL}};
+    return ord_transition(tx, o, ord, ORDER_COMPLETED, NULL, x, COUNT(x));
 }
 
 static int payment_decide(store_conn *tx, const wake *w, ord_event *ev, char *error, size_t errlen)
@@ -351,9 +361,12 @@ static int notify(store_conn *tx, orders *o, ord_event *ev, const ord_order *ord
     free(payload);
     if (rc == ORD_ECONFLICT) return 0; /* this event was notified already */
     if (rc) return rc;
-    return ord_emit(tx, o, "NotificationSent", ord->id,
-                    json_pack("{s:s,s:s,s:s,s:s,s:s}", "orderId", ord->id, "channel", "email", "template",
-                              ev->detail_type, "recipient", ord->customer_id, "eventId", ev->id));
+    const jdump_member m[] = {{"orderId", ord->id, NULL, NULL},
+                              {"channel", "email", NULL, NULL},
+                              {"template", ev->detail_type, NULL, NULL},
+                              {"recipient", ord->customer_id, NULL, NULL},
+                              {"eventId", ev->id, NULL, NULL}};
+    return ord_emit(tx, o, "NotificationSent", ord->id, m, COUNT(m));
 }
 
 /* An event the state machine appends when an order ends (or fails). */
@@ -458,9 +471,10 @@ static int on_dead_letter(store_conn *tx, const queue *src, const queue_msg *m, 
     if (!waits || !ord_can(&ord, ORDER_FAILED, "dead_lettered")) return 0;
     log_warn("orders", "order failed: message dead-lettered", "orderId", ord.id, "queue", queue_name(src), "lastError",
              ord.last_error, NULL);
-    json_t *extra = json_pack("{s:s,s:s}", "queue", queue_name(src), "failedFrom", order_status_name(ord.status));
-    if (extra && ord.last_error[0]) json_object_set_new(extra, "lastError", json_string(ord.last_error));
-    return ord_transition(tx, o, &ord, ORDER_FAILED, "dead_lettered", extra);
+    const jdump_member x[] = {{"queue", queue_name(src), NULL, NULL},
+                              {"failedFrom", order_status_name(ord.status), NULL, NULL},
+                              {"lastError", ord.last_error, NULL, NULL}};
+    return ord_transition(tx, o, &ord, ORDER_FAILED, "dead_lettered", x, ord.last_error[0] ? 3 : 2);
 }
 
 int orders_register(orders *o, fn_sys *fs)

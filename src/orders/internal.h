@@ -4,6 +4,7 @@
 #define ORDERLY_ORDERS_INTERNAL_H
 #include <pthread.h>
 #include <stdatomic.h>
+#include "lib/jdump.h"
 #include "orders/orders.h"
 
 /* A cached price snapshot (see ord_price in create.c). */
@@ -118,16 +119,21 @@ void ord_event_release(ord_event *ev);
 /* Inside a unit: moves ord to status `to` with reason (NULL = none) through
  * the transition table, which must allow it (asserted: callers check with
  * order_transition_find first), and appends the table's event about the
- * order: {orderId, customerId, reason?} plus the members of extra (stolen,
- * may be NULL).  Counts the transition after the commit.  0 or a store
- * error. */
+ * order: {orderId, customerId, reason?} and then the nextra members of
+ * extra (at most ORD_EXTRA_MAX; borrowed).  Counts the transition after the
+ * commit.  0 or a store error. */
+#define ORD_EXTRA_MAX 4
 int ord_transition(store_conn *tx, orders *o, const ord_order *ord, order_status to, const char *reason,
-                   json_t *extra);
+                   const jdump_member *extra, size_t nextra);
 /* 1 when the state machine lets ord move to `to` (with reason). */
 int ord_can(const ord_order *ord, order_status to, const char *reason);
-/* Publishes an orderly.orders event about order_id that is not a status
- * change (NotificationSent); steals detail. */
-int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, json_t *detail);
+/* Publishes an orderly.orders event about order_id whose detail is the n
+ * members of m, written as text (no JSON objects on the pipeline's path):
+ * the status changes and NotificationSent. */
+int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, const jdump_member *m, size_t n);
+/* [{"sku":...,"qty":...}, ...] of n items (malloc'd), or NULL when out of
+ * memory: the items of the OrderCreated and PaymentRequested details. */
+char *ord_items_text(const char *const *skus, const int64_t *qtys, int n);
 
 /* ---- inventory (inventory.c) ------------------------------------------------- */
 

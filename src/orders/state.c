@@ -11,6 +11,8 @@
  *   PENDING|RESERVED --dead-lettered-->   FAILED          OrderFailed
  *   FAILED moves as the status it failed from once its message is redriven.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "lib/check.h"
 #include "lib/clock.h"
@@ -81,17 +83,46 @@ int ord_can(const ord_order *ord, order_status to, const char *reason)
     return order_transition_find(ord_effective_status(ord), to, reason) >= 0;
 }
 
-int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, json_t *detail)
+int ord_emit(store_conn *tx, orders *o, const char *type, const char *order_id, const jdump_member *m, size_t n)
 {
+    char *detail = jdump_members(m, n, NULL);
     if (!detail) return ORD_ENOMEM;
-    bus_event ev = {.source = ORDERS_SOURCE, .detail_type = type, .detail = detail, .subject = order_id};
+    bus_event ev = {.source = ORDERS_SOURCE, .detail_type = type, .detail_text = detail, .subject = order_id};
     int rc = bus_publish_tx(tx, o->b, &ev, NULL, NULL);
-    json_decref(detail);
+    free(detail);
     return rc;
 }
 
+char *ord_items_text(const char *const *skus, const int64_t *qtys, int n)
+{
+    char *part[LIMIT_ORDER_ITEMS_MAX];
+    size_t len[LIMIT_ORDER_ITEMS_MAX], total = 3; /* [ ] NUL, and a comma after each part but the last */
+    int k = 0;
+    CHECK(n >= 0 && n <= LIMIT_ORDER_ITEMS_MAX);
+    for (; k < n; k++) {
+        char q[24];
+        snprintf(q, sizeof q, "%lld", (long long)qtys[k]);
+        const jdump_member m[] = {{"sku", skus[k], NULL, NULL}, {"qty", NULL, q, NULL}};
+        if (!(part[k] = jdump_members(m, COUNT(m), &len[k]))) break;
+        total += len[k] + 1;
+    }
+    char *t = k == n ? malloc(total) : NULL, *p = t;
+    if (p) {
+        *p++ = '[';
+        for (int i = 0; i < n; i++) {
+            if (i) *p++ = ',';
+            memcpy(p, part[i], len[i]);
+            p += len[i];
+        }
+        *p++ = ']';
+        *p = 0;
+    }
+    for (int i = 0; i < k; i++) free(part[i]);
+    return t;
+}
+
 int ord_transition(store_conn *tx, orders *o, const ord_order *ord, order_status to, const char *reason,
-                   json_t *extra)
+                   const jdump_member *extra, size_t nextra)
 {
     order_status from = ord_effective_status(ord);
     int row = order_transition_find(from, to, reason);
@@ -115,13 +146,11 @@ int ord_transition(store_conn *tx, orders *o, const ord_order *ord, order_status
         store_bind_null(st, 7);
     int rc = store_exec(st);
     if (!rc) rc = store_count_after_commit(tx, &o->ctr.transitions[row], 1);
-    json_t *d = json_pack("{s:s,s:s}", "orderId", ord->id, "customerId", ord->customer_id);
-    if (!rc && d && t->reason[0]) rc = json_object_set_new(d, "reason", json_string(t->reason)) ? ORD_ENOMEM : 0;
-    if (!rc && d && extra) rc = json_object_update(d, extra) ? ORD_ENOMEM : 0;
-    json_decref(extra);
-    if (rc) {
-        json_decref(d);
-        return rc;
-    }
-    return ord_emit(tx, o, t->event, ord->id, d);
+    if (rc) return rc;
+    jdump_member m[3 + ORD_EXTRA_MAX] = {{"orderId", ord->id, NULL, NULL}, {"customerId", ord->customer_id, NULL, NULL}};
+    size_t n = 2;
+    if (t->reason[0]) m[n++] = (jdump_member){"reason", t->reason, NULL, NULL};
+    CHECK(nextra <= ORD_EXTRA_MAX);
+    if (nextra) memcpy(m + n, extra, nextra * sizeof *extra);
+    return ord_emit(tx, o, t->event, ord->id, m, n + nextra);
 }

@@ -27,7 +27,7 @@ static int expire_chunk(store_conn *tx, void *arg, int limit, int64_t *n)
         if ((rc = ord_order_load(tx, ids[i], &ord))) return rc;
         if (!ord_can(&ord, ORDER_EXPIRED, "reservation_timeout")) continue;
         if ((rc = ord_release(tx, o, &ord))) return rc;
-        if ((rc = ord_transition(tx, o, &ord, ORDER_EXPIRED, "reservation_timeout", NULL))) return rc;
+        if ((rc = ord_transition(tx, o, &ord, ORDER_EXPIRED, "reservation_timeout", NULL, 0))) return rc;
         log_info("orders", "reservation expired", "orderId", ord.id, NULL);
     }
     *n = k;

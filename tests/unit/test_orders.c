@@ -3,8 +3,11 @@
  * release / cancel / expire with the invariant checked after each step,
  * and the simulated payment provider. */
 #include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "lib/clock.h"
+#include "lib/count.h"
 #include "lib/err.h"
 #include "lib/id.h"
 #include "orders/internal.h"
@@ -163,15 +166,15 @@ static int step_unit(store_conn *tx, void *arg)
     if (!strcmp(s->what, "reserve")) {
         int at, unknown;
         if ((rc = ord_reserve_all(tx, o, &ord, &at, &unknown))) return rc;
-        return ord_transition(tx, o, &ord, ORDER_RESERVED, NULL, NULL);
+        return ord_transition(tx, o, &ord, ORDER_RESERVED, NULL, NULL, 0);
     }
     if (!strcmp(s->what, "capture")) {
         if ((rc = ord_capture(tx, o, &ord))) return rc;
-        return ord_transition(tx, o, &ord, ORDER_COMPLETED, NULL, NULL);
+        return ord_transition(tx, o, &ord, ORDER_COMPLETED, NULL, NULL, 0);
     }
     if (!strcmp(s->what, "release")) { /* a declined payment */
         if ((rc = ord_release(tx, o, &ord))) return rc;
-        return ord_transition(tx, o, &ord, ORDER_PAYMENT_FAILED, "card_declined", NULL);
+        return ord_transition(tx, o, &ord, ORDER_PAYMENT_FAILED, "card_declined", NULL, 0);
     }
     if (!strcmp(s->what, "cancel")) {
         order_status was;
@@ -179,7 +182,7 @@ static int step_unit(store_conn *tx, void *arg)
     }
     if (!strcmp(s->what, "expire")) {
         if ((rc = ord_release(tx, o, &ord))) return rc;
-        return ord_transition(tx, o, &ord, ORDER_EXPIRED, "reservation_timeout", NULL);
+        return ord_transition(tx, o, &ord, ORDER_EXPIRED, "reservation_timeout", NULL, 0);
     }
     return ORD_EINVAL;
 }
@@ -275,4 +278,67 @@ Test(inventory, price_cache_past_its_capacity_and_after_a_price_change)
                          (long long)ord.total_cents, (long long)want);
         }
     }
+}
+
+/* The pipeline's event details are written as text (state.c ord_emit,
+ * ord_items_text: no JSON objects on its path).  Each must be the object
+ * the members say, whatever the strings hold: quotes, backslashes, control
+ * characters and UTF-8 in the customer id, the token and the skus; items
+ * from none to LIMIT_ORDER_ITEMS_MAX; numbers at their extremes. */
+static const char tricky[] = "c \"q\" \\ \t\n\x01 \xc3\xa9 \xe2\x9c\x93 </script>";
+
+static int details_unit(store_conn *tx, void *arg)
+{
+    (void)arg;
+    order_in in = {.nitems = 1};
+    snprintf(in.customer_id, sizeof in.customer_id, "%s", tricky);
+    snprintf(in.items[0].sku, sizeof in.items[0].sku, "SKU");
+    in.items[0].qty = 1;
+    int rc = ord_insert(tx, o, &in, "DET-1", "DET-1", clock_wall_ms(), NULL);
+    ord_order ord;
+    if (rc || (rc = ord_order_load(tx, "DET-1", &ord))) return rc;
+    const char *skus[LIMIT_ORDER_ITEMS_MAX];
+    int64_t qtys[LIMIT_ORDER_ITEMS_MAX];
+    for (int i = 0; i < LIMIT_ORDER_ITEMS_MAX; i++) {
+        skus[i] = i % 2 ? tricky : "S\"1";
+        qtys[i] = i == 0 ? INT64_MAX : i == 1 ? INT64_MIN : i;
+    }
+    char *items = ord_items_text(skus, qtys, LIMIT_ORDER_ITEMS_MAX), *none = ord_items_text(skus, qtys, 0);
+    const jdump_member token[] = {{"token", tricky, NULL, NULL}};
+    char *payment = jdump_members(token, 1, NULL);
+    const jdump_member x[] = {{"items", NULL, items, NULL},
+                              {"none", NULL, none, NULL},
+                              {"payment", NULL, payment, NULL},
+                              {"amountCents", NULL, "-0", NULL}};
+    rc = items && none && payment ? ord_transition(tx, o, &ord, ORDER_RESERVED, NULL, x, COUNT(x)) : ORD_ENOMEM;
+    free(items);
+    free(none);
+    free(payment);
+    if (rc) return rc;
+    const jdump_member m[] = {{"recipient", tricky, NULL, NULL}, {"template", "", NULL, NULL}};
+    return ord_emit(tx, o, "NotificationSent", ord.id, m, COUNT(m));
+}
+
+Test(inventory, pipeline_event_details_written_as_text)
+{
+    cr_assert_eq(store_run(st, details_unit, NULL), 0);
+    json_t *tl = orders_timeline(o, "DET-1", 0, 10);
+    cr_assert(tl);
+    json_t *ev = json_object_get(tl, "events");
+    cr_assert_eq(json_array_size(ev), 2, "%zu events", json_array_size(ev));
+    json_t *items = json_array();
+    for (int i = 0; i < LIMIT_ORDER_ITEMS_MAX; i++)
+        json_array_append_new(items, json_pack("{s:s,s:I}", "sku", i % 2 ? tricky : "S\"1", "qty",
+                                               (json_int_t)(i == 0 ? INT64_MAX : i == 1 ? INT64_MIN : i)));
+    json_t *want = json_pack("{s:s,s:s,s:o,s:[],s:{s:s},s:i}", "orderId", "DET-1", "customerId", tricky, "items", items,
+                             "none", "payment", "token", tricky, "amountCents", 0);
+    json_t *got = json_object_get(json_array_get(ev, 0), "detail");
+    char *g = json_dumps(got, JSON_COMPACT);
+    cr_expect(json_equal(got, want), "PaymentRequested detail: %s", g);
+    free(g);
+    json_decref(want);
+    want = json_pack("{s:s,s:s}", "recipient", tricky, "template", "");
+    cr_expect(json_equal(json_object_get(json_array_get(ev, 1), "detail"), want));
+    json_decref(want);
+    json_decref(tl);
 }
