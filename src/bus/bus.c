@@ -1,6 +1,7 @@
 /* bus.c - EventBridge-style bus on the store and queues; see bus.h. */
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ static const char *const BY_TYPE[] = {"source", "detail-type"};
 
 struct bus {
     queue_sys *qs;
+    uint64_t gen; /* this bus and its rules, for the match memo: new at open and at every rule added */
     rule *rules[LIMIT_RULES_MAX];
     int nrules;
     int beyond_type; /* enabled rules whose pattern looks beyond BY_TYPE: 0, events match on BY_TYPE alone */
@@ -93,11 +95,19 @@ static int obs_keep(store_conn *tx, bus *b, const bus_prepared *p)
     return rc;
 }
 
+static _Atomic uint64_t bus_gens;
+
+static uint64_t bus_gen_next(void)
+{
+    return atomic_fetch_add(&bus_gens, 1) + 1;
+}
+
 int bus_open(queue_sys *qs, bus **out)
 {
     bus *b = calloc(1, sizeof *b);
     if (!b) return ORD_ENOMEM;
     b->qs = qs;
+    b->gen = bus_gen_next();
     *out = b;
     return 0;
 }
@@ -167,6 +177,7 @@ int bus_rule_add(bus *b, const char *name, const char *description, const json_t
     r->pattern_json = json_deep_copy(pat);
     r->description = description ? strdup(description) : NULL;
     b->rules[b->nrules++] = r;
+    b->gen = bus_gen_next();
     if (enabled && !pattern_uses_only(r->pat, BY_TYPE, COUNT(BY_TYPE))) b->beyond_type++;
     return 0;
 fail:
@@ -398,6 +409,34 @@ static int route_tx(store_conn *tx, bus *b, const json_t *env, const char *text,
     return 0;
 }
 
+/* The rules an event of one (source, detail-type) matches, when every
+ * enabled rule looks at those two alone: the pipeline publishes a handful of
+ * kinds, four events an order, and each was matched against every rule
+ * through a JSON object built for it.  Kept per thread (no lock), in a few
+ * slots by a hash of the pair, each for the bus generation it was found
+ * with: a rule added, or another bus, finds the slot stale. */
+#define MATCH_MEMO_SLOTS 8
+typedef struct match_memo {
+    uint64_t gen; /* 0 = empty */
+    char source[LIMIT_EVENT_FIELD_MAX + 1];
+    char detail_type[LIMIT_EVENT_FIELD_MAX + 1];
+    int nrules;
+    short rules[LIMIT_RULES_MAX];
+} match_memo;
+static _Thread_local match_memo match_memos[MATCH_MEMO_SLOTS];
+
+/* The slot of (source, detail_type): its memo when it holds that pair for
+ * b's generation (gen == b->gen), else the slot to fill (gen != b->gen). */
+static match_memo *memo_slot(const bus *b, const char *source, const char *detail_type)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = source; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    for (const char *p = detail_type; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    match_memo *mm = &match_memos[h % MATCH_MEMO_SLOTS];
+    if (mm->gen == b->gen && (strcmp(mm->source, source) || strcmp(mm->detail_type, detail_type))) mm->gen = 0;
+    return mm;
+}
+
 int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out)
 {
     char err[160];
@@ -425,8 +464,14 @@ int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out)
         return ORD_ETOOBIG;
     }
     /* the rules match on the envelope object or - when every enabled one
-     * looks at source and detail-type only (the shipped topology's) - on an
-     * object of just those two */
+     * looks at source and detail-type only (the shipped topology's) - on
+     * those two, whose answer the thread's memo keeps */
+    match_memo *mm = b->beyond_type ? NULL : memo_slot(b, ev->source, ev->detail_type);
+    if (mm && mm->gen == b->gen) {
+        out->nrules = mm->nrules;
+        memcpy(out->rules, mm->rules, (size_t)mm->nrules * sizeof *out->rules);
+        return 0;
+    }
     json_t *env = b->beyond_type ? envelope_object(m, ENVELOPE_MEMBERS)
                                  : json_pack("{s:s,s:s}", "source", ev->source, "detail-type", ev->detail_type);
     if (!env) {
@@ -436,6 +481,13 @@ int bus_prepare(bus *b, const bus_event *ev, bus_prepared *out)
     for (int i = 0; i < b->nrules; i++)
         if (b->rules[i]->enabled && pattern_match(b->rules[i]->pat, env)) out->rules[out->nrules++] = (short)i;
     json_decref(env);
+    if (mm) {
+        mm->gen = b->gen;
+        str_copy(mm->source, sizeof mm->source, ev->source);
+        str_copy(mm->detail_type, sizeof mm->detail_type, ev->detail_type);
+        mm->nrules = out->nrules;
+        memcpy(mm->rules, out->rules, (size_t)out->nrules * sizeof *out->rules);
+    }
     return 0;
 }
 

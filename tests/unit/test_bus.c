@@ -416,6 +416,83 @@ Test(bus, rules_on_source_and_type_match_as_on_the_envelope)
     bus_close(b2);
 }
 
+/* The rules bus_prepare gives for ev, as a bitmap, and what the bus's
+ * patterns say of {source, detail-type} when compiled afresh. */
+static uint64_t prepared_rules(bus *bb, const bus_event *ev)
+{
+    bus_prepared p;
+    cr_assert_eq(bus_prepare(bb, ev, &p), 0);
+    uint64_t got = 0;
+    for (int k = 0; k < p.nrules; k++) got |= 1ull << p.rules[k];
+    bus_prepared_release(&p);
+    return got;
+}
+
+static uint64_t reference_rules(bus *bb, const bus_event *ev)
+{
+    json_t *obj = json_pack("{s:s,s:s}", "source", ev->source, "detail-type", ev->detail_type);
+    uint64_t want = 0;
+    for (int k = 0; k < bus_rule_count(bb); k++) {
+        bus_rule_info ri;
+        cr_assert_eq(bus_rule_get(bb, k, &ri), 0);
+        pattern *pat;
+        char perr[200];
+        cr_assert_eq(pattern_compile(ri.pattern, &pat, perr, sizeof perr), 0, "%s", perr);
+        if (ri.enabled && pattern_match(pat, obj)) want |= 1ull << k;
+        pattern_free(pat);
+    }
+    json_decref(obj);
+    return want;
+}
+
+/* The thread's memo of which rules a (source, detail-type) matches: right
+ * for more pairs than it has slots (evictions), for two buses with other
+ * rules asked in turn about the same pairs, and after a rule is added. */
+Test(bus, rule_matches_kept_per_pair_stay_right)
+{
+    bus *b2, *b3;
+    cr_assert_eq(bus_open(qs, &b2), 0);
+    cr_assert_eq(bus_open(qs, &b3), 0);
+    char err[200];
+    const char *ta[] = {"a"}, *tb[] = {"b"};
+    json_t *p1 = json_loads("{\"source\":[\"s1\"],\"detail-type\":[\"T1\",\"T2\"]}", 0, NULL);
+    json_t *p2 = json_loads("{\"detail-type\":[{\"prefix\":\"T1\"}]}", 0, NULL);
+    json_t *p3 = json_loads("{\"source\":[{\"anything-but\":\"s2\"}]}", 0, NULL);
+    json_t *p4 = json_loads("{\"detail-type\":[\"T3\"]}", 0, NULL);
+    cr_assert_eq(bus_rule_add(b2, "r1", NULL, p1, ta, 1, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bus_rule_add(b2, "r2", NULL, p2, tb, 1, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bus_rule_add(b2, "off", NULL, p3, tb, 1, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(bus_rule_add(b3, "r3", NULL, p3, ta, 1, 1, err, sizeof err), 0, "%s", err);
+    bus_event t3 = {.source = "s0", .detail_type = "T3"};
+    cr_expect_eq(prepared_rules(b3, &t3), 1ull << 0, "before");
+    cr_expect_eq(prepared_rules(b3, &t3), 1ull << 0, "before, kept");
+    cr_assert_eq(bus_rule_add(b3, "r5", NULL, p4, tb, 1, 1, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(prepared_rules(b3, &t3), 1ull << 0 | 1ull << 1, "a rule added after the pair was kept");
+    char src[24][8], type[24][8];
+    for (int round = 0; round < 4; round++) {
+        if (round == 2) /* a rule added after the pairs were kept */
+            cr_assert_eq(bus_rule_add(b2, "r4", NULL, p4, ta, 1, 1, err, sizeof err), 0, "%s", err);
+        for (int i = 0; i < 24; i++) {
+            snprintf(src[i], sizeof src[i], "s%d", i % 3);
+            snprintf(type[i], sizeof type[i], "T%d%s", i % 5, i % 2 ? "x" : "");
+            bus_event ev = {.source = src[i], .detail_type = type[i]};
+            bus *bb = i % 2 ? b2 : b3;
+            for (int twice = 0; twice < 2; twice++) {
+                cr_expect_eq(prepared_rules(bb, &ev), reference_rules(bb, &ev), "round %d %s/%s on bus %d", round,
+                             src[i], type[i], i % 2 ? 2 : 3);
+                bb = bb == b2 ? b3 : b2;
+            }
+        }
+    }
+    cr_expect_eq(prepared_rules(b2, &(bus_event){.source = "s0", .detail_type = "T3"}), 1ull << 3, "the added rule");
+    json_decref(p1);
+    json_decref(p2);
+    json_decref(p3);
+    json_decref(p4);
+    bus_close(b2);
+    bus_close(b3);
+}
+
 static void keep_row(void *arg, const bus_event_row *ev)
 {
     char **out = arg;
