@@ -366,18 +366,24 @@ Test(bus, envelope_text_is_the_objects_dump)
 
 /* When every enabled rule looks at source and detail-type only, they are
  * matched on those two members, not on the envelope: the same rules match. */
+/* Adds a rule with the pattern of this text to bb, which must take it. */
+static void rule_add(bus *bb, const char *name, const char *pattern_text, const char *target, int enabled)
+{
+    char err[200];
+    const char *t[] = {target};
+    json_t *p = json_loads(pattern_text, 0, NULL);
+    cr_assert_not_null(p, "%s", pattern_text);
+    cr_assert_eq(bus_rule_add(bb, name, NULL, p, t, 1, enabled, err, sizeof err), 0, "%s", err);
+    json_decref(p);
+}
+
 Test(bus, rules_on_source_and_type_match_as_on_the_envelope)
 {
     bus *b2;
     cr_assert_eq(bus_open(qs, &b2), 0);
-    char err[200];
-    const char *ta[] = {"a"}, *tb[] = {"b"};
-    json_t *p1 = json_loads("{\"source\":[\"orderly.orders\"],\"detail-type\":[\"OrderCreated\"]}", 0, NULL);
-    json_t *p2 = json_loads("{\"$or\":[{\"source\":[{\"prefix\":\"fan.\"}]},{\"detail-type\":[\"Ping\"]}]}", 0, NULL);
-    json_t *p3 = json_loads("{\"detail-type\":[{\"anything-but\":\"Ping\"}]}", 0, NULL);
-    cr_assert_eq(bus_rule_add(b2, "created", NULL, p1, ta, 1, 1, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(bus_rule_add(b2, "fan-or-ping", NULL, p2, tb, 1, 1, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(bus_rule_add(b2, "not-ping", NULL, p3, ta, 1, 1, err, sizeof err), 0, "%s", err);
+    rule_add(b2, "created", "{\"source\":[\"orderly.orders\"],\"detail-type\":[\"OrderCreated\"]}", "a", 1);
+    rule_add(b2, "fan-or-ping", "{\"$or\":[{\"source\":[{\"prefix\":\"fan.\"}]},{\"detail-type\":[\"Ping\"]}]}", "b", 1);
+    rule_add(b2, "not-ping", "{\"detail-type\":[{\"anything-but\":\"Ping\"}]}", "a", 1);
     json_t *d = json_pack("{s:s}", "source", "fan.x"); /* a detail member of the same name changes nothing */
     struct {
         bus_event ev;
@@ -410,9 +416,6 @@ Test(bus, rules_on_source_and_type_match_as_on_the_envelope)
         bus_prepared_release(&p);
     }
     json_decref(d);
-    json_decref(p1);
-    json_decref(p2);
-    json_decref(p3);
     bus_close(b2);
 }
 
@@ -453,25 +456,20 @@ Test(bus, rule_matches_kept_per_pair_stay_right)
     bus *b2, *b3;
     cr_assert_eq(bus_open(qs, &b2), 0);
     cr_assert_eq(bus_open(qs, &b3), 0);
-    char err[200];
-    const char *ta[] = {"a"}, *tb[] = {"b"};
-    json_t *p1 = json_loads("{\"source\":[\"s1\"],\"detail-type\":[\"T1\",\"T2\"]}", 0, NULL);
-    json_t *p2 = json_loads("{\"detail-type\":[{\"prefix\":\"T1\"}]}", 0, NULL);
-    json_t *p3 = json_loads("{\"source\":[{\"anything-but\":\"s2\"}]}", 0, NULL);
-    json_t *p4 = json_loads("{\"detail-type\":[\"T3\"]}", 0, NULL);
-    cr_assert_eq(bus_rule_add(b2, "r1", NULL, p1, ta, 1, 1, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(bus_rule_add(b2, "r2", NULL, p2, tb, 1, 1, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(bus_rule_add(b2, "off", NULL, p3, tb, 1, 0, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(bus_rule_add(b3, "r3", NULL, p3, ta, 1, 1, err, sizeof err), 0, "%s", err);
+    const char *not_s2 = "{\"source\":[{\"anything-but\":\"s2\"}]}", *t3_only = "{\"detail-type\":[\"T3\"]}";
+    rule_add(b2, "r1", "{\"source\":[\"s1\"],\"detail-type\":[\"T1\",\"T2\"]}", "a", 1);
+    rule_add(b2, "r2", "{\"detail-type\":[{\"prefix\":\"T1\"}]}", "b", 1);
+    rule_add(b2, "off", not_s2, "b", 0);
+    rule_add(b3, "r3", not_s2, "a", 1);
     bus_event t3 = {.source = "s0", .detail_type = "T3"};
     cr_expect_eq(prepared_rules(b3, &t3), 1ull << 0, "before");
     cr_expect_eq(prepared_rules(b3, &t3), 1ull << 0, "before, kept");
-    cr_assert_eq(bus_rule_add(b3, "r5", NULL, p4, tb, 1, 1, err, sizeof err), 0, "%s", err);
+    rule_add(b3, "r5", t3_only, "b", 1);
     cr_expect_eq(prepared_rules(b3, &t3), 1ull << 0 | 1ull << 1, "a rule added after the pair was kept");
     char src[24][8], type[24][8];
     for (int round = 0; round < 4; round++) {
         if (round == 2) /* a rule added after the pairs were kept */
-            cr_assert_eq(bus_rule_add(b2, "r4", NULL, p4, ta, 1, 1, err, sizeof err), 0, "%s", err);
+            rule_add(b2, "r4", t3_only, "a", 1);
         for (int i = 0; i < 24; i++) {
             snprintf(src[i], sizeof src[i], "s%d", i % 3);
             snprintf(type[i], sizeof type[i], "T%d%s", i % 5, i % 2 ? "x" : "");
@@ -485,10 +483,6 @@ Test(bus, rule_matches_kept_per_pair_stay_right)
         }
     }
     cr_expect_eq(prepared_rules(b2, &(bus_event){.source = "s0", .detail_type = "T3"}), 1ull << 3, "the added rule");
-    json_decref(p1);
-    json_decref(p2);
-    json_decref(p3);
-    json_decref(p4);
     bus_close(b2);
     bus_close(b3);
 }
