@@ -29,11 +29,10 @@ typedef struct create_op {
     int reran;
 } create_op;
 
-/* The response an outcome is answered with; inside the unit, so that an
- * Idempotency-Key records exactly what the client gets. */
-/* The answer to a request that created an order or found its twin: status
- * and JSON text (malloc'd), sent and recorded for an Idempotency-Key alike.
- * The 202 of every new order is written as text, without JSON objects. */
+/* The response an outcome is answered with - status and JSON text
+ * (malloc'd) - made inside the unit too, so that an Idempotency-Key records
+ * exactly what the client gets.  The 202 of every new order is written as
+ * text, without JSON objects. */
 static int create_response(store_conn *c, const order_create *res, int *status, char **text, size_t *len)
 {
     json_t *body;

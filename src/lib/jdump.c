@@ -5,6 +5,7 @@
 #include <string.h>
 #include "lib/jdump.h"
 #include "lib/limits.h"
+#include "lib/utf8.h"
 
 #define DEPTH_MAX (4 * LIMIT_JSON_DEPTH_MAX)
 
@@ -72,6 +73,30 @@ static void put_string(buf *b, const char *s, size_t n)
     }
     put(b, s + run, n - run);
     putc1(b, '"');
+}
+
+/* A member's C string: as it is when it is valid UTF-8, else a copy made
+ * so (utf8_scrub: '?' for every invalid byte, a sequence cut at the end
+ * dropped).  A jansson string is valid by construction; a C string - an
+ * error message cut with "%.64s", a value read back from a row - may not
+ * be, and JSON text must be. */
+static void put_cstring(buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    unsigned char high = 0; /* ASCII needs no look (a loop the compiler vectorises) */
+    for (size_t i = 0; i < n; i++) high |= (unsigned char)s[i];
+    if (!(high & 0x80) || utf8_valid_prefix(s, n) == n) {
+        put_string(b, s, n);
+        return;
+    }
+    char *t = strdup(s);
+    if (!t) {
+        b->oom = 1;
+        return;
+    }
+    utf8_scrub(t);
+    put_string(b, t, strlen(t));
+    free(t);
 }
 
 static void put_int(buf *b, json_int_t v)
@@ -172,10 +197,10 @@ char *jdump_members(const jdump_member *m, size_t n, size_t *len)
     putc1(&b, '{');
     for (size_t i = 0; i < n && !failed; i++) {
         if (i) putc1(&b, ',');
-        put_string(&b, m[i].key, strlen(m[i].key));
+        put_cstring(&b, m[i].key);
         putc1(&b, ':');
         if (m[i].str)
-            put_string(&b, m[i].str, strlen(m[i].str));
+            put_cstring(&b, m[i].str);
         else if (m[i].raw)
             put(&b, m[i].raw, strlen(m[i].raw));
         else

@@ -19,8 +19,10 @@
 char *jdump(const json_t *v, size_t *len);
 
 /* One member of an object written by jdump_members: a string value (str,
- * NUL-terminated) when str is not NULL, else JSON text written as it is
- * (raw) when raw is not NULL, else the value val. */
+ * NUL-terminated; like the key, written as valid UTF-8 - an invalid byte
+ * becomes '?', a sequence cut at the end is dropped) when str is not NULL,
+ * else JSON text written as it is (raw) when raw is not NULL, else the
+ * value val. */
 typedef struct jdump_member {
     const char *key;
     const char *str;

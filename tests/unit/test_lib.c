@@ -149,6 +149,15 @@ Test(jdump, members_as_the_object)
     free(none);
     const jdump_member bad[] = {{"x", NULL, NULL, NULL}}; /* no value at all */
     cr_expect_null(jdump_members(bad, 1, &n));
+    /* C strings that are not UTF-8 (a message cut inside a character, a
+     * stray byte) are written valid: '?' for a bad byte, a cut tail dropped */
+    const jdump_member cut[] = {{"k\xff" "x", "caf\xc3", NULL, NULL}, {"m", "a\x80" "b \xe2\x9c\x93", NULL, NULL}};
+    char *scrubbed = jdump_members(cut, 2, &n);
+    cr_expect_str_eq(scrubbed, "{\"k?x\":\"caf\",\"m\":\"a?b \xe2\x9c\x93\"}");
+    json_t *back = json_loads(scrubbed, 0, NULL);
+    cr_expect_not_null(back, "%s", scrubbed);
+    json_decref(back);
+    free(scrubbed);
     json_decref(obj);
     json_decref(nested);
 }
