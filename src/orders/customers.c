@@ -192,10 +192,10 @@ int orders_customer_erase_tx(store_conn *tx, orders *o, const char *customer, co
     char ids[PAGE][LIMIT_ORDER_ID_MAX + 1];
     int64_t last;
     int n, rc;
-    (void)o;
     if (limit > PAGE) limit = PAGE;
     if ((rc = ids_of(tx, customer, INT64_MAX, limit, ids, &last, &n))) return rc;
     for (int i = 0; i < n; i++) {
+        ord_copy_drop(tx, o, ids[i]);
         store_stmt *st = store_prep(tx, ST_ORDER_SET_CUSTOMER);
         store_bind_str(st, 1, ids[i]);
         store_bind_str(st, 2, pseudonym);

@@ -108,9 +108,9 @@ static int server_event(const ord_event *ev, const char *type)
 
 /* The order a logged event is about: its subject, or for an OrderPlaced
  * event the order it created.  0, ORD_ENOTFOUND or a store error. */
-static int order_of_event(store_conn *tx, const ord_event *ev, ord_order *ord)
+static int order_of_event(store_conn *tx, orders *o, const ord_event *ev, ord_order *ord)
 {
-    if (ev->subject[0]) return ord_order_load(tx, ev->subject, ord);
+    if (ev->subject[0]) return ord_order_load_tx(tx, o, ev->subject, ord);
     return ORD_ENOTFOUND;
 }
 
@@ -243,7 +243,7 @@ static int order_decide(store_conn *tx, const wake *w, ord_event *ev, char *erro
     if (!strcmp(ev->detail_type, "OrderPlaced") && strncmp(ev->source, "orderly.", 8)) {
         rc = placed(tx, w->o, ev, &ord, error, errlen);
     } else if (server_event(ev, "OrderCreated")) {
-        rc = ord_order_load(tx, ev->subject, &ord);
+        rc = ord_order_load_tx(tx, w->o, ev->subject, &ord);
         if (rc == 0 && strcmp(ord.event_id, ev->id)) { /* not the event that created it */
             log_warn("orders", "OrderCreated event of another order creation ignored", "orderId", ord.id, "eventId",
                      ev->id, NULL);
@@ -309,7 +309,7 @@ static int payment_decide(store_conn *tx, const wake *w, ord_event *ev, char *er
 {
     ord_order ord;
     if (!server_event(ev, "PaymentRequested")) return not_handled("payment-processor", ev, error, errlen);
-    int rc = order_of_event(tx, ev, &ord);
+    int rc = order_of_event(tx, w->o, ev, &ord);
     return rc ? rc : pay(tx, w->o, &ord, w->attempt, error, errlen);
 }
 
@@ -382,7 +382,7 @@ static int notify_decide(store_conn *tx, const wake *w, ord_event *ev, char *err
     ord_order ord;
     if (!server_event(ev, NULL) || !terminal_event(ev->detail_type))
         return not_handled("notification-processor", ev, error, errlen);
-    int rc = order_of_event(tx, ev, &ord);
+    int rc = order_of_event(tx, w->o, ev, &ord);
     return rc ? rc : notify(tx, w->o, ev, &ord);
 }
 
@@ -396,42 +396,45 @@ static int notify_handler(const fn_record *rec, fn_result *res, void *ud)
 /* The order a message's event is about, from the event log (never from
  * the message), when the event is of one of types (NULL = any): 0,
  * ORD_ENOTFOUND or a store error. */
-static int order_of_message(store_conn *tx, const char *event_id, const char *const *types, ord_order *ord)
+static int order_of_message(store_conn *tx, orders *o, const char *event_id, const char *const *types,
+                            ord_order *ord)
 {
     ord_event ev;
     int rc = ord_event_load(tx, event_id, &ev);
     if (rc) return rc;
     int ok = !types;
     for (const char *const *t = types; t && *t && !ok; t++) ok = !strcmp(*t, ev.detail_type);
-    rc = ok ? order_of_event(tx, &ev, ord) : ORD_ENOTFOUND;
+    rc = ok ? order_of_event(tx, o, &ev, ord) : ORD_ENOTFOUND;
     ord_event_release(&ev);
     return rc;
 }
 
 /* A failed attempt at an order's own event is kept on the order (attempts,
  * lastError); a message naming some other event is not the order's attempt. */
-static int record_attempt(store_conn *tx, const fn_record *rec, const char *error, const char *const *types)
+static int record_attempt(store_conn *tx, orders *o, const fn_record *rec, const char *error,
+                          const char *const *types)
 {
     ord_order ord;
-    int rc = order_of_message(tx, rec->event_id, types, &ord);
+    int rc = order_of_message(tx, o, rec->event_id, types, &ord);
     if (rc) return rc == ORD_ENOTFOUND ? 0 : rc;
     store_stmt *st = store_prep(tx, ST_ORDER_ATTEMPT);
     store_bind_str(st, 1, ord.id);
     store_bind_str(st, 2, error);
     store_bind_i64(st, 3, clock_wall_ms());
+    ord_copy_drop(tx, o, ord.id);
     return store_exec(st);
 }
 
 static int order_on_failure(store_conn *tx, const fn_record *rec, const char *error, void *ud)
 {
     static const char *const types[] = {"OrderCreated", "OrderPlaced", NULL};
-    return record_attempt(tx, rec, error, types);
+    return record_attempt(tx, ud, rec, error, types);
 }
 
 static int payment_on_failure(store_conn *tx, const fn_record *rec, const char *error, void *ud)
 {
     static const char *const types[] = {"PaymentRequested", NULL};
-    return record_attempt(tx, rec, error, types);
+    return record_attempt(tx, ud, rec, error, types);
 }
 
 /* The event an order in status s waits to be processed: its creation while
@@ -464,7 +467,7 @@ static int on_dead_letter(store_conn *tx, const queue *src, const queue_msg *m, 
     ord_order ord;
     int rc = event_id[0] ? ord_event_load(tx, event_id, &ev) : ORD_ENOTFOUND;
     if (rc) return rc == ORD_ENOTFOUND ? 0 : rc;
-    rc = order_of_event(tx, &ev, &ord);
+    rc = order_of_event(tx, o, &ev, &ord);
     int waits = rc == 0 && awaited(&ord, &ev);
     ord_event_release(&ev);
     if (rc) return rc == ORD_ENOTFOUND ? 0 : rc;

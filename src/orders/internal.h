@@ -31,6 +31,9 @@ struct orders {
     } ctr;
     /* writer thread only: sku -> price for new orders; every product write
      * empties it (and again if that write rolls back) */
+    /* writer thread only: the orders this batch read, as it left them
+     * (load.c, "the batch's copies") */
+    struct ord_copy *copies;
     ord_price_slot prices[LIMIT_PRICE_CACHE_SLOTS];
     int nprices;
     _Atomic int prices_stale; /* another node changed products: empty the cache before its next use */
@@ -76,6 +79,12 @@ typedef struct ord_order {
     int nitems;
 } ord_order;
 
+/* One of the batch's copies (ord_order_load_tx). */
+struct ord_copy {
+    uint64_t epoch; /* the store_tx_epoch it was made in; 0 = empty */
+    ord_order o;
+};
+
 /* ---- loading and rendering (load.c) ---------------------------------------- */
 
 /* Loaders return 0, ORD_ENOTFOUND or a store error (ORD_ESTORE for a row
@@ -113,6 +122,21 @@ const json_t *ord_event_detail(ord_event *ev);
 /* The detail as compact JSON text (heap), or NULL when out of memory. */
 char *ord_event_detail_text(ord_event *ev);
 void ord_event_release(ord_event *ev);
+
+/* The batch's copies (writer, SQLite): the functions' three records of an
+ * order run in one transaction, each reading the order.  ord_order_load_tx
+ * reads through a copy the batch made of the order, good while
+ * store_tx_epoch says nothing but the writer's own statements changed what
+ * its transaction holds; every statement that writes an order keeps its
+ * copy up to date (ord_copy_transition) or drops it (ord_copy_drop).  On
+ * readers and on PostgreSQL (other nodes write) it is ord_order_load. */
+int ord_order_load_tx(store_conn *tx, orders *o, const char *id, ord_order *ord);
+/* After the transaction moved the order through ST_ORDER_UPDATE: its copy,
+ * if any, takes the same change. */
+void ord_copy_transition(store_conn *tx, orders *o, const char *id, order_status to, const char *reason,
+                         order_status from, int64_t now);
+/* After any other write to the order's row: its copy is gone. */
+void ord_copy_drop(store_conn *tx, orders *o, const char *id);
 
 /* ---- the state machine (state.c) -------------------------------------------- */
 

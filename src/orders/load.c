@@ -81,6 +81,68 @@ int ord_order_load(store_conn *c, const char *id, ord_order *o)
     return rc < 0 ? rc : 0;
 }
 
+/* ---- the batch's copies ------------------------------------------------------ */
+
+/* dst = src, the items in use only (an order is a few KiB of item slots). */
+static void order_copy(ord_order *dst, const ord_order *src)
+{
+    memcpy(dst, src, offsetof(ord_order, items));
+    memcpy(dst->items, src->items, (size_t)src->nitems * sizeof *src->items);
+    dst->nitems = src->nitems;
+}
+
+/* The slot of id; its copy is good when its epoch is e and its id is id. */
+static struct ord_copy *copy_slot(orders *o, const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = id; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    return &o->copies[h % LIMIT_ORDER_COPY_SLOTS];
+}
+
+static struct ord_copy *copy_find(store_conn *tx, orders *o, const char *id)
+{
+    uint64_t e = store_tx_epoch(tx);
+    struct ord_copy *c = e ? copy_slot(o, id) : NULL;
+    return c && c->epoch == e && !strcmp(c->o.id, id) ? c : NULL;
+}
+
+int ord_order_load_tx(store_conn *tx, orders *o, const char *id, ord_order *ord)
+{
+    struct ord_copy *c = copy_find(tx, o, id);
+    if (c) {
+        order_copy(ord, &c->o);
+        return 0;
+    }
+    int rc = ord_order_load(tx, id, ord);
+    uint64_t e = store_tx_epoch(tx);
+    if (!rc && e) {
+        c = copy_slot(o, id);
+        order_copy(&c->o, ord);
+        c->epoch = e;
+    }
+    return rc;
+}
+
+void ord_copy_transition(store_conn *tx, orders *o, const char *id, order_status to, const char *reason,
+                         order_status from, int64_t now)
+{
+    struct ord_copy *c = copy_find(tx, o, id);
+    if (!c) return;
+    /* what ST_ORDER_UPDATE sets, as ord_order_load reads it back */
+    c->o.status = to;
+    str_copy(c->o.reason, sizeof c->o.reason, reason ? reason : "");
+    c->o.failed_from = to == ORDER_FAILED ? from : to;
+    c->o.updated_ms = now;
+    if (to == ORDER_RESERVED) c->o.reserved_ms = now;
+    if (to == ORDER_COMPLETED) c->o.completed_ms = now;
+}
+
+void ord_copy_drop(store_conn *tx, orders *o, const char *id)
+{
+    struct ord_copy *c = copy_find(tx, o, id);
+    if (c) c->epoch = 0;
+}
+
 static json_t *items_json(const ord_order *o)
 {
     json_t *a = json_array();

@@ -37,6 +37,11 @@ int orders_open(store *st, queue_sys *qs, bus *b, const orders_config *cfg, orde
     o->cfg.fail_sku = o->fail_sku;
     str_copy(o->env, sizeof o->env, cfg->env ? cfg->env : "");
     o->cfg.env = o->env;
+    o->copies = calloc(LIMIT_ORDER_COPY_SLOTS, sizeof *o->copies);
+    if (!o->copies) {
+        free(o);
+        return ORD_ENOMEM;
+    }
     breaker_init(&o->breaker, &cfg->breaker);
     atomic_store(&o->sim_outage, cfg->sim_outage);
     atomic_store(&o->sim_latency_ms, cfg->sim_latency_ms);
@@ -68,5 +73,6 @@ void orders_close(orders *o)
     breaker_release(&o->breaker);
     pthread_mutex_destroy(&o->mu);
     pthread_cond_destroy(&o->cv);
+    free(o->copies);
     free(o);
 }

@@ -145,6 +145,7 @@ int ord_transition(store_conn *tx, orders *o, const ord_order *ord, order_status
     else
         store_bind_null(st, 7);
     int rc = store_exec(st);
+    if (!rc) ord_copy_transition(tx, o, ord->id, to, t->reason, from, now);
     if (!rc) rc = store_count_after_commit(tx, &o->ctr.transitions[row], 1);
     if (rc) return rc;
     jdump_member m[3 + ORD_EXTRA_MAX] = {{"orderId", ord->id, NULL, NULL}, {"customerId", ord->customer_id, NULL, NULL}};

@@ -36,6 +36,7 @@ struct store_conn {
     int writer;
     store_conn *next;  /* in the store's list of readers */
     store_hook *hooks; /* writer: hooks of the current batch */
+    uint64_t epoch;    /* writer: store_tx_epoch */
     size_t nhooks, caphooks;
 };
 
@@ -62,6 +63,9 @@ typedef struct store_signal {
 
 struct store_backend {
     const char *name; /* "sqlite", "postgres" */
+    /* The writer's transaction is the only one that writes (SQLite): no
+     * other can change a row between two of its statements. */
+    int sole_writer;
     const char *const *sql; /* the catalog's text, ST__COUNT entries */
     /* Opens the writer's connection, migrates the schema and starts the
      * backend's own threads; may keep state with store_backend_set(). */

@@ -242,6 +242,11 @@ void store_reset(store_stmt *st)
     st->c->be->reset(st);
 }
 
+uint64_t store_tx_epoch(const store_conn *c)
+{
+    return c->writer && c->be->sole_writer ? c->epoch : 0;
+}
+
 int64_t store_changes(store_conn *c)
 {
     return c->be->changes(c);
@@ -459,6 +464,7 @@ static int savepoint_run(store *s, store_unit_fn fn, void *arg)
     }
     if (urc < 0) {
         if (!s->tx_lost) s->be->tx(w, STORE_TX_ROLLBACK_TO);
+        w->epoch++;
         s->statements++;
         drop_hooks(w, mark);
         for (unit *f = s->follow.head; f; f = f->next)
@@ -656,6 +662,7 @@ static void *writer_main(void *arg)
         int64_t t_batch = clock_mono_us();
         int taken = n; /* from the queue: what the admission estimate divides by */
         int brc = s->be->tx(w, STORE_TX_BEGIN);
+        w->epoch++;
         s->statements += 2; /* BEGIN, COMMIT */
         s->tx_lost = 0;
         unit *u = batch;
@@ -699,6 +706,7 @@ static void *writer_main(void *arg)
         uint64_t commit_us = (uint64_t)(clock_mono_us() - t0);
         if (crc) {
             s->be->tx(w, STORE_TX_ROLLBACK);
+            w->epoch++;
             /* nothing of the batch is acknowledged (a full disk, an I/O
              * error, a lost connection): the clients may try again later */
             for (u = batch; u; u = u->next) u->rc = ORD_EUNAVAILABLE;

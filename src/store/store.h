@@ -285,6 +285,14 @@ int store_col_is_null(store_stmt *st, int col);
 /* Resets a statement so a reader's snapshot is released; store_prep does
  * this too, but readers call it when done so the WAL can be checkpointed. */
 void store_reset(store_stmt *st);
+/* Inside a unit, on a backend whose writer is the only one (SQLite): a
+ * number, never 0, that stays the same while nothing but the writer's own
+ * statements can change what its transaction holds - it moves when a batch
+ * begins or rolls back and when a unit's savepoint is rolled back.  0 on
+ * readers and on backends where other nodes write too.  A copy of rows the
+ * transaction read is good while the number stays and the copier keeps it
+ * up to date with its own writes (orders' batch copy, orders/load.c). */
+uint64_t store_tx_epoch(const store_conn *c);
 /* Rows changed by the last write statement on this connection. */
 int64_t store_changes(store_conn *c);
 /* Runs an INSERT of one row and gives the row's integer key: the column its

@@ -473,6 +473,7 @@ static void sq_close(store *s, store_conn *writer)
 
 const store_backend store_backend_sqlite = {
     .name = "sqlite",
+    .sole_writer = 1,
     .sql = sqlite_sql,
     .open = sq_open,
     .close = sq_close,

@@ -342,3 +342,120 @@ Test(inventory, pipeline_event_details_written_as_text)
     json_decref(want);
     json_decref(tl);
 }
+
+/* The batch's copies (load.c): within one transaction, an order read
+ * through ord_order_load_tx is what the database holds after every write
+ * the orders module makes (transitions, a cancel, an erasure, a recorded
+ * attempt), and after a unit's savepoint is rolled back; and the copy is
+ * what is read (a row changed behind its back shows the copy). */
+static void same_order(const ord_order *a, const ord_order *d, const char *when)
+{
+    cr_expect_eq(a->seq, d->seq, "%s: seq", when);
+    cr_expect_str_eq(a->id, d->id, "%s: id", when);
+    cr_expect_str_eq(a->customer_id, d->customer_id, "%s: customer", when);
+    cr_expect_eq(a->status, d->status, "%s: status %d vs %d", when, a->status, d->status);
+    cr_expect_eq(a->failed_from, d->failed_from, "%s: failed_from", when);
+    cr_expect_str_eq(a->reason, d->reason, "%s: reason", when);
+    cr_expect_str_eq(a->last_error, d->last_error, "%s: last_error", when);
+    cr_expect_str_eq(a->token, d->token, "%s: token", when);
+    cr_expect_str_eq(a->event_id, d->event_id, "%s: event_id", when);
+    cr_expect_eq(a->attempts, d->attempts, "%s: attempts", when);
+    cr_expect_eq(a->total_cents, d->total_cents, "%s: total", when);
+    cr_expect_eq(a->updated_ms, d->updated_ms, "%s: updated_ms", when);
+    cr_expect_eq(a->reserved_ms, d->reserved_ms, "%s: reserved_ms", when);
+    cr_expect_eq(a->completed_ms, d->completed_ms, "%s: completed_ms", when);
+    cr_expect_eq(a->nitems, d->nitems, "%s: items", when);
+    for (int i = 0; i < a->nitems && i < d->nitems; i++) {
+        cr_expect_str_eq(a->items[i].sku, d->items[i].sku, "%s: item %d", when, i);
+        cr_expect_eq(a->items[i].qty, d->items[i].qty, "%s: item %d", when, i);
+    }
+}
+
+/* The copy agrees with the database. */
+static void check_copy(store_conn *tx, const char *id, const char *when)
+{
+    ord_order viacopy, db;
+    cr_assert_eq(ord_order_load_tx(tx, o, id, &viacopy), 0, "%s", when);
+    cr_assert_eq(ord_order_load(tx, id, &db), 0, "%s", when);
+    same_order(&viacopy, &db, when);
+}
+
+static int copy_fails(store_conn *tx, void *arg)
+{
+    (void)arg;
+    ord_order ord;
+    cr_assert_eq(ord_order_load_tx(tx, o, "CP-1", &ord), 0);
+    cr_assert_eq(ord_capture(tx, o, &ord), 0);
+    cr_assert_eq(ord_transition(tx, o, &ord, ORDER_COMPLETED, NULL, NULL, 0), 0);
+    check_copy(tx, "CP-1", "completed in the unit that fails");
+    return ORD_EINVAL; /* rolled back: the order is RESERVED again */
+}
+
+static int copy_after(store_conn *tx, void *arg)
+{
+    (void)arg;
+    check_copy(tx, "CP-1", "after a unit's rollback");
+    ord_order ord;
+    cr_assert_eq(ord_order_load_tx(tx, o, "CP-1", &ord), 0);
+    cr_expect_eq(ord.status, ORDER_RESERVED);
+    order_status was;
+    cr_assert_eq(orders_cancel_tx(tx, o, "CP-1", &was), 0);
+    check_copy(tx, "CP-1", "after a cancel");
+    /* the copy is what is read: a row changed behind its back shows it */
+    check_copy(tx, "CP-2", "CP-2 read");
+    store_stmt *q = store_prep(tx, ST_ORDER_SET_CUSTOMER);
+    store_bind_str(q, 1, "CP-2");
+    store_bind_str(q, 2, "behind");
+    cr_assert_eq(store_exec(q), 0);
+    ord_order stale;
+    cr_assert_eq(ord_order_load_tx(tx, o, "CP-2", &stale), 0);
+    cr_expect_str_eq(stale.customer_id, "cp-customer", "the copy was read");
+    ord_copy_drop(tx, o, "CP-2");
+    check_copy(tx, "CP-2", "after ord_copy_drop");
+    orders_erased done = {0};
+    cr_assert_geq(orders_customer_erase_tx(tx, o, "behind", "pseudo", 10, &done), 0);
+    check_copy(tx, "CP-2", "after an erasure");
+    return 0;
+}
+
+static void copy_done(void *arg, int rc)
+{
+    (void)arg;
+    (void)rc;
+}
+
+static int copy_unit(store_conn *tx, void *arg)
+{
+    (void)arg;
+    cr_assert_neq(store_tx_epoch(tx), 0, "SQLite's writer keeps copies");
+    product_in p = {.sku = "CP", .has_name = 1, .has_price = 1, .has_stock = 1, .price_cents = 5, .stock = 10};
+    snprintf(p.name, sizeof p.name, "copied");
+    int rc = products_create_tx(tx, o, &p);
+    if (rc) return rc;
+    for (int i = 1; i <= 2; i++) {
+        order_in in = {.nitems = 1};
+        char id[8];
+        snprintf(id, sizeof id, "CP-%d", i);
+        snprintf(in.customer_id, sizeof in.customer_id, "cp-customer");
+        snprintf(in.items[0].sku, sizeof in.items[0].sku, "CP");
+        in.items[0].qty = 2;
+        if ((rc = ord_insert(tx, o, &in, id, id, clock_wall_ms(), NULL))) return rc;
+    }
+    check_copy(tx, "CP-1", "new");
+    ord_order ord;
+    cr_assert_eq(ord_order_load_tx(tx, o, "CP-1", &ord), 0);
+    int at, unknown;
+    cr_assert_eq(ord_reserve_all(tx, o, &ord, &at, &unknown), 0);
+    cr_assert_eq(ord_transition(tx, o, &ord, ORDER_RESERVED, NULL, NULL, 0), 0);
+    check_copy(tx, "CP-1", "reserved");
+    cr_assert_eq(store_follow_tx(tx, copy_fails, NULL, copy_done, NULL), 0);
+    cr_assert_eq(store_follow_tx(tx, copy_after, NULL, copy_done, NULL), 0);
+    return 0;
+}
+
+Test(inventory, batch_copies_of_orders_follow_the_database)
+{
+    if (strcmp(store_backend_name(st), "sqlite")) cr_skip_test("PostgreSQL keeps no copies (other nodes write)");
+    cr_assert_eq(store_run(st, copy_unit, NULL), 0);
+    cr_expect_eq(store_tx_epoch(store_reader(st)), 0, "readers keep none");
+}
