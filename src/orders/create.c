@@ -2,7 +2,6 @@
  * items with price snapshots and its OrderCreated event in one unit, with
  * Idempotency-Key and client orderId rules) and cancel.  Also the writer's
  * price cache that spares a product read per item of a new order. */
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,28 +118,6 @@ int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, co
         else
             store_bind_null(st, 5);
         if ((rc = store_exec(st))) return rc;
-    }
-    ord_order *c = ord_copy_new(tx, o, id); /* the rows as ord_order_load reads them back */
-    if (c) {
-        memset(c, 0, offsetof(ord_order, items));
-        c->seq = seq;
-        str_copy(c->id, sizeof c->id, id);
-        str_copy(c->customer_id, sizeof c->customer_id, in->customer_id);
-        c->status = c->failed_from = ORDER_PENDING;
-        str_copy(c->token, sizeof c->token, in->token[0] ? in->token : ORDER_TOKEN_DEFAULT);
-        str_copy(c->request_hash, sizeof c->request_hash, in->request_hash);
-        str_copy(c->event_id, sizeof c->event_id, event_id);
-        c->total_cents = total;
-        c->units = units;
-        c->created_ms = c->updated_ms = now;
-        for (int i = 0; i < in->nitems; i++) {
-            ord_item *it = &c->items[i];
-            str_copy(it->sku, sizeof it->sku, in->items[i].sku);
-            it->qty = in->items[i].qty;
-            it->known = known[i];
-            it->unit_price_cents = known[i] ? prices[i] : 0;
-        }
-        c->nitems = in->nitems;
     }
     return store_count_after_commit(tx, &o->ctr.created, 1);
 }

@@ -137,10 +137,6 @@ void ord_copy_transition(store_conn *tx, orders *o, const char *id, order_status
                          order_status from, int64_t now);
 /* After any other write to the order's row: its copy is gone. */
 void ord_copy_drop(store_conn *tx, orders *o, const char *id);
-/* For the order the transaction has just inserted: the slot its copy is to
- * be written to (as ord_order_load would read the new rows back), or NULL
- * when this connection keeps no copies. */
-ord_order *ord_copy_new(store_conn *tx, orders *o, const char *id);
 
 /* ---- the state machine (state.c) -------------------------------------------- */
 

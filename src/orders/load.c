@@ -137,15 +137,6 @@ void ord_copy_transition(store_conn *tx, orders *o, const char *id, order_status
     if (to == ORDER_COMPLETED) c->o.completed_ms = now;
 }
 
-ord_order *ord_copy_new(store_conn *tx, orders *o, const char *id)
-{
-    uint64_t e = store_tx_epoch(tx);
-    if (!e) return NULL;
-    struct ord_copy *c = copy_slot(o, id);
-    c->epoch = e;
-    return &c->o;
-}
-
 void ord_copy_drop(store_conn *tx, orders *o, const char *id)
 {
     struct ord_copy *c = copy_find(tx, o, id);
