@@ -40,19 +40,12 @@ void ratelimit_free(ratelimit *rl)
     free(rl);
 }
 
-static uint32_t hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 /* The key's slot, refilled to now (caller holds mu). */
 static struct slot *find(ratelimit *rl, const char *key, int64_t now_ms)
 {
     char k[KEY_MAX];
     str_copy(k, sizeof k, key);
-    uint32_t h = hash(k) & (LIMIT_RATE_BUCKETS - 1);
+    uint32_t h = str_hash(STR_HASH_SEED, k) & (LIMIT_RATE_BUCKETS - 1);
     struct slot *victim = NULL;
     for (int i = 0; i < PROBES; i++) {
         struct slot *s = &rl->slots[(h + (uint32_t)i) & (LIMIT_RATE_BUCKETS - 1)];

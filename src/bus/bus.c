@@ -429,10 +429,7 @@ static _Thread_local match_memo match_memos[MATCH_MEMO_SLOTS];
  * b's generation (gen == b->gen), else the slot to fill (gen != b->gen). */
 static match_memo *memo_slot(const bus *b, const char *source, const char *detail_type)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const char *p = source; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
-    for (const char *p = detail_type; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
-    match_memo *mm = &match_memos[h % MATCH_MEMO_SLOTS];
+    match_memo *mm = &match_memos[str_hash(str_hash(STR_HASH_SEED, source), detail_type) % MATCH_MEMO_SLOTS];
     if (mm->gen == b->gen && (strcmp(mm->source, source) || strcmp(mm->detail_type, detail_type))) mm->gen = 0;
     return mm;
 }

@@ -50,9 +50,8 @@ static int ord_price(store_conn *tx, orders *o, const char *sku, int64_t *price,
 {
     const uint32_t mask = LIMIT_PRICE_CACHE_SLOTS - 1;
     if (atomic_load(&o->prices_stale) && atomic_exchange(&o->prices_stale, 0)) price_cache_clear(o);
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)sku; *p; p++) h = (h ^ *p) * 16777619u;
-    const uint32_t home = h & mask;
+    uint32_t h;
+    const uint32_t home = str_hash(STR_HASH_SEED, sku) & mask;
     for (h = home; o->prices[h].used; h = (h + 1) & mask)
         if (!strcmp(o->prices[h].sku, sku)) {
             *price = o->prices[h].price_cents;

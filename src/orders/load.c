@@ -94,9 +94,7 @@ static void order_copy(ord_order *dst, const ord_order *src)
 /* The slot of id; its copy is good when its epoch is e and its id is id. */
 static struct ord_copy *copy_slot(orders *o, const char *id)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const char *p = id; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
-    return &o->copies[h % LIMIT_ORDER_COPY_SLOTS];
+    return &o->copies[str_hash(STR_HASH_SEED, id) % LIMIT_ORDER_COPY_SLOTS];
 }
 
 static struct ord_copy *copy_find(store_conn *tx, orders *o, const char *id)
