@@ -210,6 +210,7 @@
                                                      queued message always finds its event */
 #define LIMIT_EVENT_RETENTION_DAYS_MAX 3650
 #define LIMIT_PRICE_CACHE_SLOTS        4096       /* writer's sku -> price cache (power of 2); holds half as many skus, emptied when that many are in */
+#define LIMIT_ORDER_CUSTOMER_MERGE     4096       /* SQLite: orders that wait for the customer index (customer_orders), merged in one statement when an order's seq is a multiple */
 #define LIMIT_ORDER_COPY_SLOTS         256        /* writer's copies of the orders its batch read (the functions' records read each order three times) */
 #define LIMIT_IDEM_KEY_TTL_S_DEFAULT   86400      /* Idempotency-Key responses kept 24 h */
 #define LIMIT_IDEM_KEY_TTL_S_MAX       604800

@@ -106,6 +106,7 @@ int ord_insert(store_conn *tx, orders *o, const order_in *in, const char *id, co
     int64_t seq;
     int rc = store_insert(st, &seq);
     if (rc) return rc;
+    if (seq % LIMIT_ORDER_CUSTOMER_MERGE == 0 && (rc = ord_customer_merge(tx, seq))) return rc;
     for (int i = 0; i < in->nitems; i++) {
         st = store_prep(tx, ST_ITEM_INSERT);
         store_bind_i64(st, 1, seq);

@@ -40,6 +40,17 @@ static int replace_strings(json_t *v, const char *from, const char *to)
     return n;
 }
 
+int ord_customer_merge(store_conn *tx, int64_t upto)
+{
+    store_stmt *st = store_prep(tx, ST_ORDER_CUSTOMER_MERGE);
+    store_bind_i64(st, 1, upto);
+    int rc = store_exec(st);
+    if (rc) return rc;
+    st = store_prep(tx, ST_ORDER_CUSTOMER_MARK);
+    store_bind_i64(st, 1, upto);
+    return store_exec(st);
+}
+
 /* The ids of up to max orders of customer, newest first, before seq. */
 static int ids_of(store_conn *c, const char *customer, int64_t before, int max,
                   char ids[][LIMIT_ORDER_ID_MAX + 1], int64_t *last_seq, int *n)

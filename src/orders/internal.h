@@ -138,6 +138,13 @@ void ord_copy_transition(store_conn *tx, orders *o, const char *id, order_status
 /* After any other write to the order's row: its copy is gone. */
 void ord_copy_drop(store_conn *tx, orders *o, const char *id);
 
+/* The customer index in bulk (customers.c; SQLite, migration 012): an
+ * order joins customer_orders when the order whose seq is the next multiple
+ * of LIMIT_ORDER_CUSTOMER_MERGE is inserted, all of them in one sorted
+ * statement, instead of one random leaf written a commit per order; the
+ * list reads the orders after the mark by seq.  A no-op on PostgreSQL. */
+int ord_customer_merge(store_conn *tx, int64_t upto);
+
 /* ---- the state machine (state.c) -------------------------------------------- */
 
 /* Inside a unit: moves ord to status `to` with reason (NULL = none) through

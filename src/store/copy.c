@@ -3,7 +3,7 @@
  *
  * Both databases are first brought to the latest schema by store_open, so
  * they have the same tables and columns.  Then every table of the SQLite
- * file (but schema_version) is copied row by row, ids included, in ONE
+ * file (but schema_version and the SQLite node's own customer index) is copied row by row, ids included, in ONE
  * PostgreSQL transaction (pipelined inserts, a sync every COPY_SYNC_ROWS):
  * either the whole database arrives or nothing does.  Identity sequences
  * are moved past the copied ids, so new rows continue where the old node
@@ -27,6 +27,9 @@
 #define COPY_COLS_MAX 64    /* columns of one table */
 #define COPY_TABLES_MAX 128 /* tables of one database */
 #define OID_BYTEA 17
+/* the SQLite node's customer index in bulk (migration 012): PostgreSQL
+ * indexes orders(customer_id) itself */
+#define SQLITE_ONLY_TABLES "'customer_orders', 'index_marks'"
 
 typedef struct copy_ctx {
     sqlite3 *src;
@@ -213,7 +216,7 @@ int store_copy(const char *from, const char *to, store_copy_stats *st, char *err
     if ((rc = sqlite3_exec(c.src, "BEGIN", NULL, NULL, NULL)) ||
         (rc = sqlite3_prepare_v2(c.src,
                                  "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-                                 "AND name <> 'schema_version' ORDER BY name",
+                                 "AND name NOT IN ('schema_version', " SQLITE_ONLY_TABLES ") ORDER BY name",
                                  -1, &q, NULL))) {
         rc = fail(&c, ORD_ESTORE, "source tables", sqlite3_errmsg(c.src));
         goto out;

@@ -126,7 +126,7 @@ const char *const pg_sql[ST__COUNT] = {
     [ST_ORDER_ATTEMPT] = "UPDATE orders SET attempts=attempts+1,last_error=$2,updated_ms=$3 WHERE id=$1",
     [ST_ORDER_LIST] = "SELECT id FROM orders WHERE ($1::text IS NULL OR status=$1::text) AND seq<$2 "
                       "ORDER BY seq DESC LIMIT $3",
-    [ST_ORDER_LIST_CUSTOMER] = "SELECT id FROM orders WHERE customer_id=$2 AND ($1::text IS NULL OR status=$1::text) "
+    [ST_ORDER_LIST_CUSTOMER] = "SELECT id,seq FROM orders WHERE customer_id=$2 AND ($1::text IS NULL OR status=$1::text) "
                                "AND seq<$3 ORDER BY seq DESC LIMIT $4",
     [ST_ORDER_SEQ] = "SELECT seq FROM orders WHERE id=$1",
     /* locked: an order another node is changing is skipped, not expired
@@ -200,6 +200,10 @@ const char *const pg_sql[ST__COUNT] = {
     [ST_AUDIT_ERASED_SWEEP] = "DELETE FROM audit_erased WHERE name_hash IN (SELECT name_hash FROM audit_erased "
                               "WHERE expires_ms<=$1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
     [ST_ORDER_SET_CUSTOMER] = "UPDATE orders SET customer_id=$2 WHERE id=$1",
+    /* PostgreSQL indexes an order's customer as it inserts the order
+     * (orders_customer: a WAL record, not a page image): nothing waits */
+    [ST_ORDER_CUSTOMER_MERGE] = "SELECT WHERE $1::bigint IS NULL",
+    [ST_ORDER_CUSTOMER_MARK] = "SELECT WHERE $1::bigint IS NULL",
     [ST_EVENT_SET_ENVELOPE] = "UPDATE events SET envelope=$2 WHERE seq=$1",
     [ST_NOTIFICATION_SET] = "UPDATE notifications SET recipient=$2,payload=$3 WHERE event_id=$1",
     [ST_TASK_INSERT] = "INSERT INTO tasks(id,kind,name,state,params,rate,total,created_ms,updated_ms) "

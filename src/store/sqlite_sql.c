@@ -108,8 +108,14 @@ const char *const sqlite_sql[ST__COUNT] = {
                         "reserved_ms=COALESCE(?6,reserved_ms),completed_ms=COALESCE(?7,completed_ms) WHERE id=?1",
     [ST_ORDER_ATTEMPT] = "UPDATE orders SET attempts=attempts+1,last_error=?2,updated_ms=?3 WHERE id=?1",
     [ST_ORDER_LIST] = "SELECT id FROM orders WHERE (?1 IS NULL OR status=?1) AND seq<?2 ORDER BY seq DESC LIMIT ?3",
-    [ST_ORDER_LIST_CUSTOMER] = "SELECT id FROM orders WHERE customer_id=?2 AND (?1 IS NULL OR status=?1) AND "
-                               "seq<?3 ORDER BY seq DESC LIMIT ?4",
+    /* a customer's orders: those after the customer index's mark (at most
+     * 2 x LIMIT_ORDER_CUSTOMER_MERGE rows, read by seq), then those in it;
+     * both halves come in seq order, so SQLite merges them (no sort) */
+    [ST_ORDER_LIST_CUSTOMER] = "SELECT id,seq FROM orders WHERE seq>(SELECT seq FROM index_marks WHERE "
+                               "name='customer_orders') AND seq<?3 AND customer_id=?2 AND (?1 IS NULL OR status=?1) "
+                               "UNION ALL SELECT o.id,c.seq FROM customer_orders c JOIN orders o ON o.seq=c.seq "
+                               "WHERE c.customer_id=?2 AND c.seq<?3 AND (?1 IS NULL OR o.status=?1) "
+                               "ORDER BY 2 DESC LIMIT ?4",
     [ST_ORDER_SEQ] = "SELECT seq FROM orders WHERE id=?1",
     [ST_ORDER_EXPIRED] = "SELECT id FROM orders WHERE status='RESERVED' AND reserved_ms<?1 UNION ALL "
                          "SELECT id FROM orders WHERE status='FAILED' AND failed_from='RESERVED' AND reserved_ms<?1 "
@@ -170,6 +176,11 @@ const char *const sqlite_sql[ST__COUNT] = {
     [ST_AUDIT_ERASED_SWEEP] = "DELETE FROM audit_erased WHERE name_hash IN (SELECT name_hash FROM audit_erased "
                               "WHERE expires_ms<=?1 LIMIT ?2)",
     [ST_ORDER_SET_CUSTOMER] = "UPDATE orders SET customer_id=?2 WHERE id=?1",
+    /* sorted by key: each leaf of the index is written once a merge */
+    [ST_ORDER_CUSTOMER_MERGE] = "INSERT INTO customer_orders(customer_id,seq) SELECT customer_id,seq FROM orders "
+                                "WHERE seq>(SELECT seq FROM index_marks WHERE name='customer_orders') AND seq<=?1 "
+                                "ORDER BY customer_id,seq",
+    [ST_ORDER_CUSTOMER_MARK] = "UPDATE index_marks SET seq=?1 WHERE name='customer_orders'",
     [ST_EVENT_SET_ENVELOPE] = "UPDATE events SET envelope=?2 WHERE seq=?1",
     [ST_NOTIFICATION_SET] = "UPDATE notifications SET recipient=?2,payload=?3 WHERE event_id=?1",
 #define TASK_COLUMNS "id,kind,name,state,params,rate,cursor,done,routed,total,error,created_ms,updated_ms,finished_ms"

@@ -83,7 +83,7 @@ typedef enum store_stmt_id {
     ST_ORDER_UPDATE,      /* id,status,reason,failed_from,now,reserved_ms,completed_ms (NULL keeps) */
     ST_ORDER_ATTEMPT,     /* id,last_error,now: a failed processing attempt */
     ST_ORDER_LIST,        /* status|NULL,before_seq,limit -> id (newest first) */
-    ST_ORDER_LIST_CUSTOMER, /* status|NULL,customer_id,before_seq,limit -> id */
+    ST_ORDER_LIST_CUSTOMER, /* status|NULL,customer_id,before_seq,limit -> id,seq */
     ST_ORDER_SEQ,         /* id -> seq */
     ST_ORDER_EXPIRED,     /* cutoff_ms,limit -> id: RESERVED (or FAILED from RESERVED) since before cutoff */
     ST_ORDER_COUNT,       /* -> count */
@@ -131,6 +131,8 @@ typedef enum store_stmt_id {
     ST_AUDIT_ERASED_SWEEP, /* now_ms,limit */
     /* -- a customer's data (export, erasure) ------------------------------ */
     ST_ORDER_SET_CUSTOMER, /* id,customer_id */
+    ST_ORDER_CUSTOMER_MERGE, /* upto: the orders after the customer index's mark, up to seq upto, into it */
+    ST_ORDER_CUSTOMER_MARK,  /* upto: the mark moved to upto (after ST_ORDER_CUSTOMER_MERGE) */
     ST_EVENT_SET_ENVELOPE, /* seq,envelope */
     ST_NOTIFICATION_SET,   /* event_id,recipient,payload */
     /* -- background tasks (replay, redrive) ------------------------------ */

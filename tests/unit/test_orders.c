@@ -10,6 +10,7 @@
 #include "lib/count.h"
 #include "lib/err.h"
 #include "lib/id.h"
+#include "lib/str.h"
 #include "orders/internal.h"
 #include "testutil.h"
 
@@ -109,11 +110,13 @@ static queue_sys *qs;
 static bus *b;
 static orders *o;
 static int64_t restocked_total, initial_total;
+static char db_path[512];
 
 static void setup(void)
 {
     id_init();
-    store_opts so = {.path = test_db_path("orders.db")};
+    str_copy(db_path, sizeof db_path, test_db_path("orders.db"));
+    store_opts so = {.path = db_path};
     cr_assert_eq(store_open(&st, &so), 0);
     cr_assert_eq(queue_sys_open(st, &qs), 0);
     cr_assert_eq(bus_open(qs, &b), 0);
@@ -458,4 +461,132 @@ Test(inventory, batch_copies_of_orders_follow_the_database)
     if (strcmp(store_backend_name(st), "sqlite")) cr_skip_test("PostgreSQL keeps no copies (other nodes write)");
     cr_assert_eq(store_run(st, copy_unit, NULL), 0);
     cr_expect_eq(store_tx_epoch(store_reader(st)), 0, "readers keep none");
+}
+
+/* The customer index in bulk (migration 012, ord_customer_merge): orders
+ * join customer_orders when the order whose seq is a multiple of
+ * LIMIT_ORDER_CUSTOMER_MERGE is inserted - none at LIMIT - 1 orders, all at
+ * LIMIT, one waiting at LIMIT + 1 - and a customer's list, page by page, is
+ * every order of that customer newest first whichever side of the mark it
+ * is on; renaming a customer (an erasure) moves merged and waiting orders
+ * alike.  On PostgreSQL the same lists (its index is the plain one). */
+typedef struct bulk {
+    int from, to; /* orders BK-from .. BK-(to - 1) */
+} bulk;
+
+static const char *bulk_customer(int i)
+{
+    return i % 3 == 0 ? "bk-a" : i % 3 == 1 ? "bk-b" : "bk-c";
+}
+
+static int bulk_unit(store_conn *tx, void *arg)
+{
+    const bulk *r = arg;
+    for (int i = r->from; i < r->to; i++) {
+        order_in in = {.nitems = 1};
+        char id[16];
+        snprintf(id, sizeof id, "BK-%d", i);
+        snprintf(in.customer_id, sizeof in.customer_id, "%s", bulk_customer(i));
+        snprintf(in.items[0].sku, sizeof in.items[0].sku, "BK");
+        in.items[0].qty = 1;
+        int rc = ord_insert(tx, o, &in, id, id, clock_wall_ms(), NULL);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static void bulk_insert(int from, int to)
+{
+    bulk r = {from, to};
+    cr_assert_eq(store_run(st, bulk_unit, &r), 0);
+}
+
+/* Rows of customer_orders (SQLite), -1 on PostgreSQL. */
+static int64_t merged_rows(void)
+{
+    if (strcmp(store_backend_name(st), "sqlite")) return -1;
+    return test_db_scalar(db_path, "SELECT count(*) FROM customer_orders");
+}
+
+/* Pages through customer's list (limit 7): the orders BK-i with
+ * bulk_customer(i) == customer for i < upto, newest first, each once. */
+static void check_list(const char *customer, int upto, const char *when)
+{
+    int want[3 * LIMIT_ORDER_CUSTOMER_MERGE], nwant = 0, got = 0;
+    for (int i = upto - 1; i >= 0; i--)
+        if (!strcmp(bulk_customer(i), customer)) want[nwant++] = i;
+    char cursor[24] = "";
+    for (;;) {
+        json_t *page = NULL;
+        cr_assert_eq(orders_list(o, NULL, customer, 7, cursor[0] ? cursor : NULL, &page), 0);
+        json_t *arr = json_object_get(page, "orders");
+        for (size_t k = 0; k < json_array_size(arr); k++, got++) {
+            const char *id = json_string_value(json_object_get(json_array_get(arr, k), "orderId"));
+            char w[16];
+            cr_assert_lt(got, nwant, "%s: %s, more than the %d orders of %s", when, id, nwant, customer);
+            snprintf(w, sizeof w, "BK-%d", want[got]);
+            cr_assert_str_eq(id, w, "%s: order %d of %s", when, got, customer);
+        }
+        json_t *next = json_object_get(page, "nextCursor");
+        if (next) str_copy(cursor, sizeof cursor, json_string_value(next));
+        json_decref(page);
+        if (!next) break;
+    }
+    cr_expect_eq(got, nwant, "%s: %d of the %d orders of %s", when, got, nwant, customer);
+}
+
+static int rename_unit(store_conn *tx, void *arg)
+{
+    const char *const *ids = arg;
+    for (int i = 0; ids[i]; i++) {
+        store_stmt *q = store_prep(tx, ST_ORDER_SET_CUSTOMER);
+        store_bind_str(q, 1, ids[i]);
+        store_bind_str(q, 2, "bk-renamed");
+        int rc = store_exec(q);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+Test(inventory, customer_index_merged_in_bulk)
+{
+    const int L = LIMIT_ORDER_CUSTOMER_MERGE;
+    int sqlite = !strcmp(store_backend_name(st), "sqlite");
+    /* seq 1 .. L - 1 (orders BK-0 .. BK-(L - 2)), in chunks */
+    for (int from = 0; from < L - 1; from += 1000) bulk_insert(from, from + 1000 < L - 1 ? from + 1000 : L - 1);
+    if (sqlite) cr_expect_eq(merged_rows(), 0, "at LIMIT - 1 orders none is merged");
+    check_list("bk-a", L - 1, "LIMIT - 1");
+    bulk_insert(L - 1, L); /* seq L */
+    if (sqlite) cr_expect_eq(merged_rows(), L, "at LIMIT orders every one is merged");
+    check_list("bk-b", L, "LIMIT");
+    bulk_insert(L, L + 1); /* seq L + 1 */
+    if (sqlite) cr_expect_eq(merged_rows(), L, "at LIMIT + 1 the last one waits");
+    check_list("bk-a", L + 1, "LIMIT + 1");
+    check_list("bk-b", L + 1, "LIMIT + 1");
+    check_list("bk-c", L + 1, "LIMIT + 1");
+    /* a merged order (BK-0) and the waiting one (BK-L, seq L + 1) */
+    char waiting[16], merged[16];
+    snprintf(merged, sizeof merged, "BK-0");
+    snprintf(waiting, sizeof waiting, "BK-%d", L);
+    const char *ids[] = {merged, waiting, NULL};
+    cr_assert_eq(store_run(st, rename_unit, ids), 0);
+    json_t *page = NULL;
+    cr_assert_eq(orders_list(o, NULL, "bk-renamed", 10, NULL, &page), 0);
+    json_t *arr = json_object_get(page, "orders");
+    cr_assert_eq(json_array_size(arr), 2, "the renamed customer has %zu orders", json_array_size(arr));
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(arr, 0), "orderId")), waiting);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(arr, 1), "orderId")), merged);
+    json_decref(page);
+    if (sqlite) cr_expect_eq(merged_rows(), L, "a rename moves rows, adds none");
+    /* the old customers no longer list them */
+    for (const char *c = bulk_customer(0);; c = bulk_customer(L)) {
+        cr_assert_eq(orders_list(o, NULL, c, 100, NULL, &page), 0);
+        arr = json_object_get(page, "orders");
+        for (size_t k = 0; k < json_array_size(arr); k++) {
+            const char *id = json_string_value(json_object_get(json_array_get(arr, k), "orderId"));
+            cr_expect(strcmp(id, merged) && strcmp(id, waiting), "%s still lists %s", c, id);
+        }
+        json_decref(page);
+        if (c == bulk_customer(L)) break;
+    }
 }
