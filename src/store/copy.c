@@ -3,9 +3,10 @@
  *
  * Both databases are first brought to the latest schema by store_open, so
  * they have the same tables and columns.  Then every table of the SQLite
- * file (but schema_version and the SQLite node's own customer index) is copied row by row, ids included, in ONE
- * PostgreSQL transaction (pipelined inserts, a sync every COPY_SYNC_ROWS):
- * either the whole database arrives or nothing does.  Identity sequences
+ * file (but schema_version and the SQLite node's own customer index) is
+ * copied row by row, ids included, in ONE PostgreSQL transaction
+ * (pipelined inserts, a sync every COPY_SYNC_ROWS): either the whole
+ * database arrives or nothing does.  Identity sequences
  * are moved past the copied ids, so new rows continue where the old node
  * stopped.  The target must be empty: nothing is merged.
  *

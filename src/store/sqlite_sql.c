@@ -108,9 +108,11 @@ const char *const sqlite_sql[ST__COUNT] = {
                         "reserved_ms=COALESCE(?6,reserved_ms),completed_ms=COALESCE(?7,completed_ms) WHERE id=?1",
     [ST_ORDER_ATTEMPT] = "UPDATE orders SET attempts=attempts+1,last_error=?2,updated_ms=?3 WHERE id=?1",
     [ST_ORDER_LIST] = "SELECT id FROM orders WHERE (?1 IS NULL OR status=?1) AND seq<?2 ORDER BY seq DESC LIMIT ?3",
-    /* a customer's orders: those after the customer index's mark (at most
-     * 2 x LIMIT_ORDER_CUSTOMER_MERGE rows, read by seq), then those in it;
-     * both halves come in seq order, so SQLite merges them (no sort) */
+    /* a customer's orders: those after the customer index's mark (fewer
+     * than LIMIT_ORDER_CUSTOMER_MERGE rows: a seq that is a multiple merges
+     * in the transaction that inserts it, and a rolled-back one is inserted
+     * again), then those in it; both halves come in seq order, so SQLite
+     * merges them (no sort) */
     [ST_ORDER_LIST_CUSTOMER] = "SELECT id,seq FROM orders WHERE seq>(SELECT seq FROM index_marks WHERE "
                                "name='customer_orders') AND seq<?3 AND customer_id=?2 AND (?1 IS NULL OR status=?1) "
                                "UNION ALL SELECT o.id,c.seq FROM customer_orders c JOIN orders o ON o.seq=c.seq "
