@@ -565,8 +565,8 @@ Test(inventory, customer_index_merged_in_bulk)
     check_list("bk-b", L + 1, "LIMIT + 1");
     check_list("bk-c", L + 1, "LIMIT + 1");
     /* a merged order (BK-0) and the waiting one (BK-L, seq L + 1) */
-    char waiting[16], merged[16];
-    snprintf(merged, sizeof merged, "BK-0");
+    const char *merged = "BK-0";
+    char waiting[16];
     snprintf(waiting, sizeof waiting, "BK-%d", L);
     const char *ids[] = {merged, waiting, NULL};
     cr_assert_eq(store_run(st, rename_unit, ids), 0);
@@ -579,14 +579,14 @@ Test(inventory, customer_index_merged_in_bulk)
     json_decref(page);
     if (sqlite) cr_expect_eq(merged_rows(), L, "a rename moves rows, adds none");
     /* the old customers no longer list them */
-    for (const char *c = bulk_customer(0);; c = bulk_customer(L)) {
-        cr_assert_eq(orders_list(o, NULL, c, 100, NULL, &page), 0);
+    const char *olds[] = {bulk_customer(0), bulk_customer(L)};
+    for (size_t i = 0; i < COUNT(olds); i++) {
+        cr_assert_eq(orders_list(o, NULL, olds[i], 100, NULL, &page), 0);
         arr = json_object_get(page, "orders");
         for (size_t k = 0; k < json_array_size(arr); k++) {
             const char *id = json_string_value(json_object_get(json_array_get(arr, k), "orderId"));
-            cr_expect(strcmp(id, merged) && strcmp(id, waiting), "%s still lists %s", c, id);
+            cr_expect(strcmp(id, merged) && strcmp(id, waiting), "%s still lists %s", olds[i], id);
         }
         json_decref(page);
-        if (c == bulk_customer(L)) break;
     }
 }
