@@ -5,7 +5,7 @@
 # time per order of one binary moves by a third within minutes, so runs
 # minutes apart do not compare; a pair's two runs are seconds apart).
 #
-#   bench/ab.sh [-n PAIRS] [-s SECONDS] [-c CONNS] A_BIN B_BIN
+#   bench/ab.sh [-n PAIRS] [-s SECONDS] [-c CONNS] [-i IDLE] A_BIN B_BIN
 #
 # Prints each pair (accepted/s and CPU µs per order of A and of B, and
 # B / A), then the median ratio.  A lever is worth keeping when the median
@@ -15,10 +15,10 @@
 #     -DCMAKE_BUILD_TYPE=RelWithDebInfo && make -C /tmp/ab-a/build orderly
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
-PAIRS=6 SECS=5 CONNS=64
-while getopts "n:s:c:" o; do
+PAIRS=6 SECS=5 CONNS=64 IDLE=0
+while getopts "n:s:c:i:" o; do
   case $o in
-    n) PAIRS=$OPTARG ;; s) SECS=$OPTARG ;; c) CONNS=$OPTARG ;;
+    n) PAIRS=$OPTARG ;; s) SECS=$OPTARG ;; c) CONNS=$OPTARG ;; i) IDLE=$OPTARG ;;
     *) sed -n '2,15p' "$0"; exit 2 ;;
   esac
 done
@@ -29,7 +29,7 @@ for f in "$A" "$B"; do [ -x "$f" ] || { echo "ab.sh: $f is not an executable" >&
 
 # "ACCEPTED CPU" of one intake run
 one() {
-  "$HERE/intake.sh" -b "$1" -s "$SECS" -c "$CONNS" |
+  "$HERE/intake.sh" -b "$1" -s "$SECS" -c "$CONNS" -i "$IDLE" |
     sed -nE '1s/^intake c[0-9]+: ([0-9]+) accepted.*/\1/p; 2s/^server CPU per accepted order: ([0-9]+) us.*/\1/p' |
     tr '\n' ' '
 }

@@ -6,25 +6,29 @@
 # system, iowait, softirq) from /proc/stat.  For A/B comparisons of builds
 # and allocators in interleaved pairs; bench/e2e.py is the benchmark.
 #
-#   bench/intake.sh [-b BIN] [-c CONNS] [-s SECONDS] [-p PRELOAD_LIB] [-k]
+#   bench/intake.sh [-b BIN] [-c CONNS] [-s SECONDS] [-i IDLE] [-p PRELOAD_LIB] [-k]
 #
+# -i holds IDLE more connections open meanwhile, each idle after one GET
+# /health (from 127.0.0.2.., 200 an address: the per-address limit), the
+# cost of connections that wait, as a console's or a slow client's do.
 # -p runs the server with LD_PRELOAD=PRELOAD_LIB (an allocator to compare);
 # -k keeps the data directory.  Everything started is stopped by PID, the
 # temporary directory removed.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
-BIN=$HERE/../build/orderly CONNS=64 SECS=8 PRE="" KEEP=""
-while getopts "b:c:s:p:k" o; do
+BIN=$HERE/../build/orderly CONNS=64 SECS=8 PRE="" KEEP="" IDLE=0
+while getopts "b:c:s:i:p:k" o; do
   case $o in
-    b) BIN=$OPTARG ;; c) CONNS=$OPTARG ;; s) SECS=$OPTARG ;; p) PRE=$OPTARG ;; k) KEEP=1 ;;
+    b) BIN=$OPTARG ;; c) CONNS=$OPTARG ;; s) SECS=$OPTARG ;; i) IDLE=$OPTARG ;; p) PRE=$OPTARG ;; k) KEEP=1 ;;
     *) sed -n '2,13p' "$0"; exit 2 ;;
   esac
 done
 CLIENT=${ORDERLY_BENCH_PEER:-$HERE/../../shared/bench-peer}/run-e2e.py
 for t in taskset wrk python3; do command -v $t >/dev/null || { echo "intake.sh: $t is missing" >&2; exit 1; }; done
 D=$(mktemp -d /tmp/orderly-intake.XXXXXX)
-PID=""
+PID="" HOLD=""
 cleanup() {
+  [ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null
   if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
     kill "$PID"
     for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
@@ -40,6 +44,25 @@ PID=$!
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$PORT/ready >/dev/null && break; sleep 0.1; done
 taskset -c 1 python3 "$CLIENT" http://127.0.0.1:$PORT --seed-only --skus 1000 >/dev/null
 
+if [ "$IDLE" -gt 0 ]; then
+  # one GET each (so the server has parsed a request on it), then nothing
+  taskset -c 1 python3 - "$PORT" "$IDLE" "$D/held" <<'EOF' &
+import socket, sys, time
+port, n, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+held = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.%d" % (2 + i // 200), 0))
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    held.append(s)
+for s in held:
+    s.recv(4096)
+open(ready, "w").write("%d\n" % len(held))
+time.sleep(3600)
+EOF
+  HOLD=$!
+  for _ in $(seq 200); do [ -s "$D/held" ] && break; sleep 0.05; done
+  [ -s "$D/held" ] || { echo "intake.sh: the idle connections were not opened" >&2; exit 1; }
+fi
 threads() { for t in /proc/$PID/task/*; do echo "$(tr ' ' _ <"$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done; }
 threads >"$D/th0"
 C0=$(grep '^cpu0 ' /proc/stat)

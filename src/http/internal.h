@@ -1,17 +1,19 @@
 /* internal.h - what server.c, router.c and req.c share; not for other modules.
  *
- * DESIGN.  Each MHD connection gets one http_conn (malloc'd when it opens,
- * freed when it closes) that embeds the http_req reused by every request on
- * that keep-alive connection, and the first block of the request arena.  A
- * request that fits the inline block (the common case) costs no malloc of
- * ours; MHD itself allocates the response object and its headers.
+ * DESIGN.  Each connection gets one http_conn (malloc'd when it opens, freed
+ * when it closes) that embeds its input buffer, the http_req reused by
+ * every request on that keep-alive connection, and the first block of the
+ * request arena.  A request that fits the inline block (the common case)
+ * costs no malloc: its reply's head and body are built in the arena too.
  */
 #ifndef ORDERLY_HTTP_INTERNAL_H
 #define ORDERLY_HTTP_INTERNAL_H
 #include "lib/arena.h"
 #include "lib/limits.h"
+#include "http/parse.h"
 #include "http/server.h"
-#include <microhttpd.h>
+#include <pthread.h>
+#include <sys/uio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -79,10 +81,9 @@ struct http_conn;
 struct http_req {
     http_server *srv;
     struct http_conn *conn;
-    struct MHD_Connection *mc;
     const char *method;
-    const char *url; /* raw path from MHD (no query, not decoded) */
-    const char *query; /* raw query string (after '?'), NULL when none; owned by conn */
+    const char *url; /* raw path (no query, not decoded), in the connection's input */
+    const char *query; /* raw query string (after '?'), NULL when none; likewise */
     char *path;      /* decoded, made on demand */
     const struct http_croute *route;
     int nsegs;
@@ -101,12 +102,15 @@ struct http_req {
     int handler_suspended;     /* http_req_suspend called by the running handler */
     void (*deferred)(http_req *r, void *arg); /* builds the reply on the worker after resume */
     void *deferred_arg;
-    http_req *ho_next;         /* in the server's handover list (server.c) */
     int close;                 /* reply with Connection: close */
     int waiting;               /* holds a waiting slot (http_req_wait_begin) */
     int streamed;              /* http_reply_stream: not observed in the duration histogram */
     int status;                /* of the reply, 0 before */
-    struct MHD_Response *resp; /* built, not yet queued */
+    int resp_ok;               /* the reply was built (else the connection is dropped) */
+    const char *resp_ctype;    /* its Content-Type, NULL for none */
+    const char *resp_body;     /* its body (arena or static), resp_len bytes */
+    size_t resp_len;
+    http_stream *stream;       /* a streamed body (http_reply_stream), else NULL */
     struct http_hdr *hdrs, **hdrs_tail;
     json_t *json;
     void *user;      /* the application's (http_req_set_user) */
@@ -126,6 +130,19 @@ struct http_addr {
 /* Why a connection's deadline is armed (http_conn.deadline_why). */
 enum { HTTP_DL_REQUEST = 0, HTTP_DL_RESPONSE, HTTP_DL_TRIMMED, HTTP_DL_REASONS };
 
+/* What a connection is doing (loop.c). */
+enum {
+    PH_HEAD = 0, /* waiting for a request's head */
+    PH_BODY,     /* reading its body */
+    PH_BUSY,     /* its handler runs or it is suspended: input not read */
+    PH_WRITE,    /* writing the reply */
+    PH_STREAM,   /* writing a streamed reply */
+    PH_PARKED,   /* a streamed reply with nothing to send: http_stream_wake resumes */
+    PH_CLOSE,
+};
+
+struct http_worker;
+
 struct http_conn {
     struct http_conn *prev, *next; /* watchdog registry, under slot->mu */
     struct http_slot *slot;        /* whose registry holds it */
@@ -134,10 +151,39 @@ struct http_conn {
     int fd;
     struct http_addr addr;
     http_server *srv;
-    char *query;   /* raw query of the current request (malloc'd by on_uri), or NULL */
-    int query_oom; /* on_uri could not copy it */
+    /* the rest is the worker's (loop.c) */
+    struct http_worker *w;
+    struct http_conn *wprev, *wnext; /* the worker's connections */
+    struct http_conn *rnext;         /* in the worker's resume list, under w->mu */
+    int phase;                       /* PH_* */
+    int readable;                    /* input may be waiting (an edge not yet read to the end) */
+    int keep;                        /* keep the connection after this reply */
+    size_t in_len;                   /* bytes in in[] */
+    size_t head_len;                 /* the current request's head, 0 before it is in */
+    size_t scanned;                  /* how far http_head_end looked */
+    int64_t body_left;               /* Content-Length bytes still to come */
+    struct http_chunked ck;
+    struct iovec out[2]; /* what is left to send */
+    int nout;
+    char *sbuf;          /* a streamed reply's block and its chunk framing */
+    struct http_head head;
     http_req req;
     _Alignas(16) char arena_inline[HTTP_ARENA_INLINE];
+    char in[LIMIT_HTTP_CONN_MEMORY_BYTES]; /* request head, then body as it passes */
+};
+
+struct http_worker {
+    http_server *srv;
+    pthread_t th;
+    int th_failed;
+    int ep, evfd;
+    _Atomic int stop;
+    _Atomic int wake_owed; /* a resume inside a handoff scope: wake at its close */
+    pthread_mutex_t mu;    /* the resume list */
+    struct http_conn *rhead, *rtail;
+    struct http_conn *conns;
+    time_t date_at;
+    char date[40];
 };
 
 /* Per worker thread: counters (relaxed atomics) and the registry of the
@@ -176,7 +222,8 @@ struct http_waits {
 };
 
 struct http_server {
-    struct MHD_Daemon *d;
+    struct http_worker *workers;
+    int nworkers;
     int listen_fd;
     int port;
     int threads, timeout_s, send_timeout_s;
@@ -203,21 +250,48 @@ struct http_server {
     _Atomic uint64_t wait_refused;
     _Atomic uint64_t abandoned[2];
     struct http_waits waits;
+    struct http_waits peers;   /* open connections by address */
     struct http_slot *slots;   /* threads + 1; [0] is the shared overflow */
     int nslots;
     _Atomic int slot_next;
-    /* answers completed inside a handoff scope (lib/handoff.h), waiting to
-     * be resumed together by the HTTP thread: ho_head..ho_tail under ho_mu */
-    pthread_mutex_t ho_mu;
-    http_req *ho_head, *ho_tail;
-    _Atomic int ho_n;
-    _Atomic uint64_t handed_over;
+    _Atomic uint64_t handed_over; /* resumes inside a handoff scope (lib/handoff.h) */
     /* slow-client watchdog */
     pthread_t wd;
     int wd_started, wd_stop;
     pthread_mutex_t mu; /* wd_stop, cv */
     pthread_cond_t cv;
 };
+
+/* ---- Between the loop (loop.c) and the request (server.c) ---------------- */
+
+/* server.c: a request's life, on its worker. */
+void http_worker_enter(struct http_worker *w);
+void http_conn_opened(http_server *s, struct http_conn *c);
+void http_conn_closed(struct http_conn *c); /* closes the fd, frees c */
+int http_peers_add(http_server *s, const struct http_addr *a); /* 0 or ORD_EBUSY */
+void http_peers_del(http_server *s, const struct http_addr *a);
+/* The head is in c->head (parse_rc 0), or malformed (parse_rc the error):
+ * leaves c->req in RS_BODY, or answered (RS_DONE). */
+void http_request_begin(struct http_conn *c, int parse_rc);
+/* Body bytes: 0, or 1 when the request was answered (too large). */
+int http_request_body(http_req *r, const char *data, size_t n);
+/* Answers code and closes the connection after the reply. */
+void http_request_fail(http_req *r, int code, const char *detail);
+void http_request_dispatch(http_req *r);
+void http_request_resumed(http_req *r);
+/* The request is over: ok when its reply was sent whole. */
+void http_request_end(http_req *r, int ok);
+
+/* loop.c */
+int http_loop_start(http_server *s);
+void http_loop_stop(http_server *s);
+void http_conn_reply(http_req *r); /* serialise and start sending r's reply */
+int http_conn_resume(struct http_conn *c); /* 1 when inside a handoff scope */
+
+/* req.c: a streamed reply's side of the loop. */
+long http_stream_pull(http_stream *s, char *buf, size_t max);
+int http_stream_park(http_stream *s); /* 1: woken meanwhile, pull again */
+void http_stream_free(http_stream *s);
 
 /* 1 when the peer of fd closed it (a non-blocking peek reads end of file)
  * or the socket failed; 0 while it is open (server.c). */

@@ -1,11 +1,10 @@
 /* req.c - the request side of the HTTP server: the per-request arena,
  * accessors, JSON bodies, replies and problem+json (RFC 9457).
  *
- * Replies are built in the owning thread into an MHD_Response whose body
- * points into the arena (MHD_RESPMEM_PERSISTENT: no copy); server.c queues it
- * on the worker, right after the handler or when a suspended request comes
- * back.  The arena outlives the response: it is reset only when MHD reports
- * the request complete.
+ * Replies are built in the owning thread: status, headers and a body in the
+ * arena or static memory (no copy); loop.c serialises and sends them on the
+ * worker, right after the handler or when a suspended request comes back.
+ * The arena outlives the response: it is reset when the request completes.
  */
 #include "http/internal.h"
 #include "lib/check.h"
@@ -57,7 +56,8 @@ const char *http_req_query(http_req *r, const char *name)
 
 const char *http_req_header(http_req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND, name);
+    const struct http_field *f = http_head_field(&r->conn->head, name);
+    return f ? f->value : NULL;
 }
 
 const char *http_req_id(http_req *r)
@@ -83,19 +83,45 @@ int http_req_ok_status(http_req *r)
 const char *http_req_peer(http_req *r)
 {
     if (!r->peer[0]) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-        if (sa && sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->peer, sizeof r->peer);
-        else if (sa && sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->peer, sizeof r->peer);
+        const struct http_addr *a = &r->conn->addr;
+        if (a->family == AF_INET || a->family == AF_INET6)
+            inet_ntop(a->family, a->b, r->peer, sizeof r->peer);
     }
     return r->peer;
 }
 
+/* Cookie: name=value pairs separated by ";" (RFC 6265 5.4), in every
+ * Cookie field; the first pair called name, its value copied to the arena
+ * (surrounding double quotes removed). */
 const char *http_req_cookie(http_req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->mc, MHD_COOKIE_KIND, name);
+    const struct http_head *h = &r->conn->head;
+    size_t nl = strlen(name);
+    for (int i = 0; i < h->nfields; i++) {
+        const struct http_field *f = &h->fields[i];
+        if (f->nlen != 6 || strcasecmp(f->name, "Cookie")) continue;
+        for (const char *p = f->value; *p;) {
+            while (*p == ' ' || *p == '\t' || *p == ';')
+                p++;
+            const char *k = p;
+            while (*p && *p != '=' && *p != ';')
+                p++;
+            const char *ke = p;
+            while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t'))
+                ke--;
+            if (*p != '=') continue;
+            const char *v = ++p;
+            while (*p && *p != ';')
+                p++;
+            const char *ve = p;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if ((size_t)(ke - k) != nl || strncmp(k, name, nl)) continue;
+            if (ve - v >= 2 && v[0] == '"' && ve[-1] == '"') v++, ve--;
+            return arena_strdup(&r->arena, v, (size_t)(ve - v));
+        }
+    }
+    return NULL;
 }
 
 void http_req_set_user(http_req *r, void *p)
@@ -258,81 +284,72 @@ void http_reply_header(http_req *r, const char *name, const char *value)
     r->hdrs_tail = &h->next;
 }
 
-/* Gives m our headers and makes it r's reply; on failure destroys m, and
- * r->resp stays NULL (server.c then closes the connection). */
-static void reply_set(http_req *r, int status, const char *ctype, struct MHD_Response *m)
+/* A header that would split the reply (CR or LF in it) is refused. */
+static int header_ok(const char *v)
+{
+    return !strpbrk(v, "\r\n");
+}
+
+/* Makes body r's reply; a header refused leaves resp_ok 0, and server.c
+ * then closes the connection. */
+static void reply_finish(http_req *r, int status, const char *ctype, const char *body, size_t len)
 {
     CHECK(!r->replied);
     CHECK(status >= HTTP_STATUS_MIN && status < HTTP_STATUS_MIN + HTTP_STATUS_SLOTS);
     r->replied = 1;
     r->status = status;
-    if (!m) return;
-    int ok = MHD_add_response_header(m, "X-Request-Id", r->id) == MHD_YES;
-    if (ctype) ok = ok && MHD_add_response_header(m, "Content-Type", ctype) == MHD_YES;
+    r->resp_ctype = ctype;
+    r->resp_body = len ? body : "";
+    r->resp_len = len;
+    int ok = !ctype || header_ok(ctype);
     for (struct http_hdr *h = r->hdrs; h && ok; h = h->next)
-        ok = MHD_add_response_header(m, h->name, h->value) == MHD_YES;
-    if (r->close || atomic_load_explicit(&r->srv->quiesced, memory_order_relaxed))
-        ok = ok && MHD_add_response_header(m, "Connection", "close") == MHD_YES;
+        ok = header_ok(h->name) && header_ok(h->value) && *h->name;
     if (!ok) {
         log_warn("http", "response header rejected", "requestId", r->own_id, NULL);
-        MHD_destroy_response(m);
         return;
     }
-    r->resp = m;
-}
-
-/* Wraps body (arena or static memory) in an MHD response with our headers. */
-static void reply_finish(http_req *r, int status, const char *ctype, const char *body, size_t len)
-{
-    reply_set(r, status, ctype,
-              MHD_create_response_from_buffer(len, (void *)(len ? body : ""), MHD_RESPMEM_PERSISTENT));
+    r->resp_ok = 1;
 }
 
 /* ---- Streamed replies --------------------------------------------------- */
 
-/* DESIGN.  MHD pulls a streamed body through stream_read on the
- * connection's worker.  When the producer has nothing, the connection is
- * suspended right there (MHD's documented way to return 0 without busy
- * waiting) and counted in srv->suspended like any parked request;
- * http_stream_wake resumes it.  `kicked` closes the race between a pull that
- * found nothing and a wake that came before the suspension. */
+/* DESIGN.  loop.c pulls a streamed body through http_stream_pull on the
+ * connection's worker.  When the producer has nothing, the connection parks
+ * (counted in srv->suspended like any parked request) and http_stream_wake
+ * resumes it.  `kicked` closes the race between a pull that found nothing
+ * and a wake that came before the parking. */
 struct http_stream {
     pthread_mutex_t mu;
     http_server *srv;
-    struct MHD_Connection *mc;
+    struct http_conn *conn;
     http_stream_pull_fn pull;
     http_stream_done_fn done;
     void *arg;
-    int fd; /* the connection's socket, for http_stream_peer_gone */
     int parked, kicked;
 };
 
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+long http_stream_pull(http_stream *s, char *buf, size_t max)
 {
-    http_stream *s = cls;
-    (void)pos;
-    for (;;) {
-        long n = s->pull(s->arg, buf, max);
-        if (n > 0) return (ssize_t)n;
-        if (n < 0) return MHD_CONTENT_READER_END_OF_STREAM;
-        pthread_mutex_lock(&s->mu);
-        if (s->kicked) {
-            s->kicked = 0;
-            pthread_mutex_unlock(&s->mu);
-            continue;
-        }
-        s->parked = 1;
-        atomic_fetch_add(&s->srv->suspended, 1);
-        MHD_suspend_connection(s->mc);
-        pthread_mutex_unlock(&s->mu);
-        return 0;
-    }
+    return s->pull(s->arg, buf, max);
 }
 
-/* MHD is done with the response: the connection closed or the body ended. */
-static void stream_free(void *cls)
+int http_stream_park(http_stream *s)
 {
-    http_stream *s = cls;
+    pthread_mutex_lock(&s->mu);
+    int woken = s->kicked;
+    if (woken) {
+        s->kicked = 0;
+    } else {
+        s->parked = 1;
+        atomic_fetch_add(&s->srv->suspended, 1);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return woken;
+}
+
+/* The request is over: the connection closed or the body ended. */
+void http_stream_free(http_stream *s)
+{
     s->done(s->arg);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -349,25 +366,18 @@ http_stream *http_reply_stream(http_req *r, int status, const char *ctype, http_
     }
     pthread_mutex_init(&s->mu, NULL);
     s->srv = r->srv;
-    s->mc = r->mc;
-    s->fd = r->conn->fd;
+    s->conn = r->conn;
     s->pull = pull;
     s->done = done;
     s->arg = arg;
-    struct MHD_Response *m =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK, stream_read, s, stream_free);
-    if (!m) {
-        pthread_mutex_destroy(&s->mu);
-        free(s);
-        http_reply_problem(r, ORD_ENOMEM, "no memory for a stream", NULL);
-        done(arg);
+    r->streamed = 1;
+    r->stream = s; /* freed with the request, which calls done */
+    reply_finish(r, status, ctype, NULL, 0);
+    if (!r->resp_ok) { /* a header refused: the connection is dropped */
+        r->stream = NULL;
+        http_stream_free(s);
         return NULL;
     }
-    r->streamed = 1;
-    reply_set(r, status, ctype, m);
-    /* a header refused: reply_set destroyed the response, which called
-     * stream_free (so done); the connection is dropped */
-    if (!r->resp) return NULL;
     return s;
 }
 
@@ -377,7 +387,7 @@ void http_stream_wake(http_stream *s)
     if (s->parked) {
         s->parked = 0;
         atomic_fetch_sub(&s->srv->suspended, 1);
-        MHD_resume_connection(s->mc);
+        http_conn_resume(s->conn);
     } else {
         s->kicked = 1;
     }
@@ -386,7 +396,7 @@ void http_stream_wake(http_stream *s)
 
 int http_stream_peer_gone(http_stream *s)
 {
-    return http_fd_peer_gone(s->fd);
+    return http_fd_peer_gone(s->conn->fd);
 }
 
 /* Dumps j into the arena; returns the length, 0 on failure (out of memory). */

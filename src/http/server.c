@@ -51,8 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int waits_init(struct http_waits *w, int conns, int per_ip);
-static void handover_drain(http_server *s);
+static int wait_bound(int n);
+static int waits_init(struct http_waits *w, int max, int per_ip_max, int conns);
 static void waits_release(struct http_waits *w);
 
 /* ---- Counters --------------------------------------------------------- */
@@ -236,35 +236,6 @@ const http_route http_builtin_routes[] = {
 
 /* ---- Request start: headers are in ------------------------------------ */
 
-struct hdr_scan {
-    size_t bytes;
-    const char *cl, *te, *rid, *ctype;
-    size_t rid_len;
-};
-
-static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t klen,
-                                   const char *val, size_t vlen)
-{
-    struct hdr_scan *h = cls;
-    (void)kind;
-    h->bytes += klen + vlen + 4; /* "k: v\r\n" */
-    switch (klen) {
-    case 12:
-        if (!strcasecmp(key, "X-Request-Id"))
-            h->rid = val, h->rid_len = vlen;
-        else if (!strcasecmp(key, "Content-Type"))
-            h->ctype = val;
-        break;
-    case 14:
-        if (!strcasecmp(key, "Content-Length")) h->cl = val;
-        break;
-    case 17:
-        if (!strcasecmp(key, "Transfer-Encoding")) h->te = val;
-        break;
-    }
-    return MHD_YES;
-}
-
 static int request_id_sane(const char *s, size_t n)
 {
     if (n == 0 || n > LIMIT_HTTP_REQUEST_ID_MAX) return 0;
@@ -277,10 +248,13 @@ static int request_id_sane(const char *s, size_t n)
     return 1;
 }
 
-static enum MHD_Result queue_reply(http_req *r)
+static void queue_reply(http_req *r)
 {
     r->state = RS_DONE;
-    if (!r->resp) return MHD_NO; /* no response could be built: drop the connection */
+    if (!r->resp_ok) { /* no response could be built: drop the connection */
+        r->conn->phase = PH_CLOSE;
+        return;
+    }
     /* the client has http.sendTimeoutSeconds to take the response (a stream
      * has no end: it is bounded by the waiting bound instead) */
     if (!r->streamed) {
@@ -290,73 +264,119 @@ static enum MHD_Result queue_reply(http_req *r)
                               clock_mono_ms() + (int64_t)r->srv->send_timeout_s * 1000,
                               memory_order_release);
     }
-    enum MHD_Result ok = MHD_queue_response(r->mc, (unsigned)r->status, r->resp);
-    MHD_destroy_response(r->resp);
-    r->resp = NULL;
-    if (ok != MHD_YES) log_error("http", "MHD_queue_response failed", "requestId", r->own_id, NULL);
-    return ok;
+    http_conn_reply(r);
 }
 
-/* An error found before the body: reply now; MHD then closes the connection. */
-static enum MHD_Result early_problem(http_req *r, int code, const char *detail)
+/* An error found before the handler: reply now, then close the connection
+ * (what follows on it cannot be trusted to be the next request). */
+static void early_problem(http_req *r, int code, const char *detail)
 {
     r->close = 1;
     http_reply_problem(r, code, detail, NULL);
-    return queue_reply(r);
+    queue_reply(r);
 }
 
-static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct MHD_Connection *mc,
-                                     const char *url, const char *method)
+void http_request_fail(http_req *r, int code, const char *detail)
 {
+    early_problem(r, code, detail);
+}
+
+void http_request_begin(struct http_conn *c, int parse_rc)
+{
+    http_server *s = c->srv;
     http_req *r = &c->req;
+    const struct http_head *h = &c->head;
     arena saved = r->arena;
     memset(r, 0, sizeof *r);
     r->arena = saved;
     r->srv = s;
     r->conn = c;
-    r->mc = mc;
-    r->url = url;
-    r->query = c->query;
-    r->method = method;
+    r->method = "-";
+    r->url = "/";
     r->hdrs_tail = &r->hdrs;
     r->content_length = -1;
     r->t0_us = clock_mono_us();
     inc(&slot_get(s)->started);
-
-    struct hdr_scan h = {0};
-    MHD_get_connection_values_n(mc, MHD_HEADER_KIND, scan_header, &h);
-    id_uuid(r->own_id); /* a client's id is kept only when well-formed, and never replaces ours in the logs */
-    r->client_id = h.rid && request_id_sane(h.rid, h.rid_len);
-    if (r->client_id)
-        memcpy(r->id, h.rid, h.rid_len + 1);
-    else
-        memcpy(r->id, r->own_id, sizeof r->own_id);
-    r->ctype = h.ctype;
+    id_uuid(r->own_id);
+    memcpy(r->id, r->own_id, sizeof r->own_id);
     r->state = RS_BODY;
 
     char detail[160];
-    if (h.bytes > LIMIT_HTTP_HEADER_BYTES_MAX) {
+    if (parse_rc == ORD_EHEADERS) {
+        snprintf(detail, sizeof detail,
+                 "request header fields exceed %d bytes or %d fields", LIMIT_HTTP_HEADER_BYTES_MAX,
+                 LIMIT_HTTP_HEADER_FIELDS_MAX);
+        return early_problem(r, ORD_EHEADERS, detail);
+    }
+    if (parse_rc == ORD_EURITOOLONG) {
+        snprintf(detail, sizeof detail, "request line exceeds %d bytes", LIMIT_HTTP_CONN_MEMORY_BYTES);
+        return early_problem(r, ORD_EURITOOLONG, detail);
+    }
+    if (parse_rc) return early_problem(r, ORD_EINVAL, "malformed request line or header field");
+
+    /* the target: the raw path, and the raw query after '?' */
+    r->method = h->method;
+    r->url = h->target;
+    char *q = strchr(h->target, '?');
+    if (q) {
+        *q = 0;
+        r->query = q + 1;
+    }
+    size_t bytes = 0;
+    const char *cl = NULL, *te = NULL, *rid = NULL;
+    size_t rid_len = 0;
+    int ncl = 0, nte = 0, nhost = 0;
+    for (int i = 0; i < h->nfields; i++) {
+        const struct http_field *f = &h->fields[i];
+        bytes += f->nlen + f->vlen + 4; /* "k: v\r\n" */
+        switch (f->nlen) {
+        case 4:
+            if (!strcasecmp(f->name, "Host")) nhost++;
+            break;
+        case 12:
+            if (!strcasecmp(f->name, "X-Request-Id"))
+                rid = f->value, rid_len = f->vlen;
+            else if (!strcasecmp(f->name, "Content-Type") && !r->ctype)
+                r->ctype = f->value;
+            break;
+        case 14:
+            if (!strcasecmp(f->name, "Content-Length")) cl = f->value, ncl++;
+            break;
+        case 17:
+            if (!strcasecmp(f->name, "Transfer-Encoding")) te = f->value, nte++;
+            break;
+        }
+    }
+    /* a client's id is kept only when well-formed, and never replaces ours in the logs */
+    r->client_id = rid && request_id_sane(rid, rid_len);
+    if (r->client_id) memcpy(r->id, rid, rid_len + 1);
+
+    if (bytes > LIMIT_HTTP_HEADER_BYTES_MAX) {
         snprintf(detail, sizeof detail, "request header fields exceed %d bytes",
                  LIMIT_HTTP_HEADER_BYTES_MAX);
         return early_problem(r, ORD_EHEADERS, detail);
     }
-    if (c->query_oom) return early_problem(r, ORD_ENOMEM, "no memory for the query string");
-    if (strlen(url) > LIMIT_HTTP_PATH_BYTES_MAX) {
+    if (strlen(r->url) > LIMIT_HTTP_PATH_BYTES_MAX) {
         snprintf(detail, sizeof detail, "request path exceeds %d bytes", LIMIT_HTTP_PATH_BYTES_MAX);
         return early_problem(r, ORD_EURITOOLONG, detail);
     }
-    if (h.te) {
+    if (h->minor == 1 && nhost != 1)
+        return early_problem(r, ORD_EINVAL, "an HTTP/1.1 request must carry one Host header");
+    if (nte) {
         r->chunked = 1;
-        if (h.cl)
+        if (cl)
             return early_problem(
                 r, ORD_EINVAL,
                 "a request must not carry both Content-Length and Transfer-Encoding");
+        if (nte > 1 || strcasecmp(te, "chunked") != 0 || h->minor == 0)
+            return early_problem(r, ORD_EINVAL,
+                                 "the only transfer coding accepted is chunked, in HTTP/1.1");
     }
-    if (h.cl) {
+    if (cl) {
         char *end;
         errno = 0;
-        unsigned long long n = strtoull(h.cl, &end, 10);
-        if (errno || end == h.cl || *end)
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (ncl > 1 || errno || end == cl || *end || *cl < '0' || *cl > '9')
             return early_problem(r, ORD_EINVAL, "invalid Content-Length");
         if (n > s->body_max) {
             snprintf(detail, sizeof detail,
@@ -370,70 +390,48 @@ static enum MHD_Result request_begin(http_server *s, struct http_conn *c, struct
             if (!r->body) return early_problem(r, ORD_ENOMEM, "no memory for the request body");
         }
     }
-    return MHD_YES;
 }
 
 /* ---- Body ------------------------------------------------------------- */
 
-/* A chunked body crossed the limit mid-stream.  MHD will not queue a
- * response now, so write the 413 ourselves and have MHD drop the connection:
- * reading stops here. */
-static enum MHD_Result body_too_big(http_req *r)
-{
-    char detail[128], date[64], head[512];
-    char *body = NULL;
-    snprintf(detail, sizeof detail, "request body exceeds the limit of %zu bytes",
-             r->srv->body_max);
-    size_t n = http_problem_text(r, ORD_ETOOBIG, detail, &body);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    int hn = snprintf(head, sizeof head,
-                      "HTTP/1.1 413 Content Too Large\r\nDate: %s\r\nConnection: close\r\n"
-                      "Content-Type: application/problem+json\r\nX-Request-Id: %s\r\n"
-                      "Content-Length: %zu\r\n\r\n",
-                      date, r->id, n);
-    struct iovec iov[2] = {{head, (size_t)hn}, {body, n}};
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n ? 2 : 1};
-    ssize_t w = sendmsg(r->conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)w; /* best effort: the connection is dropped either way */
-    shutdown(r->conn->fd, SHUT_WR);
-    r->replied = 1;
-    r->status = 413;
-    r->state = RS_DONE;
-    return MHD_NO;
-}
-
-static enum MHD_Result body_append(http_req *r, const char *data, size_t n)
+int http_request_body(http_req *r, const char *data, size_t n)
 {
     http_server *s = r->srv;
-    if (n > s->body_max - r->body_len) return body_too_big(r);
+    char detail[128];
+    if (n > s->body_max - r->body_len) {
+        snprintf(detail, sizeof detail, "request body exceeds the limit of %zu bytes", s->body_max);
+        early_problem(r, ORD_ETOOBIG, detail);
+        return 1;
+    }
     if (r->body_len + n + 1 > r->body_cap) { /* chunked: grow by doubling */
         size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
         while (cap < r->body_len + n + 1)
             cap *= 2;
         if (cap > s->body_max + 1) cap = s->body_max + 1;
         char *b = arena_alloc(&r->arena, cap);
-        if (!b) return MHD_NO;
+        if (!b) {
+            early_problem(r, ORD_ENOMEM, "no memory for the request body");
+            return 1;
+        }
         if (r->body_len) memcpy(b, r->body, r->body_len);
         r->body = b;
         r->body_cap = cap;
     }
     memcpy(r->body + r->body_len, data, n);
     r->body_len += n;
-    return MHD_YES;
+    return 0;
 }
 
 /* ---- Dispatch --------------------------------------------------------- */
 
-static enum MHD_Result run_handler(http_req *r, http_handler fn);
+static void run_handler(http_req *r, http_handler fn);
 
-static enum MHD_Result dispatch(http_req *r)
+void http_request_dispatch(http_req *r)
 {
     http_server *s = r->srv;
     const char *allow = NULL;
     char detail[200];
+    atomic_store_explicit(&r->conn->deadline_ms, 0, memory_order_relaxed);
     r->state = RS_HANDLER;
     if (r->body) r->body[r->body_len] = 0;
     int rc = http_router_route(&s->router, r, &allow);
@@ -460,16 +458,15 @@ static enum MHD_Result dispatch(http_req *r)
         return queue_reply(r);
     }
     if (s->guard && s->guard(s->app, r)) return queue_reply(r); /* refused: the guard replied */
-    return run_handler(r, r->route->fn);
+    run_handler(r, r->route->fn);
 }
 
-static enum MHD_Result run_handler(http_req *r, http_handler fn)
+static void run_handler(http_req *r, http_handler fn)
 {
     int rc = fn(r);
     if (r->handler_suspended) {
         /* r may already belong to another thread: touch nothing else */
-        r->state = RS_SUSPENDED;
-        return MHD_YES;
+        return;
     }
     if (!r->replied) {
         if (rc == 0) {
@@ -479,79 +476,27 @@ static enum MHD_Result run_handler(http_req *r, http_handler fn)
         }
         http_reply_problem(r, rc, NULL, NULL);
     }
-    return queue_reply(r);
+    queue_reply(r);
 }
 
-/* MHD calls this with the whole request target as soon as the request line
- * is in, before the access handler: keep the raw query for http_query_get. */
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+/* Back on the worker after http_req_resume: the reply was built by the
+ * resuming thread, or is built now. */
+void http_request_resumed(http_req *r)
 {
-    (void)cls;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct http_conn *c = ci ? ci->socket_context : NULL;
-    if (!c) return NULL;
-    free(c->query);
-    c->query = NULL;
-    c->query_oom = 0;
-    const char *q = uri ? strchr(uri, '?') : NULL;
-    if (q && !(c->query = strdup(q + 1))) c->query_oom = 1; /* request_begin answers 503 */
-    return NULL;
-}
-
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const char *url,
-                                 const char *method, const char *version, const char *upload,
-                                 size_t *upload_size, void **con_cls)
-{
-    http_server *s = cls;
-    http_req *r = *con_cls;
-    (void)version;
-    handover_drain(s);
-    if (!r) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        struct http_conn *c = ci ? ci->socket_context : NULL;
-        if (!c) return MHD_NO; /* its allocation failed at connect */
-        *con_cls = &c->req;
-        return request_begin(s, c, mc, url, method);
+    if (r->deferred) {
+        void (*fn)(http_req *, void *) = r->deferred;
+        r->deferred = NULL;
+        fn(r, r->deferred_arg);
+        CHECK(r->replied);
     }
-    switch (r->state) {
-    case RS_BODY:
-        if (*upload_size) {
-            size_t n = *upload_size;
-            *upload_size = 0;
-            return body_append(r, upload, n);
-        }
-        atomic_store_explicit(&r->conn->deadline_ms, 0, memory_order_relaxed);
-        return dispatch(r);
-    case RS_SUSPENDED: /* resumed: the reply was built by the resuming thread, or is built now */
-        if (r->deferred) {
-            void (*fn)(http_req *, void *) = r->deferred;
-            r->deferred = NULL;
-            fn(r, r->deferred_arg);
-            CHECK(r->replied);
-        }
-        return queue_reply(r);
-    case RS_DONE: /* an early reply is queued; MHD may still hand us data */
-        *upload_size = 0;
-        return MHD_YES;
-    default:
-        log_error("http", "access handler in unexpected state", "requestId", r->own_id, "#state",
-                  (int64_t)r->state, NULL);
-        return MHD_NO;
-    }
+    queue_reply(r);
 }
 
 /* ---- Completion, connections ------------------------------------------ */
 
-static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+void http_request_end(http_req *r, int ok)
 {
-    http_server *s = cls;
-    http_req *r = *con_cls;
-    (void)mc;
-    handover_drain(s);
-    if (!r) return;
-    *con_cls = NULL;
+    http_server *s = r->srv;
     struct http_slot *sl = slot_get(s);
     int64_t now_us = clock_mono_us();
     if (r->status)
@@ -565,11 +510,11 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         log_debug("http", "request", "method", r->method, "path", r->url, "#status",
                   (int64_t)r->status, "#duration_us", (int64_t)(now_us - r->t0_us), "requestId",
                   r->own_id, "clientRequestId", r->client_id ? r->id : NULL, "termination",
-                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+                  ok ? "ok" : "aborted", NULL);
+    if (r->stream) http_stream_free(r->stream);
+    r->stream = NULL;
     json_decref(r->json);
     r->json = NULL;
-    if (r->resp) MHD_destroy_response(r->resp);
-    r->resp = NULL;
     arena_reset(&r->arena);
     r->state = RS_IDLE;
     http_req_wait_end(r);
@@ -579,56 +524,35 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                           memory_order_release);
 }
 
-/* The client's address as a key of the waiting table. */
-static void addr_of(struct MHD_Connection *mc, struct http_addr *a)
+void http_worker_enter(struct http_worker *w)
 {
-    memset(a, 0, sizeof *a);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-    if (!sa) return;
-    a->family = (unsigned char)sa->sa_family;
-    if (sa->sa_family == AF_INET)
-        memcpy(a->b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-    else if (sa->sa_family == AF_INET6)
-        memcpy(a->b, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    (void)slot_get(w->srv); /* each worker its own counters and registry */
 }
 
-static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
+void http_conn_opened(http_server *s, struct http_conn *c)
 {
-    http_server *s = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-        struct http_conn *c = ci ? malloc(sizeof *c) : NULL;
-        *socket_context = c;
-        if (!c) return; /* on_access refuses the connection */
-        c->srv = s;
-        c->fd = ci->connect_fd;
-        addr_of(mc, &c->addr);
-        atomic_init(&c->deadline_why, HTTP_DL_REQUEST);
-        c->query = NULL;
-        c->query_oom = 0;
-        c->req.state = RS_IDLE;
-        c->req.waiting = 0;
-        c->req.json = NULL;
-        c->req.resp = NULL;
-        arena_init(&c->req.arena, c->arena_inline, HTTP_ARENA_INLINE, HTTP_ARENA_CHUNK, LIMIT_HTTP_ARENA_BYTES_MAX);
-        atomic_init(&c->deadline_ms, clock_mono_ms() + (int64_t)s->timeout_s * 1000);
-        struct http_slot *sl = c->slot = slot_get(s);
-        pthread_mutex_lock(&sl->mu);
-        c->prev = NULL;
-        c->next = sl->conns;
-        if (sl->conns) sl->conns->prev = c;
-        sl->conns = c;
-        pthread_mutex_unlock(&sl->mu);
-        metric_inc(s->ms_connections);
-        return;
-    }
-    struct http_conn *c = *socket_context;
-    if (!c) return;
-    /* MHD notifies before it closes the fd, so the watchdog never sees a reused fd */
+    c->srv = s;
+    atomic_init(&c->deadline_why, HTTP_DL_REQUEST);
+    c->req.state = RS_IDLE;
+    c->req.waiting = 0;
+    c->req.json = NULL;
+    c->req.stream = NULL;
+    arena_init(&c->req.arena, c->arena_inline, HTTP_ARENA_INLINE, HTTP_ARENA_CHUNK, LIMIT_HTTP_ARENA_BYTES_MAX);
+    atomic_init(&c->deadline_ms, clock_mono_ms() + (int64_t)s->timeout_s * 1000);
+    struct http_slot *sl = c->slot = slot_get(s);
+    pthread_mutex_lock(&sl->mu);
+    c->prev = NULL;
+    c->next = sl->conns;
+    if (sl->conns) sl->conns->prev = c;
+    sl->conns = c;
+    pthread_mutex_unlock(&sl->mu);
+    metric_inc(s->ms_connections);
+}
+
+void http_conn_closed(struct http_conn *c)
+{
+    http_server *s = c->srv;
+    /* out of the registry before the fd closes: the watchdog never sees a reused fd */
     struct http_slot *sl = c->slot;
     pthread_mutex_lock(&sl->mu);
     if (c->prev)
@@ -637,13 +561,10 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         sl->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     pthread_mutex_unlock(&sl->mu);
-    http_req_wait_end(&c->req); /* a request that never completed */
-    json_decref(c->req.json);
-    if (c->req.resp) MHD_destroy_response(c->req.resp);
+    close(c->fd);
+    http_peers_del(s, &c->addr);
     arena_reset(&c->req.arena);
-    free(c->query);
     free(c);
-    *socket_context = NULL;
     metric_add(s->ms_connections, -1);
 }
 
@@ -760,7 +681,6 @@ static void *watchdog_main(void *arg)
             pthread_mutex_unlock(&sl->mu);
         }
         trim(s, now);
-        handover_drain(s);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
@@ -768,25 +688,6 @@ static void *watchdog_main(void *arg)
 }
 
 /* ---- Lifecycle -------------------------------------------------------- */
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    char buf[512];
-    (void)cls;
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    size_t n = strlen(buf);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = 0;
-    log_info("http", "libmicrohttpd", "detail", buf, NULL);
-}
-
-/* No decoding: we split the raw path first, then decode each segment. */
-static size_t mhd_unescape_none(void *cls, struct MHD_Connection *c, char *s)
-{
-    (void)cls;
-    (void)c;
-    return strlen(s);
-}
 
 static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -866,19 +767,6 @@ static int opt_int(int v, int def, int min, int max, int *out)
     return 0;
 }
 
-/* Draining: a new connection is closed as soon as it is accepted.  Not
- * MHD_quiesce_daemon: in libmicrohttpd 0.9.75 (and its master as of 2025)
- * it races a pool thread's own removal of the listen socket from its epoll
- * set, and the loser MHD_PANICs ("Failed to remove listen FD from epoll
- * set", daemon.c:5531; seen twice in ~600 stops of t736).  The listen socket
- * closes with the daemon. */
-static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
-{
-    (void)addr;
-    (void)len;
-    return atomic_load(&((http_server *)cls)->quiesced) ? MHD_NO : MHD_YES;
-}
-
 int http_server_start(const http_opts *o, http_server **out)
 {
     int rc = 0, conns = 0, per_ip = 0;
@@ -913,7 +801,9 @@ int http_server_start(const http_opts *o, http_server **out)
     s->done = o->done;
     s->gen = atomic_fetch_add(&server_gen, 1) + 1;
     if ((rc = id_init())) goto out_free; /* request ids; idempotent */
-    if ((rc = waits_init(&s->waits, conns, per_ip))) goto out_free;
+    if ((rc = waits_init(&s->waits, wait_bound(conns), wait_bound(per_ip), conns)) ||
+        (rc = waits_init(&s->peers, conns, per_ip, conns)))
+        goto out_free;
     s->nslots = s->threads + 1;
     s->slots = aligned_alloc(64, sizeof *s->slots * (size_t)s->nslots);
     if (!s->slots) {
@@ -932,26 +822,10 @@ int http_server_start(const http_opts *o, http_server **out)
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_mutex_init(&s->ho_mu, NULL);
 
     if ((rc = listen_on(s, o->listen))) goto out_sync;
 
-    s->d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, on_accept, s,
-        on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL, MHD_OPTION_LISTEN_SOCKET,
-        s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_HTTP_CONN_MEMORY_BYTES,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        s, MHD_OPTION_UNESCAPE_CALLBACK, mhd_unescape_none, (void *)NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
-        (void *)NULL,
-        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
-    if (!s->d) {
-        log_error("http", "MHD_start_daemon failed", "listen", o->listen, NULL);
-        rc = ORD_EINTERNAL;
-        goto out_listen;
-    }
+    if ((rc = http_loop_start(s))) goto out_listen;
     if (pthread_create(&s->wd, NULL, watchdog_main, s) != 0) {
         rc = ORD_EINTERNAL;
         goto out_daemon;
@@ -963,12 +837,10 @@ int http_server_start(const http_opts *o, http_server **out)
     return 0;
 
 out_daemon:
-    MHD_stop_daemon(s->d); /* closes the listen socket too */
-    s->listen_fd = -1;
+    http_loop_stop(s);
 out_listen:
     if (s->listen_fd >= 0) close(s->listen_fd);
 out_sync:
-    pthread_mutex_destroy(&s->ho_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
 out_router:
@@ -980,6 +852,7 @@ out_slots:
     free(s->slots);
 out_free:
     waits_release(&s->waits);
+    waits_release(&s->peers);
     free(s);
     return rc;
 }
@@ -1020,16 +893,16 @@ void http_server_refuse(http_server *s)
 void http_server_stop(http_server *s)
 {
     if (!s) return;
-    handover_drain(s);
-    /* MHD panics on stop with suspended connections; say who is at fault */
+    /* a suspended request belongs to another thread, which will resume it:
+     * stopping under it would free its connection; say who is at fault */
     CHECK(atomic_load(&s->suspended) == 0);
-    MHD_stop_daemon(s->d); /* closes connections (and the listen socket unless quiesced) */
+    http_loop_stop(s); /* the workers close their connections */
+    close(s->listen_fd);
     pthread_mutex_lock(&s->mu);
     s->wd_stop = 1;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if (s->wd_started) pthread_join(s->wd, NULL);
-    pthread_mutex_destroy(&s->ho_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->mx);
@@ -1040,6 +913,7 @@ void http_server_stop(http_server *s)
     }
     free(s->slots);
     waits_release(&s->waits);
+    waits_release(&s->peers);
     free(s);
 }
 
@@ -1054,11 +928,14 @@ static int wait_bound(int n)
     return n - reserve;
 }
 
-static int waits_init(struct http_waits *w, int conns, int per_ip)
+/* A table of counts by address: at most max in all and per_ip_max for one
+ * address, sized for conns addresses (the watchdog's scratch counts every
+ * open connection's).  The waiting requests use one, the open connections
+ * another. */
+static int waits_init(struct http_waits *w, int max, int per_ip_max, int conns)
 {
-    w->max = wait_bound(conns);
-    w->per_ip_max = wait_bound(per_ip);
-    if (w->per_ip_max > w->max) w->per_ip_max = w->max;
+    w->max = max;
+    w->per_ip_max = per_ip_max < max ? per_ip_max : max;
     size_t cap = 16;
     while (cap < (size_t)w->max * 2 + 2)
         cap *= 2;
@@ -1108,12 +985,9 @@ static size_t waits_find(const struct http_waits *w, const struct http_addr *a)
     return i;
 }
 
-int http_req_wait_begin(http_req *r)
+/* One more for address a in w: 0, or ORD_EBUSY at w's bound or a's. */
+static int counts_add(struct http_waits *w, const struct http_addr *a)
 {
-    http_server *s = r->srv;
-    struct http_waits *w = &s->waits;
-    const struct http_addr *a = &r->conn->addr;
-    if (r->waiting) return 0;
     int rc = 0;
     pthread_mutex_lock(&w->mu);
     size_t i = waits_find(w, a);
@@ -1125,24 +999,13 @@ int http_req_wait_begin(http_req *r)
         w->total++;
     }
     pthread_mutex_unlock(&w->mu);
-    if (rc) {
-        atomic_fetch_add(&s->wait_refused, 1);
-        metric_inc(s->ms_wait_refused);
-        return rc;
-    }
-    r->waiting = 1;
-    metric_inc(s->ms_waiting);
-    return 0;
+    return rc;
 }
 
-void http_req_wait_end(http_req *r)
+static void counts_del(struct http_waits *w, const struct http_addr *a)
 {
-    if (!r->waiting) return;
-    http_server *s = r->srv;
-    struct http_waits *w = &s->waits;
-    r->waiting = 0;
     pthread_mutex_lock(&w->mu);
-    size_t i = waits_find(w, &r->conn->addr);
+    size_t i = waits_find(w, a);
     CHECK(w->t[i].n > 0);
     w->total--;
     if (--w->t[i].n == 0) {
@@ -1160,6 +1023,39 @@ void http_req_wait_end(http_req *r)
         }
     }
     pthread_mutex_unlock(&w->mu);
+}
+
+int http_peers_add(http_server *s, const struct http_addr *a)
+{
+    return counts_add(&s->peers, a);
+}
+
+void http_peers_del(http_server *s, const struct http_addr *a)
+{
+    counts_del(&s->peers, a);
+}
+
+int http_req_wait_begin(http_req *r)
+{
+    http_server *s = r->srv;
+    if (r->waiting) return 0;
+    int rc = counts_add(&s->waits, &r->conn->addr);
+    if (rc) {
+        atomic_fetch_add(&s->wait_refused, 1);
+        metric_inc(s->ms_wait_refused);
+        return rc;
+    }
+    r->waiting = 1;
+    metric_inc(s->ms_waiting);
+    return 0;
+}
+
+void http_req_wait_end(http_req *r)
+{
+    if (!r->waiting) return;
+    http_server *s = r->srv;
+    r->waiting = 0;
+    counts_del(&s->waits, &r->conn->addr);
     metric_add(s->ms_waiting, -1);
 }
 
@@ -1197,81 +1093,17 @@ void http_req_suspend(http_req *r)
     CHECK(!r->handler_suspended);
     CHECK(!r->replied);
     r->handler_suspended = 1;
+    r->state = RS_SUSPENDED;
     atomic_fetch_add(&r->srv->suspended, 1);
-    MHD_suspend_connection(r->mc);
 }
 
-/* Hands r back to its HTTP thread.  Inside a handoff scope (the writer
- * completing a batch) r joins the server's handover list instead, and the
- * scope's close resumes only the first: libmicrohttpd writes its eventfd on
- * every resume, and the HTTP thread it wakes preempted the writer once per
- * answer; now the woken thread resumes the rest itself (handover_drain). */
-static void handover_flush(void *arg);
-static void resume_now(http_server *s, http_req *r)
-{
-    struct MHD_Connection *mc = r->mc;
-    atomic_fetch_sub(&s->suspended, 1);
-    MHD_resume_connection(mc); /* r belongs to the worker again */
-}
-
+/* Hands r back to its worker (loop.c batches the wake-ups). */
 static void resume(http_req *r)
 {
     http_server *s = r->srv;
-    if (handoff_defer(handover_flush, s)) {
-        pthread_mutex_lock(&s->ho_mu);
-        r->ho_next = NULL;
-        if (s->ho_tail)
-            s->ho_tail->ho_next = r;
-        else
-            s->ho_head = r;
-        s->ho_tail = r;
-        atomic_fetch_add(&s->ho_n, 1);
-        pthread_mutex_unlock(&s->ho_mu);
+    atomic_fetch_sub(&s->suspended, 1);
+    if (http_conn_resume(r->conn)) /* r belongs to the worker again */
         atomic_fetch_add_explicit(&s->handed_over, 1, memory_order_relaxed);
-        return;
-    }
-    resume_now(s, r);
-}
-
-/* Takes the handover list (all of it, or its first when one is true). */
-static http_req *handover_take(http_server *s, int one)
-{
-    pthread_mutex_lock(&s->ho_mu);
-    http_req *r = s->ho_head;
-    if (r && one) {
-        s->ho_head = r->ho_next;
-        if (!s->ho_head) s->ho_tail = NULL;
-        r->ho_next = NULL;
-        atomic_fetch_sub(&s->ho_n, 1);
-    } else if (r) {
-        s->ho_head = s->ho_tail = NULL;
-        atomic_store(&s->ho_n, 0);
-    }
-    pthread_mutex_unlock(&s->ho_mu);
-    return r;
-}
-
-static void handover_resume(http_server *s, http_req *r)
-{
-    while (r) {
-        http_req *next = r->ho_next; /* read first: resumed, r is the worker's */
-        resume_now(s, r);
-        r = next;
-    }
-}
-
-/* The scope's close: one resume wakes an HTTP thread, which drains. */
-static void handover_flush(void *arg)
-{
-    http_server *s = arg;
-    handover_resume(s, handover_take(s, 1));
-}
-
-/* Resumes every gathered answer: on the HTTP threads, at each callback (the
- * first of a flush's wakes them), and on the watchdog's tick as a backstop. */
-static void handover_drain(http_server *s)
-{
-    if (atomic_load_explicit(&s->ho_n, memory_order_relaxed)) handover_resume(s, handover_take(s, 0));
 }
 
 void http_req_resume_then(http_req *r, void (*reply)(http_req *r, void *arg), void *arg)

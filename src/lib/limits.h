@@ -169,10 +169,12 @@
 #define LIMIT_HTTP_THREADS_MAX         64
 #define LIMIT_HTTP_PATH_BYTES_MAX      2048    /* raw request path (without query) -> 414 */
 #define LIMIT_HTTP_DRAIN_S_DEFAULT     10      /* SIGTERM: wait this long for in-flight work */
-#define LIMIT_HTTP_CONN_MEMORY_BYTES   32768   /* MHD per-connection pool (request line, headers,
-                                                  read buffer); headers that overflow it get
-                                                  MHD's own 431 (HTML body).  Must exceed
-                                                  LIMIT_HTTP_HEADER_BYTES_MAX so that ours fires first */
+#define LIMIT_HTTP_CONN_MEMORY_BYTES   32768   /* a connection's input buffer: a request head
+                                                  that does not fit gets 414 (request line
+                                                  unfinished) or 431.  Exceeds
+                                                  LIMIT_HTTP_HEADER_BYTES_MAX + LIMIT_HTTP_PATH_BYTES_MAX
+                                                  so that those answer first */
+#define LIMIT_HTTP_HEADER_FIELDS_MAX   100     /* header fields in one request -> 431 */
 #define LIMIT_HTTP_PATH_SEGMENTS_MAX   16      /* '/'-separated segments of a routed path -> 404 */
 #define LIMIT_HTTP_ROUTE_PARAMS_MAX    8       /* {param} segments in one route pattern (asserted) */
 #define LIMIT_HTTP_REQUEST_ID_MAX      64      /* X-Request-Id kept if <= this, [A-Za-z0-9._-] */
