@@ -178,6 +178,7 @@ struct http_worker {
     int th_failed;
     int ep, evfd;
     _Atomic int stop;
+    int listen_off;        /* at the connection limit: not accepting */
     _Atomic int wake_owed; /* a resume inside a handoff scope: wake at its close */
     pthread_mutex_t mu;    /* the resume list */
     struct http_conn *rhead, *rtail;
@@ -224,6 +225,7 @@ struct http_waits {
 struct http_server {
     struct http_worker *workers;
     int nworkers;
+    _Atomic int listen_paused; /* workers not accepting (at http.connectionsMax) */
     int listen_fd;
     int port;
     int threads, timeout_s, send_timeout_s;
@@ -270,6 +272,7 @@ void http_conn_opened(http_server *s, struct http_conn *c);
 void http_conn_closed(struct http_conn *c); /* closes the fd, frees c */
 int http_peers_add(http_server *s, const struct http_addr *a); /* 0 or ORD_EBUSY */
 void http_peers_del(http_server *s, const struct http_addr *a);
+int http_peers_full(http_server *s); /* 1 at http.connectionsMax */
 /* The head is in c->head (parse_rc 0), or malformed (parse_rc the error):
  * leaves c->req in RS_BODY, or answered (RS_DONE). */
 void http_request_begin(struct http_conn *c, int parse_rc);

@@ -49,6 +49,7 @@ static _Thread_local struct http_worker *tl_worker;
 
 static void conn_run(struct http_conn *c);
 static void conn_close(struct http_conn *c);
+static void listen_resume(struct http_worker *w);
 
 /* ---- Resume list ---------------------------------------------------------- */
 
@@ -202,7 +203,10 @@ void http_conn_reply(http_req *r)
 {
     struct http_conn *c = r->conn;
     http_server *s = c->srv;
-    int close_after = r->close || c->head.minor == 0 || atomic_load_explicit(&s->quiesced, memory_order_relaxed);
+    const struct http_field *conn_hdr = http_head_field(&c->head, "Connection");
+    int close_after = r->close || c->head.minor == 0 ||
+                      (conn_hdr && http_list_has(conn_hdr->value, "close")) ||
+                      atomic_load_explicit(&s->quiesced, memory_order_relaxed);
     int head_only = !strcmp(r->method, "HEAD");
     size_t need = 256 + strlen(r->id) + (r->resp_ctype ? strlen(r->resp_ctype) : 0);
     for (struct http_hdr *h = r->hdrs; h; h = h->next)
@@ -381,6 +385,8 @@ static void conn_run(struct http_conn *c)
                 break;
             }
             if (c->in_len == sizeof c->in) { /* a head that does not fit */
+                memset(&c->head, 0, offsetof(struct http_head, fields));
+                c->head.minor = 1;
                 c->head_len = c->in_len;
                 c->phase = PH_BODY;
                 http_request_begin(c, memchr(c->in, '\n', c->in_len) ? ORD_EHEADERS : ORD_EURITOOLONG);
@@ -464,7 +470,16 @@ static void conn_close(struct http_conn *c)
     else
         w->conns = c->wnext;
     if (c->wnext) c->wnext->wprev = c->wprev;
+    http_server *s = c->srv;
     http_conn_closed(c); /* unregisters from the watchdog, then closes the fd and frees c */
+    if (atomic_load(&s->listen_paused))
+        for (int i = 0; i < s->nworkers; i++)
+            if (s->workers[i].listen_off) {
+                if (&s->workers[i] == w)
+                    listen_resume(w);
+                else
+                    wake(&s->workers[i]);
+            }
 }
 
 static void conn_open(struct http_worker *w, int fd, const struct sockaddr_storage *sa)
@@ -512,9 +527,33 @@ static void conn_open(struct http_worker *w, int fd, const struct sockaddr_stora
     conn_run(c);
 }
 
+/* At http.connectionsMax the worker stops accepting (the listen socket out
+ * of its set): new clients wait in the backlog, as with any server at its
+ * limit, and are accepted when a connection closes (listen_resume). */
+static void listen_pause(struct http_worker *w)
+{
+    if (w->listen_off) return;
+    epoll_ctl(w->ep, EPOLL_CTL_DEL, w->srv->listen_fd, NULL);
+    w->listen_off = 1;
+    atomic_fetch_add(&w->srv->listen_paused, 1);
+}
+
+static void listen_resume(struct http_worker *w)
+{
+    if (!w->listen_off || http_peers_full(w->srv)) return;
+    struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = TAG_LISTEN};
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &lev) != 0) return;
+    w->listen_off = 0;
+    atomic_fetch_sub(&w->srv->listen_paused, 1);
+}
+
 static void accept_all(struct http_worker *w)
 {
     for (;;) {
+        if (http_peers_full(w->srv)) {
+            listen_pause(w);
+            return;
+        }
         struct sockaddr_storage sa;
         socklen_t len = sizeof sa;
         int fd = accept4(w->srv->listen_fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -541,6 +580,7 @@ static void *worker_main(void *arg)
     http_worker_enter(w);
     while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
         resumes_run(w);
+        listen_resume(w);
         int n = epoll_wait(w->ep, ev, EVENTS_MAX, -1);
         if (n < 0) {
             if (errno == EINTR) continue;

@@ -1035,6 +1035,14 @@ void http_peers_del(http_server *s, const struct http_addr *a)
     counts_del(&s->peers, a);
 }
 
+int http_peers_full(http_server *s)
+{
+    pthread_mutex_lock(&s->peers.mu);
+    int full = s->peers.total >= s->peers.max;
+    pthread_mutex_unlock(&s->peers.mu);
+    return full;
+}
+
 int http_req_wait_begin(http_req *r)
 {
     http_server *s = r->srv;
