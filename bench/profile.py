@@ -9,7 +9,8 @@ client (../shared/bench-peer/run-e2e.py --rate), and meanwhile
     switches (voluntary + involuntary, every thread) before and after.
 Prints CPU and context switches per completed order, the share of each
 thread, and the perf samples grouped: kernel, SQLite, allocation (tcmalloc,
-or malloc and free in libc), JSON (jansson), HTTP (libmicrohttpd), orderly itself, the
+or malloc and free in libc), JSON (jansson), HTTP (orderly's loop and parser:
+src/http/loop.c, parse.c), orderly itself, the
 rest of libc, other.  With --callgrind it runs the server under valgrind
 --tool=callgrind instead (repeatable instruction counts; slow: use a low
 rate) and prints the instructions per order by the same groups.
@@ -40,6 +41,14 @@ ALLOC = {"malloc", "free", "_int_malloc", "_int_free", "calloc", "realloc", "cfr
          "__GI___libc_free", "__malloc_usable_size", "malloc_usable_size"}
 
 
+# the functions of src/http/loop.c and parse.c (static ones as perf names them)
+HTTP_LOOP = {"conn_run", "conn_open", "conn_close", "accept_all", "worker_main", "flush_out", "fill",
+             "consume", "head_in", "body_in", "request_finished", "resumes_run", "resumes_run_list",
+             "http_conn_reply", "http_conn_resume", "stream_next", "date_now", "reason", "wake",
+             "http_head_end", "http_head_parse", "http_head_field", "http_list_has",
+             "http_chunked_decode"}
+
+
 def group(dso, sym):
     d = os.path.basename(dso or "")
     if d.startswith("[kernel") or d == "[vdso]" or "vmlinux" in d:
@@ -48,14 +57,14 @@ def group(dso, sym):
         return "SQLite"
     if "jansson" in d:
         return "JSON (jansson)"
-    if "microhttpd" in d:
+    if "microhttpd" in d:  # builds before the tenth pass
         return "HTTP (libmicrohttpd)"
     if "tcmalloc" in d or "jemalloc" in d or "mimalloc" in d:
         return "allocation (malloc/free)"
     if d.startswith("libc.so") or d.startswith("libc-"):
         return "allocation (malloc/free)" if sym in ALLOC else "libc (other)"
     if d.startswith("orderly") or d == "orderly":
-        return "orderly"
+        return "HTTP (loop, parse)" if sym in HTTP_LOOP else "orderly"
     return "other (%s)" % d if d else "other"
 
 

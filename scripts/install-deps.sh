@@ -3,7 +3,7 @@
 # Idempotent and quiet when nothing is missing; needs root or sudo otherwise.
 set -eu
 PKGS="build-essential cmake pkg-config git
-libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev
+libjansson-dev libsqlite3-dev libpq-dev libsodium-dev libcurl4-openssl-dev
 libgoogle-perftools-dev libcriterion-dev python3 nginx-light wrk clang libclang-rt-dev prometheus jq chromium postgresql
 redis-server linux-perf valgrind"
 # The web console is built with node (>= 20.19) and npm: Debian's packages

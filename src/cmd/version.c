@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sqlite3.h>
-#include <microhttpd.h>
+#include <jansson.h>
 #include "cmd/cmd.h"
 
 int cmd_version(int argc, char **argv)
@@ -15,7 +15,7 @@ int cmd_version(int argc, char **argv)
         fprintf(stderr, "orderly version: unexpected argument '%s'\n", argv[1]);
         return CMD_USAGE;
     }
-    printf("orderly %s (%s) sqlite %s libmicrohttpd %s\n", ORDERLY_VERSION, ORDERLY_GIT_REV,
-           sqlite3_libversion(), MHD_get_version());
+    printf("orderly %s (%s) sqlite %s jansson %s\n", ORDERLY_VERSION, ORDERLY_GIT_REV,
+           sqlite3_libversion(), jansson_version_str());
     return CMD_OK;
 }

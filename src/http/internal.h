@@ -61,8 +61,8 @@ int http_router_route(const struct http_router *rt, http_req *r, const char **al
  * *nul when a %00 was decoded. */
 size_t http_pct_decode(char *s, int *nul);
 /* The value of the first argument called name (ASCII case-insensitive) in
- * the raw query string (what follows '?', NULL = none), parsed as MHD 0.9
- * does with our no-op unescape callback - "&" separates arguments, the first
+ * the raw query string (what follows '?', NULL = none), parsed as
+ * libmicrohttpd 0.9 did with a no-op unescape callback - "&" separates arguments, the first
  * "=" ends the name, "+" is a space in names and values - then
  * percent-decoded (a decoded %00 ends the value).  "?flag" gives "".
  * 1 with *out set (a copy in a, or static ""), 0 when absent, ORD_ENOMEM. */

@@ -50,6 +50,7 @@ static _Thread_local struct http_worker *tl_worker;
 static void conn_run(struct http_conn *c);
 static void conn_close(struct http_conn *c);
 static void listen_resume(struct http_worker *w);
+static void resumes_run_list(struct http_conn *c);
 
 /* ---- Resume list ---------------------------------------------------------- */
 
@@ -87,12 +88,22 @@ int http_conn_resume(struct http_conn *c)
     return deferred;
 }
 
+/* Runs the resume list until it stays empty (a reply built here may resume
+ * another of this worker's requests, with no wake-up: it is on this thread). */
 static void resumes_run(struct http_worker *w)
 {
-    pthread_mutex_lock(&w->mu);
-    struct http_conn *c = w->rhead;
-    w->rhead = w->rtail = NULL;
-    pthread_mutex_unlock(&w->mu);
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        struct http_conn *c = w->rhead;
+        w->rhead = w->rtail = NULL;
+        pthread_mutex_unlock(&w->mu);
+        if (!c) return;
+        resumes_run_list(c);
+    }
+}
+
+static void resumes_run_list(struct http_conn *c)
+{
     while (c) {
         struct http_conn *next = c->rnext;
         if (c->phase == PH_PARKED) {
@@ -400,6 +411,10 @@ static void conn_run(struct http_conn *c)
             if (st > 0) {
                 c->phase = PH_BUSY;
                 http_request_dispatch(&c->req);
+                break;
+            }
+            if (c->in_len == sizeof c->in) { /* a head that leaves no room for its body */
+                http_request_fail(&c->req, ORD_EHEADERS, "request head too large for a body to follow");
                 break;
             }
             int got = fill(c);

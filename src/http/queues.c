@@ -472,7 +472,7 @@ int api_queue_send_batch(http_req *r)
  * client that left ends the wait before anything is received for it (the
  * socket is also looked at when a message wakes the wait), so no message is
  * leased to nobody; the reply (499, as nginx logs a client that closed)
- * goes to a closed socket and MHD drops the connection. */
+ * goes to a closed socket and its worker drops the connection. */
 
 typedef struct recv_op {
     http_req *r;

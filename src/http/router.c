@@ -1,7 +1,7 @@
 /* router.c - compiles route patterns once at start and matches decoded path
  * segments against them: a linear scan, which for a few dozen routes costs
  * less than building anything cleverer.  Also percent-decoding and the query
- * string.  Pure: no MHD, so tests/fuzz/fuzz_router.c runs this very code. */
+ * string.  Pure: no sockets, so tests/fuzz/fuzz_router.c runs this very code. */
 #include "http/internal.h"
 #include "lib/err.h"
 #include "obs/log.h"
@@ -216,7 +216,8 @@ int http_router_route(const struct http_router *rt, http_req *r, const char **al
     return rc ? rc : http_router_match(rt, r, allow);
 }
 
-/* ASCII case-insensitive, as MHD compares argument names. */
+/* ASCII case-insensitive, as libmicrohttpd compared argument names (kept
+ * when the server stopped using it: clients may rely on it). */
 static int key_is(const char *k, size_t klen, const char *name, size_t nlen)
 {
     if (klen != nlen) return 0;

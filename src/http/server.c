@@ -1,27 +1,24 @@
-/* server.c - the libmicrohttpd glue: lifecycle, the access handler state
- * machine, limits, the slow-client watchdog, counters and the access log.
+/* server.c - a request's life between the bytes (loop.c) and the handlers:
+ * lifecycle, limits, routing, the slow-client watchdog, counters and the
+ * access log.
  *
- * DESIGN.  MHD calls the access handler once when the headers are in (we
- * check limits, pick the request id, size the body buffer), once per body
- * chunk and once at the end, where we route and run the handler.  Replies are
- * queued only at that last call: MHD 0.9.75 closes the connection after any
- * response queued earlier, which we use on purpose for early errors (413 by
- * Content-Length, 431, 414, Content-Length with chunked).
+ * DESIGN.  loop.c calls http_request_begin when a request's head is in (we
+ * check limits, pick the request id, size the body buffer), then
+ * http_request_body per piece of body, http_request_dispatch at its end
+ * (route, guard, handler), and http_request_end when the reply is sent or
+ * the connection is lost.  An error found before the handler (413 by
+ * Content-Length or by a chunked body crossing the limit, 431, 414, 400 for
+ * a malformed head, Content-Length with Transfer-Encoding) is answered at
+ * once with Connection: close: what follows on that connection cannot be
+ * trusted to be a request.
  *
- * MHD quirks handled here:
- *  - MHD_OPTION_CONNECTION_TIMEOUT is an idle timeout: a client sending one
- *    header byte per second keeps a connection forever.  A watchdog thread
- *    therefore gives each connection a deadline to deliver a whole request
- *    (headers and body) and shuts the socket down when it passes.
- *  - MHD refuses MHD_queue_response while a body is being received, so a
- *    chunked body that crosses the limit gets its 413 written straight to
- *    the socket before we tell MHD to drop the connection.
- *  - MHD accepts Content-Length together with Transfer-Encoding: chunked
- *    (chunked wins); we reject the pair (request smuggling).
- *  - MHD percent-decodes the URL before we can split it (so "%2F" would split
- *    a segment); a no-op unescape callback gives us the raw path.  The query
- *    string is taken raw from the URI log callback and parsed by router.c
- *    (http_query_get), so the fuzz target reaches the code the server runs.
+ * A connection's idle timeout alone would let a client sending one header
+ * byte per second keep a connection forever, so a watchdog thread gives each
+ * connection a deadline to deliver a whole request (headers and body) and
+ * one to take its response, and shuts the socket down when one passes.
+ * The path is split raw and each segment percent-decoded after (so "%2F"
+ * stays inside its segment); the raw query is parsed by router.c
+ * (http_query_get), so the fuzz targets reach the code the server runs.
  *
  * THREAD SAFETY.  Requests are touched by one thread at a time (see
  * server.h).  Counters are per-worker relaxed atomics.  Metric series are
@@ -672,8 +669,8 @@ static void *watchdog_main(void *arg)
                     struct linger lg = {1, 0};
                     setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
                 }
-                /* MHD sees EOF (or a failed write) and closes the connection
-                 * on its own thread, freeing the response */
+                /* the worker sees the end of input (or a failed write) and
+                 * closes the connection on its own thread */
                 shutdown(c->fd, SHUT_RDWR);
                 log_debug("http", "connection deadline passed", "#fd", (int64_t)c->fd, "reason",
                           why == HTTP_DL_RESPONSE ? "response" : "request", NULL);

@@ -1,7 +1,7 @@
-/* server.h - the HTTP foundation: a libmicrohttpd server with a router,
+/* server.h - the HTTP foundation: an HTTP/1.1 server with a router,
  * problem+json errors, request ids, limits, suspend/resume and graceful stop.
  *
- * THREADS.  MHD runs `threads` epoll worker threads; a connection stays on one
+ * THREADS.  `threads` epoll worker threads (loop.c); a connection stays on one
  * worker, so a request's handler, its completion and its access log line all
  * run on that worker.  Handlers must not block: a handler that has to wait
  * (group commit, long poll) calls http_req_suspend() and returns; later any
@@ -19,9 +19,8 @@
  * ERRORS.  Start returns 0 or a code from lib/err.h.  Every error response is
  * application/problem+json (RFC 9457) with type, title, status, detail,
  * instance, requestId and, for validation, errors[].  Every response carries
- * X-Request-Id.  Two responses come from MHD itself and are not problem+json:
- * headers larger than LIMIT_HTTP_CONN_MEMORY_BYTES (431, HTML) and malformed
- * request lines / header syntax (400).
+ * X-Request-Id, malformed requests (400) and heads larger than the input
+ * buffer (431, 414) included.
  */
 #ifndef ORDERLY_HTTP_SERVER_H
 #define ORDERLY_HTTP_SERVER_H
@@ -60,7 +59,7 @@ extern const http_route http_builtin_routes[];
 typedef struct http_opts {
     const char *listen;       /* "127.0.0.1:8080" or "[::1]:8080"; port 0 = ephemeral */
     int threads;              /* epoll workers; 0 = LIMIT_HTTP_THREADS_DEFAULT */
-    int connections_max;      /* 0 = default; MHD splits it evenly across workers */
+    int connections_max;      /* 0 = default; at it the workers stop accepting */
     int per_ip_max;           /* 0 = default */
     int timeout_s;            /* idle keep-alive AND request-read deadline; 0 = default */
     int send_timeout_s;       /* time to send one response (slow readers); 0 = default */
@@ -104,7 +103,7 @@ typedef struct http_stats {
 
 /* Binds, starts the workers and returns the server in *out.  Errors:
  * ORD_ECONFIG (bad listen address or options), ORD_EIO (bind/listen failed,
- * e.g. port taken; logged with errno), ORD_ENOMEM, ORD_EINTERNAL (MHD). */
+ * e.g. port taken; logged with errno), ORD_ENOMEM, ORD_EINTERNAL (a worker could not start). */
 int http_server_start(const http_opts *o, http_server **out);
 /* The bound port (useful with port 0). */
 int http_server_port(const http_server *s);
@@ -263,7 +262,7 @@ int http_req_wait_begin(http_req *r);
 void http_req_wait_end(http_req *r);
 /* 1 when the client has closed its side of the connection (a peek at the
  * socket: end of file or an error), 0 while it is there or has sent more.
- * For a suspended request, whose socket MHD does not watch: the owning
+ * For a suspended request, whose socket its worker does not read: the owning
  * thread calls it to end a wait nobody will read. */
 int http_req_peer_gone(http_req *r);
 /* Counts a wait given up because its client left: kind 0 long poll, 1 stream. */

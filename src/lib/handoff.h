@@ -3,10 +3,10 @@
  * A thread that completes many things at once (the writer, after a commit)
  * opens a scope around the completions.  A module whose wake-up costs a
  * system call and a context switch per item (the HTTP server's resume of a
- * suspended request: libmicrohttpd writes its eventfd on every resume, and
- * the woken HTTP thread preempts the writer for each) gathers its items
- * while a scope is open and registers a flush, which runs once when the
- * scope closes: one wake-up for the batch.
+ * suspended request: an eventfd write, and the woken HTTP thread preempts
+ * the writer for each) gathers its items while a scope is open and
+ * registers a flush, which runs once when the scope closes: one wake-up
+ * for the batch.
  *
  * THREAD SAFETY: a scope belongs to the thread that opened it; the flush
  * runs on that thread.  Scopes nest (the outermost close flushes).
