@@ -1,6 +1,9 @@
 /* test_http.c - the HTTP foundation over real sockets on 127.0.0.1: routing,
  * problem+json, request ids, JSON bodies, every limit at and past its value,
- * suspend/resume under load, slow clients, quiesce and drain. */
+ * suspend/resume under load, slow clients, quiesce and drain; and the
+ * connection loop on the wire (loop_*: pipelining, chunked bodies,
+ * 100-continue, Connection: close, HTTP/1.0, HEAD, framing errors, the
+ * field-count and input-buffer limits, a big reply to a slow reader). */
 #include "lib/limits.h"
 #include "http/server.h"
 #include "lib/handoff.h"
@@ -426,7 +429,43 @@ static int h_header(http_req *r)
     return 0;
 }
 
+/* The request body back, byte for byte. */
+static int h_rawecho(http_req *r)
+{
+    size_t n;
+    const char *b = http_req_body(r, &n);
+    http_reply_raw(r, 200, "application/octet-stream", b, n);
+    return 0;
+}
+
+/* A reply larger than any socket buffer (net.ipv4.tcp_wmem's 4 MiB at most,
+ * plus the reader's window): BIGRAW_BYTES of a known pattern, static, so no
+ * arena limit applies. */
+#define BIGRAW_BYTES (6u << 20)
+static char bigraw[BIGRAW_BYTES];
+static pthread_once_t bigraw_once = PTHREAD_ONCE_INIT;
+
+static char bigraw_byte(size_t i)
+{
+    return (char)('a' + (i * 7 + i / 4096) % 26);
+}
+
+static void bigraw_fill(void)
+{
+    for (size_t i = 0; i < BIGRAW_BYTES; i++)
+        bigraw[i] = bigraw_byte(i);
+}
+
+static int h_bigraw(http_req *r)
+{
+    pthread_once(&bigraw_once, bigraw_fill);
+    http_reply_static(r, 200, "application/octet-stream", bigraw, BIGRAW_BYTES);
+    return 0;
+}
+
 static const http_route test_routes[] = {
+    {"POST", "/api/rawecho", h_rawecho, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/bigraw", h_bigraw, HTTP_ACCESS_PUBLIC, 200},
     {"GET", "/api/items/{id}", h_item, HTTP_ACCESS_PUBLIC, 200},
     {"DELETE", "/api/items/{id}", h_item, HTTP_ACCESS_PUBLIC, 200},
     {"GET", "/api/queues/{name}/messages/{receipt}", h_message, HTTP_ACCESS_PUBLIC, 200},
@@ -1346,4 +1385,558 @@ Test(http, query_per_request_on_pipelined_requests)
         resp_free(&r);
     }
     close(fd);
+}
+
+/* ---- The connection loop on the wire (loop.c, parse.c) ----------------------- */
+
+/* After a response: the server sends nothing more and closes the
+ * connection within timeout_ms. */
+static void assert_nothing_more_then_closed(int fd, int timeout_ms)
+{
+    struct resp extra;
+    int rc = cli_read_ms(fd, &extra, 0, timeout_ms);
+    cr_assert_neq(rc, 0, "an unexpected further response: %s", extra.head);
+    cr_assert(peer_closed(fd, timeout_ms), "the connection was left open");
+}
+
+/* Sends raw on a fresh connection and expects the problem status/slug in
+ * reply, then the connection closed. */
+static void assert_refused(const char *raw, size_t len, int status, const char *slug)
+{
+    struct resp r;
+    int fd = cli_connect(port);
+    cr_assert_geq(fd, 0);
+    cli_send(fd, raw, len);
+    cr_assert_eq(cli_read_ms(fd, &r, 0, 3000), 0, "no answer to: %.*s",
+                 (int)(len < 200 ? len : 200), raw);
+    json_decref(assert_problem(&r, status, slug));
+    resp_free(&r);
+    assert_nothing_more_then_closed(fd, 3000);
+    close(fd);
+}
+
+#define REFUSED(lit, status, slug) assert_refused(lit, sizeof lit - 1, status, slug)
+
+static const char *json_id(const struct resp *r, char *out, size_t n)
+{
+    json_t *j = body_json(r);
+    snprintf(out, n, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    return out;
+}
+
+Test(http, loop_pipelined_post_then_get_in_one_write)
+{
+    struct resp r;
+    char id[64];
+    start_with((http_opts){0});
+    const char two[] = "POST /api/rawecho HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n"
+                       "hello worldGET /api/items/2 HTTP/1.1\r\nHost: t\r\n\r\n";
+    int fd = cli_connect(port);
+    cli_send(fd, two, sizeof two - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0, "no first response");
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.body_len, 11);
+    cr_assert_str_eq(r.body, "hello world");
+    resp_free(&r);
+    cr_assert_eq(cli_read(fd, &r, 0), 0, "no second response");
+    cr_assert_eq(r.status, 200, "second: %s", r.head);
+    cr_assert_str_eq(json_id(&r, id, sizeof id), "2");
+    resp_free(&r);
+    /* and the connection is still good for a third */
+    const char third[] = "GET /api/items/3 HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(fd, third, sizeof third - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_str_eq(json_id(&r, id, sizeof id), "3");
+    resp_free(&r);
+    close(fd);
+}
+
+Test(http, loop_chunked_body_received_whole)
+{
+    struct resp r;
+    char id[64];
+    start_with((http_opts){0});
+    /* extensions, a one-byte chunk, upper-case hex, trailers; then a
+     * pipelined request in the same write */
+    const char ck[] =
+        "POST /api/rawecho HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5;name=value\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: v\r\n\r\n"
+        "GET /api/items/7 HTTP/1.1\r\nHost: t\r\n\r\n";
+    int fd = cli_connect(port);
+    cli_send(fd, ck, sizeof ck - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200, "body %s", r.body);
+    cr_assert_eq(r.body_len, 16);
+    cr_assert_str_eq(r.body, "hello 0123456789");
+    resp_free(&r);
+    cr_assert_eq(cli_read(fd, &r, 0), 0, "no answer to the request after the chunked body");
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(json_id(&r, id, sizeof id), "7");
+    resp_free(&r);
+
+    /* the same body trickling in, three bytes at a time */
+    const char *body = strstr(ck, "\r\n\r\n") + 4;
+    size_t head_len = (size_t)(body - ck), body_len = strlen(body) - strlen(strstr(body, "GET /"));
+    cli_send(fd, ck, head_len);
+    for (size_t off = 0; off < body_len; off += 3) {
+        cli_send(fd, body + off, body_len - off < 3 ? body_len - off : 3);
+        usleep(2000);
+    }
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "hello 0123456789");
+    resp_free(&r);
+
+    /* a body many times the input buffer: 300 chunks of 1000 bytes */
+    size_t nchunks = 300, csz = 1000, cap = 256 + nchunks * (csz + 16);
+    char *big = malloc(cap), *want = malloc(nchunks * csz);
+    size_t n = (size_t)sprintf(big, "POST /api/rawecho HTTP/1.1\r\nHost: t\r\n"
+                                    "Transfer-Encoding: chunked\r\n\r\n");
+    for (size_t i = 0; i < nchunks; i++) {
+        n += (size_t)sprintf(big + n, "%zx\r\n", csz);
+        for (size_t k = 0; k < csz; k++)
+            want[i * csz + k] = big[n + k] = (char)('A' + (i + k) % 26);
+        n += csz;
+        n += (size_t)sprintf(big + n, "\r\n");
+    }
+    n += (size_t)sprintf(big + n, "0\r\n\r\n");
+    cli_send(fd, big, n);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200, "body %.200s", r.body);
+    cr_assert_eq(r.body_len, nchunks * csz);
+    cr_assert(!memcmp(r.body, want, nchunks * csz), "the chunked body arrived altered");
+    resp_free(&r);
+    free(big);
+    free(want);
+    close(fd);
+}
+
+Test(http, loop_malformed_chunked_body_answered_400_and_closed)
+{
+    start_with((http_opts){0});
+    /* data longer than its chunk size; a request follows that must not be answered */
+    REFUSED("POST /api/rawecho HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5\r\nhelloXX\r\n0\r\n\r\nGET /api/items/1 HTTP/1.1\r\nHost: t\r\n\r\n",
+            400, "invalid-request");
+    /* a size that is not hex */
+    REFUSED("POST /api/rawecho HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "zz\r\nhello\r\n0\r\n\r\n",
+            400, "invalid-request");
+    /* 17 hex digits */
+    REFUSED("POST /api/rawecho HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "00000000000000005\r\nhello\r\n0\r\n\r\n",
+            400, "invalid-request");
+    /* malformed after a good first chunk, the bad byte in a later write */
+    struct resp r;
+    int fd = cli_connect(port);
+    const char part1[] =
+        "POST /api/rawecho HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n";
+    cli_send(fd, part1, sizeof part1 - 1);
+    cr_assert_neq(cli_read_ms(fd, &r, 0, 200), 0, "answered before the body was complete");
+    cli_send(fd, "5\nworld\r\n", 9);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    json_decref(assert_problem(&r, 400, "invalid-request"));
+    resp_free(&r);
+    assert_nothing_more_then_closed(fd, 3000);
+    close(fd);
+}
+
+Test(http, loop_expect_100_continue)
+{
+    struct resp r;
+    start_with((http_opts){0});
+    int fd = cli_connect(port);
+    const char head[] = "POST /api/rawecho HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                        "Expect: 100-continue\r\n\r\n";
+    cli_send(fd, head, sizeof head - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0, "no interim response");
+    cr_assert_eq(r.status, 100, "got %s", r.head);
+    cr_assert_str_eq(r.head, "HTTP/1.1 100 Continue\r\n\r\n");
+    resp_free(&r);
+    /* nothing else until the body comes */
+    cr_assert_neq(cli_read_ms(fd, &r, 0, 200), 0, "a final response before the body");
+    cli_send(fd, "hello", 5);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "hello");
+    resp_free(&r);
+
+    /* chunked too */
+    const char ck[] = "POST /api/rawecho HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                      "Expect: 100-continue\r\n\r\n";
+    cli_send(fd, ck, sizeof ck - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 100, "got %s", r.head);
+    resp_free(&r);
+    const char body[] = "3\r\nabc\r\n0\r\n\r\n";
+    cli_send(fd, body, sizeof body - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "abc");
+    resp_free(&r);
+
+    /* no body expected: no 100, just the answer */
+    const char get0[] = "GET /api/items/1 HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\r\n";
+    cli_send(fd, get0, sizeof get0 - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200, "got %s", r.head);
+    resp_free(&r);
+    close(fd);
+}
+
+Test(http, loop_connection_close_honoured)
+{
+    struct resp r;
+    char v[64];
+    start_with((http_opts){0});
+    int fd = cli_connect(port);
+    const char two[] = "GET /api/items/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                       "GET /api/items/2 HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(fd, two, sizeof two - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_not_null(hdr(&r, "Connection", v, sizeof v), "no Connection header: %s", r.head);
+    cr_assert_str_eq(v, "close");
+    resp_free(&r);
+    assert_nothing_more_then_closed(fd, 3000);
+    close(fd);
+
+    /* as one token of a list, in another case */
+    fd = cli_connect(port);
+    const char listed[] =
+        "GET /api/items/1 HTTP/1.1\r\nHost: t\r\nConnection: keep-alive, CLOSE\r\n\r\n";
+    cli_send(fd, listed, sizeof listed - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_str_eq(hdr(&r, "Connection", v, sizeof v), "close");
+    resp_free(&r);
+    cr_assert(peer_closed(fd, 3000));
+    close(fd);
+
+    /* without it, HTTP/1.1 keeps the connection and says nothing */
+    fd = cli_connect(port);
+    const char ka[] = "GET /api/items/1 HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(fd, ka, sizeof ka - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_null(hdr(&r, "Connection", v, sizeof v), "Connection: %s", v);
+    resp_free(&r);
+    cr_assert_not(peer_closed(fd, 300));
+    close(fd);
+}
+
+Test(http, loop_http_1_0_answered_and_closed)
+{
+    struct resp r;
+    char v[64], id[64];
+    start_with((http_opts){0});
+    int fd = cli_connect(port);
+    const char req[] = "GET /api/items/10 HTTP/1.0\r\n\r\n"; /* no Host needed */
+    cli_send(fd, req, sizeof req - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200, "got %s", r.head);
+    cr_assert_str_eq(json_id(&r, id, sizeof id), "10");
+    cr_assert_str_eq(hdr(&r, "Connection", v, sizeof v), "close");
+    cr_assert_not_null(hdr(&r, "Content-Length", v, sizeof v));
+    resp_free(&r);
+    assert_nothing_more_then_closed(fd, 3000);
+    close(fd);
+
+    /* a body by Content-Length is read */
+    fd = cli_connect(port);
+    const char post10[] = "POST /api/rawecho HTTP/1.0\r\nContent-Length: 3\r\n\r\nxyz";
+    cli_send(fd, post10, sizeof post10 - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body, "xyz");
+    resp_free(&r);
+    cr_assert(peer_closed(fd, 3000));
+    close(fd);
+}
+
+Test(http, loop_head_has_length_but_no_body)
+{
+    struct resp r;
+    char v[64], id[64];
+    start_with((http_opts){0});
+    cr_assert_eq(get(port, "/api/items/abc", &r), 0);
+    size_t get_len = r.body_len;
+    cr_assert_gt(get_len, 0);
+    resp_free(&r);
+
+    int fd = cli_connect(port);
+    const char two[] = "HEAD /api/items/abc HTTP/1.1\r\nHost: t\r\n\r\n"
+                       "GET /api/items/2 HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(fd, two, sizeof two - 1);
+    cr_assert_eq(cli_read(fd, &r, 1), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_not_null(hdr(&r, "Content-Length", v, sizeof v), "HEAD without Content-Length");
+    cr_assert_eq((size_t)atol(v), get_len, "HEAD says %s, GET sends %zu", v, get_len);
+    cr_assert_str_eq(hdr(&r, "Content-Type", v, sizeof v), "application/json");
+    resp_free(&r);
+    /* the very next bytes are the GET's response: no body came in between */
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert(!strncmp(r.head, "HTTP/1.1 200 ", 13), "after HEAD: %.80s", r.head);
+    cr_assert_str_eq(json_id(&r, id, sizeof id), "2");
+    resp_free(&r);
+
+    /* a big reply's HEAD: still no body (a following request answered at once) */
+    const char two_big[] = "HEAD /api/bigraw HTTP/1.1\r\nHost: t\r\n\r\n"
+                           "GET /api/items/3 HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(fd, two_big, sizeof two_big - 1);
+    cr_assert_eq(cli_read(fd, &r, 1), 0);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq((size_t)atol(hdr(&r, "Content-Length", v, sizeof v)), BIGRAW_BYTES);
+    resp_free(&r);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert(!strncmp(r.head, "HTTP/1.1 200 ", 13), "after HEAD: %.80s", r.head);
+    cr_assert_str_eq(json_id(&r, id, sizeof id), "3");
+    resp_free(&r);
+    close(fd);
+}
+
+Test(http, loop_framing_errors_answered_400)
+{
+    start_with((http_opts){0});
+    /* no Host in HTTP/1.1, or two */
+    REFUSED("GET /api/items/1 HTTP/1.1\r\n\r\n", 400, "invalid-request");
+    REFUSED("GET /api/items/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "invalid-request");
+    /* two Content-Length fields, equal or not, or a list */
+    REFUSED(
+        "POST /api/raw HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+        400, "invalid-request");
+    REFUSED(
+        "POST /api/raw HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\ncontent-length: 6\r\n\r\nhello!",
+        400, "invalid-request");
+    REFUSED("POST /api/raw HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\n\r\nhello", 400,
+            "invalid-request");
+    REFUSED("POST /api/raw HTTP/1.1\r\nHost: t\r\nContent-Length: +5\r\n\r\nhello", 400,
+            "invalid-request");
+    /* a transfer coding other than chunked, or chunked in HTTP/1.0 */
+    REFUSED("POST /api/raw HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
+            "invalid-request");
+    REFUSED("POST /api/raw HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+            "0\r\n\r\n",
+            400, "invalid-request");
+    REFUSED("POST /api/raw HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400, "invalid-request");
+    REFUSED("POST /api/raw HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+            "invalid-request");
+    /* bare LF line ends: answered at once, not waited on */
+    REFUSED("GET /api/items/1 HTTP/1.1\nHost: t\n\n", 400, "invalid-request");
+    REFUSED("GET /api/items/1 HTTP/1.1\r\nHost: t\n\n", 400, "invalid-request");
+    /* obsolete line folding */
+    REFUSED("GET /api/items/1 HTTP/1.1\r\nHost: t\r\nX-A: one\r\n two\r\n\r\n", 400,
+            "invalid-request");
+    REFUSED("GET /api/items/1 HTTP/1.1\r\nHost: t\r\nX-A: one\r\n\ttwo\r\n\r\n", 400,
+            "invalid-request");
+    /* whitespace before the colon, versions other than 1.0 and 1.1, a
+     * control byte in the target */
+    REFUSED("GET /api/items/1 HTTP/1.1\r\nHost : t\r\n\r\n", 400, "invalid-request");
+    REFUSED("GET /api/items/1 HTTP/2.0\r\nHost: t\r\n\r\n", 400, "invalid-request");
+    REFUSED("GET /api/items/1 HTTP/1.2\r\nHost: t\r\n\r\n", 400, "invalid-request");
+    REFUSED("GET /api/items/1 http/1.1\r\nHost: t\r\n\r\n", 400, "invalid-request");
+    REFUSED("GET /api/it\x01ms/1 HTTP/1.1\r\nHost: t\r\n\r\n", 400, "invalid-request");
+
+    /* a malformed request after a good one on the same connection: the good
+     * one answered, the bad one 400, then closed */
+    struct resp r;
+    int fd = cli_connect(port);
+    const char two[] = "GET /api/items/1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                       "GET /api/items/2 HTTP/1.1\r\nHost : t\r\n\r\n";
+    cli_send(fd, two, sizeof two - 1);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    cr_assert_eq(cli_read(fd, &r, 0), 0);
+    json_decref(assert_problem(&r, 400, "invalid-request"));
+    resp_free(&r);
+    assert_nothing_more_then_closed(fd, 3000);
+    close(fd);
+}
+
+/* A GET of /api/header with n fields in all (Host, X-Test-Header and
+ * X-F-<i> fillers). */
+static char *fields_request(int n, size_t *len)
+{
+    char *s = malloc(256 + (size_t)n * 40);
+    size_t k = (size_t)sprintf(s, "GET /api/header HTTP/1.1\r\nHost: t\r\nX-Test-Header: here\r\n");
+    for (int i = 2; i < n; i++)
+        k += (size_t)sprintf(s + k, "X-F-%03d: value-%03d\r\n", i, i);
+    k += (size_t)sprintf(s + k, "\r\n");
+    *len = k;
+    return s;
+}
+
+Test(http, loop_header_field_count_limit)
+{
+    struct resp r;
+    start_with((http_opts){0});
+    size_t n;
+    char *s = fields_request(LIMIT_HTTP_HEADER_FIELDS_MAX, &n);
+    cr_assert_lt(n, LIMIT_HTTP_HEADER_BYTES_MAX);
+    cr_assert_eq(exchange(port, s, n, &r), 0);
+    cr_assert_eq(r.status, 200, "%d fields: %s", LIMIT_HTTP_HEADER_FIELDS_MAX, r.body);
+    cr_assert_str_eq(r.body, "here");
+    resp_free(&r);
+    free(s);
+
+    s = fields_request(LIMIT_HTTP_HEADER_FIELDS_MAX + 1, &n);
+    cr_assert_lt(n, LIMIT_HTTP_HEADER_BYTES_MAX);
+    assert_refused(s, n, 431, "headers-too-large");
+    free(s);
+}
+
+Test(http, loop_head_past_the_input_buffer)
+{
+    start_with((http_opts){0});
+    size_t pad = LIMIT_HTTP_CONN_MEMORY_BYTES + 8000;
+    char *req = malloc(pad + 256);
+    /* the request line complete, the fields never ending within the buffer */
+    size_t n = (size_t)sprintf(req, "GET /api/items/1 HTTP/1.1\r\nHost: t\r\nX-Pad: ");
+    memset(req + n, 'a', pad);
+    n += pad;
+    n += (size_t)sprintf(req + n, "\r\n\r\n");
+    assert_refused(req, n, 431, "headers-too-large");
+    /* many small fields past the buffer */
+    n = (size_t)sprintf(req, "GET /api/items/1 HTTP/1.1\r\nHost: t\r\n");
+    while (n < pad)
+        n += (size_t)sprintf(req + n, "X-Many: 0123456789\r\n");
+    n += (size_t)sprintf(req + n, "\r\n");
+    assert_refused(req, n, 431, "headers-too-large");
+    /* the request line itself longer than the buffer */
+    n = (size_t)sprintf(req, "GET /");
+    memset(req + n, 'p', pad);
+    n += pad;
+    n += (size_t)sprintf(req + n, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_refused(req, n, 414, "uri-too-long");
+    /* ... with a query instead of a path */
+    n = (size_t)sprintf(req, "GET /api/items/1?q=");
+    memset(req + n, 'q', pad);
+    n += pad;
+    n += (size_t)sprintf(req + n, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_refused(req, n, 414, "uri-too-long");
+    free(req);
+
+    /* the server is fine afterwards */
+    struct resp r;
+    cr_assert_eq(get(port, "/api/items/1", &r), 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+}
+
+/* Reads one response slowly (small reads with pauses) into a buffer of
+ * cap bytes; returns the head length, *total the bytes read. */
+static size_t slow_read(int fd, char *buf, size_t cap, size_t *total, size_t *clen)
+{
+    size_t n = 0, hl = 0;
+    *clen = 0;
+    int reads = 0;
+    for (;;) {
+        if (!hl) {
+            buf[n] = 0;
+            char *e = strstr(buf, "\r\n\r\n");
+            if (e) {
+                hl = (size_t)(e - buf) + 4;
+                char *cl = strcasestr(buf, "\r\nContent-Length:");
+                cr_assert_not_null(cl, "no Content-Length: %.*s", (int)hl, buf);
+                *clen = (size_t)atol(cl + 17);
+            }
+        }
+        if (hl && n >= hl + *clen) break;
+        size_t want = cap - 1 - n < 16384 ? cap - 1 - n : 16384;
+        cr_assert_gt(want, 0, "more than %zu bytes sent", cap);
+        ssize_t got = cli_recv(fd, buf + n, want, 5000);
+        cr_assert_gt(got, 0, "the reply stopped after %zu bytes (%zd)", n, got);
+        n += (size_t)got;
+        if (++reads % 8 == 0) usleep(2000);
+    }
+    *total = n;
+    return hl;
+}
+
+Test(http, loop_big_reply_to_a_slow_reader_arrives_whole)
+{
+    start_with((http_opts){0});
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 8192;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small); /* before connect: the window */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    const char req[] = "GET /api/bigraw HTTP/1.1\r\nHost: t\r\n\r\n"
+                       "GET /api/items/9 HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(fd, req, sizeof req - 1);
+    usleep(300 * 1000); /* the server fills the socket and must wait for room */
+    size_t cap = BIGRAW_BYTES + 65536, total, clen;
+    char *buf = malloc(cap);
+    size_t hl = slow_read(fd, buf, cap, &total, &clen);
+    cr_assert(!strncmp(buf, "HTTP/1.1 200 ", 13), "got %.80s", buf);
+    cr_assert_eq(clen, BIGRAW_BYTES);
+    size_t bad = BIGRAW_BYTES;
+    for (size_t i = 0; i < BIGRAW_BYTES && bad == BIGRAW_BYTES; i++)
+        if (buf[hl + i] != bigraw_byte(i)) bad = i;
+    cr_assert_eq(bad, BIGRAW_BYTES, "the body differs at byte %zu", bad);
+    /* the pipelined request behind it is answered after it, whole */
+    size_t extra = total - hl - clen;
+    memmove(buf, buf + hl + clen, extra);
+    buf[extra] = 0;
+    while (!strstr(buf, "\r\n\r\n") || !strstr(buf, "}")) {
+        ssize_t got = cli_recv(fd, buf + extra, cap - 1 - extra, 5000);
+        cr_assert_gt(got, 0, "no response to the request behind the big one");
+        extra += (size_t)got;
+        buf[extra] = 0;
+    }
+    cr_assert(!strncmp(buf, "HTTP/1.1 200 ", 13), "got %.80s", buf);
+    cr_assert(strstr(buf, "\"id\":\"9\""), "got %s", buf);
+    free(buf);
+    close(fd);
+}
+
+/* A head of exactly LIMIT_HTTP_CONN_MEMORY_BYTES fits the input buffer (only
+ * a head that does not fit is refused): its request is served, body and all.
+ * The long part is the query, which no limit but the buffer bounds. */
+static char *exact_head(const char *fmt_head_tail, size_t total, size_t *len)
+{
+    char *s = malloc(total + 1);
+    const char pre[] = "POST /api/rawecho?q=";
+    size_t tail = strlen(fmt_head_tail);
+    cr_assert_gt(total, sizeof pre - 1 + tail);
+    memcpy(s, pre, sizeof pre - 1);
+    size_t q = total - (sizeof pre - 1) - tail;
+    memset(s + sizeof pre - 1, 'q', q);
+    memcpy(s + sizeof pre - 1 + q, fmt_head_tail, tail);
+    s[total] = 0;
+    *len = total;
+    return s;
+}
+
+Test(http, loop_head_filling_the_input_buffer_exactly)
+{
+    struct resp r;
+    start_with((http_opts){.timeout_s = 3});
+    const char *tails[] = {
+        " HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n",
+        " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+    };
+    const char *bodies[] = {"hello", "5\r\nhello\r\n0\r\n\r\n"};
+    /* one byte short of the buffer (works), then the buffer exactly */
+    for (size_t total = LIMIT_HTTP_CONN_MEMORY_BYTES - 1; total <= LIMIT_HTTP_CONN_MEMORY_BYTES;
+         total++)
+        for (int i = 0; i < 2; i++) {
+            size_t n;
+            char *head = exact_head(tails[i], total, &n);
+            int fd = cli_connect(port);
+            cli_send(fd, head, n);
+            cli_send(fd, bodies[i], strlen(bodies[i]));
+            int rc = cli_read_ms(fd, &r, 0, 2500);
+            cr_assert_eq(rc, 0, "a %zu-byte head with a %s body: no answer", total,
+                         i ? "chunked" : "Content-Length");
+            cr_assert_eq(r.status, 200, "a %zu-byte head: %d %s", total, r.status, r.body);
+            cr_assert_str_eq(r.body, "hello");
+            resp_free(&r);
+            free(head);
+            close(fd);
+        }
 }
