@@ -22,6 +22,7 @@
 #define HTTP_STATUS_MIN   100
 #define HTTP_STATUS_SLOTS 500 /* 100..599 */
 #define HTTP_STREAM_BLOCK 16384 /* a streamed reply is pulled in blocks of at most this */
+#define HTTP_BODY_ROOM    4096  /* input buffer past the longest head (http_conn.in) */
 
 /* ---- Router ----------------------------------------------------------- */
 struct http_route_mx;
@@ -169,7 +170,9 @@ struct http_conn {
     struct http_head head;
     http_req req;
     _Alignas(16) char arena_inline[HTTP_ARENA_INLINE];
-    char in[LIMIT_HTTP_CONN_MEMORY_BYTES]; /* request head, then body as it passes */
+    /* request head (at most LIMIT_HTTP_CONN_MEMORY_BYTES), then the body as it
+     * passes: HTTP_BODY_ROOM more, so that a body always has room to come */
+    char in[LIMIT_HTTP_CONN_MEMORY_BYTES + HTTP_BODY_ROOM];
 };
 
 struct http_worker {

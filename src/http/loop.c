@@ -208,15 +208,23 @@ static int flush_out(struct http_conn *c)
     return 1;
 }
 
+/* 1 when a Connection field (a list, possibly on several lines) says close. */
+static int wants_close(const struct http_head *h)
+{
+    for (int i = 0; i < h->nfields; i++)
+        if (h->fields[i].nlen == 10 && !strcasecmp(h->fields[i].name, "Connection") &&
+            http_list_has(h->fields[i].value, "close"))
+            return 1;
+    return 0;
+}
+
 /* Serialises r's reply (status, headers, body or the start of a stream) and
  * starts writing it.  server.c's queue_reply calls this on the worker. */
 void http_conn_reply(http_req *r)
 {
     struct http_conn *c = r->conn;
     http_server *s = c->srv;
-    const struct http_field *conn_hdr = http_head_field(&c->head, "Connection");
-    int close_after = r->close || c->head.minor == 0 ||
-                      (conn_hdr && http_list_has(conn_hdr->value, "close")) ||
+    int close_after = r->close || c->head.minor == 0 || wants_close(&c->head) ||
                       atomic_load_explicit(&s->quiesced, memory_order_relaxed);
     int head_only = !strcmp(r->method, "HEAD");
     size_t need = 256 + strlen(r->id) + (r->resp_ctype ? strlen(r->resp_ctype) : 0);
@@ -385,22 +393,23 @@ static void conn_run(struct http_conn *c)
         switch (c->phase) {
         case PH_HEAD: {
             size_t end = http_head_end(c->in, c->in_len, &c->scanned);
-            if (end) {
+            if (end && end <= LIMIT_HTTP_CONN_MEMORY_BYTES) {
                 head_in(c, end);
                 break;
             }
-            int got = fill(c);
+            int got = end ? 0 : fill(c);
             if (got > 0) break;
             if (got < 0) {
                 c->phase = PH_CLOSE;
                 break;
             }
-            if (c->in_len == sizeof c->in) { /* a head that does not fit */
+            if (end || c->in_len >= LIMIT_HTTP_CONN_MEMORY_BYTES) { /* a head that does not fit */
                 memset(&c->head, 0, offsetof(struct http_head, fields));
                 c->head.minor = 1;
                 c->head_len = c->in_len;
                 c->phase = PH_BODY;
-                http_request_begin(c, memchr(c->in, '\n', c->in_len) ? ORD_EHEADERS : ORD_EURITOOLONG);
+                http_request_begin(c, memchr(c->in, '\n', LIMIT_HTTP_CONN_MEMORY_BYTES) ? ORD_EHEADERS
+                                                                                      : ORD_EURITOOLONG);
                 break;
             }
             return;
@@ -411,10 +420,6 @@ static void conn_run(struct http_conn *c)
             if (st > 0) {
                 c->phase = PH_BUSY;
                 http_request_dispatch(&c->req);
-                break;
-            }
-            if (c->in_len == sizeof c->in) { /* a head that leaves no room for its body */
-                http_request_fail(&c->req, ORD_EHEADERS, "request head too large for a body to follow");
                 break;
             }
             int got = fill(c);
