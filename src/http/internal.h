@@ -181,7 +181,7 @@ struct http_worker {
     int th_failed;
     int ep, evfd;
     _Atomic int stop;
-    int listen_off;        /* at the connection limit: not accepting */
+    _Atomic int listen_off; /* at the connection limit: not accepting (read by the others) */
     _Atomic int wake_owed; /* a resume inside a handoff scope: wake at its close */
     pthread_mutex_t mu;    /* the resume list */
     struct http_conn *rhead, *rtail;

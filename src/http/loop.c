@@ -480,9 +480,9 @@ static void conn_close(struct http_conn *c)
     /* what the client still sends would make close() reset the connection
      * and could destroy the reply in flight: half-close, then discard */
     shutdown(c->fd, SHUT_WR);
-    char sink[512];
-    while (recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
-        ;
+    char sink[4096];
+    for (int i = 0; i < 16 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+        ; /* bounded: a client that keeps sending cannot hold the worker here */
     free(c->sbuf);
     c->sbuf = NULL;
     if (c->wprev)

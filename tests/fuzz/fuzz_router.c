@@ -5,7 +5,8 @@
  *
  * Input: "METHOD TARGET" (no space: GET and the whole input is the target);
  * TARGET is PATH[?QUERY] as in a request line.  NUL bytes never reach the
- * server (MHD), so inputs with one are skipped.
+ * router (parse.c refuses control characters in a target), so inputs with
+ * one are skipped.
  *
  * Invariants: the outcome is a route, 404, 405 (with an Allow list that does
  * not name the method) or 400 for an encoded NUL; a matched route's literal

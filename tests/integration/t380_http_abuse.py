@@ -367,7 +367,7 @@ def test_slowloris_cannot_take_every_slot_of_an_address():
 
 # ---- acceptance: abusers vs a normal client -----------------------------------------------
 # The byte-at-a-time readers here take /api/openapi.json (108 KB), which the
-# kernel's socket buffers absorb: MHD has sent it, and they end as idle
+# kernel's socket buffers absorb: the server has sent it, and they end as idle
 # connections at the request deadline; the send deadline itself is shown by
 # test_slow_reader_is_cut_at_the_send_deadline with a 6 MB page.
 

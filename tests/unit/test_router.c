@@ -1,6 +1,6 @@
 /* test_router.c - the pure request parsers of src/http: http_router_route
- * (split, decode, match), http_query_get (the query string, parsed as MHD
- * 0.9 parsed it when the server still asked MHD) and http_json_parse. The
+ * (split, decode, match), http_query_get (the query string, parsed as
+ * libmicrohttpd 0.9 parsed it when the server still used it) and http_json_parse. The
  * fuzz targets check their invariants on random input; these pin the
  * documented behaviour case by case. */
 #include <criterion/criterion.h>
