@@ -403,6 +403,16 @@ static int h_suspend(http_req *r)
     return 0;
 }
 
+/* Suspends and resumes on the worker itself, as a handler does when the
+ * work it would wait for cannot be submitted. */
+static int h_self(http_req *r)
+{
+    http_req_suspend(r);
+    http_reply_json(r, 200, json_pack("{s:b}", "self", 1));
+    http_req_resume(r);
+    return 0;
+}
+
 static int h_hold(http_req *r)
 {
     http_req_suspend(r);
@@ -477,6 +487,7 @@ static const http_route test_routes[] = {
     {"GET", "/api/validate", h_validate, HTTP_ACCESS_PUBLIC, 200},
     {"GET", "/api/suspend", h_suspend, HTTP_ACCESS_PUBLIC, 200},
     {"GET", "/api/hold", h_hold, HTTP_ACCESS_PUBLIC, 200},
+    {"GET", "/api/self", h_self, HTTP_ACCESS_PUBLIC, 200},
     {"GET", "/api/big", h_big, HTTP_ACCESS_PUBLIC, 200},
     {"GET", "/api/header", h_header, HTTP_ACCESS_PUBLIC, 200},
     {"GET", "/", h_header, HTTP_ACCESS_PUBLIC, 200},
@@ -1939,4 +1950,27 @@ Test(http, loop_head_filling_the_input_buffer_exactly)
             free(head);
             close(fd);
         }
+}
+
+/* A request resumed on its worker while the worker runs its resume list (the
+ * pipelined /api/self after /api/suspend, which another thread resumes) is
+ * answered at once, not when some other event wakes the worker. */
+Test(http, loop_resume_made_during_the_resume_run)
+{
+    struct resp r;
+    start_with((http_opts){.threads = 1});
+    const char two[] = "GET /api/suspend HTTP/1.1\r\nHost: t\r\n\r\n"
+                       "GET /api/self HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int round = 0; round < 3; round++) {
+        int fd = cli_connect(port);
+        cli_send(fd, two, sizeof two - 1);
+        cr_assert_eq(cli_read_ms(fd, &r, 0, 2000), 0, "round %d: the suspended request", round);
+        cr_assert_eq(r.status, 200);
+        resp_free(&r);
+        cr_assert_eq(cli_read_ms(fd, &r, 0, 2000), 0, "round %d: the one resumed on its worker", round);
+        cr_assert_eq(r.status, 200);
+        cr_assert(strstr(r.body, "\"self\""), "%s", r.body);
+        resp_free(&r);
+        close(fd);
+    }
 }
