@@ -182,6 +182,8 @@ struct http_worker {
     int ep, evfd;
     _Atomic int stop;
     _Atomic int listen_off; /* at the connection limit: not accepting (read by the others) */
+    int64_t listen_retry_ms; /* out of file descriptors: not before this (monotonic) */
+    int fd_short;            /* an accept failed for want of descriptors (logged once) */
     _Atomic int wake_owed; /* a resume inside a handoff scope: wake at its close */
     pthread_mutex_t mu;    /* the resume list */
     struct http_conn *rhead, *rtail;

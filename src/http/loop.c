@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #define EVENTS_MAX 64
+#define LISTEN_RETRY_MS 100 /* a paused listen socket is looked at again this often */
 #define TAG_LISTEN ((void *)1)
 #define TAG_WAKE   ((void *)2)
 
@@ -547,9 +548,10 @@ static void conn_open(struct http_worker *w, int fd, const struct sockaddr_stora
     conn_run(c);
 }
 
-/* At http.connectionsMax the worker stops accepting (the listen socket out
- * of its set): new clients wait in the backlog, as with any server at its
- * limit, and are accepted when a connection closes (listen_resume). */
+/* At http.connectionsMax, or out of file descriptors, the worker stops
+ * accepting (the listen socket out of its set): new clients wait in the
+ * backlog, as with any server at its limit, and are accepted when a
+ * connection closes or at the next LISTEN_RETRY_MS (listen_resume). */
 static void listen_pause(struct http_worker *w)
 {
     if (w->listen_off) return;
@@ -561,6 +563,8 @@ static void listen_pause(struct http_worker *w)
 static void listen_resume(struct http_worker *w)
 {
     if (!w->listen_off || http_peers_full(w->srv)) return;
+    if (w->listen_retry_ms && clock_mono_ms() < w->listen_retry_ms) return;
+    w->listen_retry_ms = 0;
     struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = TAG_LISTEN};
     if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &lev) != 0) return;
     w->listen_off = 0;
@@ -579,10 +583,19 @@ static void accept_all(struct http_worker *w)
         int fd = accept4(w->srv->listen_fd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno == EMFILE || errno == ENFILE)
-                log_warn("http", "accept: out of file descriptors", NULL);
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* the listen socket stays readable: out of the set, or the
+                 * worker would spin; retried every LISTEN_RETRY_MS */
+                if (!w->fd_short) /* once until an accept succeeds again */
+                    log_warn("http", "accept failed: out of file descriptors or memory; retrying",
+                             "error", strerror(errno), NULL);
+                w->fd_short = 1;
+                listen_pause(w);
+                w->listen_retry_ms = clock_mono_ms() + LISTEN_RETRY_MS;
+            }
             return;
         }
+        w->fd_short = 0;
         conn_open(w, fd, &sa);
     }
 }
@@ -601,7 +614,7 @@ static void *worker_main(void *arg)
     while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
         resumes_run(w);
         listen_resume(w);
-        int n = epoll_wait(w->ep, ev, EVENTS_MAX, -1);
+        int n = epoll_wait(w->ep, ev, EVENTS_MAX, w->listen_off ? LISTEN_RETRY_MS : -1);
         if (n < 0) {
             if (errno == EINTR) continue;
             log_error("http", "epoll_wait failed", "error", strerror(errno), NULL);

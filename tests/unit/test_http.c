@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1973,4 +1975,85 @@ Test(http, loop_resume_made_during_the_resume_run)
         resp_free(&r);
         close(fd);
     }
+}
+
+/* The /proc stat file of this process's thread called name, open. */
+static int thread_stat_open(const char *name)
+{
+    char path[300], comm[32];
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    int fd = -1;
+    struct dirent *e;
+    while (fd < 0 && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        int named = fgets(comm, sizeof comm, f) && !strncmp(comm, name, strlen(name)) &&
+                    comm[strlen(name)] == '\n';
+        fclose(f);
+        if (!named) continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    closedir(d);
+    cr_assert_geq(fd, 0, "no thread called %s", name);
+    return fd;
+}
+
+/* CPU seconds (utime + stime) from a thread's open stat file. */
+static double thread_cpu_s(int fd)
+{
+    char buf[512];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    cr_assert_gt(n, 0);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* fields 14, 15 after the comm */
+    unsigned long ut = 0, st = 0;
+    cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st), 2);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Out of file descriptors the worker stops accepting instead of spinning
+ * on a listen socket that stays readable, and accepts again when one is
+ * free: the waiting client is then served. */
+Test(http, loop_out_of_file_descriptors_pauses_accepting)
+{
+    struct resp r;
+    start_with((http_opts){.threads = 1});
+    int stat_fd = thread_stat_open("http-0");
+    struct rlimit old;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    /* every descriptor under a lowered limit taken but one, which the
+     * client's socket takes: the server has none to accept it with */
+    struct rlimit lim = {256, old.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int held[256], nheld = 0;
+    while (nheld < 256 && (held[nheld] = dup(0)) >= 0)
+        nheld++;
+    cr_assert_eq(errno, EMFILE);
+    cr_assert_gt(nheld, 1);
+    close(held[--nheld]);
+    int fd = cli_connect(port);
+    cr_assert_geq(fd, 0);
+    const char hq[] = "GET /health HTTP/1.1\r\nHost: t\r\n\r\n";
+    cli_send(fd, hq, sizeof hq - 1);
+    /* the server cannot accept it: no answer, and its worker waits */
+    cr_assert_neq(cli_read_ms(fd, &r, 0, 300), 0, "answered without a descriptor to accept with");
+    double c0 = thread_cpu_s(stat_fd);
+    struct timespec ts = {0, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    double used = thread_cpu_s(stat_fd) - c0;
+    cr_assert_lt(used, 0.25, "the worker used %.2f s of CPU in 0.5 s while out of descriptors", used);
+    /* one descriptor back: accepted within the retry, and answered */
+    close(held[--nheld]);
+    cr_assert_eq(cli_read_ms(fd, &r, 0, 3000), 0, "not served once a descriptor was free");
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    close(fd);
+    while (nheld)
+        close(held[--nheld]);
+    close(stat_fd);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
