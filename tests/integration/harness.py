@@ -336,12 +336,24 @@ class Server:
         return ("Authorization: Bearer %s\r\n" % self.token()).encode()
 
     def start(self, wait=True):
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                     env=self.process_env())
-        log.close()
-        if wait:
-            self.wait_ready()
+        # free_port() releases the port it found, so a client's ephemeral
+        # port can take it before the server binds ("Address already in
+        # use"): a first start tries another port (a restart keeps its own)
+        for attempt in range(3):
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                         env=self.process_env())
+            log.close()
+            if not wait:
+                return self
+            try:
+                self.wait_ready()
+                self._ready_once = True
+                return self
+            except RuntimeError as e:
+                if getattr(self, "_ready_once", False) or attempt == 2 or "Address already in use" not in str(e):
+                    raise
+                self.port = free_port()
         return self
 
     def wait_ready(self, timeout=None):
