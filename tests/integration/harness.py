@@ -273,7 +273,7 @@ class Server:
             _made_dirs.append((data_dir, self))
         os.makedirs(data_dir, exist_ok=True)
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port = self._auto_port = free_port()
         self.config = config
         self.extra_args = list(extra_args)
         self.log_level = log_level
@@ -338,7 +338,8 @@ class Server:
     def start(self, wait=True):
         # free_port() releases the port it found, so a client's ephemeral
         # port can take it before the server binds ("Address already in
-        # use"): a first start tries another port (a restart keeps its own)
+        # use"): a first start on the port free_port() gave tries another
+        # (a restart keeps its own, a port a test chose is kept)
         for attempt in range(3):
             log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(self.args(), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
@@ -351,9 +352,10 @@ class Server:
                 self._ready_once = True
                 return self
             except RuntimeError as e:
-                if getattr(self, "_ready_once", False) or attempt == 2 or "Address already in use" not in str(e):
+                if (getattr(self, "_ready_once", False) or self.port != self._auto_port or attempt == 2
+                        or "Address already in use" not in str(e)):
                     raise
-                self.port = free_port()
+                self.port = self._auto_port = free_port()
         return self
 
     def wait_ready(self, timeout=None):
