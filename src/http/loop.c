@@ -433,21 +433,16 @@ static void conn_run(struct http_conn *c)
         }
         case PH_BUSY: /* the handler suspended: http_conn_resume brings it back */
             return;
-        case PH_WRITE: {
+        case PH_WRITE:
+        case PH_STREAM: {
             int st = flush_out(c);
             if (st == 0) return;
             if (st < 0) {
                 c->phase = PH_CLOSE;
                 break;
             }
-            request_finished(c);
-            break;
-        }
-        case PH_STREAM: {
-            int st = flush_out(c);
-            if (st == 0) return;
-            if (st < 0) {
-                c->phase = PH_CLOSE;
+            if (c->phase == PH_WRITE) { /* all sent */
+                request_finished(c);
                 break;
             }
             int more = stream_next(c);

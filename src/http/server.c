@@ -266,16 +266,11 @@ static void queue_reply(http_req *r)
 
 /* An error found before the handler: reply now, then close the connection
  * (what follows on it cannot be trusted to be the next request). */
-static void early_problem(http_req *r, int code, const char *detail)
+void http_request_fail(http_req *r, int code, const char *detail)
 {
     r->close = 1;
     http_reply_problem(r, code, detail, NULL);
     queue_reply(r);
-}
-
-void http_request_fail(http_req *r, int code, const char *detail)
-{
-    early_problem(r, code, detail);
 }
 
 void http_request_begin(struct http_conn *c, int parse_rc)
@@ -303,13 +298,13 @@ void http_request_begin(struct http_conn *c, int parse_rc)
         snprintf(detail, sizeof detail,
                  "request header fields exceed %d bytes or %d fields", LIMIT_HTTP_HEADER_BYTES_MAX,
                  LIMIT_HTTP_HEADER_FIELDS_MAX);
-        return early_problem(r, ORD_EHEADERS, detail);
+        return http_request_fail(r, ORD_EHEADERS, detail);
     }
     if (parse_rc == ORD_EURITOOLONG) {
         snprintf(detail, sizeof detail, "request line exceeds %d bytes", LIMIT_HTTP_CONN_MEMORY_BYTES);
-        return early_problem(r, ORD_EURITOOLONG, detail);
+        return http_request_fail(r, ORD_EURITOOLONG, detail);
     }
-    if (parse_rc) return early_problem(r, ORD_EINVAL, "malformed request line or header field");
+    if (parse_rc) return http_request_fail(r, ORD_EINVAL, "malformed request line or header field");
 
     /* the target: the raw path, and the raw query after '?' */
     r->method = h->method;
@@ -351,22 +346,22 @@ void http_request_begin(struct http_conn *c, int parse_rc)
     if (bytes > LIMIT_HTTP_HEADER_BYTES_MAX) {
         snprintf(detail, sizeof detail, "request header fields exceed %d bytes",
                  LIMIT_HTTP_HEADER_BYTES_MAX);
-        return early_problem(r, ORD_EHEADERS, detail);
+        return http_request_fail(r, ORD_EHEADERS, detail);
     }
     if (strlen(r->url) > LIMIT_HTTP_PATH_BYTES_MAX) {
         snprintf(detail, sizeof detail, "request path exceeds %d bytes", LIMIT_HTTP_PATH_BYTES_MAX);
-        return early_problem(r, ORD_EURITOOLONG, detail);
+        return http_request_fail(r, ORD_EURITOOLONG, detail);
     }
     if (h->minor == 1 && nhost != 1)
-        return early_problem(r, ORD_EINVAL, "an HTTP/1.1 request must carry one Host header");
+        return http_request_fail(r, ORD_EINVAL, "an HTTP/1.1 request must carry one Host header");
     if (nte) {
         r->chunked = 1;
         if (cl)
-            return early_problem(
+            return http_request_fail(
                 r, ORD_EINVAL,
                 "a request must not carry both Content-Length and Transfer-Encoding");
         if (nte > 1 || strcasecmp(te, "chunked") != 0 || h->minor == 0)
-            return early_problem(r, ORD_EINVAL,
+            return http_request_fail(r, ORD_EINVAL,
                                  "the only transfer coding accepted is chunked, in HTTP/1.1");
     }
     if (cl) {
@@ -374,17 +369,17 @@ void http_request_begin(struct http_conn *c, int parse_rc)
         errno = 0;
         unsigned long long n = strtoull(cl, &end, 10);
         if (ncl > 1 || errno || end == cl || *end || *cl < '0' || *cl > '9')
-            return early_problem(r, ORD_EINVAL, "invalid Content-Length");
+            return http_request_fail(r, ORD_EINVAL, "invalid Content-Length");
         if (n > s->body_max) {
             snprintf(detail, sizeof detail,
                      "request body of %llu bytes exceeds the limit of %zu bytes", n, s->body_max);
-            return early_problem(r, ORD_ETOOBIG, detail);
+            return http_request_fail(r, ORD_ETOOBIG, detail);
         }
         r->content_length = (int64_t)n;
         if (n) {
             r->body_cap = (size_t)n + 1;
             r->body = arena_alloc(&r->arena, r->body_cap);
-            if (!r->body) return early_problem(r, ORD_ENOMEM, "no memory for the request body");
+            if (!r->body) return http_request_fail(r, ORD_ENOMEM, "no memory for the request body");
         }
     }
 }
@@ -397,7 +392,7 @@ int http_request_body(http_req *r, const char *data, size_t n)
     char detail[128];
     if (n > s->body_max - r->body_len) {
         snprintf(detail, sizeof detail, "request body exceeds the limit of %zu bytes", s->body_max);
-        early_problem(r, ORD_ETOOBIG, detail);
+        http_request_fail(r, ORD_ETOOBIG, detail);
         return 1;
     }
     if (r->body_len + n + 1 > r->body_cap) { /* chunked: grow by doubling */
@@ -407,7 +402,7 @@ int http_request_body(http_req *r, const char *data, size_t n)
         if (cap > s->body_max + 1) cap = s->body_max + 1;
         char *b = arena_alloc(&r->arena, cap);
         if (!b) {
-            early_problem(r, ORD_ENOMEM, "no memory for the request body");
+            http_request_fail(r, ORD_ENOMEM, "no memory for the request body");
             return 1;
         }
         if (r->body_len) memcpy(b, r->body, r->body_len);
